@@ -1,0 +1,76 @@
+//! The syntax tree, as an arena: nodes refer to their children by index.
+//!
+//! Invariant: children precede parents in `Ast::nodes`, so lowering is one
+//! forward loop, and dropping the tree never recurses however deep it is.
+
+use crate::error::Span;
+
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub struct AstId(pub u32);
+
+impl AstId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+#[derive(Clone, PartialEq, Debug)]
+pub enum AstKind {
+    Number(f64),
+    /// A variable, a definition or a constant: which one is decided by lowering.
+    Name(String),
+    Call {
+        name: String,
+        name_span: Span,
+        args: Vec<AstId>,
+    },
+    Neg(AstId),
+    /// `a + b - c ...`: a whole chain of additions and subtractions at one
+    /// level, so that long sums are built in one step, not one term at a time.
+    Sum(Vec<(Sign, AstId)>),
+    /// `a * b / c ...`, likewise.
+    Product(Vec<(Sign, AstId)>),
+    Pow(AstId, AstId),
+    /// A node whose operands were moved into a longer chain.
+    Merged,
+}
+
+/// Whether an operand of a chain is added (multiplied) or subtracted (divided).
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum Sign {
+    Plus,
+    Minus,
+}
+
+#[derive(Clone, PartialEq, Debug)]
+pub struct AstNode {
+    pub kind: AstKind,
+    pub span: Span,
+}
+
+#[derive(Clone, PartialEq, Debug)]
+pub enum Statement {
+    Let {
+        name: String,
+        name_span: Span,
+        value: AstId,
+    },
+    Expr(AstId),
+}
+
+#[derive(Clone, Default, Debug)]
+pub struct Ast {
+    pub nodes: Vec<AstNode>,
+    pub statements: Vec<Statement>,
+}
+
+impl Ast {
+    pub fn push(&mut self, kind: AstKind, span: Span) -> AstId {
+        self.nodes.push(AstNode { kind, span });
+        AstId(self.nodes.len() as u32 - 1)
+    }
+
+    pub fn node(&self, id: AstId) -> &AstNode {
+        &self.nodes[id.index()]
+    }
+}

@@ -1,0 +1,338 @@
+//! The language's reserved names: functions with their arity, and the constants.
+//!
+//! One table serves the parser (arity checks, "did you mean"), the graph
+//! (`Func` inside call nodes), the printers (names) and the evaluators.
+
+/// A function of the language that stays a call node in the graph.
+///
+/// `sqrt`, `pow` and `e^x` are not here: the lowering turns them into power
+/// nodes (`x^0.5`, `x^y`) and `exp(x)`, so that powers collect and print tidily.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub enum Func {
+    Sin,
+    Cos,
+    Tan,
+    Asin,
+    Acos,
+    Atan,
+    Sinh,
+    Cosh,
+    Tanh,
+    Asinh,
+    Acosh,
+    Atanh,
+    Exp,
+    Ln,
+    Log2,
+    Log10,
+    Cbrt,
+    Abs,
+    Sign,
+    Floor,
+    Ceil,
+    Min,
+    Max,
+    Atan2,
+    Hypot,
+}
+
+/// What a name written before `(` stands for.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum Callee {
+    Func(Func),
+    /// `sqrt(x)`, lowered to `x^0.5`.
+    Sqrt,
+    /// `pow(x, y)`, lowered to `x^y`.
+    Pow,
+}
+
+impl Func {
+    pub const ALL: [Func; 25] = [
+        Func::Sin,
+        Func::Cos,
+        Func::Tan,
+        Func::Asin,
+        Func::Acos,
+        Func::Atan,
+        Func::Sinh,
+        Func::Cosh,
+        Func::Tanh,
+        Func::Asinh,
+        Func::Acosh,
+        Func::Atanh,
+        Func::Exp,
+        Func::Ln,
+        Func::Log2,
+        Func::Log10,
+        Func::Cbrt,
+        Func::Abs,
+        Func::Sign,
+        Func::Floor,
+        Func::Ceil,
+        Func::Min,
+        Func::Max,
+        Func::Atan2,
+        Func::Hypot,
+    ];
+
+    /// The name the printer writes (the parser also accepts `log` for `ln`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Func::Sin => "sin",
+            Func::Cos => "cos",
+            Func::Tan => "tan",
+            Func::Asin => "asin",
+            Func::Acos => "acos",
+            Func::Atan => "atan",
+            Func::Sinh => "sinh",
+            Func::Cosh => "cosh",
+            Func::Tanh => "tanh",
+            Func::Asinh => "asinh",
+            Func::Acosh => "acosh",
+            Func::Atanh => "atanh",
+            Func::Exp => "exp",
+            Func::Ln => "ln",
+            Func::Log2 => "log2",
+            Func::Log10 => "log10",
+            Func::Cbrt => "cbrt",
+            Func::Abs => "abs",
+            Func::Sign => "sign",
+            Func::Floor => "floor",
+            Func::Ceil => "ceil",
+            Func::Min => "min",
+            Func::Max => "max",
+            Func::Atan2 => "atan2",
+            Func::Hypot => "hypot",
+        }
+    }
+
+    pub fn arity(self) -> usize {
+        match self {
+            Func::Min | Func::Max | Func::Atan2 | Func::Hypot => 2,
+            _ => 1,
+        }
+    }
+
+    /// The function applied to one argument, as both evaluators compute it.
+    pub fn apply1(self, x: f64) -> f64 {
+        match self {
+            Func::Sin => x.sin(),
+            Func::Cos => x.cos(),
+            Func::Tan => x.tan(),
+            Func::Asin => x.asin(),
+            Func::Acos => x.acos(),
+            Func::Atan => x.atan(),
+            Func::Sinh => x.sinh(),
+            Func::Cosh => x.cosh(),
+            Func::Tanh => x.tanh(),
+            Func::Asinh => x.asinh(),
+            Func::Acosh => x.acosh(),
+            Func::Atanh => x.atanh(),
+            Func::Exp => x.exp(),
+            Func::Ln => x.ln(),
+            Func::Log2 => x.log2(),
+            Func::Log10 => x.log10(),
+            Func::Cbrt => x.cbrt(),
+            Func::Abs => x.abs(),
+            Func::Sign => sign(x),
+            Func::Floor => x.floor(),
+            Func::Ceil => x.ceil(),
+            Func::Min | Func::Max | Func::Atan2 | Func::Hypot => f64::NAN,
+        }
+    }
+
+    /// The function applied to two arguments, as both evaluators compute it.
+    pub fn apply2(self, a: f64, b: f64) -> f64 {
+        match self {
+            Func::Min => min(a, b),
+            Func::Max => max(a, b),
+            Func::Atan2 => a.atan2(b),
+            Func::Hypot => a.hypot(b),
+            _ => f64::NAN,
+        }
+    }
+}
+
+/// `sign(x)`: -1, 0 or 1, and NaN for NaN. `sign(-0) = 0`.
+pub fn sign(x: f64) -> f64 {
+    if x > 0.0 {
+        1.0
+    } else if x < 0.0 {
+        -1.0
+    } else if x == 0.0 {
+        0.0
+    } else {
+        f64::NAN
+    }
+}
+
+/// IEEE 754-2019 `minimum`: NaN if either is NaN, and `-0 < +0`.
+///
+/// Rust's `f64::min` ignores NaN; the compiled code uses the native
+/// instruction with this rule, so the interpreter must use it too.
+pub fn min(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else if a < b {
+        a
+    } else if b < a {
+        b
+    } else if a.is_sign_negative() {
+        a
+    } else {
+        b
+    }
+}
+
+/// IEEE 754-2019 `maximum`: NaN if either is NaN, and `+0 > -0`.
+pub fn max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else if a > b {
+        a
+    } else if b > a {
+        b
+    } else if a.is_sign_positive() {
+        a
+    } else {
+        b
+    }
+}
+
+/// `x^n` for an integer `n` by binary powering: the exact sequence of
+/// multiplications the compiled code performs, so both agree to the bit.
+/// Negative `n` divides once at the end.
+pub fn powi(x: f64, n: i64) -> f64 {
+    let mut k = n.unsigned_abs();
+    let mut base = x;
+    let mut acc: Option<f64> = None;
+    while k > 0 {
+        if k & 1 == 1 {
+            acc = Some(match acc {
+                Some(a) => a * base,
+                None => base,
+            });
+        }
+        k >>= 1;
+        if k > 0 {
+            base *= base;
+        }
+    }
+    let p = acc.unwrap_or(1.0);
+    if n < 0 { 1.0 / p } else { p }
+}
+
+/// The exponent as an integer usable by [`powi`], if it is one (and small
+/// enough that binary powering beats a call to `powf`).
+pub fn small_integer(e: f64) -> Option<i64> {
+    (e.fract() == 0.0 && e.abs() <= 1024.0).then_some(e as i64)
+}
+
+/// `x^y` with the language's rules: small integer exponents by
+/// multiplication, `^0.5` as a square root, everything else by `powf`.
+pub fn pow(x: f64, y: f64) -> f64 {
+    if let Some(n) = small_integer(y) {
+        powi(x, n)
+    } else if y == 0.5 {
+        x.sqrt()
+    } else if y == -0.5 {
+        1.0 / x.sqrt()
+    } else {
+        x.powf(y)
+    }
+}
+
+/// The named constants.
+pub const CONSTANTS: [(&str, f64); 2] = [("pi", std::f64::consts::PI), ("e", std::f64::consts::E)];
+
+/// Every name the language reserves, for "did you mean" hints.
+pub fn reserved_names() -> impl Iterator<Item = &'static str> {
+    Func::ALL
+        .iter()
+        .map(|f| f.name())
+        .chain(["log", "sqrt", "pow", "let"])
+        .chain(CONSTANTS.iter().map(|(n, _)| *n))
+}
+
+/// What a name written before `(` calls, if it is a function.
+pub fn callee(name: &str) -> Option<Callee> {
+    match name {
+        "sqrt" => Some(Callee::Sqrt),
+        "pow" => Some(Callee::Pow),
+        "log" => Some(Callee::Func(Func::Ln)),
+        _ => Func::ALL
+            .iter()
+            .find(|f| f.name() == name)
+            .map(|f| Callee::Func(*f)),
+    }
+}
+
+impl Callee {
+    pub fn arity(self) -> usize {
+        match self {
+            Callee::Func(f) => f.arity(),
+            Callee::Sqrt => 1,
+            Callee::Pow => 2,
+        }
+    }
+}
+
+pub fn constant(name: &str) -> Option<f64> {
+    CONSTANTS.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+}
+
+/// The reserved or known name closest to `name`, if it is close enough to be
+/// a likely typo (edit distance at most 2, and less than half the name).
+pub fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let mut best: Option<(usize, &str)> = None;
+    for c in candidates {
+        let d = edit_distance(name, c);
+        if d <= 2 && d * 2 < name.len().max(c.len()) && best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, c));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn powi_matches_repeated_multiplication() {
+        assert_eq!(powi(3.0, 5), 243.0);
+        assert_eq!(powi(2.0, -2), 0.25);
+        assert_eq!(powi(0.0, 0), 1.0);
+        assert_eq!(powi(1.5, 1), 1.5);
+    }
+
+    #[test]
+    fn min_max_propagate_nan_and_order_zeros() {
+        assert!(min(f64::NAN, 1.0).is_nan());
+        assert!(max(1.0, f64::NAN).is_nan());
+        assert!(min(0.0, -0.0).is_sign_negative());
+        assert!(max(-0.0, 0.0).is_sign_positive());
+    }
+
+    #[test]
+    fn suggestions_catch_typos_only() {
+        assert_eq!(suggest("sinn", reserved_names()), Some("sin"));
+        assert_eq!(suggest("sqr", reserved_names()), Some("sqrt"));
+        assert_eq!(suggest("hello", reserved_names()), None);
+    }
+}

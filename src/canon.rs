@@ -1,0 +1,430 @@
+//! Canonicalising constructors: the only way nodes enter a [`Graph`].
+//!
+//! Each constructor folds constants, applies identities (`0+a`, `1*a`, `a^1`,
+//! `a^0`, `a-a`, `a/a`), flattens nested sums and products and collects like
+//! terms and powers (`2*x + 3*x` → `5*x`, `x*x` → `x^2`). Terms and factors
+//! are sorted by a key that depends only on structure, so `x + y` and `y + x`
+//! are the same node and `x - x` cancels.
+//!
+//! Symbolic conventions: `a/a` and `a^0` are 1 and `0*a` is 0 even where `a`
+//! would be 0, infinite or NaN, as in every computer algebra system; the
+//! graph describes the function away from such removable points.
+//!
+//! Invariant: a folded constant is always finite. An operation on constants
+//! whose result would be NaN or infinite (`ln(-1)`, `1/0`) stays an
+//! operation, so evaluation can report where it went wrong.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use crate::builtins::{self, Func};
+use crate::graph::{Graph, Node, NodeId};
+
+/// Sums and products with more operands than this are kept whole inside a
+/// larger sum or product instead of being spliced in, so that a chain of
+/// definitions `let s2 = s1 + x2`, `let s3 = s2 + x3`, ... stays linear in size.
+const FLATTEN_LIMIT: usize = 256;
+
+/// Products with more non-constant factors than this are differentiated with
+/// prefix and suffix products (linear), not one product per factor (quadratic).
+pub(crate) const SMALL_PRODUCT: usize = 3;
+
+impl Graph {
+    /// A constant. Non-finite values are refused by the callers (literals are
+    /// checked by the parser, folds by [`finite`]).
+    pub fn constant(&mut self, c: f64) -> NodeId {
+        debug_assert!(c.is_finite());
+        self.intern(Node::Const(c))
+    }
+
+    pub fn var(&mut self, index: u32) -> NodeId {
+        self.intern(Node::Var(index))
+    }
+
+    pub fn add(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        self.sum(&[a, b])
+    }
+
+    pub fn sub(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        let nb = self.neg(b);
+        self.sum(&[a, nb])
+    }
+
+    pub fn neg(&mut self, a: NodeId) -> NodeId {
+        self.scale(-1.0, a)
+    }
+
+    pub fn mul(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        self.product(&[a, b])
+    }
+
+    pub fn div(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        let inv = self.powc(b, -1.0);
+        self.product(&[a, inv])
+    }
+
+    /// `c * a`.
+    pub fn scale(&mut self, c: f64, a: NodeId) -> NodeId {
+        let c = self.constant(c);
+        self.product(&[c, a])
+    }
+
+    /// `a ^ c` for a constant exponent.
+    pub fn powc(&mut self, a: NodeId, c: f64) -> NodeId {
+        let c = self.constant(c);
+        self.pow(a, c)
+    }
+
+    /// The canonical sum of `terms`.
+    pub fn sum(&mut self, terms: &[NodeId]) -> NodeId {
+        let mut flat = Vec::with_capacity(terms.len());
+        for &t in terms {
+            match self.node(t) {
+                Node::Sum(ts) if ts.len() <= FLATTEN_LIMIT => flat.extend_from_slice(ts),
+                _ => flat.push(t),
+            }
+        }
+        let mut constant = 0.0;
+        let mut like = Collector::default();
+        for &t in &flat {
+            match self.split_coefficient(t) {
+                (c, None) => constant += c,
+                (c, Some(rest)) => like.add(rest, c),
+            }
+        }
+        if !constant.is_finite() || like.items.iter().any(|(_, c)| !c.is_finite()) {
+            return self.uncollected(Node::Sum, flat);
+        }
+        like.items.retain(|&(_, c)| c != 0.0);
+        like.items.sort_by(|a, b| self.term_order(a.0, b.0));
+        let mut out: Vec<NodeId> = like
+            .items
+            .iter()
+            .map(|&(rest, c)| self.with_coefficient(c, rest))
+            .collect();
+        if constant != 0.0 || out.is_empty() {
+            out.push(self.constant(constant));
+        }
+        match out.len() {
+            1 => out[0],
+            _ => self.intern(Node::Sum(out.into())),
+        }
+    }
+
+    /// The canonical product of `factors`.
+    pub fn product(&mut self, factors: &[NodeId]) -> NodeId {
+        let mut flat = Vec::with_capacity(factors.len());
+        for &f in factors {
+            match self.node(f) {
+                Node::Product(fs) if fs.len() <= FLATTEN_LIMIT && !self.is_chain(f) => {
+                    flat.extend_from_slice(fs)
+                }
+                _ => flat.push(f),
+            }
+        }
+        // A power that folds back into a product, as `(x*y)^0.5 * (x*y)^0.5`
+        // does, is spliced in and collected once more.
+        for _round in 0..2 {
+            let mut coefficient = 1.0;
+            let mut powers = Collector::default();
+            for &f in &flat {
+                match *self.node(f) {
+                    Node::Const(c) => coefficient *= c,
+                    Node::Pow([b, e]) if self.as_const(e).is_some() => {
+                        powers.add(b, self.as_const(e).unwrap_or(1.0))
+                    }
+                    _ => powers.add(f, 1.0),
+                }
+            }
+            if !coefficient.is_finite() || powers.items.iter().any(|(_, e)| !e.is_finite()) {
+                return self.uncollected(Node::Product, flat);
+            }
+            if coefficient == 0.0 {
+                return self.constant(0.0);
+            }
+            powers.items.retain(|&(_, e)| e != 0.0);
+            powers.items.sort_by(|a, b| self.factor_order(a.0, b.0));
+            let mut out = Vec::with_capacity(powers.items.len() + 1);
+            let mut spliced = false;
+            for &(base, e) in &powers.items {
+                let f = self.powc(base, e);
+                match self.node(f) {
+                    Node::Const(c) => coefficient *= c,
+                    Node::Product(fs) if !self.is_chain(f) => {
+                        out.extend_from_slice(fs);
+                        spliced = true;
+                    }
+                    _ => out.push(f),
+                }
+            }
+            if spliced {
+                let c = self.constant(coefficient);
+                out.push(c);
+                flat = out;
+                continue;
+            }
+            if !coefficient.is_finite() {
+                return self.uncollected(Node::Product, flat);
+            }
+            if out.is_empty() {
+                return self.constant(coefficient);
+            }
+            if coefficient != 1.0 {
+                out.insert(0, self.constant(coefficient));
+            }
+            return match out.len() {
+                1 => out[0],
+                _ => self.intern(Node::Product(out.into())),
+            };
+        }
+        self.uncollected(Node::Product, flat)
+    }
+
+    /// `base ^ exponent`.
+    pub fn pow(&mut self, base: NodeId, exponent: NodeId) -> NodeId {
+        if let Some(e) = self.as_const(exponent) {
+            if e == 0.0 {
+                return self.constant(1.0);
+            }
+            if e == 1.0 {
+                return base;
+            }
+            if let Some(b) = self.as_const(base)
+                && let Some(v) = finite(builtins::pow(b, e))
+            {
+                return self.constant(v);
+            }
+            // (x*y)^n = x^n * y^n for integer n, so that powers collect.
+            if e.fract() == 0.0
+                && let Node::Product(fs) = self.node(base)
+                && !self.is_chain(base)
+            {
+                let fs = fs.clone();
+                let powers: Vec<NodeId> = fs.iter().map(|&f| self.powc(f, e)).collect();
+                return self.product(&powers);
+            }
+            // (b^k)^n = b^(k*n) for integer n.
+            if let Node::Pow([b, k]) = *self.node(base)
+                && let Some(k) = self.as_const(k)
+                && e.fract() == 0.0
+                && (k * e).is_finite()
+            {
+                return self.powc(b, k * e);
+            }
+        }
+        if self.as_const(base) == Some(1.0) {
+            return base;
+        }
+        self.intern(Node::Pow([base, exponent]))
+    }
+
+    /// A one-argument function.
+    pub fn call1(&mut self, f: Func, a: NodeId) -> NodeId {
+        if let Some(c) = self.as_const(a)
+            && let Some(v) = finite(f.apply1(c))
+        {
+            return self.constant(v);
+        }
+        match (f, self.node(a)) {
+            (Func::Ln, &Node::Call1(Func::Exp, [x])) => return x,
+            (Func::Abs, Node::Call1(Func::Abs, _)) => return a,
+            (Func::Sign | Func::Floor | Func::Ceil, &Node::Call1(g, _)) if g == f => return a,
+            _ => {}
+        }
+        self.intern(Node::Call1(f, [a]))
+    }
+
+    /// A two-argument function.
+    pub fn call2(&mut self, f: Func, a: NodeId, b: NodeId) -> NodeId {
+        if let (Some(x), Some(y)) = (self.as_const(a), self.as_const(b))
+            && let Some(v) = finite(f.apply2(x, y))
+        {
+            return self.constant(v);
+        }
+        if a == b && matches!(f, Func::Min | Func::Max) {
+            return a;
+        }
+        self.intern(Node::Call2(f, [a, b]))
+    }
+
+    /// A product of two factors kept as it is, without flattening: the
+    /// prefix and suffix products of the reverse sweep, each of constant size.
+    pub(crate) fn chain_product(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        self.intern(Node::Product([a, b].into()))
+    }
+
+    /// A product some of whose factors are products, as built by
+    /// [`Graph::chain_product`]: it is never spliced into another product.
+    pub(crate) fn is_chain(&self, id: NodeId) -> bool {
+        match self.node(id) {
+            Node::Product(fs) => fs.iter().any(|&f| matches!(self.node(f), Node::Product(_))),
+            _ => false,
+        }
+    }
+
+    /// `c * rest` where `rest` carries no coefficient.
+    fn with_coefficient(&mut self, c: f64, rest: NodeId) -> NodeId {
+        if c == 1.0 {
+            return rest;
+        }
+        let c = self.constant(c);
+        let factors: Vec<NodeId> = match self.node(rest) {
+            Node::Product(fs) if !self.is_chain(rest) => {
+                std::iter::once(c).chain(fs.iter().copied()).collect()
+            }
+            _ => vec![c, rest],
+        };
+        self.intern(Node::Product(factors.into()))
+    }
+
+    /// A term as `(coefficient, rest)`; `rest` is `None` for a constant.
+    fn split_coefficient(&mut self, t: NodeId) -> (f64, Option<NodeId>) {
+        match self.node(t) {
+            Node::Const(c) => (*c, None),
+            Node::Product(fs) => match self.as_const(fs[0]) {
+                Some(c) if fs.len() == 2 => (c, Some(fs[1])),
+                Some(c) => {
+                    let rest: Box<[NodeId]> = fs[1..].into();
+                    (c, Some(self.intern(Node::Product(rest))))
+                }
+                None => (1.0, Some(t)),
+            },
+            _ => (1.0, Some(t)),
+        }
+    }
+
+    /// The node of operands whose constants would overflow when folded: they
+    /// stay apart, and evaluation reports the overflow.
+    fn uncollected(&mut self, make: fn(Box<[NodeId]>) -> Node, mut ops: Vec<NodeId>) -> NodeId {
+        ops.sort_by(|a, b| self.term_order(*a, *b));
+        self.intern(make(ops.into()))
+    }
+
+    /// The order of terms in a sum: by first variable, higher degree first,
+    /// then by kind and shape. Constants go last.
+    fn term_order(&self, a: NodeId, b: NodeId) -> Ordering {
+        let (ma, mb) = (self.meta(a), self.meta(b));
+        ma.first_var
+            .cmp(&mb.first_var)
+            .then(mb.degree.total_cmp(&ma.degree))
+            .then(self.rank(a).cmp(&self.rank(b)))
+            .then(ma.shape.cmp(&mb.shape))
+            .then(a.cmp(&b))
+    }
+
+    /// The order of factors in a product: variables before sums before
+    /// function calls, so that `2*x*sin(y)` reads as it is written.
+    fn factor_order(&self, a: NodeId, b: NodeId) -> Ordering {
+        let (ma, mb) = (self.meta(a), self.meta(b));
+        self.rank(a)
+            .cmp(&self.rank(b))
+            .then(ma.first_var.cmp(&mb.first_var))
+            .then(mb.degree.total_cmp(&ma.degree))
+            .then(ma.shape.cmp(&mb.shape))
+            .then(a.cmp(&b))
+    }
+
+    fn rank(&self, id: NodeId) -> u32 {
+        match self.node(id) {
+            Node::Const(_) => 0,
+            Node::Var(_) => 1,
+            Node::Pow([b, _]) => match self.node(*b) {
+                Node::Var(_) => 1,
+                Node::Sum(_) => 2,
+                _ => 4,
+            },
+            Node::Sum(_) => 2,
+            Node::Product(_) => 3,
+            Node::Call1(f, _) | Node::Call2(f, _) => 10 + *f as u32,
+        }
+    }
+}
+
+/// `Some(v)` if `v` may become a constant.
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
+/// Collects like terms (or powers of one base), keeping first-seen order.
+#[derive(Default)]
+struct Collector {
+    items: Vec<(NodeId, f64)>,
+    index: HashMap<NodeId, usize>,
+}
+
+impl Collector {
+    fn add(&mut self, key: NodeId, amount: f64) {
+        match self.index.get(&key) {
+            Some(&i) => self.items[i].1 += amount,
+            None => {
+                self.index.insert(key, self.items.len());
+                self.items.push((key, amount));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xy() -> (Graph, NodeId, NodeId) {
+        let mut g = Graph::new();
+        let x = g.var(0);
+        let y = g.var(1);
+        (g, x, y)
+    }
+
+    #[test]
+    fn sums_are_order_independent_and_collect() {
+        let (mut g, x, y) = xy();
+        let a = g.add(x, y);
+        let b = g.add(y, x);
+        assert_eq!(a, b);
+        let two_x = g.add(x, x);
+        let three_x = g.add(two_x, x);
+        assert_eq!(g.split_coefficient(three_x), (3.0, Some(x)));
+        let zero = g.sub(a, b);
+        assert_eq!(g.as_const(zero), Some(0.0));
+    }
+
+    #[test]
+    fn products_collect_powers_and_cancel() {
+        let (mut g, x, y) = xy();
+        let xx = g.mul(x, x);
+        assert!(matches!(g.node(xx), Node::Pow([b, _]) if *b == x));
+        let q = g.div(xx, x);
+        assert_eq!(q, x);
+        let one = g.div(y, y);
+        assert_eq!(g.as_const(one), Some(1.0));
+    }
+
+    #[test]
+    fn constants_fold_only_to_finite_values() {
+        let mut g = Graph::new();
+        let two = g.constant(2.0);
+        let three = g.constant(3.0);
+        let s = g.add(two, three);
+        assert_eq!(g.as_const(s), Some(5.0));
+        let m1 = g.constant(-1.0);
+        let l = g.call1(Func::Ln, m1);
+        assert!(matches!(g.node(l), Node::Call1(Func::Ln, _)));
+        let zero = g.constant(0.0);
+        let inv = g.div(two, zero);
+        assert!(g.as_const(inv).is_none());
+    }
+
+    #[test]
+    fn rebuilding_a_canonical_node_returns_it() {
+        let (mut g, x, y) = xy();
+        let x2 = g.powc(x, 2.0);
+        let t = g.scale(3.0, x2);
+        let s = g.sum(&[t, y, x]);
+        let n = g.len();
+        let Node::Sum(terms) = g.node(s).clone() else {
+            panic!("not a sum")
+        };
+        assert_eq!(g.sum(&terms), s);
+        assert_eq!(g.len(), n);
+    }
+}

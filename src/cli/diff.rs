@@ -1,0 +1,135 @@
+//! `slope diff`: the exact partial derivatives, printed.
+
+use std::io::Write;
+
+use serde_json::{Map, Value, json};
+
+use super::{Failure, Input, load, wrt_indices};
+use crate::formula::Formula;
+use crate::graph::NodeId;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    input: Input,
+    /// Only these variables, e.g. --wrt x,y
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    wrt: Option<Vec<String>>,
+    /// Also print the second derivatives
+    #[arg(long)]
+    hessian: bool,
+    /// Print LaTeX instead of slope syntax
+    #[arg(long)]
+    latex: bool,
+    /// One JSON object: {"vars", "partials", "hessian"?, "latex"?}
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, Failure> {
+    let (mut f, source) = load(&args.input)?;
+    let fail = |e| Failure::in_source(e, &source);
+    let wrt = wrt_indices(&f, &args.wrt).map_err(Failure::plain)?;
+    let gradient: Vec<NodeId> = f.gradient().to_vec();
+    let hessian: Vec<Vec<NodeId>> = if args.hessian {
+        f.hessian().to_vec()
+    } else {
+        Vec::new()
+    };
+    let names: Vec<&str> = wrt.iter().map(|&i| f.vars()[i].as_str()).collect();
+    let slope = |f: &Formula, id| f.to_slope(id);
+    let latex = |f: &Formula, id| f.to_latex(id);
+
+    if args.json {
+        let mut obj = Map::new();
+        obj.insert("vars".into(), json!(f.vars()));
+        let mut partials = Map::new();
+        for (&i, name) in wrt.iter().zip(&names) {
+            partials.insert(
+                name.to_string(),
+                json!(slope(&f, gradient[i]).map_err(fail)?),
+            );
+        }
+        obj.insert("partials".into(), Value::Object(partials));
+        if args.hessian {
+            obj.insert(
+                "hessian".into(),
+                hessian_json(&f, &hessian, &wrt, slope).map_err(fail)?,
+            );
+        }
+        if args.latex {
+            let mut tex = Map::new();
+            for (&i, name) in wrt.iter().zip(&names) {
+                tex.insert(
+                    name.to_string(),
+                    json!(latex(&f, gradient[i]).map_err(fail)?),
+                );
+            }
+            obj.insert("latex".into(), Value::Object(tex));
+            if args.hessian {
+                obj.insert(
+                    "hessian_latex".into(),
+                    hessian_json(&f, &hessian, &wrt, latex).map_err(fail)?,
+                );
+            }
+        }
+        writeln!(out, "{}", Value::Object(obj))?;
+        return Ok(0);
+    }
+
+    let print = if args.latex { latex } else { slope };
+    for (&i, name) in wrt.iter().zip(&names) {
+        let text = print(&f, gradient[i]).map_err(fail)?;
+        if args.latex {
+            let v = crate::print::to_latex(f.graph(), f.var_node(i), f.vars()).map_err(fail)?;
+            writeln!(out, "\\frac{{\\partial f}}{{\\partial {v}}} = {text}")?;
+        } else {
+            writeln!(out, "df/d{name} = {text}")?;
+        }
+    }
+    if args.hessian {
+        for (a, &i) in wrt.iter().enumerate() {
+            for &j in &wrt[a..] {
+                let text = print(&f, hessian[i][j]).map_err(fail)?;
+                let (vi, vj) = (&f.vars()[i], &f.vars()[j]);
+                if args.latex {
+                    let ti =
+                        crate::print::to_latex(f.graph(), f.var_node(i), f.vars()).map_err(fail)?;
+                    let tj =
+                        crate::print::to_latex(f.graph(), f.var_node(j), f.vars()).map_err(fail)?;
+                    let den = if i == j {
+                        format!("\\partial {ti}^{{2}}")
+                    } else {
+                        format!("\\partial {ti} \\partial {tj}")
+                    };
+                    writeln!(out, "\\frac{{\\partial^{{2}} f}}{{{den}}} = {text}")?;
+                } else if i == j {
+                    writeln!(out, "d2f/d{vi}2 = {text}")?;
+                } else {
+                    writeln!(out, "d2f/d{vi}d{vj} = {text}")?;
+                }
+            }
+        }
+    }
+    Ok(0)
+}
+
+type Printer = fn(&Formula, NodeId) -> crate::error::Result<String>;
+
+/// The Hessian block of the `wrt` variables, as rows of printed formulas.
+fn hessian_json(
+    f: &Formula,
+    hessian: &[Vec<NodeId>],
+    wrt: &[usize],
+    print: Printer,
+) -> crate::error::Result<Value> {
+    let mut rows = Vec::with_capacity(wrt.len());
+    for &i in wrt {
+        let row = wrt
+            .iter()
+            .map(|&j| print(f, hessian[i][j]).map(Value::String))
+            .collect::<crate::error::Result<Vec<_>>>()?;
+        rows.push(Value::Array(row));
+    }
+    Ok(Value::Array(rows))
+}

@@ -1,0 +1,128 @@
+//! `slope eval`: value, gradient and Hessian at a point.
+
+use std::io::Write;
+
+use serde_json::{Map, Value, json};
+
+use super::{Failure, Input, format_value, json_number, load, parse_assignments};
+use crate::graph::NodeId;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    input: Input,
+    /// The point, e.g. --at x=1,y=2 (every variable once)
+    #[arg(long, value_name = "POINT", allow_hyphen_values = true)]
+    at: Option<String>,
+    /// Also evaluate the gradient
+    #[arg(long)]
+    grad: bool,
+    /// Also evaluate the Hessian
+    #[arg(long)]
+    hessian: bool,
+    /// One JSON object: {"vars", "value", "gradient"?, "hessian"?}
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
+    let (mut f, source) = load(&args.input)?;
+    let assignments =
+        parse_assignments("--at", args.at.as_deref().unwrap_or("")).map_err(Failure::plain)?;
+    let x = f.point(&assignments).map_err(|e| {
+        let e = if args.at.is_none() && !f.vars().is_empty() {
+            e.with_hint(format!("give the point with --at {}=1", f.vars()[0]))
+        } else {
+            e
+        };
+        Failure::plain(e)
+    })?;
+    let n = f.vars().len();
+    let mut nodes: Vec<NodeId> = vec![f.value()];
+    if args.grad {
+        nodes.extend_from_slice(f.gradient());
+    }
+    if args.hessian {
+        let rows: Vec<NodeId> = f.hessian().iter().flatten().copied().collect();
+        nodes.extend(rows);
+    }
+    let values = f.eval_nodes(&nodes, &x);
+    let value = values[0];
+    let gradient = if args.grad {
+        &values[1..1 + n]
+    } else {
+        &[][..]
+    };
+    let hessian_start = 1 + if args.grad { n } else { 0 };
+    let hessian: Vec<&[f64]> = if args.hessian {
+        values[hessian_start..].chunks(n.max(1)).take(n).collect()
+    } else {
+        Vec::new()
+    };
+
+    if args.json {
+        let mut obj = Map::new();
+        obj.insert("vars".into(), json!(f.vars()));
+        obj.insert("value".into(), json_number(value));
+        if args.grad {
+            obj.insert(
+                "gradient".into(),
+                gradient.iter().map(|&v| json_number(v)).collect(),
+            );
+        }
+        if args.hessian {
+            let rows: Vec<Value> = hessian
+                .iter()
+                .map(|row| row.iter().map(|&v| json_number(v)).collect())
+                .collect();
+            obj.insert("hessian".into(), Value::Array(rows));
+        }
+        writeln!(out, "{}", Value::Object(obj))?;
+    } else {
+        writeln!(out, "f = {}", format_value(value))?;
+        for (name, g) in f.vars().iter().zip(gradient) {
+            writeln!(out, "df/d{name} = {}", format_value(*g))?;
+        }
+        if args.hessian {
+            write_matrix(out, f.vars(), &hessian)?;
+        }
+    }
+
+    match f.diagnose(&nodes, &x) {
+        None => Ok(0),
+        Some(e) => {
+            err.write_all(e.render(&source.text, &source.origin).as_bytes())?;
+            Ok(1)
+        }
+    }
+}
+
+/// The Hessian as an aligned table with variable names on both sides.
+fn write_matrix(out: &mut dyn Write, vars: &[String], rows: &[&[f64]]) -> std::io::Result<()> {
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|&v| format_value(v)).collect())
+        .collect();
+    let name_width = vars.iter().map(String::len).max().unwrap_or(0);
+    let width = cells
+        .iter()
+        .flatten()
+        .map(String::len)
+        .chain(vars.iter().map(String::len))
+        .max()
+        .unwrap_or(1);
+    writeln!(out, "hessian:")?;
+    write!(out, "  {:name_width$}", "")?;
+    for v in vars {
+        write!(out, "  {v:>width$}")?;
+    }
+    writeln!(out)?;
+    for (v, row) in vars.iter().zip(&cells) {
+        write!(out, "  {v:name_width$}")?;
+        for c in row {
+            write!(out, "  {c:>width$}")?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}

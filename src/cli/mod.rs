@@ -1,0 +1,232 @@
+//! The command line: one file per subcommand. This is the only part of the
+//! crate that writes to stdout and stderr or chooses an exit status
+//! (0 success, 1 failure, 2 bad input).
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::formula::{Formula, Options};
+use crate::parse::Limits;
+
+mod diff;
+mod eval;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "slope",
+    version,
+    about = "Exact symbolic gradients of formulas, compiled to native code",
+    after_help = "Formulas: '+ - * / ^', functions such as sin, exp, ln, sqrt, min, max, \
+                  'let' definitions separated by newlines or ';'. See the README for the language."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Print the exact partial derivatives of a formula
+    Diff(diff::Args),
+    /// Evaluate a formula, its gradient and Hessian at a point
+    Eval(eval::Args),
+}
+
+/// Where the formula comes from, and how to read it.
+#[derive(clap::Args, Debug)]
+pub struct Input {
+    /// The formula, e.g. "x^2 + 3*y" (or use -f)
+    #[arg(
+        value_name = "FORMULA",
+        allow_hyphen_values = true,
+        required_unless_present = "file",
+        conflicts_with = "file"
+    )]
+    formula: Option<String>,
+    /// Read the formula from FILE ('-' for standard input)
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// The variables' order, e.g. --vars y,x (default: order of appearance)
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    vars: Option<Vec<String>>,
+    /// Refuse formulas longer than this many bytes
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_bytes)]
+    max_bytes: usize,
+    /// Refuse formulas nested deeper than this
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_depth)]
+    max_depth: usize,
+}
+
+/// The formula's text and a name for it in messages.
+pub struct Source {
+    pub text: String,
+    pub origin: String,
+}
+
+impl Input {
+    fn read(&self) -> Result<Source> {
+        let (text, origin) = match (&self.formula, &self.file) {
+            (Some(text), _) => (text.clone(), "<arg>".to_string()),
+            (None, Some(path)) if path.as_os_str() == "-" => {
+                let mut text = String::new();
+                std::io::stdin().read_to_string(&mut text).map_err(|e| {
+                    Error::new(ErrorKind::Io, format!("cannot read standard input: {e}"))
+                })?;
+                (text, "<stdin>".to_string())
+            }
+            (None, Some(path)) => {
+                let bytes = std::fs::read(path).map_err(|e| {
+                    Error::new(
+                        ErrorKind::Usage,
+                        format!("cannot read '{}': {e}", path.display()),
+                    )
+                })?;
+                let text = String::from_utf8(bytes).map_err(|_| {
+                    Error::new(
+                        ErrorKind::Usage,
+                        format!("'{}' is not UTF-8 text", path.display()),
+                    )
+                })?;
+                (text, path.display().to_string())
+            }
+            (None, None) => {
+                return Err(Error::new(ErrorKind::Usage, "no formula given")
+                    .with_hint("pass it as an argument, or with -f FILE"));
+            }
+        };
+        Ok(Source { text, origin })
+    }
+
+    fn options(&self) -> Options {
+        Options {
+            vars: self.vars.clone(),
+            limits: Limits {
+                max_bytes: self.max_bytes,
+                max_depth: self.max_depth,
+            },
+        }
+    }
+}
+
+/// Reads and parses the formula; errors come back rendered against its text.
+fn load(input: &Input) -> Result<(Formula, Source), Failure> {
+    let source = input.read().map_err(Failure::plain)?;
+    let formula = Formula::parse_with(&source.text, &input.options())
+        .map_err(|e| Failure::in_source(e, &source))?;
+    Ok((formula, source))
+}
+
+/// A failed command: the message to print on stderr and the exit status.
+pub struct Failure {
+    message: String,
+    status: u8,
+}
+
+impl Failure {
+    fn plain(e: Error) -> Failure {
+        Failure {
+            message: e.render("", ""),
+            status: e.exit_code() as u8,
+        }
+    }
+
+    fn in_source(e: Error, source: &Source) -> Failure {
+        Failure {
+            message: e.render(&source.text, &source.origin),
+            status: e.exit_code() as u8,
+        }
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Failure {
+        Failure::plain(Error::new(
+            ErrorKind::Io,
+            format!("cannot write output: {e}"),
+        ))
+    }
+}
+
+/// Runs a parsed command line and returns the exit status.
+pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let result = match cli.command {
+        Command::Diff(args) => diff::run(&args, out),
+        Command::Eval(args) => eval::run(&args, out, err),
+    };
+    match result {
+        Ok(status) => status,
+        Err(failure) => {
+            // Nothing more can be done if stderr itself is gone.
+            let _ = err.write_all(failure.message.as_bytes());
+            failure.status
+        }
+    }
+}
+
+/// Parses `x=1,y=2` (as given to `--at`) into pairs.
+fn parse_assignments(flag: &str, text: &str) -> Result<Vec<(String, f64)>> {
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((name, value)) = part.split_once('=') else {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!("{flag}: '{part}' is not name=value"),
+            )
+            .with_hint(format!("write {flag} x=1,y=2")));
+        };
+        let value = value.trim();
+        let number: f64 = value.parse().map_err(|_| {
+            Error::new(
+                ErrorKind::Usage,
+                format!("{flag}: '{value}' is not a number"),
+            )
+            .with_hint(format!("write {flag} {}=1.5", name.trim()))
+        })?;
+        out.push((name.trim().to_string(), number));
+    }
+    Ok(out)
+}
+
+/// A value for text output: integers without a fraction, others in the
+/// shortest form that reads back exactly.
+fn format_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".to_string()
+    } else if v.is_infinite() {
+        if v > 0.0 { "inf" } else { "-inf" }.to_string()
+    } else if v.fract() == 0.0 && v.abs() < 1e16 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v:?}")
+    }
+}
+
+/// A JSON number, or null where it is not finite.
+fn json_number(v: f64) -> serde_json::Value {
+    serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, serde_json::Value::Number)
+}
+
+/// Resolves `--wrt` names to variable indices (all variables if none given).
+fn wrt_indices(formula: &Formula, wrt: &Option<Vec<String>>) -> Result<Vec<usize>> {
+    match wrt {
+        None => Ok((0..formula.vars().len()).collect()),
+        Some(names) => names
+            .iter()
+            .map(|n| {
+                formula.var_index(n).ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Usage,
+                        format!("--wrt: the formula has no variable '{n}'"),
+                    )
+                    .with_hint(format!(
+                        "its variables are {}",
+                        crate::lower::quoted_list(formula.vars())
+                    ))
+                })
+            })
+            .collect(),
+    }
+}

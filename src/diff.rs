@@ -1,0 +1,252 @@
+//! Symbolic reverse mode: one backward sweep over the graph builds every
+//! partial derivative as nodes of the same graph.
+//!
+//! The sweep visits nodes from the output down (children precede parents, so
+//! descending ids is a reverse topological order). When a node is visited all
+//! of its parents have been, so its adjoint, the sum of what its parents
+//! contributed, is complete; it then contributes `adjoint * ∂node/∂child` to
+//! each child. The whole gradient costs O(size of the graph), the
+//! cheap-gradient principle, and shares subexpressions with the value.
+//!
+//! Products of many factors use prefix and suffix products, so that
+//! `x1*x2*...*x100` has a gradient of linear size, not quadratic.
+//!
+//! Conventions at kinks: `abs'(0) = 0`, `sign' = floor' = ceil' = 0`, and
+//! `min`/`max` split the derivative evenly on a tie.
+
+use crate::builtins::Func;
+use crate::canon::SMALL_PRODUCT;
+use crate::graph::{Graph, Node, NodeId, Origin};
+
+/// The partial derivatives of `output` with respect to each of `vars`
+/// (variable nodes), in order.
+pub fn gradient(graph: &mut Graph, output: NodeId, vars: &[NodeId]) -> Vec<NodeId> {
+    let zero = graph.constant(0.0);
+    let one = graph.constant(1.0);
+    let mut contributions: Vec<Vec<NodeId>> = vec![Vec::new(); output.index() + 1];
+    let mut adjoints: Vec<Option<NodeId>> = vec![None; output.index() + 1];
+    contributions[output.index()].push(one);
+    for i in (0..=output.index()).rev() {
+        if contributions[i].is_empty() {
+            continue;
+        }
+        let id = NodeId(i as u32);
+        let parts = std::mem::take(&mut contributions[i]);
+        graph.set_origin(graph.origin(id).map(|o| Origin {
+            in_derivative: true,
+            ..o
+        }));
+        let adjoint = graph.sum(&parts);
+        adjoints[i] = Some(adjoint);
+        if adjoint == zero {
+            continue;
+        }
+        for (child, local) in local_derivatives(graph, id) {
+            let c = graph.mul(adjoint, local);
+            contributions[child.index()].push(c);
+        }
+    }
+    graph.set_origin(None);
+    vars.iter()
+        .map(|v| adjoints.get(v.index()).copied().flatten().unwrap_or(zero))
+        .collect()
+}
+
+/// Second derivatives: row `i` is the gradient of `gradient[i]`. The matrix
+/// is made symmetric from its upper triangle.
+pub fn hessian(graph: &mut Graph, gradient_nodes: &[NodeId], vars: &[NodeId]) -> Vec<Vec<NodeId>> {
+    let mut rows: Vec<Vec<NodeId>> = Vec::with_capacity(vars.len());
+    for (i, &g) in gradient_nodes.iter().enumerate() {
+        let mut row = gradient(graph, g, vars);
+        for (j, entry) in row.iter_mut().enumerate().take(i) {
+            *entry = rows[j][i];
+        }
+        rows.push(row);
+    }
+    rows
+}
+
+/// `(child, ∂node/∂child)` for each child of `id` the node depends on.
+fn local_derivatives(g: &mut Graph, id: NodeId) -> Vec<(NodeId, NodeId)> {
+    match g.node(id).clone() {
+        Node::Const(_) | Node::Var(_) => Vec::new(),
+        Node::Sum(terms) => {
+            let one = g.constant(1.0);
+            terms.iter().map(|&t| (t, one)).collect()
+        }
+        Node::Product(factors) => product_partials(g, &factors),
+        Node::Pow([b, e]) => {
+            let mut out = Vec::with_capacity(2);
+            match g.as_const(e) {
+                Some(c) => {
+                    let p = g.powc(b, c - 1.0);
+                    out.push((b, g.scale(c, p)));
+                }
+                None => {
+                    if g.as_const(b).is_none() {
+                        let one = g.constant(1.0);
+                        let e1 = g.sub(e, one);
+                        let p = g.pow(b, e1);
+                        out.push((b, g.mul(e, p)));
+                    }
+                    let ln = g.call1(Func::Ln, b);
+                    out.push((e, g.mul(id, ln)));
+                }
+            }
+            out
+        }
+        Node::Call1(f, [a]) => match unary_derivative(g, f, a, id) {
+            Some(d) => vec![(a, d)],
+            None => Vec::new(),
+        },
+        Node::Call2(f, [a, b]) => {
+            let (da, db) = binary_derivatives(g, f, a, b, id);
+            vec![(a, da), (b, db)]
+        }
+    }
+}
+
+/// Partials of a product with respect to each non-constant factor: the
+/// product of the others. Many factors: prefix and suffix products, kept
+/// unflattened so that each partial has constant size.
+fn product_partials(g: &mut Graph, factors: &[NodeId]) -> Vec<(NodeId, NodeId)> {
+    let (coefficient, rest) = match g.as_const(factors[0]) {
+        Some(_) => (Some(factors[0]), &factors[1..]),
+        None => (None, factors),
+    };
+    let k = rest.len();
+    if k <= SMALL_PRODUCT {
+        return (0..k)
+            .map(|j| {
+                let others: Vec<NodeId> = coefficient
+                    .into_iter()
+                    .chain(
+                        rest.iter()
+                            .enumerate()
+                            .filter(|&(i, _)| i != j)
+                            .map(|(_, &f)| f),
+                    )
+                    .collect();
+                (rest[j], g.product(&others))
+            })
+            .collect();
+    }
+    // prefix[j] = rest[0] * ... * rest[j-1]; suffix[j] = rest[j] * ... * rest[k-1].
+    let mut prefix: Vec<Option<NodeId>> = vec![None; k + 1];
+    for j in 1..=k {
+        prefix[j] = Some(match prefix[j - 1] {
+            Some(p) => g.chain_product(p, rest[j - 1]),
+            None => rest[j - 1],
+        });
+    }
+    let mut suffix: Vec<Option<NodeId>> = vec![None; k + 1];
+    for j in (0..k).rev() {
+        suffix[j] = Some(match suffix[j + 1] {
+            Some(s) => g.chain_product(rest[j], s),
+            None => rest[j],
+        });
+    }
+    (0..k)
+        .map(|j| {
+            let parts: Vec<NodeId> = [coefficient, prefix[j], suffix[j + 1]]
+                .into_iter()
+                .flatten()
+                .collect();
+            (rest[j], g.product(&parts))
+        })
+        .collect()
+}
+
+/// `f'(a)`, given the node `y = f(a)`; `None` where the derivative is zero.
+fn unary_derivative(g: &mut Graph, f: Func, a: NodeId, y: NodeId) -> Option<NodeId> {
+    let one = g.constant(1.0);
+    let a2 = g.powc(a, 2.0);
+    Some(match f {
+        Func::Sin => g.call1(Func::Cos, a),
+        Func::Cos => {
+            let s = g.call1(Func::Sin, a);
+            g.neg(s)
+        }
+        // 1 + tan^2 reuses the node of tan itself.
+        Func::Tan => {
+            let t2 = g.powc(y, 2.0);
+            g.add(one, t2)
+        }
+        Func::Asin | Func::Acos => {
+            let d = g.sub(one, a2);
+            let r = g.powc(d, -0.5);
+            if f == Func::Asin { r } else { g.neg(r) }
+        }
+        Func::Atan => {
+            let d = g.add(one, a2);
+            g.powc(d, -1.0)
+        }
+        Func::Sinh => g.call1(Func::Cosh, a),
+        Func::Cosh => g.call1(Func::Sinh, a),
+        Func::Tanh => {
+            let t2 = g.powc(y, 2.0);
+            g.sub(one, t2)
+        }
+        Func::Asinh => {
+            let d = g.add(a2, one);
+            g.powc(d, -0.5)
+        }
+        Func::Acosh => {
+            let d = g.sub(a2, one);
+            g.powc(d, -0.5)
+        }
+        Func::Atanh => {
+            let d = g.sub(one, a2);
+            g.powc(d, -1.0)
+        }
+        Func::Exp => y,
+        Func::Ln => g.powc(a, -1.0),
+        Func::Log2 | Func::Log10 => {
+            let base: f64 = if f == Func::Log2 { 2.0 } else { 10.0 };
+            let inv = g.powc(a, -1.0);
+            g.scale(1.0 / base.ln(), inv)
+        }
+        Func::Cbrt => {
+            let y2 = g.powc(y, -2.0);
+            g.scale(1.0 / 3.0, y2)
+        }
+        Func::Abs => g.call1(Func::Sign, a),
+        Func::Sign | Func::Floor | Func::Ceil => return None,
+        Func::Min | Func::Max | Func::Atan2 | Func::Hypot => return None,
+    })
+}
+
+/// `(∂f/∂a, ∂f/∂b)` for a two-argument function, given `y = f(a, b)`.
+fn binary_derivatives(g: &mut Graph, f: Func, a: NodeId, b: NodeId, y: NodeId) -> (NodeId, NodeId) {
+    match f {
+        // d min(a, b)/da = (1 + sign(b - a))/2: 1 where a is smaller, 1/2 on a tie.
+        Func::Min | Func::Max => {
+            let (a_wins, b_wins) = if f == Func::Min {
+                (g.sub(b, a), g.sub(a, b))
+            } else {
+                (g.sub(a, b), g.sub(b, a))
+            };
+            let half = |g: &mut Graph, d: NodeId| {
+                let s = g.call1(Func::Sign, d);
+                let one = g.constant(1.0);
+                let t = g.add(one, s);
+                g.scale(0.5, t)
+            };
+            (half(g, a_wins), half(g, b_wins))
+        }
+        // atan2(a, b) is the angle of the point (b, a).
+        Func::Atan2 => {
+            let a2 = g.powc(a, 2.0);
+            let b2 = g.powc(b, 2.0);
+            let r2 = g.add(a2, b2);
+            let da = g.div(b, r2);
+            let na = g.neg(a);
+            (da, g.div(na, r2))
+        }
+        Func::Hypot => (g.div(a, y), g.div(b, y)),
+        _ => {
+            let zero = g.constant(0.0);
+            (zero, zero)
+        }
+    }
+}

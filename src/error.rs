@@ -1,0 +1,200 @@
+//! One error type for the crate: a kind, a message, a source span and a hint,
+//! rendered the way compilers do (line, column, the source line, a caret).
+
+use std::fmt;
+
+/// A byte range in the formula's text.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug, Default)]
+pub struct Span {
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Span {
+        Span {
+            start: start as u32,
+            end: end.max(start) as u32,
+        }
+    }
+
+    /// The smallest span covering both.
+    pub fn to(self, other: Span) -> Span {
+        Span {
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
+    }
+
+    pub fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
+
+    /// 1-based line and column (in characters) of the span's start.
+    pub fn line_col(self, source: &str) -> (usize, usize) {
+        let start = (self.start as usize).min(source.len());
+        let before = source.get(..start).unwrap_or("");
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let col = before[line_start..].chars().count() + 1;
+        (line, col)
+    }
+}
+
+/// What went wrong, so callers can react without parsing messages.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum ErrorKind {
+    /// The text is not a formula: a stray character, a missing operand, an
+    /// unbalanced parenthesis, a number too large for a double.
+    Syntax,
+    /// A name that is neither a function, a constant, a definition nor a
+    /// variable in that place (`sinn(x)`, `pi = 3`, a definition used early).
+    Name,
+    /// A function called with the wrong number of arguments.
+    Arity,
+    /// The formula exceeds a size limit (text length, nesting depth, nodes).
+    Limit,
+    /// A command-line value is wrong: `--at` with a missing variable, a bad number.
+    Usage,
+    /// A result is NaN or infinite; the message names the operation.
+    NotFinite,
+    /// Reading a file or writing output failed.
+    Io,
+}
+
+/// A slope error. Everything user-facing goes through [`Error::render`].
+#[derive(Clone, PartialEq, Debug)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub span: Option<Span>,
+    pub hint: Option<String>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error {
+            kind,
+            message: message.into(),
+            span: None,
+            hint: None,
+        }
+    }
+
+    pub fn at(kind: ErrorKind, span: Span, message: impl Into<String>) -> Error {
+        Error::new(kind, message).with_span(span)
+    }
+
+    pub fn with_span(mut self, span: Span) -> Error {
+        self.span = Some(span);
+        self
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Error {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// The process exit status the command line uses for this error:
+    /// 2 for bad input, 1 for everything else.
+    pub fn exit_code(&self) -> i32 {
+        match self.kind {
+            ErrorKind::Syntax
+            | ErrorKind::Name
+            | ErrorKind::Arity
+            | ErrorKind::Limit
+            | ErrorKind::Usage => 2,
+            ErrorKind::NotFinite | ErrorKind::Io => 1,
+        }
+    }
+
+    /// The error as a compiler shows it, with the offending source line and a
+    /// caret under the span when there is one:
+    ///
+    /// ```text
+    /// error: unknown function 'sinn'
+    ///  --> <arg>:1:5
+    ///   |
+    /// 1 | 2 * sinn(x)
+    ///   |     ^^^^ did you mean 'sin'?
+    /// ```
+    pub fn render(&self, source: &str, origin: &str) -> String {
+        let mut out = format!("error: {}\n", self.message);
+        let Some(span) = self.span else {
+            if let Some(hint) = &self.hint {
+                out.push_str(&format!("  = hint: {hint}\n"));
+            }
+            return out;
+        };
+        let (line, col) = span.line_col(source);
+        let start = (span.start as usize).min(source.len());
+        let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = source[start..]
+            .find('\n')
+            .map_or(source.len(), |i| start + i);
+        let text = source[line_start..line_end].trim_end_matches('\r');
+        let num = line.to_string();
+        let pad = " ".repeat(num.len());
+        let end = (span.end as usize).clamp(start, line_end);
+        let width = source[start..end].chars().count().max(1);
+        out.push_str(&format!("{pad}--> {origin}:{line}:{col}\n"));
+        out.push_str(&format!("{pad} |\n"));
+        out.push_str(&format!("{num} | {}\n", printable(text)));
+        out.push_str(&format!(
+            "{pad} | {}{}",
+            " ".repeat(col - 1),
+            "^".repeat(width)
+        ));
+        if let Some(hint) = &self.hint {
+            out.push(' ');
+            out.push_str(hint);
+        }
+        out.push('\n');
+        out
+    }
+}
+
+/// Tabs and control characters would misalign the caret: show them as spaces.
+fn printable(line: &str) -> String {
+    line.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, " ({hint})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_column_count_characters() {
+        let src = "let a = 1\nlet é = 2\n  x + y";
+        assert_eq!(Span::new(0, 1).line_col(src), (1, 1));
+        assert_eq!(Span::new(10, 13).line_col(src), (2, 1));
+        let y = src.rfind('y').unwrap();
+        assert_eq!(Span::new(y, y + 1).line_col(src), (3, 7));
+    }
+
+    #[test]
+    fn render_points_a_caret_at_the_span() {
+        let e = Error::at(ErrorKind::Name, Span::new(4, 8), "unknown function 'sinn'")
+            .with_hint("did you mean 'sin'?");
+        assert_eq!(
+            e.render("2 * sinn(x)", "<arg>"),
+            "error: unknown function 'sinn'\n --> <arg>:1:5\n  |\n1 | 2 * sinn(x)\n  |     ^^^^ did you mean 'sin'?\n"
+        );
+    }
+}

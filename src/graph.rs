@@ -1,0 +1,252 @@
+//! The expression graph: a hash-consed DAG of numeric operations.
+//!
+//! Invariant: children precede parents. A node's children always have smaller
+//! ids, so every pass over the graph is a plain loop (forward to evaluate,
+//! backward to differentiate) and nothing recurses on depth.
+//!
+//! Invariant: each distinct node exists once. [`Graph::intern`] looks a node up
+//! before adding it, so equal subexpressions share one id, and the code
+//! generator computes each of them once.
+//!
+//! The canonicalising constructors that build nodes (`sum`, `product`,
+//! `pow`, ...) live in `canon.rs`; this module only stores and describes.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+
+use crate::builtins::Func;
+use crate::error::Span;
+
+/// Index of a node in its [`Graph`].
+#[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct NodeId(pub(crate) u32);
+
+impl NodeId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// One operation. Subtraction is a sum with a `-1` coefficient, division a
+/// product with a negative power: the printers turn them back into `a - b`
+/// and `a/b`.
+#[derive(Clone, Debug)]
+pub enum Node {
+    /// A finite constant (non-finite results are never folded into one).
+    Const(f64),
+    /// The variable with this index in the formula's variable order.
+    Var(u32),
+    /// `a + b + ...`: two or more terms, sorted, the constant term last.
+    Sum(Box<[NodeId]>),
+    /// `a * b * ...`: two or more factors, sorted, the coefficient first.
+    Product(Box<[NodeId]>),
+    /// `[base, exponent]`.
+    Pow([NodeId; 2]),
+    /// A one-argument function.
+    Call1(Func, [NodeId; 1]),
+    /// A two-argument function.
+    Call2(Func, [NodeId; 2]),
+}
+
+impl Node {
+    pub fn children(&self) -> &[NodeId] {
+        match self {
+            Node::Const(_) | Node::Var(_) => &[],
+            Node::Sum(c) | Node::Product(c) => c,
+            Node::Pow(c) | Node::Call2(_, c) => c,
+            Node::Call1(_, c) => c,
+        }
+    }
+
+    pub fn as_const(&self) -> Option<f64> {
+        match *self {
+            Node::Const(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+// Constants compare by bit pattern (NaN never becomes a constant), so that the
+// interning map can hash them.
+impl PartialEq for Node {
+    fn eq(&self, other: &Node) -> bool {
+        match (self, other) {
+            (Node::Const(a), Node::Const(b)) => a.to_bits() == b.to_bits(),
+            (Node::Var(a), Node::Var(b)) => a == b,
+            (Node::Sum(a), Node::Sum(b)) | (Node::Product(a), Node::Product(b)) => a == b,
+            (Node::Pow(a), Node::Pow(b)) => a == b,
+            (Node::Call1(f, a), Node::Call1(g, b)) => f == g && a == b,
+            (Node::Call2(f, a), Node::Call2(g, b)) => f == g && a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Node {}
+
+impl Hash for Node {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        std::mem::discriminant(self).hash(state);
+        match self {
+            Node::Const(c) => c.to_bits().hash(state),
+            Node::Var(v) => v.hash(state),
+            Node::Call1(f, _) | Node::Call2(f, _) => f.hash(state),
+            _ => {}
+        }
+        self.children().hash(state);
+    }
+}
+
+/// Facts about a node computed once, when it is interned.
+#[derive(Copy, Clone, Debug)]
+pub struct Meta {
+    /// A hash of the node's structure that does not depend on node ids or
+    /// construction order: the last key of the canonical ordering.
+    pub shape: u64,
+    /// The smallest variable index in the node (`u32::MAX` for constants).
+    pub first_var: u32,
+    /// Polynomial degree, approximately: orders terms like `x^2 + x + 1`.
+    pub degree: f64,
+    /// Longest path to a leaf.
+    pub depth: u32,
+}
+
+/// Where a node came from, for diagnostics such as "ln of a negative number
+/// at 1:5".
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub struct Origin {
+    pub span: Span,
+    /// The node was built while differentiating the operation at `span`.
+    pub in_derivative: bool,
+}
+
+/// The arena of nodes with its interning map.
+#[derive(Clone, Default)]
+pub struct Graph {
+    nodes: Vec<Node>,
+    meta: Vec<Meta>,
+    origins: Vec<Option<Origin>>,
+    interned: HashMap<Node, NodeId>,
+    /// Given to nodes created while it is set (see [`Graph::set_origin`]).
+    current_origin: Option<Origin>,
+}
+
+impl Graph {
+    pub fn new() -> Graph {
+        Graph::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id.index()]
+    }
+
+    pub fn meta(&self, id: NodeId) -> &Meta {
+        &self.meta[id.index()]
+    }
+
+    pub fn origin(&self, id: NodeId) -> Option<Origin> {
+        self.origins[id.index()]
+    }
+
+    pub fn as_const(&self, id: NodeId) -> Option<f64> {
+        self.node(id).as_const()
+    }
+
+    pub fn ids(&self) -> impl DoubleEndedIterator<Item = NodeId> + use<> {
+        (0..self.nodes.len() as u32).map(NodeId)
+    }
+
+    /// Nodes created from now on (that do not exist yet) remember this origin.
+    pub fn set_origin(&mut self, origin: Option<Origin>) {
+        self.current_origin = origin;
+    }
+
+    /// The id of `node`, adding it if it is new. Callers are the canonical
+    /// constructors, which guarantee the node's invariants.
+    pub(crate) fn intern(&mut self, node: Node) -> NodeId {
+        if let Some(&id) = self.interned.get(&node) {
+            return id;
+        }
+        let id = NodeId(self.nodes.len() as u32);
+        debug_assert!(node.children().iter().all(|c| *c < id));
+        let meta = self.describe(&node);
+        self.nodes.push(node.clone());
+        self.meta.push(meta);
+        self.origins.push(self.current_origin);
+        self.interned.insert(node, id);
+        id
+    }
+
+    fn describe(&self, node: &Node) -> Meta {
+        let mut h = ShapeHasher::new(match node {
+            Node::Const(_) => 1,
+            Node::Var(_) => 2,
+            Node::Sum(_) => 3,
+            Node::Product(_) => 4,
+            Node::Pow(_) => 5,
+            Node::Call1(f, _) | Node::Call2(f, _) => 16 + *f as u64,
+        });
+        let children = node.children();
+        let mut first_var = u32::MAX;
+        let mut depth = 0;
+        for &c in children {
+            let m = &self.meta[c.index()];
+            h.add(m.shape);
+            first_var = first_var.min(m.first_var);
+            depth = depth.max(m.depth + 1);
+        }
+        let degree_of = |id: NodeId| self.meta[id.index()].degree;
+        let degree = match node {
+            Node::Const(c) => {
+                h.add(c.to_bits());
+                0.0
+            }
+            Node::Var(v) => {
+                h.add(u64::from(*v));
+                first_var = *v;
+                1.0
+            }
+            Node::Sum(c) => c.iter().map(|&t| degree_of(t)).fold(0.0, f64::max),
+            Node::Product(c) => c.iter().map(|&f| degree_of(f)).sum(),
+            Node::Pow([b, e]) => match self.as_const(*e) {
+                Some(e) => degree_of(*b) * e,
+                None => degree_of(*b),
+            },
+            Node::Call1(..) | Node::Call2(..) => 1.0,
+        };
+        Meta {
+            shape: h.finish(),
+            first_var,
+            degree,
+            depth,
+        }
+    }
+}
+
+/// A fixed, seedless hash (FxHash's multiply-rotate), so that the canonical
+/// order of terms is the same in every run and on every machine.
+struct ShapeHasher(u64);
+
+impl ShapeHasher {
+    fn new(tag: u64) -> ShapeHasher {
+        let mut h = ShapeHasher(0);
+        h.add(tag);
+        h
+    }
+
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}

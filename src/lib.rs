@@ -1,0 +1,67 @@
+//! slope derives the exact gradient of a formula symbolically, compiles value
+//! and gradient to native code and minimises it.
+//!
+//! ```
+//! let mut f = slope::Formula::parse("3*x^2 + 2*x + 1")?;
+//! let dx = f.gradient()[0];
+//! assert_eq!(f.to_slope(dx)?, "6*x + 2");
+//! assert_eq!(f.eval_nodes(&[dx], &[1.0]), [8.0]);
+//! # Ok::<(), slope::Error>(())
+//! ```
+//!
+//! # Bird's-eye view
+//!
+//! ```text
+//! text ──parse──▶ Ast ──lower──▶ Graph (hash-consed, canonical)
+//!      ──diff──▶ gradient and Hessian nodes in the same Graph
+//!      ──▶ eval (interpreter, the reference)   ──▶ print (slope syntax, LaTeX)
+//! ```
+//!
+//! # Code map
+//!
+//! - `grammar/slope.pest`: the language, rule by rule.
+//! - [`parse`]: a pre-scan (depth, `2x`-style mistakes, empty input), then
+//!   pest and one Pratt parser build the [`ast`] arena with byte spans.
+//!   Deep formulas are parsed on a thread with a stack sized for them.
+//! - [`lower`]: resolves names (definitions, constants, variables), checks
+//!   arity, fixes the variable order and builds the graph.
+//! - [`graph`]: the node arena and its interning map; `canon.rs` holds the
+//!   canonicalising constructors, the only way nodes are made.
+//! - [`diff`]: the reverse sweep that adds gradient nodes; the Hessian
+//!   sweeps each gradient component again.
+//! - [`eval`]: the interpreter, and the diagnosis of NaN and infinity.
+//! - [`print`]: graph to slope syntax or LaTeX.
+//! - [`formula`]: [`Formula`], which ties the stages together for callers.
+//! - [`builtins`]: the functions and constants of the language.
+//! - [`error`]: the crate's one error type, rendered with a caret.
+//! - `main.rs` and `cli/`: the command line, the only place that prints or
+//!   chooses an exit status.
+//!
+//! # Invariants
+//!
+//! - Children precede parents, in the AST and in the graph: evaluation is a
+//!   forward loop, differentiation a backward loop. Nothing recurses on the
+//!   depth of a formula except pest and the Pratt parser, which run behind a
+//!   depth limit on a stack sized for it.
+//! - Equal subexpressions are one node; constants are always finite.
+//! - Hash-map order never reaches output: order comes from vector positions
+//!   and the structural sort keys of `canon.rs`.
+//! - The library never prints and never exits.
+
+pub mod ast;
+pub mod builtins;
+mod canon;
+pub mod cli;
+pub mod diff;
+pub mod error;
+pub mod eval;
+pub mod formula;
+pub mod graph;
+pub mod lower;
+pub mod parse;
+pub mod print;
+
+pub use error::{Error, ErrorKind, Span};
+pub use formula::{Formula, Options};
+pub use graph::{Graph, Node, NodeId};
+pub use parse::Limits;

@@ -1,0 +1,417 @@
+//! [`Ast`] → [`Graph`]: resolves names, checks arity, fixes the variable
+//! order and builds canonical nodes, recording each node's source span.
+
+use std::collections::HashMap;
+
+use crate::ast::{Ast, AstId, AstKind, Sign, Statement};
+use crate::builtins::{self, Callee, Func};
+use crate::error::{Error, ErrorKind, Result, Span};
+use crate::graph::{Graph, NodeId, Origin};
+
+/// A formula as a graph: its variables and the node of its value.
+pub struct Lowered {
+    pub graph: Graph,
+    pub vars: Vec<String>,
+    /// `var_nodes[i]` is the node of variable `vars[i]`.
+    pub var_nodes: Vec<NodeId>,
+    pub value: NodeId,
+}
+
+/// What a name stands for at one place in the text.
+#[derive(Copy, Clone)]
+enum Meaning {
+    Definition(NodeId),
+    Constant(f64),
+    Variable(u32),
+}
+
+/// Lowers a parsed formula. `var_order`, if given, fixes the variables'
+/// order and may name variables the formula does not use.
+pub fn lower(ast: &Ast, var_order: Option<&[String]>) -> Result<Lowered> {
+    let statements = &ast.statements;
+    let definitions = definitions(statements)?;
+    let value_root = check_shape(ast)?;
+
+    // Statement `i` owns the AST nodes after the previous statement's root,
+    // up to and including its own root.
+    let roots: Vec<AstId> = statements.iter().map(statement_root).collect();
+    let statement_of = |id: AstId| roots.partition_point(|r| r.index() < id.index());
+
+    let vars = variables(ast, &definitions, &statement_of, var_order)?;
+    let mut graph = Graph::new();
+    let var_nodes: Vec<NodeId> = (0..vars.len() as u32).map(|i| graph.var(i)).collect();
+    let var_index: HashMap<&str, u32> = vars
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.as_str(), i as u32))
+        .collect();
+
+    let mut defined: HashMap<&str, NodeId> = HashMap::new();
+    let mut values: Vec<Option<NodeId>> = vec![None; ast.nodes.len()];
+    let mut next_statement = 0;
+    for (i, node) in ast.nodes.iter().enumerate() {
+        let id = AstId(i as u32);
+        // Definitions become visible once their statement is complete.
+        while next_statement < statements.len() && roots[next_statement].index() < i {
+            if let Statement::Let { name, value, .. } = &statements[next_statement]
+                && let Some(v) = values[value.index()]
+            {
+                defined.insert(name, v);
+            }
+            next_statement += 1;
+        }
+        graph.set_origin(Some(Origin {
+            span: node.span,
+            in_derivative: false,
+        }));
+        let v = |a: &AstId| values[a.index()].ok_or_else(|| internal(node.span));
+        let out = match &node.kind {
+            AstKind::Merged => continue,
+            AstKind::Number(c) => graph.constant(*c),
+            AstKind::Name(name) => {
+                let meaning = if let Some(&n) = defined.get(name.as_str()) {
+                    Meaning::Definition(n)
+                } else if let Some(c) = builtins::constant(name) {
+                    Meaning::Constant(c)
+                } else if let Some(&k) = var_index.get(name.as_str()) {
+                    Meaning::Variable(k)
+                } else {
+                    return Err(unresolved(name, node.span, &definitions, statement_of(id)));
+                };
+                match meaning {
+                    Meaning::Definition(n) => n,
+                    Meaning::Constant(c) => graph.constant(c),
+                    Meaning::Variable(k) => var_nodes[k as usize],
+                }
+            }
+            AstKind::Call {
+                name,
+                name_span,
+                args,
+            } => {
+                let callee = callee(name, *name_span, &definitions, &var_index)?;
+                if args.len() != callee.arity() {
+                    return Err(arity_error(name, callee.arity(), args.len(), node.span));
+                }
+                let a = v(&args[0])?;
+                match callee {
+                    Callee::Sqrt => graph.powc(a, 0.5),
+                    Callee::Pow => {
+                        let b = v(&args[1])?;
+                        power(&mut graph, a, b)
+                    }
+                    Callee::Func(f) if f.arity() == 1 => graph.call1(f, a),
+                    Callee::Func(f) => {
+                        let b = v(&args[1])?;
+                        graph.call2(f, a, b)
+                    }
+                }
+            }
+            AstKind::Neg(a) => {
+                let a = v(a)?;
+                graph.neg(a)
+            }
+            AstKind::Sum(items) => {
+                let mut terms = Vec::with_capacity(items.len());
+                for (sign, a) in items {
+                    let a = v(a)?;
+                    terms.push(match sign {
+                        Sign::Plus => a,
+                        Sign::Minus => graph.neg(a),
+                    });
+                }
+                graph.sum(&terms)
+            }
+            AstKind::Product(items) => {
+                let mut factors = Vec::with_capacity(items.len());
+                for (sign, a) in items {
+                    let a = v(a)?;
+                    factors.push(match sign {
+                        Sign::Plus => a,
+                        Sign::Minus => graph.powc(a, -1.0),
+                    });
+                }
+                graph.product(&factors)
+            }
+            AstKind::Pow(a, b) => {
+                let (a, b) = (v(a)?, v(b)?);
+                power(&mut graph, a, b)
+            }
+        };
+        values[i] = Some(out);
+    }
+    graph.set_origin(None);
+    let value = values[value_root.index()].ok_or_else(|| internal(Span::default()))?;
+    Ok(Lowered {
+        graph,
+        vars,
+        var_nodes,
+        value,
+    })
+}
+
+/// `a^b`, with `e^b` written as `exp(b)` so that it differentiates to itself.
+fn power(graph: &mut Graph, a: NodeId, b: NodeId) -> NodeId {
+    if graph.as_const(a) == Some(std::f64::consts::E) {
+        graph.call1(Func::Exp, b)
+    } else {
+        graph.pow(a, b)
+    }
+}
+
+fn statement_root(s: &Statement) -> AstId {
+    match s {
+        Statement::Let { value, .. } | Statement::Expr(value) => *value,
+    }
+}
+
+/// Each definition's name, with its statement index and span. Refuses
+/// reserved names and names defined twice.
+fn definitions(statements: &[Statement]) -> Result<HashMap<&str, (usize, Span)>> {
+    let mut defs: HashMap<&str, (usize, Span)> = HashMap::new();
+    for (i, s) in statements.iter().enumerate() {
+        let Statement::Let {
+            name, name_span, ..
+        } = s
+        else {
+            continue;
+        };
+        if let Some(what) = reserved(name) {
+            return Err(Error::at(
+                ErrorKind::Name,
+                *name_span,
+                format!("'{name}' is {what} and cannot be redefined"),
+            )
+            .with_hint("choose another name"));
+        }
+        if let Some((_, first)) = defs.get(name.as_str()) {
+            return Err(Error::at(
+                ErrorKind::Name,
+                *name_span,
+                format!("'{name}' is defined twice"),
+            )
+            .with_hint(format!(
+                "it is first defined at byte {}; give this one another name",
+                first.start
+            )));
+        }
+        defs.insert(name, (i, *name_span));
+    }
+    Ok(defs)
+}
+
+/// The objective is the one expression, and it comes last.
+fn check_shape(ast: &Ast) -> Result<AstId> {
+    let n = ast.statements.len();
+    for (i, s) in ast.statements.iter().enumerate() {
+        match s {
+            Statement::Expr(e) if i + 1 < n => {
+                return Err(Error::at(
+                    ErrorKind::Syntax,
+                    ast.node(*e).span,
+                    "only the last statement may be an expression",
+                )
+                .with_hint("name it with 'let name = ...', or join the lines with an operator"));
+            }
+            Statement::Let {
+                name, name_span, ..
+            } if i + 1 == n => {
+                return Err(Error::at(
+                    ErrorKind::Syntax,
+                    *name_span,
+                    "the formula ends with a definition",
+                )
+                .with_hint(format!(
+                    "add the expression to evaluate on a last line, such as '{name}'"
+                )));
+            }
+            Statement::Expr(e) => return Ok(*e),
+            _ => {}
+        }
+    }
+    Err(Error::at(
+        ErrorKind::Syntax,
+        Span::default(),
+        "empty formula",
+    ))
+}
+
+fn reserved(name: &str) -> Option<&'static str> {
+    if name == "let" {
+        Some("a keyword")
+    } else if builtins::callee(name).is_some() {
+        Some("a function")
+    } else if builtins::constant(name).is_some() {
+        Some("a constant")
+    } else {
+        None
+    }
+}
+
+/// The variables: every name that is not a definition or a constant, in
+/// order of first appearance, or in `order` when given.
+fn variables(
+    ast: &Ast,
+    definitions: &HashMap<&str, (usize, Span)>,
+    statement_of: &dyn Fn(AstId) -> usize,
+    order: Option<&[String]>,
+) -> Result<Vec<String>> {
+    let mut names: Vec<(Span, &str)> = Vec::new();
+    for (i, node) in ast.nodes.iter().enumerate() {
+        let AstKind::Name(name) = &node.kind else {
+            continue;
+        };
+        match definitions.get(name.as_str()) {
+            Some(&(def, _)) if def < statement_of(AstId(i as u32)) => continue,
+            Some(_) => return Err(unresolved(name, node.span, definitions, usize::MAX)),
+            None => {}
+        }
+        if builtins::constant(name).is_some() {
+            continue;
+        }
+        if let Some(what) = reserved(name) {
+            let hint = if what == "a function" {
+                format!("call it, as in {name}(x)")
+            } else {
+                "choose another name".to_string()
+            };
+            return Err(Error::at(
+                ErrorKind::Name,
+                node.span,
+                format!("'{name}' is {what}, not a variable"),
+            )
+            .with_hint(hint));
+        }
+        names.push((node.span, name));
+    }
+    names.sort_by_key(|(span, _)| span.start);
+    let mut seen: Vec<String> = Vec::new();
+    for (_, name) in &names {
+        if !seen.iter().any(|s| s == name) {
+            seen.push(name.to_string());
+        }
+    }
+    let Some(order) = order else {
+        return Ok(seen);
+    };
+    for (i, v) in order.iter().enumerate() {
+        if !is_identifier(v) || reserved(v).is_some() {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!("'{v}' in --vars is not a valid variable name"),
+            ));
+        }
+        if order[..i].contains(v) {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!("'{v}' appears twice in --vars"),
+            ));
+        }
+    }
+    let missing: Vec<&str> = seen
+        .iter()
+        .filter(|v| !order.contains(v))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!("--vars leaves out {}", quoted_list(&missing)),
+        )
+        .with_hint(format!(
+            "the formula's variables are {}",
+            quoted_list(&seen)
+        )));
+    }
+    Ok(order.to_vec())
+}
+
+pub(crate) fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `'x', 'y' and 'z'`.
+pub(crate) fn quoted_list<S: AsRef<str>>(names: &[S]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("'{}'", n.as_ref())).collect();
+    match quoted.len() {
+        0 => "nothing".to_string(),
+        1 => quoted[0].clone(),
+        n => format!("{} and {}", quoted[..n - 1].join(", "), quoted[n - 1]),
+    }
+}
+
+/// A name that is a definition used before (or inside) its own statement.
+fn unresolved(
+    name: &str,
+    span: Span,
+    definitions: &HashMap<&str, (usize, Span)>,
+    here: usize,
+) -> Error {
+    match definitions.get(name) {
+        Some(&(def, _)) if def >= here || here == usize::MAX => Error::at(
+            ErrorKind::Name,
+            span,
+            format!("'{name}' is used before it is defined"),
+        )
+        .with_hint("move its definition above this line"),
+        _ => Error::at(ErrorKind::Name, span, format!("unknown name '{name}'")),
+    }
+}
+
+fn callee(
+    name: &str,
+    span: Span,
+    definitions: &HashMap<&str, (usize, Span)>,
+    var_index: &HashMap<&str, u32>,
+) -> Result<Callee> {
+    if let Some(c) = builtins::callee(name) {
+        return Ok(c);
+    }
+    let err = Error::at(ErrorKind::Name, span, format!("unknown function '{name}'"));
+    if let Some(s) = builtins::suggest(
+        name,
+        Func::ALL
+            .iter()
+            .map(|f| f.name())
+            .chain(["sqrt", "pow", "log"]),
+    ) {
+        return Err(err.with_hint(format!("did you mean '{s}'?")));
+    }
+    if definitions.contains_key(name)
+        || var_index.contains_key(name)
+        || builtins::constant(name).is_some()
+    {
+        return Err(
+            Error::at(ErrorKind::Name, span, format!("'{name}' is not a function"))
+                .with_hint(format!("write {name}*(...) to multiply")),
+        );
+    }
+    Err(err.with_hint("the functions are listed in the README's language reference"))
+}
+
+fn arity_error(name: &str, expected: usize, given: usize, span: Span) -> Error {
+    let plural = |n: usize| if n == 1 { "argument" } else { "arguments" };
+    Error::at(
+        ErrorKind::Arity,
+        span,
+        format!(
+            "'{name}' takes {expected} {}, but {given} {} given",
+            plural(expected),
+            if given == 1 { "was" } else { "were" }
+        ),
+    )
+}
+
+/// A lowering step found a node's operand missing: a parser bug, reported
+/// instead of panicking.
+fn internal(span: Span) -> Error {
+    Error::at(
+        ErrorKind::Syntax,
+        span,
+        "internal error: malformed syntax tree",
+    )
+}

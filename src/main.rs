@@ -1,0 +1,15 @@
+//! The `slope` command: parse the command line, run it, exit 0, 1 or 2.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = slope::cli::Cli::parse();
+    let status = slope::cli::run(
+        cli,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    );
+    ExitCode::from(status)
+}

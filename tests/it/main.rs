@@ -1,0 +1,6 @@
+//! One integration-test binary (each file under tests/ would link the crate
+//! and Cranelift again).
+
+mod cli;
+mod language;
+mod properties;
