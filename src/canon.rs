@@ -14,16 +14,22 @@
 //! whose result would be NaN or infinite (`ln(-1)`, `1/0`) stays an
 //! operation, so evaluation can report where it went wrong.
 
+use rustc_hash::FxHashMap;
 use std::cmp::Ordering;
-use std::collections::HashMap;
 
 use crate::builtins::{self, Func};
 use crate::graph::{Graph, Node, NodeId};
 
-/// Sums and products with more operands than this are kept whole inside a
-/// larger sum or product instead of being spliced in, so that a chain of
-/// definitions `let s2 = s1 + x2`, `let s3 = s2 + x3`, ... stays linear in size.
-const FLATTEN_LIMIT: usize = 256;
+/// Sums with more terms than this are kept whole inside a larger sum instead
+/// of being spliced in, so that a chain of definitions `let s2 = s1 + x2`,
+/// `let s3 = s2 + x3`, ... stays linear in size.
+const FLATTEN_SUM: usize = 256;
+
+/// Products with more factors than this are kept whole inside a larger
+/// product. The chain rule multiplies adjoints level by level: through
+/// `sin(sin(...(x)))` the adjoint of level k has k factors, so splicing
+/// them would make the gradient quadratic in the depth.
+const FLATTEN_PRODUCT: usize = 16;
 
 /// Products with more non-constant factors than this are differentiated with
 /// prefix and suffix products (linear), not one product per factor (quadratic).
@@ -80,7 +86,7 @@ impl Graph {
         let mut flat = Vec::with_capacity(terms.len());
         for &t in terms {
             match self.node(t) {
-                Node::Sum(ts) if ts.len() <= FLATTEN_LIMIT => flat.extend_from_slice(ts),
+                Node::Sum(ts) if ts.len() <= FLATTEN_SUM => flat.extend_from_slice(ts),
                 _ => flat.push(t),
             }
         }
@@ -116,7 +122,7 @@ impl Graph {
         let mut flat = Vec::with_capacity(factors.len());
         for &f in factors {
             match self.node(f) {
-                Node::Product(fs) if fs.len() <= FLATTEN_LIMIT && !self.is_chain(f) => {
+                Node::Product(fs) if fs.len() <= FLATTEN_PRODUCT && !self.is_chain(f) => {
                     flat.extend_from_slice(fs)
                 }
                 _ => flat.push(f),
@@ -150,7 +156,7 @@ impl Graph {
                 let f = self.powc(base, e);
                 match self.node(f) {
                     Node::Const(c) => coefficient *= c,
-                    Node::Product(fs) if !self.is_chain(f) => {
+                    Node::Product(fs) if f != base && !self.is_chain(f) => {
                         out.extend_from_slice(fs);
                         spliced = true;
                     }
@@ -308,6 +314,7 @@ impl Graph {
             .cmp(&mb.first_var)
             .then(mb.degree.total_cmp(&ma.degree))
             .then(self.rank(a).cmp(&self.rank(b)))
+            .then(ma.depth.cmp(&mb.depth))
             .then(ma.shape.cmp(&mb.shape))
             .then(a.cmp(&b))
     }
@@ -320,6 +327,7 @@ impl Graph {
             .cmp(&self.rank(b))
             .then(ma.first_var.cmp(&mb.first_var))
             .then(mb.degree.total_cmp(&ma.degree))
+            .then(ma.depth.cmp(&mb.depth))
             .then(ma.shape.cmp(&mb.shape))
             .then(a.cmp(&b))
     }
@@ -349,7 +357,7 @@ fn finite(v: f64) -> Option<f64> {
 #[derive(Default)]
 struct Collector {
     items: Vec<(NodeId, f64)>,
-    index: HashMap<NodeId, usize>,
+    index: FxHashMap<NodeId, usize>,
 }
 
 impl Collector {

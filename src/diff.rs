@@ -42,7 +42,11 @@ pub fn gradient(graph: &mut Graph, output: NodeId, vars: &[NodeId]) -> Vec<NodeI
             continue;
         }
         for (child, local) in local_derivatives(graph, id) {
-            let c = graph.mul(adjoint, local);
+            let c = if local == one {
+                adjoint
+            } else {
+                graph.mul(adjoint, local)
+            };
             contributions[child.index()].push(c);
         }
     }

@@ -11,8 +11,9 @@
 //! The canonicalising constructors that build nodes (`sum`, `product`,
 //! `pow`, ...) live in `canon.rs`; this module only stores and describes.
 
-use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
+
+use rustc_hash::FxHashMap;
 
 use crate::builtins::Func;
 use crate::error::Span;
@@ -126,7 +127,7 @@ pub struct Graph {
     nodes: Vec<Node>,
     meta: Vec<Meta>,
     origins: Vec<Option<Origin>>,
-    interned: HashMap<Node, NodeId>,
+    interned: FxHashMap<Node, NodeId>,
     /// Given to nodes created while it is set (see [`Graph::set_origin`]).
     current_origin: Option<Origin>,
 }

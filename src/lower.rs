@@ -1,7 +1,7 @@
 //! [`Ast`] → [`Graph`]: resolves names, checks arity, fixes the variable
 //! order and builds canonical nodes, recording each node's source span.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::ast::{Ast, AstId, AstKind, Sign, Statement};
 use crate::builtins::{self, Callee, Func};
@@ -285,23 +285,24 @@ fn variables(
         names.push((node.span, name));
     }
     names.sort_by_key(|(span, _)| span.start);
-    let mut seen: Vec<String> = Vec::new();
-    for (_, name) in &names {
-        if !seen.iter().any(|s| s == name) {
-            seen.push(name.to_string());
-        }
-    }
+    let mut unique: HashSet<&str> = HashSet::new();
+    let seen: Vec<String> = names
+        .iter()
+        .filter(|(_, name)| unique.insert(name))
+        .map(|(_, name)| name.to_string())
+        .collect();
     let Some(order) = order else {
         return Ok(seen);
     };
-    for (i, v) in order.iter().enumerate() {
+    let mut given: HashSet<&str> = HashSet::new();
+    for v in order {
         if !is_identifier(v) || reserved(v).is_some() {
             return Err(Error::new(
                 ErrorKind::Usage,
                 format!("'{v}' in --vars is not a valid variable name"),
             ));
         }
-        if order[..i].contains(v) {
+        if !given.insert(v) {
             return Err(Error::new(
                 ErrorKind::Usage,
                 format!("'{v}' appears twice in --vars"),
@@ -310,8 +311,8 @@ fn variables(
     }
     let missing: Vec<&str> = seen
         .iter()
-        .filter(|v| !order.contains(v))
         .map(String::as_str)
+        .filter(|v| !given.contains(v))
         .collect();
     if !missing.is_empty() {
         return Err(Error::new(

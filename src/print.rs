@@ -394,9 +394,7 @@ impl Printer<'_> {
                 self.push_group(stack, prec, min, vec![Task::Owned(text)]);
             }
             Item::Power(b, 1.0) => stack.push(Task::Node(b, min)),
-            Item::Power(b, 0.5) => {
-                stack.extend(self.call_tasks("sqrt", &[b]).into_iter().rev())
-            }
+            Item::Power(b, 0.5) => stack.extend(self.call_tasks("sqrt", &[b]).into_iter().rev()),
             Item::Power(b, k) => {
                 let exponent = self.number(k);
                 let inner = if self.latex() {
