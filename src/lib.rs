@@ -65,3 +65,8 @@ pub use error::{Error, ErrorKind, Span};
 pub use formula::{Formula, Options};
 pub use graph::{Graph, Node, NodeId};
 pub use parse::Limits;
+
+/// The README's Rust examples, run as doctests so they stay true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
