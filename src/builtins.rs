@@ -284,9 +284,10 @@ pub fn constant(name: &str) -> Option<f64> {
 /// The reserved or known name closest to `name`, if it is close enough to be
 /// a likely typo (edit distance at most 2, and less than half the name).
 pub fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let name = name.to_ascii_lowercase();
     let mut best: Option<(usize, &str)> = None;
     for c in candidates {
-        let d = edit_distance(name, c);
+        let d = edit_distance(&name, c);
         if d <= 2 && d * 2 < name.len().max(c.len()) && best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, c));
         }

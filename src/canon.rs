@@ -87,6 +87,17 @@ impl Graph {
         for &t in terms {
             match self.node(t) {
                 Node::Sum(ts) if ts.len() <= FLATTEN_SUM => flat.extend_from_slice(ts),
+                // -(a + b) is spliced in as -a - b, so that `s - s` cancels.
+                Node::Product(fs) if fs.len() == 2 && self.as_const(fs[0]) == Some(-1.0) => {
+                    match self.node(fs[1]) {
+                        Node::Sum(ts) if ts.len() <= FLATTEN_SUM => {
+                            for t in ts.clone() {
+                                flat.push(self.neg(t));
+                            }
+                        }
+                        _ => flat.push(t),
+                    }
+                }
                 _ => flat.push(t),
             }
         }
@@ -145,7 +156,15 @@ impl Graph {
             if !coefficient.is_finite() || powers.items.iter().any(|(_, e)| !e.is_finite()) {
                 return self.uncollected(Node::Product, flat);
             }
+            // 0*a is 0, unless `a` is an operation on constants that is not
+            // finite (`0/0`): that stays, so that evaluation reports it.
             if coefficient == 0.0 {
+                if flat
+                    .iter()
+                    .any(|&f| self.meta(f).first_var == u32::MAX && self.as_const(f).is_none())
+                {
+                    return self.uncollected(Node::Product, flat);
+                }
                 return self.constant(0.0);
             }
             powers.items.retain(|&(_, e)| e != 0.0);

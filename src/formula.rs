@@ -48,7 +48,7 @@ impl Formula {
 
     pub fn parse_with(text: &str, options: &Options) -> Result<Formula> {
         let ast = parse::parse(text, &options.limits)?;
-        let lowered = lower::lower(&ast, options.vars.as_deref())?;
+        let lowered = lower::lower(&ast, text, options.vars.as_deref())?;
         Ok(Formula {
             source: text.to_string(),
             graph: lowered.graph,

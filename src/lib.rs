@@ -33,6 +33,8 @@
 //! - [`print`]: graph to slope syntax or LaTeX.
 //! - [`formula`]: [`Formula`], which ties the stages together for callers.
 //! - [`builtins`]: the functions and constants of the language.
+//! - [`testfns`]: standard test functions (Rosenbrock, Ackley, ...) as
+//!   generated formula text, shared by tests and benchmarks.
 //! - [`error`]: the crate's one error type, rendered with a caret.
 //! - `main.rs` and `cli/`: the command line, the only place that prints or
 //!   chooses an exit status.
@@ -60,6 +62,7 @@ pub mod graph;
 pub mod lower;
 pub mod parse;
 pub mod print;
+pub mod testfns;
 
 pub use error::{Error, ErrorKind, Span};
 pub use formula::{Formula, Options};

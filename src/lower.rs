@@ -27,9 +27,9 @@ enum Meaning {
 
 /// Lowers a parsed formula. `var_order`, if given, fixes the variables'
 /// order and may name variables the formula does not use.
-pub fn lower(ast: &Ast, var_order: Option<&[String]>) -> Result<Lowered> {
+pub fn lower(ast: &Ast, text: &str, var_order: Option<&[String]>) -> Result<Lowered> {
     let statements = &ast.statements;
-    let definitions = definitions(statements)?;
+    let definitions = definitions(statements, text)?;
     let value_root = check_shape(ast)?;
 
     // Statement `i` owns the AST nodes after the previous statement's root,
@@ -167,7 +167,10 @@ fn statement_root(s: &Statement) -> AstId {
 
 /// Each definition's name, with its statement index and span. Refuses
 /// reserved names and names defined twice.
-fn definitions(statements: &[Statement]) -> Result<HashMap<&str, (usize, Span)>> {
+fn definitions<'a>(
+    statements: &'a [Statement],
+    text: &str,
+) -> Result<HashMap<&'a str, (usize, Span)>> {
     let mut defs: HashMap<&str, (usize, Span)> = HashMap::new();
     for (i, s) in statements.iter().enumerate() {
         let Statement::Let {
@@ -190,10 +193,10 @@ fn definitions(statements: &[Statement]) -> Result<HashMap<&str, (usize, Span)>>
                 *name_span,
                 format!("'{name}' is defined twice"),
             )
-            .with_hint(format!(
-                "it is first defined at byte {}; give this one another name",
-                first.start
-            )));
+            .with_hint({
+                let (line, col) = first.line_col(text);
+                format!("it is first defined at {line}:{col}; give this one another name")
+            }));
         }
         defs.insert(name, (i, *name_span));
     }

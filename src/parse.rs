@@ -111,6 +111,10 @@ fn scan(text: &str) -> Result<Depth> {
     // Per open parenthesis: the number of right-recursive operators (`^`,
     // signs) pending at that level; the Pratt parser recurses once for each.
     let mut chains: Vec<usize> = vec![0];
+    // Where each open parenthesis is, for "unclosed '('".
+    let mut opens: Vec<usize> = Vec::new();
+    // After `let`: 1 while a name is due, 2 while `=` is due.
+    let mut let_state = 0;
     let mut depth = Depth {
         levels: 0,
         span: Span::default(),
@@ -142,6 +146,19 @@ fn scan(text: &str) -> Result<Depth> {
             }
             b'0'..=b'9' | b'.' => {
                 i = number_end(bytes, i);
+                if i < bytes.len() && (bytes[i] == b'.' || bytes[i] == b'_') {
+                    while i < bytes.len()
+                        && (bytes[i].is_ascii_alphanumeric() || b"._".contains(&bytes[i]))
+                    {
+                        i += 1;
+                    }
+                    return Err(Error::at(
+                        ErrorKind::Syntax,
+                        Span::new(start, i),
+                        format!("malformed number '{}'", &text[start..i]),
+                    )
+                    .with_hint("numbers are written like 2, 2.5, .5 or 1e-3"));
+                }
                 Token::Number
             }
             b'A'..=b'Z' | b'a'..=b'z' | b'_' => {
@@ -191,14 +208,42 @@ fn scan(text: &str) -> Result<Depth> {
         };
         any = true;
         let span = Span::new(start, i);
+        let_state = match (let_state, token) {
+            (0, Token::Let) => 1,
+            (1, Token::Name) => 2,
+            (2, Token::Operator) if &text[start..i] == "=" => 0,
+            (0, _) => 0,
+            (1, _) => {
+                return Err(
+                    Error::at(ErrorKind::Syntax, span, "expected a name after 'let'")
+                        .with_hint("a definition is written: let name = expression"),
+                );
+            }
+            _ => {
+                let name = &text[prev_span.range()];
+                return Err(Error::at(
+                    ErrorKind::Syntax,
+                    span,
+                    format!("expected '=' after 'let {name}'"),
+                )
+                .with_hint(format!("write: let {name} = expression")));
+            }
+        };
         if let Some(err) = missing_operator(text, prev, prev_span, token, span) {
             return Err(err);
         }
         // Nesting: parentheses open a level; `^` and signs extend the chain
         // of the current level; a loose binary operator ends it.
         match token {
-            Token::Open => chains.push(0),
-            Token::Close if chains.len() > 1 => {
+            Token::Open => {
+                chains.push(0);
+                opens.push(start);
+            }
+            Token::Close => {
+                if opens.pop().is_none() {
+                    return Err(Error::at(ErrorKind::Syntax, span, "unmatched ')'")
+                        .with_hint("remove it, or add the '(' it closes"));
+                }
                 chains.pop();
             }
             Token::Operator => {
@@ -226,6 +271,18 @@ fn scan(text: &str) -> Result<Depth> {
         }
         prev = token;
         prev_span = span;
+    }
+    if let Some(&open) = opens.last() {
+        return Err(
+            Error::at(ErrorKind::Syntax, Span::new(open, open + 1), "unclosed '('")
+                .with_hint("add the ')' that closes it"),
+        );
+    }
+    if let_state != 0 {
+        return Err(
+            Error::at(ErrorKind::Syntax, prev_span, "incomplete definition")
+                .with_hint("a definition is written: let name = expression"),
+        );
     }
     if !any {
         return Err(
@@ -451,7 +508,16 @@ impl Builder {
                     span,
                 ))
             }
-            Rule::expr => self.expr(pair.into_inner()),
+            Rule::paren => {
+                let Some(inner) = pair.into_inner().next() else {
+                    return Err(Error::at(ErrorKind::Syntax, span, "empty parentheses"));
+                };
+                let id = self.expr(inner.into_inner())?;
+                // The node's span covers its parentheses, so that a caret
+                // under `(x - 2)^0.5` underlines all of it.
+                self.ast.borrow_mut().nodes[id.index()].span = span;
+                Ok(id)
+            }
             _ => Err(Error::at(ErrorKind::Syntax, span, "unexpected input")),
         }
     }
@@ -478,9 +544,14 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Error {
     if let pest::error::ErrorVariant::ParsingError { positives, .. } = &e.variant {
         for rule in positives {
             let word = match rule {
-                Rule::number | Rule::ident | Rule::call | Rule::neg | Rule::pos | Rule::expr => {
-                    "a number, a name or '('"
-                }
+                Rule::number
+                | Rule::ident
+                | Rule::call
+                | Rule::neg
+                | Rule::pos
+                | Rule::expr
+                | Rule::inner
+                | Rule::paren => "a number, a name or '('",
                 Rule::add | Rule::sub | Rule::mul | Rule::div | Rule::pow => "an operator",
                 Rule::EOI => "the end of the statement",
                 Rule::definition | Rule::let_kw => "a definition",
@@ -492,8 +563,10 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Error {
         }
     }
     let mut err = Error::at(ErrorKind::Syntax, Span::new(pos, pos + width), message);
-    if found == Some(')') && !expected.contains(&"a number, a name or '('") {
-        err = err.with_hint("this ')' has no matching '('");
+    if found == Some('=') && text[pos..].starts_with("==") {
+        err = err.with_hint("slope has no comparisons: a formula is a number");
+    } else if found == Some('=') {
+        err = err.with_hint("a definition is written: let name = expression");
     } else if !expected.is_empty() {
         err = err.with_hint(format!("expected {}", expected.join(" or ")));
     }

@@ -272,19 +272,27 @@ impl Printer<'_> {
         };
         let mut nums = Vec::new();
         let mut dens = Vec::new();
-        for &f in factors {
-            if let Some(c) = g.as_const(f) {
-                let c = if drop_sign { c.abs() } else { c };
-                match reciprocal_integer(c) {
-                    Some(m) => dens.insert(0, Item::Number(m)),
-                    None if c != 1.0 => nums.push(Item::Number(c)),
-                    None => {}
-                }
-            } else if let Some((b, k)) = denominator_exponent(g, f) {
+        if let Some(c) = g.as_const(factors[0]) {
+            let c = if drop_sign { c.abs() } else { c };
+            match reciprocal_integer(c) {
+                Some(m) => dens.push(Item::Number(m)),
+                None if c != 1.0 => nums.push(Item::Number(c)),
+                None => {}
+            }
+        }
+        // Products nested inside (the prefix and suffix products of the
+        // reverse sweep, large products kept whole) print as one product.
+        let mut pending: Vec<NodeId> = factors.iter().rev().copied().collect();
+        if g.as_const(factors[0]).is_some() {
+            pending.pop();
+        }
+        while let Some(f) = pending.pop() {
+            if let Some((b, k)) = denominator_exponent(g, f) {
                 dens.push(Item::Power(b, k));
             } else if let Node::Product(inner) = g.node(f) {
-                // Prefix and suffix products of the reverse sweep.
-                nums.extend(inner.iter().map(|&x| Item::Node(x)));
+                pending.extend(inner.iter().rev());
+            } else if let Some(c) = g.as_const(f) {
+                nums.push(Item::Number(c));
             } else {
                 nums.push(Item::Node(f));
             }
@@ -340,10 +348,10 @@ impl Printer<'_> {
         }
         for (i, item) in nums.iter().enumerate() {
             if i > 0 {
-                num.push(Task::Text(match (self.syntax, item) {
-                    (Syntax::Slope, _) => "*",
-                    (Syntax::Latex, Item::Number(_)) => " \\cdot ",
-                    (Syntax::Latex, _) => " ",
+                num.push(Task::Text(match self.syntax {
+                    Syntax::Slope => "*",
+                    Syntax::Latex if self.starts_with_number(*item) => " \\cdot ",
+                    Syntax::Latex => " ",
                 }));
             }
             num.push(Task::Item(*item, if lone { min } else { Prec::Product }));
@@ -383,6 +391,22 @@ impl Printer<'_> {
             }
         }
         tasks
+    }
+
+    /// Whether an item's LaTeX begins with a digit, so that juxtaposition
+    /// after a number would read as one number (`2 3^x`).
+    fn starts_with_number(&self, item: Item) -> bool {
+        let mut id = match item {
+            Item::Number(_) => return true,
+            Item::Node(id) | Item::Power(id, _) => id,
+        };
+        loop {
+            match self.graph.node(id) {
+                Node::Const(_) => return true,
+                Node::Pow([b, _]) => id = *b,
+                _ => return false,
+            }
+        }
     }
 
     fn item(&self, item: Item, min: Prec, stack: &mut Vec<Task>) {

@@ -185,6 +185,12 @@ fn parse_assignments(flag: &str, text: &str) -> Result<Vec<(String, f64)>> {
             )
             .with_hint(format!("write {flag} {}=1.5", name.trim()))
         })?;
+        if !number.is_finite() {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!("{flag}: '{value}' is not a finite number"),
+            ));
+        }
         out.push((name.trim().to_string(), number));
     }
     Ok(out)
