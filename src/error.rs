@@ -58,8 +58,10 @@ pub enum ErrorKind {
     Usage,
     /// A result is NaN or infinite; the message names the operation.
     NotFinite,
-    /// Reading a file or writing output failed.
+    /// Reading standard input or writing output failed.
     Io,
+    /// A stage failed on valid input (a bug): native code generation.
+    Internal,
 }
 
 /// A slope error. Everything user-facing goes through [`Error::render`].
@@ -106,7 +108,7 @@ impl Error {
             | ErrorKind::Arity
             | ErrorKind::Limit
             | ErrorKind::Usage => 2,
-            ErrorKind::NotFinite | ErrorKind::Io => 1,
+            ErrorKind::NotFinite | ErrorKind::Io | ErrorKind::Internal => 1,
         }
     }
 

@@ -51,14 +51,17 @@
 //! - The library never prints and never exits.
 
 pub mod ast;
+pub mod bench;
 pub mod builtins;
 mod canon;
 pub mod cli;
 pub mod diff;
 pub mod error;
 pub mod eval;
+pub mod fd;
 pub mod formula;
 pub mod graph;
+pub mod jit;
 pub mod lower;
 pub mod parse;
 pub mod print;

@@ -28,14 +28,15 @@ pub const BEALE: &str = "(1.5 - x + x*y)^2 + (2.25 - x + x*y^2)^2 + (2.625 - x +
 pub const HIMMELBLAU: &str = "(x^2 + y - 11)^2 + (x + y^2 - 7)^2";
 
 /// The expanded Rosenbrock function of `n` variables `x1 … xn`:
-/// `Σ 100*(x{i+1} - x{i}^2)^2 + (1 - x{i})^2`. Minimum 0 at (1, …, 1).
+/// `Σ (1 - x{i})^2 + 100*(x{i+1} - x{i}^2)^2`. Minimum 0 at (1, …, 1).
+/// Each term names `x{i}` first, so the variables come in their natural order.
 pub fn rosenbrock(n: usize) -> String {
     let mut s = String::new();
     for i in 1..n {
         if i > 1 {
             s.push_str(" + ");
         }
-        let _ = write!(s, "100*(x{} - x{i}^2)^2 + (1 - x{i})^2", i + 1);
+        let _ = write!(s, "(1 - x{i})^2 + 100*(x{} - x{i}^2)^2", i + 1);
     }
     s
 }

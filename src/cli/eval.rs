@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Failure, Input, format_value, json_number, load, parse_assignments};
 use crate::graph::NodeId;
+use crate::jit::Compiled;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -23,6 +24,9 @@ pub struct Args {
     /// One JSON object: {"vars", "value", "gradient"?, "hessian"?}
     #[arg(long)]
     json: bool,
+    /// Evaluate with the interpreter instead of compiling to native code
+    #[arg(long)]
+    interp: bool,
 }
 
 pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
@@ -46,7 +50,14 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
         let rows: Vec<NodeId> = f.hessian().iter().flatten().copied().collect();
         nodes.extend(rows);
     }
-    let values = f.eval_nodes(&nodes, &x);
+    let values = if args.interp {
+        f.eval_nodes(&nodes, &x)
+    } else {
+        let compiled = Compiled::compile(f.graph(), &nodes, n).map_err(Failure::plain)?;
+        let mut values = vec![0.0; nodes.len()];
+        compiled.call(&x, &mut values);
+        values
+    };
     let value = values[0];
     let gradient = if args.grad {
         &values[1..1 + n]

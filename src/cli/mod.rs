@@ -11,6 +11,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::formula::{Formula, Options};
 use crate::parse::Limits;
 
+mod bench;
 mod diff;
 mod eval;
 
@@ -33,6 +34,8 @@ pub enum Command {
     Diff(diff::Args),
     /// Evaluate a formula, its gradient and Hessian at a point
     Eval(eval::Args),
+    /// Time the compiled gradient against the interpreter and finite differences
+    Bench(bench::Args),
 }
 
 /// Where the formula comes from, and how to read it.
@@ -155,6 +158,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     let result = match cli.command {
         Command::Diff(args) => diff::run(&args, out),
         Command::Eval(args) => eval::run(&args, out, err),
+        Command::Bench(args) => bench::run(&args, out, err),
     };
     match result {
         Ok(status) => status,

@@ -1,0 +1,245 @@
+//! Compiled value+gradient against hand-written Rust, on the benchmark set.
+//!
+//! Each function is measured four ways in one group named after it
+//! (`rosenbrock/1000/jit_value_grad`, ...): the compiled value+gradient, the
+//! compiled value alone (for the cheap-gradient ratio), the hand-written Rust
+//! value+gradient called through a function pointer, and the interpreter.
+//! The group `compile` times parse + differentiate + codegen.
+//!
+//! Run: `cargo bench --bench gradients` (a subset: `cargo bench --bench
+//! gradients -- rosenbrock/1000`).
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use slope::Formula;
+use slope::eval::Interpreter;
+use slope::jit::Compiled;
+use slope::testfns;
+
+/// A hand-written objective: writes the value to `out[0]` and the gradient
+/// to `out[1..]`, the layout of the compiled function.
+type Hand = fn(&[f64], &mut [f64]);
+
+struct Case {
+    name: String,
+    text: String,
+    hand: Hand,
+    /// Small formulas also get the interpreter measured.
+    interpret: bool,
+}
+
+fn cases() -> Vec<Case> {
+    let case = |name: &str, text: String, hand: Hand| Case {
+        name: name.to_string(),
+        interpret: text.len() < 20_000,
+        text,
+        hand,
+    };
+    let mut v = vec![
+        case("parabola", testfns::PARABOLA.into(), parabola),
+        case("gaussian", testfns::GAUSSIAN.into(), gaussian),
+        case("sphere", testfns::SPHERE.into(), sphere),
+        case("ackley", testfns::ACKLEY.into(), ackley),
+        case("product/100", testfns::product(100), product),
+        case("nested_sin/50", testfns::nested_sin(50), nested_sin50),
+        case("logistic/10x100", testfns::logistic(10, 100), logistic),
+    ];
+    for n in [2, 10, 100, 1000, 10000] {
+        v.push(case(
+            &format!("rosenbrock/{n}"),
+            testfns::rosenbrock(n),
+            rosenbrock,
+        ));
+    }
+    v
+}
+
+/// A point inside every function's domain, away from minima and kinks.
+fn point(n: usize) -> Vec<f64> {
+    (0..n)
+        .map(|i| 0.3 + 0.4 * ((i * 7919) % 13) as f64 / 13.0)
+        .collect()
+}
+
+fn gradients(c: &mut Criterion) {
+    for case in cases() {
+        let mut f = Formula::parse(&case.text).expect("benchmark formulas parse");
+        let n = f.vars().len();
+        let mut outputs = vec![f.value()];
+        outputs.extend_from_slice(f.gradient());
+        let value_grad = Compiled::compile(f.graph(), &outputs, n).expect("compiles");
+        let value = Compiled::compile(f.graph(), &outputs[..1], n).expect("compiles");
+        let x = point(n);
+        let mut out = vec![0.0; n + 1];
+        let mut hand_out = vec![0.0; n + 1];
+        check_baseline(&case, &value_grad, &x);
+
+        let mut group = c.benchmark_group(&case.name);
+        group.warm_up_time(Duration::from_millis(500));
+        group.measurement_time(Duration::from_secs(2));
+        group.bench_function("jit_value_grad", |b| {
+            b.iter(|| value_grad.call(black_box(&x), &mut out));
+        });
+        group.bench_function("jit_value", |b| {
+            b.iter(|| value.call(black_box(&x), &mut out[..1]));
+        });
+        let hand: Hand = black_box(case.hand);
+        group.bench_function("hand_written", |b| {
+            b.iter(|| hand(black_box(&x), &mut hand_out));
+        });
+        if case.interpret {
+            let interpreter = Interpreter::new(f.graph(), &outputs);
+            group.bench_function("interp_value_grad", |b| {
+                b.iter(|| interpreter.eval(black_box(&x)));
+            });
+        }
+        group.finish();
+    }
+}
+
+fn compile(c: &mut Criterion) {
+    let mut group = c.benchmark_group("compile");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(3));
+    for case in cases() {
+        group.bench_with_input(
+            BenchmarkId::from_parameter(&case.name),
+            &case.text,
+            |b, text| {
+                b.iter(|| {
+                    let mut f = Formula::parse(text).expect("parses");
+                    let mut outputs = vec![f.value()];
+                    outputs.extend_from_slice(f.gradient());
+                    Compiled::compile(f.graph(), &outputs, f.vars().len()).expect("compiles")
+                });
+            },
+        );
+    }
+    group.finish();
+}
+
+/// The baseline must compute the same thing, or the comparison means nothing.
+fn check_baseline(case: &Case, compiled: &Compiled, x: &[f64]) {
+    let mut a = vec![0.0; x.len() + 1];
+    let mut b = vec![0.0; x.len() + 1];
+    compiled.call(x, &mut a);
+    (case.hand)(x, &mut b);
+    for (i, (p, q)) in a.iter().zip(&b).enumerate() {
+        let scale = p.abs().max(q.abs()).max(1.0);
+        assert!(
+            (p - q).abs() <= 1e-9 * scale,
+            "{}: output {i}: compiled {p}, hand-written {q}",
+            case.name
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Hand-written value and gradient, as a good engineer would write them.
+
+fn parabola(x: &[f64], out: &mut [f64]) {
+    out[0] = 3.0 * x[0] * x[0] + 2.0 * x[0] + 1.0;
+    out[1] = 6.0 * x[0] + 2.0;
+}
+
+fn gaussian(x: &[f64], out: &mut [f64]) {
+    let e = (-x[0] * x[0] - x[1] * x[1]).exp();
+    out[0] = -e;
+    out[1] = 2.0 * x[0] * e;
+    out[2] = 2.0 * x[1] * e;
+}
+
+fn sphere(x: &[f64], out: &mut [f64]) {
+    let centre = [1.5, 2.5, 0.5];
+    let mut f = 0.0;
+    for i in 0..3 {
+        let d = x[i] - centre[i];
+        f += d * d;
+        out[i + 1] = 2.0 * d;
+    }
+    out[0] = f;
+}
+
+fn rosenbrock(x: &[f64], out: &mut [f64]) {
+    let (value, grad) = out.split_at_mut(1);
+    grad.fill(0.0);
+    let mut f = 0.0;
+    for i in 0..x.len() - 1 {
+        let t = x[i + 1] - x[i] * x[i];
+        let s = 1.0 - x[i];
+        f += 100.0 * t * t + s * s;
+        grad[i] += -400.0 * x[i] * t - 2.0 * s;
+        grad[i + 1] += 200.0 * t;
+    }
+    value[0] = f;
+}
+
+fn ackley(x: &[f64], out: &mut [f64]) {
+    use std::f64::consts::{E, PI};
+    let (a, b) = (x[0], x[1]);
+    let r = (0.5 * (a * a + b * b)).sqrt();
+    let e1 = (-0.2 * r).exp();
+    let (ca, cb) = ((2.0 * PI * a).cos(), (2.0 * PI * b).cos());
+    let e2 = (0.5 * (ca + cb)).exp();
+    out[0] = -20.0 * e1 - e2 + E + 20.0;
+    // d/da of -20 exp(-0.2 r) is 2 exp(-0.2 r) a / r (r > 0 at the point).
+    let radial = 2.0 * e1 / r;
+    out[1] = radial * a + PI * (2.0 * PI * a).sin() * e2;
+    out[2] = radial * b + PI * (2.0 * PI * b).sin() * e2;
+}
+
+/// Prefix and suffix products: each partial is the product of the others.
+fn product(x: &[f64], out: &mut [f64]) {
+    let n = x.len();
+    let (value, grad) = out.split_at_mut(1);
+    let mut prefix = 1.0;
+    for i in 0..n {
+        grad[i] = prefix;
+        prefix *= x[i];
+    }
+    let mut suffix = 1.0;
+    for i in (0..n).rev() {
+        grad[i] *= suffix;
+        suffix *= x[i];
+    }
+    value[0] = prefix;
+}
+
+fn nested_sin50(x: &[f64], out: &mut [f64]) {
+    let mut u = x[0] * x[1];
+    let mut d = 1.0;
+    for _ in 0..50 {
+        d *= u.cos();
+        u = u.sin();
+    }
+    out[0] = u;
+    out[1] = d * x[1];
+    out[2] = d * x[0];
+}
+
+fn logistic(w: &[f64], out: &mut [f64]) {
+    static DATA: std::sync::OnceLock<(Vec<Vec<f64>>, Vec<f64>)> = std::sync::OnceLock::new();
+    let (rows, labels) = DATA.get_or_init(|| testfns::logistic_data(10, 100));
+    {
+        let (value, grad) = out.split_at_mut(1);
+        grad.fill(0.0);
+        let mut f = 0.0;
+        for (row, label) in rows.iter().zip(labels) {
+            let dot: f64 = row.iter().zip(w).map(|(a, w)| a * w).sum();
+            let m = -label * dot;
+            let e = m.exp();
+            f += (1.0 + e).ln();
+            let dm = e / (1.0 + e) * -label;
+            for (g, a) in grad.iter_mut().zip(row) {
+                *g += dm * a;
+            }
+        }
+        value[0] = f;
+    }
+}
+
+criterion_group!(benches, gradients, compile);
+criterion_main!(benches);

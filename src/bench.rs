@@ -1,0 +1,204 @@
+//! The `slope bench` harness: compile time by stage, the cost of a call of
+//! each gradient source, and the accuracy of finite differences.
+//!
+//! Timing: each figure is the median of [`BATCHES`] timed batches, after a
+//! warm-up that also chooses the batch size (doubled until one batch takes
+//! [`MIN_BATCH`]), so that clock resolution and one-off stalls do not show.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::eval::Interpreter;
+use crate::fd::{self, Scheme};
+use crate::formula::{Formula, Options};
+use crate::jit::Compiled;
+
+const BATCHES: usize = 7;
+const MIN_BATCH: Duration = Duration::from_millis(3);
+
+/// Compile times in milliseconds.
+#[derive(Clone, Debug)]
+pub struct CompileMs {
+    pub parse: f64,
+    pub diff: f64,
+    pub codegen: f64,
+    pub total: f64,
+}
+
+/// Nanoseconds per call of each way to get a value or a gradient.
+#[derive(Clone, Debug)]
+pub struct NsPerCall {
+    pub value: f64,
+    pub value_grad: f64,
+    pub interp_value_grad: f64,
+    pub fd_forward: f64,
+    pub fd_central: f64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub vars: Vec<String>,
+    pub point: Vec<f64>,
+    pub compile_ms: CompileMs,
+    pub ns_per_call: NsPerCall,
+    /// Value+gradient cost over value cost (the cheap-gradient ratio).
+    pub grad_over_value: f64,
+    /// Largest error of a finite-difference gradient component against the
+    /// exact gradient: `[forward, central]`.
+    pub fd_max_abs_error: [f64; 2],
+}
+
+impl Report {
+    /// The JSON object of `slope bench --json`.
+    pub fn to_json(&self) -> Value {
+        let c = &self.compile_ms;
+        let t = &self.ns_per_call;
+        json!({
+            "vars": self.vars,
+            "compile_ms": {"parse": c.parse, "diff": c.diff, "codegen": c.codegen, "total": c.total},
+            "ns_per_call": {
+                "value": t.value,
+                "value_grad": t.value_grad,
+                "interp_value_grad": t.interp_value_grad,
+                "fd_forward": t.fd_forward,
+                "fd_central": t.fd_central,
+            },
+            "grad_over_value": self.grad_over_value,
+            "fd_max_abs_error": {"forward": self.fd_max_abs_error[0], "central": self.fd_max_abs_error[1]},
+        })
+    }
+}
+
+/// Benchmarks `text` at `point` (each variable 0.5 if `None`). `progress`
+/// hears the name of each measurement as it starts.
+pub fn run(
+    text: &str,
+    options: &Options,
+    point: Option<&[(String, f64)]>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Report> {
+    progress("compiling");
+    let start = Instant::now();
+    let mut f = Formula::parse_with(text, options)?;
+    let parsed = Instant::now();
+    let mut outputs = vec![f.value()];
+    outputs.extend_from_slice(f.gradient());
+    let derived = Instant::now();
+    let n = f.vars().len();
+    let value_grad = Compiled::compile(f.graph(), &outputs, n)?;
+    let compiled = Instant::now();
+    let value = Compiled::compile(f.graph(), &outputs[..1], n)?;
+    let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
+    let compile_ms = CompileMs {
+        parse: ms(start, parsed),
+        diff: ms(parsed, derived),
+        codegen: ms(derived, compiled),
+        total: ms(start, compiled),
+    };
+
+    let x = match point {
+        Some(assignments) => f.point(assignments)?,
+        None => vec![0.5; n],
+    };
+    let mut exact = vec![0.0; n + 1];
+    value_grad.call(&x, &mut exact);
+    if let Some(e) = f.diagnose(&outputs, &x) {
+        let hint = "choose a point where the formula and its gradient are finite, with --at";
+        return Err(Error::new(
+            ErrorKind::NotFinite,
+            format!("at the benchmark point, {}", e.message),
+        )
+        .with_hint(hint));
+    }
+
+    let interpreter = Interpreter::new(f.graph(), &outputs);
+    let mut out = vec![0.0; n + 1];
+    let mut xs = x.clone();
+    let mut estimate = vec![0.0; n];
+    let mut value_at = |x: &[f64]| {
+        let mut v = [0.0];
+        value.call(x, &mut v);
+        v[0]
+    };
+
+    progress("compiled value");
+    let t_value = ns_per_call(|| {
+        let mut v = [0.0];
+        value.call(black_box(&x), &mut v);
+        black_box(v);
+    });
+    progress("compiled value and gradient");
+    let t_value_grad = ns_per_call(|| {
+        value_grad.call(black_box(&x), &mut out);
+        black_box(&out);
+    });
+    progress("interpreted value and gradient");
+    let t_interp = ns_per_call(|| {
+        black_box(interpreter.eval(black_box(&x)));
+    });
+    let mut fd_time = |scheme: Scheme, estimate: &mut [f64]| {
+        ns_per_call(|| {
+            let fx = value_at(&xs);
+            fd::gradient(&mut value_at, &mut xs, fx, scheme, estimate);
+            black_box(&estimate);
+        })
+    };
+    progress("forward differences");
+    let t_forward = fd_time(Scheme::Forward, &mut estimate);
+    let forward_error = max_abs_error(&estimate, &exact[1..]);
+    progress("central differences");
+    let t_central = fd_time(Scheme::Central, &mut estimate);
+    let central_error = max_abs_error(&estimate, &exact[1..]);
+
+    Ok(Report {
+        vars: f.vars().to_vec(),
+        point: x,
+        compile_ms,
+        ns_per_call: NsPerCall {
+            value: t_value,
+            value_grad: t_value_grad,
+            interp_value_grad: t_interp,
+            fd_forward: t_forward,
+            fd_central: t_central,
+        },
+        grad_over_value: t_value_grad / t_value,
+        fd_max_abs_error: [forward_error, central_error],
+    })
+}
+
+fn max_abs_error(estimate: &[f64], exact: &[f64]) -> f64 {
+    estimate
+        .iter()
+        .zip(exact)
+        .map(|(e, x)| (e - x).abs())
+        .fold(0.0, f64::max)
+}
+
+/// The median time of one call of `f`, in nanoseconds.
+pub fn ns_per_call(mut f: impl FnMut()) -> f64 {
+    let mut reps: u64 = 1;
+    loop {
+        let start = Instant::now();
+        for _ in 0..reps {
+            f();
+        }
+        if start.elapsed() >= MIN_BATCH || reps >= 1 << 32 {
+            break;
+        }
+        reps *= 2;
+    }
+    let mut samples: Vec<f64> = (0..BATCHES)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..reps {
+                f();
+            }
+            start.elapsed().as_secs_f64() * 1e9 / reps as f64
+        })
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    samples[BATCHES / 2]
+}

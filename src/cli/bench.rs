@@ -1,0 +1,105 @@
+//! `slope bench`: how fast the compiled gradient is, against the interpreter
+//! and finite differences, and how accurate finite differences are.
+
+use std::io::{IsTerminal, Write};
+
+use super::{Failure, Input, parse_assignments};
+use crate::bench::{self, Report};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    input: Input,
+    /// The point to time at, e.g. --at x=1,y=2 (default: every variable 0.5)
+    #[arg(long, value_name = "POINT", allow_hyphen_values = true)]
+    at: Option<String>,
+    /// One JSON object: {"vars", "compile_ms", "ns_per_call", "grad_over_value", "fd_max_abs_error"}
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
+    let source = args.input.read().map_err(Failure::plain)?;
+    let point = match &args.at {
+        Some(at) => Some(parse_assignments("--at", at).map_err(Failure::plain)?),
+        None => None,
+    };
+    // Progress on a terminal only: a log or a pipe gets the result alone.
+    let show = std::io::stderr().is_terminal();
+    let mut progress = |stage: &str| {
+        if show {
+            let _ = write!(err, "\r\x1b[2Kslope bench: {stage}...");
+            let _ = err.flush();
+        }
+    };
+    let result = bench::run(
+        &source.text,
+        &args.input.options(),
+        point.as_deref(),
+        &mut progress,
+    );
+    if show {
+        let _ = write!(err, "\r\x1b[2K");
+    }
+    let report = result.map_err(|e| Failure::in_source(e, &source))?;
+    if args.json {
+        writeln!(out, "{}", report.to_json())?;
+    } else {
+        write_table(out, &report)?;
+    }
+    Ok(0)
+}
+
+fn write_table(out: &mut dyn Write, r: &Report) -> std::io::Result<()> {
+    let n = r.vars.len();
+    let c = &r.compile_ms;
+    let t = &r.ns_per_call;
+    writeln!(out, "variables        {n}")?;
+    writeln!(
+        out,
+        "compile          {:.3} ms  (parse {:.3}, differentiate {:.3}, codegen {:.3})",
+        c.total, c.parse, c.diff, c.codegen
+    )?;
+    writeln!(out, "per call                      ns    × value")?;
+    let rows = [
+        ("compiled value", t.value, String::new()),
+        ("compiled value+gradient", t.value_grad, String::new()),
+        (
+            "interpreted value+gradient",
+            t.interp_value_grad,
+            String::new(),
+        ),
+        (
+            "forward differences",
+            t.fd_forward,
+            format!("  ({} values)", n + 1),
+        ),
+        (
+            "central differences",
+            t.fd_central,
+            format!("  ({} values)", 2 * n),
+        ),
+    ];
+    for (name, ns, note) in rows {
+        writeln!(
+            out,
+            "  {name:<26} {:>10}  {:>7.1}{note}",
+            format_ns(ns),
+            ns / t.value
+        )?;
+    }
+    writeln!(out, "gradient / value {:.2}", r.grad_over_value)?;
+    writeln!(
+        out,
+        "finite-difference max abs error: forward {:.1e}, central {:.1e}",
+        r.fd_max_abs_error[0], r.fd_max_abs_error[1]
+    )
+}
+
+fn format_ns(ns: f64) -> String {
+    if ns < 100.0 {
+        format!("{ns:.2}")
+    } else {
+        format!("{ns:.0}")
+    }
+}
