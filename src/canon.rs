@@ -86,11 +86,13 @@ impl Graph {
         let mut flat = Vec::with_capacity(terms.len());
         for &t in terms {
             match self.node(t) {
-                Node::Sum(ts) if ts.len() <= FLATTEN_SUM => flat.extend_from_slice(ts),
+                Node::Sum(ts) if self.flatten_all || ts.len() <= FLATTEN_SUM => {
+                    flat.extend_from_slice(ts)
+                }
                 // -(a + b) is spliced in as -a - b, so that `s - s` cancels.
                 Node::Product(fs) if fs.len() == 2 && self.as_const(fs[0]) == Some(-1.0) => {
                     match self.node(fs[1]) {
-                        Node::Sum(ts) if ts.len() <= FLATTEN_SUM => {
+                        Node::Sum(ts) if self.flatten_all || ts.len() <= FLATTEN_SUM => {
                             for t in ts.clone() {
                                 flat.push(self.neg(t));
                             }
@@ -112,7 +114,10 @@ impl Graph {
         if !constant.is_finite() || like.items.iter().any(|(_, c)| !c.is_finite()) {
             return self.uncollected(Node::Sum, flat);
         }
-        like.items.retain(|&(_, c)| c != 0.0);
+        // 0*a drops out, unless `a` is an operation on constants that is not
+        // finite (`x + 0/0` stays NaN).
+        like.items
+            .retain(|&(rest, c)| c != 0.0 || self.meta(rest).first_var == u32::MAX);
         like.items.sort_by(|a, b| self.term_order(a.0, b.0));
         let mut out: Vec<NodeId> = like
             .items
@@ -133,7 +138,9 @@ impl Graph {
         let mut flat = Vec::with_capacity(factors.len());
         for &f in factors {
             match self.node(f) {
-                Node::Product(fs) if fs.len() <= FLATTEN_PRODUCT && !self.is_chain(f) => {
+                Node::Product(fs)
+                    if self.flatten_all || (fs.len() <= FLATTEN_PRODUCT && !self.is_chain(f)) =>
+                {
                     flat.extend_from_slice(fs)
                 }
                 _ => flat.push(f),
@@ -219,6 +226,10 @@ impl Graph {
             {
                 return self.constant(v);
             }
+            // Every negative power of +0 is +infinity: keep one form of it.
+            if e < 0.0 && e != -1.0 && self.as_const(base).is_some_and(|b| b.to_bits() == 0) {
+                return self.powc(base, -1.0);
+            }
             // (x*y)^n = x^n * y^n for integer n, so that powers collect.
             if e.fract() == 0.0
                 && let Node::Product(fs) = self.node(base)
@@ -270,6 +281,35 @@ impl Graph {
             return a;
         }
         self.intern(Node::Call2(f, [a, b]))
+    }
+
+    /// `id` rebuilt in a new graph by the constructors, with sums and
+    /// products flattened however large: the form the printed text of `id`
+    /// reads back as. `None` if `id` is already in that form, which it is
+    /// unless it holds products nested in products (the prefix and suffix
+    /// products of the reverse sweep, large products kept whole).
+    pub(crate) fn flattened(&self, id: NodeId) -> Option<(Graph, NodeId)> {
+        let nodes = crate::eval::reachable(self, &[id]);
+        if !nodes.iter().any(|&n| self.is_chain(n)) {
+            return None;
+        }
+        let mut g = Graph::new();
+        g.flatten_all = true;
+        let mut map: Vec<Option<NodeId>> = vec![None; id.index() + 1];
+        for &n in &nodes {
+            let m = |c: &NodeId| map[c.index()].unwrap_or(*c);
+            let new = match self.node(n) {
+                Node::Const(c) => g.constant(*c),
+                Node::Var(v) => g.var(*v),
+                Node::Sum(ts) => g.sum(&ts.iter().map(m).collect::<Vec<_>>()),
+                Node::Product(fs) => g.product(&fs.iter().map(m).collect::<Vec<_>>()),
+                Node::Pow([b, e]) => g.pow(m(b), m(e)),
+                Node::Call1(f, [a]) => g.call1(*f, m(a)),
+                Node::Call2(f, [a, b]) => g.call2(*f, m(a), m(b)),
+            };
+            map[n.index()] = Some(new);
+        }
+        Some((g, map[id.index()].unwrap_or(id)))
     }
 
     /// A product of two factors kept as it is, without flattening: the

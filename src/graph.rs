@@ -130,6 +130,9 @@ pub struct Graph {
     interned: FxHashMap<Node, NodeId>,
     /// Given to nodes created while it is set (see [`Graph::set_origin`]).
     current_origin: Option<Origin>,
+    /// Flatten sums and products whatever their size (for printing only:
+    /// see `Graph::flattened`).
+    pub(crate) flatten_all: bool,
 }
 
 impl Graph {

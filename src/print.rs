@@ -63,20 +63,26 @@ enum Task {
 
 /// `id` in slope syntax.
 pub fn to_slope(graph: &Graph, id: NodeId, names: &[String]) -> Result<String> {
-    Printer {
-        graph,
-        names,
-        syntax: Syntax::Slope,
-    }
-    .print(id)
+    print(graph, id, names, Syntax::Slope)
 }
 
 /// `id` in LaTeX.
 pub fn to_latex(graph: &Graph, id: NodeId, names: &[String]) -> Result<String> {
+    print(graph, id, names, Syntax::Latex)
+}
+
+/// Prints the form the text reads back as, so that printing is a fixed point
+/// of print-then-parse, even for derivatives built with nested products.
+fn print(graph: &Graph, id: NodeId, names: &[String], syntax: Syntax) -> Result<String> {
+    let flat = graph.flattened(id);
+    let (graph, id) = match &flat {
+        Some((g, id)) => (g, *id),
+        None => (graph, id),
+    };
     Printer {
         graph,
         names,
-        syntax: Syntax::Latex,
+        syntax,
     }
     .print(id)
 }
@@ -382,7 +388,19 @@ impl Printer<'_> {
             // A product numerator needs no parentheses: `a*b/c` is `(a*b)/c`.
             tasks.extend(num);
             tasks.push(Task::Text("/"));
-            if dens.len() > 1 {
+            // Dividing by a literal zero is written as its own division
+            // (`x/y/0`): in `x/(0*y)`, `0*y` would read back as 0.
+            let by_zero = dens
+                .iter()
+                .any(|d| matches!(*d, Item::Power(b, _) if self.graph.as_const(b).is_some()));
+            if by_zero {
+                for (i, item) in dens.iter().enumerate() {
+                    if i > 0 {
+                        tasks.push(Task::Text("/"));
+                    }
+                    tasks.push(Task::Item(*item, Prec::Pow));
+                }
+            } else if dens.len() > 1 {
                 tasks.push(Task::Text("("));
                 tasks.extend(den);
                 tasks.push(Task::Text(")"));

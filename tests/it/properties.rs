@@ -1,0 +1,1097 @@
+//! Property tests over random formulas, and limit tests on large inputs.
+//!
+//! The properties: the exact gradient agrees with central differences where
+//! the function is smooth; printing parses back to the same function and
+//! printing is idempotent; the Hessian is symmetric (also when its upper
+//! triangle is computed from the other variable order); parsing any text
+//! never panics and every error's span lies within the text.
+//!
+//! The limit tests: linear growth of the gradient graph (a product of many
+//! variables, an expanded Rosenbrock function), nesting 10,000 deep, a
+//! formula of 1 MB, a chain of 10,000 definitions, and nesting over the limit.
+
+use std::cell::Cell;
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
+use slope::{ErrorKind, Formula, Limits, Node, NodeId, Options};
+
+// ---------------------------------------------------------------------------
+// Generators
+// ---------------------------------------------------------------------------
+
+/// Functions that are smooth wherever they are defined on all of R.
+const SMOOTH1: [&str; 7] = ["sin", "cos", "atan", "sinh", "cosh", "tanh", "asinh"];
+/// Functions defined on part of R (or with poles): points outside give NaN.
+const DOMAIN1: [&str; 11] = [
+    "tan", "asin", "acos", "acosh", "atanh", "exp", "ln", "log", "log2", "log10", "sqrt",
+];
+/// Functions with kinks or jumps, and cbrt (infinite slope at 0).
+const ROUGH1: &[&str] = &["abs", "sign", "floor", "ceil", "cbrt", "abs"];
+/// The same without floor and ceil, for the gradient check: `floor(6^(9-x))`
+/// is a staircase with steps much finer than any difference step, so central
+/// differences see its slope while its exact derivative is 0 by convention.
+const KINKS1: &[&str] = &["abs", "sign", "cbrt"];
+const CALL2: [&str; 5] = ["min", "max", "pow", "atan2", "hypot"];
+
+/// 200 cases, or as many as `PROPTEST_CASES` says.
+fn options() -> Config {
+    let defaults = Config::default();
+    Config {
+        cases: if std::env::var_os("PROPTEST_CASES").is_some() {
+            defaults.cases
+        } else {
+            200
+        },
+        failure_persistence: None,
+        // CI runs one fixed sequence, so that a pass or fail is
+        // reproducible; elsewhere every run explores new formulas
+        // (PROPTEST_RNG_SEED fixes a seed anywhere).
+        rng_seed: if std::env::var_os("CI").is_some()
+            && std::env::var_os("PROPTEST_RNG_SEED").is_none()
+        {
+            RngSeed::Fixed(0x510e)
+        } else {
+            defaults.rng_seed
+        },
+        ..defaults
+    }
+}
+
+fn number() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => (0u32..10).prop_map(|n| n.to_string()),
+        3 => (0u32..100).prop_map(|n| format!("{}.{}", n / 10, n % 10)),
+        1 => prop::sample::select(vec![".5", "0.25", "1e-1", "2.5E+0", "pi", "e", "3."])
+            .prop_map(str::to_string),
+    ]
+}
+
+fn leaf() -> impl Strategy<Value = String> {
+    prop_oneof![
+        6 => prop::sample::select(vec!["x", "y", "z"]).prop_map(str::to_string),
+        3 => number(),
+    ]
+}
+
+/// An exponent: mostly a small integer, sometimes negative, a decimal, a
+/// variable or a whole expression.
+fn exponent(e: BoxedStrategy<String>) -> impl Strategy<Value = String> {
+    prop_oneof![
+        6 => (1u32..4).prop_map(|n| n.to_string()),
+        2 => prop::sample::select(vec!["-1", "-2", "(-1)", "0", "0.5", "1.5", "-0.5", "(1/3)"])
+            .prop_map(str::to_string),
+        1 => prop::sample::select(vec!["x", "y", "z"]).prop_map(str::to_string),
+        1 => e.prop_map(|s| format!("({s})")),
+    ]
+}
+
+/// Wraps `s` in parentheses, usually: without them the text still parses,
+/// only with another meaning, which exercises precedence.
+fn maybe_paren(s: String, bare: bool) -> String {
+    if bare { s } else { format!("({s})") }
+}
+
+/// A random expression in the language, biased towards smooth functions,
+/// whose non-smooth functions are among `rough`.
+fn expr_with(rough: &'static [&'static str]) -> BoxedStrategy<String> {
+    leaf()
+        .prop_recursive(4, 24, 2, move |inner| {
+            let bare = || prop::bool::weighted(0.15);
+            prop_oneof![
+                6 => (inner.clone(), prop::sample::select(vec!["+", "-", "*", "/"]), inner.clone(), bare())
+                    .prop_map(|(a, op, b, bare)| maybe_paren(format!("{a} {op} {b}"), bare)),
+                3 => (inner.clone(), exponent(inner.clone()), bare())
+                    .prop_map(|(a, e, bare)| maybe_paren(format!("({a})^{e}"), bare)),
+                1 => (inner.clone(), exponent(inner.clone()))
+                    .prop_map(|(a, e)| format!("({a})**{e}")),
+                5 => (prop::sample::select(SMOOTH1.to_vec()), inner.clone())
+                    .prop_map(|(f, a)| format!("{f}({a})")),
+                2 => (prop::sample::select(DOMAIN1.to_vec()), inner.clone())
+                    .prop_map(|(f, a)| format!("{f}({a})")),
+                1 => (prop::sample::select(rough), inner.clone())
+                    .prop_map(|(f, a)| format!("{f}({a})")),
+                2 => (prop::sample::select(CALL2.to_vec()), inner.clone(), inner.clone())
+                    .prop_map(|(f, a, b)| format!("{f}({a}, {b})")),
+                2 => (inner.clone(), bare())
+                    .prop_map(|(a, bare)| maybe_paren(format!("-{a}"), bare)),
+                1 => inner.prop_map(|a| format!("+({a})")),
+            ]
+        })
+        .boxed()
+}
+
+/// A whole formula: an expression, sometimes after definitions that it uses.
+fn formula() -> impl Strategy<Value = String> {
+    formula_with(ROUGH1)
+}
+
+fn formula_with(rough: &'static [&'static str]) -> impl Strategy<Value = String> {
+    let expr = || expr_with(rough);
+    prop_oneof![
+        8 => expr(),
+        1 => (expr(), expr()).prop_map(|(a, b)| format!("let u = {a}\nu * ({b}) + u")),
+        1 => (expr(), expr(), expr()).prop_map(|(a, b, c)| {
+            format!("# definitions\nlet u = {a}; let v = u*({b}) - u\n\nv^2 + ({c})*u  # objective\n")
+        }),
+    ]
+}
+
+fn points() -> impl Strategy<Value = Vec<[f64; 3]>> {
+    prop::collection::vec(prop::array::uniform3(-2.0f64..2.0), 4)
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+fn parse(text: &str) -> Result<Formula, TestCaseError> {
+    Formula::parse(text)
+        .map_err(|e| TestCaseError::fail(format!("generated formula {text:?} fails: {e:?}")))
+}
+
+fn parse_vars(text: &str, vars: &[String]) -> Result<Formula, TestCaseError> {
+    let options = Options {
+        vars: Some(vars.to_vec()),
+        ..Options::default()
+    };
+    Formula::parse_with(text, &options)
+        .map_err(|e| TestCaseError::fail(format!("printed formula {text:?} fails: {e:?}")))
+}
+
+fn point(p: &[f64; 3], n: usize) -> Vec<f64> {
+    p[..n].to_vec()
+}
+
+/// Equal to within rounding: a few ulps relative, or both non-finite.
+fn same(a: f64, b: f64, rel: f64) -> bool {
+    if !a.is_finite() || !b.is_finite() {
+        return !a.is_finite() && !b.is_finite();
+    }
+    a == b || (a - b).abs() <= rel * a.abs().max(b.abs()) || (a - b).abs() < 1e-300
+}
+
+/// A bound (to first order, in the style of a running error analysis) on
+/// the rounding error of the interpreter's value of `node` at `x`. A sum
+/// that cancels can be off by an ulp of its terms, and a product multiplies
+/// the error of each factor by the others: expressions such as
+/// `(80*exp(40*x)*sign(x) - 80*exp(40*x)) + 40` lose the small term
+/// entirely, and two equal functions written differently may then differ
+/// by much more than their value. Comparisons allow for this bound.
+fn rounding_bound(f: &Formula, node: NodeId, x: &[f64]) -> f64 {
+    let g = f.graph();
+    let ids = slope::eval::reachable(g, &[node]);
+    let values = f.eval_nodes(&ids, x);
+    let mut v = vec![0.0f64; g.len()];
+    let mut err = vec![0.0f64; g.len()];
+    for (&id, &value) in ids.iter().zip(&values) {
+        v[id.index()] = value;
+    }
+    let eps = f64::EPSILON;
+    for &id in &ids {
+        let value = v[id.index()];
+        let e = match g.node(id) {
+            Node::Const(_) | Node::Var(_) => 0.0,
+            Node::Sum(terms) => {
+                let spread: f64 = terms.iter().map(|t| v[t.index()].abs()).sum();
+                let inherited: f64 = terms.iter().map(|t| err[t.index()]).sum();
+                inherited + eps * terms.len() as f64 * spread
+            }
+            Node::Product(factors) => {
+                let mut inherited = 0.0;
+                for (k, f) in factors.iter().enumerate() {
+                    let others: f64 = factors
+                        .iter()
+                        .enumerate()
+                        .filter(|&(m, _)| m != k)
+                        .map(|(_, o)| v[o.index()].abs())
+                        .product();
+                    inherited += err[f.index()] * others;
+                }
+                inherited + 2.0 * eps * factors.len() as f64 * value.abs()
+            }
+            // Perturb each argument by its own error bound.
+            op @ (Node::Pow(_) | Node::Call1(..) | Node::Call2(..)) => {
+                let children = op.children();
+                let apply = |args: &[f64]| match op {
+                    Node::Pow(_) => slope::builtins::pow(args[0], args[1]),
+                    Node::Call1(func, _) => func.apply1(args[0]),
+                    Node::Call2(func, _) => func.apply2(args[0], args[1]),
+                    _ => f64::NAN,
+                };
+                let args: Vec<f64> = children.iter().map(|c| v[c.index()]).collect();
+                let mut inherited = 0.0;
+                for (k, c) in children.iter().enumerate() {
+                    let d = err[c.index()];
+                    if d == 0.0 {
+                        continue;
+                    }
+                    let mut worst: f64 = 0.0;
+                    for sign in [-1.0, 1.0] {
+                        let mut moved = args.clone();
+                        moved[k] += sign * d;
+                        worst = worst.max((apply(&moved) - value).abs());
+                    }
+                    inherited += if worst.is_nan() { f64::INFINITY } else { worst };
+                }
+                inherited + 4.0 * eps * value.abs()
+            }
+        };
+        err[id.index()] = if e.is_nan() { f64::INFINITY } else { e };
+    }
+    err[node.index()]
+}
+
+/// The derivative along coordinate `i` at `p` by the five-point stencil
+/// with step `h`, or `None` if an evaluation is not finite.
+fn stencil(f: &Formula, node: NodeId, p: &[f64], i: usize, h: f64) -> Option<f64> {
+    let at = |k: f64| {
+        let mut x = p.to_vec();
+        x[i] += k * h;
+        let v = f.eval_nodes(&[node], &x)[0];
+        v.is_finite().then_some(v)
+    };
+    let (m2, m1, p1, p2) = (at(-2.0)?, at(-1.0)?, at(1.0)?, at(2.0)?);
+    Some((m2 - p2 + 8.0 * (p1 - m1)) / (12.0 * h))
+}
+
+/// Checks the exact gradient at `p` against central differences, for each
+/// component where the function is smooth near `p`. Returns how many
+/// components were checked.
+///
+/// Two steps that are not powers of two apart must agree before a component
+/// is checked: near a kink, a jump or a pole they do not, and when rounding
+/// dominates (cancellation in the formula) they do not either.
+fn check_gradient(
+    f: &Formula,
+    value: NodeId,
+    grad: &[NodeId],
+    p: &[f64],
+) -> Result<usize, TestCaseError> {
+    let f0 = f.eval_nodes(&[value], p)[0];
+    let g = f.eval_nodes(grad, p);
+    if !f0.is_finite() || g.iter().any(|v| !v.is_finite()) {
+        return Ok(0);
+    }
+    // The stencils divide the rounding error of the values by h.
+    let value_error = rounding_bound(f, value, p).max(f64::EPSILON * f0.abs());
+    let mut checked = 0;
+    for i in 0..p.len() {
+        let h = 1e-3 * (1.0 + p[i].abs());
+        let r = 0.37;
+        let (Some(d1), Some(d2)) = (stencil(f, value, p, i, h), stencil(f, value, p, i, r * h))
+        else {
+            continue;
+        };
+        let noise = 4.0 * value_error / (r * h);
+        // Near a kink, a jump or a pole the two steps disagree.
+        if (d1 - d2).abs() > 1e-4 * d1.abs().max(d2.abs()) + noise {
+            continue;
+        }
+        // A function that oscillates faster than the steps (sin(tan(y)^2)
+        // near a pole of tan) can fool two steps: a much smaller third one
+        // must agree too.
+        let small = h / 64.0;
+        match stencil(f, value, p, i, small) {
+            Some(d3)
+                if (d3 - d2).abs() <= 1e-3 * d2.abs().max(d3.abs()) + 4.0 * value_error / small => {
+            }
+            _ => continue,
+        }
+        // Richardson extrapolation removes the h^4 term.
+        let r4 = r.powi(4);
+        let d = (d2 - r4 * d1) / (1.0 - r4);
+        // Subnormal results have lost the precision the bounds assume.
+        if g[i].abs().max(d.abs()) < 1e-280 || f0.abs() < 1e-280 {
+            continue;
+        }
+        let exact_error = 4.0 * rounding_bound(f, grad[i], p);
+        if (g[i] - d).abs() > 1e-5 * g[i].abs().max(d.abs()) + noise + exact_error {
+            return Err(TestCaseError::fail(format!(
+                "d/d{} at {p:?}: exact {} but central differences {d} (steps {h}: {d1}, {}: {d2}; f = {f0})",
+                f.vars()[i],
+                g[i],
+                r * h
+            )));
+        }
+        checked += 1;
+    }
+    Ok(checked)
+}
+
+// ---------------------------------------------------------------------------
+// Properties
+// ---------------------------------------------------------------------------
+
+#[test]
+fn gradient_agrees_with_central_differences() {
+    let cases = Cell::new(0usize);
+    let checked_cases = Cell::new(0usize);
+    let components = Cell::new(0usize);
+    let mut runner = TestRunner::new(options());
+    let result = runner.run(&(formula_with(KINKS1), points()), |(text, pts)| {
+        let mut f = parse(&text)?;
+        let grad = f.gradient().to_vec();
+        let n = f.vars().len();
+        let mut checked = 0;
+        for p in &pts {
+            checked += check_gradient(&f, f.value(), &grad, &point(p, n))
+                .map_err(|e| TestCaseError::fail(format!("{text:?}: {e}")))?;
+        }
+        cases.set(cases.get() + 1);
+        components.set(components.get() + checked);
+        if checked > 0 {
+            checked_cases.set(checked_cases.get() + 1);
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    eprintln!(
+        "gradient vs central differences: {} of {} formulas checked, {} components",
+        checked_cases.get(),
+        cases.get(),
+        components.get()
+    );
+    // The generator must mostly produce formulas where the check applies.
+    assert!(
+        checked_cases.get() * 2 > cases.get(),
+        "too few formulas were smooth and finite at the random points: {} of {}",
+        checked_cases.get(),
+        cases.get()
+    );
+}
+
+/// Each row of the Hessian agrees with central differences of the
+/// corresponding gradient component.
+#[test]
+fn hessian_agrees_with_differences_of_the_gradient() {
+    let checked_cases = Cell::new(0usize);
+    let mut runner = TestRunner::new(options());
+    let result = runner.run(&(formula_with(KINKS1), points()), |(text, pts)| {
+        let mut f = parse(&text)?;
+        let h = f.hessian().to_vec();
+        let grad = f.gradient().to_vec();
+        let n = f.vars().len();
+        let mut checked = 0;
+        for p in &pts {
+            let x = point(p, n);
+            if !f.eval(&x).is_finite() {
+                continue;
+            }
+            for i in 0..n {
+                checked += check_gradient(&f, grad[i], &h[i], &x).map_err(|e| {
+                    TestCaseError::fail(format!("{text:?}, row {i} of the Hessian: {e}"))
+                })?;
+            }
+        }
+        if checked > 0 {
+            checked_cases.set(checked_cases.get() + 1);
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    assert!(checked_cases.get() * 3 > options().cases as usize);
+}
+
+proptest! {
+    #![proptest_config(options())]
+
+    /// `to_slope` parses back to the same function, for the value and for
+    /// each partial derivative.
+    #[test]
+    fn printed_formulas_parse_back_to_the_same_values(text in formula(), pts in points()) {
+        let mut f = parse(&text)?;
+        let vars = f.vars().to_vec();
+        let n = vars.len();
+        let mut nodes = vec![f.value()];
+        nodes.extend_from_slice(f.gradient());
+        for (k, &node) in nodes.iter().enumerate() {
+            let what = if k == 0 { "value".to_string() } else { format!("d/d{}", vars[k - 1]) };
+            let printed = f.to_slope(node).map_err(|e| TestCaseError::fail(format!("{what} of {text:?} does not print: {e:?}")))?;
+            let back = parse_vars(&printed, &vars)?;
+            prop_assert_eq!(back.vars(), vars.as_slice());
+            for p in &pts {
+                let x = point(p, n);
+                let (a, b) = (f.eval_nodes(&[node], &x)[0], back.eval(&x));
+                let bound = rounding_bound(&f, node, &x) + rounding_bound(&back, back.value(), &x);
+                prop_assert!(
+                    same(a, b, 1e-12) || (a - b).abs() <= 4.0 * bound,
+                    "{} of {:?} printed as {:?}: {} at {:?}, but the printed form gives {}",
+                    what, text, printed, a, x, b
+                );
+            }
+        }
+    }
+
+    /// Printing, parsing and printing again gives the same text.
+    #[test]
+    fn printing_is_idempotent(text in formula()) {
+        let mut f = parse(&text)?;
+        let vars = f.vars().to_vec();
+        let mut nodes = vec![f.value()];
+        nodes.extend_from_slice(f.gradient());
+        for (k, &node) in nodes.iter().enumerate() {
+            let what = if k == 0 { "value".to_string() } else { format!("d/d{}", vars[k - 1]) };
+            let once = f.to_slope(node).map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+            let back = parse_vars(&once, &vars)?;
+            let twice = back.to_slope(back.value()).map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+            prop_assert_eq!(&once, &twice, "{} of {:?} is not a fixed point of print∘parse", what, text);
+        }
+    }
+
+    /// `hessian()[i][j]` equals `hessian()[j][i]`, and the mixed partials
+    /// computed by sweeping the other gradient component (the formula read
+    /// with the variables in reverse order) agree with them.
+    #[test]
+    fn hessian_is_symmetric(text in formula(), pts in points()) {
+        let mut f = parse(&text)?;
+        let vars = f.vars().to_vec();
+        let n = vars.len();
+        let h = f.hessian().to_vec();
+        let reversed: Vec<String> = vars.iter().rev().cloned().collect();
+        let mut r = parse_vars(&text, &reversed)?;
+        let hr = r.hessian().to_vec();
+        for p in &pts {
+            let x = point(p, n);
+            let xr: Vec<f64> = x.iter().rev().copied().collect();
+            for i in 0..n {
+                for j in 0..n {
+                    let a = f.eval_nodes(&[h[i][j]], &x)[0];
+                    let b = f.eval_nodes(&[h[j][i]], &x)[0];
+                    prop_assert!(same(a, b, 0.0), "{:?}: H[{}][{}] = {} but H[{}][{}] = {} at {:?}", text, i, j, a, j, i, b, x);
+                    // Where f is not finite, or a second derivative is not
+                    // (ln of a negative base in `b^e` can appear in one
+                    // order and cancel in the other), there is nothing to compare.
+                    let c = r.eval_nodes(&[hr[n - 1 - i][n - 1 - j]], &xr)[0];
+                    if !f.eval(&x).is_finite() || !a.is_finite() || !c.is_finite() {
+                        continue;
+                    }
+                    // Values this small came through intermediates near the
+                    // underflow threshold (exp of a large negative), which
+                    // lose precision the rounding bound does not model.
+                    if a.abs().max(c.abs()) < 1e-280 {
+                        continue;
+                    }
+                    let bound = rounding_bound(&f, h[i][j], &x)
+                        + rounding_bound(&r, hr[n - 1 - i][n - 1 - j], &xr);
+                    prop_assert!(
+                        (a - c).abs() <= 1e-12 * a.abs().max(c.abs()) + 4.0 * bound,
+                        "{:?}: d2f/d{}d{} is {} sweeping one way and {} sweeping the other, at {:?}",
+                        text, vars[i], vars[j], a, c, x
+                    );
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Parsing never panics
+// ---------------------------------------------------------------------------
+
+/// Parses `text`; on success exercises evaluation, differentiation and
+/// printing; on failure checks the error's span and renders it.
+fn parse_anything(text: &str) -> Result<(), TestCaseError> {
+    match Formula::parse(text) {
+        Ok(mut f) => {
+            let x = vec![0.5; f.vars().len()];
+            let _ = f.eval(&x);
+            let grad = f.gradient().to_vec();
+            let _ = f.eval_nodes(&grad, &x);
+            let _ = f.to_slope(f.value());
+            let _ = f.to_latex(f.value());
+            let _ = f.diagnose(&grad, &x);
+        }
+        Err(e) => {
+            if let Some(span) = e.span {
+                let (s, t) = (span.start as usize, span.end as usize);
+                prop_assert!(
+                    s <= t && t <= text.len(),
+                    "error span {:?} outside the text {:?} ({} bytes): {:?}",
+                    span,
+                    text,
+                    text.len(),
+                    e
+                );
+                prop_assert!(
+                    text.is_char_boundary(s) && text.is_char_boundary(t),
+                    "error span {:?} splits a character of {:?}: {:?}",
+                    span,
+                    text,
+                    e
+                );
+            }
+            prop_assert!(!e.message.is_empty());
+            let rendered = e.render(text, "<arg>");
+            prop_assert!(rendered.starts_with("error: "));
+        }
+    }
+    Ok(())
+}
+
+/// Characters that matter to the grammar, and a few that do not belong.
+fn soup() -> impl Strategy<Value = String> {
+    let chars = vec![
+        'x', 'y', '1', '0', '.', 'e', 'E', '+', '-', '*', '/', '^', '(', ')', ',', ';', '\n', '#',
+        ' ', '=', '_', 'l', 't', 's', 'i', 'n', '²', 'é', '·', '\t', '\r', '\0', '💥',
+    ];
+    prop::collection::vec(prop::sample::select(chars), 0..40).prop_map(|v| v.into_iter().collect())
+}
+
+/// One edit: delete, insert, duplicate or swap, at character positions.
+#[derive(Clone, Debug)]
+enum Edit {
+    Delete(usize, usize),
+    Insert(usize, char),
+    Duplicate(usize, usize),
+    Swap(usize, usize),
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    let any_char = prop_oneof![
+        3 => prop::sample::select(vec![
+            '(', ')', ',', ';', '\n', '+', '-', '*', '^', '/', '.', 'e', '1', 'x', '#', '=', ' ',
+            '²', 'π', '−',
+        ]),
+        1 => any::<char>(),
+    ];
+    prop_oneof![
+        (0usize..1000, 1usize..4).prop_map(|(i, n)| Edit::Delete(i, n)),
+        (0usize..1000, any_char).prop_map(|(i, c)| Edit::Insert(i, c)),
+        (0usize..1000, 1usize..8).prop_map(|(i, n)| Edit::Duplicate(i, n)),
+        (0usize..1000, 0usize..1000).prop_map(|(i, j)| Edit::Swap(i, j)),
+    ]
+}
+
+fn mutate(text: &str, edits: &[Edit]) -> String {
+    let mut chars: Vec<char> = text.chars().collect();
+    for e in edits {
+        let len = chars.len();
+        match *e {
+            Edit::Delete(i, n) if len > 0 => {
+                let i = i % len;
+                chars.drain(i..(i + n).min(len));
+            }
+            Edit::Insert(i, c) => chars.insert(i % (len + 1), c),
+            Edit::Duplicate(i, n) if len > 0 => {
+                let i = i % len;
+                let piece: Vec<char> = chars[i..(i + n).min(len)].to_vec();
+                chars.splice(i..i, piece);
+            }
+            Edit::Swap(i, j) if len > 0 => chars.swap(i % len, j % len),
+            _ => {}
+        }
+    }
+    chars.into_iter().collect()
+}
+
+proptest! {
+    #![proptest_config(Config { cases: options().cases * 3 / 2, ..options() })]
+
+    #[test]
+    fn parsing_arbitrary_text_never_panics(text in any::<String>()) {
+        parse_anything(&text)?;
+    }
+
+    #[test]
+    fn parsing_character_soup_never_panics(text in soup()) {
+        parse_anything(&text)?;
+    }
+
+    #[test]
+    fn parsing_mutated_formulas_never_panics(
+        text in formula(),
+        edits in prop::collection::vec(edit(), 1..4),
+    ) {
+        parse_anything(&mutate(&text, &edits))?;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Linear growth of the gradient
+// ---------------------------------------------------------------------------
+
+/// Nodes in the value's graph, and nodes the gradient added.
+fn sizes(f: &mut Formula) -> (usize, usize) {
+    let before = f.graph().len();
+    f.gradient();
+    (before, f.graph().len() - before)
+}
+
+fn product_of(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("x{i}"))
+        .collect::<Vec<_>>()
+        .join("*")
+}
+
+#[test]
+fn gradient_of_a_long_product_grows_linearly() {
+    let mut f100 = Formula::parse(&product_of(100)).unwrap();
+    let mut f200 = Formula::parse(&product_of(200)).unwrap();
+    let (v100, g100) = sizes(&mut f100);
+    let (v200, g200) = sizes(&mut f200);
+    eprintln!("x1*...*x100: value graph {v100} nodes, gradient added {g100}");
+    eprintln!("x1*...*x200: value graph {v200} nodes, gradient added {g200}");
+    assert!(
+        g100 <= 10 * 100,
+        "the gradient of x1*...*x100 added {g100} nodes"
+    );
+    let ratio = g200 as f64 / g100 as f64;
+    assert!(
+        (1.7..=2.3).contains(&ratio),
+        "doubling the factors multiplied the gradient's nodes by {ratio} ({g100} → {g200})"
+    );
+
+    // Each partial is the product of the other factors.
+    let x: Vec<f64> = (1..=100).map(|i| 0.5 + (i as f64 * 0.37).sin()).collect();
+    let grad = f100.gradient().to_vec();
+    let g = f100.eval_nodes(&grad, &x);
+    let value = f100.eval(&x);
+    let expected: f64 = x.iter().product();
+    assert!((value - expected).abs() <= 1e-13 * expected.abs());
+    for (i, &gi) in g.iter().enumerate() {
+        let others: f64 = x
+            .iter()
+            .enumerate()
+            .filter(|&(j, _)| j != i)
+            .map(|(_, v)| v)
+            .product();
+        assert!(
+            (gi - others).abs() <= 1e-13 * others.abs(),
+            "d/dx{}: {gi} but the product of the others is {others}",
+            i + 1,
+        );
+    }
+    // And each partial prints as a formula that parses back to its value.
+    let vars = f100.vars().to_vec();
+    for &i in &[0usize, 1, 50, 98, 99] {
+        let printed = f100.to_slope(grad[i]).unwrap();
+        let back = Formula::parse_with(
+            &printed,
+            &Options {
+                vars: Some(vars.clone()),
+                ..Options::default()
+            },
+        )
+        .unwrap();
+        let b = back.eval(&x);
+        assert!(
+            (b - g[i]).abs() <= 1e-13 * g[i].abs(),
+            "d/dx{} printed as {printed}",
+            i + 1
+        );
+    }
+}
+
+fn rosenbrock(n: usize) -> String {
+    (1..n)
+        .map(|i| format!("100*(x{} - x{i}^2)^2 + (1 - x{i})^2", i + 1))
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+fn rosenbrock_gradient(x: &[f64]) -> Vec<f64> {
+    let n = x.len();
+    let mut g = vec![0.0; n];
+    for i in 0..n - 1 {
+        let r = x[i + 1] - x[i] * x[i];
+        g[i] += -400.0 * x[i] * r - 2.0 * (1.0 - x[i]);
+        g[i + 1] += 200.0 * r;
+    }
+    g
+}
+
+#[test]
+fn gradient_of_rosenbrock_grows_linearly_and_is_right() {
+    let mut added = Vec::new();
+    for n in [10usize, 100, 1000] {
+        let text = rosenbrock(n);
+        // x2 appears before x1 in the text: fix the order x1, ..., xn.
+        let options = Options {
+            vars: Some((1..=n).map(|i| format!("x{i}")).collect()),
+            ..Options::default()
+        };
+        let mut f = Formula::parse_with(&text, &options).unwrap();
+        assert_eq!(f.vars().len(), n);
+        let (value_nodes, gradient_nodes) = sizes(&mut f);
+        eprintln!(
+            "rosenbrock n={n}: value graph {value_nodes} nodes, gradient added {gradient_nodes}"
+        );
+        added.push(gradient_nodes);
+
+        let grad = f.gradient().to_vec();
+        let ones = vec![1.0; n];
+        assert_eq!(f.eval(&ones), 0.0);
+        let g = f.eval_nodes(&grad, &ones);
+        assert!(
+            g.iter().all(|&v| v == 0.0),
+            "n={n}: gradient at (1,...,1) is {g:?}"
+        );
+
+        let x: Vec<f64> = (0..n)
+            .map(|i| ((i as f64 * 12.9898).sin() * 43758.5453).fract() * 2.0)
+            .collect();
+        let g = f.eval_nodes(&grad, &x);
+        let expected = rosenbrock_gradient(&x);
+        for i in 0..n {
+            assert!(
+                (g[i] - expected[i]).abs() <= 1e-10 * (1.0 + expected[i].abs()),
+                "n={n}, d/dx{}: {} but analytically {}",
+                i + 1,
+                g[i],
+                expected[i]
+            );
+        }
+    }
+    let (r1, r2) = (
+        added[1] as f64 / added[0] as f64,
+        added[2] as f64 / added[1] as f64,
+    );
+    // Linear growth: ratios near 10 (a quadratic gradient would give 100).
+    assert!(
+        (7.0..=13.0).contains(&r2),
+        "n 100 → 1000 multiplied the gradient's nodes by {r2} ({added:?})"
+    );
+    assert!(
+        (5.0..=15.0).contains(&r1),
+        "n 10 → 100 multiplied the gradient's nodes by {r1} ({added:?})"
+    );
+    assert!(added[2] <= 30 * 1000, "gradient nodes {added:?}");
+}
+
+// ---------------------------------------------------------------------------
+// Deep and large inputs
+// ---------------------------------------------------------------------------
+
+const DEEP: usize = 10_000;
+
+fn nested_parens(n: usize) -> String {
+    format!("{}x{}", "(".repeat(n), ")".repeat(n))
+}
+
+fn nested_minus(n: usize) -> String {
+    format!("{}x", "- ".repeat(n))
+}
+
+fn nested_sin(n: usize) -> String {
+    format!("{}x{}", "sin(".repeat(n), ")".repeat(n))
+}
+
+fn pow_chain(n: usize) -> String {
+    vec!["x"; n].join("^")
+}
+
+/// Parses (or refuses with a Limit error) a deep formula; if it parses,
+/// differentiates, evaluates at each point (comparing with the expected
+/// value and derivative if given) and prints value and derivative.
+fn deep_formula_works(name: &str, text: &str, at: &[(f64, Option<(f64, f64)>)]) {
+    let mut f = match Formula::parse(text) {
+        Ok(f) => f,
+        Err(e) => {
+            assert_eq!(e.kind, ErrorKind::Limit, "{name}: {e:?}");
+            eprintln!("{name}: refused with {e}");
+            return;
+        }
+    };
+    assert_eq!(f.vars(), ["x"]);
+    let dx = f.gradient()[0];
+    for &(x, expected) in at {
+        let [v, d] = f.eval_nodes(&[f.value(), dx], &[x])[..] else {
+            unreachable!()
+        };
+        match expected {
+            Some((ev, ed)) => {
+                assert!(
+                    (v - ev).abs() <= 1e-12 * (1.0 + ev.abs()),
+                    "{name} at {x}: value {v}, expected {ev}"
+                );
+                assert!(
+                    (d - ed).abs() <= 1e-9 * (1.0 + ed.abs()),
+                    "{name} at {x}: derivative {d}, expected {ed}"
+                );
+            }
+            None => assert!(v.is_finite() && d.is_finite(), "{name} at {x}: {v}, {d}"),
+        }
+    }
+    let x = at[0].0;
+    for (what, node) in [("value", f.value()), ("derivative", dx)] {
+        match f.to_slope(node) {
+            // What prints parses back (or is refused as too deep).
+            Ok(printed) => match Formula::parse(&printed) {
+                Ok(back) => {
+                    let b = back.eval(&[x]);
+                    let a = f.eval_nodes(&[node], &[x])[0];
+                    assert!(
+                        (a - b).abs() <= 1e-12 * (1.0 + a.abs()),
+                        "{name}: printed {what} gives {b}, not {a}"
+                    );
+                }
+                Err(e) => assert_eq!(e.kind, ErrorKind::Limit, "{name}: printed {what}: {e:?}"),
+            },
+            Err(e) => {
+                assert_eq!(
+                    e.kind,
+                    ErrorKind::Limit,
+                    "{name}: printing the {what}: {e:?}"
+                );
+                eprintln!("{name}: printing the {what} refused: {e}");
+            }
+        }
+    }
+    if let Err(e) = f.to_latex(f.value()) {
+        assert_eq!(e.kind, ErrorKind::Limit, "{name}: LaTeX: {e:?}");
+    }
+}
+
+#[test]
+fn ten_thousand_nested_parentheses() {
+    deep_formula_works(
+        "parentheses",
+        &nested_parens(DEEP),
+        &[(0.7, Some((0.7, 1.0)))],
+    );
+}
+
+#[test]
+fn ten_thousand_unary_minuses() {
+    // An even number of signs: x itself.
+    deep_formula_works("minuses", &nested_minus(DEEP), &[(0.7, Some((0.7, 1.0)))]);
+    deep_formula_works(
+        "minuses (odd)",
+        &nested_minus(DEEP - 1),
+        &[(0.7, Some((-0.7, -1.0)))],
+    );
+}
+
+#[test]
+fn ten_thousand_nested_calls() {
+    let (mut v, mut d) = (0.7f64, 1.0f64);
+    for _ in 0..DEEP {
+        d *= v.cos();
+        v = v.sin();
+    }
+    deep_formula_works("sin(sin(...))", &nested_sin(DEEP), &[(0.7, Some((v, d)))]);
+}
+
+#[test]
+fn ten_thousand_long_power_chain() {
+    // At x = 1 every power is 1 and the derivative is 1; at 0.9 the tower
+    // converges.
+    deep_formula_works(
+        "x^x^...^x",
+        &pow_chain(DEEP),
+        &[(1.0, Some((1.0, 1.0))), (0.9, None)],
+    );
+}
+
+#[test]
+fn nesting_over_the_limit_is_a_limit_error() {
+    let n = 20_000;
+    for (name, text) in [
+        ("parentheses", nested_parens(n)),
+        ("minuses", nested_minus(n)),
+        ("calls", nested_sin(n)),
+        ("power chain", pow_chain(n)),
+    ] {
+        let e = match Formula::parse(&text) {
+            Ok(_) => panic!("{name} nested {n} deep parsed"),
+            Err(e) => e,
+        };
+        assert_eq!(e.kind, ErrorKind::Limit, "{name}: {e:?}");
+        assert!(
+            e.message.contains("limit") && e.message.contains("10000"),
+            "{name}: {}",
+            e.message
+        );
+        let span = e.span.expect("a limit error points at the deepest place");
+        assert!(span.end as usize <= text.len());
+        assert!(e.render(&text, "<arg>").contains("limit"));
+    }
+    // A raised limit lets the same text through.
+    let options = Options {
+        limits: Limits {
+            max_depth: 25_000,
+            ..Limits::default()
+        },
+        ..Options::default()
+    };
+    let f = Formula::parse_with(&nested_parens(n), &options).unwrap();
+    assert_eq!(f.eval(&[3.0]), 3.0);
+}
+
+#[test]
+fn a_one_megabyte_formula() {
+    // term i: c*sin(a*x_j + b), 50 variables, distinct terms.
+    let mut text = String::new();
+    let mut terms = Vec::new();
+    let mut i = 0usize;
+    while text.len() < 1 << 20 {
+        let j = (i * 7) % 50;
+        let c = (i % 13) as f64 * 0.25 + 0.5;
+        let a = (i % 11) as f64 * 0.1 + 0.1;
+        let b = i as f64 * 0.001;
+        if i > 0 {
+            text.push_str(if i.is_multiple_of(3) { " +\n " } else { " + " });
+        }
+        text.push_str(&format!("{c}*sin({a}*v{j} + {b})"));
+        terms.push((c, a, j, b));
+        i += 1;
+    }
+    let mut f = Formula::parse(&text).unwrap();
+    assert_eq!(f.vars().len(), 50);
+    let grad = f.gradient().to_vec();
+    let x: Vec<f64> = (0..50).map(|k| (k as f64 * 0.731).cos()).collect();
+    // Variables are numbered by first appearance: v0, v7, v14, ...
+    let index: Vec<usize> = (0..50)
+        .map(|j| f.var_index(&format!("v{j}")).unwrap())
+        .collect();
+    let mut value = 0.0;
+    let mut expected = vec![0.0; 50];
+    let mut magnitude = 0.0;
+    for &(c, a, j, b) in &terms {
+        let arg = a * x[index[j]] + b;
+        value += c * arg.sin();
+        magnitude += c;
+        expected[index[j]] += c * a * arg.cos();
+    }
+    let v = f.eval(&x);
+    assert!((v - value).abs() <= 1e-12 * magnitude, "{v} vs {value}");
+    let g = f.eval_nodes(&grad, &x);
+    for k in 0..50 {
+        assert!(
+            (g[k] - expected[k]).abs() <= 1e-12 * magnitude,
+            "d/d{}: {} vs {}",
+            f.vars()[k],
+            g[k],
+            expected[k]
+        );
+    }
+    eprintln!(
+        "1 MB formula: {} terms, {} bytes, graph {} nodes with the gradient",
+        terms.len(),
+        text.len(),
+        f.graph().len()
+    );
+}
+
+#[test]
+fn ten_thousand_definitions() {
+    let n: i32 = 10_000;
+    let mut text = String::from("let a1 = x + 1\n");
+    for k in 2..=n {
+        text.push_str(&format!("let a{k} = a{}*x + 1\n", k - 1));
+    }
+    text.push_str(&format!("a{n}"));
+    let mut f = Formula::parse(&text).unwrap();
+    assert_eq!(f.vars(), ["x"]);
+    // a_n = 1 + x + ... + x^n.
+    let x = 0.5f64;
+    let (value, slope) = (
+        (1.0 - x.powi(n + 1)) / (1.0 - x),
+        (1.0 - f64::from(n + 1) * x.powi(n) + f64::from(n) * x.powi(n + 1)) / (1.0 - x).powi(2),
+    );
+    let dx = f.gradient()[0];
+    let [v, d] = f.eval_nodes(&[f.value(), dx], &[x])[..] else {
+        unreachable!()
+    };
+    assert!((v - value).abs() <= 1e-12 * value, "{v} vs {value}");
+    assert!((d - slope).abs() <= 1e-12 * slope, "{d} vs {slope}");
+    let (v1, d1) = (f.eval(&[1.0]), f.eval_nodes(&[dx], &[1.0])[0]);
+    assert_eq!(v1, f64::from(n + 1));
+    assert_eq!(d1, f64::from(n * (n + 1) / 2));
+    // The value prints and parses back (or is refused as too large or deep).
+    match f.to_slope(f.value()) {
+        Ok(printed) => match Formula::parse(&printed) {
+            Ok(back) => assert!((back.eval(&[x]) - v).abs() <= 1e-12 * v),
+            Err(e) => assert_eq!(e.kind, ErrorKind::Limit, "{e:?}"),
+        },
+        Err(e) => assert_eq!(e.kind, ErrorKind::Limit, "{e:?}"),
+    }
+    match f.to_slope(dx) {
+        Ok(_) => {}
+        Err(e) => assert_eq!(e.kind, ErrorKind::Limit, "{e:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Minimal counterexamples found by the properties above
+// ---------------------------------------------------------------------------
+
+/// Prints `node`, parses the text back with the same variables, and returns
+/// the text and the reparsed formula.
+fn reprint(f: &Formula, node: NodeId) -> (String, Formula) {
+    let printed = f.to_slope(node).unwrap();
+    let options = Options {
+        vars: Some(f.vars().to_vec()),
+        ..Options::default()
+    };
+    let back = Formula::parse_with(&printed, &options).unwrap();
+    (printed, back)
+}
+
+/// The partials of a product of four or more factors are built from the
+/// reverse sweep's prefix and suffix products. With a quotient among the
+/// factors they printed as `b*c*1/d` (reprinted `b*c/d`); `x*y/z*w*v` gives
+/// d/dw = `v*x*y/z` (reprinted `x*y*v/z`), and the partial of
+/// `tan(x)*asin(x)*x/y` ends in `x*tan(x)/(sqrt(1 - x^2)*y)`; d/dx of
+/// `y + x*z*(x*(x + y)*y)` prints `2*y*x*z*(y + x) + y*x^2*z`, reprinted
+/// with the terms swapped.
+#[test]
+fn partials_of_long_products_print_canonically() {
+    for text in [
+        "a*b*c/d",
+        "x*y/z*w*v",
+        "tan(x)*asin(x)*x/y",
+        "y + x*z*(x*(x + y)*y)",
+    ] {
+        let mut f = Formula::parse(text).unwrap();
+        let grad = f.gradient().to_vec();
+        for (name, &node) in f.vars().iter().zip(&grad) {
+            let (once, back) = reprint(&f, node);
+            let twice = back.to_slope(back.value()).unwrap();
+            assert_eq!(once, twice, "d/d{name} of {text}");
+        }
+    }
+}
+
+/// Dividing by a literal zero keeps `0^-1` as a factor; the printer merged
+/// it with the other denominators into `(0*y)`, which reads back as `0` by
+/// the rule `0*a = 0`: the sign of the infinity flips, and a NaN (from
+/// `x^0.1` at a negative x) becomes a number.
+#[test]
+fn a_quotient_by_literal_zero_prints_as_it_evaluates() {
+    for (text, at) in [
+        ("x/y/0", vec![1.0, -1.0]),
+        ("min(x, x/0/x^1.1)", vec![-2.0]),
+    ] {
+        let f = Formula::parse(text).unwrap();
+        let (printed, back) = reprint(&f, f.value());
+        let (a, b) = (f.eval(&at), back.eval(&at));
+        assert!(
+            a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+            "{text} at {at:?} is {a}, but it prints as {printed}, which is {b}"
+        );
+    }
+}
+
+/// `0/0` stays an operation so that evaluation reports it, but a sum drops
+/// it as a term with coefficient 0: `x + 0/0` is `x`, and the partial of
+/// `x*(0/0) + x^2`, printed `2*x + 0/0`, reads back as `2*x`.
+#[test]
+fn sums_keep_terms_that_are_not_finite() {
+    let f = Formula::parse("x + 0/0").unwrap();
+    assert!(f.eval(&[1.0]).is_nan(), "x + 0/0 is {}", f.eval(&[1.0]));
+    let mut f = Formula::parse("x*(0/0) + x^2").unwrap();
+    let dx = f.gradient()[0];
+    let (printed, back) = reprint(&f, dx);
+    let (a, b) = (f.eval_nodes(&[dx], &[1.0])[0], back.eval(&[1.0]));
+    assert!(
+        a.is_nan() && b.is_nan(),
+        "d/dx of x*(0/0) + x^2 is {a}, printed {printed}, which reads back as {b}"
+    );
+}
