@@ -10,7 +10,8 @@ use crate::bench::{self, Report};
 pub struct Args {
     #[command(flatten)]
     input: Input,
-    /// The point to time at, e.g. --at x=1,y=2 (default: every variable 0.5)
+    /// The point to time at, e.g. --at x=1,y=2 (default: a fixed point with
+    /// every variable between 0.4 and 0.6)
     #[arg(long, value_name = "POINT", allow_hyphen_values = true)]
     at: Option<String>,
     /// One JSON object: {"vars", "compile_ms", "ns_per_call", "grad_over_value", "fd_max_abs_error"}

@@ -3,4 +3,5 @@
 
 mod cli;
 mod language;
+mod native;
 mod properties;

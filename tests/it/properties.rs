@@ -35,7 +35,7 @@ const KINKS1: &[&str] = &["abs", "sign", "cbrt"];
 const CALL2: [&str; 5] = ["min", "max", "pow", "atan2", "hypot"];
 
 /// 200 cases, or as many as `PROPTEST_CASES` says.
-fn options() -> Config {
+pub(crate) fn options() -> Config {
     let defaults = Config::default();
     Config {
         cases: if std::env::var_os("PROPTEST_CASES").is_some() {
@@ -122,7 +122,7 @@ fn expr_with(rough: &'static [&'static str]) -> BoxedStrategy<String> {
 }
 
 /// A whole formula: an expression, sometimes after definitions that it uses.
-fn formula() -> impl Strategy<Value = String> {
+pub(crate) fn formula() -> impl Strategy<Value = String> {
     formula_with(ROUGH1)
 }
 
@@ -137,7 +137,7 @@ fn formula_with(rough: &'static [&'static str]) -> impl Strategy<Value = String>
     ]
 }
 
-fn points() -> impl Strategy<Value = Vec<[f64; 3]>> {
+pub(crate) fn points() -> impl Strategy<Value = Vec<[f64; 3]>> {
     prop::collection::vec(prop::array::uniform3(-2.0f64..2.0), 4)
 }
 
@@ -159,7 +159,7 @@ fn parse_vars(text: &str, vars: &[String]) -> Result<Formula, TestCaseError> {
         .map_err(|e| TestCaseError::fail(format!("printed formula {text:?} fails: {e:?}")))
 }
 
-fn point(p: &[f64; 3], n: usize) -> Vec<f64> {
+pub(crate) fn point(p: &[f64; 3], n: usize) -> Vec<f64> {
     p[..n].to_vec()
 }
 
