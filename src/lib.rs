@@ -15,6 +15,7 @@
 //! text ──parse──▶ Ast ──lower──▶ Graph (hash-consed, canonical)
 //!      ──diff──▶ gradient and Hessian nodes in the same Graph
 //!      ──▶ eval (interpreter, the reference)   ──▶ print (slope syntax, LaTeX)
+//!      ──▶ jit (Cranelift) ──▶ Compiled: native fn(x, out) ──▶ bench
 //! ```
 //!
 //! # Code map
@@ -31,6 +32,15 @@
 //!   sweeps each gradient component again.
 //! - [`eval`]: the interpreter, and the diagnosis of NaN and infinity.
 //! - [`print`]: graph to slope syntax or LaTeX.
+//! - [`jit`]: chosen graph outputs to one native function through
+//!   Cranelift: lowering to scalar instructions in the interpreter's exact
+//!   operation order, scheduling for short live ranges, chunking large
+//!   functions. [`jit::Compiled`] owns its code and holds the crate's only
+//!   `unsafe`.
+//! - [`fd`]: finite-difference gradients (forward, backward, central,
+//!   Richardson), the estimates exact gradients are measured against.
+//! - [`bench`]: the `slope bench` harness: compile time by stage and the
+//!   cost of each gradient source.
 //! - [`formula`]: [`Formula`], which ties the stages together for callers.
 //! - [`builtins`]: the functions and constants of the language.
 //! - [`testfns`]: standard test functions (Rosenbrock, Ackley, ...) as
@@ -49,6 +59,9 @@
 //! - Hash-map order never reaches output: order comes from vector positions
 //!   and the structural sort keys of `canon.rs`.
 //! - The library never prints and never exits.
+//! - Compiled code and the interpreter perform the same operations in the
+//!   same order, so they agree to the bit (tests allow 4 ulps).
+//! - `unsafe` lives only in `jit.rs`, each block with a `SAFETY:` note.
 
 pub mod ast;
 pub mod bench;
