@@ -76,6 +76,8 @@ pub mod formula;
 pub mod graph;
 pub mod jit;
 pub mod lower;
+pub mod objective;
+pub mod optim;
 pub mod parse;
 pub mod print;
 pub mod testfns;

@@ -14,6 +14,7 @@ use crate::parse::Limits;
 mod bench;
 mod diff;
 mod eval;
+mod min;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -34,6 +35,8 @@ pub enum Command {
     Diff(diff::Args),
     /// Evaluate a formula, its gradient and Hessian at a point
     Eval(eval::Args),
+    /// Minimise (or maximise) a formula
+    Min(min::Args),
     /// Time the compiled gradient against the interpreter and finite differences
     Bench(bench::Args),
 }
@@ -158,6 +161,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     let result = match cli.command {
         Command::Diff(args) => diff::run(&args, out),
         Command::Eval(args) => eval::run(&args, out, err),
+        Command::Min(args) => min::run(&args, out, err),
         Command::Bench(args) => bench::run(&args, out, err),
     };
     match result {

@@ -1,0 +1,117 @@
+//! Methods that move by a fixed rule from the gradient: gradient descent
+//! (optionally with a backtracking line search), momentum, Nesterov,
+//! AdaGrad, RMSProp and Adam. Each keeps at most two vectors of state.
+
+use super::line_search::backtrack;
+use super::{Context, Method, Settings, Step, StepResult};
+
+pub(crate) struct FirstOrder {
+    method: Method,
+    /// Velocity (momentum, Nesterov), squared-gradient sum or average
+    /// (AdaGrad, RMSProp), first moment (Adam).
+    a: Vec<f64>,
+    /// Adam's second moment.
+    b: Vec<f64>,
+    /// Adam's step count, for bias correction.
+    t: i32,
+    /// Scratch for the line search: trial point and gradient, direction.
+    trial: Vec<f64>,
+    trial_grad: Vec<f64>,
+    direction: Vec<f64>,
+}
+
+impl FirstOrder {
+    pub fn new(method: Method, n: usize, settings: &Settings) -> FirstOrder {
+        let line_search = method == Method::Gd && settings.line_search;
+        let scratch = if line_search { n } else { 0 };
+        FirstOrder {
+            method,
+            a: vec![0.0; n],
+            b: vec![0.0; if method == Method::Adam { n } else { 0 }],
+            t: 0,
+            trial: vec![0.0; scratch],
+            trial_grad: vec![0.0; scratch],
+            direction: vec![0.0; scratch],
+        }
+    }
+}
+
+impl Step for FirstOrder {
+    fn step(
+        &mut self,
+        ctx: &mut Context<'_>,
+        x: &mut [f64],
+        f: &mut f64,
+        grad: &mut [f64],
+    ) -> StepResult {
+        let s = ctx.settings;
+        let lr = s.lr;
+        if self.method == Method::Gd && s.line_search {
+            for (d, g) in self.direction.iter_mut().zip(grad.iter()) {
+                *d = -g;
+            }
+            return backtrack(
+                ctx,
+                x,
+                f,
+                grad,
+                &self.direction,
+                lr,
+                &mut self.trial,
+                &mut self.trial_grad,
+            );
+        }
+        match self.method {
+            Method::Gd => {
+                for (xi, g) in x.iter_mut().zip(grad.iter()) {
+                    *xi -= lr * g;
+                }
+            }
+            Method::Momentum => {
+                for ((xi, v), g) in x.iter_mut().zip(&mut self.a).zip(grad.iter()) {
+                    *v = s.momentum * *v + g;
+                    *xi -= lr * *v;
+                }
+            }
+            // Nesterov's look-ahead, in the form that needs only the
+            // gradient at the current point.
+            Method::Nesterov => {
+                for ((xi, v), g) in x.iter_mut().zip(&mut self.a).zip(grad.iter()) {
+                    *v = s.momentum * *v + g;
+                    *xi -= lr * (g + s.momentum * *v);
+                }
+            }
+            Method::Adagrad => {
+                for ((xi, sum), g) in x.iter_mut().zip(&mut self.a).zip(grad.iter()) {
+                    *sum += g * g;
+                    *xi -= lr * g / (sum.sqrt() + s.epsilon);
+                }
+            }
+            Method::Rmsprop => {
+                for ((xi, avg), g) in x.iter_mut().zip(&mut self.a).zip(grad.iter()) {
+                    *avg = s.rho * *avg + (1.0 - s.rho) * g * g;
+                    *xi -= lr * g / (avg.sqrt() + s.epsilon);
+                }
+            }
+            Method::Adam => {
+                self.t += 1;
+                let c1 = 1.0 - s.beta1.powi(self.t);
+                let c2 = 1.0 - s.beta2.powi(self.t);
+                for (((xi, m), v), g) in x
+                    .iter_mut()
+                    .zip(&mut self.a)
+                    .zip(&mut self.b)
+                    .zip(grad.iter())
+                {
+                    *m = s.beta1 * *m + (1.0 - s.beta1) * g;
+                    *v = s.beta2 * *v + (1.0 - s.beta2) * g * g;
+                    *xi -= lr * (*m / c1) / ((*v / c2).sqrt() + s.epsilon);
+                }
+            }
+            Method::Lbfgs | Method::Newton => return StepResult::Failed,
+        }
+        ctx.project(x);
+        *f = ctx.value_grad(x, grad);
+        StepResult::Moved
+    }
+}

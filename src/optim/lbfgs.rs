@@ -1,0 +1,130 @@
+//! Limited-memory BFGS: the two-loop recursion over the last `memory`
+//! corrections, with a strong Wolfe line search that keeps the curvature
+//! information valid.
+
+use super::line_search::strong_wolfe;
+use super::{Context, Settings, Step, StepResult, dot};
+
+pub(crate) struct Lbfgs {
+    /// Corrections `s = x_{k+1} - x_k` and `y = g_{k+1} - g_k`, a ring of
+    /// `memory` slots, oldest at `start`.
+    s: Vec<Vec<f64>>,
+    y: Vec<Vec<f64>>,
+    rho: Vec<f64>,
+    alpha: Vec<f64>,
+    start: usize,
+    len: usize,
+    direction: Vec<f64>,
+    x_old: Vec<f64>,
+    g_old: Vec<f64>,
+    trial: Vec<f64>,
+    trial_grad: Vec<f64>,
+}
+
+impl Lbfgs {
+    pub fn new(n: usize, settings: &Settings) -> Lbfgs {
+        let m = settings.memory.max(1);
+        Lbfgs {
+            s: vec![vec![0.0; n]; m],
+            y: vec![vec![0.0; n]; m],
+            rho: vec![0.0; m],
+            alpha: vec![0.0; m],
+            start: 0,
+            len: 0,
+            direction: vec![0.0; n],
+            x_old: vec![0.0; n],
+            g_old: vec![0.0; n],
+            trial: vec![0.0; n],
+            trial_grad: vec![0.0; n],
+        }
+    }
+
+    /// `direction = -H grad`, with `H` the L-BFGS inverse Hessian estimate.
+    fn compute_direction(&mut self, grad: &[f64]) {
+        let m = self.s.len();
+        let q = &mut self.direction;
+        q.copy_from_slice(grad);
+        for k in (0..self.len).rev() {
+            let i = (self.start + k) % m;
+            self.alpha[i] = self.rho[i] * dot(&self.s[i], q);
+            for (qj, yj) in q.iter_mut().zip(&self.y[i]) {
+                *qj -= self.alpha[i] * yj;
+            }
+        }
+        // Scale by s·y / y·y of the newest pair: the usual initial Hessian.
+        if self.len > 0 {
+            let i = (self.start + self.len - 1) % m;
+            let gamma = 1.0 / (self.rho[i] * dot(&self.y[i], &self.y[i]));
+            q.iter_mut().for_each(|v| *v *= gamma);
+        }
+        for k in 0..self.len {
+            let i = (self.start + k) % m;
+            let beta = self.rho[i] * dot(&self.y[i], q);
+            for (qj, sj) in q.iter_mut().zip(&self.s[i]) {
+                *qj += (self.alpha[i] - beta) * sj;
+            }
+        }
+        q.iter_mut().for_each(|v| *v = -*v);
+    }
+
+    fn remember(&mut self, x: &[f64], grad: &[f64]) {
+        let m = self.s.len();
+        let i = (self.start + self.len) % m;
+        for j in 0..x.len() {
+            self.s[i][j] = x[j] - self.x_old[j];
+            self.y[i][j] = grad[j] - self.g_old[j];
+        }
+        let sy = dot(&self.s[i], &self.y[i]);
+        // Only a pair with positive curvature keeps the estimate positive
+        // definite; others are skipped.
+        let threshold =
+            1e-12 * dot(&self.s[i], &self.s[i]).sqrt() * dot(&self.y[i], &self.y[i]).sqrt();
+        if sy.is_nan() || sy <= threshold {
+            return;
+        }
+        self.rho[i] = 1.0 / sy;
+        if self.len < m {
+            self.len += 1;
+        } else {
+            self.start = (self.start + 1) % m;
+        }
+    }
+}
+
+impl Step for Lbfgs {
+    fn step(
+        &mut self,
+        ctx: &mut Context<'_>,
+        x: &mut [f64],
+        f: &mut f64,
+        grad: &mut [f64],
+    ) -> StepResult {
+        self.x_old.copy_from_slice(x);
+        self.g_old.copy_from_slice(grad);
+        for attempt in 0..2 {
+            self.compute_direction(grad);
+            // Without curvature information, the first step is scaled so
+            // that it moves x by about --lr.
+            let t0 = if self.len == 0 {
+                let norm = dot(&self.direction, &self.direction).sqrt();
+                ctx.settings.lr / norm.max(1.0)
+            } else {
+                ctx.settings.lr
+            };
+            let (trial, trial_grad) = (&mut self.trial, &mut self.trial_grad);
+            if let StepResult::Moved =
+                strong_wolfe(ctx, x, f, grad, &self.direction, t0, trial, trial_grad)
+            {
+                self.remember(x, grad);
+                return StepResult::Moved;
+            }
+            // Forget the curvature estimate and try steepest descent once.
+            if attempt == 0 && self.len > 0 {
+                self.len = 0;
+                continue;
+            }
+            break;
+        }
+        StepResult::Failed
+    }
+}

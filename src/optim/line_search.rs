@@ -1,0 +1,161 @@
+//! Line searches along a descent direction `d` from `x`: backtracking to
+//! the Armijo condition, and the strong Wolfe conditions by bracketing and
+//! zooming (Nocedal and Wright, Algorithms 3.5 and 3.6).
+//!
+//! Both leave `x`, `f` and `grad` at the accepted point, or untouched when
+//! no acceptable step is found.
+
+use super::{Context, StepResult, dot};
+
+/// Most trial steps a search makes before giving up.
+const MAX_TRIALS: usize = 60;
+
+/// Halves the step from `t0` until `f(x + t d) <= f + c1 t ∇f·d`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn backtrack(
+    ctx: &mut Context<'_>,
+    x: &mut [f64],
+    f: &mut f64,
+    grad: &mut [f64],
+    d: &[f64],
+    t0: f64,
+    trial: &mut [f64],
+    trial_grad: &mut [f64],
+) -> StepResult {
+    let slope = dot(grad, d);
+    if slope.is_nan() || slope >= 0.0 {
+        return StepResult::Failed;
+    }
+    let c1 = ctx.settings.c1;
+    let mut t = t0;
+    for _ in 0..MAX_TRIALS {
+        move_to(trial, x, d, t);
+        ctx.project(trial);
+        let ft = ctx.value_grad(trial, trial_grad);
+        // A NaN fails the test too: the step left the domain, so shrink it.
+        if ft <= *f + c1 * t * slope {
+            accept(x, f, grad, trial, ft, trial_grad);
+            return StepResult::Moved;
+        }
+        t *= 0.5;
+    }
+    StepResult::Failed
+}
+
+/// Finds a step satisfying the strong Wolfe conditions, starting from `t0`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn strong_wolfe(
+    ctx: &mut Context<'_>,
+    x: &mut [f64],
+    f: &mut f64,
+    grad: &mut [f64],
+    d: &[f64],
+    t0: f64,
+    trial: &mut [f64],
+    trial_grad: &mut [f64],
+) -> StepResult {
+    let (f0, slope0) = (*f, dot(grad, d));
+    if slope0.is_nan() || slope0 >= 0.0 {
+        return StepResult::Failed;
+    }
+    let (c1, c2) = (ctx.settings.c1, ctx.settings.c2);
+    let eval = |ctx: &mut Context<'_>, t: f64, trial: &mut [f64], trial_grad: &mut [f64]| {
+        move_to(trial, x, d, t);
+        let ft = ctx.value_grad(trial, trial_grad);
+        (ft, dot(trial_grad, d))
+    };
+    // Bracketing: grow the step until the interval [lo, hi] holds a point
+    // satisfying both conditions.
+    let (mut t_prev, mut f_prev, mut slope_prev) = (0.0, f0, slope0);
+    let mut t = t0;
+    let mut bracket = None;
+    for i in 0..MAX_TRIALS {
+        let (ft, slope) = eval(ctx, t, trial, trial_grad);
+        if !ft.is_finite() || ft > f0 + c1 * t * slope0 || (i > 0 && ft >= f_prev) {
+            bracket = Some((t_prev, f_prev, slope_prev, t, ft));
+            break;
+        }
+        if slope.abs() <= -c2 * slope0 {
+            accept(x, f, grad, trial, ft, trial_grad);
+            return StepResult::Moved;
+        }
+        if slope >= 0.0 {
+            bracket = Some((t, ft, slope, t_prev, f_prev));
+            break;
+        }
+        (t_prev, f_prev, slope_prev) = (t, ft, slope);
+        t *= 2.0;
+    }
+    let Some((mut lo, mut f_lo, mut slope_lo, mut hi, mut f_hi)) = bracket else {
+        return StepResult::Failed;
+    };
+    // Zoom: shrink the bracket, always keeping `lo` the best point so far
+    // that satisfies sufficient decrease.
+    for _ in 0..MAX_TRIALS {
+        let t = interpolate(lo, f_lo, slope_lo, hi, f_hi);
+        let (ft, slope) = eval(ctx, t, trial, trial_grad);
+        if !ft.is_finite() || ft > f0 + c1 * t * slope0 || ft >= f_lo {
+            (hi, f_hi) = (t, ft);
+        } else {
+            if slope.abs() <= -c2 * slope0 {
+                accept(x, f, grad, trial, ft, trial_grad);
+                return StepResult::Moved;
+            }
+            if slope * (hi - lo) >= 0.0 {
+                (hi, f_hi) = (lo, f_lo);
+            }
+            (lo, f_lo, slope_lo) = (t, ft, slope);
+        }
+        if (hi - lo).abs() <= 1e-16 * lo.abs().max(1e-300) {
+            break;
+        }
+    }
+    // The bracket collapsed: take the best point if it lowers f at all.
+    if lo > 0.0 && f_lo < f0 {
+        let (ft, _) = eval(ctx, lo, trial, trial_grad);
+        accept(x, f, grad, trial, ft, trial_grad);
+        return StepResult::Moved;
+    }
+    StepResult::Failed
+}
+
+/// The minimiser of the quadratic with value `f_lo` and slope `slope_lo` at
+/// `lo` and value `f_hi` at `hi`, kept inside the middle 80% of the
+/// bracket; the midpoint where the quadratic has no minimum or `f_hi` is
+/// not finite.
+fn interpolate(lo: f64, f_lo: f64, slope_lo: f64, hi: f64, f_hi: f64) -> f64 {
+    let (a, b) = if lo < hi { (lo, hi) } else { (hi, lo) };
+    let width = b - a;
+    let h = hi - lo;
+    let curvature = (f_hi - f_lo - slope_lo * h) / (h * h);
+    let t = if f_hi.is_finite() && curvature > 0.0 {
+        lo - slope_lo / (2.0 * curvature)
+    } else {
+        0.5 * (a + b)
+    };
+    if t.is_finite() {
+        t.clamp(a + 0.1 * width, b - 0.1 * width)
+    } else {
+        0.5 * (a + b)
+    }
+}
+
+/// `trial = x + t d`.
+fn move_to(trial: &mut [f64], x: &[f64], d: &[f64], t: f64) {
+    for ((p, xi), di) in trial.iter_mut().zip(x).zip(d) {
+        *p = xi + t * di;
+    }
+}
+
+fn accept(
+    x: &mut [f64],
+    f: &mut f64,
+    grad: &mut [f64],
+    trial: &[f64],
+    ft: f64,
+    trial_grad: &[f64],
+) {
+    x.copy_from_slice(trial);
+    grad.copy_from_slice(trial_grad);
+    *f = ft;
+}

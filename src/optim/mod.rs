@@ -1,0 +1,577 @@
+//! Minimisation: one loop, many methods.
+//!
+//! [`minimize`] owns everything a method should not have to think about:
+//! evaluation counting, projection onto bounds, the stopping tests, and the
+//! diagnosis of runs that go wrong (divergence, oscillation, a step too
+//! small to get anywhere). A method is a [`Step`]: given the current point,
+//! value and gradient, it moves to the next point and leaves value and
+//! gradient current there. State is allocated once, before the loop; an
+//! iteration allocates nothing.
+
+mod first_order;
+mod lbfgs;
+mod line_search;
+mod newton;
+
+use std::fmt;
+
+use crate::objective::Objective;
+
+/// The optimisation methods.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum Method {
+    /// Gradient descent with a fixed step (the seed tutorials' algorithm).
+    Gd,
+    /// Heavy-ball momentum.
+    Momentum,
+    /// Nesterov's accelerated gradient.
+    Nesterov,
+    Adagrad,
+    Rmsprop,
+    Adam,
+    /// Limited-memory BFGS with a strong Wolfe line search.
+    Lbfgs,
+    /// Newton's method on the exact Hessian, damped where it is not
+    /// positive definite, with a backtracking line search.
+    Newton,
+}
+
+impl Method {
+    pub const ALL: [Method; 8] = [
+        Method::Gd,
+        Method::Momentum,
+        Method::Nesterov,
+        Method::Adagrad,
+        Method::Rmsprop,
+        Method::Adam,
+        Method::Lbfgs,
+        Method::Newton,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Gd => "gd",
+            Method::Momentum => "momentum",
+            Method::Nesterov => "nesterov",
+            Method::Adagrad => "adagrad",
+            Method::Rmsprop => "rmsprop",
+            Method::Adam => "adam",
+            Method::Lbfgs => "lbfgs",
+            Method::Newton => "newton",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Method> {
+        Method::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// Whether the method moves by a fixed rule, not a line search (these
+    /// are the methods projection applies to).
+    pub fn is_first_order(self) -> bool {
+        !matches!(self, Method::Lbfgs | Method::Newton)
+    }
+}
+
+/// Everything that controls a run. [`Settings::new`] gives the defaults.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub method: Method,
+    /// The step of the first-order methods; the first trial step of a line
+    /// search.
+    pub lr: f64,
+    /// Backtracking (Armijo) line search for `gd`.
+    pub line_search: bool,
+    pub max_iter: usize,
+    /// Stop when f changes by at most this between iterations.
+    pub ftol: Option<f64>,
+    /// Stop when no gradient component exceeds this in magnitude.
+    pub gtol: f64,
+    /// Stop when a step is at most this long.
+    pub xtol: Option<f64>,
+    /// Per variable `(low, high)`, for projection.
+    pub bounds: Option<Vec<(f64, f64)>>,
+    /// Keep first-order iterates inside `bounds`.
+    pub project: bool,
+    /// Momentum coefficient (`momentum`, `nesterov`).
+    pub momentum: f64,
+    /// Decay of the squared-gradient average (`rmsprop`).
+    pub rho: f64,
+    /// Adam's moment decays.
+    pub beta1: f64,
+    pub beta2: f64,
+    /// Added to denominators (`adagrad`, `rmsprop`, `adam`).
+    pub epsilon: f64,
+    /// Corrections kept by L-BFGS.
+    pub memory: usize,
+    /// Sufficient decrease (Armijo) and curvature (Wolfe) constants.
+    pub c1: f64,
+    pub c2: f64,
+    /// Keep every iterate in [`Outcome::history`].
+    pub keep_history: bool,
+}
+
+impl Settings {
+    /// The defaults for `method`: a step of 0.1 for the first-order methods
+    /// and a first trial step of 1 for line searches.
+    pub fn new(method: Method) -> Settings {
+        Settings {
+            method,
+            lr: if method.is_first_order() { 0.1 } else { 1.0 },
+            line_search: false,
+            max_iter: 1000,
+            ftol: None,
+            gtol: 1e-8,
+            xtol: None,
+            bounds: None,
+            project: false,
+            momentum: 0.9,
+            rho: 0.9,
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-8,
+            memory: 10,
+            c1: 1e-4,
+            c2: 0.9,
+            keep_history: false,
+        }
+    }
+}
+
+/// Why a run stopped.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum Reason {
+    /// f changed by at most `ftol`.
+    Ftol,
+    /// The gradient is at most `gtol` in every component.
+    Gtol,
+    /// The step was at most `xtol` long.
+    Xtol,
+    /// `max_iter` iterations were done.
+    MaxIter,
+    /// A value or gradient was not finite.
+    Diverged,
+    /// The iterates bounce back and forth without f decreasing.
+    Oscillating,
+    /// The line search found no point that decreases f: usually the limit of
+    /// floating-point precision near a minimum.
+    Stalled,
+}
+
+impl Reason {
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::Ftol => "ftol",
+            Reason::Gtol => "gtol",
+            Reason::Xtol => "xtol",
+            Reason::MaxIter => "max-iter",
+            Reason::Diverged => "diverged",
+            Reason::Oscillating => "oscillating",
+            Reason::Stalled => "stalled",
+        }
+    }
+
+    /// Whether the run reached a point it can vouch for.
+    pub fn converged(self) -> bool {
+        matches!(self, Reason::Ftol | Reason::Gtol | Reason::Xtol)
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One iterate, as observers see it.
+#[derive(Debug)]
+pub struct Iterate<'a> {
+    pub iteration: usize,
+    pub x: &'a [f64],
+    pub f: f64,
+    pub grad: &'a [f64],
+    pub grad_norm: f64,
+    /// Length of the step that led here (0 at the start).
+    pub step: f64,
+}
+
+/// The result of a run.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// The last point with a finite value.
+    pub x: Vec<f64>,
+    pub f: f64,
+    pub grad_norm: f64,
+    pub iterations: usize,
+    /// Calls of the objective (each value or value+gradient counts once).
+    pub evaluations: usize,
+    pub reason: Reason,
+    /// Advice for runs that did not converge, in plain words.
+    pub hint: Option<String>,
+    /// Where the value or gradient stopped being finite (for `Diverged`).
+    pub bad_point: Option<Vec<f64>>,
+    /// Every iterate's point and value, if [`Settings::keep_history`].
+    pub history: Vec<(Vec<f64>, f64)>,
+}
+
+/// What a method's step did.
+pub(crate) enum StepResult {
+    /// `x`, `f` and `grad` describe the new point.
+    Moved,
+    /// No acceptable point was found; `x`, `f`, `grad` are unchanged.
+    Failed,
+}
+
+/// One method's iteration, with its state.
+pub(crate) trait Step {
+    fn step(
+        &mut self,
+        ctx: &mut Context<'_>,
+        x: &mut [f64],
+        f: &mut f64,
+        grad: &mut [f64],
+    ) -> StepResult;
+}
+
+/// What a step may use besides its own state: the objective (counted) and
+/// the settings.
+pub(crate) struct Context<'a> {
+    objective: &'a mut dyn Objective,
+    pub settings: &'a Settings,
+    pub evaluations: usize,
+}
+
+impl Context<'_> {
+    pub fn value_grad(&mut self, x: &[f64], grad: &mut [f64]) -> f64 {
+        self.evaluations += 1;
+        self.objective.value_grad(x, grad)
+    }
+
+    pub fn hessian(&mut self, x: &[f64], hessian: &mut [f64]) -> bool {
+        self.objective.hessian(x, hessian)
+    }
+
+    /// Clamps `x` into the bounds when projecting.
+    pub fn project(&self, x: &mut [f64]) {
+        if let (true, Some(bounds)) = (self.settings.project, &self.settings.bounds) {
+            for (xi, &(lo, hi)) in x.iter_mut().zip(bounds) {
+                *xi = xi.clamp(lo, hi);
+            }
+        }
+    }
+}
+
+/// How many iterations the oscillation and progress diagnoses look back.
+const WINDOW: usize = 6;
+
+/// Minimises `objective` from `start`. `observe` sees the start and every
+/// iterate (for traces and progress).
+pub fn minimize(
+    objective: &mut dyn Objective,
+    start: &[f64],
+    settings: &Settings,
+    observe: &mut dyn FnMut(&Iterate),
+) -> Outcome {
+    let n = start.len();
+    let mut ctx = Context {
+        objective,
+        settings,
+        evaluations: 0,
+    };
+    let mut step: Box<dyn Step> = match settings.method {
+        Method::Lbfgs => Box::new(lbfgs::Lbfgs::new(n, settings)),
+        Method::Newton => Box::new(newton::Newton::new(n)),
+        m => Box::new(first_order::FirstOrder::new(m, n, settings)),
+    };
+    let mut x = start.to_vec();
+    ctx.project(&mut x);
+    let mut grad = vec![0.0; n];
+    let mut f = ctx.value_grad(&x, &mut grad);
+    let mut last_x = x.clone();
+    let mut last_f = f;
+    let mut previous_step = vec![0.0; n];
+    let mut recent = Recent::default();
+    let mut history = Vec::new();
+    if settings.keep_history {
+        history.push((x.clone(), f));
+    }
+    observe(&Iterate {
+        iteration: 0,
+        x: &x,
+        f,
+        grad: &grad,
+        grad_norm: projected_norm(settings, &x, &grad),
+        step: 0.0,
+    });
+    let mut iterations = 0;
+    let stop = loop {
+        if !is_finite(f, &grad) {
+            break if iterations == 0 {
+                Stop::at_current(
+                    Reason::Diverged,
+                    "the start point is outside the formula's domain",
+                )
+            } else {
+                Stop {
+                    back_to_last: true,
+                    ..Stop::at_current(
+                        Reason::Diverged,
+                        &divergence_hint(settings, &recent, last_f),
+                    )
+                }
+            };
+        }
+        if recent.oscillating() {
+            let hint = format!(
+                "the iterates bounce back and forth without lowering f: try a smaller --lr (now {})",
+                crate::print::format_number(settings.lr)
+            );
+            break Stop::at_current(Reason::Oscillating, &hint);
+        }
+        if iterations > 0 {
+            let step_len = distance(&x, &last_x);
+            if settings.xtol.is_some_and(|xtol| step_len <= xtol) {
+                break Stop::converged(Reason::Xtol);
+            }
+            // A change in f counts as convergence when f went down (or the
+            // point stayed put): a step to the mirror image of the last
+            // point changes f by nothing and has not converged.
+            let decrease = last_f - f;
+            if settings
+                .ftol
+                .is_some_and(|ftol| (decrease > 0.0 && decrease <= ftol) || step_len == 0.0)
+            {
+                break Stop::converged(Reason::Ftol);
+            }
+        }
+        if projected_norm(settings, &x, &grad) <= settings.gtol {
+            break Stop::converged(Reason::Gtol);
+        }
+        if iterations == settings.max_iter {
+            let hint = match recent.progress() {
+                Progress::Slow => format!(
+                    "f was still going down, but slowly: the step may be too small (--lr {})",
+                    crate::print::format_number(settings.lr)
+                ),
+                Progress::Fast => format!(
+                    "f was still going down quickly: allow more iterations than --max-iter {}",
+                    settings.max_iter
+                ),
+                Progress::Erratic => {
+                    format!("no convergence within {} iterations", settings.max_iter)
+                }
+            };
+            break Stop::at_current(Reason::MaxIter, &hint);
+        }
+
+        last_x.copy_from_slice(&x);
+        last_f = f;
+        if let StepResult::Failed = step.step(&mut ctx, &mut x, &mut f, &mut grad) {
+            break Stop::at_current(
+                Reason::Stalled,
+                "no step along the search direction lowers f: the point is as good as \
+                 floating-point precision allows, or the gradient is wrong",
+            );
+        }
+        iterations += 1;
+        if settings.keep_history {
+            history.push((x.clone(), f));
+        }
+        observe(&Iterate {
+            iteration: iterations,
+            x: &x,
+            f,
+            grad: &grad,
+            grad_norm: projected_norm(settings, &x, &grad),
+            step: distance(&x, &last_x),
+        });
+        let reversed = turns_back(&previous_step, &x, &last_x);
+        for i in 0..n {
+            previous_step[i] = x[i] - last_x[i];
+        }
+        recent.push(f, reversed);
+    };
+    let bad_point = (stop.reason == Reason::Diverged).then(|| x.clone());
+    let (x, f) = if stop.back_to_last {
+        (last_x, last_f)
+    } else {
+        (x, f)
+    };
+    Outcome {
+        grad_norm: projected_norm(settings, &x, &grad),
+        x,
+        f,
+        iterations,
+        evaluations: ctx.evaluations,
+        reason: stop.reason,
+        hint: stop.hint,
+        bad_point,
+        history,
+    }
+}
+
+/// How a run ended.
+struct Stop {
+    reason: Reason,
+    hint: Option<String>,
+    /// Report the last finite iterate rather than the current point.
+    back_to_last: bool,
+}
+
+impl Stop {
+    fn converged(reason: Reason) -> Stop {
+        Stop {
+            reason,
+            hint: None,
+            back_to_last: false,
+        }
+    }
+
+    fn at_current(reason: Reason, hint: &str) -> Stop {
+        Stop {
+            reason,
+            hint: Some(hint.to_string()),
+            back_to_last: false,
+        }
+    }
+}
+
+/// The last few values of f and whether each step reversed the one before.
+#[derive(Default)]
+struct Recent {
+    values: Vec<f64>,
+    reversals: Vec<bool>,
+}
+
+impl Recent {
+    fn push(&mut self, f: f64, reversed: bool) {
+        if self.values.len() == WINDOW + 1 {
+            self.values.remove(0);
+            self.reversals.remove(0);
+        }
+        self.values.push(f);
+        self.reversals.push(reversed);
+    }
+
+    /// f no lower than a window ago while nearly every step turned back.
+    fn oscillating(&self) -> bool {
+        if self.values.len() <= WINDOW {
+            return false;
+        }
+        let (first, last) = (self.values[0], self.values[WINDOW]);
+        let no_progress = last >= first - 1e-12 * first.abs().max(1e-300);
+        let turns = self.reversals.iter().filter(|r| **r).count();
+        no_progress && turns >= WINDOW - 1
+    }
+
+    /// How f was moving over the last window.
+    fn progress(&self) -> Progress {
+        let steady = self.values.len() > WINDOW && self.values.windows(2).all(|w| w[1] < w[0]);
+        if !steady {
+            return Progress::Erratic;
+        }
+        // Relative to the distance still to go, which is unknown: compare
+        // the decrease per step with the size of f and with its own trend.
+        let (first, last) = (self.values[0], self.values[WINDOW]);
+        let per_step = (first - last) / WINDOW as f64;
+        let first_step = self.values[0] - self.values[1];
+        let last_step = self.values[WINDOW - 1] - self.values[WINDOW];
+        let tiny = per_step < 1e-3 * first.abs().max(f64::MIN_POSITIVE);
+        // Steps that do not shrink mean the iterates are far from a minimum
+        // and crawl towards it.
+        let not_shrinking = last_step > 0.9 * first_step;
+        if tiny || not_shrinking {
+            Progress::Slow
+        } else {
+            Progress::Fast
+        }
+    }
+}
+
+enum Progress {
+    Slow,
+    Fast,
+    Erratic,
+}
+
+fn divergence_hint(settings: &Settings, recent: &Recent, last_f: f64) -> String {
+    let growing =
+        recent.values.len() >= 3 && recent.values.windows(2).all(|w| w[1].abs() > w[0].abs());
+    if growing || last_f.abs() > 1e100 {
+        format!(
+            "f grew until it overflowed: the step is too large, try a smaller --lr (now {})",
+            crate::print::format_number(settings.lr)
+        )
+    } else {
+        "a step left the formula's domain".to_string()
+    }
+}
+
+/// Whether the step from `last` to `x` points against `previous`.
+fn turns_back(previous: &[f64], x: &[f64], last: &[f64]) -> bool {
+    let mut dot = 0.0;
+    let (mut a, mut b) = (0.0, 0.0);
+    for i in 0..x.len() {
+        let s = x[i] - last[i];
+        dot += s * previous[i];
+        a += s * s;
+        b += previous[i] * previous[i];
+    }
+    dot < -0.5 * (a * b).sqrt()
+}
+
+fn is_finite(f: f64, grad: &[f64]) -> bool {
+    f.is_finite() && grad.iter().all(|g| g.is_finite())
+}
+
+fn distance(a: &[f64], b: &[f64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(p, q)| (p - q) * (p - q))
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// The largest gradient component, leaving out components that push against
+/// an active bound when projecting (there the gradient need not vanish).
+fn projected_norm(settings: &Settings, x: &[f64], grad: &[f64]) -> f64 {
+    let bounds = match (&settings.bounds, settings.project) {
+        (Some(b), true) => Some(b),
+        _ => None,
+    };
+    grad.iter()
+        .enumerate()
+        .map(|(i, &g)| match bounds {
+            Some(b) if (x[i] <= b[i].0 && g > 0.0) || (x[i] >= b[i].1 && g < 0.0) => 0.0,
+            _ => g.abs(),
+        })
+        .fold(0.0, |m, g| {
+            if g.is_nan() || m.is_nan() {
+                f64::NAN
+            } else {
+                m.max(g)
+            }
+        })
+}
+
+/// `a · b`.
+pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(p, q)| p * q).sum()
+}
+
+/// A reproducible random start inside `bounds` (SplitMix64: fixed across
+/// versions and platforms, unlike a library generator's stream).
+pub fn random_start(bounds: &[(f64, f64)], seed: u64) -> Vec<f64> {
+    let mut state = seed;
+    bounds
+        .iter()
+        .map(|&(lo, hi)| {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^= z >> 31;
+            let u = (z >> 11) as f64 / (1u64 << 53) as f64;
+            lo + (hi - lo) * u
+        })
+        .collect()
+}
