@@ -135,8 +135,11 @@ fn product_partials(g: &mut Graph, factors: &[NodeId]) -> Vec<(NodeId, NodeId)> 
             })
             .collect();
     }
-    // prefix[j] = rest[0] * ... * rest[j-1]; suffix[j] = rest[j] * ... * rest[k-1].
+    // prefix[j] = coefficient * rest[0] * ... * rest[j-1], multiplied left to
+    // right as the value itself is (`eval.rs`), so the compiled code shares
+    // its instructions with the value's; suffix[j] = rest[j] * ... * rest[k-1].
     let mut prefix: Vec<Option<NodeId>> = vec![None; k + 1];
+    prefix[0] = coefficient;
     for j in 1..=k {
         prefix[j] = Some(match prefix[j - 1] {
             Some(p) => g.chain_product(p, rest[j - 1]),
@@ -152,10 +155,7 @@ fn product_partials(g: &mut Graph, factors: &[NodeId]) -> Vec<(NodeId, NodeId)> 
     }
     (0..k)
         .map(|j| {
-            let parts: Vec<NodeId> = [coefficient, prefix[j], suffix[j + 1]]
-                .into_iter()
-                .flatten()
-                .collect();
+            let parts: Vec<NodeId> = [prefix[j], suffix[j + 1]].into_iter().flatten().collect();
             (rest[j], g.product(&parts))
         })
         .collect()

@@ -786,15 +786,28 @@ impl<'p> Scheduler<'p> {
     }
 
     /// Computes, most recent first, the items whose operands are ready,
-    /// while few eager values wait for their uses.
+    /// while few eager values wait for their uses. Past that limit, an item
+    /// is still computed if it is the last use of one of its operands: it
+    /// ends a live range as it starts one, so it adds no pressure (the
+    /// partials of a long product end the prefix products' ranges).
     fn complete_ready(&mut self) {
         while let Some(u) = self.finish.pop().or_else(|| self.open.pop()) {
             let is_store = u as usize >= self.n;
-            if self.done[u as usize] || (!is_store && self.eager_live >= EAGER_LIMIT) {
+            if self.done[u as usize]
+                || (!is_store && self.eager_live >= EAGER_LIMIT && !self.ends_a_range(u))
+            {
                 continue;
             }
             self.visit(u, false);
         }
+    }
+
+    /// Item `u` is the last use of one of its computed operands.
+    fn ends_a_range(&self, u: u32) -> bool {
+        let (deps, k) = self.deps(u);
+        deps[..k]
+            .iter()
+            .any(|&j| self.done[j as usize] && self.remaining[j as usize] == 1)
     }
 }
 
@@ -1103,7 +1116,26 @@ impl Generator<'_> {
             b.finalize(self.module.target_config());
         }
         self.fctx = fctx;
+        let dump = std::env::var_os("SLOPE_JIT_DUMP").is_some(); // TEMP-DEBUG
+        if dump {
+            ctx.set_disasm(true);
+            eprintln!("{}", ctx.func.display());
+        } // TEMP-DEBUG
         let result = self.module.define_function(id, &mut ctx);
+        if dump {
+            if let Some(cc) = ctx.compiled_code() {
+                eprintln!(
+                    "== chunk {c} bytes {}\n{}",
+                    cc.code_buffer().len(),
+                    cc.vcode.as_deref().unwrap_or("")
+                );
+            }
+        } // TEMP-DEBUG
+        if std::env::var_os("SLOPE_JIT_SIZE").is_some() {
+            if let Some(cc) = ctx.compiled_code() {
+                eprintln!("chunk {c} bytes {}", cc.code_buffer().len());
+            }
+        } // TEMP-DEBUG
         self.module.clear_context(&mut ctx);
         self.ctx = Some(ctx);
         result.map_err(codegen_error)?;

@@ -15,7 +15,9 @@
 //! text ──parse──▶ Ast ──lower──▶ Graph (hash-consed, canonical)
 //!      ──diff──▶ gradient and Hessian nodes in the same Graph
 //!      ──▶ eval (interpreter, the reference)   ──▶ print (slope syntax, LaTeX)
-//!      ──▶ jit (Cranelift) ──▶ Compiled: native fn(x, out) ──▶ bench
+//!      ──▶ jit (Cranelift) ──▶ Compiled: native fn(x, out)
+//!      ──▶ objective (compiled | interpreted | finite differences | closure)
+//!      ──▶ optim (one loop, eight methods) | bench
 //! ```
 //!
 //! # Code map
@@ -41,6 +43,12 @@
 //!   Richardson), the estimates exact gradients are measured against.
 //! - [`bench`]: the `slope bench` harness: compile time by stage and the
 //!   cost of each gradient source.
+//! - [`objective`]: the one trait every consumer of values and gradients
+//!   takes, with implementations for compiled code, the interpreter, finite
+//!   differences, closures, and negation (for maximising).
+//! - [`optim`]: the minimisation loop (stopping, projection, diagnosis of
+//!   divergence and oscillation) and one small step per method; line
+//!   searches, L-BFGS and Newton in their own files.
 //! - [`formula`]: [`Formula`], which ties the stages together for callers.
 //! - [`builtins`]: the functions and constants of the language.
 //! - [`testfns`]: standard test functions (Rosenbrock, Ackley, ...) as
