@@ -224,24 +224,6 @@ impl<O: Objective> Objective for Negated<O> {
     }
 }
 
-impl<O: Objective + ?Sized> Objective for &mut O {
-    fn n_vars(&self) -> usize {
-        (**self).n_vars()
-    }
-
-    fn value(&mut self, x: &[f64]) -> f64 {
-        (**self).value(x)
-    }
-
-    fn value_grad(&mut self, x: &[f64], grad: &mut [f64]) -> f64 {
-        (**self).value_grad(x, grad)
-    }
-
-    fn hessian(&mut self, x: &[f64], hessian: &mut [f64]) -> bool {
-        (**self).hessian(x, hessian)
-    }
-}
-
 impl<O: Objective + ?Sized> Objective for Box<O> {
     fn n_vars(&self) -> usize {
         (**self).n_vars()

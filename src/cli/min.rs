@@ -28,8 +28,8 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
     /// Optimisation method
-    #[arg(long, value_enum, default_value_t = MethodArg::Lbfgs)]
-    method: MethodArg,
+    #[arg(long, value_enum, default_value_t = Method::Lbfgs)]
+    method: Method,
     /// Step size of first-order methods (default 0.1); first trial step of a line search (default 1)
     #[arg(long, value_name = "A")]
     lr: Option<f64>,
@@ -81,33 +81,6 @@ pub struct Args {
     /// One JSON object: {"vars", "x", "f", "iterations", "evaluations", "converged", "reason"}
     #[arg(long)]
     json: bool,
-}
-
-#[derive(Copy, Clone, Debug, ValueEnum)]
-enum MethodArg {
-    Gd,
-    Momentum,
-    Nesterov,
-    Adagrad,
-    Rmsprop,
-    Adam,
-    Lbfgs,
-    Newton,
-}
-
-impl MethodArg {
-    fn method(self) -> Method {
-        match self {
-            MethodArg::Gd => Method::Gd,
-            MethodArg::Momentum => Method::Momentum,
-            MethodArg::Nesterov => Method::Nesterov,
-            MethodArg::Adagrad => Method::Adagrad,
-            MethodArg::Rmsprop => Method::Rmsprop,
-            MethodArg::Adam => Method::Adam,
-            MethodArg::Lbfgs => Method::Lbfgs,
-            MethodArg::Newton => Method::Newton,
-        }
-    }
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
@@ -200,7 +173,7 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
 /// Settings, start point and seed (when one was drawn or given) from the
 /// command line, with every value checked.
 fn settings(args: &Args, f: &Formula) -> Result<(Settings, Vec<f64>, Option<u64>)> {
-    let method = args.method.method();
+    let method = args.method;
     let mut s = Settings::new(method);
     if let Some(lr) = args.lr {
         s.lr = positive("--lr", lr)?;

@@ -17,8 +17,8 @@ use std::fmt;
 
 use crate::objective::Objective;
 
-/// The optimisation methods.
-#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+/// The optimisation methods (their command-line names are `name()`).
+#[derive(Copy, Clone, PartialEq, Eq, Debug, clap::ValueEnum)]
 pub enum Method {
     /// Gradient descent with a fixed step (the seed tutorials' algorithm).
     Gd,
