@@ -27,6 +27,12 @@ pub trait Objective {
     fn hessian(&mut self, _x: &[f64], _hessian: &mut [f64]) -> bool {
         false
     }
+
+    /// Evaluations of the underlying function one `value_grad` costs: 1 for
+    /// an exact gradient, more for finite differences.
+    fn evaluations_per_gradient(&self) -> usize {
+        1
+    }
 }
 
 /// A formula compiled to native code: value, value+gradient and, when
@@ -149,6 +155,10 @@ impl<O: Objective> Objective for FiniteDifferences<O> {
         self.inner.n_vars()
     }
 
+    fn evaluations_per_gradient(&self) -> usize {
+        1 + self.scheme.evaluations(self.inner.n_vars())
+    }
+
     fn value(&mut self, x: &[f64]) -> f64 {
         self.inner.value(x)
     }
@@ -222,6 +232,10 @@ impl<O: Objective> Objective for Negated<O> {
         hessian.iter_mut().for_each(|h| *h = -*h);
         ok
     }
+
+    fn evaluations_per_gradient(&self) -> usize {
+        self.0.evaluations_per_gradient()
+    }
 }
 
 impl<O: Objective + ?Sized> Objective for Box<O> {
@@ -239,5 +253,9 @@ impl<O: Objective + ?Sized> Objective for Box<O> {
 
     fn hessian(&mut self, x: &[f64], hessian: &mut [f64]) -> bool {
         (**self).hessian(x, hessian)
+    }
+
+    fn evaluations_per_gradient(&self) -> usize {
+        (**self).evaluations_per_gradient()
     }
 }

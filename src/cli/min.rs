@@ -31,7 +31,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = Method::Lbfgs)]
     method: Method,
     /// Step size of first-order methods (default 0.1); first trial step of a line search (default 1)
-    #[arg(long, value_name = "A")]
+    #[arg(long, allow_negative_numbers = true, value_name = "A")]
     lr: Option<f64>,
     /// Backtracking (Armijo) line search for gd
     #[arg(long)]
@@ -40,13 +40,18 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 1000)]
     max_iter: usize,
     /// Stop when f changes by at most E between iterations (off by default)
-    #[arg(long, value_name = "E")]
+    #[arg(long, allow_negative_numbers = true, value_name = "E")]
     ftol: Option<f64>,
     /// Stop when no gradient component exceeds E
-    #[arg(long, value_name = "E", default_value_t = 1e-8)]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "E",
+        default_value_t = 1e-8
+    )]
     gtol: f64,
     /// Stop when a step is at most E long (off by default)
-    #[arg(long, value_name = "E")]
+    #[arg(long, allow_negative_numbers = true, value_name = "E")]
     xtol: Option<f64>,
     /// Maximise instead of minimising
     #[arg(long)]
@@ -58,19 +63,44 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = GradientArg::Exact)]
     gradient: GradientArg,
     /// Momentum coefficient (momentum, nesterov)
-    #[arg(long, value_name = "B", default_value_t = 0.9)]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "B",
+        default_value_t = 0.9
+    )]
     momentum: f64,
     /// Decay of the squared-gradient average (rmsprop)
-    #[arg(long, value_name = "R", default_value_t = 0.9)]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "R",
+        default_value_t = 0.9
+    )]
     rho: f64,
     /// First-moment decay (adam)
-    #[arg(long, value_name = "B", default_value_t = 0.9)]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "B",
+        default_value_t = 0.9
+    )]
     beta1: f64,
     /// Second-moment decay (adam)
-    #[arg(long, value_name = "B", default_value_t = 0.999)]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "B",
+        default_value_t = 0.999
+    )]
     beta2: f64,
     /// Added to denominators (adagrad, rmsprop, adam)
-    #[arg(long, value_name = "E", default_value_t = 1e-8)]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "E",
+        default_value_t = 1e-8
+    )]
     epsilon: f64,
     /// Corrections kept (lbfgs)
     #[arg(long, value_name = "M", default_value_t = 10)]
@@ -135,7 +165,8 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
         return Err(e.into());
     }
 
-    let value = sign * outcome.f;
+    // `+ 0.0` turns the -0 of a negated zero into 0.
+    let value = sign * outcome.f + 0.0;
     if args.json {
         let mut obj = Map::new();
         obj.insert("vars".into(), json!(f.vars()));
@@ -222,7 +253,15 @@ fn settings(args: &Args, f: &Formula) -> Result<(Settings, Vec<f64>, Option<u64>
         s.project = true;
     }
     let (start, seed) = match (&args.start, &bounds) {
-        (Some(start), _) => (f.point(&parse_assignments("--start", start)?)?, None),
+        (Some(start), _) => {
+            let point = f
+                .point(&parse_assignments("--start", start)?)
+                .map_err(|mut e| {
+                    e.message = format!("--start: {}", e.message);
+                    e
+                })?;
+            (point, None)
+        }
         (None, Some(b)) => {
             let seed = args.seed.unwrap_or_else(fresh_seed);
             (optim::random_start(b, seed), Some(seed))
@@ -369,11 +408,15 @@ fn write_summary(
     seed: Option<u64>,
     seconds: f64,
 ) -> std::io::Result<()> {
-    let what = if args.maximize { "maximum" } else { "minimum" };
-    writeln!(out, "{what:<10} f = {}", format_value(value))?;
+    let what = match (outcome.reason, args.maximize) {
+        (crate::optim::Reason::Diverged, _) => "last finite",
+        (_, true) => "maximum",
+        (_, false) => "minimum",
+    };
+    writeln!(out, "{what:<11} f = {}", format_value(value))?;
     for (i, (name, v)) in f.vars().iter().zip(&outcome.x).enumerate() {
         let label = if i == 0 { "at" } else { "" };
-        writeln!(out, "{label:<10} {name} = {}", format_value(*v))?;
+        writeln!(out, "{label:<11} {name} = {}", format_value(*v))?;
     }
     let gradient = match args.gradient {
         GradientArg::Exact => String::new(),
@@ -387,17 +430,17 @@ fn write_summary(
     };
     writeln!(
         out,
-        "{:<10} {}{search}, lr {}{gradient}",
+        "{:<11} {}{search}, lr {}{gradient}",
         "method",
         settings.method.name(),
         settings.lr
     )?;
     if let Some(seed) = seed {
-        writeln!(out, "{:<10} random start from --seed {seed}", "start")?;
+        writeln!(out, "{:<11} random start from --seed {seed}", "start")?;
     }
     writeln!(
         out,
-        "{:<10} {} after {} iterations ({} evaluations) in {}",
+        "{:<11} {} after {} iterations ({} evaluations) in {}",
         "stopped",
         outcome.reason,
         outcome.iterations,

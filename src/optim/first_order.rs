@@ -14,6 +14,8 @@ pub(crate) struct FirstOrder {
     b: Vec<f64>,
     /// Adam's step count, for bias correction.
     t: i32,
+    /// The step the line search accepted last time.
+    last_step: f64,
     /// Scratch for the line search: trial point and gradient, direction.
     trial: Vec<f64>,
     trial_grad: Vec<f64>,
@@ -29,6 +31,7 @@ impl FirstOrder {
             a: vec![0.0; n],
             b: vec![0.0; if method == Method::Adam { n } else { 0 }],
             t: 0,
+            last_step: settings.lr,
             trial: vec![0.0; scratch],
             trial_grad: vec![0.0; scratch],
             direction: vec![0.0; scratch],
@@ -50,16 +53,13 @@ impl Step for FirstOrder {
             for (d, g) in self.direction.iter_mut().zip(grad.iter()) {
                 *d = -g;
             }
-            return backtrack(
-                ctx,
-                x,
-                f,
-                grad,
-                &self.direction,
-                lr,
-                &mut self.trial,
-                &mut self.trial_grad,
-            );
+            // Start from twice the last accepted step (at most --lr): after
+            // the first iterations that is close to what will be accepted.
+            let mut t = (2.0 * self.last_step).min(lr);
+            let (trial, trial_grad) = (&mut self.trial, &mut self.trial_grad);
+            let result = backtrack(ctx, x, f, grad, &self.direction, &mut t, trial, trial_grad);
+            self.last_step = t;
+            return result;
         }
         match self.method {
             Method::Gd => {

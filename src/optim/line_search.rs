@@ -10,7 +10,8 @@ use super::{Context, StepResult, dot};
 /// Most trial steps a search makes before giving up.
 const MAX_TRIALS: usize = 60;
 
-/// Halves the step from `t0` until `f(x + t d) <= f + c1 t ∇f·d`.
+/// Halves the step from `t0` until `f(x + t d) <= f + c1 t ∇f·d`; the
+/// accepted step is left in `t0` (so a caller can start the next search near it).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn backtrack(
     ctx: &mut Context<'_>,
@@ -18,7 +19,7 @@ pub(crate) fn backtrack(
     f: &mut f64,
     grad: &mut [f64],
     d: &[f64],
-    t0: f64,
+    t0: &mut f64,
     trial: &mut [f64],
     trial_grad: &mut [f64],
 ) -> StepResult {
@@ -27,7 +28,7 @@ pub(crate) fn backtrack(
         return StepResult::Failed;
     }
     let c1 = ctx.settings.c1;
-    let mut t = t0;
+    let mut t = *t0;
     for _ in 0..MAX_TRIALS {
         move_to(trial, x, d, t);
         ctx.project(trial);
@@ -35,6 +36,7 @@ pub(crate) fn backtrack(
         // A NaN fails the test too: the step left the domain, so shrink it.
         if ft <= *f + c1 * t * slope {
             accept(x, f, grad, trial, ft, trial_grad);
+            *t0 = t;
             return StepResult::Moved;
         }
         t *= 0.5;

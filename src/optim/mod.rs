@@ -202,7 +202,8 @@ pub struct Outcome {
     pub f: f64,
     pub grad_norm: f64,
     pub iterations: usize,
-    /// Calls of the objective (each value or value+gradient counts once).
+    /// Evaluations of the function: a value+gradient counts once, or as
+    /// many function values as finite differences spent; a Hessian once.
     pub evaluations: usize,
     pub reason: Reason,
     /// Advice for runs that did not converge, in plain words.
@@ -242,11 +243,12 @@ pub(crate) struct Context<'a> {
 
 impl Context<'_> {
     pub fn value_grad(&mut self, x: &[f64], grad: &mut [f64]) -> f64 {
-        self.evaluations += 1;
+        self.evaluations += self.objective.evaluations_per_gradient();
         self.objective.value_grad(x, grad)
     }
 
     pub fn hessian(&mut self, x: &[f64], hessian: &mut [f64]) -> bool {
+        self.evaluations += 1;
         self.objective.hessian(x, hessian)
     }
 

@@ -106,14 +106,14 @@ impl Step for Newton {
             }
         }
         self.solve(grad);
-        let t0 = ctx.settings.lr;
+        let mut t = ctx.settings.lr;
         backtrack(
             ctx,
             x,
             f,
             grad,
             &self.direction,
-            t0,
+            &mut t,
             &mut self.trial,
             &mut self.trial_grad,
         )

@@ -3,5 +3,6 @@
 
 mod cli;
 mod language;
+mod min;
 mod native;
 mod properties;

@@ -1,0 +1,1133 @@
+//! `slope min` and `slope::optim`: the seed tutorials, every method on the
+//! standard test functions, maximising, bounds and projection,
+//! reproducible random starts, bad input, divergence, traces, gradient
+//! sources and the library's objectives.
+//!
+//! Known optima used below (see `src/testfns.rs`):
+//! - `3*x^2 + 2*x + 1`: minimum 2/3 at x = -1/3;
+//! - `-exp(-x1^2 - x2^2)`: minimum -1 at (0, 0);
+//! - `(x1-1.5)^2 + (x2-2.5)^2 + (x3-0.5)^2`: minimum 0 at (1.5, 2.5, 0.5);
+//! - Rosenbrock in n variables: minimum 0 at (1, …, 1);
+//! - Booth: minimum 0 at (1, 3); Beale: minimum 0 at (3, 0.5).
+
+use std::cell::Cell;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+use slope::fd::Scheme;
+use slope::objective::{CompiledObjective, FiniteDifferences, FnObjective, Negated, Objective};
+use slope::optim::{Method, Reason, Settings, minimize};
+use slope::{Formula, testfns};
+
+// ---------------------------------------------------------------- helpers
+
+struct Run {
+    stdout: String,
+    stderr: String,
+    status: i32,
+}
+
+/// Runs `slope min ARGS`. No run may panic or print a backtrace.
+fn run(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_slope"))
+        .arg("min")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the slope binary runs");
+    let run = Run {
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+        status: out.status.code().expect("slope exits, it is not killed"),
+    };
+    for bad in ["panicked", "RUST_BACKTRACE", "stack backtrace"] {
+        assert!(
+            !run.stderr.contains(bad),
+            "min {args:?}: {bad:?} on stderr:\n{}",
+            run.stderr
+        );
+    }
+    run
+}
+
+/// Runs `slope min ARGS --json`: stdout is exactly one JSON object.
+fn run_json(args: &[&str]) -> (Value, Run) {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let r = run(&all);
+    assert!(
+        r.stdout.ends_with('\n') && r.stdout.lines().count() == 1,
+        "min {all:?}: stdout is not one line:\n{}\nstderr:\n{}",
+        r.stdout,
+        r.stderr
+    );
+    let value: Value = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("min {all:?}: {e}: {}", r.stdout));
+    (value, r)
+}
+
+fn num(v: &Value, key: &str) -> f64 {
+    v[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key:?} is not a number in {v}"))
+}
+
+fn point(v: &Value) -> Vec<f64> {
+    v["x"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no \"x\" array in {v}"))
+        .iter()
+        .map(|x| x.as_f64().unwrap_or_else(|| panic!("non-number in {v}")))
+        .collect()
+}
+
+/// Largest componentwise distance between two points.
+fn dist(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(p, q)| (p - q).abs())
+        .fold(0.0, f64::max)
+}
+
+fn assert_near(x: &[f64], want: &[f64], tol: f64, what: &str) {
+    let d = dist(x, want);
+    assert!(
+        d <= tol,
+        "{what}: x = {x:?} is {d:e} from {want:?} (tolerance {tol:e})"
+    );
+}
+
+/// Compiles `text` (with the Hessian for Newton) and minimises it from `start`.
+fn minimize_text(text: &str, start: &[f64], settings: &Settings) -> slope::optim::Outcome {
+    let mut f = Formula::parse(text).unwrap();
+    let mut objective = CompiledObjective::new(&mut f, settings.method == Method::Newton).unwrap();
+    minimize(&mut objective, start, settings, &mut |_| {})
+}
+
+const PARABOLA_SEED: [&str; 11] = [
+    testfns::PARABOLA,
+    "--start",
+    "x=1.5",
+    "--method",
+    "gd",
+    "--lr",
+    "0.1",
+    "--ftol",
+    "1e-4",
+    "--max-iter",
+    "100",
+];
+
+// ---------------------------------------------------------------- seed tutorials
+
+#[test]
+fn seed_parabola_stops_by_ftol_near_minus_one_third() {
+    // Minimum 2/3 at x = -1/3. With lr 0.1 the error e = x + 1/3 shrinks by
+    // |1 - 0.1*6| = 0.4 per step, and f - 2/3 = 3 e^2, so one step lowers f
+    // by 3 e^2 (1 - 0.16) = 2.52 e^2. ftol 1e-4 stops at the first step
+    // whose decrease is at most 1e-4: e was at most 6.3e-3 before that
+    // step and is at most 0.4 * 6.3e-3 = 2.5e-3 after it. Hence the
+    // tolerance 2.5e-3 on x and 3 * (2.5e-3)^2 < 2e-5 on f.
+    let (v, r) = run_json(&PARABOLA_SEED);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(r.stderr, "");
+    assert_eq!(v["reason"], "ftol");
+    assert_eq!(v["converged"], true);
+    assert_eq!(v["vars"], serde_json::json!(["x"]));
+    let x = point(&v);
+    assert_near(&x, &[-1.0 / 3.0], 2.5e-3, "parabola");
+    // Stopping early: not at the minimum to rounding, but close.
+    assert!(
+        (x[0] + 1.0 / 3.0).abs() > 1e-6,
+        "ftol should stop before gtol would: {x:?}"
+    );
+    let f = num(&v, "f");
+    assert!((f - 2.0 / 3.0).abs() < 2e-5 && f >= 2.0 / 3.0, "f = {f}");
+    // One evaluation at the start, one per gd step.
+    assert_eq!(num(&v, "evaluations"), num(&v, "iterations") + 1.0);
+    assert!(num(&v, "iterations") < 100.0);
+}
+
+#[test]
+fn seed_gaussian_and_sphere_reach_their_minima() {
+    let settings = [
+        "--method",
+        "gd",
+        "--lr",
+        "0.1",
+        "--ftol",
+        "1e-4",
+        "--max-iter",
+        "100",
+    ];
+    // Gaussian well: minimum -1 at (0, 0). Near the minimum f + 1 ≈ |x|^2
+    // and gd with lr 0.1 contracts by 0.8 per step, so a decrease of at
+    // most 1e-4 means |x|^2 (1 - 0.64) <= 1e-4, |x| <= 1.7e-2: tolerance
+    // 2e-2 on x and 4e-4 on f.
+    let mut args = vec![testfns::GAUSSIAN, "--start", "x1=1,x2=1.5"];
+    args.extend(settings);
+    let (v, r) = run_json(&args);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(v["reason"], "ftol");
+    assert_near(&point(&v), &[0.0, 0.0], 2e-2, "gaussian");
+    assert!((num(&v, "f") + 1.0).abs() < 4e-4, "{v}");
+
+    // Sphere: minimum 0 at (1.5, 2.5, 0.5). f = |e|^2 with e shrinking by
+    // 0.8 per step: a decrease of at most 1e-4 means |e|^2 * 0.36 <= 1e-4
+    // before the step, so |e| <= 1.7e-2 (f <= 2.8e-4), and less after it.
+    let mut args = vec![testfns::SPHERE, "--start", "x1=0,x2=0.5,x3=0"];
+    args.extend(settings);
+    let (v, r) = run_json(&args);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(v["reason"], "ftol");
+    assert_near(&point(&v), &[1.5, 2.5, 0.5], 2e-2, "sphere");
+    assert!(num(&v, "f") < 3e-4, "{v}");
+}
+
+#[test]
+fn seed_bounded_x_squared_with_three_steps() {
+    // x^2: minimum 0 at x = 0; random starts in [-1, 1] from fixed seeds.
+    for seed in ["1", "7", "42"] {
+        let base = [
+            "x^2",
+            "--bounds",
+            "x=-1:1",
+            "--seed",
+            seed,
+            "--max-iter",
+            "30",
+            "--method",
+            "gd",
+        ];
+        let with_lr = |lr: &'static str| {
+            let mut args = base.to_vec();
+            args.extend(["--lr", lr]);
+            args
+        };
+
+        // lr 0.1: x shrinks by 0.8 per step, 0.8^30 = 1.2e-3, so f <= 1.5e-6.
+        // The gradient 2x is still above gtol 1e-8, so the run uses all 30
+        // iterations.
+        let (v, r) = run_json(&with_lr("0.1"));
+        assert_eq!(r.status, 0, "seed {seed}: {}", r.stderr);
+        assert!(num(&v, "f") < 1e-5, "seed {seed}: {v}");
+        assert_eq!(v["reason"], "max-iter", "seed {seed}");
+        assert_eq!(num(&v, "iterations"), 30.0);
+        assert_eq!(v["seed"].as_u64(), Some(seed.parse().unwrap()));
+
+        // lr 1: x -> x - 2x = -x, a pure bounce at constant f.
+        let (v, r) = run_json(&with_lr("1.0"));
+        assert_eq!(v["reason"], "oscillating", "seed {seed}: {v}");
+        assert_eq!(v["converged"], false);
+        assert_eq!(r.status, 1, "seed {seed}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("try a smaller --lr (now 1)"),
+            "{}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.starts_with("note: stopped by oscillating: "),
+            "{}",
+            r.stderr
+        );
+        assert!(v["hint"].as_str().unwrap().contains("smaller --lr"), "{v}");
+
+        // lr 1e-5: f creeps down by a relative 4e-5 per step.
+        let (v, r) = run_json(&with_lr("1e-5"));
+        assert_eq!(r.status, 0, "seed {seed}: {}", r.stderr);
+        assert_eq!(v["reason"], "max-iter", "seed {seed}");
+        assert_eq!(v["converged"], false);
+        let hint = "f was still going down, but slowly: the step may be too small (--lr 1e-5)";
+        assert_eq!(v["hint"], hint);
+        assert_eq!(r.stderr, format!("note: stopped by max-iter: {hint}\n"));
+    }
+}
+
+// ---------------------------------------------------------------- every method
+
+/// The settings each method is tested with on the standard functions.
+/// Rosenbrock's valley has curvature up to about 1000 near (1, 1) (more in
+/// 10-D), so the fixed-step methods need lr 1e-3 (Nesterov 5e-4: its
+/// look-ahead makes the effective step larger, and at 1e-3 it is unstable
+/// on 10-D Rosenbrock) and up to tens of thousands of iterations, which
+/// take milliseconds on compiled code. AdaGrad's steps shrink by
+/// themselves, so it starts larger.
+fn method_settings() -> Vec<(&'static str, Settings)> {
+    let first_order = |method, lr| Settings {
+        lr,
+        max_iter: 100_000,
+        ..Settings::new(method)
+    };
+    vec![
+        ("gd", first_order(Method::Gd, 1e-3)),
+        (
+            "gd --line-search",
+            Settings {
+                line_search: true,
+                lr: 1.0,
+                ..first_order(Method::Gd, 1.0)
+            },
+        ),
+        ("momentum", first_order(Method::Momentum, 1e-3)),
+        ("nesterov", first_order(Method::Nesterov, 5e-4)),
+        ("adagrad", first_order(Method::Adagrad, 0.1)),
+        ("rmsprop", first_order(Method::Rmsprop, 1e-3)),
+        ("adam", first_order(Method::Adam, 1e-3)),
+        ("lbfgs", Settings::new(Method::Lbfgs)),
+        ("newton", Settings::new(Method::Newton)),
+    ]
+}
+
+/// The standard functions: name, formula, start, known minimiser.
+fn standard_functions() -> Vec<(&'static str, String, Vec<f64>, Vec<f64>)> {
+    vec![
+        // Minimum 0 at (1, 1), from the classic start.
+        (
+            "rosenbrock 2-D",
+            testfns::rosenbrock(2),
+            vec![-1.2, 1.0],
+            vec![1.0, 1.0],
+        ),
+        // Minimum 0 at (1, 3).
+        (
+            "booth",
+            testfns::BOOTH.to_string(),
+            vec![0.0, 0.0],
+            vec![1.0, 3.0],
+        ),
+        // Minimum 0 at (3, 0.5).
+        (
+            "beale",
+            testfns::BEALE.to_string(),
+            vec![1.0, 1.0],
+            vec![3.0, 0.5],
+        ),
+        // Minimum 0 at (1, …, 1). From the origin: from (-1.2, 1, -1.2, …)
+        // Newton settles, legitimately, in the local minimum near
+        // (-1, 1, …, 1) with f ≈ 3.99 that this function has for n >= 4.
+        (
+            "rosenbrock 10-D",
+            testfns::rosenbrock(10),
+            vec![0.0; 10],
+            vec![1.0; 10],
+        ),
+    ]
+}
+
+#[test]
+fn every_method_reaches_the_minimum_of_the_standard_functions() {
+    for (fname, text, start, minimiser) in standard_functions() {
+        for (mname, settings) in method_settings() {
+            let what = format!("{mname} on {fname}");
+            let o = minimize_text(&text, &start, &settings);
+            if settings.method == Method::Rmsprop {
+                // RMSProp divides the gradient by its running RMS, so near
+                // the minimum each step is still about lr per component, as
+                // long as g is not exactly 0: with a fixed lr it can only get
+                // within a few lr of the minimum, where it bounces and the
+                // loop stops it as oscillating (the hint, a smaller --lr, is
+                // the right advice: the bounce scales with lr).
+                assert_eq!(o.reason, Reason::Oscillating, "{what}: {o:?}");
+                assert_near(&o.x, &minimiser, 2.0 * settings.lr, &what);
+                assert!(o.f < 1e-2, "{what}: f = {}", o.f);
+                continue;
+            }
+            // Stopped by gtol 1e-8 (no gradient component above it), x is
+            // within 1e-6 of the minimiser (the farthest seen is 4e-8, on
+            // Beale and on 10-D Rosenbrock's last coordinate) and f below
+            // 1e-12.
+            assert!(
+                o.reason.converged(),
+                "{what}: stopped by {} ({:?})",
+                o.reason,
+                o.hint
+            );
+            assert_eq!(o.reason, Reason::Gtol, "{what}");
+            assert_near(&o.x, &minimiser, 1e-6, &what);
+            assert!(o.f.abs() < 1e-12, "{what}: f = {:e}", o.f);
+            assert!(o.iterations < settings.max_iter, "{what}");
+            assert!(o.evaluations > o.iterations, "{what}: {o:?}");
+            assert!(o.hint.is_none(), "{what}: {:?}", o.hint);
+        }
+    }
+}
+
+#[test]
+fn rmsprop_gets_closer_with_a_smaller_step() {
+    // Booth, minimum 0 at (1, 3): the bounce RMSProp ends in scales with lr.
+    for lr in [1e-3, 1e-4] {
+        let settings = Settings {
+            lr,
+            max_iter: 200_000,
+            ..Settings::new(Method::Rmsprop)
+        };
+        let o = minimize_text(testfns::BOOTH, &[0.0, 0.0], &settings);
+        assert_eq!(o.reason, Reason::Oscillating, "lr {lr}: {o:?}");
+        assert_near(&o.x, &[1.0, 3.0], lr, &format!("rmsprop lr {lr}"));
+    }
+}
+
+#[test]
+fn every_method_through_the_binary() {
+    // Booth, minimum 0 at (1, 3), from (0, 0): checks that each --method
+    // name runs its method (lbfgs and newton stop within ten iterations,
+    // the others need hundreds to thousands).
+    let cases: [(&[&str], f64); 9] = [
+        (&["--method", "gd", "--lr", "0.05"], 1e-6),
+        (&["--method", "gd", "--line-search"], 1e-6),
+        (&["--method", "momentum", "--lr", "0.01"], 1e-6),
+        (&["--method", "nesterov", "--lr", "0.01"], 1e-6),
+        (&["--method", "adagrad", "--lr", "0.5"], 1e-6),
+        // Only gets within about lr of the minimum (see above).
+        (&["--method", "rmsprop", "--lr", "1e-3"], 2e-3),
+        (&["--method", "adam", "--lr", "0.01"], 1e-6),
+        (&["--method", "lbfgs"], 1e-6),
+        (&["--method", "newton"], 1e-6),
+    ];
+    for (extra, tol) in cases {
+        let mut args = vec![testfns::BOOTH, "--start", "x=0,y=0", "--max-iter", "100000"];
+        args.extend(extra);
+        let (v, r) = run_json(&args);
+        assert_near(&point(&v), &[1.0, 3.0], tol, &format!("{extra:?}"));
+        if extra[1] == "rmsprop" {
+            assert_eq!(v["reason"], "oscillating", "{extra:?}");
+            assert_eq!(r.status, 1);
+        } else {
+            assert_eq!(v["reason"], "gtol", "{extra:?}: {v}");
+            assert_eq!(v["converged"], true);
+            assert_eq!(r.status, 0, "{extra:?}: {}", r.stderr);
+            assert_eq!(r.stderr, "");
+        }
+        if extra[1] == "lbfgs" || extra[1] == "newton" {
+            assert!(num(&v, "iterations") <= 10.0, "{extra:?}: {v}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------- maximize
+
+#[test]
+fn maximize_reports_the_maximum_not_its_negation() {
+    // -(x-2)^2: maximum 0 at x = 2.
+    for method in ["lbfgs", "gd", "newton"] {
+        let (v, r) = run_json(&[
+            "-(x-2)^2",
+            "--start",
+            "x=0",
+            "--maximize",
+            "--method",
+            method,
+        ]);
+        assert_eq!(r.status, 0, "{method}: {}", r.stderr);
+        assert_eq!(v["reason"], "gtol", "{method}");
+        assert_near(&point(&v), &[2.0], 1e-8, method);
+        // f is the formula's value there: at most 0, and 0 to within
+        // (5e-9)^2.
+        let f = num(&v, "f");
+        assert!(f <= 0.0 && f > -1e-16, "{method}: f = {f}");
+    }
+    // Shifted so that the sign of f shows: maximum 5 at x = 2.
+    let (v, _) = run_json(&[
+        "5 - (x-2)^2",
+        "--start",
+        "x=0",
+        "--maximize",
+        "--trace",
+        "jsonl",
+    ]);
+    assert!((num(&v, "f") - 5.0).abs() < 1e-12, "{v}");
+    // The text summary says "maximum".
+    let r = run(&["5 - (x-2)^2", "--start", "x=0", "--maximize"]);
+    assert!(r.stdout.starts_with("maximum     f = 5\n"), "{}", r.stdout);
+    // The trace shows the formula's values too: 1 at the start x = 0.
+    let r = run(&[
+        "5 - (x-2)^2",
+        "--start",
+        "x=0",
+        "--maximize",
+        "--trace",
+        "jsonl",
+        "--method",
+        "gd",
+    ]);
+    let first: Value = serde_json::from_str(r.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(first["f"].as_f64(), Some(1.0), "{first}");
+}
+
+// ---------------------------------------------------------------- bounds
+
+/// The JSON objects of a jsonl trace (lines that are not JSON are notes).
+fn jsonl(text: &str) -> Vec<Value> {
+    text.lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn projection_keeps_every_iterate_in_the_box() {
+    // (x-3)^2 on [-1, 1]: the constrained minimum is at the bound x = 1 (f = 4),
+    // where the projected gradient vanishes, so the run stops by gtol.
+    for seed in ["1", "3", "11"] {
+        let args = [
+            "(x-3)^2",
+            "--bounds",
+            "x=-1:1",
+            "--project",
+            "--method",
+            "gd",
+            "--seed",
+            seed,
+        ];
+        let mut with_trace = args.to_vec();
+        with_trace.extend(["--trace", "jsonl"]);
+        let (v, r) = run_json(&with_trace);
+        assert_eq!(r.status, 0, "{}", r.stderr);
+        assert_eq!(point(&v), [1.0], "seed {seed}");
+        assert_eq!(num(&v, "f"), 4.0);
+        assert_eq!(v["reason"], "gtol");
+        let trace = jsonl(&r.stderr);
+        assert_eq!(trace.len() as f64, num(&v, "iterations") + 1.0);
+        for it in &trace {
+            let x = point(it)[0];
+            assert!(
+                (-1.0..=1.0).contains(&x),
+                "seed {seed}: iterate outside the box: {it}"
+            );
+        }
+    }
+
+    // Momentum overshoots, and a start outside the box is clamped first:
+    // (x-3)^2 + (y+5)^2 on [-1, 1] x [-2, 2] has its minimum at (1, -2), f = 13.
+    for method in ["gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"] {
+        let args = [
+            "(x-3)^2 + (y+5)^2",
+            "--start",
+            "x=5,y=0",
+            "--bounds",
+            "x=-1:1,y=-2:2",
+            "--project",
+            "--method",
+            method,
+            "--lr",
+            "0.3",
+            "--trace",
+            "jsonl",
+        ];
+        let (v, r) = run_json(&args);
+        assert_eq!(r.status, 0, "{method}: {}", r.stderr);
+        assert_eq!(v["reason"], "gtol", "{method}: {v}");
+        assert_eq!(point(&v), [1.0, -2.0], "{method}");
+        let trace = jsonl(&r.stderr);
+        assert_eq!(
+            point(&trace[0]),
+            [1.0, 0.0],
+            "{method}: the start is clamped"
+        );
+        for it in &trace {
+            let x = point(it);
+            assert!(
+                (-1.0..=1.0).contains(&x[0]) && (-2.0..=2.0).contains(&x[1]),
+                "{method}: iterate outside the box: {it}"
+            );
+        }
+    }
+
+    // Without --project, bounds only choose the start: gd leaves the box
+    // for the unconstrained minimum x = 3.
+    let (v, _) = run_json(&[
+        "(x-3)^2", "--bounds", "x=-1:1", "--method", "gd", "--seed", "3",
+    ]);
+    assert_near(&point(&v), &[3.0], 1e-8, "unprojected");
+}
+
+// ---------------------------------------------------------------- reproducibility
+
+#[test]
+fn a_seed_reproduces_the_run() {
+    let args = [
+        testfns::HIMMELBLAU,
+        "--bounds",
+        "x=-5:5,y=-5:5",
+        "--method",
+        "adam",
+        "--seed",
+        "12345",
+    ];
+    let (a, _) = run_json(&args);
+    let (b, _) = run_json(&args);
+    assert_eq!(a.to_string(), b.to_string());
+    assert_eq!(a["seed"].as_u64(), Some(12345));
+    // A different seed starts elsewhere.
+    let mut other = args.to_vec();
+    other[6] = "54321";
+    let (c, _) = run_json(&other);
+    assert_ne!(a["x"], c["x"]);
+
+    // No --seed: one is drawn and reported; rerunning with it repeats the run.
+    let args = [
+        testfns::HIMMELBLAU,
+        "--bounds",
+        "x=-5:5,y=-5:5",
+        "--method",
+        "gd",
+        "--lr",
+        "0.01",
+    ];
+    let (drawn, _) = run_json(&args);
+    let seed = drawn["seed"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no seed in {drawn}"));
+    let seed = seed.to_string();
+    let mut again = args.to_vec();
+    again.extend(["--seed", &seed]);
+    let (repeat, _) = run_json(&again);
+    assert_eq!(drawn.to_string(), repeat.to_string());
+    // Himmelblau's four minima all have f = 0.
+    assert!(num(&repeat, "f") < 1e-12, "{repeat}");
+    // The text summary names the seed too.
+    let r = run(&again);
+    assert!(
+        r.stdout
+            .contains(&format!("random start from --seed {seed}\n")),
+        "{}",
+        r.stdout
+    );
+
+    // A given start draws no seed.
+    let (v, _) = run_json(&PARABOLA_SEED);
+    assert!(v.get("seed").is_none(), "{v}");
+}
+
+// ---------------------------------------------------------------- bad input
+
+#[test]
+fn bad_input_is_refused_with_status_2_and_one_clear_line() {
+    let cases: [(&[&str], &str); 17] = [
+        (
+            &["x^2", "--start", "x=1", "--lr=-1"],
+            "error: --lr must be a positive number, not -1",
+        ),
+        (
+            &["x^2", "--start", "x=1", "--lr", "0"],
+            "error: --lr must be a positive number, not 0",
+        ),
+        (
+            &["x^2", "--start", "x=1", "--max-iter", "0"],
+            "error: --max-iter must be at least 1",
+        ),
+        (
+            &["x^2", "--start", "x=1", "--method", "foo"],
+            "error: invalid value 'foo' for '--method <METHOD>'",
+        ),
+        (
+            &["x^2", "--start", "x=abc"],
+            "error: --start: 'abc' is not a number",
+        ),
+        (
+            &["x^2", "--start", "y=1"],
+            "error: --start: the formula has no variable 'y'",
+        ),
+        (
+            &["x^2 + y", "--start", "x=1"],
+            "error: --start: no value for 'y'",
+        ),
+        (
+            &["x^2", "--bounds", "x=2:1"],
+            "error: --bounds: x=2:1 is not an interval: the low end must be below the high end",
+        ),
+        (
+            &["x^2 + y", "--bounds", "x=0:1"],
+            "error: --bounds gives no range for 'y'",
+        ),
+        (&["x^2 + y"], "error: no start point"),
+        (
+            &["x^2", "--start", "x=1", "--project"],
+            "error: --project needs --bounds",
+        ),
+        (
+            &["x^2", "--bounds", "x=0:1", "--project", "--method", "lbfgs"],
+            "error: --project applies to the first-order methods, not lbfgs",
+        ),
+        (
+            &[
+                "x^2",
+                "--bounds",
+                "x=0:1",
+                "--project",
+                "--method",
+                "newton",
+            ],
+            "error: --project applies to the first-order methods, not newton",
+        ),
+        (
+            &["x^2", "--start", "x=1", "--line-search", "--method", "adam"],
+            "error: --line-search applies to gd (lbfgs and newton always search)",
+        ),
+        (
+            &["x^2", "--start", "x=1", "--momentum", "1.5"],
+            "error: --momentum must be at least 0 and below 1, not 1.5",
+        ),
+        (
+            &["x^2", "--start", "x=1", "--lr", "nan"],
+            "error: --lr must be a positive number, not NaN",
+        ),
+        (
+            &["x^2", "--start", "x=1,x=2"],
+            "error: --start: 'x' is given twice",
+        ),
+    ];
+    for (args, first_line) in cases {
+        let r = run(args);
+        assert_eq!(r.status, 2, "{args:?}: {}", r.stderr);
+        assert_eq!(r.stdout, "", "{args:?}");
+        assert_eq!(
+            r.stderr.lines().next(),
+            Some(first_line),
+            "{args:?}:\n{}",
+            r.stderr
+        );
+    }
+    // Hints where the fix is not obvious.
+    let r = run(&["x^2 + y"]);
+    assert!(
+        r.stderr.contains(
+            "give one with --start x=1, or a box for a random start with --bounds x=-1:1"
+        ),
+        "{}",
+        r.stderr
+    );
+    let r = run(&["x^2 + y", "--start", "x=1"]);
+    assert!(
+        r.stderr.contains("the formula's variables are 'x' and 'y'"),
+        "{}",
+        r.stderr
+    );
+
+    // A negative value as a separate word reaches the same check.
+    let r = run(&["x^2", "--start", "x=1", "--lr", "-1"]);
+    assert_eq!((r.status, r.stdout.as_str()), (2, ""), "{}", r.stderr);
+    assert_eq!(
+        r.stderr.lines().next(),
+        Some("error: --lr must be a positive number, not -1")
+    );
+}
+
+// ---------------------------------------------------------------- divergence
+
+#[test]
+fn a_step_too_large_diverges_with_advice() {
+    // x^4 from x = 1 with lr 10: x -> x - 40 x^3 grows without bound until
+    // x^4 overflows.
+    let (v, r) = run_json(&["x^4", "--start", "x=1", "--method", "gd", "--lr", "10"]);
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    assert_eq!(v["reason"], "diverged");
+    assert_eq!(v["converged"], false);
+    let hint = "f grew until it overflowed: the step is too large, try a smaller --lr (now 10)";
+    assert_eq!(v["hint"], hint);
+    assert!(
+        r.stderr
+            .starts_with(&format!("note: stopped by diverged: {hint}\n")),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("error: a power overflowed"),
+        "{}",
+        r.stderr
+    );
+    // The reported point is the last finite one.
+    let x = point(&v);
+    assert!(x[0].is_finite() && num(&v, "f") == x[0].powi(4), "{v}");
+}
+
+#[test]
+fn leaving_the_domain_diverges_and_names_the_operation() {
+    // ln(x) has no minimum: gd (lr 0.1) from x = 1 moves by -0.1/x, towards
+    // 0 faster and faster: 0.9, 0.789, 0.662, 0.511, 0.315, then
+    // 0.315 - 0.1/0.315 = -0.0016, where ln is NaN.
+    let (v, r) = run_json(&[
+        "ln(x)", "--start", "x=1", "--method", "gd", "--trace", "jsonl",
+    ]);
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    assert_eq!(v["reason"], "diverged");
+    assert_eq!(v["hint"], "a step left the formula's domain");
+    assert!(
+        r.stderr
+            .contains("note: stopped by diverged: a step left the formula's domain\n")
+    );
+    assert!(
+        r.stderr.contains("error: ln of a negative number\n"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("1 | ln(x)\n"), "{}", r.stderr);
+    assert!(r.stderr.contains("^^^^^ gives NaN here"), "{}", r.stderr);
+    // Reported: the last point inside the domain, and its value.
+    let x = point(&v)[0];
+    assert!((x - 0.315_443_848_931_175_8).abs() < 1e-12, "{v}");
+    assert!((num(&v, "f") - x.ln()).abs() < 1e-15);
+    // The trace shows the step out: six steps, the last to x < 0, f null.
+    let trace = jsonl(&r.stderr);
+    assert_eq!(trace.len(), 7);
+    assert_eq!(num(&v, "iterations"), 6.0);
+    let last = &trace[6];
+    assert!(point(last)[0] < 0.0 && last["f"].is_null(), "{last}");
+
+    // The library says the same: the point outside the domain is kept.
+    let o = minimize_text("ln(x)", &[1.0], &Settings::new(Method::Gd));
+    assert_eq!(o.reason, Reason::Diverged);
+    let bad = o.bad_point.expect("a diverged run keeps the bad point");
+    assert!(bad[0] < 0.0 && bad[0] > -0.01, "{bad:?}");
+    assert_eq!(o.x, [x]);
+
+    // A start outside the domain is reported as such.
+    let (v, r) = run_json(&["ln(x)", "--start", "x=-1"]);
+    assert_eq!(r.status, 1);
+    assert_eq!(v["reason"], "diverged");
+    assert_eq!(v["hint"], "the start point is outside the formula's domain");
+    assert!(
+        r.stderr.contains("error: ln of a negative number"),
+        "{}",
+        r.stderr
+    );
+}
+
+// ---------------------------------------------------------------- traces
+
+/// Whether `s` is `-?\d+\.\d{decimals}`.
+fn fixed(s: &str, decimals: usize) -> bool {
+    let s = s.strip_prefix('-').unwrap_or(s);
+    match s.split_once('.') {
+        Some((int, frac)) => {
+            !int.is_empty()
+                && int.bytes().all(|b| b.is_ascii_digit())
+                && frac.len() == decimals
+                && frac.bytes().all(|b| b.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
+/// Parses a text trace line `>N f([x1, x2]) = F` (x with 8 decimals, F
+/// with 5) into N.
+fn text_trace_line(line: &str) -> Option<usize> {
+    let rest = line.strip_prefix('>')?;
+    let (n, rest) = rest.split_once(" f([")?;
+    let (xs, f) = rest.split_once("]) = ")?;
+    let ok = xs.split(", ").all(|x| fixed(x, 8)) && fixed(f, 5);
+    (ok && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())).then(|| n.parse().unwrap())
+}
+
+#[test]
+fn text_trace_lines_match_the_tutorial_format() {
+    assert_eq!(text_trace_line(">3 f([-0.18590023]) = 0.03456"), Some(3));
+    assert_eq!(
+        text_trace_line(">3 f([-0.18590023, 1.00000000]) = -0.03456"),
+        Some(3)
+    );
+    assert_eq!(text_trace_line(">3 f([-0.1859]) = 0.03456"), None);
+    assert_eq!(text_trace_line("3 f([-0.18590023]) = 0.03456"), None);
+
+    // With --json, the trace goes to stderr and stdout stays one object.
+    let mut args = PARABOLA_SEED.to_vec();
+    args.push("--trace");
+    let (v, r) = run_json(&args);
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(
+        lines.len() as f64,
+        num(&v, "iterations") + 1.0,
+        "{}",
+        r.stderr
+    );
+    for (i, line) in lines.iter().enumerate() {
+        assert_eq!(text_trace_line(line), Some(i), "{line:?}");
+    }
+    assert_eq!(lines[0], ">0 f([1.50000000]) = 10.75000");
+    // gd with lr 0.1: x1 = 1.5 - 0.1 * (6*1.5 + 2) = 0.4, f = 0.48 + 0.8 + 1.
+    assert_eq!(lines[1], ">1 f([0.40000000]) = 2.28000");
+
+    // Without --json, the trace precedes the summary on stdout; two
+    // variables are separated by ", ".
+    let r = run(&[testfns::BOOTH, "--start", "x=0,y=0", "--trace"]);
+    let trace: Vec<&str> = r.stdout.lines().filter(|l| l.starts_with('>')).collect();
+    assert!(
+        r.stdout
+            .starts_with(">0 f([0.00000000, 0.00000000]) = 74.00000\n"),
+        "{}",
+        r.stdout
+    );
+    for (i, line) in trace.iter().enumerate() {
+        assert_eq!(text_trace_line(line), Some(i), "{line:?}");
+    }
+    let stopped = format!("stopped     gtol after {} iterations", trace.len() - 1);
+    assert!(r.stdout.contains(&stopped), "{}", r.stdout);
+}
+
+#[test]
+fn jsonl_trace_has_one_object_per_iteration() {
+    let args = [
+        testfns::SPHERE,
+        "--start",
+        "x1=0,x2=0.5,x3=0",
+        "--method",
+        "gd",
+        "--trace",
+        "jsonl",
+    ];
+    let (v, r) = run_json(&args);
+    let trace = jsonl(&r.stderr);
+    assert_eq!(
+        r.stderr.lines().count(),
+        trace.len(),
+        "only trace lines: {}",
+        r.stderr
+    );
+    assert_eq!(trace.len() as f64, num(&v, "iterations") + 1.0);
+    let mut previous: Option<Vec<f64>> = None;
+    for (i, it) in trace.iter().enumerate() {
+        let keys: Vec<&str> = it.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, ["iteration", "x", "f", "grad_norm", "step"], "{it}");
+        assert_eq!(it["iteration"].as_u64(), Some(i as u64));
+        let x = point(it);
+        assert_eq!(x.len(), 3);
+        // f, the gradient's largest component and the step agree with x.
+        let want_f = (x[0] - 1.5).powi(2) + (x[1] - 2.5).powi(2) + (x[2] - 0.5).powi(2);
+        assert!((num(it, "f") - want_f).abs() < 1e-12, "{it}");
+        let want_g = [x[0] - 1.5, x[1] - 2.5, x[2] - 0.5]
+            .iter()
+            .map(|e| 2.0 * e.abs())
+            .fold(0.0, f64::max);
+        assert!((num(it, "grad_norm") - want_g).abs() < 1e-12, "{it}");
+        let want_step = previous.map_or(0.0, |p| {
+            p.iter()
+                .zip(&x)
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum::<f64>()
+                .sqrt()
+        });
+        assert!((num(it, "step") - want_step).abs() < 1e-12, "{it}");
+        previous = Some(x);
+    }
+    assert_eq!(trace.last().unwrap()["x"], v["x"]);
+    assert_eq!(trace.last().unwrap()["f"], v["f"]);
+}
+
+#[test]
+fn csv_trace_has_a_header_and_one_row_per_iteration() {
+    let args = [
+        testfns::SPHERE,
+        "--start",
+        "x1=0,x2=0.5,x3=0",
+        "--method",
+        "gd",
+        "--trace",
+        "csv",
+    ];
+    let (v, r) = run_json(&args);
+    let mut lines = r.stderr.lines();
+    assert_eq!(lines.next(), Some("iteration,x1,x2,x3,f,grad_norm,step"));
+    let rows: Vec<Vec<f64>> = lines
+        .map(|l| {
+            l.split(',')
+                .map(|c| c.parse().unwrap_or_else(|_| panic!("{l}")))
+                .collect()
+        })
+        .collect();
+    assert_eq!(rows.len() as f64, num(&v, "iterations") + 1.0);
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row.len(), 7, "{row:?}");
+        assert_eq!(row[0], i as f64);
+    }
+    assert_eq!(rows[0][1..5], [0.0, 0.5, 0.0, 2.25 + 4.0 + 0.25]);
+    // Full precision: the last row is the reported point exactly.
+    assert_eq!(rows.last().unwrap()[1..4], point(&v)[..]);
+    assert_eq!(rows.last().unwrap()[4], num(&v, "f"));
+
+    // Without --json the csv goes to stdout, before the summary.
+    let r = run(&[
+        "x^2 + 3*y^2",
+        "--start",
+        "x=1,y=1",
+        "--method",
+        "newton",
+        "--trace",
+        "csv",
+    ]);
+    assert!(
+        r.stdout
+            .starts_with("iteration,x,y,f,grad_norm,step\n0,1.0,1.0,4.0,"),
+        "{}",
+        r.stdout
+    );
+}
+
+// ---------------------------------------------------------------- gradient sources
+
+#[test]
+fn finite_differences_reach_the_same_minimum() {
+    // 3*x^2 + 2*x + 1: minimum 2/3 at x = -1/3. Central differences of a
+    // quadratic are exact up to rounding, so the run takes the same steps.
+    let (exact, _) = run_json(&PARABOLA_SEED);
+    for scheme in ["fd-central", "fd-forward"] {
+        let mut args = PARABOLA_SEED.to_vec();
+        args.extend(["--gradient", scheme]);
+        let (fd, r) = run_json(&args);
+        assert_eq!(r.status, 0, "{}", r.stderr);
+        assert_eq!(fd["reason"], "ftol");
+        assert_eq!(fd["iterations"], exact["iterations"], "{scheme}");
+        // Forward differences are off by h * f''/2 = 1.5e-8 * 3 in the
+        // gradient: the path barely moves.
+        assert_near(&point(&fd), &point(&exact), 1e-6, scheme);
+        assert_near(&point(&fd), &[-1.0 / 3.0], 2.5e-3, scheme);
+        // The summary names the gradient source.
+        let r = run(&args);
+        let name = if scheme == "fd-central" {
+            "central"
+        } else {
+            "forward"
+        };
+        assert!(
+            r.stdout
+                .contains(&format!("gd, lr 0.1, {name} differences\n")),
+            "{}",
+            r.stdout
+        );
+    }
+}
+
+#[test]
+fn finite_differences_cost_extra_calls_of_the_function() {
+    // What "evaluations" counts: calls of the objective handed to
+    // `minimize` (each value_grad once). Wrapped around a counted function
+    // of n = 1 variable, central differences call it 1 + 2n = 3 times per
+    // value_grad. (The CLI's "evaluations" does not include those: see the
+    // report.)
+    let calls = Cell::new(0usize);
+    let inner = FnObjective::new(1, |x: &[f64], g: &mut [f64]| {
+        calls.set(calls.get() + 1);
+        g[0] = 6.0 * x[0] + 2.0;
+        3.0 * x[0] * x[0] + 2.0 * x[0] + 1.0
+    });
+    let mut fd = FiniteDifferences::new(inner, Scheme::Central);
+    let settings = Settings {
+        lr: 0.1,
+        ftol: Some(1e-4),
+        max_iter: 100,
+        ..Settings::new(Method::Gd)
+    };
+    let o = minimize(&mut fd, &[1.5], &settings, &mut |_| {});
+    assert_eq!(o.reason, Reason::Ftol);
+    assert_near(&o.x, &[-1.0 / 3.0], 2.5e-3, "fd central");
+    // Each gradient costs 1 + 2n function values, and the count says so.
+    assert_eq!(o.evaluations, 3 * (o.iterations + 1));
+    assert_eq!(calls.get(), o.evaluations);
+
+    // With the exact gradient, each evaluation is one call.
+    calls.set(0);
+    let mut exact = fd.inner;
+    let o = minimize(&mut exact, &[1.5], &settings, &mut |_| {});
+    assert_eq!(calls.get(), o.evaluations);
+}
+
+// ---------------------------------------------------------------- library
+
+#[test]
+fn a_closure_with_a_hand_written_gradient() {
+    // (x-1)^2 + 10*(y+2)^2: minimum 0 at (1, -2).
+    let quadratic = |x: &[f64], g: &mut [f64]| {
+        g[0] = 2.0 * (x[0] - 1.0);
+        g[1] = 20.0 * (x[1] + 2.0);
+        (x[0] - 1.0).powi(2) + 10.0 * (x[1] + 2.0).powi(2)
+    };
+    let lbfgs = Settings::new(Method::Lbfgs);
+    let gd = Settings {
+        lr: 0.04,
+        ..Settings::new(Method::Gd)
+    };
+    for settings in [lbfgs, gd] {
+        let mut objective = FnObjective::new(2, quadratic);
+        assert_eq!(objective.n_vars(), 2);
+        let o = minimize(&mut objective, &[5.0, 5.0], &settings, &mut |_| {});
+        assert_eq!(o.reason, Reason::Gtol, "{:?}", settings.method);
+        assert_near(&o.x, &[1.0, -2.0], 1e-8, settings.method.name());
+        assert!(o.f < 1e-15);
+    }
+    // The same function compiled from a formula takes the same steps.
+    let settings = Settings {
+        lr: 0.04,
+        ..Settings::new(Method::Gd)
+    };
+    let by_closure = minimize(
+        &mut FnObjective::new(2, quadratic),
+        &[5.0, 5.0],
+        &settings,
+        &mut |_| {},
+    );
+    let by_formula = minimize_text("(x-1)^2 + 10*(y+2)^2", &[5.0, 5.0], &settings);
+    assert_eq!(by_closure.iterations, by_formula.iterations);
+    assert_near(&by_closure.x, &by_formula.x, 1e-12, "closure vs formula");
+}
+
+#[test]
+fn negated_maximises() {
+    // -(x-2)^2 + 3: maximum 3 at x = 2; Negated minimises its negation.
+    for method in [Method::Lbfgs, Method::Newton, Method::Gd] {
+        let mut f = Formula::parse("-(x-2)^2 + 3").unwrap();
+        let compiled = CompiledObjective::new(&mut f, method == Method::Newton).unwrap();
+        let mut objective = Negated(compiled);
+        let o = minimize(&mut objective, &[-1.0], &Settings::new(method), &mut |_| {});
+        assert_eq!(o.reason, Reason::Gtol, "{method:?}");
+        assert_near(&o.x, &[2.0], 1e-8, method.name());
+        assert!((-o.f - 3.0).abs() < 1e-15, "{method:?}: f = {}", o.f);
+    }
+    // Negated negates value, gradient and Hessian.
+    let mut f = Formula::parse("x^3").unwrap();
+    let mut objective = Negated(CompiledObjective::new(&mut f, true).unwrap());
+    let mut g = [0.0];
+    let mut h = [0.0];
+    assert_eq!(objective.value_grad(&[2.0], &mut g), -8.0);
+    assert_eq!(g, [-12.0]);
+    assert_eq!(objective.value(&[2.0]), -8.0);
+    assert!(objective.hessian(&[2.0], &mut h));
+    assert_eq!(h, [-12.0]);
+}
+
+#[test]
+fn keep_history_returns_every_iterate() {
+    // Booth, minimum 0 at (1, 3).
+    let text = testfns::BOOTH;
+    let formula = Formula::parse(text).unwrap();
+    for method in [Method::Gd, Method::Adam, Method::Lbfgs] {
+        let settings = Settings {
+            keep_history: true,
+            lr: if method == Method::Lbfgs { 1.0 } else { 0.05 },
+            max_iter: 10_000,
+            ..Settings::new(method)
+        };
+        let mut f = Formula::parse(text).unwrap();
+        let mut objective = CompiledObjective::new(&mut f, false).unwrap();
+        let mut observed: Vec<(Vec<f64>, f64)> = Vec::new();
+        let o = minimize(&mut objective, &[0.0, 0.0], &settings, &mut |it| {
+            assert_eq!(it.iteration, observed.len());
+            observed.push((it.x.to_vec(), it.f));
+        });
+        assert_eq!(o.reason, Reason::Gtol, "{method:?}");
+        assert_near(&o.x, &[1.0, 3.0], 1e-8, method.name());
+        assert_eq!(o.history.len(), o.iterations + 1, "{method:?}");
+        assert_eq!(o.history, observed, "{method:?}");
+        assert_eq!(o.history[0], (vec![0.0, 0.0], 74.0));
+        assert_eq!(o.history.last().unwrap(), &(o.x.clone(), o.f));
+        for (x, fx) in &o.history {
+            assert!(
+                (formula.eval(x) - fx).abs() <= 1e-12 * fx.abs().max(1.0),
+                "{x:?}"
+            );
+        }
+    }
+    // Off by default.
+    let o = minimize_text(text, &[0.0, 0.0], &Settings::new(Method::Lbfgs));
+    assert!(o.history.is_empty());
+    assert_eq!(o.reason, Reason::Gtol);
+}
