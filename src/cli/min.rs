@@ -105,6 +105,9 @@ pub struct Args {
     /// Corrections kept (lbfgs)
     #[arg(long, value_name = "M", default_value_t = 10)]
     memory: usize,
+    /// Run from K random starts in --bounds on all cores; report the best and the distinct minima
+    #[arg(long, value_name = "K")]
+    restarts: Option<usize>,
     /// Print every iteration: text (">3 f([x]) = f"), jsonl or csv
     #[arg(long, value_enum, value_name = "FORMAT", num_args = 0..=1, default_missing_value = "text")]
     trace: Option<TraceFormat>,
@@ -132,14 +135,23 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
     let (settings, start, seed) = settings(args, &f).map_err(Failure::plain)?;
     let inner = CompiledObjective::new(&mut f, settings.method == Method::Newton)
         .map_err(|e| Failure::in_source(e, &source))?;
-    let mut objective: Box<dyn Objective> = match args.gradient {
-        GradientArg::Exact => Box::new(inner),
-        GradientArg::FdForward => Box::new(FiniteDifferences::new(inner, Scheme::Forward)),
-        GradientArg::FdCentral => Box::new(FiniteDifferences::new(inner, Scheme::Central)),
+    let make_objective = || -> Box<dyn Objective> {
+        let inner = inner.clone();
+        let objective: Box<dyn Objective> = match args.gradient {
+            GradientArg::Exact => Box::new(inner),
+            GradientArg::FdForward => Box::new(FiniteDifferences::new(inner, Scheme::Forward)),
+            GradientArg::FdCentral => Box::new(FiniteDifferences::new(inner, Scheme::Central)),
+        };
+        if args.maximize {
+            Box::new(Negated(objective))
+        } else {
+            objective
+        }
     };
-    if args.maximize {
-        objective = Box::new(Negated(objective));
+    if let Some(k) = args.restarts {
+        return restarts(args, out, err, &f, &settings, k, seed, &make_objective);
     }
+    let mut objective = make_objective();
 
     // With --json, the trace goes to stderr so that stdout stays one object.
     let mut trace_out: &mut dyn Write = if args.json { err } else { out };
@@ -201,6 +213,100 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
     report_trouble(err, &f, &source, &outcome)
 }
 
+/// Runs `k` starts in parallel; prints the best run and the distinct minima.
+#[allow(clippy::too_many_arguments)]
+fn restarts(
+    args: &Args,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    f: &Formula,
+    settings: &Settings,
+    k: usize,
+    seed: Option<u64>,
+    make_objective: &(dyn Fn() -> Box<dyn Objective> + Sync),
+) -> Result<u8, Failure> {
+    let (Some(bounds), Some(seed)) = (&settings.bounds, seed) else {
+        return Err(Failure::plain(usage("--restarts needs --bounds")));
+    };
+    let starts: Vec<Vec<f64>> = (0..k)
+        .map(|i| optim::start_of_run(bounds, seed, i))
+        .collect();
+    let started = Instant::now();
+    let outcomes = optim::multi_start(make_objective, &starts, settings);
+    let elapsed = started.elapsed().as_secs_f64();
+    let minima = optim::distinct_minima(&outcomes);
+    let sign = if args.maximize { -1.0 } else { 1.0 };
+    // The best converged run, or the best of all if none converged.
+    let best = minima.first().map(|m| m.best).unwrap_or_else(|| {
+        (0..k)
+            .min_by(|&a, &b| outcomes[a].f.total_cmp(&outcomes[b].f))
+            .unwrap_or(0)
+    });
+    let outcome = &outcomes[best];
+    let value = sign * outcome.f + 0.0;
+    let evaluations: usize = outcomes.iter().map(|o| o.evaluations).sum();
+    if args.json {
+        let found: Vec<Value> = minima
+            .iter()
+            .map(|m| {
+                let o = &outcomes[m.best];
+                json!({
+                    "x": o.x.iter().map(|&v| json_number(v)).collect::<Vec<_>>(),
+                    "f": json_number(sign * o.f + 0.0),
+                    "runs": m.runs.len(),
+                })
+            })
+            .collect();
+        let obj = json!({
+            "vars": f.vars(),
+            "x": outcome.x.iter().map(|&v| json_number(v)).collect::<Vec<_>>(),
+            "f": json_number(value),
+            "iterations": outcome.iterations,
+            "evaluations": evaluations,
+            "converged": outcome.reason.converged(),
+            "reason": outcome.reason.name(),
+            "seed": seed,
+            "restarts": k,
+            "minima": found,
+        });
+        writeln!(out, "{obj}")?;
+    } else {
+        write_summary(out, f, outcome, value, args, settings, Some(seed), elapsed)?;
+        let converged = minima.iter().map(|m| m.runs.len()).sum::<usize>();
+        writeln!(
+            out,
+            "{:<11} {} distinct from {converged} of {k} runs converging ({evaluations} evaluations in all)",
+            "minima",
+            minima.len()
+        )?;
+        for m in &minima {
+            let o = &outcomes[m.best];
+            let at: Vec<String> = f
+                .vars()
+                .iter()
+                .zip(&o.x)
+                .map(|(name, v)| format!("{name} = {}", format_value(*v)))
+                .collect();
+            writeln!(
+                out,
+                "{:<11} f = {} at {}  ({} runs)",
+                "",
+                format_value(sign * o.f + 0.0),
+                at.join(", "),
+                m.runs.len()
+            )?;
+        }
+    }
+    if minima.is_empty() {
+        writeln!(
+            err,
+            "note: none of the {k} runs converged; the best is shown"
+        )?;
+        return Ok(1);
+    }
+    Ok(0)
+}
+
 /// Settings, start point and seed (when one was drawn or given) from the
 /// command line, with every value checked.
 fn settings(args: &Args, f: &Formula) -> Result<(Settings, Vec<f64>, Option<u64>)> {
@@ -251,6 +357,19 @@ fn settings(args: &Args, f: &Formula) -> Result<(Settings, Vec<f64>, Option<u64>
             )));
         }
         s.project = true;
+    }
+    if let Some(k) = args.restarts {
+        if k == 0 {
+            return Err(usage("--restarts must be at least 1"));
+        }
+        if bounds.is_none() || args.start.is_some() {
+            return Err(usage(
+                "--restarts draws its starts from --bounds, without --start",
+            ));
+        }
+        if args.trace.is_some() {
+            return Err(usage("--trace follows a single run: leave out --restarts"));
+        }
     }
     let (start, seed) = match (&args.start, &bounds) {
         (Some(start), _) => {

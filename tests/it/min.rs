@@ -1131,3 +1131,69 @@ fn keep_history_returns_every_iterate() {
     assert!(o.history.is_empty());
     assert_eq!(o.reason, Reason::Gtol);
 }
+
+// ----------------------------------------------------------------- restarts
+
+#[test]
+fn restarts_find_all_four_minima_of_himmelblau() {
+    // Himmelblau's minima, all with f = 0: (3, 2), (-2.805118, 3.131312),
+    // (-3.779310, -3.283186), (3.584428, -1.848126).
+    let known = [
+        [3.0, 2.0],
+        [-2.805118, 3.131312],
+        [-3.779310, -3.283186],
+        [3.584428, -1.848126],
+    ];
+    let args = [
+        slope::testfns::HIMMELBLAU,
+        "--bounds",
+        "x=-5:5,y=-5:5",
+        "--seed",
+        "1",
+        "--restarts",
+        "24",
+    ];
+    let (v, r) = run_json(&args);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(v["restarts"], 24);
+    let minima = v["minima"].as_array().unwrap();
+    assert_eq!(minima.len(), 4, "{v}");
+    for m in &known {
+        let found = minima.iter().any(|f| {
+            let x = f["x"].as_array().unwrap();
+            (x[0].as_f64().unwrap() - m[0]).abs() < 1e-5
+                && (x[1].as_f64().unwrap() - m[1]).abs() < 1e-5
+        });
+        assert!(found, "minimum {m:?} not among {minima:?}");
+    }
+    let runs: u64 = minima.iter().map(|m| m["runs"].as_u64().unwrap()).sum();
+    assert!(runs <= 24);
+    assert!(num(&v, "f") < 1e-20);
+    // The same seed gives the same search.
+    assert_eq!(run_json(&args).0, v);
+}
+
+#[test]
+fn restarts_need_bounds_and_no_trace() {
+    for (args, message) in [
+        (
+            &["x^2", "--start", "x=1", "--restarts", "3"][..],
+            "error: --restarts draws its starts from --bounds, without --start",
+        ),
+        (
+            &["x^2", "--bounds", "x=-1:1", "--restarts", "0"][..],
+            "error: --restarts must be at least 1",
+        ),
+        (
+            &["x^2", "--bounds", "x=-1:1", "--restarts", "3", "--trace"][..],
+            "error: --trace follows a single run: leave out --restarts",
+        ),
+    ] {
+        let r = run(args);
+        assert_eq!(
+            (r.status, r.stderr.lines().next()),
+            (2, Some(message)),
+            "{args:?}"
+        );
+    }
+}
