@@ -296,17 +296,23 @@ pub fn minimize(
     if settings.keep_history {
         history.push((x.clone(), f));
     }
+    // What the stopping tests read, measured in one pass after each step.
+    let mut now = Measure {
+        step: 0.0,
+        grad_norm: projected_norm(settings, &x, &grad),
+        finite: is_finite(f, &grad),
+    };
     observe(&Iterate {
         iteration: 0,
         x: &x,
         f,
         grad: &grad,
-        grad_norm: projected_norm(settings, &x, &grad),
+        grad_norm: now.grad_norm,
         step: 0.0,
     });
     let mut iterations = 0;
     let stop = loop {
-        if !is_finite(f, &grad) {
+        if !now.finite {
             break if iterations == 0 {
                 Stop::at_current(
                     Reason::Diverged,
@@ -330,7 +336,7 @@ pub fn minimize(
             break Stop::at_current(Reason::Oscillating, &hint);
         }
         if iterations > 0 {
-            let step_len = distance(&x, &last_x);
+            let step_len = now.step;
             if settings.xtol.is_some_and(|xtol| step_len <= xtol) {
                 break Stop::converged(Reason::Xtol);
             }
@@ -345,7 +351,7 @@ pub fn minimize(
                 break Stop::converged(Reason::Ftol);
             }
         }
-        if projected_norm(settings, &x, &grad) <= settings.gtol {
+        if now.grad_norm <= settings.gtol {
             break Stop::converged(Reason::Gtol);
         }
         if iterations == settings.max_iter {
@@ -378,18 +384,16 @@ pub fn minimize(
         if settings.keep_history {
             history.push((x.clone(), f));
         }
+        let reversed;
+        (now, reversed) = measure(settings, &x, &last_x, f, &grad, &mut previous_step);
         observe(&Iterate {
             iteration: iterations,
             x: &x,
             f,
             grad: &grad,
-            grad_norm: projected_norm(settings, &x, &grad),
-            step: distance(&x, &last_x),
+            grad_norm: now.grad_norm,
+            step: now.step,
         });
-        let reversed = turns_back(&previous_step, &x, &last_x);
-        for i in 0..n {
-            previous_step[i] = x[i] - last_x[i];
-        }
         recent.push(f, reversed);
     };
     let bad_point = (stop.reason == Reason::Diverged).then(|| x.clone());
@@ -437,46 +441,61 @@ impl Stop {
     }
 }
 
-/// The last few values of f and whether each step reversed the one before.
+/// The last few values of f and whether each step reversed the one before,
+/// in a fixed ring (no shifting, no allocation per iteration).
 #[derive(Default)]
 struct Recent {
-    values: Vec<f64>,
-    reversals: Vec<bool>,
+    values: [f64; WINDOW + 1],
+    reversals: [bool; WINDOW + 1],
+    /// Entries pushed so far (the ring holds the last `WINDOW + 1`).
+    pushed: usize,
 }
 
 impl Recent {
     fn push(&mut self, f: f64, reversed: bool) {
-        if self.values.len() == WINDOW + 1 {
-            self.values.remove(0);
-            self.reversals.remove(0);
-        }
-        self.values.push(f);
-        self.reversals.push(reversed);
+        let slot = self.pushed % (WINDOW + 1);
+        self.values[slot] = f;
+        self.reversals[slot] = reversed;
+        self.pushed += 1;
+    }
+
+    fn len(&self) -> usize {
+        self.pushed.min(WINDOW + 1)
+    }
+
+    /// The `k`-th value held, oldest first.
+    fn value(&self, k: usize) -> f64 {
+        let oldest = self.pushed - self.len();
+        self.values[(oldest + k) % (WINDOW + 1)]
     }
 
     /// f no lower than a window ago while nearly every step turned back.
     fn oscillating(&self) -> bool {
-        if self.values.len() <= WINDOW {
+        if self.len() <= WINDOW {
             return false;
         }
-        let (first, last) = (self.values[0], self.values[WINDOW]);
+        let (first, last) = (self.value(0), self.value(WINDOW));
         let no_progress = last >= first - 1e-12 * first.abs().max(1e-300);
         let turns = self.reversals.iter().filter(|r| **r).count();
         no_progress && turns >= WINDOW - 1
     }
 
+    /// Whether f went down at every step held.
+    fn always_down(&self) -> bool {
+        (1..self.len()).all(|k| self.value(k) < self.value(k - 1))
+    }
+
     /// How f was moving over the last window.
     fn progress(&self) -> Progress {
-        let steady = self.values.len() > WINDOW && self.values.windows(2).all(|w| w[1] < w[0]);
-        if !steady {
+        if self.len() <= WINDOW || !self.always_down() {
             return Progress::Erratic;
         }
-        // Relative to the distance still to go, which is unknown: compare
-        // the decrease per step with the size of f and with its own trend.
-        let (first, last) = (self.values[0], self.values[WINDOW]);
+        // The distance still to go is unknown: compare the decrease per
+        // step with the size of f and with its own trend.
+        let (first, last) = (self.value(0), self.value(WINDOW));
         let per_step = (first - last) / WINDOW as f64;
-        let first_step = self.values[0] - self.values[1];
-        let last_step = self.values[WINDOW - 1] - self.values[WINDOW];
+        let first_step = self.value(0) - self.value(1);
+        let last_step = self.value(WINDOW - 1) - self.value(WINDOW);
         let tiny = per_step < 1e-3 * first.abs().max(f64::MIN_POSITIVE);
         // Steps that do not shrink mean the iterates are far from a minimum
         // and crawl towards it.
@@ -508,29 +527,45 @@ fn divergence_hint(settings: &Settings, recent: &Recent, last_f: f64) -> String 
     }
 }
 
-/// Whether the step from `last` to `x` points against `previous`.
-fn turns_back(previous: &[f64], x: &[f64], last: &[f64]) -> bool {
-    let mut dot = 0.0;
-    let (mut a, mut b) = (0.0, 0.0);
+/// What the stopping tests need after a step, in one pass over the
+/// variables: the step's length, the gradient's size, whether everything is
+/// finite, and whether the step turned back against the previous one (which
+/// it then replaces in `previous`).
+fn measure(
+    settings: &Settings,
+    x: &[f64],
+    last: &[f64],
+    f: f64,
+    grad: &[f64],
+    previous: &mut [f64],
+) -> (Measure, bool) {
+    let (mut step2, mut dot, mut previous2) = (0.0, 0.0, 0.0);
+    let mut finite = f.is_finite();
     for i in 0..x.len() {
         let s = x[i] - last[i];
+        step2 += s * s;
         dot += s * previous[i];
-        a += s * s;
-        b += previous[i] * previous[i];
+        previous2 += previous[i] * previous[i];
+        previous[i] = s;
+        finite &= grad[i].is_finite();
     }
-    dot < -0.5 * (a * b).sqrt()
+    let measure = Measure {
+        step: step2.sqrt(),
+        grad_norm: projected_norm(settings, x, grad),
+        finite,
+    };
+    (measure, dot < -0.5 * (step2 * previous2).sqrt())
+}
+
+/// See [`measure`].
+struct Measure {
+    step: f64,
+    grad_norm: f64,
+    finite: bool,
 }
 
 fn is_finite(f: f64, grad: &[f64]) -> bool {
     f.is_finite() && grad.iter().all(|g| g.is_finite())
-}
-
-fn distance(a: &[f64], b: &[f64]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(p, q)| (p - q) * (p - q))
-        .sum::<f64>()
-        .sqrt()
 }
 
 /// The largest gradient component, leaving out components that push against
