@@ -1,10 +1,11 @@
 //! `slope min`: minimise (or maximise) a formula from a start point or a
 //! random point in a box, with a choice of methods and gradient sources.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
 use clap::ValueEnum;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Map, Value, json};
 
 use super::{Failure, Input, format_value, json_number, load, parse_assignments};
@@ -163,16 +164,38 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
             trace_error = Some(e);
         }
     }
+    // A bar for long runs, on a terminal only; it appears after a second.
+    let bar = (args.trace.is_none() && std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::with_draw_target(
+            Some(settings.max_iter as u64),
+            ProgressDrawTarget::stderr(),
+        );
+        bar.set_style(
+            ProgressStyle::with_template("{elapsed} [{bar:30}] {pos}/{len} iterations, f = {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let started = Instant::now();
     let mut observe = |it: &Iterate| {
         if let (Some(format), None) = (args.trace, &trace_error)
             && let Err(e) = write_trace(&mut trace_out, format, it, sign)
         {
             trace_error = Some(e);
         }
+        if let Some(bar) = &bar
+            && it.iteration % 1024 == 0
+            && started.elapsed().as_secs() >= 1
+        {
+            bar.set_position(it.iteration as u64);
+            bar.set_message(format_value(sign * it.f));
+        }
     };
-    let started = Instant::now();
     let outcome = optim::minimize(objective.as_mut(), &start, &settings, &mut observe);
     let elapsed = started.elapsed();
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
     if let Some(e) = trace_error {
         return Err(e.into());
     }
