@@ -184,7 +184,7 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
             trace_error = Some(e);
         }
         if let Some(bar) = &bar
-            && it.iteration % 1024 == 0
+            && it.iteration.is_multiple_of(1024)
             && started.elapsed().as_secs() >= 1
         {
             bar.set_position(it.iteration as u64);
