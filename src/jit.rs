@@ -1858,10 +1858,10 @@ mod tests {
         let Some(before) = resident_pages() else {
             return;
         };
-        run(2000);
+        run(10_000);
         let after = resident_pages().unwrap_or(before);
         // Leaking the code (at least a page per compilation) would add
-        // 2,000 pages; so would leaking 8 KB of compiler state.
+        // 10,000 pages; so would leaking 8 KB of compiler state.
         assert!(
             after < before + 1000,
             "resident pages grew from {before} to {after}"
