@@ -18,6 +18,8 @@ use slope::eval::Interpreter;
 use slope::jit::Compiled;
 use slope::testfns;
 
+mod baselines;
+
 /// A hand-written objective: writes the value to `out[0]` and the gradient
 /// to `out[1..]`, the layout of the compiled function.
 type Hand = fn(&[f64], &mut [f64]);
@@ -50,7 +52,7 @@ fn cases() -> Vec<Case> {
         v.push(case(
             &format!("rosenbrock/{n}"),
             testfns::rosenbrock(n),
-            rosenbrock,
+            rosenbrock_out,
         ));
     }
     v
@@ -163,18 +165,10 @@ fn sphere(x: &[f64], out: &mut [f64]) {
     out[0] = f;
 }
 
-fn rosenbrock(x: &[f64], out: &mut [f64]) {
+/// [`baselines::rosenbrock`] in this file's layout (value in `out[0]`).
+fn rosenbrock_out(x: &[f64], out: &mut [f64]) {
     let (value, grad) = out.split_at_mut(1);
-    grad.fill(0.0);
-    let mut f = 0.0;
-    for i in 0..x.len() - 1 {
-        let t = x[i + 1] - x[i] * x[i];
-        let s = 1.0 - x[i];
-        f += 100.0 * t * t + s * s;
-        grad[i] += -400.0 * x[i] * t - 2.0 * s;
-        grad[i + 1] += 200.0 * t;
-    }
-    value[0] = f;
+    value[0] = baselines::rosenbrock(x, grad);
 }
 
 fn ackley(x: &[f64], out: &mut [f64]) {

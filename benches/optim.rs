@@ -18,6 +18,9 @@ use slope::objective::{CompiledObjective, FnObjective};
 use slope::optim::{Method, Settings, minimize};
 use slope::testfns;
 
+mod baselines;
+use baselines::rosenbrock;
+
 const GD_ITERATIONS: usize = 1_000_000;
 const GD_LR: f64 = 1e-4;
 
@@ -83,20 +86,6 @@ fn gd(c: &mut Criterion) {
     });
     group.bench_function("hand_written", |b| b.iter(|| hand_gd(black_box(start))));
     group.finish();
-}
-
-/// The expanded Rosenbrock gradient as a loop (the benchmark's baseline).
-fn rosenbrock(x: &[f64], g: &mut [f64]) -> f64 {
-    g.fill(0.0);
-    let mut f = 0.0;
-    for i in 0..x.len() - 1 {
-        let t = x[i + 1] - x[i] * x[i];
-        let s = 1.0 - x[i];
-        f += 100.0 * t * t + s * s;
-        g[i] += -400.0 * x[i] * t - 2.0 * s;
-        g[i + 1] += 200.0 * t;
-    }
-    f
 }
 
 fn lbfgs(c: &mut Criterion) {
