@@ -11,7 +11,7 @@
 //! - functions are Rust's `f64` methods, `min`/`max` propagate NaN.
 
 use crate::builtins::{self, Func};
-use crate::error::{Error, ErrorKind, Span};
+use crate::error::{Error, ErrorKind};
 use crate::graph::{Graph, Node, NodeId};
 
 /// Evaluates chosen outputs of a graph at points.
@@ -189,10 +189,4 @@ fn describe(graph: &Graph, id: NodeId, values: &[f64]) -> Error {
         }
         None => Error::new(ErrorKind::NotFinite, format!("{what} (gives {result})")),
     }
-}
-
-/// Shown when a span is not known.
-pub fn position(source: &str, span: Span) -> String {
-    let (line, col) = span.line_col(source);
-    format!("{line}:{col}")
 }
