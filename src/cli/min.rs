@@ -203,23 +203,7 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
     // `+ 0.0` turns the -0 of a negated zero into 0.
     let value = sign * outcome.f + 0.0;
     if args.json {
-        let mut obj = Map::new();
-        obj.insert("vars".into(), json!(f.vars()));
-        obj.insert(
-            "x".into(),
-            outcome.x.iter().map(|&v| json_number(v)).collect(),
-        );
-        obj.insert("f".into(), json_number(value));
-        obj.insert("iterations".into(), json!(outcome.iterations));
-        obj.insert("evaluations".into(), json!(outcome.evaluations));
-        obj.insert("converged".into(), json!(outcome.reason.converged()));
-        obj.insert("reason".into(), json!(outcome.reason.name()));
-        if let Some(seed) = seed {
-            obj.insert("seed".into(), json!(seed));
-        }
-        if let Some(hint) = &outcome.hint {
-            obj.insert("hint".into(), json!(hint));
-        }
+        let obj = outcome_json(&f, &outcome, value, seed);
         writeln!(out, "{}", Value::Object(obj))?;
     } else {
         write_summary(
@@ -234,6 +218,34 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
         )?;
     }
     report_trouble(err, &f, &source, &outcome)
+}
+
+/// The JSON object of one run: the shape DESIGN.md gives, plus the seed of
+/// a random start and the hint of a run that did not converge.
+fn outcome_json(
+    f: &Formula,
+    outcome: &Outcome,
+    value: f64,
+    seed: Option<u64>,
+) -> Map<String, Value> {
+    let mut obj = Map::new();
+    obj.insert("vars".into(), json!(f.vars()));
+    obj.insert(
+        "x".into(),
+        outcome.x.iter().map(|&v| json_number(v)).collect(),
+    );
+    obj.insert("f".into(), json_number(value));
+    obj.insert("iterations".into(), json!(outcome.iterations));
+    obj.insert("evaluations".into(), json!(outcome.evaluations));
+    obj.insert("converged".into(), json!(outcome.reason.converged()));
+    obj.insert("reason".into(), json!(outcome.reason.name()));
+    if let Some(seed) = seed {
+        obj.insert("seed".into(), json!(seed));
+    }
+    if let Some(hint) = &outcome.hint {
+        obj.insert("hint".into(), json!(hint));
+    }
+    obj
 }
 
 /// Runs `k` starts in parallel; prints the best run and the distinct minima.
@@ -280,18 +292,11 @@ fn restarts(
                 })
             })
             .collect();
-        let obj = json!({
-            "vars": f.vars(),
-            "x": outcome.x.iter().map(|&v| json_number(v)).collect::<Vec<_>>(),
-            "f": json_number(value),
-            "iterations": outcome.iterations,
-            "evaluations": evaluations,
-            "converged": outcome.reason.converged(),
-            "reason": outcome.reason.name(),
-            "seed": seed,
-            "restarts": k,
-            "minima": found,
-        });
+        let mut obj = outcome_json(f, outcome, value, Some(seed));
+        obj.insert("evaluations".into(), json!(evaluations));
+        obj.insert("restarts".into(), json!(k));
+        obj.insert("minima".into(), Value::Array(found));
+        let obj = Value::Object(obj);
         writeln!(out, "{obj}")?;
     } else {
         write_summary(out, f, outcome, value, args, settings, Some(seed), elapsed)?;
