@@ -244,3 +244,60 @@ fn wrt_indices(formula: &Formula, wrt: &Option<Vec<String>>) -> Result<Vec<usize
             .collect(),
     }
 }
+
+/// Parses `x=-1:1,y=0:2` into bounds for every variable, in order.
+fn parse_bounds(f: &Formula, text: &str) -> Result<Vec<(f64, f64)>> {
+    let mut bounds: Vec<Option<(f64, f64)>> = vec![None; f.vars().len()];
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let parsed = part.split_once('=').and_then(|(name, range)| {
+            let (lo, hi) = range.split_once(':')?;
+            Some((
+                name.trim(),
+                lo.trim().parse::<f64>().ok()?,
+                hi.trim().parse::<f64>().ok()?,
+            ))
+        });
+        let Some((name, lo, hi)) = parsed else {
+            return Err(usage(&format!("--bounds: '{part}' is not name=low:high"))
+                .with_hint("write --bounds x=-1:1,y=0:2"));
+        };
+        let i = f.var_index(name).ok_or_else(|| {
+            usage(&format!("--bounds: the formula has no variable '{name}'")).with_hint(format!(
+                "its variables are {}",
+                crate::lower::quoted_list(f.vars())
+            ))
+        })?;
+        if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+            return Err(usage(&format!(
+                "--bounds: {name}={lo}:{hi} is not an interval: the low end must be below the high end"
+            )));
+        }
+        bounds[i] = Some((lo, hi));
+    }
+    let missing: Vec<&str> = f
+        .vars()
+        .iter()
+        .zip(&bounds)
+        .filter(|(_, b)| b.is_none())
+        .map(|(v, _)| v.as_str())
+        .collect();
+    if !missing.is_empty() {
+        return Err(usage(&format!(
+            "--bounds gives no range for {}",
+            crate::lower::quoted_list(&missing)
+        )));
+    }
+    Ok(bounds.into_iter().flatten().collect())
+}
+
+/// A seed from the clock, for runs that did not give one (it is printed).
+fn fresh_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+        % 1_000_000
+}
+
+fn usage(message: &str) -> Error {
+    Error::new(ErrorKind::Usage, message)
+}
