@@ -112,6 +112,24 @@ impl Formula {
         Ok(self.gradient()[i])
     }
 
+    /// Parses another formula over this one's variables, such as a
+    /// hand-written derivative, into this formula's graph, so that it can be
+    /// compared with the exact nodes. Errors (including a name that is not
+    /// one of [`Formula::vars`]) point into `text`.
+    ///
+    /// ```
+    /// let mut f = slope::Formula::parse("3*x^2 + 2*x + 1")?;
+    /// let dx = f.gradient()[0];
+    /// let mine = f.parse_into("2 + 6*x", &Default::default())?;
+    /// assert_eq!(mine, dx);
+    /// assert!(f.parse_into("2*y", &Default::default()).is_err());
+    /// # Ok::<(), slope::Error>(())
+    /// ```
+    pub fn parse_into(&mut self, text: &str, limits: &Limits) -> Result<NodeId> {
+        let ast = parse::parse(text, limits)?;
+        lower::lower_into(&ast, text, &mut self.graph, &self.vars, &self.var_nodes)
+    }
+
     /// A node in slope syntax; it parses back to the same function.
     pub fn to_slope(&self, id: NodeId) -> Result<String> {
         print::to_slope(&self.graph, id, &self.vars)

@@ -41,6 +41,9 @@
 //!   `unsafe`.
 //! - [`fd`]: finite-difference gradients (forward, backward, central,
 //!   Richardson), the estimates exact gradients are measured against.
+//! - [`check`]: `slope check`'s logic: exact gradient and Hessian against
+//!   finite differences (skipping kinks), hand-written derivatives against
+//!   exact ones (proved by a bounded normaliser, else compared at points).
 //! - [`bench`]: the `slope bench` harness: compile time by stage and the
 //!   cost of each gradient source.
 //! - [`objective`]: the one trait every consumer of values and gradients
@@ -75,6 +78,7 @@ pub mod ast;
 pub mod bench;
 pub mod builtins;
 mod canon;
+pub mod check;
 pub mod cli;
 pub mod diff;
 pub mod error;

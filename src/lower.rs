@@ -28,6 +28,47 @@ enum Meaning {
 /// Lowers a parsed formula. `var_order`, if given, fixes the variables'
 /// order and may name variables the formula does not use.
 pub fn lower(ast: &Ast, text: &str, var_order: Option<&[String]>) -> Result<Lowered> {
+    let definitions = definitions(&ast.statements, text)?;
+    check_shape(ast)?;
+    let roots: Vec<AstId> = ast.statements.iter().map(statement_root).collect();
+    let statement_of = |id: AstId| roots.partition_point(|r| r.index() < id.index());
+    let vars = variables(ast, &definitions, &statement_of, var_order)?;
+    let mut graph = Graph::new();
+    let var_nodes: Vec<NodeId> = (0..vars.len() as u32).map(|i| graph.var(i)).collect();
+    let value = build(ast, text, &mut graph, &vars, &var_nodes, false)?;
+    Ok(Lowered {
+        graph,
+        vars,
+        var_nodes,
+        value,
+    })
+}
+
+/// Lowers a second formula (such as a hand-written derivative) into the
+/// graph of a first one, over its variables `vars` (nodes `var_nodes`), so
+/// that equal subexpressions of the two are equal nodes. A name that is not
+/// one of `vars` is an error at its span in `text`; nodes added carry spans
+/// into `text`.
+pub fn lower_into(
+    ast: &Ast,
+    text: &str,
+    graph: &mut Graph,
+    vars: &[String],
+    var_nodes: &[NodeId],
+) -> Result<NodeId> {
+    build(ast, text, graph, vars, var_nodes, true)
+}
+
+/// The graph of `ast` over the given variables. With `fixed`, the
+/// variables come from another formula and names outside them are refused.
+fn build(
+    ast: &Ast,
+    text: &str,
+    graph: &mut Graph,
+    vars: &[String],
+    var_nodes: &[NodeId],
+    fixed: bool,
+) -> Result<NodeId> {
     let statements = &ast.statements;
     let definitions = definitions(statements, text)?;
     let value_root = check_shape(ast)?;
@@ -36,10 +77,10 @@ pub fn lower(ast: &Ast, text: &str, var_order: Option<&[String]>) -> Result<Lowe
     // up to and including its own root.
     let roots: Vec<AstId> = statements.iter().map(statement_root).collect();
     let statement_of = |id: AstId| roots.partition_point(|r| r.index() < id.index());
-
-    let vars = variables(ast, &definitions, &statement_of, var_order)?;
-    let mut graph = Graph::new();
-    let var_nodes: Vec<NodeId> = (0..vars.len() as u32).map(|i| graph.var(i)).collect();
+    if fixed {
+        // The same checks on names as for a formula of its own.
+        variables(ast, &definitions, &statement_of, None)?;
+    }
     let var_index: HashMap<&str, u32> = vars
         .iter()
         .enumerate()
@@ -75,6 +116,13 @@ pub fn lower(ast: &Ast, text: &str, var_order: Option<&[String]>) -> Result<Lowe
                     Meaning::Constant(c)
                 } else if let Some(&k) = var_index.get(name.as_str()) {
                     Meaning::Variable(k)
+                } else if fixed && !definitions.contains_key(name.as_str()) {
+                    return Err(Error::at(
+                        ErrorKind::Usage,
+                        node.span,
+                        format!("the formula has no variable '{name}'"),
+                    )
+                    .with_hint(format!("its variables are {}", quoted_list(vars))));
                 } else {
                     return Err(unresolved(name, node.span, &definitions, statement_of(id)));
                 };
@@ -98,7 +146,7 @@ pub fn lower(ast: &Ast, text: &str, var_order: Option<&[String]>) -> Result<Lowe
                     Callee::Sqrt => graph.powc(a, 0.5),
                     Callee::Pow => {
                         let b = v(&args[1])?;
-                        power(&mut graph, a, b)
+                        power(graph, a, b)
                     }
                     Callee::Func(f) if f.arity() == 1 => graph.call1(f, a),
                     Callee::Func(f) => {
@@ -135,19 +183,13 @@ pub fn lower(ast: &Ast, text: &str, var_order: Option<&[String]>) -> Result<Lowe
             }
             AstKind::Pow(a, b) => {
                 let (a, b) = (v(a)?, v(b)?);
-                power(&mut graph, a, b)
+                power(graph, a, b)
             }
         };
         values[i] = Some(out);
     }
     graph.set_origin(None);
-    let value = values[value_root.index()].ok_or_else(|| internal(Span::default()))?;
-    Ok(Lowered {
-        graph,
-        vars,
-        var_nodes,
-        value,
-    })
+    values[value_root.index()].ok_or_else(|| internal(Span::default()))
 }
 
 /// `a^b`, with `e^b` written as `exp(b)` so that it differentiates to itself.
