@@ -462,12 +462,30 @@ pub fn compare_derivative(
         if !(e.is_finite() && y.is_finite()) {
             continue;
         }
-        let scale = terms
-            .eval(&x)
-            .iter()
-            .filter(|t| t.is_finite())
-            .fold(e.abs().max(y.abs()), |m, t| m.max(t.abs()));
-        if (e - y).abs() > NUMERIC_TOLERANCE * scale {
+        let differ = |x: &[f64]| {
+            let v = both.eval(x);
+            let (e, y) = (v[0], v[1]);
+            let scale = terms
+                .eval(x)
+                .iter()
+                .filter(|t| t.is_finite())
+                .fold(e.abs().max(y.abs()), |m, t| m.max(t.abs()));
+            (e.is_finite() && y.is_finite() && (e - y).abs() > NUMERIC_TOLERANCE * scale)
+                .then_some((y, e))
+        };
+        if differ(&x).is_some() {
+            // Report the roundest nearby point where they differ too.
+            for digits in 0..4 {
+                let p = 10f64.powi(digits);
+                let rounded: Vec<f64> = x.iter().map(|v| (v * p).round() / p).collect();
+                if let Some((yours, exact)) = differ(&rounded) {
+                    return Verdict::Differs {
+                        x: rounded,
+                        yours,
+                        exact,
+                    };
+                }
+            }
             return Verdict::Differs {
                 x,
                 yours: y,
@@ -1359,6 +1377,8 @@ mod tests {
             Verdict::Differs { x, yours, exact } => {
                 assert!((yours - x[0].powi(2).cos()).abs() < 1e-15);
                 assert!((exact - 2.0 * x[0] * x[0].powi(2).cos()).abs() < 1e-15);
+                // A round point, where a whole number fails to show it.
+                assert_eq!(x[0], (x[0] * 10.0).round() / 10.0, "{x:?}");
             }
             v => panic!("{v:?}"),
         }

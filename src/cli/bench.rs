@@ -3,17 +3,18 @@
 
 use std::io::{IsTerminal, Write};
 
-use super::{Failure, Input, parse_assignments};
+use super::{At, Failure, Input};
 use crate::bench::{self, Report};
 
 #[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Without --at, it times at a fixed point with every variable between 0.4 and 0.6."
+)]
 pub struct Args {
     #[command(flatten)]
     input: Input,
-    /// The point to time at, e.g. --at x=1,y=2 (default: a fixed point with
-    /// every variable between 0.4 and 0.6)
-    #[arg(long, value_name = "POINT", allow_hyphen_values = true)]
-    at: Option<String>,
+    #[command(flatten)]
+    at: At,
     /// One JSON object: {"vars", "compile_ms", "ns_per_call", "grad_over_value", "fd_max_abs_error"}
     #[arg(long)]
     json: bool,
@@ -21,10 +22,7 @@ pub struct Args {
 
 pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
     let source = args.input.read().map_err(Failure::plain)?;
-    let point = match &args.at {
-        Some(at) => Some(parse_assignments("--at", at).map_err(Failure::plain)?),
-        None => None,
-    };
+    let point = args.at.assignments().map_err(Failure::plain)?;
     // Progress on a terminal only: a log or a pipe gets the result alone.
     let show = std::io::stderr().is_terminal();
     let mut progress = |stage: &str| {

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use serde_json::{Map, Value, json};
 
-use super::{Failure, Input, format_value, json_number, load, parse_assignments};
+use super::{At, Failure, Input, format_value, json_number, load};
 use crate::graph::NodeId;
 use crate::jit::Compiled;
 
@@ -12,9 +12,8 @@ use crate::jit::Compiled;
 pub struct Args {
     #[command(flatten)]
     input: Input,
-    /// The point, e.g. --at x=1,y=2 (every variable once)
-    #[arg(long, value_name = "POINT", allow_hyphen_values = true)]
-    at: Option<String>,
+    #[command(flatten)]
+    at: At,
     /// Also evaluate the gradient
     #[arg(long)]
     grad: bool,
@@ -31,16 +30,7 @@ pub struct Args {
 
 pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
     let (mut f, source) = load(&args.input)?;
-    let assignments =
-        parse_assignments("--at", args.at.as_deref().unwrap_or("")).map_err(Failure::plain)?;
-    let x = f.point(&assignments).map_err(|e| {
-        let e = if args.at.is_none() && !f.vars().is_empty() {
-            e.with_hint(format!("give the point with --at {}=1", f.vars()[0]))
-        } else {
-            e
-        };
-        Failure::plain(e)
-    })?;
+    let x = args.at.point(&f).map_err(Failure::plain)?;
     let n = f.vars().len();
     let mut nodes: Vec<NodeId> = vec![f.value()];
     if args.grad {

@@ -12,6 +12,7 @@ use crate::formula::{Formula, Options};
 use crate::parse::Limits;
 
 mod bench;
+mod check;
 mod diff;
 mod eval;
 mod min;
@@ -39,6 +40,8 @@ pub enum Command {
     Min(min::Args),
     /// Time the compiled gradient against the interpreter and finite differences
     Bench(bench::Args),
+    /// Check derivatives: exact against finite differences, hand-written against exact
+    Check(check::Args),
 }
 
 /// Where the formula comes from, and how to read it.
@@ -64,6 +67,42 @@ pub struct Input {
     /// Refuse formulas nested deeper than this
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_depth)]
     max_depth: usize,
+}
+
+/// A point on the command line, `--at x=1,y=2`: shared by the commands
+/// that evaluate at one point.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct At {
+    /// The point, e.g. --at x=1,y=2 (every variable once)
+    #[arg(long, value_name = "POINT", allow_hyphen_values = true)]
+    at: Option<String>,
+}
+
+impl At {
+    fn is_given(&self) -> bool {
+        self.at.is_some()
+    }
+
+    /// The `name = value` pairs given, if `--at` was.
+    fn assignments(&self) -> Result<Option<Vec<(String, f64)>>> {
+        self.at
+            .as_deref()
+            .map(|text| parse_assignments("--at", text))
+            .transpose()
+    }
+
+    /// The point for `f`: every variable exactly once. Without `--at`, the
+    /// error says to give it (a constant formula needs none).
+    fn point(&self, f: &Formula) -> Result<Vec<f64>> {
+        let assignments = self.assignments()?.unwrap_or_default();
+        f.point(&assignments).map_err(|e| {
+            if self.at.is_none() && !f.vars().is_empty() {
+                e.with_hint(format!("give the point with --at {}=1", f.vars()[0]))
+            } else {
+                e
+            }
+        })
+    }
 }
 
 /// The formula's text and a name for it in messages.
@@ -163,6 +202,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         Command::Eval(args) => eval::run(&args, out, err),
         Command::Min(args) => min::run(&args, out, err),
         Command::Bench(args) => bench::run(&args, out, err),
+        Command::Check(args) => check::run(&args, out, err),
     };
     match result {
         Ok(status) => status,

@@ -1,0 +1,523 @@
+//! `slope check`: the exact gradient (and Hessian) against finite
+//! differences, and hand-written derivatives against the exact ones.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use serde_json::{Map, Value, json};
+
+use super::{At, Failure, Input, format_value, fresh_seed, json_number, load, parse_bounds, usage};
+use crate::check::{self, Comparison, PointCheck, Verdict};
+use crate::error::{Error, ErrorKind};
+use crate::formula::Formula;
+use crate::graph::NodeId;
+
+/// Points drawn when neither `--at` nor `--points` says.
+const DEFAULT_POINTS: usize = 10;
+
+/// The box points are drawn from when no `--bounds` is given.
+const DEFAULT_BOX: (f64, f64) = (-2.0, 2.0);
+
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Without --at or --bounds, points are drawn from -2:2 in every variable. \
+                        Exit status: 0 if everything checked agrees, 1 if anything differs, \
+                        2 for bad input."
+)]
+pub struct Args {
+    #[command(flatten)]
+    input: Input,
+    #[command(flatten)]
+    at: At,
+    /// Draw the points from a box, e.g. --bounds x=-1:1,y=0:2
+    #[arg(
+        long,
+        value_name = "BOX",
+        allow_hyphen_values = true,
+        conflicts_with = "at"
+    )]
+    bounds: Option<String>,
+    /// How many random points to check the gradient at [default: 10]
+    #[arg(long, value_name = "N", conflicts_with = "at")]
+    points: Option<usize>,
+    /// Seed for the random points (default: drawn, and reported)
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// Check the Hessian against differences of the gradient, too
+    #[arg(long)]
+    hessian: bool,
+    /// A derivative written by hand, e.g. --grad x="6*x + 2" (repeatable;
+    /// several as --grad x="...",y="...")
+    #[arg(long = "grad", value_name = "NAME=FORMULA", allow_hyphen_values = true)]
+    grad: Vec<String>,
+    /// Derivatives written by hand, one 'name = formula' a line ('#'
+    /// comments and blank lines allowed)
+    #[arg(long, value_name = "FILE")]
+    grad_file: Option<PathBuf>,
+    /// One JSON object: {"vars", "seed"?, "points", "checked", "skipped",
+    /// "failed", "hand", "ok"}
+    #[arg(long)]
+    json: bool,
+}
+
+/// A hand-written derivative as given: its variable, its text, and where
+/// the text came from (for error messages).
+struct Given {
+    var: usize,
+    text: String,
+    origin: String,
+}
+
+/// The outcome for one variable's hand derivative.
+struct HandResult {
+    var: usize,
+    given: Option<String>,
+    exact: String,
+    verdict: Option<Verdict>,
+}
+
+pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
+    let (mut f, source) = load(&args.input)?;
+    let n = f.vars().len();
+    if args.points == Some(0) {
+        return Err(Failure::plain(
+            usage("--points 0 checks nothing").with_hint("give at least 1, e.g. --points 10"),
+        ));
+    }
+    let given = read_given(args, &f)?;
+
+    // The points: the one given, or drawn from a box.
+    let seed = args.seed.unwrap_or_else(fresh_seed);
+    let (points, hand_box, random) = if args.at.is_given() {
+        let x = args.at.point(&f).map_err(Failure::plain)?;
+        let around = check::box_around(&x);
+        (vec![x], around, false)
+    } else {
+        let bounds = match &args.bounds {
+            Some(text) => parse_bounds(&f, text).map_err(Failure::plain)?,
+            None => vec![DEFAULT_BOX; n],
+        };
+        let count = if n == 0 {
+            1
+        } else {
+            args.points.unwrap_or(DEFAULT_POINTS)
+        };
+        let points = (0..count)
+            .map(|k| check::sample(&bounds, seed, k))
+            .collect();
+        (points, bounds, n > 0)
+    };
+
+    let checks = check::check_points(&mut f, &points, args.hessian).map_err(Failure::plain)?;
+
+    // Hand derivatives, in a copy of the graph so the checked one stays as
+    // it was compiled.
+    let exact_nodes: Vec<NodeId> = f.gradient().to_vec();
+    let mut hand_f = f.clone();
+    let mut parsed: Vec<Option<(NodeId, String)>> = vec![None; n];
+    for g in &given {
+        let node = hand_f
+            .parse_into(&g.text, &args.input.options().limits)
+            .map_err(|e| Failure {
+                message: e.render(&g.text, &g.origin),
+                status: e.exit_code() as u8,
+            })?;
+        parsed[g.var] = Some((node, g.text.trim().to_string()));
+    }
+    // A seed apart from the gradient points', so the two sets differ.
+    let hand_seed = seed ^ 0x6a09_e667_f3bc_c909;
+    let mut hand = Vec::new();
+    let mut hand_random = false;
+    if !given.is_empty() {
+        for (i, &exact) in exact_nodes.iter().enumerate() {
+            let exact_text = hand_f
+                .to_slope(exact)
+                .unwrap_or_else(|e| format!("({})", e.message));
+            let (given_text, verdict) = match &parsed[i] {
+                Some((node, text)) => {
+                    let verdict =
+                        check::compare_derivative(hand_f.graph(), exact, *node, &mut |k| {
+                            check::sample(&hand_box, hand_seed, k)
+                        });
+                    hand_random |= verdict != Verdict::Proved;
+                    (Some(text.clone()), Some(verdict))
+                }
+                None => (None, None),
+            };
+            hand.push(HandResult {
+                var: i,
+                given: given_text,
+                exact: exact_text,
+                verdict,
+            });
+        }
+    }
+
+    let checked = checks.iter().filter(|c| c.outcome.is_ok()).count();
+    let failed = checks
+        .iter()
+        .filter(|c| c.outcome.as_ref().is_ok_and(|c| !c.ok()))
+        .count();
+    let skipped = checks.len() - checked;
+    let hand_failed = hand
+        .iter()
+        .any(|h| matches!(h.verdict, Some(Verdict::Differs { .. })));
+    let ok = failed == 0 && !hand_failed;
+    let show_seed = (random || hand_random).then_some(seed);
+
+    if args.json {
+        let report = Report {
+            f: &f,
+            source: &source.text,
+            checks: &checks,
+            hand: &hand,
+        };
+        let mut obj = Map::new();
+        obj.insert("vars".into(), json!(f.vars()));
+        if let Some(seed) = show_seed {
+            obj.insert("seed".into(), json!(seed));
+        }
+        obj.insert("points".into(), report.points_json());
+        obj.insert("checked".into(), json!(checked));
+        obj.insert("skipped".into(), json!(skipped));
+        obj.insert("failed".into(), json!(failed));
+        obj.insert("hand".into(), report.hand_json());
+        obj.insert("ok".into(), json!(ok));
+        writeln!(out, "{}", Value::Object(obj))?;
+    } else {
+        let report = Report {
+            f: &f,
+            source: &source.text,
+            checks: &checks,
+            hand: &hand,
+        };
+        report.write_points(out, args.hessian)?;
+        let what = if args.hessian {
+            "gradient and Hessian"
+        } else {
+            "gradient"
+        };
+        let plural = |k: usize| if k == 1 { "point" } else { "points" };
+        write!(
+            out,
+            "{what}: {} {} agree{} with finite differences",
+            checked - failed,
+            plural(checked - failed),
+            if checked - failed == 1 { "s" } else { "" }
+        )?;
+        if failed > 0 {
+            write!(out, ", {failed} {} differ", plural(failed))?;
+        }
+        if skipped > 0 {
+            write!(out, ", {skipped} skipped")?;
+        }
+        writeln!(out)?;
+        if let Some(seed) = show_seed {
+            writeln!(out, "seed: {seed}")?;
+        }
+        report.write_hand(out)?;
+    }
+    if checked == 0 && !checks.is_empty() {
+        writeln!(
+            err,
+            "note: no point could be checked against finite differences: every one was skipped"
+        )?;
+    }
+    Ok(if ok { 0 } else { 1 })
+}
+
+/// The hand derivatives of `--grad` and `--grad-file`, by variable index;
+/// a variable given twice or not in the formula is a usage error.
+fn read_given(args: &Args, f: &Formula) -> Result<Vec<Given>, Failure> {
+    let mut raw: Vec<(String, String, String)> = Vec::new();
+    for text in &args.grad {
+        let pairs = check::split_assignments(text).map_err(Failure::plain)?;
+        for (name, formula) in pairs {
+            let origin = format!("--grad {name}");
+            raw.push((name, formula, origin));
+        }
+    }
+    if let Some(path) = &args.grad_file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Failure::plain(usage(&format!("cannot read '{}': {e}", path.display())))
+        })?;
+        let lines = check::parse_grad_file(&text).map_err(|e| {
+            Failure::plain(Error {
+                message: format!("{}: {}", path.display(), e.message),
+                ..e
+            })
+        })?;
+        for (line, name, formula) in lines {
+            let origin = format!("{} (line {line})", path.display());
+            raw.push((name, formula, origin));
+        }
+    }
+    let mut seen = vec![false; f.vars().len()];
+    let mut out = Vec::new();
+    for (name, text, origin) in raw {
+        let Some(var) = f.var_index(&name) else {
+            return Err(Failure::plain(
+                Error::new(
+                    ErrorKind::Usage,
+                    format!("{origin}: the formula has no variable '{name}'"),
+                )
+                .with_hint(format!(
+                    "its variables are {}",
+                    crate::lower::quoted_list(f.vars())
+                )),
+            ));
+        };
+        if std::mem::replace(&mut seen[var], true) {
+            return Err(Failure::plain(usage(&format!(
+                "the derivative with respect to '{name}' is given twice"
+            ))));
+        }
+        out.push(Given { var, text, origin });
+    }
+    Ok(out)
+}
+
+/// What is printed, text or JSON.
+struct Report<'a> {
+    f: &'a Formula,
+    source: &'a str,
+    checks: &'a [PointCheck],
+    hand: &'a [HandResult],
+}
+
+impl Report<'_> {
+    fn vars(&self) -> &[String] {
+        self.f.vars()
+    }
+
+    /// `x = 1, y = 2`.
+    fn point_text(&self, x: &[f64]) -> String {
+        self.vars()
+            .iter()
+            .zip(x)
+            .map(|(v, x)| format!("{v} = {}", format_value(*x)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn write_points(&self, out: &mut dyn Write, hessian: bool) -> std::io::Result<()> {
+        let many = self.checks.len() > 1;
+        for (k, c) in self.checks.iter().enumerate() {
+            let label = if many {
+                format!("point {}: ", k + 1)
+            } else {
+                String::new()
+            };
+            let at = if self.vars().is_empty() {
+                "no variables".to_string()
+            } else {
+                self.point_text(&c.x)
+            };
+            match &c.outcome {
+                Err(skip) => {
+                    writeln!(
+                        out,
+                        "{label}{at}: skipped, {}",
+                        skip.describe(self.source, self.vars())
+                    )?;
+                }
+                Ok(checked) => {
+                    writeln!(out, "{label}{at} (f = {})", format_value(c.value))?;
+                    let mut rows: Vec<(String, &Comparison)> = self
+                        .vars()
+                        .iter()
+                        .zip(&checked.gradient)
+                        .map(|(v, c)| (format!("df/d{v}"), c))
+                        .collect();
+                    if hessian {
+                        for (i, row) in checked.hessian.iter().enumerate() {
+                            for (j, c) in row.iter().enumerate().skip(i) {
+                                let (a, b) = (&self.vars()[i], &self.vars()[j]);
+                                let name = if i == j {
+                                    format!("d2f/d{a}2")
+                                } else {
+                                    format!("d2f/d{a}d{b}")
+                                };
+                                rows.push((name, c));
+                            }
+                        }
+                    }
+                    write_table(out, &rows)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn write_hand(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        for h in self.hand {
+            let name = &self.vars()[h.var];
+            let status = match &h.verdict {
+                None => "unchecked (no derivative given)".to_string(),
+                Some(Verdict::Proved) => "proved equal".to_string(),
+                Some(Verdict::Agrees { points }) => {
+                    format!("agrees at {points} points (not proved)")
+                }
+                Some(Verdict::Differs { x, yours, exact }) => format!(
+                    "differs: at {} yours gives {}, exact {}",
+                    self.compact_point(x),
+                    format_value(*yours),
+                    format_value(*exact)
+                ),
+                Some(Verdict::Untested { draws }) => format!(
+                    "not proved, and not finite on both sides at any of {draws} points tried"
+                ),
+            };
+            writeln!(out, "df/d{name}: {status}")?;
+            if let Some(given) = &h.given {
+                writeln!(out, "  yours  {given}")?;
+            }
+            writeln!(out, "  exact  {}", h.exact)?;
+        }
+        Ok(())
+    }
+
+    /// `x=0.5, y=1`: the point of a counterexample.
+    fn compact_point(&self, x: &[f64]) -> String {
+        self.vars()
+            .iter()
+            .zip(x)
+            .map(|(v, x)| format!("{v}={}", format_value(*x)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn points_json(&self) -> Value {
+        let comparison = |c: &Comparison| {
+            json!({
+                "exact": json_number(c.exact),
+                "estimate": json_number(c.estimate),
+                "central": json_number(c.central),
+                "abs_error": json_number(c.abs_error),
+                "rel_error": json_number(c.rel_error),
+                "tolerance": json_number(c.tolerance),
+                "ok": c.ok,
+            })
+        };
+        self.checks
+            .iter()
+            .map(|c| {
+                let mut obj = Map::new();
+                obj.insert("x".into(), c.x.iter().map(|&v| json_number(v)).collect());
+                obj.insert("value".into(), json_number(c.value));
+                match &c.outcome {
+                    Err(skip) => {
+                        obj.insert(
+                            "skipped".into(),
+                            json!(skip.describe(self.source, self.vars())),
+                        );
+                    }
+                    Ok(checked) => {
+                        let gradient: Vec<Value> = self
+                            .vars()
+                            .iter()
+                            .zip(&checked.gradient)
+                            .map(|(v, c)| {
+                                let mut row = comparison(c);
+                                row["var"] = json!(v);
+                                row
+                            })
+                            .collect();
+                        obj.insert("gradient".into(), Value::Array(gradient));
+                        if !checked.hessian.is_empty() {
+                            let rows: Vec<Value> = checked
+                                .hessian
+                                .iter()
+                                .map(|row| row.iter().map(comparison).collect())
+                                .collect();
+                            obj.insert("hessian".into(), Value::Array(rows));
+                        }
+                        obj.insert("ok".into(), json!(checked.ok()));
+                    }
+                }
+                Value::Object(obj)
+            })
+            .collect()
+    }
+
+    fn hand_json(&self) -> Value {
+        self.hand
+            .iter()
+            .map(|h| {
+                let mut obj = Map::new();
+                obj.insert("var".into(), json!(self.vars()[h.var]));
+                if let Some(given) = &h.given {
+                    obj.insert("given".into(), json!(given));
+                }
+                obj.insert("exact".into(), json!(h.exact));
+                let status = h.verdict.as_ref().map_or("unchecked", Verdict::status);
+                obj.insert("status".into(), json!(status));
+                match &h.verdict {
+                    Some(Verdict::Agrees { points }) => {
+                        obj.insert("points".into(), json!(points));
+                    }
+                    Some(Verdict::Differs { x, yours, exact }) => {
+                        obj.insert(
+                            "counterexample".into(),
+                            json!({
+                                "x": x.iter().map(|&v| json_number(v)).collect::<Vec<_>>(),
+                                "yours": json_number(*yours),
+                                "exact": json_number(*exact),
+                            }),
+                        );
+                    }
+                    Some(Verdict::Untested { draws }) => {
+                        obj.insert("draws".into(), json!(draws));
+                    }
+                    _ => {}
+                }
+                Value::Object(obj)
+            })
+            .collect()
+    }
+}
+
+/// Rows of comparisons under a header, columns aligned.
+fn write_table(out: &mut dyn Write, rows: &[(String, &Comparison)]) -> std::io::Result<()> {
+    let cells: Vec<[String; 7]> = rows
+        .iter()
+        .map(|(name, c)| {
+            [
+                name.clone(),
+                format_value(c.exact),
+                format_value(c.estimate),
+                format!("{:.1e}", c.abs_error),
+                format!("{:.1e}", c.rel_error),
+                format!("{:.1e}", c.tolerance),
+                if c.ok { "ok" } else { "DIFFERS" }.to_string(),
+            ]
+        })
+        .collect();
+    let header = [
+        "", "exact", "estimate", "abs err", "rel err", "expected", "",
+    ];
+    let mut widths = header.map(str::len);
+    for row in &cells {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let line = |cells: [&str; 7]| {
+        let mut s = String::from(" ");
+        for (k, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if k == 6 {
+                s.push_str(&format!(" {cell}"));
+            } else if k == 0 {
+                s.push_str(&format!(" {cell:<w$}"));
+            } else {
+                s.push_str(&format!("  {cell:>w$}"));
+            }
+        }
+        s.trim_end().to_string()
+    };
+    writeln!(out, "{}", line(header))?;
+    for row in &cells {
+        writeln!(out, "{}", line(row.each_ref().map(String::as_str)))?;
+    }
+    Ok(())
+}
