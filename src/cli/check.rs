@@ -321,6 +321,9 @@ impl Report<'_> {
                         skip.describe(self.source, self.vars())
                     )?;
                 }
+                Ok(_) if self.vars().is_empty() => {
+                    writeln!(out, "{label}{at}: nothing to differentiate")?;
+                }
                 Ok(checked) => {
                     writeln!(out, "{label}{at} (f = {})", format_value(c.value))?;
                     let mut rows: Vec<(String, &Comparison)> = self
@@ -393,6 +396,7 @@ impl Report<'_> {
                 "exact": json_number(c.exact),
                 "estimate": json_number(c.estimate),
                 "central": json_number(c.central),
+                "estimate_half_step": json_number(c.estimate_half_step),
                 "abs_error": json_number(c.abs_error),
                 "rel_error": json_number(c.rel_error),
                 "tolerance": json_number(c.tolerance),

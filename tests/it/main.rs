@@ -1,6 +1,7 @@
 //! One integration-test binary (each file under tests/ would link the crate
 //! and Cranelift again).
 
+mod check;
 mod cli;
 mod language;
 mod min;

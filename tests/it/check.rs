@@ -1,0 +1,660 @@
+//! `slope check` and `slope::check`: exact gradients and Hessians against
+//! finite differences on the benchmark set, kinks and poles skipped, hand
+//! derivatives proved, agreeing or caught with a counterexample, bad input,
+//! and the finite-difference descent of the first seed tutorial.
+
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+use slope::check::{self, Verdict};
+use slope::{Formula, testfns};
+
+// ---------------------------------------------------------------- helpers
+
+struct Run {
+    stdout: String,
+    stderr: String,
+    status: i32,
+}
+
+/// Runs `slope COMMAND ARGS`. No run may panic or print a bare NaN in JSON.
+fn slope(command: &str, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_slope"))
+        .arg(command)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the slope binary runs");
+    let run = Run {
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+        status: out.status.code().expect("slope exits, it is not killed"),
+    };
+    for bad in ["panicked", "RUST_BACKTRACE", "stack backtrace"] {
+        assert!(
+            !run.stderr.contains(bad),
+            "{args:?}: {bad:?} in {}",
+            run.stderr
+        );
+    }
+    if args.contains(&"--json") {
+        for bare in [":NaN", "NaN,", "NaN]", "NaN}"] {
+            assert!(!run.stdout.contains(bare), "{args:?}: {}", run.stdout);
+        }
+    }
+    run
+}
+
+fn run(args: &[&str]) -> Run {
+    slope("check", args)
+}
+
+/// `slope check ARGS --json`: one JSON object on one line.
+fn run_json(args: &[&str]) -> (Value, Run) {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let r = run(&all);
+    assert_eq!(
+        r.stdout.lines().count(),
+        1,
+        "{all:?}: {}{}",
+        r.stdout,
+        r.stderr
+    );
+    let v: Value =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{all:?}: {e}: {}", r.stdout));
+    (v, r)
+}
+
+/// The `hand` entry of variable `var`.
+fn hand<'a>(v: &'a Value, var: &str) -> &'a Value {
+    v["hand"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["var"] == var)
+        .unwrap_or_else(|| panic!("no hand entry for {var} in {v}"))
+}
+
+fn f64s(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+// ---------------------------------------------------------------- exact vs fd
+
+fn benchmark_set() -> Vec<String> {
+    let mut set: Vec<String> = [
+        testfns::PARABOLA,
+        testfns::GAUSSIAN,
+        testfns::SPHERE,
+        testfns::ACKLEY,
+        testfns::BOOTH,
+        testfns::BEALE,
+        testfns::HIMMELBLAU,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    set.extend([
+        testfns::rosenbrock(8),
+        testfns::product(6),
+        testfns::nested_sin(6),
+        testfns::logistic(4, 30),
+    ]);
+    set
+}
+
+#[test]
+fn exact_gradients_and_hessians_agree_with_differences_on_the_benchmark_set() {
+    for text in benchmark_set() {
+        let mut f = Formula::parse(&text).unwrap();
+        let bounds = vec![(-2.0, 2.0); f.vars().len()];
+        let points: Vec<Vec<f64>> = (0..40).map(|k| check::sample(&bounds, 5, k)).collect();
+        let checks = check::check_points(&mut f, &points, true).unwrap();
+        let mut checked = 0;
+        for c in &checks {
+            let result = c.outcome.as_ref().unwrap_or_else(|s| {
+                panic!("{text} at {:?} skipped: {s:?}", c.x);
+            });
+            assert!(result.ok(), "{text} at {:?}: {result:?}", c.x);
+            // The estimate is far better than the tolerance needs: the
+            // check is not passing by being loose.
+            for row in &result.gradient {
+                assert!(
+                    row.abs_error <= 1e-6 * row.exact.abs().max(1.0),
+                    "{text}: {row:?}"
+                );
+            }
+            checked += 1;
+        }
+        assert_eq!(checked, 40, "{text}");
+    }
+}
+
+#[test]
+fn the_command_checks_the_benchmark_set_at_random_points() {
+    for text in benchmark_set() {
+        let (v, r) = run_json(&[&text, "--points", "5", "--seed", "42"]);
+        assert_eq!(r.status, 0, "{text}: {}", r.stderr);
+        assert_eq!(v["ok"], true, "{text}");
+        assert_eq!(v["checked"], 5, "{text}");
+        assert_eq!(v["failed"], 0);
+        assert_eq!(v["seed"], 42);
+        let n = v["vars"].as_array().unwrap().len();
+        for p in v["points"].as_array().unwrap() {
+            assert_eq!(p["ok"], true);
+            let rows = p["gradient"].as_array().unwrap();
+            assert_eq!(rows.len(), n);
+            for row in rows {
+                let (abs, tol) = (row["abs_error"].as_f64(), row["tolerance"].as_f64());
+                assert!(abs.unwrap() <= tol.unwrap(), "{text}: {row}");
+            }
+            // Points come from the default box, -2:2.
+            assert!(f64s(&p["x"]).iter().all(|x| x.abs() <= 2.0));
+        }
+    }
+}
+
+#[test]
+fn the_same_seed_checks_the_same_points() {
+    let args = ["x^2*sin(y)", "--bounds", "x=0:1,y=5:6", "--points", "3"];
+    let (a, _) = run_json(&[&args[..], &["--seed", "9"]].concat());
+    let (b, _) = run_json(&[&args[..], &["--seed", "9"]].concat());
+    let (c, _) = run_json(&[&args[..], &["--seed", "10"]].concat());
+    assert_eq!(a["points"], b["points"]);
+    assert_ne!(a["points"], c["points"]);
+    for p in a["points"].as_array().unwrap() {
+        let x = f64s(&p["x"]);
+        assert!((0.0..=1.0).contains(&x[0]) && (5.0..=6.0).contains(&x[1]));
+    }
+    // Without --seed one is drawn and reported.
+    let (d, _) = run_json(&args);
+    assert!(d["seed"].is_u64(), "{d}");
+}
+
+#[test]
+fn text_output_at_one_point() {
+    let r = run(&["x^2*y", "--at", "x=3,y=2", "--hessian"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines[0], "x = 3, y = 2 (f = 18)");
+    assert!(lines[1].contains("exact") && lines[1].contains("estimate"));
+    // One row per gradient component and per Hessian entry on or above
+    // the diagonal, each with the exact value and a verdict.
+    let row = |name: &str| {
+        lines
+            .iter()
+            .find(|l| l.trim_start().starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name} row in\n{}", r.stdout))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+    };
+    for (name, exact) in [
+        ("df/dx", "12"),
+        ("df/dy", "9"),
+        ("d2f/dx2", "4"),
+        ("d2f/dxdy", "6"),
+        ("d2f/dy2", "0"),
+    ] {
+        let cells = row(name);
+        assert_eq!(cells[1], exact, "{name}");
+        assert_eq!(cells.last(), Some(&"ok"), "{name}");
+    }
+    assert_eq!(
+        lines.last(),
+        Some(&"gradient and Hessian: 1 point agrees with finite differences")
+    );
+    // No seed: nothing was random.
+    assert!(!r.stdout.contains("seed"));
+}
+
+#[test]
+fn json_report_shape() {
+    let (v, r) = run_json(&["x^2*y", "--at", "x=3,y=2", "--hessian"]);
+    assert_eq!(r.status, 0);
+    assert_eq!(v["vars"], serde_json::json!(["x", "y"]));
+    assert!(v.get("seed").is_none());
+    let p = &v["points"][0];
+    assert_eq!(f64s(&p["x"]), [3.0, 2.0]);
+    assert_eq!(p["value"], 18.0);
+    let gx = &p["gradient"][0];
+    assert_eq!(gx["var"], "x");
+    assert_eq!(gx["exact"], 12.0);
+    for key in ["estimate", "central", "abs_error", "rel_error", "tolerance"] {
+        assert!(gx[key].is_f64(), "{key} in {gx}");
+    }
+    assert!((gx["estimate"].as_f64().unwrap() - 12.0).abs() < 1e-9);
+    assert_eq!(p["hessian"][0][1]["exact"], 6.0);
+    assert_eq!(p["hessian"][1][0]["exact"], 6.0);
+    assert_eq!(
+        (
+            v["checked"].clone(),
+            v["skipped"].clone(),
+            v["failed"].clone()
+        ),
+        (1.into(), 0.into(), 0.into())
+    );
+    assert_eq!(v["hand"], serde_json::json!([]));
+    assert_eq!(v["ok"], true);
+}
+
+// ---------------------------------------------------------------- skipped
+
+#[test]
+fn points_on_kinks_are_skipped_with_the_reason() {
+    let cases = [
+        ("abs(x - 1) + y^2", "x=1,y=0", "on a kink of abs at 1:1"),
+        // Within the step, not only exactly on it.
+        (
+            "abs(x - 1) + y^2",
+            "x=1.000000001,y=0",
+            "on a kink of abs at 1:1",
+        ),
+        ("y + max(x, y)", "x=0.5,y=0.5", "on a kink of max at 1:5"),
+        ("min(x, 2)*y", "x=2,y=1", "on a kink of min at 1:1"),
+        ("floor(x) + x", "x=3,y=0", "on a kink of floor at 1:1"),
+        ("x*sign(y)", "x=1,y=0", "on a kink of sign at 1:3"),
+        ("atan2(y, x)", "x=-1,y=0", "on a kink of atan2 at 1:1"),
+    ];
+    for (formula, at, reason) in cases {
+        let (v, r) = run_json(&[formula, "--at", at, "--vars", "x,y"]);
+        assert_eq!(r.status, 0, "{formula}: a skip is not a failure");
+        assert_eq!(v["skipped"], 1, "{formula} at {at}: {v}");
+        let skipped = v["points"][0]["skipped"].as_str().unwrap();
+        assert!(skipped.starts_with(reason), "{formula}: {skipped}");
+        assert!(
+            r.stderr.contains("no point could be checked"),
+            "{}",
+            r.stderr
+        );
+    }
+    // The same formulas away from their kinks are checked.
+    let (v, _) = run_json(&["abs(x - 1) + y^2", "--at", "x=1.5,y=0"]);
+    assert_eq!(
+        (v["checked"].clone(), v["ok"].clone()),
+        (1.into(), true.into())
+    );
+    let (v, _) = run_json(&["atan2(y, x)", "--at", "x=1,y=0"]);
+    assert_eq!(v["checked"], 1);
+}
+
+#[test]
+fn points_where_values_are_not_finite_are_skipped() {
+    let r = run(&["ln(x)", "--at", "x=0"]);
+    assert_eq!(r.status, 0);
+    assert_eq!(
+        r.stdout,
+        "x = 0: skipped, not finite: ln of zero at 1:1, gives infinity here\n\
+         gradient: 0 points agree with finite differences, 1 skipped\n"
+    );
+    // Finite at the point, but the stencil leaves the domain.
+    let r = run(&["sqrt(x)", "--at", "x=1e-9"]);
+    assert!(
+        r.stdout.contains(
+            "skipped, not finite: sqrt of a negative number at 1:1, gives NaN here \
+             (within the difference step along x)"
+        ),
+        "{}",
+        r.stdout
+    );
+    // Among random points, the bad ones are skipped and the rest checked.
+    let (v, r) = run_json(&[
+        "ln(x) + y",
+        "--bounds",
+        "x=-1:1,y=0:1",
+        "--points",
+        "20",
+        "--seed",
+        "1",
+    ]);
+    assert_eq!(r.status, 0);
+    let skipped = v["skipped"].as_u64().unwrap();
+    assert!(skipped > 3 && skipped < 17, "{v}");
+    assert_eq!(v["checked"].as_u64().unwrap() + skipped, 20);
+    for p in v["points"].as_array().unwrap() {
+        let x = f64s(&p["x"])[0];
+        assert_eq!(p.get("skipped").is_some(), x <= 0.0, "{p}");
+    }
+}
+
+// ---------------------------------------------------------------- by hand
+
+#[test]
+fn correct_hand_derivatives_are_proved() {
+    let cases: &[(&str, &[&str])] = &[
+        // Polynomials, rearranged and expanded.
+        (
+            "3*x^2 + 2*x + 1",
+            &["x=6*x + 2", "x=2 + 6*x", "x=2*(3*x + 1)"],
+        ),
+        ("(x + 1)^3", &["x=3*x^2 + 6*x + 3", "x=3*(x+1)*(x+1)"]),
+        // sin(x)^2, written several ways.
+        (
+            "sin(x)^2",
+            &[
+                "x=2*sin(x)*cos(x)",
+                "x=cos(x)*sin(x)*2",
+                "x=sin(x)*cos(x) + cos(x)*sin(x)",
+                "x=2*sin(x)*cos(x)*(sin(x)^2 + cos(x)^2)",
+            ],
+        ),
+        // Quotient-rule forms.
+        (
+            "x/(1 + x)",
+            &[
+                "x=1/(1+x) - x/(1+x)^2",
+                "x=((1+x) - x)/(1+x)^2",
+                "x=(1+x)^-2",
+            ],
+        ),
+        ("(x^2 + 1)/(x - 1)", &["x=(2*x*(x-1) - (x^2+1))/(x-1)^2"]),
+        ("tan(x)", &["x=1 + tan(x)^2", "x=1/cos(x)^2"]),
+        ("exp(2*x)", &["x=2*exp(x)^2", "x=2*exp(x)*exp(x)"]),
+    ];
+    for (formula, grads) in cases {
+        for grad in *grads {
+            let r = run(&[formula, "--at", "x=0.3", "--grad", grad]);
+            assert_eq!(r.status, 0, "{formula} / {grad}: {}{}", r.stdout, r.stderr);
+            assert!(
+                r.stdout.contains("df/dx: proved equal\n"),
+                "{formula} / {grad}:\n{}",
+                r.stdout
+            );
+            let yours = grad.split_once('=').unwrap().1;
+            assert!(r.stdout.contains(&format!("  yours  {yours}\n")));
+        }
+    }
+}
+
+#[test]
+fn several_variables_in_one_grad_or_several() {
+    for args in [
+        vec!["--grad", "x=2*x*y,y=x^2"],
+        vec!["--grad", "x=2*x*y", "--grad", "y=x*x"],
+        vec!["--grad", "y = x^2 , x = y*x*2"],
+    ] {
+        let all = [&["x^2*y", "--at", "x=1,y=2"][..], &args].concat();
+        let (v, r) = run_json(&all);
+        assert_eq!(r.status, 0, "{args:?}: {}", r.stderr);
+        for var in ["x", "y"] {
+            assert_eq!(hand(&v, var)["status"], "proved", "{args:?}: {v}");
+        }
+        assert_eq!(hand(&v, "x")["exact"], "2*x*y");
+        assert_eq!(hand(&v, "y")["exact"], "x^2");
+    }
+    // Commas inside a call stay with the formula.
+    let (v, r) = run_json(&[
+        "hypot(x, y)",
+        "--at",
+        "x=2,y=1",
+        "--grad",
+        "x=x/hypot(x, y),y=y/hypot(y, x)",
+    ]);
+    assert_eq!(r.status, 0, "{v}");
+    assert_eq!(hand(&v, "x")["given"], "x/hypot(x, y)");
+    assert_eq!(hand(&v, "y")["given"], "y/hypot(y, x)");
+    for var in ["x", "y"] {
+        let status = hand(&v, var)["status"].as_str().unwrap();
+        assert!(status == "proved" || status == "agrees", "{v}");
+    }
+}
+
+#[test]
+fn wrong_hand_derivatives_are_caught_with_a_counterexample() {
+    // (formula, wrong derivative, its value and the exact one at x)
+    type Pair = fn(f64) -> (f64, f64);
+    let cases: [(&str, &str, Pair); 4] = [
+        // A sign error.
+        ("x^2 - 3*x", "x=2*x + 3", |x| (2.0 * x + 3.0, 2.0 * x - 3.0)),
+        // A missing chain-rule factor.
+        ("sin(x^2)", "x=cos(x^2)", |x| {
+            ((x * x).cos(), 2.0 * x * (x * x).cos())
+        }),
+        // Off by a constant factor.
+        ("x^3", "x=x^2", |x| (x * x, 3.0 * x * x)),
+        // A quotient rule with the wrong sign.
+        ("x/(1 + x)", "x=1/(1+x) + x/(1+x)^2", |x| {
+            (1.0 / (1.0 + x) + x / (1.0 + x).powi(2), (1.0 + x).powi(-2))
+        }),
+    ];
+    for (formula, grad, values) in cases {
+        let (v, r) = run_json(&[formula, "--bounds", "x=0:2", "--seed", "4", "--grad", grad]);
+        assert_eq!(r.status, 1, "{formula}: {v}");
+        assert_eq!(v["ok"], false);
+        let h = hand(&v, "x");
+        assert_eq!(h["status"], "differs", "{formula}: {h}");
+        let cx = &h["counterexample"];
+        let x = f64s(&cx["x"])[0];
+        let (yours, exact) = values(x);
+        assert!((cx["yours"].as_f64().unwrap() - yours).abs() < 1e-12, "{h}");
+        assert!((cx["exact"].as_f64().unwrap() - exact).abs() < 1e-12, "{h}");
+        assert!((yours - exact).abs() > 1e-6);
+        // The text names the point and both values, and prints the exact
+        // derivative beside yours.
+        let r = run(&[formula, "--bounds", "x=0:2", "--seed", "4", "--grad", grad]);
+        assert_eq!(r.status, 1);
+        let line = r.stdout.lines().find(|l| l.starts_with("df/dx:")).unwrap();
+        assert!(line.starts_with("df/dx: differs: at x="), "{line}");
+        assert!(line.contains(" yours gives ") && line.contains(", exact "));
+        let exact_text = h["exact"].as_str().unwrap();
+        assert!(r.stdout.contains(&format!("  exact  {exact_text}\n")));
+    }
+}
+
+#[test]
+fn counterexamples_are_round_points() {
+    let r = run(&["x^2*y", "--at", "x=1,y=1", "--seed", "3", "--grad", "x=2*x"]);
+    assert_eq!(r.status, 1);
+    // 2*x vs 2*x*y: they agree wherever y = 1, so a point with y != 1.
+    let line = r.stdout.lines().find(|l| l.starts_with("df/dx")).unwrap();
+    let (point, rest) = line
+        .trim_start_matches("df/dx: differs: at ")
+        .split_once(" yours gives ")
+        .unwrap();
+    let coords: Vec<f64> = point
+        .split(", ")
+        .map(|p| p.split_once('=').unwrap().1.parse().unwrap())
+        .collect();
+    for c in &coords {
+        assert_eq!(*c, (c * 1000.0).round() / 1000.0, "{line}");
+    }
+    let (yours, exact) = rest.split_once(", exact ").unwrap();
+    assert_eq!(yours.parse::<f64>().unwrap(), 2.0 * coords[0]);
+    assert_eq!(exact.parse::<f64>().unwrap(), 2.0 * coords[0] * coords[1]);
+}
+
+#[test]
+fn equal_but_unprovable_derivatives_agree_numerically() {
+    // cbrt(x) and x^(1/3) are different atoms to the normaliser.
+    let (v, r) = run_json(&["x^(4/3)", "--bounds", "x=0.1:3", "--grad", "x=4/3*cbrt(x)"]);
+    assert_eq!(r.status, 0, "{v}");
+    let h = hand(&v, "x");
+    assert_eq!(h["status"], "agrees");
+    assert_eq!(h["points"], 200);
+    let r = run(&["x^(4/3)", "--at", "x=1", "--grad", "x=4/3*cbrt(x)"]);
+    assert!(
+        r.stdout
+            .contains("df/dx: agrees at 200 points (not proved)\n"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn variables_without_a_derivative_are_unchecked() {
+    let r = run(&["x^2*y + z", "--at", "x=1,y=2,z=0", "--grad", "x=2*x*y"]);
+    assert_eq!(r.status, 0);
+    assert!(
+        r.stdout.contains(
+            "df/dx: proved equal\n  yours  2*x*y\n  exact  2*x*y\n\
+         df/dy: unchecked (no derivative given)\n  exact  x^2\n\
+         df/dz: unchecked (no derivative given)\n  exact  1\n"
+        ),
+        "{}",
+        r.stdout
+    );
+    let (v, _) = run_json(&["x^2*y + z", "--at", "x=1,y=2,z=0", "--grad", "x=2*x*y"]);
+    assert_eq!(hand(&v, "y")["status"], "unchecked");
+    assert!(hand(&v, "y").get("given").is_none());
+}
+
+#[test]
+fn grad_file_one_derivative_a_line() {
+    let dir = std::env::temp_dir().join(format!("slope-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("grads.txt");
+    std::fs::write(
+        &path,
+        "# derivatives of x^2*sin(y), by hand\n\nx = 2*x*sin(y)\ny = x^2*cos(y)  # chain rule\n",
+    )
+    .unwrap();
+    let path_s = path.to_str().unwrap();
+    let (v, r) = run_json(&["x^2*sin(y)", "--at", "x=1,y=2", "--grad-file", path_s]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(hand(&v, "x")["status"], "proved");
+    assert_eq!(hand(&v, "y")["status"], "proved");
+    // A bad line is reported with its number.
+    std::fs::write(&path, "x = 2*x*sin(y)\ny: x^2\n").unwrap();
+    let r = run(&["x^2*sin(y)", "--at", "x=1,y=2", "--grad-file", path_s]);
+    assert_eq!(r.status, 2);
+    assert!(
+        r.stderr.contains("line 2: 'y: x^2' is not name = formula"),
+        "{}",
+        r.stderr
+    );
+    // And a syntax error in a formula names the file and line.
+    std::fs::write(&path, "\nx = 2*x*sin(y\n").unwrap();
+    let r = run(&["x^2*sin(y)", "--at", "x=1,y=2", "--grad-file", path_s]);
+    assert_eq!(r.status, 2);
+    assert!(r.stderr.contains("(line 2)"), "{}", r.stderr);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// ---------------------------------------------------------------- bad input
+
+#[test]
+fn bad_input_exits_2_with_a_hint() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["x^2", "--grad", "z=2*z"],
+            "--grad z: the formula has no variable 'z'",
+        ),
+        (
+            &["x^2", "--grad", "x=2*z"],
+            "the formula has no variable 'z'",
+        ),
+        (
+            &["x^2", "--grad", "6*x"],
+            "--grad: '6*x' is not name=formula",
+        ),
+        (&["x^2", "--grad", "x="], "--grad: no formula after 'x='"),
+        (&["x^2", "--grad", "x=2*(x"], "unclosed '('"),
+        (&["x^2", "--grad", "x=sinn(x)"], "unknown function 'sinn'"),
+        (
+            &["x^2", "--grad", "x=2*x", "--grad", "x=x+x"],
+            "given twice",
+        ),
+        (&["x^2", "--points", "0"], "--points 0 checks nothing"),
+        (&["x^2", "--points", "-1"], "'-1'"),
+        (&["x^2", "--at", "y=1"], "no variable 'y'"),
+        (
+            &["x^2", "--at", "x=1", "--bounds", "x=0:1"],
+            "cannot be used with",
+        ),
+        (
+            &["x^2", "--at", "x=1", "--points", "3"],
+            "cannot be used with",
+        ),
+        (
+            &["x*y", "--bounds", "x=0:1"],
+            "--bounds gives no range for 'y'",
+        ),
+        (&["x^2", "--bounds", "x=1:0"], "is not an interval"),
+        (&["x^2", "--grad-file", "/nonexistent/grads"], "cannot read"),
+        (&["x^^2"], "error"),
+    ];
+    for (args, message) in cases {
+        let r = run(args);
+        assert_eq!(r.status, 2, "{args:?}: {}{}", r.stdout, r.stderr);
+        assert!(r.stderr.contains(message), "{args:?}: {}", r.stderr);
+        assert_eq!(r.stdout, "", "{args:?}");
+    }
+    // The hand formula's error points into the hand formula.
+    let r = run(&["x^2", "--grad", "x=2*z"]);
+    assert!(r.stderr.contains("--grad x:1:3"), "{}", r.stderr);
+    assert!(r.stderr.contains("its variables are 'x'"), "{}", r.stderr);
+}
+
+// ---------------------------------------------------------------- library
+
+#[test]
+fn the_library_verdicts() {
+    let mut f = Formula::parse("x^3*y").unwrap();
+    let dx = f.partial("x").unwrap();
+    let right = f.parse_into("3*y*x*x", &Default::default()).unwrap();
+    let wrong = f.parse_into("3*x^2", &Default::default()).unwrap();
+    let bounds = [(-1.0, 1.0), (-1.0, 1.0)];
+    let mut draw = |k| check::sample(&bounds, 1, k);
+    assert_eq!(
+        check::compare_derivative(f.graph(), dx, right, &mut draw),
+        Verdict::Proved
+    );
+    let Verdict::Differs { x, yours, exact } =
+        check::compare_derivative(f.graph(), dx, wrong, &mut draw)
+    else {
+        panic!("not caught")
+    };
+    assert_eq!(yours, 3.0 * x[0] * x[0]);
+    assert_eq!(exact, 3.0 * x[0] * x[0] * x[1]);
+}
+
+// ---------------------------------------------------------------- fd descent
+
+#[test]
+fn finite_difference_descent_reaches_the_exact_minimum_and_counts_its_calls() {
+    // The first seed tutorial: 3x^2 + 2x + 1 from x = 1.5 by gd, lr 0.1.
+    let base = [
+        "3*x^2 + 2*x + 1",
+        "--start",
+        "x=1.5",
+        "--method",
+        "gd",
+        "--lr",
+        "0.1",
+        "--ftol",
+        "1e-4",
+        "--max-iter",
+        "100",
+    ];
+    let json = |extra: &[&str]| -> Value {
+        let r = slope("min", &[&base[..], extra, &["--json"]].concat());
+        assert_eq!(r.status, 0, "{}", r.stderr);
+        serde_json::from_str(&r.stdout).unwrap()
+    };
+    let exact = json(&[]);
+    let fd = json(&["--gradient", "fd-central"]);
+    assert_eq!(fd["reason"], "ftol");
+    assert_eq!(fd["iterations"], exact["iterations"]);
+    let (xe, xf) = (f64s(&exact["x"])[0], f64s(&fd["x"])[0]);
+    assert!((xe - xf).abs() < 1e-9, "{xe} vs {xf}");
+    assert!((xf + 1.0 / 3.0).abs() < 2.5e-3);
+    assert!((fd["f"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-4);
+    // Each exact step costs one evaluation; each central-difference step
+    // 1 + 2n = 3 calls of the function, and the count says so.
+    let iterations = exact["iterations"].as_u64().unwrap();
+    assert_eq!(exact["evaluations"].as_u64().unwrap(), iterations + 1);
+    assert_eq!(fd["evaluations"].as_u64().unwrap(), 3 * (iterations + 1));
+    // The text names the source and the evaluations spent.
+    let r = slope("min", &[&base[..], &["--gradient", "fd-central"]].concat());
+    assert!(r.stdout.contains("central differences"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains(&format!("({} evaluations)", 3 * (iterations + 1))),
+        "{}",
+        r.stdout
+    );
+}
