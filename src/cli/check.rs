@@ -422,9 +422,12 @@ impl Report<'_> {
                             .iter()
                             .zip(&checked.gradient)
                             .map(|(v, c)| {
-                                let mut row = comparison(c);
-                                row["var"] = json!(v);
-                                row
+                                let mut row = Map::new();
+                                row.insert("var".into(), json!(v));
+                                if let Value::Object(fields) = comparison(c) {
+                                    row.extend(fields);
+                                }
+                                Value::Object(row)
                             })
                             .collect();
                         obj.insert("gradient".into(), Value::Array(gradient));
