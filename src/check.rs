@@ -646,6 +646,7 @@ mod normal {
     const MAX_POWER: f64 = 16.0;
     const MAX_WORK: usize = 2_000_000;
     const MAX_ROOT: i32 = 12;
+    const MAX_NESTING: usize = 64;
 
     /// Exponents by atom, sorted by atom, none zero.
     type Mono = Vec<(u32, i32)>;
@@ -700,6 +701,7 @@ mod normal {
             factor_nodes: Vec::new(),
             factor_index: FxHashMap::default(),
             work: 0,
+            nesting: 0,
         };
         matches!(n.node(d), Ok(r) if r.num.is_empty())
     }
@@ -712,6 +714,8 @@ mod normal {
         factor_nodes: Vec<NodeId>,
         factor_index: FxHashMap<Vec<(Mono, u64)>, u32>,
         work: usize,
+        /// Current depth of nested `reduce` calls.
+        nesting: usize,
     }
 
     fn constant(c: f64) -> Rat {
@@ -923,7 +927,19 @@ mod normal {
 
         /// Applies the identities between atoms until none applies, and
         /// cancels a numerator equal to a factor of the denominator.
-        fn reduce(&mut self, mut r: Rat) -> R<Rat> {
+        /// Rewriting an atom can reduce its argument, so this recurses as
+        /// deep as atoms nest: bounded, to keep off the stack's end.
+        fn reduce(&mut self, r: Rat) -> R<Rat> {
+            if self.nesting >= MAX_NESTING {
+                return Err(GiveUp);
+            }
+            self.nesting += 1;
+            let out = self.reduce_here(r);
+            self.nesting -= 1;
+            out
+        }
+
+        fn reduce_here(&mut self, mut r: Rat) -> R<Rat> {
             for _round in 0..64 {
                 let mut keep = Poly::new();
                 let mut rewritten: Option<Rat> = None;
@@ -1156,12 +1172,17 @@ mod normal {
 
         /// The normal form of `root`, computed for each node it depends on
         /// in increasing order (children first: no recursion).
+        /// A child's normal form (a copy, counted as work).
+        fn fetch(&mut self, memo: &FxHashMap<NodeId, Rat>, n: &NodeId) -> R<Rat> {
+            let r = memo.get(n).ok_or(GiveUp)?;
+            self.spend(r.num.len() + r.den.len())?;
+            Ok(r.clone())
+        }
+
         fn node(&mut self, root: NodeId) -> R<Rat> {
             let order = reachable(self.graph, &[root]);
             let mut memo: FxHashMap<NodeId, Rat> = FxHashMap::default();
             for id in order {
-                let get =
-                    |n: &NodeId, memo: &FxHashMap<NodeId, Rat>| memo.get(n).cloned().ok_or(GiveUp);
                 let node = self.graph.node(id).clone();
                 let r = match node {
                     Node::Const(c) => constant(c),
@@ -1169,7 +1190,7 @@ mod normal {
                     Node::Sum(ts) => {
                         let mut acc = constant(0.0);
                         for t in ts.iter() {
-                            let r = get(t, &memo)?;
+                            let r = self.fetch(&memo, t)?;
                             acc = self.add(&acc, &r)?;
                         }
                         acc
@@ -1177,17 +1198,17 @@ mod normal {
                     Node::Product(fs) => {
                         let mut acc = constant(1.0);
                         for f in fs.iter() {
-                            let r = get(f, &memo)?;
+                            let r = self.fetch(&memo, f)?;
                             acc = self.mul(&acc, &r)?;
                         }
                         acc
                     }
                     Node::Pow([b, e]) => {
-                        let base = get(&b, &memo)?;
+                        let base = self.fetch(&memo, &b)?;
                         match self.graph.as_const(e) {
                             Some(e) => self.power(&base, e)?,
                             None => {
-                                let exponent = get(&e, &memo)?;
+                                let exponent = self.fetch(&memo, &e)?;
                                 let (b, e) = (self.rat_node(&base), self.rat_node(&exponent));
                                 let node = self.graph.pow(b, e);
                                 monomial(self.atom(node, Kind::Plain), 1)
@@ -1195,7 +1216,7 @@ mod normal {
                         }
                     }
                     Node::Call1(f, [a]) => {
-                        let arg = get(&a, &memo)?;
+                        let arg = self.fetch(&memo, &a)?;
                         let a = self.rat_node(&arg);
                         match f {
                             Func::Tan => {
@@ -1223,7 +1244,7 @@ mod normal {
                         }
                     }
                     Node::Call2(f, [a, b]) => {
-                        let (ra, rb) = (get(&a, &memo)?, get(&b, &memo)?);
+                        let (ra, rb) = (self.fetch(&memo, &a)?, self.fetch(&memo, &b)?);
                         let (a, b) = (self.rat_node(&ra), self.rat_node(&rb));
                         let node = self.graph.call2(f, a, b);
                         match self.graph.as_const(node) {
@@ -1379,6 +1400,28 @@ mod tests {
             "x",
             "3*(x+y+1)^2*((x+1)^2 - x^2 - 2*x)"
         ));
+    }
+
+    #[test]
+    fn deep_formulas_are_normalised_without_recursion() {
+        // The normaliser walks all 3,000 levels (and gives no proof).
+        let limits = crate::parse::Limits::default();
+        let mut f = Formula::parse(&crate::testfns::nested_sin(3000)).unwrap();
+        let exact = f.partial("x1").unwrap();
+        let wrong = f.parse_into("cos(x1*x2)*x2", &limits).unwrap();
+        assert!(!proved_equal(f.graph(), exact, wrong));
+        // The printed derivative of a shallower one reads back as equal,
+        // and so does twice it, written as a sum and as a product.
+        let mut f = Formula::parse(&crate::testfns::nested_sin(40)).unwrap();
+        let exact = f.partial("x1").unwrap();
+        let printed = f.to_slope(exact).unwrap();
+        let same = f.parse_into(&printed, &limits).unwrap();
+        assert!(proved_equal(f.graph(), exact, same));
+        let doubled = f
+            .parse_into(&format!("{printed} + ({printed})*x2/x2"), &limits)
+            .unwrap();
+        let two = f.parse_into(&format!("2*({printed})"), &limits).unwrap();
+        assert!(proved_equal(f.graph(), doubled, two));
     }
 
     fn verdict(formula: &str, var: &str, hand: &str) -> Verdict {
