@@ -125,7 +125,9 @@ pub enum Skip {
     /// the stencil along `var`; `error` names the operation.
     NotFinite { error: Error, var: Option<usize> },
     /// The stencil along `var` reaches across a kink of `func`, which was
-    /// written at `span` (in the formula's text).
+    /// written at `span` (in the formula's text). Kinks of the derivatives
+    /// (`sign` from `abs`) sit where those of the formula do, which come
+    /// first: the reason names what the user wrote.
     Kink {
         func: Func,
         span: Option<Span>,
