@@ -637,7 +637,8 @@ pub fn parse_grad_file(text: &str) -> Result<Vec<(usize, String, String)>> {
 /// denominators are found without expanding them. Atoms are variables and
 /// non-polynomial subterms rebuilt from their normalised arguments. Some
 /// identities between atoms are applied: `sin² = 1 − cos²`,
-/// `sinh² = cosh² − 1`, `tan = sin/cos`, `exp(a)·exp(b) = exp(a + b)`, and
+/// `sinh² = cosh² − 1`, `tan = sin/cos`, the angle sums of `sin(k·u)` and
+/// `cos(k·u)` for small whole `k`, `exp(a)·exp(b) = exp(a + b)`, and
 /// `(b^(1/q))^q = b`. Everything is bounded (terms, powers, total work);
 /// past a bound the normaliser gives up, which proves nothing.
 mod normal {
@@ -649,6 +650,8 @@ mod normal {
     const MAX_WORK: usize = 2_000_000;
     const MAX_ROOT: i32 = 12;
     const MAX_NESTING: usize = 64;
+    /// The largest `k` for which `sin(k·u)` is expanded.
+    const MAX_MULTIPLE: f64 = 8.0;
 
     /// Exponents by atom, sorted by atom, none zero.
     type Mono = Vec<(u32, i32)>;
@@ -1226,9 +1229,8 @@ mod normal {
                                 let c = self.atom_of(Func::Cos, a);
                                 self.mul(&monomial(s, 1), &monomial(c, -1))?
                             }
-                            Func::Sin | Func::Cos | Func::Sinh | Func::Cosh => {
-                                monomial(self.atom_of(f, a), 1)
-                            }
+                            Func::Sin | Func::Cos => self.trig(f, &arg, a)?,
+                            Func::Sinh | Func::Cosh => monomial(self.atom_of(f, a), 1),
                             Func::Exp => {
                                 let node = self.graph.call1(Func::Exp, a);
                                 match self.graph.as_const(node) {
@@ -1258,6 +1260,41 @@ mod normal {
                 memo.insert(id, r);
             }
             memo.remove(&root).ok_or(GiveUp)
+        }
+
+        /// `sin(arg)` or `cos(arg)` (`a` is the node of `arg`). An argument
+        /// `k·u` with a small whole `k` (its first coefficient) expands by
+        /// the angle-sum formulas into powers of `sin(u)` and `cos(u)`, so
+        /// that `sin(2*x)` and `2*sin(x)*cos(x)` meet; the sign of `k` comes
+        /// out by symmetry.
+        fn trig(&mut self, f: Func, arg: &Rat, a: NodeId) -> R<Rat> {
+            let k = arg.num.values().next().map_or(1.0, |c| c.c);
+            if arg.num.is_empty() || k == 1.0 || k.fract() != 0.0 || k.abs() > MAX_MULTIPLE {
+                return Ok(monomial(self.atom_of(f, a), 1));
+            }
+            let u = self.mul(arg, &constant(1.0 / k))?;
+            let u = self.rat_node(&u);
+            let (s1, c1) = (
+                monomial(self.atom_of(Func::Sin, u), 1),
+                monomial(self.atom_of(Func::Cos, u), 1),
+            );
+            // sin((j+1)u) = sin(ju)cos(u) + cos(ju)sin(u),
+            // cos((j+1)u) = cos(ju)cos(u) − sin(ju)sin(u).
+            let (mut s, mut c) = (s1.clone(), c1.clone());
+            for _ in 1..k.abs() as i32 {
+                let sc = self.mul(&s, &c1)?;
+                let cs = self.mul(&c, &s1)?;
+                let cc = self.mul(&c, &c1)?;
+                let ss = self.mul(&s, &s1)?;
+                let minus_ss = self.mul(&ss, &constant(-1.0))?;
+                s = self.add(&sc, &cs)?;
+                c = self.add(&cc, &minus_ss)?;
+            }
+            match f {
+                Func::Sin if k < 0.0 => self.mul(&s, &constant(-1.0)),
+                Func::Sin => Ok(s),
+                _ => Ok(c),
+            }
         }
 
         /// `base^e` for a constant `e`: integer powers expand, `b^(n + m/q)`
@@ -1364,6 +1401,13 @@ mod tests {
             "x",
             "(2*x*(x-1) - (x^2+1))/(x-1)^2"
         ));
+        // Multiple angles: sin(2x) = 2 sin(x) cos(x), and by symmetry.
+        assert!(proved("sin(x)^2", "x", "sin(2*x)"));
+        assert!(proved("cos(2*x)", "x", "-4*sin(x)*cos(x)"));
+        assert!(proved("sin(x)*cos(x)", "x", "cos(2*x)"));
+        assert!(proved("sin(3*x + 3)", "x", "3*cos(3*(x + 1))"));
+        assert!(proved("cos(-x)", "x", "-sin(x)"));
+        assert!(!proved("sin(x)^2", "x", "sin(x)*cos(2*x)"));
         // sin² + cos² = 1 and tan = sin/cos.
         assert!(proved("tan(x)", "x", "1 + tan(x)^2"));
         assert!(proved(

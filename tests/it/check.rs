@@ -343,6 +343,7 @@ fn correct_hand_derivatives_are_proved() {
                 "x=cos(x)*sin(x)*2",
                 "x=sin(x)*cos(x) + cos(x)*sin(x)",
                 "x=2*sin(x)*cos(x)*(sin(x)^2 + cos(x)^2)",
+                "x=sin(2*x)",
             ],
         ),
         // Quotient-rule forms.
