@@ -53,6 +53,9 @@
 //!   divergence and oscillation) and one small step per method; line
 //!   searches, L-BFGS and Newton in their own files.
 //! - [`formula`]: [`Formula`], which ties the stages together for callers.
+//! - [`plot`]: pictures of the function (line, filled contour map, slice)
+//!   with descent paths over it, and convergence charts; SVG or PNG through
+//!   plotters, with a bundled font.
 //! - [`builtins`]: the functions and constants of the language.
 //! - [`testfns`]: standard test functions (Rosenbrock, Ackley, ...) as
 //!   generated formula text, shared by tests and benchmarks.
@@ -91,6 +94,7 @@ pub mod lower;
 pub mod objective;
 pub mod optim;
 pub mod parse;
+pub mod plot;
 pub mod print;
 pub mod testfns;
 

@@ -1,0 +1,319 @@
+//! Pictures: the function (a line for one variable, a filled contour map
+//! for two, a slice through a point for more), the descent paths over it,
+//! and convergence charts. Rendering only: the caller writes the bytes.
+//!
+//! Both formats come from plotters: SVG through its SVG backend, PNG through
+//! its bitmap backend into a buffer that the `png` crate encodes. Text uses a
+//! subset of DejaVu Sans bundled here (`DejaVuSans-subset.ttf`, Bitstream
+//! Vera licence, see `FONT-LICENSE.txt`), so every machine draws the same
+//! letters without a font server.
+
+mod colour;
+mod convergence;
+mod function;
+
+use std::fmt::Display;
+use std::path::Path as FsPath;
+use std::sync::Once;
+
+use plotters::prelude::*;
+use plotters::style::{FontStyle, register_font};
+
+use crate::error::{Error, ErrorKind, Result};
+
+pub use convergence::{ConvergencePlot, Series, render_convergence};
+pub use function::{Axes, FunctionPlot, Path, path_range, render_function};
+
+/// The picture formats, chosen by a file's extension.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Format {
+    Svg,
+    Png,
+}
+
+/// The size and format of a picture.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Canvas {
+    pub format: Format,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// The default size, in pixels.
+pub const DEFAULT_SIZE: (u32, u32) = (900, 700);
+/// Pictures smaller than this leave no room for labels; larger ones are
+/// a typo (and memory).
+const MIN_SIDE: u32 = 300;
+const MAX_SIDE: u32 = 8000;
+
+impl Canvas {
+    pub fn new(format: Format, (width, height): (u32, u32)) -> Canvas {
+        Canvas {
+            format,
+            width,
+            height,
+        }
+    }
+}
+
+impl Format {
+    /// The format named by `path`'s extension; `flag` names the option in
+    /// the message.
+    pub fn of_path(path: &FsPath, flag: &str) -> Result<Format> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("svg") => Ok(Format::Svg),
+            Some("png") => Ok(Format::Png),
+            _ => Err(Error::new(
+                ErrorKind::Usage,
+                format!("{flag}: '{}' is neither .svg nor .png", path.display()),
+            )
+            .with_hint("the extension chooses the format: write out.svg or out.png")),
+        }
+    }
+}
+
+/// Checks, before any work, that a picture can be written to `path`: a
+/// known extension and a directory that exists. Returns the format.
+pub fn check_target(path: &FsPath, flag: &str) -> Result<Format> {
+    if path.is_dir() {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!("{flag}: '{}' is a directory", path.display()),
+        )
+        .with_hint("give a file name ending in .svg or .png"));
+    }
+    let format = Format::of_path(path, flag)?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => FsPath::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!("{flag}: the directory '{}' does not exist", dir.display()),
+        )
+        .with_hint("create it first, or write the picture somewhere else"));
+    }
+    Ok(format)
+}
+
+/// Parses `WIDTHxHEIGHT`, e.g. `900x700`.
+pub fn parse_size(flag: &str, text: &str) -> Result<(u32, u32)> {
+    let bad = || {
+        Error::new(
+            ErrorKind::Usage,
+            format!("{flag}: '{text}' is not WIDTHxHEIGHT in pixels"),
+        )
+        .with_hint(format!(
+            "write {flag} 900x700 (each side {MIN_SIDE} to {MAX_SIDE})"
+        ))
+    };
+    let (w, h) = text.split_once(['x', 'X']).ok_or_else(bad)?;
+    let w: u32 = w.trim().parse().map_err(|_| bad())?;
+    let h: u32 = h.trim().parse().map_err(|_| bad())?;
+    if !(MIN_SIDE..=MAX_SIDE).contains(&w) || !(MIN_SIDE..=MAX_SIDE).contains(&h) {
+        return Err(bad());
+    }
+    Ok((w, h))
+}
+
+/// A formula's text on one line for a title: whitespace collapsed,
+/// definitions joined by `; `, cut to `max` characters with an ellipsis.
+pub fn short_formula(text: &str, max: usize) -> String {
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or(""))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let one = lines.join("; ");
+    if one.chars().count() <= max {
+        one
+    } else {
+        let cut: String = one.chars().take(max.saturating_sub(1)).collect();
+        format!("{}…", cut.trim_end())
+    }
+}
+
+/// The name the bundled font is registered under (plotters' sans-serif).
+const FONT: &str = "sans-serif";
+static FONT_BYTES: &[u8] = include_bytes!("DejaVuSans-subset.ttf");
+
+/// Registers the bundled font with plotters, once per process.
+fn register_bundled_font() -> Result<()> {
+    static ONCE: Once = Once::new();
+    let mut failed = false;
+    ONCE.call_once(|| {
+        failed = register_font(FONT, FontStyle::Normal, FONT_BYTES).is_err();
+    });
+    if failed {
+        return Err(Error::new(
+            ErrorKind::Internal,
+            "the bundled font could not be read",
+        ));
+    }
+    Ok(())
+}
+
+/// Draws on an SVG or a bitmap root area and encodes the result; the
+/// drawing code is generic over the backend, so both formats show the same.
+pub(crate) fn encode<F>(canvas: Canvas, draw: F) -> Result<Vec<u8>>
+where
+    F: Drawer,
+{
+    register_bundled_font()?;
+    let size = (canvas.width, canvas.height);
+    match canvas.format {
+        Format::Svg => {
+            let mut text = String::new();
+            {
+                let root = SVGBackend::with_string(&mut text, size).into_drawing_area();
+                drawn(root.fill(&WHITE))?;
+                draw.draw(&root, canvas)?;
+                drawn(root.present())?;
+            }
+            Ok(text.into_bytes())
+        }
+        Format::Png => {
+            let mut pixels = vec![255u8; canvas.width as usize * canvas.height as usize * 3];
+            {
+                let root = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
+                drawn(root.fill(&WHITE))?;
+                draw.draw(&root, canvas)?;
+                drawn(root.present())?;
+            }
+            encode_png(&pixels, canvas.width, canvas.height)
+        }
+    }
+}
+
+/// Something that draws a whole picture on any backend's root area.
+pub(crate) trait Drawer {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, plotters::coord::Shift>,
+        canvas: Canvas,
+    ) -> Result<()>;
+}
+
+fn encode_png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    let mut encoder = png::Encoder::new(&mut bytes, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_compression(png::Compression::High);
+    let mut writer = encoder.write_header().map_err(png_error)?;
+    writer.write_image_data(rgb).map_err(png_error)?;
+    writer.finish().map_err(png_error)?;
+    Ok(bytes)
+}
+
+fn png_error(e: png::EncodingError) -> Error {
+    Error::new(ErrorKind::Internal, format!("cannot encode the PNG: {e}"))
+}
+
+/// A drawing error as a crate error (drawing into memory fails only on a
+/// bug, such as a missing glyph table).
+fn drawn<T, E: Display>(r: std::result::Result<T, E>) -> Result<T> {
+    r.map_err(|e| Error::new(ErrorKind::Internal, format!("cannot draw the picture: {e}")))
+}
+
+/// A number for an axis or colour-bar label: about three significant digits.
+pub(crate) fn label(v: f64) -> String {
+    if v == 0.0 {
+        return "0".to_string();
+    }
+    let a = v.abs();
+    if !(1e-3..1e5).contains(&a) {
+        let s = format!("{v:.1e}");
+        return s.replace("e-0", "e-").replace(".0e", "e");
+    }
+    let decimals = (2 - a.log10().floor() as i32).clamp(0, 4) as usize;
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_come_from_the_extension() {
+        assert_eq!(
+            Format::of_path(FsPath::new("a.svg"), "--plot"),
+            Ok(Format::Svg)
+        );
+        assert_eq!(
+            Format::of_path(FsPath::new("d/a.PNG"), "--plot"),
+            Ok(Format::Png)
+        );
+        let e = Format::of_path(FsPath::new("a.xyz"), "--plot").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Usage);
+        assert!(
+            e.message.contains("'a.xyz' is neither .svg nor .png"),
+            "{}",
+            e.message
+        );
+        assert!(Format::of_path(FsPath::new("svg"), "--plot").is_err());
+    }
+
+    #[test]
+    fn targets_need_an_existing_directory() {
+        let e = check_target(FsPath::new("/no/such/dir/a.png"), "-o").unwrap_err();
+        assert!(
+            e.message.contains("'/no/such/dir' does not exist"),
+            "{}",
+            e.message
+        );
+        assert_eq!(check_target(FsPath::new("a.png"), "-o"), Ok(Format::Png));
+        let dir = std::env::temp_dir().join("slope-plot-target.svg");
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(
+            check_target(&dir, "-o")
+                .unwrap_err()
+                .message
+                .contains("is a directory")
+        );
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("--size", "640x480"), Ok((640, 480)));
+        assert_eq!(parse_size("--size", " 800 X 600"), Ok((800, 600)));
+        for bad in ["640", "x480", "10x10", "640x-1", "99999x600", "axb"] {
+            assert!(parse_size("--size", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn formulas_are_shortened_for_titles() {
+        assert_eq!(short_formula("x^2  +\n y", 40), "x^2 +; y");
+        assert_eq!(
+            short_formula("let r = x - 1 # shift\nr^2 + y^2", 40),
+            "let r = x - 1; r^2 + y^2"
+        );
+        let long = short_formula(&"x + ".repeat(40), 20);
+        assert_eq!(long.chars().count(), 20);
+        assert!(long.ends_with('…'));
+    }
+
+    #[test]
+    fn labels_have_about_three_digits() {
+        assert_eq!(label(0.0), "0");
+        assert_eq!(label(1.0), "1");
+        assert_eq!(label(12.345), "12.3");
+        assert_eq!(label(0.5), "0.5");
+        assert_eq!(label(2500.0), "2500");
+        assert_eq!(label(-1.25), "-1.25");
+        assert_eq!(label(1.5e-7), "1.5e-7");
+        assert_eq!(label(3e6), "3e6");
+    }
+}
