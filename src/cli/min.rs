@@ -2,6 +2,7 @@
 //! random point in a box, with a choice of methods and gradient sources.
 
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::ValueEnum;
@@ -17,6 +18,7 @@ use crate::fd::Scheme;
 use crate::formula::Formula;
 use crate::objective::{CompiledObjective, FiniteDifferences, Negated, Objective};
 use crate::optim::{self, Iterate, Method, Outcome, Settings};
+use crate::plot::{self, Axes, Canvas, ConvergencePlot, FunctionPlot, Series};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -118,6 +120,27 @@ pub struct Args {
     /// One JSON object: {"vars", "x", "f", "iterations", "evaluations", "converged", "reason"}
     #[arg(long)]
     json: bool,
+    /// Draw the function and the descent path: .svg or .png, chosen by the extension
+    #[arg(long, value_name = "FILE")]
+    plot: Option<PathBuf>,
+    /// The variables on the picture's axes (default: the first two); the others are held at the final point
+    #[arg(long, value_name = "NAMES")]
+    plot_axes: Option<String>,
+    /// Draw f - f_best and the gradient norm against the iteration (.svg or .png)
+    #[arg(long, value_name = "FILE")]
+    plot_convergence: Option<PathBuf>,
+    /// Size of the pictures in pixels
+    #[arg(long, value_name = "WxH", default_value = "900x700")]
+    plot_size: String,
+    /// Run these methods from the same start and compare them, e.g. --compare gd,momentum,adam,lbfgs
+    #[arg(
+        long,
+        value_enum,
+        value_name = "METHODS",
+        value_delimiter = ',',
+        conflicts_with_all = ["method", "restarts", "trace"]
+    )]
+    compare: Option<Vec<Method>>,
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
@@ -136,9 +159,16 @@ enum TraceFormat {
 
 pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
     let (mut f, source) = load(&args.input)?;
-    let (settings, start, seed) = settings(args, &f).map_err(Failure::plain)?;
-    let inner = CompiledObjective::new(&mut f, settings.method == Method::Newton)
-        .map_err(|e| Failure::in_source(e, &source))?;
+    let (mut settings, start, seed) = settings(args, &f, args.method).map_err(Failure::plain)?;
+    // Pictures are checked before the run, so a typo costs no time.
+    let pictures = Pictures::check(args, &f).map_err(Failure::plain)?;
+    settings.keep_history = pictures.plot.is_some() || pictures.convergence.is_some();
+    let newton = match &args.compare {
+        Some(methods) => methods.contains(&Method::Newton),
+        None => settings.method == Method::Newton,
+    };
+    let inner =
+        CompiledObjective::new(&mut f, newton).map_err(|e| Failure::in_source(e, &source))?;
     let make_objective = || -> Box<dyn Objective> {
         let inner = inner.clone();
         let objective: Box<dyn Objective> = match args.gradient {
@@ -152,10 +182,28 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
             objective
         }
     };
+    let mut context = Context {
+        args,
+        f: &f,
+        pictures: &pictures,
+        plain: &inner,
+    };
+    if let Some(methods) = &args.compare {
+        return compare(
+            &mut context,
+            out,
+            err,
+            methods,
+            &start,
+            seed,
+            &make_objective,
+        );
+    }
     if let Some(k) = args.restarts {
-        return restarts(args, out, err, &f, &settings, k, seed, &make_objective);
+        return restarts(&mut context, out, err, &settings, k, seed, &make_objective);
     }
     let mut objective = make_objective();
+    let mut grad_norms = Vec::new();
 
     // With --json, the trace goes to stderr so that stdout stays one object.
     let mut trace_out: &mut dyn Write = if args.json { err } else { out };
@@ -181,6 +229,9 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
     });
     let started = Instant::now();
     let mut observe = |it: &Iterate| {
+        if pictures.convergence.is_some() {
+            grad_norms.push(euclidean(it.grad));
+        }
         if let (Some(format), None) = (args.trace, &trace_error)
             && let Err(e) = write_trace(&mut trace_out, format, it, sign)
         {
@@ -203,6 +254,14 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
         return Err(e.into());
     }
 
+    let run = Run {
+        label: String::new(),
+        outcome: &outcome,
+        grad_norms,
+    };
+    let title = method_title(&settings);
+    context.draw(&settings, std::slice::from_ref(&run), &title, &outcome.x)?;
+
     // `+ 0.0` turns the -0 of a negated zero into 0.
     let value = sign * outcome.f + 0.0;
     if args.json {
@@ -219,8 +278,177 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
             seed,
             elapsed.as_secs_f64(),
         )?;
+        pictures.write_summary(out)?;
     }
     report_trouble(err, &f, &source, &outcome)
+}
+
+/// What the ways of running (one run, restarts, a comparison) share.
+struct Context<'a> {
+    args: &'a Args,
+    f: &'a Formula,
+    pictures: &'a Pictures,
+    /// The compiled formula itself (not negated), for pictures.
+    plain: &'a CompiledObjective,
+}
+
+/// A finished run as the pictures see it.
+struct Run<'a> {
+    label: String,
+    outcome: &'a Outcome,
+    /// The gradient's Euclidean norm at every iterate (when a convergence
+    /// chart is wanted).
+    grad_norms: Vec<f64>,
+}
+
+/// The pictures asked for, checked: where, how large, which axes.
+struct Pictures {
+    plot: Option<(PathBuf, Canvas)>,
+    convergence: Option<(PathBuf, Canvas)>,
+    axes: Axes,
+}
+
+impl Pictures {
+    fn check(args: &Args, f: &Formula) -> Result<Pictures> {
+        let size = plot::parse_size("--plot-size", &args.plot_size)?;
+        let target = |path: &Option<PathBuf>, flag: &str| -> Result<Option<(PathBuf, Canvas)>> {
+            path.as_ref()
+                .map(|p| Ok((p.clone(), Canvas::new(plot::check_target(p, flag)?, size))))
+                .transpose()
+        };
+        let pictures = Pictures {
+            plot: target(&args.plot, "--plot")?,
+            convergence: target(&args.plot_convergence, "--plot-convergence")?,
+            axes: Axes::One(0),
+        };
+        if args.plot_axes.is_some() && pictures.plot.is_none() {
+            return Err(
+                usage("--plot-axes chooses the axes of --plot, which is not given")
+                    .with_hint("add --plot out.svg"),
+            );
+        }
+        let axes = match pictures.plot {
+            Some(_) => super::plot::parse_axes(f, "--plot-axes", args.plot_axes.as_deref())?,
+            None => Axes::One(0),
+        };
+        Ok(Pictures { axes, ..pictures })
+    }
+
+    fn write_summary(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        for (what, picture) in [("plot", &self.plot), ("convergence", &self.convergence)] {
+            if let Some((path, _)) = picture {
+                writeln!(out, "{what:<11} {}", path.display())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Context<'_> {
+    /// Draws the pictures asked for: the function with every run's path
+    /// (a slice through `at` when there are more than two variables), and
+    /// the convergence chart.
+    fn draw(
+        &mut self,
+        settings: &Settings,
+        runs: &[Run],
+        method: &str,
+        at: &[f64],
+    ) -> Result<(), Failure> {
+        let sign = if self.args.maximize { -1.0 } else { 1.0 };
+        let formula = plot::short_formula(self.f.source(), 60);
+        if let Some((path, canvas)) = &self.pictures.plot {
+            let paths: Vec<plot::Path> = runs
+                .iter()
+                .map(|r| plot::Path {
+                    // A legend of dozens of restarts would hide the map.
+                    label: if runs.len() <= 8 {
+                        r.label.clone()
+                    } else {
+                        String::new()
+                    },
+                    points: r.outcome.history.iter().map(|(x, _)| x.clone()).collect(),
+                    values: r.outcome.history.iter().map(|(_, v)| sign * v).collect(),
+                })
+                .collect();
+            let axes = self.pictures.axes;
+            let ranges = super::plot::axis_vars(axes)
+                .into_iter()
+                .map(|k| {
+                    settings
+                        .bounds
+                        .as_ref()
+                        .map(|b| b[k])
+                        .or_else(|| plot::path_range(&paths, k))
+                        .unwrap_or((-1.0, 1.0))
+                })
+                .collect();
+            let picture = FunctionPlot {
+                title: format!("{formula} — {method}"),
+                vars: self.f.vars(),
+                axes,
+                ranges,
+                at: at.to_vec(),
+                paths: &paths,
+            };
+            let bytes = plot::render_function(&mut self.plain.clone(), &picture, *canvas)
+                .map_err(Failure::plain)?;
+            super::plot::write_picture(path, &bytes)?;
+        }
+        if let Some((path, canvas)) = &self.pictures.convergence {
+            let series: Vec<Series> = runs
+                .iter()
+                .map(|r| Series {
+                    label: r.label.clone(),
+                    values: r.outcome.history.iter().map(|(_, v)| sign * v).collect(),
+                    grad_norms: r.grad_norms.clone(),
+                })
+                .collect();
+            let chart = ConvergencePlot {
+                title: format!("{formula} — {method}"),
+                series: &series,
+                maximize: self.args.maximize,
+            };
+            let bytes = plot::render_convergence(&chart, *canvas).map_err(Failure::plain)?;
+            super::plot::write_picture(path, &bytes)?;
+        }
+        Ok(())
+    }
+
+    /// The gradient norms at a run's recorded points (runs in parallel have
+    /// no observer to record them as they go).
+    fn grad_norms(&self, outcome: &Outcome) -> Vec<f64> {
+        if self.pictures.convergence.is_none() {
+            return Vec::new();
+        }
+        let mut objective = self.plain.clone();
+        let mut grad = vec![0.0; self.f.vars().len()];
+        outcome
+            .history
+            .iter()
+            .map(|(x, _)| {
+                objective.value_grad(x, &mut grad);
+                euclidean(&grad)
+            })
+            .collect()
+    }
+}
+
+fn euclidean(v: &[f64]) -> f64 {
+    v.iter().map(|g| g * g).sum::<f64>().sqrt()
+}
+
+/// "gd, lr 0.1", or "lbfgs (line search)": what a title says of a method.
+fn method_title(settings: &Settings) -> String {
+    if settings.line_search || !settings.method.is_first_order() {
+        format!("{} (line search)", settings.method.name())
+    } else {
+        format!(
+            "{}, lr {}",
+            settings.method.name(),
+            crate::print::format_number(settings.lr)
+        )
+    }
 }
 
 /// The JSON object of one run: the shape DESIGN.md gives, plus the seed of
@@ -252,17 +480,16 @@ fn outcome_json(
 }
 
 /// Runs `k` starts in parallel; prints the best run and the distinct minima.
-#[allow(clippy::too_many_arguments)]
 fn restarts(
-    args: &Args,
+    context: &mut Context,
     out: &mut dyn Write,
     err: &mut dyn Write,
-    f: &Formula,
     settings: &Settings,
     k: usize,
     seed: Option<u64>,
     make_objective: &(dyn Fn() -> Box<dyn Objective> + Sync),
 ) -> Result<u8, Failure> {
+    let (args, f) = (context.args, context.f);
     let (Some(bounds), Some(seed)) = (&settings.bounds, seed) else {
         return Err(Failure::plain(usage("--restarts needs --bounds")));
     };
@@ -281,6 +508,17 @@ fn restarts(
             .unwrap_or(0)
     });
     let outcome = &outcomes[best];
+    let runs: Vec<Run> = outcomes
+        .iter()
+        .enumerate()
+        .map(|(i, o)| Run {
+            label: format!("run {}", i + 1),
+            outcome: o,
+            grad_norms: context.grad_norms(o),
+        })
+        .collect();
+    let title = format!("{}, {k} starts", method_title(settings));
+    context.draw(settings, &runs, &title, &outcome.x)?;
     let value = sign * outcome.f + 0.0;
     let evaluations: usize = outcomes.iter().map(|o| o.evaluations).sum();
     if args.json {
@@ -327,6 +565,7 @@ fn restarts(
                 m.runs.len()
             )?;
         }
+        context.pictures.write_summary(out)?;
     }
     if minima.is_empty() {
         writeln!(
@@ -340,11 +579,150 @@ fn restarts(
 
 /// Settings, start point and seed (when one was drawn or given) from the
 /// command line, with every value checked.
-fn settings(args: &Args, f: &Formula) -> Result<(Settings, Vec<f64>, Option<u64>)> {
-    let method = args.method;
+/// Runs each method from the same start, one after the other (each on its
+/// own, so the times compare); prints one row per method.
+fn compare(
+    context: &mut Context,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    methods: &[Method],
+    start: &[f64],
+    seed: Option<u64>,
+    make_objective: &(dyn Fn() -> Box<dyn Objective> + Sync),
+) -> Result<u8, Failure> {
+    let (args, f) = (context.args, context.f);
+    let sign = if args.maximize { -1.0 } else { 1.0 };
+    let mut methods = methods.to_vec();
+    methods.dedup();
+    let mut done: Vec<(Settings, Outcome, Vec<f64>, f64)> = Vec::new();
+    for &method in &methods {
+        let (mut settings, _, _) = settings(args, f, method).map_err(Failure::plain)?;
+        settings.keep_history =
+            context.pictures.plot.is_some() || context.pictures.convergence.is_some();
+        let wants_norms = context.pictures.convergence.is_some();
+        let mut norms = Vec::new();
+        let mut objective = make_objective();
+        let started = Instant::now();
+        let outcome = optim::minimize(objective.as_mut(), start, &settings, &mut |it| {
+            if wants_norms {
+                norms.push(euclidean(it.grad));
+            }
+        });
+        done.push((settings, outcome, norms, started.elapsed().as_secs_f64()));
+    }
+    let runs: Vec<Run> = done
+        .iter()
+        .map(|(s, o, norms, _)| Run {
+            label: s.method.name().to_string(),
+            outcome: o,
+            grad_norms: norms.clone(),
+        })
+        .collect();
+    let best = (0..done.len())
+        .filter(|&i| done[i].1.f.is_finite())
+        .min_by(|&a, &b| done[a].1.f.total_cmp(&done[b].1.f))
+        .unwrap_or(0);
+    let names: Vec<&str> = methods.iter().map(|m| m.name()).collect();
+    let mut title = names.join(", ");
+    if let Some(first_order) = done
+        .iter()
+        .find(|d| d.0.method.is_first_order() && !d.0.line_search)
+    {
+        title += &format!(" (lr {})", crate::print::format_number(first_order.0.lr));
+    }
+    context.draw(&done[best].0, &runs, &title, &done[best].1.x)?;
+
+    let point = |x: &[f64]| -> String {
+        f.vars()
+            .iter()
+            .zip(x)
+            .map(|(name, v)| format!("{name} = {}", format_value(*v)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if args.json {
+        let rows: Vec<Value> = done
+            .iter()
+            .map(|(s, o, _, seconds)| {
+                let mut row = Map::new();
+                row.insert("method".into(), json!(s.method.name()));
+                row.insert("lr".into(), json_number(s.lr));
+                let mut rest = outcome_json(f, o, sign * o.f + 0.0, None);
+                rest.remove("vars");
+                row.append(&mut rest);
+                row.insert("seconds".into(), json_number(*seconds));
+                Value::Object(row)
+            })
+            .collect();
+        let mut obj = Map::new();
+        obj.insert("vars".into(), json!(f.vars()));
+        obj.insert(
+            "start".into(),
+            start.iter().map(|&v| json_number(v)).collect(),
+        );
+        if let Some(seed) = seed {
+            obj.insert("seed".into(), json!(seed));
+        }
+        obj.insert("runs".into(), Value::Array(rows));
+        writeln!(out, "{}", Value::Object(obj))?;
+    } else {
+        let origin = seed.map_or(String::new(), |s| format!("  (random, --seed {s})"));
+        writeln!(out, "{:<11} {}{origin}", "start", point(start))?;
+        writeln!(
+            out,
+            "{:<11} {:<24} {:>10} {:>11}  {:<11} {:>9}  at",
+            "method", "f", "iterations", "evaluations", "stopped", "time"
+        )?;
+        for (s, o, _, seconds) in &done {
+            writeln!(
+                out,
+                "{:<11} {:<24} {:>10} {:>11}  {:<11} {:>9}  {}",
+                s.method.name(),
+                format_value(sign * o.f + 0.0),
+                o.iterations,
+                o.evaluations,
+                o.reason.name(),
+                format_seconds(*seconds),
+                point(&o.x)
+            )?;
+        }
+        context.pictures.write_summary(out)?;
+    }
+    for (s, o, _, _) in &done {
+        if let Some(hint) = &o.hint {
+            writeln!(
+                err,
+                "note: {} stopped by {}: {hint}",
+                s.method.name(),
+                o.reason
+            )?;
+        }
+    }
+    // A comparison fails only if no method got anywhere.
+    let failed = |o: &Outcome| {
+        matches!(
+            o.reason,
+            optim::Reason::Diverged | optim::Reason::Oscillating
+        )
+    };
+    Ok(if done.iter().all(|d| failed(&d.1)) {
+        1
+    } else {
+        0
+    })
+}
+
+/// With `--compare`, options that apply to some methods only (`--lr` to the
+/// first-order ones, `--line-search` to gd, `--project` to the first-order
+/// ones) are applied where they fit instead of refused.
+fn settings(args: &Args, f: &Formula, method: Method) -> Result<(Settings, Vec<f64>, Option<u64>)> {
+    let comparing = args.compare.is_some();
     let mut s = Settings::new(method);
     if let Some(lr) = args.lr {
-        s.lr = positive("--lr", lr)?;
+        let lr = positive("--lr", lr)?;
+        if !comparing || method.is_first_order() {
+            s.lr = lr;
+        }
     }
     if args.max_iter == 0 {
         return Err(usage("--max-iter must be at least 1"));
@@ -353,13 +731,13 @@ fn settings(args: &Args, f: &Formula) -> Result<(Settings, Vec<f64>, Option<u64>
     s.ftol = args.ftol.map(|v| non_negative("--ftol", v)).transpose()?;
     s.xtol = args.xtol.map(|v| non_negative("--xtol", v)).transpose()?;
     s.gtol = non_negative("--gtol", args.gtol)?;
-    s.line_search = args.line_search;
-    if args.line_search && method != Method::Gd {
+    s.line_search = args.line_search && (!comparing || method == Method::Gd);
+    if args.line_search && method != Method::Gd && !comparing {
         return Err(usage(
             "--line-search applies to gd (lbfgs and newton always search)",
         ));
     }
-    if args.line_search && args.lr.is_none() {
+    if s.line_search && args.lr.is_none() {
         s.lr = 1.0;
     }
     s.momentum = fraction("--momentum", args.momentum)?;
@@ -381,13 +759,13 @@ fn settings(args: &Args, f: &Formula) -> Result<(Settings, Vec<f64>, Option<u64>
         if bounds.is_none() {
             return Err(usage("--project needs --bounds"));
         }
-        if !method.is_first_order() {
+        if !method.is_first_order() && !comparing {
             return Err(usage(&format!(
                 "--project applies to the first-order methods, not {}",
                 method.name()
             )));
         }
-        s.project = true;
+        s.project = method.is_first_order();
     }
     if let Some(k) = args.restarts {
         if k == 0 {

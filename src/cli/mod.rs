@@ -16,6 +16,7 @@ mod check;
 mod diff;
 mod eval;
 mod min;
+mod plot;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -40,6 +41,8 @@ pub enum Command {
     Min(min::Args),
     /// Time the compiled gradient against the interpreter and finite differences
     Bench(bench::Args),
+    /// Draw the function: a line, a filled contour map, or a slice through a point
+    Plot(plot::Args),
     /// Check derivatives: exact against finite differences, hand-written against exact
     Check(check::Args),
 }
@@ -202,6 +205,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         Command::Eval(args) => eval::run(&args, out, err),
         Command::Min(args) => min::run(&args, out, err),
         Command::Bench(args) => bench::run(&args, out, err),
+        Command::Plot(args) => plot::run(&args, out),
         Command::Check(args) => check::run(&args, out, err),
     };
     match result {

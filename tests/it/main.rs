@@ -6,4 +6,5 @@ mod cli;
 mod language;
 mod min;
 mod native;
+mod plot;
 mod properties;

@@ -1,0 +1,136 @@
+//! `slope plot`: a picture of the function alone (a line for one variable,
+//! a filled contour map for two, a slice for more); and the helpers that
+//! `slope min --plot` shares with it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::{Failure, Input, load, parse_assignments, parse_bounds, usage};
+use crate::error::{Error, ErrorKind, Result};
+use crate::formula::Formula;
+use crate::objective::CompiledObjective;
+use crate::plot::{self, Axes, Canvas, FunctionPlot};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    input: Input,
+    /// The box to draw, e.g. --bounds x=-2:2,y=-1:3
+    #[arg(long, value_name = "BOX", allow_hyphen_values = true)]
+    bounds: String,
+    /// The picture: .svg or .png, chosen by the extension
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FILE",
+        default_value = "plot.svg"
+    )]
+    output: PathBuf,
+    /// The variables on the axes (default: the first two); one name draws a line
+    #[arg(long, value_name = "NAMES")]
+    axes: Option<String>,
+    /// Values of the variables off the axes (default: the middle of their bounds)
+    #[arg(long, value_name = "POINT", allow_hyphen_values = true)]
+    at: Option<String>,
+    /// Size of the picture in pixels
+    #[arg(long, value_name = "WxH", default_value = "900x700")]
+    size: String,
+}
+
+pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, Failure> {
+    let (mut f, source) = load(&args.input)?;
+    let checked = (|| {
+        let format = plot::check_target(&args.output, "-o")?;
+        let size = plot::parse_size("--size", &args.size)?;
+        let axes = parse_axes(&f, "--axes", args.axes.as_deref())?;
+        let bounds = parse_bounds(&f, &args.bounds)?;
+        let mut at: Vec<f64> = bounds.iter().map(|(lo, hi)| 0.5 * (lo + hi)).collect();
+        if let Some(text) = &args.at {
+            for (name, value) in parse_assignments("--at", text)? {
+                let i = f.var_index(&name).ok_or_else(|| {
+                    usage(&format!("--at: the formula has no variable '{name}'")).with_hint(
+                        format!("its variables are {}", crate::lower::quoted_list(f.vars())),
+                    )
+                })?;
+                at[i] = value;
+            }
+        }
+        Ok::<_, Error>((Canvas::new(format, size), axes, bounds, at))
+    })();
+    let (canvas, axes, bounds, at) = checked.map_err(Failure::plain)?;
+    let mut objective =
+        CompiledObjective::new(&mut f, false).map_err(|e| Failure::in_source(e, &source))?;
+    let picture = FunctionPlot {
+        title: format!("f = {}", plot::short_formula(f.source(), 70)),
+        vars: f.vars(),
+        axes,
+        ranges: axis_vars(axes).iter().map(|&i| bounds[i]).collect(),
+        at,
+        paths: &[],
+    };
+    let bytes = plot::render_function(&mut objective, &picture, canvas).map_err(Failure::plain)?;
+    write_picture(&args.output, &bytes)?;
+    writeln!(
+        out,
+        "wrote {} ({}x{})",
+        args.output.display(),
+        canvas.width,
+        canvas.height
+    )?;
+    Ok(0)
+}
+
+/// The variables on the axes: `--plot-axes x1,x3` (or one name, for a
+/// line), by default the first two (the only one for one variable).
+pub(super) fn parse_axes(f: &Formula, flag: &str, text: Option<&str>) -> Result<Axes> {
+    let n = f.vars().len();
+    if n == 0 {
+        return Err(usage(
+            "the formula has no variables: there is nothing to draw",
+        ));
+    }
+    let Some(text) = text else {
+        return Ok(if n == 1 {
+            Axes::One(0)
+        } else {
+            Axes::Two(0, 1)
+        });
+    };
+    let names: Vec<&str> = text.split(',').map(str::trim).collect();
+    let mut indices = Vec::new();
+    for name in &names {
+        let i = f.var_index(name).ok_or_else(|| {
+            usage(&format!("{flag}: the formula has no variable '{name}'")).with_hint(format!(
+                "its variables are {}",
+                crate::lower::quoted_list(f.vars())
+            ))
+        })?;
+        indices.push(i);
+    }
+    match indices[..] {
+        [i] => Ok(Axes::One(i)),
+        [i, j] if i != j => Ok(Axes::Two(i, j)),
+        [_, _] => Err(usage(&format!("{flag}: '{text}' names one variable twice"))),
+        _ => Err(
+            usage(&format!("{flag}: '{text}' names more than two variables"))
+                .with_hint(format!("write {flag} x,y: a picture has two axes")),
+        ),
+    }
+}
+
+/// The variables on the axes, in order.
+pub(super) fn axis_vars(axes: Axes) -> Vec<usize> {
+    match axes {
+        Axes::One(i) => vec![i],
+        Axes::Two(i, j) => vec![i, j],
+    }
+}
+
+pub(super) fn write_picture(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    std::fs::write(path, bytes).map_err(|e| {
+        Failure::plain(Error::new(
+            ErrorKind::Io,
+            format!("cannot write '{}': {e}", path.display()),
+        ))
+    })
+}
