@@ -203,13 +203,23 @@ struct Kink {
 
 /// Compares the compiled exact gradient (and Hessian, with `hessian`) of
 /// `formula` with finite differences of its compiled value (and gradient)
-/// at each of `points`. Errors only if the formula cannot be compiled.
+/// at each of `points`. Errors if a point has the wrong number of
+/// coordinates or the formula cannot be compiled.
 pub fn check_points(
     formula: &mut Formula,
     points: &[Vec<f64>],
     hessian: bool,
 ) -> Result<Vec<PointCheck>> {
     let n = formula.vars().len();
+    if let Some(p) = points.iter().find(|p| p.len() != n) {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!(
+                "a point of {} values for a formula of {n} variables",
+                p.len()
+            ),
+        ));
+    }
     let gradient = formula.gradient().to_vec();
     let mut outputs = vec![formula.value()];
     outputs.extend_from_slice(&gradient);
@@ -219,6 +229,15 @@ pub fn check_points(
     }
     let graph = formula.graph();
     let compiled = Compiled::compile(graph, &outputs, n)?;
+    // The stencil needs f and, for the Hessian, the gradient: not the
+    // Hessian itself, n² values a call.
+    let n_fd = if hessian { 1 + n } else { 1 };
+    let stencil = if outputs.len() > n_fd {
+        Some(Compiled::compile(graph, &outputs[..n_fd], n)?)
+    } else {
+        None
+    };
+    let stencil = stencil.as_ref().unwrap_or(&compiled);
 
     // What decides each kink's branch, evaluated by one interpreter.
     let mut kinks = Vec::new();
@@ -259,8 +278,6 @@ pub fn check_points(
             .fold(0.0f64, |m, v| m.max(v.abs()))
     };
 
-    // Differenced outputs: f, and the gradient for the Hessian.
-    let n_fd = if hessian { 1 + n } else { 1 };
     let mut results = Vec::with_capacity(points.len());
     let mut all = vec![0.0; outputs.len()];
     for point in points {
@@ -295,9 +312,7 @@ pub fn check_points(
             // The first trouble met in the stencil along x_i.
             let mut trouble: Option<Trouble> = None;
             let mut f = |x: &[f64], out: &mut [f64]| {
-                let mut buf = vec![0.0; outputs.len()];
-                compiled.call(x, &mut buf);
-                out.copy_from_slice(&buf[..n_fd]);
+                stencil.call(x, out);
                 if trouble.is_some() {
                     return;
                 }
@@ -1516,6 +1531,14 @@ mod tests {
             assert!(checked.ok(), "{c:?}");
             assert_eq!(checked.hessian.len(), 2);
         }
+    }
+
+    #[test]
+    fn points_of_the_wrong_size_are_refused() {
+        let mut f = Formula::parse("x*y").unwrap();
+        let e = check_points(&mut f, &[vec![1.0]], false).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Usage);
+        assert!(e.message.contains("a point of 1 values for a formula of 2"));
     }
 
     #[test]
