@@ -1,5 +1,9 @@
 //! Hand-written baselines shared by the benchmarks.
 
+// Only benches/optim.rs runs it; benches/gradients.rs shares this module.
+#[allow(dead_code)]
+pub mod lbfgs;
+
 /// The expanded Rosenbrock function's value, with its gradient written to
 /// `grad`: the loop a good engineer would write.
 pub fn rosenbrock(x: &[f64], grad: &mut [f64]) -> f64 {
