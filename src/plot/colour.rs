@@ -28,29 +28,21 @@ pub fn viridis(t: f64) -> RGBColor {
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
 
-/// Colours for paths over a contour map: saturated, none of them close to
-/// viridis (red first, as in the seed tutorials).
+/// Colours for paths and curves, the same in the map and the convergence
+/// chart of one run: saturated, readable on white and, with a halo, on
+/// every viridis band (red first, as in the seed tutorials).
 pub const PATHS: [RGBColor; 7] = [
     RGBColor(228, 26, 28),
-    RGBColor(255, 255, 255),
-    RGBColor(255, 127, 0),
     RGBColor(0, 0, 0),
+    RGBColor(255, 127, 0),
+    RGBColor(30, 160, 255),
+    RGBColor(220, 0, 220),
+    RGBColor(140, 80, 30),
     RGBColor(247, 129, 191),
-    RGBColor(0, 200, 255),
-    RGBColor(166, 86, 40),
 ];
 
-/// Colours for curves on a white background.
-pub const CURVES: [RGBColor; 8] = [
-    RGBColor(31, 119, 180),
-    RGBColor(214, 39, 40),
-    RGBColor(44, 160, 44),
-    RGBColor(255, 127, 14),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(23, 190, 207),
-];
+/// The function's line in one-variable pictures.
+pub const LINE: RGBColor = RGBColor(31, 119, 180);
 
 /// How values map to colour bands: linearly, or through `ln(1 + (f -
 /// low)/scale)` when most of the box is far below its highest values (a

@@ -5,7 +5,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::colour::CURVES;
+use super::colour::PATHS;
 use super::{Canvas, Drawer, FONT, drawn, encode, label};
 use crate::error::Result;
 
@@ -133,7 +133,7 @@ fn panel<DB: DrawingBackend>(
     )?;
     let named = series.len() <= MAX_LEGEND && series.iter().any(|s| !s.label.is_empty());
     for (k, curve) in curves.iter().enumerate() {
-        let colour = CURVES[k % CURVES.len()];
+        let colour = PATHS[k % PATHS.len()];
         let stride = curve.len().div_ceil(MAX_POINTS).max(1);
         let points: Vec<(usize, f64)> = curve
             .iter()

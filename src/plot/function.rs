@@ -9,7 +9,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::colour::{CURVES, PATHS, Scale};
+use super::colour::{LINE, PATHS, Scale};
 use super::{Canvas, Drawer, FONT, Format, drawn, encode, label};
 use crate::error::Result;
 use crate::objective::Objective;
@@ -181,8 +181,8 @@ impl FunctionDrawer<'_, '_> {
                 .configure_mesh()
                 .light_line_style(RGBColor(246, 246, 246))
                 .bold_line_style(RGBColor(215, 215, 215))
-                .x_label_formatter(&|v| label(*v))
-                .y_label_formatter(&|v| label(*v))
+                .x_label_formatter(&|v| tick(*v, xhi - xlo))
+                .y_label_formatter(&|v| tick(*v, yhi - ylo))
                 .x_desc(plot.vars[i].as_str())
                 .y_desc("f")
                 .label_style((FONT, 16))
@@ -190,7 +190,7 @@ impl FunctionDrawer<'_, '_> {
                 .draw(),
         )?;
         // The line, broken where f is not finite.
-        let blue = CURVES[0];
+        let blue = LINE;
         let mut first = true;
         for piece in samples
             .split(|s| !s.1.is_finite() || s.1 < ylo || s.1 > yhi)
@@ -209,7 +209,7 @@ impl FunctionDrawer<'_, '_> {
         let (width, height) = (xhi - xlo, yhi - ylo);
         let rect = Rect { xlo, xhi, ylo, yhi };
         for (k, path) in plot.paths.iter().enumerate() {
-            let colour = path_colour(k, false);
+            let colour = path_colour(k);
             let points: Vec<(f64, f64)> = path
                 .points
                 .iter()
@@ -289,8 +289,8 @@ impl FunctionDrawer<'_, '_> {
             chart
                 .configure_mesh()
                 .disable_mesh()
-                .x_label_formatter(&|v| label(*v))
-                .y_label_formatter(&|v| label(*v))
+                .x_label_formatter(&|v| tick(*v, xhi - xlo))
+                .y_label_formatter(&|v| tick(*v, yhi - ylo))
                 .x_desc(plot.vars[i].as_str())
                 .y_desc(plot.vars[j].as_str())
                 .label_style((FONT, 16))
@@ -303,7 +303,7 @@ impl FunctionDrawer<'_, '_> {
         ))))?;
         let rect = Rect { xlo, xhi, ylo, yhi };
         for (k, path) in plot.paths.iter().enumerate() {
-            let colour = path_colour(k, true);
+            let colour = path_colour(k);
             let points: Vec<(f64, f64)> = path.points.iter().map(|x| (x[i], x[j])).collect();
             draw_path(
                 &mut chart,
@@ -316,7 +316,9 @@ impl FunctionDrawer<'_, '_> {
             )?;
         }
         draw_markers(&mut chart, plot.paths, rect, |x, _| (x[i], x[j]), true)?;
-        legend(&mut chart)?;
+        if !plot.paths.is_empty() {
+            legend(&mut chart)?;
+        }
         colour_bar(
             &bar,
             scale.as_ref(),
@@ -344,6 +346,12 @@ fn titled<DB: DrawingBackend>(
         top = 66;
     }
     Ok(root.margin(top, 0, 0, 0))
+}
+
+/// A tick label: rounding noise next to zero (`-5.6e-17` for a tick
+/// computed as a sum of steps) reads as 0.
+fn tick(v: f64, span: f64) -> String {
+    label(if v.abs() < 1e-9 * span { 0.0 } else { v })
 }
 
 /// The plotting box in data coordinates.
@@ -394,12 +402,9 @@ impl Rect {
     }
 }
 
-fn path_colour(k: usize, on_map: bool) -> RGBColor {
-    if on_map {
-        PATHS[k % PATHS.len()]
-    } else {
-        [CURVES[1], CURVES[3], CURVES[2], CURVES[4], CURVES[5]][k % 5]
-    }
+/// Path `k`'s colour: the same as its curve in the convergence chart.
+fn path_colour(k: usize) -> RGBColor {
+    PATHS[k % PATHS.len()]
 }
 
 /// The outline that keeps a path visible over any colour.
@@ -491,7 +496,7 @@ fn draw_markers<'a, DB: DrawingBackend + 'a>(
         let (Some(first), Some(last)) = (path.points.first(), path.points.last()) else {
             continue;
         };
-        let colour = path_colour(k, on_map);
+        let colour = path_colour(k);
         let edge = halo(colour);
         let start = project(first, path.values.first().copied().unwrap_or(f64::NAN));
         let end = project(last, path.values.last().copied().unwrap_or(f64::NAN));
@@ -518,7 +523,7 @@ fn draw_markers<'a, DB: DrawingBackend + 'a>(
             EmptyElement::at((x + 12, y)) + Circle::new((0, 0), 6, start_colour.stroke_width(3))
         });
     }
-    if let Some(colour) = (!paths.is_empty()).then(|| path_colour(0, on_map)) {
+    if let Some(colour) = (!paths.is_empty()).then(|| path_colour(0)) {
         let first_end = paths.first().and_then(|p| p.points.last());
         if first_end.is_some() {
             drawn(chart.draw_series(std::iter::empty::<Circle<(f64, f64), i32>>()))?
@@ -583,7 +588,7 @@ fn colour_bar<DB: DrawingBackend>(
         "f"
     };
     let above = TextStyle::from((FONT, 15).into_font()).pos(Pos::new(HPos::Left, VPos::Bottom));
-    drawn(bar.draw_text(caption, &above, (x0, top - 6)))
+    drawn(bar.draw_text(caption, &above, (x0, top - 12)))
 }
 
 /// Rectangles of equal band covering a grid of `nx × ny` cells: runs along
