@@ -662,3 +662,63 @@ fn finite_difference_descent_reaches_the_exact_minimum_and_counts_its_calls() {
         r.stdout
     );
 }
+
+// ---------------------------------------------------------------- README
+
+/// Splits a shell command line of the README (double quotes only).
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let (mut quoted, mut started) = (false, false);
+    for c in line.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                started = true;
+            }
+            ' ' if !quoted => {
+                if started {
+                    words.push(std::mem::take(&mut word));
+                }
+                started = false;
+            }
+            _ => {
+                word.push(c);
+                started = true;
+            }
+        }
+    }
+    if started {
+        words.push(word);
+    }
+    words
+}
+
+#[test]
+fn the_readme_shows_what_slope_check_prints() {
+    let readme = include_str!("../../README.md");
+    let start = readme
+        .find("### `slope check`")
+        .expect("a slope check section");
+    let end = start + readme[start..].find("\n### ").expect("a next section");
+    let mut examples = 0;
+    for block in readme[start..end].split("```text\n").skip(1) {
+        let block = &block[..block.find("```").unwrap()];
+        for example in block.split("$ ").filter(|e| !e.is_empty()) {
+            let (command, expected) = example.split_once('\n').unwrap();
+            // Examples in one block are separated by a blank line.
+            let expected = format!("{}\n", expected.trim_end_matches('\n'));
+            let words = shell_words(command);
+            assert_eq!(words[..2], ["slope", "check"], "{command}");
+            let args: Vec<&str> = words[2..].iter().map(String::as_str).collect();
+            let r = run(&args);
+            assert_eq!(
+                format!("{}{}", r.stdout, r.stderr),
+                expected,
+                "README example: {command}"
+            );
+            examples += 1;
+        }
+    }
+    assert_eq!(examples, 4);
+}
