@@ -139,16 +139,23 @@ pub fn short_formula(text: &str, max: usize) -> String {
     }
 }
 
-/// The name the bundled font is registered under (plotters' sans-serif).
-const FONT: &str = "sans-serif";
+/// The family every text is drawn in. Bitmaps use the bundled font
+/// registered under this name; an SVG names it as a CSS list, so a viewer
+/// uses the font embedded in the file, else DejaVu Sans, else its own.
+const FONT: &str = "slope-sans, DejaVu Sans, sans-serif";
+/// The family the SVG's embedded font is declared as.
+const EMBEDDED_FAMILY: &str = "slope-sans";
 static FONT_BYTES: &[u8] = include_bytes!("DejaVuSans-subset.ttf");
 
-/// Registers the bundled font with plotters, once per process.
+/// Registers the bundled font with plotters, once per process (also as
+/// plotters' default family, for any text drawn without a style).
 fn register_bundled_font() -> Result<()> {
     static ONCE: Once = Once::new();
     let mut failed = false;
     ONCE.call_once(|| {
-        failed = register_font(FONT, FontStyle::Normal, FONT_BYTES).is_err();
+        failed = [FONT, "sans-serif"]
+            .iter()
+            .any(|name| register_font(name, FontStyle::Normal, FONT_BYTES).is_err());
     });
     if failed {
         return Err(Error::new(
@@ -176,7 +183,7 @@ where
                 draw.draw(&root, canvas)?;
                 drawn(root.present())?;
             }
-            Ok(text.into_bytes())
+            Ok(embed_font(&text).into_bytes())
         }
         Format::Png => {
             let mut pixels = vec![255u8; canvas.width as usize * canvas.height as usize * 3];
@@ -198,6 +205,45 @@ pub(crate) trait Drawer {
         root: &DrawingArea<DB, plotters::coord::Shift>,
         canvas: Canvas,
     ) -> Result<()>;
+}
+
+/// The SVG with the bundled font embedded (base64, about 95 KB), so that
+/// its text looks the same in every browser.
+fn embed_font(svg: &str) -> String {
+    let Some(open) = svg
+        .find("<svg")
+        .and_then(|i| svg[i..].find('>').map(|j| i + j + 1))
+    else {
+        return svg.to_string();
+    };
+    format!(
+        "{}\n<defs><style>@font-face {{ font-family: \"{EMBEDDED_FAMILY}\"; src: url(data:font/ttf;base64,{}) format(\"truetype\"); }}</style></defs>{}",
+        &svg[..open],
+        base64(FONT_BYTES),
+        &svg[open..]
+    )
+}
+
+/// Standard base64 with padding (RFC 4648).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for k in 0..4 {
+            if k <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * k) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 fn encode_png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>> {
@@ -303,6 +349,25 @@ mod tests {
         let long = short_formula(&"x + ".repeat(40), 20);
         assert_eq!(long.chars().count(), 20);
         assert!(long.ends_with('…'));
+    }
+
+    #[test]
+    fn base64_pads_to_whole_quads() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"M"), "TQ==");
+        assert_eq!(base64(b"Ma"), "TWE=");
+        assert_eq!(base64(b"Man"), "TWFu");
+        assert_eq!(base64(&[0xff, 0xfe, 0x00, 0x01]), "//4AAQ==");
+    }
+
+    #[test]
+    fn svgs_carry_the_font() {
+        let svg = embed_font("<svg width=\"1\">\n<rect/></svg>");
+        assert!(svg.starts_with(
+            "<svg width=\"1\">\n<defs><style>@font-face { font-family: \"slope-sans\""
+        ));
+        assert!(svg.ends_with("</style></defs>\n<rect/></svg>"));
+        assert_eq!(embed_font("not svg"), "not svg");
     }
 
     #[test]

@@ -220,6 +220,15 @@ fn plot_svg_is_xml_with_a_title_axes_and_a_colour_bar() {
         0,
         "no legend without paths"
     );
+    // The text is drawn in the font embedded in the file.
+    assert!(text.contains(
+        "@font-face { font-family: \"slope-sans\"; src: url(data:font/ttf;base64,AAEAAA"
+    ));
+    let family = elements
+        .iter()
+        .find(|(tag, _)| tag == "text")
+        .map(|(_, a)| attr(a, "font-family"));
+    assert_eq!(family, Some("slope-sans, DejaVu Sans, sans-serif"));
     let fills = elements
         .iter()
         .filter(|(tag, a)| tag == "rect" && attr(a, "fill").starts_with('#'))
