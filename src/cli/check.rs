@@ -15,6 +15,9 @@ use crate::graph::NodeId;
 /// Points drawn when neither `--at` nor `--points` says.
 const DEFAULT_POINTS: usize = 10;
 
+/// The most points `--points` may ask for (each is a report).
+const MAX_POINTS: usize = 100_000;
+
 /// The box points are drawn from when no `--bounds` is given.
 const DEFAULT_BOX: (f64, f64) = (-2.0, 2.0);
 
@@ -82,6 +85,12 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
     if args.points == Some(0) {
         return Err(Failure::plain(
             usage("--points 0 checks nothing").with_hint("give at least 1, e.g. --points 10"),
+        ));
+    }
+    if let Some(k) = args.points.filter(|&k| k > MAX_POINTS) {
+        return Err(Failure::plain(
+            usage(&format!("--points {k} is more than {MAX_POINTS}"))
+                .with_hint("a few hundred random points find what millions would"),
         ));
     }
     let given = read_given(args, &f)?;

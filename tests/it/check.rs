@@ -564,6 +564,7 @@ fn bad_input_exits_2_with_a_hint() {
         ),
         (&["x^2", "--points", "0"], "--points 0 checks nothing"),
         (&["x^2", "--points", "-1"], "'-1'"),
+        (&["x^2", "--points", "1000000000"], "is more than 100000"),
         (&["x^2", "--at", "y=1"], "no variable 'y'"),
         (
             &["x^2", "--at", "x=1", "--bounds", "x=0:1"],
