@@ -101,6 +101,9 @@ use crate::error::{Error, ErrorKind};
 use crate::eval;
 use crate::graph::{Graph, Node, NodeId};
 
+mod descent;
+pub use descent::{DescentKernel, DescentState, Variant};
+
 /// Eagerly computed values that may wait for their next use at one time.
 /// Beyond this, ready instructions wait for the depth-first walk instead.
 const EAGER_LIMIT: usize = 32;
@@ -135,6 +138,11 @@ pub struct Compiled {
     scratch_len: usize,
     /// Owns the code `entry` points into; `None` only during drop.
     module: Option<JITModule>,
+    /// The lowered instructions, kept when they could become a descent
+    /// loop: a value and gradient small enough for one chunk.
+    program: Option<Program>,
+    /// Descent loops compiled so far, by [`Variant::index`].
+    kernels: [OnceLock<Option<DescentKernel>>; Variant::COUNT],
 }
 
 // SAFETY: after `finalize_definitions` the code and its constants are
@@ -191,12 +199,15 @@ impl Compiled {
                 // the `Entry` signature (three pointers, no results) in the
                 // host's default calling convention, which is `extern "C"`.
                 let entry = unsafe { std::mem::transmute::<*const u8, Entry>(code) };
+                let loopable = plan.chunks.len() == 1 && outputs.len() == n_vars + 1;
                 Ok(Compiled {
                     entry,
                     n_vars,
                     n_outputs: outputs.len(),
                     scratch_len: plan.scratch_len,
                     module: Some(module),
+                    program: loopable.then_some(program),
+                    kernels: Default::default(),
                 })
             }
             Err(e) => {
@@ -213,6 +224,20 @@ impl Compiled {
 
     pub fn n_outputs(&self) -> usize {
         self.n_outputs
+    }
+
+    /// Fixed-step descent on this code's value and gradient (outputs f,
+    /// then the gradient) as one native loop: the cached one, or, if
+    /// `compile`, a new one. `None` when the code is too large to be one
+    /// loop body, or is not a value and gradient.
+    pub fn descent_kernel(&self, variant: Variant, compile: bool) -> Option<&DescentKernel> {
+        let program = self.program.as_ref()?;
+        let cell = &self.kernels[variant.index()];
+        if !compile {
+            return cell.get()?.as_ref();
+        }
+        cell.get_or_init(|| descent::compile(program, self.n_vars, variant).ok())
+            .as_ref()
     }
 
     /// Evaluate every output at `x`, writing them to `out`.
@@ -1082,81 +1107,13 @@ impl Generator<'_> {
                 b.ins().symbol_value(ptr, gv)
             });
             let mut bases = Bases {
-                x,
+                inputs: Inputs::Memory(x),
                 scratch,
                 consts,
                 recent: Vec::with_capacity(RECENT_VARS),
                 pos: 0,
             };
-            let n = self.p.instrs.len();
-            for (pos, &v) in self.plan.chunks[c].iter().enumerate() {
-                bases.pos = pos;
-                let v = v as usize;
-                let Some(instr) = self.p.instrs.get(v) else {
-                    let k = v - n;
-                    let val = self.operand(&mut b, c, &mut bases, self.p.outputs[k]);
-                    b.ins().store(mem(), val, out, offset(k));
-                    continue;
-                };
-                let [mut first, mut second] = instr.args;
-                // x86 can read the second operand from memory: put a loaded
-                // one there (sums and products commute exactly in IEEE 754).
-                if matches!(instr.op, Op::Add | Op::Mul)
-                    && self.is_loaded(c, &bases, first)
-                    && !self.is_loaded(c, &bases, second)
-                {
-                    std::mem::swap(&mut first, &mut second);
-                }
-                let a = self.operand(&mut b, c, &mut bases, first);
-                let arg2 = if instr.op.arity() == 2 && second != first {
-                    self.operand(&mut b, c, &mut bases, second)
-                } else {
-                    a
-                };
-                let r = match instr.op {
-                    Op::Add => b.ins().fadd(a, arg2),
-                    Op::Sub => b.ins().fsub(a, arg2),
-                    Op::Mul => b.ins().fmul(a, arg2),
-                    Op::Div => b.ins().fdiv(a, arg2),
-                    Op::Min => b.ins().fmin(a, arg2),
-                    Op::Max => b.ins().fmax(a, arg2),
-                    Op::Sqrt => b.ins().sqrt(a),
-                    Op::Abs => b.ins().fabs(a),
-                    Op::Floor => b.ins().floor(a),
-                    Op::Ceil => b.ins().ceil(a),
-                    Op::Sign => {
-                        let [zero, one, minus_one, nan] = [0.0, 1.0, -1.0, f64::NAN]
-                            .map(|v| self.operand(&mut b, c, &mut bases, Operand::constant(v)));
-                        let gt = b.ins().fcmp(FloatCC::GreaterThan, a, zero);
-                        let lt = b.ins().fcmp(FloatCC::LessThan, a, zero);
-                        let eq = b.ins().fcmp(FloatCC::Equal, a, zero);
-                        let r = b.ins().select(eq, zero, nan);
-                        let r = b.ins().select(lt, minus_one, r);
-                        b.ins().select(gt, one, r)
-                    }
-                    Op::Call(callee) => {
-                        let f = match local.get(&callee) {
-                            Some(&f) => f,
-                            None => {
-                                let fid = self.import(callee)?;
-                                let f = self.module.declare_func_in_func(fid, b.func);
-                                local.insert(callee, f);
-                                f
-                            }
-                        };
-                        let args = [a, arg2];
-                        let call = b.ins().call(f, &args[..instr.op.arity()]);
-                        // A call clobbers every float register: reload
-                        // variables after it rather than spill them.
-                        bases.recent.clear();
-                        b.inst_results(call)[0]
-                    }
-                };
-                self.values[v] = Some(r);
-                if let Some(&s) = self.plan.slot.get(v).filter(|&&s| s != u32::MAX) {
-                    b.ins().store(mem(), r, scratch, offset(s as usize));
-                }
-            }
+            self.items(&mut b, c, &mut bases, &mut local, &mut Outputs::Memory(out))?;
             b.ins().return_(&[]);
             b.finalize(self.module.target_config());
         }
@@ -1168,17 +1125,105 @@ impl Generator<'_> {
         Ok(id)
     }
 
+    /// Emits chunk `c`'s instructions and outputs into the current block.
+    fn items(
+        &mut self,
+        b: &mut FunctionBuilder,
+        c: usize,
+        bases: &mut Bases,
+        local: &mut HashMap<Callee, FuncRef>,
+        outputs: &mut Outputs,
+    ) -> Result<(), Error> {
+        let n = self.p.instrs.len();
+        for (pos, &v) in self.plan.chunks[c].iter().enumerate() {
+            bases.pos = pos;
+            let v = v as usize;
+            let Some(instr) = self.p.instrs.get(v) else {
+                let k = v - n;
+                let val = self.operand(b, c, bases, self.p.outputs[k]);
+                match outputs {
+                    Outputs::Memory(out) => {
+                        b.ins().store(mem(), val, *out, offset(k));
+                    }
+                    Outputs::Registers(values) => values[k] = Some(val),
+                }
+                continue;
+            };
+            let [mut first, mut second] = instr.args;
+            // x86 can read the second operand from memory: put a loaded
+            // one there (sums and products commute exactly in IEEE 754).
+            if matches!(instr.op, Op::Add | Op::Mul)
+                && self.is_loaded(c, bases, first)
+                && !self.is_loaded(c, bases, second)
+            {
+                std::mem::swap(&mut first, &mut second);
+            }
+            let a = self.operand(b, c, bases, first);
+            let arg2 = if instr.op.arity() == 2 && second != first {
+                self.operand(b, c, bases, second)
+            } else {
+                a
+            };
+            let r = match instr.op {
+                Op::Add => b.ins().fadd(a, arg2),
+                Op::Sub => b.ins().fsub(a, arg2),
+                Op::Mul => b.ins().fmul(a, arg2),
+                Op::Div => b.ins().fdiv(a, arg2),
+                Op::Min => b.ins().fmin(a, arg2),
+                Op::Max => b.ins().fmax(a, arg2),
+                Op::Sqrt => b.ins().sqrt(a),
+                Op::Abs => b.ins().fabs(a),
+                Op::Floor => b.ins().floor(a),
+                Op::Ceil => b.ins().ceil(a),
+                Op::Sign => {
+                    let [zero, one, minus_one, nan] = [0.0, 1.0, -1.0, f64::NAN]
+                        .map(|v| self.operand(b, c, bases, Operand::constant(v)));
+                    let gt = b.ins().fcmp(FloatCC::GreaterThan, a, zero);
+                    let lt = b.ins().fcmp(FloatCC::LessThan, a, zero);
+                    let eq = b.ins().fcmp(FloatCC::Equal, a, zero);
+                    let r = b.ins().select(eq, zero, nan);
+                    let r = b.ins().select(lt, minus_one, r);
+                    b.ins().select(gt, one, r)
+                }
+                Op::Call(callee) => {
+                    let f = match local.get(&callee) {
+                        Some(&f) => f,
+                        None => {
+                            let fid = self.import(callee)?;
+                            let f = self.module.declare_func_in_func(fid, b.func);
+                            local.insert(callee, f);
+                            f
+                        }
+                    };
+                    let args = [a, arg2];
+                    let call = b.ins().call(f, &args[..instr.op.arity()]);
+                    // A call clobbers every float register: reload
+                    // variables after it rather than spill them.
+                    bases.recent.clear();
+                    b.inst_results(call)[0]
+                }
+            };
+            self.values[v] = Some(r);
+            if let Some(&s) = self.plan.slot.get(v).filter(|&&s| s != u32::MAX) {
+                b.ins().store(mem(), r, bases.scratch, offset(s as usize));
+            }
+        }
+        Ok(())
+    }
+
     /// An operand's value in chunk `c`: loaded from `x` or the scratch, a
     /// constant, or computed earlier in the chunk.
     fn operand(&self, b: &mut FunctionBuilder, c: usize, bases: &mut Bases, a: Operand) -> Value {
         match a {
             Operand::Var(i) => {
+                let x = match &bases.inputs {
+                    Inputs::Memory(x) => *x,
+                    Inputs::Registers(values) => return values[i as usize],
+                };
                 if let Some(v) = bases.recent_var(i) {
                     return v;
                 }
-                let v = b
-                    .ins()
-                    .load(types::F64, fixed(), bases.x, offset(i as usize));
+                let v = b.ins().load(types::F64, fixed(), x, offset(i as usize));
                 bases.remember_var(i, v);
                 v
             }
@@ -1206,7 +1251,9 @@ impl Generator<'_> {
     /// or loaded just before.
     fn is_loaded(&self, c: usize, bases: &Bases, a: Operand) -> bool {
         match a {
-            Operand::Var(i) => bases.peek_var(i).is_none(),
+            Operand::Var(i) => {
+                matches!(bases.inputs, Inputs::Memory(_)) && bases.peek_var(i).is_none()
+            }
             Operand::Const(_) => true,
             Operand::Instr(j) => self.plan.chunk_of[j as usize] as usize != c,
         }
@@ -1262,9 +1309,25 @@ impl Generator<'_> {
     }
 }
 
+/// Where a chunk reads the variables.
+enum Inputs {
+    /// From `x` in memory, the entry point's first argument.
+    Memory(Value),
+    /// Already in SSA values (the descent kernel's loop).
+    Registers(Vec<Value>),
+}
+
+/// Where a chunk puts its outputs.
+enum Outputs {
+    /// Stored to `out` in memory.
+    Memory(Value),
+    /// Left in SSA values, by output index.
+    Registers(Vec<Option<Value>>),
+}
+
 /// Where a chunk's operands live.
 struct Bases {
-    x: Value,
+    inputs: Inputs,
     scratch: Value,
     /// The constant table, if there are constants.
     consts: Option<Value>,

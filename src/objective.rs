@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::eval::Interpreter;
 use crate::fd::{self, Scheme};
 use crate::formula::Formula;
-use crate::jit::Compiled;
+use crate::jit::{Compiled, DescentKernel, Variant};
 
 /// A function to minimise. Methods take `&mut self` so that implementations
 /// can keep buffers and count calls; none allocates per call.
@@ -32,6 +32,13 @@ pub trait Objective {
     /// an exact gradient, more for finite differences.
     fn evaluations_per_gradient(&self) -> usize {
         1
+    }
+
+    /// Fixed-step descent on this objective as one native loop, if it has
+    /// compiled code for one (see [`crate::jit::DescentKernel`]): the cached
+    /// loop, or if `compile`, a new one.
+    fn descent_kernel(&self, _variant: Variant, _compile: bool) -> Option<&DescentKernel> {
+        None
     }
 }
 
@@ -92,6 +99,10 @@ impl Objective for CompiledObjective {
             }
             None => false,
         }
+    }
+
+    fn descent_kernel(&self, variant: Variant, compile: bool) -> Option<&DescentKernel> {
+        self.value_grad.descent_kernel(variant, compile)
     }
 }
 
@@ -236,6 +247,14 @@ impl<O: Objective> Objective for Negated<O> {
     fn evaluations_per_gradient(&self) -> usize {
         self.0.evaluations_per_gradient()
     }
+
+    fn descent_kernel(&self, variant: Variant, compile: bool) -> Option<&DescentKernel> {
+        let negated = Variant {
+            negate: !variant.negate,
+            ..variant
+        };
+        self.0.descent_kernel(negated, compile)
+    }
 }
 
 impl<O: Objective + ?Sized> Objective for Box<O> {
@@ -257,5 +276,9 @@ impl<O: Objective + ?Sized> Objective for Box<O> {
 
     fn evaluations_per_gradient(&self) -> usize {
         (**self).evaluations_per_gradient()
+    }
+
+    fn descent_kernel(&self, variant: Variant, compile: bool) -> Option<&DescentKernel> {
+        (**self).descent_kernel(variant, compile)
     }
 }

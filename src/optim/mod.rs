@@ -15,6 +15,7 @@ mod newton;
 
 use std::fmt;
 
+use crate::jit::{DescentState, Variant};
 use crate::objective::Objective;
 
 /// The optimisation methods (their command-line names are `name()`).
@@ -108,6 +109,11 @@ pub struct Settings {
     pub c2: f64,
     /// Keep every iterate in [`Outcome::history`].
     pub keep_history: bool,
+    /// The observer must see every iterate (for a trace). When `false`,
+    /// fixed-step `gd` on compiled code may run many iterations at a time
+    /// in one native loop and show the observer only the last of each
+    /// batch (often enough for a progress bar); the outcome is the same.
+    pub observe_every_iterate: bool,
 }
 
 impl Settings {
@@ -133,6 +139,7 @@ impl Settings {
             c1: 1e-4,
             c2: 0.9,
             keep_history: false,
+            observe_every_iterate: true,
         }
     }
 }
@@ -265,6 +272,14 @@ impl Context<'_> {
 /// How many iterations the oscillation and progress diagnoses look back.
 const WINDOW: usize = 6;
 
+/// Iterations after which a run compiles its native descent loop, if it may
+/// use one: about what compiling costs, so that a short run never pays much
+/// more than it would have spent, and a long run gains the rest.
+const FUSE_AFTER: usize = 4096;
+
+/// Iterations the native loop runs between returns to the observer.
+const FUSED_BATCH: usize = 1 << 16;
+
 /// Minimises `objective` from `start`. `observe` sees the start and every
 /// iterate (for traces and progress).
 pub fn minimize(
@@ -311,6 +326,19 @@ pub fn minimize(
         step: 0.0,
     });
     let mut iterations = 0;
+    // Plain `gd` may hand its iterations to a native loop (see
+    // `jit::DescentKernel`), which gives the same iterates.
+    let fuse = settings.method == Method::Gd
+        && !settings.line_search
+        && !settings.keep_history
+        && !settings.observe_every_iterate;
+    let variant = Variant {
+        project: settings.project && settings.bounds.is_some(),
+        negate: false,
+        ftol: settings.ftol.is_some(),
+        xtol: settings.xtol.is_some(),
+    };
+    let mut fused: Option<DescentState> = None;
     let stop = loop {
         if !now.finite {
             break if iterations == 0 {
@@ -371,6 +399,52 @@ pub fn minimize(
             break Stop::at_current(Reason::MaxIter, &hint);
         }
 
+        if fuse {
+            let compile = iterations >= FUSE_AFTER;
+            if let Some(kernel) = ctx.objective.descent_kernel(variant, compile) {
+                let state = fused.get_or_insert_with(|| {
+                    DescentState::new(
+                        n,
+                        settings.lr,
+                        settings.ftol,
+                        settings.gtol,
+                        settings.xtol,
+                        settings.bounds.as_deref(),
+                    )
+                });
+                state.enter(&x, f, &grad, &previous_step, iterations);
+                for age in 0..recent.len() {
+                    let (value, reversed) = recent.aged(age);
+                    state.set_history(iterations - age, value, reversed);
+                }
+                let done = kernel.run(state, (settings.max_iter - iterations).min(FUSED_BATCH));
+                iterations += done;
+                ctx.evaluations += done * ctx.objective.evaluations_per_gradient();
+                x.copy_from_slice(state.x());
+                grad.copy_from_slice(state.grad());
+                previous_step.copy_from_slice(state.previous_step());
+                last_x.copy_from_slice(state.last_x());
+                (f, last_f) = (state.f(), state.last_f());
+                for j in iterations + 1 - done.min(WINDOW + 1)..=iterations {
+                    let (value, reversed) = state.history(j);
+                    recent.push(value, reversed);
+                }
+                now = Measure {
+                    step: distance(&x, &last_x),
+                    grad_norm: projected_norm(settings, &x, &grad),
+                    finite: is_finite(f, &grad),
+                };
+                observe(&Iterate {
+                    iteration: iterations,
+                    x: &x,
+                    f,
+                    grad: &grad,
+                    grad_norm: now.grad_norm,
+                    step: now.step,
+                });
+                continue;
+            }
+        }
         last_x.copy_from_slice(&x);
         last_f = f;
         if let StepResult::Failed = step.step(&mut ctx, &mut x, &mut f, &mut grad) {
@@ -469,6 +543,12 @@ impl Recent {
         self.values[(oldest + k) % (WINDOW + 1)]
     }
 
+    /// The value and reversal `age` pushes ago (0: the last).
+    fn aged(&self, age: usize) -> (f64, bool) {
+        let slot = (self.pushed - 1 - age) % (WINDOW + 1);
+        (self.values[slot], self.reversals[slot])
+    }
+
     /// f no lower than a window ago while nearly every step turned back.
     fn oscillating(&self) -> bool {
         if self.len() <= WINDOW {
@@ -515,8 +595,8 @@ enum Progress {
 }
 
 fn divergence_hint(settings: &Settings, recent: &Recent, last_f: f64) -> String {
-    let growing =
-        recent.values.len() >= 3 && recent.values.windows(2).all(|w| w[1].abs() > w[0].abs());
+    let held = recent.len();
+    let growing = held >= 3 && (1..held).all(|k| recent.value(k).abs() > recent.value(k - 1).abs());
     if growing || last_f.abs() > 1e100 {
         format!(
             "f grew until it overflowed: the step is too large, try a smaller --lr (now {})",
@@ -555,6 +635,16 @@ fn measure(
         finite,
     };
     (measure, dot < -0.5 * (step2 * previous2).sqrt())
+}
+
+/// The length of the step from `last` to `x`, summed as [`measure`] does.
+fn distance(x: &[f64], last: &[f64]) -> f64 {
+    let mut step2 = 0.0;
+    for (a, b) in x.iter().zip(last) {
+        let s = a - b;
+        step2 += s * s;
+    }
+    step2.sqrt()
 }
 
 /// See [`measure`].
@@ -671,4 +761,144 @@ pub fn distinct_minima(outcomes: &[Outcome]) -> Vec<Minimum> {
         }
     }
     minima
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formula::Formula;
+    use crate::objective::{CompiledObjective, Negated};
+
+    /// Runs `settings` twice from `start`: every iteration in Rust, and with
+    /// the native descent loop allowed (compiled beforehand when
+    /// `from_start`, else once the run is long enough). Both must agree to
+    /// the bit.
+    fn same_either_way(text: &str, start: &[f64], settings: Settings, maximize: bool) -> Outcome {
+        let mut formula = Formula::parse(text).expect("parses");
+        let compiled = CompiledObjective::new(&mut formula, false).expect("compiles");
+        let run = |every: bool, precompile: bool| {
+            let settings = Settings {
+                observe_every_iterate: every,
+                ..settings.clone()
+            };
+            let mut seen = 0;
+            let mut observe = |_: &Iterate| seen += 1;
+            let mut objective: Box<dyn Objective> = if maximize {
+                Box::new(Negated(compiled.clone()))
+            } else {
+                Box::new(compiled.clone())
+            };
+            if precompile {
+                let variant = Variant {
+                    project: settings.project,
+                    negate: false,
+                    ftol: settings.ftol.is_some(),
+                    xtol: settings.xtol.is_some(),
+                };
+                assert!(objective.descent_kernel(variant, true).is_some());
+            }
+            let outcome = minimize(&mut objective, start, &settings, &mut observe);
+            (outcome, seen)
+        };
+        let (reference, seen) = run(true, false);
+        assert_eq!(
+            seen,
+            reference.iterations + 1,
+            "the observer sees every iterate"
+        );
+        for precompile in [false, true] {
+            let (fused, seen) = run(false, precompile);
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            let context = format!("{text}, precompiled {precompile}: {reference:?} vs {fused:?}");
+            assert_eq!(bits(&fused.x), bits(&reference.x), "{context}");
+            assert_eq!(fused.f.to_bits(), reference.f.to_bits(), "{context}");
+            assert_eq!(fused.grad_norm.to_bits(), reference.grad_norm.to_bits());
+            assert_eq!(fused.iterations, reference.iterations, "{context}");
+            assert_eq!(fused.evaluations, reference.evaluations, "{context}");
+            assert_eq!(fused.reason, reference.reason, "{context}");
+            assert_eq!(fused.hint, reference.hint, "{context}");
+            assert_eq!(
+                fused.bad_point.as_deref().map(bits),
+                reference.bad_point.as_deref().map(bits)
+            );
+            if precompile && reference.iterations > 1 {
+                assert!(
+                    seen < reference.iterations,
+                    "{context}: the native loop ran"
+                );
+            }
+        }
+        reference
+    }
+
+    fn gd(lr: f64, max_iter: usize) -> Settings {
+        Settings {
+            lr,
+            max_iter,
+            ..Settings::new(Method::Gd)
+        }
+    }
+
+    #[test]
+    fn native_descent_loop_gives_the_same_iterates() {
+        let rosenbrock = crate::testfns::rosenbrock(2);
+        let long = Settings {
+            gtol: 0.0,
+            ..gd(1e-3, 3 * FUSED_BATCH + 17)
+        };
+        let o = same_either_way(&rosenbrock, &[-1.2, 1.0], long, false);
+        assert_eq!(o.reason, Reason::MaxIter);
+        let o = same_either_way(&rosenbrock, &[-1.2, 1.0], gd(1e-3, 200_000), false);
+        assert_eq!(o.reason, Reason::Gtol);
+        let xtol = Settings {
+            xtol: Some(1e-7),
+            ..gd(1e-3, 200_000)
+        };
+        assert_eq!(
+            same_either_way(&rosenbrock, &[-1.2, 1.0], xtol, false).reason,
+            Reason::Xtol
+        );
+        let ftol = Settings {
+            ftol: Some(1e-4),
+            ..gd(0.1, 100)
+        };
+        let o = same_either_way("3*x^2 + 2*x + 1", &[1.5], ftol, false);
+        assert_eq!(o.reason, Reason::Ftol);
+        // Ackley calls exp, cos and sqrt inside the loop.
+        let ackley = same_either_way(
+            crate::testfns::ACKLEY,
+            &[0.3, -0.2],
+            gd(1e-3, 10_000),
+            false,
+        );
+        assert!(ackley.iterations > 0);
+    }
+
+    #[test]
+    fn native_descent_loop_diagnoses_the_same_way() {
+        let o = same_either_way("x^2", &[0.648], gd(1.0, 1000), false);
+        assert_eq!(o.reason, Reason::Oscillating);
+        let o = same_either_way("x^2", &[0.5], gd(1.5, 100_000), false);
+        assert_eq!(o.reason, Reason::Oscillating);
+        let o = same_either_way("-x^2", &[0.5], gd(0.5, 100_000), false);
+        assert_eq!(o.reason, Reason::Diverged);
+        // Gradient ascent on sqrt(x) - x steps to x = 0, where the gradient
+        // is infinite.
+        let o = same_either_way("sqrt(x) - x", &[1.0], gd(2.0, 1000), true);
+        assert_eq!(o.reason, Reason::Diverged);
+        let o = same_either_way("-(x-2)^2 - (y+1)^2", &[0.0, 0.0], gd(0.1, 1000), true);
+        assert_eq!(o.reason, Reason::Gtol);
+    }
+
+    #[test]
+    fn native_descent_loop_projects_onto_the_bounds() {
+        let settings = Settings {
+            bounds: Some(vec![(-1.0, 1.0), (-1.0, 1.0)]),
+            project: true,
+            ..gd(0.1, 10_000)
+        };
+        let o = same_either_way("(x-2)^2 + (y+3)^2 + x*y", &[0.5, 0.5], settings, false);
+        assert_eq!(o.reason, Reason::Gtol);
+        assert_eq!(o.x, [1.0, -1.0]);
+    }
 }
