@@ -227,7 +227,12 @@ impl FunctionDrawer<'_, '_> {
             )?;
         }
         draw_markers(&mut chart, plot.paths, rect, |x, v| (x[i], v), false)?;
-        legend(&mut chart)
+        let drawn_points = samples.iter().copied().chain(
+            plot.paths
+                .iter()
+                .flat_map(|p| p.points.iter().zip(&p.values).map(move |(x, &v)| (x[i], v))),
+        );
+        legend(&mut chart, quiet_corner(drawn_points, rect))
     }
 
     fn draw_map<DB: DrawingBackend>(
@@ -317,7 +322,11 @@ impl FunctionDrawer<'_, '_> {
         }
         draw_markers(&mut chart, plot.paths, rect, |x, _| (x[i], x[j]), true)?;
         if !plot.paths.is_empty() {
-            legend(&mut chart)?;
+            let drawn_points = plot
+                .paths
+                .iter()
+                .flat_map(|p| p.points.iter().map(|x| (x[i], x[j])));
+            legend(&mut chart, quiet_corner(drawn_points, rect))?;
         }
         colour_bar(
             &bar,
@@ -536,11 +545,41 @@ fn draw_markers<'a, DB: DrawingBackend + 'a>(
     Ok(())
 }
 
-fn legend<'a, DB: DrawingBackend + 'a>(chart: &mut Chart<'a, DB>) -> Result<()> {
+/// The corner of the box with the fewest of `points` near it, for the
+/// legend (upper right on a tie), so that it hides as little as possible.
+fn quiet_corner(points: impl Iterator<Item = (f64, f64)>, rect: Rect) -> SeriesLabelPosition {
+    let corners = [
+        SeriesLabelPosition::UpperRight,
+        SeriesLabelPosition::UpperLeft,
+        SeriesLabelPosition::LowerRight,
+        SeriesLabelPosition::LowerLeft,
+    ];
+    let mut counts = [0usize; 4];
+    let (w, h) = (rect.xhi - rect.xlo, rect.yhi - rect.ylo);
+    for (x, y) in points.filter(|p| rect.contains(*p)) {
+        let right = x > rect.xhi - 0.35 * w;
+        let left = x < rect.xlo + 0.35 * w;
+        let upper = y > rect.yhi - 0.35 * h;
+        let lower = y < rect.ylo + 0.35 * h;
+        for (k, near) in [upper && right, upper && left, lower && right, lower && left]
+            .into_iter()
+            .enumerate()
+        {
+            counts[k] += near as usize;
+        }
+    }
+    let best = (0..4).min_by_key(|&k| (counts[k], k)).unwrap_or(0);
+    corners[best].clone()
+}
+
+fn legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+    corner: SeriesLabelPosition,
+) -> Result<()> {
     drawn(
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            .position(corner)
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(120, 120, 120))
             .label_font((FONT, 16))
@@ -706,6 +745,29 @@ mod tests {
         assert_eq!(covered, grid);
         // The first two rows share their leading run of zeros.
         assert!(rects.contains(&(0, 0, 2, 2, 0)), "{rects:?}");
+    }
+
+    #[test]
+    fn legends_go_where_nothing_is_drawn() {
+        let r = Rect {
+            xlo: 0.0,
+            xhi: 1.0,
+            ylo: 0.0,
+            yhi: 1.0,
+        };
+        let corner = |pts: &[(f64, f64)]| format!("{:?}", quiet_corner(pts.iter().copied(), r));
+        assert_eq!(corner(&[]), "UpperRight");
+        assert_eq!(corner(&[(0.9, 0.9), (0.5, 0.5)]), "UpperLeft");
+        assert_eq!(corner(&[(0.9, 0.9), (0.1, 0.9)]), "LowerRight");
+        // A rising line leaves the upper left free; a falling one the upper right.
+        let rising: Vec<(f64, f64)> = (0..=20)
+            .map(|k| (k as f64 / 20.0, k as f64 / 20.0))
+            .collect();
+        assert_eq!(corner(&rising), "UpperLeft");
+        let falling: Vec<(f64, f64)> = rising.iter().map(|&(x, y)| (x, 1.0 - y)).collect();
+        assert_eq!(corner(&falling), "UpperRight");
+        // Points outside the box do not count.
+        assert_eq!(corner(&[(5.0, 5.0)]), "UpperRight");
     }
 
     #[test]
