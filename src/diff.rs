@@ -16,11 +16,25 @@
 
 use crate::builtins::Func;
 use crate::canon::SMALL_PRODUCT;
+use crate::error::{Error, ErrorKind, Result};
 use crate::graph::{Graph, Node, NodeId, Origin};
 
 /// The partial derivatives of `output` with respect to each of `vars`
 /// (variable nodes), in order.
 pub fn gradient(graph: &mut Graph, output: NodeId, vars: &[NodeId]) -> Vec<NodeId> {
+    // Without a limit the sweep cannot fail.
+    gradient_within(graph, output, vars, usize::MAX).unwrap_or_default()
+}
+
+/// [`gradient`], stopped with a [`ErrorKind::Limit`] error as soon as the
+/// graph holds more than `max_nodes` nodes (the nodes made so far stay: see
+/// [`Graph::truncate`]).
+pub fn gradient_within(
+    graph: &mut Graph,
+    output: NodeId,
+    vars: &[NodeId],
+    max_nodes: usize,
+) -> Result<Vec<NodeId>> {
     let zero = graph.constant(0.0);
     let one = graph.constant(1.0);
     let mut contributions: Vec<Vec<NodeId>> = vec![Vec::new(); output.index() + 1];
@@ -49,25 +63,69 @@ pub fn gradient(graph: &mut Graph, output: NodeId, vars: &[NodeId]) -> Vec<NodeI
             };
             contributions[child.index()].push(c);
         }
+        if graph.len() > max_nodes {
+            graph.set_origin(None);
+            return Err(too_many_nodes(max_nodes));
+        }
     }
     graph.set_origin(None);
-    vars.iter()
+    Ok(vars
+        .iter()
         .map(|v| adjoints.get(v.index()).copied().flatten().unwrap_or(zero))
-        .collect()
+        .collect())
+}
+
+/// The error for a graph that outgrew `--max-nodes`.
+pub fn too_many_nodes(max_nodes: usize) -> Error {
+    Error::new(
+        ErrorKind::Limit,
+        format!(
+            "the formula and its derivatives need more than {max_nodes} graph nodes, the limit"
+        ),
+    )
+    .with_hint("raise the limit with --max-nodes")
 }
 
 /// Second derivatives: row `i` is the gradient of `gradient[i]`. The matrix
 /// is made symmetric from its upper triangle.
 pub fn hessian(graph: &mut Graph, gradient_nodes: &[NodeId], vars: &[NodeId]) -> Vec<Vec<NodeId>> {
+    // Without a limit the sweeps cannot fail.
+    hessian_within(graph, gradient_nodes, vars, usize::MAX).unwrap_or_default()
+}
+
+/// [`hessian`] within `max_nodes`, which counts the graph's nodes and the
+/// matrix's n² entries (a Hessian of 100,000 variables is refused before a
+/// sweep runs, not after 10^10 entries are allocated).
+pub fn hessian_within(
+    graph: &mut Graph,
+    gradient_nodes: &[NodeId],
+    vars: &[NodeId],
+    max_nodes: usize,
+) -> Result<Vec<Vec<NodeId>>> {
+    let entries = vars.len().saturating_mul(vars.len());
+    if graph.len().saturating_add(entries) > max_nodes {
+        return Err(Error::new(
+            ErrorKind::Limit,
+            format!(
+                "the Hessian of {} variables has {entries} entries, which with the graph's {} nodes \
+                 is over the limit of {max_nodes} nodes",
+                vars.len(),
+                graph.len()
+            ),
+        )
+        .with_hint("raise the limit with --max-nodes"));
+    }
+    let budget = max_nodes - entries;
     let mut rows: Vec<Vec<NodeId>> = Vec::with_capacity(vars.len());
     for (i, &g) in gradient_nodes.iter().enumerate() {
-        let mut row = gradient(graph, g, vars);
+        let mut row =
+            gradient_within(graph, g, vars, budget).map_err(|_| too_many_nodes(max_nodes))?;
         for (j, entry) in row.iter_mut().enumerate().take(i) {
             *entry = rows[j][i];
         }
         rows.push(row);
     }
-    rows
+    Ok(rows)
 }
 
 /// `(child, ∂node/∂child)` for each child of `id` the node depends on.

@@ -38,6 +38,7 @@ pub struct Formula {
     value: NodeId,
     gradient: Option<Vec<NodeId>>,
     hessian: Option<Vec<Vec<NodeId>>>,
+    limits: Limits,
 }
 
 impl Formula {
@@ -49,6 +50,21 @@ impl Formula {
     pub fn parse_with(text: &str, options: &Options) -> Result<Formula> {
         let ast = parse::parse(text, &options.limits)?;
         let lowered = lower::lower(&ast, text, options.vars.as_deref())?;
+        let limits = options.limits;
+        if lowered.vars.len() > limits.max_vars {
+            return Err(Error::new(
+                ErrorKind::Limit,
+                format!(
+                    "the formula has {} variables, over the limit of {}",
+                    lowered.vars.len(),
+                    limits.max_vars
+                ),
+            )
+            .with_hint("raise the limit with --max-vars"));
+        }
+        if lowered.graph.len() > limits.max_nodes {
+            return Err(diff::too_many_nodes(limits.max_nodes));
+        }
         Ok(Formula {
             source: text.to_string(),
             graph: lowered.graph,
@@ -57,6 +73,7 @@ impl Formula {
             value: lowered.value,
             gradient: None,
             hessian: None,
+            limits,
         })
     }
 
@@ -88,6 +105,9 @@ impl Formula {
     }
 
     /// The partial derivatives, one node per variable (one reverse sweep).
+    /// Not bounded by [`Limits::max_nodes`]: the gradient is at most a few
+    /// times the formula's size, but for untrusted input prefer
+    /// [`Formula::try_gradient`].
     pub fn gradient(&mut self) -> &[NodeId] {
         if self.gradient.is_none() {
             self.gradient = Some(diff::gradient(&mut self.graph, self.value, &self.var_nodes));
@@ -95,7 +115,48 @@ impl Formula {
         self.gradient.as_deref().unwrap_or_default()
     }
 
+    /// [`Formula::gradient`], refused with an [`ErrorKind::Limit`] error if
+    /// the graph would outgrow [`Limits::max_nodes`]; the formula is then
+    /// left as it was.
+    pub fn try_gradient(&mut self) -> Result<&[NodeId]> {
+        if self.gradient.is_none() {
+            let before = self.graph.len();
+            let max = self.limits.max_nodes;
+            match diff::gradient_within(&mut self.graph, self.value, &self.var_nodes, max) {
+                Ok(g) => self.gradient = Some(g),
+                Err(e) => {
+                    self.graph.truncate(before);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(self.gradient.as_deref().unwrap_or_default())
+    }
+
+    /// [`Formula::hessian`], refused with an [`ErrorKind::Limit`] error if
+    /// the graph and the matrix's n² entries would outgrow
+    /// [`Limits::max_nodes`] (the Hessian of a formula can be far larger
+    /// than the formula: n sweeps of its gradient). The formula is then left
+    /// as it was.
+    pub fn try_hessian(&mut self) -> Result<&[Vec<NodeId>]> {
+        if self.hessian.is_none() {
+            let gradient = self.try_gradient()?.to_vec();
+            let before = self.graph.len();
+            let max = self.limits.max_nodes;
+            match diff::hessian_within(&mut self.graph, &gradient, &self.var_nodes, max) {
+                Ok(h) => self.hessian = Some(h),
+                Err(e) => {
+                    self.graph.truncate(before);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(self.hessian.as_deref().unwrap_or_default())
+    }
+
     /// The second partial derivatives, `hessian()[i][j]` = ∂²f/∂xi∂xj.
+    /// Not bounded by [`Limits::max_nodes`]: for untrusted input use
+    /// [`Formula::try_hessian`].
     pub fn hessian(&mut self) -> &[Vec<NodeId>] {
         if self.hessian.is_none() {
             let gradient = self.gradient().to_vec();

@@ -173,6 +173,18 @@ impl Graph {
         self.current_origin = origin;
     }
 
+    /// Forgets the nodes from `len` on, as if they had never been made:
+    /// undoes a derivative sweep that was stopped by the node limit.
+    pub fn truncate(&mut self, len: usize) {
+        while self.nodes.len() > len {
+            if let Some(node) = self.nodes.pop() {
+                self.interned.remove(&node);
+            }
+        }
+        self.meta.truncate(len);
+        self.origins.truncate(len);
+    }
+
     /// The id of `node`, adding it if it is new. Callers are the canonical
     /// constructors, which guarantee the node's invariants.
     pub(crate) fn intern(&mut self, node: Node) -> NodeId {

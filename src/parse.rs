@@ -27,6 +27,13 @@ pub struct Limits {
     pub max_bytes: usize,
     /// Deepest nesting of parentheses, calls, `^` chains and signs.
     pub max_depth: usize,
+    /// Most variables (checked when the formula is lowered).
+    pub max_vars: usize,
+    /// Most graph nodes, derivatives included (checked by
+    /// [`Formula::try_gradient`](crate::Formula::try_gradient) and
+    /// [`Formula::try_hessian`](crate::Formula::try_hessian), which also
+    /// count each Hessian entry). Bounds memory: a node costs about 100 bytes.
+    pub max_nodes: usize,
 }
 
 impl Default for Limits {
@@ -34,6 +41,8 @@ impl Default for Limits {
         Limits {
             max_bytes: 16 << 20,
             max_depth: 10_000,
+            max_vars: 1_000_000,
+            max_nodes: 10_000_000,
         }
     }
 }

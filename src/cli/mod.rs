@@ -70,13 +70,20 @@ pub struct Input {
     /// Refuse formulas nested deeper than this
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_depth)]
     max_depth: usize,
+    /// Refuse formulas with more variables than this
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_vars)]
+    max_vars: usize,
+    /// Refuse formulas whose graph, derivatives and Hessian entries included, needs more nodes
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_nodes)]
+    max_nodes: usize,
 }
 
 /// A point on the command line, `--at x=1,y=2`: shared by the commands
 /// that evaluate at one point.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct At {
-    /// The point, e.g. --at x=1,y=2 (every variable once)
+    /// The point, e.g. --at x=1,y=2 (every variable once), or --at @FILE to
+    /// read the same text from FILE (for more variables than a command line holds)
     #[arg(long, value_name = "POINT", allow_hyphen_values = true)]
     at: Option<String>,
 }
@@ -88,10 +95,20 @@ impl At {
 
     /// The `name = value` pairs given, if `--at` was.
     fn assignments(&self) -> Result<Option<Vec<(String, f64)>>> {
-        self.at
-            .as_deref()
-            .map(|text| parse_assignments("--at", text))
-            .transpose()
+        let Some(text) = self.at.as_deref() else {
+            return Ok(None);
+        };
+        match text.strip_prefix('@') {
+            Some(path) => {
+                let read = std::fs::read_to_string(path).map_err(|e| {
+                    usage(&format!("--at: cannot read '{path}': {e}"))
+                        .with_hint("write --at @FILE with FILE holding x=1,y=2")
+                })?;
+                // One pair a line reads as well as one line of pairs.
+                parse_assignments("--at", &read.replace('\n', ",")).map(Some)
+            }
+            None => parse_assignments("--at", text).map(Some),
+        }
     }
 
     /// The point for `f`: every variable exactly once. Without `--at`, the
@@ -119,9 +136,13 @@ impl Input {
         let (text, origin) = match (&self.formula, &self.file) {
             (Some(text), _) => (text.clone(), "<arg>".to_string()),
             (None, Some(path)) if path.as_os_str() == "-" => {
-                let mut text = String::new();
-                std::io::stdin().read_to_string(&mut text).map_err(|e| {
+                let mut bytes = Vec::new();
+                std::io::stdin().read_to_end(&mut bytes).map_err(|e| {
                     Error::new(ErrorKind::Io, format!("cannot read standard input: {e}"))
+                })?;
+                // Bad bytes are bad input (status 2), not a failure to read.
+                let text = String::from_utf8(bytes).map_err(|_| {
+                    Error::new(ErrorKind::Usage, "standard input is not UTF-8 text")
                 })?;
                 (text, "<stdin>".to_string())
             }
@@ -154,6 +175,8 @@ impl Input {
             limits: Limits {
                 max_bytes: self.max_bytes,
                 max_depth: self.max_depth,
+                max_vars: self.max_vars,
+                max_nodes: self.max_nodes,
             },
         }
     }
@@ -162,8 +185,11 @@ impl Input {
 /// Reads and parses the formula; errors come back rendered against its text.
 fn load(input: &Input) -> Result<(Formula, Source), Failure> {
     let source = input.read().map_err(Failure::plain)?;
-    let formula = Formula::parse_with(&source.text, &input.options())
+    let mut formula = Formula::parse_with(&source.text, &input.options())
         .map_err(|e| Failure::in_source(e, &source))?;
+    // Every command but a plain `eval` needs the gradient: building it here,
+    // within --max-nodes, refuses an oversized one before any work is done.
+    formula.try_gradient().map_err(Failure::plain)?;
     Ok((formula, source))
 }
 
