@@ -1,9 +1,11 @@
 //! One integration-test binary (each file under tests/ would link the crate
 //! and Cranelift again).
 
+mod bad_input;
 mod check;
 mod cli;
 mod language;
+mod limits;
 mod min;
 mod native;
 mod plot;

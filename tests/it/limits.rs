@@ -1,0 +1,325 @@
+//! The limits on variables and graph nodes, and inputs at the sizes the
+//! limits must allow: 100,000 variables through parse, gradient, compile and
+//! evaluation (library and binary), and 10,000-deep formulas through the
+//! whole pipeline on a small stack, which fails if any stage (drops
+//! included) recurses on depth.
+
+use std::process::Command;
+
+use serde_json::Value;
+use slope::jit::Compiled;
+use slope::{ErrorKind, Formula, Limits, Options};
+
+/// `sum (v_i - c_i)^2 * w_i` over `n` variables, with `c_i`, `w_i` small
+/// numbers that differ between neighbours.
+fn weighted_squares(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("{}*(v{i} - {})^2", i % 5 + 1, i % 7))
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+fn point(n: usize) -> Vec<f64> {
+    (0..n).map(|i| (i % 11) as f64 * 0.5 - 2.0).collect()
+}
+
+/// The value and gradient of [`weighted_squares`] at `x`.
+fn expected(x: &[f64]) -> (f64, Vec<f64>) {
+    let mut value = 0.0;
+    let mut gradient = Vec::with_capacity(x.len());
+    for (i, &xi) in x.iter().enumerate() {
+        let (w, c) = ((i % 5 + 1) as f64, (i % 7) as f64);
+        value += w * (xi - c) * (xi - c);
+        gradient.push(2.0 * w * (xi - c));
+    }
+    (value, gradient)
+}
+
+const MANY: usize = 100_000;
+
+#[test]
+fn a_hundred_thousand_variables_through_the_library() {
+    let text = weighted_squares(MANY);
+    let mut f = Formula::parse(&text).unwrap();
+    assert_eq!(f.vars().len(), MANY);
+    assert_eq!(f.vars()[MANY - 1], format!("v{}", MANY - 1));
+    let mut outputs = vec![f.value()];
+    outputs.extend_from_slice(f.try_gradient().unwrap());
+    let x = point(MANY);
+    let (value, gradient) = expected(&x);
+
+    let interpreted = f.eval_nodes(&outputs, &x);
+    let compiled = Compiled::compile(f.graph(), &outputs, MANY).unwrap();
+    let mut out = vec![0.0; outputs.len()];
+    compiled.call(&x, &mut out);
+    for (name, got) in [("interpreter", &interpreted), ("compiled", &out)] {
+        assert!(
+            (got[0] - value).abs() <= 1e-12 * value,
+            "{name}: value {} vs {value}",
+            got[0]
+        );
+        // Each partial is one product: exact.
+        assert_eq!(got[1..], gradient[..], "{name}: gradient");
+    }
+    // The Hessian would have 10^10 entries: refused before any is made.
+    let nodes = f.graph().len();
+    let e = f.try_hessian().unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Limit);
+    assert!(e.message.contains("10000000000 entries"), "{}", e.message);
+    assert_eq!(e.hint.as_deref(), Some("raise the limit with --max-nodes"));
+    assert_eq!(f.graph().len(), nodes);
+}
+
+/// Writes `text` to a file of this test's own, removed when dropped.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(name: &str, text: &str) -> Scratch {
+        let path = std::env::temp_dir().join(format!("slope-limits-{}-{name}", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        Scratch(path)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn a_hundred_thousand_variables_through_the_binary() {
+    let formula = Scratch::new("formula", &weighted_squares(MANY));
+    let x = point(MANY);
+    // One pair a line: `--at @FILE` reads commas or newlines.
+    let at_text: String = x
+        .iter()
+        .enumerate()
+        .map(|(i, v)| format!("v{i}={v}\n"))
+        .collect();
+    let at = Scratch::new("point", &at_text);
+    let out = Command::new(env!("CARGO_BIN_EXE_slope"))
+        .args(["eval", "-f", formula.path(), "--grad", "--json"])
+        .arg(format!("--at=@{}", at.path()))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (value, gradient) = expected(&x);
+    let got_value = json["value"].as_f64().unwrap();
+    assert!((got_value - value).abs() <= 1e-12 * value);
+    let got: Vec<f64> = json["gradient"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(got, gradient);
+    assert_eq!(json["vars"].as_array().unwrap().len(), MANY);
+
+    // Over --max-vars: refused, naming the limit and the flag.
+    let out = Command::new(env!("CARGO_BIN_EXE_slope"))
+        .args(["diff", "-f", formula.path(), "--max-vars", "99999"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.starts_with("error: the formula has 100000 variables, over the limit of 99999\n"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--max-vars"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}
+
+fn with_limits(limits: Limits) -> Options {
+    Options { vars: None, limits }
+}
+
+#[test]
+fn the_variable_limit() {
+    let limits = Limits {
+        max_vars: 3,
+        ..Limits::default()
+    };
+    assert!(Formula::parse_with("x + y + z", &with_limits(limits)).is_ok());
+    let e = Formula::parse_with("x + y + z + w", &with_limits(limits))
+        .err()
+        .unwrap();
+    assert_eq!(e.kind, ErrorKind::Limit);
+    assert_eq!(
+        e.message,
+        "the formula has 4 variables, over the limit of 3"
+    );
+    assert_eq!(e.hint.as_deref(), Some("raise the limit with --max-vars"));
+    // Variables named by --vars count too.
+    let options = Options {
+        vars: Some(["a", "b", "c", "d"].map(String::from).to_vec()),
+        limits,
+    };
+    assert_eq!(
+        Formula::parse_with("a*b", &options).err().unwrap().kind,
+        ErrorKind::Limit
+    );
+}
+
+/// `exp(x1*x2*...*xn)`: every second partial is a distinct product, so the
+/// Hessian's graph is far larger than the formula's.
+fn exp_of_product(n: usize) -> String {
+    let factors: Vec<String> = (1..=n).map(|i| format!("x{i}")).collect();
+    format!("exp({})", factors.join("*"))
+}
+
+#[test]
+fn the_node_limit_covers_derivatives() {
+    let text = exp_of_product(40);
+    // Measure what each stage needs with no limit.
+    let mut free = Formula::parse(&text).unwrap();
+    let value_nodes = free.graph().len();
+    let _ = free.try_gradient().unwrap();
+    let gradient_nodes = free.graph().len();
+    let _ = free.try_hessian().unwrap();
+    let hessian_nodes = free.graph().len();
+    assert!(
+        hessian_nodes > 5 * gradient_nodes,
+        "{value_nodes} → {gradient_nodes} → {hessian_nodes}"
+    );
+
+    let limited = |max_nodes| {
+        Formula::parse_with(
+            &text,
+            &with_limits(Limits {
+                max_nodes,
+                ..Limits::default()
+            }),
+        )
+    };
+    // The formula alone over the limit.
+    let e = limited(value_nodes - 1).err().unwrap();
+    assert_eq!(e.kind, ErrorKind::Limit);
+    assert!(e.message.contains("graph nodes"), "{}", e.message);
+    assert_eq!(e.hint.as_deref(), Some("raise the limit with --max-nodes"));
+
+    // The gradient over the limit: refused, and the formula is unchanged.
+    let mut f = limited(gradient_nodes - 1).unwrap();
+    let e = f.try_gradient().unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Limit);
+    assert!(
+        e.message
+            .contains(&format!("more than {} graph nodes", gradient_nodes - 1)),
+        "{}",
+        e.message
+    );
+    assert_eq!(f.graph().len(), value_nodes);
+    assert_eq!(f.eval(&[1.0; 40]), 1f64.exp());
+
+    // The Hessian over the limit (with room for its 1,600 entries), after a
+    // gradient that fits: refused mid-sweep, and the gradient still works.
+    let mut f = limited(gradient_nodes + 1_600 + 10).unwrap();
+    let grad = f.try_gradient().unwrap().to_vec();
+    let e = f.try_hessian().unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Limit);
+    assert_eq!(e.hint.as_deref(), Some("raise the limit with --max-nodes"));
+    assert_eq!(f.graph().len(), gradient_nodes);
+    let g = f.eval_nodes(&grad, &[1.0; 40]);
+    assert!(g.iter().all(|&d| d == 1f64.exp()), "{g:?}");
+
+    // Exactly enough: the Hessian is built.
+    let mut f = limited(hessian_nodes + 40 * 40).unwrap();
+    assert_eq!(f.try_hessian().unwrap().len(), 40);
+}
+
+#[test]
+fn an_exploding_hessian_is_refused_by_default_without_running_out_of_memory() {
+    // 4,000 variables: the Hessian's 1.6*10^7 entries are over the default
+    // limit, refused before the first sweep.
+    let text = format!(
+        "exp({})",
+        (0..4_000)
+            .map(|i| format!("v{i}"))
+            .collect::<Vec<_>>()
+            .join(" + ")
+    );
+    let mut f = Formula::parse(&text).unwrap();
+    let e = f.try_hessian().unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Limit);
+    assert!(e.message.contains("16000000 entries"), "{}", e.message);
+    // 150 variables in one product under exp: 150 sweeps. It fits by
+    // default; with room for the entries but half the nodes it takes, it
+    // is refused mid-sweep.
+    let text = exp_of_product(150);
+    let mut f = Formula::parse(&text).unwrap();
+    let _ = f.try_gradient().unwrap();
+    let gradient_nodes = f.graph().len();
+    let _ = f.try_hessian().unwrap();
+    let needed = f.graph().len();
+    assert!(needed > 20 * gradient_nodes, "{needed} nodes");
+    let options = with_limits(Limits {
+        max_nodes: 150 * 150 + needed / 2,
+        ..Limits::default()
+    });
+    let mut f = Formula::parse_with(&text, &options).unwrap();
+    let e = f.try_hessian().unwrap_err();
+    assert!(e.message.contains("graph nodes"), "{}", e.message);
+}
+
+/// Runs `work` on a thread with a 256 KiB stack.
+fn on_a_small_stack(work: impl FnOnce() + Send) {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn_scoped(s, work)
+            .unwrap()
+            .join()
+            .unwrap();
+    });
+}
+
+/// Parse, differentiate, evaluate, compile, print and drop formulas nested
+/// 10,000 deep, on a small stack: only the parser may recurse, and it runs
+/// on a thread of its own.
+#[test]
+fn ten_thousand_deep_through_the_pipeline_on_a_small_stack() {
+    let n = 10_000;
+    let texts = [
+        format!("{}x{}", "(".repeat(n), ")".repeat(n)),
+        format!("{}x", "-".repeat(n)),
+        format!("{}x{}", "sin(".repeat(n), ")".repeat(n)),
+        format!("{}x{}", "max(x, ".repeat(n), ")".repeat(n)),
+        vec!["x"; n].join("^"),
+        {
+            let mut t = String::from("let a1 = x\n");
+            for k in 2..=n {
+                t.push_str(&format!("let a{k} = sin(a{})\n", k - 1));
+            }
+            t.push_str(&format!("a{n}"));
+            t
+        },
+    ];
+    for text in &texts {
+        on_a_small_stack(|| {
+            let mut f = Formula::parse(text).unwrap();
+            let mut outputs = vec![f.value()];
+            outputs.extend_from_slice(f.try_gradient().unwrap());
+            let x = [0.5];
+            let interpreted = f.eval_nodes(&outputs, &x);
+            let compiled = Compiled::compile(f.graph(), &outputs, 1).unwrap();
+            let mut out = [0.0; 2];
+            compiled.call(&x, &mut out);
+            for (c, i) in out.iter().zip(&interpreted) {
+                assert!((c - i).abs() <= 1e-13 * i.abs(), "{:.30}: {c} vs {i}", text);
+            }
+            // Printing may refuse (output too deep) but must not overflow.
+            let _ = f.to_slope(f.value());
+            let _ = f.to_latex(outputs[1]);
+            let _ = f.diagnose(&outputs, &x);
+            drop(compiled);
+            drop(f);
+        });
+    }
+}
