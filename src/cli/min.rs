@@ -163,6 +163,9 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
     // Pictures are checked before the run, so a typo costs no time.
     let pictures = Pictures::check(args, &f).map_err(Failure::plain)?;
     settings.keep_history = pictures.plot.is_some() || pictures.convergence.is_some();
+    // Only a trace and the convergence chart need to see every iterate; the
+    // progress bar does with some, which lets plain gd run as a native loop.
+    settings.observe_every_iterate = args.trace.is_some() || pictures.convergence.is_some();
     let newton = match &args.compare {
         Some(methods) => methods.contains(&Method::Newton),
         None => settings.method == Method::Newton,
@@ -228,6 +231,7 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
         bar
     });
     let started = Instant::now();
+    let mut next_bar = 0;
     let mut observe = |it: &Iterate| {
         if pictures.convergence.is_some() {
             grad_norms.push(euclidean(it.grad));
@@ -237,10 +241,12 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
         {
             trace_error = Some(e);
         }
+        // Every 1024 iterations or more: a native loop shows only some.
         if let Some(bar) = &bar
-            && it.iteration.is_multiple_of(1024)
+            && it.iteration >= next_bar
             && started.elapsed().as_secs() >= 1
         {
+            next_bar = it.iteration + 1024;
             bar.set_position(it.iteration as u64);
             bar.set_message(format_value(sign * it.f));
         }
@@ -599,6 +605,7 @@ fn compare(
         let (mut settings, _, _) = settings(args, f, method).map_err(Failure::plain)?;
         settings.keep_history =
             context.pictures.plot.is_some() || context.pictures.convergence.is_some();
+        settings.observe_every_iterate = context.pictures.convergence.is_some();
         let wants_norms = context.pictures.convergence.is_some();
         let mut norms = Vec::new();
         let mut objective = make_objective();
