@@ -201,12 +201,22 @@ fn interpolate(lo: f64, f_lo: f64, slope_lo: f64, hi: f64, f_hi: f64) -> f64 {
     }
 }
 
+/// `a · b` in eight interleaved partial sums, the order slope's own `dot`
+/// uses, so that both runs take the same steps (one running sum would be
+/// about three times slower here: each addition waits for the last).
 fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let mut sum = 0.0;
-    for (p, q) in a.iter().zip(b) {
-        sum += p * q;
+    let mut sums = [0.0; 8];
+    let whole = a.len() / 8 * 8;
+    for k in (0..whole).step_by(8) {
+        for j in 0..8 {
+            sums[j] += a[k + j] * b[k + j];
+        }
     }
-    sum
+    let mut tail = 0.0;
+    for k in whole..a.len() {
+        tail += a[k] * b[k];
+    }
+    sums.iter().sum::<f64>() + tail
 }
 
 /// `v += a w`.

@@ -70,9 +70,11 @@ impl Lbfgs {
     fn remember(&mut self, x: &[f64], grad: &[f64]) {
         let m = self.s.len();
         let i = (self.start + self.len) % m;
-        for j in 0..x.len() {
-            self.s[i][j] = x[j] - self.x_old[j];
-            self.y[i][j] = grad[j] - self.g_old[j];
+        for (s, (x, x_old)) in self.s[i].iter_mut().zip(x.iter().zip(&self.x_old)) {
+            *s = x - x_old;
+        }
+        for (y, (g, g_old)) in self.y[i].iter_mut().zip(grad.iter().zip(&self.g_old)) {
+            *y = g - g_old;
         }
         let sy = dot(&self.s[i], &self.y[i]);
         // Only a pair with positive curvature keeps the estimate positive

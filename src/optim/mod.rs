@@ -680,9 +680,28 @@ fn projected_norm(settings: &Settings, x: &[f64], grad: &[f64]) -> f64 {
         })
 }
 
-/// `a · b`.
+/// Partial sums [`dot`] keeps.
+const LANES: usize = 8;
+
+/// `a · b`, in [`LANES`] interleaved partial sums. With one running sum
+/// every addition waits for the one before (4 cycles), which made dot
+/// products most of an L-BFGS iteration; independent sums keep the adders
+/// busy and let the compiler use vector instructions.
 pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(p, q)| p * q).sum()
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let (chunks_a, chunks_b) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail: f64 = (chunks_a.remainder().iter())
+        .zip(chunks_b.remainder())
+        .map(|(p, q)| p * q)
+        .sum();
+    let mut sums = [0.0; LANES];
+    for (p, q) in chunks_a.zip(chunks_b) {
+        for j in 0..LANES {
+            sums[j] += p[j] * q[j];
+        }
+    }
+    sums.iter().sum::<f64>() + tail
 }
 
 /// A reproducible random start inside `bounds` (SplitMix64: fixed across
