@@ -327,6 +327,15 @@ impl Pictures {
             convergence: target(&args.plot_convergence, "--plot-convergence")?,
             axes: Axes::One(0),
         };
+        if let (Some((a, _)), Some((b, _))) = (&pictures.plot, &pictures.convergence)
+            && a == b
+        {
+            return Err(usage(&format!(
+                "--plot and --plot-convergence both name '{}'",
+                a.display()
+            ))
+            .with_hint("give each picture its own file"));
+        }
         if args.plot_axes.is_some() && pictures.plot.is_none() {
             return Err(
                 usage("--plot-axes chooses the axes of --plot, which is not given")

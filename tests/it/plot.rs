@@ -592,6 +592,15 @@ fn bad_requests_are_refused_before_the_run() {
             "--plot-axes chooses the axes of --plot",
         ),
         (
+            vec![
+                "--plot",
+                path_str(&good),
+                "--plot-convergence",
+                path_str(&good),
+            ],
+            "--plot and --plot-convergence both name",
+        ),
+        (
             vec!["--plot", path_str(&good), "--plot-size", "12x12"],
             "--plot-size: '12x12' is not WIDTHxHEIGHT",
         ),
