@@ -224,9 +224,16 @@ impl Formula {
     pub fn point(&self, assignments: &[(String, f64)]) -> Result<Vec<f64>> {
         let mut x = vec![f64::NAN; self.vars.len()];
         let mut given = vec![false; self.vars.len()];
+        // A map, not `var_index`: a point may name 100,000 variables.
+        let index: std::collections::HashMap<&str, usize> = self
+            .vars
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.as_str(), i))
+            .collect();
         for (name, value) in assignments {
-            let i = self
-                .var_index(name)
+            let i = *index
+                .get(name.as_str())
                 .ok_or_else(|| self.unknown_variable(name))?;
             if given[i] {
                 return Err(Error::new(
