@@ -67,23 +67,29 @@ impl Lbfgs {
         q.iter_mut().for_each(|v| *v = -*v);
     }
 
+    /// Adds the pair from the last step, unless its curvature is not
+    /// positive. The pair is built in the line search's scratch (free
+    /// again after a step) and swapped in only when kept: when the memory
+    /// is full, the slot it takes is the oldest pair's, still in use.
     fn remember(&mut self, x: &[f64], grad: &[f64]) {
-        let m = self.s.len();
-        let i = (self.start + self.len) % m;
-        for (s, (x, x_old)) in self.s[i].iter_mut().zip(x.iter().zip(&self.x_old)) {
+        let (s, y) = (&mut self.trial, &mut self.trial_grad);
+        for (s, (x, x_old)) in s.iter_mut().zip(x.iter().zip(&self.x_old)) {
             *s = x - x_old;
         }
-        for (y, (g, g_old)) in self.y[i].iter_mut().zip(grad.iter().zip(&self.g_old)) {
+        for (y, (g, g_old)) in y.iter_mut().zip(grad.iter().zip(&self.g_old)) {
             *y = g - g_old;
         }
-        let sy = dot(&self.s[i], &self.y[i]);
+        let sy = dot(s, y);
         // Only a pair with positive curvature keeps the estimate positive
         // definite; others are skipped.
-        let threshold =
-            1e-12 * dot(&self.s[i], &self.s[i]).sqrt() * dot(&self.y[i], &self.y[i]).sqrt();
+        let threshold = 1e-12 * dot(s, s).sqrt() * dot(y, y).sqrt();
         if sy.is_nan() || sy <= threshold {
             return;
         }
+        let m = self.s.len();
+        let i = (self.start + self.len) % m;
+        std::mem::swap(&mut self.s[i], &mut self.trial);
+        std::mem::swap(&mut self.y[i], &mut self.trial_grad);
         self.rho[i] = 1.0 / sy;
         if self.len < m {
             self.len += 1;
@@ -128,5 +134,39 @@ impl Step for Lbfgs {
             break;
         }
         StepResult::Failed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optim::Method;
+
+    /// Records the step from `from` to `to` (value, gradient) as a pair.
+    fn step(l: &mut Lbfgs, from: (f64, f64), to: (f64, f64)) {
+        l.x_old[0] = from.0;
+        l.g_old[0] = from.1;
+        l.remember(&[to.0], &[to.1]);
+    }
+
+    #[test]
+    fn a_rejected_pair_leaves_a_full_memory_alone() {
+        let settings = Settings {
+            memory: 2,
+            ..Settings::new(Method::Lbfgs)
+        };
+        let mut l = Lbfgs::new(1, &settings);
+        step(&mut l, (0.0, 0.0), (1.0, 2.0));
+        step(&mut l, (1.0, 2.0), (2.0, 5.0));
+        assert_eq!((l.len, l.start), (2, 0));
+        // The gradient went down as x went up: negative curvature.
+        step(&mut l, (2.0, 5.0), (3.0, 1.0));
+        assert_eq!((l.len, l.start), (2, 0));
+        assert_eq!((l.s[0][0], l.y[0][0], l.rho[0]), (1.0, 2.0, 0.5));
+        assert_eq!((l.s[1][0], l.y[1][0]), (1.0, 3.0));
+        // A good pair replaces the oldest.
+        step(&mut l, (3.0, 1.0), (4.0, 5.0));
+        assert_eq!((l.len, l.start), (2, 1));
+        assert_eq!((l.s[0][0], l.y[0][0], l.rho[0]), (1.0, 4.0, 0.25));
     }
 }
