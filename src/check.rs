@@ -204,7 +204,8 @@ struct Kink {
 /// Compares the compiled exact gradient (and Hessian, with `hessian`) of
 /// `formula` with finite differences of its compiled value (and gradient)
 /// at each of `points`. Errors if a point has the wrong number of
-/// coordinates or the formula cannot be compiled.
+/// coordinates, the derivatives would outgrow the formula's node limit
+/// ([`Formula::try_hessian`]) or the formula cannot be compiled.
 pub fn check_points(
     formula: &mut Formula,
     points: &[Vec<f64>],
@@ -220,11 +221,12 @@ pub fn check_points(
             ),
         ));
     }
-    let gradient = formula.gradient().to_vec();
+    // Within the formula's node limit: a Hessian can be far larger than f.
+    let gradient = formula.try_gradient()?.to_vec();
     let mut outputs = vec![formula.value()];
     outputs.extend_from_slice(&gradient);
     if hessian {
-        let entries: Vec<NodeId> = formula.hessian().iter().flatten().copied().collect();
+        let entries: Vec<NodeId> = formula.try_hessian()?.iter().flatten().copied().collect();
         outputs.extend(entries);
     }
     let graph = formula.graph();

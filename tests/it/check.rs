@@ -581,6 +581,10 @@ fn bad_input_exits_2_with_a_hint() {
         (&["x^2", "--bounds", "x=1:0"], "is not an interval"),
         (&["x^2", "--grad-file", "/nonexistent/grads"], "cannot read"),
         (&["x^^2"], "error"),
+        (
+            &["x*y*z", "--hessian", "--max-nodes", "12"],
+            "over the limit of 12 nodes",
+        ),
     ];
     for (args, message) in cases {
         let r = run(args);
