@@ -17,7 +17,7 @@
 //!      ──▶ eval (interpreter, the reference)   ──▶ print (slope syntax, LaTeX)
 //!      ──▶ jit (Cranelift) ──▶ Compiled: native fn(x, out)
 //!      ──▶ objective (compiled | interpreted | finite differences | closure)
-//!      ──▶ optim (one loop, eight methods) | bench
+//!      ──▶ optim (one loop, eight methods; gd also as a native loop) | check | bench | plot
 //! ```
 //!
 //! # Code map
@@ -33,25 +33,28 @@
 //! - [`diff`]: the reverse sweep that adds gradient nodes; the Hessian
 //!   sweeps each gradient component again.
 //! - [`eval`]: the interpreter, and the diagnosis of NaN and infinity.
-//! - [`print`]: graph to slope syntax or LaTeX.
+//! - [`print`](mod@print): graph to slope syntax or LaTeX.
 //! - [`jit`]: chosen graph outputs to one native function through
 //!   Cranelift: lowering to scalar instructions in the interpreter's exact
 //!   operation order, scheduling for short live ranges, chunking large
-//!   functions. [`jit::Compiled`] owns its code and holds the crate's only
-//!   `unsafe`.
+//!   functions. [`jit::Compiled`] owns its code; with `jit/descent.rs`'s
+//!   [`jit::DescentKernel`] (fixed-step descent as one native loop with the
+//!   gradient inlined), it holds the crate's only `unsafe`.
 //! - [`fd`]: finite-difference gradients (forward, backward, central,
 //!   Richardson), the estimates exact gradients are measured against.
 //! - [`check`]: `slope check`'s logic: exact gradient and Hessian against
 //!   finite differences (skipping kinks), hand-written derivatives against
 //!   exact ones (proved by a bounded normaliser, else compared at points).
-//! - [`bench`]: the `slope bench` harness: compile time by stage and the
+//! - [`bench`](mod@bench): the `slope bench` harness: compile time by stage and the
 //!   cost of each gradient source.
 //! - [`objective`]: the one trait every consumer of values and gradients
 //!   takes, with implementations for compiled code, the interpreter, finite
 //!   differences, closures, and negation (for maximising).
 //! - [`optim`]: the minimisation loop (stopping, projection, diagnosis of
 //!   divergence and oscillation) and one small step per method; line
-//!   searches, L-BFGS and Newton in their own files.
+//!   searches, L-BFGS and Newton in their own files. Long plain `gd` runs
+//!   hand batches of iterations to the native descent loop and take over
+//!   its state between batches, with the same result.
 //! - [`formula`]: [`Formula`], which ties the stages together for callers.
 //! - [`plot`]: pictures of the function (line, filled contour map, slice)
 //!   with descent paths over it, and convergence charts; SVG or PNG through
@@ -75,7 +78,12 @@
 //! - The library never prints and never exits.
 //! - Compiled code and the interpreter perform the same operations in the
 //!   same order, so they agree to the bit (tests allow 4 ulps).
-//! - `unsafe` lives only in `jit.rs`, each block with a `SAFETY:` note.
+//! - `unsafe` lives only in `jit.rs` and `jit/descent.rs`, each block with a
+//!   `SAFETY:` note.
+//! - No `unwrap` or `expect` outside tests (denied below): input that can
+//!   fail becomes an [`Error`], and a panic is a bug.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod ast;
 pub mod bench;

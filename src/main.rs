@@ -1,5 +1,7 @@
 //! The `slope` command: parse the command line, run it, exit 0, 1 or 2.
 
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -177,7 +177,7 @@ impl DescentState {
 
     /// Records that iteration `j` (counting from 1) ended at value `f`, and
     /// whether its step turned back against the one before. Needed for the
-    /// last [`RING`] - 1 iterations before [`DescentState::enter`]'s count.
+    /// last 7 iterations before [`DescentState::enter`]'s count.
     pub fn set_history(&mut self, j: usize, f: f64, reversed: bool) {
         let k = self.counters[0] as usize;
         self.values[self.layout.ring() + j % RING] = f;
@@ -192,7 +192,7 @@ impl DescentState {
     }
 
     /// The value after iteration `j` and whether its step reversed the one
-    /// before, for the last [`RING`] iterations.
+    /// before, for the last 8 iterations.
     pub fn history(&self, j: usize) -> (f64, bool) {
         let age = self.iterations() - j;
         (
