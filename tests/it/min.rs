@@ -999,11 +999,9 @@ fn finite_differences_reach_the_same_minimum() {
 
 #[test]
 fn finite_differences_cost_extra_calls_of_the_function() {
-    // What "evaluations" counts: calls of the objective handed to
-    // `minimize` (each value_grad once). Wrapped around a counted function
-    // of n = 1 variable, central differences call it 1 + 2n = 3 times per
-    // value_grad. (The CLI's "evaluations" does not include those: see the
-    // report.)
+    // "evaluations" counts calls of the function itself: wrapped around a
+    // counted function of n = 1 variable, central differences call it
+    // 1 + 2n = 3 times per value_grad.
     let calls = Cell::new(0usize);
     let inner = FnObjective::new(1, |x: &[f64], g: &mut [f64]| {
         calls.set(calls.get() + 1);
