@@ -399,67 +399,63 @@ pub fn minimize(
             break Stop::at_current(Reason::MaxIter, &hint);
         }
 
-        if fuse {
-            let compile = iterations >= FUSE_AFTER;
-            if let Some(kernel) = ctx.objective.descent_kernel(variant, compile) {
-                let state = fused.get_or_insert_with(|| {
-                    DescentState::new(
-                        n,
-                        settings.lr,
-                        settings.ftol,
-                        settings.gtol,
-                        settings.xtol,
-                        settings.bounds.as_deref(),
-                    )
-                });
-                state.enter(&x, f, &grad, &previous_step, iterations);
-                for age in 0..recent.len() {
-                    let (value, reversed) = recent.aged(age);
-                    state.set_history(iterations - age, value, reversed);
-                }
-                let done = kernel.run(state, (settings.max_iter - iterations).min(FUSED_BATCH));
-                iterations += done;
-                ctx.evaluations += done * ctx.objective.evaluations_per_gradient();
-                x.copy_from_slice(state.x());
-                grad.copy_from_slice(state.grad());
-                previous_step.copy_from_slice(state.previous_step());
-                last_x.copy_from_slice(state.last_x());
-                (f, last_f) = (state.f(), state.last_f());
-                for j in iterations + 1 - done.min(WINDOW + 1)..=iterations {
-                    let (value, reversed) = state.history(j);
-                    recent.push(value, reversed);
-                }
-                now = Measure {
-                    step: distance(&x, &last_x),
-                    grad_norm: projected_norm(settings, &x, &grad),
-                    finite: is_finite(f, &grad),
-                };
-                observe(&Iterate {
-                    iteration: iterations,
-                    x: &x,
-                    f,
-                    grad: &grad,
-                    grad_norm: now.grad_norm,
-                    step: now.step,
-                });
-                continue;
+        let native = match fuse {
+            true => ctx
+                .objective
+                .descent_kernel(variant, iterations >= FUSE_AFTER),
+            false => None,
+        };
+        if let Some(kernel) = native {
+            let state = fused.get_or_insert_with(|| {
+                DescentState::new(
+                    n,
+                    settings.lr,
+                    settings.ftol,
+                    settings.gtol,
+                    settings.xtol,
+                    settings.bounds.as_deref(),
+                )
+            });
+            state.enter(&x, f, &grad, &previous_step, iterations);
+            for age in 0..recent.len() {
+                let (value, reversed) = recent.aged(age);
+                state.set_history(iterations - age, value, reversed);
             }
+            let done = kernel.run(state, (settings.max_iter - iterations).min(FUSED_BATCH));
+            iterations += done;
+            ctx.evaluations += done * ctx.objective.evaluations_per_gradient();
+            x.copy_from_slice(state.x());
+            grad.copy_from_slice(state.grad());
+            previous_step.copy_from_slice(state.previous_step());
+            last_x.copy_from_slice(state.last_x());
+            (f, last_f) = (state.f(), state.last_f());
+            for j in iterations + 1 - done.min(WINDOW + 1)..=iterations {
+                let (value, reversed) = state.history(j);
+                recent.push(value, reversed);
+            }
+            now = Measure {
+                step: distance(&x, &last_x),
+                grad_norm: projected_norm(settings, &x, &grad),
+                finite: is_finite(f, &grad),
+            };
+        } else {
+            last_x.copy_from_slice(&x);
+            last_f = f;
+            if let StepResult::Failed = step.step(&mut ctx, &mut x, &mut f, &mut grad) {
+                break Stop::at_current(
+                    Reason::Stalled,
+                    "no step along the search direction lowers f: the point is as good as \
+                     floating-point precision allows, or the gradient is wrong",
+                );
+            }
+            iterations += 1;
+            if settings.keep_history {
+                history.push((x.clone(), f));
+            }
+            let reversed;
+            (now, reversed) = measure(settings, &x, &last_x, f, &grad, &mut previous_step);
+            recent.push(f, reversed);
         }
-        last_x.copy_from_slice(&x);
-        last_f = f;
-        if let StepResult::Failed = step.step(&mut ctx, &mut x, &mut f, &mut grad) {
-            break Stop::at_current(
-                Reason::Stalled,
-                "no step along the search direction lowers f: the point is as good as \
-                 floating-point precision allows, or the gradient is wrong",
-            );
-        }
-        iterations += 1;
-        if settings.keep_history {
-            history.push((x.clone(), f));
-        }
-        let reversed;
-        (now, reversed) = measure(settings, &x, &last_x, f, &grad, &mut previous_step);
         observe(&Iterate {
             iteration: iterations,
             x: &x,
@@ -468,7 +464,6 @@ pub fn minimize(
             grad_norm: now.grad_norm,
             step: now.step,
         });
-        recent.push(f, reversed);
     };
     let bad_point = (stop.reason == Reason::Diverged).then(|| x.clone());
     let (x, f) = if stop.back_to_last {
