@@ -32,7 +32,7 @@ pub struct Limits {
     /// Most graph nodes, derivatives included (checked by
     /// [`Formula::try_gradient`](crate::Formula::try_gradient) and
     /// [`Formula::try_hessian`](crate::Formula::try_hessian), which also
-    /// count each Hessian entry). Bounds memory: a node costs about 100 bytes.
+    /// count each Hessian entry), so that memory stays bounded.
     pub max_nodes: usize,
 }
 
