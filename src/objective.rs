@@ -57,11 +57,11 @@ impl CompiledObjective {
     pub fn new(formula: &mut Formula, with_hessian: bool) -> Result<CompiledObjective> {
         let n = formula.vars().len();
         let mut outputs = vec![formula.value()];
-        outputs.extend_from_slice(formula.gradient());
+        outputs.extend_from_slice(formula.try_gradient()?);
         let value_grad = Compiled::compile(formula.graph(), &outputs, n)?;
         let value = Compiled::compile(formula.graph(), &outputs[..1], n)?;
         let hessian = if with_hessian {
-            let entries: Vec<_> = formula.hessian().iter().flatten().copied().collect();
+            let entries: Vec<_> = formula.try_hessian()?.iter().flatten().copied().collect();
             Some(Arc::new(Compiled::compile(formula.graph(), &entries, n)?))
         } else {
             None

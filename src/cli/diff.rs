@@ -32,7 +32,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, Failure> {
     let wrt = wrt_indices(&f, &args.wrt).map_err(Failure::plain)?;
     let gradient: Vec<NodeId> = f.gradient().to_vec();
     let hessian: Vec<Vec<NodeId>> = if args.hessian {
-        f.hessian().to_vec()
+        f.try_hessian().map_err(fail)?.to_vec()
     } else {
         Vec::new()
     };

@@ -37,7 +37,10 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
         nodes.extend_from_slice(f.gradient());
     }
     if args.hessian {
-        let rows: Vec<NodeId> = f.hessian().iter().flatten().copied().collect();
+        let hessian = f
+            .try_hessian()
+            .map_err(|e| Failure::in_source(e, &source))?;
+        let rows: Vec<NodeId> = hessian.iter().flatten().copied().collect();
         nodes.extend(rows);
     }
     let values = if args.interp {
