@@ -205,16 +205,16 @@ fn interpolate(lo: f64, f_lo: f64, slope_lo: f64, hi: f64, f_hi: f64) -> f64 {
 /// uses, so that both runs take the same steps (one running sum would be
 /// about three times slower here: each addition waits for the last).
 fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let mut sums = [0.0; 8];
-    let whole = a.len() / 8 * 8;
-    for k in (0..whole).step_by(8) {
-        for j in 0..8 {
-            sums[j] += a[k + j] * b[k + j];
-        }
-    }
+    let (pa, pb) = (a.chunks_exact(8), b.chunks_exact(8));
     let mut tail = 0.0;
-    for k in whole..a.len() {
-        tail += a[k] * b[k];
+    for (p, q) in pa.remainder().iter().zip(pb.remainder()) {
+        tail += p * q;
+    }
+    let mut sums = [0.0; 8];
+    for (p, q) in pa.zip(pb) {
+        for j in 0..8 {
+            sums[j] += p[j] * q[j];
+        }
     }
     sums.iter().sum::<f64>() + tail
 }

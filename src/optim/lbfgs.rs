@@ -40,10 +40,14 @@ impl Lbfgs {
     }
 
     /// `direction = -H grad`, with `H` the L-BFGS inverse Hessian estimate.
+    /// The recursion is linear in `q`, so it starts from `-grad` (negation
+    /// is exact: the same bits as negating at the end, one pass fewer).
     fn compute_direction(&mut self, grad: &[f64]) {
         let m = self.s.len();
         let q = &mut self.direction;
-        q.copy_from_slice(grad);
+        for (q, g) in q.iter_mut().zip(grad) {
+            *q = -g;
+        }
         for k in (0..self.len).rev() {
             let i = (self.start + k) % m;
             self.alpha[i] = self.rho[i] * dot(&self.s[i], q);
@@ -64,7 +68,6 @@ impl Lbfgs {
                 *qj += (self.alpha[i] - beta) * sj;
             }
         }
-        q.iter_mut().for_each(|v| *v = -*v);
     }
 
     /// Adds the pair from the last step, unless its curvature is not

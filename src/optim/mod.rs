@@ -655,24 +655,45 @@ fn is_finite(f: f64, grad: &[f64]) -> bool {
 
 /// The largest gradient component, leaving out components that push against
 /// an active bound when projecting (there the gradient need not vanish).
+/// NaN if a component is NaN.
 fn projected_norm(settings: &Settings, x: &[f64], grad: &[f64]) -> f64 {
-    let bounds = match (&settings.bounds, settings.project) {
-        (Some(b), true) => Some(b),
-        _ => None,
+    let Some(bounds) = settings.bounds.as_deref().filter(|_| settings.project) else {
+        return largest_magnitude(grad);
     };
-    grad.iter()
-        .enumerate()
-        .map(|(i, &g)| match bounds {
-            Some(b) if (x[i] <= b[i].0 && g > 0.0) || (x[i] >= b[i].1 && g < 0.0) => 0.0,
-            _ => g.abs(),
-        })
-        .fold(0.0, |m, g| {
-            if g.is_nan() || m.is_nan() {
-                f64::NAN
-            } else {
-                m.max(g)
-            }
-        })
+    let mut m = 0.0;
+    for ((&xi, &g), &(lo, hi)) in x.iter().zip(grad).zip(bounds) {
+        let held = (xi <= lo && g > 0.0) || (xi >= hi && g < 0.0);
+        if !held {
+            m = larger_or_nan(m, g.abs());
+        }
+    }
+    m
+}
+
+/// `max(m, a)`, where a NaN wins and stays.
+fn larger_or_nan(m: f64, a: f64) -> f64 {
+    if a > m || a.is_nan() { a } else { m }
+}
+
+/// The largest `|v_i|` (NaN if any is NaN), in [`LANES`] running maxima
+/// rather than one, so that each comparison need not wait for the last:
+/// on every iteration this was a tenth of an L-BFGS step at n = 1000.
+fn largest_magnitude(v: &[f64]) -> f64 {
+    let chunks = v.chunks_exact(LANES);
+    let mut m = chunks
+        .remainder()
+        .iter()
+        .fold(0.0, |m, a| larger_or_nan(m, a.abs()));
+    let mut lanes = [0.0; LANES];
+    for c in chunks {
+        for j in 0..LANES {
+            lanes[j] = larger_or_nan(lanes[j], c[j].abs());
+        }
+    }
+    for lane in lanes {
+        m = larger_or_nan(m, lane);
+    }
+    m
 }
 
 /// Partial sums [`dot`] keeps.
@@ -902,6 +923,20 @@ mod tests {
         assert_eq!(o.reason, Reason::Diverged);
         let o = same_either_way("-(x-2)^2 - (y+1)^2", &[0.0, 0.0], gd(0.1, 1000), true);
         assert_eq!(o.reason, Reason::Gtol);
+    }
+
+    #[test]
+    fn largest_magnitude_in_lanes_is_the_plain_maximum() {
+        let v: Vec<f64> = (0..19).map(|i| ((i * 7) % 19) as f64 - 9.5).collect();
+        let plain = v.iter().fold(0.0f64, |m, a| m.max(a.abs()));
+        assert_eq!(largest_magnitude(&v), plain);
+        for at in [0, 7, 8, 18] {
+            let mut w = v.clone();
+            w[at] = f64::NAN;
+            assert!(largest_magnitude(&w).is_nan(), "NaN at {at}");
+        }
+        assert_eq!(largest_magnitude(&[]), 0.0);
+        assert_eq!(largest_magnitude(&[f64::NEG_INFINITY, 1.0]), f64::INFINITY);
     }
 
     #[test]
