@@ -3,46 +3,19 @@
 //! derivatives proved, agreeing or caught with a counterexample, bad input,
 //! and the finite-difference descent of the first seed tutorial.
 
-use std::process::{Command, Stdio};
-
 use serde_json::Value;
 use slope::check::{self, Verdict};
 use slope::{Formula, testfns};
 
+use super::Run;
+
 // ---------------------------------------------------------------- helpers
 
-struct Run {
-    stdout: String,
-    stderr: String,
-    status: i32,
-}
-
-/// Runs `slope COMMAND ARGS`. No run may panic or print a bare NaN in JSON.
+/// Runs `slope COMMAND ARGS`.
 fn slope(command: &str, args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_slope"))
-        .arg(command)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("the slope binary runs");
-    let run = Run {
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-        status: out.status.code().expect("slope exits, it is not killed"),
-    };
-    for bad in ["panicked", "RUST_BACKTRACE", "stack backtrace"] {
-        assert!(
-            !run.stderr.contains(bad),
-            "{args:?}: {bad:?} in {}",
-            run.stderr
-        );
-    }
-    if args.contains(&"--json") {
-        for bare in [":NaN", "NaN,", "NaN]", "NaN}"] {
-            assert!(!run.stdout.contains(bare), "{args:?}: {}", run.stdout);
-        }
-    }
-    run
+    let mut all = vec![command];
+    all.extend_from_slice(args);
+    super::slope(&all, None)
 }
 
 fn run(args: &[&str]) -> Run {

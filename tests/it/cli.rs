@@ -1,53 +1,12 @@
 //! The `slope` binary: outputs, JSON shapes, input sources, diagnostics and
 //! exit statuses (0 success, 1 failure, 2 bad input).
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use serde_json::{Value, json};
 use slope::{Formula, Options};
 
+use super::slope as run;
+
 // ---------------------------------------------------------------- helpers
-
-struct Run {
-    stdout: String,
-    stderr: String,
-    status: i32,
-}
-
-/// Runs the binary with `args` and, if given, `stdin`. No run may panic.
-fn run(args: &[&str], stdin: Option<&str>) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_slope"))
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the slope binary runs");
-    if let Some(text) = stdin {
-        let mut pipe = child.stdin.take().unwrap();
-        pipe.write_all(text.as_bytes()).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    let run = Run {
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-        status: out.status.code().expect("slope exits, it is not killed"),
-    };
-    for bad in ["panicked", "RUST_BACKTRACE", "NaN,", "NaN]", "NaN}"] {
-        let json_like = bad.starts_with("NaN");
-        let text = if json_like { &run.stdout } else { &run.stderr };
-        // Bare NaN is only ever checked in JSON output (text output may say `f = NaN`).
-        if !json_like || args.contains(&"--json") {
-            assert!(!text.contains(bad), "{args:?}: {bad:?} in\n{text}");
-        }
-    }
-    run
-}
 
 /// Exact stdout and status; stderr holds each fragment (and is empty if none).
 fn check_cli(args: &[&str], stdout: &str, stderr: &[&str], status: i32) {

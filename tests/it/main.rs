@@ -10,3 +10,57 @@ mod min;
 mod native;
 mod plot;
 mod properties;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+/// What one run of the binary printed, and its exit status.
+struct Run {
+    stdout: String,
+    stderr: String,
+    status: i32,
+}
+
+/// Runs `slope ARGS`, with `stdin` if given. No run may panic or print a
+/// backtrace, and JSON output never holds a bare NaN.
+fn slope(args: &[&str], stdin: Option<&str>) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_slope"))
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the slope binary runs");
+    if let Some(text) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        pipe.write_all(text.as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let run = Run {
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+        status: out.status.code().expect("slope exits, it is not killed"),
+    };
+    for bad in ["panicked", "RUST_BACKTRACE", "stack backtrace"] {
+        assert!(
+            !run.stderr.contains(bad),
+            "{args:?}: {bad:?} in\n{}",
+            run.stderr
+        );
+    }
+    // Text output may say `f = NaN`; JSON must say null.
+    if args.contains(&"--json") {
+        for bare in [":NaN", "NaN,", "NaN]", "NaN}"] {
+            assert!(
+                !run.stdout.contains(bare),
+                "{args:?}: {bare:?} in\n{}",
+                run.stdout
+            );
+        }
+    }
+    run
+}

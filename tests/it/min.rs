@@ -11,7 +11,6 @@
 //! - Booth: minimum 0 at (1, 3); Beale: minimum 0 at (3, 0.5).
 
 use std::cell::Cell;
-use std::process::{Command, Stdio};
 
 use serde_json::Value;
 use slope::fd::Scheme;
@@ -19,35 +18,15 @@ use slope::objective::{CompiledObjective, FiniteDifferences, FnObjective, Negate
 use slope::optim::{Method, Reason, Settings, minimize};
 use slope::{Formula, testfns};
 
+use super::{Run, slope};
+
 // ---------------------------------------------------------------- helpers
 
-struct Run {
-    stdout: String,
-    stderr: String,
-    status: i32,
-}
-
-/// Runs `slope min ARGS`. No run may panic or print a backtrace.
+/// Runs `slope min ARGS`.
 fn run(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_slope"))
-        .arg("min")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("the slope binary runs");
-    let run = Run {
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-        status: out.status.code().expect("slope exits, it is not killed"),
-    };
-    for bad in ["panicked", "RUST_BACKTRACE", "stack backtrace"] {
-        assert!(
-            !run.stderr.contains(bad),
-            "min {args:?}: {bad:?} on stderr:\n{}",
-            run.stderr
-        );
-    }
-    run
+    let mut all = vec!["min"];
+    all.extend_from_slice(args);
+    slope(&all, None)
 }
 
 /// Runs `slope min ARGS --json`: stdout is exactly one JSON object.

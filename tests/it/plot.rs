@@ -3,34 +3,13 @@
 //! SVG parsed as XML, PNG decoded and its pixels inspected.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-struct Run {
-    stdout: String,
-    stderr: String,
-    status: i32,
-}
+use super::{Run, slope};
 
-/// Runs the binary; no run may panic.
 fn run(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_slope"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("the slope binary runs");
-    let run = Run {
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-        status: out.status.code().expect("slope exits, it is not killed"),
-    };
-    assert!(
-        !run.stderr.contains("panicked"),
-        "{args:?}:\n{}",
-        run.stderr
-    );
-    run
+    slope(args, None)
 }
 
 fn ok(args: &[&str]) -> Run {
