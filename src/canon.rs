@@ -31,6 +31,10 @@ const FLATTEN_SUM: usize = 256;
 /// them would make the gradient quadratic in the depth.
 const FLATTEN_PRODUCT: usize = 16;
 
+/// How many times a product is collected again after a power folds into
+/// another base or a product (see [`Graph::product`]).
+const COLLECT_ROUNDS: usize = 8;
+
 /// Products with more non-constant factors than this are differentiated with
 /// prefix and suffix products (linear), not one product per factor (quadratic).
 pub(crate) const SMALL_PRODUCT: usize = 3;
@@ -114,10 +118,10 @@ impl Graph {
         if !constant.is_finite() || like.items.iter().any(|(_, c)| !c.is_finite()) {
             return self.uncollected(Node::Sum, flat);
         }
-        // 0*a drops out, unless `a` is an operation on constants that is not
-        // finite (`x + 0/0` stays NaN).
+        // 0*a drops out, unless `a` is or has a factor that is an operation
+        // on constants that is not finite (`x + 0/0` stays NaN).
         like.items
-            .retain(|&(rest, c)| c != 0.0 || self.meta(rest).first_var == u32::MAX);
+            .retain(|&(rest, c)| c != 0.0 || self.has_constant_operation(rest));
         like.items.sort_by(|a, b| self.term_order(a.0, b.0));
         let mut out: Vec<NodeId> = like
             .items
@@ -143,12 +147,20 @@ impl Graph {
                 {
                     flat.extend_from_slice(fs)
                 }
+                // One kept whole gives up its coefficient, so that `-(p/2)`
+                // is `-0.5*p` and not `-1*(0.5*p)`.
+                Node::Product(fs) if !self.is_chain(f) && self.as_const(fs[0]).is_some() => {
+                    let (c, rest) = (fs[0], fs[1..].to_vec());
+                    flat.push(c);
+                    flat.push(self.intern(Node::Product(rest.into())));
+                }
                 _ => flat.push(f),
             }
         }
         // A power that folds back into a product, as `(x*y)^0.5 * (x*y)^0.5`
-        // does, is spliced in and collected once more.
-        for _round in 0..2 {
+        // does, or into a power of another base, is collected once more.
+        // Each round removes a level of nesting; deeper ones stay apart.
+        for _round in 0..COLLECT_ROUNDS {
             let mut coefficient = 1.0;
             let mut powers = Collector::default();
             for &f in &flat {
@@ -160,17 +172,25 @@ impl Graph {
                     _ => powers.add(f, 1.0),
                 }
             }
-            if !coefficient.is_finite() || powers.items.iter().any(|(_, e)| !e.is_finite()) {
+            if powers.items.iter().any(|(_, e)| !e.is_finite()) {
                 return self.uncollected(Node::Product, flat);
+            }
+            if !coefficient.is_finite() {
+                return self.overflowing_product(flat);
             }
             // 0*a is 0, unless `a` is an operation on constants that is not
             // finite (`0/0`): that stays, so that evaluation reports it.
+            // It takes the form a sum gives `a - a` (`0*a`, coefficient
+            // first), so that it prints and reads back as itself.
             if coefficient == 0.0 {
-                if flat
-                    .iter()
-                    .any(|&f| self.meta(f).first_var == u32::MAX && self.as_const(f).is_none())
-                {
-                    return self.uncollected(Node::Product, flat);
+                if flat.iter().any(|&f| self.is_constant_operation(f)) {
+                    let others: Vec<NodeId> = flat
+                        .iter()
+                        .copied()
+                        .filter(|&f| self.as_const(f).is_none())
+                        .collect();
+                    let rest = self.product(&others);
+                    return self.with_coefficient(0.0, rest);
                 }
                 return self.constant(0.0);
             }
@@ -186,6 +206,12 @@ impl Graph {
                         out.extend_from_slice(fs);
                         spliced = true;
                     }
+                    // `(b^0.5)^-1` is `b^-0.5`, which may collect with
+                    // another power of `b`.
+                    Node::Pow([b, _]) if f != base && *b != base => {
+                        out.push(f);
+                        spliced = true;
+                    }
                     _ => out.push(f),
                 }
             }
@@ -196,7 +222,7 @@ impl Graph {
                 continue;
             }
             if !coefficient.is_finite() {
-                return self.uncollected(Node::Product, flat);
+                return self.overflowing_product(flat);
             }
             if out.is_empty() {
                 return self.constant(coefficient);
@@ -332,6 +358,24 @@ impl Graph {
         if c == 1.0 {
             return rest;
         }
+        let mut rest = rest;
+        if self.has_overflowing_constants(rest) {
+            if c != 0.0 {
+                let c = self.constant(c);
+                return self.product(&[c, rest]);
+            }
+            // 0 times them is 0: they go.
+            let fs = self.node(rest).children().to_vec();
+            let others: Vec<NodeId> = fs
+                .into_iter()
+                .filter(|&f| self.as_const(f).is_none())
+                .collect();
+            rest = match others.as_slice() {
+                [] => return self.constant(0.0),
+                [f] => *f,
+                _ => self.intern(Node::Product(others.into())),
+            };
+        }
         let c = self.constant(c);
         let factors: Vec<NodeId> = match self.node(rest) {
             Node::Product(fs) if !self.is_chain(rest) => {
@@ -344,6 +388,22 @@ impl Graph {
 
     /// A term as `(coefficient, rest)`; `rest` is `None` for a constant.
     fn split_coefficient(&mut self, t: NodeId) -> (f64, Option<NodeId>) {
+        // The sign of overflowing constants is the term's, so that `t - t`
+        // cancels.
+        if self.has_overflowing_constants(t) {
+            let mut fs = self.node(t).children().to_vec();
+            let negative = fs
+                .iter()
+                .enumerate()
+                .find_map(|(k, &f)| self.as_const(f).filter(|&c| c < 0.0).map(|c| (k, c)));
+            return match negative {
+                Some((k, c)) => {
+                    fs[k] = self.constant(-c);
+                    (-1.0, Some(self.intern(Node::Product(fs.into()))))
+                }
+                None => (1.0, Some(t)),
+            };
+        }
         match self.node(t) {
             Node::Const(c) => (*c, None),
             Node::Product(fs) => match self.as_const(fs[0]) {
@@ -355,6 +415,68 @@ impl Graph {
                 None => (1.0, Some(t)),
             },
             _ => (1.0, Some(t)),
+        }
+    }
+
+    /// A product whose constant factors multiply beyond the largest double.
+    ///
+    /// Multiplied in another order they may not: `1e300*1e300*1e-300` folds
+    /// to `1e300`. If they do, the other factors are collected as usual and
+    /// the constants follow them, as `m*2^1023*...*2^1023` (their exact
+    /// product but for one rounding): a form that reads back as itself, and
+    /// that evaluates to 0 rather than NaN (inf*0) where another factor is 0.
+    fn overflowing_product(&mut self, flat: Vec<NodeId>) -> NodeId {
+        let (constants, mut others): (Vec<NodeId>, Vec<NodeId>) =
+            flat.iter().partition(|&&f| self.as_const(f).is_some());
+        if constants.is_empty() {
+            return self.uncollected(Node::Product, flat);
+        }
+        let mut scaled = Scaled::ONE;
+        for &c in &constants {
+            scaled = scaled.times(self.as_const(c).unwrap_or(1.0));
+        }
+        let rest = self.product(&others);
+        others = match self.node(rest) {
+            Node::Product(fs) if !self.is_chain(rest) => fs.to_vec(),
+            _ => vec![rest],
+        };
+        others.retain(|&f| match self.as_const(f) {
+            Some(c) => {
+                scaled = scaled.times(c);
+                false
+            }
+            None => true,
+        });
+        if let Some(c) = scaled.value() {
+            let c = self.constant(c);
+            others.push(c);
+            return self.product(&others);
+        }
+        let constants = scaled.factors().map(|c| self.constant(c));
+        others.extend(constants);
+        self.intern(Node::Product(others.into()))
+    }
+
+    /// An operation on constants that was not folded, because its value is
+    /// not finite (`ln(-1)`, `0/0`, `1e200^2`).
+    fn is_constant_operation(&self, id: NodeId) -> bool {
+        self.meta(id).first_var == u32::MAX && self.as_const(id).is_none()
+    }
+
+    /// Whether `id` is a constant operation or a product with one as a factor.
+    fn has_constant_operation(&self, id: NodeId) -> bool {
+        self.is_constant_operation(id)
+            || matches!(self.node(id), Node::Product(fs) if fs.iter().any(|&f| self.is_constant_operation(f)))
+    }
+
+    /// A product whose constant factors could not be folded
+    /// ([`Graph::overflowing_product`]): its constants come last.
+    fn has_overflowing_constants(&self, id: NodeId) -> bool {
+        match self.node(id) {
+            Node::Product(fs) => {
+                fs.len() > 1 && fs.last().is_some_and(|&f| self.as_const(f).is_some())
+            }
+            _ => false,
         }
     }
 
@@ -410,6 +532,79 @@ impl Graph {
 /// `Some(v)` if `v` may become a constant.
 fn finite(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)
+}
+
+/// A product of constants as `mantissa * 2^exponent`, with `|mantissa|` in
+/// [0.5, 1) (or 0), so that it cannot overflow on the way.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Scaled {
+    mantissa: f64,
+    exponent: i64,
+}
+
+impl Scaled {
+    const ONE: Scaled = Scaled {
+        mantissa: 0.5,
+        exponent: 1,
+    };
+    /// The largest power of two a double holds.
+    const TOP: i64 = 1023;
+
+    fn times(self, c: f64) -> Scaled {
+        let (m, e) = frexp(c);
+        let (mantissa, k) = frexp(self.mantissa * m);
+        Scaled {
+            mantissa,
+            exponent: if mantissa == 0.0 {
+                0
+            } else {
+                self.exponent + e + k
+            },
+        }
+    }
+
+    /// The product as a double, if it is finite (it may round to 0).
+    fn value(self) -> Option<f64> {
+        if self.exponent > Self::TOP + 1 {
+            return None;
+        }
+        Some(ldexp(self.mantissa, self.exponent)).filter(|v| v.is_finite())
+    }
+
+    /// Finite factors whose product this is: one with the mantissa, then
+    /// as few `2^1023` as it takes.
+    fn factors(self) -> impl Iterator<Item = f64> {
+        let q = (self.exponent - 2).div_euclid(Self::TOP).max(0);
+        let first = ldexp(self.mantissa, self.exponent - q * Self::TOP);
+        std::iter::once(first).chain((0..q).map(|_| ldexp(0.5, Self::TOP + 1)))
+    }
+}
+
+/// `m * 2^e`, in steps that do not overflow on the way.
+fn ldexp(mut m: f64, mut e: i64) -> f64 {
+    while e != 0 {
+        let step = e.clamp(-1000, 1000);
+        m *= 2f64.powi(step as i32);
+        e -= step;
+    }
+    m
+}
+
+/// `x` as `(m, e)` with `x = m * 2^e` and `|m|` in [0.5, 1), or `(x, 0)`
+/// for zero and non-finite `x`.
+fn frexp(x: f64) -> (f64, i64) {
+    if x == 0.0 || !x.is_finite() {
+        return (x, 0);
+    }
+    let bits = x.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i64;
+    if biased == 0 {
+        // Subnormal: scale into the normal range first.
+        let (m, e) = frexp(x * 2f64.powi(64));
+        return (m, e - 64);
+    }
+    let m = f64::from_bits((bits & !(0x7ff << 52)) | (1022 << 52));
+    (m, biased - 1022)
 }
 
 /// Collects like terms (or powers of one base), keeping first-seen order.
@@ -479,6 +674,71 @@ mod tests {
         let zero = g.constant(0.0);
         let inv = g.div(two, zero);
         assert!(g.as_const(inv).is_none());
+    }
+
+    #[test]
+    fn frexp_and_ldexp_are_inverse() {
+        for x in [
+            1.0,
+            -3.5,
+            1e300,
+            -1e-300,
+            5e-324,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+        ] {
+            let (m, e) = frexp(x);
+            assert!((0.5..1.0).contains(&m.abs()), "{x}: mantissa {m}");
+            assert_eq!(ldexp(m, e), x);
+        }
+        assert_eq!(frexp(0.0), (0.0, 0));
+    }
+
+    #[test]
+    fn constants_fold_in_any_order_if_their_product_is_finite() {
+        let (mut g, x, _) = xy();
+        let big = g.constant(1e300);
+        let small = g.constant(1e-300);
+        let p = g.product(&[big, big, small, x]);
+        assert_eq!(g.split_coefficient(p), (1.0000000000000002e300, Some(x)));
+    }
+
+    #[test]
+    fn constants_that_overflow_come_last_and_rebuild_to_themselves() {
+        let (mut g, x, y) = xy();
+        let big = g.constant(-1e300);
+        let p = g.product(&[big, x, big, y, big]);
+        let Node::Product(fs) = g.node(p).clone() else {
+            panic!("not a product")
+        };
+        assert_eq!(&fs[..2], &[x, y]);
+        let constants: Vec<f64> = fs[2..].iter().filter_map(|&f| g.as_const(f)).collect();
+        assert_eq!(constants.len(), fs.len() - 2);
+        // -1e900 as m * 2^1023 * 2^1023.
+        assert_eq!(constants[1..], [2f64.powi(1023), 2f64.powi(1023)]);
+        assert!(constants[0] < 0.0);
+        assert_eq!(g.product(&fs), p);
+        let again = g.product(&[p, x]);
+        assert_eq!(g.product(&[again]), again);
+        // `p - p` cancels, sign and all.
+        let zero = g.sub(p, p);
+        assert_eq!(g.as_const(zero), Some(0.0));
+        let twice = g.add(p, p);
+        let doubled = g.scale(2.0, p);
+        assert_eq!(twice, doubled);
+    }
+
+    #[test]
+    fn a_power_that_changes_base_is_collected_again() {
+        let (mut g, _, y) = xy();
+        let s = g.powc(y, 0.5);
+        let ss = g.powc(s, 0.5);
+        // ss^-0.5 * ss^-0.5 is ss^-1, which is s^-0.5, which collects with
+        // the other s^-0.5 into s^-1, which is y^-0.5.
+        let a = g.powc(s, -0.5);
+        let b = g.powc(ss, -0.5);
+        let p = g.product(&[b, a, b]);
+        assert_eq!(p, g.powc(y, -0.5));
     }
 
     #[test]

@@ -172,9 +172,13 @@ fn local_derivatives(g: &mut Graph, id: NodeId) -> Vec<(NodeId, NodeId)> {
 /// product of the others. Many factors: prefix and suffix products, kept
 /// unflattened so that each partial has constant size.
 fn product_partials(g: &mut Graph, factors: &[NodeId]) -> Vec<(NodeId, NodeId)> {
-    let (coefficient, rest) = match g.as_const(factors[0]) {
-        Some(_) => (Some(factors[0]), &factors[1..]),
-        None => (None, factors),
+    // The coefficient comes first, or constants too large to fold come last.
+    let (constants, rest): (Vec<NodeId>, Vec<NodeId>) =
+        factors.iter().partition(|&&f| g.as_const(f).is_some());
+    let coefficient = match constants.as_slice() {
+        [] => None,
+        [c] => Some(*c),
+        _ => Some(g.product(&constants)),
     };
     let k = rest.len();
     if k <= SMALL_PRODUCT {

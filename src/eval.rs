@@ -86,9 +86,15 @@ pub fn reachable(graph: &Graph, outputs: &[NodeId]) -> Vec<NodeId> {
 }
 
 /// The constant exponent of a denominator factor (`b^e`, `e < 0`), as `-e`.
+///
+/// A non-zero constant base is not a denominator: `0.5^-1100` is kept only
+/// because it overflows, and printed as `1/0.5^1100` it would read back as
+/// `1/0`. (`1/0` itself is the one form of a negative power of zero.)
 pub fn denominator_exponent(graph: &Graph, factor: NodeId) -> Option<(NodeId, f64)> {
     match *graph.node(factor) {
-        Node::Pow([b, e]) => graph.as_const(e).filter(|&e| e < 0.0).map(|e| (b, -e)),
+        Node::Pow([b, e]) if graph.as_const(b).is_none_or(|b| b == 0.0) => {
+            graph.as_const(e).filter(|&e| e < 0.0).map(|e| (b, -e))
+        }
         _ => None,
     }
 }
