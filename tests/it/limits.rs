@@ -325,12 +325,10 @@ fn ten_thousand_deep_through_the_pipeline_on_a_small_stack() {
 }
 
 /// Found by the `roundtrip` fuzz target: constants whose product overflows
-/// stay unfolded, and d/dx prints with the variables first. At x = 0 the
-/// graph computes `inf * 0` (NaN) but the printed form multiplies `0` by
-/// each constant in turn (`-0`). Not fixed yet: the printer must keep
-/// overflowing constants grouped, or the canonical order must put them last.
+/// were kept in whatever order they came, and at x = 0 the derivative was
+/// NaN (inf * 0) while its printed form gave -0. They now come last, after
+/// the factors that can be 0, in both.
 #[test]
-#[ignore = "known bug: print -> parse changes NaN to -0 when constants overflow"]
 fn overflowing_constants_print_back_to_the_same_value() {
     let c = "(6.02E+23 * 6.02E+23)";
     let c4 = format!("(({c} * {c}) * ({c} * {c}))");
