@@ -215,14 +215,14 @@ impl Graph {
                     _ => out.push(f),
                 }
             }
+            if !coefficient.is_finite() {
+                return self.overflowing_product(flat);
+            }
             if spliced {
                 let c = self.constant(coefficient);
                 out.push(c);
                 flat = out;
                 continue;
-            }
-            if !coefficient.is_finite() {
-                return self.overflowing_product(flat);
             }
             if out.is_empty() {
                 return self.constant(coefficient);
