@@ -176,7 +176,9 @@ impl Formula {
     /// Parses another formula over this one's variables, such as a
     /// hand-written derivative, into this formula's graph, so that it can be
     /// compared with the exact nodes. Errors (including a name that is not
-    /// one of [`Formula::vars`]) point into `text`.
+    /// one of [`Formula::vars`]) point into `text`; a text that would take
+    /// the graph over `limits.max_nodes` is refused. Either way the formula
+    /// is left as it was.
     ///
     /// ```
     /// let mut f = slope::Formula::parse("3*x^2 + 2*x + 1")?;
@@ -188,7 +190,16 @@ impl Formula {
     /// ```
     pub fn parse_into(&mut self, text: &str, limits: &Limits) -> Result<NodeId> {
         let ast = parse::parse(text, limits)?;
-        lower::lower_into(&ast, text, &mut self.graph, &self.vars, &self.var_nodes)
+        let before = self.graph.len();
+        let lowered = lower::lower_into(&ast, text, &mut self.graph, &self.vars, &self.var_nodes)
+            .and_then(|id| match self.graph.len() > limits.max_nodes {
+                true => Err(diff::too_many_nodes(limits.max_nodes)),
+                false => Ok(id),
+            });
+        if lowered.is_err() {
+            self.graph.truncate(before);
+        }
+        lowered
     }
 
     /// A node in slope syntax; it parses back to the same function.

@@ -232,6 +232,20 @@ fn the_node_limit_covers_derivatives() {
     // Exactly enough: the Hessian is built.
     let mut f = limited(hessian_nodes + 40 * 40).unwrap();
     assert_eq!(f.try_hessian().unwrap().len(), 40);
+
+    // A hand-written derivative (`slope check --grad`) read into the
+    // formula's graph counts too.
+    let limits = Limits {
+        max_nodes: gradient_nodes + 5,
+        ..Limits::default()
+    };
+    let mut f = limited(limits.max_nodes).unwrap();
+    f.try_gradient().unwrap();
+    assert!(f.parse_into("x1 + 1", &limits).is_ok());
+    let cubes: Vec<String> = (1..=10).map(|i| format!("x{i}^3")).collect();
+    let e = f.parse_into(&cubes.join(" + "), &limits).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Limit);
+    assert_eq!(f.graph().len(), gradient_nodes + 1);
 }
 
 #[test]
