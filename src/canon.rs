@@ -32,7 +32,8 @@ const FLATTEN_SUM: usize = 256;
 const FLATTEN_PRODUCT: usize = 16;
 
 /// How many times a product is collected again after a power folds into
-/// another base or a product (see [`Graph::product`]).
+/// another base or a product, or a sum after a term becomes a sum (see
+/// [`Graph::product`], [`Graph::sum`]).
 const COLLECT_ROUNDS: usize = 8;
 
 /// Products with more non-constant factors than this are differentiated with
@@ -41,9 +42,12 @@ pub(crate) const SMALL_PRODUCT: usize = 3;
 
 impl Graph {
     /// A constant. Non-finite values are refused by the callers (literals are
-    /// checked by the parser, folds by [`finite`]).
+    /// checked by the parser, folds by [`finite`]). A fold that gives -0
+    /// (`ceil(-0.5)`) gives 0: the language has no way to write -0, so a
+    /// printed -0 would read back as 0 with another meaning (`1/-0`).
     pub fn constant(&mut self, c: f64) -> NodeId {
         debug_assert!(c.is_finite());
+        let c = if c == 0.0 { 0.0 } else { c };
         self.intern(Node::Const(c))
     }
 
@@ -87,24 +91,35 @@ impl Graph {
 
     /// The canonical sum of `terms`.
     pub fn sum(&mut self, terms: &[NodeId]) -> NodeId {
+        let mut terms = terms.to_vec();
+        // Collecting like terms can make a sum a term again (`s/2 + s/2`,
+        // `-s/2 - s/2`): it is spliced in as parsing its printed form would.
+        for round in 1..=COLLECT_ROUNDS {
+            let out = match self.sum_round(&terms) {
+                Ok(id) => return id,
+                Err(out) => out,
+            };
+            if round == COLLECT_ROUNDS || !out.iter().any(|&t| self.spliced_sum(t).is_some()) {
+                return self.intern(Node::Sum(out.into()));
+            }
+            terms = out;
+        }
+        self.constant(0.0)
+    }
+
+    /// One round of [`Graph::sum`]: the sum's node, or its terms if there
+    /// is more than one.
+    fn sum_round(&mut self, terms: &[NodeId]) -> Result<NodeId, Vec<NodeId>> {
         let mut flat = Vec::with_capacity(terms.len());
         for &t in terms {
-            match self.node(t) {
-                Node::Sum(ts) if self.flatten_all || ts.len() <= FLATTEN_SUM => {
-                    flat.extend_from_slice(ts)
-                }
-                // -(a + b) is spliced in as -a - b, so that `s - s` cancels.
-                Node::Product(fs) if fs.len() == 2 && self.as_const(fs[0]) == Some(-1.0) => {
-                    match self.node(fs[1]) {
-                        Node::Sum(ts) if self.flatten_all || ts.len() <= FLATTEN_SUM => {
-                            for t in ts.clone() {
-                                flat.push(self.neg(t));
-                            }
-                        }
-                        _ => flat.push(t),
+            match self.spliced_sum(t) {
+                Some((false, s)) => flat.extend_from_slice(self.node(s).children()),
+                Some((true, s)) => {
+                    for t in self.node(s).children().to_vec() {
+                        flat.push(self.neg(t));
                     }
                 }
-                _ => flat.push(t),
+                None => flat.push(t),
             }
         }
         let mut constant = 0.0;
@@ -116,7 +131,7 @@ impl Graph {
             }
         }
         if !constant.is_finite() || like.items.iter().any(|(_, c)| !c.is_finite()) {
-            return self.uncollected(Node::Sum, flat);
+            return Ok(self.uncollected(Node::Sum, flat));
         }
         // 0*a drops out, unless `a` is or has a factor that is an operation
         // on constants that is not finite (`x + 0/0` stays NaN).
@@ -132,8 +147,27 @@ impl Graph {
             out.push(self.constant(constant));
         }
         match out.len() {
-            1 => out[0],
-            _ => self.intern(Node::Sum(out.into())),
+            1 => Ok(out[0]),
+            _ => Err(out),
+        }
+    }
+
+    /// A sum whose terms a sum takes in place of `t`, and whether they are
+    /// negated: `t` itself, or `s` for `t = -s` (`-(a + b)` is `-a - b`, so
+    /// that `s - s` cancels). Sums larger than [`FLATTEN_SUM`] stay whole.
+    fn spliced_sum(&self, t: NodeId) -> Option<(bool, NodeId)> {
+        let small = |s: NodeId| match self.node(s) {
+            Node::Sum(ts) => self.flatten_all || ts.len() <= FLATTEN_SUM,
+            _ => false,
+        };
+        match self.node(t) {
+            Node::Sum(_) if small(t) => Some((false, t)),
+            Node::Product(fs)
+                if fs.len() == 2 && self.as_const(fs[0]) == Some(-1.0) && small(fs[1]) =>
+            {
+                Some((true, fs[1]))
+            }
+            _ => None,
         }
     }
 

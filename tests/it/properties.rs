@@ -351,7 +351,7 @@ fn overflows(f: &Formula, node: NodeId, x: &[f64]) -> bool {
 
 /// Formulas the `roundtrip` fuzz target (`tests/fuzz`) and random runs of
 /// the properties above found printing wrongly, reduced by hand, and two
-/// (the last) that broke a first version of the fix.
+/// (the last) that broke a first version of the fixes.
 #[test]
 fn printing_regressions() {
     let c = "(6.02E+23 * 6.02E+23)";
@@ -374,6 +374,11 @@ fn printing_regressions() {
         // A product of more than 16 factors, kept whole, gives up its
         // coefficient: `-(p/2)` is `-0.5*p`.
         format!("let p = {}\ny - p/2", sines.join("*")),
+        // Collecting `-s/4 - 3*s/4` into `-s` splices `s`'s terms, as reading
+        // `-(a + b)` does.
+        "let u = (y * 0.25); let v = u*((x + (x - ln(y)))) - u\nv^2 + (x)*u".to_string(),
+        // A fold that gives -0 reads back as 0: -0 is folded as 0.
+        "(ceil(atan(sin(4))))**-0.5 + x".to_string(),
         "(w^w + w^w) - ((w^w)^(w^w))^(min(x, z)^(w^z))".to_string(),
         // 0 times constants that overflow (a NaN kept as `0*ln(-1)`).
         "(ln(-1)*1e200*1e200 - ln(-1)*1e200*1e200)*x + w".to_string(),
