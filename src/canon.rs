@@ -10,9 +10,15 @@
 //! would be 0, infinite or NaN, as in every computer algebra system; the
 //! graph describes the function away from such removable points.
 //!
-//! Invariant: a folded constant is always finite. An operation on constants
-//! whose result would be NaN or infinite (`ln(-1)`, `1/0`) stays an
-//! operation, so evaluation can report where it went wrong.
+//! Invariant: a folded constant is always finite, and never -0 (which the
+//! language cannot write). An operation on constants whose result would be
+//! NaN or infinite (`ln(-1)`, `1/0`) stays an operation, so evaluation can
+//! report where it went wrong. Constants in a product multiply without
+//! overflowing on the way; if their product is too large for a double it
+//! stays as `m*2^1023*...`, after the other factors.
+//!
+//! The forms are chosen so that printing is a fixed point of print-then-parse
+//! (checked by `tests/it/properties.rs` and the `roundtrip` fuzz target).
 
 use rustc_hash::FxHashMap;
 use std::cmp::Ordering;
