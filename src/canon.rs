@@ -100,12 +100,15 @@ impl Graph {
         let mut terms = terms.to_vec();
         // Collecting like terms can make a sum a term again (`s/2 + s/2`,
         // `-s/2 - s/2`): it is spliced in as parsing its printed form would.
+        // It can also merge a coefficient into overflowing constants, which
+        // changes the term's place, and may make it like another.
         for round in 1..=COLLECT_ROUNDS {
-            let out = match self.sum_round(&terms) {
+            let (out, merged) = match self.sum_round(&terms) {
                 Ok(id) => return id,
                 Err(out) => out,
             };
-            if round == COLLECT_ROUNDS || !out.iter().any(|&t| self.spliced_sum(t).is_some()) {
+            let again = merged || out.iter().any(|&t| self.spliced_sum(t).is_some());
+            if round == COLLECT_ROUNDS || !again {
                 return self.intern(Node::Sum(out.into()));
             }
             terms = out;
@@ -114,8 +117,9 @@ impl Graph {
     }
 
     /// One round of [`Graph::sum`]: the sum's node, or its terms if there
-    /// is more than one.
-    fn sum_round(&mut self, terms: &[NodeId]) -> Result<NodeId, Vec<NodeId>> {
+    /// is more than one, and whether a coefficient was merged into
+    /// overflowing constants.
+    fn sum_round(&mut self, terms: &[NodeId]) -> Result<NodeId, (Vec<NodeId>, bool)> {
         let mut flat = Vec::with_capacity(terms.len());
         for &t in terms {
             match self.spliced_sum(t) {
@@ -144,6 +148,10 @@ impl Graph {
         like.items
             .retain(|&(rest, c)| c != 0.0 || self.has_constant_operation(rest));
         like.items.sort_by(|a, b| self.term_order(a.0, b.0));
+        let merged = like
+            .items
+            .iter()
+            .any(|&(rest, c)| c.abs() != 1.0 && self.has_overflowing_constants(rest));
         let mut out: Vec<NodeId> = like
             .items
             .iter()
@@ -154,7 +162,7 @@ impl Graph {
         }
         match out.len() {
             1 => Ok(out[0]),
-            _ => Err(out),
+            _ => Err((out, merged)),
         }
     }
 
