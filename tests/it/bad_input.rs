@@ -9,7 +9,6 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Long enough for a slow, shared machine; a hang is far longer.
@@ -98,17 +97,7 @@ struct Outcome {
 /// Runs the binary, killing it after [`TIMEOUT`] (status `None`).
 fn run(args: &[String], stdin: Option<&Path>) -> Outcome {
     let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_slope"))
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the slope binary runs");
+    let mut child = crate::spawn_slope(args, stdin.is_some());
     let feeder = stdin.map(|path| {
         let bytes = std::fs::read(path).expect("the fixture exists");
         let mut pipe = child.stdin.take().expect("stdin is piped");

@@ -12,7 +12,7 @@ mod plot;
 mod properties;
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 /// What one run of the binary printed, and its exit status.
 struct Run {
@@ -21,12 +21,12 @@ struct Run {
     status: i32,
 }
 
-/// Runs `slope ARGS`, with `stdin` if given. No run may panic or print a
-/// backtrace, and JSON output never holds a bare NaN.
-fn slope(args: &[&str], stdin: Option<&str>) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_slope"))
+/// Starts `slope ARGS` with its output piped, and its input piped if
+/// `piped_stdin` (otherwise empty).
+fn spawn_slope<S: AsRef<std::ffi::OsStr>>(args: &[S], piped_stdin: bool) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_slope"))
         .args(args)
-        .stdin(if stdin.is_some() {
+        .stdin(if piped_stdin {
             Stdio::piped()
         } else {
             Stdio::null()
@@ -34,7 +34,13 @@ fn slope(args: &[&str], stdin: Option<&str>) -> Run {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("the slope binary runs");
+        .expect("the slope binary runs")
+}
+
+/// Runs `slope ARGS`, with `stdin` if given. No run may panic or print a
+/// backtrace, and JSON output never holds a bare NaN.
+fn slope(args: &[&str], stdin: Option<&str>) -> Run {
+    let mut child = spawn_slope(args, stdin.is_some());
     if let Some(text) = stdin {
         let mut pipe = child.stdin.take().unwrap();
         pipe.write_all(text.as_bytes()).unwrap();
