@@ -102,7 +102,8 @@ impl Graph {
         // `-s/2 - s/2`): it is spliced in as parsing its printed form would.
         // It can also merge a coefficient into overflowing constants, which
         // changes the term's place, and may make it like another.
-        for round in 1..=COLLECT_ROUNDS {
+        let mut round = 1;
+        loop {
             let (out, merged) = match self.sum_round(&terms) {
                 Ok(id) => return id,
                 Err(out) => out,
@@ -112,8 +113,8 @@ impl Graph {
                 return self.intern(Node::Sum(out.into()));
             }
             terms = out;
+            round += 1;
         }
-        self.constant(0.0)
     }
 
     /// One round of [`Graph::sum`]: the sum's node, or its terms if there
