@@ -76,7 +76,9 @@
 //! slot before reading it (so the scratch may be uninitialised); it has no
 //! other side effects and keeps no state. Variables with an index at or beyond
 //! `n_vars` read as NaN, as in the interpreter. The code lives as long as the
-//! [`Compiled`] that owns its module, which frees it on drop.
+//! [`Compiled`] that owns its module, which frees it on drop. A module's
+//! code and data share one reservation of address space (`region.rs`), so
+//! the PC-relative references between them always reach.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -102,6 +104,7 @@ use crate::eval;
 use crate::graph::{Graph, Node, NodeId};
 
 mod descent;
+mod region;
 pub use descent::{DescentKernel, DescentState, Variant};
 
 /// Eagerly computed values that may wait for their next use at one time.
@@ -176,6 +179,17 @@ impl Compiled {
     /// Compile the given outputs of `graph` into one native function
     /// writing `outputs[i]` to `out[i]`, reading variables `0..n_vars`.
     pub fn compile(graph: &Graph, outputs: &[NodeId], n_vars: usize) -> Result<Compiled, Error> {
+        Self::compile_reserving(graph, outputs, n_vars, None)
+    }
+
+    /// [`Compiled::compile`], with the first and the largest reservation of
+    /// address space for the code given (tests shrink them), or estimated.
+    fn compile_reserving(
+        graph: &Graph,
+        outputs: &[NodeId],
+        n_vars: usize,
+        reserve: Option<(usize, usize)>,
+    ) -> Result<Compiled, Error> {
         if outputs.iter().any(|o| o.index() >= graph.len()) {
             return Err(Error::new(
                 ErrorKind::Usage,
@@ -189,33 +203,33 @@ impl Compiled {
         let order = schedule(&program);
         let plan = plan_chunks(&program, &order)?;
         let isa = host_isa()?;
-        let mut module = new_module(isa);
-        match generate(&mut module, &program, &plan).and_then(|id| {
-            module.finalize_definitions().map_err(codegen_error)?;
-            Ok(module.get_finalized_function(id))
-        }) {
-            Ok(code) => {
-                // SAFETY: `code` is the finalized entry function, built with
-                // the `Entry` signature (three pointers, no results) in the
-                // host's default calling convention, which is `extern "C"`.
-                let entry = unsafe { std::mem::transmute::<*const u8, Entry>(code) };
-                let loopable = plan.chunks.len() == 1 && outputs.len() == n_vars + 1;
-                Ok(Compiled {
-                    entry,
-                    n_vars,
-                    n_outputs: outputs.len(),
-                    scratch_len: plan.scratch_len,
-                    module: Some(module),
-                    program: loopable.then_some(program),
-                    kernels: Default::default(),
-                })
-            }
-            Err(e) => {
-                // SAFETY: no pointer into the module's memory has escaped.
-                unsafe { module.free_memory() };
-                Err(e)
-            }
-        }
+        let (first, max) = reserve.unwrap_or_else(|| {
+            let items = program.instrs.len() + program.outputs.len();
+            (
+                region::estimate(items, plan.chunks.len() + 1),
+                region::MAX_REGION,
+            )
+        });
+        let (module, code) = region::build(
+            || module_builder(&isa),
+            |module| generate(module, &program, &plan),
+            first,
+            max,
+        )?;
+        // SAFETY: `code` is the finalized entry function, built with the
+        // `Entry` signature (three pointers, no results) in the host's
+        // default calling convention, which is `extern "C"`.
+        let entry = unsafe { std::mem::transmute::<*const u8, Entry>(code) };
+        let loopable = plan.chunks.len() == 1 && outputs.len() == n_vars + 1;
+        Ok(Compiled {
+            entry,
+            n_vars,
+            n_outputs: outputs.len(),
+            scratch_len: plan.scratch_len,
+            module: Some(module),
+            program: loopable.then_some(program),
+            kernels: Default::default(),
+        })
     }
 
     pub fn n_vars(&self) -> usize {
@@ -985,14 +999,15 @@ fn host_isa() -> Result<OwnedTargetIsa, Error> {
     .map_err(codegen_error)
 }
 
-fn new_module(isa: OwnedTargetIsa) -> JITModule {
+/// Settings and symbols for a module; [`region::build`] adds its memory.
+fn module_builder(isa: &OwnedTargetIsa) -> JITBuilder {
     let default_names = default_libcall_names();
     let names = move |call: LibCall| match call {
         LibCall::FloorF64 => "slope_floor".to_string(),
         LibCall::CeilF64 => "slope_ceil".to_string(),
         other => default_names(other),
     };
-    let mut builder = JITBuilder::with_isa(isa, Box::new(names));
+    let mut builder = JITBuilder::with_isa(isa.clone(), Box::new(names));
     for f in Func::ALL {
         if let Some((name, ptr)) = wrapper(Callee::F1(f)).or(wrapper(Callee::F2(f))) {
             builder.symbol(name, ptr);
@@ -1011,7 +1026,7 @@ fn new_module(isa: OwnedTargetIsa) -> JITModule {
         "slope_ceil",
         slope_ceil as extern "C" fn(f64) -> f64 as *const u8,
     );
-    JITModule::new(builder)
+    builder
 }
 
 /// Emits the chunks (and a driver if there are several) and returns the
@@ -1807,6 +1822,25 @@ mod tests {
     /// Long products: the prefix products of the gradient share the value's
     /// multiplications (with a coefficient too), and the schedule stores
     /// each partial as soon as its suffix product is ready.
+    #[test]
+    fn code_outgrowing_its_reservation_is_rebuilt_in_a_larger_one() {
+        let _guard = exclusive();
+        let n = 1000;
+        let (g, outputs) = rosenbrock(n);
+        let page = 4096;
+        let retried =
+            Compiled::compile_reserving(&g, &outputs, n, Some((page, region::MAX_REGION))).unwrap();
+        let usual = Compiled::compile(&g, &outputs, n).unwrap();
+        let x: Vec<f64> = (0..n).map(|i| (i % 7) as f64 * 0.3 - 0.9).collect();
+        let (mut a, mut b) = (vec![0.0; n + 1], vec![0.0; n + 1]);
+        retried.call(&x, &mut a);
+        usual.call(&x, &mut b);
+        assert!(a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()));
+        // Code that cannot fit the largest reservation is a limit, not a crash.
+        let capped = Compiled::compile_reserving(&g, &outputs, n, Some((page, 4 * page)));
+        assert_eq!(capped.unwrap_err().kind, ErrorKind::Limit);
+    }
+
     #[test]
     fn long_product_gradients_match_the_interpreter() {
         let _guard = exclusive();

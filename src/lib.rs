@@ -39,7 +39,9 @@
 //!   operation order, scheduling for short live ranges, chunking large
 //!   functions. [`jit::Compiled`] owns its code; with `jit/descent.rs`'s
 //!   [`jit::DescentKernel`] (fixed-step descent as one native loop with the
-//!   gradient inlined), it holds the crate's only `unsafe`.
+//!   gradient inlined) and `jit/region.rs` (each module's code and data in
+//!   one reservation, so 32-bit displacements always reach), it holds the
+//!   crate's only `unsafe`.
 //! - [`fd`]: finite-difference gradients (forward, backward, central,
 //!   Richardson), the estimates exact gradients are measured against.
 //! - [`check`]: `slope check`'s logic: exact gradient and Hessian against
@@ -78,8 +80,8 @@
 //! - The library never prints and never exits.
 //! - Compiled code and the interpreter perform the same operations in the
 //!   same order, so they agree to the bit (tests allow 4 ulps).
-//! - `unsafe` lives only in `jit.rs` and `jit/descent.rs`, each block with a
-//!   `SAFETY:` note.
+//! - `unsafe` lives only in `jit.rs`, `jit/descent.rs` and `jit/region.rs`,
+//!   each block with a `SAFETY:` note.
 //! - No `unwrap` or `expect` outside tests (denied below): input that can
 //!   fail becomes an [`Error`], and a panic is a bug.
 

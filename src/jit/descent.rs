@@ -295,28 +295,22 @@ pub(super) fn compile(
     if plan.chunks.len() != 1 || plan.scratch_len != 0 {
         return Err(codegen_error("too large for one loop"));
     }
-    let mut module = new_module(host_isa()?);
-    match build(&mut module, program, &plan, n, variant).and_then(|id| {
-        module.finalize_definitions().map_err(codegen_error)?;
-        Ok(module.get_finalized_function(id))
-    }) {
-        Ok(code) => {
-            // SAFETY: `code` is the finalized loop, built with the
-            // `KernelEntry` signature in the host's default calling
-            // convention, which is `extern "C"`.
-            let entry = unsafe { std::mem::transmute::<*const u8, KernelEntry>(code) };
-            Ok(DescentKernel {
-                entry,
-                n,
-                module: Some(module),
-            })
-        }
-        Err(e) => {
-            // SAFETY: no pointer into the module's memory has escaped.
-            unsafe { module.free_memory() };
-            Err(e)
-        }
-    }
+    let isa = host_isa()?;
+    let (module, code) = region::build(
+        || module_builder(&isa),
+        |module| build(module, program, &plan, n, variant),
+        region::estimate(program.instrs.len() + program.outputs.len(), 1),
+        region::MAX_REGION,
+    )?;
+    // SAFETY: `code` is the finalized loop, built with the `KernelEntry`
+    // signature in the host's default calling convention, which is
+    // `extern "C"`.
+    let entry = unsafe { std::mem::transmute::<*const u8, KernelEntry>(code) };
+    Ok(DescentKernel {
+        entry,
+        n,
+        module: Some(module),
+    })
 }
 
 fn build(

@@ -1,0 +1,124 @@
+//! Where a module's code and data live: one reserved stretch of address
+//! space per module.
+//!
+//! Inside a module, calls between chunks and loads from the constant table
+//! are PC-relative, with 32-bit displacements. Cranelift's default memory
+//! provider maps code, read-only data and writable data separately, and the
+//! system may place those mappings anywhere: in a large process (a fuzzer
+//! under AddressSanitizer, at 500 MB resident) they landed more than 2 GiB
+//! apart, and Cranelift panicked while patching a displacement. A
+//! [`Region`] keeps the whole module inside one reservation of at most
+//! [`MAX_REGION`] bytes, so every displacement fits. References out of the
+//! module (libm wrappers, `slope_floor`) are absolute 64-bit addresses,
+//! because imports are not colocated and `use_colocated_libcalls` is off.
+//!
+//! The reservation is address space, not memory: pages are committed only
+//! as code is written. Its size is estimated from the program; if code
+//! outgrows it, [`build`] starts again with four times the room, up to the
+//! cap.
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use cranelift_jit::{
+    ArenaMemoryProvider, BranchProtection, JITBuilder, JITMemoryKind, JITMemoryProvider, JITModule,
+};
+use cranelift_module::{FuncId, ModuleResult};
+
+use super::{codegen_error, too_large};
+use crate::error::Error;
+
+/// The largest reservation: any two addresses inside it are less than
+/// 2^31 bytes apart, the reach of a 32-bit displacement.
+pub(super) const MAX_REGION: usize = 1 << 31;
+
+/// The smallest reservation, so small modules never need a second try.
+const MIN_REGION: usize = 1 << 20;
+
+/// Reservation per lowered instruction or output. Measured code runs 5 to
+/// 20 bytes per item (more with many calls); the constant table adds at
+/// most 16. The slack costs address space only.
+const BYTES_PER_ITEM: usize = 128;
+
+/// Reservation per function, for the page each new segment may start on.
+const BYTES_PER_FUNCTION: usize = 64 << 10;
+
+/// Bytes to reserve for a module of `items` instructions and outputs in
+/// `functions` functions.
+pub(super) fn estimate(items: usize, functions: usize) -> usize {
+    items
+        .saturating_mul(BYTES_PER_ITEM)
+        .saturating_add(functions.saturating_mul(BYTES_PER_FUNCTION))
+        .clamp(MIN_REGION, MAX_REGION)
+}
+
+/// A Cranelift memory provider over one reservation, which reports when it
+/// runs out (the module that owns it is out of reach once built).
+struct Region {
+    arena: ArenaMemoryProvider,
+    exhausted: Arc<AtomicBool>,
+}
+
+impl JITMemoryProvider for Region {
+    fn allocate(&mut self, size: usize, align: u64, kind: JITMemoryKind) -> io::Result<*mut u8> {
+        let result = self.arena.allocate(size, align, kind);
+        if result.is_err() {
+            self.exhausted.store(true, Ordering::Relaxed);
+        }
+        result
+    }
+
+    unsafe fn free_memory(&mut self) {
+        // SAFETY: forwarded; the caller upholds the arena's contract.
+        unsafe { self.arena.free_memory() }
+    }
+
+    fn finalize(&mut self, branch_protection: BranchProtection) -> ModuleResult<()> {
+        self.arena.finalize(branch_protection)
+    }
+}
+
+/// Builds a module in a fresh region: `builder` makes its settings and
+/// symbols, `define` declares and defines its
+/// functions and data and returns the entry function, which comes back
+/// finalized with the module that owns it. `reserve` is the first
+/// reservation's size; a module that outgrows it is rebuilt in a larger
+/// one, up to `max_reserve`, past which the formula is too large.
+pub(super) fn build(
+    builder: impl Fn() -> JITBuilder,
+    mut define: impl FnMut(&mut JITModule) -> Result<FuncId, Error>,
+    reserve: usize,
+    max_reserve: usize,
+) -> Result<(JITModule, *const u8), Error> {
+    let mut reserve = reserve.min(max_reserve);
+    loop {
+        let exhausted = Arc::new(AtomicBool::new(false));
+        let arena = ArenaMemoryProvider::new_with_size(reserve)
+            .map_err(|e| codegen_error(format!("cannot reserve {reserve} bytes for code: {e}")))?;
+        let mut builder = builder();
+        builder.memory_provider(Box::new(Region {
+            arena,
+            exhausted: Arc::clone(&exhausted),
+        }));
+        let mut module = JITModule::new(builder);
+        let built = define(&mut module).and_then(|id| {
+            module.finalize_definitions().map_err(codegen_error)?;
+            Ok(module.get_finalized_function(id))
+        });
+        match built {
+            Ok(code) => return Ok((module, code)),
+            Err(e) => {
+                // SAFETY: no pointer into the module's memory has escaped.
+                unsafe { module.free_memory() };
+                if !exhausted.load(Ordering::Relaxed) {
+                    return Err(e);
+                }
+                if reserve >= max_reserve {
+                    return Err(too_large());
+                }
+                reserve = reserve.saturating_mul(4).min(max_reserve);
+            }
+        }
+    }
+}
