@@ -202,7 +202,6 @@ impl Compiled {
         let program = lower(graph, outputs, n_vars)?;
         let order = schedule(&program);
         let plan = plan_chunks(&program, &order)?;
-        let isa = host_isa()?;
         let (first, max) = reserve.unwrap_or_else(|| {
             let items = program.instrs.len() + program.outputs.len();
             (
@@ -210,12 +209,7 @@ impl Compiled {
                 region::MAX_REGION,
             )
         });
-        let (module, code) = region::build(
-            || module_builder(&isa),
-            |module| generate(module, &program, &plan),
-            first,
-            max,
-        )?;
+        let (module, code) = region::build(|module| generate(module, &program, &plan), first, max)?;
         // SAFETY: `code` is the finalized entry function, built with the
         // `Entry` signature (three pointers, no results) in the host's
         // default calling convention, which is `extern "C"`.
@@ -1819,9 +1813,6 @@ mod tests {
         assert!(out.iter().all(|&v| v == 0.0), "the minimum is at 1");
     }
 
-    /// Long products: the prefix products of the gradient share the value's
-    /// multiplications (with a coefficient too), and the schedule stores
-    /// each partial as soon as its suffix product is ready.
     #[test]
     fn code_outgrowing_its_reservation_is_rebuilt_in_a_larger_one() {
         let _guard = exclusive();
@@ -1841,6 +1832,9 @@ mod tests {
         assert_eq!(capped.unwrap_err().kind, ErrorKind::Limit);
     }
 
+    /// Long products: the prefix products of the gradient share the value's
+    /// multiplications (with a coefficient too), and the schedule stores
+    /// each partial as soon as its suffix product is ready.
     #[test]
     fn long_product_gradients_match_the_interpreter() {
         let _guard = exclusive();

@@ -295,9 +295,7 @@ pub(super) fn compile(
     if plan.chunks.len() != 1 || plan.scratch_len != 0 {
         return Err(codegen_error("too large for one loop"));
     }
-    let isa = host_isa()?;
     let (module, code) = region::build(
-        || module_builder(&isa),
         |module| build(module, program, &plan, n, variant),
         region::estimate(program.instrs.len() + program.outputs.len(), 1),
         region::MAX_REGION,

@@ -22,11 +22,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use cranelift_jit::{
-    ArenaMemoryProvider, BranchProtection, JITBuilder, JITMemoryKind, JITMemoryProvider, JITModule,
+    ArenaMemoryProvider, BranchProtection, JITMemoryKind, JITMemoryProvider, JITModule,
 };
 use cranelift_module::{FuncId, ModuleResult};
 
-use super::{codegen_error, too_large};
+use super::{codegen_error, host_isa, module_builder, too_large};
 use crate::error::Error;
 
 /// The largest reservation: any two addresses inside it are less than
@@ -79,24 +79,26 @@ impl JITMemoryProvider for Region {
     }
 }
 
-/// Builds a module in a fresh region: `builder` makes its settings and
-/// symbols, `define` declares and defines its
+/// Builds a module in a fresh region: `define` declares and defines its
 /// functions and data and returns the entry function, which comes back
 /// finalized with the module that owns it. `reserve` is the first
 /// reservation's size; a module that outgrows it is rebuilt in a larger
 /// one, up to `max_reserve`, past which the formula is too large.
 pub(super) fn build(
-    builder: impl Fn() -> JITBuilder,
     mut define: impl FnMut(&mut JITModule) -> Result<FuncId, Error>,
     reserve: usize,
     max_reserve: usize,
 ) -> Result<(JITModule, *const u8), Error> {
+    let isa = host_isa()?;
     let mut reserve = reserve.min(max_reserve);
     loop {
         let exhausted = Arc::new(AtomicBool::new(false));
-        let arena = ArenaMemoryProvider::new_with_size(reserve)
-            .map_err(|e| codegen_error(format!("cannot reserve {reserve} bytes for code: {e}")))?;
-        let mut builder = builder();
+        let arena = ArenaMemoryProvider::new_with_size(reserve).map_err(|e| {
+            codegen_error(format!(
+                "cannot reserve {reserve} bytes of address space: {e}"
+            ))
+        })?;
+        let mut builder = module_builder(&isa);
         builder.memory_provider(Box::new(Region {
             arena,
             exhausted: Arc::clone(&exhausted),
