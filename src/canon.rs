@@ -289,6 +289,12 @@ impl Graph {
 
     /// `base ^ exponent`.
     pub fn pow(&mut self, base: NodeId, exponent: NodeId) -> NodeId {
+        // `e^b` is `exp(b)`, which differentiates to itself. Here, not only
+        // in the parser, so that a power of `e` made by a rewrite
+        // (`(e*z)^n = e^n*z^n`, kept when it overflows) reads back as itself.
+        if self.as_const(base) == Some(std::f64::consts::E) {
+            return self.call1(Func::Exp, exponent);
+        }
         if let Some(e) = self.as_const(exponent) {
             if e == 0.0 {
                 return self.constant(1.0);

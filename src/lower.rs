@@ -146,7 +146,7 @@ fn build(
                     Callee::Sqrt => graph.powc(a, 0.5),
                     Callee::Pow => {
                         let b = v(&args[1])?;
-                        power(graph, a, b)
+                        graph.pow(a, b)
                     }
                     Callee::Func(f) if f.arity() == 1 => graph.call1(f, a),
                     Callee::Func(f) => {
@@ -183,22 +183,13 @@ fn build(
             }
             AstKind::Pow(a, b) => {
                 let (a, b) = (v(a)?, v(b)?);
-                power(graph, a, b)
+                graph.pow(a, b)
             }
         };
         values[i] = Some(out);
     }
     graph.set_origin(None);
     values[value_root.index()].ok_or_else(|| internal(Span::default()))
-}
-
-/// `a^b`, with `e^b` written as `exp(b)` so that it differentiates to itself.
-fn power(graph: &mut Graph, a: NodeId, b: NodeId) -> NodeId {
-    if graph.as_const(a) == Some(std::f64::consts::E) {
-        graph.call1(Func::Exp, b)
-    } else {
-        graph.pow(a, b)
-    }
 }
 
 fn statement_root(s: &Statement) -> AstId {

@@ -393,6 +393,9 @@ fn printing_regressions() {
         // A product that underflows in one order and not in another: at
         // y = 1e300 (the last point) `1e-300*x^104` is 0 before `y` comes.
         "x^104*1e-300*y*tan(x)^x*sqrt(x)^z".to_string(),
+        // `(e*z)^n` is `e^n*z^n`; when `e^n` overflows it is `exp(n)`, as
+        // `e^n` reads.
+        "(e*z)^1e300 * y * w".to_string(),
     ];
     let specials = [0.0, -0.0, 1.0, -1.0, 0.5, -2.0, 0.25, 1e-300, 1e8];
     let mut pts: Vec<Vec<f64>> = specials.iter().map(|&s| vec![s; 4]).collect();
