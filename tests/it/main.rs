@@ -10,6 +10,8 @@ mod min;
 mod native;
 mod plot;
 mod properties;
+#[path = "../shared/range.rs"]
+mod range;
 
 use std::io::Write;
 use std::process::{Child, Command, Stdio};

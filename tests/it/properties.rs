@@ -322,13 +322,8 @@ fn output_name(vars: &[String], k: usize) -> String {
     }
 }
 
-/// Whether evaluating `node` at `x` leaves the range of doubles on the way:
-/// a sum, product or power of finite operands that overflows (a power of
-/// zero is a pole, not an overflow), or a product or power of finite
-/// non-zero operands that underflows to a subnormal or zero. Two forms of
-/// one function may then differ without bound: at x = 0, `c*c*x` is NaN
-/// (inf*0) if `c*c` overflows, while `x*c*c` is 0; at y = 1e300,
-/// `1e-300*x^104*y` is 0 or not depending on which product comes first.
+/// Whether evaluating `node` at `x` leaves the range of doubles on the way
+/// (see [`crate::range::left_range`]).
 fn leaves_range(f: &Formula, node: NodeId, x: &[f64]) -> bool {
     let g = f.graph();
     let ids = slope::eval::reachable(g, &[node]);
@@ -339,18 +334,8 @@ fn leaves_range(f: &Formula, node: NodeId, x: &[f64]) -> bool {
     }
     ids.iter().any(|&id| {
         let node = g.node(id);
-        let value = v[id.index()];
         let operands: Vec<f64> = node.children().iter().map(|c| v[c.index()]).collect();
-        if !operands.iter().all(|o| o.is_finite()) {
-            return false;
-        }
-        let underflowed = value.abs() < f64::MIN_POSITIVE && operands.iter().all(|&o| o != 0.0);
-        match node {
-            Node::Sum(_) => !value.is_finite(),
-            Node::Product(_) => !value.is_finite() || underflowed,
-            Node::Pow(_) => (value.is_infinite() && operands[0] != 0.0) || underflowed,
-            _ => false,
-        }
+        crate::range::left_range(node, v[id.index()], &operands)
     })
 }
 

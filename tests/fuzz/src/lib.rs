@@ -6,6 +6,9 @@ use arbitrary::{Result, Unstructured};
 use slope::jit::Compiled;
 use slope::{Formula, Node, NodeId, Options};
 
+#[path = "../../shared/range.rs"]
+mod range;
+
 /// Parsing arbitrary bytes never panics; an error's span lies within the
 /// text and the error renders; a formula that parses can be differentiated
 /// and printed.
@@ -318,31 +321,11 @@ fn rounding_bound(f: &Formula, node: NodeId, x: &[f64]) -> f64 {
             }
         };
         // An operation that leaves the range of doubles bounds nothing.
-        // `c*c*x` and `x*c*c` are one function, yet at x = 0 one gives NaN
-        // (inf*0) if `c*c` overflows and the other 0; `1e-300*x^104*y` is
-        // 0 or not at y = 1e300 depending on which product comes first.
         let operands: Vec<f64> = children.iter().map(|c| v[c.index()]).collect();
-        let out_of_range = left_range(node, value, &operands);
+        let out_of_range = range::left_range(node, value, &operands);
         err[id.index()] = if e.is_nan() || out_of_range { f64::INFINITY } else { e };
     }
     err[node.index()]
-}
-
-/// Whether `node`, evaluating to `value` from `operands`, left the range of
-/// doubles: a sum, product or power of finite operands that overflowed (a
-/// power of zero is a pole, not an overflow), or a product or power of
-/// finite non-zero operands that underflowed to a subnormal or zero.
-fn left_range(node: &Node, value: f64, operands: &[f64]) -> bool {
-    if !operands.iter().all(|o| o.is_finite()) {
-        return false;
-    }
-    let underflowed = value.abs() < f64::MIN_POSITIVE && operands.iter().all(|&o| o != 0.0);
-    match node {
-        Node::Sum(_) => !value.is_finite(),
-        Node::Product(_) => !value.is_finite() || underflowed,
-        Node::Pow(_) => (value.is_infinite() && operands[0] != 0.0) || underflowed,
-        _ => false,
-    }
 }
 
 #[cfg(test)]

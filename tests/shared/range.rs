@@ -1,0 +1,25 @@
+//! The one allowance the print round-trip checks make beyond rounding,
+//! shared by the properties (`tests/it`) and the fuzz oracle (`tests/fuzz`),
+//! which are separate crates.
+
+use slope::Node;
+
+/// Whether `node`, evaluating to `value` from `operands`, left the range of
+/// doubles: a sum, product or power of finite operands that overflowed (a
+/// power of zero is a pole, not an overflow), or a product or power of
+/// finite non-zero operands that underflowed to a subnormal or zero. Two
+/// forms of one function may then differ without bound: at x = 0, `c*c*x`
+/// is NaN (inf*0) if `c*c` overflows, while `x*c*c` is 0; at y = 1e300,
+/// `1e-300*x^104*y` is 0 or not depending on which product comes first.
+pub fn left_range(node: &Node, value: f64, operands: &[f64]) -> bool {
+    if !operands.iter().all(|o| o.is_finite()) {
+        return false;
+    }
+    let underflowed = value.abs() < f64::MIN_POSITIVE && operands.iter().all(|&o| o != 0.0);
+    match node {
+        Node::Sum(_) => !value.is_finite(),
+        Node::Product(_) => !value.is_finite() || underflowed,
+        Node::Pow(_) => (value.is_infinite() && operands[0] != 0.0) || underflowed,
+        _ => false,
+    }
+}
