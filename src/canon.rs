@@ -256,8 +256,11 @@ impl Graph {
                         spliced = true;
                     }
                     // `(b^0.5)^-1` is `b^-0.5`, which may collect with
-                    // another power of `b`.
-                    Node::Pow([b, _]) if f != base && *b != base => {
+                    // another power of `b`; so may `(b^2)^0.5 * (b^2)^0.5`,
+                    // which is `b^2` itself.
+                    Node::Pow([b, e])
+                        if *b != base && (f != base || self.as_const(*e).is_some()) =>
+                    {
                         out.push(f);
                         spliced = true;
                     }
@@ -794,6 +797,11 @@ mod tests {
         let b = g.powc(ss, -0.5);
         let p = g.product(&[b, a, b]);
         assert_eq!(p, g.powc(y, -0.5));
+        // sqrt(y^2) * sqrt(y^2) is y^2 itself, which collects with y.
+        let y2 = g.powc(y, 2.0);
+        let r = g.powc(y2, 0.5);
+        let q = g.product(&[r, y, r]);
+        assert_eq!(q, g.powc(y, 3.0));
     }
 
     #[test]
