@@ -88,12 +88,12 @@ fn non_finite_results_propagate_alike() {
     }
 }
 
-/// Inputs on which the `pipeline` fuzz target crashed. The first compiled
-/// fine in a small process; in the fuzzer's (500 MB resident, under
+/// The input on which the `pipeline` fuzz target crashed. It compiles fine
+/// in a small process; in the fuzzer's (500 MB resident, under
 /// AddressSanitizer) Cranelift's separate mappings for code and constants
 /// landed over 2 GiB apart, and patching a 32-bit displacement panicked.
 /// Each module now lives in one reservation (`src/jit/region.rs`, whose unit
-/// tests cover the reservation itself); here the formula must still agree.
+/// test covers the reservation itself); here the formula must still agree.
 #[test]
 fn fuzz_regressions_compile_to_the_interpreters_results() {
     let nested_powers = "((((((w / w) / (w / w)) / ((w / w) / (w / w))) / (pow(pow(y, y), \

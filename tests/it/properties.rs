@@ -381,7 +381,8 @@ fn printing_regressions() {
         // `(e*z)^n` is `e^n*z^n`; when `e^n` overflows it is `exp(n)`, as
         // `e^n` reads.
         "(e*z)^1e300 * y * w".to_string(),
-        // In d/dw, sqrt(w^2)^0.5 twice is w^2, which must collect with w.
+        // In d/dw, sqrt(w^2) twice is (w^2)^1, which is w^2 and must
+        // collect with w.
         "hypot(w*sqrt(w*w)*w^w, 0.5)".to_string(),
     ];
     let specials = [0.0, -0.0, 1.0, -1.0, 0.5, -2.0, 0.25, 1e-300, 1e8];
