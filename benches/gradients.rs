@@ -67,7 +67,7 @@ fn point(n: usize) -> Vec<f64> {
 
 fn gradients(c: &mut Criterion) {
     for case in cases() {
-        let mut f = Formula::parse(&case.text).expect("benchmark formulas parse");
+        let f = Formula::parse(&case.text).expect("benchmark formulas parse");
         let n = f.vars().len();
         let mut outputs = vec![f.value()];
         outputs.extend_from_slice(f.gradient());
@@ -112,7 +112,7 @@ fn compile(c: &mut Criterion) {
             &case.text,
             |b, text| {
                 b.iter(|| {
-                    let mut f = Formula::parse(text).expect("parses");
+                    let f = Formula::parse(text).expect("parses");
                     let mut outputs = vec![f.value()];
                     outputs.extend_from_slice(f.gradient());
                     Compiled::compile(f.graph(), &outputs, f.vars().len()).expect("compiles")

@@ -19,9 +19,9 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use slope::Formula;
-use slope::objective::{CompiledObjective, FnObjective};
-use slope::optim::{Method, Reason, Settings, minimize};
 use slope::testfns;
+use slope::{CompiledFormula, FnObjective};
+use slope::{Method, Reason, Settings, minimize};
 
 mod baselines;
 use baselines::rosenbrock;
@@ -54,20 +54,19 @@ fn gd(c: &mut Criterion) {
     let mut group = c.benchmark_group("gd/rosenbrock2");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(5));
-    let mut f = Formula::parse(&testfns::rosenbrock(2)).expect("parses");
-    let compiled = CompiledObjective::new(&mut f, false).expect("compiles");
+    let f = Formula::parse(&testfns::rosenbrock(2)).expect("parses");
+    let compiled = CompiledFormula::new(&f, false).expect("compiles");
     // No stopping test may end the run early: exactly GD_ITERATIONS steps.
     // No observer needs every iterate, so the library may run the native
     // descent loop.
     let settings = Settings {
-        lr: GD_LR,
         max_iter: GD_ITERATIONS,
         gtol: 0.0,
         observe_every_iterate: false,
-        ..Settings::new(Method::Gd)
+        ..Settings::new(Method::gd().with_lr(GD_LR))
     };
     let start = [-1.2, 1.0];
-    let library = minimize(&mut compiled.clone(), &start, &settings, &mut |_| {});
+    let library = minimize(&mut compiled.clone(), &start, &settings).unwrap();
     let by_hand = hand_gd(start);
     assert_eq!(library.iterations, GD_ITERATIONS);
     assert!(
@@ -77,19 +76,12 @@ fn gd(c: &mut Criterion) {
     );
 
     group.bench_function("slope_compiled", |b| {
-        b.iter(|| {
-            minimize(
-                &mut compiled.clone(),
-                black_box(&start),
-                &settings,
-                &mut |_| {},
-            )
-        })
+        b.iter(|| minimize(&mut compiled.clone(), black_box(&start), &settings).unwrap())
     });
     group.bench_function("slope_closure", |b| {
         b.iter(|| {
             let mut objective = FnObjective::new(2, rosenbrock2);
-            minimize(&mut objective, black_box(&start), &settings, &mut |_| {})
+            minimize(&mut objective, black_box(&start), &settings).unwrap()
         })
     });
     group.bench_function("hand_written", |b| b.iter(|| hand_gd(black_box(start))));
@@ -101,12 +93,12 @@ fn lbfgs(c: &mut Criterion) {
     let mut group = c.benchmark_group("lbfgs/rosenbrock1000");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(10));
-    let mut f = Formula::parse(&testfns::rosenbrock(n)).expect("parses");
-    let compiled = CompiledObjective::new(&mut f, false).expect("compiles");
+    let f = Formula::parse(&testfns::rosenbrock(n)).expect("parses");
+    let compiled = CompiledFormula::new(&f, false).expect("compiles");
     let settings = Settings {
         max_iter: 1000,
         gtol: 0.0,
-        ..Settings::new(Method::Lbfgs)
+        ..Settings::new(Method::lbfgs())
     };
     let start: Vec<f64> = (0..n)
         .map(|i| if i % 2 == 0 { -1.2 } else { 1.0 })
@@ -115,12 +107,7 @@ fn lbfgs(c: &mut Criterion) {
     // arithmetic in the same order: on the same gradient code the two runs
     // visit the same iterates, to the bit.
     let by_hand = baselines::lbfgs::lbfgs(&start, settings.max_iter);
-    let closure = minimize(
-        &mut FnObjective::new(n, rosenbrock),
-        &start,
-        &settings,
-        &mut |_| {},
-    );
+    let closure = minimize(&mut FnObjective::new(n, rosenbrock), &start, &settings).unwrap();
     let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     assert_eq!(closure.reason, Reason::MaxIter);
     assert_eq!(closure.iterations, by_hand.iterations);
@@ -147,11 +134,11 @@ fn lbfgs(c: &mut Criterion) {
         max_iter: 10,
         ..settings.clone()
     };
-    let library = minimize(&mut compiled.clone(), &start, &short, &mut |_| {});
+    let library = minimize(&mut compiled.clone(), &start, &short).unwrap();
     let by_hand_short = baselines::lbfgs::lbfgs(&start, short.max_iter);
     assert_eq!(library.iterations, by_hand_short.iterations);
     assert!(max_gap(&library.x, &by_hand_short.x) <= 1e-9);
-    let library = minimize(&mut compiled.clone(), &start, &settings, &mut |_| {});
+    let library = minimize(&mut compiled.clone(), &start, &settings).unwrap();
     assert_eq!(library.reason, Reason::MaxIter);
     assert_eq!(library.iterations, by_hand.iterations);
     let work = library.evaluations as f64 / by_hand.evaluations as f64;
@@ -163,19 +150,12 @@ fn lbfgs(c: &mut Criterion) {
     );
 
     group.bench_function("slope_compiled", |b| {
-        b.iter(|| {
-            minimize(
-                &mut compiled.clone(),
-                black_box(&start),
-                &settings,
-                &mut |_| {},
-            )
-        })
+        b.iter(|| minimize(&mut compiled.clone(), black_box(&start), &settings).unwrap())
     });
     group.bench_function("hand_written_gradient", |b| {
         b.iter(|| {
             let mut objective = FnObjective::new(n, rosenbrock);
-            minimize(&mut objective, black_box(&start), &settings, &mut |_| {})
+            minimize(&mut objective, black_box(&start), &settings).unwrap()
         })
     });
     group.bench_function("hand_written", |b| {

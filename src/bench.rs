@@ -8,8 +8,6 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-
 use crate::error::{Error, ErrorKind, Result};
 use crate::eval::Interpreter;
 use crate::fd::{self, Scheme};
@@ -22,54 +20,47 @@ const MIN_BATCH: Duration = Duration::from_millis(3);
 /// Compile times in milliseconds.
 #[derive(Clone, Debug)]
 pub struct CompileMs {
+    /// Text to graph: parsing and lowering.
     pub parse: f64,
+    /// The reverse sweep that builds the gradient.
     pub diff: f64,
+    /// Native code for value and gradient.
     pub codegen: f64,
+    /// All three.
     pub total: f64,
 }
 
 /// Nanoseconds per call of each way to get a value or a gradient.
 #[derive(Clone, Debug)]
 pub struct NsPerCall {
+    /// The compiled value.
     pub value: f64,
+    /// The compiled value and gradient.
     pub value_grad: f64,
+    /// Value and gradient by the interpreter.
     pub interp_value_grad: f64,
+    /// The gradient by forward differences of the compiled value.
     pub fd_forward: f64,
+    /// The gradient by central differences of the compiled value.
     pub fd_central: f64,
 }
 
+/// What `bench::run` measured.
 #[derive(Clone, Debug)]
 pub struct Report {
+    /// The formula's variables.
     pub vars: Vec<String>,
+    /// The point every call was made at.
     pub point: Vec<f64>,
+    /// Compile time by stage.
     pub compile_ms: CompileMs,
+    /// The cost of each way to get a value or gradient.
     pub ns_per_call: NsPerCall,
     /// Value+gradient cost over value cost (the cheap-gradient ratio).
     pub grad_over_value: f64,
     /// Largest error of a finite-difference gradient component against the
     /// exact gradient: `[forward, central]`.
     pub fd_max_abs_error: [f64; 2],
-}
-
-impl Report {
-    /// The JSON object of `slope bench --json`.
-    pub fn to_json(&self) -> Value {
-        let c = &self.compile_ms;
-        let t = &self.ns_per_call;
-        json!({
-            "vars": self.vars,
-            "compile_ms": {"parse": c.parse, "diff": c.diff, "codegen": c.codegen, "total": c.total},
-            "ns_per_call": {
-                "value": t.value,
-                "value_grad": t.value_grad,
-                "interp_value_grad": t.interp_value_grad,
-                "fd_forward": t.fd_forward,
-                "fd_central": t.fd_central,
-            },
-            "grad_over_value": self.grad_over_value,
-            "fd_max_abs_error": {"forward": self.fd_max_abs_error[0], "central": self.fd_max_abs_error[1]},
-        })
-    }
 }
 
 /// Benchmarks `text` at `point` ([`default_point`] if `None`). `progress`
@@ -82,11 +73,12 @@ pub fn run(
 ) -> Result<Report> {
     progress("compiling");
     let start = Instant::now();
-    let mut f = Formula::parse_with(text, options)?;
+    let lowered = Formula::lower(text, options)?;
     let parsed = Instant::now();
+    let f = Formula::derive(text, lowered, &options.limits)?;
+    let derived = Instant::now();
     let mut outputs = vec![f.value()];
     outputs.extend_from_slice(f.gradient());
-    let derived = Instant::now();
     let n = f.vars().len();
     let value_grad = Compiled::compile(f.graph(), &outputs, n)?;
     let compiled = Instant::now();
@@ -106,7 +98,7 @@ pub fn run(
     let mut exact = vec![0.0; n + 1];
     value_grad.call(&x, &mut exact);
     if let Some(e) = f.diagnose(&outputs, &x) {
-        let hint = "choose a point where the formula and its gradient are finite, with --at";
+        let hint = "choose a point where the formula and its gradient are finite";
         return Err(Error::new(
             ErrorKind::NotFinite,
             format!("at the benchmark point, {}", e.message),

@@ -57,27 +57,33 @@ impl Graph {
         self.intern(Node::Const(c))
     }
 
+    /// The variable number `index`.
     pub fn var(&mut self, index: u32) -> NodeId {
         self.intern(Node::Var(index))
     }
 
+    /// `a + b`.
     pub fn add(&mut self, a: NodeId, b: NodeId) -> NodeId {
         self.sum(&[a, b])
     }
 
+    /// `a - b`.
     pub fn sub(&mut self, a: NodeId, b: NodeId) -> NodeId {
         let nb = self.neg(b);
         self.sum(&[a, nb])
     }
 
+    /// `-a`.
     pub fn neg(&mut self, a: NodeId) -> NodeId {
         self.scale(-1.0, a)
     }
 
+    /// `a * b`.
     pub fn mul(&mut self, a: NodeId, b: NodeId) -> NodeId {
         self.product(&[a, b])
     }
 
+    /// `a / b`.
     pub fn div(&mut self, a: NodeId, b: NodeId) -> NodeId {
         let inv = self.powc(b, -1.0);
         self.product(&[a, inv])

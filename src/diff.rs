@@ -16,11 +16,12 @@
 
 use crate::builtins::Func;
 use crate::canon::SMALL_PRODUCT;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Limit, Result};
 use crate::graph::{Graph, Node, NodeId, Origin};
 
 /// The partial derivatives of `output` with respect to each of `vars`
-/// (variable nodes), in order.
+/// (variable nodes), in order, with no limit (for tests).
+#[cfg(test)]
 pub fn gradient(graph: &mut Graph, output: NodeId, vars: &[NodeId]) -> Vec<NodeId> {
     // Without a limit the sweep cannot fail.
     gradient_within(graph, output, vars, usize::MAX).unwrap_or_default()
@@ -75,25 +76,19 @@ pub fn gradient_within(
         .collect())
 }
 
-/// The error for a graph that outgrew `--max-nodes`.
+/// The error for a graph that outgrew [`Limits::max_nodes`](crate::Limits).
 pub fn too_many_nodes(max_nodes: usize) -> Error {
-    Error::new(
-        ErrorKind::Limit,
+    Error::over_limit(
+        Limit::Nodes,
+        max_nodes,
         format!(
             "the formula and its derivatives need more than {max_nodes} graph nodes, the limit"
         ),
     )
-    .with_hint("raise the limit with --max-nodes")
 }
 
-/// Second derivatives: row `i` is the gradient of `gradient[i]`. The matrix
-/// is made symmetric from its upper triangle.
-pub fn hessian(graph: &mut Graph, gradient_nodes: &[NodeId], vars: &[NodeId]) -> Vec<Vec<NodeId>> {
-    // Without a limit the sweeps cannot fail.
-    hessian_within(graph, gradient_nodes, vars, usize::MAX).unwrap_or_default()
-}
-
-/// [`hessian`] within `max_nodes`, which counts the graph's nodes and the
+/// Second derivatives: row `i` is the gradient of `gradient[i]`, made
+/// symmetric from its upper triangle, within `max_nodes`, which counts the graph's nodes and the
 /// matrix's n² entries (a Hessian of 100,000 variables is refused before a
 /// sweep runs, not after 10^10 entries are allocated).
 pub fn hessian_within(
@@ -104,16 +99,16 @@ pub fn hessian_within(
 ) -> Result<Vec<Vec<NodeId>>> {
     let entries = vars.len().saturating_mul(vars.len());
     if graph.len().saturating_add(entries) > max_nodes {
-        return Err(Error::new(
-            ErrorKind::Limit,
+        return Err(Error::over_limit(
+            Limit::Nodes,
+            max_nodes,
             format!(
                 "the Hessian of {} variables has {entries} entries, which with the graph's {} nodes \
                  is over the limit of {max_nodes} nodes",
                 vars.len(),
                 graph.len()
             ),
-        )
-        .with_hint("raise the limit with --max-nodes"));
+        ));
     }
     let budget = max_nodes - entries;
     let mut rows: Vec<Vec<NodeId>> = Vec::with_capacity(vars.len());

@@ -6,11 +6,14 @@ use std::fmt;
 /// A byte range in the formula's text.
 #[derive(Copy, Clone, PartialEq, Eq, Hash, Debug, Default)]
 pub struct Span {
+    /// The first byte.
     pub start: u32,
+    /// One past the last byte.
     pub end: u32,
 }
 
 impl Span {
+    /// The bytes `start..end` (an empty span if `end < start`).
     pub fn new(start: usize, end: usize) -> Span {
         Span {
             start: start as u32,
@@ -26,6 +29,7 @@ impl Span {
         }
     }
 
+    /// The span as a range of byte offsets.
     pub fn range(self) -> std::ops::Range<usize> {
         self.start as usize..self.end as usize
     }
@@ -54,8 +58,12 @@ pub enum ErrorKind {
     Arity,
     /// The formula exceeds a size limit (text length, nesting depth, nodes).
     Limit,
-    /// A command-line value is wrong: `--at` with a missing variable, a bad number.
+    /// A value given with the formula is wrong: a point missing a
+    /// variable, a bad number, an option that does not fit the method.
     Usage,
+    /// An array passed to the library has the wrong length (a start point
+    /// with one value too few).
+    Shape,
     /// A result is NaN or infinite; the message names the operation.
     NotFinite,
     /// Reading standard input or writing output failed.
@@ -64,36 +72,92 @@ pub enum ErrorKind {
     Internal,
 }
 
+/// Which size limit of [`Limits`](crate::Limits) an input went over, so that
+/// a caller can say how to raise it in its own terms (the command line names
+/// its flag; the library never does).
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum Limit {
+    /// [`Limits::max_bytes`](crate::Limits::max_bytes): the formula's text.
+    Bytes,
+    /// [`Limits::max_depth`](crate::Limits::max_depth): nesting.
+    Depth,
+    /// [`Limits::max_vars`](crate::Limits::max_vars): variables.
+    Vars,
+    /// [`Limits::max_nodes`](crate::Limits::max_nodes): graph nodes,
+    /// derivatives and Hessian entries included.
+    Nodes,
+}
+
+/// What an error is about, beyond its kind, where a caller may want to act
+/// on it: the limit that was exceeded, or the option that was wrong.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub enum Detail {
+    /// Over a size limit.
+    Limit {
+        /// Which limit.
+        limit: Limit,
+        /// Its value.
+        max: usize,
+    },
+    /// The variable order given in [`Options::vars`](crate::Options::vars)
+    /// is wrong; the message calls it "the variable order".
+    VarOrder,
+}
+
 /// A slope error. Everything user-facing goes through [`Error::render`].
 #[derive(Clone, PartialEq, Debug)]
 pub struct Error {
+    /// What went wrong, for callers that react to it.
     pub kind: ErrorKind,
+    /// One lowercase sentence naming the thing in quotes.
     pub message: String,
+    /// Where in the formula's text, when the error is about the text.
     pub span: Option<Span>,
+    /// What to do about it, kept apart from the message.
     pub hint: Option<String>,
+    /// Typed facts about the error (which limit, which option).
+    pub detail: Option<Detail>,
 }
 
+/// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// An error of `kind` with `message`, no span and no hint.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
         Error {
             kind,
             message: message.into(),
             span: None,
             hint: None,
+            detail: None,
         }
     }
 
+    /// An input over `limit`, whose value is `max`.
+    pub fn over_limit(limit: Limit, max: usize, message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Limit, message).with_detail(Detail::Limit { limit, max })
+    }
+
+    /// The same error with typed facts attached.
+    pub fn with_detail(mut self, detail: Detail) -> Error {
+        self.detail = Some(detail);
+        self
+    }
+
+    /// An error about the text at `span`.
     pub fn at(kind: ErrorKind, span: Span, message: impl Into<String>) -> Error {
         Error::new(kind, message).with_span(span)
     }
 
+    /// The same error, pointing at `span`.
     pub fn with_span(mut self, span: Span) -> Error {
         self.span = Some(span);
         self
     }
 
+    /// The same error, with advice on what to do.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Error {
         self.hint = Some(hint.into());
         self
@@ -107,7 +171,8 @@ impl Error {
             | ErrorKind::Name
             | ErrorKind::Arity
             | ErrorKind::Limit
-            | ErrorKind::Usage => 2,
+            | ErrorKind::Usage
+            | ErrorKind::Shape => 2,
             ErrorKind::NotFinite | ErrorKind::Io | ErrorKind::Internal => 1,
         }
     }

@@ -37,13 +37,18 @@
 /// A finite-difference scheme.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum Scheme {
+    /// `(f(x + h) - f(x)) / h`.
     Forward,
+    /// `(f(x) - f(x - h)) / h`.
     Backward,
+    /// `(f(x + h) - f(x - h)) / 2h`.
     Central,
+    /// Two central differences, at `h` and `h/2`, extrapolated.
     Richardson,
 }
 
 impl Scheme {
+    /// Every scheme.
     pub const ALL: [Scheme; 4] = [
         Scheme::Forward,
         Scheme::Backward,
@@ -51,6 +56,7 @@ impl Scheme {
         Scheme::Richardson,
     ];
 
+    /// The scheme's name (`"forward"`, ...).
     pub fn name(self) -> &'static str {
         match self {
             Scheme::Forward => "forward",

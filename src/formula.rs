@@ -1,11 +1,13 @@
 //! [`Formula`]: the library's front door. It runs the pipeline (parse, lower,
 //! differentiate) and hands out printable, evaluable results.
 
+use std::fmt;
+
 use crate::diff;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Limit, Result};
 use crate::eval::Interpreter;
 use crate::graph::{Graph, NodeId};
-use crate::lower::{self, quoted_list};
+use crate::lower::{self, Lowered, quoted_list};
 use crate::parse::{self, Limits};
 use crate::print;
 
@@ -15,17 +17,20 @@ pub struct Options {
     /// The variables' order. Must name every variable of the formula and may
     /// name others (their partial derivatives are zero).
     pub vars: Option<Vec<String>>,
+    /// Size limits on the text and on the graph built from it.
     pub limits: Limits,
 }
 
-/// A parsed formula with its expression graph. Derivatives are computed on
-/// first request and kept, as nodes of the same graph.
+/// A parsed formula with its expression graph and its gradient, nodes of
+/// the same graph. The Hessian is built on first request and kept.
 ///
 /// ```
-/// let mut f = slope::Formula::parse("x^2*sin(y)")?;
+/// let f = slope::Formula::parse("x^2*sin(y)")?;
 /// assert_eq!(f.vars(), ["x", "y"]);
-/// let dx = f.gradient()[0];
-/// assert_eq!(f.to_slope(dx)?, "2*x*sin(y)");
+/// assert_eq!(f.partial("x")?.to_string(), "2*x*sin(y)");
+/// for (name, &d) in f.vars().iter().zip(f.gradient()) {
+///     println!("df/d{name} = {}", f.to_slope(d)?);
+/// }
 /// assert_eq!(f.eval(&[3.0, 0.0]), 0.0);
 /// # Ok::<(), slope::Error>(())
 /// ```
@@ -36,7 +41,7 @@ pub struct Formula {
     vars: Vec<String>,
     var_nodes: Vec<NodeId>,
     value: NodeId,
-    gradient: Option<Vec<NodeId>>,
+    gradient: Vec<NodeId>,
     hessian: Option<Vec<Vec<NodeId>>>,
     limits: Limits,
 }
@@ -47,36 +52,57 @@ impl Formula {
         Formula::parse_with(text, &Options::default())
     }
 
+    /// Parses `text` and derives its gradient, within `options.limits`.
     pub fn parse_with(text: &str, options: &Options) -> Result<Formula> {
+        Formula::derive(text, Formula::lower(text, options)?, &options.limits)
+    }
+
+    /// The first half of [`Formula::parse_with`], apart so that `bench`
+    /// can time it: the text parsed and lowered to a graph.
+    pub(crate) fn lower(text: &str, options: &Options) -> Result<Lowered> {
         let ast = parse::parse(text, &options.limits)?;
         let lowered = lower::lower(&ast, text, options.vars.as_deref())?;
         let limits = options.limits;
         if lowered.vars.len() > limits.max_vars {
-            return Err(Error::new(
-                ErrorKind::Limit,
+            return Err(Error::over_limit(
+                Limit::Vars,
+                limits.max_vars,
                 format!(
                     "the formula has {} variables, over the limit of {}",
                     lowered.vars.len(),
                     limits.max_vars
                 ),
-            )
-            .with_hint("raise the limit with --max-vars"));
+            ));
         }
         if lowered.graph.len() > limits.max_nodes {
             return Err(diff::too_many_nodes(limits.max_nodes));
         }
+        Ok(lowered)
+    }
+
+    /// The second half of [`Formula::parse_with`]: the gradient of a
+    /// lowered formula.
+    pub(crate) fn derive(text: &str, lowered: Lowered, limits: &Limits) -> Result<Formula> {
+        let mut graph = lowered.graph;
+        let gradient = diff::gradient_within(
+            &mut graph,
+            lowered.value,
+            &lowered.var_nodes,
+            limits.max_nodes,
+        )?;
         Ok(Formula {
             source: text.to_string(),
-            graph: lowered.graph,
+            graph,
             vars: lowered.vars,
             var_nodes: lowered.var_nodes,
             value: lowered.value,
-            gradient: None,
+            gradient,
             hessian: None,
-            limits,
+            limits: *limits,
         })
     }
 
+    /// The text the formula was parsed from.
     pub fn source(&self) -> &str {
         &self.source
     }
@@ -86,6 +112,7 @@ impl Formula {
         &self.vars
     }
 
+    /// The position of the variable `name` in [`Formula::vars`].
     pub fn var_index(&self, name: &str) -> Option<usize> {
         self.vars.iter().position(|v| v == name)
     }
@@ -95,6 +122,8 @@ impl Formula {
         self.var_nodes[i]
     }
 
+    /// The expression graph, derivatives included.
+    #[doc(hidden)]
     pub fn graph(&self) -> &Graph {
         &self.graph
     }
@@ -104,73 +133,65 @@ impl Formula {
         self.value
     }
 
-    /// The partial derivatives, one node per variable (one reverse sweep).
-    /// Not bounded by [`Limits::max_nodes`]: the gradient is at most a few
-    /// times the formula's size, but for untrusted input prefer
-    /// [`Formula::try_gradient`].
-    pub fn gradient(&mut self) -> &[NodeId] {
-        if self.gradient.is_none() {
-            self.gradient = Some(diff::gradient(&mut self.graph, self.value, &self.var_nodes));
-        }
-        self.gradient.as_deref().unwrap_or_default()
+    /// The partial derivatives, one node per variable, in the order of
+    /// [`Formula::vars`] (built by one reverse sweep when the formula was
+    /// parsed).
+    pub fn gradient(&self) -> &[NodeId] {
+        &self.gradient
     }
 
-    /// [`Formula::gradient`], refused with an [`ErrorKind::Limit`] error if
-    /// the graph would outgrow [`Limits::max_nodes`]; the formula is then
-    /// left as it was.
-    pub fn try_gradient(&mut self) -> Result<&[NodeId]> {
-        if self.gradient.is_none() {
-            let before = self.graph.len();
-            let max = self.limits.max_nodes;
-            match diff::gradient_within(&mut self.graph, self.value, &self.var_nodes, max) {
-                Ok(g) => self.gradient = Some(g),
-                Err(e) => {
-                    self.graph.truncate(before);
-                    return Err(e);
-                }
-            }
-        }
-        Ok(self.gradient.as_deref().unwrap_or_default())
-    }
-
-    /// [`Formula::hessian`], refused with an [`ErrorKind::Limit`] error if
-    /// the graph and the matrix's n² entries would outgrow
-    /// [`Limits::max_nodes`] (the Hessian of a formula can be far larger
-    /// than the formula: n sweeps of its gradient). The formula is then left
-    /// as it was.
-    pub fn try_hessian(&mut self) -> Result<&[Vec<NodeId>]> {
-        if self.hessian.is_none() {
-            let gradient = self.try_gradient()?.to_vec();
-            let before = self.graph.len();
-            let max = self.limits.max_nodes;
-            match diff::hessian_within(&mut self.graph, &gradient, &self.var_nodes, max) {
-                Ok(h) => self.hessian = Some(h),
-                Err(e) => {
-                    self.graph.truncate(before);
-                    return Err(e);
-                }
-            }
-        }
-        Ok(self.hessian.as_deref().unwrap_or_default())
-    }
-
-    /// The second partial derivatives, `hessian()[i][j]` = ∂²f/∂xi∂xj.
-    /// Not bounded by [`Limits::max_nodes`]: for untrusted input use
-    /// [`Formula::try_hessian`].
-    pub fn hessian(&mut self) -> &[Vec<NodeId>] {
-        if self.hessian.is_none() {
-            let gradient = self.gradient().to_vec();
-            self.hessian = Some(diff::hessian(&mut self.graph, &gradient, &self.var_nodes));
-        }
-        self.hessian.as_deref().unwrap_or_default()
-    }
-
-    /// The partial derivative with respect to the variable `name`.
-    pub fn partial(&mut self, name: &str) -> Result<NodeId> {
+    /// The partial derivative with respect to the variable `name`, ready to
+    /// print or evaluate.
+    ///
+    /// ```
+    /// let f = slope::Formula::parse("(1-x)^2 + 100*(y-x^2)^2")?;
+    /// assert_eq!(f.partial("x")?.to_string(), "-400*x*(y - x^2) - 2*(1 - x)");
+    /// assert!(f.partial("z").is_err());
+    /// # Ok::<(), slope::Error>(())
+    /// ```
+    pub fn partial(&self, name: &str) -> Result<Expr<'_>> {
         let i = self
             .var_index(name)
             .ok_or_else(|| self.unknown_variable(name))?;
-        Ok(self.gradient()[i])
+        Ok(self.expr(self.gradient[i]))
+    }
+
+    /// A node of this formula as an expression to print or evaluate.
+    pub fn expr(&self, id: NodeId) -> Expr<'_> {
+        Expr { formula: self, id }
+    }
+
+    /// The second partial derivatives, `hessian()?[i][j]` = ∂²f/∂xi∂xj,
+    /// built on first request (one more sweep per variable) and kept.
+    /// Refused with an [`ErrorKind::Limit`] error if the graph and the
+    /// matrix's n² entries would outgrow [`Limits::max_nodes`] (the Hessian
+    /// of a formula can be far larger than the formula); the formula is
+    /// then left as it was.
+    ///
+    /// The matrix is returned as a copy, so the formula can be used while
+    /// it is read:
+    ///
+    /// ```
+    /// let mut f = slope::Formula::parse("x^3*y")?;
+    /// for row in f.hessian()? {
+    ///     let printed: Vec<String> = row.iter().map(|&h| f.expr(h).to_string()).collect();
+    ///     println!("{}", printed.join("  "));
+    /// }
+    /// # Ok::<(), slope::Error>(())
+    /// ```
+    pub fn hessian(&mut self) -> Result<Vec<Vec<NodeId>>> {
+        if let Some(h) = &self.hessian {
+            return Ok(h.clone());
+        }
+        let before = self.graph.len();
+        let max = self.limits.max_nodes;
+        match diff::hessian_within(&mut self.graph, &self.gradient, &self.var_nodes, max) {
+            Ok(h) => Ok(self.hessian.insert(h).clone()),
+            Err(e) => {
+                self.graph.truncate(before);
+                Err(e)
+            }
+        }
     }
 
     /// Parses another formula over this one's variables, such as a
@@ -203,10 +224,12 @@ impl Formula {
     }
 
     /// A node in slope syntax; it parses back to the same function.
+    /// Refused with an [`ErrorKind::Limit`] error past 64 MiB of text.
     pub fn to_slope(&self, id: NodeId) -> Result<String> {
         print::to_slope(&self.graph, id, &self.vars)
     }
 
+    /// A node in LaTeX, for documents.
     pub fn to_latex(&self, id: NodeId) -> Result<String> {
         print::to_latex(&self.graph, id, &self.vars)
     }
@@ -286,5 +309,69 @@ impl Formula {
             format!("the formula has no variable '{name}'"),
         )
         .with_hint(format!("its variables are {}", self.var_list()))
+    }
+}
+
+/// One expression of a [`Formula`] (its value, a partial derivative, a
+/// Hessian entry): printed by `Display` in slope syntax, or evaluated.
+///
+/// ```
+/// let f = slope::Formula::parse("3*x^2 + 2*x + 1")?;
+/// let dx = f.partial("x")?;
+/// assert_eq!(dx.to_string(), "6*x + 2");
+/// assert_eq!(dx.to_latex()?, "6 x + 2");
+/// assert_eq!(dx.eval(&[1.0]), 8.0);
+/// # Ok::<(), slope::Error>(())
+/// ```
+#[derive(Copy, Clone)]
+pub struct Expr<'f> {
+    formula: &'f Formula,
+    id: NodeId,
+}
+
+impl Expr<'_> {
+    /// The expression's node in the formula's graph.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// In slope syntax (what `Display` shows); an error only past the
+    /// printing limit.
+    pub fn to_slope(&self) -> Result<String> {
+        self.formula.to_slope(self.id)
+    }
+
+    /// In LaTeX.
+    pub fn to_latex(&self) -> Result<String> {
+        self.formula.to_latex(self.id)
+    }
+
+    /// The value at `x` (one value per variable of the formula), by the
+    /// interpreter.
+    pub fn eval(&self, x: &[f64]) -> f64 {
+        self.formula.eval_nodes(&[self.id], x)[0]
+    }
+
+    /// Whether the expression is the constant 0 (a partial derivative with
+    /// respect to a variable the formula does not depend on).
+    pub fn is_zero(&self) -> bool {
+        self.formula.graph.as_const(self.id) == Some(0.0)
+    }
+}
+
+impl fmt::Display for Expr<'_> {
+    /// Slope syntax. An expression too large to print shows the reason in
+    /// angle brackets instead (use [`Expr::to_slope`] to get the error).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.to_slope() {
+            Ok(text) => f.write_str(&text),
+            Err(e) => write!(f, "<{}>", e.message),
+        }
+    }
+}
+
+impl fmt::Debug for Expr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Expr({:?}: {self})", self.id)
     }
 }

@@ -1,13 +1,48 @@
-//! slope derives the exact gradient of a formula symbolically, compiles value
-//! and gradient to native code and minimises it.
+//! slope derives the exact gradient of a formula symbolically, compiles
+//! value and gradient to native code and minimises it.
 //!
 //! ```
-//! let mut f = slope::Formula::parse("3*x^2 + 2*x + 1")?;
-//! let dx = f.gradient()[0];
-//! assert_eq!(f.to_slope(dx)?, "6*x + 2");
-//! assert_eq!(f.eval_nodes(&[dx], &[1.0]), [8.0]);
+//! use slope::{Formula, FnObjective, Method, Settings};
+//!
+//! // Parse a formula; its gradient is derived with it, and prints tidily.
+//! let f = Formula::parse("(1-x)^2 + 100*(y-x^2)^2")?;
+//! assert_eq!(f.vars(), ["x", "y"]);
+//! assert_eq!(f.partial("x")?.to_string(), "-400*x*(y - x^2) - 2*(1 - x)");
+//!
+//! // Compile value and gradient to native code; wrong shapes are errors.
+//! let mut obj = f.compile()?;
+//! let (v, g) = obj.value_grad(&[-1.2, 1.0])?;
+//! assert!((v - 24.2).abs() < 1e-12 && g.len() == 2);
+//! assert!(obj.value_grad(&[1.0]).is_err());
+//!
+//! // Minimise it: L-BFGS by default.
+//! let out = slope::minimize(&mut obj, &[-1.2, 1.0], &Settings::default())?;
+//! assert!(out.converged());
+//! assert!((out.x[0] - 1.0).abs() < 1e-8 && out.f < 1e-15);
+//! println!("{} after {} iterations: {}", out.reason, out.iterations, out.message);
+//!
+//! // Any Rust closure that fills in a gradient is an objective too, and
+//! // each method carries its own parameters.
+//! let mut bowl = FnObjective::new(1, |x: &[f64], g: &mut [f64]| {
+//!     g[0] = 2.0 * (x[0] - 3.0);
+//!     (x[0] - 3.0).powi(2)
+//! });
+//! let gd = Settings::new(Method::Gd { lr: 0.25, line_search: false });
+//! let out = slope::minimize(&mut bowl, &[0.0], &gd)?;
+//! assert!((out.x[0] - 3.0).abs() < 1e-8);
 //! # Ok::<(), slope::Error>(())
 //! ```
+//!
+//! The front door is at the crate root: [`Formula`] (parse, print and
+//! evaluate derivatives), [`CompiledFormula`] (native code), the
+//! [`Objective`] trait every optimiser takes, and [`minimize`] with its
+//! [`Settings`], [`Method`]s and [`Outcome`]. Around it, [`check`]
+//! compares derivatives, [`fd`] gives finite differences, [`bench`]
+//! measures gradient sources, [`optim`] runs many starts, and `plot`
+//! (feature `plot`) draws functions and descent paths. The `slope`
+//! command (feature `cli`, on by default) is a thin layer over the same.
+//! With `default-features = false` the library builds without the command
+//! line's and the pictures' dependencies.
 //!
 //! # Bird's-eye view
 //!
@@ -15,7 +50,7 @@
 //! text ──parse──▶ Ast ──lower──▶ Graph (hash-consed, canonical)
 //!      ──diff──▶ gradient and Hessian nodes in the same Graph
 //!      ──▶ eval (interpreter, the reference)   ──▶ print (slope syntax, LaTeX)
-//!      ──▶ jit (Cranelift) ──▶ Compiled: native fn(x, out)
+//!      ──▶ jit (Cranelift) ──▶ native fn(x, out)
 //!      ──▶ objective (compiled | interpreted | finite differences | closure)
 //!      ──▶ optim (one loop, eight methods; gd also as a native loop) | check | bench | plot
 //! ```
@@ -23,50 +58,45 @@
 //! # Code map
 //!
 //! - `grammar/slope.pest`: the language, rule by rule.
-//! - [`parse`]: a pre-scan (depth, `2x`-style mistakes, empty input), then
-//!   pest and one Pratt parser build the [`ast`] arena with byte spans.
+//! - `parse`: a pre-scan (depth, `2x`-style mistakes, empty input), then
+//!   pest and one Pratt parser build the `ast` arena with byte spans.
 //!   Deep formulas are parsed on a thread with a stack sized for them.
-//! - [`lower`]: resolves names (definitions, constants, variables), checks
+//! - `lower`: resolves names (definitions, constants, variables), checks
 //!   arity, fixes the variable order and builds the graph.
-//! - [`graph`]: the node arena and its interning map; `canon.rs` holds the
-//!   canonicalising constructors, the only way nodes are made.
-//! - [`diff`]: the reverse sweep that adds gradient nodes; the Hessian
+//! - `graph`: the node arena, its interning map and the facts every pass
+//!   reads (which nodes an output needs, denominators); `canon.rs` holds
+//!   the canonicalising constructors, the only way nodes are made.
+//! - `diff`: the reverse sweep that adds gradient nodes; the Hessian
 //!   sweeps each gradient component again.
-//! - [`eval`]: the interpreter, and the diagnosis of NaN and infinity.
-//! - [`print`](mod@print): graph to slope syntax or LaTeX.
-//! - [`jit`]: chosen graph outputs to one native function through
-//!   Cranelift: lowering to scalar instructions in the interpreter's exact
+//! - `eval`: the interpreter, and the diagnosis of NaN and infinity.
+//! - `print`: graph to slope syntax or LaTeX.
+//! - `jit`: chosen graph outputs to one native function through
+//!   Cranelift (lowering to scalar instructions in the interpreter's exact
 //!   operation order, scheduling for short live ranges, chunking large
-//!   functions. [`jit::Compiled`] owns its code; with `jit/descent.rs`'s
-//!   [`jit::DescentKernel`] (fixed-step descent as one native loop with the
-//!   gradient inlined) and `jit/region.rs` (each module's code and data in
-//!   one reservation, so 32-bit displacements always reach), it holds the
+//!   functions), and fixed-step descent as one native loop. It holds the
 //!   crate's only `unsafe`.
 //! - [`fd`]: finite-difference gradients (forward, backward, central,
 //!   Richardson), the estimates exact gradients are measured against.
-//! - [`check`]: `slope check`'s logic: exact gradient and Hessian against
-//!   finite differences (skipping kinks), hand-written derivatives against
-//!   exact ones (proved by a bounded normaliser, else compared at points).
-//! - [`bench`](mod@bench): the `slope bench` harness: compile time by stage and the
-//!   cost of each gradient source.
-//! - [`objective`]: the one trait every consumer of values and gradients
-//!   takes, with implementations for compiled code, the interpreter, finite
-//!   differences, closures, and negation (for maximising).
+//! - [`check`]: exact gradient and Hessian against finite differences
+//!   (skipping kinks), hand-written derivatives against exact ones.
+//! - [`bench`](mod@bench): compile time by stage and the cost of each
+//!   gradient source.
+//! - `objective`: the one trait every consumer of values and gradients
+//!   takes, with implementations for compiled code, the interpreter,
+//!   finite differences, closures, and negation (for maximising).
 //! - [`optim`]: the minimisation loop (stopping, projection, diagnosis of
-//!   divergence and oscillation) and one small step per method; line
-//!   searches, L-BFGS and Newton in their own files. Long plain `gd` runs
-//!   hand batches of iterations to the native descent loop and take over
-//!   its state between batches, with the same result.
-//! - [`formula`]: [`Formula`], which ties the stages together for callers.
-//! - [`plot`]: pictures of the function (line, filled contour map, slice)
-//!   with descent paths over it, and convergence charts; SVG or PNG through
-//!   plotters, with a bundled font.
-//! - [`builtins`]: the functions and constants of the language.
+//!   divergence and oscillation) and one small step per method; many runs
+//!   from random starts (`random.rs` draws them reproducibly).
+//! - `formula`: [`Formula`] and [`Expr`], which tie the stages together.
+//! - `plot`: pictures of the function with descent paths over it, and
+//!   convergence charts; SVG or PNG through plotters, with a bundled font.
+//! - `builtins`: the functions and constants of the language.
 //! - [`testfns`]: standard test functions (Rosenbrock, Ackley, ...) as
 //!   generated formula text, shared by tests and benchmarks.
-//! - [`error`]: the crate's one error type, rendered with a caret.
-//! - `main.rs` and `cli/`: the command line, the only place that prints or
-//!   chooses an exit status.
+//! - `error`: the crate's one error type, rendered with a caret, with
+//!   typed details ([`Detail`]) for callers to phrase in their terms.
+//! - `main.rs` and `cli/` (the binary, not the library): the command line,
+//!   the only place that prints, names a flag or chooses an exit status.
 //!
 //! # Invariants
 //!
@@ -77,41 +107,63 @@
 //! - Equal subexpressions are one node; constants are always finite.
 //! - Hash-map order never reaches output: order comes from vector positions
 //!   and the structural sort keys of `canon.rs`.
-//! - The library never prints and never exits.
+//! - The library never prints, never exits and never names a command-line
+//!   flag; input it cannot use is an [`Error`], never a panic.
 //! - Compiled code and the interpreter perform the same operations in the
 //!   same order, so they agree to the bit (tests allow 4 ulps).
-//! - `unsafe` lives only in `jit.rs`, `jit/descent.rs` and `jit/region.rs`,
-//!   each block with a `SAFETY:` note.
+//! - `unsafe` lives only under `jit/`, each block with a `SAFETY:` note.
 //! - No `unwrap` or `expect` outside tests (denied below): input that can
 //!   fail becomes an [`Error`], and a panic is a bug.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
-pub mod ast;
+// The front door: what a user of the library needs.
+pub use error::{Detail, Error, ErrorKind, Limit, Result, Span};
+pub use formula::{Expr, Formula, Options};
+pub use objective::{CompiledFormula, FiniteDifferences, FnObjective, Negated, Objective};
+pub use optim::{
+    Advice, Control, Iterate, Method, Outcome, Reason, Settings, minimize, minimize_with,
+};
+pub use parse::Limits;
+
+// Tools built on the front door, each documented as a module.
 pub mod bench;
-pub mod builtins;
-mod canon;
 pub mod check;
-pub mod cli;
-pub mod diff;
-pub mod error;
-pub mod eval;
 pub mod fd;
-pub mod formula;
-pub mod graph;
-pub mod jit;
-pub mod lower;
-pub mod objective;
 pub mod optim;
-pub mod parse;
+#[cfg(feature = "plot")]
 pub mod plot;
-pub mod print;
 pub mod testfns;
 
-pub use error::{Error, ErrorKind, Span};
-pub use formula::{Formula, Options};
+// The pipeline's stages. Private to users; public but hidden where the
+// command line, the tests and the fuzzers reach inside.
+#[doc(hidden)]
+pub mod ast;
+#[doc(hidden)]
+pub mod builtins;
+mod canon;
+mod diff;
+mod error;
+#[doc(hidden)]
+pub mod eval;
+mod formula;
+#[doc(hidden)]
+pub mod graph;
+#[doc(hidden)]
+pub mod jit;
+mod lower;
+#[doc(hidden)]
+pub mod objective;
+#[doc(hidden)]
+pub mod parse;
+#[doc(hidden)]
+pub mod print;
+mod random;
+
+#[doc(hidden)]
 pub use graph::{Graph, Node, NodeId};
-pub use parse::Limits;
+#[doc(hidden)]
+pub use lower::quoted_list;
 
 /// The README's Rust examples, run as doctests so they stay true.
 #[doc = include_str!("../README.md")]

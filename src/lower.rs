@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::ast::{Ast, AstId, AstKind, Sign, Statement};
 use crate::builtins::{self, Callee, Func};
-use crate::error::{Error, ErrorKind, Result, Span};
+use crate::error::{Detail, Error, ErrorKind, Result, Span};
 use crate::graph::{Graph, NodeId, Origin};
 
 /// A formula as a graph: its variables and the node of its value.
@@ -335,14 +335,16 @@ fn variables(
         if !is_identifier(v) || reserved(v).is_some() {
             return Err(Error::new(
                 ErrorKind::Usage,
-                format!("'{v}' in --vars is not a valid variable name"),
-            ));
+                format!("'{v}' in the variable order is not a valid variable name"),
+            )
+            .with_detail(Detail::VarOrder));
         }
         if !given.insert(v) {
             return Err(Error::new(
                 ErrorKind::Usage,
-                format!("'{v}' appears twice in --vars"),
-            ));
+                format!("'{v}' appears twice in the variable order"),
+            )
+            .with_detail(Detail::VarOrder));
         }
     }
     let missing: Vec<&str> = seen
@@ -353,8 +355,9 @@ fn variables(
     if !missing.is_empty() {
         return Err(Error::new(
             ErrorKind::Usage,
-            format!("--vars leaves out {}", quoted_list(&missing)),
+            format!("the variable order leaves out {}", quoted_list(&missing)),
         )
+        .with_detail(Detail::VarOrder)
         .with_hint(format!(
             "the formula's variables are {}",
             quoted_list(&seen)
@@ -372,7 +375,7 @@ pub(crate) fn is_identifier(s: &str) -> bool {
 }
 
 /// `'x', 'y' and 'z'`.
-pub(crate) fn quoted_list<S: AsRef<str>>(names: &[S]) -> String {
+pub fn quoted_list<S: AsRef<str>>(names: &[S]) -> String {
     let quoted: Vec<String> = names.iter().map(|n| format!("'{}'", n.as_ref())).collect();
     match quoted.len() {
         0 => "nothing".to_string(),

@@ -6,9 +6,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod cli;
+
 fn main() -> ExitCode {
-    let cli = slope::cli::Cli::parse();
-    let status = slope::cli::run(
+    let cli = cli::Cli::parse();
+    let status = cli::run(
         cli,
         &mut std::io::stdout().lock(),
         &mut std::io::stderr().lock(),

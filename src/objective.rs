@@ -3,17 +3,23 @@
 //! checks and benchmarks take any of them, so comparisons between gradient
 //! sources run through the same loop.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::eval::Interpreter;
 use crate::fd::{self, Scheme};
 use crate::formula::Formula;
+use crate::graph::{Graph, NodeId};
 use crate::jit::{Compiled, DescentKernel, Variant};
 
-/// A function to minimise. Methods take `&mut self` so that implementations
-/// can keep buffers and count calls; none allocates per call.
+/// A function to minimise: anything that gives a value and a gradient.
+/// Methods take `&mut self` so that implementations can keep buffers and
+/// count calls; none allocates per call. Lengths are the caller's to get
+/// right (`x` has [`Objective::n_vars`] values, `grad` as many): the entry
+/// points that take user input, such as [`minimize`](crate::minimize) and
+/// [`CompiledFormula`]'s own methods, check them first.
 pub trait Objective {
+    /// The number of variables.
     fn n_vars(&self) -> usize;
 
     /// `f(x)`.
@@ -22,8 +28,16 @@ pub trait Objective {
     /// `f(x)`, with `∇f(x)` written to `grad`.
     fn value_grad(&mut self, x: &[f64], grad: &mut [f64]) -> f64;
 
+    /// Makes the Hessian available if this objective can have one (a
+    /// compiled formula compiles it on first request): `Ok(false)` if it
+    /// has none, an error if building it failed (over a size limit).
+    fn prepare_hessian(&mut self) -> Result<bool> {
+        Ok(false)
+    }
+
     /// The Hessian at `x`, row-major into `hessian` (`n*n` values); `false`
-    /// if this objective has none.
+    /// if this objective has none (call [`Objective::prepare_hessian`]
+    /// first).
     fn hessian(&mut self, _x: &[f64], _hessian: &mut [f64]) -> bool {
         false
     }
@@ -34,48 +48,167 @@ pub trait Objective {
         1
     }
 
-    /// Fixed-step descent on this objective as one native loop, if it has
-    /// compiled code for one (see [`crate::jit::DescentKernel`]): the cached
-    /// loop, or if `compile`, a new one.
-    fn descent_kernel(&self, _variant: Variant, _compile: bool) -> Option<&DescentKernel> {
+    /// The compiled code behind this objective, if any, so that plain
+    /// gradient descent can run as one native loop. Implementations other
+    /// than slope's own keep the default.
+    #[doc(hidden)]
+    fn native(&self) -> Option<Native<'_>> {
         None
     }
 }
 
-/// A formula compiled to native code: value, value+gradient and, when
-/// asked for, the Hessian. Cloning shares the code (it is `Send + Sync`),
-/// so each thread of a multi-start run has its own buffers.
+/// Compiled value-and-gradient code an objective runs on, and whether the
+/// objective negates it (for maximising): what the native descent loop
+/// needs. Opaque outside the crate.
+#[doc(hidden)]
+#[derive(Copy, Clone)]
+pub struct Native<'a> {
+    code: &'a Compiled,
+    negate: bool,
+}
+
+impl Native<'_> {
+    /// The native descent loop for `variant` (negated as this objective
+    /// is): the cached one, or, if `compile`, a new one.
+    pub(crate) fn descent_kernel(&self, variant: Variant, compile: bool) -> Option<&DescentKernel> {
+        let variant = Variant {
+            negate: variant.negate != self.negate,
+            ..variant
+        };
+        self.code.descent_kernel(variant, compile)
+    }
+}
+
+/// A formula compiled to native code: value, value and gradient, and the
+/// Hessian, compiled on first request. Cloning shares the code (it is
+/// `Send + Sync`), so each thread of a multi-start run has its own buffers.
+///
+/// ```
+/// let f = slope::Formula::parse("(1-x)^2 + 100*(y-x^2)^2")?;
+/// let obj = f.compile()?;
+/// let (v, g) = obj.value_grad(&[1.0, 1.0])?;
+/// assert_eq!((v, g), (0.0, vec![0.0, 0.0]));
+/// assert!(obj.value(&[1.0]).is_err()); // two variables, one value
+/// assert_eq!(obj.hessian(&[1.0, 1.0])?, [802.0, -400.0, -400.0, 200.0]);
+/// # Ok::<(), slope::Error>(())
+/// ```
 #[derive(Clone)]
-pub struct CompiledObjective {
+pub struct CompiledFormula {
+    vars: Arc<[String]>,
     value: Arc<Compiled>,
     value_grad: Arc<Compiled>,
-    hessian: Option<Arc<Compiled>>,
+    hessian: Arc<LazyHessian>,
     out: Vec<f64>,
 }
 
-impl CompiledObjective {
-    pub fn new(formula: &mut Formula, with_hessian: bool) -> Result<CompiledObjective> {
-        let n = formula.vars().len();
-        let mut outputs = vec![formula.value()];
-        outputs.extend_from_slice(formula.try_gradient()?);
-        let value_grad = Compiled::compile(formula.graph(), &outputs, n)?;
-        let value = Compiled::compile(formula.graph(), &outputs[..1], n)?;
-        let hessian = if with_hessian {
-            let entries: Vec<_> = formula.try_hessian()?.iter().flatten().copied().collect();
-            Some(Arc::new(Compiled::compile(formula.graph(), &entries, n)?))
-        } else {
-            None
-        };
-        Ok(CompiledObjective {
+/// The Hessian's code, compiled on first request from the formula it keeps
+/// until then.
+struct LazyHessian {
+    formula: Mutex<Option<Formula>>,
+    code: OnceLock<Result<Compiled>>,
+}
+
+impl Formula {
+    /// Compiles value and gradient to native code (the Hessian follows on
+    /// first request). Compiling takes about a microsecond per node; the
+    /// code runs at the speed of hand-written Rust.
+    pub fn compile(&self) -> Result<CompiledFormula> {
+        let n = self.vars().len();
+        let mut outputs = vec![self.value()];
+        outputs.extend_from_slice(self.gradient());
+        let value_grad = Compiled::compile(self.graph(), &outputs, n)?;
+        let value = Compiled::compile(self.graph(), &outputs[..1], n)?;
+        Ok(CompiledFormula {
+            vars: self.vars().into(),
             value: Arc::new(value),
             value_grad: Arc::new(value_grad),
-            hessian,
+            hessian: Arc::new(LazyHessian {
+                formula: Mutex::new(Some(self.clone())),
+                code: OnceLock::new(),
+            }),
             out: vec![0.0; n + 1],
         })
     }
 }
 
-impl Objective for CompiledObjective {
+impl CompiledFormula {
+    /// Compiles `formula`, and its Hessian now rather than on first use if
+    /// `with_hessian`.
+    pub fn new(formula: &Formula, with_hessian: bool) -> Result<CompiledFormula> {
+        let mut compiled = formula.compile()?;
+        if with_hessian {
+            compiled.prepare_hessian()?;
+        }
+        Ok(compiled)
+    }
+
+    /// The variables, in the order the methods take them.
+    pub fn vars(&self) -> &[String] {
+        &self.vars
+    }
+
+    /// `f(x)`; an error if `x` does not have one value per variable.
+    pub fn value(&self, x: &[f64]) -> Result<f64> {
+        self.check_len(x)?;
+        let mut out = [0.0];
+        self.value.call(x, &mut out);
+        Ok(out[0])
+    }
+
+    /// `f(x)` and `∇f(x)`; an error if `x` does not have one value per
+    /// variable.
+    pub fn value_grad(&self, x: &[f64]) -> Result<(f64, Vec<f64>)> {
+        self.check_len(x)?;
+        let mut out = vec![0.0; x.len() + 1];
+        self.value_grad.call(x, &mut out);
+        let value = out.remove(0);
+        Ok((value, out))
+    }
+
+    /// The Hessian at `x`, row-major (`n*n` values), compiling it on first
+    /// use; an error if `x` does not have one value per variable or the
+    /// Hessian is over the formula's size limits.
+    pub fn hessian(&self, x: &[f64]) -> Result<Vec<f64>> {
+        self.check_len(x)?;
+        let code = self.hessian_code()?;
+        let mut out = vec![0.0; x.len() * x.len()];
+        code.call(x, &mut out);
+        Ok(out)
+    }
+
+    fn check_len(&self, x: &[f64]) -> Result<()> {
+        check_len("the point", x.len(), self.vars.len())
+    }
+
+    fn hessian_code(&self) -> Result<&Compiled> {
+        let lazy = &*self.hessian;
+        let code = lazy.code.get_or_init(|| {
+            let taken = lazy.formula.lock().ok().and_then(|mut f| f.take());
+            let Some(mut formula) = taken else {
+                return Err(Error::new(
+                    ErrorKind::Internal,
+                    "the Hessian's formula is gone",
+                ));
+            };
+            let entries: Vec<NodeId> = formula.hessian()?.into_iter().flatten().collect();
+            Compiled::compile(formula.graph(), &entries, formula.vars().len())
+        });
+        code.as_ref().map_err(Clone::clone)
+    }
+}
+
+/// An error unless an array the caller passed has the length required.
+pub(crate) fn check_len(what: &str, len: usize, want: usize) -> Result<()> {
+    if len == want {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::Shape,
+        format!("{what} has {len} values, but the formula has {want} variables"),
+    ))
+}
+
+impl Objective for CompiledFormula {
     fn n_vars(&self) -> usize {
         self.out.len() - 1
     }
@@ -91,66 +224,78 @@ impl Objective for CompiledObjective {
         self.out[0]
     }
 
+    fn prepare_hessian(&mut self) -> Result<bool> {
+        self.hessian_code().map(|_| true)
+    }
+
     fn hessian(&mut self, x: &[f64], hessian: &mut [f64]) -> bool {
-        match &self.hessian {
-            Some(h) => {
-                h.call(x, hessian);
+        match self.hessian.code.get() {
+            Some(Ok(code)) => {
+                code.call(x, hessian);
                 true
             }
-            None => false,
+            _ => false,
         }
     }
 
-    fn descent_kernel(&self, variant: Variant, compile: bool) -> Option<&DescentKernel> {
-        self.value_grad.descent_kernel(variant, compile)
+    fn native(&self) -> Option<Native<'_>> {
+        Some(Native {
+            code: &self.value_grad,
+            negate: false,
+        })
     }
 }
 
-/// A formula evaluated by the interpreter.
-pub struct InterpretedObjective<'f> {
+/// A formula evaluated by the interpreter: the reference the compiled code
+/// is measured against.
+pub struct InterpretedObjective {
     n: usize,
-    value: Interpreter<'f>,
-    value_grad: Interpreter<'f>,
+    graph: Arc<Graph>,
+    /// The value, then the gradient.
+    outputs: Vec<NodeId>,
 }
 
-impl<'f> InterpretedObjective<'f> {
-    pub fn new(formula: &'f mut Formula) -> InterpretedObjective<'f> {
+impl InterpretedObjective {
+    /// The interpreter on `formula`'s value and gradient.
+    pub fn new(formula: &Formula) -> InterpretedObjective {
         let mut outputs = vec![formula.value()];
         outputs.extend_from_slice(formula.gradient());
-        let formula: &'f Formula = formula;
         InterpretedObjective {
             n: formula.vars().len(),
-            value: Interpreter::new(formula.graph(), &outputs[..1]),
-            value_grad: Interpreter::new(formula.graph(), &outputs),
+            graph: Arc::new(formula.graph().clone()),
+            outputs,
         }
     }
 }
 
-impl Objective for InterpretedObjective<'_> {
+impl Objective for InterpretedObjective {
     fn n_vars(&self) -> usize {
         self.n
     }
 
     fn value(&mut self, x: &[f64]) -> f64 {
-        self.value.eval(x)[0]
+        Interpreter::new(&self.graph, &self.outputs[..1]).eval(x)[0]
     }
 
     fn value_grad(&mut self, x: &[f64], grad: &mut [f64]) -> f64 {
-        let v = self.value_grad.eval(x);
+        let v = Interpreter::new(&self.graph, &self.outputs).eval(x);
         grad.copy_from_slice(&v[1..]);
         v[0]
     }
 }
 
-/// Another objective's values with gradients by finite differences: the
-/// seed tutorials' way, for comparison with exact gradients.
+/// Another objective's values with gradients by finite differences, for
+/// comparison with exact gradients.
 pub struct FiniteDifferences<O> {
+    /// The objective whose values are differenced.
     pub inner: O,
+    /// How the differences are taken.
     pub scheme: Scheme,
     point: Vec<f64>,
 }
 
 impl<O: Objective> FiniteDifferences<O> {
+    /// Gradients of `inner` by `scheme`.
     pub fn new(inner: O, scheme: Scheme) -> FiniteDifferences<O> {
         let n = inner.n_vars();
         FiniteDifferences {
@@ -189,7 +334,23 @@ impl<O: Objective> Objective for FiniteDifferences<O> {
     }
 }
 
-/// A Rust closure `f(x, grad) -> value` (it must fill `grad`).
+/// A Rust closure `f(x, grad) -> value` as an objective: it must fill
+/// `grad` with the gradient at `x` (when only the value is wanted, `grad`
+/// is scratch).
+///
+/// ```
+/// use slope::{FnObjective, Settings};
+/// // (x - 3)^2 + (y + 1)^2, with its gradient written by hand.
+/// let mut obj = FnObjective::new(2, |x: &[f64], g: &mut [f64]| {
+///     g[0] = 2.0 * (x[0] - 3.0);
+///     g[1] = 2.0 * (x[1] + 1.0);
+///     (x[0] - 3.0).powi(2) + (x[1] + 1.0).powi(2)
+/// });
+/// let out = slope::minimize(&mut obj, &[0.0, 0.0], &Settings::default())?;
+/// assert!(out.converged());
+/// assert!((out.x[0] - 3.0).abs() < 1e-6 && (out.x[1] + 1.0).abs() < 1e-6);
+/// # Ok::<(), slope::Error>(())
+/// ```
 pub struct FnObjective<F> {
     n: usize,
     f: F,
@@ -197,6 +358,7 @@ pub struct FnObjective<F> {
 }
 
 impl<F: FnMut(&[f64], &mut [f64]) -> f64> FnObjective<F> {
+    /// The closure `f` over `n` variables.
     pub fn new(n: usize, f: F) -> FnObjective<F> {
         FnObjective {
             n,
@@ -238,6 +400,10 @@ impl<O: Objective> Objective for Negated<O> {
         -v
     }
 
+    fn prepare_hessian(&mut self) -> Result<bool> {
+        self.0.prepare_hessian()
+    }
+
     fn hessian(&mut self, x: &[f64], hessian: &mut [f64]) -> bool {
         let ok = self.0.hessian(x, hessian);
         hessian.iter_mut().for_each(|h| *h = -*h);
@@ -248,12 +414,12 @@ impl<O: Objective> Objective for Negated<O> {
         self.0.evaluations_per_gradient()
     }
 
-    fn descent_kernel(&self, variant: Variant, compile: bool) -> Option<&DescentKernel> {
-        let negated = Variant {
-            negate: !variant.negate,
-            ..variant
-        };
-        self.0.descent_kernel(negated, compile)
+    fn native(&self) -> Option<Native<'_>> {
+        let inner = self.0.native()?;
+        Some(Native {
+            negate: !inner.negate,
+            ..inner
+        })
     }
 }
 
@@ -270,6 +436,10 @@ impl<O: Objective + ?Sized> Objective for Box<O> {
         (**self).value_grad(x, grad)
     }
 
+    fn prepare_hessian(&mut self) -> Result<bool> {
+        (**self).prepare_hessian()
+    }
+
     fn hessian(&mut self, x: &[f64], hessian: &mut [f64]) -> bool {
         (**self).hessian(x, hessian)
     }
@@ -278,7 +448,7 @@ impl<O: Objective + ?Sized> Objective for Box<O> {
         (**self).evaluations_per_gradient()
     }
 
-    fn descent_kernel(&self, variant: Variant, compile: bool) -> Option<&DescentKernel> {
-        (**self).descent_kernel(variant, compile)
+    fn native(&self) -> Option<Native<'_>> {
+        (**self).native()
     }
 }

@@ -14,7 +14,7 @@ use pest::iterators::{Pair, Pairs};
 use pest::pratt_parser::{Assoc, Op, PrattParser};
 
 use crate::ast::{Ast, AstId, AstKind, Sign, Statement};
-use crate::error::{Error, ErrorKind, Result, Span};
+use crate::error::{Error, ErrorKind, Limit, Result, Span};
 
 #[derive(pest_derive::Parser)]
 #[grammar = "../grammar/slope.pest"]
@@ -56,27 +56,27 @@ const STACK_PER_LEVEL: usize = 16 << 10;
 /// Parses a whole formula.
 pub fn parse(text: &str, limits: &Limits) -> Result<Ast> {
     if text.len() > limits.max_bytes {
-        return Err(Error::new(
-            ErrorKind::Limit,
+        return Err(Error::over_limit(
+            Limit::Bytes,
+            limits.max_bytes,
             format!(
                 "the formula is {} bytes long, over the limit of {} bytes",
                 text.len(),
                 limits.max_bytes
             ),
-        )
-        .with_hint("raise the limit with --max-bytes"));
+        ));
     }
     let depth = scan(text)?;
     if depth.levels > limits.max_depth {
-        return Err(Error::at(
-            ErrorKind::Limit,
-            depth.span,
+        return Err(Error::over_limit(
+            Limit::Depth,
+            limits.max_depth,
             format!(
                 "the formula nests {} levels deep, over the limit of {}",
                 depth.levels, limits.max_depth
             ),
         )
-        .with_hint("raise the limit with --max-depth"));
+        .with_span(depth.span));
     }
     if depth.levels < SHALLOW {
         return parse_pest(text);

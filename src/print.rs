@@ -110,7 +110,7 @@ impl Printer<'_> {
                     ErrorKind::Limit,
                     format!("the expression is too large to print (over {MAX_PRINTED} bytes)"),
                 )
-                .with_hint("evaluate it instead, with 'slope eval --grad'"));
+                .with_hint("evaluate it instead of printing it"));
             }
         }
         Ok(out)

@@ -4,7 +4,8 @@
 use std::io::{IsTerminal, Write};
 
 use super::{At, Failure, Input};
-use crate::bench::{self, Report};
+use serde_json::{Value, json};
+use slope::bench::{self, Report};
 
 #[derive(clap::Args, Debug)]
 #[command(
@@ -42,7 +43,7 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
     }
     let report = result.map_err(|e| Failure::in_source(e, &source))?;
     if args.json {
-        writeln!(out, "{}", report.to_json())?;
+        writeln!(out, "{}", to_json(&report))?;
     } else {
         write_table(out, &report)?;
     }
@@ -101,4 +102,23 @@ fn format_ns(ns: f64) -> String {
     } else {
         format!("{ns:.0}")
     }
+}
+
+/// The JSON object of `slope bench --json`.
+fn to_json(report: &Report) -> Value {
+    let c = &report.compile_ms;
+    let t = &report.ns_per_call;
+    json!({
+        "vars": report.vars,
+        "compile_ms": {"parse": c.parse, "diff": c.diff, "codegen": c.codegen, "total": c.total},
+        "ns_per_call": {
+            "value": t.value,
+            "value_grad": t.value_grad,
+            "interp_value_grad": t.interp_value_grad,
+            "fd_forward": t.fd_forward,
+            "fd_central": t.fd_central,
+        },
+        "grad_over_value": report.grad_over_value,
+        "fd_max_abs_error": {"forward": report.fd_max_abs_error[0], "central": report.fd_max_abs_error[1]},
+    })
 }

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use serde_json::{Map, Value, json};
 
 use super::{At, Failure, Input, format_value, fresh_seed, json_number, load, parse_bounds, usage};
-use crate::check::{self, Comparison, PointCheck, Verdict};
-use crate::error::{Error, ErrorKind};
-use crate::formula::Formula;
-use crate::graph::NodeId;
+use slope::Formula;
+use slope::check::{self, Comparison, PointCheck, Verdict};
+use slope::graph::NodeId;
+use slope::{Error, ErrorKind};
 
 /// Points drawn when neither `--at` nor `--points` says.
 const DEFAULT_POINTS: usize = 10;
@@ -272,7 +272,7 @@ fn read_given(args: &Args, f: &Formula) -> Result<Vec<Given>, Failure> {
                 )
                 .with_hint(format!(
                     "its variables are {}",
-                    crate::lower::quoted_list(f.vars())
+                    slope::quoted_list(f.vars())
                 )),
             ));
         };

@@ -5,8 +5,8 @@ use std::io::Write;
 use serde_json::{Map, Value, json};
 
 use super::{Failure, Input, load, wrt_indices};
-use crate::formula::Formula;
-use crate::graph::NodeId;
+use slope::Formula;
+use slope::graph::NodeId;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -32,7 +32,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, Failure> {
     let wrt = wrt_indices(&f, &args.wrt).map_err(Failure::plain)?;
     let gradient: Vec<NodeId> = f.gradient().to_vec();
     let hessian: Vec<Vec<NodeId>> = if args.hessian {
-        f.try_hessian().map_err(fail)?.to_vec()
+        f.hessian().map_err(fail)?
     } else {
         Vec::new()
     };
@@ -81,7 +81,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, Failure> {
     for (&i, name) in wrt.iter().zip(&names) {
         let text = print(&f, gradient[i]).map_err(fail)?;
         if args.latex {
-            let v = crate::print::to_latex(f.graph(), f.var_node(i), f.vars()).map_err(fail)?;
+            let v = slope::print::to_latex(f.graph(), f.var_node(i), f.vars()).map_err(fail)?;
             writeln!(out, "\\frac{{\\partial f}}{{\\partial {v}}} = {text}")?;
         } else {
             writeln!(out, "df/d{name} = {text}")?;
@@ -94,9 +94,9 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, Failure> {
                 let (vi, vj) = (&f.vars()[i], &f.vars()[j]);
                 if args.latex {
                     let ti =
-                        crate::print::to_latex(f.graph(), f.var_node(i), f.vars()).map_err(fail)?;
+                        slope::print::to_latex(f.graph(), f.var_node(i), f.vars()).map_err(fail)?;
                     let tj =
-                        crate::print::to_latex(f.graph(), f.var_node(j), f.vars()).map_err(fail)?;
+                        slope::print::to_latex(f.graph(), f.var_node(j), f.vars()).map_err(fail)?;
                     let den = if i == j {
                         format!("\\partial {ti}^{{2}}")
                     } else {
@@ -114,7 +114,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, Failure> {
     Ok(0)
 }
 
-type Printer = fn(&Formula, NodeId) -> crate::error::Result<String>;
+type Printer = fn(&Formula, NodeId) -> slope::Result<String>;
 
 /// The Hessian block of the `wrt` variables, as rows of printed formulas.
 fn hessian_json(
@@ -122,13 +122,13 @@ fn hessian_json(
     hessian: &[Vec<NodeId>],
     wrt: &[usize],
     print: Printer,
-) -> crate::error::Result<Value> {
+) -> slope::Result<Value> {
     let mut rows = Vec::with_capacity(wrt.len());
     for &i in wrt {
         let row = wrt
             .iter()
             .map(|&j| print(f, hessian[i][j]).map(Value::String))
-            .collect::<crate::error::Result<Vec<_>>>()?;
+            .collect::<slope::Result<Vec<_>>>()?;
         rows.push(Value::Array(row));
     }
     Ok(Value::Array(rows))

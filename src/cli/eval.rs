@@ -5,8 +5,8 @@ use std::io::Write;
 use serde_json::{Map, Value, json};
 
 use super::{At, Failure, Input, format_value, json_number, load};
-use crate::graph::NodeId;
-use crate::jit::Compiled;
+use slope::graph::NodeId;
+use slope::jit::Compiled;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -37,10 +37,8 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
         nodes.extend_from_slice(f.gradient());
     }
     if args.hessian {
-        let hessian = f
-            .try_hessian()
-            .map_err(|e| Failure::in_source(e, &source))?;
-        let rows: Vec<NodeId> = hessian.iter().flatten().copied().collect();
+        let hessian = f.hessian().map_err(|e| Failure::in_source(e, &source))?;
+        let rows: Vec<NodeId> = hessian.into_iter().flatten().collect();
         nodes.extend(rows);
     }
     let values = if args.interp {

@@ -13,12 +13,12 @@ use super::{
     Failure, Input, format_value, fresh_seed, json_number, load, parse_assignments, parse_bounds,
     usage,
 };
-use crate::error::Result;
-use crate::fd::Scheme;
-use crate::formula::Formula;
-use crate::objective::{CompiledObjective, FiniteDifferences, Negated, Objective};
-use crate::optim::{self, Iterate, Method, Outcome, Settings};
-use crate::plot::{self, Axes, Canvas, ConvergencePlot, FunctionPlot, Series};
+use slope::Formula;
+use slope::Result;
+use slope::fd::Scheme;
+use slope::objective::{CompiledFormula, FiniteDifferences, Negated, Objective};
+use slope::optim::{self, Advice, Iterate, Method, Outcome, Settings};
+use slope::plot::{self, Axes, Canvas, ConvergencePlot, FunctionPlot, Series};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -34,8 +34,8 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
     /// Optimisation method
-    #[arg(long, value_enum, default_value_t = Method::Lbfgs)]
-    method: Method,
+    #[arg(long, value_enum, default_value_t = MethodArg::Lbfgs)]
+    method: MethodArg,
     /// Step size of first-order methods (default 0.1); first trial step of a line search (default 1)
     #[arg(long, allow_negative_numbers = true, value_name = "A")]
     lr: Option<f64>,
@@ -140,7 +140,25 @@ pub struct Args {
         value_delimiter = ',',
         conflicts_with_all = ["method", "restarts", "trace"]
     )]
-    compare: Option<Vec<Method>>,
+    compare: Option<Vec<MethodArg>>,
+}
+
+/// The methods as the command line names them.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum MethodArg {
+    /// Gradient descent with a fixed step (--line-search adds Armijo backtracking)
+    Gd,
+    /// Heavy-ball momentum
+    Momentum,
+    /// Nesterov's accelerated gradient
+    Nesterov,
+    Adagrad,
+    Rmsprop,
+    Adam,
+    /// Limited-memory BFGS with a strong Wolfe line search
+    Lbfgs,
+    /// Newton's method on the exact Hessian, damped where it is not positive definite, with a backtracking line search
+    Newton,
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
@@ -158,7 +176,7 @@ enum TraceFormat {
 }
 
 pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
-    let (mut f, source) = load(&args.input)?;
+    let (f, source) = load(&args.input)?;
     let (mut settings, start, seed) = settings(args, &f, args.method).map_err(Failure::plain)?;
     // Pictures are checked before the run, so a typo costs no time.
     let pictures = Pictures::check(args, &f).map_err(Failure::plain)?;
@@ -167,11 +185,10 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
     // progress bar does with some, which lets plain gd run as a native loop.
     settings.observe_every_iterate = args.trace.is_some() || pictures.convergence.is_some();
     let newton = match &args.compare {
-        Some(methods) => methods.contains(&Method::Newton),
-        None => settings.method == Method::Newton,
+        Some(methods) => methods.contains(&MethodArg::Newton),
+        None => args.method == MethodArg::Newton,
     };
-    let inner =
-        CompiledObjective::new(&mut f, newton).map_err(|e| Failure::in_source(e, &source))?;
+    let inner = CompiledFormula::new(&f, newton).map_err(|e| Failure::in_source(e, &source))?;
     let make_objective = || -> Box<dyn Objective> {
         let inner = inner.clone();
         let objective: Box<dyn Objective> = match args.gradient {
@@ -251,7 +268,8 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
             bar.set_message(format_value(sign * it.f));
         }
     };
-    let outcome = optim::minimize(objective.as_mut(), &start, &settings, &mut observe);
+    let outcome = optim::minimize_with(objective.as_mut(), &start, &settings, &mut observe)
+        .map_err(|e| Failure::in_source(e, &source))?;
     let elapsed = started.elapsed();
     if let Some(bar) = bar {
         bar.finish_and_clear();
@@ -295,7 +313,7 @@ struct Context<'a> {
     f: &'a Formula,
     pictures: &'a Pictures,
     /// The compiled formula itself (not negated), for pictures.
-    plain: &'a CompiledObjective,
+    plain: &'a CompiledFormula,
 }
 
 /// A finished run as the pictures see it.
@@ -442,7 +460,7 @@ impl Context<'_> {
             .history
             .iter()
             .map(|(x, _)| {
-                objective.value_grad(x, &mut grad);
+                Objective::value_grad(&mut objective, x, &mut grad);
                 euclidean(&grad)
             })
             .collect()
@@ -455,13 +473,14 @@ fn euclidean(v: &[f64]) -> f64 {
 
 /// "gd, lr 0.1", or "lbfgs (line search)": what a title says of a method.
 fn method_title(settings: &Settings) -> String {
-    if settings.line_search || !settings.method.is_first_order() {
-        format!("{} (line search)", settings.method.name())
+    let method = settings.method;
+    if method.has_line_search() {
+        format!("{} (line search)", method.name())
     } else {
         format!(
             "{}, lr {}",
-            settings.method.name(),
-            crate::print::format_number(settings.lr)
+            method.name(),
+            slope::print::format_number(method.lr())
         )
     }
 }
@@ -488,8 +507,8 @@ fn outcome_json(
     if let Some(seed) = seed {
         obj.insert("seed".into(), json!(seed));
     }
-    if let Some(hint) = &outcome.hint {
-        obj.insert("hint".into(), json!(hint));
+    if let Some(note) = note(outcome) {
+        obj.insert("hint".into(), json!(note));
     }
     obj
 }
@@ -512,7 +531,7 @@ fn restarts(
         .map(|i| optim::start_of_run(bounds, seed, i))
         .collect();
     let started = Instant::now();
-    let outcomes = optim::multi_start(make_objective, &starts, settings);
+    let outcomes = optim::multi_start(make_objective, &starts, settings).map_err(Failure::plain)?;
     let elapsed = started.elapsed().as_secs_f64();
     let minima = optim::distinct_minima(&outcomes);
     let sign = if args.maximize { -1.0 } else { 1.0 };
@@ -592,15 +611,13 @@ fn restarts(
     Ok(0)
 }
 
-/// Settings, start point and seed (when one was drawn or given) from the
-/// command line, with every value checked.
 /// Runs each method from the same start, one after the other (each on its
 /// own, so the times compare); prints one row per method.
 fn compare(
     context: &mut Context,
     out: &mut dyn Write,
     err: &mut dyn Write,
-    methods: &[Method],
+    methods: &[MethodArg],
     start: &[f64],
     seed: Option<u64>,
     make_objective: &(dyn Fn() -> Box<dyn Objective> + Sync),
@@ -619,11 +636,12 @@ fn compare(
         let mut norms = Vec::new();
         let mut objective = make_objective();
         let started = Instant::now();
-        let outcome = optim::minimize(objective.as_mut(), start, &settings, &mut |it| {
+        let outcome = optim::minimize_with(objective.as_mut(), start, &settings, |it: &Iterate| {
             if wants_norms {
                 norms.push(euclidean(it.grad));
             }
-        });
+        })
+        .map_err(Failure::plain)?;
         done.push((settings, outcome, norms, started.elapsed().as_secs_f64()));
     }
     let runs: Vec<Run> = done
@@ -638,13 +656,13 @@ fn compare(
         .filter(|&i| done[i].1.f.is_finite())
         .min_by(|&a, &b| done[a].1.f.total_cmp(&done[b].1.f))
         .unwrap_or(0);
-    let names: Vec<&str> = methods.iter().map(|m| m.name()).collect();
+    let names: Vec<&str> = done.iter().map(|d| d.0.method.name()).collect();
     let mut title = names.join(", ");
-    if let Some(first_order) = done
-        .iter()
-        .find(|d| d.0.method.is_first_order() && !d.0.line_search)
-    {
-        title += &format!(" (lr {})", crate::print::format_number(first_order.0.lr));
+    if let Some(first_order) = done.iter().find(|d| !d.0.method.has_line_search()) {
+        title += &format!(
+            " (lr {})",
+            slope::print::format_number(first_order.0.method.lr())
+        );
     }
     context.draw(&done[best].0, &runs, &title, &done[best].1.x)?;
 
@@ -662,7 +680,7 @@ fn compare(
             .map(|(s, o, _, seconds)| {
                 let mut row = Map::new();
                 row.insert("method".into(), json!(s.method.name()));
-                row.insert("lr".into(), json_number(s.lr));
+                row.insert("lr".into(), json_number(s.method.lr()));
                 let mut rest = outcome_json(f, o, sign * o.f + 0.0, None);
                 rest.remove("vars");
                 row.append(&mut rest);
@@ -705,7 +723,7 @@ fn compare(
         context.pictures.write_summary(out)?;
     }
     for (s, o, _, _) in &done {
-        if let Some(hint) = &o.hint {
+        if let Some(hint) = note(o) {
             writeln!(
                 err,
                 "note: {} stopped by {}: {hint}",
@@ -728,18 +746,19 @@ fn compare(
     })
 }
 
-/// With `--compare`, options that apply to some methods only (`--lr` to the
-/// first-order ones, `--line-search` to gd, `--project` to the first-order
-/// ones) are applied where they fit instead of refused.
-fn settings(args: &Args, f: &Formula, method: Method) -> Result<(Settings, Vec<f64>, Option<u64>)> {
+/// Settings, start point and seed (when one was drawn or given) from the
+/// command line, with every value checked. With `--compare`, options that
+/// apply to some methods only (`--lr` to the first-order ones,
+/// `--line-search` to gd, `--project` to the first-order ones) are applied
+/// where they fit instead of refused.
+fn settings(
+    args: &Args,
+    f: &Formula,
+    which: MethodArg,
+) -> Result<(Settings, Vec<f64>, Option<u64>)> {
     let comparing = args.compare.is_some();
+    let method = method(args, which)?;
     let mut s = Settings::new(method);
-    if let Some(lr) = args.lr {
-        let lr = positive("--lr", lr)?;
-        if !comparing || method.is_first_order() {
-            s.lr = lr;
-        }
-    }
     if args.max_iter == 0 {
         return Err(usage("--max-iter must be at least 1"));
     }
@@ -747,24 +766,6 @@ fn settings(args: &Args, f: &Formula, method: Method) -> Result<(Settings, Vec<f
     s.ftol = args.ftol.map(|v| non_negative("--ftol", v)).transpose()?;
     s.xtol = args.xtol.map(|v| non_negative("--xtol", v)).transpose()?;
     s.gtol = non_negative("--gtol", args.gtol)?;
-    s.line_search = args.line_search && (!comparing || method == Method::Gd);
-    if args.line_search && method != Method::Gd && !comparing {
-        return Err(usage(
-            "--line-search applies to gd (lbfgs and newton always search)",
-        ));
-    }
-    if s.line_search && args.lr.is_none() {
-        s.lr = 1.0;
-    }
-    s.momentum = fraction("--momentum", args.momentum)?;
-    s.rho = fraction("--rho", args.rho)?;
-    s.beta1 = fraction("--beta1", args.beta1)?;
-    s.beta2 = fraction("--beta2", args.beta2)?;
-    s.epsilon = positive("--epsilon", args.epsilon)?;
-    if args.memory == 0 {
-        return Err(usage("--memory must be at least 1"));
-    }
-    s.memory = args.memory;
 
     let bounds = args
         .bounds
@@ -819,6 +820,55 @@ fn settings(args: &Args, f: &Formula, method: Method) -> Result<(Settings, Vec<f
     };
     s.bounds = bounds;
     Ok((s, start, seed))
+}
+
+/// The method `which` with the parameters given on the command line.
+fn method(args: &Args, which: MethodArg) -> Result<Method> {
+    let comparing = args.compare.is_some();
+    let lr = args.lr.map(|lr| positive("--lr", lr)).transpose()?;
+    if args.line_search && which != MethodArg::Gd && !comparing {
+        return Err(usage(
+            "--line-search applies to gd (lbfgs and newton always search)",
+        ));
+    }
+    let (lr0, momentum) = (0.1, fraction("--momentum", args.momentum)?);
+    let epsilon = positive("--epsilon", args.epsilon)?;
+    let method = match which {
+        MethodArg::Gd => Method::Gd {
+            lr: lr0,
+            line_search: args.line_search,
+        },
+        MethodArg::Momentum => Method::Momentum { lr: lr0, momentum },
+        MethodArg::Nesterov => Method::Nesterov { lr: lr0, momentum },
+        MethodArg::Adagrad => Method::Adagrad { lr: lr0, epsilon },
+        MethodArg::Rmsprop => Method::Rmsprop {
+            lr: lr0,
+            rho: fraction("--rho", args.rho)?,
+            epsilon,
+        },
+        MethodArg::Adam => Method::Adam {
+            lr: lr0,
+            beta1: fraction("--beta1", args.beta1)?,
+            beta2: fraction("--beta2", args.beta2)?,
+            epsilon,
+        },
+        MethodArg::Lbfgs => {
+            if args.memory == 0 {
+                return Err(usage("--memory must be at least 1"));
+            }
+            Method::Lbfgs {
+                memory: args.memory,
+                first_step: 1.0,
+            }
+        }
+        MethodArg::Newton => Method::newton(),
+    };
+    Ok(match lr {
+        Some(lr) if !comparing || method.is_first_order() => method.with_lr(lr),
+        // A line search starts from a step of 1 unless told otherwise.
+        _ if method.has_line_search() => method.with_lr(1.0),
+        _ => method,
+    })
 }
 
 fn positive(flag: &str, v: f64) -> Result<f64> {
@@ -896,7 +946,7 @@ fn write_summary(
     seconds: f64,
 ) -> std::io::Result<()> {
     let what = match (outcome.reason, args.maximize) {
-        (crate::optim::Reason::Diverged, _) => "last finite",
+        (slope::optim::Reason::Diverged, _) => "last finite",
         (_, true) => "maximum",
         (_, false) => "minimum",
     };
@@ -910,17 +960,19 @@ fn write_summary(
         GradientArg::FdForward => ", forward differences".to_string(),
         GradientArg::FdCentral => ", central differences".to_string(),
     };
-    let search = if settings.line_search {
-        " with line search"
-    } else {
-        ""
+    let method = settings.method;
+    let search = match method {
+        Method::Gd {
+            line_search: true, ..
+        } => " with line search",
+        _ => "",
     };
     writeln!(
         out,
         "{:<11} {}{search}, lr {}{gradient}",
         "method",
-        settings.method.name(),
-        settings.lr
+        method.name(),
+        method.lr()
     )?;
     if let Some(seed) = seed {
         writeln!(out, "{:<11} random start from --seed {seed}", "start")?;
@@ -954,21 +1006,44 @@ fn report_trouble(
     source: &super::Source,
     outcome: &Outcome,
 ) -> Result<u8, Failure> {
-    use crate::optim::Reason;
-    let Some(hint) = &outcome.hint else {
+    use slope::optim::Reason;
+    let Some(hint) = note(outcome) else {
         return Ok(0);
     };
     writeln!(err, "note: stopped by {}: {hint}", outcome.reason)?;
     if let Some(bad) = &outcome.bad_point {
         let mut nodes = vec![f.value()];
-        let mut g = f.clone();
-        nodes.extend_from_slice(g.gradient());
-        if let Some(e) = g.diagnose(&nodes, bad) {
+        nodes.extend_from_slice(f.gradient());
+        if let Some(e) = f.diagnose(&nodes, bad) {
             err.write_all(e.render(&source.text, &source.origin).as_bytes())?;
         }
     }
     Ok(match outcome.reason {
         Reason::Diverged | Reason::Oscillating => 1,
         _ => 0,
+    })
+}
+
+/// What the command line says of a run that did not converge: the
+/// library's diagnosis with its advice in terms of flags.
+fn note(outcome: &Outcome) -> Option<String> {
+    if outcome.converged() {
+        return None;
+    }
+    let number = slope::print::format_number;
+    Some(match outcome.advice {
+        None => outcome.message.clone(),
+        Some(advice) => {
+            let advice = match advice {
+                Advice::SmallerStep { lr } => format!("try a smaller --lr (now {})", number(lr)),
+                Advice::LargerStep { lr } => {
+                    format!("the step may be too small (--lr {})", number(lr))
+                }
+                Advice::MoreIterations { max_iter } => {
+                    format!("allow more iterations than --max-iter {max_iter}")
+                }
+            };
+            format!("{}: {advice}", outcome.message)
+        }
     })
 }

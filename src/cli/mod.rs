@@ -7,9 +7,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::error::{Error, ErrorKind, Result};
-use crate::formula::{Formula, Options};
-use crate::parse::Limits;
+use slope::parse::Limits;
+use slope::{Detail, Error, ErrorKind, Limit, Result};
+use slope::{Formula, Options};
 
 mod bench;
 mod check;
@@ -185,11 +185,8 @@ impl Input {
 /// Reads and parses the formula; errors come back rendered against its text.
 fn load(input: &Input) -> Result<(Formula, Source), Failure> {
     let source = input.read().map_err(Failure::plain)?;
-    let mut formula = Formula::parse_with(&source.text, &input.options())
+    let formula = Formula::parse_with(&source.text, &input.options())
         .map_err(|e| Failure::in_source(e, &source))?;
-    // Every command but a plain `eval` needs the gradient: building it here,
-    // within --max-nodes, refuses an oversized one before any work is done.
-    formula.try_gradient().map_err(Failure::plain)?;
     Ok((formula, source))
 }
 
@@ -201,6 +198,7 @@ pub struct Failure {
 
 impl Failure {
     fn plain(e: Error) -> Failure {
+        let e = in_cli_terms(e);
         Failure {
             message: e.render("", ""),
             status: e.exit_code() as u8,
@@ -208,10 +206,33 @@ impl Failure {
     }
 
     fn in_source(e: Error, source: &Source) -> Failure {
+        let e = in_cli_terms(e);
         Failure {
             message: e.render(&source.text, &source.origin),
             status: e.exit_code() as u8,
         }
+    }
+}
+
+/// A library error as the command line says it: the flag that raises a
+/// limit, the flag that set the variable order. (The library never names
+/// a flag.)
+fn in_cli_terms(mut e: Error) -> Error {
+    match e.detail {
+        Some(Detail::Limit { limit, .. }) if e.hint.is_none() => {
+            let flag = match limit {
+                Limit::Bytes => "--max-bytes",
+                Limit::Depth => "--max-depth",
+                Limit::Vars => "--max-vars",
+                Limit::Nodes => "--max-nodes",
+            };
+            e.with_hint(format!("raise the limit with {flag}"))
+        }
+        Some(Detail::VarOrder) => {
+            e.message = e.message.replace("the variable order", "--vars");
+            e
+        }
+        _ => e,
     }
 }
 
@@ -307,7 +328,7 @@ fn wrt_indices(formula: &Formula, wrt: &Option<Vec<String>>) -> Result<Vec<usize
                     )
                     .with_hint(format!(
                         "its variables are {}",
-                        crate::lower::quoted_list(formula.vars())
+                        slope::quoted_list(formula.vars())
                     ))
                 })
             })
@@ -334,7 +355,7 @@ fn parse_bounds(f: &Formula, text: &str) -> Result<Vec<(f64, f64)>> {
         let i = f.var_index(name).ok_or_else(|| {
             usage(&format!("--bounds: the formula has no variable '{name}'")).with_hint(format!(
                 "its variables are {}",
-                crate::lower::quoted_list(f.vars())
+                slope::quoted_list(f.vars())
             ))
         })?;
         if !(lo.is_finite() && hi.is_finite() && lo < hi) {
@@ -354,7 +375,7 @@ fn parse_bounds(f: &Formula, text: &str) -> Result<Vec<(f64, f64)>> {
     if !missing.is_empty() {
         return Err(usage(&format!(
             "--bounds gives no range for {}",
-            crate::lower::quoted_list(&missing)
+            slope::quoted_list(&missing)
         )));
     }
     Ok(bounds.into_iter().flatten().collect())

@@ -6,10 +6,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::{Failure, Input, load, parse_assignments, parse_bounds, usage};
-use crate::error::{Error, ErrorKind, Result};
-use crate::formula::Formula;
-use crate::objective::CompiledObjective;
-use crate::plot::{self, Axes, Canvas, FunctionPlot};
+use slope::Formula;
+use slope::objective::CompiledFormula;
+use slope::plot::{self, Axes, Canvas, FunctionPlot};
+use slope::{Error, ErrorKind, Result};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -38,7 +38,7 @@ pub struct Args {
 }
 
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, Failure> {
-    let (mut f, source) = load(&args.input)?;
+    let (f, source) = load(&args.input)?;
     let checked = (|| {
         let format = plot::check_target(&args.output, "-o")?;
         let size = plot::parse_size("--size", &args.size)?;
@@ -49,7 +49,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, Failure> {
             for (name, value) in parse_assignments("--at", text)? {
                 let i = f.var_index(&name).ok_or_else(|| {
                     usage(&format!("--at: the formula has no variable '{name}'")).with_hint(
-                        format!("its variables are {}", crate::lower::quoted_list(f.vars())),
+                        format!("its variables are {}", slope::quoted_list(f.vars())),
                     )
                 })?;
                 at[i] = value;
@@ -59,7 +59,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, Failure> {
     })();
     let (canvas, axes, bounds, at) = checked.map_err(Failure::plain)?;
     let mut objective =
-        CompiledObjective::new(&mut f, false).map_err(|e| Failure::in_source(e, &source))?;
+        CompiledFormula::new(&f, false).map_err(|e| Failure::in_source(e, &source))?;
     let picture = FunctionPlot {
         title: format!("f = {}", plot::short_formula(f.source(), 70)),
         vars: f.vars(),
@@ -102,7 +102,7 @@ pub(super) fn parse_axes(f: &Formula, flag: &str, text: Option<&str>) -> Result<
         let i = f.var_index(name).ok_or_else(|| {
             usage(&format!("{flag}: the formula has no variable '{name}'")).with_hint(format!(
                 "its variables are {}",
-                crate::lower::quoted_list(f.vars())
+                slope::quoted_list(f.vars())
             ))
         })?;
         indices.push(i);

@@ -3,7 +3,7 @@
 //! AdaGrad, RMSProp and Adam. Each keeps at most two vectors of state.
 
 use super::line_search::backtrack;
-use super::{Context, Method, Settings, Step, StepResult};
+use super::{Context, Method, Step, StepResult};
 
 pub(crate) struct FirstOrder {
     method: Method,
@@ -23,15 +23,15 @@ pub(crate) struct FirstOrder {
 }
 
 impl FirstOrder {
-    pub fn new(method: Method, n: usize, settings: &Settings) -> FirstOrder {
-        let line_search = method == Method::Gd && settings.line_search;
-        let scratch = if line_search { n } else { 0 };
+    pub fn new(method: Method, n: usize) -> FirstOrder {
+        let scratch = if method.has_line_search() { n } else { 0 };
+        let adam = matches!(method, Method::Adam { .. });
         FirstOrder {
             method,
             a: vec![0.0; n],
-            b: vec![0.0; if method == Method::Adam { n } else { 0 }],
+            b: vec![0.0; if adam { n } else { 0 }],
             t: 0,
-            last_step: settings.lr,
+            last_step: method.lr(),
             trial: vec![0.0; scratch],
             trial_grad: vec![0.0; scratch],
             direction: vec![0.0; scratch],
@@ -47,9 +47,8 @@ impl Step for FirstOrder {
         f: &mut f64,
         grad: &mut [f64],
     ) -> StepResult {
-        let s = ctx.settings;
-        let lr = s.lr;
-        if self.method == Method::Gd && s.line_search {
+        let lr = self.method.lr();
+        if self.method.has_line_search() {
             for (d, g) in self.direction.iter_mut().zip(grad.iter()) {
                 *d = -g;
             }
@@ -62,53 +61,58 @@ impl Step for FirstOrder {
             return result;
         }
         match self.method {
-            Method::Gd => {
+            Method::Gd { .. } => {
                 for (xi, g) in x.iter_mut().zip(grad.iter()) {
                     *xi -= lr * g;
                 }
             }
-            Method::Momentum => {
+            Method::Momentum { momentum, .. } => {
                 for ((xi, v), g) in x.iter_mut().zip(&mut self.a).zip(grad.iter()) {
-                    *v = s.momentum * *v + g;
+                    *v = momentum * *v + g;
                     *xi -= lr * *v;
                 }
             }
             // Nesterov's look-ahead, in the form that needs only the
             // gradient at the current point.
-            Method::Nesterov => {
+            Method::Nesterov { momentum, .. } => {
                 for ((xi, v), g) in x.iter_mut().zip(&mut self.a).zip(grad.iter()) {
-                    *v = s.momentum * *v + g;
-                    *xi -= lr * (g + s.momentum * *v);
+                    *v = momentum * *v + g;
+                    *xi -= lr * (g + momentum * *v);
                 }
             }
-            Method::Adagrad => {
+            Method::Adagrad { epsilon, .. } => {
                 for ((xi, sum), g) in x.iter_mut().zip(&mut self.a).zip(grad.iter()) {
                     *sum += g * g;
-                    *xi -= lr * g / (sum.sqrt() + s.epsilon);
+                    *xi -= lr * g / (sum.sqrt() + epsilon);
                 }
             }
-            Method::Rmsprop => {
+            Method::Rmsprop { rho, epsilon, .. } => {
                 for ((xi, avg), g) in x.iter_mut().zip(&mut self.a).zip(grad.iter()) {
-                    *avg = s.rho * *avg + (1.0 - s.rho) * g * g;
-                    *xi -= lr * g / (avg.sqrt() + s.epsilon);
+                    *avg = rho * *avg + (1.0 - rho) * g * g;
+                    *xi -= lr * g / (avg.sqrt() + epsilon);
                 }
             }
-            Method::Adam => {
+            Method::Adam {
+                beta1,
+                beta2,
+                epsilon,
+                ..
+            } => {
                 self.t += 1;
-                let c1 = 1.0 - s.beta1.powi(self.t);
-                let c2 = 1.0 - s.beta2.powi(self.t);
+                let c1 = 1.0 - beta1.powi(self.t);
+                let c2 = 1.0 - beta2.powi(self.t);
                 for (((xi, m), v), g) in x
                     .iter_mut()
                     .zip(&mut self.a)
                     .zip(&mut self.b)
                     .zip(grad.iter())
                 {
-                    *m = s.beta1 * *m + (1.0 - s.beta1) * g;
-                    *v = s.beta2 * *v + (1.0 - s.beta2) * g * g;
-                    *xi -= lr * (*m / c1) / ((*v / c2).sqrt() + s.epsilon);
+                    *m = beta1 * *m + (1.0 - beta1) * g;
+                    *v = beta2 * *v + (1.0 - beta2) * g * g;
+                    *xi -= lr * (*m / c1) / ((*v / c2).sqrt() + epsilon);
                 }
             }
-            Method::Lbfgs | Method::Newton => return StepResult::Failed,
+            Method::Lbfgs { .. } | Method::Newton { .. } => return StepResult::Failed,
         }
         ctx.project(x);
         *f = ctx.value_grad(x, grad);

@@ -3,7 +3,7 @@
 //! information valid.
 
 use super::line_search::strong_wolfe;
-use super::{Context, Settings, Step, StepResult, dot};
+use super::{Context, Step, StepResult, dot};
 
 pub(crate) struct Lbfgs {
     /// Corrections `s = x_{k+1} - x_k` and `y = g_{k+1} - g_k`, a ring of
@@ -22,8 +22,9 @@ pub(crate) struct Lbfgs {
 }
 
 impl Lbfgs {
-    pub fn new(n: usize, settings: &Settings) -> Lbfgs {
-        let m = settings.memory.max(1);
+    /// L-BFGS over `n` variables keeping `memory` corrections.
+    pub fn new(n: usize, memory: usize) -> Lbfgs {
+        let m = memory.max(1);
         Lbfgs {
             s: vec![vec![0.0; n]; m],
             y: vec![vec![0.0; n]; m],
@@ -118,9 +119,9 @@ impl Step for Lbfgs {
             // that it moves x by about --lr.
             let t0 = if self.len == 0 {
                 let norm = dot(&self.direction, &self.direction).sqrt();
-                ctx.settings.lr / norm.max(1.0)
+                ctx.settings.method.lr() / norm.max(1.0)
             } else {
-                ctx.settings.lr
+                ctx.settings.method.lr()
             };
             let (trial, trial_grad) = (&mut self.trial, &mut self.trial_grad);
             if let StepResult::Moved =
@@ -143,7 +144,6 @@ impl Step for Lbfgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::optim::Method;
 
     /// Records the step from `from` to `to` (value, gradient) as a pair.
     fn step(l: &mut Lbfgs, from: (f64, f64), to: (f64, f64)) {
@@ -154,11 +154,7 @@ mod tests {
 
     #[test]
     fn a_rejected_pair_leaves_a_full_memory_alone() {
-        let settings = Settings {
-            memory: 2,
-            ..Settings::new(Method::Lbfgs)
-        };
-        let mut l = Lbfgs::new(1, &settings);
+        let mut l = Lbfgs::new(1, 2);
         step(&mut l, (0.0, 0.0), (1.0, 2.0));
         step(&mut l, (1.0, 2.0), (2.0, 5.0));
         assert_eq!((l.len, l.start), (2, 0));

@@ -7,6 +7,15 @@
 
 use super::{Context, StepResult, dot};
 
+/// The sufficient-decrease (Armijo) constant: a step must lower f by at
+/// least this fraction of what the slope promises (Nocedal and Wright's
+/// usual value).
+const C1: f64 = 1e-4;
+
+/// The curvature (strong Wolfe) constant: the slope must shrink to this
+/// fraction of the first, a loose test suited to quasi-Newton steps.
+const C2: f64 = 0.9;
+
 /// Most trial steps a search makes before giving up.
 const MAX_TRIALS: usize = 60;
 
@@ -27,7 +36,7 @@ pub(crate) fn backtrack(
     if slope.is_nan() || slope >= 0.0 {
         return StepResult::Failed;
     }
-    let c1 = ctx.settings.c1;
+    let c1 = C1;
     let mut t = *t0;
     for _ in 0..MAX_TRIALS {
         move_to(trial, x, d, t);
@@ -60,7 +69,7 @@ pub(crate) fn strong_wolfe(
     if slope0.is_nan() || slope0 >= 0.0 {
         return StepResult::Failed;
     }
-    let (c1, c2) = (ctx.settings.c1, ctx.settings.c2);
+    let (c1, c2) = (C1, C2);
     let eval = |ctx: &mut Context<'_>, t: f64, trial: &mut [f64], trial_grad: &mut [f64]| {
         move_to(trial, x, d, t);
         let ft = ctx.value_grad(trial, trial_grad);

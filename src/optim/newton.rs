@@ -106,7 +106,7 @@ impl Step for Newton {
             }
         }
         self.solve(grad);
-        let mut t = ctx.settings.lr;
+        let mut t = ctx.settings.method.lr();
         backtrack(
             ctx,
             x,

@@ -20,9 +20,13 @@ pub struct Series {
     pub grad_norms: Vec<f64>,
 }
 
+/// A convergence chart: |f − f_best| and the gradient norm of each run
+/// against the iteration, on log scales.
 #[derive(Clone, Debug)]
 pub struct ConvergencePlot<'a> {
+    /// The chart's title.
     pub title: String,
+    /// One series per run.
     pub series: &'a [Series],
     /// The runs maximised: the best value is the highest.
     pub maximize: bool,
@@ -51,6 +55,7 @@ impl ConvergencePlot<'_> {
     }
 }
 
+/// The chart, encoded in the canvas's format.
 pub fn render_convergence(plot: &ConvergencePlot, canvas: Canvas) -> Result<Vec<u8>> {
     encode(canvas, plot)
 }

@@ -28,21 +28,27 @@ pub enum Axes {
 pub struct Path {
     /// The legend's name for it (a method); empty for a lone path.
     pub label: String,
+    /// The iterates.
     pub points: Vec<Vec<f64>>,
+    /// f at each iterate.
     pub values: Vec<f64>,
 }
 
 /// What to draw of a function.
 #[derive(Clone, Debug)]
 pub struct FunctionPlot<'a> {
+    /// The picture's title.
     pub title: String,
+    /// The function's variables.
     pub vars: &'a [String],
+    /// The variables on the axes.
     pub axes: Axes,
     /// The range of each axis variable, in the order of `axes`.
     pub ranges: Vec<(f64, f64)>,
     /// A point in every variable: the variables not on an axis are held at
     /// their values here (the slice).
     pub at: Vec<f64>,
+    /// Descent paths drawn over the function.
     pub paths: &'a [Path],
 }
 

@@ -27,15 +27,20 @@ pub use function::{Axes, FunctionPlot, Path, path_range, render_function};
 /// The picture formats, chosen by a file's extension.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Format {
+    /// Scalable vector graphics (`.svg`).
     Svg,
+    /// Portable network graphics (`.png`).
     Png,
 }
 
 /// The size and format of a picture.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Canvas {
+    /// SVG or PNG.
     pub format: Format,
+    /// Width in pixels.
     pub width: u32,
+    /// Height in pixels.
     pub height: u32,
 }
 
@@ -47,6 +52,7 @@ const MIN_SIDE: u32 = 300;
 const MAX_SIDE: u32 = 8000;
 
 impl Canvas {
+    /// A canvas of `format` and size `(width, height)`.
     pub fn new(format: Format, (width, height): (u32, u32)) -> Canvas {
         Canvas {
             format,

@@ -576,7 +576,7 @@ fn bad_input_exits_2_with_a_hint() {
 #[test]
 fn the_library_verdicts() {
     let mut f = Formula::parse("x^3*y").unwrap();
-    let dx = f.partial("x").unwrap();
+    let dx = f.partial("x").unwrap().id();
     let right = f.parse_into("3*y*x*x", &Default::default()).unwrap();
     let wrong = f.parse_into("3*x^2", &Default::default()).unwrap();
     let bounds = [(-1.0, 1.0), (-1.0, 1.0)];

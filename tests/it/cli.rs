@@ -197,7 +197,7 @@ fn diff_json_partials_parse_back() {
     for text in formulas {
         let (v, status) = run_json(&["diff", text, "--json"]);
         assert_eq!(status, 0, "{text}");
-        let mut f = Formula::parse(text).unwrap();
+        let f = Formula::parse(text).unwrap();
         let vars: Vec<String> = serde_json::from_value(v["vars"].clone()).unwrap();
         assert_eq!(vars, f.vars(), "{text}");
         let options = Options {

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::Value;
 use slope::jit::Compiled;
-use slope::{ErrorKind, Formula, Limits, Options};
+use slope::{Detail, ErrorKind, Formula, Limit, Limits, Options};
 
 /// `sum (v_i - c_i)^2 * w_i` over `n` variables, with `c_i`, `w_i` small
 /// numbers that differ between neighbours.
@@ -44,7 +44,7 @@ fn a_hundred_thousand_variables_through_the_library() {
     assert_eq!(f.vars().len(), MANY);
     assert_eq!(f.vars()[MANY - 1], format!("v{}", MANY - 1));
     let mut outputs = vec![f.value()];
-    outputs.extend_from_slice(f.try_gradient().unwrap());
+    outputs.extend_from_slice(f.gradient());
     let x = point(MANY);
     let (value, gradient) = expected(&x);
 
@@ -63,10 +63,14 @@ fn a_hundred_thousand_variables_through_the_library() {
     }
     // The Hessian would have 10^10 entries: refused before any is made.
     let nodes = f.graph().len();
-    let e = f.try_hessian().unwrap_err();
+    let e = f.hessian().unwrap_err();
     assert_eq!(e.kind, ErrorKind::Limit);
     assert!(e.message.contains("10000000000 entries"), "{}", e.message);
-    assert_eq!(e.hint.as_deref(), Some("raise the limit with --max-nodes"));
+    let over_nodes = Detail::Limit {
+        limit: Limit::Nodes,
+        max: Limits::default().max_nodes,
+    };
+    assert_eq!(e.detail, Some(over_nodes));
     assert_eq!(f.graph().len(), nodes);
 }
 
@@ -156,7 +160,11 @@ fn the_variable_limit() {
         e.message,
         "the formula has 4 variables, over the limit of 3"
     );
-    assert_eq!(e.hint.as_deref(), Some("raise the limit with --max-vars"));
+    let over_vars = Detail::Limit {
+        limit: Limit::Vars,
+        max: 3,
+    };
+    assert_eq!(e.detail, Some(over_vars));
     // Variables named by --vars count too.
     let options = Options {
         vars: Some(["a", "b", "c", "d"].map(String::from).to_vec()),
@@ -178,16 +186,15 @@ fn exp_of_product(n: usize) -> String {
 #[test]
 fn the_node_limit_covers_derivatives() {
     let text = exp_of_product(40);
-    // Measure what each stage needs with no limit.
+    // Measure what each stage needs with no limit: a formula is parsed
+    // with its gradient.
     let mut free = Formula::parse(&text).unwrap();
-    let value_nodes = free.graph().len();
-    let _ = free.try_gradient().unwrap();
     let gradient_nodes = free.graph().len();
-    let _ = free.try_hessian().unwrap();
+    let _ = free.hessian().unwrap();
     let hessian_nodes = free.graph().len();
     assert!(
         hessian_nodes > 5 * gradient_nodes,
-        "{value_nodes} → {gradient_nodes} → {hessian_nodes}"
+        "{gradient_nodes} → {hessian_nodes}"
     );
 
     let limited = |max_nodes| {
@@ -199,15 +206,9 @@ fn the_node_limit_covers_derivatives() {
             }),
         )
     };
-    // The formula alone over the limit.
-    let e = limited(value_nodes - 1).err().unwrap();
-    assert_eq!(e.kind, ErrorKind::Limit);
-    assert!(e.message.contains("graph nodes"), "{}", e.message);
-    assert_eq!(e.hint.as_deref(), Some("raise the limit with --max-nodes"));
-
-    // The gradient over the limit: refused, and the formula is unchanged.
-    let mut f = limited(gradient_nodes - 1).unwrap();
-    let e = f.try_gradient().unwrap_err();
+    // The formula and its gradient over the limit: refused, saying which
+    // limit (the command line adds the flag that raises it).
+    let e = limited(gradient_nodes - 1).err().unwrap();
     assert_eq!(e.kind, ErrorKind::Limit);
     assert!(
         e.message
@@ -215,23 +216,32 @@ fn the_node_limit_covers_derivatives() {
         "{}",
         e.message
     );
-    assert_eq!(f.graph().len(), value_nodes);
+    let over = |max| {
+        Some(Detail::Limit {
+            limit: Limit::Nodes,
+            max,
+        })
+    };
+    assert_eq!(e.detail, over(gradient_nodes - 1));
+    // Exactly enough.
+    let f = limited(gradient_nodes).unwrap();
     assert_eq!(f.eval(&[1.0; 40]), 1f64.exp());
 
     // The Hessian over the limit (with room for its 1,600 entries), after a
     // gradient that fits: refused mid-sweep, and the gradient still works.
-    let mut f = limited(gradient_nodes + 1_600 + 10).unwrap();
-    let grad = f.try_gradient().unwrap().to_vec();
-    let e = f.try_hessian().unwrap_err();
+    let max = gradient_nodes + 1_600 + 10;
+    let mut f = limited(max).unwrap();
+    let grad = f.gradient().to_vec();
+    let e = f.hessian().unwrap_err();
     assert_eq!(e.kind, ErrorKind::Limit);
-    assert_eq!(e.hint.as_deref(), Some("raise the limit with --max-nodes"));
+    assert_eq!(e.detail, over(max));
     assert_eq!(f.graph().len(), gradient_nodes);
     let g = f.eval_nodes(&grad, &[1.0; 40]);
     assert!(g.iter().all(|&d| d == 1f64.exp()), "{g:?}");
 
     // Exactly enough: the Hessian is built.
     let mut f = limited(hessian_nodes + 40 * 40).unwrap();
-    assert_eq!(f.try_hessian().unwrap().len(), 40);
+    assert_eq!(f.hessian().unwrap().len(), 40);
 
     // A hand-written derivative (`slope check --grad`) read into the
     // formula's graph counts too.
@@ -240,7 +250,6 @@ fn the_node_limit_covers_derivatives() {
         ..Limits::default()
     };
     let mut f = limited(limits.max_nodes).unwrap();
-    f.try_gradient().unwrap();
     assert!(f.parse_into("x1 + 1", &limits).is_ok());
     let cubes: Vec<String> = (1..=10).map(|i| format!("x{i}^3")).collect();
     let e = f.parse_into(&cubes.join(" + "), &limits).unwrap_err();
@@ -260,7 +269,7 @@ fn an_exploding_hessian_is_refused_by_default_without_running_out_of_memory() {
             .join(" + ")
     );
     let mut f = Formula::parse(&text).unwrap();
-    let e = f.try_hessian().unwrap_err();
+    let e = f.hessian().unwrap_err();
     assert_eq!(e.kind, ErrorKind::Limit);
     assert!(e.message.contains("16000000 entries"), "{}", e.message);
     // 150 variables in one product under exp: 150 sweeps. It fits by
@@ -268,9 +277,8 @@ fn an_exploding_hessian_is_refused_by_default_without_running_out_of_memory() {
     // is refused mid-sweep.
     let text = exp_of_product(150);
     let mut f = Formula::parse(&text).unwrap();
-    let _ = f.try_gradient().unwrap();
     let gradient_nodes = f.graph().len();
-    let _ = f.try_hessian().unwrap();
+    let _ = f.hessian().unwrap();
     let needed = f.graph().len();
     assert!(needed > 20 * gradient_nodes, "{needed} nodes");
     let options = with_limits(Limits {
@@ -278,7 +286,7 @@ fn an_exploding_hessian_is_refused_by_default_without_running_out_of_memory() {
         ..Limits::default()
     });
     let mut f = Formula::parse_with(&text, &options).unwrap();
-    let e = f.try_hessian().unwrap_err();
+    let e = f.hessian().unwrap_err();
     assert!(e.message.contains("graph nodes"), "{}", e.message);
 }
 
@@ -317,9 +325,9 @@ fn ten_thousand_deep_through_the_pipeline_on_a_small_stack() {
     ];
     for text in &texts {
         on_a_small_stack(|| {
-            let mut f = Formula::parse(text).unwrap();
+            let f = Formula::parse(text).unwrap();
             let mut outputs = vec![f.value()];
-            outputs.extend_from_slice(f.try_gradient().unwrap());
+            outputs.extend_from_slice(f.gradient());
             let x = [0.5];
             let interpreted = f.eval_nodes(&outputs, &x);
             let compiled = Compiled::compile(f.graph(), &outputs, 1).unwrap();
@@ -347,8 +355,8 @@ fn overflowing_constants_print_back_to_the_same_value() {
     let c = "(6.02E+23 * 6.02E+23)";
     let c4 = format!("(({c} * {c}) * ({c} * {c}))");
     let text = format!("((({c4} * {c4}) * (((-(x + x)) * x) * x)) * x)");
-    let mut f = Formula::parse(&text).unwrap();
-    let dx = f.try_gradient().unwrap()[0];
+    let f = Formula::parse(&text).unwrap();
+    let dx = f.gradient()[0];
     let printed = f.to_slope(dx).unwrap();
     let back = Formula::parse(&printed).unwrap();
     let (a, b) = (f.eval_nodes(&[dx], &[0.0])[0], back.eval(&[0.0]));

@@ -14,9 +14,9 @@ use std::cell::Cell;
 
 use serde_json::Value;
 use slope::fd::Scheme;
-use slope::objective::{CompiledObjective, FiniteDifferences, FnObjective, Negated, Objective};
-use slope::optim::{Method, Reason, Settings, minimize};
+use slope::{CompiledFormula, FiniteDifferences, FnObjective, Iterate, Negated, Objective};
 use slope::{Formula, testfns};
+use slope::{Method, Reason, Settings, minimize, minimize_with};
 
 use super::{Run, slope};
 
@@ -79,9 +79,10 @@ fn assert_near(x: &[f64], want: &[f64], tol: f64, what: &str) {
 
 /// Compiles `text` (with the Hessian for Newton) and minimises it from `start`.
 fn minimize_text(text: &str, start: &[f64], settings: &Settings) -> slope::optim::Outcome {
-    let mut f = Formula::parse(text).unwrap();
-    let mut objective = CompiledObjective::new(&mut f, settings.method == Method::Newton).unwrap();
-    minimize(&mut objective, start, settings, &mut |_| {})
+    let f = Formula::parse(text).unwrap();
+    let mut objective =
+        CompiledFormula::new(&f, matches!(settings.method, Method::Newton { .. })).unwrap();
+    minimize(&mut objective, start, settings).unwrap()
 }
 
 const PARABOLA_SEED: [&str; 11] = [
@@ -233,28 +234,29 @@ fn seed_bounded_x_squared_with_three_steps() {
 /// take milliseconds on compiled code. AdaGrad's steps shrink by
 /// themselves, so it starts larger.
 fn method_settings() -> Vec<(&'static str, Settings)> {
-    let first_order = |method, lr| Settings {
-        lr,
+    let first_order = |method: Method, lr| Settings {
         max_iter: 100_000,
-        ..Settings::new(method)
+        ..Settings::new(method.with_lr(lr))
     };
     vec![
-        ("gd", first_order(Method::Gd, 1e-3)),
+        ("gd", first_order(Method::gd(), 1e-3)),
         (
             "gd --line-search",
-            Settings {
-                line_search: true,
-                lr: 1.0,
-                ..first_order(Method::Gd, 1.0)
-            },
+            first_order(
+                Method::Gd {
+                    lr: 1.0,
+                    line_search: true,
+                },
+                1.0,
+            ),
         ),
-        ("momentum", first_order(Method::Momentum, 1e-3)),
-        ("nesterov", first_order(Method::Nesterov, 5e-4)),
-        ("adagrad", first_order(Method::Adagrad, 0.1)),
-        ("rmsprop", first_order(Method::Rmsprop, 1e-3)),
-        ("adam", first_order(Method::Adam, 1e-3)),
-        ("lbfgs", Settings::new(Method::Lbfgs)),
-        ("newton", Settings::new(Method::Newton)),
+        ("momentum", first_order(Method::momentum(), 1e-3)),
+        ("nesterov", first_order(Method::nesterov(), 5e-4)),
+        ("adagrad", first_order(Method::adagrad(), 0.1)),
+        ("rmsprop", first_order(Method::rmsprop(), 1e-3)),
+        ("adam", first_order(Method::adam(), 1e-3)),
+        ("lbfgs", Settings::new(Method::lbfgs())),
+        ("newton", Settings::new(Method::newton())),
     ]
 }
 
@@ -300,7 +302,7 @@ fn every_method_reaches_the_minimum_of_the_standard_functions() {
         for (mname, settings) in method_settings() {
             let what = format!("{mname} on {fname}");
             let o = minimize_text(&text, &start, &settings);
-            if settings.method == Method::Rmsprop {
+            if matches!(settings.method, Method::Rmsprop { .. }) {
                 // RMSProp divides the gradient by its running RMS, so near
                 // the minimum each step is still about lr per component, as
                 // long as g is not exactly 0: with a fixed lr it can only get
@@ -308,7 +310,7 @@ fn every_method_reaches_the_minimum_of_the_standard_functions() {
                 // loop stops it as oscillating (the hint, a smaller --lr, is
                 // the right advice: the bounce scales with lr).
                 assert_eq!(o.reason, Reason::Oscillating, "{what}: {o:?}");
-                assert_near(&o.x, &minimiser, 2.0 * settings.lr, &what);
+                assert_near(&o.x, &minimiser, 2.0 * settings.method.lr(), &what);
                 assert!(o.f < 1e-2, "{what}: f = {}", o.f);
                 continue;
             }
@@ -320,14 +322,14 @@ fn every_method_reaches_the_minimum_of_the_standard_functions() {
                 o.reason.converged(),
                 "{what}: stopped by {} ({:?})",
                 o.reason,
-                o.hint
+                o.message
             );
             assert_eq!(o.reason, Reason::Gtol, "{what}");
             assert_near(&o.x, &minimiser, 1e-6, &what);
             assert!(o.f.abs() < 1e-12, "{what}: f = {:e}", o.f);
             assert!(o.iterations < settings.max_iter, "{what}");
             assert!(o.evaluations > o.iterations, "{what}: {o:?}");
-            assert!(o.hint.is_none(), "{what}: {:?}", o.hint);
+            assert!(o.advice.is_none(), "{what}: {:?}", o.advice);
         }
     }
 }
@@ -337,9 +339,8 @@ fn rmsprop_gets_closer_with_a_smaller_step() {
     // Booth, minimum 0 at (1, 3): the bounce RMSProp ends in scales with lr.
     for lr in [1e-3, 1e-4] {
         let settings = Settings {
-            lr,
             max_iter: 200_000,
-            ..Settings::new(Method::Rmsprop)
+            ..Settings::new(Method::rmsprop().with_lr(lr))
         };
         let o = minimize_text(testfns::BOOTH, &[0.0, 0.0], &settings);
         assert_eq!(o.reason, Reason::Oscillating, "lr {lr}: {o:?}");
@@ -703,7 +704,7 @@ fn a_step_too_large_diverges_with_advice() {
     assert_eq!(r.status, 1, "{}", r.stderr);
     assert_eq!(v["reason"], "diverged");
     assert_eq!(v["converged"], false);
-    let hint = "f grew until it overflowed: the step is too large, try a smaller --lr (now 10)";
+    let hint = "f grew until it overflowed, so the step is too large: try a smaller --lr (now 10)";
     assert_eq!(v["hint"], hint);
     assert!(
         r.stderr
@@ -755,7 +756,7 @@ fn leaving_the_domain_diverges_and_names_the_operation() {
     assert!(point(last)[0] < 0.0 && last["f"].is_null(), "{last}");
 
     // The library says the same: the point outside the domain is kept.
-    let o = minimize_text("ln(x)", &[1.0], &Settings::new(Method::Gd));
+    let o = minimize_text("ln(x)", &[1.0], &Settings::new(Method::gd()));
     assert_eq!(o.reason, Reason::Diverged);
     let bad = o.bad_point.expect("a diverged run keeps the bad point");
     assert!(bad[0] < 0.0 && bad[0] > -0.01, "{bad:?}");
@@ -989,12 +990,11 @@ fn finite_differences_cost_extra_calls_of_the_function() {
     });
     let mut fd = FiniteDifferences::new(inner, Scheme::Central);
     let settings = Settings {
-        lr: 0.1,
         ftol: Some(1e-4),
         max_iter: 100,
-        ..Settings::new(Method::Gd)
+        ..Settings::new(Method::gd().with_lr(0.1))
     };
-    let o = minimize(&mut fd, &[1.5], &settings, &mut |_| {});
+    let o = minimize(&mut fd, &[1.5], &settings).unwrap();
     assert_eq!(o.reason, Reason::Ftol);
     assert_near(&o.x, &[-1.0 / 3.0], 2.5e-3, "fd central");
     // Each gradient costs 1 + 2n function values, and the count says so.
@@ -1004,7 +1004,7 @@ fn finite_differences_cost_extra_calls_of_the_function() {
     // With the exact gradient, each evaluation is one call.
     calls.set(0);
     let mut exact = fd.inner;
-    let o = minimize(&mut exact, &[1.5], &settings, &mut |_| {});
+    let o = minimize(&mut exact, &[1.5], &settings).unwrap();
     assert_eq!(calls.get(), o.evaluations);
 }
 
@@ -1018,30 +1018,23 @@ fn a_closure_with_a_hand_written_gradient() {
         g[1] = 20.0 * (x[1] + 2.0);
         (x[0] - 1.0).powi(2) + 10.0 * (x[1] + 2.0).powi(2)
     };
-    let lbfgs = Settings::new(Method::Lbfgs);
+    let lbfgs = Settings::new(Method::lbfgs());
     let gd = Settings {
-        lr: 0.04,
-        ..Settings::new(Method::Gd)
+        ..Settings::new(Method::gd().with_lr(0.04))
     };
     for settings in [lbfgs, gd] {
         let mut objective = FnObjective::new(2, quadratic);
         assert_eq!(objective.n_vars(), 2);
-        let o = minimize(&mut objective, &[5.0, 5.0], &settings, &mut |_| {});
+        let o = minimize(&mut objective, &[5.0, 5.0], &settings).unwrap();
         assert_eq!(o.reason, Reason::Gtol, "{:?}", settings.method);
         assert_near(&o.x, &[1.0, -2.0], 1e-8, settings.method.name());
         assert!(o.f < 1e-15);
     }
     // The same function compiled from a formula takes the same steps.
     let settings = Settings {
-        lr: 0.04,
-        ..Settings::new(Method::Gd)
+        ..Settings::new(Method::gd().with_lr(0.04))
     };
-    let by_closure = minimize(
-        &mut FnObjective::new(2, quadratic),
-        &[5.0, 5.0],
-        &settings,
-        &mut |_| {},
-    );
+    let by_closure = minimize(&mut FnObjective::new(2, quadratic), &[5.0, 5.0], &settings).unwrap();
     let by_formula = minimize_text("(x-1)^2 + 10*(y+2)^2", &[5.0, 5.0], &settings);
     assert_eq!(by_closure.iterations, by_formula.iterations);
     assert_near(&by_closure.x, &by_formula.x, 1e-12, "closure vs formula");
@@ -1050,18 +1043,18 @@ fn a_closure_with_a_hand_written_gradient() {
 #[test]
 fn negated_maximises() {
     // -(x-2)^2 + 3: maximum 3 at x = 2; Negated minimises its negation.
-    for method in [Method::Lbfgs, Method::Newton, Method::Gd] {
-        let mut f = Formula::parse("-(x-2)^2 + 3").unwrap();
-        let compiled = CompiledObjective::new(&mut f, method == Method::Newton).unwrap();
+    for method in [Method::lbfgs(), Method::newton(), Method::gd()] {
+        let f = Formula::parse("-(x-2)^2 + 3").unwrap();
+        let compiled = CompiledFormula::new(&f, matches!(method, Method::Newton { .. })).unwrap();
         let mut objective = Negated(compiled);
-        let o = minimize(&mut objective, &[-1.0], &Settings::new(method), &mut |_| {});
+        let o = minimize(&mut objective, &[-1.0], &Settings::new(method)).unwrap();
         assert_eq!(o.reason, Reason::Gtol, "{method:?}");
         assert_near(&o.x, &[2.0], 1e-8, method.name());
         assert!((-o.f - 3.0).abs() < 1e-15, "{method:?}: f = {}", o.f);
     }
     // Negated negates value, gradient and Hessian.
-    let mut f = Formula::parse("x^3").unwrap();
-    let mut objective = Negated(CompiledObjective::new(&mut f, true).unwrap());
+    let f = Formula::parse("x^3").unwrap();
+    let mut objective = Negated(CompiledFormula::new(&f, true).unwrap());
     let mut g = [0.0];
     let mut h = [0.0];
     assert_eq!(objective.value_grad(&[2.0], &mut g), -8.0);
@@ -1076,20 +1069,21 @@ fn keep_history_returns_every_iterate() {
     // Booth, minimum 0 at (1, 3).
     let text = testfns::BOOTH;
     let formula = Formula::parse(text).unwrap();
-    for method in [Method::Gd, Method::Adam, Method::Lbfgs] {
+    for method in [Method::gd(), Method::adam(), Method::lbfgs()] {
+        let lr = if method == Method::lbfgs() { 1.0 } else { 0.05 };
         let settings = Settings {
             keep_history: true,
-            lr: if method == Method::Lbfgs { 1.0 } else { 0.05 },
             max_iter: 10_000,
-            ..Settings::new(method)
+            ..Settings::new(method.with_lr(lr))
         };
-        let mut f = Formula::parse(text).unwrap();
-        let mut objective = CompiledObjective::new(&mut f, false).unwrap();
+        let f = Formula::parse(text).unwrap();
+        let mut objective = CompiledFormula::new(&f, false).unwrap();
         let mut observed: Vec<(Vec<f64>, f64)> = Vec::new();
-        let o = minimize(&mut objective, &[0.0, 0.0], &settings, &mut |it| {
+        let o = minimize_with(&mut objective, &[0.0, 0.0], &settings, |it: &Iterate| {
             assert_eq!(it.iteration, observed.len());
             observed.push((it.x.to_vec(), it.f));
-        });
+        })
+        .unwrap();
         assert_eq!(o.reason, Reason::Gtol, "{method:?}");
         assert_near(&o.x, &[1.0, 3.0], 1e-8, method.name());
         assert_eq!(o.history.len(), o.iterations + 1, "{method:?}");
@@ -1104,7 +1098,7 @@ fn keep_history_returns_every_iterate() {
         }
     }
     // Off by default.
-    let o = minimize_text(text, &[0.0, 0.0], &Settings::new(Method::Lbfgs));
+    let o = minimize_text(text, &[0.0, 0.0], &Settings::new(Method::lbfgs()));
     assert!(o.history.is_empty());
     assert_eq!(o.reason, Reason::Gtol);
 }

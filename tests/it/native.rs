@@ -30,7 +30,7 @@ fn compare(text: &str, x_of: impl Fn(usize) -> Vec<f64>, hessian: bool) -> Resul
     let mut outputs = vec![f.value()];
     outputs.extend_from_slice(f.gradient());
     if hessian {
-        let rows: Vec<_> = f.hessian().iter().flatten().copied().collect();
+        let rows: Vec<_> = f.hessian().unwrap().into_iter().flatten().collect();
         outputs.extend(rows);
     }
     let compiled = Compiled::compile(f.graph(), &outputs, n).map_err(|e| e.to_string())?;

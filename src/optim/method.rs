@@ -1,0 +1,330 @@
+//! What a run is asked to do: the [`Method`] with its own parameters, and
+//! the [`Settings`] every method shares (stopping tests, bounds, what the
+//! observer sees).
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// An optimisation method with its parameters. [`Method::by_name`] and the
+/// constructors ([`Method::lbfgs`], [`Method::gd`], ...) give the defaults;
+/// [`Method::with_lr`] changes the step.
+///
+/// ```
+/// use slope::Method;
+/// let m = Method::Adam { lr: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
+/// assert_eq!(m.name(), "adam");
+/// assert_eq!(m, Method::adam().with_lr(0.01));
+/// assert_eq!(Method::by_name("lbfgs"), Some(Method::lbfgs()));
+/// ```
+#[derive(Copy, Clone, PartialEq, Debug)]
+pub enum Method {
+    /// Gradient descent with a fixed step `lr`, or with a backtracking
+    /// (Armijo) line search starting from `lr` when `line_search`.
+    Gd {
+        /// The step.
+        lr: f64,
+        /// Backtrack from `lr` until f decreases enough.
+        line_search: bool,
+    },
+    /// Heavy-ball momentum.
+    Momentum {
+        /// The step.
+        lr: f64,
+        /// The velocity's decay.
+        momentum: f64,
+    },
+    /// Nesterov's accelerated gradient.
+    Nesterov {
+        /// The step.
+        lr: f64,
+        /// The velocity's decay.
+        momentum: f64,
+    },
+    /// AdaGrad: steps scaled by the root of the summed squared gradients.
+    Adagrad {
+        /// The step.
+        lr: f64,
+        /// Added to denominators.
+        epsilon: f64,
+    },
+    /// RMSProp: steps scaled by a decaying average of squared gradients.
+    Rmsprop {
+        /// The step.
+        lr: f64,
+        /// The average's decay.
+        rho: f64,
+        /// Added to denominators.
+        epsilon: f64,
+    },
+    /// Adam: bias-corrected first and second moments.
+    Adam {
+        /// The step.
+        lr: f64,
+        /// The first moment's decay.
+        beta1: f64,
+        /// The second moment's decay.
+        beta2: f64,
+        /// Added to denominators.
+        epsilon: f64,
+    },
+    /// Limited-memory BFGS with a strong Wolfe line search.
+    Lbfgs {
+        /// Corrections kept.
+        memory: usize,
+        /// The line search's first trial step.
+        first_step: f64,
+    },
+    /// Newton's method on the exact Hessian, shifted where it is not
+    /// positive definite, with a backtracking line search. The objective
+    /// must have a Hessian ([`Objective::prepare_hessian`](crate::Objective::prepare_hessian)).
+    Newton {
+        /// The line search's first trial step.
+        first_step: f64,
+    },
+}
+
+impl Method {
+    /// Every method's name, in the order of the enum.
+    pub const NAMES: [&'static str; 8] = [
+        "gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "lbfgs", "newton",
+    ];
+
+    /// `gd` with a step of 0.1.
+    pub fn gd() -> Method {
+        Method::Gd {
+            lr: 0.1,
+            line_search: false,
+        }
+    }
+
+    /// `momentum` with a step of 0.1 and momentum 0.9.
+    pub fn momentum() -> Method {
+        Method::Momentum {
+            lr: 0.1,
+            momentum: 0.9,
+        }
+    }
+
+    /// `nesterov` with a step of 0.1 and momentum 0.9.
+    pub fn nesterov() -> Method {
+        Method::Nesterov {
+            lr: 0.1,
+            momentum: 0.9,
+        }
+    }
+
+    /// `adagrad` with a step of 0.1.
+    pub fn adagrad() -> Method {
+        Method::Adagrad {
+            lr: 0.1,
+            epsilon: 1e-8,
+        }
+    }
+
+    /// `rmsprop` with a step of 0.1 and decay 0.9.
+    pub fn rmsprop() -> Method {
+        Method::Rmsprop {
+            lr: 0.1,
+            rho: 0.9,
+            epsilon: 1e-8,
+        }
+    }
+
+    /// `adam` with a step of 0.1 and the usual decays 0.9 and 0.999.
+    pub fn adam() -> Method {
+        Method::Adam {
+            lr: 0.1,
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-8,
+        }
+    }
+
+    /// `lbfgs` keeping 10 corrections, first trial step 1.
+    pub fn lbfgs() -> Method {
+        Method::Lbfgs {
+            memory: 10,
+            first_step: 1.0,
+        }
+    }
+
+    /// `newton`, first trial step 1.
+    pub fn newton() -> Method {
+        Method::Newton { first_step: 1.0 }
+    }
+
+    /// The method called `name` (one of [`Method::NAMES`]), with its
+    /// default parameters.
+    pub fn by_name(name: &str) -> Option<Method> {
+        Some(match name {
+            "gd" => Method::gd(),
+            "momentum" => Method::momentum(),
+            "nesterov" => Method::nesterov(),
+            "adagrad" => Method::adagrad(),
+            "rmsprop" => Method::rmsprop(),
+            "adam" => Method::adam(),
+            "lbfgs" => Method::lbfgs(),
+            "newton" => Method::newton(),
+            _ => return None,
+        })
+    }
+
+    /// The method's name, as [`Method::by_name`] takes it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Method::Gd { .. } => "gd",
+            Method::Momentum { .. } => "momentum",
+            Method::Nesterov { .. } => "nesterov",
+            Method::Adagrad { .. } => "adagrad",
+            Method::Rmsprop { .. } => "rmsprop",
+            Method::Adam { .. } => "adam",
+            Method::Lbfgs { .. } => "lbfgs",
+            Method::Newton { .. } => "newton",
+        }
+    }
+
+    /// The step of a first-order method, or the first trial step of a line
+    /// search.
+    pub fn lr(&self) -> f64 {
+        match *self {
+            Method::Gd { lr, .. }
+            | Method::Momentum { lr, .. }
+            | Method::Nesterov { lr, .. }
+            | Method::Adagrad { lr, .. }
+            | Method::Rmsprop { lr, .. }
+            | Method::Adam { lr, .. } => lr,
+            Method::Lbfgs { first_step, .. } | Method::Newton { first_step } => first_step,
+        }
+    }
+
+    /// The same method with the step (or first trial step) `lr`.
+    pub fn with_lr(mut self, new: f64) -> Method {
+        match &mut self {
+            Method::Gd { lr, .. }
+            | Method::Momentum { lr, .. }
+            | Method::Nesterov { lr, .. }
+            | Method::Adagrad { lr, .. }
+            | Method::Rmsprop { lr, .. }
+            | Method::Adam { lr, .. } => *lr = new,
+            Method::Lbfgs { first_step, .. } | Method::Newton { first_step } => *first_step = new,
+        }
+        self
+    }
+
+    /// Whether the method moves by a fixed rule, not a line search (these
+    /// are the methods projection applies to).
+    pub fn is_first_order(&self) -> bool {
+        !matches!(self, Method::Lbfgs { .. } | Method::Newton { .. })
+    }
+
+    /// Whether the method searches along a line for each step.
+    pub fn has_line_search(&self) -> bool {
+        match self {
+            Method::Gd { line_search, .. } => *line_search,
+            Method::Lbfgs { .. } | Method::Newton { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// An error naming the first parameter out of its range.
+    pub(crate) fn validate(&self) -> Result<()> {
+        let lr = self.lr();
+        if !(lr.is_finite() && lr > 0.0) {
+            return Err(bad(format!("the step lr must be positive, not {lr}")));
+        }
+        let unit = |name: &str, v: f64| match (0.0..1.0).contains(&v) {
+            true => Ok(()),
+            false => Err(bad(format!("{name} must be in [0, 1), not {v}"))),
+        };
+        let positive = |name: &str, v: f64| match v.is_finite() && v > 0.0 {
+            true => Ok(()),
+            false => Err(bad(format!("{name} must be positive, not {v}"))),
+        };
+        match *self {
+            Method::Gd { .. } | Method::Newton { .. } => Ok(()),
+            Method::Momentum { momentum, .. } | Method::Nesterov { momentum, .. } => {
+                unit("momentum", momentum)
+            }
+            Method::Adagrad { epsilon, .. } => positive("epsilon", epsilon),
+            Method::Rmsprop { rho, epsilon, .. } => {
+                unit("rho", rho)?;
+                positive("epsilon", epsilon)
+            }
+            Method::Adam {
+                beta1,
+                beta2,
+                epsilon,
+                ..
+            } => {
+                unit("beta1", beta1)?;
+                unit("beta2", beta2)?;
+                positive("epsilon", epsilon)
+            }
+            Method::Lbfgs { memory, .. } => match memory {
+                0 => Err(bad("lbfgs must keep at least one correction".to_string())),
+                _ => Ok(()),
+            },
+        }
+    }
+}
+
+impl Default for Method {
+    /// L-BFGS.
+    fn default() -> Method {
+        Method::lbfgs()
+    }
+}
+
+fn bad(message: String) -> Error {
+    Error::new(ErrorKind::Usage, message)
+}
+
+/// Everything that controls a run besides the method's own parameters.
+/// `Settings::default()` is L-BFGS with the default stopping tests.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The method and its parameters.
+    pub method: Method,
+    /// Most iterations.
+    pub max_iter: usize,
+    /// Stop when f changes by at most this between iterations.
+    pub ftol: Option<f64>,
+    /// Stop when no gradient component exceeds this in magnitude.
+    pub gtol: f64,
+    /// Stop when a step is at most this long.
+    pub xtol: Option<f64>,
+    /// Per variable `(low, high)`, for projection.
+    pub bounds: Option<Vec<(f64, f64)>>,
+    /// Keep first-order iterates inside `bounds`.
+    pub project: bool,
+    /// Keep every iterate in [`Outcome::history`](crate::Outcome::history).
+    pub keep_history: bool,
+    /// The observer must see every iterate (for a trace). When `false`,
+    /// fixed-step `gd` on compiled code may run many iterations at a time
+    /// in one native loop and show the observer only the last of each
+    /// batch (often enough for a progress bar); the outcome is the same.
+    pub observe_every_iterate: bool,
+}
+
+impl Settings {
+    /// The default stopping tests for `method`: at most 1000 iterations,
+    /// gradient components at most 1e-8; `ftol` and `xtol` off.
+    pub fn new(method: Method) -> Settings {
+        Settings {
+            method,
+            max_iter: 1000,
+            ftol: None,
+            gtol: 1e-8,
+            xtol: None,
+            bounds: None,
+            project: false,
+            keep_history: false,
+            observe_every_iterate: true,
+        }
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings::new(Method::default())
+    }
+}

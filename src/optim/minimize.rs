@@ -1,0 +1,358 @@
+//! The loop every method runs in. It owns what a method should not have to
+//! think about: checking the caller's input, counting evaluations,
+//! projection onto bounds, the stopping tests (in the order below), the
+//! diagnosis of runs that go wrong, and the observer. A method is a
+//! [`Step`]: given the current point, value and gradient, it moves to the
+//! next point and leaves value and gradient current there. State is
+//! allocated once, before the loop; an iteration allocates nothing.
+//!
+//! The tests, after each iteration:
+//! 1. a value or gradient that is not finite: `diverged`;
+//! 2. iterates that turn back at nearly every step without lowering f over
+//!    [`WINDOW`](super::diagnose::WINDOW) iterations: `oscillating`;
+//! 3. a step at most `xtol` long: `xtol`;
+//! 4. f lowered by at most `ftol` (or a step of length 0): `ftol`;
+//! 5. no gradient component above `gtol`: `gtol`;
+//! 6. `max_iter` iterations: `max-iter`.
+//!
+//! The native descent loop (`jit/descent.rs`) performs the same tests in
+//! the same order; a change here must be made there too.
+
+use std::time::Instant;
+
+use super::diagnose::{self, Recent};
+use super::native::Fused;
+use super::outcome::{Control, Iterate, Outcome, Reason};
+use super::vector::{Measure, is_finite, measure, projected_norm};
+use super::{Method, Settings, first_order, lbfgs, newton};
+use crate::error::{Error, ErrorKind, Result};
+use crate::objective::{Objective, check_len};
+
+/// What a method's step did.
+pub(crate) enum StepResult {
+    /// `x`, `f` and `grad` describe the new point.
+    Moved,
+    /// No acceptable point was found; `x`, `f`, `grad` are unchanged.
+    Failed,
+}
+
+/// One method's iteration, with its state.
+pub(crate) trait Step {
+    fn step(
+        &mut self,
+        ctx: &mut Context<'_>,
+        x: &mut [f64],
+        f: &mut f64,
+        grad: &mut [f64],
+    ) -> StepResult;
+}
+
+/// What a step may use besides its own state: the objective (counted) and
+/// the settings.
+pub(crate) struct Context<'a> {
+    pub objective: &'a mut dyn Objective,
+    pub settings: &'a Settings,
+    evaluations: usize,
+    gradient_evaluations: usize,
+    hessian_evaluations: usize,
+}
+
+impl Context<'_> {
+    pub fn value_grad(&mut self, x: &[f64], grad: &mut [f64]) -> f64 {
+        self.count_gradients(1);
+        self.objective.value_grad(x, grad)
+    }
+
+    pub fn hessian(&mut self, x: &[f64], hessian: &mut [f64]) -> bool {
+        self.evaluations += 1;
+        self.hessian_evaluations += 1;
+        self.objective.hessian(x, hessian)
+    }
+
+    /// Counts `k` value+gradient evaluations done elsewhere (natively).
+    pub fn count_gradients(&mut self, k: usize) {
+        self.evaluations += k * self.objective.evaluations_per_gradient();
+        self.gradient_evaluations += k;
+    }
+
+    /// Clamps `x` into the bounds when projecting.
+    pub fn project(&self, x: &mut [f64]) {
+        if let (true, Some(bounds)) = (self.settings.project, &self.settings.bounds) {
+            for (xi, &(lo, hi)) in x.iter_mut().zip(bounds) {
+                *xi = xi.clamp(lo, hi);
+            }
+        }
+    }
+}
+
+/// Where a run is: the current and the last point, and the record of
+/// recent values the diagnoses read.
+pub(super) struct Path {
+    pub x: Vec<f64>,
+    pub f: f64,
+    pub grad: Vec<f64>,
+    pub last_x: Vec<f64>,
+    pub last_f: f64,
+    /// The step that led to `x`, to see whether the next one turns back.
+    pub previous_step: Vec<f64>,
+    pub recent: Recent,
+    pub iterations: usize,
+}
+
+/// Minimises `objective` from `start`.
+///
+/// An error, before any evaluation, if `start` or the bounds do not have
+/// one value per variable, a method parameter is out of range, or the
+/// method needs a Hessian the objective does not have. A run that goes
+/// wrong is not an error: its [`Outcome`] says why it stopped.
+///
+/// ```
+/// let f = slope::Formula::parse("(1-x)^2 + 100*(y-x^2)^2")?;
+/// let mut obj = f.compile()?;
+/// let out = slope::minimize(&mut obj, &[-1.2, 1.0], &slope::Settings::default())?;
+/// assert!(out.converged());
+/// assert!((out.x[0] - 1.0).abs() < 1e-8 && (out.x[1] - 1.0).abs() < 1e-8);
+/// assert!(slope::minimize(&mut obj, &[0.0], &Default::default()).is_err());
+/// # Ok::<(), slope::Error>(())
+/// ```
+pub fn minimize(
+    objective: &mut dyn Objective,
+    start: &[f64],
+    settings: &Settings,
+) -> Result<Outcome> {
+    minimize_with(objective, start, settings, |_: &Iterate| ())
+}
+
+/// [`minimize`], showing the start and every iterate to `observe` (for
+/// traces and progress; see [`Settings::observe_every_iterate`]), which may
+/// stop the run by returning [`Control::Stop`].
+///
+/// ```
+/// use slope::{Control, Iterate, Reason};
+/// let mut obj = slope::Formula::parse("(x-1)^2 + (y+2)^4")?.compile()?;
+/// let mut values = Vec::new();
+/// let out = slope::minimize_with(&mut obj, &[0.0, 0.0], &Default::default(), |it: &Iterate| {
+///     values.push(it.f);
+///     if it.iteration == 3 { Control::Stop } else { Control::Continue }
+/// })?;
+/// assert_eq!(out.reason, Reason::Interrupted);
+/// assert_eq!(values.len(), 4);
+/// # Ok::<(), slope::Error>(())
+/// ```
+pub fn minimize_with<R: Into<Control>>(
+    objective: &mut dyn Objective,
+    start: &[f64],
+    settings: &Settings,
+    mut observe: impl FnMut(&Iterate) -> R,
+) -> Result<Outcome> {
+    let n = objective.n_vars();
+    check_len("the start point", start.len(), n)?;
+    if let Some(bounds) = &settings.bounds {
+        check_len("the bounds", bounds.len(), n)?;
+    }
+    settings.method.validate()?;
+    if matches!(settings.method, Method::Newton { .. }) && !objective.prepare_hessian()? {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            "newton needs the Hessian, and this objective has none",
+        )
+        .with_hint("compile a formula, or choose a method that needs only the gradient"));
+    }
+    Ok(run(objective, start, settings, &mut |it| {
+        observe(it).into()
+    }))
+}
+
+/// The loop, on checked input.
+fn run(
+    objective: &mut dyn Objective,
+    start: &[f64],
+    settings: &Settings,
+    observe: &mut dyn FnMut(&Iterate) -> Control,
+) -> Outcome {
+    let clock = Instant::now();
+    let n = start.len();
+    let mut ctx = Context {
+        objective,
+        settings,
+        evaluations: 0,
+        gradient_evaluations: 0,
+        hessian_evaluations: 0,
+    };
+    let mut step: Box<dyn Step> = match settings.method {
+        Method::Lbfgs { memory, .. } => Box::new(lbfgs::Lbfgs::new(n, memory)),
+        Method::Newton { .. } => Box::new(newton::Newton::new(n)),
+        m => Box::new(first_order::FirstOrder::new(m, n)),
+    };
+    let mut x = start.to_vec();
+    ctx.project(&mut x);
+    let mut grad = vec![0.0; n];
+    let f = ctx.value_grad(&x, &mut grad);
+    let mut path = Path {
+        last_x: x.clone(),
+        last_f: f,
+        x,
+        f,
+        grad,
+        previous_step: vec![0.0; n],
+        recent: Recent::default(),
+        iterations: 0,
+    };
+    let mut history = Vec::new();
+    if settings.keep_history {
+        history.push((path.x.clone(), path.f));
+    }
+    // What the stopping tests read, measured in one pass after each step.
+    let mut now = Measure {
+        step: 0.0,
+        grad_norm: projected_norm(settings, &path.x, &path.grad),
+        finite: is_finite(path.f, &path.grad),
+    };
+    let lr = settings.method.lr();
+    let mut fused = Fused::new(settings);
+    let mut control = observe(&iterate(&path, &now));
+    let stop = loop {
+        if !now.finite {
+            break if path.iterations == 0 {
+                Stop::new(
+                    Reason::Diverged,
+                    "the start point is outside the formula's domain".to_string(),
+                )
+            } else {
+                Stop {
+                    back_to_last: true,
+                    ..Stop::diagnosed(
+                        Reason::Diverged,
+                        diagnose::diverged(&path.recent, path.last_f, lr),
+                    )
+                }
+            };
+        }
+        if path.recent.oscillating() {
+            break Stop::diagnosed(Reason::Oscillating, diagnose::oscillating(lr));
+        }
+        if path.iterations > 0 {
+            if settings.xtol.is_some_and(|xtol| now.step <= xtol) {
+                break Stop::converged(Reason::Xtol);
+            }
+            // A change in f counts as convergence when f went down (or the
+            // point stayed put): a step to the mirror image of the last
+            // point changes f by nothing and has not converged.
+            let decrease = path.last_f - path.f;
+            if settings
+                .ftol
+                .is_some_and(|ftol| (decrease > 0.0 && decrease <= ftol) || now.step == 0.0)
+            {
+                break Stop::converged(Reason::Ftol);
+            }
+        }
+        if now.grad_norm <= settings.gtol {
+            break Stop::converged(Reason::Gtol);
+        }
+        if path.iterations == settings.max_iter {
+            let diagnosis = diagnose::out_of_iterations(&path.recent, lr, settings.max_iter);
+            break Stop::diagnosed(Reason::MaxIter, diagnosis);
+        }
+        if control == Control::Stop {
+            break Stop::new(
+                Reason::Interrupted,
+                Reason::Interrupted.explanation().to_string(),
+            );
+        }
+
+        if let Some(measured) = fused.as_mut().and_then(|f| f.batch(&mut ctx, &mut path)) {
+            now = measured;
+        } else {
+            path.last_x.copy_from_slice(&path.x);
+            path.last_f = path.f;
+            let moved = step.step(&mut ctx, &mut path.x, &mut path.f, &mut path.grad);
+            if let StepResult::Failed = moved {
+                break Stop::new(
+                    Reason::Stalled,
+                    "no step along the search direction lowers f: the point is as good as \
+                     floating-point precision allows, or the gradient is wrong"
+                        .to_string(),
+                );
+            }
+            path.iterations += 1;
+            if settings.keep_history {
+                history.push((path.x.clone(), path.f));
+            }
+            let reversed;
+            (now, reversed) = measure(
+                settings,
+                &path.x,
+                &path.last_x,
+                path.f,
+                &path.grad,
+                &mut path.previous_step,
+            );
+            path.recent.push(path.f, reversed);
+        }
+        control = observe(&iterate(&path, &now));
+    };
+    let bad_point = (stop.reason == Reason::Diverged).then(|| path.x.clone());
+    let (x, f) = match stop.back_to_last {
+        true => (path.last_x, path.last_f),
+        false => (path.x, path.f),
+    };
+    Outcome {
+        grad_norm: projected_norm(settings, &x, &path.grad),
+        x,
+        f,
+        gradient: path.grad,
+        iterations: path.iterations,
+        evaluations: ctx.evaluations,
+        gradient_evaluations: ctx.gradient_evaluations,
+        hessian_evaluations: ctx.hessian_evaluations,
+        reason: stop.reason,
+        message: stop.message,
+        advice: stop.advice,
+        bad_point,
+        history,
+        seconds: clock.elapsed().as_secs_f64(),
+    }
+}
+
+/// The observer's view of the current iterate.
+fn iterate<'p>(path: &'p Path, now: &Measure) -> Iterate<'p> {
+    Iterate {
+        iteration: path.iterations,
+        x: &path.x,
+        f: path.f,
+        grad: &path.grad,
+        grad_norm: now.grad_norm,
+        step: now.step,
+    }
+}
+
+/// How a run ended.
+struct Stop {
+    reason: Reason,
+    message: String,
+    advice: Option<super::Advice>,
+    /// Report the last finite iterate rather than the current point.
+    back_to_last: bool,
+}
+
+impl Stop {
+    fn new(reason: Reason, message: String) -> Stop {
+        Stop {
+            reason,
+            message,
+            advice: None,
+            back_to_last: false,
+        }
+    }
+
+    fn converged(reason: Reason) -> Stop {
+        Stop::new(reason, reason.explanation().to_string())
+    }
+
+    fn diagnosed(reason: Reason, (message, advice): (String, Option<super::Advice>)) -> Stop {
+        Stop {
+            advice,
+            ..Stop::new(reason, message)
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! What a run reports: each iterate to the observer as it goes, and the
+//! [`Outcome`] at the end, with the [`Reason`] it stopped and, for a run
+//! that went wrong, typed [`Advice`].
+
+use std::fmt;
+
+/// Why a run stopped.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum Reason {
+    /// f changed by at most `ftol`.
+    Ftol,
+    /// The gradient is at most `gtol` in every component.
+    Gtol,
+    /// The step was at most `xtol` long.
+    Xtol,
+    /// `max_iter` iterations were done.
+    MaxIter,
+    /// A value or gradient was not finite.
+    Diverged,
+    /// The iterates bounce back and forth without f decreasing.
+    Oscillating,
+    /// The line search found no point that decreases f: usually the limit of
+    /// floating-point precision near a minimum.
+    Stalled,
+    /// The observer asked the run to stop.
+    Interrupted,
+}
+
+impl Reason {
+    /// The reason's short name (`"gtol"`, `"max-iter"`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::Ftol => "ftol",
+            Reason::Gtol => "gtol",
+            Reason::Xtol => "xtol",
+            Reason::MaxIter => "max-iter",
+            Reason::Diverged => "diverged",
+            Reason::Oscillating => "oscillating",
+            Reason::Stalled => "stalled",
+            Reason::Interrupted => "interrupted",
+        }
+    }
+
+    /// Whether the run reached a point it can vouch for.
+    pub fn converged(self) -> bool {
+        matches!(self, Reason::Ftol | Reason::Gtol | Reason::Xtol)
+    }
+
+    /// One line that says what the reason means.
+    pub fn explanation(self) -> &'static str {
+        match self {
+            Reason::Ftol => "f changed by at most ftol in the last iteration",
+            Reason::Gtol => "no gradient component is larger than gtol",
+            Reason::Xtol => "the last step was at most xtol long",
+            Reason::MaxIter => "the run used its max_iter iterations",
+            Reason::Diverged => "a value or gradient stopped being finite",
+            Reason::Oscillating => "the iterates bounce back and forth without lowering f",
+            Reason::Stalled => "no step along the search direction lowers f",
+            Reason::Interrupted => "the observer stopped the run",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What to change when a run went wrong, for the caller to phrase in its
+/// own terms (the command line names its flags).
+#[derive(Copy, Clone, PartialEq, Debug)]
+pub enum Advice {
+    /// A smaller step: the run overflowed or oscillated with this one.
+    SmallerStep {
+        /// The step used.
+        lr: f64,
+    },
+    /// A larger step: f fell steadily but slowly with this one.
+    LargerStep {
+        /// The step used.
+        lr: f64,
+    },
+    /// More iterations: f was still falling quickly at the end.
+    MoreIterations {
+        /// The limit that stopped the run.
+        max_iter: usize,
+    },
+}
+
+impl fmt::Display for Advice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let number = crate::print::format_number;
+        match *self {
+            Advice::SmallerStep { lr } => write!(f, "try a smaller step (now lr = {})", number(lr)),
+            Advice::LargerStep { lr } => {
+                write!(f, "the step may be too small (lr = {})", number(lr))
+            }
+            Advice::MoreIterations { max_iter } => {
+                write!(f, "allow more iterations than max_iter = {max_iter}")
+            }
+        }
+    }
+}
+
+/// One iterate, as observers see it.
+#[derive(Debug)]
+pub struct Iterate<'a> {
+    /// 0 for the start.
+    pub iteration: usize,
+    /// The point.
+    pub x: &'a [f64],
+    /// The value there.
+    pub f: f64,
+    /// The gradient there.
+    pub grad: &'a [f64],
+    /// The largest gradient component (leaving out those held by a bound).
+    pub grad_norm: f64,
+    /// Length of the step that led here (0 at the start).
+    pub step: f64,
+}
+
+/// What an observer tells the run after each iterate it sees.
+#[derive(Copy, Clone, PartialEq, Eq, Debug, Default)]
+pub enum Control {
+    /// Go on.
+    #[default]
+    Continue,
+    /// Stop now, with [`Reason::Interrupted`].
+    Stop,
+}
+
+impl From<()> for Control {
+    /// An observer that returns nothing lets the run go on.
+    fn from(_: ()) -> Control {
+        Control::Continue
+    }
+}
+
+/// The result of a run: what scipy's `OptimizeResult` holds, and the
+/// diagnosis of a run that went wrong.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// The last point with a finite value.
+    pub x: Vec<f64>,
+    /// The value at `x`.
+    pub f: f64,
+    /// The gradient at `x`.
+    pub gradient: Vec<f64>,
+    /// The largest gradient component at `x` (leaving out those held by a
+    /// bound when projecting).
+    pub grad_norm: f64,
+    /// Iterations done.
+    pub iterations: usize,
+    /// Evaluations of the function: a value+gradient counts once, or as
+    /// many function values as finite differences spent; a Hessian once.
+    pub evaluations: usize,
+    /// Gradients computed (each with its value).
+    pub gradient_evaluations: usize,
+    /// Hessians computed.
+    pub hessian_evaluations: usize,
+    /// Why the run stopped.
+    pub reason: Reason,
+    /// What happened, in one line: the reason's explanation, or the
+    /// diagnosis of a run that went wrong.
+    pub message: String,
+    /// What to change, for runs that went wrong in a way a setting can fix.
+    pub advice: Option<Advice>,
+    /// Where the value or gradient stopped being finite (for `Diverged`).
+    pub bad_point: Option<Vec<f64>>,
+    /// Every iterate's point and value, if [`Settings::keep_history`](crate::Settings::keep_history).
+    pub history: Vec<(Vec<f64>, f64)>,
+    /// Wall-clock time of the run.
+    pub seconds: f64,
+}
+
+impl Outcome {
+    /// Whether the run reached a point it can vouch for (see
+    /// [`Reason::converged`]).
+    pub fn converged(&self) -> bool {
+        self.reason.converged()
+    }
+
+    /// The message with the advice, if any, in the library's words.
+    pub fn summary(&self) -> String {
+        match &self.advice {
+            Some(advice) => format!("{}: {advice}", self.message),
+            None => self.message.clone(),
+        }
+    }
+}
