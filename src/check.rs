@@ -57,7 +57,7 @@ const NUMERIC_TOLERANCE: f64 = 1e-9;
 /// The `k`-th random point in a box from `seed`: the same stream the
 /// optimizers' multi-start draws from.
 pub fn sample(bounds: &[(f64, f64)], seed: u64, k: usize) -> Vec<f64> {
-    crate::optim::start_of_run(bounds, seed, k)
+    crate::random::start_of_run(bounds, seed, k)
 }
 
 /// A box around `x` for the numeric comparison of hand derivatives when

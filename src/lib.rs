@@ -61,6 +61,8 @@
 //! - [`plot`]: pictures of the function (line, filled contour map, slice)
 //!   with descent paths over it, and convergence charts; SVG or PNG through
 //!   plotters, with a bundled font.
+//! - `random.rs`: SplitMix64 points in a box, for multi-start searches and
+//!   checks; written out so that a seed names the same points everywhere.
 //! - [`builtins`]: the functions and constants of the language.
 //! - [`testfns`]: standard test functions (Rosenbrock, Ackley, ...) as
 //!   generated formula text, shared by tests and benchmarks.
@@ -106,6 +108,7 @@ pub mod optim;
 pub mod parse;
 pub mod plot;
 pub mod print;
+mod random;
 pub mod testfns;
 
 pub use error::{Error, ErrorKind, Span};
