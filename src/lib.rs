@@ -47,6 +47,9 @@
 //! - [`check`]: `slope check`'s logic: exact gradient and Hessian against
 //!   finite differences (skipping kinks), hand-written derivatives against
 //!   exact ones (proved by a bounded normaliser, else compared at points).
+//! - `symbolic.rs`: the bounded normaliser behind `check`'s proofs:
+//!   rational functions over atoms, a few identities between atoms; opt-in
+//!   (only `check` calls it), and "not proved" past its bounds.
 //! - [`bench`](mod@bench): the `slope bench` harness: compile time by stage and the
 //!   cost of each gradient source.
 //! - [`objective`]: the one trait every consumer of values and gradients
@@ -109,6 +112,7 @@ pub mod parse;
 pub mod plot;
 pub mod print;
 mod random;
+mod symbolic;
 pub mod testfns;
 
 pub use error::{Error, ErrorKind, Span};
