@@ -19,9 +19,10 @@
 //! the last term for the rounding of the exact value itself.
 //!
 //! Points where the outputs are not finite at the point or anywhere in the
-//! stencil, and points whose stencil reaches across a kink (`abs`, `sign`,
-//! `floor`, `ceil`, `min`, `max`, the branch cut of `atan2`), are skipped
-//! with the reason: differences there measure the jump, not the derivative.
+//! stencil, and points whose stencil reaches across a kink ([`Func::kink`]:
+//! `abs`, `sign`, `floor`, `ceil`, `min`, `max`, the branch cut of
+//! `atan2`), are skipped with the reason: differences there measure the
+//! jump, not the derivative.
 //!
 //! **Hand-written derivatives.** The hand formula is lowered into the
 //! formula's own graph ([`Formula::parse_into`]), so the canonical
@@ -33,7 +34,7 @@
 //! if the numerator cancels. Otherwise the two are compared at
 //! [`NUMERIC_POINTS`] random points.
 
-use crate::builtins::Func;
+use crate::builtins::{Func, Kink, sign};
 use crate::error::{Error, ErrorKind, Result, Span};
 use crate::eval::{Interpreter, reachable};
 use crate::fd;
@@ -194,10 +195,12 @@ pub struct PointCheck {
     pub outcome: std::result::Result<Checked, Skip>,
 }
 
-/// A function whose derivative jumps: where its branch changes.
-struct Kink {
+/// A call whose derivative jumps, and where its values that decide the
+/// branch are.
+struct Switch {
     node: NodeId,
     func: Func,
+    kink: Kink,
     /// Offset of its switch values in the kink interpreter's outputs.
     first: usize,
 }
@@ -246,18 +249,28 @@ pub fn check_points(
     let mut kinks = Vec::new();
     let mut switches = Vec::new();
     for id in reachable(graph, &outputs) {
-        let (func, decided_by): (Func, Vec<NodeId>) = match *graph.node(id) {
-            Node::Call1(f @ (Func::Abs | Func::Sign), [a]) => (f, vec![a]),
-            Node::Call1(f @ (Func::Floor | Func::Ceil), _) => (f, vec![id]),
-            Node::Call2(f @ (Func::Min | Func::Max | Func::Atan2), [a, b]) => (f, vec![a, b]),
-            _ => continue,
+        let (func, args): (Func, &[NodeId]) = match graph.node(id) {
+            Node::Call1(f, args) => (*f, &args[..]),
+            Node::Call2(f, args) => (*f, &args[..]),
+            Node::Const(_) | Node::Var(_) | Node::Sum(_) | Node::Product(_) | Node::Pow(_) => {
+                continue;
+            }
         };
-        kinks.push(Kink {
+        let Some(kink) = func.kink() else {
+            continue;
+        };
+        let decided_by: &[NodeId] = match kink {
+            Kink::ArgumentSign => &args[..1],
+            Kink::Step => &[id],
+            Kink::Crossing | Kink::BranchCut => args,
+        };
+        kinks.push(Switch {
             node: id,
             func,
+            kink,
             first: switches.len(),
         });
-        switches.extend(decided_by);
+        switches.extend_from_slice(decided_by);
     }
     let switch_interp = Interpreter::new(graph, &switches);
     let branches = |x: &[f64]| -> Vec<f64> {
@@ -267,7 +280,7 @@ pub fn check_points(
         let s = switch_interp.eval(x);
         kinks
             .iter()
-            .map(|k| branch(k.func, &s[k.first..]))
+            .map(|k| branch(k.kink, &s[k.first..]))
             .collect()
     };
     // The terms of the sums, whose size sets the rounding of a difference.
@@ -400,27 +413,16 @@ enum Trouble {
 
 /// Which side of its kink a function is on, from the values that decide it
 /// (`s` starts at the kink's first switch value). Equal on one smooth piece.
-fn branch(func: Func, s: &[f64]) -> f64 {
-    let sign = |v: f64| {
-        if v > 0.0 {
-            1.0
-        } else if v < 0.0 {
-            -1.0
-        } else if v == 0.0 {
-            0.0
-        } else {
-            f64::NAN
-        }
-    };
-    match func {
-        Func::Abs | Func::Sign => sign(s[0]),
+fn branch(kink: Kink, s: &[f64]) -> f64 {
+    match kink {
+        Kink::ArgumentSign => sign(s[0]),
         // The value itself: floor(x) is constant between integers.
-        Func::Floor | Func::Ceil => s[0],
-        Func::Min | Func::Max => sign(s[0] - s[1]),
+        Kink::Step => s[0],
+        Kink::Crossing => sign(s[0] - s[1]),
         // atan2(y, x) jumps where y changes sign with x < 0, and at 0.
-        Func::Atan2 if s[1] < 0.0 => sign(s[0]),
-        Func::Atan2 if s[0] == 0.0 && s[1] == 0.0 => 2.0,
-        _ => 3.0,
+        Kink::BranchCut if s[1] < 0.0 => sign(s[0]),
+        Kink::BranchCut if s[0] == 0.0 && s[1] == 0.0 => 2.0,
+        Kink::BranchCut => 3.0,
     }
 }
 

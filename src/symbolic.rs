@@ -210,7 +210,26 @@ impl Normaliser<'_> {
                                 None => monomial(self.atom(node, Kind::Exp(arg)), 1),
                             }
                         }
-                        _ => {
+                        // No identity: an atom, or a constant.
+                        Func::Asin
+                        | Func::Acos
+                        | Func::Atan
+                        | Func::Tanh
+                        | Func::Asinh
+                        | Func::Acosh
+                        | Func::Atanh
+                        | Func::Ln
+                        | Func::Log2
+                        | Func::Log10
+                        | Func::Cbrt
+                        | Func::Abs
+                        | Func::Sign
+                        | Func::Floor
+                        | Func::Ceil
+                        | Func::Min
+                        | Func::Max
+                        | Func::Atan2
+                        | Func::Hypot => {
                             let node = self.graph.call1(f, a);
                             match self.graph.as_const(node) {
                                 Some(c) => constant(c),
