@@ -36,6 +36,22 @@ pub enum Func {
     Hypot,
 }
 
+/// Where a function's derivative jumps: the places a finite difference
+/// must not straddle, since there it measures the jump, not the derivative.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum Kink {
+    /// Where the argument changes sign (`abs`, `sign`).
+    ArgumentSign,
+    /// Wherever the value changes (`floor`, `ceil`: constant between
+    /// integers, stepping at them).
+    Step,
+    /// Where the two arguments cross (`min`, `max`).
+    Crossing,
+    /// `atan2(y, x)`: its branch cut, where `y` changes sign with `x < 0`,
+    /// and the origin.
+    BranchCut,
+}
+
 /// What a name written before `(` stands for.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum Callee {
@@ -108,8 +124,58 @@ impl Func {
 
     pub fn arity(self) -> usize {
         match self {
+            Func::Sin
+            | Func::Cos
+            | Func::Tan
+            | Func::Asin
+            | Func::Acos
+            | Func::Atan
+            | Func::Sinh
+            | Func::Cosh
+            | Func::Tanh
+            | Func::Asinh
+            | Func::Acosh
+            | Func::Atanh
+            | Func::Exp
+            | Func::Ln
+            | Func::Log2
+            | Func::Log10
+            | Func::Cbrt
+            | Func::Abs
+            | Func::Sign
+            | Func::Floor
+            | Func::Ceil => 1,
             Func::Min | Func::Max | Func::Atan2 | Func::Hypot => 2,
-            _ => 1,
+        }
+    }
+
+    /// Where the derivative jumps, if it does inside the domain. Points
+    /// where the derivative is not finite (`ln` at 0, `asin` at ±1, `cbrt`
+    /// at 0) are not kinks.
+    pub fn kink(self) -> Option<Kink> {
+        match self {
+            Func::Abs | Func::Sign => Some(Kink::ArgumentSign),
+            Func::Floor | Func::Ceil => Some(Kink::Step),
+            Func::Min | Func::Max => Some(Kink::Crossing),
+            Func::Atan2 => Some(Kink::BranchCut),
+            Func::Sin
+            | Func::Cos
+            | Func::Tan
+            | Func::Asin
+            | Func::Acos
+            | Func::Atan
+            | Func::Sinh
+            | Func::Cosh
+            | Func::Tanh
+            | Func::Asinh
+            | Func::Acosh
+            | Func::Atanh
+            | Func::Exp
+            | Func::Ln
+            | Func::Log2
+            | Func::Log10
+            | Func::Cbrt
+            | Func::Hypot => None,
         }
     }
 

@@ -79,6 +79,9 @@
 //!   Richardson), the estimates exact gradients are measured against.
 //! - [`check`]: exact gradient and Hessian against finite differences
 //!   (skipping kinks), hand-written derivatives against exact ones.
+//! - `symbolic`: the bounded normaliser behind `check`'s proofs:
+//!   rational functions over atoms, a few identities between atoms; opt-in
+//!   (only `check` calls it), and "not proved" past its bounds.
 //! - [`bench`](mod@bench): compile time by stage and the cost of each
 //!   gradient source.
 //! - `objective`: the one trait every consumer of values and gradients
@@ -86,7 +89,9 @@
 //!   finite differences, closures, and negation (for maximising).
 //! - [`optim`]: the minimisation loop (stopping, projection, diagnosis of
 //!   divergence and oscillation) and one small step per method; many runs
-//!   from random starts (`random.rs` draws them reproducibly).
+//!   from random starts.
+//! - `random`: SplitMix64 points in a box, for multi-start searches and
+//!   checks; written out so that a seed names the same points everywhere.
 //! - `formula`: [`Formula`] and [`Expr`], which tie the stages together.
 //! - `plot`: pictures of the function with descent paths over it, and
 //!   convergence charts; SVG or PNG through plotters, with a bundled font.
@@ -116,6 +121,7 @@
 //!   fail becomes an [`Error`], and a panic is a bug.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![warn(missing_docs)]
 
 // The front door: what a user of the library needs.
 pub use error::{Detail, Error, ErrorKind, Limit, Result, Span};
@@ -159,11 +165,12 @@ pub mod parse;
 #[doc(hidden)]
 pub mod print;
 mod random;
+mod symbolic;
 
 #[doc(hidden)]
 pub use graph::{Graph, Node, NodeId};
 #[doc(hidden)]
-pub use lower::quoted_list;
+pub use lower::{is_identifier, quoted_list};
 
 /// The README's Rust examples, run as doctests so they stay true.
 #[doc = include_str!("../README.md")]

@@ -366,7 +366,9 @@ fn variables(
     Ok(order.to_vec())
 }
 
-pub(crate) fn is_identifier(s: &str) -> bool {
+/// Whether `s` is spelt like a name of the language (reserved words
+/// included).
+pub fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     chars
         .next()

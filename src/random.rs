@@ -1,6 +1,11 @@
-//! Random points from a fixed generator (SplitMix64), so that a seed gives
-//! the same starts and sample points on every version and platform, which
-//! a library generator's stream does not promise.
+//! The crate's random numbers: points drawn from a box, for multi-start
+//! searches and for derivative checks.
+//!
+//! The generator is SplitMix64, written out here rather than taken from a
+//! library, so that a seed names the same points on every platform and in
+//! every version of slope: a reported seed reproduces a run, and tests can
+//! state the points a seed gives. A library generator's stream may change
+//! between its releases, and with it every seeded result.
 
 /// A reproducible random start inside `bounds` (SplitMix64: fixed across
 /// versions and platforms, unlike a library generator's stream).

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value, json};
 
+use super::grad_args;
 use super::{At, Failure, Input, format_value, fresh_seed, json_number, load, parse_bounds, usage};
 use slope::Formula;
 use slope::check::{self, Comparison, PointCheck, Verdict};
@@ -240,7 +241,7 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
 fn read_given(args: &Args, f: &Formula) -> Result<Vec<Given>, Failure> {
     let mut raw: Vec<(String, String, String)> = Vec::new();
     for text in &args.grad {
-        let pairs = check::split_assignments(text).map_err(Failure::plain)?;
+        let pairs = grad_args::split_assignments(text).map_err(Failure::plain)?;
         for (name, formula) in pairs {
             let origin = format!("--grad {name}");
             raw.push((name, formula, origin));
@@ -250,7 +251,7 @@ fn read_given(args: &Args, f: &Formula) -> Result<Vec<Given>, Failure> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             Failure::plain(usage(&format!("cannot read '{}': {e}", path.display())))
         })?;
-        let lines = check::parse_grad_file(&text).map_err(|e| {
+        let lines = grad_args::parse_grad_file(&text).map_err(|e| {
             Failure::plain(Error {
                 message: format!("{}: {}", path.display(), e.message),
                 ..e

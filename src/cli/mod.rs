@@ -15,6 +15,7 @@ mod bench;
 mod check;
 mod diff;
 mod eval;
+mod grad_args;
 mod min;
 mod plot;
 

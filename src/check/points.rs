@@ -1,0 +1,458 @@
+//! Exact derivatives against finite differences at points, skipping
+//! kinks and points where a value is not finite. The tolerance is derived
+//! in the docs of [`check`](super).
+
+use crate::builtins::{Func, Kink, sign};
+use crate::error::{Error, ErrorKind, Result, Span};
+use crate::eval::{Interpreter, reachable};
+use crate::fd;
+use crate::formula::Formula;
+use crate::graph::{Node, NodeId};
+use crate::jit::Compiled;
+
+use super::sum_terms;
+
+/// One exact derivative compared with its finite-difference estimate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Comparison {
+    /// The exact derivative.
+    pub exact: f64,
+    /// The Richardson estimate.
+    pub estimate: f64,
+    /// The central-difference estimate, a cruder one: its distance to the
+    /// Richardson estimate bounds the error.
+    pub central: f64,
+    /// The Richardson estimate with half the steps: its distance to
+    /// `estimate` is about the error of `estimate`.
+    pub estimate_half_step: f64,
+    /// `|exact - estimate|`.
+    pub abs_error: f64,
+    /// `abs_error / max(|exact|, |estimate|)` (0 when both are 0).
+    pub rel_error: f64,
+    /// The error expected of the estimate (see the docs of
+    /// [`check`](crate::check)).
+    pub tolerance: f64,
+    /// `abs_error <= tolerance`.
+    pub ok: bool,
+}
+
+impl Comparison {
+    /// `estimates` are central, Richardson and Richardson with half steps;
+    /// `h` is the Richardson step, `h_c` the central one.
+    fn new(exact: f64, estimates: [f64; 3], scale: f64, h: f64, h_c: f64) -> Comparison {
+        let [central, estimate, finer] = estimates;
+        let eps = f64::EPSILON;
+        let abs_error = (exact - estimate).abs();
+        let size = exact.abs().max(estimate.abs());
+        let measured = (estimate - central).abs().max((estimate - finer).abs());
+        let tolerance =
+            2.0 * measured + 4.0 * eps * scale / h_c + 32.0 * eps * scale / h + 16.0 * eps * size;
+        Comparison {
+            exact,
+            estimate,
+            central,
+            estimate_half_step: finer,
+            abs_error,
+            rel_error: if size > 0.0 { abs_error / size } else { 0.0 },
+            tolerance,
+            ok: abs_error <= tolerance,
+        }
+    }
+}
+
+/// Why a point was not checked.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Skip {
+    /// An output is not finite at the point (`var: None`) or at a point of
+    /// the stencil along `var`; `error` names the operation.
+    NotFinite {
+        /// What went wrong, naming the operation.
+        error: Error,
+        /// The coordinate whose stencil it was, if not the point itself.
+        var: Option<usize>,
+    },
+    /// The stencil along `var` reaches across a kink of `func`, which was
+    /// written at `span` (in the formula's text). Kinks of the derivatives
+    /// (`sign` from `abs`) sit where those of the formula do, which come
+    /// first: the reason names what the user wrote.
+    Kink {
+        /// The function with the kink.
+        func: Func,
+        /// Where it was written.
+        span: Option<Span>,
+        /// The coordinate whose stencil crosses it.
+        var: usize,
+    },
+}
+
+impl Skip {
+    /// The reason in one line, with positions in `source`.
+    pub fn describe(&self, source: &str, vars: &[String]) -> String {
+        let at = |span: Option<Span>| match span {
+            Some(s) => {
+                let (line, col) = s.line_col(source);
+                format!(" at {line}:{col}")
+            }
+            None => String::new(),
+        };
+        let along = |i: usize| {
+            let name = vars.get(i).map_or("?", String::as_str);
+            format!(" (within the difference step along {name})")
+        };
+        match self {
+            Skip::NotFinite { error, var } => {
+                let hint = error
+                    .hint
+                    .as_deref()
+                    .map_or(String::new(), |h| format!(", {h}"));
+                let var = var.map_or(String::new(), along);
+                format!("not finite: {}{}{hint}{var}", error.message, at(error.span))
+            }
+            Skip::Kink { func, span, var } => {
+                format!("on a kink of {}{}{}", func.name(), at(*span), along(*var))
+            }
+        }
+    }
+}
+
+/// The comparisons at one point.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checked {
+    /// One per variable.
+    pub gradient: Vec<Comparison>,
+    /// `hessian[i][j]` compares ∂²f/∂xᵢ∂xⱼ with the difference of ∂f/∂xⱼ
+    /// along xᵢ; empty unless the Hessian was asked for.
+    pub hessian: Vec<Vec<Comparison>>,
+}
+
+impl Checked {
+    /// Whether every comparison was within its tolerance.
+    pub fn ok(&self) -> bool {
+        self.gradient
+            .iter()
+            .chain(self.hessian.iter().flatten())
+            .all(|c| c.ok)
+    }
+}
+
+/// One point of a gradient check.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PointCheck {
+    /// The point.
+    pub x: Vec<f64>,
+    /// f at the point (compiled).
+    pub value: f64,
+    /// The comparisons, or why the point was skipped.
+    pub outcome: std::result::Result<Checked, Skip>,
+}
+
+/// A call whose derivative jumps, and where its values that decide the
+/// branch are.
+struct Switch {
+    node: NodeId,
+    func: Func,
+    kink: Kink,
+    /// Offset of its switch values in the kink interpreter's outputs.
+    first: usize,
+}
+
+/// Compares the compiled exact gradient (and Hessian, with `hessian`) of
+/// `formula` with finite differences of its compiled value (and gradient)
+/// at each of `points`. Errors if a point has the wrong number of
+/// coordinates, the derivatives would outgrow the formula's node limit
+/// ([`Formula::hessian`]) or the formula cannot be compiled.
+pub fn check_points(
+    formula: &mut Formula,
+    points: &[Vec<f64>],
+    hessian: bool,
+) -> Result<Vec<PointCheck>> {
+    let n = formula.vars().len();
+    if let Some(p) = points.iter().find(|p| p.len() != n) {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!(
+                "a point of {} values for a formula of {n} variables",
+                p.len()
+            ),
+        ));
+    }
+    // Within the formula's node limit: a Hessian can be far larger than f.
+    let gradient = formula.gradient().to_vec();
+    let mut outputs = vec![formula.value()];
+    outputs.extend_from_slice(&gradient);
+    if hessian {
+        let entries: Vec<NodeId> = formula.hessian()?.into_iter().flatten().collect();
+        outputs.extend(entries);
+    }
+    let graph = formula.graph();
+    let compiled = Compiled::compile(graph, &outputs, n)?;
+    // The stencil needs f and, for the Hessian, the gradient: not the
+    // Hessian itself, n² values a call.
+    let n_fd = if hessian { 1 + n } else { 1 };
+    let stencil = if outputs.len() > n_fd {
+        Some(Compiled::compile(graph, &outputs[..n_fd], n)?)
+    } else {
+        None
+    };
+    let stencil = stencil.as_ref().unwrap_or(&compiled);
+
+    // What decides each kink's branch, evaluated by one interpreter.
+    let mut kinks = Vec::new();
+    let mut switches = Vec::new();
+    for id in reachable(graph, &outputs) {
+        let (func, args): (Func, &[NodeId]) = match graph.node(id) {
+            Node::Call1(f, args) => (*f, &args[..]),
+            Node::Call2(f, args) => (*f, &args[..]),
+            Node::Const(_) | Node::Var(_) | Node::Sum(_) | Node::Product(_) | Node::Pow(_) => {
+                continue;
+            }
+        };
+        let Some(kink) = func.kink() else {
+            continue;
+        };
+        let decided_by: &[NodeId] = match kink {
+            Kink::ArgumentSign => &args[..1],
+            Kink::Step => &[id],
+            Kink::Crossing | Kink::BranchCut => args,
+        };
+        kinks.push(Switch {
+            node: id,
+            func,
+            kink,
+            first: switches.len(),
+        });
+        switches.extend_from_slice(decided_by);
+    }
+    let switch_interp = Interpreter::new(graph, &switches);
+    let branches = |x: &[f64]| -> Vec<f64> {
+        if kinks.is_empty() {
+            return Vec::new();
+        }
+        let s = switch_interp.eval(x);
+        kinks
+            .iter()
+            .map(|k| branch(k.kink, &s[k.first..]))
+            .collect()
+    };
+    // The terms of the sums, whose size sets the rounding of a difference.
+    let value_terms = Interpreter::new(graph, &sum_terms(graph, &outputs[..1]));
+    let gradient_terms = Interpreter::new(graph, &sum_terms(graph, &gradient));
+    let largest = |interp: &Interpreter, x: &[f64]| {
+        interp
+            .eval(x)
+            .iter()
+            .filter(|v| v.is_finite())
+            .fold(0.0f64, |m, v| m.max(v.abs()))
+    };
+
+    let mut results = Vec::with_capacity(points.len());
+    let mut all = vec![0.0; outputs.len()];
+    for point in points {
+        let mut x = point.clone();
+        compiled.call(&x, &mut all);
+        let value = all[0];
+        let at_center = all.clone();
+        if at_center.iter().any(|v| !v.is_finite()) {
+            let error = formula
+                .diagnose(&outputs, &x)
+                .unwrap_or_else(|| not_finite_without_cause(&x));
+            results.push(PointCheck {
+                x,
+                value,
+                outcome: Err(Skip::NotFinite { error, var: None }),
+            });
+            continue;
+        }
+        let center_branches = branches(&x);
+        let scale_f = largest(&value_terms, &x);
+        let scale_g = if hessian {
+            largest(&gradient_terms, &x)
+        } else {
+            0.0
+        };
+        let mut checked = Checked {
+            gradient: Vec::with_capacity(n),
+            hessian: Vec::new(),
+        };
+        let mut skip = None;
+        for i in 0..n {
+            // The first trouble met in the stencil along x_i.
+            let mut trouble: Option<Trouble> = None;
+            let mut f = |x: &[f64], out: &mut [f64]| {
+                stencil.call(x, out);
+                if trouble.is_some() {
+                    return;
+                }
+                if let Some(k) = branches(x)
+                    .iter()
+                    .zip(&center_branches)
+                    .position(|(a, b)| a.to_bits() != b.to_bits())
+                {
+                    trouble = Some(Trouble::Kink(k));
+                } else if out.iter().any(|v| !v.is_finite()) {
+                    trouble = Some(Trouble::NotFinite(x.to_vec()));
+                }
+            };
+            let along = fd::along(&mut f, &mut x, i, n_fd);
+            match trouble {
+                Some(Trouble::Kink(k)) => {
+                    skip = Some(Skip::Kink {
+                        func: kinks[k].func,
+                        span: graph.origin(kinks[k].node).map(|o| o.span),
+                        var: i,
+                    });
+                    break;
+                }
+                Some(Trouble::NotFinite(at)) => {
+                    let error = formula
+                        .diagnose(&outputs[..n_fd], &at)
+                        .unwrap_or_else(|| not_finite_without_cause(&at));
+                    skip = Some(Skip::NotFinite {
+                        error,
+                        var: Some(i),
+                    });
+                    break;
+                }
+                None => {}
+            }
+            let (h, h_c) = (along.h_richardson, along.h_central);
+            let estimates = |k: usize| {
+                [
+                    along.central[k],
+                    along.richardson[k],
+                    along.richardson_half[k],
+                ]
+            };
+            checked.gradient.push(Comparison::new(
+                at_center[1 + i],
+                estimates(0),
+                along.scale[0].max(scale_f),
+                h,
+                h_c,
+            ));
+            if hessian {
+                let row = (0..n)
+                    .map(|j| {
+                        Comparison::new(
+                            at_center[1 + n + i * n + j],
+                            estimates(1 + j),
+                            along.scale[1 + j].max(scale_g),
+                            h,
+                            h_c,
+                        )
+                    })
+                    .collect();
+                checked.hessian.push(row);
+            }
+        }
+        results.push(PointCheck {
+            x,
+            value,
+            outcome: match skip {
+                Some(s) => Err(s),
+                None => Ok(checked),
+            },
+        });
+    }
+    Ok(results)
+}
+
+enum Trouble {
+    Kink(usize),
+    NotFinite(Vec<f64>),
+}
+
+/// Which side of its kink a function is on, from the values that decide it
+/// (`s` starts at the kink's first switch value). Equal on one smooth piece.
+fn branch(kink: Kink, s: &[f64]) -> f64 {
+    match kink {
+        Kink::ArgumentSign => sign(s[0]),
+        // The value itself: floor(x) is constant between integers.
+        Kink::Step => s[0],
+        Kink::Crossing => sign(s[0] - s[1]),
+        // atan2(y, x) jumps where y changes sign with x < 0, and at 0.
+        Kink::BranchCut if s[1] < 0.0 => sign(s[0]),
+        Kink::BranchCut if s[0] == 0.0 && s[1] == 0.0 => 2.0,
+        Kink::BranchCut => 3.0,
+    }
+}
+
+/// Compiled code gave a non-finite value the interpreter does not: they
+/// perform the same operations, so this should not happen; say so plainly.
+fn not_finite_without_cause(x: &[f64]) -> Error {
+    Error::new(
+        ErrorKind::NotFinite,
+        format!("the compiled code gives a non-finite value at {x:?}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::sample;
+
+    #[test]
+    fn gradient_check_passes_on_a_smooth_function_with_its_hessian() {
+        let mut f = Formula::parse("x^2*sin(y) + exp(x*y)").unwrap();
+        let points: Vec<Vec<f64>> = (0..20)
+            .map(|k| sample(&[(-2.0, 2.0), (-2.0, 2.0)], 3, k))
+            .collect();
+        let checks = check_points(&mut f, &points, true).unwrap();
+        for c in &checks {
+            let checked = c.outcome.as_ref().unwrap();
+            assert!(checked.ok(), "{c:?}");
+            assert_eq!(checked.hessian.len(), 2);
+        }
+    }
+
+    #[test]
+    fn points_of_the_wrong_size_are_refused() {
+        let mut f = Formula::parse("x*y").unwrap();
+        let e = check_points(&mut f, &[vec![1.0]], false).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Usage);
+        assert!(e.message.contains("a point of 1 values for a formula of 2"));
+    }
+
+    #[test]
+    fn kinks_and_poles_are_skipped() {
+        let mut f = Formula::parse("abs(x) + 1/y").unwrap();
+        let checks = check_points(
+            &mut f,
+            &[vec![0.0, 1.0], vec![1e-9, 1.0], vec![1.0, 0.0]],
+            false,
+        )
+        .unwrap();
+        let text = "abs(x) + 1/y";
+        let vars = f.vars().to_vec();
+        let reason = |k: usize| match &checks[k].outcome {
+            Err(s) => s.describe(text, &vars),
+            Ok(c) => panic!("checked: {c:?}"),
+        };
+        assert_eq!(
+            reason(0),
+            "on a kink of abs at 1:1 (within the difference step along x)"
+        );
+        assert_eq!(reason(1), reason(0));
+        assert!(
+            reason(2).starts_with("not finite: division by zero"),
+            "{}",
+            reason(2)
+        );
+        // Away from both, it checks.
+        let ok = check_points(&mut f, &[vec![0.5, 1.0]], false).unwrap();
+        assert!(ok[0].outcome.as_ref().is_ok_and(Checked::ok));
+    }
+
+    #[test]
+    fn a_wrong_gradient_fails_the_check() {
+        // Comparison itself: an exact value off by 1e-6 relative fails.
+        let c = Comparison::new(1.000001, [1.0; 3], 1.0, 7e-4, 6e-6);
+        assert!(!c.ok);
+        let c = Comparison::new(1.0 + 1e-13, [1.0 + 1e-11, 1.0, 1.0], 1.0, 7e-4, 6e-6);
+        assert!(c.ok, "{c:?}");
+        // Central and Richardson agreeing by chance do not make the
+        // tolerance tight when the finer Richardson estimate moves.
+        let c = Comparison::new(1.0 + 1e-8, [1.0, 1.0, 1.0 + 1e-8], 1.0, 7e-4, 6e-6);
+        assert!(c.ok, "{c:?}");
+    }
+}
