@@ -3,7 +3,7 @@
 //! [`Compiled::compile`] turns chosen outputs of a [`Graph`] into machine code
 //! that writes `outputs[i]` to `out[i]`, in four passes:
 //!
-//! 1. **Lowering** turns the nodes the outputs need (`eval::reachable`) into a
+//! 1. **Lowering** turns the nodes the outputs need (`graph::reachable`) into a
 //!    flat list of scalar instructions that performs exactly the operations of
 //!    `eval.rs`, in the same order: a sum is a left-to-right chain of adds; a
 //!    product multiplies its numerator left to right, its denominator powers
@@ -100,8 +100,7 @@ use cranelift_module::{DataDescription, DataId, FuncId, Linkage, Module, default
 
 use crate::builtins::{self, Func};
 use crate::error::{Error, ErrorKind};
-use crate::eval;
-use crate::graph::{Graph, Node, NodeId};
+use crate::graph::{Graph, Node, NodeId, denominator_exponent, reachable};
 
 mod descent;
 mod region;
@@ -555,7 +554,7 @@ impl Lowering {
 
 /// Instructions computing `outputs` the way `eval.rs` does.
 fn lower(graph: &Graph, outputs: &[NodeId], n_vars: usize) -> Result<Program, Error> {
-    let order = eval::reachable(graph, outputs);
+    let order = reachable(graph, outputs);
     let mut l = Lowering {
         instrs: Vec::with_capacity(order.len() * 2),
         interned: FastMap::with_capacity_and_hasher(order.len() * 2, Default::default()),
@@ -582,7 +581,7 @@ fn lower(graph: &Graph, outputs: &[NodeId], n_vars: usize) -> Result<Program, Er
                 let mut num: Option<Operand> = None;
                 let mut den: Option<Operand> = None;
                 for &f in factors.iter() {
-                    match eval::denominator_exponent(graph, f) {
+                    match denominator_exponent(graph, f) {
                         Some((b, e)) => {
                             let p = l.pow_const(v(b), e)?;
                             den = Some(match den {
