@@ -37,7 +37,8 @@
 //! - [`jit`]: chosen graph outputs to one native function through
 //!   Cranelift: lowering to scalar instructions in the interpreter's exact
 //!   operation order, scheduling for short live ranges, chunking large
-//!   functions. [`jit::Compiled`] owns its code; with `jit/descent.rs`'s
+//!   functions, one file each under `jit/`. [`jit::Compiled`]
+//!   (`jit/compiled.rs`) owns its code; with `jit/descent.rs`'s
 //!   [`jit::DescentKernel`] (fixed-step descent as one native loop with the
 //!   gradient inlined) and `jit/region.rs` (each module's code and data in
 //!   one reservation, so 32-bit displacements always reach), it holds the
@@ -80,8 +81,8 @@
 //! - The library never prints and never exits.
 //! - Compiled code and the interpreter perform the same operations in the
 //!   same order, so they agree to the bit (tests allow 4 ulps).
-//! - `unsafe` lives only in `jit.rs`, `jit/descent.rs` and `jit/region.rs`,
-//!   each block with a `SAFETY:` note.
+//! - `unsafe` lives only in `jit/compiled.rs`, `jit/descent.rs` and
+//!   `jit/region.rs`, each block with a `SAFETY:` note.
 //! - No `unwrap` or `expect` outside tests (denied below): input that can
 //!   fail becomes an [`Error`], and a panic is a bug.
 

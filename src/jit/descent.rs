@@ -5,7 +5,7 @@
 //! call that reaches it and the loop around it in Rust. So [`DescentKernel`]
 //! is one native loop: the variables stay in registers, the gradient's
 //! instructions are inlined in the loop body (emitted by the same
-//! [`Generator::items`] as [`Compiled`] code, so the values are the same to
+//! [`Generator::items`] as [`Compiled`](super::Compiled) code, so the values are the same to
 //! the bit), and each iteration performs exactly the operations of
 //! `optim`'s loop for `gd`: the step `x - lr*g`, projection onto the bounds,
 //! and the measurements its stopping tests read (step length, reversal of
@@ -22,10 +22,20 @@
 //! integers: the iteration count, which indexes a ring of the last 8 values
 //! of f, and the reversal bits of the last steps, newest lowest.
 
-use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_frontend::Variable;
+use std::collections::HashMap;
 
-use super::*;
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::{AbiParam, InstBuilder, Value, types};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use cranelift_jit::JITModule;
+use cranelift_module::{FuncId, Module};
+
+use super::chunk::{Plan, plan_chunks};
+use super::codegen::{Bases, Generator, Inputs, Outputs, fixed, mem, offset};
+use super::lower::Program;
+use super::schedule::schedule;
+use super::{MAX_INDEX, codegen_error, region};
+use crate::error::Error;
 
 /// The native loop: `(state, params, counters, budget) -> iterations done`.
 type KernelEntry = unsafe extern "C" fn(*mut f64, *const f64, *mut u64, u64) -> u64;
@@ -325,24 +335,13 @@ fn build(
     }
     sig.params.push(AbiParam::new(types::I64));
     sig.returns.push(AbiParam::new(types::I64));
-    let (constants, const_data) = constant_table(module, program)?;
-    let id = module
+    let mut g = Generator::new(module, program, plan, sig.clone())?;
+    let id = g
+        .module
         .declare_anonymous_function(&sig)
         .map_err(codegen_error)?;
-    let mut ctx = module.make_context();
-    ctx.func.signature = sig.clone();
-    let mut g = Generator {
-        module,
-        p: program,
-        plan,
-        sig,
-        constants,
-        const_data,
-        ctx: None,
-        fctx: FunctionBuilderContext::new(),
-        imports: HashMap::new(),
-        values: vec![None; program.instrs.len()],
-    };
+    let mut ctx = g.module.make_context();
+    ctx.func.signature = sig;
     let mut fctx = FunctionBuilderContext::new();
     let l = Layout { n };
     {
@@ -385,10 +384,7 @@ fn build(
         b.def_var(maskv, mask0);
         // The iteration count at which the budget is spent.
         let end = b.ins().iadd(k0, budget);
-        let consts = g.const_data.map(|d| {
-            let gv = g.module.declare_data_in_func(d, b.func);
-            b.ins().symbol_value(ptr, gv)
-        });
+        let consts = g.constant_base(&mut b);
         b.ins().jump(header, &[]);
 
         b.switch_to_block(header);

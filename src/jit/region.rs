@@ -26,7 +26,9 @@ use cranelift_jit::{
 };
 use cranelift_module::{FuncId, ModuleResult};
 
-use super::{codegen_error, host_isa, module_builder, too_large};
+use super::codegen::host_isa;
+use super::libm::module_builder;
+use super::{codegen_error, too_large};
 use crate::error::Error;
 
 /// The largest reservation: any two addresses inside it are less than
@@ -122,5 +124,31 @@ pub(super) fn build(
                 reserve = reserve.saturating_mul(4).min(max_reserve);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+    use crate::jit::Compiled;
+    use crate::jit::testing::{exclusive, rosenbrock};
+
+    #[test]
+    fn code_outgrowing_its_reservation_is_rebuilt_in_a_larger_one() {
+        let _guard = exclusive();
+        let n = 1000;
+        let (g, outputs) = rosenbrock(n);
+        let page = 4096;
+        let retried = crate::jit::compile(&g, &outputs, n, Some((page, MAX_REGION))).unwrap();
+        let usual = Compiled::compile(&g, &outputs, n).unwrap();
+        let x: Vec<f64> = (0..n).map(|i| (i % 7) as f64 * 0.3 - 0.9).collect();
+        let (mut a, mut b) = (vec![0.0; n + 1], vec![0.0; n + 1]);
+        retried.call(&x, &mut a);
+        usual.call(&x, &mut b);
+        assert!(a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()));
+        // Code that cannot fit the largest reservation is a limit, not a crash.
+        let capped = crate::jit::compile(&g, &outputs, n, Some((page, 4 * page)));
+        assert_eq!(capped.unwrap_err().kind, ErrorKind::Limit);
     }
 }
