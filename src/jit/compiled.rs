@@ -5,11 +5,10 @@ use std::cell::RefCell;
 use std::mem::MaybeUninit;
 use std::sync::OnceLock;
 
-use cranelift_jit::JITModule;
-
 use super::chunk::Plan;
 use super::descent::{self, DescentKernel, Variant};
 use super::lower::Program;
+use super::region::NativeCode;
 use crate::error::Error;
 use crate::graph::{Graph, NodeId};
 
@@ -21,31 +20,22 @@ const STACK_SCRATCH: usize = 512;
 type Entry = unsafe extern "C" fn(*const f64, *mut f64, *mut f64);
 
 /// Graph outputs compiled to native code.
+///
+/// `Send` and `Sync` through its [`NativeCode`]: calls from several threads
+/// at once each pass their own buffers, and the code touches nothing else.
 pub struct Compiled {
-    entry: Entry,
     n_vars: usize,
     n_outputs: usize,
     /// Values the code passes between its chunks through memory.
     scratch_len: usize,
-    /// Owns the code `entry` points into; `None` only during drop.
-    module: Option<JITModule>,
+    /// The code, entered through [`Compiled::entry`].
+    code: NativeCode,
     /// The lowered instructions, kept when they could become a descent
     /// loop: a value and gradient small enough for one chunk.
     program: Option<Program>,
     /// Descent loops compiled so far, by [`Variant::index`].
     kernels: [OnceLock<Option<DescentKernel>>; Variant::COUNT],
 }
-
-// SAFETY: after `finalize_definitions` the code and its constants are
-// immutable, and the function is pure: it reads `x`, writes `out` and its own
-// scratch (which every call provides separately), and touches no global
-// state, so calling it from several threads at once is sound. The module's
-// interior mutability (`RefCell` symbol cache) is used only while compiling,
-// before a `Compiled` exists, and by `free_memory` in `drop`, which has
-// exclusive access.
-unsafe impl Send for Compiled {}
-// SAFETY: see `Send` above; `&Compiled` only allows calling the finished code.
-unsafe impl Sync for Compiled {}
 
 impl std::fmt::Debug for Compiled {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -70,31 +60,29 @@ impl Compiled {
         super::compile(graph, outputs, n_vars, None)
     }
 
-    /// Takes ownership of `module`, in which [`codegen::generate`](super::codegen::generate) built the
-    /// code of `program` as `plan` cut it, finalized at `code` (the only
-    /// code `jit::compile` passes here).
-    pub(super) fn new(
-        module: JITModule,
-        code: *const u8,
-        program: Program,
-        plan: &Plan,
-        n_vars: usize,
-    ) -> Compiled {
-        // SAFETY: `code` is the finalized entry function, built with the
-        // `Entry` signature (three pointers, no results) in the host's
-        // default calling convention, which is `extern "C"`.
-        let entry = unsafe { std::mem::transmute::<*const u8, Entry>(code) };
+    /// Takes ownership of `code`, which
+    /// [`codegen::generate`](super::codegen::generate) built from `program`
+    /// as `plan` cut it (the only code `jit::compile` passes here).
+    pub(super) fn new(code: NativeCode, program: Program, plan: &Plan, n_vars: usize) -> Compiled {
         let n_outputs = program.outputs.len();
         let loopable = plan.chunks.len() == 1 && n_outputs == n_vars + 1;
         Compiled {
-            entry,
             n_vars,
             n_outputs,
             scratch_len: plan.scratch_len,
-            module: Some(module),
+            code,
             program: loopable.then_some(program),
             kernels: Default::default(),
         }
+    }
+
+    /// The native entry point, valid while `self` lives.
+    fn entry(&self) -> Entry {
+        // SAFETY: `self.code` is what `codegen::generate` built (see `new`):
+        // its entry function has the `Entry` signature (three pointers, no
+        // results) in the host's default calling convention, which is
+        // `extern "C"`.
+        unsafe { std::mem::transmute::<*const u8, Entry>(self.code.entry()) }
     }
 
     pub fn n_vars(&self) -> usize {
@@ -140,8 +128,9 @@ impl Compiled {
         if self.scratch_len == 0 {
             // SAFETY: `x` holds `n_vars` values and `out` `n_outputs` (checked
             // above), which is all the code reads and writes: it uses no
-            // scratch. The code stays valid while `self` lives.
-            unsafe { (self.entry)(x.as_ptr(), out.as_mut_ptr(), std::ptr::null_mut()) }
+            // scratch and no global state. The code stays valid while `self`
+            // (its `NativeCode`) lives.
+            unsafe { (self.entry())(x.as_ptr(), out.as_mut_ptr(), std::ptr::null_mut()) }
         } else {
             self.call_with_scratch(x, out);
         }
@@ -155,9 +144,10 @@ impl Compiled {
         let mut run = |scratch: *mut f64| {
             // SAFETY: `x` holds `n_vars` values and `out` `n_outputs` (checked
             // by `call`), which is all the code reads and writes besides the
-            // scratch, and `scratch` has room for `scratch_len` values and is
-            // used by this call alone. The code stays valid while `self` lives.
-            unsafe { (self.entry)(x.as_ptr(), out.as_mut_ptr(), scratch) }
+            // scratch (it uses no global state), and `scratch` has room for
+            // `scratch_len` values and is used by this call alone. The code
+            // stays valid while `self` (its `NativeCode`) lives.
+            unsafe { (self.entry())(x.as_ptr(), out.as_mut_ptr(), scratch) }
         };
         if self.scratch_len <= STACK_SCRATCH {
             // Uninitialised is fine: the code writes each slot before reading it.
@@ -174,16 +164,6 @@ impl Compiled {
                 // Not reachable (the code never calls back), but harmless.
                 Err(_) => run(vec![0.0; self.scratch_len].as_mut_ptr()),
             });
-        }
-    }
-}
-
-impl Drop for Compiled {
-    fn drop(&mut self) {
-        if let Some(module) = self.module.take() {
-            // SAFETY: `&mut self` means no call is running, and `entry`, the
-            // only pointer into the module, dies with `self`.
-            unsafe { module.free_memory() };
         }
     }
 }

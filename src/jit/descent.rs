@@ -33,6 +33,7 @@ use cranelift_module::{FuncId, Module};
 use super::chunk::{Plan, plan_chunks};
 use super::codegen::{Bases, Generator, Inputs, Outputs, fixed, mem, offset};
 use super::lower::Program;
+use super::region::NativeCode;
 use super::schedule::schedule;
 use super::{MAX_INDEX, codegen_error, region};
 use crate::error::Error;
@@ -241,27 +242,12 @@ impl DescentState {
     }
 }
 
-/// A compiled descent loop, owning its code.
+/// A compiled descent loop, owning its code (and, through it, `Send` and
+/// `Sync`: each call passes its own state).
 pub struct DescentKernel {
-    entry: KernelEntry,
     n: usize,
-    module: Option<JITModule>,
-}
-
-// SAFETY: as for `Compiled`: the code is immutable after finalisation and
-// touches only the buffers each call passes.
-unsafe impl Send for DescentKernel {}
-// SAFETY: see `Send`.
-unsafe impl Sync for DescentKernel {}
-
-impl Drop for DescentKernel {
-    fn drop(&mut self) {
-        if let Some(module) = self.module.take() {
-            // SAFETY: `&mut self` means no call is running, and `entry` dies
-            // with `self`.
-            unsafe { module.free_memory() };
-        }
-    }
+    /// The loop, entered through [`DescentKernel::entry`].
+    code: NativeCode,
 }
 
 impl DescentKernel {
@@ -276,10 +262,11 @@ impl DescentKernel {
             self.n
         );
         // SAFETY: the buffers have the layout the code was generated for
-        // (checked above through `n`), it reads and writes nothing else, and
-        // it stays valid while `self` lives.
+        // (checked above through `n`), it reads and writes nothing else (no
+        // global state either), and it stays valid while `self` (its
+        // `NativeCode`) lives.
         let done = unsafe {
-            (self.entry)(
+            (self.entry())(
                 state.values.as_mut_ptr(),
                 state.params.as_ptr(),
                 state.counters.as_mut_ptr(),
@@ -287,6 +274,14 @@ impl DescentKernel {
             )
         };
         done as usize
+    }
+
+    /// The native loop, valid while `self` lives.
+    fn entry(&self) -> KernelEntry {
+        // SAFETY: `self.code` is the loop `build` generated (see `compile`),
+        // with the `KernelEntry` signature in the host's default calling
+        // convention, which is `extern "C"`.
+        unsafe { std::mem::transmute::<*const u8, KernelEntry>(self.code.entry()) }
     }
 }
 
@@ -305,20 +300,12 @@ pub(super) fn compile(
     if plan.chunks.len() != 1 || plan.scratch_len != 0 {
         return Err(codegen_error("too large for one loop"));
     }
-    let (module, code) = region::build(
+    let code = region::build(
         |module| build(module, program, &plan, n, variant),
         region::estimate(program.instrs.len() + program.outputs.len(), 1),
         region::MAX_REGION,
     )?;
-    // SAFETY: `code` is the finalized loop, built with the `KernelEntry`
-    // signature in the host's default calling convention, which is
-    // `extern "C"`.
-    let entry = unsafe { std::mem::transmute::<*const u8, KernelEntry>(code) };
-    Ok(DescentKernel {
-        entry,
-        n,
-        module: Some(module),
-    })
+    Ok(DescentKernel { n, code })
 }
 
 fn build(

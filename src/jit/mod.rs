@@ -98,14 +98,14 @@ fn compile(
             region::MAX_REGION,
         )
     });
-    let (module, code) = region::build(
+    let code = region::build(
         |module| codegen::generate(module, &program, &plan),
         first,
         max,
     )?;
     // Own the code, and keep the instructions if they could become a
     // descent loop later.
-    Ok(Compiled::new(module, code, program, &plan, n_vars))
+    Ok(Compiled::new(code, program, &plan, n_vars))
 }
 
 /// Cranelift failures are internal errors: the graph was valid.
