@@ -21,8 +21,9 @@ type Entry = unsafe extern "C" fn(*const f64, *mut f64, *mut f64);
 
 /// Graph outputs compiled to native code.
 ///
-/// `Send` and `Sync` through its [`NativeCode`]: calls from several threads
-/// at once each pass their own buffers, and the code touches nothing else.
+/// `Send` and `Sync` through its `NativeCode` (`region.rs`): calls from
+/// several threads at once each pass their own buffers, and the code
+/// touches nothing else.
 pub struct Compiled {
     n_vars: usize,
     n_outputs: usize,
