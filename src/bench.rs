@@ -1,9 +1,9 @@
 //! The `slope bench` harness: compile time by stage, the cost of a call of
 //! each gradient source, and the accuracy of finite differences.
 //!
-//! Timing: each figure is the median of [`BATCHES`] timed batches, after a
-//! warm-up that also chooses the batch size (doubled until one batch takes
-//! [`MIN_BATCH`]), so that clock resolution and one-off stalls do not show.
+//! Timing: each figure is the median of 7 timed batches, after a warm-up
+//! that also chooses the batch size (doubled until one batch takes 3 ms),
+//! so that clock resolution and one-off stalls do not show.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -14,7 +14,9 @@ use crate::fd::{self, Scheme};
 use crate::formula::{Formula, Options};
 use crate::jit::Compiled;
 
+/// Timed batches per figure (the median is reported).
 const BATCHES: usize = 7;
+/// The shortest batch: long enough for the clock's resolution.
 const MIN_BATCH: Duration = Duration::from_millis(3);
 
 /// Compile times in milliseconds.

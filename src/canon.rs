@@ -379,7 +379,7 @@ impl Graph {
     /// unless it holds products nested in products (the prefix and suffix
     /// products of the reverse sweep, large products kept whole).
     pub(crate) fn flattened(&self, id: NodeId) -> Option<(Graph, NodeId)> {
-        let nodes = crate::eval::reachable(self, &[id]);
+        let nodes = crate::graph::reachable(self, &[id]);
         if !nodes.iter().any(|&n| self.is_chain(n)) {
             return None;
         }

@@ -42,7 +42,7 @@
 //! [`Func::kink`]: crate::builtins::Func::kink
 //! [`Formula::parse_into`]: crate::Formula::parse_into
 
-use crate::eval::reachable;
+use crate::graph::reachable;
 use crate::graph::{Graph, Node, NodeId};
 
 mod hand;

@@ -12,7 +12,7 @@
 
 use crate::builtins::{self, Func};
 use crate::error::{Error, ErrorKind};
-use crate::graph::{Graph, Node, NodeId};
+use crate::graph::{Graph, Node, NodeId, denominator_exponent, reachable};
 
 /// Evaluates chosen outputs of a graph at points.
 pub struct Interpreter<'g> {
@@ -60,42 +60,6 @@ impl<'g> Interpreter<'g> {
                     .all(|c| values[c.index()].is_finite())
         })?;
         Some(describe(self.graph, id, &values))
-    }
-}
-
-/// The ids that `outputs` depend on, in increasing order.
-pub fn reachable(graph: &Graph, outputs: &[NodeId]) -> Vec<NodeId> {
-    let Some(top) = outputs.iter().max() else {
-        return Vec::new();
-    };
-    let mut needed = vec![false; top.index() + 1];
-    for o in outputs {
-        needed[o.index()] = true;
-    }
-    for i in (0..needed.len()).rev() {
-        if needed[i] {
-            for c in graph.node(NodeId(i as u32)).children() {
-                needed[c.index()] = true;
-            }
-        }
-    }
-    (0..needed.len() as u32)
-        .filter(|&i| needed[i as usize])
-        .map(NodeId)
-        .collect()
-}
-
-/// The constant exponent of a denominator factor (`b^e`, `e < 0`), as `-e`.
-///
-/// A non-zero constant base is not a denominator: `0.5^-1100` is kept only
-/// because it overflows, and printed as `1/0.5^1100` it would read back as
-/// `1/0`. (`1/0` itself is the one form of a negative power of zero.)
-pub fn denominator_exponent(graph: &Graph, factor: NodeId) -> Option<(NodeId, f64)> {
-    match *graph.node(factor) {
-        Node::Pow([b, e]) if graph.as_const(b).is_none_or(|b| b == 0.0) => {
-            graph.as_const(e).filter(|&e| e < 0.0).map(|e| (b, -e))
-        }
-        _ => None,
     }
 }
 

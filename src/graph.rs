@@ -4,12 +4,15 @@
 //! ids, so every pass over the graph is a plain loop (forward to evaluate,
 //! backward to differentiate) and nothing recurses on depth.
 //!
-//! Invariant: each distinct node exists once. [`Graph::intern`] looks a node up
+//! Invariant: each distinct node exists once. `Graph::intern` looks a node up
 //! before adding it, so equal subexpressions share one id, and the code
 //! generator computes each of them once.
 //!
 //! The canonicalising constructors that build nodes (`sum`, `product`,
-//! `pow`, ...) live in `canon.rs`; this module only stores and describes.
+//! `pow`, ...) live in `canon.rs`; this module only stores and describes,
+//! including the facts every pass reads: which nodes outputs need
+//! ([`reachable`]) and which factors of a product divide
+//! ([`denominator_exponent`]).
 
 use std::hash::{Hash, Hasher};
 
@@ -244,6 +247,42 @@ impl Graph {
             degree,
             depth,
         }
+    }
+}
+
+/// The ids that `outputs` depend on, in increasing order.
+pub fn reachable(graph: &Graph, outputs: &[NodeId]) -> Vec<NodeId> {
+    let Some(top) = outputs.iter().max() else {
+        return Vec::new();
+    };
+    let mut needed = vec![false; top.index() + 1];
+    for o in outputs {
+        needed[o.index()] = true;
+    }
+    for i in (0..needed.len()).rev() {
+        if needed[i] {
+            for c in graph.node(NodeId(i as u32)).children() {
+                needed[c.index()] = true;
+            }
+        }
+    }
+    (0..needed.len() as u32)
+        .filter(|&i| needed[i as usize])
+        .map(NodeId)
+        .collect()
+}
+
+/// The constant exponent of a denominator factor (`b^e`, `e < 0`), as `-e`.
+///
+/// A non-zero constant base is not a denominator: `0.5^-1100` is kept only
+/// because it overflows, and printed as `1/0.5^1100` it would read back as
+/// `1/0`. (`1/0` itself is the one form of a negative power of zero.)
+pub fn denominator_exponent(graph: &Graph, factor: NodeId) -> Option<(NodeId, f64)> {
+    match *graph.node(factor) {
+        Node::Pow([b, e]) if graph.as_const(b).is_none_or(|b| b == 0.0) => {
+            graph.as_const(e).filter(|&e| e < 0.0).map(|e| (b, -e))
+        }
+        _ => None,
     }
 }
 

@@ -37,7 +37,7 @@
 //! evaluate derivatives), [`CompiledFormula`] (native code), the
 //! [`Objective`] trait every optimiser takes, and [`minimize`] with its
 //! [`Settings`], [`Method`]s and [`Outcome`]. Around it, [`check`]
-//! compares derivatives, [`fd`] gives finite differences, [`bench`]
+//! compares derivatives, [`fd`] gives finite differences, [`bench`](mod@bench)
 //! measures gradient sources, [`optim`] runs many starts, and `plot`
 //! (feature `plot`) draws functions and descent paths. The `slope`
 //! command (feature `cli`, on by default) is a thin layer over the same.
@@ -73,7 +73,11 @@
 //! - `jit`: chosen graph outputs to one native function through
 //!   Cranelift (lowering to scalar instructions in the interpreter's exact
 //!   operation order, scheduling for short live ranges, chunking large
-//!   functions), and fixed-step descent as one native loop. It holds the
+//!   functions, one file each under `jit/`); `jit/compiled.rs` owns the
+//!   code, `jit/descent.rs` runs fixed-step descent as one native loop
+//!   with the gradient inlined, and `jit/region.rs` keeps each module's
+//!   code and data in one reservation, so 32-bit displacements always
+//!   reach. It holds the
 //!   crate's only `unsafe`.
 //! - [`fd`]: finite-difference gradients (forward, backward, central,
 //!   Richardson), the estimates exact gradients are measured against.
@@ -116,7 +120,8 @@
 //!   flag; input it cannot use is an [`Error`], never a panic.
 //! - Compiled code and the interpreter perform the same operations in the
 //!   same order, so they agree to the bit (tests allow 4 ulps).
-//! - `unsafe` lives only under `jit/`, each block with a `SAFETY:` note.
+//! - `unsafe` lives only in `jit/compiled.rs`, `jit/descent.rs` and
+//!   `jit/region.rs`, each block with a `SAFETY:` note.
 //! - No `unwrap` or `expect` outside tests (denied below): input that can
 //!   fail becomes an [`Error`], and a panic is a bug.
 

@@ -31,10 +31,10 @@ pub struct Limits {
     pub max_depth: usize,
     /// Most variables (checked when the formula is lowered).
     pub max_vars: usize,
-    /// Most graph nodes, derivatives included (checked by
-    /// [`Formula::try_gradient`](crate::Formula::try_gradient) and
-    /// [`Formula::try_hessian`](crate::Formula::try_hessian), which also
-    /// count each Hessian entry), so that memory stays bounded.
+    /// Most graph nodes, derivatives included (checked when the formula
+    /// and its gradient are built, and by
+    /// [`Formula::hessian`](crate::Formula::hessian), which also counts
+    /// each Hessian entry), so that memory stays bounded.
     pub max_nodes: usize,
 }
 

@@ -13,8 +13,7 @@ use std::f64::consts::{E, PI};
 
 use crate::builtins::Func;
 use crate::error::{Error, ErrorKind, Result};
-use crate::eval::denominator_exponent;
-use crate::graph::{Graph, Node, NodeId};
+use crate::graph::{Graph, Node, NodeId, denominator_exponent};
 
 /// The largest text the printer produces.
 pub const MAX_PRINTED: usize = 16 << 20;

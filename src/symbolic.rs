@@ -52,7 +52,7 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashMap;
 
 use crate::builtins::Func;
-use crate::eval::reachable;
+use crate::graph::reachable;
 use crate::graph::{Graph, Node, NodeId};
 
 mod rational;

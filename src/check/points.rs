@@ -4,9 +4,10 @@
 
 use crate::builtins::{Func, Kink, sign};
 use crate::error::{Error, ErrorKind, Result, Span};
-use crate::eval::{Interpreter, reachable};
+use crate::eval::Interpreter;
 use crate::fd;
 use crate::formula::Formula;
+use crate::graph::reachable;
 use crate::graph::{Node, NodeId};
 use crate::jit::Compiled;
 

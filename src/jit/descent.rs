@@ -5,11 +5,11 @@
 //! call that reaches it and the loop around it in Rust. So [`DescentKernel`]
 //! is one native loop: the variables stay in registers, the gradient's
 //! instructions are inlined in the loop body (emitted by the same
-//! [`Generator::items`] as [`Compiled`] code, so the values are the same to
-//! the bit), and each iteration performs exactly the operations of
-//! `optim`'s loop for `gd`: the step `x - lr*g`, projection onto the bounds,
-//! and the measurements its stopping tests read (step length, reversal of
-//! the step, the last values of f).
+//! [`Generator::items`] as [`Compiled`](super::Compiled) code, so the
+//! values are the same to the bit), and each iteration performs exactly the
+//! operations of `optim`'s loop for `gd`: the step `x - lr*g`, projection
+//! onto the bounds, and the measurements its stopping tests read (step
+//! length, reversal of the step, the last values of f).
 //!
 //! The kernel does not decide why a run stops. It returns to Rust when a
 //! stopping test might pass (values not finite, oscillation, `ftol`, `gtol`,
@@ -21,11 +21,62 @@
 //! The state crosses in one `f64` buffer (see [`DescentState`]) and two
 //! integers: the iteration count, which indexes a ring of the last 8 values
 //! of f, and the reversal bits of the last steps, newest lowest.
+//!
+//! # The rules of `optim::minimize` it repeats
+//!
+//! `optim::minimize` (`src/optim/mod.rs`) hands plain `gd` runs (no line
+//! search, no history, no observer of every iterate) to this loop. Each
+//! iteration repeats, operation for operation, what `minimize` does, and
+//! each early return is the exact or a loose form of one of its stopping
+//! rules, so a change to any rule there must be made here too:
+//!
+//! - the step: `optim/first_order.rs`'s `x -= lr*g` for `Method::Gd`, then
+//!   `Context::project`'s `f64::clamp` into the bounds when projecting
+//!   ([`Variant::project`]);
+//! - the measurements: `measure`'s `step2 = Σ s²` (its length is
+//!   `sqrt(step2)`) and its reversal test `dot(s, previous) < -0.5 *
+//!   sqrt(step2 * Σ previous²)`, with the new step becoming `previous`;
+//! - not finite (`is_finite(f, grad)`): here `f + Σ g` minus itself is NaN,
+//!   which an overflowing sum also makes, returning early;
+//! - `gtol` (`projected_norm(x, grad) <= gtol`, leaving out components that
+//!   push against an active bound when projecting): here every component
+//!   within `[-gtol, gtol]` or held by its bound, the same test;
+//! - `ftol` (`decrease > 0 && decrease <= ftol`, or a step of length zero),
+//!   exactly ([`Variant::ftol`]);
+//! - `xtol` (`step <= xtol`): here `step2 <= xtol² * (1 + 1e-9)`, slightly
+//!   loose, so that the loop returns whenever Rust's `sqrt(step2) <= xtol`
+//!   could pass ([`Variant::xtol`]);
+//! - oscillation (`Recent::oscillating`, over `optim`'s `WINDOW` of 6
+//!   iterations): at least `WINDOW - 1` of the last `WINDOW + 1` steps
+//!   reversed, and f no lower than `WINDOW` iterations before by more than
+//!   `1e-12 * max(|f|, 1e-300)`. Here the same, the cheap count of
+//!   reversals first; before a full window, missing iterations count as
+//!   not reversed and their ring slots may hold anything, which at worst
+//!   returns early;
+//! - `max_iter`: the budget `minimize` passes, at most the iterations left
+//!   (and at most its `FUSED_BATCH`).
+//!
+//! The tests run in another order than `minimize`'s; that changes nothing,
+//! since the loop only returns and Rust then tests in its own order. The
+//! numbers these rules share with `optim` (`WINDOW` below; `-0.5`, `1e-12`
+//! and `1e-300` in [`DescentState::new`]) are repeated here, because
+//! `optim` keeps them private: they must stay equal.
 
-use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_frontend::Variable;
+use std::collections::HashMap;
 
-use super::*;
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::{AbiParam, InstBuilder, Value, types};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use cranelift_jit::JITModule;
+use cranelift_module::{FuncId, Module};
+
+use super::chunk::{Plan, plan_chunks};
+use super::codegen::{Bases, Generator, Inputs, Outputs, fixed, mem, offset};
+use super::lower::Program;
+use super::region::NativeCode;
+use super::schedule::schedule;
+use super::{MAX_INDEX, codegen_error, region};
+use crate::error::Error;
 
 /// The native loop: `(state, params, counters, budget) -> iterations done`.
 type KernelEntry = unsafe extern "C" fn(*mut f64, *const f64, *mut u64, u64) -> u64;
@@ -57,9 +108,16 @@ impl Variant {
     }
 }
 
+/// `optim`'s `WINDOW`, repeated (keep them equal): the oscillation test
+/// compares f with its value this many iterations before, and counts the
+/// reversals of the last `WINDOW + 1` steps.
+const WINDOW: usize = 6;
+
 /// Iterations the kernel has looked back on: how many values of f the ring
-/// holds.
+/// holds. A power of two (slots are found by masking) above [`WINDOW`].
 const RING: usize = 8;
+
+const _: () = assert!(RING.is_power_of_two() && RING > WINDOW && WINDOW + 1 < 64);
 
 /// The layout of [`DescentState::values`] for `n` variables.
 struct Layout {
@@ -177,7 +235,8 @@ impl DescentState {
 
     /// Records that iteration `j` (counting from 1) ended at value `f`, and
     /// whether its step turned back against the one before. Needed for the
-    /// last 7 iterations before [`DescentState::enter`]'s count.
+    /// last `WINDOW + 1` (7) iterations before [`DescentState::enter`]'s
+    /// count.
     pub fn set_history(&mut self, j: usize, f: f64, reversed: bool) {
         let k = self.counters[0] as usize;
         self.values[self.layout.ring() + j % RING] = f;
@@ -231,27 +290,12 @@ impl DescentState {
     }
 }
 
-/// A compiled descent loop, owning its code.
+/// A compiled descent loop, owning its code (and, through it, `Send` and
+/// `Sync`: each call passes its own state).
 pub struct DescentKernel {
-    entry: KernelEntry,
     n: usize,
-    module: Option<JITModule>,
-}
-
-// SAFETY: as for `Compiled`: the code is immutable after finalisation and
-// touches only the buffers each call passes.
-unsafe impl Send for DescentKernel {}
-// SAFETY: see `Send`.
-unsafe impl Sync for DescentKernel {}
-
-impl Drop for DescentKernel {
-    fn drop(&mut self) {
-        if let Some(module) = self.module.take() {
-            // SAFETY: `&mut self` means no call is running, and `entry` dies
-            // with `self`.
-            unsafe { module.free_memory() };
-        }
-    }
+    /// The loop, entered through [`DescentKernel::entry`].
+    code: NativeCode,
 }
 
 impl DescentKernel {
@@ -266,10 +310,11 @@ impl DescentKernel {
             self.n
         );
         // SAFETY: the buffers have the layout the code was generated for
-        // (checked above through `n`), it reads and writes nothing else, and
-        // it stays valid while `self` lives.
+        // (checked above through `n`), it reads and writes nothing else (no
+        // global state either), and it stays valid while `self` (its
+        // `NativeCode`) lives.
         let done = unsafe {
-            (self.entry)(
+            (self.entry())(
                 state.values.as_mut_ptr(),
                 state.params.as_ptr(),
                 state.counters.as_mut_ptr(),
@@ -277,6 +322,14 @@ impl DescentKernel {
             )
         };
         done as usize
+    }
+
+    /// The native loop, valid while `self` lives.
+    fn entry(&self) -> KernelEntry {
+        // SAFETY: `self.code` is the loop `build` generated (see `compile`),
+        // with the `KernelEntry` signature in the host's default calling
+        // convention, which is `extern "C"`.
+        unsafe { std::mem::transmute::<*const u8, KernelEntry>(self.code.entry()) }
     }
 }
 
@@ -295,20 +348,12 @@ pub(super) fn compile(
     if plan.chunks.len() != 1 || plan.scratch_len != 0 {
         return Err(codegen_error("too large for one loop"));
     }
-    let (module, code) = region::build(
+    let code = region::build(
         |module| build(module, program, &plan, n, variant),
         region::estimate(program.instrs.len() + program.outputs.len(), 1),
         region::MAX_REGION,
     )?;
-    // SAFETY: `code` is the finalized loop, built with the `KernelEntry`
-    // signature in the host's default calling convention, which is
-    // `extern "C"`.
-    let entry = unsafe { std::mem::transmute::<*const u8, KernelEntry>(code) };
-    Ok(DescentKernel {
-        entry,
-        n,
-        module: Some(module),
-    })
+    Ok(DescentKernel { n, code })
 }
 
 fn build(
@@ -325,24 +370,13 @@ fn build(
     }
     sig.params.push(AbiParam::new(types::I64));
     sig.returns.push(AbiParam::new(types::I64));
-    let (constants, const_data) = constant_table(module, program)?;
-    let id = module
+    let mut g = Generator::new(module, program, plan, sig.clone())?;
+    let id = g
+        .module
         .declare_anonymous_function(&sig)
         .map_err(codegen_error)?;
-    let mut ctx = module.make_context();
-    ctx.func.signature = sig.clone();
-    let mut g = Generator {
-        module,
-        p: program,
-        plan,
-        sig,
-        constants,
-        const_data,
-        ctx: None,
-        fctx: FunctionBuilderContext::new(),
-        imports: HashMap::new(),
-        values: vec![None; program.instrs.len()],
-    };
+    let mut ctx = g.module.make_context();
+    ctx.func.signature = sig;
     let mut fctx = FunctionBuilderContext::new();
     let l = Layout { n };
     {
@@ -385,10 +419,7 @@ fn build(
         b.def_var(maskv, mask0);
         // The iteration count at which the budget is spent.
         let end = b.ins().iadd(k0, budget);
-        let consts = g.const_data.map(|d| {
-            let gv = g.module.declare_data_in_func(d, b.func);
-            b.ins().symbol_value(ptr, gv)
-        });
+        let consts = g.constant_base(&mut b);
         b.ins().jump(header, &[]);
 
         b.switch_to_block(header);
@@ -552,16 +583,16 @@ fn build(
         // 0 and their ring slots may hold anything: at worst the loop
         // returns to Rust's exact test early.)
         let budget_test = b.create_block();
-        let recent_bits = b.ins().band_imm_u(mask, (1 << (RING - 1)) - 1);
+        let recent_bits = b.ins().band_imm_u(mask, (1 << (WINDOW + 1)) - 1);
         let turns = b.ins().popcnt(recent_bits);
-        let turning = b
-            .ins()
-            .icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, turns, RING as i64 - 3);
+        let turning =
+            b.ins()
+                .icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, turns, WINDOW as i64 - 1);
         let progress_test = b.create_block();
         b.ins().brif(turning, progress_test, &[], budget_test, &[]);
         b.switch_to_block(progress_test);
         b.seal_block(progress_test);
-        let back = b.ins().iadd_imm_s(k, -(RING as i64 - 2));
+        let back = b.ins().iadd_imm_s(k, -(WINDOW as i64));
         let there = ring_slot(&mut b, back);
         let first = b.ins().load(types::F64, mem(), there, offset(l.ring()));
         let abs_first = b.ins().fabs(first);

@@ -180,7 +180,7 @@ fn same(a: f64, b: f64, rel: f64) -> bool {
 /// by much more than their value. Comparisons allow for this bound.
 fn rounding_bound(f: &Formula, node: NodeId, x: &[f64]) -> f64 {
     let g = f.graph();
-    let ids = slope::eval::reachable(g, &[node]);
+    let ids = slope::graph::reachable(g, &[node]);
     let values = f.eval_nodes(&ids, x);
     let mut v = vec![0.0f64; g.len()];
     let mut err = vec![0.0f64; g.len()];
@@ -326,7 +326,7 @@ fn output_name(vars: &[String], k: usize) -> String {
 /// (see [`crate::range::left_range`]).
 fn leaves_range(f: &Formula, node: NodeId, x: &[f64]) -> bool {
     let g = f.graph();
-    let ids = slope::eval::reachable(g, &[node]);
+    let ids = slope::graph::reachable(g, &[node]);
     let values = f.eval_nodes(&ids, x);
     let mut v = vec![0.0f64; g.len()];
     for (&id, &value) in ids.iter().zip(&values) {

@@ -262,7 +262,7 @@ fn same(a: f64, b: f64) -> bool {
 /// cancels, a product that magnifies) may differ by this much.
 fn rounding_bound(f: &Formula, node: NodeId, x: &[f64]) -> f64 {
     let g = f.graph();
-    let ids = slope::eval::reachable(g, &[node]);
+    let ids = slope::graph::reachable(g, &[node]);
     let values = f.eval_nodes(&ids, x);
     let mut v = vec![0.0f64; g.len()];
     let mut err = vec![0.0f64; g.len()];

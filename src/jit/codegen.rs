@@ -1,0 +1,559 @@
+//! Code generation: each chunk of the schedule as one Cranelift function.
+//!
+//! [`generate`] builds each chunk as one basic block in schedule order,
+//! using native instructions for arithmetic, `sqrt`, `abs`, `floor`, `ceil`
+//! (one instruction with SSE4.1), `min`/`max` (Cranelift's `fmin`/`fmax`
+//! propagate NaN and order `-0 < +0`, like
+//! [`builtins::min`](crate::builtins::min)/[`builtins::max`](crate::builtins::max))
+//! and `sign` (compares and selects), and calls to `extern "C"` wrappers
+//! around Rust's own `f64` methods (`libm.rs`) for the transcendental
+//! functions, so both evaluators share one libm.
+//!
+//! A variable used again within [`RECENT_WINDOW`] items reuses the register
+//! of its last load (for at most [`RECENT_VARS`] variables at once, and
+//! never across a call, which clobbers every float register). Folding does
+//! not make that load free: Cranelift folds a load into an instruction only
+//! if the load is used once and the instruction's own result is too
+//! (transitively), so loads feeding any shared value are separate
+//! instructions, 9 bytes each at large offsets. Reuse cut Rosenbrock's code
+//! from 105 to 81 bytes per term, which matters when the code is larger
+//! than the L2 cache and each call fetches it anew.
+//!
+//! Cranelift runs with `opt_level=none`: at `speed` its e-graph pass
+//! re-places every pure instruction just before its first side-effecting
+//! use, which undoes the schedule (the whole value sum lands before its
+//! final store, with every gradient piece live across it: measured 2-3x
+//! slower code and 3x slower compilation on Rosenbrock). Its other gains
+//! (value numbering, constant folding) the lowering already has, and
+//! instruction selection and register allocation are the same.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use cranelift_codegen::Context;
+use cranelift_codegen::ir::condcodes::FloatCC;
+use cranelift_codegen::ir::immediates::Ieee64;
+use cranelift_codegen::ir::{
+    AbiParam, FuncRef, InstBuilder, MemFlagsData, Signature, Value, types,
+};
+use cranelift_codegen::isa::OwnedTargetIsa;
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_jit::JITModule;
+use cranelift_module::{DataDescription, DataId, FuncId, Linkage, Module};
+
+use super::chunk::Plan;
+use super::libm::wrapper;
+use super::lower::{Callee, Op, Operand, Program};
+use super::{MAX_INDEX, codegen_error, too_large};
+use crate::error::Error;
+
+/// Variables kept in registers after a load, for reuse by nearby items.
+const RECENT_VARS: usize = 4;
+
+/// How many items apart two uses of a variable may be to share one load.
+const RECENT_WINDOW: usize = 16;
+
+/// The Cranelift target for this machine, built once: `opt_level=none`
+/// (see this module's documentation) and every feature the CPU has (SSE4.1 makes `floor`/`ceil` one
+/// instruction; without it Cranelift calls `libm.rs`'s `slope_floor`/`slope_ceil`).
+pub(super) fn host_isa() -> Result<OwnedTargetIsa, Error> {
+    static ISA: OnceLock<Result<OwnedTargetIsa, String>> = OnceLock::new();
+    ISA.get_or_init(|| {
+        let mut flags = settings::builder();
+        let verify = if cfg!(debug_assertions) {
+            "true"
+        } else {
+            "false"
+        };
+        for (name, value) in [
+            // Not `speed`: its e-graph pass would reorder the schedule.
+            ("opt_level", "none"),
+            ("is_pic", "false"),
+            ("use_colocated_libcalls", "false"),
+            ("enable_verifier", verify),
+            // Loads of constants and inputs must stay one per use (see
+            // `Generator::operand`); merging them lengthens live ranges.
+            ("enable_alias_analysis", "false"),
+        ] {
+            flags.set(name, value).map_err(|e| e.to_string())?;
+        }
+        let isa = cranelift_native::builder()?;
+        isa.finish(settings::Flags::new(flags))
+            .map_err(|e| e.to_string())
+    })
+    .clone()
+    .map_err(codegen_error)
+}
+
+/// Emits the chunks (and a driver if there are several) and returns the
+/// entry function.
+pub(super) fn generate(module: &mut JITModule, p: &Program, plan: &Plan) -> Result<FuncId, Error> {
+    let ptr = module.target_config().pointer_type();
+    let mut sig = module.make_signature();
+    for _ in 0..3 {
+        sig.params.push(AbiParam::new(ptr));
+    }
+    let mut g = Generator::new(module, p, plan, sig)?;
+    let mut ids = Vec::with_capacity(plan.chunks.len());
+    for c in 0..plan.chunks.len() {
+        ids.push(g.chunk(c)?);
+    }
+    match ids[..] {
+        [only] => Ok(only),
+        _ => g.driver(&ids),
+    }
+}
+
+/// Builds the functions of one module from one program and plan.
+pub(super) struct Generator<'a> {
+    pub(super) module: &'a mut JITModule,
+    p: &'a Program,
+    plan: &'a Plan,
+    sig: Signature,
+    /// The index of each constant in the module's constant table.
+    constants: HashMap<u64, u32>,
+    const_data: Option<DataId>,
+    ctx: Option<Context>,
+    fctx: FunctionBuilderContext,
+    /// Wrapper functions declared in the module so far.
+    imports: HashMap<Callee, FuncId>,
+    /// The value of each instruction of the current chunk.
+    values: Vec<Option<Value>>,
+}
+
+/// Loads and stores of `x`, `out` and the scratch: aligned, in bounds, and
+/// never trapping.
+pub(super) fn mem() -> MemFlagsData {
+    MemFlagsData::trusted()
+}
+
+/// Loads of `x` and of the constant table, which nothing writes while the
+/// code runs: Cranelift may fold such a load into the instruction using it
+/// wherever that is.
+pub(super) fn fixed() -> MemFlagsData {
+    MemFlagsData::trusted().with_readonly()
+}
+
+/// The byte offset of element `i` (below [`MAX_INDEX`], so it fits).
+pub(super) fn offset(i: usize) -> i32 {
+    (i * 8) as i32
+}
+
+impl<'a> Generator<'a> {
+    /// A generator for `p` as `plan` cuts it, its constant table defined in
+    /// `module`, its functions of signature `sig`.
+    pub(super) fn new(
+        module: &'a mut JITModule,
+        p: &'a Program,
+        plan: &'a Plan,
+        sig: Signature,
+    ) -> Result<Generator<'a>, Error> {
+        let (constants, const_data) = constant_table(module, p)?;
+        Ok(Generator {
+            module,
+            p,
+            plan,
+            sig,
+            constants,
+            const_data,
+            ctx: None,
+            fctx: FunctionBuilderContext::new(),
+            imports: HashMap::new(),
+            values: vec![None; p.instrs.len()],
+        })
+    }
+
+    /// The address of the constant table in the function `b` builds, if
+    /// there are constants.
+    pub(super) fn constant_base(&mut self, b: &mut FunctionBuilder) -> Option<Value> {
+        let d = self.const_data?;
+        let gv = self.module.declare_data_in_func(d, b.func);
+        let ptr = self.module.target_config().pointer_type();
+        Some(b.ins().symbol_value(ptr, gv))
+    }
+
+    /// Defines one chunk function and returns its id.
+    fn chunk(&mut self, c: usize) -> Result<FuncId, Error> {
+        let id = self
+            .module
+            .declare_anonymous_function(&self.sig)
+            .map_err(codegen_error)?;
+        let mut ctx = self
+            .ctx
+            .take()
+            .unwrap_or_else(|| self.module.make_context());
+        ctx.func.signature = self.sig.clone();
+        let mut local: HashMap<Callee, FuncRef> = HashMap::new();
+        let mut fctx = std::mem::take(&mut self.fctx);
+        {
+            let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+            let block = b.create_block();
+            b.append_block_params_for_function_params(block);
+            b.switch_to_block(block);
+            b.seal_block(block);
+            let params = b.block_params(block);
+            let (x, out, scratch) = (params[0], params[1], params[2]);
+            let consts = self.constant_base(&mut b);
+            let mut bases = Bases {
+                inputs: Inputs::Memory(x),
+                scratch,
+                consts,
+                recent: Vec::with_capacity(RECENT_VARS),
+                pos: 0,
+            };
+            self.items(&mut b, c, &mut bases, &mut local, &mut Outputs::Memory(out))?;
+            b.ins().return_(&[]);
+            b.finalize(self.module.target_config());
+        }
+        self.fctx = fctx;
+        let result = self.module.define_function(id, &mut ctx);
+        self.module.clear_context(&mut ctx);
+        self.ctx = Some(ctx);
+        result.map_err(codegen_error)?;
+        Ok(id)
+    }
+
+    /// Emits chunk `c`'s instructions and outputs into the current block.
+    pub(super) fn items(
+        &mut self,
+        b: &mut FunctionBuilder,
+        c: usize,
+        bases: &mut Bases,
+        local: &mut HashMap<Callee, FuncRef>,
+        outputs: &mut Outputs,
+    ) -> Result<(), Error> {
+        let n = self.p.instrs.len();
+        for (pos, &v) in self.plan.chunks[c].iter().enumerate() {
+            bases.pos = pos;
+            let v = v as usize;
+            let Some(instr) = self.p.instrs.get(v) else {
+                let k = v - n;
+                let val = self.operand(b, c, bases, self.p.outputs[k]);
+                match outputs {
+                    Outputs::Memory(out) => {
+                        b.ins().store(mem(), val, *out, offset(k));
+                    }
+                    Outputs::Registers(values) => values[k] = Some(val),
+                }
+                continue;
+            };
+            let [mut first, mut second] = instr.args;
+            // x86 can read the second operand from memory: put a loaded
+            // one there (sums and products commute exactly in IEEE 754).
+            if matches!(instr.op, Op::Add | Op::Mul)
+                && self.is_loaded(c, bases, first)
+                && !self.is_loaded(c, bases, second)
+            {
+                std::mem::swap(&mut first, &mut second);
+            }
+            let a = self.operand(b, c, bases, first);
+            let arg2 = if instr.op.arity() == 2 && second != first {
+                self.operand(b, c, bases, second)
+            } else {
+                a
+            };
+            let r = match instr.op {
+                Op::Add => b.ins().fadd(a, arg2),
+                Op::Sub => b.ins().fsub(a, arg2),
+                Op::Mul => b.ins().fmul(a, arg2),
+                Op::Div => b.ins().fdiv(a, arg2),
+                Op::Min => b.ins().fmin(a, arg2),
+                Op::Max => b.ins().fmax(a, arg2),
+                Op::Sqrt => b.ins().sqrt(a),
+                Op::Abs => b.ins().fabs(a),
+                Op::Floor => b.ins().floor(a),
+                Op::Ceil => b.ins().ceil(a),
+                Op::Sign => {
+                    let [zero, one, minus_one, nan] = [0.0, 1.0, -1.0, f64::NAN]
+                        .map(|v| self.operand(b, c, bases, Operand::constant(v)));
+                    let gt = b.ins().fcmp(FloatCC::GreaterThan, a, zero);
+                    let lt = b.ins().fcmp(FloatCC::LessThan, a, zero);
+                    let eq = b.ins().fcmp(FloatCC::Equal, a, zero);
+                    let r = b.ins().select(eq, zero, nan);
+                    let r = b.ins().select(lt, minus_one, r);
+                    b.ins().select(gt, one, r)
+                }
+                Op::Call(callee) => {
+                    let f = match local.get(&callee) {
+                        Some(&f) => f,
+                        None => {
+                            let fid = self.import(callee)?;
+                            let f = self.module.declare_func_in_func(fid, b.func);
+                            local.insert(callee, f);
+                            f
+                        }
+                    };
+                    let args = [a, arg2];
+                    let call = b.ins().call(f, &args[..instr.op.arity()]);
+                    // A call clobbers every float register: reload
+                    // variables after it rather than spill them.
+                    bases.recent.clear();
+                    b.inst_results(call)[0]
+                }
+            };
+            self.values[v] = Some(r);
+            if let Some(&s) = self.plan.slot.get(v).filter(|&&s| s != u32::MAX) {
+                b.ins().store(mem(), r, bases.scratch, offset(s as usize));
+            }
+        }
+        Ok(())
+    }
+
+    /// An operand's value in chunk `c`: loaded from `x` or the scratch, a
+    /// constant, or computed earlier in the chunk.
+    fn operand(&self, b: &mut FunctionBuilder, c: usize, bases: &mut Bases, a: Operand) -> Value {
+        match a {
+            Operand::Var(i) => {
+                let x = match &bases.inputs {
+                    Inputs::Memory(x) => *x,
+                    Inputs::Registers(values) => return values[i as usize],
+                };
+                if let Some(v) = bases.recent_var(i) {
+                    return v;
+                }
+                let v = b.ins().load(types::F64, fixed(), x, offset(i as usize));
+                bases.remember_var(i, v);
+                v
+            }
+            Operand::Const(bits) => match (bases.consts, self.constants.get(&bits)) {
+                (Some(base), Some(&k)) => {
+                    b.ins().load(types::F64, fixed(), base, offset(k as usize))
+                }
+                // Not reached: the table holds every constant.
+                _ => b.ins().f64const(Ieee64::with_bits(bits)),
+            },
+            Operand::Instr(j) => {
+                let j = j as usize;
+                match self.values[j] {
+                    Some(v) if self.plan.chunk_of[j] as usize == c => v,
+                    _ => {
+                        let s = self.plan.slot[j] as usize;
+                        b.ins().load(types::F64, mem(), bases.scratch, offset(s))
+                    }
+                }
+            }
+        }
+    }
+
+    /// The operand is read from memory in chunk `c`, not computed in it
+    /// or loaded just before.
+    fn is_loaded(&self, c: usize, bases: &Bases, a: Operand) -> bool {
+        match a {
+            Operand::Var(i) => {
+                matches!(bases.inputs, Inputs::Memory(_)) && bases.peek_var(i).is_none()
+            }
+            Operand::Const(_) => true,
+            Operand::Instr(j) => self.plan.chunk_of[j as usize] as usize != c,
+        }
+    }
+
+    fn import(&mut self, callee: Callee) -> Result<FuncId, Error> {
+        if let Some(&id) = self.imports.get(&callee) {
+            return Ok(id);
+        }
+        let (name, _) = wrapper(callee).ok_or_else(|| codegen_error("no wrapper"))?;
+        let mut sig = self.module.make_signature();
+        let arity = Op::Call(callee).arity();
+        sig.params
+            .extend(std::iter::repeat_n(AbiParam::new(types::F64), arity));
+        sig.returns.push(AbiParam::new(types::F64));
+        let id = self
+            .module
+            .declare_function(name, Linkage::Import, &sig)
+            .map_err(codegen_error)?;
+        self.imports.insert(callee, id);
+        Ok(id)
+    }
+
+    /// A function calling the chunks in order with its own arguments.
+    fn driver(&mut self, chunks: &[FuncId]) -> Result<FuncId, Error> {
+        let id = self
+            .module
+            .declare_anonymous_function(&self.sig)
+            .map_err(codegen_error)?;
+        let mut ctx = self
+            .ctx
+            .take()
+            .unwrap_or_else(|| self.module.make_context());
+        ctx.func.signature = self.sig.clone();
+        {
+            let mut b = FunctionBuilder::new(&mut ctx.func, &mut self.fctx);
+            let block = b.create_block();
+            b.append_block_params_for_function_params(block);
+            b.switch_to_block(block);
+            b.seal_block(block);
+            let params = b.block_params(block).to_vec();
+            for &chunk in chunks {
+                let f = self.module.declare_func_in_func(chunk, b.func);
+                b.ins().call(f, &params);
+            }
+            b.ins().return_(&[]);
+            b.finalize(self.module.target_config());
+        }
+        let result = self.module.define_function(id, &mut ctx);
+        self.module.clear_context(&mut ctx);
+        result.map_err(codegen_error)?;
+        Ok(id)
+    }
+}
+
+/// Where a chunk reads the variables.
+pub(super) enum Inputs {
+    /// From `x` in memory, the entry point's first argument.
+    Memory(Value),
+    /// Already in SSA values (the descent kernel's loop).
+    Registers(Vec<Value>),
+}
+
+/// Where a chunk puts its outputs.
+pub(super) enum Outputs {
+    /// Stored to `out` in memory.
+    Memory(Value),
+    /// Left in SSA values, by output index.
+    Registers(Vec<Option<Value>>),
+}
+
+/// Where a chunk's operands live.
+pub(super) struct Bases {
+    pub(super) inputs: Inputs,
+    pub(super) scratch: Value,
+    /// The constant table, if there are constants.
+    pub(super) consts: Option<Value>,
+    /// Variables loaded lately: `(index, value, position of last use)`.
+    pub(super) recent: Vec<(u32, Value, usize)>,
+    /// The position in the chunk of the item being generated.
+    pub(super) pos: usize,
+}
+
+impl Bases {
+    /// The loaded value of variable `i`, if it was used within the last
+    /// [`RECENT_WINDOW`] items.
+    fn peek_var(&self, i: u32) -> Option<Value> {
+        self.recent
+            .iter()
+            .find(|&&(k, _, at)| k == i && at + RECENT_WINDOW >= self.pos)
+            .map(|&(_, v, _)| v)
+    }
+
+    fn recent_var(&mut self, i: u32) -> Option<Value> {
+        let pos = self.pos;
+        let entry = self
+            .recent
+            .iter_mut()
+            .find(|(k, _, at)| *k == i && *at + RECENT_WINDOW >= pos)?;
+        entry.2 = pos;
+        Some(entry.1)
+    }
+
+    /// Keeps `v`, the value of variable `i`, in place of the least recently
+    /// used variable.
+    fn remember_var(&mut self, i: u32, v: Value) {
+        let entry = (i, v, self.pos);
+        if let Some(old) = self.recent.iter_mut().find(|(k, _, _)| *k == i) {
+            *old = entry;
+        } else if self.recent.len() < RECENT_VARS {
+            self.recent.push(entry);
+        } else if let Some(oldest) = self.recent.iter_mut().min_by_key(|(_, _, at)| *at) {
+            *oldest = entry;
+        }
+    }
+}
+
+/// The constants as a read-only table in the module. Code loads a constant
+/// at each use rather than materialising it: Cranelift merges equal
+/// constants into one value, which would then stay live (in a register or
+/// spilled) across the whole chunk, and costs the register allocator dearly.
+fn constant_table(
+    module: &mut JITModule,
+    p: &Program,
+) -> Result<(HashMap<u64, u32>, Option<DataId>), Error> {
+    let mut index: HashMap<u64, u32> = HashMap::new();
+    let mut bytes: Vec<u8> = Vec::new();
+    let mut add = |bits: u64| {
+        index.entry(bits).or_insert_with(|| {
+            bytes.extend_from_slice(&bits.to_ne_bytes());
+            (bytes.len() / 8 - 1) as u32
+        });
+    };
+    for instr in &p.instrs {
+        for a in instr.operands() {
+            if let Operand::Const(bits) = *a {
+                add(bits);
+            }
+        }
+        if instr.op == Op::Sign {
+            // `sign` selects between these.
+            for v in [0.0, 1.0, -1.0, f64::NAN] {
+                add(f64::to_bits(v));
+            }
+        }
+    }
+    for o in &p.outputs {
+        if let Operand::Const(bits) = *o {
+            add(bits);
+        }
+    }
+    if bytes.is_empty() {
+        return Ok((index, None));
+    }
+    if index.len() > MAX_INDEX {
+        return Err(too_large());
+    }
+    let id = module
+        .declare_anonymous_data(false, false)
+        .map_err(codegen_error)?;
+    let mut data = DataDescription::new();
+    data.define(bytes.into_boxed_slice());
+    data.set_align(8);
+    module.define_data(id, &data).map_err(codegen_error)?;
+    Ok((index, Some(id)))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::builtins::{self, Func};
+    use crate::graph::Graph;
+    use crate::jit::Compiled;
+    use crate::jit::testing::{SPECIAL, exclusive};
+
+    #[test]
+    fn min_max_propagate_nan_and_order_zeros() {
+        let _guard = exclusive();
+        let mut g = Graph::new();
+        let x = g.var(0);
+        let y = g.var(1);
+        let lo = g.call2(Func::Min, x, y);
+        let hi = g.call2(Func::Max, x, y);
+        let c = Compiled::compile(&g, &[lo, hi], 2).unwrap();
+        let mut out = [0.0; 2];
+        c.call(&[f64::NAN, 1.0], &mut out);
+        assert!(out[0].is_nan() && out[1].is_nan());
+        c.call(&[1.0, f64::NAN], &mut out);
+        assert!(out[0].is_nan() && out[1].is_nan());
+        c.call(&[0.0, -0.0], &mut out);
+        assert!(out[0] == 0.0 && out[0].is_sign_negative());
+        assert!(out[1] == 0.0 && out[1].is_sign_positive());
+        c.call(&[-0.0, 0.0], &mut out);
+        assert!(out[0].is_sign_negative() && out[1].is_sign_positive());
+    }
+
+    #[test]
+    fn sign_is_exact() {
+        let _guard = exclusive();
+        let mut g = Graph::new();
+        let x = g.var(0);
+        let s = g.call1(Func::Sign, x);
+        let c = Compiled::compile(&g, &[s], 1).unwrap();
+        let mut out = [0.0];
+        for v in SPECIAL {
+            c.call(&[v], &mut out);
+            let want = builtins::sign(v);
+            assert!(
+                out[0].to_bits() == want.to_bits() || (want.is_nan() && out[0].is_nan()),
+                "sign({v}) = {}",
+                out[0]
+            );
+        }
+    }
+}

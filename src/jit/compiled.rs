@@ -1,0 +1,283 @@
+//! [`Compiled`]: native code for graph outputs, the native ABI it is
+//! called through, and the scratch each call lends it.
+
+use std::cell::RefCell;
+use std::mem::MaybeUninit;
+use std::sync::OnceLock;
+
+use super::chunk::Plan;
+use super::descent::{self, DescentKernel, Variant};
+use super::lower::Program;
+use super::region::NativeCode;
+use crate::error::Error;
+use crate::graph::{Graph, NodeId};
+
+/// Scratch needs up to this many values live on the caller's stack; larger
+/// needs use a per-thread buffer.
+const STACK_SCRATCH: usize = 512;
+
+/// The native entry point: `(x, out, scratch)`.
+type Entry = unsafe extern "C" fn(*const f64, *mut f64, *mut f64);
+
+/// Graph outputs compiled to native code.
+///
+/// `Send` and `Sync` through its `NativeCode` (`region.rs`): calls from
+/// several threads at once each pass their own buffers, and the code
+/// touches nothing else.
+pub struct Compiled {
+    n_vars: usize,
+    n_outputs: usize,
+    /// Values the code passes between its chunks through memory.
+    scratch_len: usize,
+    /// The code, entered through [`Compiled::entry`].
+    code: NativeCode,
+    /// The lowered instructions, kept when they could become a descent
+    /// loop: a value and gradient small enough for one chunk.
+    program: Option<Program>,
+    /// Descent loops compiled so far, by [`Variant::index`].
+    kernels: [OnceLock<Option<DescentKernel>>; Variant::COUNT],
+}
+
+impl std::fmt::Debug for Compiled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compiled")
+            .field("n_vars", &self.n_vars)
+            .field("n_outputs", &self.n_outputs)
+            .field("scratch_len", &self.scratch_len)
+            .finish_non_exhaustive()
+    }
+}
+
+thread_local! {
+    /// Scratch for functions needing more than [`STACK_SCRATCH`] values: one
+    /// buffer per thread, so calls from several threads never share it.
+    static SCRATCH: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Compiled {
+    /// Compile the given outputs of `graph` into one native function
+    /// writing `outputs[i]` to `out[i]`, reading variables `0..n_vars`.
+    pub fn compile(graph: &Graph, outputs: &[NodeId], n_vars: usize) -> Result<Compiled, Error> {
+        super::compile(graph, outputs, n_vars, None)
+    }
+
+    /// Takes ownership of `code`, which
+    /// [`codegen::generate`](super::codegen::generate) built from `program`
+    /// as `plan` cut it (the only code `jit::compile` passes here).
+    pub(super) fn new(code: NativeCode, program: Program, plan: &Plan, n_vars: usize) -> Compiled {
+        let n_outputs = program.outputs.len();
+        let loopable = plan.chunks.len() == 1 && n_outputs == n_vars + 1;
+        Compiled {
+            n_vars,
+            n_outputs,
+            scratch_len: plan.scratch_len,
+            code,
+            program: loopable.then_some(program),
+            kernels: Default::default(),
+        }
+    }
+
+    /// The native entry point, valid while `self` lives.
+    fn entry(&self) -> Entry {
+        // SAFETY: `self.code` is what `codegen::generate` built (see `new`):
+        // its entry function has the `Entry` signature (three pointers, no
+        // results) in the host's default calling convention, which is
+        // `extern "C"`.
+        unsafe { std::mem::transmute::<*const u8, Entry>(self.code.entry()) }
+    }
+
+    pub fn n_vars(&self) -> usize {
+        self.n_vars
+    }
+
+    pub fn n_outputs(&self) -> usize {
+        self.n_outputs
+    }
+
+    /// Fixed-step descent on this code's value and gradient (outputs f,
+    /// then the gradient) as one native loop: the cached one, or, if
+    /// `compile`, a new one. `None` when the code is too large to be one
+    /// loop body, or is not a value and gradient.
+    pub fn descent_kernel(&self, variant: Variant, compile: bool) -> Option<&DescentKernel> {
+        let program = self.program.as_ref()?;
+        let cell = &self.kernels[variant.index()];
+        if !compile {
+            return cell.get()?.as_ref();
+        }
+        cell.get_or_init(|| descent::compile(program, self.n_vars, variant).ok())
+            .as_ref()
+    }
+
+    /// Evaluate every output at `x`, writing them to `out`.
+    ///
+    /// Panics if `x` or `out` has the wrong length: that is a programming
+    /// error, and the native code trusts the lengths.
+    #[inline]
+    pub fn call(&self, x: &[f64], out: &mut [f64]) {
+        assert!(
+            x.len() == self.n_vars,
+            "Compiled::call: x has {} values but the function has {} variables",
+            x.len(),
+            self.n_vars
+        );
+        assert!(
+            out.len() == self.n_outputs,
+            "Compiled::call: out has room for {} values but the function has {} outputs",
+            out.len(),
+            self.n_outputs
+        );
+        if self.scratch_len == 0 {
+            // SAFETY: `x` holds `n_vars` values and `out` `n_outputs` (checked
+            // above), which is all the code reads and writes: it uses no
+            // scratch and no global state. The code stays valid while `self`
+            // (its `NativeCode`) lives.
+            unsafe { (self.entry())(x.as_ptr(), out.as_mut_ptr(), std::ptr::null_mut()) }
+        } else {
+            self.call_with_scratch(x, out);
+        }
+    }
+
+    /// [`Compiled::call`] for code that passes values through a scratch:
+    /// out of line, so that the common call, inlined into its caller, sets
+    /// up no 4 KiB stack buffer.
+    #[inline(never)]
+    fn call_with_scratch(&self, x: &[f64], out: &mut [f64]) {
+        let mut run = |scratch: *mut f64| {
+            // SAFETY: `x` holds `n_vars` values and `out` `n_outputs` (checked
+            // by `call`), which is all the code reads and writes besides the
+            // scratch (it uses no global state), and `scratch` has room for
+            // `scratch_len` values and is used by this call alone. The code
+            // stays valid while `self` (its `NativeCode`) lives.
+            unsafe { (self.entry())(x.as_ptr(), out.as_mut_ptr(), scratch) }
+        };
+        if self.scratch_len <= STACK_SCRATCH {
+            // Uninitialised is fine: the code writes each slot before reading it.
+            let mut buf = [MaybeUninit::<f64>::uninit(); STACK_SCRATCH];
+            run(buf.as_mut_ptr().cast());
+        } else {
+            SCRATCH.with(|cell| match cell.try_borrow_mut() {
+                Ok(mut buf) => {
+                    if buf.len() < self.scratch_len {
+                        buf.resize(self.scratch_len, 0.0);
+                    }
+                    run(buf.as_mut_ptr());
+                }
+                // Not reachable (the code never calls back), but harmless.
+                Err(_) => run(vec![0.0; self.scratch_len].as_mut_ptr()),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builtins::Func;
+    use crate::eval::Interpreter;
+    use crate::jit::testing::{check, exclusive, rosenbrock};
+
+    #[test]
+    #[should_panic(expected = "x has 1 values")]
+    fn wrong_length_panics() {
+        let _guard = exclusive();
+        let mut g = Graph::new();
+        let x = g.var(0);
+        let c = Compiled::compile(&g, &[x], 2).unwrap();
+        c.call(&[1.0], &mut [0.0]);
+    }
+
+    #[test]
+    fn calls_from_many_threads_agree() {
+        let _guard = exclusive();
+        let (g, outputs) = rosenbrock(300);
+        let c = Compiled::compile(&g, &outputs, 300).unwrap();
+        let point =
+            |k: usize| -> Vec<f64> { (0..300).map(|i| ((i + k) % 5) as f64 - 2.0).collect() };
+        let expected: Vec<Vec<f64>> = (0..8)
+            .map(|k| {
+                let mut out = vec![0.0; outputs.len()];
+                c.call(&point(k), &mut out);
+                out
+            })
+            .collect();
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let (c, expected) = (&c, &expected);
+                s.spawn(move || {
+                    let mut out = vec![0.0; expected[0].len()];
+                    for round in 0..200 {
+                        let k = (t + round) % 8;
+                        c.call(&point(k), &mut out);
+                        assert_eq!(out, expected[k]);
+                    }
+                });
+            }
+        });
+    }
+
+    /// Resident memory in pages, from `/proc/self/statm` (Linux only).
+    fn resident_pages() -> Option<u64> {
+        let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+        statm.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    #[test]
+    fn compiling_and_dropping_does_not_leak() {
+        let _guard = exclusive();
+        let mut g = Graph::new();
+        let x = g.var(0);
+        let y = g.var(1);
+        let s = g.call1(Func::Sin, x);
+        let p = g.mul(s, y);
+        let q = g.powc(p, 3.0);
+        let run = |times: usize| {
+            for _ in 0..times {
+                let c = Compiled::compile(&g, &[q, p], 2).unwrap();
+                let mut out = [0.0; 2];
+                c.call(&[0.5, 2.0], &mut out);
+                assert_eq!(out[1], 0.5f64.sin() * 2.0);
+            }
+        };
+        // The allocator's arena for this thread grows for a while first.
+        run(1000);
+        let Some(before) = resident_pages() else {
+            return;
+        };
+        run(10_000);
+        let after = resident_pages().unwrap_or(before);
+        // Leaking the code (at least a page per compilation) would add
+        // 10,000 pages; so would leaking 8 KB of compiler state.
+        assert!(
+            after < before + 1000,
+            "resident pages grew from {before} to {after}"
+        );
+    }
+
+    #[test]
+    fn scratch_on_the_heap_is_per_thread() {
+        let _guard = exclusive();
+        // Enough values crossing chunks to need the per-thread buffer: many
+        // terms all used again at the end.
+        let mut g = Graph::new();
+        let xs: Vec<NodeId> = (0..3000u32).map(|i| g.var(i)).collect();
+        let sins: Vec<NodeId> = xs.iter().map(|&x| g.call1(Func::Sin, x)).collect();
+        let total = g.sum(&sins);
+        let outputs: Vec<NodeId> = sins.iter().map(|&s| g.mul(s, total)).collect();
+        let c = Compiled::compile(&g, &outputs, 3000).unwrap();
+        assert!(c.scratch_len > STACK_SCRATCH, "{c:?}");
+        let x: Vec<f64> = (0..3000).map(|i| i as f64 * 0.001).collect();
+        check(&g, &outputs, 3000, std::slice::from_ref(&x));
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| {
+                    let mut out = vec![0.0; 3000];
+                    let want = Interpreter::new(&g, &outputs).eval(&x);
+                    for _ in 0..20 {
+                        c.call(&x, &mut out);
+                        assert_eq!(out, want);
+                    }
+                });
+            }
+        });
+    }
+}

@@ -1,0 +1,133 @@
+//! The functions the code calls: `extern "C"` wrappers around Rust's own
+//! `f64` methods, so the interpreter and the compiled code use the same
+//! libm, and the symbols through which a module finds them.
+
+use cranelift_codegen::ir::LibCall;
+use cranelift_codegen::isa::OwnedTargetIsa;
+use cranelift_jit::JITBuilder;
+use cranelift_module::default_libcall_names;
+
+use super::lower::Callee;
+use crate::builtins::{self, Func};
+
+/// Settings and symbols for a module; [`region::build`](super::region::build) adds its memory.
+pub(super) fn module_builder(isa: &OwnedTargetIsa) -> JITBuilder {
+    let default_names = default_libcall_names();
+    let names = move |call: LibCall| match call {
+        LibCall::FloorF64 => "slope_floor".to_string(),
+        LibCall::CeilF64 => "slope_ceil".to_string(),
+        other => default_names(other),
+    };
+    let mut builder = JITBuilder::with_isa(isa.clone(), Box::new(names));
+    for f in Func::ALL {
+        if let Some((name, ptr)) = wrapper(Callee::F1(f)).or(wrapper(Callee::F2(f))) {
+            builder.symbol(name, ptr);
+        }
+    }
+    for callee in [Callee::Pow, Callee::Powf] {
+        if let Some((name, ptr)) = wrapper(callee) {
+            builder.symbol(name, ptr);
+        }
+    }
+    builder.symbol(
+        "slope_floor",
+        slope_floor as extern "C" fn(f64) -> f64 as *const u8,
+    );
+    builder.symbol(
+        "slope_ceil",
+        slope_ceil as extern "C" fn(f64) -> f64 as *const u8,
+    );
+    builder
+}
+
+macro_rules! wrappers1 {
+    ($($func:ident => $name:ident),* $(,)?) => {
+        $(
+            extern "C" fn $name(x: f64) -> f64 {
+                Func::$func.apply1(x)
+            }
+        )*
+        /// The symbol and address of a one-argument wrapper.
+        fn wrapper1(f: Func) -> Option<(&'static str, *const u8)> {
+            match f {
+                $(Func::$func => Some((stringify!($name), $name as extern "C" fn(f64) -> f64 as *const u8)),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+wrappers1! {
+    Sin => slope_sin, Cos => slope_cos, Tan => slope_tan,
+    Asin => slope_asin, Acos => slope_acos, Atan => slope_atan,
+    Sinh => slope_sinh, Cosh => slope_cosh, Tanh => slope_tanh,
+    Asinh => slope_asinh, Acosh => slope_acosh, Atanh => slope_atanh,
+    Exp => slope_exp, Ln => slope_ln, Log2 => slope_log2, Log10 => slope_log10,
+    Cbrt => slope_cbrt,
+}
+
+extern "C" fn slope_atan2(a: f64, b: f64) -> f64 {
+    Func::Atan2.apply2(a, b)
+}
+
+extern "C" fn slope_hypot(a: f64, b: f64) -> f64 {
+    Func::Hypot.apply2(a, b)
+}
+
+extern "C" fn slope_pow(x: f64, y: f64) -> f64 {
+    builtins::pow(x, y)
+}
+
+extern "C" fn slope_powf(x: f64, y: f64) -> f64 {
+    x.powf(y)
+}
+
+/// Cranelift's `floor` without SSE4.1.
+extern "C" fn slope_floor(x: f64) -> f64 {
+    x.floor()
+}
+
+/// Cranelift's `ceil` without SSE4.1.
+extern "C" fn slope_ceil(x: f64) -> f64 {
+    x.ceil()
+}
+
+/// The symbol and address of the function a call instruction calls.
+pub(super) fn wrapper(callee: Callee) -> Option<(&'static str, *const u8)> {
+    type F2 = extern "C" fn(f64, f64) -> f64;
+    match callee {
+        Callee::F1(f) => wrapper1(f),
+        Callee::F2(Func::Atan2) => Some(("slope_atan2", slope_atan2 as F2 as *const u8)),
+        Callee::F2(Func::Hypot) => Some(("slope_hypot", slope_hypot as F2 as *const u8)),
+        Callee::F2(_) => None,
+        Callee::Pow => Some(("slope_pow", slope_pow as F2 as *const u8)),
+        Callee::Powf => Some(("slope_powf", slope_powf as F2 as *const u8)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::{Graph, NodeId};
+    use crate::jit::testing::{check, exclusive, pairs};
+
+    #[test]
+    fn every_function_matches_the_interpreter() {
+        let _guard = exclusive();
+        let mut g = Graph::new();
+        let x = g.var(0);
+        let y = g.var(1);
+        let outputs: Vec<NodeId> = Func::ALL
+            .iter()
+            .map(|&f| match f.arity() {
+                1 => g.call1(f, x),
+                _ => g.call2(f, x, y),
+            })
+            .collect();
+        check(&g, &outputs, 2, &pairs());
+        // One function per compilation too, so that each is its own chunk.
+        for &o in &outputs {
+            check(&g, &[o], 2, &pairs());
+        }
+    }
+}
