@@ -234,7 +234,9 @@ impl Formula {
         print::to_latex(&self.graph, id, &self.vars)
     }
 
-    /// The value at `x`, by the interpreter.
+    /// The value at `x`, by the interpreter (the reference the compiled
+    /// code is tested against). `x[i]` is the value of `vars()[i]`; a
+    /// variable with no value in `x` reads as NaN.
     pub fn eval(&self, x: &[f64]) -> f64 {
         self.eval_nodes(&[self.value], x)[0]
     }

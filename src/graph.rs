@@ -21,11 +21,17 @@ use rustc_hash::FxHashMap;
 use crate::builtins::Func;
 use crate::error::Span;
 
-/// Index of a node in its [`Graph`].
+/// A node of a formula's expression graph: its value, a partial
+/// derivative, a Hessian entry, or any subexpression. A handle to print
+/// ([`Formula::to_slope`](crate::Formula::to_slope)), evaluate
+/// ([`Formula::eval_nodes`](crate::Formula::eval_nodes)) or wrap as an
+/// [`Expr`](crate::Expr); it means something only for the formula it came
+/// from.
 #[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct NodeId(pub(crate) u32);
 
 impl NodeId {
+    /// The node's position in its graph (children come before parents).
     pub fn index(self) -> usize {
         self.0 as usize
     }

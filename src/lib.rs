@@ -131,7 +131,10 @@
 // The front door: what a user of the library needs.
 pub use error::{Detail, Error, ErrorKind, Limit, Result, Span};
 pub use formula::{Expr, Formula, Options};
-pub use objective::{CompiledFormula, FiniteDifferences, FnObjective, Negated, Objective};
+pub use graph::NodeId;
+pub use objective::{
+    CompiledFormula, FiniteDifferences, FnObjective, InterpretedObjective, Negated, Objective,
+};
 pub use optim::{
     Advice, Control, Iterate, Method, Outcome, Reason, Settings, minimize, minimize_with,
 };
@@ -173,7 +176,7 @@ mod random;
 mod symbolic;
 
 #[doc(hidden)]
-pub use graph::{Graph, Node, NodeId};
+pub use graph::{Graph, Node};
 #[doc(hidden)]
 pub use lower::{is_identifier, quoted_list};
 
