@@ -175,26 +175,9 @@ impl<'a> Generator<'a> {
 
     /// Defines one chunk function and returns its id.
     fn chunk(&mut self, c: usize) -> Result<FuncId, Error> {
-        let id = self
-            .module
-            .declare_anonymous_function(&self.sig)
-            .map_err(codegen_error)?;
-        let mut ctx = self
-            .ctx
-            .take()
-            .unwrap_or_else(|| self.module.make_context());
-        ctx.func.signature = self.sig.clone();
-        let mut local: HashMap<Callee, FuncRef> = HashMap::new();
-        let mut fctx = std::mem::take(&mut self.fctx);
-        {
-            let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
-            let block = b.create_block();
-            b.append_block_params_for_function_params(block);
-            b.switch_to_block(block);
-            b.seal_block(block);
-            let params = b.block_params(block);
+        self.define(|this, b, params| {
             let (x, out, scratch) = (params[0], params[1], params[2]);
-            let consts = self.constant_base(&mut b);
+            let consts = this.constant_base(b);
             let mut bases = Bases {
                 inputs: Inputs::Memory(x),
                 scratch,
@@ -202,16 +185,9 @@ impl<'a> Generator<'a> {
                 recent: Vec::with_capacity(RECENT_VARS),
                 pos: 0,
             };
-            self.items(&mut b, c, &mut bases, &mut local, &mut Outputs::Memory(out))?;
-            b.ins().return_(&[]);
-            b.finalize(self.module.target_config());
-        }
-        self.fctx = fctx;
-        let result = self.module.define_function(id, &mut ctx);
-        self.module.clear_context(&mut ctx);
-        self.ctx = Some(ctx);
-        result.map_err(codegen_error)?;
-        Ok(id)
+            let mut local: HashMap<Callee, FuncRef> = HashMap::new();
+            this.items(b, c, &mut bases, &mut local, &mut Outputs::Memory(out))
+        })
     }
 
     /// Emits chunk `c`'s instructions and outputs into the current block.
@@ -368,6 +344,23 @@ impl<'a> Generator<'a> {
 
     /// A function calling the chunks in order with its own arguments.
     fn driver(&mut self, chunks: &[FuncId]) -> Result<FuncId, Error> {
+        self.define(|this, b, params| {
+            for &chunk in chunks {
+                let f = this.module.declare_func_in_func(chunk, b.func);
+                b.ins().call(f, params);
+            }
+            Ok(())
+        })
+    }
+
+    /// Declares a function with the entry point's signature, builds its one
+    /// block with `body` (given the builder and the block's parameters,
+    /// `x`, `out` and `scratch`), returns from it, and defines it. The
+    /// Cranelift contexts are reused from one function to the next.
+    fn define(
+        &mut self,
+        body: impl FnOnce(&mut Self, &mut FunctionBuilder, &[Value]) -> Result<(), Error>,
+    ) -> Result<FuncId, Error> {
         let id = self
             .module
             .declare_anonymous_function(&self.sig)
@@ -377,22 +370,22 @@ impl<'a> Generator<'a> {
             .take()
             .unwrap_or_else(|| self.module.make_context());
         ctx.func.signature = self.sig.clone();
+        let mut fctx = std::mem::take(&mut self.fctx);
         {
-            let mut b = FunctionBuilder::new(&mut ctx.func, &mut self.fctx);
+            let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
             let block = b.create_block();
             b.append_block_params_for_function_params(block);
             b.switch_to_block(block);
             b.seal_block(block);
             let params = b.block_params(block).to_vec();
-            for &chunk in chunks {
-                let f = self.module.declare_func_in_func(chunk, b.func);
-                b.ins().call(f, &params);
-            }
+            body(self, &mut b, &params)?;
             b.ins().return_(&[]);
             b.finalize(self.module.target_config());
         }
+        self.fctx = fctx;
         let result = self.module.define_function(id, &mut ctx);
         self.module.clear_context(&mut ctx);
+        self.ctx = Some(ctx);
         result.map_err(codegen_error)?;
         Ok(id)
     }
