@@ -7,9 +7,10 @@
 //! formulas, binary garbage, invalid UTF-8) are files written by
 //! [`Fixtures`], which the lines name as `$DIR/NAME`.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::run::{Timed, run_with_timeout};
 
 /// Long enough for a slow, shared machine; a hang is far longer.
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -87,62 +88,8 @@ fn corpus(text: &str, dir: &Path) -> Vec<Case> {
     cases
 }
 
-struct Outcome {
-    status: Option<i32>,
-    stdout: Vec<u8>,
-    stderr: String,
-    elapsed: Duration,
-}
-
-/// Runs the binary, killing it after [`TIMEOUT`] (status `None`).
-fn run(args: &[String], stdin: Option<&Path>) -> Outcome {
-    let start = Instant::now();
-    let mut child = crate::spawn_slope(args, stdin.is_some());
-    let feeder = stdin.map(|path| {
-        let bytes = std::fs::read(path).expect("the fixture exists");
-        let mut pipe = child.stdin.take().expect("stdin is piped");
-        // The binary may stop reading early (a refused size): ignore EPIPE.
-        std::thread::spawn(move || {
-            let _ = pipe.write_all(&bytes);
-        })
-    });
-    // Read the pipes on threads so that a full pipe cannot stall the child.
-    let mut out = child.stdout.take().expect("stdout is piped");
-    let mut err = child.stderr.take().expect("stderr is piped");
-    let reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut out, &mut buf);
-        buf
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut err, &mut buf);
-        buf
-    });
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("waiting works") {
-            break Some(s.code().unwrap_or(-1));
-        }
-        if start.elapsed() > TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    if let Some(f) = feeder {
-        let _ = f.join();
-    }
-    Outcome {
-        status,
-        stdout: reader.join().unwrap_or_default(),
-        stderr: String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned(),
-        elapsed: start.elapsed(),
-    }
-}
-
 /// What is wrong with the outcome of `case`, if anything.
-fn judge(case: &Case, o: &Outcome) -> Option<String> {
+fn judge(case: &Case, o: &Timed) -> Option<String> {
     let Some(status) = o.status else {
         return Some(format!("still running after {TIMEOUT:?}"));
     };
@@ -284,7 +231,7 @@ fn the_corpus_of_bad_input() {
         let go = |part: &[Case]| {
             part.iter()
                 .map(|c| {
-                    let o = run(&c.args, c.stdin.as_deref().map(Path::new));
+                    let o = run_with_timeout(&c.args, c.stdin.as_deref().map(Path::new), TIMEOUT);
                     (c.line, judge(c, &o), o.elapsed)
                 })
                 .collect::<Vec<_>>()

@@ -7,36 +7,19 @@ use serde_json::Value;
 use slope::check::{self, Verdict};
 use slope::{Formula, testfns};
 
-use super::Run;
+use crate::run::{self, Run};
+use crate::table::Table;
 
 // ---------------------------------------------------------------- helpers
 
-/// Runs `slope COMMAND ARGS`.
-fn slope(command: &str, args: &[&str]) -> Run {
-    let mut all = vec![command];
-    all.extend_from_slice(args);
-    super::slope(&all, None)
-}
-
+/// Runs `slope check ARGS`.
 fn run(args: &[&str]) -> Run {
-    slope("check", args)
+    run::command("check", args)
 }
 
-/// `slope check ARGS --json`: one JSON object on one line.
+/// Runs `slope check ARGS --json`: one JSON object on one line.
 fn run_json(args: &[&str]) -> (Value, Run) {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let r = run(&all);
-    assert_eq!(
-        r.stdout.lines().count(),
-        1,
-        "{all:?}: {}{}",
-        r.stdout,
-        r.stderr
-    );
-    let v: Value =
-        serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{all:?}: {e}: {}", r.stdout));
-    (v, r)
+    run::command_json("check", args)
 }
 
 /// The `hand` entry of variable `var`.
@@ -83,52 +66,58 @@ fn benchmark_set() -> Vec<String> {
 
 #[test]
 fn exact_gradients_and_hessians_agree_with_differences_on_the_benchmark_set() {
+    let t = Table::new();
     for text in benchmark_set() {
-        let mut f = Formula::parse(&text).unwrap();
-        let bounds = vec![(-2.0, 2.0); f.vars().len()];
-        let points: Vec<Vec<f64>> = (0..40).map(|k| check::sample(&bounds, 5, k)).collect();
-        let checks = check::check_points(&mut f, &points, true).unwrap();
-        let mut checked = 0;
-        for c in &checks {
-            let result = c.outcome.as_ref().unwrap_or_else(|s| {
-                panic!("{text} at {:?} skipped: {s:?}", c.x);
-            });
-            assert!(result.ok(), "{text} at {:?}: {result:?}", c.x);
-            // The estimate is far better than the tolerance needs: the
-            // check is not passing by being loose.
-            for row in &result.gradient {
-                assert!(
-                    row.abs_error <= 1e-6 * row.exact.abs().max(1.0),
-                    "{text}: {row:?}"
-                );
+        t.row(&text, || {
+            let mut f = Formula::parse(&text).unwrap();
+            let bounds = vec![(-2.0, 2.0); f.vars().len()];
+            let points: Vec<Vec<f64>> = (0..40).map(|k| check::sample(&bounds, 5, k)).collect();
+            let checks = check::check_points(&mut f, &points, true).unwrap();
+            let mut checked = 0;
+            for c in &checks {
+                let result = c.outcome.as_ref().unwrap_or_else(|s| {
+                    panic!("{text} at {:?} skipped: {s:?}", c.x);
+                });
+                assert!(result.ok(), "{text} at {:?}: {result:?}", c.x);
+                // The estimate is far better than the tolerance needs: the
+                // check is not passing by being loose.
+                for row in &result.gradient {
+                    assert!(
+                        row.abs_error <= 1e-6 * row.exact.abs().max(1.0),
+                        "{text}: {row:?}"
+                    );
+                }
+                checked += 1;
             }
-            checked += 1;
-        }
-        assert_eq!(checked, 40, "{text}");
+            assert_eq!(checked, 40, "{text}");
+        });
     }
 }
 
 #[test]
 fn the_command_checks_the_benchmark_set_at_random_points() {
+    let t = Table::new();
     for text in benchmark_set() {
-        let (v, r) = run_json(&[&text, "--points", "5", "--seed", "42"]);
-        assert_eq!(r.status, 0, "{text}: {}", r.stderr);
-        assert_eq!(v["ok"], true, "{text}");
-        assert_eq!(v["checked"], 5, "{text}");
-        assert_eq!(v["failed"], 0);
-        assert_eq!(v["seed"], 42);
-        let n = v["vars"].as_array().unwrap().len();
-        for p in v["points"].as_array().unwrap() {
-            assert_eq!(p["ok"], true);
-            let rows = p["gradient"].as_array().unwrap();
-            assert_eq!(rows.len(), n);
-            for row in rows {
-                let (abs, tol) = (row["abs_error"].as_f64(), row["tolerance"].as_f64());
-                assert!(abs.unwrap() <= tol.unwrap(), "{text}: {row}");
+        t.row(&text, || {
+            let (v, r) = run_json(&[&text, "--points", "5", "--seed", "42"]);
+            assert_eq!(r.status, 0, "{text}: {}", r.stderr);
+            assert_eq!(v["ok"], true, "{text}");
+            assert_eq!(v["checked"], 5, "{text}");
+            assert_eq!(v["failed"], 0);
+            assert_eq!(v["seed"], 42);
+            let n = v["vars"].as_array().unwrap().len();
+            for p in v["points"].as_array().unwrap() {
+                assert_eq!(p["ok"], true);
+                let rows = p["gradient"].as_array().unwrap();
+                assert_eq!(rows.len(), n);
+                for row in rows {
+                    let (abs, tol) = (row["abs_error"].as_f64(), row["tolerance"].as_f64());
+                    assert!(abs.unwrap() <= tol.unwrap(), "{text}: {row}");
+                }
+                // Points come from the default box, -2:2.
+                assert!(f64s(&p["x"]).iter().all(|x| x.abs() <= 2.0));
             }
-            // Points come from the default box, -2:2.
-            assert!(f64s(&p["x"]).iter().all(|x| x.abs() <= 2.0));
-        }
+        });
     }
 }
 
@@ -236,17 +225,20 @@ fn points_on_kinks_are_skipped_with_the_reason() {
         // its derivative's sign(x) jumps: skipping errs on the safe side.
         ("abs(x)^3 + y", "x=0,y=0", "on a kink of abs at 1:1"),
     ];
+    let t = Table::new();
     for (formula, at, reason) in cases {
-        let (v, r) = run_json(&[formula, "--at", at, "--vars", "x,y"]);
-        assert_eq!(r.status, 0, "{formula}: a skip is not a failure");
-        assert_eq!(v["skipped"], 1, "{formula} at {at}: {v}");
-        let skipped = v["points"][0]["skipped"].as_str().unwrap();
-        assert!(skipped.starts_with(reason), "{formula}: {skipped}");
-        assert!(
-            r.stderr.contains("no point could be checked"),
-            "{}",
-            r.stderr
-        );
+        t.row(format!("{formula} at {at}"), || {
+            let (v, r) = run_json(&[formula, "--at", at, "--vars", "x,y"]);
+            assert_eq!(r.status, 0, "{formula}: a skip is not a failure");
+            assert_eq!(v["skipped"], 1, "{formula} at {at}: {v}");
+            let skipped = v["points"][0]["skipped"].as_str().unwrap();
+            assert!(skipped.starts_with(reason), "{formula}: {skipped}");
+            assert!(
+                r.stderr.contains("no point could be checked"),
+                "{}",
+                r.stderr
+            );
+        });
     }
     // The same formulas away from their kinks are checked.
     let (v, _) = run_json(&["abs(x - 1) + y^2", "--at", "x=1.5,y=0"]);
@@ -333,35 +325,41 @@ fn correct_hand_derivatives_are_proved() {
         ("exp(2*x)", &["x=2*exp(x)^2", "x=2*exp(x)*exp(x)"]),
     ];
     for (formula, grads) in cases {
+        let t = Table::new();
         for grad in *grads {
-            let r = run(&[formula, "--at", "x=0.3", "--grad", grad]);
-            assert_eq!(r.status, 0, "{formula} / {grad}: {}{}", r.stdout, r.stderr);
-            assert!(
-                r.stdout.contains("df/dx: proved equal\n"),
-                "{formula} / {grad}:\n{}",
-                r.stdout
-            );
-            let yours = grad.split_once('=').unwrap().1;
-            assert!(r.stdout.contains(&format!("  yours  {yours}\n")));
+            t.row(format!("{formula} / {grad}"), || {
+                let r = run(&[formula, "--at", "x=0.3", "--grad", grad]);
+                assert_eq!(r.status, 0, "{formula} / {grad}: {}{}", r.stdout, r.stderr);
+                assert!(
+                    r.stdout.contains("df/dx: proved equal\n"),
+                    "{formula} / {grad}:\n{}",
+                    r.stdout
+                );
+                let yours = grad.split_once('=').unwrap().1;
+                assert!(r.stdout.contains(&format!("  yours  {yours}\n")));
+            });
         }
     }
 }
 
 #[test]
 fn several_variables_in_one_grad_or_several() {
+    let t = Table::new();
     for args in [
         vec!["--grad", "x=2*x*y,y=x^2"],
         vec!["--grad", "x=2*x*y", "--grad", "y=x*x"],
         vec!["--grad", "y = x^2 , x = y*x*2"],
     ] {
-        let all = [&["x^2*y", "--at", "x=1,y=2"][..], &args].concat();
-        let (v, r) = run_json(&all);
-        assert_eq!(r.status, 0, "{args:?}: {}", r.stderr);
-        for var in ["x", "y"] {
-            assert_eq!(hand(&v, var)["status"], "proved", "{args:?}: {v}");
-        }
-        assert_eq!(hand(&v, "x")["exact"], "2*x*y");
-        assert_eq!(hand(&v, "y")["exact"], "x^2");
+        t.row(format!("{args:?}"), || {
+            let all = [&["x^2*y", "--at", "x=1,y=2"][..], &args].concat();
+            let (v, r) = run_json(&all);
+            assert_eq!(r.status, 0, "{args:?}: {}", r.stderr);
+            for var in ["x", "y"] {
+                assert_eq!(hand(&v, var)["status"], "proved", "{args:?}: {v}");
+            }
+            assert_eq!(hand(&v, "x")["exact"], "2*x*y");
+            assert_eq!(hand(&v, "y")["exact"], "x^2");
+        });
     }
     // Commas inside a call stay with the formula.
     let (v, r) = run_json(&[
@@ -398,27 +396,30 @@ fn wrong_hand_derivatives_are_caught_with_a_counterexample() {
             (1.0 / (1.0 + x) + x / (1.0 + x).powi(2), (1.0 + x).powi(-2))
         }),
     ];
+    let t = Table::new();
     for (formula, grad, values) in cases {
-        let (v, r) = run_json(&[formula, "--bounds", "x=0:2", "--seed", "4", "--grad", grad]);
-        assert_eq!(r.status, 1, "{formula}: {v}");
-        assert_eq!(v["ok"], false);
-        let h = hand(&v, "x");
-        assert_eq!(h["status"], "differs", "{formula}: {h}");
-        let cx = &h["counterexample"];
-        let x = f64s(&cx["x"])[0];
-        let (yours, exact) = values(x);
-        assert!((cx["yours"].as_f64().unwrap() - yours).abs() < 1e-12, "{h}");
-        assert!((cx["exact"].as_f64().unwrap() - exact).abs() < 1e-12, "{h}");
-        assert!((yours - exact).abs() > 1e-6);
-        // The text names the point and both values, and prints the exact
-        // derivative beside yours.
-        let r = run(&[formula, "--bounds", "x=0:2", "--seed", "4", "--grad", grad]);
-        assert_eq!(r.status, 1);
-        let line = r.stdout.lines().find(|l| l.starts_with("df/dx:")).unwrap();
-        assert!(line.starts_with("df/dx: differs: at x="), "{line}");
-        assert!(line.contains(" yours gives ") && line.contains(", exact "));
-        let exact_text = h["exact"].as_str().unwrap();
-        assert!(r.stdout.contains(&format!("  exact  {exact_text}\n")));
+        t.row(formula, || {
+            let (v, r) = run_json(&[formula, "--bounds", "x=0:2", "--seed", "4", "--grad", grad]);
+            assert_eq!(r.status, 1, "{formula}: {v}");
+            assert_eq!(v["ok"], false);
+            let h = hand(&v, "x");
+            assert_eq!(h["status"], "differs", "{formula}: {h}");
+            let cx = &h["counterexample"];
+            let x = f64s(&cx["x"])[0];
+            let (yours, exact) = values(x);
+            assert!((cx["yours"].as_f64().unwrap() - yours).abs() < 1e-12, "{h}");
+            assert!((cx["exact"].as_f64().unwrap() - exact).abs() < 1e-12, "{h}");
+            assert!((yours - exact).abs() > 1e-6);
+            // The text names the point and both values, and prints the exact
+            // derivative beside yours.
+            let r = run(&[formula, "--bounds", "x=0:2", "--seed", "4", "--grad", grad]);
+            assert_eq!(r.status, 1);
+            let line = r.stdout.lines().find(|l| l.starts_with("df/dx:")).unwrap();
+            assert!(line.starts_with("df/dx: differs: at x="), "{line}");
+            assert!(line.contains(" yours gives ") && line.contains(", exact "));
+            let exact_text = h["exact"].as_str().unwrap();
+            assert!(r.stdout.contains(&format!("  exact  {exact_text}\n")));
+        });
     }
 }
 
@@ -559,11 +560,14 @@ fn bad_input_exits_2_with_a_hint() {
             "over the limit of 12 nodes",
         ),
     ];
+    let t = Table::new();
     for (args, message) in cases {
-        let r = run(args);
-        assert_eq!(r.status, 2, "{args:?}: {}{}", r.stdout, r.stderr);
-        assert!(r.stderr.contains(message), "{args:?}: {}", r.stderr);
-        assert_eq!(r.stdout, "", "{args:?}");
+        t.row(format!("{args:?}"), || {
+            let r = run(args);
+            assert_eq!(r.status, 2, "{args:?}: {}{}", r.stdout, r.stderr);
+            assert!(r.stderr.contains(message), "{args:?}: {}", r.stderr);
+            assert_eq!(r.stdout, "", "{args:?}");
+        });
     }
     // The hand formula's error points into the hand formula.
     let r = run(&["x^2", "--grad", "x=2*z"]);
@@ -613,7 +617,7 @@ fn finite_difference_descent_reaches_the_exact_minimum_and_counts_its_calls() {
         "100",
     ];
     let json = |extra: &[&str]| -> Value {
-        let r = slope("min", &[&base[..], extra, &["--json"]].concat());
+        let r = run::command("min", &[&base[..], extra, &["--json"]].concat());
         assert_eq!(r.status, 0, "{}", r.stderr);
         serde_json::from_str(&r.stdout).unwrap()
     };
@@ -631,7 +635,7 @@ fn finite_difference_descent_reaches_the_exact_minimum_and_counts_its_calls() {
     assert_eq!(exact["evaluations"].as_u64().unwrap(), iterations + 1);
     assert_eq!(fd["evaluations"].as_u64().unwrap(), 3 * (iterations + 1));
     // The text names the source and the evaluations spent.
-    let r = slope("min", &[&base[..], &["--gradient", "fd-central"]].concat());
+    let r = run::command("min", &[&base[..], &["--gradient", "fd-central"]].concat());
     assert!(r.stdout.contains("central differences"), "{}", r.stdout);
     assert!(
         r.stdout

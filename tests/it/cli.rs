@@ -1,64 +1,14 @@
 //! The `slope` binary: outputs, JSON shapes, input sources, diagnostics and
 //! exit statuses (0 success, 1 failure, 2 bad input).
 
-use serde_json::{Value, json};
+use expect_test::{Expect, expect};
+use serde_json::json;
 use slope::{Formula, Options};
 
-use super::slope as run;
+use crate::run::{Run, check_cli, check_cli_stdin, check_failure, json, slope};
+use crate::table::Table;
 
 // ---------------------------------------------------------------- helpers
-
-/// Exact stdout and status; stderr holds each fragment (and is empty if none).
-fn check_cli(args: &[&str], stdout: &str, stderr: &[&str], status: i32) {
-    check_cli_stdin(args, None, stdout, stderr, status);
-}
-
-fn check_cli_stdin(args: &[&str], stdin: Option<&str>, stdout: &str, stderr: &[&str], status: i32) {
-    let r = run(args, stdin);
-    assert_eq!(
-        r.stdout, stdout,
-        "stdout of {args:?} (stderr:\n{})",
-        r.stderr
-    );
-    if stderr.is_empty() {
-        assert_eq!(r.stderr, "", "stderr of {args:?}");
-    }
-    for fragment in stderr {
-        assert!(
-            r.stderr.contains(fragment),
-            "stderr of {args:?} lacks {fragment:?}:\n{}",
-            r.stderr
-        );
-    }
-    assert_eq!(
-        r.status, status,
-        "status of {args:?} (stderr:\n{})",
-        r.stderr
-    );
-}
-
-/// Exact stderr, empty stdout, and the status.
-fn check_failure(args: &[&str], stderr: &str, status: i32) {
-    let r = run(args, None);
-    assert_eq!(
-        (r.stdout.as_str(), r.stderr.as_str(), r.status),
-        ("", stderr, status),
-        "{args:?}"
-    );
-}
-
-/// Stdout as one JSON object, and the status.
-fn run_json(args: &[&str]) -> (Value, i32) {
-    let r = run(args, None);
-    assert!(
-        r.stdout.ends_with('\n') && r.stdout.lines().count() == 1,
-        "{args:?}: {}",
-        r.stdout
-    );
-    let value =
-        serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {}", r.stdout));
-    (value, r.status)
-}
 
 /// A file under the temporary directory, removed when dropped.
 struct TempFile(std::path::PathBuf);
@@ -88,64 +38,94 @@ const ROSENBROCK: &str = "(1-x)^2 + 100*(y-x^2)^2";
 #[rustfmt::skip]
 #[test]
 fn diff_text() {
-    check_cli(&["diff", "x^2"], "df/dx = 2*x\n", &[], 0);
-    check_cli(&["diff", "3*x^2 + 2*x + 1"], "df/dx = 6*x + 2\n", &[], 0);
-    check_cli(&["diff", "x^2*sin(y)"], "df/dx = 2*x*sin(y)\ndf/dy = x^2*cos(y)\n", &[], 0);
-    check_cli(&["diff", "-exp(-x1^2 - x2^2)"], "df/dx1 = 2*x1*exp(-x1^2 - x2^2)\ndf/dx2 = 2*x2*exp(-x1^2 - x2^2)\n", &[], 0);
+    let t = &Table::new();
+    check_cli(t, &["diff", "x^2"], expect![["df/dx = 2*x\n"]], &[], 0);
+    check_cli(t, &["diff", "3*x^2 + 2*x + 1"], expect![["df/dx = 6*x + 2\n"]], &[], 0);
+    check_cli(t, &["diff", "x^2*sin(y)"], expect![[r#"
+            df/dx = 2*x*sin(y)
+            df/dy = x^2*cos(y)
+        "#]], &[], 0);
+    check_cli(t, &["diff", "-exp(-x1^2 - x2^2)"], expect![[r#"
+            df/dx1 = 2*x1*exp(-x1^2 - x2^2)
+            df/dx2 = 2*x2*exp(-x1^2 - x2^2)
+        "#]], &[], 0);
     // A constant has no partials: nothing to print, and no error.
-    check_cli(&["diff", "2 + 3"], "", &[], 0);
+    check_cli(t, &["diff", "2 + 3"], expect![[""]], &[], 0);
     // Formulas starting with '-' are formulas, not flags.
-    check_cli(&["diff", "-x^2"], "df/dx = -2*x\n", &[], 0);
-    check_cli(&["diff", "-x^2", "--wrt", "x"], "df/dx = -2*x\n", &[], 0);
-    check_cli(&["diff", "--", "-x^2"], "df/dx = -2*x\n", &[], 0);
+    check_cli(t, &["diff", "-x^2"], expect![["df/dx = -2*x\n"]], &[], 0);
+    check_cli(t, &["diff", "-x^2", "--wrt", "x"], expect![["df/dx = -2*x\n"]], &[], 0);
+    check_cli(t, &["diff", "--", "-x^2"], expect![["df/dx = -2*x\n"]], &[], 0);
 }
 
 #[rustfmt::skip]
 #[test]
 fn diff_wrt_and_vars() {
-    check_cli(&["diff", "x^2*sin(y)", "--wrt", "y"], "df/dy = x^2*cos(y)\n", &[], 0);
-    check_cli(&["diff", "x^2*sin(y)", "--wrt", "y,x"], "df/dy = x^2*cos(y)\ndf/dx = 2*x*sin(y)\n", &[], 0);
-    check_cli(&["diff", "x^2*sin(y)", "--vars", "y,x"], "df/dy = x^2*cos(y)\ndf/dx = 2*x*sin(y)\n", &[], 0);
+    let t = &Table::new();
+    check_cli(t, &["diff", "x^2*sin(y)", "--wrt", "y"], expect![["df/dy = x^2*cos(y)\n"]], &[], 0);
+    check_cli(t, &["diff", "x^2*sin(y)", "--wrt", "y,x"], expect![[r#"
+            df/dy = x^2*cos(y)
+            df/dx = 2*x*sin(y)
+        "#]], &[], 0);
+    check_cli(t, &["diff", "x^2*sin(y)", "--vars", "y,x"], expect![[r#"
+            df/dy = x^2*cos(y)
+            df/dx = 2*x*sin(y)
+        "#]], &[], 0);
     // --vars may name variables the formula does not use.
-    check_cli(&["diff", "x^2", "--vars", "x,z"], "df/dx = 2*x\ndf/dz = 0\n", &[], 0);
-    check_cli(&["diff", "x^2*y", "--wrt", "z"], "", &["error: --wrt: the formula has no variable 'z'\n", "hint: its variables are 'x' and 'y'"], 2);
-    check_cli(&["diff", "x^2*y", "--vars", "y"], "", &["error: --vars leaves out 'x'\n", "hint: the formula's variables are 'x' and 'y'"], 2);
-    check_cli(&["diff", "x", "--vars", "x,sin"], "", &["error: 'sin' in --vars is not a valid variable name"], 2);
+    check_cli(t, &["diff", "x^2", "--vars", "x,z"], expect![[r#"
+            df/dx = 2*x
+            df/dz = 0
+        "#]], &[], 0);
+    check_cli(t, &["diff", "x^2*y", "--wrt", "z"], expect![[""]], &["error: --wrt: the formula has no variable 'z'\n", "hint: its variables are 'x' and 'y'"], 2);
+    check_cli(t, &["diff", "x^2*y", "--vars", "y"], expect![[""]], &["error: --vars leaves out 'x'\n", "hint: the formula's variables are 'x' and 'y'"], 2);
+    check_cli(t, &["diff", "x", "--vars", "x,sin"], expect![[""]], &["error: 'sin' in --vars is not a valid variable name"], 2);
 }
 
 #[test]
 fn diff_hessian_and_latex() {
+    let t = &Table::new();
     check_cli(
+        t,
         &["diff", ROSENBROCK, "--hessian"],
-        "df/dx = -400*x*(y - x^2) - 2*(1 - x)\n\
-         df/dy = 200*(y - x^2)\n\
-         d2f/dx2 = 800*x^2 - 400*(y - x^2) + 2\n\
-         d2f/dxdy = -400*x\n\
-         d2f/dy2 = 200\n",
+        expect![[r#"
+            df/dx = -400*x*(y - x^2) - 2*(1 - x)
+            df/dy = 200*(y - x^2)
+            d2f/dx2 = 800*x^2 - 400*(y - x^2) + 2
+            d2f/dxdy = -400*x
+            d2f/dy2 = 200
+        "#]],
         &[],
         0,
     );
     check_cli(
+        t,
         &["diff", "x^2*sin(y)", "--latex"],
-        "\\frac{\\partial f}{\\partial x} = 2 x \\sin\\left(y\\right)\n\
-         \\frac{\\partial f}{\\partial y} = x^{2} \\cos\\left(y\\right)\n",
+        expect![[r#"
+            \frac{\partial f}{\partial x} = 2 x \sin\left(y\right)
+            \frac{\partial f}{\partial y} = x^{2} \cos\left(y\right)
+        "#]],
         &[],
         0,
     );
     check_cli(
+        t,
         &["diff", "x1*x2^2", "--latex", "--hessian", "--wrt", "x2"],
-        "\\frac{\\partial f}{\\partial x_{2}} = 2 x_{1} x_{2}\n\
-         \\frac{\\partial^{2} f}{\\partial x_{2}^{2}} = 2 x_{1}\n",
+        expect![[r#"
+            \frac{\partial f}{\partial x_{2}} = 2 x_{1} x_{2}
+            \frac{\partial^{2} f}{\partial x_{2}^{2}} = 2 x_{1}
+        "#]],
         &[],
         0,
     );
     check_cli(
+        t,
         &["diff", "x*y", "--latex", "--hessian"],
-        "\\frac{\\partial f}{\\partial x} = y\n\
-         \\frac{\\partial f}{\\partial y} = x\n\
-         \\frac{\\partial^{2} f}{\\partial x^{2}} = 0\n\
-         \\frac{\\partial^{2} f}{\\partial x \\partial y} = 1\n\
-         \\frac{\\partial^{2} f}{\\partial y^{2}} = 0\n",
+        expect![[r#"
+            \frac{\partial f}{\partial x} = y
+            \frac{\partial f}{\partial y} = x
+            \frac{\partial^{2} f}{\partial x^{2}} = 0
+            \frac{\partial^{2} f}{\partial x \partial y} = 1
+            \frac{\partial^{2} f}{\partial y^{2}} = 0
+        "#]],
         &[],
         0,
     );
@@ -153,31 +133,31 @@ fn diff_hessian_and_latex() {
 
 #[test]
 fn diff_json() {
-    let (v, status) = run_json(&["diff", "x^2*y", "--json"]);
+    let (v, Run { status, .. }) = json(&["diff", "x^2*y", "--json"]);
     assert_eq!(status, 0);
     assert_eq!(
         v,
         json!({"vars": ["x", "y"], "partials": {"x": "2*x*y", "y": "x^2"}})
     );
     // Key order follows the variables (a tool may rely on it).
-    let r = run(&["diff", "x^2*y", "--json"], None);
+    let r = slope(&["diff", "x^2*y", "--json"], None);
     assert_eq!(
         r.stdout,
         "{\"vars\":[\"x\",\"y\"],\"partials\":{\"x\":\"2*x*y\",\"y\":\"x^2\"}}\n"
     );
 
-    let (v, _) = run_json(&["diff", "x^2*y", "--json", "--wrt", "y"]);
+    let (v, _) = json(&["diff", "x^2*y", "--json", "--wrt", "y"]);
     assert_eq!(v, json!({"vars": ["x", "y"], "partials": {"y": "x^2"}}));
-    let (v, _) = run_json(&["diff", "x^2*y", "--json", "--vars", "y,x"]);
+    let (v, _) = json(&["diff", "x^2*y", "--json", "--vars", "y,x"]);
     assert_eq!(v["vars"], json!(["y", "x"]));
-    let (v, _) = run_json(&["diff", "2", "--json"]);
+    let (v, _) = json(&["diff", "2", "--json"]);
     assert_eq!(v, json!({"vars": [], "partials": {}}));
-    let (v, _) = run_json(&["diff", ROSENBROCK, "--json", "--hessian"]);
+    let (v, _) = json(&["diff", ROSENBROCK, "--json", "--hessian"]);
     assert_eq!(
         v["hessian"],
         json!([["800*x^2 - 400*(y - x^2) + 2", "-400*x"], ["-400*x", "200"]])
     );
-    let (v, _) = run_json(&["diff", "x^2*y", "--json", "--latex"]);
+    let (v, _) = json(&["diff", "x^2*y", "--json", "--latex"]);
     assert_eq!(v["latex"], json!({"x": "2 x y", "y": "x^{2}"}));
 }
 
@@ -195,7 +175,7 @@ fn diff_json_partials_parse_back() {
     ];
     let points: [[f64; 2]; 3] = [[0.5, 1.5], [1.25, -0.75], [2.0, 3.0]];
     for text in formulas {
-        let (v, status) = run_json(&["diff", text, "--json"]);
+        let (v, Run { status, .. }) = json(&["diff", text, "--json"]);
         assert_eq!(status, 0, "{text}");
         let f = Formula::parse(text).unwrap();
         let vars: Vec<String> = serde_json::from_value(v["vars"].clone()).unwrap();
@@ -226,31 +206,61 @@ fn diff_json_partials_parse_back() {
 #[rustfmt::skip]
 #[test]
 fn eval_text() {
-    check_cli(&["eval", "x^2*y", "--at", "x=3,y=2"], "f = 18\n", &[], 0);
-    check_cli(&["eval", "x^2*y", "--at", "x=3,y=2", "--grad"], "f = 18\ndf/dx = 12\ndf/dy = 9\n", &[], 0);
-    check_cli(&["eval", "x^2*y", "--at", "y=2,x=3", "--grad", "--vars", "y,x"], "f = 18\ndf/dy = 9\ndf/dx = 12\n", &[], 0);
-    check_cli(&["eval", "x/3", "--at", "x=1"], "f = 0.3333333333333333\n", &[], 0);
-    check_cli(&["eval", "2^3^2"], "f = 512\n", &[], 0);
-    check_cli(&["eval", "pi"], "f = 3.141592653589793\n", &[], 0);
-    check_cli(&["eval", "-x^2", "--at", "x=3"], "f = -9\n", &[], 0);
-    check_cli(&["eval", "x", "--at", "x=-2.5"], "f = -2.5\n", &[], 0);
-    check_cli(&["eval", "x", "--at", " x = 2 ,"], "f = 2\n", &[], 0);
-    check_cli(&["eval", "x*1e300", "--at", "x=2"], "f = 2e300\n", &[], 0);
-    check_cli(&["eval", "min(x, y)", "--at", "x=1,y=1", "--grad"], "f = 1\ndf/dx = 0.5\ndf/dy = 0.5\n", &[], 0);
+    let t = &Table::new();
+    check_cli(t, &["eval", "x^2*y", "--at", "x=3,y=2"], expect![["f = 18\n"]], &[], 0);
+    check_cli(t, &["eval", "x^2*y", "--at", "x=3,y=2", "--grad"], expect![[r#"
+            f = 18
+            df/dx = 12
+            df/dy = 9
+        "#]], &[], 0);
+    check_cli(t, &["eval", "x^2*y", "--at", "y=2,x=3", "--grad", "--vars", "y,x"], expect![[r#"
+            f = 18
+            df/dy = 9
+            df/dx = 12
+        "#]], &[], 0);
+    check_cli(t, &["eval", "x/3", "--at", "x=1"], expect![["f = 0.3333333333333333\n"]], &[], 0);
+    check_cli(t, &["eval", "2^3^2"], expect![["f = 512\n"]], &[], 0);
+    check_cli(t, &["eval", "pi"], expect![["f = 3.141592653589793\n"]], &[], 0);
+    check_cli(t, &["eval", "-x^2", "--at", "x=3"], expect![["f = -9\n"]], &[], 0);
+    check_cli(t, &["eval", "x", "--at", "x=-2.5"], expect![["f = -2.5\n"]], &[], 0);
+    check_cli(t, &["eval", "x", "--at", " x = 2 ,"], expect![["f = 2\n"]], &[], 0);
+    check_cli(t, &["eval", "x*1e300", "--at", "x=2"], expect![["f = 2e300\n"]], &[], 0);
+    check_cli(t, &["eval", "min(x, y)", "--at", "x=1,y=1", "--grad"], expect![[r#"
+            f = 1
+            df/dx = 0.5
+            df/dy = 0.5
+        "#]], &[], 0);
 }
 
 #[test]
 fn eval_hessian_text() {
+    let t = &Table::new();
     check_cli(
+        t,
         &["eval", ROSENBROCK, "--at", "x=1,y=1", "--grad", "--hessian"],
-        "f = 0\ndf/dx = 0\ndf/dy = 0\n\
-         hessian:\n        x     y\n  x   802  -400\n  y  -400   200\n",
+        expect![[r#"
+            f = 0
+            df/dx = 0
+            df/dy = 0
+            hessian:
+                    x     y
+              x   802  -400
+              y  -400   200
+        "#]],
         &[],
         0,
     );
     check_cli(
+        t,
         &["eval", "x^2*y + z", "--at", "x=1,y=2,z=3", "--hessian"],
-        "f = 5\nhessian:\n     x  y  z\n  x  4  2  0\n  y  2  0  0\n  z  0  0  0\n",
+        expect![[r#"
+            f = 5
+            hessian:
+                 x  y  z
+              x  4  2  0
+              y  2  0  0
+              z  0  0  0
+        "#]],
         &[],
         0,
     );
@@ -258,15 +268,15 @@ fn eval_hessian_text() {
 
 #[test]
 fn eval_json() {
-    let (v, status) = run_json(&["eval", "x^2*y", "--at", "x=3,y=2", "--grad", "--json"]);
+    let (v, Run { status, .. }) = json(&["eval", "x^2*y", "--at", "x=3,y=2", "--grad", "--json"]);
     assert_eq!(status, 0);
     assert_eq!(
         v,
         json!({"vars": ["x", "y"], "value": 18.0, "gradient": [12.0, 9.0]})
     );
-    let (v, _) = run_json(&["eval", "x^2*y", "--at", "x=3,y=2", "--json"]);
+    let (v, _) = json(&["eval", "x^2*y", "--at", "x=3,y=2", "--json"]);
     assert_eq!(v, json!({"vars": ["x", "y"], "value": 18.0}));
-    let (v, _) = run_json(&[
+    let (v, _) = json(&[
         "eval",
         ROSENBROCK,
         "--at",
@@ -280,7 +290,7 @@ fn eval_json() {
         json!({"vars": ["x", "y"], "value": 0.0, "gradient": [0.0, 0.0],
                "hessian": [[802.0, -400.0], [-400.0, 200.0]]})
     );
-    let (v, _) = run_json(&[
+    let (v, _) = json(&[
         "eval",
         ROSENBROCK,
         "--at",
@@ -290,7 +300,7 @@ fn eval_json() {
     ]);
     assert_eq!(v["hessian"][0][1], v["hessian"][1][0]);
     assert_eq!(v["hessian"][1], json!([480.0, 200.0]));
-    let (v, _) = run_json(&["eval", "2", "--grad", "--hessian", "--json"]);
+    let (v, _) = json(&["eval", "2", "--grad", "--hessian", "--json"]);
     assert_eq!(
         v,
         json!({"vars": [], "value": 2.0, "gradient": [], "hessian": []})
@@ -301,17 +311,24 @@ fn eval_json() {
 
 #[test]
 fn formula_from_a_file() {
+    let t = &Table::new();
     let file = TempFile::new(
         "sphere.slope",
         "# the sphere\nlet r1 = x1 - 1.5\nlet r2 = x2 - 2.5\n\nr1^2 + r2^2 + (x3 - 0.5)^2\n",
     );
     check_cli(
+        t,
         &["diff", "-f", file.path()],
-        "df/dx1 = 2*(x1 - 1.5)\ndf/dx2 = 2*(x2 - 2.5)\ndf/dx3 = 2*(x3 - 0.5)\n",
+        expect![[r#"
+            df/dx1 = 2*(x1 - 1.5)
+            df/dx2 = 2*(x2 - 2.5)
+            df/dx3 = 2*(x3 - 0.5)
+        "#]],
         &[],
         0,
     );
     check_cli(
+        t,
         &[
             "eval",
             "--file",
@@ -319,7 +336,7 @@ fn formula_from_a_file() {
             "--at",
             "x1=1.5,x2=2.5,x3=1.5",
         ],
-        "f = 1\n",
+        expect![["f = 1\n"]],
         &[],
         0,
     );
@@ -329,19 +346,28 @@ fn formula_from_a_file() {
         "error: unknown function 'sinn'\n --> {}:3:1\n  |\n3 | sinn(a)\n  | ^^^^ did you mean 'sin'?\n",
         bad.path()
     );
-    check_failure(&["diff", "-f", bad.path()], &expected, 2);
+    let args = ["diff", "-f", bad.path()];
+    t.row(format!("{args:?}"), || {
+        let r = slope(&args, None);
+        assert_eq!(
+            (r.stdout.as_str(), r.stderr.as_str(), r.status),
+            ("", expected.as_str(), 2)
+        );
+    });
     let missing = std::env::temp_dir().join(format!("slope-cli-{}-missing", std::process::id()));
     let missing = missing.to_str().unwrap();
     check_cli(
+        t,
         &["diff", "-f", missing],
-        "",
+        expect![[""]],
         &[&format!("error: cannot read '{missing}'")],
         2,
     );
     // A formula and a file at once is a usage error.
     check_cli(
+        t,
         &["diff", "x", "-f", file.path()],
-        "",
+        expect![[""]],
         &["cannot be used with"],
         2,
     );
@@ -350,49 +376,103 @@ fn formula_from_a_file() {
 #[rustfmt::skip]
 #[test]
 fn formula_from_stdin() {
-    check_cli_stdin(&["diff", "-f", "-"], Some("x^3 # cube\n"), "df/dx = 3*x^2\n", &[], 0);
-    check_cli_stdin(&["eval", "-f", "-", "--at", "x=2", "--grad"], Some("let a = x\na^3\n"), "f = 8\ndf/dx = 12\n", &[], 0);
-    check_cli_stdin(&["diff", "-f", "-"], Some("x +\n  2y\n"), "", &[" --> <stdin>:2:3\n", "2 |   2y\n", "  |   ^^ write 2*y\n"], 2);
-    check_cli_stdin(&["diff", "-f", "-"], Some(""), "", &["error: empty formula\n"], 2);
+    let t = &Table::new();
+    check_cli_stdin(t, &["diff", "-f", "-"], Some("x^3 # cube\n"), expect![["df/dx = 3*x^2\n"]], &[], 0);
+    check_cli_stdin(t, &["eval", "-f", "-", "--at", "x=2", "--grad"], Some("let a = x\na^3\n"), expect![[r#"
+            f = 8
+            df/dx = 12
+        "#]], &[], 0);
+    check_cli_stdin(t, &["diff", "-f", "-"], Some("x +\n  2y\n"), expect![[""]], &[" --> <stdin>:2:3\n", "2 |   2y\n", "  |   ^^ write 2*y\n"], 2);
+    check_cli_stdin(t, &["diff", "-f", "-"], Some(""), expect![[""]], &["error: empty formula\n"], 2);
 }
 
 // ---------------------------------------------------------------- errors
 
 #[test]
 fn syntax_errors_are_rendered_with_a_caret() {
+    let t = &Table::new();
     check_failure(
+        t,
         &["diff", "2 * sinn(x)"],
-        "error: unknown function 'sinn'\n --> <arg>:1:5\n  |\n1 | 2 * sinn(x)\n  |     ^^^^ did you mean 'sin'?\n",
+        expect![[r#"
+            error: unknown function 'sinn'
+             --> <arg>:1:5
+              |
+            1 | 2 * sinn(x)
+              |     ^^^^ did you mean 'sin'?
+        "#]],
         2,
     );
     check_failure(
+        t,
         &["eval", "2x + 1", "--at", "x=1"],
-        "error: implicit multiplication is not supported\n --> <arg>:1:1\n  |\n1 | 2x + 1\n  | ^^ write 2*x\n",
+        expect![[r#"
+            error: implicit multiplication is not supported
+             --> <arg>:1:1
+              |
+            1 | 2x + 1
+              | ^^ write 2*x
+        "#]],
         2,
     );
     check_failure(
+        t,
         &["diff", "min(x)"],
-        "error: 'min' takes 2 arguments, but 1 was given\n --> <arg>:1:1\n  |\n1 | min(x)\n  | ^^^^^^\n",
+        expect![[r#"
+            error: 'min' takes 2 arguments, but 1 was given
+             --> <arg>:1:1
+              |
+            1 | min(x)
+              | ^^^^^^
+        "#]],
         2,
     );
     check_failure(
+        t,
         &["diff", "x²"],
-        "error: unexpected character '²'\n --> <arg>:1:2\n  |\n1 | x²\n  |  ^ write ^2 for a square\n",
+        expect![[r#"
+            error: unexpected character '²'
+             --> <arg>:1:2
+              |
+            1 | x²
+              |  ^ write ^2 for a square
+        "#]],
         2,
     );
     check_failure(
+        t,
         &["diff", "let a = 1\nlet b = a +\n  * 2\nb"],
-        "error: unexpected '*'\n --> <arg>:3:3\n  |\n3 |   * 2\n  |   ^ expected a number, a name or '('\n",
+        expect![[r#"
+            error: unexpected '*'
+             --> <arg>:3:3
+              |
+            3 |   * 2
+              |   ^ expected a number, a name or '('
+        "#]],
         2,
     );
     check_failure(
+        t,
         &["diff", "1e999"],
-        "error: the number 1e999 is too large for a double\n --> <arg>:1:1\n  |\n1 | 1e999\n  | ^^^^^ the largest double is about 1.8e308\n",
+        expect![[r#"
+            error: the number 1e999 is too large for a double
+             --> <arg>:1:1
+              |
+            1 | 1e999
+              | ^^^^^ the largest double is about 1.8e308
+        "#]],
         2,
     );
     check_failure(
+        t,
         &["diff", ""],
-        "error: empty formula\n --> <arg>:1:1\n  |\n1 | \n  | ^ write an expression, such as x^2 + y^2\n",
+        expect![[r#"
+            error: empty formula
+             --> <arg>:1:1
+              |
+            1 | 
+              | ^ write an expression, such as x^2 + y^2
+        "#]],
         2,
     );
 }
@@ -400,48 +480,77 @@ fn syntax_errors_are_rendered_with_a_caret() {
 #[rustfmt::skip]
 #[test]
 fn bad_points() {
-    let check = |at: &str, stderr: &str| check_failure(&["eval", "x^2*y", "--at", at], stderr, 2);
-    check("x=1", "error: no value for 'y'\n  = hint: the formula's variables are 'x' and 'y'\n");
-    check("", "error: no value for 'x' and 'y'\n  = hint: the formula's variables are 'x' and 'y'\n");
-    check("x=1,y=2,z=3", "error: the formula has no variable 'z'\n  = hint: its variables are 'x' and 'y'\n");
-    check("x=1,y=2,x=3", "error: 'x' is given twice\n");
-    check("x=1,y=abc", "error: --at: 'abc' is not a number\n  = hint: write --at y=1.5\n");
-    check("x=inf", "error: --at: 'inf' is not a finite number\n");
-    check("x=1e999", "error: --at: '1e999' is not a finite number\n");
-    check("x=1,y", "error: --at: 'y' is not name=value\n  = hint: write --at x=1,y=2\n");
+    let t = &Table::new();
+    let check = |at: &str, stderr: Expect| check_failure(t, &["eval", "x^2*y", "--at", at], stderr, 2);
+    check("x=1", expect![[r#"
+            error: no value for 'y'
+              = hint: the formula's variables are 'x' and 'y'
+        "#]]);
+    check("", expect![[r#"
+            error: no value for 'x' and 'y'
+              = hint: the formula's variables are 'x' and 'y'
+        "#]]);
+    check("x=1,y=2,z=3", expect![[r#"
+            error: the formula has no variable 'z'
+              = hint: its variables are 'x' and 'y'
+        "#]]);
+    check("x=1,y=2,x=3", expect![["error: 'x' is given twice\n"]]);
+    check("x=1,y=abc", expect![[r#"
+            error: --at: 'abc' is not a number
+              = hint: write --at y=1.5
+        "#]]);
+    check("x=inf", expect![["error: --at: 'inf' is not a finite number\n"]]);
+    check("x=1e999", expect![["error: --at: '1e999' is not a finite number\n"]]);
+    check("x=1,y", expect![[r#"
+            error: --at: 'y' is not name=value
+              = hint: write --at x=1,y=2
+        "#]]);
     // Without --at, the hint shows how to give one.
-    check_failure(&["eval", "x^2*y"], "error: no value for 'x' and 'y'\n  = hint: give the point with --at x=1\n", 2);
-    check_failure(&["eval", "2", "--at", "x=1"], "error: the formula has no variable 'x'\n  = hint: its variables are none: it is a constant\n", 2);
+    check_failure(t, &["eval", "x^2*y"], expect![[r#"
+            error: no value for 'x' and 'y'
+              = hint: give the point with --at x=1
+        "#]], 2);
+    check_failure(t, &["eval", "2", "--at", "x=1"], expect![[r#"
+            error: the formula has no variable 'x'
+              = hint: its variables are none: it is a constant
+        "#]], 2);
 }
 
 #[test]
 fn not_finite_results() {
+    let t = &Table::new();
     check_cli(
+        t,
         &["eval", "ln(x)", "--at", "x=-1"],
-        "f = NaN\n",
+        expect![["f = NaN\n"]],
         &[
             "error: ln of a negative number\n --> <arg>:1:1\n  |\n1 | ln(x)\n  | ^^^^^ gives NaN here\n",
         ],
         1,
     );
     check_cli(
+        t,
         &["eval", "y + ln(x)", "--at", "x=0,y=1"],
-        "f = -inf\n",
+        expect![["f = -inf\n"]],
         &["error: ln of zero\n --> <arg>:1:5\n"],
         1,
     );
     check_cli(
+        t,
         &["eval", "sqrt(x)", "--at", "x=0", "--grad"],
-        "f = 0\ndf/dx = inf\n",
+        expect![[r#"
+            f = 0
+            df/dx = inf
+        "#]],
         &["error: division by zero in the derivative of the operation\n --> <arg>:1:1\n"],
         1,
     );
     // JSON: non-finite numbers are null, never a bare NaN.
-    let r = run(&["eval", "ln(x)", "--at", "x=-1", "--json"], None);
+    let r = slope(&["eval", "ln(x)", "--at", "x=-1", "--json"], None);
     assert_eq!(r.stdout, "{\"vars\":[\"x\"],\"value\":null}\n");
     assert!(r.stderr.contains("ln of a negative number"), "{}", r.stderr);
     assert_eq!(r.status, 1);
-    let (v, status) = run_json(&[
+    let (v, Run { status, .. }) = json(&[
         "eval",
         "ln(x)",
         "--at",
@@ -457,7 +566,7 @@ fn not_finite_results() {
             1
         )
     );
-    let (v, status) = run_json(&["eval", "sqrt(x)", "--at", "x=0", "--grad", "--json"]);
+    let (v, Run { status, .. }) = json(&["eval", "sqrt(x)", "--at", "x=0", "--grad", "--json"]);
     assert_eq!(
         (v, status),
         (json!({"vars": ["x"], "value": 0.0, "gradient": [null]}), 1)
@@ -466,38 +575,43 @@ fn not_finite_results() {
 
 #[test]
 fn usage_errors() {
+    let t = &Table::new();
     check_cli(
+        t,
         &["frob", "x"],
-        "",
+        expect![[""]],
         &["error: unrecognized subcommand 'frob'"],
         2,
     );
     check_cli(
+        t,
         &["diff", "x", "--frob"],
-        "",
+        expect![[""]],
         &["error: unexpected argument '--frob' found"],
         2,
     );
     check_cli(
+        t,
         &["eval", "x", "--at"],
-        "",
+        expect![[""]],
         &["error: a value is required for '--at <POINT>'"],
         2,
     );
-    check_cli(&["diff"], "", &["<FORMULA>"], 2);
+    check_cli(t, &["diff"], expect![[""]], &["<FORMULA>"], 2);
     check_cli(
+        t,
         &["diff", "x", "y"],
-        "",
+        expect![[""]],
         &["error: unexpected argument 'y' found"],
         2,
     );
-    check_cli(&[], "", &["Usage: slope <COMMAND>"], 2);
-    let help = run(&["--help"], None);
+    check_cli(t, &[], expect![[""]], &["Usage: slope <COMMAND>"], 2);
+    let help = slope(&["--help"], None);
     assert_eq!(help.status, 0);
     assert!(
         help.stdout.contains("diff") && help.stdout.contains("eval"),
         "{}",
         help.stdout
     );
-    check_cli(&["--version"], "slope 0.1.0\n", &[], 0);
+    check_cli(t, &["--version"], expect![["slope 0.1.0\n"]], &[], 0);
 }

@@ -4,11 +4,11 @@
 //! whole pipeline on a small stack, which fails if any stage (drops
 //! included) recurses on depth.
 
-use std::process::Command;
-
-use serde_json::Value;
 use slope::jit::Compiled;
 use slope::{Detail, ErrorKind, Formula, Limit, Limits, Options};
+
+use crate::run;
+use crate::table::Table;
 
 /// `sum (v_i - c_i)^2 * w_i` over `n` variables, with `c_i`, `w_i` small
 /// numbers that differ between neighbours.
@@ -106,14 +106,8 @@ fn a_hundred_thousand_variables_through_the_binary() {
         .map(|(i, v)| format!("v{i}={v}\n"))
         .collect();
     let at = Scratch::new("point", &at_text);
-    let out = Command::new(env!("CARGO_BIN_EXE_slope"))
-        .args(["eval", "-f", formula.path(), "--grad", "--json"])
-        .arg(format!("--at=@{}", at.path()))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let at_arg = format!("--at=@{}", at.path());
+    let (json, _) = run::json(&["eval", "-f", formula.path(), "--grad", "--json", &at_arg]);
     let (value, gradient) = expected(&x);
     let got_value = json["value"].as_f64().unwrap();
     assert!((got_value - value).abs() <= 1e-12 * value);
@@ -127,12 +121,9 @@ fn a_hundred_thousand_variables_through_the_binary() {
     assert_eq!(json["vars"].as_array().unwrap().len(), MANY);
 
     // Over --max-vars: refused, naming the limit and the flag.
-    let out = Command::new(env!("CARGO_BIN_EXE_slope"))
-        .args(["diff", "-f", formula.path(), "--max-vars", "99999"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2));
+    let out = run::run(&["diff", "-f", formula.path(), "--max-vars", "99999"]);
+    let stderr = out.stderr;
+    assert_eq!(out.status, 2);
     assert!(
         stderr.starts_with("error: the formula has 100000 variables, over the limit of 99999\n"),
         "{stderr}"
@@ -290,7 +281,7 @@ fn an_exploding_hessian_is_refused_by_default_without_running_out_of_memory() {
     assert!(e.message.contains("graph nodes"), "{}", e.message);
 }
 
-/// Runs `work` on a thread with a 256 KiB stack.
+/// Runs `work` on a thread with a 256 KiB stack; its panic is the caller's.
 fn on_a_small_stack(work: impl FnOnce() + Send) {
     std::thread::scope(|s| {
         std::thread::Builder::new()
@@ -298,50 +289,88 @@ fn on_a_small_stack(work: impl FnOnce() + Send) {
             .spawn_scoped(s, work)
             .unwrap()
             .join()
-            .unwrap();
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
     });
+}
+
+/// `sin` applied `k` times to `x`, and the derivative of that.
+fn sines(k: usize, x: f64) -> (f64, f64) {
+    let (mut v, mut d) = (x, 1.0f64);
+    for _ in 0..k {
+        d *= v.cos();
+        v = v.sin();
+    }
+    (v, d)
 }
 
 /// Parse, differentiate, evaluate, compile, print and drop formulas nested
 /// 10,000 deep, on a small stack: only the parser may recurse, and it runs
-/// on a thread of its own.
+/// on a thread of its own. Where the calculus knows the value and the
+/// derivative at x = 0.5, the interpreter gives them.
 #[test]
 fn ten_thousand_deep_through_the_pipeline_on_a_small_stack() {
     let n = 10_000;
-    let texts = [
-        format!("{}x{}", "(".repeat(n), ")".repeat(n)),
-        format!("{}x", "-".repeat(n)),
-        format!("{}x{}", "sin(".repeat(n), ")".repeat(n)),
-        format!("{}x{}", "max(x, ".repeat(n), ")".repeat(n)),
-        vec!["x"; n].join("^"),
-        {
-            let mut t = String::from("let a1 = x\n");
-            for k in 2..=n {
-                t.push_str(&format!("let a{k} = sin(a{})\n", k - 1));
-            }
-            t.push_str(&format!("a{n}"));
-            t
-        },
+    let rows: [(String, Option<(f64, f64)>); 7] = [
+        (
+            format!("{}x{}", "(".repeat(n), ")".repeat(n)),
+            Some((0.5, 1.0)),
+        ),
+        // An even number of signs is x itself, an odd number -x.
+        (format!("{}x", "-".repeat(n)), Some((0.5, 1.0))),
+        (format!("{}x", "-".repeat(n - 1)), Some((-0.5, -1.0))),
+        (
+            format!("{}x{}", "sin(".repeat(n), ")".repeat(n)),
+            Some(sines(n, 0.5)),
+        ),
+        (format!("{}x{}", "max(x, ".repeat(n), ")".repeat(n)), None),
+        (vec!["x"; n].join("^"), None),
+        (
+            {
+                let mut t = String::from("let a1 = x\n");
+                for k in 2..=n {
+                    t.push_str(&format!("let a{k} = sin(a{})\n", k - 1));
+                }
+                t.push_str(&format!("a{n}"));
+                t
+            },
+            Some(sines(n - 1, 0.5)),
+        ),
     ];
-    for text in &texts {
-        on_a_small_stack(|| {
-            let f = Formula::parse(text).unwrap();
-            let mut outputs = vec![f.value()];
-            outputs.extend_from_slice(f.gradient());
-            let x = [0.5];
-            let interpreted = f.eval_nodes(&outputs, &x);
-            let compiled = Compiled::compile(f.graph(), &outputs, 1).unwrap();
-            let mut out = [0.0; 2];
-            compiled.call(&x, &mut out);
-            for (c, i) in out.iter().zip(&interpreted) {
-                assert!((c - i).abs() <= 1e-13 * i.abs(), "{:.30}: {c} vs {i}", text);
-            }
-            // Printing may refuse (output too deep) but must not overflow.
-            let _ = f.to_slope(f.value());
-            let _ = f.to_latex(outputs[1]);
-            let _ = f.diagnose(&outputs, &x);
-            drop(compiled);
-            drop(f);
+    let t = Table::new();
+    for (text, known) in &rows {
+        t.row(format!("{text:.30}"), || {
+            on_a_small_stack(|| {
+                let f = Formula::parse(text).unwrap();
+                let mut outputs = vec![f.value()];
+                outputs.extend_from_slice(f.gradient());
+                let x = [0.5];
+                let interpreted = f.eval_nodes(&outputs, &x);
+                if let Some((v, d)) = *known {
+                    let [value, slope] = interpreted[..] else {
+                        unreachable!()
+                    };
+                    assert!(
+                        (value - v).abs() <= 1e-12 * (1.0 + v.abs()),
+                        "value {value}, expected {v}"
+                    );
+                    assert!(
+                        (slope - d).abs() <= 1e-9 * (1.0 + d.abs()),
+                        "derivative {slope}, expected {d}"
+                    );
+                }
+                let compiled = Compiled::compile(f.graph(), &outputs, 1).unwrap();
+                let mut out = [0.0; 2];
+                compiled.call(&x, &mut out);
+                for (c, i) in out.iter().zip(&interpreted) {
+                    assert!((c - i).abs() <= 1e-13 * i.abs(), "{c} vs {i}");
+                }
+                // Printing may refuse (output too deep) but must not overflow.
+                let _ = f.to_slope(f.value());
+                let _ = f.to_latex(outputs[1]);
+                let _ = f.diagnose(&outputs, &x);
+                drop(compiled);
+                drop(f);
+            })
         });
     }
 }

@@ -18,31 +18,19 @@ use slope::{CompiledFormula, FiniteDifferences, FnObjective, Iterate, Negated, O
 use slope::{Formula, testfns};
 use slope::{Method, Reason, Settings, minimize, minimize_with};
 
-use super::{Run, slope};
+use crate::run::{self, Run};
+use crate::table::Table;
 
 // ---------------------------------------------------------------- helpers
 
 /// Runs `slope min ARGS`.
 fn run(args: &[&str]) -> Run {
-    let mut all = vec!["min"];
-    all.extend_from_slice(args);
-    slope(&all, None)
+    run::command("min", args)
 }
 
 /// Runs `slope min ARGS --json`: stdout is exactly one JSON object.
 fn run_json(args: &[&str]) -> (Value, Run) {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let r = run(&all);
-    assert!(
-        r.stdout.ends_with('\n') && r.stdout.lines().count() == 1,
-        "min {all:?}: stdout is not one line:\n{}\nstderr:\n{}",
-        r.stdout,
-        r.stderr
-    );
-    let value: Value = serde_json::from_str(&r.stdout)
-        .unwrap_or_else(|e| panic!("min {all:?}: {e}: {}", r.stdout));
-    (value, r)
+    run::command_json("min", args)
 }
 
 fn num(v: &Value, key: &str) -> f64 {
@@ -299,37 +287,40 @@ fn standard_functions() -> Vec<(&'static str, String, Vec<f64>, Vec<f64>)> {
 #[test]
 fn every_method_reaches_the_minimum_of_the_standard_functions() {
     for (fname, text, start, minimiser) in standard_functions() {
+        let t = Table::new();
         for (mname, settings) in method_settings() {
-            let what = format!("{mname} on {fname}");
-            let o = minimize_text(&text, &start, &settings);
-            if matches!(settings.method, Method::Rmsprop { .. }) {
-                // RMSProp divides the gradient by its running RMS, so near
-                // the minimum each step is still about lr per component, as
-                // long as g is not exactly 0: with a fixed lr it can only get
-                // within a few lr of the minimum, where it bounces and the
-                // loop stops it as oscillating (the hint, a smaller --lr, is
-                // the right advice: the bounce scales with lr).
-                assert_eq!(o.reason, Reason::Oscillating, "{what}: {o:?}");
-                assert_near(&o.x, &minimiser, 2.0 * settings.method.lr(), &what);
-                assert!(o.f < 1e-2, "{what}: f = {}", o.f);
-                continue;
-            }
-            // Stopped by gtol 1e-8 (no gradient component above it), x is
-            // within 1e-6 of the minimiser (the farthest seen is 4e-8, on
-            // Beale and on 10-D Rosenbrock's last coordinate) and f below
-            // 1e-12.
-            assert!(
-                o.reason.converged(),
-                "{what}: stopped by {} ({:?})",
-                o.reason,
-                o.message
-            );
-            assert_eq!(o.reason, Reason::Gtol, "{what}");
-            assert_near(&o.x, &minimiser, 1e-6, &what);
-            assert!(o.f.abs() < 1e-12, "{what}: f = {:e}", o.f);
-            assert!(o.iterations < settings.max_iter, "{what}");
-            assert!(o.evaluations > o.iterations, "{what}: {o:?}");
-            assert!(o.advice.is_none(), "{what}: {:?}", o.advice);
+            t.row(format!("{mname} on {fname}"), || {
+                let what = format!("{mname} on {fname}");
+                let o = minimize_text(&text, &start, &settings);
+                if matches!(settings.method, Method::Rmsprop { .. }) {
+                    // RMSProp divides the gradient by its running RMS, so near
+                    // the minimum each step is still about lr per component, as
+                    // long as g is not exactly 0: with a fixed lr it can only get
+                    // within a few lr of the minimum, where it bounces and the
+                    // loop stops it as oscillating (the hint, a smaller --lr, is
+                    // the right advice: the bounce scales with lr).
+                    assert_eq!(o.reason, Reason::Oscillating, "{what}: {o:?}");
+                    assert_near(&o.x, &minimiser, 2.0 * settings.method.lr(), &what);
+                    assert!(o.f < 1e-2, "{what}: f = {}", o.f);
+                    return;
+                }
+                // Stopped by gtol 1e-8 (no gradient component above it), x is
+                // within 1e-6 of the minimiser (the farthest seen is 4e-8, on
+                // Beale and on 10-D Rosenbrock's last coordinate) and f below
+                // 1e-12.
+                assert!(
+                    o.reason.converged(),
+                    "{what}: stopped by {} ({:?})",
+                    o.reason,
+                    o.message
+                );
+                assert_eq!(o.reason, Reason::Gtol, "{what}");
+                assert_near(&o.x, &minimiser, 1e-6, &what);
+                assert!(o.f.abs() < 1e-12, "{what}: f = {:e}", o.f);
+                assert!(o.iterations < settings.max_iter, "{what}");
+                assert!(o.evaluations > o.iterations, "{what}: {o:?}");
+                assert!(o.advice.is_none(), "{what}: {:?}", o.advice);
+            });
         }
     }
 }
@@ -658,16 +649,19 @@ fn bad_input_is_refused_with_status_2_and_one_clear_line() {
             "error: --start: 'x' is given twice",
         ),
     ];
+    let t = Table::new();
     for (args, first_line) in cases {
-        let r = run(args);
-        assert_eq!(r.status, 2, "{args:?}: {}", r.stderr);
-        assert_eq!(r.stdout, "", "{args:?}");
-        assert_eq!(
-            r.stderr.lines().next(),
-            Some(first_line),
-            "{args:?}:\n{}",
-            r.stderr
-        );
+        t.row(format!("{args:?}"), || {
+            let r = run(args);
+            assert_eq!(r.status, 2, "{args:?}: {}", r.stderr);
+            assert_eq!(r.stdout, "", "{args:?}");
+            assert_eq!(
+                r.stderr.lines().next(),
+                Some(first_line),
+                "{args:?}:\n{}",
+                r.stderr
+            );
+        });
     }
     // Hints where the fix is not obvious.
     let r = run(&["x^2 + y"]);
@@ -1146,6 +1140,7 @@ fn restarts_find_all_four_minima_of_himmelblau() {
 
 #[test]
 fn restarts_need_bounds_and_no_trace() {
+    let t = Table::new();
     for (args, message) in [
         (
             &["x^2", "--start", "x=1", "--restarts", "3"][..],
@@ -1160,11 +1155,13 @@ fn restarts_need_bounds_and_no_trace() {
             "error: --trace follows a single run: leave out --restarts",
         ),
     ] {
-        let r = run(args);
-        assert_eq!(
-            (r.status, r.stderr.lines().next()),
-            (2, Some(message)),
-            "{args:?}"
-        );
+        t.row(format!("{args:?}"), || {
+            let r = run(args);
+            assert_eq!(
+                (r.status, r.stderr.lines().next()),
+                (2, Some(message)),
+                "{args:?}"
+            );
+        });
     }
 }

@@ -6,17 +6,8 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::{Run, slope};
-
-fn run(args: &[&str]) -> Run {
-    slope(args, None)
-}
-
-fn ok(args: &[&str]) -> Run {
-    let r = run(args);
-    assert_eq!(r.status, 0, "{args:?}:\n{}{}", r.stdout, r.stderr);
-    r
-}
+use crate::run::{ok, run};
+use crate::table::Table;
 
 /// A fresh directory for one test's pictures.
 fn scratch(test: &str) -> PathBuf {
@@ -584,26 +575,29 @@ fn bad_requests_are_refused_before_the_run() {
             "--plot-size: '12x12' is not WIDTHxHEIGHT",
         ),
     ];
+    let t = Table::new();
     for (extra, message) in cases {
-        let mut args = vec![
-            "min",
-            "x^2 + y^2",
-            "--start",
-            "x=1,y=1",
-            "--max-iter",
-            "100000000",
-            "--gtol",
-            "0",
-            "--method",
-            "gd",
-            "--lr",
-            "1e-9",
-        ];
-        args.extend(extra);
-        let r = run(&args);
-        assert_eq!(r.status, 2, "{args:?}:\n{}", r.stderr);
-        assert!(r.stderr.contains(message), "{args:?}: {}", r.stderr);
-        assert_eq!(r.stdout, "", "{args:?}: nothing runs");
+        t.row(format!("{extra:?}"), || {
+            let mut args = vec![
+                "min",
+                "x^2 + y^2",
+                "--start",
+                "x=1,y=1",
+                "--max-iter",
+                "100000000",
+                "--gtol",
+                "0",
+                "--method",
+                "gd",
+                "--lr",
+                "1e-9",
+            ];
+            args.extend(extra);
+            let r = run(&args);
+            assert_eq!(r.status, 2, "{args:?}:\n{}", r.stderr);
+            assert!(r.stderr.contains(message), "{args:?}: {}", r.stderr);
+            assert_eq!(r.stdout, "", "{args:?}: nothing runs");
+        });
     }
     assert!(!good.exists());
     let r = run(&["min", "x^2", "--start", "x=1", "--compare", "gd,sgd"]);

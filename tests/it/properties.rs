@@ -7,14 +7,17 @@
 //! never panics and every error's span lies within the text.
 //!
 //! The limit tests: linear growth of the gradient graph (a product of many
-//! variables, an expanded Rosenbrock function), nesting 10,000 deep, a
-//! formula of 1 MB, a chain of 10,000 definitions, and nesting over the limit.
+//! variables, an expanded Rosenbrock function), a formula of 1 MB, a chain
+//! of 10,000 definitions, and nesting over the limit (formulas nested
+//! 10,000 deep go through the whole pipeline in `limits.rs`).
 
 use std::cell::Cell;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
-use slope::{ErrorKind, Formula, Limits, Node, NodeId, Options};
+use slope::{ErrorKind, Formula, Limits, NodeId, Options};
+
+use crate::table::Table;
 
 // ---------------------------------------------------------------------------
 // Generators
@@ -171,87 +174,17 @@ fn same(a: f64, b: f64, rel: f64) -> bool {
     a == b || (a - b).abs() <= rel * a.abs().max(b.abs()) || (a - b).abs() < 1e-300
 }
 
-/// A bound (to first order, in the style of a running error analysis) on
-/// the rounding error of the interpreter's value of `node` at `x`. A sum
-/// that cancels can be off by an ulp of its terms, and a product multiplies
-/// the error of each factor by the others: expressions such as
-/// `(80*exp(40*x)*sign(x) - 80*exp(40*x)) + 40` lose the small term
-/// entirely, and two equal functions written differently may then differ
-/// by much more than their value. Comparisons allow for this bound.
+/// The rounding bound of [`crate::rounding::rounding_bound`], which here
+/// gives up at a value that is not finite and everywhere after a bound that
+/// gave up: a value that overflowed (u^2 inside asinh'(u) = 1/sqrt(u^2 + 1)
+/// for |u| > 1e154) can give a finite but meaningless result, 0 where the
+/// derivative is -7/y^2, so nothing after it is bounded. (The fuzz oracle
+/// gives up where an operation leaves the range of doubles instead; here
+/// the checks ask [`leaves_range`] for that apart.)
 fn rounding_bound(f: &Formula, node: NodeId, x: &[f64]) -> f64 {
-    let g = f.graph();
-    let ids = slope::graph::reachable(g, &[node]);
-    let values = f.eval_nodes(&ids, x);
-    let mut v = vec![0.0f64; g.len()];
-    let mut err = vec![0.0f64; g.len()];
-    for (&id, &value) in ids.iter().zip(&values) {
-        v[id.index()] = value;
-    }
-    let eps = f64::EPSILON;
-    for &id in &ids {
-        let value = v[id.index()];
-        let e = match g.node(id) {
-            Node::Const(_) | Node::Var(_) => 0.0,
-            Node::Sum(terms) => {
-                let spread: f64 = terms.iter().map(|t| v[t.index()].abs()).sum();
-                let inherited: f64 = terms.iter().map(|t| err[t.index()]).sum();
-                inherited + eps * terms.len() as f64 * spread
-            }
-            Node::Product(factors) => {
-                let mut inherited = 0.0;
-                for (k, f) in factors.iter().enumerate() {
-                    let others: f64 = factors
-                        .iter()
-                        .enumerate()
-                        .filter(|&(m, _)| m != k)
-                        .map(|(_, o)| v[o.index()].abs())
-                        .product();
-                    inherited += err[f.index()] * others;
-                }
-                inherited + 2.0 * eps * factors.len() as f64 * value.abs()
-            }
-            // Perturb each argument by its own error bound.
-            op @ (Node::Pow(_) | Node::Call1(..) | Node::Call2(..)) => {
-                let children = op.children();
-                let apply = |args: &[f64]| match op {
-                    Node::Pow(_) => slope::builtins::pow(args[0], args[1]),
-                    Node::Call1(func, _) => func.apply1(args[0]),
-                    Node::Call2(func, _) => func.apply2(args[0], args[1]),
-                    _ => f64::NAN,
-                };
-                let args: Vec<f64> = children.iter().map(|c| v[c.index()]).collect();
-                let mut inherited = 0.0;
-                for (k, c) in children.iter().enumerate() {
-                    let d = err[c.index()];
-                    if d == 0.0 {
-                        continue;
-                    }
-                    let mut worst: f64 = 0.0;
-                    for sign in [-1.0, 1.0] {
-                        let mut moved = args.clone();
-                        moved[k] += sign * d;
-                        worst = worst.max((apply(&moved) - value).abs());
-                    }
-                    inherited += if worst.is_nan() { f64::INFINITY } else { worst };
-                }
-                inherited + 4.0 * eps * value.abs()
-            }
-        };
-        // A value that overflowed (u^2 inside asinh'(u) = 1/sqrt(u^2 + 1)
-        // for |u| > 1e154) can give a finite but meaningless result: 0
-        // where the derivative is -7/y^2. Nothing after it is bounded.
-        let overflowed = !value.is_finite()
-            || g.node(id)
-                .children()
-                .iter()
-                .any(|c| err[c.index()] == f64::INFINITY);
-        err[id.index()] = if e.is_nan() || overflowed {
-            f64::INFINITY
-        } else {
-            e
-        };
-    }
-    err[node.index()]
+    crate::rounding::rounding_bound(f, node, x, &|_, value, _, bounds| {
+        !value.is_finite() || bounds.contains(&f64::INFINITY)
+    })
 }
 
 /// Each printed value and partial parses back to the same values at `pts`
@@ -906,8 +839,6 @@ fn gradient_of_rosenbrock_grows_linearly_and_is_right() {
 // Deep and large inputs
 // ---------------------------------------------------------------------------
 
-const DEEP: usize = 10_000;
-
 fn nested_parens(n: usize) -> String {
     format!("{}x{}", "(".repeat(n), ")".repeat(n))
 }
@@ -924,131 +855,31 @@ fn pow_chain(n: usize) -> String {
     vec!["x"; n].join("^")
 }
 
-/// Parses (or refuses with a Limit error) a deep formula; if it parses,
-/// differentiates, evaluates at each point (comparing with the expected
-/// value and derivative if given) and prints value and derivative.
-fn deep_formula_works(name: &str, text: &str, at: &[(f64, Option<(f64, f64)>)]) {
-    let f = match Formula::parse(text) {
-        Ok(f) => f,
-        Err(e) => {
-            assert_eq!(e.kind, ErrorKind::Limit, "{name}: {e:?}");
-            eprintln!("{name}: refused with {e}");
-            return;
-        }
-    };
-    assert_eq!(f.vars(), ["x"]);
-    let dx = f.gradient()[0];
-    for &(x, expected) in at {
-        let [v, d] = f.eval_nodes(&[f.value(), dx], &[x])[..] else {
-            unreachable!()
-        };
-        match expected {
-            Some((ev, ed)) => {
-                assert!(
-                    (v - ev).abs() <= 1e-12 * (1.0 + ev.abs()),
-                    "{name} at {x}: value {v}, expected {ev}"
-                );
-                assert!(
-                    (d - ed).abs() <= 1e-9 * (1.0 + ed.abs()),
-                    "{name} at {x}: derivative {d}, expected {ed}"
-                );
-            }
-            None => assert!(v.is_finite() && d.is_finite(), "{name} at {x}: {v}, {d}"),
-        }
-    }
-    let x = at[0].0;
-    for (what, node) in [("value", f.value()), ("derivative", dx)] {
-        match f.to_slope(node) {
-            // What prints parses back (or is refused as too deep).
-            Ok(printed) => match Formula::parse(&printed) {
-                Ok(back) => {
-                    let b = back.eval(&[x]);
-                    let a = f.eval_nodes(&[node], &[x])[0];
-                    assert!(
-                        (a - b).abs() <= 1e-12 * (1.0 + a.abs()),
-                        "{name}: printed {what} gives {b}, not {a}"
-                    );
-                }
-                Err(e) => assert_eq!(e.kind, ErrorKind::Limit, "{name}: printed {what}: {e:?}"),
-            },
-            Err(e) => {
-                assert_eq!(
-                    e.kind,
-                    ErrorKind::Limit,
-                    "{name}: printing the {what}: {e:?}"
-                );
-                eprintln!("{name}: printing the {what} refused: {e}");
-            }
-        }
-    }
-    if let Err(e) = f.to_latex(f.value()) {
-        assert_eq!(e.kind, ErrorKind::Limit, "{name}: LaTeX: {e:?}");
-    }
-}
-
-#[test]
-fn ten_thousand_nested_parentheses() {
-    deep_formula_works(
-        "parentheses",
-        &nested_parens(DEEP),
-        &[(0.7, Some((0.7, 1.0)))],
-    );
-}
-
-#[test]
-fn ten_thousand_unary_minuses() {
-    // An even number of signs: x itself.
-    deep_formula_works("minuses", &nested_minus(DEEP), &[(0.7, Some((0.7, 1.0)))]);
-    deep_formula_works(
-        "minuses (odd)",
-        &nested_minus(DEEP - 1),
-        &[(0.7, Some((-0.7, -1.0)))],
-    );
-}
-
-#[test]
-fn ten_thousand_nested_calls() {
-    let (mut v, mut d) = (0.7f64, 1.0f64);
-    for _ in 0..DEEP {
-        d *= v.cos();
-        v = v.sin();
-    }
-    deep_formula_works("sin(sin(...))", &nested_sin(DEEP), &[(0.7, Some((v, d)))]);
-}
-
-#[test]
-fn ten_thousand_long_power_chain() {
-    // At x = 1 every power is 1 and the derivative is 1; at 0.9 the tower
-    // converges.
-    deep_formula_works(
-        "x^x^...^x",
-        &pow_chain(DEEP),
-        &[(1.0, Some((1.0, 1.0))), (0.9, None)],
-    );
-}
-
 #[test]
 fn nesting_over_the_limit_is_a_limit_error() {
     let n = 20_000;
+    let t = Table::new();
     for (name, text) in [
         ("parentheses", nested_parens(n)),
         ("minuses", nested_minus(n)),
         ("calls", nested_sin(n)),
         ("power chain", pow_chain(n)),
     ] {
-        let e = match Formula::parse(&text) {
-            Ok(_) => panic!("{name} nested {n} deep parsed"),
-            Err(e) => e,
-        };
-        assert_eq!(e.kind, ErrorKind::Limit, "{name}: {e:?}");
-        assert!(
-            e.message.contains("limit") && e.message.contains("10000"),
-            "{name}: {}",
-            e.message
-        );
-        let span = e.span.expect("a limit error points at the deepest place");
-        assert!(span.end as usize <= text.len());
-        assert!(e.render(&text, "<arg>").contains("limit"));
+        t.row(name, || {
+            let e = match Formula::parse(&text) {
+                Ok(_) => panic!("{name} nested {n} deep parsed"),
+                Err(e) => e,
+            };
+            assert_eq!(e.kind, ErrorKind::Limit, "{name}: {e:?}");
+            assert!(
+                e.message.contains("limit") && e.message.contains("10000"),
+                "{name}: {}",
+                e.message
+            );
+            let span = e.span.expect("a limit error points at the deepest place");
+            assert!(span.end as usize <= text.len());
+            assert!(e.render(&text, "<arg>").contains("limit"));
+        });
     }
     // A raised limit lets the same text through.
     let options = Options {
@@ -1181,19 +1012,22 @@ fn reprint(f: &Formula, node: NodeId) -> (String, Formula) {
 /// with the terms swapped.
 #[test]
 fn partials_of_long_products_print_canonically() {
+    let t = Table::new();
     for text in [
         "a*b*c/d",
         "x*y/z*w*v",
         "tan(x)*asin(x)*x/y",
         "y + x*z*(x*(x + y)*y)",
     ] {
-        let f = Formula::parse(text).unwrap();
-        let grad = f.gradient().to_vec();
-        for (name, &node) in f.vars().iter().zip(&grad) {
-            let (once, back) = reprint(&f, node);
-            let twice = back.to_slope(back.value()).unwrap();
-            assert_eq!(once, twice, "d/d{name} of {text}");
-        }
+        t.row(text, || {
+            let f = Formula::parse(text).unwrap();
+            let grad = f.gradient().to_vec();
+            for (name, &node) in f.vars().iter().zip(&grad) {
+                let (once, back) = reprint(&f, node);
+                let twice = back.to_slope(back.value()).unwrap();
+                assert_eq!(once, twice, "d/d{name} of {text}");
+            }
+        });
     }
 }
 
@@ -1203,17 +1037,20 @@ fn partials_of_long_products_print_canonically() {
 /// `x^0.1` at a negative x) becomes a number.
 #[test]
 fn a_quotient_by_literal_zero_prints_as_it_evaluates() {
+    let t = Table::new();
     for (text, at) in [
         ("x/y/0", vec![1.0, -1.0]),
         ("min(x, x/0/x^1.1)", vec![-2.0]),
     ] {
-        let f = Formula::parse(text).unwrap();
-        let (printed, back) = reprint(&f, f.value());
-        let (a, b) = (f.eval(&at), back.eval(&at));
-        assert!(
-            a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
-            "{text} at {at:?} is {a}, but it prints as {printed}, which is {b}"
-        );
+        t.row(text, || {
+            let f = Formula::parse(text).unwrap();
+            let (printed, back) = reprint(&f, f.value());
+            let (a, b) = (f.eval(&at), back.eval(&at));
+            assert!(
+                a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                "{text} at {at:?} is {a}, but it prints as {printed}, which is {b}"
+            );
+        });
     }
 }
 
