@@ -297,16 +297,14 @@ fn parse_assignments(flag: &str, text: &str) -> Result<Vec<(String, f64)>> {
 }
 
 /// A value for text output: integers without a fraction, others in the
-/// shortest form that reads back exactly.
+/// shortest form that reads back exactly, `NaN` and `inf` as such. This is
+/// the printer's number format, except that pi and e stay digits here.
 fn format_value(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".to_string()
-    } else if v.is_infinite() {
-        if v > 0.0 { "inf" } else { "-inf" }.to_string()
-    } else if v.fract() == 0.0 && v.abs() < 1e16 {
-        format!("{}", v as i64)
-    } else {
+    use std::f64::consts::{E, PI};
+    if v.abs() == PI || v.abs() == E {
         format!("{v:?}")
+    } else {
+        slope::print::format_number(v)
     }
 }
 
@@ -392,4 +390,22 @@ fn fresh_seed() -> u64 {
 
 fn usage(message: &str) -> Error {
     Error::new(ErrorKind::Usage, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_value;
+
+    #[test]
+    fn format_value_prints_digits_where_the_printer_prints_names() {
+        assert_eq!(format_value(std::f64::consts::PI), "3.141592653589793");
+        assert_eq!(format_value(-std::f64::consts::E), "-2.718281828459045");
+        assert_eq!(slope::print::format_number(std::f64::consts::PI), "pi");
+        assert_eq!(format_value(f64::NAN), "NaN");
+        assert_eq!(format_value(f64::INFINITY), "inf");
+        assert_eq!(format_value(f64::NEG_INFINITY), "-inf");
+        assert_eq!(format_value(-3.0), "-3");
+        assert_eq!(format_value(0.1), "0.1");
+        assert_eq!(format_value(1e20), "1e20");
+    }
 }
