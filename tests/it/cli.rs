@@ -484,7 +484,7 @@ fn usage_errors() {
         &["error: a value is required for '--at <POINT>'"],
         2,
     );
-    check_cli(&["diff"], "", &["<FORMULA>"], 2);
+    check_cli(&["diff"], "", &["error: no formula given", "-f -"], 2);
     check_cli(
         &["diff", "x", "y"],
         "",

@@ -17,6 +17,9 @@ pub struct Args {
     /// Start point, e.g. --start x=1,y=2
     #[arg(long, value_name = "POINT", allow_hyphen_values = true)]
     pub(super) start: Option<String>,
+    /// Not a flag of min: read only to point to --start
+    #[arg(long, hide = true, value_name = "POINT", allow_hyphen_values = true)]
+    pub(super) at: Option<String>,
     /// Box for a random start (and for --project), e.g. --bounds x=-2:2,y=-1:1
     #[arg(long, value_name = "BOX", allow_hyphen_values = true)]
     pub(super) bounds: Option<String>,
@@ -58,49 +61,24 @@ pub struct Args {
     /// Gradient source: exact (compiled), or finite differences of the compiled value
     #[arg(long, value_enum, default_value_t = GradientArg::Exact)]
     pub(super) gradient: GradientArg,
-    /// Momentum coefficient (momentum, nesterov)
-    #[arg(
-        long,
-        allow_negative_numbers = true,
-        value_name = "B",
-        default_value_t = 0.9
-    )]
-    pub(super) momentum: f64,
-    /// Decay of the squared-gradient average (rmsprop)
-    #[arg(
-        long,
-        allow_negative_numbers = true,
-        value_name = "R",
-        default_value_t = 0.9
-    )]
-    pub(super) rho: f64,
-    /// First-moment decay (adam)
-    #[arg(
-        long,
-        allow_negative_numbers = true,
-        value_name = "B",
-        default_value_t = 0.9
-    )]
-    pub(super) beta1: f64,
-    /// Second-moment decay (adam)
-    #[arg(
-        long,
-        allow_negative_numbers = true,
-        value_name = "B",
-        default_value_t = 0.999
-    )]
-    pub(super) beta2: f64,
-    /// Added to denominators (adagrad, rmsprop, adam)
-    #[arg(
-        long,
-        allow_negative_numbers = true,
-        value_name = "E",
-        default_value_t = 1e-8
-    )]
-    pub(super) epsilon: f64,
-    /// Corrections kept (lbfgs)
-    #[arg(long, value_name = "M", default_value_t = 10)]
-    pub(super) memory: usize,
+    /// Momentum coefficient (momentum, nesterov) [default: 0.9]
+    #[arg(long, allow_negative_numbers = true, value_name = "B")]
+    pub(super) momentum: Option<f64>,
+    /// Decay of the squared-gradient average (rmsprop) [default: 0.9]
+    #[arg(long, allow_negative_numbers = true, value_name = "R")]
+    pub(super) rho: Option<f64>,
+    /// First-moment decay (adam) [default: 0.9]
+    #[arg(long, allow_negative_numbers = true, value_name = "B")]
+    pub(super) beta1: Option<f64>,
+    /// Second-moment decay (adam) [default: 0.999]
+    #[arg(long, allow_negative_numbers = true, value_name = "B")]
+    pub(super) beta2: Option<f64>,
+    /// Added to denominators (adagrad, rmsprop, adam) [default: 1e-8]
+    #[arg(long, allow_negative_numbers = true, value_name = "E")]
+    pub(super) epsilon: Option<f64>,
+    /// Corrections kept (lbfgs) [default: 10]
+    #[arg(long, value_name = "M")]
+    pub(super) memory: Option<usize>,
     /// Run from K random starts in --bounds on all cores; report the best and the distinct minima
     #[arg(long, value_name = "K")]
     pub(super) restarts: Option<usize>,
@@ -109,7 +87,7 @@ pub struct Args {
     pub(super) trace: Option<TraceFormat>,
     /// One JSON object: {"vars", "x", "f", "iterations", "evaluations", "converged", "reason"}
     #[arg(long)]
-    pub(super) json: bool,
+    pub(in crate::cli) json: bool,
     /// Draw the function and the descent path: .svg or .png, chosen by the extension
     #[arg(long, value_name = "FILE")]
     pub(super) plot: Option<PathBuf>,
@@ -175,6 +153,11 @@ pub(super) fn settings(
     f: &Formula,
     which: MethodArg,
 ) -> Result<(Settings, Vec<f64>, Option<u64>)> {
+    if let Some(at) = &args.at {
+        return Err(
+            usage("min starts from --start, not --at").with_hint(format!("write --start {at}"))
+        );
+    }
     let comparing = args.compare.is_some();
     let method = method(args, which)?;
     let mut s = Settings::new(method);
@@ -216,6 +199,10 @@ pub(super) fn settings(
             return Err(usage("--trace follows a single run: leave out --restarts"));
         }
     }
+    if let (Some(_), Some(_)) = (&args.start, args.seed) {
+        return Err(usage("--seed draws a random start, and --start gives one")
+            .with_hint("leave out --seed, or --start for a random start in --bounds"));
+    }
     let (start, seed) = match (&args.start, &bounds) {
         (Some(start), _) => {
             let point = f
@@ -241,7 +228,8 @@ pub(super) fn settings(
     Ok((s, start, seed))
 }
 
-/// The method `which` with the parameters given on the command line.
+/// The method `which` with the parameters given on the command line. A
+/// parameter no method in use reads is refused rather than ignored.
 fn method(args: &Args, which: MethodArg) -> Result<Method> {
     let comparing = args.compare.is_some();
     let lr = args.lr.map(|lr| positive("--lr", lr)).transpose()?;
@@ -250,8 +238,48 @@ fn method(args: &Args, which: MethodArg) -> Result<Method> {
             "--line-search applies to gd (lbfgs and newton always search)",
         ));
     }
-    let (lr0, momentum) = (0.1, fraction("--momentum", args.momentum)?);
-    let epsilon = positive("--epsilon", args.epsilon)?;
+    let in_use: &[MethodArg] = match &args.compare {
+        Some(methods) => methods,
+        None => std::slice::from_ref(&which),
+    };
+    let unused = |flag: &str, given: bool, readers: &[MethodArg]| -> Result<()> {
+        if !given || in_use.iter().any(|m| readers.contains(m)) {
+            return Ok(());
+        }
+        // "a", "a and b", "a, b and c".
+        let names = |ms: &[MethodArg], last: &str| -> String {
+            let names: Vec<String> = ms.iter().map(|m| m.name()).collect();
+            match names.split_last() {
+                Some((tail, init)) if !init.is_empty() => {
+                    format!("{} {last} {tail}", init.join(", "))
+                }
+                _ => names.concat(),
+            }
+        };
+        Err(usage(&format!(
+            "{flag} applies to {}, not {}",
+            names(readers, "and"),
+            names(in_use, "or")
+        ))
+        .with_hint(format!("leave out {flag}, or choose one of those methods")))
+    };
+    use MethodArg as M;
+    unused(
+        "--momentum",
+        args.momentum.is_some(),
+        &[M::Momentum, M::Nesterov],
+    )?;
+    unused("--rho", args.rho.is_some(), &[M::Rmsprop])?;
+    unused("--beta1", args.beta1.is_some(), &[M::Adam])?;
+    unused("--beta2", args.beta2.is_some(), &[M::Adam])?;
+    unused(
+        "--epsilon",
+        args.epsilon.is_some(),
+        &[M::Adagrad, M::Rmsprop, M::Adam],
+    )?;
+    unused("--memory", args.memory.is_some(), &[M::Lbfgs])?;
+    let (lr0, momentum) = (0.1, fraction("--momentum", args.momentum.unwrap_or(0.9))?);
+    let epsilon = positive("--epsilon", args.epsilon.unwrap_or(1e-8))?;
     let method = match which {
         MethodArg::Gd => Method::Gd {
             lr: lr0,
@@ -262,21 +290,22 @@ fn method(args: &Args, which: MethodArg) -> Result<Method> {
         MethodArg::Adagrad => Method::Adagrad { lr: lr0, epsilon },
         MethodArg::Rmsprop => Method::Rmsprop {
             lr: lr0,
-            rho: fraction("--rho", args.rho)?,
+            rho: fraction("--rho", args.rho.unwrap_or(0.9))?,
             epsilon,
         },
         MethodArg::Adam => Method::Adam {
             lr: lr0,
-            beta1: fraction("--beta1", args.beta1)?,
-            beta2: fraction("--beta2", args.beta2)?,
+            beta1: fraction("--beta1", args.beta1.unwrap_or(0.9))?,
+            beta2: fraction("--beta2", args.beta2.unwrap_or(0.999))?,
             epsilon,
         },
         MethodArg::Lbfgs => {
-            if args.memory == 0 {
+            let memory = args.memory.unwrap_or(10);
+            if memory == 0 {
                 return Err(usage("--memory must be at least 1"));
             }
             Method::Lbfgs {
-                memory: args.memory,
+                memory,
                 first_step: 1.0,
             }
         }
@@ -288,6 +317,14 @@ fn method(args: &Args, which: MethodArg) -> Result<Method> {
         _ if method.has_line_search() => method.with_lr(1.0),
         _ => method,
     })
+}
+
+impl MethodArg {
+    /// The name on the command line.
+    fn name(self) -> String {
+        self.to_possible_value()
+            .map_or_else(String::new, |v| v.get_name().to_string())
+    }
 }
 
 fn positive(flag: &str, v: f64) -> Result<f64> {
