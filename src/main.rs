@@ -4,12 +4,10 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 mod cli;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = cli::parse(std::env::args_os().collect());
     let status = cli::run(
         cli,
         &mut std::io::stdout().lock(),

@@ -18,7 +18,7 @@ pub struct Args {
     at: At,
     /// One JSON object: {"vars", "compile_ms", "ns_per_call", "grad_over_value", "fd_max_abs_error"}
     #[arg(long)]
-    json: bool,
+    pub(super) json: bool,
 }
 
 pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use serde_json::{Map, Value, json};
 
 use super::grad_args;
-use super::{At, Failure, Input, format_value, fresh_seed, json_number, load, parse_bounds, usage};
+use super::{
+    At, Failure, Input, Source, format_value, fresh_seed, json_number, load, parse_bounds, usage,
+};
 use slope::Formula;
 use slope::check::{self, Comparison, PointCheck, Verdict};
 use slope::graph::NodeId;
@@ -61,7 +63,7 @@ pub struct Args {
     /// One JSON object: {"vars", "seed"?, "points", "checked", "skipped",
     /// "failed", "hand", "ok"}
     #[arg(long)]
-    json: bool,
+    pub(super) json: bool,
 }
 
 /// A hand-written derivative as given: its variable, its text, and where
@@ -128,9 +130,12 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
     for g in &given {
         let node = hand_f
             .parse_into(&g.text, &args.input.options().limits)
-            .map_err(|e| Failure {
-                message: e.render(&g.text, &g.origin),
-                status: e.exit_code() as u8,
+            .map_err(|e| {
+                let source = Source {
+                    text: g.text.clone(),
+                    origin: g.origin.clone(),
+                };
+                Failure::in_source(e, &source)
             })?;
         parsed[g.var] = Some((node, g.text.trim().to_string()));
     }

@@ -23,7 +23,7 @@ pub struct Args {
     latex: bool,
     /// One JSON object: {"vars", "partials", "hessian"?, "latex"?}
     #[arg(long)]
-    json: bool,
+    pub(super) json: bool,
 }
 
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, Failure> {

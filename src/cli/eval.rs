@@ -22,7 +22,7 @@ pub struct Args {
     hessian: bool,
     /// One JSON object: {"vars", "value", "gradient"?, "hessian"?}
     #[arg(long)]
-    json: bool,
+    pub(super) json: bool,
     /// Evaluate with the interpreter instead of compiling to native code
     #[arg(long)]
     interp: bool,

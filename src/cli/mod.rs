@@ -2,10 +2,12 @@
 //! crate that writes to stdout and stderr or chooses an exit status
 //! (0 success, 1 failure, 2 bad input).
 
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use std::ffi::OsString;
+
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use slope::parse::Limits;
 use slope::{Detail, Error, ErrorKind, Limit, Result};
@@ -23,6 +25,7 @@ mod plot;
 #[command(
     name = "slope",
     version,
+    propagate_version = true,
     about = "Exact symbolic gradients of formulas, compiled to native code",
     after_help = "Formulas: '+ - * / ^', functions such as sin, exp, ln, sqrt, min, max, \
                   'let' definitions separated by newlines or ';'. See the README for the language."
@@ -39,13 +42,117 @@ pub enum Command {
     /// Evaluate a formula, its gradient and Hessian at a point
     Eval(eval::Args),
     /// Minimise (or maximise) a formula
-    Min(min::Args),
+    Min(Box<min::Args>),
     /// Time the compiled gradient against the interpreter and finite differences
     Bench(bench::Args),
     /// Draw the function: a line, a filled contour map, or a slice through a point
     Plot(plot::Args),
     /// Check derivatives: exact against finite differences, hand-written against exact
     Check(check::Args),
+}
+
+/// Parses the command line, or exits as clap does (help, version, or a
+/// usage error with status 2; as `{"error": …}` on stdout under `--json`).
+///
+/// The formula may start with `-` (`-x^2`), so clap reads any hyphenated
+/// word in its place as the formula; one starting with `--` is a flag
+/// instead, misplaced or misspelt, and a second reading without hyphen
+/// values lets clap say which (`--version`, `--help`, or "a similar
+/// argument exists").
+pub fn parse(argv: Vec<OsString>) -> Cli {
+    let parsed = Cli::command()
+        .try_get_matches_from(&argv)
+        .and_then(|matches| {
+            let flag_like = matches.subcommand().and_then(|(name, sub)| {
+                sub.get_one::<String>("formula")
+                    .filter(|f| f.starts_with("--"))
+                    .map(|_| name.to_string())
+            });
+            match flag_like {
+                Some(name) => Err(strict_reading(&argv, &name)),
+                None => Cli::from_arg_matches(&matches),
+            }
+        })
+        .map_err(|e| {
+            // "unexpected argument 'x^2'": a misspelt flag before the
+            // formula was taken for it; name the flag instead.
+            let sub = argv.get(1).and_then(|s| s.to_str()).unwrap_or("");
+            if e.kind() == clap::error::ErrorKind::UnknownArgument
+                && Cli::command().find_subcommand(sub).is_some()
+            {
+                strict_reading(&argv, sub)
+            } else {
+                e
+            }
+        });
+    match parsed {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind as K;
+            let shows = matches!(
+                e.kind(),
+                K::DisplayHelp | K::DisplayVersion | K::DisplayHelpOnMissingArgumentOrSubcommand
+            );
+            if shows || !argv.iter().any(|a| a == "--json") {
+                e.exit()
+            }
+            let text = e.render().to_string();
+            let message = text
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim_start_matches("error: ")
+                .to_string();
+            let mut error = Error::new(ErrorKind::Usage, message);
+            if let Some(tip) = text.lines().find_map(|l| l.trim().strip_prefix("tip: ")) {
+                error = error.with_hint(tip);
+            }
+            println!("{}", error_json(&error, ""));
+            std::process::exit(2)
+        }
+    }
+}
+
+/// Clap's error for the flags of `slope SUB …` read without hyphen values:
+/// for the first word that starts with `--` and names no flag of `SUB`
+/// (with its suggestion), or for the whole line (`--version`, `--help`).
+fn strict_reading(argv: &[OsString], sub: &str) -> clap::Error {
+    let strict = Cli::command().mut_subcommand(sub, |s| {
+        s.mut_arg("formula", |a| a.allow_hyphen_values(false))
+    });
+    let known: Vec<String> = strict
+        .find_subcommand(sub)
+        .map(|s| {
+            s.get_arguments()
+                .filter_map(|a| a.get_long().map(str::to_string))
+                .chain(["help".to_string(), "version".to_string()])
+                .collect()
+        })
+        .unwrap_or_default();
+    let unknown = argv
+        .iter()
+        .skip(2)
+        .filter_map(|a| a.to_str())
+        .take_while(|a| *a != "--")
+        .find(|a| {
+            a.strip_prefix("--").is_some_and(|name| {
+                let name = name.split('=').next().unwrap_or(name);
+                !known.iter().any(|k| k == name)
+            })
+        });
+    let line: Vec<OsString> = match unknown {
+        Some(flag) => vec![argv[0].clone(), sub.into(), flag.into()],
+        None => argv.to_vec(),
+    };
+    match strict.try_get_matches_from(line) {
+        Err(e) => e,
+        // Not reached: the lenient reading failed or took a flag for the
+        // formula; say so plainly if it is.
+        Ok(_) => Cli::command().error(
+            clap::error::ErrorKind::UnknownArgument,
+            "a formula cannot start with '--'",
+        ),
+    }
 }
 
 /// Where the formula comes from, and how to read it.
@@ -55,7 +162,6 @@ pub struct Input {
     #[arg(
         value_name = "FORMULA",
         allow_hyphen_values = true,
-        required_unless_present = "file",
         conflicts_with = "file"
     )]
     formula: Option<String>,
@@ -163,8 +269,14 @@ impl Input {
                 (text, path.display().to_string())
             }
             (None, None) => {
-                return Err(Error::new(ErrorKind::Usage, "no formula given")
-                    .with_hint("pass it as an argument, or with -f FILE"));
+                // Reading a piped stdin unasked would swallow the input of a
+                // script's loop; say how to ask instead.
+                let hint = if std::io::stdin().is_terminal() {
+                    "pass it as an argument, or with -f FILE"
+                } else {
+                    "pass it as an argument; to read it from standard input, add -f -"
+                };
+                return Err(Error::new(ErrorKind::Usage, "no formula given").with_hint(hint));
             }
         };
         Ok(Source { text, origin })
@@ -191,9 +303,11 @@ fn load(input: &Input) -> Result<(Formula, Source), Failure> {
     Ok((formula, source))
 }
 
-/// A failed command: the message to print on stderr and the exit status.
+/// A failed command: the message to print on stderr, the same as JSON
+/// (for `--json`), and the exit status.
 pub struct Failure {
     message: String,
+    json: serde_json::Value,
     status: u8,
 }
 
@@ -202,6 +316,7 @@ impl Failure {
         let e = in_cli_terms(e);
         Failure {
             message: e.render("", ""),
+            json: error_json(&e, ""),
             status: e.exit_code() as u8,
         }
     }
@@ -210,9 +325,47 @@ impl Failure {
         let e = in_cli_terms(e);
         Failure {
             message: e.render(&source.text, &source.origin),
+            json: error_json(&e, &source.text),
             status: e.exit_code() as u8,
         }
     }
+
+    /// Nothing to say and nothing wrong: the reader of stdout went away
+    /// (`slope diff F | head -1`), which is how pipes end.
+    fn quiet() -> Failure {
+        Failure {
+            message: String::new(),
+            json: serde_json::Value::Null,
+            status: 0,
+        }
+    }
+}
+
+/// `{"error": {"kind", "message", "line", "column", "hint"}}`, the line and
+/// column in `source` where the error has a place in it.
+fn error_json(e: &Error, source: &str) -> serde_json::Value {
+    let (line, column) = match e.span {
+        Some(span) if !source.is_empty() => {
+            let (l, c) = span.line_col(source);
+            (serde_json::json!(l), serde_json::json!(c))
+        }
+        _ => (serde_json::Value::Null, serde_json::Value::Null),
+    };
+    // `NotFinite` → "not_finite".
+    let mut kind = String::new();
+    for (i, c) in format!("{:?}", e.kind).chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            kind.push('_');
+        }
+        kind.push(c.to_ascii_lowercase());
+    }
+    serde_json::json!({"error": {
+        "kind": kind,
+        "message": e.message,
+        "line": line,
+        "column": column,
+        "hint": e.hint,
+    }})
 }
 
 /// A library error as the command line says it: the flag that raises a
@@ -239,6 +392,9 @@ fn in_cli_terms(mut e: Error) -> Error {
 
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Failure {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return Failure::quiet();
+        }
         Failure::plain(Error::new(
             ErrorKind::Io,
             format!("cannot write output: {e}"),
@@ -248,6 +404,7 @@ impl From<std::io::Error> for Failure {
 
 /// Runs a parsed command line and returns the exit status.
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let json = cli.command.json();
     let result = match cli.command {
         Command::Diff(args) => diff::run(&args, out),
         Command::Eval(args) => eval::run(&args, out, err),
@@ -259,9 +416,27 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     match result {
         Ok(status) => status,
         Err(failure) => {
-            // Nothing more can be done if stderr itself is gone.
-            let _ = err.write_all(failure.message.as_bytes());
+            // Nothing more can be done if the stream itself is gone.
+            if json && !failure.json.is_null() {
+                let _ = writeln!(out, "{}", failure.json);
+            } else {
+                let _ = err.write_all(failure.message.as_bytes());
+            }
             failure.status
+        }
+    }
+}
+
+impl Command {
+    /// Whether the command was asked for one JSON object (`--json`).
+    fn json(&self) -> bool {
+        match self {
+            Command::Diff(args) => args.json,
+            Command::Eval(args) => args.json,
+            Command::Min(args) => args.json,
+            Command::Bench(args) => args.json,
+            Command::Plot(_) => false,
+            Command::Check(args) => args.json,
         }
     }
 }
@@ -297,16 +472,14 @@ fn parse_assignments(flag: &str, text: &str) -> Result<Vec<(String, f64)>> {
 }
 
 /// A value for text output: integers without a fraction, others in the
-/// shortest form that reads back exactly.
+/// shortest form that reads back exactly, `NaN` and `inf` as such. This is
+/// the printer's number format, except that pi and e stay digits here.
 fn format_value(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".to_string()
-    } else if v.is_infinite() {
-        if v > 0.0 { "inf" } else { "-inf" }.to_string()
-    } else if v.fract() == 0.0 && v.abs() < 1e16 {
-        format!("{}", v as i64)
-    } else {
+    use std::f64::consts::{E, PI};
+    if v.abs() == PI || v.abs() == E {
         format!("{v:?}")
+    } else {
+        slope::print::format_number(v)
     }
 }
 
@@ -392,4 +565,22 @@ fn fresh_seed() -> u64 {
 
 fn usage(message: &str) -> Error {
     Error::new(ErrorKind::Usage, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_value;
+
+    #[test]
+    fn format_value_prints_digits_where_the_printer_prints_names() {
+        assert_eq!(format_value(std::f64::consts::PI), "3.141592653589793");
+        assert_eq!(format_value(-std::f64::consts::E), "-2.718281828459045");
+        assert_eq!(slope::print::format_number(std::f64::consts::PI), "pi");
+        assert_eq!(format_value(f64::NAN), "NaN");
+        assert_eq!(format_value(f64::INFINITY), "inf");
+        assert_eq!(format_value(f64::NEG_INFINITY), "-inf");
+        assert_eq!(format_value(-3.0), "-3");
+        assert_eq!(format_value(0.1), "0.1");
+        assert_eq!(format_value(1e20), "1e20");
+    }
 }

@@ -597,7 +597,13 @@ fn usage_errors() {
         &["error: a value is required for '--at <POINT>'"],
         2,
     );
-    check_cli(t, &["diff"], expect![[""]], &["<FORMULA>"], 2);
+    check_cli(
+        t,
+        &["diff"],
+        expect![[""]],
+        &["error: no formula given", "-f -"],
+        2,
+    );
     check_cli(
         t,
         &["diff", "x", "y"],

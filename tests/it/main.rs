@@ -4,6 +4,7 @@
 mod bad_input;
 mod check;
 mod cli;
+mod cli_conventions;
 mod language;
 mod limits;
 mod min;

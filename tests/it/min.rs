@@ -637,7 +637,15 @@ fn bad_input_is_refused_with_status_2_and_one_clear_line() {
             "error: --line-search applies to gd (lbfgs and newton always search)",
         ),
         (
-            &["x^2", "--start", "x=1", "--momentum", "1.5"],
+            &[
+                "x^2",
+                "--start",
+                "x=1",
+                "--method",
+                "momentum",
+                "--momentum",
+                "1.5",
+            ],
             "error: --momentum must be at least 0 and below 1, not 1.5",
         ),
         (

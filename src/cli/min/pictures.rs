@@ -1,0 +1,206 @@
+//! `slope min`'s pictures: the function with the descent paths
+//! (`--plot`), and the convergence chart (`--plot-convergence`).
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use super::super::{Failure, usage};
+use super::args::Args;
+use super::runs::{Mode, Runs};
+use super::{Context, euclidean};
+use slope::optim::{Outcome, Settings};
+use slope::plot::{self, Axes, Canvas, ConvergencePlot, FunctionPlot, Series};
+use slope::{Formula, Objective, Result};
+
+/// The pictures asked for, checked: where, how large, which axes.
+pub(super) struct Pictures {
+    pub(super) plot: Option<(PathBuf, Canvas)>,
+    pub(super) convergence: Option<(PathBuf, Canvas)>,
+    axes: Axes,
+}
+
+impl Pictures {
+    /// Checks the picture flags before any run, so a typo costs no time.
+    pub(super) fn check(args: &Args, f: &Formula) -> Result<Pictures> {
+        let size = plot::parse_size("--plot-size", &args.plot_size)?;
+        let target = |path: &Option<PathBuf>, flag: &str| -> Result<Option<(PathBuf, Canvas)>> {
+            path.as_ref()
+                .map(|p| Ok((p.clone(), Canvas::new(plot::check_target(p, flag)?, size))))
+                .transpose()
+        };
+        let pictures = Pictures {
+            plot: target(&args.plot, "--plot")?,
+            convergence: target(&args.plot_convergence, "--plot-convergence")?,
+            axes: Axes::One(0),
+        };
+        if let (Some((a, _)), Some((b, _))) = (&pictures.plot, &pictures.convergence)
+            && a == b
+        {
+            return Err(usage(&format!(
+                "--plot and --plot-convergence both name '{}'",
+                a.display()
+            ))
+            .with_hint("give each picture its own file"));
+        }
+        if args.plot_axes.is_some() && pictures.plot.is_none() {
+            return Err(
+                usage("--plot-axes chooses the axes of --plot, which is not given")
+                    .with_hint("add --plot out.svg"),
+            );
+        }
+        let axes = match pictures.plot {
+            Some(_) => super::super::plot::parse_axes(f, "--plot-axes", args.plot_axes.as_deref())?,
+            None => Axes::One(0),
+        };
+        Ok(Pictures { axes, ..pictures })
+    }
+
+    /// Whether any picture is wanted (then the runs keep their history).
+    pub(super) fn any(&self) -> bool {
+        self.plot.is_some() || self.convergence.is_some()
+    }
+
+    /// The summary's lines naming the pictures written.
+    pub(super) fn write_summary(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        for (what, picture) in [("plot", &self.plot), ("convergence", &self.convergence)] {
+            if let Some((path, _)) = picture {
+                writeln!(out, "{what:<11} {}", path.display())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Draws the pictures asked for: the function with every run's path (a
+/// slice through the best run's end when there are more than two
+/// variables), and the convergence chart.
+pub(super) fn draw(context: &Context, runs: &Runs) -> Result<(), Failure> {
+    let pictures = context.pictures;
+    if !pictures.any() {
+        return Ok(());
+    }
+    let method = title(runs);
+    let best = runs.best();
+    let (settings, at) = (&best.settings, &best.outcome.x);
+    let sign = context.sign();
+    let formula = plot::short_formula(context.f.source(), 60);
+    let runs = &runs.runs;
+    if let Some((path, canvas)) = &pictures.plot {
+        let paths: Vec<plot::Path> = runs
+            .iter()
+            .map(|r| plot::Path {
+                // A legend of dozens of restarts would hide the map.
+                label: if runs.len() <= 8 {
+                    r.label.clone()
+                } else {
+                    String::new()
+                },
+                points: r.outcome.history.iter().map(|(x, _)| x.clone()).collect(),
+                values: r.outcome.history.iter().map(|(_, v)| sign * v).collect(),
+            })
+            .collect();
+        let axes = pictures.axes;
+        let ranges = super::super::plot::axis_vars(axes)
+            .into_iter()
+            .map(|k| {
+                settings
+                    .bounds
+                    .as_ref()
+                    .map(|b| b[k])
+                    .or_else(|| plot::path_range(&paths, k))
+                    .unwrap_or((-1.0, 1.0))
+            })
+            .collect();
+        let picture = FunctionPlot {
+            title: format!("{formula} — {method}"),
+            vars: context.f.vars(),
+            axes,
+            ranges,
+            at: at.to_vec(),
+            paths: &paths,
+        };
+        let bytes = plot::render_function(&mut context.plain.clone(), &picture, *canvas)
+            .map_err(Failure::plain)?;
+        super::super::plot::write_picture(path, &bytes)?;
+    }
+    if let Some((path, canvas)) = &pictures.convergence {
+        let series: Vec<Series> = runs
+            .iter()
+            .map(|r| Series {
+                label: r.label.clone(),
+                values: r.outcome.history.iter().map(|(_, v)| sign * v).collect(),
+                grad_norms: r.grad_norms.clone(),
+            })
+            .collect();
+        let chart = ConvergencePlot {
+            title: format!("{formula} — {method}"),
+            series: &series,
+            maximize: context.args.maximize,
+        };
+        let bytes = plot::render_convergence(&chart, *canvas).map_err(Failure::plain)?;
+        super::super::plot::write_picture(path, &bytes)?;
+    }
+    Ok(())
+}
+
+/// What the pictures' titles say of the runs: "gd, lr 0.1", "lbfgs (line
+/// search), 20 starts", "gd, adam, lbfgs (lr 0.1)".
+fn title(runs: &Runs) -> String {
+    match &runs.mode {
+        Mode::Single => method_title(&runs.best().settings),
+        Mode::Restarts { .. } => format!(
+            "{}, {} starts",
+            method_title(&runs.best().settings),
+            runs.runs.len()
+        ),
+        Mode::Compare => {
+            let names: Vec<&str> = runs.runs.iter().map(|r| r.settings.method.name()).collect();
+            let mut title = names.join(", ");
+            if let Some(first_order) = runs
+                .runs
+                .iter()
+                .find(|r| !r.settings.method.has_line_search())
+            {
+                title += &format!(
+                    " (lr {})",
+                    slope::print::format_number(first_order.settings.method.lr())
+                );
+            }
+            title
+        }
+    }
+}
+
+/// "gd, lr 0.1", or "lbfgs (line search)": what a title says of a method.
+fn method_title(settings: &Settings) -> String {
+    let method = settings.method;
+    if method.has_line_search() {
+        format!("{} (line search)", method.name())
+    } else {
+        format!(
+            "{}, lr {}",
+            method.name(),
+            slope::print::format_number(method.lr())
+        )
+    }
+}
+
+impl Context<'_> {
+    /// The gradient norms at a run's recorded points, for the convergence
+    /// chart (runs in parallel have no observer to record them as they go).
+    pub(super) fn grad_norms(&self, outcome: &Outcome) -> Vec<f64> {
+        if self.pictures.convergence.is_none() {
+            return Vec::new();
+        }
+        let mut objective = self.plain.clone();
+        let mut grad = vec![0.0; self.f.vars().len()];
+        outcome
+            .history
+            .iter()
+            .map(|(x, _)| {
+                Objective::value_grad(&mut objective, x, &mut grad);
+                euclidean(&grad)
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,408 @@
+//! `slope min`'s one report path: the runs, whichever way they were made,
+//! become the text summary or one JSON object on stdout, notes on stderr
+//! for runs that did not converge, and the exit status.
+
+use std::io::Write;
+
+use serde_json::{Map, Value, json};
+
+use super::super::{Failure, Source, format_value, json_number};
+use super::Context;
+use super::args::{GradientArg, TraceFormat};
+use super::runs::{Mode, Run, Runs};
+use slope::Formula;
+use slope::optim::{self, Advice, Iterate, Method, Outcome};
+
+/// Writes the report of `runs` and returns the exit status.
+pub(super) fn report(
+    context: &Context,
+    runs: &Runs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<u8, Failure> {
+    match &runs.mode {
+        Mode::Single => single(context, runs, out, err),
+        Mode::Restarts { minima } => restarts(context, runs, minima, out, err),
+        Mode::Compare => compare(context, runs, out, err),
+    }
+}
+
+fn single(
+    context: &Context,
+    runs: &Runs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<u8, Failure> {
+    let (args, f) = (context.args, context.f);
+    let run = runs.best();
+    let outcome = &run.outcome;
+    // `+ 0.0` turns the -0 of a negated zero into 0.
+    let value = context.sign() * outcome.f + 0.0;
+    if args.json {
+        let obj = outcome_json(f, outcome, value, runs.seed);
+        writeln!(out, "{}", Value::Object(obj))?;
+    } else {
+        write_summary(out, context, run, value, runs.seed, run.seconds)?;
+        context.pictures.write_summary(out)?;
+    }
+    report_trouble(err, f, context.source, outcome)
+}
+
+/// The best run and the distinct minima found.
+fn restarts(
+    context: &Context,
+    runs: &Runs,
+    minima: &[optim::Minimum],
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<u8, Failure> {
+    let (args, f) = (context.args, context.f);
+    let sign = context.sign();
+    let k = runs.runs.len();
+    let outcome_of = |i: usize| &runs.runs[i].outcome;
+    let best = runs.best();
+    let value = sign * best.outcome.f + 0.0;
+    let evaluations: usize = runs.runs.iter().map(|r| r.outcome.evaluations).sum();
+    if args.json {
+        let found: Vec<Value> = minima
+            .iter()
+            .map(|m| {
+                let o = outcome_of(m.best);
+                json!({
+                    "x": o.x.iter().map(|&v| json_number(v)).collect::<Vec<_>>(),
+                    "f": json_number(sign * o.f + 0.0),
+                    "runs": m.runs.len(),
+                })
+            })
+            .collect();
+        let mut obj = outcome_json(f, &best.outcome, value, runs.seed);
+        obj.insert("evaluations".into(), json!(evaluations));
+        obj.insert("restarts".into(), json!(k));
+        obj.insert("minima".into(), Value::Array(found));
+        let obj = Value::Object(obj);
+        writeln!(out, "{obj}")?;
+    } else {
+        write_summary(out, context, best, value, runs.seed, runs.seconds)?;
+        let converged = minima.iter().map(|m| m.runs.len()).sum::<usize>();
+        writeln!(
+            out,
+            "{:<11} {} distinct from {converged} of {k} runs converging ({evaluations} evaluations in all)",
+            "minima",
+            minima.len()
+        )?;
+        for m in minima {
+            let o = outcome_of(m.best);
+            let at: Vec<String> = f
+                .vars()
+                .iter()
+                .zip(&o.x)
+                .map(|(name, v)| format!("{name} = {}", format_value(*v)))
+                .collect();
+            writeln!(
+                out,
+                "{:<11} f = {} at {}  ({} runs)",
+                "",
+                format_value(sign * o.f + 0.0),
+                at.join(", "),
+                m.runs.len()
+            )?;
+        }
+        context.pictures.write_summary(out)?;
+    }
+    if minima.is_empty() {
+        writeln!(
+            err,
+            "note: none of the {k} runs converged; the best is shown"
+        )?;
+        return Ok(1);
+    }
+    Ok(0)
+}
+
+/// One row per method.
+fn compare(
+    context: &Context,
+    runs: &Runs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<u8, Failure> {
+    let (args, f) = (context.args, context.f);
+    let sign = context.sign();
+    let (start, seed) = (&runs.start, runs.seed);
+    let point = |x: &[f64]| -> String {
+        f.vars()
+            .iter()
+            .zip(x)
+            .map(|(name, v)| format!("{name} = {}", format_value(*v)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if args.json {
+        let rows: Vec<Value> = runs
+            .runs
+            .iter()
+            .map(
+                |Run {
+                     settings: s,
+                     outcome: o,
+                     seconds,
+                     ..
+                 }| {
+                    let mut row = Map::new();
+                    row.insert("method".into(), json!(s.method.name()));
+                    row.insert("lr".into(), json_number(s.method.lr()));
+                    let mut rest = outcome_json(f, o, sign * o.f + 0.0, None);
+                    rest.remove("vars");
+                    row.append(&mut rest);
+                    row.insert("seconds".into(), json_number(*seconds));
+                    Value::Object(row)
+                },
+            )
+            .collect();
+        let mut obj = Map::new();
+        obj.insert("vars".into(), json!(f.vars()));
+        obj.insert(
+            "start".into(),
+            start.iter().map(|&v| json_number(v)).collect(),
+        );
+        if let Some(seed) = seed {
+            obj.insert("seed".into(), json!(seed));
+        }
+        obj.insert("runs".into(), Value::Array(rows));
+        writeln!(out, "{}", Value::Object(obj))?;
+    } else {
+        let origin = seed.map_or(String::new(), |s| format!("  (random, --seed {s})"));
+        writeln!(out, "{:<11} {}{origin}", "start", point(start))?;
+        writeln!(
+            out,
+            "{:<11} {:<24} {:>10} {:>11}  {:<11} {:>9}  at",
+            "method", "f", "iterations", "evaluations", "stopped", "time"
+        )?;
+        for Run {
+            settings: s,
+            outcome: o,
+            seconds,
+            ..
+        } in &runs.runs
+        {
+            writeln!(
+                out,
+                "{:<11} {:<24} {:>10} {:>11}  {:<11} {:>9}  {}",
+                s.method.name(),
+                format_value(sign * o.f + 0.0),
+                o.iterations,
+                o.evaluations,
+                o.reason.name(),
+                format_seconds(*seconds),
+                point(&o.x)
+            )?;
+        }
+        context.pictures.write_summary(out)?;
+    }
+    for Run {
+        settings: s,
+        outcome: o,
+        ..
+    } in &runs.runs
+    {
+        if let Some(hint) = note(o) {
+            writeln!(
+                err,
+                "note: {} stopped by {}: {hint}",
+                s.method.name(),
+                o.reason
+            )?;
+        }
+    }
+    // A comparison fails only if no method got anywhere.
+    let failed = |o: &Outcome| {
+        matches!(
+            o.reason,
+            optim::Reason::Diverged | optim::Reason::Oscillating
+        )
+    };
+    Ok(if runs.runs.iter().all(|r| failed(&r.outcome)) {
+        1
+    } else {
+        0
+    })
+}
+
+/// The JSON object of one run: the shape DESIGN.md gives, plus the seed of
+/// a random start and the hint of a run that did not converge.
+fn outcome_json(
+    f: &Formula,
+    outcome: &Outcome,
+    value: f64,
+    seed: Option<u64>,
+) -> Map<String, Value> {
+    let mut obj = Map::new();
+    obj.insert("vars".into(), json!(f.vars()));
+    obj.insert(
+        "x".into(),
+        outcome.x.iter().map(|&v| json_number(v)).collect(),
+    );
+    obj.insert("f".into(), json_number(value));
+    obj.insert("iterations".into(), json!(outcome.iterations));
+    obj.insert("evaluations".into(), json!(outcome.evaluations));
+    obj.insert("converged".into(), json!(outcome.reason.converged()));
+    obj.insert("reason".into(), json!(outcome.reason.name()));
+    if let Some(seed) = seed {
+        obj.insert("seed".into(), json!(seed));
+    }
+    if let Some(note) = note(outcome) {
+        obj.insert("hint".into(), json!(note));
+    }
+    obj
+}
+
+pub(super) fn write_trace(
+    out: &mut dyn Write,
+    format: TraceFormat,
+    it: &Iterate,
+    sign: f64,
+) -> std::io::Result<()> {
+    let f = sign * it.f;
+    match format {
+        TraceFormat::Text => {
+            let xs: Vec<String> = it.x.iter().map(|v| format!("{v:.8}")).collect();
+            writeln!(out, ">{} f([{}]) = {:.5}", it.iteration, xs.join(", "), f)
+        }
+        TraceFormat::Jsonl => {
+            let record = json!({
+                "iteration": it.iteration,
+                "x": it.x.iter().map(|&v| json_number(v)).collect::<Vec<_>>(),
+                "f": json_number(f),
+                "grad_norm": json_number(it.grad_norm),
+                "step": json_number(it.step),
+            });
+            writeln!(out, "{record}")
+        }
+        TraceFormat::Csv => {
+            let xs: Vec<String> = it.x.iter().map(|v| format!("{v:?}")).collect();
+            writeln!(
+                out,
+                "{},{},{:?},{:?},{:?}",
+                it.iteration,
+                xs.join(","),
+                f,
+                it.grad_norm,
+                it.step
+            )
+        }
+    }
+}
+
+/// The text summary of one run: the value, the point, the method, how
+/// it stopped.
+fn write_summary(
+    out: &mut dyn Write,
+    context: &Context,
+    run: &Run,
+    value: f64,
+    seed: Option<u64>,
+    seconds: f64,
+) -> std::io::Result<()> {
+    let (f, args, outcome, settings) = (context.f, context.args, &run.outcome, &run.settings);
+    let what = match (outcome.reason, args.maximize) {
+        (slope::optim::Reason::Diverged, _) => "last finite",
+        (_, true) => "maximum",
+        (_, false) => "minimum",
+    };
+    writeln!(out, "{what:<11} f = {}", format_value(value))?;
+    for (i, (name, v)) in f.vars().iter().zip(&outcome.x).enumerate() {
+        let label = if i == 0 { "at" } else { "" };
+        writeln!(out, "{label:<11} {name} = {}", format_value(*v))?;
+    }
+    let gradient = match args.gradient {
+        GradientArg::Exact => String::new(),
+        GradientArg::FdForward => ", forward differences".to_string(),
+        GradientArg::FdCentral => ", central differences".to_string(),
+    };
+    let method = settings.method;
+    let search = match method {
+        Method::Gd {
+            line_search: true, ..
+        } => " with line search",
+        _ => "",
+    };
+    writeln!(
+        out,
+        "{:<11} {}{search}, lr {}{gradient}",
+        "method",
+        method.name(),
+        method.lr()
+    )?;
+    if let Some(seed) = seed {
+        writeln!(out, "{:<11} random start from --seed {seed}", "start")?;
+    }
+    writeln!(
+        out,
+        "{:<11} {} after {} iterations ({} evaluations) in {}",
+        "stopped",
+        outcome.reason,
+        outcome.iterations,
+        outcome.evaluations,
+        format_seconds(seconds)
+    )
+}
+
+fn format_seconds(s: f64) -> String {
+    if s < 1e-3 {
+        format!("{:.1} µs", s * 1e6)
+    } else if s < 1.0 {
+        format!("{:.2} ms", s * 1e3)
+    } else {
+        format!("{s:.2} s")
+    }
+}
+
+/// Explains a run that did not converge on stderr; the exit status is 1
+/// for numerical trouble (divergence, oscillation), 0 otherwise.
+fn report_trouble(
+    err: &mut dyn Write,
+    f: &Formula,
+    source: &Source,
+    outcome: &Outcome,
+) -> Result<u8, Failure> {
+    use slope::optim::Reason;
+    let Some(hint) = note(outcome) else {
+        return Ok(0);
+    };
+    writeln!(err, "note: stopped by {}: {hint}", outcome.reason)?;
+    if let Some(bad) = &outcome.bad_point {
+        let mut nodes = vec![f.value()];
+        nodes.extend_from_slice(f.gradient());
+        if let Some(e) = f.diagnose(&nodes, bad) {
+            err.write_all(e.render(&source.text, &source.origin).as_bytes())?;
+        }
+    }
+    Ok(match outcome.reason {
+        Reason::Diverged | Reason::Oscillating => 1,
+        _ => 0,
+    })
+}
+
+/// What the command line says of a run that did not converge: the
+/// library's diagnosis with its advice in terms of flags.
+fn note(outcome: &Outcome) -> Option<String> {
+    if outcome.converged() {
+        return None;
+    }
+    let number = slope::print::format_number;
+    Some(match outcome.advice {
+        None => outcome.message.clone(),
+        Some(advice) => {
+            let advice = match advice {
+                Advice::SmallerStep { lr } => format!("try a smaller --lr (now {})", number(lr)),
+                Advice::LargerStep { lr } => {
+                    format!("the step may be too small (--lr {})", number(lr))
+                }
+                Advice::MoreIterations { max_iter } => {
+                    format!("allow more iterations than --max-iter {max_iter}")
+                }
+            };
+            format!("{}: {advice}", outcome.message)
+        }
+    })
+}

@@ -1,0 +1,176 @@
+//! Command-line conventions: mistakes fail loudly, JSON has one
+//! vocabulary, streams stay apart, exit statuses agree.
+
+use serde_json::Value;
+
+use crate::run::{Run, slope};
+
+fn json(run: &Run) -> Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+}
+
+// ------------------------------------------------------- mistakes fail loudly
+
+#[test]
+fn a_flag_before_the_formula_is_a_flag_not_the_formula() {
+    for sub in ["diff", "eval", "min", "bench", "plot", "check"] {
+        let r = slope(&[sub, "--version"], None);
+        assert_eq!(r.status, 0, "{sub} --version: {}", r.stderr);
+        assert!(
+            r.stdout.starts_with(&format!("slope-{sub} ")),
+            "{}",
+            r.stdout
+        );
+        let r = slope(&[sub, "--help"], None);
+        assert_eq!(r.status, 0, "{sub} --help: {}", r.stderr);
+        assert!(r.stdout.contains("Usage: slope"), "{}", r.stdout);
+    }
+    let r = slope(&["diff", "--hessain", "x^2*y"], None);
+    assert_eq!(r.status, 2);
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    assert!(
+        r.stderr.contains("unexpected argument '--hessain'"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("'--hessian'"), "{}", r.stderr);
+    // A formula may still start with a single minus.
+    let r = slope(&["diff", "-x^2"], None);
+    assert_eq!((r.stdout.as_str(), r.status), ("df/dx = -2*x\n", 0));
+}
+
+#[test]
+fn at_on_min_points_to_start() {
+    let r = slope(&["min", "x^2", "--at", "x=1"], None);
+    assert_eq!(r.status, 2);
+    assert!(
+        r.stderr
+            .contains("error: min starts from --start, not --at"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("hint: write --start x=1"), "{}", r.stderr);
+}
+
+#[test]
+fn a_formula_on_stdin_needs_dash_f_dash_and_the_error_says_so() {
+    let r = slope(&["diff"], Some("x^2"));
+    assert_eq!(r.status, 2);
+    assert!(r.stderr.contains("no formula given"), "{}", r.stderr);
+    assert!(r.stderr.contains("-f -"), "{}", r.stderr);
+    let r = slope(&["diff", "-f", "-"], Some("x^2"));
+    assert_eq!((r.stdout.as_str(), r.status), ("df/dx = 2*x\n", 0));
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly_with_status_0() {
+    use std::io::Read;
+    // More output than a pipe buffers (64 KiB), so the writer meets the
+    // closed pipe.
+    let formula: Vec<String> = (0..8000).map(|i| format!("x{i}^2")).collect();
+    let formula = formula.join(" + ");
+    let mut child = crate::run::spawn_slope(
+        &[
+            "diff",
+            "--max-vars",
+            "10000",
+            "--max-bytes",
+            "1000000",
+            &formula,
+        ],
+        false,
+    );
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 4];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr, "");
+}
+
+#[test]
+fn options_without_effect_are_refused() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["x^2", "--start", "x=1", "--momentum", "0.5"],
+            "error: --momentum applies to momentum and nesterov, not lbfgs",
+        ),
+        (
+            &["x^2", "--start", "x=1", "--method", "gd", "--memory", "5"],
+            "error: --memory applies to lbfgs, not gd",
+        ),
+        (
+            &["x^2", "--start", "x=1", "--method", "adam", "--rho", "0.5"],
+            "error: --rho applies to rmsprop, not adam",
+        ),
+        (
+            &[
+                "x^2",
+                "--start",
+                "x=1",
+                "--compare",
+                "gd,lbfgs",
+                "--beta1",
+                "0.5",
+            ],
+            "error: --beta1 applies to adam, not gd or lbfgs",
+        ),
+        (
+            &["x^2", "--start", "x=1", "--seed", "3"],
+            "error: --seed draws a random start, and --start gives one",
+        ),
+    ];
+    for (args, first_line) in cases {
+        let mut full = vec!["min"];
+        full.extend_from_slice(args);
+        let r = slope(&full, None);
+        assert_eq!(r.status, 2, "{full:?}: {}", r.stderr);
+        assert_eq!(r.stderr.lines().next(), Some(*first_line), "{full:?}");
+    }
+    // Where a compared method reads it, it is used.
+    let r = slope(
+        &[
+            "min",
+            "x^2",
+            "--start",
+            "x=1",
+            "--compare",
+            "gd,momentum",
+            "--momentum",
+            "0.5",
+        ],
+        None,
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+}
+
+// ------------------------------------------------------------ one vocabulary
+
+#[test]
+fn errors_under_json_are_one_object_on_stdout() {
+    let r = slope(&["diff", "x^", "--json"], None);
+    assert_eq!(r.status, 2);
+    assert_eq!(r.stderr, "");
+    let e = &json(&r)["error"];
+    assert_eq!(e["kind"], "syntax");
+    assert_eq!(e["message"], "unexpected end of the formula");
+    assert_eq!(
+        (e["line"].as_u64(), e["column"].as_u64()),
+        (Some(1), Some(3))
+    );
+    assert!(e["hint"].is_string(), "{e}");
+    // A usage error has no place in the formula.
+    let r = slope(&["eval", "x^2", "--json"], None);
+    assert_eq!(r.status, 2);
+    let e = &json(&r)["error"];
+    assert_eq!(e["kind"], "usage");
+    assert!(e["line"].is_null() && e["column"].is_null(), "{e}");
+    // So is clap's, with its suggestion as the hint.
+    let r = slope(&["diff", "--json", "--hessain", "x"], None);
+    assert_eq!(r.status, 2);
+    let e = &json(&r)["error"];
+    assert_eq!(e["message"], "unexpected argument '--hessain' found");
+    assert_eq!(e["hint"], "a similar argument exists: '--hessian'");
+}
