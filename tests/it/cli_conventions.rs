@@ -324,3 +324,27 @@ fn diff_output_reads_back_as_a_grad_file() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+// ---------------------------------------------------------------- conventions
+
+#[test]
+fn completions_and_a_manual_page() {
+    let r = slope(&["completions", "bash"], None);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("_slope()"), "{}", r.stdout);
+    assert!(r.stdout.contains("--plot-convergence"));
+    let r = slope(&["completions", "fish"], None);
+    assert!(r.stdout.contains("complete -c slope"), "{}", r.stdout);
+    let r = slope(&["man"], None);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(r.stdout.contains(".TH slope 1"), "{}", r.stdout);
+}
+
+#[test]
+fn limit_flags_come_last_under_their_own_heading() {
+    let r = slope(&["min", "--help"], None);
+    let limits = r.stdout.find("\nLimits:\n").expect("a Limits heading");
+    assert!(r.stdout.find("--max-nodes").unwrap() > limits);
+    assert!(r.stdout.find("--method").unwrap() < limits);
+    assert!(r.stdout.contains("[default: 1e-8]"), "{}", r.stdout);
+}
