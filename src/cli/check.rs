@@ -177,7 +177,10 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
     let hand_failed = hand
         .iter()
         .any(|h| matches!(h.verdict, Some(Verdict::Differs { .. })));
-    let ok = failed == 0 && !hand_failed;
+    // A check that compared nothing fails: it vouches for nothing.
+    let hand_checked = hand.iter().any(|h| h.verdict.is_some());
+    let nothing_checked = checked == 0 && !checks.is_empty() && !hand_checked;
+    let ok = failed == 0 && !hand_failed && !nothing_checked;
     let show_seed = (random || hand_random).then_some(seed);
 
     if args.json {
@@ -232,7 +235,7 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
         }
         report.write_hand(out)?;
     }
-    if checked == 0 && !checks.is_empty() {
+    if nothing_checked {
         writeln!(
             err,
             "note: no point could be checked against finite differences: every one was skipped"

@@ -59,8 +59,8 @@ fn starts_with_assignment(s: &str) -> bool {
     is_identifier(&s[..end]) && s[end..].trim_start().starts_with('=')
 }
 
-/// Reads a `--grad-file`: one `name = formula` a line; blank lines and
-/// `#` comments are skipped. Returns `(line number, name, formula)`.
+/// Reads a `--grad-file`: one `name = formula` (or `df/dname = formula`, as
+/// `slope diff` prints) a line; blank lines and `#` comments are skipped. Returns `(line number, name, formula)`.
 pub fn parse_grad_file(text: &str) -> Result<Vec<(usize, String, String)>> {
     let mut out = Vec::new();
     for (k, line) in text.lines().enumerate() {
@@ -75,7 +75,16 @@ pub fn parse_grad_file(text: &str) -> Result<Vec<(usize, String, String)>> {
             )
             .with_hint("write one derivative a line, as x = 6*x + 2"));
         };
+        // `slope diff`'s own lines read back: `df/dx = 2*x`.
         let name = name.trim();
+        let name = name.strip_prefix("df/d").unwrap_or(name);
+        if name.starts_with("d2f/d") {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!("line {}: '{name}' is a second derivative", k + 1),
+            )
+            .with_hint("give only first derivatives (slope diff without --hessian)"));
+        }
         if !is_identifier(name) {
             return Err(Error::new(
                 ErrorKind::Usage,

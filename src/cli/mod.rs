@@ -49,6 +49,13 @@ pub enum Command {
     Plot(plot::Args),
     /// Check derivatives: exact against finite differences, hand-written against exact
     Check(check::Args),
+    /// Print a shell completion script, e.g. `slope completions bash > ~/.local/share/bash-completion/completions/slope`
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page, e.g. `slope man > ~/.local/share/man/man1/slope.1`
+    Man,
 }
 
 /// Parses the command line, or exits as clap does (help, version, or a
@@ -64,7 +71,9 @@ pub fn parse(argv: Vec<OsString>) -> Cli {
         .try_get_matches_from(&argv)
         .and_then(|matches| {
             let flag_like = matches.subcommand().and_then(|(name, sub)| {
-                sub.get_one::<String>("formula")
+                sub.try_get_one::<String>("formula")
+                    .ok()
+                    .flatten()
                     .filter(|f| f.starts_with("--"))
                     .map(|_| name.to_string())
             });
@@ -77,9 +86,10 @@ pub fn parse(argv: Vec<OsString>) -> Cli {
             // "unexpected argument 'x^2'": a misspelt flag before the
             // formula was taken for it; name the flag instead.
             let sub = argv.get(1).and_then(|s| s.to_str()).unwrap_or("");
-            if e.kind() == clap::error::ErrorKind::UnknownArgument
-                && Cli::command().find_subcommand(sub).is_some()
-            {
+            let takes_formula = Cli::command()
+                .find_subcommand(sub)
+                .is_some_and(|s| s.get_arguments().any(|a| a.get_id() == "formula"));
+            if e.kind() == clap::error::ErrorKind::UnknownArgument && takes_formula {
                 strict_reading(&argv, sub)
             } else {
                 e
@@ -172,16 +182,16 @@ pub struct Input {
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
     vars: Option<Vec<String>>,
     /// Refuse formulas longer than this many bytes
-    #[arg(long, value_name = "N", default_value_t = Limits::default().max_bytes)]
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_bytes, help_heading = "Limits")]
     max_bytes: usize,
     /// Refuse formulas nested deeper than this
-    #[arg(long, value_name = "N", default_value_t = Limits::default().max_depth)]
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_depth, help_heading = "Limits")]
     max_depth: usize,
     /// Refuse formulas with more variables than this
-    #[arg(long, value_name = "N", default_value_t = Limits::default().max_vars)]
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_vars, help_heading = "Limits")]
     max_vars: usize,
     /// Refuse formulas whose graph, derivatives and Hessian entries included, needs more nodes
-    #[arg(long, value_name = "N", default_value_t = Limits::default().max_nodes)]
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_nodes, help_heading = "Limits")]
     max_nodes: usize,
 }
 
@@ -412,6 +422,14 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         Command::Bench(args) => bench::run(&args, out, err),
         Command::Plot(args) => plot::run(&args, out),
         Command::Check(args) => check::run(&args, out, err),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "slope", out);
+            Ok(0)
+        }
+        Command::Man => clap_mangen::Man::new(Cli::command())
+            .render(out)
+            .map(|()| 0)
+            .map_err(Failure::from),
     };
     match result {
         Ok(status) => status,
@@ -435,7 +453,7 @@ impl Command {
             Command::Eval(args) => args.json,
             Command::Min(args) => args.json,
             Command::Bench(args) => args.json,
-            Command::Plot(_) => false,
+            Command::Plot(_) | Command::Completions { .. } | Command::Man => false,
             Command::Check(args) => args.json,
         }
     }

@@ -54,7 +54,8 @@ fn at_on_min_points_to_start() {
 
 #[test]
 fn a_formula_on_stdin_needs_dash_f_dash_and_the_error_says_so() {
-    let r = slope(&["diff"], Some("x^2"));
+    // Piped (empty: slope may exit before a writer is done).
+    let r = slope(&["diff"], Some(""));
     assert_eq!(r.status, 2);
     assert!(r.stderr.contains("no formula given"), "{}", r.stderr);
     assert!(r.stderr.contains("-f -"), "{}", r.stderr);
@@ -173,4 +174,177 @@ fn errors_under_json_are_one_object_on_stdout() {
     let e = &json(&r)["error"];
     assert_eq!(e["message"], "unexpected argument '--hessain' found");
     assert_eq!(e["hint"], "a similar argument exists: '--hessian'");
+}
+
+/// The fields every run carries, wherever it is reported.
+const RUN_KEYS: [&str; 13] = [
+    "x",
+    "f",
+    "gradient",
+    "iterations",
+    "evaluations",
+    "gradient_evaluations",
+    "hessian_evaluations",
+    "converged",
+    "reason",
+    "message",
+    "method",
+    "seconds",
+    "lr",
+];
+
+fn assert_run_keys(run: &Value) {
+    for key in RUN_KEYS {
+        assert!(run.get(key).is_some(), "no {key:?} in {run}");
+    }
+}
+
+#[test]
+fn single_compare_and_restarts_runs_share_one_vocabulary() {
+    let bowl = "(x - 1)^2 + 2*(y + 1)^2";
+    let r = slope(&["min", bowl, "--start", "x=0,y=0", "--json"], None);
+    let single = json(&r);
+    assert_run_keys(&single);
+    assert_eq!(single["vars"], serde_json::json!(["x", "y"]));
+    assert_eq!(single["method"], "lbfgs");
+    assert_eq!(single["gradient"].as_array().map(Vec::len), Some(2));
+
+    let r = slope(
+        &[
+            "min",
+            bowl,
+            "--start",
+            "x=0,y=0",
+            "--compare",
+            "gd,newton",
+            "--json",
+        ],
+        None,
+    );
+    let compare = json(&r);
+    for run in compare["runs"].as_array().unwrap() {
+        assert_run_keys(run);
+        assert_eq!(run["status"], 0);
+    }
+    assert!(compare["runs"][1]["hessian_evaluations"].as_u64() > Some(0));
+
+    let r = slope(
+        &[
+            "min",
+            bowl,
+            "--bounds",
+            "x=-2:2,y=-2:2",
+            "--restarts",
+            "4",
+            "--seed",
+            "1",
+            "--json",
+        ],
+        None,
+    );
+    let restarts = json(&r);
+    assert_run_keys(&restarts);
+    // The best run's own count, and the total beside it, named as such.
+    let total = restarts["total_evaluations"].as_u64().unwrap();
+    assert!(
+        restarts["evaluations"].as_u64().unwrap() < total,
+        "{restarts}"
+    );
+    assert!(restarts["total_seconds"].is_number());
+}
+
+// ------------------------------------------------------- exit statuses agree
+
+#[test]
+fn a_comparison_with_a_failed_run_exits_1() {
+    let args = [
+        "min",
+        "x^4",
+        "--start",
+        "x=3",
+        "--compare",
+        "gd,lbfgs",
+        "--lr",
+        "1",
+    ];
+    let r = slope(&args, None);
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("note: gd stopped by diverged"),
+        "{}",
+        r.stderr
+    );
+    let mut with_json = args.to_vec();
+    with_json.push("--json");
+    let r = slope(&with_json, None);
+    assert_eq!(r.status, 1);
+    let runs = json(&r)["runs"].clone();
+    assert_eq!(
+        (runs[0]["status"].clone(), runs[1]["status"].clone()),
+        (1.into(), 0.into())
+    );
+}
+
+#[test]
+fn a_check_that_checked_nothing_exits_1() {
+    let r = slope(&["check", "sqrt(x)", "--at", "x=-1"], None);
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no point could be checked"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn diff_output_reads_back_as_a_grad_file() {
+    let dir = std::env::temp_dir().join(format!("slope-conventions-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("d.txt");
+    let d = slope(&["diff", "x^2*y"], None);
+    std::fs::write(&file, &d.stdout).unwrap();
+    let file = file.to_str().unwrap();
+    let r = slope(
+        &["check", "x^2*y", "--grad-file", file, "--at", "x=1,y=2"],
+        None,
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("df/dx: proved equal"), "{}", r.stdout);
+    let d = slope(&["diff", "--hessian", "x^2*y"], None);
+    std::fs::write(dir.join("d.txt"), &d.stdout).unwrap();
+    let r = slope(
+        &["check", "x^2*y", "--grad-file", file, "--at", "x=1,y=2"],
+        None,
+    );
+    assert_eq!(r.status, 2);
+    assert!(
+        r.stderr.contains("'d2f/dx2' is a second derivative"),
+        "{}",
+        r.stderr
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// ---------------------------------------------------------------- conventions
+
+#[test]
+fn completions_and_a_manual_page() {
+    let r = slope(&["completions", "bash"], None);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("_slope()"), "{}", r.stdout);
+    assert!(r.stdout.contains("--plot-convergence"));
+    let r = slope(&["completions", "fish"], None);
+    assert!(r.stdout.contains("complete -c slope"), "{}", r.stdout);
+    let r = slope(&["man"], None);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(r.stdout.contains(".TH slope 1"), "{}", r.stdout);
+}
+
+#[test]
+fn limit_flags_come_last_under_their_own_heading() {
+    let r = slope(&["min", "--help"], None);
+    let limits = r.stdout.find("\nLimits:\n").expect("a Limits heading");
+    assert!(r.stdout.find("--max-nodes").unwrap() > limits);
+    assert!(r.stdout.find("--method").unwrap() < limits);
+    assert!(r.stdout.contains("[default: 1e-8]"), "{}", r.stdout);
 }

@@ -46,7 +46,7 @@ pub struct Args {
         long,
         allow_negative_numbers = true,
         value_name = "E",
-        default_value_t = 1e-8
+        default_value = "1e-8"
     )]
     pub(super) gtol: f64,
     /// Stop when a step is at most E long (off by default)

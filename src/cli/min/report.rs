@@ -39,7 +39,7 @@ fn single(
     // `+ 0.0` turns the -0 of a negated zero into 0.
     let value = context.sign() * outcome.f + 0.0;
     if args.json {
-        let obj = outcome_json(f, outcome, value, runs.seed);
+        let obj = run_json(context, run, runs.seed);
         writeln!(out, "{}", Value::Object(obj))?;
     } else {
         write_summary(out, context, run, value, runs.seed, run.seconds)?;
@@ -75,8 +75,9 @@ fn restarts(
                 })
             })
             .collect();
-        let mut obj = outcome_json(f, &best.outcome, value, runs.seed);
-        obj.insert("evaluations".into(), json!(evaluations));
+        let mut obj = run_json(context, best, runs.seed);
+        obj.insert("total_evaluations".into(), json!(evaluations));
+        obj.insert("total_seconds".into(), json_number(runs.seconds));
         obj.insert("restarts".into(), json!(k));
         obj.insert("minima".into(), Value::Array(found));
         let obj = Value::Object(obj);
@@ -141,23 +142,12 @@ fn compare(
         let rows: Vec<Value> = runs
             .runs
             .iter()
-            .map(
-                |Run {
-                     settings: s,
-                     outcome: o,
-                     seconds,
-                     ..
-                 }| {
-                    let mut row = Map::new();
-                    row.insert("method".into(), json!(s.method.name()));
-                    row.insert("lr".into(), json_number(s.method.lr()));
-                    let mut rest = outcome_json(f, o, sign * o.f + 0.0, None);
-                    rest.remove("vars");
-                    row.append(&mut rest);
-                    row.insert("seconds".into(), json_number(*seconds));
-                    Value::Object(row)
-                },
-            )
+            .map(|run| {
+                let mut row = run_json(context, run, None);
+                row.shift_remove("vars");
+                row.insert("status".into(), json!(u8::from(failed(&run.outcome))));
+                Value::Object(row)
+            })
             .collect();
         let mut obj = Map::new();
         obj.insert("vars".into(), json!(f.vars()));
@@ -214,39 +204,40 @@ fn compare(
             )?;
         }
     }
-    // A comparison fails only if no method got anywhere.
-    let failed = |o: &Outcome| {
-        matches!(
-            o.reason,
-            optim::Reason::Diverged | optim::Reason::Oscillating
-        )
-    };
-    Ok(if runs.runs.iter().all(|r| failed(&r.outcome)) {
-        1
-    } else {
-        0
-    })
+    // As each run would exit alone: a comparison with a failed run fails.
+    Ok(u8::from(runs.runs.iter().any(|r| failed(&r.outcome))))
 }
 
-/// The JSON object of one run: the shape DESIGN.md gives, plus the seed of
-/// a random start and the hint of a run that did not converge.
-fn outcome_json(
-    f: &Formula,
-    outcome: &Outcome,
-    value: f64,
-    seed: Option<u64>,
-) -> Map<String, Value> {
+/// The JSON object of one run, in DESIGN.md's shared vocabulary (the same
+/// fields for a single run, each `--compare` run and the best `--restarts`
+/// run), plus the seed of a random start and the hint of a run that did
+/// not converge.
+fn run_json(context: &Context, run: &Run, seed: Option<u64>) -> Map<String, Value> {
+    let (outcome, sign) = (&run.outcome, context.sign());
+    let numbers = |v: &[f64]| -> Value { v.iter().map(|&v| json_number(v)).collect() };
     let mut obj = Map::new();
-    obj.insert("vars".into(), json!(f.vars()));
-    obj.insert(
-        "x".into(),
-        outcome.x.iter().map(|&v| json_number(v)).collect(),
-    );
-    obj.insert("f".into(), json_number(value));
+    obj.insert("vars".into(), json!(context.f.vars()));
+    obj.insert("x".into(), numbers(&outcome.x));
+    // `+ 0.0` turns the -0 of a negated zero into 0.
+    obj.insert("f".into(), json_number(sign * outcome.f + 0.0));
+    let gradient: Vec<f64> = outcome.gradient.iter().map(|g| sign * g + 0.0).collect();
+    obj.insert("gradient".into(), numbers(&gradient));
     obj.insert("iterations".into(), json!(outcome.iterations));
     obj.insert("evaluations".into(), json!(outcome.evaluations));
+    obj.insert(
+        "gradient_evaluations".into(),
+        json!(outcome.gradient_evaluations),
+    );
+    obj.insert(
+        "hessian_evaluations".into(),
+        json!(outcome.hessian_evaluations),
+    );
     obj.insert("converged".into(), json!(outcome.reason.converged()));
     obj.insert("reason".into(), json!(outcome.reason.name()));
+    obj.insert("message".into(), json!(outcome.message));
+    obj.insert("method".into(), json!(run.settings.method.name()));
+    obj.insert("lr".into(), json_number(run.settings.method.lr()));
+    obj.insert("seconds".into(), json_number(run.seconds));
     if let Some(seed) = seed {
         obj.insert("seed".into(), json!(seed));
     }
@@ -254,6 +245,15 @@ fn outcome_json(
         obj.insert("hint".into(), json!(note));
     }
     obj
+}
+
+/// Whether a run went wrong (exit status 1): it diverged or oscillated.
+/// Running out of iterations is not a failure: the result may be usable.
+fn failed(outcome: &Outcome) -> bool {
+    matches!(
+        outcome.reason,
+        optim::Reason::Diverged | optim::Reason::Oscillating
+    )
 }
 
 pub(super) fn write_trace(
@@ -365,7 +365,6 @@ fn report_trouble(
     source: &Source,
     outcome: &Outcome,
 ) -> Result<u8, Failure> {
-    use slope::optim::Reason;
     let Some(hint) = note(outcome) else {
         return Ok(0);
     };
@@ -377,10 +376,7 @@ fn report_trouble(
             err.write_all(e.render(&source.text, &source.origin).as_bytes())?;
         }
     }
-    Ok(match outcome.reason {
-        Reason::Diverged | Reason::Oscillating => 1,
-        _ => 0,
-    })
+    Ok(u8::from(failed(outcome)))
 }
 
 /// What the command line says of a run that did not converge: the
