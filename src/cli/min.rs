@@ -27,6 +27,12 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
     let (f, source) = load(&args.input)?;
     let (mut settings, start, seed) =
         args::settings(args, &f, args.method).map_err(Failure::plain)?;
+    if args.project {
+        writeln!(
+            err,
+            "note: --project is no longer needed: --bounds keeps every method inside the box"
+        )?;
+    }
     // Pictures are checked before the run, so a typo costs no time.
     let pictures = Pictures::check(args, &f).map_err(Failure::plain)?;
     settings.keep_history = pictures.any();

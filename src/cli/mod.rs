@@ -528,8 +528,17 @@ fn wrt_indices(formula: &Formula, wrt: &Option<Vec<String>>) -> Result<Vec<usize
     }
 }
 
-/// Parses `x=-1:1,y=0:2` into bounds for every variable, in order.
+/// Parses `x=-1:1,y=0:2` into bounds for every variable, in order: a
+/// finite range for each, as drawing points and pictures need.
 fn parse_bounds(f: &Formula, text: &str) -> Result<Vec<(f64, f64)>> {
+    parse_box(f, text, false)
+}
+
+/// Parses `x=-1:1,y=0:2` into bounds for every variable, in order. When
+/// `open`, as constraints on a run: an end may be infinite (`x=0:inf`),
+/// a range may be one point (`x=2:2` holds x fixed), and a variable left
+/// out is free.
+fn parse_box(f: &Formula, text: &str, open: bool) -> Result<Vec<(f64, f64)>> {
     let mut bounds: Vec<Option<(f64, f64)>> = vec![None; f.vars().len()];
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let parsed = part.split_once('=').and_then(|(name, range)| {
@@ -550,12 +559,26 @@ fn parse_bounds(f: &Formula, text: &str) -> Result<Vec<(f64, f64)>> {
                 slope::quoted_list(f.vars())
             ))
         })?;
-        if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+        if !open && lo <= hi && !(lo.is_finite() && hi.is_finite()) {
+            return Err(usage(&format!(
+                "--bounds: {name}={lo}:{hi} has an infinite end, and points are drawn from a finite box"
+            ))
+            .with_hint("give finite ends (min takes infinite ones beside --start)"));
+        }
+        let interval = match open {
+            true => lo <= hi && lo < f64::INFINITY && hi > f64::NEG_INFINITY,
+            false => lo.is_finite() && hi.is_finite() && lo < hi,
+        };
+        if !interval {
             return Err(usage(&format!(
                 "--bounds: {name}={lo}:{hi} is not an interval: the low end must be below the high end"
             )));
         }
         bounds[i] = Some((lo, hi));
+    }
+    if open {
+        let free = (f64::NEG_INFINITY, f64::INFINITY);
+        return Ok(bounds.into_iter().map(|b| b.unwrap_or(free)).collect());
     }
     let missing: Vec<&str> = f
         .vars()

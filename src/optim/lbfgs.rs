@@ -1,7 +1,10 @@
 //! Limited-memory BFGS: the two-loop recursion over the last `memory`
 //! corrections, with a strong Wolfe line search that keeps the curvature
-//! information valid.
+//! information valid. With bounds it is L-BFGS-B: the direction comes from
+//! the Cauchy point and subspace step of `lbfgsb.rs`, and the line search
+//! stays inside the box.
 
+use super::lbfgsb::{self, Pairs, Scratch};
 use super::line_search::strong_wolfe;
 use super::{Context, Step, StepResult, dot};
 
@@ -19,13 +22,30 @@ pub(crate) struct Lbfgs {
     g_old: Vec<f64>,
     trial: Vec<f64>,
     trial_grad: Vec<f64>,
+    /// With bounds: the Gram matrices `s_i·s_j` and `s_i·y_j` by slot, the
+    /// slots oldest first, and the compact form's buffers.
+    bounded: Option<Bounded>,
+}
+
+struct Bounded {
+    ss: Vec<f64>,
+    sy: Vec<f64>,
+    order: Vec<usize>,
+    scratch: Scratch,
 }
 
 impl Lbfgs {
-    /// L-BFGS over `n` variables keeping `memory` corrections.
-    pub fn new(n: usize, memory: usize) -> Lbfgs {
+    /// L-BFGS over `n` variables keeping `memory` corrections; L-BFGS-B
+    /// when `bounded`.
+    pub fn new(n: usize, memory: usize, bounded: bool) -> Lbfgs {
         let m = memory.max(1);
         Lbfgs {
+            bounded: bounded.then(|| Bounded {
+                ss: vec![0.0; m * m],
+                sy: vec![0.0; m * m],
+                order: Vec::with_capacity(m),
+                scratch: Scratch::new(n, m),
+            }),
             s: vec![vec![0.0; n]; m],
             y: vec![vec![0.0; n]; m],
             rho: vec![0.0; m],
@@ -100,6 +120,61 @@ impl Lbfgs {
         } else {
             self.start = (self.start + 1) % m;
         }
+        if let Some(b) = &mut self.bounded {
+            for k in 0..self.len {
+                let j = (self.start + k) % m;
+                let ss = dot(&self.s[i], &self.s[j]);
+                b.ss[i * m + j] = ss;
+                b.ss[j * m + i] = ss;
+                b.sy[i * m + j] = dot(&self.s[i], &self.y[j]);
+                b.sy[j * m + i] = dot(&self.s[j], &self.y[i]);
+            }
+        }
+    }
+
+    /// L-BFGS-B's direction from `x` into `direction`, and the longest
+    /// step along it that stays in the box; `None` if the compact matrix
+    /// could not be formed.
+    fn bounded_direction(&mut self, x: &[f64], grad: &[f64], bounds: &[(f64, f64)]) -> Option<f64> {
+        let m = self.s.len();
+        let b = self.bounded.as_mut()?;
+        b.order.clear();
+        b.order.extend((0..self.len).map(|k| (self.start + k) % m));
+        let theta = match b.order.last() {
+            Some(&i) => dot(&self.y[i], &self.y[i]) * self.rho[i],
+            None => 1.0,
+        };
+        let pairs = Pairs {
+            s: &self.s,
+            y: &self.y,
+            order: &b.order,
+            ss: &b.ss,
+            sy: &b.sy,
+            memory: m,
+        };
+        if !lbfgsb::propose(&pairs, theta, x, grad, bounds, &mut b.scratch) {
+            return None;
+        }
+        let mut t_max = f64::INFINITY;
+        for (i, (d, (p, xi))) in self
+            .direction
+            .iter_mut()
+            .zip(b.scratch.xcp.iter().zip(x))
+            .enumerate()
+        {
+            *d = p - xi;
+            let (lo, hi) = bounds[i];
+            let room = if *d > 0.0 {
+                (hi - xi) / *d
+            } else if *d < 0.0 {
+                (lo - xi) / *d
+            } else {
+                f64::INFINITY
+            };
+            t_max = t_max.min(room);
+        }
+        // The proposed point is in the box: a full step is always allowed.
+        Some(t_max.max(1.0))
     }
 }
 
@@ -113,8 +188,22 @@ impl Step for Lbfgs {
     ) -> StepResult {
         self.x_old.copy_from_slice(x);
         self.g_old.copy_from_slice(grad);
+        let bounds = ctx.bounds();
         for attempt in 0..2 {
-            self.compute_direction(grad);
+            let t_max = match bounds {
+                Some(bounds) => match self.bounded_direction(x, grad, bounds) {
+                    Some(t_max) => t_max,
+                    None if attempt == 0 && self.len > 0 => {
+                        self.len = 0;
+                        continue;
+                    }
+                    None => break,
+                },
+                None => {
+                    self.compute_direction(grad);
+                    f64::INFINITY
+                }
+            };
             // Without curvature information, the first step is scaled so
             // that it moves x by about --lr.
             let t0 = if self.len == 0 {
@@ -124,11 +213,23 @@ impl Step for Lbfgs {
                 ctx.settings.method.lr()
             };
             let (trial, trial_grad) = (&mut self.trial, &mut self.trial_grad);
-            if let StepResult::Moved =
-                strong_wolfe(ctx, x, f, grad, &self.direction, t0, trial, trial_grad)
-            {
-                self.remember(x, grad);
-                return StepResult::Moved;
+            match strong_wolfe(
+                ctx,
+                x,
+                f,
+                grad,
+                &self.direction,
+                t0,
+                t_max,
+                trial,
+                trial_grad,
+            ) {
+                StepResult::Moved => {
+                    self.remember(x, grad);
+                    return StepResult::Moved;
+                }
+                StepResult::Unbounded => return StepResult::Unbounded,
+                StepResult::Failed => {}
             }
             // Forget the curvature estimate and try steepest descent once.
             if attempt == 0 && self.len > 0 {
@@ -154,7 +255,7 @@ mod tests {
 
     #[test]
     fn a_rejected_pair_leaves_a_full_memory_alone() {
-        let mut l = Lbfgs::new(1, 2);
+        let mut l = Lbfgs::new(1, 2, false);
         step(&mut l, (0.0, 0.0), (1.0, 2.0));
         step(&mut l, (1.0, 2.0), (2.0, 5.0));
         assert_eq!((l.len, l.start), (2, 0));

@@ -3,7 +3,9 @@
 //! zooming (Nocedal and Wright, Algorithms 3.5 and 3.6).
 //!
 //! Both leave `x`, `f` and `grad` at the accepted point, or untouched when
-//! no acceptable step is found.
+//! no acceptable step is found. With bounds, backtracking follows the
+//! projected path `P(x + t d)` and measures the promised decrease along it;
+//! the Wolfe search stays within the longest feasible step `t_max`.
 
 use super::{Context, StepResult, dot};
 
@@ -19,8 +21,11 @@ const C2: f64 = 0.9;
 /// Most trial steps a search makes before giving up.
 const MAX_TRIALS: usize = 60;
 
-/// Halves the step from `t0` until `f(x + t d) <= f + c1 t ∇f·d`; the
-/// accepted step is left in `t0` (so a caller can start the next search near it).
+/// Halves the step from `t0` until `f(x + t d) <= f + c1 t ∇f·d` (with
+/// bounds: until `f(P(x + t d)) <= f + c1 ∇f·(P(x + t d) - x)`); the
+/// accepted step is left in `t0` (so a caller can start the next search
+/// near it). Fails at once when the trial point no longer differs from `x`:
+/// no step lowers f.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn backtrack(
     ctx: &mut Context<'_>,
@@ -37,13 +42,30 @@ pub(crate) fn backtrack(
         return StepResult::Failed;
     }
     let c1 = C1;
+    let projected = ctx.bounds().is_some();
     let mut t = *t0;
     for _ in 0..MAX_TRIALS {
         move_to(trial, x, d, t);
         ctx.project(trial);
+        if trial == x {
+            break;
+        }
+        let promised = match projected {
+            true => trial
+                .iter()
+                .zip(x.iter())
+                .zip(grad.iter())
+                .map(|((p, q), g)| g * (p - q))
+                .sum(),
+            false => t * slope,
+        };
+        if promised.is_nan() || promised >= 0.0 {
+            t *= 0.5;
+            continue;
+        }
         let ft = ctx.value_grad(trial, trial_grad);
         // A NaN fails the test too: the step left the domain, so shrink it.
-        if ft <= *f + c1 * t * slope {
+        if ft <= *f + c1 * promised {
             accept(x, f, grad, trial, ft, trial_grad);
             *t0 = t;
             return StepResult::Moved;
@@ -53,7 +75,11 @@ pub(crate) fn backtrack(
     StepResult::Failed
 }
 
-/// Finds a step satisfying the strong Wolfe conditions, starting from `t0`.
+/// Finds a step in `(0, t_max]` satisfying the strong Wolfe conditions,
+/// starting from `t0`, or `t_max` itself when f is still falling there
+/// (the step then ends on a bound). When f falls at every trial of the
+/// growing step and no bound stops it, the search moves to the last trial
+/// and says f is unbounded.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn strong_wolfe(
     ctx: &mut Context<'_>,
@@ -62,6 +88,7 @@ pub(crate) fn strong_wolfe(
     grad: &mut [f64],
     d: &[f64],
     t0: f64,
+    t_max: f64,
     trial: &mut [f64],
     trial_grad: &mut [f64],
 ) -> StepResult {
@@ -72,13 +99,15 @@ pub(crate) fn strong_wolfe(
     let (c1, c2) = (C1, C2);
     let eval = |ctx: &mut Context<'_>, t: f64, trial: &mut [f64], trial_grad: &mut [f64]| {
         move_to(trial, x, d, t);
+        // Rounding may put x + t d a hair outside the box.
+        ctx.project(trial);
         let ft = ctx.value_grad(trial, trial_grad);
         (ft, dot(trial_grad, d))
     };
     // Bracketing: grow the step until the interval [lo, hi] holds a point
     // satisfying both conditions.
     let (mut t_prev, mut f_prev, mut slope_prev) = (0.0, f0, slope0);
-    let mut t = t0;
+    let mut t = t0.min(t_max);
     let mut bracket = None;
     for i in 0..MAX_TRIALS {
         let (ft, slope) = eval(ctx, t, trial, trial_grad);
@@ -94,10 +123,22 @@ pub(crate) fn strong_wolfe(
             bracket = Some((t, ft, slope, t_prev, f_prev));
             break;
         }
+        // Still falling at the edge of the box: stop on the bound.
+        if t >= t_max {
+            accept(x, f, grad, trial, ft, trial_grad);
+            return StepResult::Moved;
+        }
         (t_prev, f_prev, slope_prev) = (t, ft, slope);
-        t *= 2.0;
+        t = (2.0 * t).min(t_max);
     }
     let Some((mut lo, mut f_lo, mut slope_lo, mut hi, mut f_hi)) = bracket else {
+        // f fell at every one of the doubling steps, out to 2^60 times the
+        // first: as far as a search can tell, it has no lower bound.
+        if f_prev < f0 {
+            // The trial buffers hold the last step, t_prev.
+            accept(x, f, grad, trial, f_prev, trial_grad);
+            return StepResult::Unbounded;
+        }
         return StepResult::Failed;
     };
     // Zoom: shrink the bracket, always keeping `lo` the best point so far

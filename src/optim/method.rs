@@ -210,8 +210,8 @@ impl Method {
         self
     }
 
-    /// Whether the method moves by a fixed rule, not a line search (these
-    /// are the methods projection applies to).
+    /// Whether the method moves by a fixed rule from the gradient (not
+    /// L-BFGS or Newton).
     pub fn is_first_order(&self) -> bool {
         !matches!(self, Method::Lbfgs { .. } | Method::Newton { .. })
     }
@@ -284,17 +284,37 @@ fn bad(message: String) -> Error {
 pub struct Settings {
     /// The method and its parameters.
     pub method: Method,
-    /// Most iterations.
+    /// Most iterations (default 15,000, as scipy's L-BFGS-B).
     pub max_iter: usize,
-    /// Stop when f changes by at most this between iterations.
+    /// Stop when f changes by at most this between iterations (off by
+    /// default).
     pub ftol: Option<f64>,
-    /// Stop when no gradient component exceeds this in magnitude.
+    /// Stop when f falls by at most this relative to its size:
+    /// `(f_k - f_{k+1}) / max(|f_k|, |f_{k+1}|) <= ftol_rel`. This is
+    /// scipy's `ftol` without its floor of 1 under the denominator, which
+    /// would stop a run towards a minimum of 0 at about f = 2e-9. On by
+    /// default at [`Settings::FTOL_REL`] for L-BFGS and Newton, so that a run that reaches a minimum ends even when the
+    /// gradient cannot be brought below `gtol`; off by default for the
+    /// first-order methods, where a small decrease per step means a small
+    /// step, not a minimum (gd with step 0.05 on a quadratic stopped 7e-5
+    /// away from its minimum).
+    pub ftol_rel: Option<f64>,
+    /// Stop when no gradient component exceeds this in magnitude (the
+    /// projected gradient when bounds hold: components pushing against an
+    /// active bound are left out).
     pub gtol: f64,
     /// Stop when a step is at most this long.
     pub xtol: Option<f64>,
-    /// Per variable `(low, high)`, for projection.
+    /// Per variable `(low, high)` (either may be infinite): the box every
+    /// method keeps its iterates in (see `project`). A start outside it is
+    /// moved onto it ([`Outcome::moved_start`](crate::Outcome::moved_start)).
+    /// L-BFGS becomes L-BFGS-B, Newton a projected Newton method, and the
+    /// first-order methods project each iterate onto the box.
     pub bounds: Option<Vec<(f64, f64)>>,
-    /// Keep first-order iterates inside `bounds`.
+    /// Whether `bounds` constrain the run: `true` by default. `false` keeps
+    /// the box only as a description of where to draw random starts
+    /// ([`random_start`](crate::optim::random_start)) and runs
+    /// unconstrained.
     pub project: bool,
     /// Keep every iterate in [`Outcome::history`](crate::Outcome::history).
     pub keep_history: bool,
@@ -302,24 +322,37 @@ pub struct Settings {
     /// fixed-step `gd` on compiled code may run many iterations at a time
     /// in one native loop and show the observer only the last of each
     /// batch (often enough for a progress bar); the outcome is the same.
+    /// The native loop does not know the relative-reduction test, so it is
+    /// used only when `ftol_rel` is off.
     pub observe_every_iterate: bool,
 }
 
 impl Settings {
-    /// The default stopping tests for `method`: at most 1000 iterations,
-    /// gradient components at most 1e-8; `ftol` and `xtol` off.
+    /// The default relative-reduction tolerance: scipy's L-BFGS-B default
+    /// (`factr = 1e7` times the machine epsilon).
+    pub const FTOL_REL: f64 = 1e7 * f64::EPSILON;
+
+    /// The default stopping tests for `method`: at most 15,000 iterations,
+    /// gradient components at most 1e-8, relative reduction at most
+    /// [`Settings::FTOL_REL`] for L-BFGS and Newton; `ftol` and `xtol` off.
     pub fn new(method: Method) -> Settings {
         Settings {
             method,
-            max_iter: 1000,
+            max_iter: 15_000,
             ftol: None,
+            ftol_rel: (!method.is_first_order()).then_some(Settings::FTOL_REL),
             gtol: 1e-8,
             xtol: None,
             bounds: None,
-            project: false,
+            project: true,
             keep_history: false,
             observe_every_iterate: true,
         }
+    }
+
+    /// The box the run is held in: `bounds` when `project`.
+    pub fn constraints(&self) -> Option<&[(f64, f64)]> {
+        self.bounds.as_deref().filter(|_| self.project)
     }
 }
 

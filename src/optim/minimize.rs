@@ -7,22 +7,35 @@
 //! allocated once, before the loop; an iteration allocates nothing.
 //!
 //! The tests, after each iteration:
-//! 1. a value or gradient that is not finite: `diverged`;
-//! 2. iterates that turn back at nearly every step without lowering f over
+//! 1. a value or gradient that is not finite: `unbounded` if f is -∞,
+//!    else `diverged`;
+//! 2. an iterate beyond [`UNBOUNDED_X`] in some coordinate with f still
+//!    falling: `unbounded` (not for fixed-step `gd`, whose native loop
+//!    does not make this test; its unbounded runs end at f = -∞);
+//! 3. iterates that turn back at nearly every step without lowering f over
 //!    [`WINDOW`](super::diagnose::WINDOW) iterations: `oscillating`;
-//! 3. a step at most `xtol` long: `xtol`;
-//! 4. f lowered by at most `ftol` (or a step of length 0): `ftol`;
-//! 5. no gradient component above `gtol`: `gtol`;
-//! 6. `max_iter` iterations: `max-iter`.
+//! 4. a step at most `xtol` long: `xtol`;
+//! 5. f lowered by at most `ftol` (or a step of length 0): `ftol`;
+//! 6. f lowered by at most `ftol_rel` relative to `|f|`: `ftol-rel`;
+//! 7. no component of the (projected) gradient above `gtol`: `gtol`;
+//! 8. `max_iter` iterations: `max-iter`.
 //!
-//! The native descent loop (`jit/descent.rs`) performs the same tests in
-//! the same order; a change here must be made there too.
+//! A step that finds f falling as far as its line search looks ends the
+//! run as `unbounded`; one that finds no lower point, as `stalled`. A run
+//! that stops by 4–7 where the objective has a Hessian (compiled, or
+//! compiled now for at most [`SADDLE_CHECK_VARS`] variables) is checked
+//! for negative curvature over the variables no bound holds: `saddle`.
+//!
+//! The native descent loop (`jit/descent.rs`) performs tests 1 and 3–8
+//! except 6 in the same order; a change here must be made there too, and
+//! the native branch is not taken while `ftol_rel` is on (`native.rs`).
 
 use std::time::Instant;
 
+use super::dense::has_negative_eigenvalue;
 use super::diagnose::{self, Recent};
 use super::native::Fused;
-use super::outcome::{Control, Iterate, Outcome, Reason};
+use super::outcome::{Bound, Control, Iterate, Outcome, Reason};
 use super::vector::{Measure, is_finite, measure, projected_norm};
 use super::{Method, Settings, first_order, lbfgs, newton};
 use crate::error::{Error, ErrorKind, Result};
@@ -34,7 +47,18 @@ pub(crate) enum StepResult {
     Moved,
     /// No acceptable point was found; `x`, `f`, `grad` are unchanged.
     Failed,
+    /// `x`, `f` and `grad` describe a new, lower point, and f kept falling
+    /// as far along the direction as the search looked.
+    Unbounded,
 }
+
+/// How far from the origin an iterate may go, with f still falling, before
+/// the run calls f unbounded (Ipopt's `diverging_iterates_tol`).
+pub const UNBOUNDED_X: f64 = 1e20;
+
+/// The most variables for which the saddle test compiles a Hessian the
+/// objective does not have yet (its cost grows as the square).
+pub const SADDLE_CHECK_VARS: usize = 50;
 
 /// One method's iteration, with its state.
 pub(crate) trait Step {
@@ -57,7 +81,7 @@ pub(crate) struct Context<'a> {
     hessian_evaluations: usize,
 }
 
-impl Context<'_> {
+impl<'a> Context<'a> {
     pub fn value_grad(&mut self, x: &[f64], grad: &mut [f64]) -> f64 {
         self.count_gradients(1);
         self.objective.value_grad(x, grad)
@@ -75,9 +99,14 @@ impl Context<'_> {
         self.gradient_evaluations += k;
     }
 
-    /// Clamps `x` into the bounds when projecting.
+    /// The box the run is held in, if any.
+    pub fn bounds(&self) -> Option<&'a [(f64, f64)]> {
+        self.settings.constraints()
+    }
+
+    /// Clamps `x` into the bounds, if any.
     pub fn project(&self, x: &mut [f64]) {
-        if let (true, Some(bounds)) = (self.settings.project, &self.settings.bounds) {
+        if let Some(bounds) = self.bounds() {
             for (xi, &(lo, hi)) in x.iter_mut().zip(bounds) {
                 *xi = xi.clamp(lo, hi);
             }
@@ -149,6 +178,17 @@ pub fn minimize_with<R: Into<Control>>(
     check_len("the start point", start.len(), n)?;
     if let Some(bounds) = &settings.bounds {
         check_len("the bounds", bounds.len(), n)?;
+        if let Some((i, (lo, hi))) = bounds
+            .iter()
+            .enumerate()
+            .find(|(_, (lo, hi))| lo.is_nan() || hi.is_nan() || lo > hi)
+        {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!("the bounds of variable {i} are not an interval: low {lo}, high {hi}"),
+            )
+            .with_hint("the low end must not be above the high end"));
+        }
     }
     settings.method.validate()?;
     if matches!(settings.method, Method::Newton { .. }) && !objective.prepare_hessian()? {
@@ -180,12 +220,17 @@ fn run(
         hessian_evaluations: 0,
     };
     let mut step: Box<dyn Step> = match settings.method {
-        Method::Lbfgs { memory, .. } => Box::new(lbfgs::Lbfgs::new(n, memory)),
+        Method::Lbfgs { memory, .. } => Box::new(lbfgs::Lbfgs::new(
+            n,
+            memory,
+            settings.constraints().is_some(),
+        )),
         Method::Newton { .. } => Box::new(newton::Newton::new(n)),
         m => Box::new(first_order::FirstOrder::new(m, n)),
     };
     let mut x = start.to_vec();
     ctx.project(&mut x);
+    let moved_start: Vec<usize> = (0..n).filter(|&i| x[i] != start[i]).collect();
     let mut grad = vec![0.0; n];
     let f = ctx.value_grad(&x, &mut grad);
     let mut path = Path {
@@ -210,8 +255,25 @@ fn run(
     };
     let lr = settings.method.lr();
     let mut fused = Fused::new(settings);
+    // Fixed-step gd leaves the growth test out, as its native loop does.
+    let watch_growth = !matches!(
+        settings.method,
+        Method::Gd {
+            line_search: false,
+            ..
+        }
+    );
     let mut control = observe(&iterate(&path, &now));
     let stop = loop {
+        if !now.finite && path.f == f64::NEG_INFINITY {
+            break Stop {
+                back_to_last: path.iterations > 0,
+                ..Stop::new(
+                    Reason::Unbounded,
+                    "f fell to -∞: it has no lower bound near the last point".to_string(),
+                )
+            };
+        }
         if !now.finite {
             break if path.iterations == 0 {
                 Stop::new(
@@ -227,6 +289,16 @@ fn run(
                     )
                 }
             };
+        }
+        if watch_growth
+            && path.iterations > 0
+            && path.f < path.last_f
+            && path.x.iter().any(|v| v.abs() > UNBOUNDED_X)
+        {
+            break Stop::new(
+                Reason::Unbounded,
+                format!("f kept falling while x grew past {UNBOUNDED_X:e}: it has no lower bound"),
+            );
         }
         if path.recent.oscillating() {
             break Stop::diagnosed(Reason::Oscillating, diagnose::oscillating(lr));
@@ -244,6 +316,13 @@ fn run(
                 .is_some_and(|ftol| (decrease > 0.0 && decrease <= ftol) || now.step == 0.0)
             {
                 break Stop::converged(Reason::Ftol);
+            }
+            let size = path.last_f.abs().max(path.f.abs());
+            if settings
+                .ftol_rel
+                .is_some_and(|tol| decrease >= 0.0 && decrease <= tol * size)
+            {
+                break Stop::converged(Reason::FtolRel);
             }
         }
         if now.grad_norm <= settings.gtol {
@@ -274,6 +353,18 @@ fn run(
                         .to_string(),
                 );
             }
+            if let StepResult::Unbounded = moved {
+                path.iterations += 1;
+                if settings.keep_history {
+                    history.push((path.x.clone(), path.f));
+                }
+                break Stop::new(
+                    Reason::Unbounded,
+                    "f kept falling along the search direction as far as the line search \
+                     looked: it has no lower bound"
+                        .to_string(),
+                );
+            }
             path.iterations += 1;
             if settings.keep_history {
                 history.push((path.x.clone(), path.f));
@@ -296,6 +387,18 @@ fn run(
         true => (path.last_x, path.last_f),
         false => (path.x, path.f),
     };
+    let stop = match stop.reason.converged() && saddle(&mut ctx, &x, &path.grad) {
+        true => Stop::converged(Reason::Saddle),
+        false => stop,
+    };
+    let active = match settings.constraints() {
+        Some(bounds) => x
+            .iter()
+            .zip(bounds)
+            .map(|(&v, &b)| Bound::of(v, b))
+            .collect(),
+        None => vec![Bound::Free; n],
+    };
     Outcome {
         grad_norm: projected_norm(settings, &x, &path.grad),
         x,
@@ -310,8 +413,44 @@ fn run(
         advice: stop.advice,
         bad_point,
         history,
+        active,
+        moved_start,
         seconds: clock.elapsed().as_secs_f64(),
     }
+}
+
+/// Whether the stationary point `x` is a saddle: the Hessian, over the
+/// variables no bound holds, has a negative eigenvalue. Only objectives
+/// with a Hessian are checked; one is compiled now for at most
+/// [`SADDLE_CHECK_VARS`] variables.
+fn saddle(ctx: &mut Context<'_>, x: &[f64], grad: &[f64]) -> bool {
+    let n = x.len();
+    let mut hessian = vec![0.0; n * n];
+    let ready = ctx.objective.hessian(x, &mut hessian)
+        || (n <= SADDLE_CHECK_VARS
+            && matches!(ctx.objective.prepare_hessian(), Ok(true))
+            && ctx.objective.hessian(x, &mut hessian));
+    if !ready || hessian.iter().any(|h| !h.is_finite()) {
+        return false;
+    }
+    // Counted as a Hessian, not as an evaluation of the search.
+    ctx.hessian_evaluations += 1;
+    // Variables held by a bound they are pushed against are left out.
+    let free: Vec<usize> = match ctx.bounds() {
+        None => (0..n).collect(),
+        Some(bounds) => (0..n)
+            .filter(|&i| {
+                let (lo, hi) = bounds[i];
+                !((x[i] <= lo && grad[i] >= 0.0) || (x[i] >= hi && grad[i] <= 0.0))
+            })
+            .collect(),
+    };
+    let k = free.len();
+    let reduced: Vec<f64> = (free.iter())
+        .flat_map(|&i| free.iter().map(move |&j| (i, j)))
+        .map(|(i, j)| hessian[i * n + j])
+        .collect();
+    k > 0 && has_negative_eigenvalue(&reduced, k)
 }
 
 /// The observer's view of the current iterate.

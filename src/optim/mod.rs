@@ -10,9 +10,11 @@
 //! compiled loop (`native.rs`); and many runs from random starts
 //! (`multistart.rs`).
 
+mod dense;
 mod diagnose;
 mod first_order;
 mod lbfgs;
+mod lbfgsb;
 mod line_search;
 mod method;
 mod minimize;
@@ -26,9 +28,9 @@ mod vector;
 
 pub use crate::random::{random_start, start_of_run};
 pub use method::{Method, Settings};
-pub use minimize::{minimize, minimize_with};
+pub use minimize::{SADDLE_CHECK_VARS, UNBOUNDED_X, minimize, minimize_with};
 pub use multistart::{Minimum, distinct_minima, multi_start};
-pub use outcome::{Advice, Control, Iterate, Outcome, Reason};
+pub use outcome::{Advice, Bound, Control, Iterate, Outcome, Reason};
 
 pub(crate) use minimize::{Context, Step, StepResult};
 pub(crate) use vector::dot;

@@ -28,8 +28,9 @@ pub(super) struct Fused {
 
 impl Fused {
     /// The native branch for a run with `settings`, if it may take it:
-    /// plain fixed-step `gd`, with no history kept and no observer that
-    /// must see every iterate.
+    /// plain fixed-step `gd`, with no history kept, no observer that
+    /// must see every iterate, and no relative-reduction test (the native
+    /// loop does not make it).
     pub fn new(settings: &Settings) -> Option<Fused> {
         let plain = matches!(
             settings.method,
@@ -38,12 +39,13 @@ impl Fused {
                 ..
             }
         );
-        if !plain || settings.keep_history || settings.observe_every_iterate {
+        let unmirrored = settings.ftol_rel.is_some();
+        if !plain || settings.keep_history || settings.observe_every_iterate || unmirrored {
             return None;
         }
         Some(Fused {
             variant: Variant {
-                project: settings.project && settings.bounds.is_some(),
+                project: settings.constraints().is_some(),
                 negate: false,
                 ftol: settings.ftol.is_some(),
                 xtol: settings.xtol.is_some(),

@@ -1,18 +1,34 @@
-//! Newton's method on the exact Hessian. Where the Hessian is not positive
-//! definite (a saddle, a maximum), a multiple of the identity is added until
-//! it is, so the step is always a descent direction; a backtracking line
-//! search from the full step keeps each step decreasing f.
+//! Newton's method on the exact Hessian, projected onto the bounds when
+//! there are any (Bertsekas' projected Newton method). Variables at a bound
+//! with the gradient pushing them out of the box are held; the Newton step
+//! is taken on the others (the free subspace), where the Hessian is
+//! shifted by a multiple of the identity until it is positive definite, so
+//! the step is a descent direction. A backtracking search along the
+//! projected path `P(x + t d)` from the full step keeps each step lowering
+//! f; when no step does, the method says so at once. Where the Hessian had
+//! to be shifted, the shift also keeps the step within a radius that
+//! doubles after each step taken whole, so that steps along negative or
+//! zero curvature grow (and a run along a direction of unbounded decrease
+//! gets somewhere).
 
+use super::dense::{cholesky, solve_cholesky};
 use super::line_search::backtrack;
 use super::{Context, Step, StepResult};
 
 pub(crate) struct Newton {
     n: usize,
     hessian: Vec<f64>,
+    /// The free variables' indices, and their Hessian, gradient and step.
+    free: Vec<usize>,
+    reduced: Vec<f64>,
+    reduced_grad: Vec<f64>,
+    reduced_step: Vec<f64>,
     factor: Vec<f64>,
     direction: Vec<f64>,
     trial: Vec<f64>,
     trial_grad: Vec<f64>,
+    /// How long a step may be where the Hessian had to be shifted.
+    radius: f64,
 }
 
 impl Newton {
@@ -20,59 +36,39 @@ impl Newton {
         Newton {
             n,
             hessian: vec![0.0; n * n],
+            free: Vec::with_capacity(n),
+            reduced: vec![0.0; n * n],
+            reduced_grad: vec![0.0; n],
+            reduced_step: vec![0.0; n],
             factor: vec![0.0; n * n],
             direction: vec![0.0; n],
             trial: vec![0.0; n],
             trial_grad: vec![0.0; n],
+            radius: 1.0,
         }
     }
 
-    /// Cholesky factor of `hessian + shift*I` into `factor`; `false` if that
-    /// matrix is not (numerically) positive definite.
-    fn cholesky(&mut self, shift: f64) -> bool {
-        let n = self.n;
-        for i in 0..n {
-            for j in 0..=i {
-                let mut sum = self.hessian[i * n + j] + if i == j { shift } else { 0.0 };
-                for k in 0..j {
-                    sum -= self.factor[i * n + k] * self.factor[j * n + k];
-                }
-                if i == j {
-                    if sum.is_nan() || sum <= 0.0 {
-                        return false;
-                    }
-                    self.factor[i * n + i] = sum.sqrt();
-                } else {
-                    self.factor[i * n + j] = sum / self.factor[j * n + j];
-                }
+    /// Chooses the free variables: those not within `epsilon` of a bound
+    /// that the gradient pushes them against.
+    fn choose_free(&mut self, x: &[f64], grad: &[f64], bounds: Option<&[(f64, f64)]>) {
+        self.free.clear();
+        let Some(bounds) = bounds else {
+            self.free.extend(0..self.n);
+            return;
+        };
+        // Bertsekas' ε: a variable this close to a bound it is pushed
+        // against is held, so the search does not crawl towards it.
+        let width = (0..self.n)
+            .map(|i| (x[i] - (x[i] - grad[i]).clamp(bounds[i].0, bounds[i].1)).abs())
+            .fold(0.0, f64::max);
+        let epsilon = width.min(1e-6);
+        for i in 0..self.n {
+            let (lo, hi) = bounds[i];
+            let held =
+                (x[i] <= lo + epsilon && grad[i] > 0.0) || (x[i] >= hi - epsilon && grad[i] < 0.0);
+            if !held {
+                self.free.push(i);
             }
-        }
-        true
-    }
-
-    /// Solves `L Lᵀ d = -grad` into `direction`.
-    fn solve(&mut self, grad: &[f64]) {
-        let n = self.n;
-        let l = &self.factor;
-        let d = &mut self.direction;
-        for i in 0..n {
-            let (solved, rest) = d.split_at_mut(i);
-            let row = &l[i * n..i * n + i];
-            let sum = -grad[i]
-                - row
-                    .iter()
-                    .zip(solved.iter())
-                    .map(|(a, b)| a * b)
-                    .sum::<f64>();
-            rest[0] = sum / l[i * n + i];
-        }
-        for i in (0..n).rev() {
-            let (head, solved) = d.split_at_mut(i + 1);
-            let column = solved
-                .iter()
-                .enumerate()
-                .map(|(j, dk)| l[(i + 1 + j) * n + i] * dk);
-            head[i] = (head[i] - column.sum::<f64>()) / l[i * n + i];
         }
     }
 }
@@ -88,26 +84,65 @@ impl Step for Newton {
         if !ctx.hessian(x, &mut self.hessian) || self.hessian.iter().any(|h| !h.is_finite()) {
             return StepResult::Failed;
         }
+        let bounds = ctx.bounds();
+        self.choose_free(x, grad, bounds);
+        let (n, k) = (self.n, self.free.len());
+        for (a, &i) in self.free.iter().enumerate() {
+            self.reduced_grad[a] = grad[i];
+            for (b, &j) in self.free.iter().enumerate() {
+                self.reduced[a * k + b] = self.hessian[i * n + j];
+            }
+        }
         // The smallest shift that makes the matrix positive definite, found
-        // by growing it tenfold from a scale set by the diagonal.
-        let scale = (0..self.n)
-            .map(|i| self.hessian[i * self.n + i].abs())
+        // by doubling it from a scale set by the diagonal.
+        let scale = (0..k)
+            .map(|a| self.reduced[a * k + a].abs())
             .fold(0.0, f64::max)
             .max(1e-12);
         let mut shift = 0.0;
-        while !self.cholesky(shift) {
+        while !cholesky(&self.reduced[..k * k], k, shift, &mut self.factor) {
             shift = if shift == 0.0 {
                 1e-8 * scale
             } else {
-                shift * 10.0
+                shift * 2.0
             };
             if !shift.is_finite() || shift > 1e300 {
                 return StepResult::Failed;
             }
         }
-        self.solve(grad);
+        // Where the Hessian had to be shifted, the model has no minimum
+        // along some direction, and the step's length is set by a radius
+        // instead (as in a trust region): the shift is |g| / radius when
+        // that keeps the matrix positive definite (a singular Hessian
+        // needs only a little), else the one just found.
+        if shift > 0.0 {
+            let g_norm = self.reduced_grad[..k]
+                .iter()
+                .map(|g| g * g)
+                .sum::<f64>()
+                .sqrt();
+            let wanted = g_norm / self.radius;
+            let (reduced, factor) = (&self.reduced[..k * k], &mut self.factor);
+            if !(wanted > 0.0 && wanted.is_finite() && cholesky(reduced, k, wanted, factor)) {
+                cholesky(reduced, k, shift, factor);
+            }
+        }
+        solve_cholesky(
+            &self.factor[..k * k],
+            k,
+            &self.reduced_grad[..k],
+            &mut self.reduced_step[..k],
+        );
+        // Held variables move down their gradient, which the projection
+        // turns into staying on their bound.
+        for (d, g) in self.direction.iter_mut().zip(grad.iter()) {
+            *d = -g;
+        }
+        for (a, &i) in self.free.iter().enumerate() {
+            self.direction[i] = self.reduced_step[a];
+        }
         let mut t = ctx.settings.method.lr();
-        backtrack(
+        let moved = backtrack(
             ctx,
             x,
             f,
@@ -116,6 +151,16 @@ impl Step for Newton {
             &mut t,
             &mut self.trial,
             &mut self.trial_grad,
-        )
+        );
+        // A shifted step that was taken whole may be twice as long next
+        // time; one cut back sets the radius to what was taken.
+        if shift > 0.0 {
+            let length = t * self.direction.iter().map(|d| d * d).sum::<f64>().sqrt();
+            self.radius = match t == ctx.settings.method.lr() {
+                true => 2.0 * self.radius.max(length),
+                false => length.max(f64::MIN_POSITIVE),
+            };
+        }
+        moved
     }
 }

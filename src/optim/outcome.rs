@@ -9,6 +9,10 @@ use std::fmt;
 pub enum Reason {
     /// f changed by at most `ftol`.
     Ftol,
+    /// f fell by at most `ftol_rel` relative to its size: the run reached
+    /// a minimum as closely as the relative-reduction test asks, even if
+    /// the gradient could not be brought below `gtol`.
+    FtolRel,
     /// The gradient is at most `gtol` in every component.
     Gtol,
     /// The step was at most `xtol` long.
@@ -24,6 +28,14 @@ pub enum Reason {
     Stalled,
     /// The observer asked the run to stop.
     Interrupted,
+    /// f decreases without bound: it reached -∞, the iterates grew past
+    /// [`UNBOUNDED_X`](crate::optim::UNBOUNDED_X), or a line search found f
+    /// still falling at the longest step it tries.
+    Unbounded,
+    /// The point is stationary, but the Hessian there (over the variables
+    /// no bound holds) has a negative eigenvalue: a saddle or a maximum,
+    /// not a minimum.
+    Saddle,
 }
 
 impl Reason {
@@ -31,6 +43,7 @@ impl Reason {
     pub fn name(self) -> &'static str {
         match self {
             Reason::Ftol => "ftol",
+            Reason::FtolRel => "ftol-rel",
             Reason::Gtol => "gtol",
             Reason::Xtol => "xtol",
             Reason::MaxIter => "max-iter",
@@ -38,18 +51,26 @@ impl Reason {
             Reason::Oscillating => "oscillating",
             Reason::Stalled => "stalled",
             Reason::Interrupted => "interrupted",
+            Reason::Unbounded => "unbounded",
+            Reason::Saddle => "saddle",
         }
     }
 
     /// Whether the run reached a point it can vouch for.
     pub fn converged(self) -> bool {
-        matches!(self, Reason::Ftol | Reason::Gtol | Reason::Xtol)
+        matches!(
+            self,
+            Reason::Ftol | Reason::FtolRel | Reason::Gtol | Reason::Xtol
+        )
     }
 
     /// One line that says what the reason means.
     pub fn explanation(self) -> &'static str {
         match self {
             Reason::Ftol => "f changed by at most ftol in the last iteration",
+            Reason::FtolRel => {
+                "f fell by at most ftol_rel, relative to its size, in the last iteration"
+            }
             Reason::Gtol => "no gradient component is larger than gtol",
             Reason::Xtol => "the last step was at most xtol long",
             Reason::MaxIter => "the run used its max_iter iterations",
@@ -57,6 +78,52 @@ impl Reason {
             Reason::Oscillating => "the iterates bounce back and forth without lowering f",
             Reason::Stalled => "no step along the search direction lowers f",
             Reason::Interrupted => "the observer stopped the run",
+            Reason::Unbounded => "f decreases without bound",
+            Reason::Saddle => {
+                "the gradient vanishes but the Hessian has a negative eigenvalue: a saddle, \
+                 not a minimum"
+            }
+        }
+    }
+}
+
+impl Reason {
+    /// Every reason, in the order of the enum.
+    pub const ALL: [Reason; 11] = [
+        Reason::Ftol,
+        Reason::FtolRel,
+        Reason::Gtol,
+        Reason::Xtol,
+        Reason::MaxIter,
+        Reason::Diverged,
+        Reason::Oscillating,
+        Reason::Stalled,
+        Reason::Interrupted,
+        Reason::Unbounded,
+        Reason::Saddle,
+    ];
+}
+
+/// Where a variable ends relative to its bounds.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum Bound {
+    /// Strictly inside its bounds (or unbounded).
+    Free,
+    /// At its lower bound.
+    Lower,
+    /// At its upper bound.
+    Upper,
+}
+
+impl Bound {
+    /// Where `x` is in `[lo, hi]`.
+    pub fn of(x: f64, (lo, hi): (f64, f64)) -> Bound {
+        if x <= lo {
+            Bound::Lower
+        } else if x >= hi {
+            Bound::Upper
+        } else {
+            Bound::Free
         }
     }
 }
@@ -157,7 +224,8 @@ pub struct Outcome {
     pub evaluations: usize,
     /// Gradients computed (each with its value).
     pub gradient_evaluations: usize,
-    /// Hessians computed.
+    /// Hessians computed, including the one the saddle test computes at
+    /// the end of a converged run (which `evaluations` leaves out).
     pub hessian_evaluations: usize,
     /// Why the run stopped.
     pub reason: Reason,
@@ -170,6 +238,12 @@ pub struct Outcome {
     pub bad_point: Option<Vec<f64>>,
     /// Every iterate's point and value, if [`Settings::keep_history`](crate::Settings::keep_history).
     pub history: Vec<(Vec<f64>, f64)>,
+    /// Per variable, whether it ends at a bound ([`Bound::Free`] for
+    /// every variable when the run had no bounds).
+    pub active: Vec<Bound>,
+    /// The variables (by index) whose start lay outside its bounds and was
+    /// moved onto the nearest bound before the first evaluation.
+    pub moved_start: Vec<usize>,
     /// Wall-clock time of the run.
     pub seconds: f64,
 }
@@ -181,11 +255,16 @@ impl Outcome {
         self.reason.converged()
     }
 
-    /// The message with the advice, if any, in the library's words.
+    /// The message with the advice, if any, in the library's words, and a
+    /// note when the start was moved into the bounds.
     pub fn summary(&self) -> String {
-        match &self.advice {
+        let mut text = match &self.advice {
             Some(advice) => format!("{}: {advice}", self.message),
             None => self.message.clone(),
+        };
+        if !self.moved_start.is_empty() {
+            text.push_str("; the start lay outside the bounds and was moved onto them");
         }
+        text
     }
 }

@@ -57,10 +57,10 @@ pub(super) fn is_finite(f: f64, grad: &[f64]) -> bool {
 }
 
 /// The largest gradient component, leaving out components that push against
-/// an active bound when projecting (there the gradient need not vanish).
-/// NaN if a component is NaN.
+/// an active bound (there the gradient need not vanish). NaN if a
+/// component is NaN.
 pub(super) fn projected_norm(settings: &Settings, x: &[f64], grad: &[f64]) -> f64 {
-    let Some(bounds) = settings.bounds.as_deref().filter(|_| settings.project) else {
+    let Some(bounds) = settings.constraints() else {
         return largest_magnitude(grad);
     };
     let mut m = 0.0;

@@ -2,6 +2,7 @@
 //! and Cranelift again).
 
 mod bad_input;
+mod bounds;
 mod check;
 mod cli;
 mod cli_conventions;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 
-use super::super::{Input, fresh_seed, parse_assignments, parse_bounds, usage};
+use super::super::{Input, fresh_seed, parse_assignments, parse_box, usage};
 use slope::Formula;
 use slope::Result;
 use slope::optim::{self, Method, Settings};
@@ -20,7 +20,7 @@ pub struct Args {
     /// Not a flag of min: read only to point to --start
     #[arg(long, hide = true, value_name = "POINT", allow_hyphen_values = true)]
     pub(super) at: Option<String>,
-    /// Box for a random start (and for --project), e.g. --bounds x=-2:2,y=-1:1
+    /// Box every method stays in, and random starts are drawn from, e.g. --bounds x=-2:2,y=0:inf (with --start, a variable left out is free)
     #[arg(long, value_name = "BOX", allow_hyphen_values = true)]
     pub(super) bounds: Option<String>,
     /// Seed of the random start (default: drawn, and printed so the run can be repeated)
@@ -55,8 +55,9 @@ pub struct Args {
     /// Maximise instead of minimising
     #[arg(long)]
     pub(super) maximize: bool,
-    /// Keep first-order iterates inside --bounds
-    #[arg(long)]
+    /// Once "keep first-order iterates inside --bounds"; now every method
+    /// does, and the flag only earns a note
+    #[arg(long, hide = true)]
     pub(super) project: bool,
     /// Gradient source: exact (compiled), or finite differences of the compiled value
     #[arg(long, value_enum, default_value_t = GradientArg::Exact)]
@@ -146,8 +147,7 @@ pub(super) enum TraceFormat {
 /// Settings, start point and seed (when one was drawn or given) from the
 /// command line, with every value checked. With `--compare`, options that
 /// apply to some methods only (`--lr` to the first-order ones,
-/// `--line-search` to gd, `--project` to the first-order ones) are applied
-/// where they fit instead of refused.
+/// `--line-search` to gd) are applied where they fit instead of refused.
 pub(super) fn settings(
     args: &Args,
     f: &Formula,
@@ -158,7 +158,6 @@ pub(super) fn settings(
             usage("min starts from --start, not --at").with_hint(format!("write --start {at}"))
         );
     }
-    let comparing = args.compare.is_some();
     let method = method(args, which)?;
     let mut s = Settings::new(method);
     if args.max_iter == 0 {
@@ -172,19 +171,11 @@ pub(super) fn settings(
     let bounds = args
         .bounds
         .as_deref()
-        .map(|b| parse_bounds(f, b))
+        .map(|b| parse_box(f, b, args.start.is_some()))
         .transpose()?;
-    if args.project {
-        if bounds.is_none() {
-            return Err(usage("--project needs --bounds"));
-        }
-        if !method.is_first_order() && !comparing {
-            return Err(usage(&format!(
-                "--project applies to the first-order methods, not {}",
-                method.name()
-            )));
-        }
-        s.project = method.is_first_order();
+    if args.project && bounds.is_none() {
+        return Err(usage("--project needs --bounds")
+            .with_hint("--bounds alone keeps every method inside the box"));
     }
     if let Some(k) = args.restarts {
         if k == 0 {

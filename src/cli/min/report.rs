@@ -238,6 +238,21 @@ fn run_json(context: &Context, run: &Run, seed: Option<u64>) -> Map<String, Valu
     obj.insert("method".into(), json!(run.settings.method.name()));
     obj.insert("lr".into(), json_number(run.settings.method.lr()));
     obj.insert("seconds".into(), json_number(run.seconds));
+    if run.settings.constraints().is_some() {
+        let at: Map<String, Value> = active_bounds(context.f, outcome)
+            .map(|(name, side)| (name.to_string(), json!(side)))
+            .collect();
+        obj.insert("active_bounds".into(), Value::Object(at));
+    }
+    if !outcome.moved_start.is_empty() {
+        let names = &context.f.vars();
+        let moved: Vec<&str> = outcome
+            .moved_start
+            .iter()
+            .map(|&i| names[i].as_str())
+            .collect();
+        obj.insert("moved_start".into(), json!(moved));
+    }
     if let Some(seed) = seed {
         obj.insert("seed".into(), json!(seed));
     }
@@ -247,13 +262,31 @@ fn run_json(context: &Context, run: &Run, seed: Option<u64>) -> Map<String, Valu
     obj
 }
 
-/// Whether a run went wrong (exit status 1): it diverged or oscillated.
-/// Running out of iterations is not a failure: the result may be usable.
+/// Whether a run went wrong (exit status 1): it diverged or oscillated, f
+/// has no lower bound, or the point it found is a saddle. Running out of
+/// iterations is not a failure: the result may be usable.
 fn failed(outcome: &Outcome) -> bool {
-    matches!(
-        outcome.reason,
-        optim::Reason::Diverged | optim::Reason::Oscillating
-    )
+    use optim::Reason::*;
+    matches!(outcome.reason, Diverged | Oscillating | Unbounded | Saddle)
+}
+
+/// The variables a run ended on a bound of, with the side ("lower" or
+/// "upper"), in order.
+fn active_bounds<'f>(
+    f: &'f Formula,
+    outcome: &Outcome,
+) -> impl Iterator<Item = (&'f str, &'static str)> {
+    f.vars()
+        .iter()
+        .zip(&outcome.active)
+        .filter_map(|(name, side)| {
+            let side = match side {
+                optim::Bound::Free => return None,
+                optim::Bound::Lower => "lower",
+                optim::Bound::Upper => "upper",
+            };
+            Some((name.as_str(), side))
+        })
 }
 
 pub(super) fn write_trace(
@@ -304,8 +337,14 @@ fn write_summary(
     seconds: f64,
 ) -> std::io::Result<()> {
     let (f, args, outcome, settings) = (context.f, context.args, &run.outcome, &run.settings);
+    // "minimum" only when the run can vouch for it.
+    use slope::optim::Reason;
     let what = match (outcome.reason, args.maximize) {
-        (slope::optim::Reason::Diverged, _) => "last finite",
+        (Reason::Diverged, _) => "last finite",
+        (Reason::Saddle, _) => "saddle",
+        (Reason::Unbounded, false) => "lowest seen",
+        (Reason::Unbounded, true) => "highest seen",
+        (r, _) if !r.converged() => "last",
         (_, true) => "maximum",
         (_, false) => "minimum",
     };
@@ -335,6 +374,19 @@ fn write_summary(
     )?;
     if let Some(seed) = seed {
         writeln!(out, "{:<11} random start from --seed {seed}", "start")?;
+    }
+    if !outcome.moved_start.is_empty() {
+        writeln!(
+            out,
+            "{:<11} moved onto --bounds (it lay outside them)",
+            "start"
+        )?;
+    }
+    let active: Vec<String> = active_bounds(f, outcome)
+        .map(|(name, side)| format!("{name} at its {side} bound"))
+        .collect();
+    if !active.is_empty() {
+        writeln!(out, "{:<11} {}", "bounds", active.join(", "))?;
     }
     writeln!(
         out,
