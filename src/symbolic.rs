@@ -4,35 +4,43 @@
 //! **Opt-in.** Only [`check`](crate::check) calls [`proved_equal`]. The
 //! canonical constructors of `canon.rs` never do, so parsing,
 //! differentiation, printing and compiled code are the same with or without
-//! this module; it works on a copy of the graph and leaves the caller's as
-//! it was.
+//! this module; it only reads the caller's graph.
 //!
 //! **What "proved" means.** `proved_equal(graph, a, b)` is `true` when `a`
-//! and `b` are one node, when the canonical difference `a − b` folds to the
-//! constant 0, or when that difference normalises to a rational function
-//! whose numerator cancels. The normal form is `num / Π factorᵏ`: `num` a
-//! polynomial with integer (possibly negative) exponents over atoms, each
-//! factor a polynomial of more than one term, kept whole and scaled to a
-//! fixed form, so that common denominators are found without expanding
-//! them (`rational.rs`). Atoms are variables and non-polynomial subterms
-//! rebuilt from their normalised arguments, so `sin(x*(x+1))` and
-//! `sin(x^2 + x)` are one atom. Between atoms these identities are
+//! and `b` are one node, or when the difference of their normal forms is
+//! exactly zero. The normal form is `num / Π factorᵏ`: `num` a polynomial
+//! with integer (possibly negative) exponents over atoms, each factor a
+//! polynomial of more than one term, kept whole and scaled to a fixed form,
+//! so that common denominators are found without expanding them
+//! (`rational.rs`). Coefficients are exact rationals: every constant of the
+//! graph is a double, which is a dyadic rational, and the arithmetic on
+//! them never rounds, so a term cancels only when it cancels exactly
+//! (`1e15*x*(y+1) - 1e15*x*y - 1e15*x + x` is `x`, however small beside
+//! the rest). No number is ever snapped to a nearby one: `x^(1e-13)` is an
+//! atom, not `x^0`.
+//!
+//! Atoms are variables and non-polynomial subterms, identified by their
+//! function and the exact normal forms of their arguments, so
+//! `sin(x*(x+1))` and `sin(x^2 + x)` are one atom. A function of a
+//! constant is folded only where its value is exact (`exp(0) = 1`,
+//! `abs`, `floor`, a rational root of a perfect power); otherwise it stays
+//! an atom, a symbolic constant. Between atoms these identities are
 //! applied, and no others: `sin² = 1 − cos²`, `sinh² = cosh² − 1`,
 //! `tan = sin/cos`, the angle sums of `sin(k·u)` and `cos(k·u)` for small
-//! whole `k`, `exp(a)·exp(b) = exp(a + b)` and `(b^(1/q))^q = b`. A proof
-//! therefore holds
-//!
-//! - where both sides are defined: a cancelled common factor (`x/x = 1`, as
-//!   in the canonical forms) or a root identity may hide a removable point
-//!   where a denominator vanishes or a root of a negative base is NaN;
-//! - up to the rounding of coefficients, which are doubles: a coefficient
-//!   within `32·ε` of the magnitudes summed into it counts as cancelled.
+//! whole `k`, `exp(a)·exp(b) = exp(a + b)` and `(b^(1/q))^q = b` (for an
+//! exponent whose exact value has the denominator `q`, which for a double
+//! is a power of two: `x^0.5`, `x^0.25`, not `x^(1/3)`, whose double is not
+//! a third). A proof therefore holds exactly, for the graph's constants as
+//! they are, wherever both sides are defined: a cancelled common factor
+//! (`x/x = 1`, as in the canonical forms) or a root identity may hide a
+//! removable point where a denominator vanishes or a root of a negative
+//! base is NaN.
 //!
 //! `false` means "not proved", never "different". What is not proved is
 //! left to the numeric comparison of
 //! [`check::compare_derivative`](crate::check::compare_derivative), which
-//! evaluates both sides at random points and reports agreement (not a
-//! proof) or a counterexample.
+//! evaluates both sides at points and reports agreement within their
+//! rounding (not a proof) or a counterexample.
 //!
 //! **Bounded.** Every input ends quickly. Some bounds only make a subterm
 //! an atom, which loses its identities but may still prove: integer powers
@@ -40,15 +48,15 @@
 //! [`MAX_ROOT`], `sin(k·u)` with `|k|` over [`MAX_MULTIPLE`]. The others
 //! give up, and giving up proves nothing (`proved_equal` is `false`, and
 //! `check` compares at points): a polynomial of more than [`MAX_TERMS`]
-//! terms, more than [`MAX_WORK`] term operations in all, more than
-//! [`MAX_REWRITES`] rounds of identities on one value, atoms nested more
-//! than [`MAX_NESTING`] deep, or a coefficient that overflows. Nodes are
-//! normalised in the graph's order, children first, so nothing recurses on
-//! the depth of the formula; only rewriting an atom reduces its argument
-//! again, which recurses as deep as atoms nest, hence `MAX_NESTING`.
+//! terms, more than [`MAX_WORK`] term operations in all, a coefficient of
+//! more than [`MAX_BITS`] bits, more than [`MAX_REWRITES`] rounds of
+//! identities on one value, atoms nested more than [`MAX_NESTING`] deep, or
+//! a constant that is not finite. Nodes are normalised in the graph's
+//! order, children first, so nothing recurses on the depth of the formula;
+//! only rewriting an atom reduces its argument again, which recurses as
+//! deep as atoms nest, hence `MAX_NESTING`.
 
-use std::collections::BTreeMap;
-
+use num_traits::{One, Signed, Zero};
 use rustc_hash::FxHashMap;
 
 use crate::builtins::Func;
@@ -57,24 +65,27 @@ use crate::graph::{Graph, Node, NodeId};
 
 mod rational;
 
-use rational::{Coef, Mono, Poly, Rat, constant, monomial};
+use rational::{Coef, Mono, Poly, Rat, as_small_int, constant, exact, int, mono_rat, monomial};
 
 /// The most terms a polynomial may have after a multiplication.
 const MAX_TERMS: usize = 2_000;
 /// The largest integer power expanded (and the largest whole part of a
 /// fractional one); larger powers are atoms.
-const MAX_POWER: f64 = 16.0;
+const MAX_POWER: i64 = 16;
 /// The most term operations (terms added, pairs multiplied, terms copied)
 /// in one proof.
 const MAX_WORK: usize = 2_000_000;
+/// The most bits in a coefficient (numerator and denominator together):
+/// a double needs at most 1,128; this allows products of a few dozen.
+const MAX_BITS: u64 = 8_192;
 /// The largest denominator `q` of an exponent `n + m/q` written with the
 /// root `b^(1/q)`; other fractional powers are atoms.
-const MAX_ROOT: i32 = 12;
+const MAX_ROOT: i64 = 12;
 /// The deepest nesting of reductions (an atom's argument reduced while
 /// reducing a value that holds it).
 const MAX_NESTING: usize = 64;
 /// The largest `k` for which `sin(k·u)` is expanded.
-const MAX_MULTIPLE: f64 = 8.0;
+const MAX_MULTIPLE: i64 = 8;
 /// The most rounds of identities applied to one value.
 const MAX_REWRITES: usize = 64;
 
@@ -84,12 +95,23 @@ pub fn proved_equal(graph: &Graph, a: NodeId, b: NodeId) -> bool {
     if a == b {
         return true;
     }
-    let mut g = graph.clone();
-    let d = g.sub(a, b);
-    if g.as_const(d) == Some(0.0) {
-        return true;
-    }
-    is_zero(&mut g, d)
+    let mut n = Normaliser {
+        graph,
+        atoms: Vec::new(),
+        atom_index: FxHashMap::default(),
+        factors: Vec::new(),
+        factor_index: FxHashMap::default(),
+        work: 0,
+        nesting: 0,
+    };
+    let mut difference = || -> R<bool> {
+        let mut memo = n.walk(&[a, b])?;
+        let ra = memo.remove(&a).ok_or(GiveUp)?;
+        let rb = memo.get(&b).ok_or(GiveUp)?.clone();
+        let minus_b = n.scale(&rb, int(-1))?;
+        Ok(n.add(&ra, &minus_b)?.num.is_empty())
+    };
+    matches!(difference(), Ok(true))
 }
 
 /// What an atom is, as far as the identities care.
@@ -98,20 +120,26 @@ enum Kind {
     /// No identity applies.
     Plain,
     /// `sin(arg)`: its square is rewritten with `cos(arg)`.
-    Sin(NodeId),
+    Sin(Rat),
     /// `sinh(arg)`: its square is rewritten with `cosh(arg)`.
-    Sinh(NodeId),
+    Sinh(Rat),
     /// `base^(1/q)`.
     Root(Rat, i32),
     /// `exp(arg)`.
     Exp(Rat),
 }
 
-/// A subterm the normal form treats as a variable.
-struct Atom {
-    /// The subterm, rebuilt from its normalised arguments.
-    node: NodeId,
-    kind: Kind,
+/// What identifies an atom: its operation and the exact normal forms of
+/// its operands.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Key {
+    Var(u32),
+    Call1(Func, Rat),
+    Call2(Func, Rat, Rat),
+    /// `base^exponent`, the exponent not a constant.
+    Pow(Rat, Rat),
+    /// `base^c` for a constant `c` that is not a small integer.
+    PowC(Rat, Coef),
 }
 
 /// The work ran past a bound.
@@ -122,50 +150,103 @@ type R<T> = std::result::Result<T, GiveUp>;
 /// One proof's state: the atoms and denominator factors met so far, each
 /// numbered in the order met, and the work spent.
 struct Normaliser<'g> {
-    /// A copy of the caller's graph, which atoms and factors are added to.
-    graph: &'g mut Graph,
-    atoms: Vec<Atom>,
-    atom_index: FxHashMap<NodeId, u32>,
+    graph: &'g Graph,
+    /// Each atom's kind, by number.
+    atoms: Vec<Kind>,
+    atom_index: FxHashMap<Key, u32>,
     /// Denominator factors: monic, content-free polynomials.
     factors: Vec<Poly>,
-    factor_nodes: Vec<NodeId>,
-    /// A factor's terms, coefficients by bit pattern, to its index.
-    factor_index: FxHashMap<Vec<(Mono, u64)>, u32>,
+    /// A factor's terms to its index.
+    factor_index: FxHashMap<Poly, u32>,
     /// Term operations so far, against [`MAX_WORK`].
     work: usize,
     /// Current depth of nested `reduce` calls.
     nesting: usize,
 }
 
-/// Whether `d` normalises to zero.
-fn is_zero(graph: &mut Graph, d: NodeId) -> bool {
-    let mut n = Normaliser {
-        graph,
-        atoms: Vec::new(),
-        atom_index: FxHashMap::default(),
-        factors: Vec::new(),
-        factor_nodes: Vec::new(),
-        factor_index: FxHashMap::default(),
-        work: 0,
-        nesting: 0,
+/// The value of `f(c)` where it is exact.
+fn fold1(f: Func, c: &Coef) -> Option<Coef> {
+    let (zero, one) = (c.is_zero(), c.is_one());
+    match f {
+        Func::Abs => Some(c.abs()),
+        Func::Sign => Some(c.signum()),
+        Func::Floor => Some(c.floor()),
+        Func::Ceil => Some(c.ceil()),
+        Func::Sin
+        | Func::Tan
+        | Func::Asin
+        | Func::Atan
+        | Func::Sinh
+        | Func::Tanh
+        | Func::Asinh
+        | Func::Atanh
+        | Func::Cbrt
+            if zero =>
+        {
+            Some(Coef::zero())
+        }
+        Func::Cos | Func::Cosh | Func::Exp if zero => Some(Coef::one()),
+        Func::Ln | Func::Log2 | Func::Log10 | Func::Acosh | Func::Acos if one => Some(Coef::zero()),
+        Func::Cbrt if one => Some(Coef::one()),
+        _ => None,
+    }
+}
+
+/// The value of `f(a, b)` where it is exact.
+fn fold2(f: Func, a: &Coef, b: &Coef) -> Option<Coef> {
+    match f {
+        Func::Min => Some(a.min(b).clone()),
+        Func::Max => Some(a.max(b).clone()),
+        _ => None,
+    }
+}
+
+/// `b^e` for constants, where it is exact and small: whole powers, and
+/// roots of perfect powers. `Err` where it is nowhere finite (a fractional
+/// power of a negative number, a negative power of zero).
+fn const_pow(b: &Coef, e: &Coef) -> R<Option<Coef>> {
+    if b.is_zero() {
+        return if e.is_positive() {
+            Ok(Some(Coef::zero()))
+        } else if e.is_zero() {
+            Ok(Some(Coef::one()))
+        } else {
+            Err(GiveUp)
+        };
+    }
+    if !e.is_integer() && b.is_negative() {
+        return Err(GiveUp);
+    }
+    let (p, q) = (e.numer(), e.denom());
+    let (Ok(p), Ok(q)) = (i32::try_from(p), u32::try_from(q)) else {
+        return Ok(None);
     };
-    matches!(n.node(d), Ok(r) if r.num.is_empty())
+    // The result's size, bounded before it is computed.
+    let bits = (b.numer().bits() + b.denom().bits()) * u64::from(p.unsigned_abs()) / u64::from(q);
+    if bits > MAX_BITS {
+        return Ok(None);
+    }
+    let (rn, rd) = (b.numer().nth_root(q), b.denom().nth_root(q));
+    if rn.pow(q) != *b.numer() || rd.pow(q) != *b.denom() {
+        return Ok(None);
+    }
+    let root = Coef::new(rn, rd);
+    Ok(Some(num_traits::Pow::pow(root, p)))
 }
 
 /// The walk over the graph: each node's normal form from its children's.
 impl Normaliser<'_> {
-    /// The normal form of `root`, computed for each node it depends on
-    /// in increasing order (children first: no recursion).
-    fn node(&mut self, root: NodeId) -> R<Rat> {
-        let order = reachable(self.graph, &[root]);
+    /// The normal forms of `roots` and of every node they depend on,
+    /// computed in increasing order (children first: no recursion).
+    fn walk(&mut self, roots: &[NodeId]) -> R<FxHashMap<NodeId, Rat>> {
+        let order = reachable(self.graph, roots);
         let mut memo: FxHashMap<NodeId, Rat> = FxHashMap::default();
         for id in order {
-            let node = self.graph.node(id).clone();
-            let r = match node {
-                Node::Const(c) => constant(c),
-                Node::Var(_) => monomial(self.atom(id, Kind::Plain), 1),
+            let r = match self.graph.node(id) {
+                Node::Const(c) => constant(exact(*c).ok_or(GiveUp)?),
+                &Node::Var(v) => monomial(self.atom(Key::Var(v), Kind::Plain), 1),
                 Node::Sum(ts) => {
-                    let mut acc = constant(0.0);
+                    let mut acc = constant(Coef::zero());
                     for t in ts.iter() {
                         let r = self.fetch(&memo, t)?;
                         acc = self.add(&acc, &r)?;
@@ -173,7 +254,7 @@ impl Normaliser<'_> {
                     acc
                 }
                 Node::Product(fs) => {
-                    let mut acc = constant(1.0);
+                    let mut acc = constant(Coef::one());
                     for f in fs.iter() {
                         let r = self.fetch(&memo, f)?;
                         acc = self.mul(&acc, &r)?;
@@ -181,76 +262,32 @@ impl Normaliser<'_> {
                     acc
                 }
                 Node::Pow([b, e]) => {
-                    let base = self.fetch(&memo, &b)?;
-                    match self.graph.as_const(e) {
-                        Some(e) => self.power(&base, e)?,
-                        None => {
-                            let exponent = self.fetch(&memo, &e)?;
-                            let (b, e) = (self.rat_node(&base), self.rat_node(&exponent));
-                            let node = self.graph.pow(b, e);
-                            monomial(self.atom(node, Kind::Plain), 1)
-                        }
+                    let base = self.fetch(&memo, b)?;
+                    let exponent = self.fetch(&memo, e)?;
+                    match exponent.as_constant() {
+                        Some(e) => self.power(&base, &e)?,
+                        None => monomial(self.atom(Key::Pow(base, exponent), Kind::Plain), 1),
                     }
                 }
-                Node::Call1(f, [a]) => {
+                &Node::Call1(f, [a]) => {
                     let arg = self.fetch(&memo, &a)?;
-                    let a = self.rat_node(&arg);
-                    match f {
-                        Func::Tan => {
-                            let s = self.atom_of(Func::Sin, a);
-                            let c = self.atom_of(Func::Cos, a);
-                            self.mul(&monomial(s, 1), &monomial(c, -1))?
-                        }
-                        Func::Sin | Func::Cos => self.trig(f, &arg, a)?,
-                        Func::Sinh | Func::Cosh => monomial(self.atom_of(f, a), 1),
-                        Func::Exp => {
-                            let node = self.graph.call1(Func::Exp, a);
-                            match self.graph.as_const(node) {
-                                Some(c) => constant(c),
-                                None => monomial(self.atom(node, Kind::Exp(arg)), 1),
-                            }
-                        }
-                        // No identity: an atom, or a constant.
-                        Func::Asin
-                        | Func::Acos
-                        | Func::Atan
-                        | Func::Tanh
-                        | Func::Asinh
-                        | Func::Acosh
-                        | Func::Atanh
-                        | Func::Ln
-                        | Func::Log2
-                        | Func::Log10
-                        | Func::Cbrt
-                        | Func::Abs
-                        | Func::Sign
-                        | Func::Floor
-                        | Func::Ceil
-                        | Func::Min
-                        | Func::Max
-                        | Func::Atan2
-                        | Func::Hypot => {
-                            let node = self.graph.call1(f, a);
-                            match self.graph.as_const(node) {
-                                Some(c) => constant(c),
-                                None => monomial(self.atom(node, Kind::Plain), 1),
-                            }
-                        }
-                    }
+                    self.call1(f, arg)?
                 }
-                Node::Call2(f, [a, b]) => {
+                &Node::Call2(f, [a, b]) => {
                     let (ra, rb) = (self.fetch(&memo, &a)?, self.fetch(&memo, &b)?);
-                    let (a, b) = (self.rat_node(&ra), self.rat_node(&rb));
-                    let node = self.graph.call2(f, a, b);
-                    match self.graph.as_const(node) {
+                    let folded = match (ra.as_constant(), rb.as_constant()) {
+                        (Some(x), Some(y)) => fold2(f, &x, &y),
+                        _ => None,
+                    };
+                    match folded {
                         Some(c) => constant(c),
-                        None => monomial(self.atom(node, Kind::Plain), 1),
+                        None => monomial(self.atom(Key::Call2(f, ra, rb), Kind::Plain), 1),
                     }
                 }
             };
             memo.insert(id, r);
         }
-        memo.remove(&root).ok_or(GiveUp)
+        Ok(memo)
     }
 
     /// A child's normal form (a copy, counted as work).
@@ -260,36 +297,86 @@ impl Normaliser<'_> {
         Ok(r.clone())
     }
 
-    /// `sin(arg)` or `cos(arg)` (`a` is the node of `arg`). An argument
-    /// `k·u` with a small whole `k` (its first coefficient) expands by
-    /// the angle-sum formulas into powers of `sin(u)` and `cos(u)`, so
-    /// that `sin(2*x)` and `2*sin(x)*cos(x)` meet; the sign of `k` comes
-    /// out by symmetry.
-    fn trig(&mut self, f: Func, arg: &Rat, a: NodeId) -> R<Rat> {
-        let k = arg.num.values().next().map_or(1.0, |c| c.c);
-        if arg.num.is_empty() || k == 1.0 || k.fract() != 0.0 || k.abs() > MAX_MULTIPLE {
-            return Ok(monomial(self.atom_of(f, a), 1));
+    /// `f(arg)`: folded where exact, else an atom, with the identities
+    /// of the trigonometric functions and `exp`.
+    fn call1(&mut self, f: Func, arg: Rat) -> R<Rat> {
+        if let Some(v) = arg.as_constant().and_then(|c| fold1(f, &c)) {
+            return Ok(constant(v));
         }
-        let u = self.mul(arg, &constant(1.0 / k))?;
-        let u = self.rat_node(&u);
+        Ok(match f {
+            Func::Tan => {
+                let s = self.atom_of(Func::Sin, &arg);
+                let c = self.atom_of(Func::Cos, &arg);
+                self.mul(&monomial(s, 1), &monomial(c, -1))?
+            }
+            Func::Sin | Func::Cos => self.trig(f, &arg)?,
+            Func::Sinh | Func::Cosh => monomial(self.atom_of(f, &arg), 1),
+            Func::Exp => self.exp(arg),
+            // No identity: an atom.
+            Func::Asin
+            | Func::Acos
+            | Func::Atan
+            | Func::Tanh
+            | Func::Asinh
+            | Func::Acosh
+            | Func::Atanh
+            | Func::Ln
+            | Func::Log2
+            | Func::Log10
+            | Func::Cbrt
+            | Func::Abs
+            | Func::Sign
+            | Func::Floor
+            | Func::Ceil
+            | Func::Min
+            | Func::Max
+            | Func::Atan2
+            | Func::Hypot => monomial(self.atom(Key::Call1(f, arg), Kind::Plain), 1),
+        })
+    }
+
+    /// `exp(arg)`, `1` for an argument that is exactly zero.
+    fn exp(&mut self, arg: Rat) -> Rat {
+        if arg.num.is_empty() {
+            return constant(Coef::one());
+        }
+        let kind = Kind::Exp(arg.clone());
+        monomial(self.atom(Key::Call1(Func::Exp, arg), kind), 1)
+    }
+
+    /// `sin(arg)` or `cos(arg)`. An argument `k·u` with a small whole
+    /// `k` (its first coefficient) expands by the angle-sum formulas into
+    /// powers of `sin(u)` and `cos(u)`, so that `sin(2*x)` and
+    /// `2*sin(x)*cos(x)` meet; the sign of `k` comes out by symmetry.
+    fn trig(&mut self, f: Func, arg: &Rat) -> R<Rat> {
+        let k = arg
+            .num
+            .values()
+            .next()
+            .and_then(|c| as_small_int(c, MAX_MULTIPLE))
+            .unwrap_or(1);
+        if arg.num.is_empty() || k == 1 || k == 0 {
+            return Ok(monomial(self.atom_of(f, arg), 1));
+        }
+        let u = self.scale(arg, Coef::new(1.into(), k.into()))?;
         let (s1, c1) = (
-            monomial(self.atom_of(Func::Sin, u), 1),
-            monomial(self.atom_of(Func::Cos, u), 1),
+            monomial(self.atom_of(Func::Sin, &u), 1),
+            monomial(self.atom_of(Func::Cos, &u), 1),
         );
         // sin((j+1)u) = sin(ju)cos(u) + cos(ju)sin(u),
         // cos((j+1)u) = cos(ju)cos(u) − sin(ju)sin(u).
         let (mut s, mut c) = (s1.clone(), c1.clone());
-        for _ in 1..k.abs() as i32 {
+        for _ in 1..k.abs() {
             let sc = self.mul(&s, &c1)?;
             let cs = self.mul(&c, &s1)?;
             let cc = self.mul(&c, &c1)?;
             let ss = self.mul(&s, &s1)?;
-            let minus_ss = self.mul(&ss, &constant(-1.0))?;
+            let minus_ss = self.scale(&ss, int(-1))?;
             s = self.add(&sc, &cs)?;
             c = self.add(&cc, &minus_ss)?;
         }
         match f {
-            Func::Sin if k < 0.0 => self.mul(&s, &constant(-1.0)),
+            Func::Sin if k < 0 => self.scale(&s, int(-1)),
             Func::Sin => Ok(s),
             _ => Ok(c),
         }
@@ -297,84 +384,59 @@ impl Normaliser<'_> {
 
     /// `base^e` for a constant `e`: integer powers expand, `b^(n + m/q)`
     /// becomes `b^n · root^m` with the atom `root = b^(1/q)`, anything
-    /// else is an atom.
-    fn power(&mut self, base: &Rat, e: f64) -> R<Rat> {
-        if e.fract() == 0.0 && e.abs() <= MAX_POWER {
-            return self.pow(base, e as i64);
+    /// else is an atom. Constants are raised exactly, or not at all.
+    fn power(&mut self, base: &Rat, e: &Coef) -> R<Rat> {
+        if let Some(n) = as_small_int(e, MAX_POWER) {
+            return self.pow(base, n);
+        }
+        if let Some(b) = base.as_constant()
+            && let Some(v) = const_pow(&b, e)?
+        {
+            return Ok(constant(v));
         }
         let whole = e.floor();
-        let frac = e - whole;
-        let q = (2..=MAX_ROOT).find(|&q| {
-            let m = frac * f64::from(q);
-            (m - m.round()).abs() < 1e-12
-        });
-        let b = self.rat_node(base);
-        if self.graph.as_const(b).is_some() {
-            let node = self.graph.powc(b, e);
-            if let Some(v) = self.graph.as_const(node) {
-                return Ok(constant(v));
+        let frac = e - &whole;
+        let q = i64::try_from(frac.denom())
+            .ok()
+            .filter(|&q| q <= MAX_ROOT)
+            .filter(|&q| q > 1);
+        let whole = as_small_int(&whole, MAX_POWER);
+        match (q, whole) {
+            (Some(q), Some(whole)) => {
+                let m = i64::try_from(frac.numer()).map_err(|_| GiveUp)?;
+                let key = Key::PowC(base.clone(), Coef::new(1.into(), q.into()));
+                let root = self.atom(key, Kind::Root(base.clone(), q as i32));
+                let int_part = self.pow(base, whole)?;
+                self.mul(&int_part, &monomial(root, m as i32))
             }
-        }
-        match q {
-            Some(q) if whole.abs() <= MAX_POWER => {
-                let m = (frac * f64::from(q)).round() as i32;
-                let node = self.graph.powc(b, 1.0 / f64::from(q));
-                let root = self.atom(node, Kind::Root(base.clone(), q));
-                let int_part = self.pow(base, whole as i64)?;
-                self.mul(&int_part, &monomial(root, m))
-            }
-            _ => {
-                let node = self.graph.powc(b, e);
-                Ok(monomial(self.atom(node, Kind::Plain), 1))
-            }
+            _ => Ok(monomial(
+                self.atom(Key::PowC(base.clone(), e.clone()), Kind::Plain),
+                1,
+            )),
         }
     }
 }
 
-/// Atoms, and normal forms back as nodes.
+/// Atoms.
 impl Normaliser<'_> {
-    fn atom(&mut self, node: NodeId, kind: Kind) -> u32 {
-        if let Some(&i) = self.atom_index.get(&node) {
+    fn atom(&mut self, key: Key, kind: Kind) -> u32 {
+        if let Some(&i) = self.atom_index.get(&key) {
             return i;
         }
         let i = self.atoms.len() as u32;
-        self.atoms.push(Atom { node, kind });
-        self.atom_index.insert(node, i);
+        self.atoms.push(kind);
+        self.atom_index.insert(key, i);
         i
     }
 
     /// The atom `func(arg)` for the trigonometric kinds.
-    fn atom_of(&mut self, func: Func, arg: NodeId) -> u32 {
-        let node = self.graph.call1(func, arg);
+    fn atom_of(&mut self, func: Func, arg: &Rat) -> u32 {
         let kind = match func {
-            Func::Sin => Kind::Sin(arg),
-            Func::Sinh => Kind::Sinh(arg),
+            Func::Sin => Kind::Sin(arg.clone()),
+            Func::Sinh => Kind::Sinh(arg.clone()),
             _ => Kind::Plain,
         };
-        self.atom(node, kind)
-    }
-
-    /// A normal form back as a canonical node.
-    fn rat_node(&mut self, r: &Rat) -> NodeId {
-        let mut factors = vec![self.poly_node(&r.num)];
-        for (&f, &k) in &r.den {
-            let node = self.factor_nodes[f as usize];
-            factors.push(self.graph.powc(node, -f64::from(k)));
-        }
-        self.graph.product(&factors)
-    }
-
-    fn poly_node(&mut self, p: &Poly) -> NodeId {
-        let mut terms = Vec::with_capacity(p.len());
-        for (m, c) in p {
-            let mut factors = vec![self.graph.constant(c.c)];
-            for &(atom, e) in m {
-                let node = self.atoms[atom as usize].node;
-                factors.push(self.graph.powc(node, f64::from(e)));
-            }
-            terms.push(self.graph.product(&factors));
-        }
-        self.graph.sum(&terms)
+        self.atom(Key::Call1(func, arg.clone()), kind)
     }
 }
 
@@ -404,19 +466,13 @@ impl Normaliser<'_> {
                     None => {
                         keep.insert(m, c);
                     }
-                    Some(replacement) => {
-                        let mut scaled = replacement;
+                    Some(mut scaled) => {
                         for v in scaled.num.values_mut() {
-                            v.c *= c.c;
-                            v.mag *= c.mag;
+                            *v *= &c;
                         }
-                        let with_den = Rat {
-                            num: scaled.num,
-                            den: scaled.den,
-                        };
                         rewritten = Some(match rewritten {
-                            None => with_den,
-                            Some(acc) => self.add_plain(&acc, &with_den)?,
+                            None => scaled,
+                            Some(acc) => self.add_plain(&acc, &scaled)?,
                         });
                     }
                 }
@@ -424,17 +480,10 @@ impl Normaliser<'_> {
             r.num = keep;
             match rewritten {
                 None => return Ok(self.cancel(r)),
-                Some(extra) => {
-                    let extra = Rat {
-                        num: extra.num,
-                        den: {
-                            let mut d = extra.den;
-                            for (&f, &k) in &r.den {
-                                *d.entry(f).or_insert(0) += k;
-                            }
-                            d
-                        },
-                    };
+                Some(mut extra) => {
+                    for (&f, &k) in &r.den {
+                        *extra.den.entry(f).or_insert(0) += k;
+                    }
                     r = self.add_plain(&r, &extra)?;
                 }
             }
@@ -445,29 +494,20 @@ impl Normaliser<'_> {
     /// The replacement of a monomial by an identity, if one applies.
     fn rewrite(&mut self, m: &Mono) -> R<Option<Rat>> {
         let mut exps: Vec<(Rat, i32)> = Vec::new();
-        let mut exp_count = 0;
         for (pos, &(atom, e)) in m.iter().enumerate() {
-            let others = || -> Mono {
-                let mut r = m.clone();
-                r.remove(pos);
-                r
-            };
-            let kind = self.atoms[atom as usize].kind.clone();
+            let kind = self.atoms[atom as usize].clone();
             let replacement = match kind {
                 // sin^e = sin^(e-2)·(1 − cos²)
                 Kind::Sin(arg) if e >= 2 => {
-                    let cos = self.atom_of(Func::Cos, arg);
-                    let one_minus = self.add(&constant(1.0), &{
-                        let mut r = monomial(cos, 2);
-                        r.num.values_mut().for_each(|v| v.c = -1.0);
-                        r
-                    })?;
+                    let cos = self.atom_of(Func::Cos, &arg);
+                    let minus_cos2 = self.scale(&monomial(cos, 2), int(-1))?;
+                    let one_minus = self.add(&constant(Coef::one()), &minus_cos2)?;
                     Some(self.mul_plain(&monomial(atom, e - 2), &one_minus)?)
                 }
                 // sinh^e = sinh^(e-2)·(cosh² − 1)
                 Kind::Sinh(arg) if e >= 2 => {
-                    let cosh = self.atom_of(Func::Cosh, arg);
-                    let minus_one = self.add(&constant(-1.0), &monomial(cosh, 2))?;
+                    let cosh = self.atom_of(Func::Cosh, &arg);
+                    let minus_one = self.add(&constant(int(-1)), &monomial(cosh, 2))?;
                     Some(self.mul_plain(&monomial(atom, e - 2), &minus_one)?)
                 }
                 Kind::Root(base, q) if !(0..q).contains(&e) => {
@@ -477,53 +517,30 @@ impl Normaliser<'_> {
                 }
                 Kind::Exp(arg) => {
                     exps.push((arg, e));
-                    exp_count += 1;
                     None
                 }
                 _ => None,
             };
             if let Some(r) = replacement {
-                let rest = Rat {
-                    num: {
-                        let mut p = Poly::new();
-                        p.insert(others(), Coef { c: 1.0, mag: 1.0 });
-                        p
-                    },
-                    den: BTreeMap::new(),
-                };
-                return Ok(Some(self.mul_plain(&rest, &r)?));
+                let mut others = m.clone();
+                others.remove(pos);
+                return Ok(Some(self.mul_plain(&mono_rat(others), &r)?));
             }
         }
         // exp(a)^j · exp(b)^k = exp(j·a + k·b)
-        if exp_count > 1 || exps.iter().any(|(_, e)| *e != 1) {
-            let mut sum = constant(0.0);
+        if exps.len() > 1 || exps.iter().any(|(_, e)| *e != 1) {
+            let mut sum = constant(Coef::zero());
             for (arg, e) in &exps {
-                let scaled = self.mul(arg, &constant(f64::from(*e)))?;
+                let scaled = self.scale(arg, int(i64::from(*e)))?;
                 sum = self.add(&sum, &scaled)?;
             }
             let rest: Mono = m
                 .iter()
                 .copied()
-                .filter(|(a, _)| !matches!(self.atoms[*a as usize].kind, Kind::Exp(_)))
+                .filter(|(a, _)| !matches!(self.atoms[*a as usize], Kind::Exp(_)))
                 .collect();
-            let mut r = Rat {
-                num: {
-                    let mut p = Poly::new();
-                    p.insert(rest, Coef { c: 1.0, mag: 1.0 });
-                    p
-                },
-                den: BTreeMap::new(),
-            };
-            if !sum.num.is_empty() {
-                let arg = self.rat_node(&sum);
-                let node = self.graph.call1(Func::Exp, arg);
-                let factor = match self.graph.as_const(node) {
-                    Some(c) => constant(c),
-                    None => monomial(self.atom(node, Kind::Exp(sum)), 1),
-                };
-                r = self.mul_plain(&r, &factor)?;
-            }
-            return Ok(Some(r));
+            let factor = self.exp(sum);
+            return Ok(Some(self.mul_plain(&mono_rat(rest), &factor)?));
         }
         Ok(None)
     }
@@ -591,6 +608,68 @@ mod tests {
         assert!(!proved("x/(1 + x)", "x", "1/(1+x) + x/(1+x)^2"));
         assert!(!proved("tan(x)", "x", "tan(x)^2"));
         assert!(!proved("exp(2*x)", "x", "exp(x)^2"));
+    }
+
+    #[test]
+    fn small_terms_beside_large_ones_are_kept() {
+        // Issue 19: 2xy + x is not 2xy, however large the terms that cancel.
+        let hand = "2*x*y + 1e15*x*(y+1) - 1e15*x*y - 1e15*x + x";
+        assert!(!proved("x^2*y", "x", hand));
+        assert!(proved("x^2*y + x^2/2", "x", hand));
+        assert!(!proved(
+            "x^2",
+            "x",
+            "2*x + 1e20*x^2 + x - 1e20*x^2*(1 + 1e-10)"
+        ));
+        // Exact cancellation of large coefficients still proves.
+        assert!(proved("x^2", "x", "2*x + 1e300*x^3 - 1e300*x^3"));
+        // (Not `2*x + ... - 2e300*x`: the canonical sum collects those two
+        // into one rounded coefficient before the normaliser sees them.)
+        assert!(proved(
+            "x^2*y",
+            "x",
+            "2*x*y + 1e300*(x+1)^2 - 1e300*x^2 - 2e300*x - 1e300"
+        ));
+        // Thirds are exact rationals, not rounded doubles.
+        assert!(proved("x^2/3", "x", "x/3 + x/3"));
+        assert!(proved("(x+1)/(3*x+3)", "x", "0"));
+    }
+
+    #[test]
+    fn exponents_are_never_snapped() {
+        // x^(1e-13) is not x^0 = 1: an atom of its own.
+        assert!(!proved("x^2", "x", "2*x + 1e15*(x^(1e-13) - 1)"));
+        assert!(!proved("x^2", "x", "2*x + x^(1e-13) - 1"));
+        // Nor is x^(0.5 + 1e-13) the square root.
+        assert!(!proved("x", "x", "x^(0.5 + 1e-13)*x^0.5 - x + 1"));
+        // A double third is not a third: the exponent of d/dx x^(4/3),
+        // 4/3 - 1 in doubles, is one ulp from the double of 1/3.
+        assert!(!proved("x^(4/3)", "x", "4/3*x^(1/3)"));
+        // Exact dyadic roots still are.
+        assert!(proved("x^2/2", "x", "(x^0.25)^4"));
+        assert!(proved("x^1.5", "x", "1.5*sqrt(x)"));
+        // Constants are raised exactly, or kept as they are.
+        assert!(proved("x", "x", "4^0.5 - 1"));
+        assert!(!proved(
+            "x",
+            "x",
+            "1e16*((x+1)^2 - x^2 - 2*x + 1)^0.5 - 1e16*1.4142135623730951 + 1"
+        ));
+    }
+
+    #[test]
+    fn functions_of_constants_fold_only_when_exact() {
+        // exp(x)*exp(-x) is exp(0) = 1, exactly.
+        assert!(proved("x", "x", "exp(x)*exp(-x)"));
+        assert!(proved("x", "x", "cos(x - x)"));
+        // sin(1) is a symbolic constant, not its double.
+        assert!(!proved(
+            "x",
+            "x",
+            "1 + 1e17*sin((x+1)^2 - x^2 - 2*x) - 1e17*0.8414709848078965"
+        ));
+        let one = "((x+1)^2 - x^2 - 2*x)";
+        assert!(proved("x", "x", &format!("sin({one})^2 + cos({one})^2")));
     }
 
     #[test]

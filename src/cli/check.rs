@@ -27,7 +27,7 @@ const DEFAULT_BOX: (f64, f64) = (-2.0, 2.0);
 #[derive(clap::Args, Debug)]
 #[command(
     after_help = "Without --at or --bounds, points are drawn from -2:2 in every variable. \
-                        Exit status: 0 if everything checked agrees, 1 if anything differs, \
+                        Exit status: 0 if everything checked agrees, 1 if anything differs or could not be compared, \
                         2 for bad input."
 )]
 pub struct Args {
@@ -174,9 +174,14 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
         .filter(|c| c.outcome.as_ref().is_ok_and(|c| !c.ok()))
         .count();
     let skipped = checks.len() - checked;
-    let hand_failed = hand
-        .iter()
-        .any(|h| matches!(h.verdict, Some(Verdict::Differs { .. })));
+    // A hand derivative that differs fails, and so does one that could not
+    // be compared anywhere (never finite beside the exact one).
+    let hand_failed = hand.iter().any(|h| {
+        matches!(
+            h.verdict,
+            Some(Verdict::Differs { .. } | Verdict::Untested { .. })
+        )
+    });
     // A check that compared nothing fails: it vouches for nothing.
     let hand_checked = hand.iter().any(|h| h.verdict.is_some());
     let nothing_checked = checked == 0 && !checks.is_empty() && !hand_checked;

@@ -1,42 +1,59 @@
 //! The normal form's arithmetic: polynomials over atoms with integer
-//! exponents, and rational functions whose denominators are powers of
-//! whole factors, so that a common denominator is found without expanding
-//! it. Every operation counts its work and gives up past the bounds of the
-//! parent module.
+//! exponents and exact rational coefficients, and rational functions whose
+//! denominators are powers of whole factors, so that a common denominator
+//! is found without expanding it. Every operation counts its work and
+//! gives up past the bounds of the parent module.
+//!
+//! Coefficients are [`BigRational`]s: a double is a dyadic rational, so
+//! every constant of a formula is one exactly, and sums, products and
+//! quotients of them are computed without rounding. A coefficient is zero
+//! only when it is exactly zero; nothing is ever dropped for being small.
 
 use std::collections::BTreeMap;
 
-use super::{GiveUp, MAX_TERMS, MAX_WORK, Normaliser, R};
+use num_bigint::BigInt;
+use num_rational::BigRational;
+use num_traits::{One, Zero};
+
+use super::{GiveUp, MAX_BITS, MAX_TERMS, MAX_WORK, Normaliser, R};
 
 /// Exponents by atom, sorted by atom, none zero.
 pub(super) type Mono = Vec<(u32, i32)>;
 
-/// A coefficient, with what it takes to tell whether it has cancelled.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Coef {
-    pub(super) c: f64,
-    /// The sum of the magnitudes that went into `c`: a coefficient
-    /// below its rounding (`32·ε·mag`) has cancelled.
-    pub(super) mag: f64,
-}
+/// An exact coefficient.
+pub(super) type Coef = BigRational;
 
 /// Coefficients by monomial, none zero; a `BTreeMap`, so that terms come
 /// in a fixed order.
 pub(super) type Poly = BTreeMap<Mono, Coef>;
 
 /// `num / Π factorᵏ`, the factors held by the [`Normaliser`].
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(super) struct Rat {
     pub(super) num: Poly,
     /// Factor index to its exponent (> 0).
     pub(super) den: BTreeMap<u32, u32>,
 }
 
+impl Rat {
+    /// The value, if this is a constant (zero included).
+    pub(super) fn as_constant(&self) -> Option<Coef> {
+        if !self.den.is_empty() {
+            return None;
+        }
+        match self.num.len() {
+            0 => Some(Coef::zero()),
+            1 => self.num.get(&Vec::new()).cloned(),
+            _ => None,
+        }
+    }
+}
+
 /// The constant `c`.
-pub(super) fn constant(c: f64) -> Rat {
+pub(super) fn constant(c: Coef) -> Rat {
     let mut num = Poly::new();
-    if c != 0.0 {
-        num.insert(Vec::new(), Coef { c, mag: c.abs() });
+    if !c.is_zero() {
+        num.insert(Vec::new(), c);
     }
     Rat {
         num,
@@ -44,13 +61,33 @@ pub(super) fn constant(c: f64) -> Rat {
     }
 }
 
+/// The small integer `k` as a coefficient.
+pub(super) fn int(k: i64) -> Coef {
+    Coef::from_integer(BigInt::from(k))
+}
+
+/// A finite double, exactly; `None` for infinities and NaN.
+pub(super) fn exact(c: f64) -> Option<Coef> {
+    BigRational::from_float(c)
+}
+
 /// `atom^e`.
 pub(super) fn monomial(atom: u32, e: i32) -> Rat {
     if e == 0 {
-        return constant(1.0);
+        return constant(Coef::one());
     }
     let mut num = Poly::new();
-    num.insert(vec![(atom, e)], Coef { c: 1.0, mag: 1.0 });
+    num.insert(vec![(atom, e)], Coef::one());
+    Rat {
+        num,
+        den: BTreeMap::new(),
+    }
+}
+
+/// `m` alone, with coefficient 1.
+pub(super) fn mono_rat(m: Mono) -> Rat {
+    let mut num = Poly::new();
+    num.insert(m, Coef::one());
     Rat {
         num,
         den: BTreeMap::new(),
@@ -58,7 +95,7 @@ pub(super) fn monomial(atom: u32, e: i32) -> Rat {
 }
 
 /// The product of two monomials.
-fn mono_mul(a: &Mono, b: &Mono) -> Mono {
+pub(super) fn mono_mul(a: &Mono, b: &Mono) -> Mono {
     let mut out = Vec::with_capacity(a.len() + b.len());
     let (mut i, mut j) = (0, 0);
     while i < a.len() || j < b.len() {
@@ -80,28 +117,38 @@ fn mono_mul(a: &Mono, b: &Mono) -> Mono {
     out
 }
 
-/// Adds `c` to the coefficient of `m`, dropping it if it cancels.
-fn accumulate(p: &mut Poly, m: Mono, c: Coef) {
+/// Whether a coefficient is within [`MAX_BITS`].
+fn small(c: &Coef) -> bool {
+    c.numer().bits() + c.denom().bits() <= MAX_BITS
+}
+
+/// Adds `c` to the coefficient of `m`, dropping it if it is exactly zero.
+fn accumulate(p: &mut Poly, m: Mono, c: Coef) -> R<()> {
+    if !small(&c) {
+        return Err(GiveUp);
+    }
     match p.get_mut(&m) {
         Some(old) => {
-            old.c += c.c;
-            old.mag += c.mag;
-            if old.c.abs() <= 32.0 * f64::EPSILON * old.mag {
+            *old += c;
+            if old.is_zero() {
                 p.remove(&m);
+            } else if !small(old) {
+                return Err(GiveUp);
             }
         }
         None => {
-            if c.c != 0.0 {
+            if !c.is_zero() {
                 p.insert(m, c);
             }
         }
     }
+    Ok(())
 }
 
 /// `p` as `c · m · rest`: `c` the coefficient of its first term, `m`
 /// the smallest power of each atom over its terms, `rest` monic.
-fn content(p: &Poly) -> (f64, Mono, Poly) {
-    let c = p.values().next().map_or(1.0, |v| v.c);
+fn content(p: &Poly) -> (Coef, Mono, Poly) {
+    let c = p.values().next().cloned().unwrap_or_else(Coef::one);
     let mut atoms: Vec<u32> = p.keys().flatten().map(|&(a, _)| a).collect();
     atoms.sort_unstable();
     atoms.dedup();
@@ -119,15 +166,7 @@ fn content(p: &Poly) -> (f64, Mono, Poly) {
     let inv_m: Mono = m.iter().map(|&(a, e)| (a, -e)).collect();
     let rest = p
         .iter()
-        .map(|(mono, v)| {
-            (
-                mono_mul(mono, &inv_m),
-                Coef {
-                    c: v.c / c,
-                    mag: v.mag / c.abs(),
-                },
-            )
-        })
+        .map(|(mono, v)| (mono_mul(mono, &inv_m), v / &c))
         .collect();
     (c, m, rest)
 }
@@ -146,7 +185,7 @@ impl Normaliser<'_> {
         self.spend(a.len() + b.len())?;
         let mut out = a.clone();
         for (m, c) in b {
-            accumulate(&mut out, m.clone(), *c);
+            accumulate(&mut out, m.clone(), c.clone())?;
         }
         Ok(out)
     }
@@ -156,14 +195,7 @@ impl Normaliser<'_> {
         let mut out = Poly::new();
         for (ma, ca) in a {
             for (mb, cb) in b {
-                let c = Coef {
-                    c: ca.c * cb.c,
-                    mag: ca.mag * cb.mag,
-                };
-                if !c.c.is_finite() || !c.mag.is_finite() {
-                    return Err(GiveUp);
-                }
-                accumulate(&mut out, mono_mul(ma, mb), c);
+                accumulate(&mut out, mono_mul(ma, mb), ca * cb)?;
             }
         }
         if out.len() > MAX_TERMS {
@@ -173,7 +205,7 @@ impl Normaliser<'_> {
     }
 
     fn poly_pow(&mut self, p: &Poly, k: u32) -> R<Poly> {
-        let mut out = constant(1.0).num;
+        let mut out = constant(Coef::one()).num;
         for _ in 0..k {
             out = self.poly_mul(&out, p)?;
         }
@@ -187,15 +219,8 @@ impl Normaliser<'_> {
         if b.num.is_empty() {
             return Ok(a.clone());
         }
-        let mut den = a.den.clone();
-        for (&f, &k) in &b.den {
-            let e = den.entry(f).or_insert(0);
-            *e = (*e).max(k);
-        }
-        let na = self.lift(a, &den)?;
-        let nb = self.lift(b, &den)?;
-        let num = self.poly_add(&na, &nb)?;
-        self.reduce(Rat { num, den })
+        let r = self.add_plain(a, b)?;
+        self.reduce(r)
     }
 
     /// [`Normaliser::add`] without reducing (used by `reduce`).
@@ -226,15 +251,11 @@ impl Normaliser<'_> {
     }
 
     pub(super) fn mul(&mut self, a: &Rat, b: &Rat) -> R<Rat> {
-        let num = self.poly_mul(&a.num, &b.num)?;
-        if num.is_empty() {
-            return Ok(constant(0.0));
+        let r = self.mul_plain(a, b)?;
+        if r.num.is_empty() {
+            return Ok(constant(Coef::zero()));
         }
-        let mut den = a.den.clone();
-        for (&f, &k) in &b.den {
-            *den.entry(f).or_insert(0) += k;
-        }
-        self.reduce(Rat { num, den })
+        self.reduce(r)
     }
 
     /// [`Normaliser::mul`] without reducing (used by `rewrite`).
@@ -247,6 +268,11 @@ impl Normaliser<'_> {
         Ok(Rat { num, den })
     }
 
+    /// `a` times the constant `c`.
+    pub(super) fn scale(&mut self, a: &Rat, c: Coef) -> R<Rat> {
+        self.mul(a, &constant(c))
+    }
+
     fn inverse(&mut self, a: &Rat) -> R<Rat> {
         if a.num.is_empty() {
             return Err(GiveUp);
@@ -254,13 +280,7 @@ impl Normaliser<'_> {
         let (c, m, p) = content(&a.num);
         let mut num = Poly::new();
         let inv_m: Mono = m.iter().map(|&(atom, e)| (atom, -e)).collect();
-        num.insert(
-            inv_m,
-            Coef {
-                c: 1.0 / c,
-                mag: 1.0 / c.abs(),
-            },
-        );
+        num.insert(inv_m, c.recip());
         let mut den = BTreeMap::new();
         if p.len() > 1 {
             den.insert(self.factor(p), 1);
@@ -278,7 +298,7 @@ impl Normaliser<'_> {
             let inv = self.inverse(a)?;
             return self.pow(&inv, -k);
         }
-        let mut out = constant(1.0);
+        let mut out = constant(Coef::one());
         for _ in 0..k {
             out = self.mul(&out, a)?;
         }
@@ -287,15 +307,12 @@ impl Normaliser<'_> {
 
     /// The index of a (monic, content-free) factor polynomial.
     fn factor(&mut self, p: Poly) -> u32 {
-        let key: Vec<(Mono, u64)> = p.iter().map(|(m, c)| (m.clone(), c.c.to_bits())).collect();
-        if let Some(&i) = self.factor_index.get(&key) {
+        if let Some(&i) = self.factor_index.get(&p) {
             return i;
         }
         let i = self.factors.len() as u32;
-        let node = self.poly_node(&p);
-        self.factors.push(p);
-        self.factor_nodes.push(node);
-        self.factor_index.insert(key, i);
+        self.factors.push(p.clone());
+        self.factor_index.insert(p, i);
         i
     }
 
@@ -311,8 +328,7 @@ impl Normaliser<'_> {
                 return r;
             }
             let (c, m, p) = content(&r.num);
-            let key: Vec<(Mono, u64)> = p.iter().map(|(m, c)| (m.clone(), c.c.to_bits())).collect();
-            let Some(&f) = self.factor_index.get(&key) else {
+            let Some(&f) = self.factor_index.get(&p) else {
                 return r;
             };
             let Some(k) = r.den.get_mut(&f) else {
@@ -323,8 +339,17 @@ impl Normaliser<'_> {
                 r.den.remove(&f);
             }
             let mut num = Poly::new();
-            num.insert(m, Coef { c, mag: c.abs() });
+            num.insert(m, c);
             r.num = num;
         }
     }
+}
+
+/// `c` as a small integer, if it is one.
+pub(super) fn as_small_int(c: &Coef, limit: i64) -> Option<i64> {
+    if !c.is_integer() {
+        return None;
+    }
+    let k: i64 = c.to_integer().try_into().ok()?;
+    (k.abs() <= limit).then_some(k)
 }

@@ -426,6 +426,32 @@ fn wrong_hand_derivatives_are_caught_with_a_counterexample() {
 }
 
 #[test]
+fn small_terms_beside_large_ones_are_not_proved_away() {
+    // The hand derivative of x^2*y below is 2xy + x: the normaliser's
+    // coefficients are exact rationals, so the term x is not lost beside
+    // the 1e15s, and an exponent of 1e-13 is not snapped to 0.
+    let cases = [
+        "x=2*x*y + 1e15*x*(y+1) - 1e15*x*y - 1e15*x + x",
+        "x=2*x*y + 1e15*(x^(1e-13) - 1)",
+    ];
+    for grad in cases {
+        let (v, _) = run_json(&["x^2*y", "--at", "x=1,y=1", "--grad", grad]);
+        assert_ne!(hand(&v, "x")["status"], "proved", "{grad}: {v}");
+    }
+    let (v, r) = run_json(&["x^2*y", "--at", "x=1,y=1", "--grad", cases[1]]);
+    assert_eq!(
+        (hand(&v, "x")["status"].as_str(), r.status),
+        (Some("differs"), 1)
+    );
+    // A hand derivative that is never finite vouches for nothing.
+    let (v, r) = run_json(&["x^2", "--at", "x=1", "--grad", "x=1/0"]);
+    assert_eq!(
+        (hand(&v, "x")["status"].as_str(), r.status),
+        (Some("untested"), 1)
+    );
+}
+
+#[test]
 fn counterexamples_are_round_points() {
     let r = run(&["x^2*y", "--at", "x=1,y=1", "--seed", "3", "--grad", "x=2*x"]);
     assert_eq!(r.status, 1);
