@@ -267,7 +267,8 @@ pub fn max(a: f64, b: f64) -> f64 {
 
 /// `x^n` for an integer `n` by binary powering: the exact sequence of
 /// multiplications the compiled code performs, so both agree to the bit.
-/// Negative `n` divides once at the end.
+/// Negative `n` divides once at the end. Only [`pow`] calls it, and only
+/// for the exponents [`small_integer`] accepts, where it is within 3 ulps.
 pub fn powi(x: f64, n: i64) -> f64 {
     let mut k = n.unsigned_abs();
     let mut base = x;
@@ -288,14 +289,18 @@ pub fn powi(x: f64, n: i64) -> f64 {
     if n < 0 { 1.0 / p } else { p }
 }
 
-/// The exponent as an integer usable by [`powi`], if it is one (and small
-/// enough that binary powering beats a call to `powf`).
+/// The exponent as an integer for [`powi`], if it is one of -1, 0, ..., 4:
+/// there binary powering is within 3 ulps of the true power (each
+/// multiplication adds at most one rounding, and `x^4 = (x*x)^2` has three
+/// in all, counting the one squared) and never overflows or underflows on
+/// the way. Other integer powers call `powf`, which is within 1 ulp and
+/// computes `x^-n` without forming `x^n` (`2^-1024` is not 0).
 pub fn small_integer(e: f64) -> Option<i64> {
-    (e.fract() == 0.0 && e.abs() <= 1024.0).then_some(e as i64)
+    (e.fract() == 0.0 && (-1.0..=4.0).contains(&e)).then_some(e as i64)
 }
 
-/// `x^y` with the language's rules: small integer exponents by
-/// multiplication, `^0.5` as a square root, everything else by `powf`.
+/// `x^y` with the language's rules: exponents -1 to 4 by multiplication,
+/// `^0.5` as a square root, everything else by `powf`.
 pub fn pow(x: f64, y: f64) -> f64 {
     if let Some(n) = small_integer(y) {
         powi(x, n)
@@ -386,6 +391,20 @@ mod tests {
         assert_eq!(powi(2.0, -2), 0.25);
         assert_eq!(powi(0.0, 0), 1.0);
         assert_eq!(powi(1.5, 1), 1.5);
+    }
+
+    #[test]
+    fn powers_beyond_4_do_not_overflow_on_the_way() {
+        // 2^1024 overflows, 2^-1024 is subnormal.
+        assert_eq!(pow(2.0, -1024.0), f64::from_bits(1 << 50));
+        assert_eq!(pow(0.5, 1030.0), 2f64.powi(-1030));
+        assert_eq!(pow(1e160, -2.0), 1e-320);
+        assert_eq!(pow(-2.0, 5.0), -32.0);
+        assert_eq!(pow(-0.0, -3.0), f64::NEG_INFINITY);
+        assert_eq!(small_integer(4.0), Some(4));
+        assert_eq!(small_integer(-1.0), Some(-1));
+        assert_eq!(small_integer(5.0), None);
+        assert_eq!(small_integer(-2.0), None);
     }
 
     #[test]

@@ -8,7 +8,13 @@
 //!
 //! Symbolic conventions: `a/a` and `a^0` are 1 and `0*a` is 0 even where `a`
 //! would be 0, infinite or NaN, as in every computer algebra system; the
-//! graph describes the function away from such removable points.
+//! graph describes the function away from such removable points. No other
+//! rewrite changes where a formula is defined: `(b^p)^q` becomes `b^(pq)`
+//! and powers of one base collect only where the result is undefined
+//! wherever the written form is (`sqrt(x)^2` is not `x`), and an integer
+//! power of a product is distributed only over its constant (and over
+//! everything for the power -1), so that `(x/y)^2` does not overflow where
+//! `x^2/y^2` would.
 //!
 //! Invariant: a folded constant is always finite, and never -0 (which the
 //! language cannot write). An operation on constants whose result would be
@@ -218,9 +224,17 @@ impl Graph {
         for _round in 0..COLLECT_ROUNDS {
             let mut coefficient = 1.0;
             let mut powers = Collector::default();
+            // Non-integer exponents of each base, apart: see `fractions`.
+            let mut fractions = Collector::default();
+            let mut parts: Vec<(NodeId, f64)> = Vec::new();
             for &f in &flat {
                 match *self.node(f) {
                     Node::Const(c) => coefficient *= c,
+                    Node::Pow([b, e]) if self.as_const(e).is_some_and(|e| e.fract() != 0.0) => {
+                        let e = self.as_const(e).unwrap_or(0.5);
+                        fractions.add(b, e);
+                        parts.push((b, e));
+                    }
                     Node::Pow([b, e]) if self.as_const(e).is_some() => {
                         powers.add(b, self.as_const(e).unwrap_or(1.0))
                     }
@@ -229,6 +243,20 @@ impl Graph {
             }
             if powers.items.iter().any(|(_, e)| !e.is_finite()) {
                 return self.uncollected(Node::Product, flat);
+            }
+            // Powers of a base whose non-integer exponents add up to a
+            // non-integer collect into one (`x*x^0.5` is `x^1.5`, defined
+            // where they are, for x >= 0). If they add up to 0 they cancel,
+            // as `a/a` does. If they add up to another integer they stay
+            // apart, `x^0.5*x^0.5` is not `x`, which is defined at x = -1,
+            // unless the base is never negative (`sqrt(y^2)*sqrt(y^2)`).
+            for &(base, f) in &fractions.items {
+                if f.fract() != 0.0 || self.is_nonnegative(base) {
+                    powers.add(base, f);
+                } else if f != 0.0 {
+                    let kept = parts.iter().filter(|&&(b, _)| b == base);
+                    powers.items.extend(kept);
+                }
             }
             if !coefficient.is_finite() {
                 return self.overflowing_product(flat);
@@ -250,7 +278,9 @@ impl Graph {
                 return self.constant(0.0);
             }
             powers.items.retain(|&(_, e)| e != 0.0);
-            powers.items.sort_by(|a, b| self.factor_order(a.0, b.0));
+            powers
+                .items
+                .sort_by(|a, b| self.factor_order(a.0, b.0).then(a.1.total_cmp(&b.1)));
             let mut out = Vec::with_capacity(powers.items.len() + 1);
             let mut spliced = false;
             for &(base, e) in &powers.items {
@@ -320,20 +350,38 @@ impl Graph {
             if e < 0.0 && e != -1.0 && self.as_const(base).is_some_and(|b| b.to_bits() == 0) {
                 return self.powc(base, -1.0);
             }
-            // (x*y)^n = x^n * y^n for integer n, so that powers collect.
             if e.fract() == 0.0
                 && let Node::Product(fs) = self.node(base)
                 && !self.is_chain(base)
             {
                 let fs = fs.clone();
-                let powers: Vec<NodeId> = fs.iter().map(|&f| self.powc(f, e)).collect();
-                return self.product(&powers);
+                // (x*y)^-1 = x^-1 * y^-1, so that `1/(x/y)` is `y/x`.
+                if e == -1.0 {
+                    let powers: Vec<NodeId> = fs.iter().map(|&f| self.powc(f, e)).collect();
+                    return self.product(&powers);
+                }
+                // (c*x*y)^n = c^n * (x*y)^n when c^n is a normal double.
+                // The other factors stay under the power: `x^n*y^n`
+                // overflows where `(x*y)^n` need not (`(x/y)^2` at
+                // x = y = 1e200).
+                if let Some(c) = self.as_const(fs[0])
+                    && let cn = builtins::pow(c, e)
+                    && cn.is_normal()
+                {
+                    let rest = self.product(&fs[1..]);
+                    let p = self.powc(rest, e);
+                    let cn = self.constant(cn);
+                    return self.product(&[cn, p]);
+                }
             }
-            // (b^k)^n = b^(k*n) for integer n.
+            // (b^k)^n = b^(k*n) for integer n, where both sides have the
+            // same domain: `k` an integer, `k*n` not one, or `b` never
+            // negative (`(x^0.5)^2` is not `x`, which is defined at x = -1).
             if let Node::Pow([b, k]) = *self.node(base)
                 && let Some(k) = self.as_const(k)
                 && e.fract() == 0.0
                 && (k * e).is_finite()
+                && (k.fract() == 0.0 || (k * e).fract() != 0.0 || self.is_nonnegative(b))
             {
                 return self.powc(b, k * e);
             }
@@ -400,6 +448,21 @@ impl Graph {
             map[n.index()] = Some(new);
         }
         Some((g, map[id.index()].unwrap_or(id)))
+    }
+
+    /// Whether `id` is nowhere negative where it is defined: a power with a
+    /// non-integer or even exponent, `abs`, `exp`, `cosh`, `hypot`, or a
+    /// positive constant. Any power of it is defined where it is.
+    fn is_nonnegative(&self, id: NodeId) -> bool {
+        match self.node(id) {
+            Node::Const(c) => *c >= 0.0,
+            Node::Pow([_, e]) => self
+                .as_const(*e)
+                .is_some_and(|e| e.fract() != 0.0 || e % 2.0 == 0.0),
+            Node::Call1(f, _) => matches!(f, Func::Abs | Func::Exp | Func::Cosh),
+            Node::Call2(f, _) => *f == Func::Hypot,
+            _ => false,
+        }
     }
 
     /// A product of two factors kept as it is, without flattening: the
@@ -808,6 +871,53 @@ mod tests {
         let r = g.powc(y2, 0.5);
         let q = g.product(&[r, y, r]);
         assert_eq!(q, g.powc(y, 3.0));
+    }
+
+    #[test]
+    fn powers_collect_only_where_the_domain_stays() {
+        let (mut g, x, y) = xy();
+        let s = g.powc(x, 0.5);
+        // sqrt(x)^2, sqrt(x)*sqrt(x), (x^(1/3))^3: NaN at x = -1, x is not.
+        let s2 = g.powc(s, 2.0);
+        assert!(matches!(g.node(s2), Node::Pow([b, _]) if *b == s));
+        assert_ne!(g.product(&[s, s]), x);
+        let c = g.powc(x, 1.0 / 3.0);
+        let c3 = g.powc(c, 3.0);
+        assert_ne!(c3, x);
+        // Non-integer sums collect, integer powers of integer powers too.
+        let xs = g.product(&[x, s]);
+        assert_eq!(xs, g.powc(x, 1.5));
+        let x2 = g.powc(x, 2.0);
+        assert_eq!(g.powc(x2, 3.0), g.powc(x, 6.0));
+        assert_eq!(g.powc(s, 3.0), g.powc(x, 1.5));
+        // A base never negative: sqrt(x^2)^2 is x^2.
+        let r = g.powc(x2, 0.5);
+        assert_eq!(g.powc(r, 2.0), x2);
+        // sqrt(y)/sqrt(y) is 1 by the a/a convention.
+        let t = g.powc(y, 0.5);
+        let one = g.div(t, t);
+        assert_eq!(g.as_const(one), Some(1.0));
+    }
+
+    #[test]
+    fn integer_powers_of_products_keep_the_product_but_not_its_constant() {
+        let (mut g, x, y) = xy();
+        let q = g.div(x, y);
+        let q2 = g.powc(q, 2.0);
+        assert!(matches!(g.node(q2), Node::Pow([b, _]) if *b == q));
+        let two = g.constant(2.0);
+        let two_xy = g.product(&[two, x, y]);
+        let p = g.powc(two_xy, 2.0);
+        let xy = g.mul(x, y);
+        let xy2 = g.powc(xy, 2.0);
+        assert_eq!(p, g.scale(4.0, xy2));
+        // 1/(x/y) is y/x.
+        let inv = g.powc(q, -1.0);
+        assert_eq!(inv, g.div(y, x));
+        // A constant whose power underflows stays inside: (1e-200*x)^2.
+        let tiny = g.scale(1e-200, x);
+        let t2 = g.powc(tiny, 2.0);
+        assert!(matches!(g.node(t2), Node::Pow([b, _]) if *b == tiny));
     }
 
     #[test]

@@ -221,7 +221,6 @@ fn product_partials(g: &mut Graph, factors: &[NodeId]) -> Vec<(NodeId, NodeId)> 
 /// `f'(a)`, given the node `y = f(a)`; `None` where the derivative is zero.
 fn unary_derivative(g: &mut Graph, f: Func, a: NodeId, y: NodeId) -> Option<NodeId> {
     let one = g.constant(1.0);
-    let a2 = g.powc(a, 2.0);
     Some(match f {
         Func::Sin => g.call1(Func::Cos, a),
         Func::Cos => {
@@ -233,14 +232,20 @@ fn unary_derivative(g: &mut Graph, f: Func, a: NodeId, y: NodeId) -> Option<Node
             let t2 = g.powc(y, 2.0);
             g.add(one, t2)
         }
+        // (1 - a)(1 + a), not 1 - a^2, which loses digits near |a| = 1.
         Func::Asin | Func::Acos => {
-            let d = g.sub(one, a2);
-            let r = g.powc(d, -0.5);
-            if f == Func::Asin { r } else { g.neg(r) }
+            let l = g.sub(one, a);
+            let r = g.add(one, a);
+            let l = g.powc(l, -0.5);
+            let r = g.powc(r, -0.5);
+            let d = g.mul(l, r);
+            if f == Func::Asin { d } else { g.neg(d) }
         }
+        // hypot(1, a)^-2: 1 + a^2 overflows for |a| > 1e154, where the
+        // derivative is still a normal number.
         Func::Atan => {
-            let d = g.add(one, a2);
-            g.powc(d, -1.0)
+            let h = g.call2(Func::Hypot, one, a);
+            g.powc(h, -2.0)
         }
         Func::Sinh => g.call1(Func::Cosh, a),
         Func::Cosh => g.call1(Func::Sinh, a),
@@ -249,15 +254,22 @@ fn unary_derivative(g: &mut Graph, f: Func, a: NodeId, y: NodeId) -> Option<Node
             g.sub(one, t2)
         }
         Func::Asinh => {
-            let d = g.add(a2, one);
-            g.powc(d, -0.5)
+            let h = g.call2(Func::Hypot, one, a);
+            g.powc(h, -1.0)
         }
+        // (a - 1)^-0.5 (a + 1)^-0.5: no a^2 to overflow, and exact a - 1
+        // near a = 1.
         Func::Acosh => {
-            let d = g.sub(a2, one);
-            g.powc(d, -0.5)
+            let l = g.sub(a, one);
+            let r = g.add(a, one);
+            let l = g.powc(l, -0.5);
+            let r = g.powc(r, -0.5);
+            g.mul(l, r)
         }
         Func::Atanh => {
-            let d = g.sub(one, a2);
+            let l = g.sub(one, a);
+            let r = g.add(one, a);
+            let d = g.mul(l, r);
             g.powc(d, -1.0)
         }
         Func::Exp => y,
@@ -309,5 +321,40 @@ fn binary_derivatives(g: &mut Graph, f: Func, a: NodeId, b: NodeId, y: NodeId) -
             let zero = g.constant(0.0);
             (zero, zero)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::Interpreter;
+
+    /// The partial of `f(x, y)` built by `make` with respect to `x` or `y`,
+    /// evaluated at `at`.
+    fn partial(
+        make: impl Fn(&mut Graph, NodeId, NodeId) -> NodeId,
+        wrt: usize,
+        at: [f64; 2],
+    ) -> f64 {
+        let mut g = Graph::new();
+        let (x, y) = (g.var(0), g.var(1));
+        let f = make(&mut g, x, y);
+        let d = gradient(&mut g, f, &[x, y]);
+        Interpreter::new(&g, &[d[wrt]]).eval(&at)[0]
+    }
+
+    #[test]
+    fn inverse_function_derivatives_do_not_overflow_on_the_way() {
+        let call = |f: Func| move |g: &mut Graph, x, _| g.call1(f, x);
+        assert_eq!(partial(call(Func::Atan), 0, [1e160, 0.0]), 1e-320);
+        assert_eq!(partial(call(Func::Asinh), 0, [1e200, 0.0]), 1e-200);
+        assert_eq!(partial(call(Func::Asinh), 0, [-1e200, 0.0]), 1e-200);
+        let d = partial(call(Func::Acosh), 0, [1e200, 0.0]);
+        assert!((d / 1e-200 - 1.0).abs() < 1e-15, "{d:e}");
+        assert!(partial(call(Func::Acosh), 0, [-2.0, 0.0]).is_nan());
+        // Near 1, (1 - x)(1 + x) keeps the digits 1 - x^2 loses.
+        let x = 1.0 - 2f64.powi(-40);
+        let want = 1.0 / ((1.0 - x) * (1.0 + x));
+        assert_eq!(partial(call(Func::Atanh), 0, [x, 0.0]), want);
     }
 }

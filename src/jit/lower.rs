@@ -6,8 +6,8 @@
 //! `eval.rs`, in the same order: a sum is a left-to-right chain of adds; a
 //! product multiplies its numerator left to right, its denominator powers
 //! (`b^e`, constant `e < 0`, computed as `b^-e`) left to right and divides
-//! once; a constant integer power is the multiplication sequence of
-//! [`builtins::powi`]; `^0.5` is `sqrt`, `^-0.5` is `1/sqrt`, other constant
+//! once; a constant integer power from -1 to 4 is the multiplication sequence
+//! of [`builtins::powi`]; `^0.5` is `sqrt`, `^-0.5` is `1/sqrt`, other constant
 //! exponents call `powf`, and variable exponents call [`builtins::pow`]. So
 //! compiled and interpreted results agree to the bit (NaN payloads aside).
 //! The one rewrite, `a + (-1*q)` to `a - q`, is exact in IEEE 754.

@@ -11,6 +11,7 @@ mod limits;
 mod min;
 mod native;
 mod plot;
+mod precision;
 mod properties;
 #[path = "../shared/range.rs"]
 mod range;
