@@ -172,6 +172,8 @@ pub mod objective;
 pub mod parse;
 #[doc(hidden)]
 pub mod print;
+#[cfg(feature = "python")]
+mod python;
 mod random;
 mod symbolic;
 

@@ -204,7 +204,7 @@ pub(crate) fn check_len(what: &str, len: usize, want: usize) -> Result<()> {
     }
     Err(Error::new(
         ErrorKind::Shape,
-        format!("{what} has {len} values for {want} variables"),
+        format!("{what} has {len} values, but the formula has {want} variables"),
     ))
 }
 

@@ -1,0 +1,87 @@
+"""Type stubs for the compiled module ``slope._slope`` (src/python/)."""
+
+from typing import Any, Callable, Optional, Sequence, Union
+
+import numpy as np
+import numpy.typing as npt
+
+ArrayLike = Union[Sequence[float], npt.ArrayLike]
+
+METHODS: list[str]
+"""The names of slope's methods, for ``slope.minimize(method=...)``."""
+
+class FormulaError(ValueError):
+    """A formula that does not read. ``str(e)`` is the error rendered with a
+    caret under the place."""
+
+    line: Optional[int]
+    """1-based line of the place, or None for an error about the whole text."""
+    column: Optional[int]
+    """1-based column (in characters) of the place, or None."""
+    kind: str
+    """``"syntax"``, ``"name"``, ``"arity"``, ``"limit"`` or ``"usage"``."""
+    hint: Optional[str]
+    """What to do about it, if slope knows."""
+    message: str
+    """The error in one line, without the rendering."""
+
+class Function:
+    """A formula compiled to native code: value, gradient and Hessian.
+
+    Points have one value per variable, in the order of ``vars``; batches
+    are 2-D arrays with one point per row. A wrong shape raises ValueError.
+    Pickles as its text (compiled again where it is unpickled).
+    """
+
+    @property
+    def vars(self) -> list[str]:
+        """The variables, in the order points give their values."""
+    @property
+    def text(self) -> str:
+        """The formula's text, as given."""
+    def __call__(self, x: ArrayLike) -> float:
+        """f(x)."""
+    def grad(self, x: ArrayLike) -> npt.NDArray[np.float64]:
+        """The gradient at ``x``, shape ``(n,)``."""
+    def value_and_grad(self, x: ArrayLike) -> tuple[float, npt.NDArray[np.float64]]:
+        """``(f(x), gradient)``, as ``scipy.optimize.minimize(..., jac=True)`` wants."""
+    def hess(self, x: ArrayLike) -> npt.NDArray[np.float64]:
+        """The dense Hessian at ``x``, shape ``(n, n)``; compiled on first use."""
+    def batch(self, X: ArrayLike) -> npt.NDArray[np.float64]:
+        """f at each row of ``X`` (shape ``(m, n)``): shape ``(m,)``, on all
+        cores with the GIL released."""
+    def batch_grad(self, X: ArrayLike) -> npt.NDArray[np.float64]:
+        """The gradient at each row of ``X``: shape ``(m, n)``."""
+    def batch_value_and_grad(
+        self, X: ArrayLike
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Values ``(m,)`` and gradients ``(m, n)`` at each row of ``X``."""
+    def diff(self) -> dict[str, str]:
+        """The partial derivatives in slope syntax, ``{name: text}`` in the order of ``vars``."""
+    def latex(self) -> str:
+        """The formula in LaTeX."""
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]: ...
+
+def compile(
+    text: str,
+    params: Optional[Any] = None,
+    data: Optional[Any] = None,
+    *,
+    vars: Optional[Sequence[str]] = None,
+) -> Function:
+    """Parse ``text``, derive its gradient exactly and compile both to native
+    code. ``vars`` fixes the variables' order. ``params`` and ``data`` are
+    for indexed formulas, which slope cannot read yet (NotImplementedError).
+    Raises FormulaError for a formula that does not read."""
+
+def _rebuild(
+    text: str, params: Optional[Any], data: Optional[Any], vars: Optional[Sequence[str]]
+) -> Function: ...
+def _minimize(
+    f: Function,
+    x0: ArrayLike,
+    method: str,
+    bounds: Optional[Sequence[tuple[Optional[float], Optional[float]]]],
+    callback: Optional[Callable[[npt.NDArray[np.float64], float], Any]],
+    options: Optional[dict[str, Any]],
+) -> dict[str, Any]: ...

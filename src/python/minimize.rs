@@ -1,0 +1,206 @@
+//! One run of [`crate::minimize`] from Python's arguments. The package's
+//! `slope.minimize` (python/slope/__init__.py) compiles text, adapts the
+//! callback and wraps the dict returned here in scipy's `OptimizeResult`.
+
+use numpy::PyArray1;
+use pyo3::exceptions::{PyStopIteration, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use super::function::Function;
+use super::{read_point, to_py};
+use crate::{Control, Iterate, Method, Outcome, Reason, Settings};
+
+/// The options every method takes, besides its own parameters.
+const COMMON: [&str; 4] = ["maxiter", "gtol", "ftol", "xtol"];
+
+/// The parameters of `method`, by the names `options` gives them.
+fn param_names(method: &Method) -> &'static [&'static str] {
+    match method {
+        Method::Gd { .. } => &["lr", "line_search"],
+        Method::Momentum { .. } | Method::Nesterov { .. } => &["lr", "momentum"],
+        Method::Adagrad { .. } => &["lr", "epsilon"],
+        Method::Rmsprop { .. } => &["lr", "rho", "epsilon"],
+        Method::Adam { .. } => &["lr", "beta1", "beta2", "epsilon"],
+        Method::Lbfgs { .. } => &["memory", "first_step"],
+        Method::Newton { .. } => &["first_step"],
+    }
+}
+
+/// Sets the parameter `key` of `method` to `value`; `false` if the method
+/// has no such parameter.
+fn set_param(method: &mut Method, key: &str, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let slot: &mut f64 = match (method, key) {
+        (Method::Gd { line_search, .. }, "line_search") => {
+            *line_search = value.extract()?;
+            return Ok(true);
+        }
+        (Method::Lbfgs { memory, .. }, "memory") => {
+            *memory = value.extract()?;
+            return Ok(true);
+        }
+        (
+            Method::Gd { lr, .. }
+            | Method::Momentum { lr, .. }
+            | Method::Nesterov { lr, .. }
+            | Method::Adagrad { lr, .. }
+            | Method::Rmsprop { lr, .. }
+            | Method::Adam { lr, .. },
+            "lr",
+        ) => lr,
+        (Method::Momentum { momentum, .. } | Method::Nesterov { momentum, .. }, "momentum") => {
+            momentum
+        }
+        (
+            Method::Adagrad { epsilon, .. }
+            | Method::Rmsprop { epsilon, .. }
+            | Method::Adam { epsilon, .. },
+            "epsilon",
+        ) => epsilon,
+        (Method::Rmsprop { rho, .. }, "rho") => rho,
+        (Method::Adam { beta1, .. }, "beta1") => beta1,
+        (Method::Adam { beta2, .. }, "beta2") => beta2,
+        (Method::Lbfgs { first_step, .. } | Method::Newton { first_step }, "first_step") => {
+            first_step
+        }
+        _ => return Ok(false),
+    };
+    *slot = value.extract()?;
+    Ok(true)
+}
+
+/// The settings of a run: the method by name with its parameters and the
+/// stopping tests from `options`, and `bounds` (None for an open side).
+fn settings(
+    method: &str,
+    bounds: Option<Vec<(Option<f64>, Option<f64>)>>,
+    options: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Settings> {
+    let Some(mut m) = Method::by_name(method) else {
+        return Err(PyValueError::new_err(format!(
+            "unknown method '{method}'; slope has {}",
+            Method::NAMES.join(", ")
+        )));
+    };
+    let mut common: Vec<(String, Bound<'_, PyAny>)> = Vec::new();
+    for (key, value) in options.into_iter().flat_map(|d| d.iter()) {
+        let key: String = key.extract()?;
+        if COMMON.contains(&key.as_str()) {
+            common.push((key, value));
+        } else if !set_param(&mut m, &key, &value)? {
+            return Err(PyValueError::new_err(format!(
+                "unknown option '{key}' for '{method}'; it takes {}, {}",
+                COMMON.join(", "),
+                param_names(&m).join(", ")
+            )));
+        }
+    }
+    let mut s = Settings::new(m);
+    for (key, value) in common {
+        match key.as_str() {
+            "maxiter" => s.max_iter = value.extract()?,
+            "gtol" => s.gtol = value.extract()?,
+            "ftol" => s.ftol = value.extract()?,
+            _ => s.xtol = value.extract()?,
+        }
+    }
+    if let Some(bounds) = bounds {
+        let mut pairs = Vec::with_capacity(bounds.len());
+        for (i, (lo, hi)) in bounds.into_iter().enumerate() {
+            let (lo, hi) = (lo.unwrap_or(f64::NEG_INFINITY), hi.unwrap_or(f64::INFINITY));
+            if lo.is_nan() || hi.is_nan() || lo > hi {
+                return Err(PyValueError::new_err(format!(
+                    "bound {i} is ({lo}, {hi}); it needs low <= high"
+                )));
+            }
+            pairs.push((lo, hi));
+        }
+        s.bounds = Some(pairs);
+    }
+    Ok(s)
+}
+
+/// scipy's `status`: 0 for a run that converged, then one number per way
+/// a run can stop without converging.
+fn status(reason: Reason) -> u8 {
+    match reason {
+        Reason::Gtol | Reason::Ftol | Reason::FtolRel | Reason::Xtol => 0,
+        Reason::MaxIter => 1,
+        Reason::Stalled => 2,
+        Reason::Diverged => 3,
+        Reason::Oscillating => 4,
+        Reason::Interrupted => 5,
+        Reason::Unbounded => 6,
+        Reason::Saddle => 7,
+    }
+}
+
+/// The outcome as the fields of scipy's `OptimizeResult`, plus slope's
+/// `reason` and `nhev`.
+fn outcome_dict<'py>(py: Python<'py>, out: Outcome) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("success", out.converged())?;
+    d.set_item("status", status(out.reason))?;
+    let message = match out.reason {
+        // The library's observer is the callback here.
+        Reason::Interrupted => "the callback stopped the run".to_string(),
+        _ => out.summary(),
+    };
+    d.set_item("message", message)?;
+    d.set_item("reason", out.reason.name())?;
+    d.set_item("fun", out.f)?;
+    d.set_item("nit", out.iterations)?;
+    d.set_item("nfev", out.evaluations)?;
+    d.set_item("njev", out.gradient_evaluations)?;
+    d.set_item("nhev", out.hessian_evaluations)?;
+    d.set_item("x", PyArray1::from_vec(py, out.x))?;
+    d.set_item("jac", PyArray1::from_vec(py, out.gradient))?;
+    Ok(d)
+}
+
+/// Minimises the compiled ``f`` from ``x0``; see ``slope.minimize``.
+/// ``callback(x, fun)`` is called after each iteration and stops the run
+/// by returning a true value or raising ``StopIteration``; any other
+/// exception stops the run and is raised again.
+#[pyfunction]
+#[pyo3(name = "_minimize", signature = (f, x0, method, bounds, callback, options))]
+pub fn minimize<'py>(
+    py: Python<'py>,
+    f: &Bound<'py, Function>,
+    x0: &Bound<'py, PyAny>,
+    method: &str,
+    bounds: Option<Vec<(Option<f64>, Option<f64>)>>,
+    callback: Option<Bound<'py, PyAny>>,
+    options: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let start = read_point(x0)?;
+    let settings = settings(method, bounds, options)?;
+    let mut objective = f.get().compiled().clone();
+    let out = match callback {
+        None => py.detach(|| crate::minimize(&mut objective, &start, &settings)),
+        Some(callback) => {
+            let mut raised: Option<PyErr> = None;
+            let out = crate::minimize_with(&mut objective, &start, &settings, |it: &Iterate| {
+                if it.iteration == 0 {
+                    return Control::Continue;
+                }
+                let x = PyArray1::from_slice(py, it.x);
+                match callback.call1((x, it.f)).and_then(|r| r.is_truthy()) {
+                    Ok(false) => Control::Continue,
+                    Ok(true) => Control::Stop,
+                    Err(e) => {
+                        if !e.is_instance_of::<PyStopIteration>(py) {
+                            raised = Some(e);
+                        }
+                        Control::Stop
+                    }
+                }
+            });
+            if let Some(e) = raised {
+                return Err(e);
+            }
+            out
+        }
+    };
+    outcome_dict(py, out.map_err(|e| to_py(&e))?)
+}

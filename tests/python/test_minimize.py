@@ -1,0 +1,146 @@
+"""slope.minimize against known minima, its options and callback, and
+slope's functions inside scipy.optimize."""
+
+import numpy as np
+import pytest
+
+import slope
+
+ROSENBROCK = "(1-x)^2 + 100*(y-x^2)^2"  # minimum 0 at (1, 1)
+
+
+@pytest.mark.parametrize("method", ["lbfgs", "newton"])
+def test_finds_rosenbrocks_minimum(method):
+    res = slope.minimize(ROSENBROCK, [-1.2, 1.0], method=method)
+    assert res.success and res.status == 0 and res.reason == "gtol"
+    np.testing.assert_allclose(res.x, [1.0, 1.0], atol=1e-8)
+    assert res.fun < 1e-15
+    assert np.max(np.abs(res.jac)) <= 1e-8
+    assert res.nit > 0 and res.nfev >= res.nit and res.njev >= res.nit
+    # Newton evaluates Hessians as it goes; a converged run of any method
+    # pays for one more, the test that its point is not a saddle.
+    assert res.nhev > 1 if method == "newton" else res.nhev == 1
+    assert res.message == "no gradient component is larger than gtol"
+
+
+def test_returns_scipys_optimize_result():
+    scipy_optimize = pytest.importorskip("scipy.optimize")
+    res = slope.minimize(slope.compile("(x-3)^2"), [0.0])
+    assert isinstance(res, scipy_optimize.OptimizeResult)
+    assert set(res) >= {"x", "fun", "jac", "nit", "nfev", "njev", "success", "status", "message"}
+
+
+def test_the_fallback_result_reads_like_scipys():
+    res = slope._Result(x=np.array([1.0]), fun=0.0)
+    assert res.x[0] == 1.0 and res["fun"] == 0.0
+    res.nit = 3
+    assert res["nit"] == 3
+    with pytest.raises(AttributeError):
+        res.missing
+
+
+def test_options_reach_the_method():
+    res = slope.minimize(ROSENBROCK, [-1.2, 1.0], options={"maxiter": 5})
+    assert (res.success, res.status, res.reason, res.nit) == (False, 1, "max-iter", 5)
+    # A fixed step of 0.25 on (x-3)^2 halves the distance each step:
+    # x_k = 3 - 3/2^k, so gtol 1e-3 needs 2*3/2^k <= 1e-3: k = 13.
+    res = slope.minimize("(x-3)^2", [0.0], method="gd", options={"lr": 0.25, "gtol": 1e-3})
+    assert res.success and res.nit == 13
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"method": "bfgs"}, "unknown method 'bfgs'; slope has gd, momentum"),
+        ({"options": {"momentum": 0.9}}, "unknown option 'momentum' for 'lbfgs'; it takes maxiter, gtol, ftol, xtol, memory, first_step"),
+        ({"method": "adam", "options": {"beta1": 1.5}}, "beta1 must be in [0, 1), not 1.5"),
+        ({"method": "gd", "bounds": [(2, 0), (0, 2)]}, "bound 0 is (2, 0); it needs low <= high"),
+        ({"method": "gd", "bounds": [(0, 2)]}, "the bounds has 1 values, but the formula has 2 variables"),
+        ({"x0": [1.0]}, "the start point has 1 values, but the formula has 2 variables"),
+    ],
+)
+def test_bad_arguments_are_value_errors(kwargs, message):
+    kwargs.setdefault("x0", [0.0, 0.0])
+    with pytest.raises(ValueError) as e:
+        slope.minimize(ROSENBROCK, **kwargs)
+    assert message in str(e.value)
+
+
+def test_a_formula_error_reaches_the_caller():
+    with pytest.raises(slope.FormulaError):
+        slope.minimize("x +", [0.0])
+    with pytest.raises(TypeError, match="formula text or a slope.Function"):
+        slope.minimize(lambda x: x[0] ** 2, [0.0])
+
+
+@pytest.mark.parametrize("method", ["lbfgs", "newton", "gd"])
+def test_bounds_hold_in_every_method(method):
+    # The free minimum (0, 0) lies outside x >= 0.5.
+    scipy_optimize = pytest.importorskip("scipy.optimize")
+    for bounds in ([(0.5, None), (None, None)], scipy_optimize.Bounds([0.5, -np.inf], [np.inf, np.inf])):
+        res = slope.minimize("x^2 + y^2", [2.0, 1.0], method=method, bounds=bounds)
+        assert res.success, res.message
+        np.testing.assert_allclose(res.x, [0.5, 0.0], atol=1e-6)
+
+
+def test_unbounded_and_saddle_are_not_successes():
+    res = slope.minimize("x + y^2", [0.0, 1.0])
+    assert (res.success, res.status, res.reason) == (False, 6, "unbounded")
+    res = slope.minimize("x^2 - y^2", [0.0, 0.0])
+    assert (res.success, res.status, res.reason) == (False, 7, "saddle")
+
+
+def test_the_callback_sees_each_iterate_and_can_stop_the_run():
+    seen = []
+
+    def callback(xk):
+        seen.append(xk.copy())
+        return len(seen) == 3
+
+    res = slope.minimize(ROSENBROCK, [-1.2, 1.0], callback=callback)
+    assert (res.success, res.status, res.reason, res.nit) == (False, 5, "interrupted", 3)
+    assert res.message == "the callback stopped the run"
+    np.testing.assert_array_equal(seen[-1], res.x)
+
+    results = []
+
+    def new_style(intermediate_result):
+        results.append(intermediate_result.fun)
+        if len(results) == 2:
+            raise StopIteration
+
+    res = slope.minimize(ROSENBROCK, [-1.2, 1.0], callback=new_style)
+    assert res.nit == 2 and res.fun == results[-1] and results[0] < 24.2
+
+
+def test_an_exception_in_the_callback_is_raised_again():
+    def callback(xk):
+        raise KeyError("mine")
+
+    with pytest.raises(KeyError, match="mine"):
+        slope.minimize(ROSENBROCK, [-1.2, 1.0], callback=callback)
+
+
+def test_scipy_minimize_takes_value_and_grad_and_hess():
+    so = pytest.importorskip("scipy.optimize")
+    f = slope.compile(ROSENBROCK)
+    res = so.minimize(f.value_and_grad, [-1.2, 1.0], jac=True, method="BFGS", options={"gtol": 1e-10})
+    assert res.success
+    np.testing.assert_allclose(res.x, [1.0, 1.0], atol=1e-7)
+    res = so.minimize(f, [-1.2, 1.0], jac=f.grad, hess=f.hess, method="trust-exact")
+    assert res.success
+    np.testing.assert_allclose(res.x, [1.0, 1.0], atol=1e-8)
+
+
+def test_scipy_on_a_large_rosenbrock_matches_scipys_own():
+    so = pytest.importorskip("scipy.optimize")
+    n = 50
+    text = " + ".join(f"100*(x{i+1} - x{i}^2)^2 + (1 - x{i})^2" for i in range(n - 1))
+    f = slope.compile(text, vars=[f"x{i}" for i in range(n)])
+    x = np.linspace(-1.0, 1.5, n)
+    v, g = f.value_and_grad(x)
+    assert v == pytest.approx(so.rosen(x), rel=1e-13)
+    np.testing.assert_allclose(g, so.rosen_der(x), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(f.hess(x), so.rosen_hess(x), rtol=1e-12, atol=1e-12)
+    res = so.minimize(f.value_and_grad, np.zeros(n), jac=True, method="BFGS")
+    np.testing.assert_allclose(res.x, np.ones(n), atol=1e-4)
