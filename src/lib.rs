@@ -84,16 +84,22 @@
 //! - [`check`]: exact gradient and Hessian against finite differences
 //!   (skipping kinks), hand-written derivatives against exact ones.
 //! - `symbolic`: the bounded normaliser behind `check`'s proofs:
-//!   rational functions over atoms, a few identities between atoms; opt-in
+//!   rational functions over atoms with exact rational coefficients
+//!   (`symbolic/rational.rs`), a few identities between atoms; opt-in
 //!   (only `check` calls it), and "not proved" past its bounds.
 //! - [`bench`](mod@bench): compile time by stage and the cost of each
 //!   gradient source.
 //! - `objective`: the one trait every consumer of values and gradients
 //!   takes, with implementations for compiled code, the interpreter,
 //!   finite differences, closures, and negation (for maximising).
-//! - [`optim`]: the minimisation loop (stopping, projection, diagnosis of
-//!   divergence and oscillation) and one small step per method; many runs
-//!   from random starts.
+//! - [`optim`]: the minimisation loop (`optim/minimize.rs`: stopping
+//!   tests, the box, verdicts of divergence, oscillation, unboundedness
+//!   and saddles) and one step per method: `first_order.rs`, `lbfgs.rs`
+//!   (with `lbfgsb.rs`, the Cauchy point and subspace step of L-BFGS-B),
+//!   `newton.rs` (projected where bounds hold), over `line_search.rs`,
+//!   `vector.rs` and `dense.rs` (small dense factorisations); the native
+//!   branch for plain gd (`native.rs`); many runs from random starts
+//!   (`multistart.rs`).
 //! - `random`: SplitMix64 points in a box, for multi-start searches and
 //!   checks; written out so that a seed names the same points everywhere.
 //! - `formula`: [`Formula`] and [`Expr`], which tie the stages together.
@@ -106,6 +112,10 @@
 //!   typed details ([`Detail`]) for callers to phrase in their terms.
 //! - `main.rs` and `cli/` (the binary, not the library): the command line,
 //!   the only place that prints, names a flag or chooses an exit status.
+//! - `python/` (feature `python`, built by maturin from `pyproject.toml`):
+//!   the `slope._slope` extension module, a thin layer that turns Python
+//!   arguments into library calls and outcomes into scipy's shapes; the
+//!   Python side lives in `python/slope/` at the top of the repository.
 //!
 //! # Invariants
 //!

@@ -9,7 +9,7 @@
 
 use std::io::Write;
 
-use super::{Failure, Source, load};
+use super::{Failure, Source, load, usage};
 use slope::Formula;
 use slope::fd::Scheme;
 use slope::objective::{CompiledFormula, FiniteDifferences, Negated, Objective};
@@ -20,7 +20,7 @@ mod report;
 mod runs;
 
 pub use args::Args;
-use args::{GradientArg, MethodArg};
+use args::{GradientArg, MethodArg, TraceFormat};
 use pictures::Pictures;
 
 pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
@@ -69,12 +69,41 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
     } else if let Some(k) = args.restarts {
         runs::restarts(&context, &settings, k, seed, &make_objective)?
     } else {
+        let mut file = match &args.trace_file {
+            Some(path) => Some(std::io::BufWriter::new(
+                std::fs::File::create(path).map_err(|e| {
+                    Failure::plain(usage(&format!(
+                        "--trace-file: cannot create {}: {e}",
+                        path.display()
+                    )))
+                })?,
+            )),
+            None => None,
+        };
         // With --json, the trace goes to stderr so that stdout stays one object.
-        let trace_out: &mut dyn Write = if args.json { &mut *err } else { &mut *out };
-        runs::single(&context, trace_out, settings, start, seed, &make_objective)?
+        let trace_out: &mut dyn Write = match (&mut file, args.json) {
+            (Some(file), _) => file,
+            (None, true) => &mut *err,
+            (None, false) => &mut *out,
+        };
+        let runs = runs::single(&context, trace_out, settings, start, seed, &make_objective)?;
+        if let Some(file) = &mut file {
+            file.flush()?;
+        }
+        runs
     };
     pictures::draw(&context, &runs)?;
-    report::report(&context, &runs, out, err)
+    // A jsonl or csv trace on stdout is data for a program: the summary
+    // goes to stderr so that `--trace csv > t.csv` holds only the trace.
+    let machine_trace = matches!(args.trace, Some(TraceFormat::Jsonl | TraceFormat::Csv));
+    if machine_trace && args.trace_file.is_none() && !args.json {
+        let mut notes = Vec::new();
+        let status = report::report(&context, &runs, err, &mut notes)?;
+        err.write_all(&notes)?;
+        Ok(status)
+    } else {
+        report::report(&context, &runs, out, err)
+    }
 }
 
 /// What the ways of running, the pictures and the report share.

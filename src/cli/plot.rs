@@ -22,18 +22,24 @@ pub struct Args {
     #[arg(
         short = 'o',
         long = "output",
+        visible_alias = "plot",
         value_name = "FILE",
         default_value = "plot.svg"
     )]
     output: PathBuf,
     /// The variables on the axes (default: the first two); one name draws a line
-    #[arg(long, value_name = "NAMES")]
+    #[arg(long, visible_alias = "plot-axes", value_name = "NAMES")]
     axes: Option<String>,
     /// Values of the variables off the axes (default: the middle of their bounds)
     #[arg(long, value_name = "POINT", allow_hyphen_values = true)]
     at: Option<String>,
     /// Size of the picture in pixels
-    #[arg(long, value_name = "WxH", default_value = "900x700")]
+    #[arg(
+        long,
+        visible_alias = "plot-size",
+        value_name = "WxH",
+        default_value = "900x700"
+    )]
     size: String,
 }
 

@@ -304,7 +304,27 @@ fn missing_operator(
     let (a, b) = (&text[prev_span.range()], &text[span.range()]);
     let b = if next == Token::Open { "(" } else { b };
     let adjacent = prev_span.end == span.start;
-    let (message, hint) = if prev == Token::Number && adjacent && next != Token::Open {
+    // `np.sin(x)`, `math.exp(x)`: a module prefix, which slope's
+    // functions do without.
+    let qualified = text[span.start as usize..]
+        .strip_prefix('.')
+        .and_then(|rest| {
+            rest.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .next()
+        })
+        .filter(|name| crate::builtins::callee(name).is_some());
+    let (message, hint) = if let (Some(name), true, Token::Name) = (qualified, adjacent, prev) {
+        (
+            format!("'{a}.{name}' is not a function slope knows"),
+            format!("write {name}(...): slope's functions need no module prefix"),
+        )
+    } else if prev == Token::Name && crate::builtins::callee(a).is_some() {
+        // `sin x`: a function's argument goes in parentheses.
+        (
+            format!("'{a}' is a function: its argument goes in parentheses"),
+            format!("write {a}({b})"),
+        )
+    } else if prev == Token::Number && adjacent && next != Token::Open {
         (
             "implicit multiplication is not supported".to_string(),
             format!("write {a}*{b}"),
@@ -400,6 +420,15 @@ mod tests {
         check(
             "2(x)",
             "Syntax: missing operator between '2' and '(' at 0..2; write 2*( to multiply",
+        );
+        check(
+            "sin x",
+            "Syntax: 'sin' is a function: its argument goes in parentheses at 0..5; write sin(x)",
+        );
+        check(
+            "np.sin(x)",
+            "Syntax: 'np.sin' is not a function slope knows at 0..3; \
+             write sin(...): slope's functions need no module prefix",
         );
         check(
             "x²",

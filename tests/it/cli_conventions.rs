@@ -348,3 +348,44 @@ fn limit_flags_come_last_under_their_own_heading() {
     assert!(r.stdout.find("--method").unwrap() < limits);
     assert!(r.stdout.contains("[default: 1e-8]"), "{}", r.stdout);
 }
+
+#[test]
+fn plot_takes_the_picture_flags_of_min() {
+    let dir = std::env::temp_dir().join(format!("slope-plot-flags-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("p.svg");
+    let r = slope(
+        &[
+            "plot",
+            "x^2 + y",
+            "--bounds",
+            "x=-1:1,y=0:1",
+            "--plot",
+            file.to_str().unwrap(),
+            "--plot-size",
+            "400x300",
+            "--plot-axes",
+            "y,x",
+        ],
+        None,
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let svg = std::fs::read_to_string(&file).unwrap();
+    assert!(svg.contains("width=\"400\"") && svg.contains("height=\"300\""));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_function_without_parentheses_or_with_a_module_gets_a_call_as_the_hint() {
+    let r = slope(&["diff", "sin x"], None);
+    assert_eq!(r.status, 2);
+    assert!(r.stderr.contains("write sin(x)"), "{}", r.stderr);
+    let r = slope(&["diff", "np.exp(x)"], None);
+    assert_eq!(r.status, 2);
+    assert!(
+        r.stderr
+            .contains("write exp(...): slope's functions need no module prefix"),
+        "{}",
+        r.stderr
+    );
+}

@@ -850,39 +850,23 @@ fn leaving_the_domain_diverges_and_names_the_operation() {
 
 // ---------------------------------------------------------------- traces
 
-/// Whether `s` is `-?\d+\.\d{decimals}`.
-fn fixed(s: &str, decimals: usize) -> bool {
-    let s = s.strip_prefix('-').unwrap_or(s);
-    match s.split_once('.') {
-        Some((int, frac)) => {
-            !int.is_empty()
-                && int.bytes().all(|b| b.is_ascii_digit())
-                && frac.len() == decimals
-                && frac.bytes().all(|b| b.is_ascii_digit())
-        }
-        None => false,
-    }
-}
-
-/// Parses a text trace line `>N f([x1, x2]) = F` (x with 8 decimals, F
-/// with 5) into N.
-fn text_trace_line(line: &str) -> Option<usize> {
+/// Parses a text trace line `>N f([x1, x2]) = F` (every number with all
+/// its digits, as the summary prints them) into N and the numbers.
+fn text_trace_line(line: &str) -> Option<(usize, Vec<f64>, f64)> {
     let rest = line.strip_prefix('>')?;
     let (n, rest) = rest.split_once(" f([")?;
     let (xs, f) = rest.split_once("]) = ")?;
-    let ok = xs.split(", ").all(|x| fixed(x, 8)) && fixed(f, 5);
-    (ok && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())).then(|| n.parse().unwrap())
+    let xs: Option<Vec<f64>> = xs.split(", ").map(|x| x.parse().ok()).collect();
+    Some((n.parse().ok()?, xs?, f.parse().ok()?))
 }
 
 #[test]
-fn text_trace_lines_match_the_tutorial_format() {
-    assert_eq!(text_trace_line(">3 f([-0.18590023]) = 0.03456"), Some(3));
+fn text_trace_lines_hold_every_digit() {
     assert_eq!(
-        text_trace_line(">3 f([-0.18590023, 1.00000000]) = -0.03456"),
-        Some(3)
+        text_trace_line(">3 f([-0.18590023, 1e-9]) = 0.0345"),
+        Some((3, vec![-0.18590023, 1e-9], 0.0345))
     );
-    assert_eq!(text_trace_line(">3 f([-0.1859]) = 0.03456"), None);
-    assert_eq!(text_trace_line("3 f([-0.18590023]) = 0.03456"), None);
+    assert_eq!(text_trace_line("3 f([-0.1859]) = 0.03456"), None);
 
     // With --json, the trace goes to stderr and stdout stays one object.
     let mut args = PARABOLA_SEED.to_vec();
@@ -896,24 +880,23 @@ fn text_trace_lines_match_the_tutorial_format() {
         r.stderr
     );
     for (i, line) in lines.iter().enumerate() {
-        assert_eq!(text_trace_line(line), Some(i), "{line:?}");
+        assert_eq!(text_trace_line(line).map(|t| t.0), Some(i), "{line:?}");
     }
-    assert_eq!(lines[0], ">0 f([1.50000000]) = 10.75000");
-    // gd with lr 0.1: x1 = 1.5 - 0.1 * (6*1.5 + 2) = 0.4, f = 0.48 + 0.8 + 1.
-    assert_eq!(lines[1], ">1 f([0.40000000]) = 2.28000");
+    assert_eq!(lines[0], ">0 f([1.5]) = 10.75");
+    // gd with lr 0.1: x1 = 1.5 - 0.1 * (6*1.5 + 2) = 0.4 (to rounding),
+    // f = 0.48 + 0.8 + 1.
+    assert_eq!(lines[1], ">1 f([0.3999999999999999]) = 2.2799999999999994");
+    // The last line is the reported point, to the last digit.
+    let (_, x, f) = text_trace_line(lines.last().unwrap()).unwrap();
+    assert_eq!((x, f), (point(&v), num(&v, "f")));
 
     // Without --json, the trace precedes the summary on stdout; two
     // variables are separated by ", ".
     let r = run(&[testfns::BOOTH, "--start", "x=0,y=0", "--trace"]);
     let trace: Vec<&str> = r.stdout.lines().filter(|l| l.starts_with('>')).collect();
-    assert!(
-        r.stdout
-            .starts_with(">0 f([0.00000000, 0.00000000]) = 74.00000\n"),
-        "{}",
-        r.stdout
-    );
+    assert!(r.stdout.starts_with(">0 f([0, 0]) = 74\n"), "{}", r.stdout);
     for (i, line) in trace.iter().enumerate() {
-        assert_eq!(text_trace_line(line), Some(i), "{line:?}");
+        assert_eq!(text_trace_line(line).map(|t| t.0), Some(i), "{line:?}");
     }
     let stopped = |reason| format!("stopped     {reason} after {} iterations", trace.len() - 1);
     assert!(
@@ -1003,7 +986,8 @@ fn csv_trace_has_a_header_and_one_row_per_iteration() {
     assert_eq!(rows.last().unwrap()[1..4], point(&v)[..]);
     assert_eq!(rows.last().unwrap()[4], num(&v, "f"));
 
-    // Without --json the csv goes to stdout, before the summary.
+    // Without --json the csv goes to stdout alone, the summary to stderr,
+    // so that `--trace csv > t.csv` is a CSV file.
     let r = run(&[
         "x^2 + 3*y^2",
         "--start",
@@ -1019,6 +1003,27 @@ fn csv_trace_has_a_header_and_one_row_per_iteration() {
         "{}",
         r.stdout
     );
+    assert!(r.stdout.lines().skip(1).all(|l| l.split(',').count() == 6));
+    assert!(r.stderr.starts_with("minimum     f = "), "{}", r.stderr);
+    assert_eq!(r.status, 0);
+
+    // --trace-file takes the trace anywhere, and stdout keeps the summary.
+    let dir = std::env::temp_dir().join(format!("slope-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("t.jsonl");
+    let (v, r) = run_json(&[
+        "x^2 + 3*y^2",
+        "--start",
+        "x=1,y=1",
+        "--trace",
+        "jsonl",
+        "--trace-file",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(r.stderr, "");
+    let trace = jsonl(&std::fs::read_to_string(&file).unwrap());
+    assert_eq!(trace.len() as f64, num(&v, "iterations") + 1.0);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 // ---------------------------------------------------------------- gradient sources

@@ -83,9 +83,12 @@ pub struct Args {
     /// Run from K random starts in --bounds on all cores; report the best and the distinct minima
     #[arg(long, value_name = "K")]
     pub(super) restarts: Option<usize>,
-    /// Print every iteration: text (">3 f([x]) = f"), jsonl or csv
+    /// Print every iteration: text (">3 f([x]) = f"), jsonl or csv. On stdout, where a jsonl or csv trace moves the summary to stderr; with --json, on stderr
     #[arg(long, value_enum, value_name = "FORMAT", num_args = 0..=1, default_missing_value = "text")]
     pub(super) trace: Option<TraceFormat>,
+    /// Write the trace to FILE instead
+    #[arg(long, value_name = "FILE", requires = "trace")]
+    pub(super) trace_file: Option<PathBuf>,
     /// One JSON object: {"vars", "x", "f", "iterations", "evaluations", "converged", "reason"}
     #[arg(long)]
     pub(in crate::cli) json: bool,

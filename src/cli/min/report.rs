@@ -298,8 +298,15 @@ pub(super) fn write_trace(
     let f = sign * it.f;
     match format {
         TraceFormat::Text => {
-            let xs: Vec<String> = it.x.iter().map(|v| format!("{v:.8}")).collect();
-            writeln!(out, ">{} f([{}]) = {:.5}", it.iteration, xs.join(", "), f)
+            // Every digit: a fixed number of decimals prints 0 near a minimum.
+            let xs: Vec<String> = it.x.iter().map(|&v| format_value(v)).collect();
+            writeln!(
+                out,
+                ">{} f([{}]) = {}",
+                it.iteration,
+                xs.join(", "),
+                format_value(f)
+            )
         }
         TraceFormat::Jsonl => {
             let record = json!({
