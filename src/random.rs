@@ -20,7 +20,15 @@ pub fn random_start(bounds: &[(f64, f64)], seed: u64) -> Vec<f64> {
             z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
             z ^= z >> 31;
             let u = (z >> 11) as f64 / (1u64 << 53) as f64;
-            lo + (hi - lo) * u
+            // The width of a box that spans most of the double range
+            // overflows; the weighted mean does not (and the finite case
+            // keeps its old form, so seeds name the same points).
+            let width = hi - lo;
+            if width.is_finite() {
+                lo + width * u
+            } else {
+                lo * (1.0 - u) + hi * u
+            }
         })
         .collect()
 }
@@ -32,4 +40,20 @@ pub fn start_of_run(bounds: &[(f64, f64)], seed: u64, k: usize) -> Vec<f64> {
         bounds,
         seed ^ (k as u64).wrapping_mul(0xd1b5_4a32_d192_ed03),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn points_stay_in_a_box_as_wide_as_the_double_range() {
+        let bounds = [(-f64::MAX, f64::MAX), (-1e308, 1e308), (0.0, 1.0)];
+        for seed in 0..1000 {
+            let x = random_start(&bounds, seed);
+            for (v, (lo, hi)) in x.iter().zip(bounds) {
+                assert!(v.is_finite() && (lo..=hi).contains(v), "{v} in {lo}:{hi}");
+            }
+        }
+    }
 }

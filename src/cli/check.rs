@@ -8,7 +8,8 @@ use serde_json::{Map, Value, json};
 
 use super::grad_args;
 use super::{
-    At, Failure, Input, Source, format_value, fresh_seed, json_number, load, parse_bounds, usage,
+    At, Failure, Input, Source, format_value, fresh_seed, json_number, load, pad, parse_bounds,
+    read_file, usage,
 };
 use slope::Formula;
 use slope::check::{self, Comparison, PointCheck, Verdict};
@@ -261,9 +262,7 @@ fn read_given(args: &Args, f: &Formula) -> Result<Vec<Given>, Failure> {
         }
     }
     if let Some(path) = &args.grad_file {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Failure::plain(usage(&format!("cannot read '{}': {e}", path.display())))
-        })?;
+        let text = read_file(path, args.input.max_bytes).map_err(Failure::plain)?;
         let lines = grad_args::parse_grad_file(&text).map_err(|e| {
             Failure::plain(Error {
                 message: format!("{}: {}", path.display(), e.message),
@@ -538,9 +537,9 @@ fn write_table(out: &mut dyn Write, rows: &[(String, &Comparison)]) -> std::io::
             if k == 6 {
                 s.push_str(&format!(" {cell}"));
             } else if k == 0 {
-                s.push_str(&format!(" {cell:<w$}"));
+                s.push_str(&format!(" {}", pad(cell, w, true)));
             } else {
-                s.push_str(&format!("  {cell:>w$}"));
+                s.push_str(&format!("  {}", pad(cell, w, false)));
             }
         }
         s.trim_end().to_string()

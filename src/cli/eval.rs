@@ -4,7 +4,7 @@ use std::io::Write;
 
 use serde_json::{Map, Value, json};
 
-use super::{At, Failure, Input, format_value, json_number, load};
+use super::{At, Failure, Input, format_value, json_number, load, pad};
 use slope::graph::NodeId;
 use slope::jit::Compiled;
 
@@ -114,15 +114,15 @@ fn write_matrix(out: &mut dyn Write, vars: &[String], rows: &[&[f64]]) -> std::i
         .max()
         .unwrap_or(1);
     writeln!(out, "hessian:")?;
-    write!(out, "  {:name_width$}", "")?;
+    write!(out, "  {}", pad("", name_width, true))?;
     for v in vars {
-        write!(out, "  {v:>width$}")?;
+        write!(out, "  {}", pad(v, width, false))?;
     }
     writeln!(out)?;
     for (v, row) in vars.iter().zip(&cells) {
-        write!(out, "  {v:name_width$}")?;
+        write!(out, "  {}", pad(v, name_width, true))?;
         for c in row {
-            write!(out, "  {c:>width$}")?;
+            write!(out, "  {}", pad(c, width, false))?;
         }
         writeln!(out)?;
     }

@@ -35,6 +35,19 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
     }
     // Pictures are checked before the run, so a typo costs no time.
     let pictures = Pictures::check(args, &f).map_err(Failure::plain)?;
+    // A picture keeps every iterate: bound what --max-iter can ask for.
+    let per_iterate = f.vars().len() + 2;
+    if pictures.any() && settings.max_iter.saturating_mul(per_iterate) > args::MAX_KEPT_VALUES {
+        return Err(Failure::plain(
+            usage(&format!(
+                "a picture keeps every iterate, and --max-iter {} could keep {} values; at most {}",
+                settings.max_iter,
+                settings.max_iter.saturating_mul(per_iterate),
+                args::MAX_KEPT_VALUES
+            ))
+            .with_hint("lower --max-iter, or leave out --plot and --plot-convergence"),
+        ));
+    }
     settings.keep_history = pictures.any();
     // Only a trace and the convergence chart need to see every iterate; the
     // progress bar does with some, which lets plain gd run as a native loop.

@@ -217,9 +217,12 @@ impl At {
         };
         match text.strip_prefix('@') {
             Some(path) => {
-                let read = std::fs::read_to_string(path).map_err(|e| {
-                    usage(&format!("--at: cannot read '{path}': {e}"))
-                        .with_hint("write --at @FILE with FILE holding x=1,y=2")
+                let read = read_file(path.as_ref(), Limits::default().max_bytes).map_err(|e| {
+                    Error {
+                        message: format!("--at: {}", e.message),
+                        ..e
+                    }
+                    .with_hint("write --at @FILE with FILE holding x=1,y=2")
                 })?;
                 // One pair a line reads as well as one line of pairs.
                 parse_assignments("--at", &read.replace('\n', ",")).map(Some)
@@ -248,36 +251,46 @@ pub struct Source {
     pub origin: String,
 }
 
+/// Reads at most `max_bytes` of UTF-8 text from `reader` (named `what` in
+/// errors): a longer input is refused once `max_bytes + 1` bytes have been
+/// read, so `-f /dev/zero` or an endless pipe ends at once instead of
+/// filling memory.
+fn read_text(reader: impl Read, max_bytes: usize, what: &str) -> Result<String> {
+    let mut bytes = Vec::new();
+    let limit = u64::try_from(max_bytes)
+        .unwrap_or(u64::MAX)
+        .saturating_add(1);
+    reader
+        .take(limit)
+        .read_to_end(&mut bytes)
+        .map_err(|e| usage(&format!("cannot read {what}: {e}")))?;
+    if bytes.len() > max_bytes {
+        return Err(Error::over_limit(
+            Limit::Bytes,
+            max_bytes,
+            format!("{what} is longer than the limit of {max_bytes} bytes"),
+        ));
+    }
+    // Bad bytes are bad input (status 2), not a failure to read.
+    String::from_utf8(bytes).map_err(|_| usage(&format!("{what} is not UTF-8 text")))
+}
+
+/// A file read with [`read_text`]'s bound.
+fn read_file(path: &std::path::Path, max_bytes: usize) -> Result<String> {
+    let what = format!("'{}'", path.display());
+    let file = std::fs::File::open(path).map_err(|e| usage(&format!("cannot read {what}: {e}")))?;
+    read_text(file, max_bytes, &what)
+}
+
 impl Input {
     fn read(&self) -> Result<Source> {
         let (text, origin) = match (&self.formula, &self.file) {
             (Some(text), _) => (text.clone(), "<arg>".to_string()),
-            (None, Some(path)) if path.as_os_str() == "-" => {
-                let mut bytes = Vec::new();
-                std::io::stdin().read_to_end(&mut bytes).map_err(|e| {
-                    Error::new(ErrorKind::Io, format!("cannot read standard input: {e}"))
-                })?;
-                // Bad bytes are bad input (status 2), not a failure to read.
-                let text = String::from_utf8(bytes).map_err(|_| {
-                    Error::new(ErrorKind::Usage, "standard input is not UTF-8 text")
-                })?;
-                (text, "<stdin>".to_string())
-            }
-            (None, Some(path)) => {
-                let bytes = std::fs::read(path).map_err(|e| {
-                    Error::new(
-                        ErrorKind::Usage,
-                        format!("cannot read '{}': {e}", path.display()),
-                    )
-                })?;
-                let text = String::from_utf8(bytes).map_err(|_| {
-                    Error::new(
-                        ErrorKind::Usage,
-                        format!("'{}' is not UTF-8 text", path.display()),
-                    )
-                })?;
-                (text, path.display().to_string())
-            }
+            (None, Some(path)) if path.as_os_str() == "-" => (
+                read_text(std::io::stdin(), self.max_bytes, "standard input")?,
+                "<stdin>".to_string(),
+            ),
+            (None, Some(path)) => (read_file(path, self.max_bytes)?, path.display().to_string()),
             (None, None) => {
                 // Reading a piped stdin unasked would swallow the input of a
                 // script's loop; say how to ask instead.
@@ -501,6 +514,18 @@ fn format_value(v: f64) -> String {
     }
 }
 
+/// `text` padded with spaces to `width` characters, on the right (`left`
+/// aligned) or on the left. `format!`'s `{:w$}` panics for widths past
+/// 65,535, which a long variable name reaches.
+fn pad(text: &str, width: usize, left: bool) -> String {
+    let fill = " ".repeat(width.saturating_sub(text.chars().count()));
+    if left {
+        format!("{text}{fill}")
+    } else {
+        format!("{fill}{text}")
+    }
+}
+
 /// A JSON number, or null where it is not finite.
 fn json_number(v: f64) -> serde_json::Value {
     serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, serde_json::Value::Number)
@@ -561,9 +586,19 @@ fn parse_box(f: &Formula, text: &str, open: bool) -> Result<Vec<(f64, f64)>> {
         })?;
         if !open && lo <= hi && !(lo.is_finite() && hi.is_finite()) {
             return Err(usage(&format!(
-                "--bounds: {name}={lo}:{hi} has an infinite end, and points are drawn from a finite box"
+                "--bounds: {name}={}:{} has an infinite end, and points are drawn from a finite box",
+                format_value(lo),
+                format_value(hi)
             ))
             .with_hint("give finite ends (min takes infinite ones beside --start)"));
+        }
+        if !open && (hi - lo).is_infinite() {
+            return Err(usage(&format!(
+                "--bounds: {name}={}:{} is wider than a double can hold",
+                format_value(lo),
+                format_value(hi)
+            ))
+            .with_hint("give a box whose width (high - low) is at most 1.7e308"));
         }
         let interval = match open {
             true => lo <= hi && lo < f64::INFINITY && hi > f64::NEG_INFINITY,
@@ -571,7 +606,9 @@ fn parse_box(f: &Formula, text: &str, open: bool) -> Result<Vec<(f64, f64)>> {
         };
         if !interval {
             return Err(usage(&format!(
-                "--bounds: {name}={lo}:{hi} is not an interval: the low end must be below the high end"
+                "--bounds: {name}={}:{} is not an interval: the low end must be below the high end",
+                format_value(lo),
+                format_value(hi)
             )));
         }
         bounds[i] = Some((lo, hi));

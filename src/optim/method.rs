@@ -261,10 +261,21 @@ impl Method {
             }
             Method::Lbfgs { memory, .. } => match memory {
                 0 => Err(bad("lbfgs must keep at least one correction".to_string())),
+                m if m > Method::MAX_MEMORY => Err(bad(format!(
+                    "lbfgs keeps at most {} corrections, not {m}",
+                    Method::MAX_MEMORY
+                ))),
                 _ => Ok(()),
             },
         }
     }
+}
+
+impl Method {
+    /// The most corrections L-BFGS may keep. Its memory and the work of
+    /// L-BFGS-B's compact form grow as the square of this; past a few
+    /// dozen, more corrections rarely help.
+    pub const MAX_MEMORY: usize = 1_000;
 }
 
 impl Default for Method {

@@ -165,6 +165,10 @@ impl Fixtures {
             "long_name.txt",
             format!("{} + 1", "v".repeat(1 << 20)).as_bytes(),
         );
+        write(
+            "long_name_point.txt",
+            format!("{}=1", "v".repeat(1 << 20)).as_bytes(),
+        );
         write("many_lets.txt", chain(10_000).as_bytes());
         write("sum_200.txt", sum_of_vars(200).as_bytes());
         write("sum_2000.txt", sum_of_vars(2_000).as_bytes());

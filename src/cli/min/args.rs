@@ -147,6 +147,11 @@ pub(super) enum TraceFormat {
     Csv,
 }
 
+/// The most numbers a run may be asked to keep in memory for its report
+/// (`--restarts` starts and results, iterates for a picture): 80 MB of
+/// doubles.
+pub(super) const MAX_KEPT_VALUES: usize = 10_000_000;
+
 /// Settings, start point and seed (when one was drawn or given) from the
 /// command line, with every value checked. With `--compare`, options that
 /// apply to some methods only (`--lr` to the first-order ones,
@@ -183,6 +188,15 @@ pub(super) fn settings(
     if let Some(k) = args.restarts {
         if k == 0 {
             return Err(usage("--restarts must be at least 1"));
+        }
+        // Every run's start and result are kept until the minima are
+        // grouped, so their number is bounded by what they hold.
+        let values = k.saturating_mul(f.vars().len().max(1));
+        if values > MAX_KEPT_VALUES {
+            return Err(usage(&format!(
+                "--restarts {k} would keep {values} values (runs times variables); at most {MAX_KEPT_VALUES}"
+            ))
+            .with_hint("ask for fewer runs"));
         }
         if bounds.is_none() || args.start.is_some() {
             return Err(usage(
