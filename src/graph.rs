@@ -261,21 +261,29 @@ pub fn reachable(graph: &Graph, outputs: &[NodeId]) -> Vec<NodeId> {
     let Some(top) = outputs.iter().max() else {
         return Vec::new();
     };
+    // A walk from the outputs touches only the nodes they need, so one
+    // partial of a large formula costs its own size, not the graph's
+    // (printing every partial was quadratic). The nodes come out in index
+    // order, children first: sorted when few, read off the marks when many.
     let mut needed = vec![false; top.index() + 1];
-    for o in outputs {
-        needed[o.index()] = true;
-    }
-    for i in (0..needed.len()).rev() {
-        if needed[i] {
-            for c in graph.node(NodeId(i as u32)).children() {
-                needed[c.index()] = true;
-            }
+    let mut found = Vec::new();
+    let mut stack: Vec<NodeId> = outputs.to_vec();
+    while let Some(id) = stack.pop() {
+        if std::mem::replace(&mut needed[id.index()], true) {
+            continue;
         }
+        found.push(id);
+        stack.extend(graph.node(id).children());
     }
-    (0..needed.len() as u32)
-        .filter(|&i| needed[i as usize])
-        .map(NodeId)
-        .collect()
+    if found.len() < needed.len() / 16 {
+        found.sort_unstable();
+        found
+    } else {
+        (0..needed.len() as u32)
+            .filter(|&i| needed[i as usize])
+            .map(NodeId)
+            .collect()
+    }
 }
 
 /// The constant exponent of a denominator factor (`b^e`, `e < 0`), as `-e`.
