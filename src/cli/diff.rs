@@ -5,8 +5,8 @@ use std::io::Write;
 use serde_json::{Map, Value, json};
 
 use super::{Failure, Input, load, wrt_indices};
-use slope::Formula;
 use slope::graph::NodeId;
+use slope::{Error, ErrorKind, Formula};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -26,6 +26,9 @@ pub struct Args {
     pub(super) json: bool,
 }
 
+/// The most bytes of derivatives one `diff` prints.
+const MAX_OUTPUT: usize = 64 << 20;
+
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, Failure> {
     let (mut f, source) = load(&args.input)?;
     let fail = |e| Failure::in_source(e, &source);
@@ -37,8 +40,24 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, Failure> {
         Vec::new()
     };
     let names: Vec<&str> = wrt.iter().map(|&i| f.vars()[i].as_str()).collect();
-    let slope = |f: &Formula, id| f.to_slope(id);
-    let latex = |f: &Formula, id| f.to_latex(id);
+    // Each expression is bounded by the printer. Text streams out as it is
+    // printed; JSON is held until it is whole, so its total is bounded too,
+    // and many large entries cannot add up to gigabytes.
+    let printed = std::cell::Cell::new(0usize);
+    let budget = |text: String| -> slope::Result<String> {
+        printed.set(printed.get() + text.len());
+        if printed.get() > MAX_OUTPUT {
+            return Err(Error::new(
+                ErrorKind::Limit,
+                format!("the output would be over {} MiB", MAX_OUTPUT >> 20),
+            )
+            .with_hint("print fewer derivatives with --wrt, or evaluate them with slope eval"));
+        }
+        Ok(text)
+    };
+    let slope = |f: &Formula, id| f.to_slope(id).and_then(budget);
+    let latex = |f: &Formula, id| f.to_latex(id).and_then(budget);
+    let (slope, latex): (Printer, Printer) = (&slope, &latex);
 
     if args.json {
         let mut obj = Map::new();
@@ -77,7 +96,10 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, Failure> {
         return Ok(0);
     }
 
-    let print = if args.latex { latex } else { slope };
+    let print = |f: &Formula, id| match args.latex {
+        true => f.to_latex(id),
+        false => f.to_slope(id),
+    };
     for (&i, name) in wrt.iter().zip(&names) {
         let text = print(&f, gradient[i]).map_err(fail)?;
         if args.latex {
@@ -114,14 +136,14 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, Failure> {
     Ok(0)
 }
 
-type Printer = fn(&Formula, NodeId) -> slope::Result<String>;
+type Printer<'a> = &'a dyn Fn(&Formula, NodeId) -> slope::Result<String>;
 
 /// The Hessian block of the `wrt` variables, as rows of printed formulas.
 fn hessian_json(
     f: &Formula,
     hessian: &[Vec<NodeId>],
     wrt: &[usize],
-    print: Printer,
+    print: Printer<'_>,
 ) -> slope::Result<Value> {
     let mut rows = Vec::with_capacity(wrt.len());
     for &i in wrt {

@@ -389,3 +389,19 @@ fn a_function_without_parentheses_or_with_a_module_gets_a_call_as_the_hint() {
         r.stderr
     );
 }
+
+#[test]
+fn json_output_is_bounded_as_a_whole() {
+    // Each of the 45,150 Hessian entries prints as a 3 KB exp(...): JSON is
+    // held until it is whole, so its total is refused past 64 MiB instead
+    // of filling memory (text streams out, and is not bounded).
+    let terms: Vec<String> = (0..300)
+        .map(|i| format!("{}*x{i}", i as f64 + 1.5))
+        .collect();
+    let formula = format!("exp({})", terms.join(" + "));
+    let r = slope(&["diff", "-f", "-", "--hessian", "--json"], Some(&formula));
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    let v = json(&r);
+    assert_eq!(v["error"]["kind"], "limit");
+    assert_eq!(v["error"]["message"], "the output would be over 64 MiB");
+}
