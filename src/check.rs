@@ -47,6 +47,7 @@ use crate::graph::{Graph, Node, NodeId};
 
 mod hand;
 mod points;
+mod rounding;
 
 pub use crate::symbolic::proved_equal;
 pub use hand::{NUMERIC_POINTS, Verdict, compare_derivative};

@@ -63,7 +63,7 @@ impl<'g> Interpreter<'g> {
     }
 }
 
-fn eval_node(graph: &Graph, id: NodeId, values: &[f64], x: &[f64]) -> f64 {
+pub(crate) fn eval_node(graph: &Graph, id: NodeId, values: &[f64], x: &[f64]) -> f64 {
     let v = |n: NodeId| values[n.index()];
     match graph.node(id) {
         Node::Const(c) => *c,

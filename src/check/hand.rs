@@ -1,11 +1,10 @@
 //! Hand-written derivatives against the exact ones: proved equal by
 //! [`symbolic`], else compared at random points.
 
-use crate::eval::Interpreter;
-use crate::graph::{Graph, NodeId};
+use crate::graph::{Graph, NodeId, reachable};
 use crate::symbolic;
 
-use super::sum_terms;
+use super::rounding::eval_bounded;
 
 /// How many points a hand derivative is compared at when no proof is found.
 pub const NUMERIC_POINTS: usize = 200;
@@ -14,21 +13,24 @@ pub const NUMERIC_POINTS: usize = 200;
 /// finite (a formula defined on a small part of the box).
 const DRAWS_PER_POINT: usize = 10;
 
-/// Relative difference (to the scale of the values and of their sums'
-/// terms) up to which a hand derivative agrees with the exact one.
-const NUMERIC_TOLERANCE: f64 = 1e-9;
+/// The largest rounding-error bound, relative to the values, at which a
+/// point where both sides agree counts as agreement: past it the rounding
+/// could hide a difference, and the point decides nothing.
+const AGREEMENT: f64 = 1e-6;
 
 /// What became of a hand-written derivative.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Verdict {
     /// The difference from the exact derivative simplifies to zero.
     Proved,
-    /// Equal up to rounding at `points` random points, but not proved.
+    /// Equal within the rounding of both evaluations (a bound computed at
+    /// each point) at `points` random points, but not proved.
     Agrees {
         /// Points compared.
         points: usize,
     },
-    /// Different at `x`.
+    /// Different at `x` by more than rounding can explain, or not finite
+    /// there where the exact derivative is.
     Differs {
         /// The point.
         x: Vec<f64>,
@@ -37,7 +39,8 @@ pub enum Verdict {
         /// The exact one.
         exact: f64,
     },
-    /// Not proved, and no drawn point had both sides finite.
+    /// Not proved, and no drawn point could decide: the exact derivative
+    /// was not finite, or rounding swamped the values.
     Untested {
         /// Points drawn.
         draws: usize,
@@ -61,6 +64,38 @@ impl Verdict {
     }
 }
 
+/// What one point says of a hand derivative.
+enum Point {
+    /// The exact derivative is not finite there, or rounding is too large
+    /// beside the values to tell.
+    Undecided,
+    /// Equal within the rounding of both evaluations.
+    Agree,
+    /// Different by more than the rounding of both evaluations, or not
+    /// finite where the exact derivative is.
+    Differ { yours: f64, exact: f64 },
+}
+
+/// Compares `(exact, its error bound)` with `(yours, its error bound)`. A
+/// difference is real when it is over twice the two bounds (the bounds
+/// are first order); the point agrees when they are equal within bounds
+/// that are small beside the values, [`AGREEMENT`] relative.
+fn compare_at((exact, exact_error): (f64, f64), (yours, yours_error): (f64, f64)) -> Point {
+    if !exact.is_finite() {
+        return Point::Undecided;
+    }
+    let bound = exact_error + yours_error;
+    let size = exact.abs().max(yours.abs());
+    if !yours.is_finite() || (exact - yours).abs() > 2.0 * bound + 4.0 * f64::EPSILON * size {
+        return Point::Differ { yours, exact };
+    }
+    if bound <= AGREEMENT * size || bound == 0.0 {
+        Point::Agree
+    } else {
+        Point::Undecided
+    }
+}
+
 /// Compares the hand-written `yours` with `exact` (both nodes of `graph`):
 /// symbolically, then at up to [`NUMERIC_POINTS`] points from `draw(k)`.
 pub fn compare_derivative(
@@ -72,48 +107,35 @@ pub fn compare_derivative(
     if symbolic::proved_equal(graph, exact, yours) {
         return Verdict::Proved;
     }
-    let both = Interpreter::new(graph, &[exact, yours]);
-    let terms = Interpreter::new(graph, &sum_terms(graph, &[exact, yours]));
+    let outputs = [exact, yours];
+    let order = reachable(graph, &outputs);
+    let at = |x: &[f64]| {
+        let v = eval_bounded(graph, &order, &outputs, x);
+        compare_at(v[0], v[1])
+    };
     let mut agreed = 0;
     let draws = NUMERIC_POINTS * DRAWS_PER_POINT;
     for k in 0..draws {
         let x = draw(k);
-        let v = both.eval(&x);
-        let (e, y) = (v[0], v[1]);
-        if !(e.is_finite() && y.is_finite()) {
-            continue;
-        }
-        let differ = |x: &[f64]| {
-            let v = both.eval(x);
-            let (e, y) = (v[0], v[1]);
-            let scale = terms
-                .eval(x)
-                .iter()
-                .filter(|t| t.is_finite())
-                .fold(e.abs().max(y.abs()), |m, t| m.max(t.abs()));
-            (e.is_finite() && y.is_finite() && (e - y).abs() > NUMERIC_TOLERANCE * scale)
-                .then_some((y, e))
-        };
-        if differ(&x).is_some() {
-            // Report the roundest nearby point where they differ too.
-            for digits in 0..4 {
-                let p = 10f64.powi(digits);
-                let rounded: Vec<f64> = x.iter().map(|v| (v * p).round() / p).collect();
-                if let Some((yours, exact)) = differ(&rounded) {
-                    return Verdict::Differs {
-                        x: rounded,
-                        yours,
-                        exact,
-                    };
+        match at(&x) {
+            Point::Undecided => continue,
+            Point::Agree => agreed += 1,
+            Point::Differ { yours, exact } => {
+                // Report the roundest nearby point where they differ too.
+                for digits in 0..4 {
+                    let p = 10f64.powi(digits);
+                    let rounded: Vec<f64> = x.iter().map(|v| (v * p).round() / p).collect();
+                    if let Point::Differ { yours, exact } = at(&rounded) {
+                        return Verdict::Differs {
+                            x: rounded,
+                            yours,
+                            exact,
+                        };
+                    }
                 }
+                return Verdict::Differs { x, yours, exact };
             }
-            return Verdict::Differs {
-                x,
-                yours: y,
-                exact: e,
-            };
         }
-        agreed += 1;
         if agreed == NUMERIC_POINTS {
             break;
         }

@@ -390,7 +390,8 @@ impl Report<'_> {
                     format_value(*exact)
                 ),
                 Some(Verdict::Untested { draws }) => format!(
-                    "not proved, and not finite on both sides at any of {draws} points tried"
+                    "not proved, and none of {draws} points tried could decide \
+                     (the exact derivative not finite, or rounding larger than the values)"
                 ),
             };
             writeln!(out, "df/d{name}: {status}")?;
