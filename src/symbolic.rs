@@ -493,8 +493,28 @@ impl Normaliser<'_> {
 
     /// The replacement of a monomial by an identity, if one applies.
     fn rewrite(&mut self, m: &Mono) -> R<Option<Rat>> {
-        let mut exps: Vec<(Rat, i32)> = Vec::new();
+        // Atoms of exp, by index: their arguments are cloned only if the
+        // exponentials are merged.
+        let mut exps: Vec<(u32, i32)> = Vec::new();
+        // Reading the monomial is work too: a long one, read in every
+        // round, must not escape the bound.
+        self.spend(m.len())?;
         for (pos, &(atom, e)) in m.iter().enumerate() {
+            // Decide on a borrow first: cloning every atom's argument (a
+            // whole normal form) for every monomial was quadratic in the
+            // depth of nested atoms (a power tower took minutes).
+            let applies = match &self.atoms[atom as usize] {
+                Kind::Sin(_) | Kind::Sinh(_) => e >= 2,
+                Kind::Root(_, q) => !(0..*q).contains(&e),
+                Kind::Exp(_) => {
+                    exps.push((atom, e));
+                    false
+                }
+                _ => false,
+            };
+            if !applies {
+                continue;
+            }
             let kind = self.atoms[atom as usize].clone();
             let replacement = match kind {
                 // sin^e = sin^(e-2)·(1 − cos²)
@@ -515,10 +535,6 @@ impl Normaliser<'_> {
                     let b = self.pow(&base, i64::from(whole))?;
                     Some(self.mul_plain(&monomial(atom, e.rem_euclid(q)), &b)?)
                 }
-                Kind::Exp(arg) => {
-                    exps.push((arg, e));
-                    None
-                }
                 _ => None,
             };
             if let Some(r) = replacement {
@@ -530,8 +546,11 @@ impl Normaliser<'_> {
         // exp(a)^j · exp(b)^k = exp(j·a + k·b)
         if exps.len() > 1 || exps.iter().any(|(_, e)| *e != 1) {
             let mut sum = constant(Coef::zero());
-            for (arg, e) in &exps {
-                let scaled = self.scale(arg, int(i64::from(*e)))?;
+            for &(atom, e) in &exps {
+                let Kind::Exp(arg) = self.atoms[atom as usize].clone() else {
+                    continue;
+                };
+                let scaled = self.scale(&arg, int(i64::from(e)))?;
                 sum = self.add(&sum, &scaled)?;
             }
             let rest: Mono = m

@@ -45,7 +45,7 @@ pub(super) fn eval_bounded(
         let v = eval_node(graph, id, &values, x);
         values[id.index()] = v;
         errors[id.index()] = if v.is_finite() {
-            error_of(graph, id, v, &values, &errors, x)
+            error_of(graph, id, v, &mut values, &errors, x)
         } else {
             f64::INFINITY
         };
@@ -57,14 +57,21 @@ pub(super) fn eval_bounded(
 }
 
 /// The bound for node `id`, whose value is `v`, given its children's.
-fn error_of(graph: &Graph, id: NodeId, v: f64, values: &[f64], errors: &[f64], x: &[f64]) -> f64 {
-    let value = |n: &NodeId| values[n.index()];
+fn error_of(
+    graph: &Graph,
+    id: NodeId,
+    v: f64,
+    values: &mut [f64],
+    errors: &[f64],
+    x: &[f64],
+) -> f64 {
     let error = |n: &NodeId| errors[n.index()];
+    let value = |values: &[f64], n: &NodeId| values[n.index()];
     match graph.node(id) {
         Node::Const(_) | Node::Var(_) => 0.0,
         Node::Sum(terms) => {
             let carried: f64 = terms.iter().map(error).sum();
-            let size: f64 = terms.iter().map(|t| value(t).abs()).sum();
+            let size: f64 = terms.iter().map(|t| value(values, t).abs()).sum();
             carried + (terms.len() as f64 - 1.0) * U * size
         }
         Node::Product(factors) => {
@@ -73,13 +80,13 @@ fn error_of(graph: &Graph, id: NodeId, v: f64, values: &[f64], errors: &[f64], x
             let k = factors.len();
             let mut suffix = vec![1.0; k + 1];
             for i in (0..k).rev() {
-                suffix[i] = suffix[i + 1] * value(&factors[i]).abs();
+                suffix[i] = suffix[i + 1] * value(values, &factors[i]).abs();
             }
             let mut prefix = 1.0;
             let mut carried = 0.0;
             for (i, f) in factors.iter().enumerate() {
                 carried += error(f) * prefix * suffix[i + 1];
-                prefix *= value(f).abs();
+                prefix *= value(values, f).abs();
             }
             carried + k as f64 * U * v.abs()
         }
@@ -107,12 +114,13 @@ fn error_of(graph: &Graph, id: NodeId, v: f64, values: &[f64], errors: &[f64], x
 }
 
 /// How far node `id` moves from `v` when its children are shifted by the
-/// given amounts (infinite where it stops being finite).
+/// given amounts (infinite where it stops being finite). The children's
+/// values are shifted in place and put back, so a corner costs one node.
 fn corner(
     graph: &Graph,
     id: NodeId,
     shifts: &[(NodeId, f64)],
-    values: &[f64],
+    values: &mut [f64],
     x: &[f64],
     v: f64,
 ) -> f64 {
@@ -122,11 +130,15 @@ fn corner(
     if shifts.iter().any(|&(_, d)| !d.is_finite()) {
         return f64::INFINITY;
     }
-    let mut shifted = values.to_vec();
+    let saved: Vec<f64> = shifts.iter().map(|&(c, _)| values[c.index()]).collect();
     for &(child, d) in shifts {
-        shifted[child.index()] += d;
+        values[child.index()] += d;
     }
-    let moved = eval_node(graph, id, &shifted, x);
+    let moved = eval_node(graph, id, values, x);
+    // Restored in reverse, so a child named twice (x^x) comes back whole.
+    for (&(child, _), &old) in shifts.iter().zip(&saved).rev() {
+        values[child.index()] = old;
+    }
     match moved.is_finite() {
         true => (moved - v).abs(),
         false => f64::INFINITY,

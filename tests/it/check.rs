@@ -743,3 +743,27 @@ fn the_readme_shows_what_slope_check_prints() {
     }
     assert_eq!(examples, 4);
 }
+
+#[test]
+fn a_deep_power_tower_is_checked_in_bounded_time() {
+    // x^x^...^x, 2,000 deep, against a wrong hand derivative (itself): the
+    // normaliser gives up within its work bound instead of reading ever
+    // longer monomials for minutes, and the numbers show the difference.
+    let tower = vec!["x"; 2_000].join("^");
+    let dir = std::env::temp_dir().join(format!("slope-tower-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (f, g) = (dir.join("f.txt"), dir.join("g.txt"));
+    std::fs::write(&f, &tower).unwrap();
+    std::fs::write(&g, format!("x = {tower}")).unwrap();
+    let (v, r) = run_json(&[
+        "-f",
+        f.to_str().unwrap(),
+        "--at",
+        "x=1",
+        "--grad-file",
+        g.to_str().unwrap(),
+    ]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    assert_eq!(hand(&v, "x")["status"], "differs", "{v}");
+}
