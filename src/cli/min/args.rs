@@ -83,13 +83,13 @@ pub struct Args {
     /// Run from K random starts in --bounds on all cores; report the best and the distinct minima
     #[arg(long, value_name = "K")]
     pub(super) restarts: Option<usize>,
-    /// Print every iteration: text (">3 f([x]) = f"), jsonl or csv. On stdout, where a jsonl or csv trace moves the summary to stderr; with --json, on stderr
+    /// Print every iteration: text (">3 f([x]) = f"), jsonl or csv; on stdout (a jsonl or csv trace then sends the summary to stderr), on stderr with --json
     #[arg(long, value_enum, value_name = "FORMAT", num_args = 0..=1, default_missing_value = "text")]
     pub(super) trace: Option<TraceFormat>,
     /// Write the trace to FILE instead
     #[arg(long, value_name = "FILE", requires = "trace")]
     pub(super) trace_file: Option<PathBuf>,
-    /// One JSON object: {"vars", "x", "f", "iterations", "evaluations", "converged", "reason"}
+    /// One JSON object: {"vars", "x", "f", "gradient", "iterations", "evaluations", "converged", "reason", "message", "method", "seconds", ...}
     #[arg(long)]
     pub(in crate::cli) json: bool,
     /// Draw the function and the descent path: .svg or .png, chosen by the extension
@@ -124,12 +124,15 @@ pub(super) enum MethodArg {
     Momentum,
     /// Nesterov's accelerated gradient
     Nesterov,
+    /// Steps scaled per variable by the root of its summed squared gradients
     Adagrad,
+    /// Steps scaled per variable by a running root mean square of its gradient
     Rmsprop,
+    /// Momentum and RMSProp's scaling, with bias correction
     Adam,
-    /// Limited-memory BFGS with a strong Wolfe line search
+    /// Limited-memory BFGS with a strong Wolfe line search; L-BFGS-B within --bounds
     Lbfgs,
-    /// Newton's method on the exact Hessian, damped where it is not positive definite, with a backtracking line search
+    /// Newton's method on the exact Hessian, damped where it is not positive definite, with a backtracking line search; projected within --bounds
     Newton,
 }
 
