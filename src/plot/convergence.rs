@@ -2,11 +2,14 @@
 //! iteration, on log scales, one line per run, side by side.
 
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::colour::PATHS;
-use super::{Canvas, Drawer, FONT, drawn, encode, label};
+use super::stroke::{PixelBox, stroke};
+use super::{Canvas, Drawer, FONT, Format, drawn, encode, label};
 use crate::error::Result;
 
 /// One run's history.
@@ -61,7 +64,11 @@ pub fn render_convergence(plot: &ConvergencePlot, canvas: Canvas) -> Result<Vec<
 }
 
 impl Drawer for &ConvergencePlot<'_> {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, _: Canvas) -> Result<()> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        canvas: Canvas,
+    ) -> Result<()> {
         let (w, _) = root.dim_in_pixel();
         let centre = TextStyle::from((FONT, 22).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
         drawn(root.draw_text(&self.title, &centre, (w as i32 / 2, 12)))?;
@@ -76,19 +83,189 @@ impl Drawer for &ConvergencePlot<'_> {
         let norms: Vec<Vec<f64>> = self.series.iter().map(|s| s.grad_norms.clone()).collect();
         panel(
             &left,
+            canvas,
             &gaps,
             self.series,
             &format!("|f − f_best|   (f_best = {})", label(best)),
         )?;
-        panel(&right, &norms, self.series, "‖∇f‖")
+        panel(&right, canvas, &norms, self.series, "‖∇f‖")
     }
 }
 
-/// One log-scale chart of `curves` against the iteration. Values that are
-/// zero, negative or not finite break the line (the best run's last point
-/// has a gap of exactly zero).
+/// The iteration axis turns logarithmic when the longest run has more
+/// than this many times the iterations of the shortest: on a linear axis
+/// lbfgs's 36 iterations beside gd's 5000 are a smudge at the left edge.
+const LOG_ITERATIONS: f64 = 20.0;
+/// Labelled decades on a value axis at most: more are thinned to every
+/// second, third, … decade.
+const MAX_DECADES: i32 = 8;
+
+/// The iteration axis: linear from 0, or logarithmic in `iteration + 1`
+/// (so that the start, iteration 0, has a place on it).
+#[derive(Copy, Clone, Debug, PartialEq)]
+enum IterationAxis {
+    Linear,
+    Log,
+}
+
+impl IterationAxis {
+    /// Linear, unless the runs' iteration counts differ by more than
+    /// [`LOG_ITERATIONS`] times.
+    fn for_runs(series: &[Series]) -> IterationAxis {
+        let counts = series.iter().map(|s| {
+            s.values
+                .len()
+                .max(s.grad_norms.len())
+                .saturating_sub(1)
+                .max(1) as f64
+        });
+        let (lo, hi) = counts.fold((f64::INFINITY, 0.0f64), |(lo, hi), n| {
+            (lo.min(n), hi.max(n))
+        });
+        if hi > LOG_ITERATIONS * lo {
+            IterationAxis::Log
+        } else {
+            IterationAxis::Linear
+        }
+    }
+
+    /// Where iteration `i` is drawn.
+    fn position(self, i: usize) -> f64 {
+        match self {
+            IterationAxis::Linear => i as f64,
+            IterationAxis::Log => ((i + 1) as f64).log10(),
+        }
+    }
+
+    /// The axis's caption: it says what is plotted, `iteration + 1` on a
+    /// log axis.
+    fn caption(self) -> &'static str {
+        match self {
+            IterationAxis::Linear => "iteration",
+            IterationAxis::Log => "iteration + 1 (log scale)",
+        }
+    }
+
+    /// The label of the tick at position `v`.
+    fn label(self, v: f64) -> String {
+        match self {
+            IterationAxis::Linear => label(v),
+            IterationAxis::Log => label(10f64.powf(v).round()),
+        }
+    }
+
+    /// The axis's range for runs of at most `last` iterations, and its
+    /// labelled ticks and unlabelled grid lines.
+    fn ticks(self, last: usize) -> ((f64, f64), Vec<f64>, Vec<f64>) {
+        match self {
+            IterationAxis::Linear => {
+                let end = last.max(1) as f64;
+                let step = nice_step(end / 6.0);
+                let bold: Vec<f64> = (0..)
+                    .map(|k| k as f64 * step)
+                    .take_while(|&v| v <= end)
+                    .collect();
+                ((0.0, end), bold, Vec::new())
+            }
+            IterationAxis::Log => {
+                let end = ((last + 1) as f64).log10().max(1.0);
+                let bold: Vec<f64> = (0..).map(f64::from).take_while(|&d| d <= end).collect();
+                let light = bold
+                    .iter()
+                    .flat_map(|&d| (2..10).map(move |m| d + f64::from(m).log10()))
+                    .filter(|&v| v <= end)
+                    .collect();
+                ((0.0, end), bold, light)
+            }
+        }
+    }
+}
+
+/// 1, 2 or 5 times a power of ten, at least `rough`.
+fn nice_step(rough: f64) -> f64 {
+    let rough = rough.max(1.0);
+    let decade = 10f64.powf(rough.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * decade)
+        .find(|&s| s >= rough)
+        .unwrap_or(10.0 * decade)
+}
+
+/// The value axis for positive values from `lo` to `hi`, in decades
+/// (log10): from the decade at or below the lowest value to one at or
+/// above the highest, so that labelled ticks enclose every point drawn.
+/// Returns the range and the labelled decades (every one, or every k-th
+/// when there are many, counted from the bottom so both ends are labelled).
+fn decades(lo: f64, hi: f64) -> ((f64, f64), Vec<f64>, Vec<f64>) {
+    let bottom = lo.log10().floor() as i32;
+    let top = (hi.log10().ceil() as i32).max(bottom + 1);
+    let stride = (top - bottom + MAX_DECADES - 1) / MAX_DECADES;
+    let top = bottom + stride * ((top - bottom + stride - 1) / stride);
+    let bold: Vec<f64> = (bottom..=top)
+        .step_by(stride as usize)
+        .map(f64::from)
+        .collect();
+    let light: Vec<f64> = if stride > 1 {
+        (bottom..=top).map(f64::from).collect()
+    } else {
+        Vec::new()
+    };
+    ((f64::from(bottom), f64::from(top)), bold, light)
+}
+
+/// A linear axis with the ticks chosen here: `bold` are labelled and
+/// drawn as grid lines, `light` are grid lines only. (plotters'
+/// `with_key_points` wraps its f64 axis but loses its label formatting, so
+/// the mesh could not be drawn on it.)
+struct Ticked {
+    linear: RangedCoordf64,
+    bold: Vec<f64>,
+    light: Vec<f64>,
+}
+
+impl Ticked {
+    fn new((lo, hi): (f64, f64), bold: Vec<f64>, light: Vec<f64>) -> Ticked {
+        Ticked {
+            linear: (lo..hi).into(),
+            bold,
+            light,
+        }
+    }
+}
+
+impl Ranged for Ticked {
+    type ValueType = f64;
+    type FormatOption = DefaultFormatting;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.linear.map(value, limit)
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            self.light.clone()
+        } else {
+            self.bold.clone()
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.linear.range()
+    }
+}
+
+/// One chart of `curves` against the iteration, the values on a log
+/// scale. Values that are zero, negative or not finite break the line (the
+/// best run's last point has a gap of exactly zero).
+///
+/// Both axes are drawn linear in what they show (log10 of the value, and
+/// log10 of iteration + 1 on a log iteration axis) with ticks chosen here:
+/// plotters' own log axis drops every tick below 2.2e-16 (it takes them
+/// for zero), so its labels stopped at 1e-14 while the curves went on.
 fn panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
+    canvas: Canvas,
     curves: &[Vec<f64>],
     series: &[Series],
     what: &str,
@@ -102,18 +279,11 @@ fn panel<DB: DrawingBackend>(
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
             (lo.min(v), hi.max(v))
         });
-    let (lo, hi) = if lo > hi {
-        (1e-16, 1.0)
-    } else {
-        // Log axes need a little room at both ends, and at least a decade.
-        let (lo, hi) = (lo / 2.0, hi * 2.0);
-        if hi / lo < 10.0 {
-            (lo / 3.0, hi * 3.0)
-        } else {
-            (lo, hi)
-        }
-    };
+    let (lo, hi) = if lo > hi { (1e-16, 1.0) } else { (lo, hi) };
+    let (yrange, ybold, ylight) = decades(lo, hi);
+    let iterations = IterationAxis::for_runs(series);
     let last = curves.iter().map(Vec::len).max().unwrap_or(1).max(2) - 1;
+    let (xrange, xbold, xlight) = iterations.ticks(last);
     let mut chart = drawn(
         ChartBuilder::on(area)
             .margin_left(10)
@@ -121,48 +291,65 @@ fn panel<DB: DrawingBackend>(
             .margin_bottom(10)
             .x_label_area_size(55)
             .y_label_area_size(85)
-            .build_cartesian_2d(0..last, (lo..hi).log_scale()),
+            .build_cartesian_2d(
+                Ticked::new(xrange, xbold, xlight),
+                Ticked::new(yrange, ybold, ylight),
+            ),
     )?;
     drawn(
         chart
             .configure_mesh()
             .light_line_style(RGBColor(240, 240, 240))
             .bold_line_style(RGBColor(215, 215, 215))
-            .x_labels(6)
-            .x_desc("iteration")
+            .x_desc(iterations.caption())
             .y_desc(what)
-            .y_label_formatter(&|v| label(*v))
+            .x_label_formatter(&|v| iterations.label(*v))
+            .y_label_formatter(&|v| label(10f64.powf(*v)))
             .label_style((FONT, 16))
             .axis_desc_style((FONT, 18))
             .draw(),
     )?;
+    let pixels = PixelBox::new(xrange, yrange, chart.plotting_area().get_pixel_range());
+    let bitmap = chart.plotting_area().strip_coord_spec();
     let named = series.len() <= MAX_LEGEND && series.iter().any(|s| !s.label.is_empty());
     for (k, curve) in curves.iter().enumerate() {
         let colour = PATHS[k % PATHS.len()];
         let stride = curve.len().div_ceil(MAX_POINTS).max(1);
-        let points: Vec<(usize, f64)> = curve
+        let points: Vec<(f64, f64)> = curve
             .iter()
             .copied()
             .enumerate()
             .filter(|(i, _)| i % stride == 0 || i + 1 == curve.len())
+            .map(|(i, v)| {
+                (
+                    iterations.position(i),
+                    if positive(&v) { v.log10() } else { f64::NAN },
+                )
+            })
             .collect();
-        let mut labelled = false;
-        for piece in points.split(|p| !positive(&p.1)).filter(|p| !p.is_empty()) {
-            let style = colour.stroke_width(2);
-            let line = drawn(chart.draw_series(LineSeries::new(piece.iter().copied(), style)))?;
-            if !labelled && named {
-                line.label(series[k].label.as_str()).legend(move |(x, y)| {
+        let pieces: Vec<Vec<(f64, f64)>> = points
+            .split(|p| p.1.is_nan())
+            .filter(|p| !p.is_empty())
+            .map(<[(f64, f64)]>::to_vec)
+            .collect();
+        match canvas.format {
+            Format::Svg => {
+                for piece in &pieces {
+                    let style = colour.stroke_width(2);
+                    drawn(chart.draw_series(LineSeries::new(piece.iter().copied(), style)))?;
+                }
+            }
+            Format::Png => stroke(&bitmap, &pixels, &pieces, &colour, 2.0)?,
+        }
+        for piece in pieces.iter().filter(|p| p.len() == 1) {
+            drawn(chart.draw_series(std::iter::once(Circle::new(piece[0], 3, colour.filled()))))?;
+        }
+        if named && !pieces.is_empty() {
+            drawn(chart.draw_series(std::iter::empty::<PathElement<(f64, f64)>>()))?
+                .label(series[k].label.as_str())
+                .legend(move |(x, y)| {
                     PathElement::new([(x, y), (x + 24, y)], colour.stroke_width(3))
                 });
-                labelled = true;
-            }
-            if piece.len() == 1 {
-                drawn(chart.draw_series(std::iter::once(Circle::new(
-                    piece[0],
-                    3,
-                    colour.filled(),
-                ))))?;
-            }
         }
     }
     if named && !series.is_empty() {

@@ -10,6 +10,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::colour::{LINE, PATHS, Scale};
+use super::stroke::{PixelBox, stroke};
 use super::{Canvas, Drawer, FONT, Format, drawn, encode, label};
 use crate::error::Result;
 use crate::objective::Objective;
@@ -59,13 +60,23 @@ const LINE_SAMPLES: usize = 300;
 /// Width of the colour bar and its labels.
 const BAR_WIDTH: u32 = 120;
 
-/// The range covering variable `var` along every path, with a margin of a
-/// tenth on each side (a path that stays put gets a unit range around it).
-/// `None` if no path has a finite coordinate there.
+/// How far a path may run from its start, in units of the start's largest
+/// coordinate (at least 1), and still be followed by the frame. A run that
+/// diverges goes on to 1e56 and 1e169 within a few steps: a frame holding
+/// those shows nothing of the function (f overflows over all of it) and
+/// squeezes every other path into one pixel. Beyond this reach a path is
+/// cut at the frame's edge, so it still shows which way it left.
+const REACH: f64 = 1000.0;
+
+/// The range covering variable `var` along every path (starts included),
+/// with a margin of a tenth on each side (a path that stays put gets a unit
+/// range around it), so that the frame holds every path. Points more than
+/// [`REACH`] times the start's scale away from their start are left out
+/// (a run that diverged). `None` if no path has a finite coordinate there.
 pub fn path_range(paths: &[Path], var: usize) -> Option<(f64, f64)> {
     let (lo, hi) = paths
         .iter()
-        .flat_map(|p| p.points.iter().map(move |x| x[var]))
+        .flat_map(|p| within_reach(p).map(move |x| x[var]))
         .filter(|v| v.is_finite())
         .fold(None, |acc: Option<(f64, f64)>, v| {
             Some(acc.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))))
@@ -76,6 +87,23 @@ pub fn path_range(paths: &[Path], var: usize) -> Option<(f64, f64)> {
         0.5 * lo.abs().max(1.0)
     };
     Some((lo - pad, hi + pad))
+}
+
+/// The points of `path` within [`REACH`] of its start (in every variable).
+fn within_reach(path: &Path) -> impl Iterator<Item = &Vec<f64>> {
+    let start = path.points.first();
+    let scale = start.map_or(1.0, |s| {
+        s.iter()
+            .filter(|v| v.is_finite())
+            .fold(1.0f64, |m, v| m.max(v.abs()))
+    });
+    path.points.iter().filter(move |x| {
+        start.is_some_and(|s| {
+            x.iter()
+                .zip(s)
+                .all(|(v, s0)| !v.is_finite() || !s0.is_finite() || (v - s0).abs() <= REACH * scale)
+        })
+    })
 }
 
 /// Draws the function and the paths over it; returns the encoded picture.
@@ -104,7 +132,7 @@ impl Drawer for FunctionDrawer<'_, '_> {
     ) -> Result<()> {
         let area = titled(root, &self.plot.title, &self.slice_note())?;
         match self.plot.axes {
-            Axes::One(i) => self.draw_line(&area, i),
+            Axes::One(i) => self.draw_line(&area, canvas, i),
             Axes::Two(i, j) => self.draw_map(&area, canvas, i, j),
         }
     }
@@ -136,7 +164,12 @@ impl FunctionDrawer<'_, '_> {
         note
     }
 
-    fn draw_line<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>, i: usize) -> Result<()> {
+    fn draw_line<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        canvas: Canvas,
+        i: usize,
+    ) -> Result<()> {
         let plot = self.plot;
         let (xlo, xhi) = plot.ranges[0];
         let mut point = plot.at.clone();
@@ -196,24 +229,20 @@ impl FunctionDrawer<'_, '_> {
                 .draw(),
         )?;
         // The line, broken where f is not finite.
-        let blue = LINE;
-        let mut first = true;
-        for piece in samples
+        let rect = Rect { xlo, xhi, ylo, yhi };
+        let pen = Pen::new(&chart, rect, canvas.format);
+        let pieces: Vec<Vec<(f64, f64)>> = samples
             .split(|s| !s.1.is_finite() || s.1 < ylo || s.1 > yhi)
             .filter(|p| p.len() > 1)
-        {
-            let series = drawn(
-                chart.draw_series(LineSeries::new(piece.iter().copied(), blue.stroke_width(2))),
-            )?;
-            if first {
-                series.label("f").legend(move |(x, y)| {
-                    PathElement::new([(x, y), (x + 24, y)], blue.stroke_width(2))
-                });
-                first = false;
-            }
+            .map(<[(f64, f64)]>::to_vec)
+            .collect();
+        pen.lines(&mut chart, &pieces, LINE, 2)?;
+        if !pieces.is_empty() {
+            legend_entry(&mut chart, "f", |(x, y)| {
+                PathElement::new([(x, y), (x + 24, y)], LINE.stroke_width(2))
+            })?;
         }
         let (width, height) = (xhi - xlo, yhi - ylo);
-        let rect = Rect { xlo, xhi, ylo, yhi };
         for (k, path) in plot.paths.iter().enumerate() {
             let colour = path_colour(k);
             let points: Vec<(f64, f64)> = path
@@ -224,6 +253,7 @@ impl FunctionDrawer<'_, '_> {
                 .collect();
             draw_path(
                 &mut chart,
+                &pen,
                 &points,
                 colour,
                 rect,
@@ -313,11 +343,13 @@ impl FunctionDrawer<'_, '_> {
             BLACK.stroke_width(1),
         ))))?;
         let rect = Rect { xlo, xhi, ylo, yhi };
+        let pen = Pen::new(&chart, rect, canvas.format);
         for (k, path) in plot.paths.iter().enumerate() {
             let colour = path_colour(k);
             let points: Vec<(f64, f64)> = path.points.iter().map(|x| (x[i], x[j])).collect();
             draw_path(
                 &mut chart,
+                &pen,
                 &points,
                 colour,
                 rect,
@@ -433,11 +465,83 @@ fn halo(colour: RGBColor) -> RGBColor {
 
 type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
+/// How lines are drawn: by plotters (an SVG viewer anti-aliases them), or
+/// here, anti-aliased, on a bitmap (see [`super::stroke`]).
+enum Pen<DB: DrawingBackend> {
+    Vector,
+    Bitmap {
+        area: DrawingArea<DB, Shift>,
+        pixels: PixelBox,
+    },
+}
+
+impl<DB: DrawingBackend> Pen<DB> {
+    /// The pen for `chart`'s plotting box `rect` in `format`.
+    fn new(chart: &Chart<'_, DB>, rect: Rect, format: Format) -> Pen<DB> {
+        match format {
+            Format::Svg => Pen::Vector,
+            Format::Png => Pen::Bitmap {
+                area: chart.plotting_area().strip_coord_spec(),
+                pixels: PixelBox::new(
+                    (rect.xlo, rect.xhi),
+                    (rect.ylo, rect.yhi),
+                    chart.plotting_area().get_pixel_range(),
+                ),
+            },
+        }
+    }
+
+    /// Draws the polylines `lines`, `width` pixels wide.
+    fn lines<'a, C: Color>(
+        &self,
+        chart: &mut Chart<'a, DB>,
+        lines: &[Vec<(f64, f64)>],
+        colour: C,
+        width: u32,
+    ) -> Result<()>
+    where
+        DB: 'a,
+    {
+        match self {
+            Pen::Vector => {
+                for line in lines {
+                    drawn(chart.draw_series(std::iter::once(PathElement::new(
+                        line.clone(),
+                        colour.stroke_width(width),
+                    ))))?;
+                }
+                Ok(())
+            }
+            Pen::Bitmap { area, pixels } => stroke(area, pixels, lines, &colour, f64::from(width)),
+        }
+    }
+}
+
+/// Adds `name` to the legend, drawn by `glyph`, without drawing anything
+/// on the chart.
+fn legend_entry<'a, DB, E>(
+    chart: &mut Chart<'a, DB>,
+    name: &str,
+    glyph: impl Fn((i32, i32)) -> E + 'a,
+) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    E: IntoDynElement<'a, DB, (i32, i32)>,
+{
+    drawn(chart.draw_series(std::iter::empty::<Circle<(f64, f64), i32>>()))?
+        .label(name)
+        .legend(glyph);
+    Ok(())
+}
+
 /// A path as dots joined by a line, clipped to the box. Dots closer than
 /// about a pixel to the last one drawn are left out (a converging path piles
-/// thousands on one spot).
+/// thousands on one spot). A named path gets a legend entry: its line
+/// ending in a disc of its colour, as its end is marked.
+#[allow(clippy::too_many_arguments)]
 fn draw_path<'a, DB: DrawingBackend + 'a>(
     chart: &mut Chart<'a, DB>,
+    pen: &Pen<DB>,
     points: &[(f64, f64)],
     colour: RGBColor,
     rect: Rect,
@@ -466,25 +570,15 @@ fn draw_path<'a, DB: DrawingBackend + 'a>(
         }
     }
     if halo_line {
-        for line in &lines {
-            drawn(chart.draw_series(std::iter::once(PathElement::new(
-                line.clone(),
-                halo(colour).mix(0.55).stroke_width(4),
-            ))))?;
-        }
+        pen.lines(chart, &lines, halo(colour).mix(0.55), 4)?;
     }
-    let mut labelled = false;
-    for line in lines {
-        let series = drawn(chart.draw_series(std::iter::once(PathElement::new(
-            line,
-            colour.stroke_width(2),
-        ))))?;
-        if !labelled && !name.is_empty() {
-            series.label(name).legend(move |(x, y)| {
-                PathElement::new([(x, y), (x + 24, y)], colour.stroke_width(3))
-            });
-            labelled = true;
-        }
+    pen.lines(chart, &lines, colour, 2)?;
+    if !name.is_empty() {
+        legend_entry(chart, name, move |(x, y)| {
+            EmptyElement::at((x, y))
+                + PathElement::new([(0, 0), (16, 0)], colour.stroke_width(3))
+                + Circle::new((17, 0), 5, colour.filled())
+        })?;
     }
     let edge = halo(colour);
     drawn(
@@ -497,8 +591,10 @@ fn draw_path<'a, DB: DrawingBackend + 'a>(
     Ok(())
 }
 
-/// The start (a ring) and end (a disc) of every path; starts shared by
-/// several paths are drawn once.
+/// The start (a ring) and end (a disc, in its path's colour) of every
+/// path; starts shared by several paths are drawn once. The legend's "end"
+/// shows a disc of each path's colour; when every path has its own legend
+/// entry, which ends in its disc, it is left out.
 fn draw_markers<'a, DB: DrawingBackend + 'a>(
     chart: &mut Chart<'a, DB>,
     paths: &[Path],
@@ -538,15 +634,25 @@ fn draw_markers<'a, DB: DrawingBackend + 'a>(
             EmptyElement::at((x + 12, y)) + Circle::new((0, 0), 6, start_colour.stroke_width(3))
         });
     }
-    if let Some(colour) = (!paths.is_empty()).then(|| path_colour(0)) {
-        let first_end = paths.first().and_then(|p| p.points.last());
-        if first_end.is_some() {
-            drawn(chart.draw_series(std::iter::empty::<Circle<(f64, f64), i32>>()))?
-                .label("end")
-                .legend(move |(x, y)| {
-                    EmptyElement::at((x + 12, y)) + Circle::new((0, 0), 6, colour.filled())
-                });
-        }
+    let ended: Vec<RGBColor> = (0..paths.len())
+        .filter(|&k| !paths[k].points.is_empty())
+        .map(path_colour)
+        .collect();
+    let all_named = paths.len() > 1 && paths.iter().all(|p| !p.label.is_empty());
+    if !ended.is_empty() && !all_named {
+        // One disc for one path; for several, the first three colours
+        // side by side.
+        let discs: Vec<RGBColor> = ended.into_iter().take(3).collect();
+        let (offsets, radius): ([i32; 3], i32) = match discs.len() {
+            1 => ([0, 0, 0], 6),
+            2 => ([-4, 4, 4], 4),
+            _ => ([-8, 0, 8], 4),
+        };
+        let colours = [0, 1, 2].map(|k| discs[k.min(discs.len() - 1)]);
+        legend_entry(chart, "end", move |(x, y)| {
+            let disc = |k: usize| Circle::new((offsets[k], 0), radius, colours[k].filled());
+            EmptyElement::at((x + 12, y)) + disc(0) + disc(1) + disc(2)
+        })?;
     }
     Ok(())
 }

@@ -11,6 +11,7 @@
 mod colour;
 mod convergence;
 mod function;
+mod stroke;
 
 use std::fmt::Display;
 use std::path::Path as FsPath;

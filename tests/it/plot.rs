@@ -129,6 +129,51 @@ fn texts(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Every text with its position: (text, x, y).
+fn placed_texts(text: &str) -> Vec<(String, f64, f64)> {
+    let doc = roxmltree::Document::parse(text).unwrap();
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .map(|n| {
+            let at = |a: &str| {
+                n.attribute(a)
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(f64::NAN)
+            };
+            (n.text().unwrap_or("").trim().to_string(), at("x"), at("y"))
+        })
+        .collect()
+}
+
+type Element = (String, Vec<(String, String)>);
+
+/// The plot frame: the largest unfilled black rectangle, as (x, y, w, h).
+fn frame_of(elements: &[Element]) -> (f64, f64, f64, f64) {
+    let frame = elements
+        .iter()
+        .filter(|(tag, a)| {
+            tag == "rect" && attr(a, "fill") == "none" && attr(a, "stroke") == "#000000"
+        })
+        .max_by(|a, b| number(&a.1, "width").total_cmp(&number(&b.1, "width")))
+        .expect("a frame");
+    (
+        number(&frame.1, "x"),
+        number(&frame.1, "y"),
+        number(&frame.1, "width"),
+        number(&frame.1, "height"),
+    )
+}
+
+/// The descent paths' polylines (2 pixels wide, their halos 4) as
+/// (stroke colour, points).
+fn path_lines(elements: &[Element]) -> Vec<(String, Vec<(f64, f64)>)> {
+    elements
+        .iter()
+        .filter(|(tag, a)| tag == "polyline" && ["2", "4"].contains(&attr(a, "stroke-width")))
+        .map(|(_, a)| (attr(a, "stroke").to_string(), points(a)))
+        .collect()
+}
+
 // ---------------------------------------------------------------- slope plot
 
 #[test]
@@ -504,10 +549,12 @@ fn compare_runs_every_method_from_one_start() {
     assert_eq!(runs[3]["converged"], true);
     assert!(runs[3]["f"].as_f64().unwrap() < 1e-10);
     assert_eq!(Png::read(&map).width, 900);
+    // The legend names each method with its step (see
+    // compared_methods_carry_their_step_in_the_legend).
     let labels = texts(&svg(&conv));
     for m in methods {
         assert!(
-            labels.contains(&m.to_string()),
+            labels.iter().any(|l| l.starts_with(&format!("{m} ("))),
             "legend lacks {m}: {labels:?}"
         );
     }
@@ -529,6 +576,347 @@ fn compare_runs_every_method_from_one_start() {
         r.stdout
     );
     assert_eq!(lines.len(), 4);
+}
+
+#[test]
+fn the_frame_holds_every_path_without_bounds() {
+    let dir = scratch("frame");
+    // gd and momentum diverge at lr 0.1 (to 1e169 in five steps): the frame
+    // follows the paths as far as it sensibly can, cuts the rest at its
+    // edge, and the map still covers it.
+    let out = dir.join("frame.svg");
+    let r = run(&[
+        "min",
+        "(1-x)^2 + 100*(y-x^2)^2",
+        "--start",
+        "x=-1.2,y=1",
+        "--compare",
+        "gd,momentum,adam,lbfgs",
+        "--plot",
+        path_str(&out),
+    ]);
+    assert_eq!(r.status, 1, "two runs diverged: {}", r.stderr);
+    // x = 0 has no finite lower end: the frame comes from the path.
+    let open = dir.join("open.svg");
+    ok(&[
+        "min",
+        "x^2 + y^2",
+        "--start",
+        "x=1,y=3",
+        "--bounds",
+        "x=0:inf",
+        "--method",
+        "gd",
+        "--plot",
+        path_str(&open),
+    ]);
+    for file in [&out, &open] {
+        let text = svg(file);
+        let elements = svg_elements(&text, 900, 700);
+        let (fx, fy, fw, fh) = frame_of(&elements);
+        let inside = |(x, y): (f64, f64)| {
+            (fx - 1.0..=fx + fw + 1.0).contains(&x) && (fy - 1.0..=fy + fh + 1.0).contains(&y)
+        };
+        let lines = path_lines(&elements);
+        assert!(lines.len() >= 2, "{file:?}: {} path lines", lines.len());
+        for (colour, line) in &lines {
+            for &p in line {
+                assert!(
+                    inside(p),
+                    "{file:?}: a {colour} path point {p:?} leaves the frame"
+                );
+            }
+        }
+        // Every marker (start rings, end discs, dots) is inside too.
+        for (_, a) in elements
+            .iter()
+            .filter(|(tag, a)| tag == "circle" && number(a, "r") >= 4.0)
+        {
+            let c = (number(a, "cx"), number(a, "cy"));
+            let in_legend = c.0 < fx + 0.45 * fw && c.1 < fy + 0.3 * fh;
+            assert!(inside(c) || in_legend, "{file:?}: a marker at {c:?}");
+        }
+        // The start is marked (a white ring), and the map is drawn.
+        assert!(elements.iter().any(|(tag, a)| tag == "circle"
+            && number(a, "r") == 9.0
+            && attr(a, "stroke") == "#FFFFFF"
+            && attr(a, "fill") == "none"));
+        let cells = elements
+            .iter()
+            .filter(|(tag, a)| {
+                tag == "rect" && attr(a, "fill").starts_with('#') && attr(a, "stroke") == "none"
+            })
+            .count();
+        assert!(cells > 100, "{file:?}: {cells} map cells");
+        assert!(!texts(&text).contains(&"f not finite".to_string()));
+    }
+}
+
+/// `slope min` comparing four methods on Rosenbrock's function, with both
+/// pictures as SVG: (map, convergence chart).
+fn compared(test: &str) -> (String, String) {
+    let dir = scratch(test);
+    let (map, conv) = (dir.join("map.svg"), dir.join("conv.svg"));
+    ok(&[
+        "min",
+        "(1-x)^2 + 100*(y-x^2)^2",
+        "--start",
+        "x=-1.2,y=1",
+        "--bounds",
+        "x=-2:2,y=-1:3",
+        "--compare",
+        "gd,momentum,adam,lbfgs",
+        "--lr",
+        "0.001",
+        "--max-iter",
+        "5000",
+        "--plot",
+        path_str(&map),
+        "--plot-convergence",
+        path_str(&conv),
+    ]);
+    (svg(&map), svg(&conv))
+}
+
+#[test]
+fn convergence_labels_cover_every_value_drawn() {
+    let (_, conv) = compared("ticks");
+    let elements = svg_elements(&conv, 900, 700);
+    let curves: Vec<Vec<(f64, f64)>> = elements
+        .iter()
+        .filter(|(tag, a)| {
+            tag == "polyline" && attr(a, "stroke-width") == "2" && points(a).len() > 3
+        })
+        .map(|(_, a)| points(a))
+        .collect();
+    let ticks: Vec<(f64, f64, f64)> = placed_texts(&conv)
+        .into_iter()
+        .filter_map(|(t, x, y)| Some((t.parse::<f64>().ok()?, x, y)))
+        .collect();
+    // Each panel: the left half, and the right.
+    // lbfgs ends with a gap near 1e-19 and a gradient near 1e-9.
+    let panels = [
+        ("|f − f_best|", (0.0, 450.0), 1e-16),
+        ("‖∇f‖", (450.0, 900.0), 1e-9),
+    ];
+    for (panel, (x0, x1), below) in panels {
+        let in_panel = |x: f64| (x0..x1).contains(&x);
+        let drawn: Vec<(f64, f64)> = curves
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|p| in_panel(p.0))
+            .collect();
+        assert!(!drawn.is_empty(), "{panel}: no curves");
+        let lowest_drawn = drawn.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+        let highest_drawn = drawn.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+        // The value axis's labels: the numbers in the panel that share
+        // one x, right-aligned beside the axis (the iteration labels sit
+        // on one y instead).
+        let in_column = |x: f64| ticks.iter().filter(|t| t.1 == x).count();
+        let column = ticks
+            .iter()
+            .filter(|t| in_panel(t.1))
+            .map(|t| t.1)
+            .max_by_key(|&x| in_column(x))
+            .expect("value labels");
+        let axis: Vec<&(f64, f64, f64)> = ticks.iter().filter(|t| t.1 == column).collect();
+        assert!(axis.len() >= 3, "{panel}: {axis:?}");
+        let bottom = axis
+            .iter()
+            .max_by(|a, b| a.2.total_cmp(&b.2))
+            .expect("value labels");
+        let top = axis
+            .iter()
+            .min_by(|a, b| a.2.total_cmp(&b.2))
+            .expect("value labels");
+        assert!(
+            bottom.2 >= lowest_drawn - 0.5,
+            "{panel}: the lowest label {} (y {}) is above the lowest point drawn (y {lowest_drawn})",
+            bottom.0,
+            bottom.2
+        );
+        assert!(
+            top.2 <= highest_drawn + 0.5,
+            "{panel}: the highest label {} is below the curves",
+            top.0
+        );
+        assert!(
+            bottom.0 <= below,
+            "{panel}: lbfgs goes below {below}, the axis stops at {}",
+            bottom.0
+        );
+    }
+}
+
+#[test]
+fn iterations_go_on_a_log_axis_when_runs_differ_a_lot() {
+    // gd's 5000 iterations beside lbfgs's 36.
+    let (_, conv) = compared("logx");
+    let labels = texts(&conv);
+    assert!(
+        labels.contains(&"iteration + 1 (log scale)".to_string()),
+        "{labels:?}"
+    );
+    assert!(!labels.contains(&"iteration".to_string()));
+    for decade in ["1", "10", "100", "1000"] {
+        assert!(
+            labels.contains(&decade.to_string()),
+            "no tick {decade}: {labels:?}"
+        );
+    }
+    // lbfgs (blue) spans more than a third of its panel, not a sliver.
+    let blue = svg_elements(&conv, 900, 700)
+        .into_iter()
+        .filter(|(tag, a)| {
+            tag == "polyline" && attr(a, "stroke") == "#1EA0FF" && attr(a, "stroke-width") == "2"
+        })
+        .map(|(_, a)| points(&a))
+        .find(|p| p.len() > 3)
+        .expect("lbfgs's curve");
+    let width = blue.last().unwrap().0 - blue[0].0;
+    assert!(width > 110.0, "lbfgs spans {width} pixels");
+
+    // Runs of similar lengths keep a linear axis.
+    let dir = scratch("linx");
+    let out = dir.join("conv.svg");
+    ok(&[
+        "min",
+        "x^2 + 3*y^2",
+        "--start",
+        "x=1,y=1",
+        "--compare",
+        "gd,momentum",
+        "--plot-convergence",
+        path_str(&out),
+    ]);
+    let labels = texts(&svg(&out));
+    assert!(labels.contains(&"iteration".to_string()), "{labels:?}");
+}
+
+#[test]
+fn compared_methods_carry_their_step_in_the_legend() {
+    let (map, conv) = compared("legend");
+    for (what, text) in [("map", &map), ("convergence", &conv)] {
+        let labels = texts(text);
+        for name in [
+            "gd (lr 0.001)",
+            "momentum (lr 0.001)",
+            "adam (lr 0.001)",
+            "lbfgs (line search)",
+        ] {
+            assert!(
+                labels.contains(&name.to_string()),
+                "{what}: no '{name}' in {labels:?}"
+            );
+        }
+        let title = "(1-x)^2 + 100*(y-x^2)^2 — gd, momentum, adam, lbfgs";
+        assert!(labels.contains(&title.to_string()), "{what}: {labels:?}");
+    }
+}
+
+#[test]
+fn every_end_is_marked_in_its_paths_colour() {
+    let (map, _) = compared("ends");
+    let elements = svg_elements(&map, 900, 700);
+    let discs: Vec<(String, (f64, f64))> = elements
+        .iter()
+        .filter(|(tag, a)| tag == "circle" && number(a, "r") == 9.0 && attr(a, "stroke") == "none")
+        .map(|(_, a)| {
+            (
+                attr(a, "fill").to_string(),
+                (number(a, "cx"), number(a, "cy")),
+            )
+        })
+        .collect();
+    let mut colours: Vec<String> = Vec::new();
+    for (colour, line) in path_lines(&elements) {
+        if colour == "#FFFFFF" || colours.contains(&colour) {
+            continue; // a halo, or a path already seen
+        }
+        // The path's last polyline ends at its end marker.
+        let end = *path_lines(&elements)
+            .iter()
+            .rfind(|(c, _)| *c == colour)
+            .unwrap()
+            .1
+            .last()
+            .unwrap();
+        assert!(line.len() > 1);
+        assert!(
+            discs.iter().any(|(fill, at)| *fill == colour
+                && (at.0 - end.0).abs() <= 2.0
+                && (at.1 - end.1).abs() <= 2.0),
+            "no {colour} disc at the end {end:?}: {discs:?}"
+        );
+        colours.push(colour);
+    }
+    assert_eq!(colours.len(), 4, "{colours:?}");
+    // The legend's glyphs end in a disc of each path's colour; no red
+    // "end" stands for them all.
+    let glyphs: Vec<&str> = elements
+        .iter()
+        .filter(|(tag, a)| tag == "circle" && number(a, "r") == 5.0)
+        .map(|(_, a)| attr(a, "fill"))
+        .collect();
+    for colour in &colours {
+        assert!(glyphs.contains(&colour.as_str()), "{colour}: {glyphs:?}");
+    }
+    assert!(!texts(&map).contains(&"end".to_string()));
+}
+
+/// Pixels of `png` that blend `line` into white by between 15% and 85%,
+/// and those that are `line` itself.
+fn blended_and_solid(png: &Png, line: (u8, u8, u8)) -> (usize, usize) {
+    let (mut blended, mut solid) = (0, 0);
+    for y in 0..png.height {
+        for x in 0..png.width {
+            let (r, g, b) = png.at(x, y);
+            let alpha = (255.0 - r as f64) / (255.0 - line.0 as f64);
+            let expect = |c: u8| 255.0 - alpha * (255.0 - c as f64);
+            let fits = (expect(line.1) - g as f64).abs() <= 6.0
+                && (expect(line.2) - b as f64).abs() <= 6.0;
+            if fits && alpha > 0.95 {
+                solid += 1;
+            } else if fits && (0.15..0.85).contains(&alpha) {
+                blended += 1;
+            }
+        }
+    }
+    (blended, solid)
+}
+
+#[test]
+fn one_variable_curves_are_smooth_in_png() {
+    let dir = scratch("smooth");
+    let out = dir.join("x2.png");
+    ok(&["plot", "x^2", "--bounds", "x=-2:2", "-o", path_str(&out)]);
+    // The function's line, (31, 119, 180): an aliased line has no pixels
+    // part way between it and the white behind.
+    let (blended, solid) = blended_and_solid(&Png::read(&out), (31, 119, 180));
+    assert!(solid > 500, "{solid} pixels of the line");
+    assert!(
+        blended * 3 > solid,
+        "{blended} soft pixels beside {solid} solid ones"
+    );
+    let min = dir.join("min.png");
+    ok(&[
+        "min",
+        "x^4 - x",
+        "--start",
+        "x=-1",
+        "--method",
+        "gd",
+        "--lr",
+        "0.05",
+        "--plot",
+        path_str(&min),
+    ]);
+    let (blended, solid) = blended_and_solid(&Png::read(&min), (31, 119, 180));
+    assert!(
+        blended * 3 > solid,
+        "{blended} soft pixels beside {solid} solid ones"
+    );
 }
 
 // ---------------------------------------------------------------- bad requests

@@ -80,6 +80,7 @@ pub(super) fn draw(context: &Context, runs: &Runs) -> Result<(), Failure> {
         return Ok(());
     }
     let method = title(runs);
+    let names = legend_names(runs);
     let best = runs.best();
     let (settings, at) = (&best.settings, &best.outcome.x);
     let sign = context.sign();
@@ -88,10 +89,11 @@ pub(super) fn draw(context: &Context, runs: &Runs) -> Result<(), Failure> {
     if let Some((path, canvas)) = &pictures.plot {
         let paths: Vec<plot::Path> = runs
             .iter()
-            .map(|r| plot::Path {
+            .zip(&names)
+            .map(|(r, name)| plot::Path {
                 // A legend of dozens of restarts would hide the map.
                 label: if runs.len() <= 8 {
-                    r.label.clone()
+                    name.clone()
                 } else {
                     String::new()
                 },
@@ -102,14 +104,7 @@ pub(super) fn draw(context: &Context, runs: &Runs) -> Result<(), Failure> {
         let axes = pictures.axes;
         let ranges = super::super::plot::axis_vars(axes)
             .into_iter()
-            .map(|k| {
-                settings
-                    .bounds
-                    .as_ref()
-                    .map(|b| b[k])
-                    .or_else(|| plot::path_range(&paths, k))
-                    .unwrap_or((-1.0, 1.0))
-            })
+            .map(|k| frame(settings.bounds.as_ref().map(|b| b[k]), &paths, k))
             .collect();
         let picture = FunctionPlot {
             title: format!("{formula} — {method}"),
@@ -126,8 +121,9 @@ pub(super) fn draw(context: &Context, runs: &Runs) -> Result<(), Failure> {
     if let Some((path, canvas)) = &pictures.convergence {
         let series: Vec<Series> = runs
             .iter()
-            .map(|r| Series {
-                label: r.label.clone(),
+            .zip(&names)
+            .map(|(r, name)| Series {
+                label: name.clone(),
                 values: r.outcome.history.iter().map(|(_, v)| sign * v).collect(),
                 grad_norms: r.grad_norms.clone(),
             })
@@ -143,8 +139,19 @@ pub(super) fn draw(context: &Context, runs: &Runs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The range of axis variable `k`: the bounds where both ends are
+/// finite; else (no bounds, `--bounds x=0:inf`, or a variable left out of
+/// them) the range of the paths, which holds every path and its start.
+fn frame(bounds: Option<(f64, f64)>, paths: &[plot::Path], k: usize) -> (f64, f64) {
+    match bounds {
+        Some((lo, hi)) if lo.is_finite() && hi.is_finite() && lo < hi => (lo, hi),
+        _ => plot::path_range(paths, k).unwrap_or((-1.0, 1.0)),
+    }
+}
+
 /// What the pictures' titles say of the runs: "gd, lr 0.1", "lbfgs (line
-/// search), 20 starts", "gd, adam, lbfgs (lr 0.1)".
+/// search), 20 starts", "gd, adam, lbfgs" (each method's step is in the
+/// legend: methods compared may have different steps).
 fn title(runs: &Runs) -> String {
     match &runs.mode {
         Mode::Single => method_title(&runs.best().settings),
@@ -155,20 +162,33 @@ fn title(runs: &Runs) -> String {
         ),
         Mode::Compare => {
             let names: Vec<&str> = runs.runs.iter().map(|r| r.settings.method.name()).collect();
-            let mut title = names.join(", ");
-            if let Some(first_order) = runs
-                .runs
-                .iter()
-                .find(|r| !r.settings.method.has_line_search())
-            {
-                title += &format!(
-                    " (lr {})",
-                    slope::print::format_number(first_order.settings.method.lr())
-                );
-            }
-            title
+            names.join(", ")
         }
     }
+}
+
+/// Each run's name in the legends: its label, and when methods are
+/// compared, the method with its step: "gd (lr 0.001)", "lbfgs (line
+/// search)".
+fn legend_names(runs: &Runs) -> Vec<String> {
+    runs.runs
+        .iter()
+        .map(|r| match runs.mode {
+            Mode::Compare => {
+                let method = r.settings.method;
+                if method.has_line_search() {
+                    format!("{} (line search)", method.name())
+                } else {
+                    format!(
+                        "{} (lr {})",
+                        method.name(),
+                        slope::print::format_number(method.lr())
+                    )
+                }
+            }
+            Mode::Single | Mode::Restarts { .. } => r.label.clone(),
+        })
+        .collect()
 }
 
 /// "gd, lr 0.1", or "lbfgs (line search)": what a title says of a method.
