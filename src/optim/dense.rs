@@ -85,11 +85,11 @@ pub(super) fn solve(a: &mut [f64], n: usize, b: &mut [f64]) -> bool {
 }
 
 /// Whether the symmetric `a` (`n × n`) has an eigenvalue below
-/// `-tolerance`, where the tolerance scales with the largest entry.
-pub(super) fn has_negative_eigenvalue(a: &[f64], n: usize) -> bool {
+/// `-relative·max|aᵢⱼ|` (a relative tolerance for the error of `a`).
+pub(super) fn has_negative_eigenvalue(a: &[f64], n: usize, relative: f64) -> bool {
     let scale = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     let mut factor = vec![0.0; n * n];
-    !cholesky(a, n, 1e-8 * scale.max(1e-8), &mut factor)
+    !cholesky(a, n, relative * scale.max(1e-8), &mut factor)
 }
 
 #[cfg(test)]
@@ -111,11 +111,11 @@ mod tests {
 
     #[test]
     fn negative_eigenvalues_are_seen() {
-        assert!(has_negative_eigenvalue(&[2.0, 0.0, 0.0, -2.0], 2));
+        assert!(has_negative_eigenvalue(&[2.0, 0.0, 0.0, -2.0], 2, 1e-8));
         // x*y: eigenvalues ±1, though the diagonal is zero.
-        assert!(has_negative_eigenvalue(&[0.0, 1.0, 1.0, 0.0], 2));
-        assert!(!has_negative_eigenvalue(&[2.0, 1.0, 1.0, 2.0], 2));
+        assert!(has_negative_eigenvalue(&[0.0, 1.0, 1.0, 0.0], 2, 1e-8));
+        assert!(!has_negative_eigenvalue(&[2.0, 1.0, 1.0, 2.0], 2, 1e-8));
         // A flat direction (x^4 at 0) is not negative.
-        assert!(!has_negative_eigenvalue(&[0.0, 0.0, 0.0, 3.0], 2));
+        assert!(!has_negative_eigenvalue(&[0.0, 0.0, 0.0, 3.0], 2, 1e-8));
     }
 }

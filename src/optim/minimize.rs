@@ -22,9 +22,10 @@
 //!
 //! A step that finds f falling as far as its line search looks ends the
 //! run as `unbounded`; one that finds no lower point, as `stalled`. A run
-//! that stops by 4–7 where the objective has a Hessian (compiled, or
-//! compiled now for at most [`SADDLE_CHECK_VARS`] variables) is checked
-//! for negative curvature over the variables no bound holds: `saddle`.
+//! that stops by 4–7 is checked for negative curvature over the variables
+//! no bound holds, on the objective's Hessian if it has one ready, else on
+//! central differences of the gradient for at most [`SADDLE_CHECK_VARS`]
+//! free variables: `saddle`.
 //!
 //! The native descent loop (`jit/descent.rs`) performs tests 1 and 3–8
 //! except 6 in the same order; a change here must be made there too, and
@@ -56,8 +57,10 @@ pub(crate) enum StepResult {
 /// the run calls f unbounded (Ipopt's `diverging_iterates_tol`).
 pub const UNBOUNDED_X: f64 = 1e20;
 
-/// The most variables for which the saddle test compiles a Hessian the
-/// objective does not have yet (its cost grows as the square).
+/// The most free variables for which the saddle test differences the
+/// gradient when the objective has no Hessian ready (it costs two
+/// gradients per variable; compiling a Hessian would cost more than a
+/// small run).
 pub const SADDLE_CHECK_VARS: usize = 50;
 
 /// One method's iteration, with its state.
@@ -420,21 +423,12 @@ fn run(
 }
 
 /// Whether the stationary point `x` is a saddle: the Hessian, over the
-/// variables no bound holds, has a negative eigenvalue. Only objectives
-/// with a Hessian are checked; one is compiled now for at most
-/// [`SADDLE_CHECK_VARS`] variables.
+/// variables no bound holds, has a negative eigenvalue. The objective's
+/// own Hessian is used if it has one ready; otherwise, for at most
+/// [`SADDLE_CHECK_VARS`] free variables, central differences of the exact
+/// gradient, with a tolerance for their error.
 fn saddle(ctx: &mut Context<'_>, x: &[f64], grad: &[f64]) -> bool {
     let n = x.len();
-    let mut hessian = vec![0.0; n * n];
-    let ready = ctx.objective.hessian(x, &mut hessian)
-        || (n <= SADDLE_CHECK_VARS
-            && matches!(ctx.objective.prepare_hessian(), Ok(true))
-            && ctx.objective.hessian(x, &mut hessian));
-    if !ready || hessian.iter().any(|h| !h.is_finite()) {
-        return false;
-    }
-    // Counted as a Hessian, not as an evaluation of the search.
-    ctx.hessian_evaluations += 1;
     // Variables held by a bound they are pushed against are left out.
     let free: Vec<usize> = match ctx.bounds() {
         None => (0..n).collect(),
@@ -446,11 +440,64 @@ fn saddle(ctx: &mut Context<'_>, x: &[f64], grad: &[f64]) -> bool {
             .collect(),
     };
     let k = free.len();
-    let reduced: Vec<f64> = (free.iter())
-        .flat_map(|&i| free.iter().map(move |&j| (i, j)))
-        .map(|(i, j)| hessian[i * n + j])
-        .collect();
-    k > 0 && has_negative_eigenvalue(&reduced, k)
+    if k == 0 {
+        return false;
+    }
+    let mut hessian = vec![0.0; n * n];
+    let (reduced, tolerance) = if ctx.objective.hessian(x, &mut hessian) {
+        let reduced: Vec<f64> = (free.iter())
+            .flat_map(|&i| free.iter().map(move |&j| (i, j)))
+            .map(|(i, j)| hessian[i * n + j])
+            .collect();
+        (reduced, 1e-8)
+    } else if k <= SADDLE_CHECK_VARS {
+        match differenced_hessian(ctx, x, &free) {
+            Some(h) => (h, 1e-5),
+            None => return false,
+        }
+    } else {
+        return false;
+    };
+    if reduced.iter().any(|h| !h.is_finite()) {
+        return false;
+    }
+    // Counted as a Hessian, not as an evaluation of the search.
+    ctx.hessian_evaluations += 1;
+    has_negative_eigenvalue(&reduced, k, tolerance)
+}
+
+/// `ε^(1/3)`, written out: `f64::cbrt` goes through compiler-builtins'
+/// libm, whose first call detects CPU features with `cpuid`, which costs
+/// tens of microseconds under a hypervisor (more than a small run).
+const CBRT_EPSILON: f64 = 6.055454452393343e-6;
+
+/// The Hessian over the `free` variables by central differences of the
+/// gradient (step `ε^(1/3)·max(|xᵢ|, 1)`), symmetrised; `None` where a
+/// gradient is not finite.
+fn differenced_hessian(ctx: &mut Context<'_>, x: &[f64], free: &[usize]) -> Option<Vec<f64>> {
+    let (n, k) = (x.len(), free.len());
+    let mut point = x.to_vec();
+    let (mut plus, mut minus) = (vec![0.0; n], vec![0.0; n]);
+    let mut h = vec![0.0; k * k];
+    for (col, &j) in free.iter().enumerate() {
+        let step = CBRT_EPSILON * x[j].abs().max(1.0);
+        point[j] = x[j] + step;
+        ctx.value_grad(&point, &mut plus);
+        point[j] = x[j] - step;
+        ctx.value_grad(&point, &mut minus);
+        point[j] = x[j];
+        for (row, &i) in free.iter().enumerate() {
+            h[row * k + col] = (plus[i] - minus[i]) / (2.0 * step);
+        }
+    }
+    for a in 0..k {
+        for b in a + 1..k {
+            let mean = 0.5 * (h[a * k + b] + h[b * k + a]);
+            h[a * k + b] = mean;
+            h[b * k + a] = mean;
+        }
+    }
+    h.iter().all(|v| v.is_finite()).then_some(h)
 }
 
 /// The observer's view of the current iterate.

@@ -224,8 +224,10 @@ pub struct Outcome {
     pub evaluations: usize,
     /// Gradients computed (each with its value).
     pub gradient_evaluations: usize,
-    /// Hessians computed, including the one the saddle test computes at
-    /// the end of a converged run (which `evaluations` leaves out).
+    /// Hessians computed, including the one the saddle test makes at the
+    /// end of a converged run: the objective's own, or central differences
+    /// of the gradient (whose two gradients per free variable count in
+    /// `evaluations` and `gradient_evaluations`).
     pub hessian_evaluations: usize,
     /// Why the run stopped.
     pub reason: Reason,
