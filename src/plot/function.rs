@@ -71,8 +71,8 @@ const REACH: f64 = 1000.0;
 /// The range covering variable `var` along every path (starts included),
 /// with a margin of a tenth on each side (a path that stays put gets a unit
 /// range around it), so that the frame holds every path. Points more than
-/// [`REACH`] times the start's scale away from their start are left out
-/// (a run that diverged). `None` if no path has a finite coordinate there.
+/// 1000 times the start's scale away from their start are left out (a run
+/// that diverged). `None` if no path has a finite coordinate there.
 pub fn path_range(paths: &[Path], var: usize) -> Option<(f64, f64)> {
     let (lo, hi) = paths
         .iter()
