@@ -273,3 +273,52 @@ fn every_reason_explains_itself() {
     assert!(!Reason::Unbounded.converged() && !Reason::Saddle.converged());
     assert!(Reason::FtolRel.converged());
 }
+
+/// Moré, Garbow and Hillstrom's problem 16 (Brown and Dennis, n = 4,
+/// m = 20) as one formula: the sum of the squares of
+/// `(x1 + t x2 - e^t)^2 + (x3 + x4 sin t - cos t)^2`, `t = i/5`.
+fn brown_dennis() -> String {
+    let terms: Vec<String> = (1..=20)
+        .map(|i| {
+            let t = f64::from(i) / 5.0;
+            format!("((x1 + {t}*x2 - exp({t}))^2 + (x3 + x4*sin({t}) - cos({t}))^2)^2")
+        })
+        .collect();
+    terms.join(" + ")
+}
+
+/// MGH problem 6 (Jennrich and Sampson, n = 2, m = 10): the sum of the
+/// squares of `2 + 2i - (e^(i x1) + e^(i x2))`.
+fn jennrich_sampson() -> String {
+    let terms: Vec<String> = (1..=10)
+        .map(|i| format!("({} - (exp({i}*x1) + exp({i}*x2)))^2", 2 + 2 * i))
+        .collect();
+    terms.join(" + ")
+}
+
+#[test]
+fn minima_whose_gradient_cannot_reach_gtol_end_promptly() {
+    // Both minima are far from 0, so at the floats near them the gradient
+    // stays above 1e-8: the relative reduction of f ends the runs. Before
+    // it, L-BFGS took 187 evaluations on Brown and Dennis (scipy's
+    // L-BFGS-B stops after 22) and Newton 47,780 on Jennrich and Sampson.
+    // The minima are MGH's: 85822.2016 and 124.362182 (m = 10).
+    let cases = [
+        (
+            brown_dennis(),
+            vec![25.0, 5.0, -5.0, -1.0],
+            85822.2016,
+            1e-9,
+        ),
+        (jennrich_sampson(), vec![0.3, 0.4], 124.362182, 1e-8),
+    ];
+    for (text, start, f_min, rel) in cases {
+        for method in [Method::lbfgs(), Method::newton()] {
+            let o = run(&text, &start, method, None);
+            let name = method.name();
+            assert_eq!(o.reason, Reason::FtolRel, "{name}: {o:?}");
+            assert!(((o.f - f_min) / f_min).abs() < rel, "{name}: f = {}", o.f);
+            assert!(o.evaluations < 60, "{name}: {} evaluations", o.evaluations);
+        }
+    }
+}
