@@ -349,12 +349,15 @@ fn run(
             path.last_f = path.f;
             let moved = step.step(&mut ctx, &mut path.x, &mut path.f, &mut path.grad);
             if let StepResult::Failed = moved {
-                break Stop::new(
-                    Reason::Stalled,
+                let message = if falls_nearby(&mut ctx, &path.x, path.f, &path.grad) {
+                    "no acceptable step was found, though f still falls a little way down \
+                     the gradient: the point may be at the edge of the formula's domain \
+                     (f not finite beyond it), where f may have no lower bound"
+                } else {
                     "no step along the search direction lowers f: the point is as good as \
                      floating-point precision allows, or the gradient is wrong"
-                        .to_string(),
-                );
+                };
+                break Stop::new(Reason::Stalled, message.to_string());
             }
             if let StepResult::Unbounded = moved {
                 path.iterations += 1;
@@ -420,6 +423,22 @@ fn run(
         moved_start,
         seconds: clock.elapsed().as_secs_f64(),
     }
+}
+
+/// Whether f is lower a short way down the gradient from `x` (a millionth
+/// of the point's size): then a stalled search did not stop for lack of
+/// descent, and its message should not blame the gradient.
+fn falls_nearby(ctx: &mut Context<'_>, x: &[f64], f: f64, grad: &[f64]) -> bool {
+    let g = grad.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let size = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    if !(g > 0.0 && g.is_finite() && size.is_finite()) {
+        return false;
+    }
+    let t = 1e-6 * size.max(f64::MIN_POSITIVE) / g;
+    let probe: Vec<f64> = x.iter().zip(grad).map(|(xi, gi)| xi - t * gi).collect();
+    let mut scratch = vec![0.0; x.len()];
+    let lower = ctx.value_grad(&probe, &mut scratch);
+    lower.is_finite() && lower < f
 }
 
 /// Whether the stationary point `x` is a saddle: the Hessian, over the

@@ -322,3 +322,30 @@ fn minima_whose_gradient_cannot_reach_gtol_end_promptly() {
         }
     }
 }
+
+#[test]
+fn a_search_stopped_at_the_edge_of_the_domain_does_not_blame_the_gradient() {
+    // ln(x) falls without bound towards 0, where the line search meets NaN
+    // beyond the domain and gives up: f still falls nearby, so the message
+    // says so instead of suggesting a wrong gradient.
+    let o = run("ln(x)", &[1.0], Method::lbfgs(), None);
+    assert_eq!(o.reason, Reason::Stalled, "{o:?}");
+    assert!(
+        o.message.contains("edge of the formula's domain"),
+        "{}",
+        o.message
+    );
+    // Where no nearby point is lower, the old diagnosis stands.
+    let settings = Settings {
+        ftol_rel: None,
+        ..Settings::new(Method::newton())
+    };
+    let f = Formula::parse("1e16*(x^2 - 2)^2").unwrap();
+    let mut objective = CompiledFormula::new(&f, true).unwrap();
+    let o = minimize(&mut objective, &[1.5], &settings).unwrap();
+    assert_eq!(o.reason, Reason::Stalled);
+    assert!(
+        o.message
+            .contains("as good as floating-point precision allows")
+    );
+}
