@@ -9,7 +9,7 @@
 
 use std::io::Write;
 
-use super::{Failure, Source, load, usage};
+use super::{Failure, Source, load};
 use slope::Formula;
 use slope::fd::Scheme;
 use slope::objective::{CompiledFormula, FiniteDifferences, Negated, Objective};
@@ -35,19 +35,6 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
     }
     // Pictures are checked before the run, so a typo costs no time.
     let pictures = Pictures::check(args, &f).map_err(Failure::plain)?;
-    // A picture keeps every iterate: bound what --max-iter can ask for.
-    let per_iterate = f.vars().len() + 2;
-    if pictures.any() && settings.max_iter.saturating_mul(per_iterate) > args::MAX_KEPT_VALUES {
-        return Err(Failure::plain(
-            usage(&format!(
-                "a picture keeps every iterate, and --max-iter {} could keep {} values; at most {}",
-                settings.max_iter,
-                settings.max_iter.saturating_mul(per_iterate),
-                args::MAX_KEPT_VALUES
-            ))
-            .with_hint("lower --max-iter, or leave out --plot and --plot-convergence"),
-        ));
-    }
     settings.keep_history = pictures.any();
     // Only a trace and the convergence chart need to see every iterate; the
     // progress bar does with some, which lets plain gd run as a native loop.
@@ -82,17 +69,7 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
     } else if let Some(k) = args.restarts {
         runs::restarts(&context, &settings, k, seed, &make_objective)?
     } else {
-        let mut file = match &args.trace_file {
-            Some(path) => Some(std::io::BufWriter::new(
-                std::fs::File::create(path).map_err(|e| {
-                    Failure::plain(usage(&format!(
-                        "--trace-file: cannot create {}: {e}",
-                        path.display()
-                    )))
-                })?,
-            )),
-            None => None,
-        };
+        let mut file = runs::trace_file(args)?;
         // With --json, the trace goes to stderr so that stdout stays one object.
         let trace_out: &mut dyn Write = match (&mut file, args.json) {
             (Some(file), _) => file,

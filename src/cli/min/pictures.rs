@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use super::super::{Failure, usage};
-use super::args::Args;
+use super::args::{Args, MAX_KEPT_VALUES};
 use super::runs::{Mode, Runs};
 use super::{Context, euclidean};
 use slope::optim::{Outcome, Settings};
@@ -52,6 +52,17 @@ impl Pictures {
             Some(_) => super::super::plot::parse_axes(f, "--plot-axes", args.plot_axes.as_deref())?,
             None => Axes::One(0),
         };
+        // A picture keeps every iterate: bound what --max-iter can ask for.
+        let per_iterate = f.vars().len() + 2;
+        let kept = args.max_iter.saturating_mul(per_iterate);
+        if pictures.any() && kept > MAX_KEPT_VALUES {
+            return Err(usage(&format!(
+                "a picture keeps every iterate, and --max-iter {} could keep {kept} values; \
+                 at most {MAX_KEPT_VALUES}",
+                args.max_iter
+            ))
+            .with_hint("lower --max-iter, or leave out --plot and --plot-convergence"));
+        }
         Ok(Pictures { axes, ..pictures })
     }
 

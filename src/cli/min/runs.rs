@@ -59,6 +59,22 @@ impl Runs {
 
 /// One run from `start`, streaming its trace (if asked) to `trace_out`
 /// and showing a progress bar on a terminal.
+/// The file `--trace-file` names, created, if it is given.
+pub(super) fn trace_file(
+    args: &args::Args,
+) -> Result<Option<std::io::BufWriter<std::fs::File>>, Failure> {
+    let Some(path) = &args.trace_file else {
+        return Ok(None);
+    };
+    let file = std::fs::File::create(path).map_err(|e| {
+        Failure::plain(usage(&format!(
+            "--trace-file: cannot create {}: {e}",
+            path.display()
+        )))
+    })?;
+    Ok(Some(std::io::BufWriter::new(file)))
+}
+
 pub(super) fn single(
     context: &Context,
     trace_out: &mut dyn Write,
