@@ -27,7 +27,6 @@
 //! (checked by `tests/it/properties.rs` and the `roundtrip` fuzz target).
 
 use rustc_hash::FxHashMap;
-use std::cmp::Ordering;
 
 use crate::builtins::{self, Func};
 use crate::graph::{Graph, Node, NodeId};
@@ -51,6 +50,11 @@ const COLLECT_ROUNDS: usize = 8;
 /// Products with more non-constant factors than this are differentiated with
 /// prefix and suffix products (linear), not one product per factor (quadratic).
 pub(crate) const SMALL_PRODUCT: usize = 3;
+
+mod order;
+mod scaled;
+
+use scaled::Scaled;
 
 impl Graph {
     /// A constant. Non-finite values are refused by the callers (literals are
@@ -613,125 +617,11 @@ impl Graph {
         ops.sort_by(|a, b| self.term_order(*a, *b));
         self.intern(make(ops.into()))
     }
-
-    /// The order of terms in a sum: by first variable, higher degree first,
-    /// then by kind and shape. Constants go last.
-    fn term_order(&self, a: NodeId, b: NodeId) -> Ordering {
-        let (ma, mb) = (self.meta(a), self.meta(b));
-        ma.first_var
-            .cmp(&mb.first_var)
-            .then(mb.degree.total_cmp(&ma.degree))
-            .then(self.rank(a).cmp(&self.rank(b)))
-            .then(ma.depth.cmp(&mb.depth))
-            .then(ma.shape.cmp(&mb.shape))
-            .then(a.cmp(&b))
-    }
-
-    /// The order of factors in a product: variables before sums before
-    /// function calls, so that `2*x*sin(y)` reads as it is written.
-    fn factor_order(&self, a: NodeId, b: NodeId) -> Ordering {
-        let (ma, mb) = (self.meta(a), self.meta(b));
-        self.rank(a)
-            .cmp(&self.rank(b))
-            .then(ma.first_var.cmp(&mb.first_var))
-            .then(mb.degree.total_cmp(&ma.degree))
-            .then(ma.depth.cmp(&mb.depth))
-            .then(ma.shape.cmp(&mb.shape))
-            .then(a.cmp(&b))
-    }
-
-    fn rank(&self, id: NodeId) -> u32 {
-        match self.node(id) {
-            Node::Const(_) => 0,
-            Node::Var(_) => 1,
-            Node::Pow([b, _]) => match self.node(*b) {
-                Node::Var(_) => 1,
-                Node::Sum(_) => 2,
-                _ => 4,
-            },
-            Node::Sum(_) => 2,
-            Node::Product(_) => 3,
-            Node::Call1(f, _) | Node::Call2(f, _) => 10 + *f as u32,
-        }
-    }
 }
 
 /// `Some(v)` if `v` may become a constant.
 fn finite(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)
-}
-
-/// A product of constants as `mantissa * 2^exponent`, with `|mantissa|` in
-/// [0.5, 1) (or 0), so that it cannot overflow on the way.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Scaled {
-    mantissa: f64,
-    exponent: i64,
-}
-
-impl Scaled {
-    const ONE: Scaled = Scaled {
-        mantissa: 0.5,
-        exponent: 1,
-    };
-    /// The largest power of two a double holds.
-    const TOP: i64 = 1023;
-
-    fn times(self, c: f64) -> Scaled {
-        let (m, e) = frexp(c);
-        let (mantissa, k) = frexp(self.mantissa * m);
-        Scaled {
-            mantissa,
-            exponent: if mantissa == 0.0 {
-                0
-            } else {
-                self.exponent + e + k
-            },
-        }
-    }
-
-    /// The product as a double, if it is finite (it may round to 0).
-    fn value(self) -> Option<f64> {
-        if self.exponent > Self::TOP + 1 {
-            return None;
-        }
-        Some(ldexp(self.mantissa, self.exponent)).filter(|v| v.is_finite())
-    }
-
-    /// Finite factors whose product this is: one with the mantissa, then
-    /// as few `2^1023` as it takes.
-    fn factors(self) -> impl Iterator<Item = f64> {
-        let q = (self.exponent - 2).div_euclid(Self::TOP).max(0);
-        let first = ldexp(self.mantissa, self.exponent - q * Self::TOP);
-        std::iter::once(first).chain((0..q).map(|_| ldexp(0.5, Self::TOP + 1)))
-    }
-}
-
-/// `m * 2^e`, in steps that do not overflow on the way.
-fn ldexp(mut m: f64, mut e: i64) -> f64 {
-    while e != 0 {
-        let step = e.clamp(-1000, 1000);
-        m *= 2f64.powi(step as i32);
-        e -= step;
-    }
-    m
-}
-
-/// `x` as `(m, e)` with `x = m * 2^e` and `|m|` in [0.5, 1), or `(x, 0)`
-/// for zero and non-finite `x`.
-fn frexp(x: f64) -> (f64, i64) {
-    if x == 0.0 || !x.is_finite() {
-        return (x, 0);
-    }
-    let bits = x.to_bits();
-    let biased = ((bits >> 52) & 0x7ff) as i64;
-    if biased == 0 {
-        // Subnormal: scale into the normal range first.
-        let (m, e) = frexp(x * 2f64.powi(64));
-        return (m, e - 64);
-    }
-    let m = f64::from_bits((bits & !(0x7ff << 52)) | (1022 << 52));
-    (m, biased - 1022)
 }
 
 /// Collects like terms (or powers of one base), keeping first-seen order.
@@ -801,24 +691,6 @@ mod tests {
         let zero = g.constant(0.0);
         let inv = g.div(two, zero);
         assert!(g.as_const(inv).is_none());
-    }
-
-    #[test]
-    fn frexp_and_ldexp_are_inverse() {
-        for x in [
-            1.0,
-            -3.5,
-            1e300,
-            -1e-300,
-            5e-324,
-            f64::MAX,
-            f64::MIN_POSITIVE,
-        ] {
-            let (m, e) = frexp(x);
-            assert!((0.5..1.0).contains(&m.abs()), "{x}: mantissa {m}");
-            assert_eq!(ldexp(m, e), x);
-        }
-        assert_eq!(frexp(0.0), (0.0, 0));
     }
 
     #[test]

@@ -65,7 +65,9 @@
 //!   arity, fixes the variable order and builds the graph.
 //! - `graph`: the node arena, its interning map and the facts every pass
 //!   reads (which nodes an output needs, denominators); `canon.rs` holds
-//!   the canonicalising constructors, the only way nodes are made.
+//!   the canonicalising constructors, the only way nodes are made, with
+//!   the structural order of terms and factors (`canon/order.rs`) and
+//!   constant products that do not overflow (`canon/scaled.rs`).
 //! - `diff`: the reverse sweep that adds gradient nodes; the Hessian
 //!   sweeps each gradient component again.
 //! - `eval`: the interpreter, and the diagnosis of NaN and infinity.
@@ -103,8 +105,10 @@
 //! - `random`: SplitMix64 points in a box, for multi-start searches and
 //!   checks; written out so that a seed names the same points everywhere.
 //! - `formula`: [`Formula`] and [`Expr`], which tie the stages together.
-//! - `plot`: pictures of the function with descent paths over it, and
-//!   convergence charts; SVG or PNG through plotters, with a bundled font.
+//! - `plot`: pictures of the function (`plot/function.rs`) with descent
+//!   paths over it (`plot/paths.rs`), and convergence charts; SVG or PNG
+//!   through plotters (PNG strokes anti-aliased by `plot/stroke.rs`), with
+//!   a bundled font.
 //! - `builtins`: the functions and constants of the language.
 //! - [`testfns`]: standard test functions (Rosenbrock, Ackley, ...) as
 //!   generated formula text, shared by tests and benchmarks.
@@ -125,7 +129,7 @@
 //!   depth limit on a stack sized for it.
 //! - Equal subexpressions are one node; constants are always finite.
 //! - Hash-map order never reaches output: order comes from vector positions
-//!   and the structural sort keys of `canon.rs`.
+//!   and the structural sort keys of `canon/order.rs`.
 //! - The library never prints, never exits and never names a command-line
 //!   flag; input it cannot use is an [`Error`], never a panic.
 //! - Compiled code and the interpreter perform the same operations in the

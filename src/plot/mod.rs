@@ -11,6 +11,7 @@
 mod colour;
 mod convergence;
 mod function;
+mod paths;
 mod stroke;
 
 use std::fmt::Display;
@@ -23,7 +24,8 @@ use plotters::style::{FontStyle, register_font};
 use crate::error::{Error, ErrorKind, Result};
 
 pub use convergence::{ConvergencePlot, Series, render_convergence};
-pub use function::{Axes, FunctionPlot, Path, path_range, render_function};
+pub use function::{Axes, FunctionPlot, render_function};
+pub use paths::{Path, path_range};
 
 /// The picture formats, chosen by a file's extension.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
