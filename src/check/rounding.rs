@@ -130,7 +130,11 @@ fn corner(
     if shifts.iter().any(|&(_, d)| !d.is_finite()) {
         return f64::INFINITY;
     }
-    let saved: Vec<f64> = shifts.iter().map(|&(c, _)| values[c.index()]).collect();
+    // At most two children: saved in place, without an allocation.
+    let mut saved = [0.0; 2];
+    for (slot, &(child, _)) in saved.iter_mut().zip(shifts) {
+        *slot = values[child.index()];
+    }
     for &(child, d) in shifts {
         values[child.index()] += d;
     }

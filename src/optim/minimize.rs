@@ -37,9 +37,10 @@ use super::dense::has_negative_eigenvalue;
 use super::diagnose::{self, Recent};
 use super::native::Fused;
 use super::outcome::{Bound, Control, Iterate, Outcome, Reason};
-use super::vector::{Measure, is_finite, measure, projected_norm};
+use super::vector::{Measure, held, is_finite, largest, measure, projected_norm};
 use super::{Method, Settings, first_order, lbfgs, newton};
 use crate::error::{Error, ErrorKind, Result};
+use crate::fd::Scheme;
 use crate::objective::{Objective, check_len};
 
 /// What a method's step did.
@@ -254,6 +255,7 @@ fn run(
     let mut now = Measure {
         step: 0.0,
         grad_norm: projected_norm(settings, &path.x, &path.grad),
+        largest_x: largest(&path.x),
         finite: is_finite(path.f, &path.grad),
     };
     let lr = settings.method.lr();
@@ -296,7 +298,7 @@ fn run(
         if watch_growth
             && path.iterations > 0
             && path.f < path.last_f
-            && path.x.iter().any(|v| v.abs() > UNBOUNDED_X)
+            && now.largest_x > UNBOUNDED_X
         {
             break Stop::new(
                 Reason::Unbounded,
@@ -452,10 +454,7 @@ fn saddle(ctx: &mut Context<'_>, x: &[f64], grad: &[f64]) -> bool {
     let free: Vec<usize> = match ctx.bounds() {
         None => (0..n).collect(),
         Some(bounds) => (0..n)
-            .filter(|&i| {
-                let (lo, hi) = bounds[i];
-                !((x[i] <= lo && grad[i] >= 0.0) || (x[i] >= hi && grad[i] <= 0.0))
-            })
+            .filter(|&i| !held(x[i], grad[i], bounds[i], 0.0))
             .collect(),
     };
     let k = free.len();
@@ -485,21 +484,16 @@ fn saddle(ctx: &mut Context<'_>, x: &[f64], grad: &[f64]) -> bool {
     has_negative_eigenvalue(&reduced, k, tolerance)
 }
 
-/// `ε^(1/3)`, written out: `f64::cbrt` goes through compiler-builtins'
-/// libm, whose first call detects CPU features with `cpuid`, which costs
-/// tens of microseconds under a hypervisor (more than a small run).
-const CBRT_EPSILON: f64 = 6.055454452393343e-6;
-
 /// The Hessian over the `free` variables by central differences of the
-/// gradient (step `ε^(1/3)·max(|xᵢ|, 1)`), symmetrised; `None` where a
-/// gradient is not finite.
+/// gradient (with [`fd`](crate::fd)'s central step), symmetrised; `None`
+/// where a gradient is not finite.
 fn differenced_hessian(ctx: &mut Context<'_>, x: &[f64], free: &[usize]) -> Option<Vec<f64>> {
     let (n, k) = (x.len(), free.len());
     let mut point = x.to_vec();
     let (mut plus, mut minus) = (vec![0.0; n], vec![0.0; n]);
     let mut h = vec![0.0; k * k];
     for (col, &j) in free.iter().enumerate() {
-        let step = CBRT_EPSILON * x[j].abs().max(1.0);
+        let step = Scheme::Central.step(x[j]);
         point[j] = x[j] + step;
         ctx.value_grad(&point, &mut plus);
         point[j] = x[j] - step;

@@ -8,7 +8,7 @@
 
 use super::diagnose::WINDOW;
 use super::minimize::{Context, Path};
-use super::vector::{Measure, distance, is_finite, projected_norm};
+use super::vector::{Measure, distance, is_finite, largest, projected_norm};
 use super::{Method, Settings};
 use crate::jit::{DescentState, Variant};
 
@@ -93,6 +93,7 @@ impl Fused {
         Some(Measure {
             step: distance(&path.x, &path.last_x),
             grad_norm: projected_norm(settings, &path.x, &path.grad),
+            largest_x: largest(&path.x),
             finite: is_finite(path.f, &path.grad),
         })
     }

@@ -13,6 +13,7 @@
 
 use super::dense::{cholesky, solve_cholesky};
 use super::line_search::backtrack;
+use super::vector::held;
 use super::{Context, Step, StepResult};
 
 pub(crate) struct Newton {
@@ -63,10 +64,7 @@ impl Newton {
             .fold(0.0, f64::max);
         let epsilon = width.min(1e-6);
         for i in 0..self.n {
-            let (lo, hi) = bounds[i];
-            let held =
-                (x[i] <= lo + epsilon && grad[i] > 0.0) || (x[i] >= hi - epsilon && grad[i] < 0.0);
-            if !held {
+            if !held(x[i], grad[i], bounds[i], epsilon) {
                 self.free.push(i);
             }
         }

@@ -6,9 +6,9 @@
 use super::Settings;
 
 /// What the stopping tests need after a step, in one pass over the
-/// variables: the step's length, the gradient's size, whether everything is
-/// finite, and whether the step turned back against the previous one (which
-/// it then replaces in `previous`).
+/// variables: the step's length, the gradient's size, the largest
+/// coordinate, whether everything is finite, and whether the step turned
+/// back against the previous one (which it then replaces in `previous`).
 pub(super) fn measure(
     settings: &Settings,
     x: &[f64],
@@ -19,6 +19,7 @@ pub(super) fn measure(
 ) -> (Measure, bool) {
     let (mut step2, mut dot, mut previous2) = (0.0, 0.0, 0.0);
     let mut finite = f.is_finite();
+    let mut largest_x: f64 = 0.0;
     for i in 0..x.len() {
         let s = x[i] - last[i];
         step2 += s * s;
@@ -26,10 +27,12 @@ pub(super) fn measure(
         previous2 += previous[i] * previous[i];
         previous[i] = s;
         finite &= grad[i].is_finite();
+        largest_x = largest_x.max(x[i].abs());
     }
     let measure = Measure {
         step: step2.sqrt(),
         grad_norm: projected_norm(settings, x, grad),
+        largest_x,
         finite,
     };
     (measure, dot < -0.5 * (step2 * previous2).sqrt())
@@ -49,7 +52,14 @@ pub(super) fn distance(x: &[f64], last: &[f64]) -> f64 {
 pub(super) struct Measure {
     pub step: f64,
     pub grad_norm: f64,
+    /// The largest |xᵢ| (NaN coordinates left out).
+    pub largest_x: f64,
     pub finite: bool,
+}
+
+/// The largest |xᵢ|, as [`measure`] finds it.
+pub(super) fn largest(x: &[f64]) -> f64 {
+    x.iter().fold(0.0, |m: f64, v| m.max(v.abs()))
 }
 
 pub(super) fn is_finite(f: f64, grad: &[f64]) -> bool {
@@ -64,13 +74,19 @@ pub(super) fn projected_norm(settings: &Settings, x: &[f64], grad: &[f64]) -> f6
         return largest_magnitude(grad);
     };
     let mut m = 0.0;
-    for ((&xi, &g), &(lo, hi)) in x.iter().zip(grad).zip(bounds) {
-        let held = (xi <= lo && g > 0.0) || (xi >= hi && g < 0.0);
-        if !held {
+    for ((&xi, &g), &bound) in x.iter().zip(grad).zip(bounds) {
+        if !held(xi, g, bound, 0.0) {
             m = larger_or_nan(m, g.abs());
         }
     }
     m
+}
+
+/// Whether a variable at `x` (within `epsilon` of a bound) is held there:
+/// its gradient `g` pushes it against the bound. The projected gradient,
+/// Newton's free set and the saddle test all leave such variables out.
+pub(super) fn held(x: f64, g: f64, (lo, hi): (f64, f64), epsilon: f64) -> bool {
+    (x <= lo + epsilon && g > 0.0) || (x >= hi - epsilon && g < 0.0)
 }
 
 /// `max(m, a)`, where a NaN wins and stays.
