@@ -31,8 +31,54 @@ pub enum AstKind {
     /// `a * b / c ...`, likewise.
     Product(Vec<(Sign, AstId)>),
     Pow(AstId, AstId),
+    /// `name[index, ...]`: an element of an array (variables, data or an
+    /// indexed definition).
+    Subscript {
+        name: String,
+        name_span: Span,
+        args: Vec<AstId>,
+    },
+    /// `sum(i in a..b, j in c..d, body)` or `prod(...)`.
+    Reduce {
+        op: ReduceOp,
+        bindings: Vec<Binding>,
+        body: AstId,
+    },
     /// A node whose operands were moved into a longer chain.
     Merged,
+}
+
+/// Which reduction: `sum` or `prod`.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
+pub enum ReduceOp {
+    Sum,
+    Prod,
+}
+
+impl ReduceOp {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReduceOp::Sum => "sum",
+            ReduceOp::Prod => "prod",
+        }
+    }
+}
+
+/// `i in lo..hi`: an index and its range, both ends included.
+#[derive(Clone, PartialEq, Debug)]
+pub struct Binding {
+    pub name: String,
+    pub span: Span,
+    pub lo: AstId,
+    pub hi: AstId,
+}
+
+/// `name[lo..hi, ...]` in a `var` statement; no ranges for a scalar.
+#[derive(Clone, PartialEq, Debug)]
+pub struct Declared {
+    pub name: String,
+    pub span: Span,
+    pub extents: Vec<(AstId, AstId)>,
 }
 
 /// Whether an operand of a chain is added (multiplied) or subtracted (divided).
@@ -53,8 +99,20 @@ pub enum Statement {
     Let {
         name: String,
         name_span: Span,
+        /// The index names of an indexed definition (`let r[i] = ...`).
+        indices: Vec<(String, Span)>,
         value: AstId,
     },
+    /// `param n = 1000`.
+    Param {
+        name: String,
+        name_span: Span,
+        value: AstId,
+    },
+    /// `var x[1..n], y`.
+    Var(Vec<Declared>),
+    /// `data t, y`.
+    Data(Vec<(String, Span)>),
     Expr(AstId),
 }
 

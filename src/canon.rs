@@ -28,8 +28,9 @@
 
 use rustc_hash::FxHashMap;
 
+use crate::ast::ReduceOp;
 use crate::builtins::{self, Func};
-use crate::graph::{Graph, Node, NodeId};
+use crate::graph::{Graph, Node, NodeId, Reduce};
 
 /// Sums with more terms than this are kept whole inside a larger sum instead
 /// of being spliced in, so that a chain of definitions `let s2 = s1 + x2`,
@@ -70,6 +71,29 @@ impl Graph {
     /// The variable number `index`.
     pub fn var(&mut self, index: u32) -> NodeId {
         self.intern(Node::Var(index))
+    }
+
+    /// A parameter, loop index or array read (any other node is refused:
+    /// they are made by their own constructors).
+    pub fn leaf(&mut self, node: Node) -> NodeId {
+        debug_assert!(matches!(
+            node,
+            Node::Param(_) | Node::Index(_) | Node::Read(_)
+        ));
+        self.intern(node)
+    }
+
+    /// A reduction of `body`. A sum of a body that uses none of its
+    /// indices is not folded into a product with the range's length,
+    /// since the length is known only when parameters are bound.
+    pub fn reduce(&mut self, reduce: Reduce, body: NodeId) -> NodeId {
+        if self.as_const(body) == Some(0.0) && reduce.op == ReduceOp::Sum {
+            return body;
+        }
+        if self.as_const(body) == Some(1.0) && reduce.op == ReduceOp::Prod {
+            return body;
+        }
+        self.intern(Node::Reduce(Box::new(reduce), [body]))
     }
 
     /// `a + b`.
@@ -448,6 +472,8 @@ impl Graph {
                 Node::Pow([b, e]) => g.pow(m(b), m(e)),
                 Node::Call1(f, [a]) => g.call1(*f, m(a)),
                 Node::Call2(f, [a, b]) => g.call2(*f, m(a), m(b)),
+                Node::Param(_) | Node::Index(_) | Node::Read(_) => g.leaf(self.node(n).clone()),
+                Node::Reduce(r, [body]) => g.reduce(r.as_ref().clone(), m(body)),
             };
             map[n.index()] = Some(new);
         }

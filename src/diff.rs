@@ -17,7 +17,10 @@
 use crate::builtins::Func;
 use crate::canon::SMALL_PRODUCT;
 use crate::error::{Error, Limit, Result};
-use crate::graph::{Graph, Node, NodeId, Origin};
+use rustc_hash::FxHashMap;
+
+use crate::ast::ReduceOp;
+use crate::graph::{Graph, Node, NodeId, Origin, Read, Reduce, Source};
 
 /// The partial derivatives of `output` with respect to each of `vars`
 /// (variable nodes), in order, with no limit (for tests).
@@ -29,39 +32,81 @@ pub fn gradient(graph: &mut Graph, output: NodeId, vars: &[NodeId]) -> Vec<NodeI
 
 /// [`gradient`], stopped with a [`ErrorKind::Limit`] error as soon as the
 /// graph holds more than `max_nodes` nodes (the nodes made so far stay: see
-/// [`Graph::truncate`]).
+/// [`Graph::truncate`]). Arrays of variables have no partials here: see
+/// [`gradient_indexed`].
 pub fn gradient_within(
     graph: &mut Graph,
     output: NodeId,
     vars: &[NodeId],
     max_nodes: usize,
 ) -> Result<Vec<NodeId>> {
+    gradient_indexed(graph, output, vars, max_nodes).map(|g| g.scalars)
+}
+
+/// The gradient of a formula that may hold arrays of variables and loops.
+#[derive(Clone, Debug, Default)]
+pub struct Gradient {
+    /// The partial derivative with respect to each scalar variable.
+    pub scalars: Vec<NodeId>,
+    /// The partials with respect to array elements, as loops that add to
+    /// them: the partial of `x[k]` is the sum of every scatter's value over
+    /// the index tuples where its target is `x[k]`.
+    pub scatters: Vec<Scatter>,
+}
+
+/// `for each index tuple of loops: g[target] += value`: one read of an
+/// array element, differentiated once as a body.
+#[derive(Clone, Debug)]
+pub struct Scatter {
+    /// The element that receives `value`, in the loops' indices.
+    pub target: Read,
+    /// The enclosing loops, outermost first (the `op` of each is a sum).
+    pub loops: Vec<Reduce>,
+    pub value: NodeId,
+}
+
+/// Adjoints in one region of the sweep: the whole graph outside loops, or
+/// one loop's body.
+struct Region {
+    /// The enclosing loops (empty outside loops).
+    loops: Vec<Reduce>,
+    /// The levels bound in this region.
+    bound: u64,
+}
+
+/// The reverse sweep over `output`, loops included: a reduction's body is
+/// differentiated once, symbolically, as a body. Its reads of array
+/// elements become [`Scatter`]s; what it contributes to nodes outside the
+/// loop (scalar variables, loop-invariant subexpressions) becomes a sum
+/// over the loop's range, added to their adjoints.
+pub fn gradient_indexed(
+    graph: &mut Graph,
+    output: NodeId,
+    vars: &[NodeId],
+    max_nodes: usize,
+) -> Result<Gradient> {
     let zero = graph.constant(0.0);
     let one = graph.constant(1.0);
     let mut contributions: Vec<Vec<NodeId>> = vec![Vec::new(); output.index() + 1];
     let mut adjoints: Vec<Option<NodeId>> = vec![None; output.index() + 1];
+    let mut scatters = Vec::new();
     contributions[output.index()].push(one);
+    let top = Region {
+        loops: Vec::new(),
+        bound: 0,
+    };
     for i in (0..=output.index()).rev() {
         if contributions[i].is_empty() {
             continue;
         }
         let id = NodeId(i as u32);
         let parts = std::mem::take(&mut contributions[i]);
-        graph.set_origin(graph.origin(id).map(|o| Origin {
-            in_derivative: true,
-            ..o
-        }));
-        let adjoint = graph.sum(&parts);
+        let adjoint = sum_parts(graph, id, &parts);
         adjoints[i] = Some(adjoint);
         if adjoint == zero {
             continue;
         }
-        for (child, local) in local_derivatives(graph, id) {
-            let c = if local == one {
-                adjoint
-            } else {
-                graph.mul(adjoint, local)
-            };
+        for (child, c) in propagate(graph, id, adjoint, &top, &mut scatters, max_nodes)? {
             contributions[child.index()].push(c);
         }
         if graph.len() > max_nodes {
@@ -70,10 +115,142 @@ pub fn gradient_within(
         }
     }
     graph.set_origin(None);
-    Ok(vars
+    let scalars = vars
         .iter()
         .map(|v| adjoints.get(v.index()).copied().flatten().unwrap_or(zero))
+        .collect();
+    Ok(Gradient { scalars, scatters })
+}
+
+/// The adjoint of `id` from its parents' contributions, made with `id`'s
+/// origin (so that a NaN in a derivative names the operation).
+fn sum_parts(graph: &mut Graph, id: NodeId, parts: &[NodeId]) -> NodeId {
+    graph.set_origin(graph.origin(id).map(|o| Origin {
+        in_derivative: true,
+        ..o
+    }));
+    graph.sum(parts)
+}
+
+/// What node `id`, whose adjoint is `adjoint`, contributes to its
+/// children in `region`. A read of an array element becomes a scatter
+/// over the region's loops; a reduction's body is swept as a region of its
+/// own, and only what leaves it is returned.
+fn propagate(
+    graph: &mut Graph,
+    id: NodeId,
+    adjoint: NodeId,
+    region: &Region,
+    scatters: &mut Vec<Scatter>,
+    max_nodes: usize,
+) -> Result<Vec<(NodeId, NodeId)>> {
+    let one = graph.constant(1.0);
+    match graph.node(id).clone() {
+        Node::Read(r) if matches!(r.source, Source::Var(_)) => {
+            scatters.push(Scatter {
+                target: *r,
+                loops: region.loops.clone(),
+                value: adjoint,
+            });
+            Ok(Vec::new())
+        }
+        Node::Reduce(r, [body]) => {
+            let seed = match r.op {
+                ReduceOp::Sum => adjoint,
+                ReduceOp::Prod => {
+                    // d(Πb)/db(i) = Π/b(i). (Where a factor is 0 this is
+                    // not the derivative: a known limit of this rule.)
+                    let inverse = graph.powc(body, -1.0);
+                    graph.product(&[adjoint, id, inverse])
+                }
+            };
+            sweep_body(graph, &r, body, seed, region, scatters, max_nodes)
+        }
+        _ => {
+            let mut out = local_derivatives(graph, id);
+            out.retain(|(child, _)| varies(graph, *child));
+            for (_, local) in &mut out {
+                if *local != one {
+                    *local = graph.mul(adjoint, *local);
+                } else {
+                    *local = adjoint;
+                }
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// Sweeps the body of the reduction `r` from `seed`, the adjoint of one
+/// body value. Returns the contributions to nodes outside the loop, each
+/// summed over the loop's range.
+fn sweep_body(
+    graph: &mut Graph,
+    r: &Reduce,
+    body: NodeId,
+    seed: NodeId,
+    outer: &Region,
+    scatters: &mut Vec<Scatter>,
+    max_nodes: usize,
+) -> Result<Vec<(NodeId, NodeId)>> {
+    let own = r.own_levels();
+    let region = Region {
+        loops: outer.loops.iter().cloned().chain([r.clone()]).collect(),
+        bound: outer.bound | own,
+    };
+    let list = crate::eval::loop_body(graph, body, own, region.bound);
+    let mut local: FxHashMap<NodeId, Vec<NodeId>> = FxHashMap::default();
+    // Contributions leaving the loop, per node, in order of first arrival.
+    let mut leaving: Vec<(NodeId, Vec<NodeId>)> = Vec::new();
+    let leave = |child: NodeId, c: NodeId, leaving: &mut Vec<(NodeId, Vec<NodeId>)>| match leaving
+        .iter_mut()
+        .find(|(n, _)| *n == child)
+    {
+        Some((_, cs)) => cs.push(c),
+        None => leaving.push((child, vec![c])),
+    };
+    if list.binary_search(&body).is_ok() {
+        local.entry(body).or_default().push(seed);
+    } else {
+        leave(body, seed, &mut leaving);
+    }
+    let zero = graph.constant(0.0);
+    for &id in list.iter().rev() {
+        let Some(parts) = local.remove(&id) else {
+            continue;
+        };
+        let adjoint = sum_parts(graph, id, &parts);
+        if adjoint == zero {
+            continue;
+        }
+        for (child, c) in propagate(graph, id, adjoint, &region, scatters, max_nodes)? {
+            if list.binary_search(&child).is_ok() {
+                local.entry(child).or_default().push(c);
+            } else {
+                leave(child, c, &mut leaving);
+            }
+        }
+        if graph.len() > max_nodes {
+            return Err(too_many_nodes(max_nodes));
+        }
+    }
+    let over_range = Reduce {
+        op: ReduceOp::Sum,
+        ..r.clone()
+    };
+    Ok(leaving
+        .into_iter()
+        .map(|(child, cs)| {
+            let terms = graph.sum(&cs);
+            (child, graph.reduce(over_range.clone(), terms))
+        })
         .collect())
+}
+
+/// Whether a node depends on a variable (parameters, loop indices and data
+/// are constants of the derivative).
+fn varies(graph: &Graph, id: NodeId) -> bool {
+    graph.meta(id).first_var < crate::graph::INPUTS
 }
 
 /// The error for a graph that outgrew [`Limits::max_nodes`](crate::Limits).
@@ -126,7 +303,12 @@ pub fn hessian_within(
 /// `(child, ∂node/∂child)` for each child of `id` the node depends on.
 fn local_derivatives(g: &mut Graph, id: NodeId) -> Vec<(NodeId, NodeId)> {
     match g.node(id).clone() {
-        Node::Const(_) | Node::Var(_) => Vec::new(),
+        Node::Const(_)
+        | Node::Var(_)
+        | Node::Param(_)
+        | Node::Index(_)
+        | Node::Read(_)
+        | Node::Reduce(..) => Vec::new(),
         Node::Sum(terms) => {
             let one = g.constant(1.0);
             terms.iter().map(|&t| (t, one)).collect()
@@ -140,14 +322,16 @@ fn local_derivatives(g: &mut Graph, id: NodeId) -> Vec<(NodeId, NodeId)> {
                     out.push((b, g.scale(c, p)));
                 }
                 None => {
-                    if g.as_const(b).is_none() {
+                    if varies(g, b) {
                         let one = g.constant(1.0);
                         let e1 = g.sub(e, one);
                         let p = g.pow(b, e1);
                         out.push((b, g.mul(e, p)));
                     }
-                    let ln = g.call1(Func::Ln, b);
-                    out.push((e, g.mul(id, ln)));
+                    if varies(g, e) {
+                        let ln = g.call1(Func::Ln, b);
+                        out.push((e, g.mul(id, ln)));
+                    }
                 }
             }
             out

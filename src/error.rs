@@ -56,6 +56,10 @@ pub enum ErrorKind {
     Name,
     /// A function called with the wrong number of arguments.
     Arity,
+    /// An array read outside its extent, an index that is not affine, a
+    /// loop index used outside its sum, a parameter or data column that
+    /// does not fit its use.
+    Index,
     /// The formula exceeds a size limit (text length, nesting depth, nodes).
     Limit,
     /// A value given with the formula is wrong: a point missing a
@@ -103,6 +107,8 @@ pub enum Detail {
     /// The variable order given in [`Options::vars`](crate::Options::vars)
     /// is wrong; the message calls it "the variable order".
     VarOrder,
+    /// A formula declares a data column (`data t`), and none was given.
+    MissingData,
 }
 
 /// A slope error. Everything user-facing goes through [`Error::render`].
@@ -170,6 +176,7 @@ impl Error {
             ErrorKind::Syntax
             | ErrorKind::Name
             | ErrorKind::Arity
+            | ErrorKind::Index
             | ErrorKind::Limit
             | ErrorKind::Usage
             | ErrorKind::Shape => 2,

@@ -10,23 +10,53 @@
 //!   `^0.5` as `sqrt`, otherwise `powf`;
 //! - functions are Rust's `f64` methods, `min`/`max` propagate NaN.
 
+use rustc_hash::FxHashMap;
+
+use crate::ast::ReduceOp;
+use crate::bind::{Frame, MAX_LEVELS, SCALAR};
 use crate::builtins::{self, Func};
+use crate::diff::Scatter;
 use crate::error::{Error, ErrorKind};
-use crate::graph::{Graph, Node, NodeId, denominator_exponent, reachable};
+use crate::graph::{Graph, Node, NodeId, Range, Source, denominator_exponent, reachable};
 
 /// Evaluates chosen outputs of a graph at points.
 pub struct Interpreter<'g> {
     graph: &'g Graph,
-    /// Nodes the outputs depend on, children first.
+    frame: &'g Frame,
+    /// Nodes the outputs depend on outside every loop, children first.
     order: Vec<NodeId>,
+    /// For each reduction, the nodes its loop computes per index tuple.
+    bodies: FxHashMap<NodeId, Vec<NodeId>>,
     outputs: Vec<NodeId>,
 }
 
+/// The loop indices by level while a body is evaluated.
+pub(crate) type Levels = [i64; MAX_LEVELS];
+
 impl<'g> Interpreter<'g> {
+    /// An interpreter for a formula without parameters, arrays or data.
     pub fn new(graph: &'g Graph, outputs: &[NodeId]) -> Interpreter<'g> {
+        Interpreter::with_frame(graph, outputs, &SCALAR)
+    }
+
+    /// An interpreter reading parameters, arrays and data from `frame`.
+    pub fn with_frame(graph: &'g Graph, outputs: &[NodeId], frame: &'g Frame) -> Interpreter<'g> {
+        let all = reachable(graph, outputs);
+        let mut bodies = FxHashMap::default();
+        for &id in &all {
+            if let Node::Reduce(r, [body]) = graph.node(id) {
+                let bound = graph.meta(id).levels | r.own_levels();
+                bodies.insert(id, loop_body(graph, *body, r.own_levels(), bound));
+            }
+        }
         Interpreter {
             graph,
-            order: reachable(graph, outputs),
+            frame,
+            order: all
+                .into_iter()
+                .filter(|&id| graph.meta(id).levels == 0)
+                .collect(),
+            bodies,
             outputs: outputs.to_vec(),
         }
     }
@@ -37,13 +67,37 @@ impl<'g> Interpreter<'g> {
         self.outputs.iter().map(|o| values[o.index()]).collect()
     }
 
-    /// The value of every node the outputs need (other slots hold NaN).
-    fn values(&self, x: &[f64]) -> Vec<f64> {
+    /// The value of every node the outputs need outside loops (other slots
+    /// hold NaN, or a loop body's value at its last index).
+    pub(crate) fn values(&self, x: &[f64]) -> Vec<f64> {
         let mut values = vec![f64::NAN; self.graph.len()];
+        let mut levels = [0; MAX_LEVELS];
         for &id in &self.order {
-            values[id.index()] = eval_node(self.graph, id, &values, x);
+            values[id.index()] = self.node(id, &mut values, x, &mut levels);
         }
         values
+    }
+
+    fn node(&self, id: NodeId, values: &mut [f64], x: &[f64], levels: &mut Levels) -> f64 {
+        let Node::Reduce(r, [body]) = self.graph.node(id) else {
+            return eval_node(self.graph, id, values, x, self.frame, levels);
+        };
+        let list = self.bodies.get(&id).map_or(&[][..], |b| b);
+        let mut acc = match r.op {
+            ReduceOp::Sum => 0.0,
+            ReduceOp::Prod => 1.0,
+        };
+        each_tuple(&r.ranges, r.level, self.frame, levels, |levels| {
+            for &n in list {
+                values[n.index()] = self.node(n, values, x, levels);
+            }
+            let v = values[body.index()];
+            match r.op {
+                ReduceOp::Sum => acc += v,
+                ReduceOp::Prod => acc *= v,
+            }
+        });
+        acc
     }
 
     /// Why an output is not finite at `x`: the first operation (children
@@ -63,11 +117,167 @@ impl<'g> Interpreter<'g> {
     }
 }
 
-pub(crate) fn eval_node(graph: &Graph, id: NodeId, values: &[f64], x: &[f64]) -> f64 {
+/// Value and gradient of a formula with loops: the scalar partials are
+/// nodes, the partials of array elements [`Scatter`] loops that add into
+/// the gradient.
+pub struct GradientInterpreter<'g> {
+    interpreter: Interpreter<'g>,
+    n_scalars: usize,
+    /// Each scatter with the nodes its innermost loop computes.
+    scatters: Vec<(&'g Scatter, Vec<NodeId>)>,
+}
+
+impl<'g> GradientInterpreter<'g> {
+    pub fn new(
+        graph: &'g Graph,
+        value: NodeId,
+        scalars: &[NodeId],
+        scatters: &'g [Scatter],
+        frame: &'g Frame,
+    ) -> GradientInterpreter<'g> {
+        let mut outputs = vec![value];
+        outputs.extend_from_slice(scalars);
+        outputs.extend(scatters.iter().map(|s| s.value));
+        let scatters = scatters
+            .iter()
+            .map(|s| {
+                let own = s.loops.iter().fold(0, |a, r| a | r.own_levels());
+                (s, loop_body(graph, s.value, own, own))
+            })
+            .collect();
+        GradientInterpreter {
+            interpreter: Interpreter::with_frame(graph, &outputs, frame),
+            n_scalars: scalars.len(),
+            scatters,
+        }
+    }
+
+    /// The value at `x`, with the gradient written to `grad`.
+    pub fn value_grad(&self, x: &[f64], grad: &mut [f64]) -> f64 {
+        let it = &self.interpreter;
+        let mut values = it.values(x);
+        let outputs = &it.outputs;
+        for (g, o) in grad.iter_mut().zip(&outputs[1..=self.n_scalars]) {
+            *g = values[o.index()];
+        }
+        grad[self.n_scalars..].fill(0.0);
+        let mut levels = [0; MAX_LEVELS];
+        for (s, list) in &self.scatters {
+            self.scatter(s, list, 0, &mut values, x, &mut levels, grad);
+        }
+        values[outputs[0].index()]
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn scatter(
+        &self,
+        s: &Scatter,
+        list: &[NodeId],
+        depth: usize,
+        values: &mut [f64],
+        x: &[f64],
+        levels: &mut Levels,
+        grad: &mut [f64],
+    ) {
+        let it = &self.interpreter;
+        let Some(r) = s.loops.get(depth) else {
+            for &n in list {
+                values[n.index()] = it.node(n, values, x, levels);
+            }
+            let at = s.target.index.iter().map(|a| it.frame.index(a, levels));
+            let Source::Var(a) = s.target.source else {
+                return;
+            };
+            if let Some(i) = it.frame.arrays.get(a as usize).and_then(|p| p.position(at))
+                && let Some(g) = grad.get_mut(i)
+            {
+                *g += values[s.value.index()];
+            }
+            return;
+        };
+        each_tuple(&r.ranges, r.level, it.frame, levels, |levels| {
+            self.scatter(s, list, depth + 1, values, x, levels, grad);
+        });
+    }
+}
+
+/// The nodes a loop over the levels `own` computes per index tuple: those
+/// reachable from `body` that use one of `own` and no level outside
+/// `bound`, in increasing order. A node that uses none of `own` is
+/// loop-invariant and computed before the loop; one that uses a deeper
+/// level belongs to an inner loop.
+pub(crate) fn loop_body(graph: &Graph, body: NodeId, own: u64, bound: u64) -> Vec<NodeId> {
+    let mut seen = rustc_hash::FxHashSet::default();
+    let mut stack = vec![body];
+    let mut list = Vec::new();
+    while let Some(id) = stack.pop() {
+        let levels = graph.meta(id).levels;
+        if levels & own == 0 || !seen.insert(id) {
+            continue;
+        }
+        if levels & !bound == 0 {
+            list.push(id);
+        }
+        stack.extend(graph.node(id).children());
+    }
+    list.sort_unstable();
+    list
+}
+
+/// Calls `f` for every index tuple of `ranges` (levels from `level` on), in
+/// lexicographic order with the last index fastest, with `levels` set.
+pub(crate) fn each_tuple(
+    ranges: &[Range],
+    level: u32,
+    frame: &Frame,
+    levels: &mut Levels,
+    mut f: impl FnMut(&mut Levels),
+) {
+    let (d, l0) = (ranges.len(), level as usize);
+    if d == 0 || l0 + d > MAX_LEVELS {
+        return;
+    }
+    let mut his = [0i64; MAX_LEVELS];
+    levels[l0] = frame.index(&ranges[0].lo, levels);
+    his[0] = frame.index(&ranges[0].hi, levels);
+    let mut k = 0;
+    loop {
+        if levels[l0 + k] > his[k] {
+            if k == 0 {
+                return;
+            }
+            k -= 1;
+            levels[l0 + k] += 1;
+            continue;
+        }
+        if k + 1 == d {
+            f(levels);
+            levels[l0 + k] += 1;
+            continue;
+        }
+        k += 1;
+        levels[l0 + k] = frame.index(&ranges[k].lo, levels);
+        his[k] = frame.index(&ranges[k].hi, levels);
+    }
+}
+
+pub(crate) fn eval_node(
+    graph: &Graph,
+    id: NodeId,
+    values: &[f64],
+    x: &[f64],
+    frame: &Frame,
+    levels: &Levels,
+) -> f64 {
     let v = |n: NodeId| values[n.index()];
     match graph.node(id) {
         Node::Const(c) => *c,
         Node::Var(i) => x.get(*i as usize).copied().unwrap_or(f64::NAN),
+        Node::Param(p) => frame.params.get(*p as usize).copied().unwrap_or(f64::NAN),
+        Node::Index(l) => levels.get(*l as usize).copied().unwrap_or(0) as f64,
+        Node::Read(r) => frame.read(r, levels, x),
+        // Loops are run by the interpreter, which owns the bodies.
+        Node::Reduce(..) => f64::NAN,
         Node::Sum(terms) => terms
             .iter()
             .map(|&t| v(t))
@@ -139,7 +349,10 @@ fn describe(graph: &Graph, id: NodeId, values: &[f64]) -> Error {
             }
         }
         Node::Sum(_) => "a sum overflowed".to_string(),
-        Node::Const(_) | Node::Var(_) => "an input is not finite".to_string(),
+        Node::Reduce(r, _) => format!("a {} over its range is not finite", r.op.name()),
+        Node::Const(_) | Node::Var(_) | Node::Param(_) | Node::Index(_) | Node::Read(_) => {
+            "an input is not finite".to_string()
+        }
     };
     let value = v(id);
     let result = if value.is_nan() { "NaN" } else { "infinity" };

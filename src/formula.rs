@@ -3,11 +3,12 @@
 
 use std::fmt;
 
-use crate::diff;
+use crate::bind::{self, Frame};
+use crate::diff::{self, Scatter};
 use crate::error::{Error, ErrorKind, Limit, Result};
-use crate::eval::Interpreter;
+use crate::eval::{GradientInterpreter, Interpreter};
 use crate::graph::{Graph, NodeId};
-use crate::lower::{self, Lowered, quoted_list};
+use crate::lower::{self, Indexed, Lowered, quoted_list};
 use crate::parse::{self, Limits};
 use crate::print;
 
@@ -19,6 +20,10 @@ pub struct Options {
     pub vars: Option<Vec<String>>,
     /// Size limits on the text and on the graph built from it.
     pub limits: Limits,
+    /// Values for parameters (`param n = 10`), overriding the text's.
+    pub params: Vec<(String, f64)>,
+    /// Data columns by name, for `data t, y`.
+    pub data: Vec<(String, Vec<f64>)>,
 }
 
 /// A parsed formula with its expression graph and its gradient, nodes of
@@ -44,6 +49,17 @@ pub struct Formula {
     gradient: Vec<NodeId>,
     hessian: Option<Vec<Vec<NodeId>>>,
     limits: Limits,
+    /// Parameters, arrays and data (empty for a scalar formula).
+    indexed: Indexed,
+    /// The partials with respect to array elements, as loops.
+    scatters: Vec<Scatter>,
+    /// The bound parameters and data, and where arrays lie in a point.
+    frame: Frame,
+    /// The scalar variables (the first of [`Formula::vars`]).
+    n_scalars: usize,
+    param_names: Vec<String>,
+    array_names: Vec<String>,
+    data_names: Vec<String>,
 }
 
 impl Formula {
@@ -54,7 +70,73 @@ impl Formula {
 
     /// Parses `text` and derives its gradient, within `options.limits`.
     pub fn parse_with(text: &str, options: &Options) -> Result<Formula> {
-        Formula::derive(text, Formula::lower(text, options)?, &options.limits)
+        let mut f = Formula::derive(text, Formula::lower(text, options)?, &options.limits)?;
+        if !f.indexed.is_empty() {
+            f.bind(&options.params, &options.data)?;
+        } else if let Some((name, _)) = options.params.first() {
+            f.bind(&[(name.clone(), 0.0)], &[])?;
+        }
+        Ok(f)
+    }
+
+    /// Binds parameter values and data columns (by name), without parsing
+    /// or differentiating again: every read of every loop is checked
+    /// against its array's extent, and [`Formula::vars`] becomes the
+    /// flattened list of the variables (`x[1]`, `x[2]`, ...) for these
+    /// sizes. Parameters not named keep their values in the text.
+    pub fn bind(&mut self, params: &[(String, f64)], data: &[(String, Vec<f64>)]) -> Result<()> {
+        let mut outputs = vec![self.value];
+        outputs.extend_from_slice(&self.gradient);
+        outputs.extend(self.scatters.iter().map(|s| s.value));
+        let scalars = &self.vars[..self.n_scalars];
+        let (frame, vars) = bind::bind(
+            &self.graph,
+            &outputs,
+            &self.indexed,
+            scalars,
+            params,
+            data,
+            self.limits.max_vars,
+        )?;
+        self.frame = frame;
+        self.vars = vars;
+        Ok(())
+    }
+
+    /// Whether the formula has arrays of variables, whose partials are
+    /// loops rather than nodes: then [`Formula::gradient`] holds the scalar
+    /// variables' partials only, and [`Formula::value_grad`] gives all.
+    pub fn has_arrays(&self) -> bool {
+        !self.indexed.arrays.is_empty()
+    }
+
+    /// Whether the formula has parameters, arrays, data or loops.
+    pub fn is_indexed(&self) -> bool {
+        !self.indexed.is_empty()
+            || self
+                .graph
+                .ids()
+                .any(|id| matches!(self.graph.node(id), crate::graph::Node::Reduce(..)))
+    }
+
+    /// The value and every partial derivative at `x`, by the interpreter,
+    /// loops over arrays included.
+    pub fn value_grad(&self, x: &[f64]) -> (f64, Vec<f64>) {
+        let mut grad = vec![0.0; self.vars.len()];
+        let v = self.value_grad_into(x, &mut grad);
+        (v, grad)
+    }
+
+    /// [`Formula::value_grad`] into a caller's buffer.
+    pub fn value_grad_into(&self, x: &[f64], grad: &mut [f64]) -> f64 {
+        GradientInterpreter::new(
+            &self.graph,
+            self.value,
+            &self.gradient,
+            &self.scatters,
+            &self.frame,
+        )
+        .value_grad(x, grad)
     }
 
     /// The first half of [`Formula::parse_with`], apart so that `bench`
@@ -84,21 +166,39 @@ impl Formula {
     /// lowered formula.
     pub(crate) fn derive(text: &str, lowered: Lowered, limits: &Limits) -> Result<Formula> {
         let mut graph = lowered.graph;
-        let gradient = diff::gradient_within(
+        let gradient = diff::gradient_indexed(
             &mut graph,
             lowered.value,
             &lowered.var_nodes,
             limits.max_nodes,
         )?;
+        let n_scalars = lowered.vars.len();
         Ok(Formula {
             source: text.to_string(),
             graph,
             vars: lowered.vars,
             var_nodes: lowered.var_nodes,
             value: lowered.value,
-            gradient,
+            gradient: gradient.scalars,
             hessian: None,
             limits: *limits,
+            indexed: lowered.indexed.clone(),
+            scatters: gradient.scatters,
+            frame: Frame::default(),
+            n_scalars,
+            param_names: lowered
+                .indexed
+                .params
+                .iter()
+                .map(|p| p.name.clone())
+                .collect(),
+            array_names: lowered
+                .indexed
+                .arrays
+                .iter()
+                .map(|a| a.name.clone())
+                .collect(),
+            data_names: lowered.indexed.data.iter().map(|d| d.0.clone()).collect(),
         })
     }
 
@@ -183,6 +283,12 @@ impl Formula {
         if let Some(h) = &self.hessian {
             return Ok(h.clone());
         }
+        if self.has_arrays() {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                "the Hessian of a formula with arrays of variables is not built yet",
+            ));
+        }
         let before = self.graph.len();
         let max = self.limits.max_nodes;
         match diff::hessian_within(&mut self.graph, &self.gradient, &self.var_nodes, max) {
@@ -226,12 +332,22 @@ impl Formula {
     /// A node in slope syntax; it parses back to the same function.
     /// Refused with an [`ErrorKind::Limit`] error past 64 MiB of text.
     pub fn to_slope(&self, id: NodeId) -> Result<String> {
-        print::to_slope(&self.graph, id, &self.vars)
+        print::print(&self.graph, id, self.names(), print::Syntax::Slope)
     }
 
     /// A node in LaTeX, for documents.
     pub fn to_latex(&self, id: NodeId) -> Result<String> {
-        print::to_latex(&self.graph, id, &self.vars)
+        print::print(&self.graph, id, self.names(), print::Syntax::Latex)
+    }
+
+    fn names(&self) -> print::Names<'_> {
+        print::Names {
+            vars: &self.vars[..self.n_scalars.min(self.vars.len())],
+            params: &self.param_names,
+            arrays: &self.array_names,
+            data: &self.data_names,
+            levels: &self.indexed.levels,
+        }
     }
 
     /// The value at `x`, by the interpreter (the reference the compiled
@@ -243,13 +359,13 @@ impl Formula {
 
     /// Any nodes at `x`, by the interpreter.
     pub fn eval_nodes(&self, nodes: &[NodeId], x: &[f64]) -> Vec<f64> {
-        Interpreter::new(&self.graph, nodes).eval(x)
+        Interpreter::with_frame(&self.graph, nodes, &self.frame).eval(x)
     }
 
     /// Why some of `nodes` are not finite at `x`, naming the operation that
     /// first went wrong; `None` if all are finite.
     pub fn diagnose(&self, nodes: &[NodeId], x: &[f64]) -> Option<Error> {
-        let interpreter = Interpreter::new(&self.graph, nodes);
+        let interpreter = Interpreter::with_frame(&self.graph, nodes, &self.frame);
         if interpreter.eval(x).iter().all(|v| v.is_finite()) {
             return None;
         }
@@ -267,10 +383,32 @@ impl Formula {
             .enumerate()
             .map(|(i, v)| (v.as_str(), i))
             .collect();
+        // `x = 1` for an array gives every element not given by itself.
         for (name, value) in assignments {
+            let Some(a) = self.array_names.iter().position(|a| a == name) else {
+                continue;
+            };
+            let p = &self.frame.arrays[a];
+            for i in p.offset..p.offset + p.len() {
+                x[i] = *value;
+                given[i] = true;
+            }
+        }
+        let mut one_by_one = vec![false; self.vars.len()];
+        for (name, value) in assignments {
+            if self.array_names.contains(name) {
+                continue;
+            }
             let i = *index
                 .get(name.as_str())
                 .ok_or_else(|| self.unknown_variable(name))?;
+            if std::mem::replace(&mut one_by_one[i], true) {
+                return Err(Error::new(
+                    ErrorKind::Usage,
+                    format!("'{name}' is given twice"),
+                ));
+            }
+            given[i] = false;
             if given[i] {
                 return Err(Error::new(
                     ErrorKind::Usage,
@@ -288,11 +426,19 @@ impl Formula {
             .map(|(v, _)| v.as_str())
             .collect();
         if !missing.is_empty() {
-            return Err(Error::new(
-                ErrorKind::Usage,
-                format!("no value for {}", quoted_list(&missing)),
-            )
-            .with_hint(format!("the formula's variables are {}", self.var_list())));
+            let listed = if missing.len() > 10 {
+                format!(
+                    "{} and {} more",
+                    missing[..10].join(", "),
+                    missing.len() - 10
+                )
+            } else {
+                quoted_list(&missing)
+            };
+            return Err(
+                Error::new(ErrorKind::Usage, format!("no value for {listed}"))
+                    .with_hint(format!("the formula's variables are {}", self.var_list())),
+            );
         }
         Ok(x)
     }
@@ -300,6 +446,12 @@ impl Formula {
     fn var_list(&self) -> String {
         if self.vars.is_empty() {
             "none: it is a constant".to_string()
+        } else if self.has_arrays() {
+            let mut names: Vec<String> = self.vars[..self.n_scalars].to_vec();
+            for (a, p) in self.array_names.iter().zip(&self.frame.arrays) {
+                names.push(format!("{a} ({} elements)", p.len()));
+            }
+            quoted_list(&names)
         } else {
             quoted_list(&self.vars)
         }

@@ -21,6 +21,10 @@ use rustc_hash::FxHashMap;
 use crate::builtins::Func;
 use crate::error::Span;
 
+mod indexed;
+
+pub use indexed::{Affine, Range, Read, Reduce, Source, Symbol};
+
 /// A node of a formula's expression graph: its value, a partial
 /// derivative, a Hessian entry, or any subexpression. A handle to print
 /// ([`Formula::to_slope`](crate::Formula::to_slope)), evaluate
@@ -56,15 +60,31 @@ pub enum Node {
     Call1(Func, [NodeId; 1]),
     /// A two-argument function.
     Call2(Func, [NodeId; 2]),
+    /// A parameter (`param n`): an input of the formula that is never
+    /// differentiated.
+    Param(u32),
+    /// The loop index at this nesting level, as a number (`i*x[i]`).
+    Index(u32),
+    /// An element of an array of variables or data.
+    Read(Box<Read>),
+    /// `sum(...)` or `prod(...)` of its one child, the body, over ranges.
+    Reduce(Box<Reduce>, [NodeId; 1]),
 }
+
+/// Where variables of arrays and other non-constant leaves sort among the
+/// terms of a sum: after every scalar variable, each array by its number.
+const ARRAY_VARS: u32 = 1 << 30;
+/// Where parameters, loop indices and data sort: after every variable, but
+/// not at `u32::MAX`, which marks constants.
+pub(crate) const INPUTS: u32 = u32::MAX - 1;
 
 impl Node {
     pub fn children(&self) -> &[NodeId] {
         match self {
-            Node::Const(_) | Node::Var(_) => &[],
+            Node::Const(_) | Node::Var(_) | Node::Param(_) | Node::Index(_) | Node::Read(_) => &[],
             Node::Sum(c) | Node::Product(c) => c,
             Node::Pow(c) | Node::Call2(_, c) => c,
-            Node::Call1(_, c) => c,
+            Node::Call1(_, c) | Node::Reduce(_, c) => c,
         }
     }
 
@@ -87,6 +107,9 @@ impl PartialEq for Node {
             (Node::Pow(a), Node::Pow(b)) => a == b,
             (Node::Call1(f, a), Node::Call1(g, b)) => f == g && a == b,
             (Node::Call2(f, a), Node::Call2(g, b)) => f == g && a == b,
+            (Node::Param(a), Node::Param(b)) | (Node::Index(a), Node::Index(b)) => a == b,
+            (Node::Read(a), Node::Read(b)) => a == b,
+            (Node::Reduce(r, a), Node::Reduce(s, b)) => r == s && a == b,
             _ => false,
         }
     }
@@ -99,8 +122,10 @@ impl Hash for Node {
         std::mem::discriminant(self).hash(state);
         match self {
             Node::Const(c) => c.to_bits().hash(state),
-            Node::Var(v) => v.hash(state),
+            Node::Var(v) | Node::Param(v) | Node::Index(v) => v.hash(state),
             Node::Call1(f, _) | Node::Call2(f, _) => f.hash(state),
+            Node::Read(r) => r.hash(state),
+            Node::Reduce(r, _) => r.hash(state),
             _ => {}
         }
         self.children().hash(state);
@@ -119,6 +144,9 @@ pub struct Meta {
     pub degree: f64,
     /// Longest path to a leaf.
     pub depth: u32,
+    /// The loop levels the node's value depends on, as a bit set: 0 for a
+    /// node computed outside every loop.
+    pub levels: u64,
 }
 
 /// Where a node came from, for diagnostics such as "ln of a negative number
@@ -217,16 +245,22 @@ impl Graph {
             Node::Sum(_) => 3,
             Node::Product(_) => 4,
             Node::Pow(_) => 5,
+            Node::Param(_) => 6,
+            Node::Index(_) => 7,
+            Node::Read(_) => 8,
+            Node::Reduce(..) => 9,
             Node::Call1(f, _) | Node::Call2(f, _) => 16 + *f as u64,
         });
         let children = node.children();
         let mut first_var = u32::MAX;
         let mut depth = 0;
+        let mut levels = 0;
         for &c in children {
             let m = &self.meta[c.index()];
             h.add(m.shape);
             first_var = first_var.min(m.first_var);
             depth = depth.max(m.depth + 1);
+            levels |= m.levels;
         }
         let degree_of = |id: NodeId| self.meta[id.index()].degree;
         let degree = match node {
@@ -237,6 +271,40 @@ impl Graph {
             Node::Var(v) => {
                 h.add(u64::from(*v));
                 first_var = *v;
+                1.0
+            }
+            Node::Param(p) => {
+                h.add(u64::from(*p));
+                first_var = INPUTS;
+                0.0
+            }
+            Node::Index(l) => {
+                h.add(u64::from(*l));
+                first_var = INPUTS;
+                levels = 1 << l;
+                0.0
+            }
+            Node::Read(r) => {
+                let mut hasher = rustc_hash::FxHasher::default();
+                r.hash(&mut hasher);
+                h.add(hasher.finish());
+                levels = r.levels();
+                match r.source {
+                    Source::Var(a) => {
+                        first_var = ARRAY_VARS + a;
+                        1.0
+                    }
+                    Source::Data(_) => {
+                        first_var = INPUTS;
+                        0.0
+                    }
+                }
+            }
+            Node::Reduce(r, _) => {
+                let mut hasher = rustc_hash::FxHasher::default();
+                r.hash(&mut hasher);
+                h.add(hasher.finish());
+                levels = (levels & !r.own_levels()) | r.range_levels();
                 1.0
             }
             Node::Sum(c) => c.iter().map(|&t| degree_of(t)).fold(0.0, f64::max),
@@ -252,6 +320,7 @@ impl Graph {
             first_var,
             degree,
             depth,
+            levels,
         }
     }
 }

@@ -168,6 +168,8 @@ pub mod testfns;
 #[doc(hidden)]
 pub mod ast;
 #[doc(hidden)]
+pub mod bind;
+#[doc(hidden)]
 pub mod builtins;
 mod canon;
 mod diff;

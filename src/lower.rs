@@ -3,10 +3,15 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::ast::{Ast, AstId, AstKind, Sign, Statement};
+use crate::ast::{Ast, AstId, AstKind, Binding, ReduceOp, Sign, Statement};
+use crate::bind::MAX_LEVELS;
 use crate::builtins::{self, Callee, Func};
 use crate::error::{Detail, Error, ErrorKind, Result, Span};
-use crate::graph::{Graph, NodeId, Origin};
+use crate::graph::{Affine, Graph, Node, NodeId, Origin, Range, Read, Reduce, Source, Symbol};
+
+mod affine;
+
+use affine::Scope;
 
 /// A formula as a graph: its variables and the node of its value.
 pub struct Lowered {
@@ -15,32 +20,84 @@ pub struct Lowered {
     /// `var_nodes[i]` is the node of variable `vars[i]`.
     pub var_nodes: Vec<NodeId>,
     pub value: NodeId,
+    /// Parameters, arrays and data, when the formula has them.
+    pub indexed: Indexed,
+}
+
+/// The declarations of an indexed formula, numbered as the graph's
+/// [`Node::Param`](crate::graph::Node), [`Source::Var`] and
+/// [`Source::Data`] number them.
+#[derive(Clone, Debug, Default)]
+pub struct Indexed {
+    pub params: Vec<ParamDecl>,
+    pub arrays: Vec<ArrayDecl>,
+    pub data: Vec<(String, Span)>,
+    /// The name each loop level's index prints as.
+    pub levels: Vec<String>,
+}
+
+impl Indexed {
+    pub fn is_empty(&self) -> bool {
+        self.params.is_empty() && self.arrays.is_empty() && self.data.is_empty()
+    }
+}
+
+/// `param n = 1000`; `rows` is a parameter bound to the data's length.
+#[derive(Clone, Debug)]
+pub struct ParamDecl {
+    pub name: String,
+    pub span: Span,
+    /// The value in the text (`None` for `rows`, which the data give).
+    pub default: Option<f64>,
+}
+
+/// `var x[1..n]`, or an array used without a declaration.
+#[derive(Clone, Debug)]
+pub struct ArrayDecl {
+    pub name: String,
+    pub span: Span,
+    /// Per dimension, the declared range; `None` when undeclared: then the
+    /// extent is `1..` the largest index read.
+    pub extents: Option<Vec<Range>>,
+    pub rank: usize,
 }
 
 /// What a name stands for at one place in the text.
-#[derive(Copy, Clone)]
+#[derive(Clone)]
 enum Meaning {
     Definition(NodeId),
     Constant(f64),
     Variable(u32),
+    Param(u32),
 }
 
-/// Lowers a parsed formula. `var_order`, if given, fixes the variables'
-/// order and may name variables the formula does not use.
+/// Lowers a parsed formula. `var_order`, if given, fixes the scalar
+/// variables' order and may name variables the formula does not use.
 pub fn lower(ast: &Ast, text: &str, var_order: Option<&[String]>) -> Result<Lowered> {
     let definitions = definitions(&ast.statements, text)?;
     check_shape(ast)?;
-    let roots: Vec<AstId> = ast.statements.iter().map(statement_root).collect();
+    let roots = statement_roots(&ast.statements);
     let statement_of = |id: AstId| roots.partition_point(|r| r.index() < id.index());
-    let vars = variables(ast, &definitions, &statement_of, var_order)?;
     let mut graph = Graph::new();
+    let mut indexed = declarations(ast, text)?;
+    let vars = variables(ast, &definitions, &statement_of, var_order, &indexed)?;
+    implicit_arrays(ast, &definitions, &mut indexed)?;
     let var_nodes: Vec<NodeId> = (0..vars.len() as u32).map(|i| graph.var(i)).collect();
-    let value = build(ast, text, &mut graph, &vars, &var_nodes, false)?;
+    let value = build(
+        ast,
+        text,
+        &mut graph,
+        &vars,
+        &var_nodes,
+        false,
+        &mut indexed,
+    )?;
     Ok(Lowered {
         graph,
         vars,
         var_nodes,
         value,
+        indexed,
     })
 }
 
@@ -56,7 +113,240 @@ pub fn lower_into(
     vars: &[String],
     var_nodes: &[NodeId],
 ) -> Result<NodeId> {
-    build(ast, text, graph, vars, var_nodes, true)
+    build(
+        ast,
+        text,
+        graph,
+        vars,
+        var_nodes,
+        true,
+        &mut Indexed::default(),
+    )
+}
+
+/// The parameters, declared arrays and data of a formula, in the order of
+/// their statements.
+fn declarations<'a>(ast: &'a Ast, text: &str) -> Result<Indexed> {
+    let mut indexed = Indexed::default();
+    let mut seen: HashMap<&str, Span> = HashMap::new();
+    let declare = |seen: &mut HashMap<&'a str, Span>, name: &'a str, span: Span| -> Result<()> {
+        if let Some(what) = reserved(name) {
+            return Err(Error::at(
+                ErrorKind::Name,
+                span,
+                format!("'{name}' is {what} and cannot be declared"),
+            )
+            .with_hint("choose another name"));
+        }
+        if let Some(first) = seen.get(name) {
+            let (line, col) = first.line_col(text);
+            return Err(
+                Error::at(ErrorKind::Name, span, format!("'{name}' is declared twice"))
+                    .with_hint(format!("it is first declared at {line}:{col}")),
+            );
+        }
+        seen.insert(name, span);
+        Ok(())
+    };
+    for s in &ast.statements {
+        match s {
+            Statement::Param {
+                name,
+                name_span,
+                value,
+            } => {
+                declare(&mut seen, name, *name_span)?;
+                let node = tree_constant(ast, *value)?;
+                indexed.params.push(ParamDecl {
+                    name: name.clone(),
+                    span: *name_span,
+                    default: Some(node),
+                });
+            }
+            Statement::Data(names) => {
+                for (name, span) in names {
+                    declare(&mut seen, name, *span)?;
+                    indexed.data.push((name.clone(), *span));
+                }
+            }
+            Statement::Var(list) => {
+                for d in list.iter().filter(|d| !d.extents.is_empty()) {
+                    declare(&mut seen, &d.name, d.span)?;
+                }
+            }
+            _ => {}
+        }
+    }
+    if !indexed.data.is_empty() && !indexed.params.iter().any(|p| p.name == "rows") {
+        indexed.params.push(ParamDecl {
+            name: "rows".to_string(),
+            span: Span::default(),
+            default: None,
+        });
+    }
+    // Extents, in parameters only.
+    let params = ParamScope(&indexed.params);
+    let mut arrays = Vec::new();
+    for s in &ast.statements {
+        let Statement::Var(list) = s else { continue };
+        for d in list.iter().filter(|d| !d.extents.is_empty()) {
+            let mut ranges = Vec::new();
+            for &(lo, hi) in &d.extents {
+                ranges.push(Range {
+                    lo: affine::affine(ast, first_of(ast, lo), lo, &params)?,
+                    hi: affine::affine(ast, first_of(ast, hi), hi, &params)?,
+                });
+            }
+            arrays.push(ArrayDecl {
+                name: d.name.clone(),
+                span: d.span,
+                rank: ranges.len(),
+                extents: Some(ranges),
+            });
+        }
+    }
+    indexed.arrays = arrays;
+    Ok(indexed)
+}
+
+struct ParamScope<'a>(&'a [ParamDecl]);
+
+impl Scope for ParamScope<'_> {
+    fn index_symbol(&self, name: &str) -> Option<Affine> {
+        let p = self.0.iter().position(|p| p.name == name)?;
+        Some(Affine::symbol(Symbol::Param(p as u32)))
+    }
+}
+
+/// The value of a parameter's expression, which may use numbers and
+/// constants only.
+fn tree_constant(ast: &Ast, root: AstId) -> Result<f64> {
+    let span = ast.node(root).span;
+    let sub = Ast {
+        nodes: ast.nodes[..=root.index()].to_vec(),
+        statements: vec![Statement::Expr(root)],
+    };
+    for node in &sub.nodes[first_of(ast, root)..] {
+        if let AstKind::Name(name) = &node.kind
+            && builtins::constant(name).is_none()
+        {
+            return Err(Error::at(
+                ErrorKind::Index,
+                node.span,
+                format!("a parameter's value is a number, and '{name}' is not one"),
+            )
+            .with_hint("write a number or an expression of numbers, such as 1000 or 2^10"));
+        }
+    }
+    let mut scratch = Graph::new();
+    let id = build(
+        &sub,
+        "",
+        &mut scratch,
+        &[],
+        &[],
+        true,
+        &mut Indexed::default(),
+    )?;
+    scratch.as_const(id).ok_or_else(|| {
+        Error::at(
+            ErrorKind::Index,
+            span,
+            "a parameter's value must be a finite number",
+        )
+    })
+}
+
+/// The first AST node of the subtree `root` (subtrees are contiguous:
+/// the parser pushes a node's descendants just before it).
+fn first_of(ast: &Ast, root: AstId) -> usize {
+    let mut first = root.index();
+    let mut stack = vec![root];
+    while let Some(id) = stack.pop() {
+        first = first.min(id.index());
+        stack.extend(children(&ast.node(id).kind));
+    }
+    first
+}
+
+/// The AST children of a node.
+fn children(kind: &AstKind) -> Vec<AstId> {
+    match kind {
+        AstKind::Number(_) | AstKind::Name(_) | AstKind::Merged => Vec::new(),
+        AstKind::Call { args, .. } | AstKind::Subscript { args, .. } => args.clone(),
+        AstKind::Neg(a) => vec![*a],
+        AstKind::Sum(items) | AstKind::Product(items) => items.iter().map(|(_, a)| *a).collect(),
+        AstKind::Pow(a, b) => vec![*a, *b],
+        AstKind::Reduce { bindings, body, .. } => bindings
+            .iter()
+            .flat_map(|b| [b.lo, b.hi])
+            .chain([*body])
+            .collect(),
+    }
+}
+
+/// Arrays read with a subscript but never declared: their extent is
+/// `1..` the largest index read, found when parameters are bound.
+fn implicit_arrays(
+    ast: &Ast,
+    definitions: &HashMap<&str, (usize, Span)>,
+    indexed: &mut Indexed,
+) -> Result<()> {
+    for node in &ast.nodes {
+        let AstKind::Subscript {
+            name,
+            name_span,
+            args,
+        } = &node.kind
+        else {
+            continue;
+        };
+        if definitions.contains_key(name.as_str())
+            || indexed.data.iter().any(|(d, _)| d == name)
+            || indexed.params.iter().any(|p| &p.name == name)
+        {
+            continue;
+        }
+        match indexed.arrays.iter().find(|a| &a.name == name) {
+            Some(a) if a.rank != args.len() => {
+                return Err(Error::at(
+                    ErrorKind::Index,
+                    node.span,
+                    format!(
+                        "'{name}' has {} {}, but {} {} given",
+                        a.rank,
+                        if a.rank == 1 { "index" } else { "indices" },
+                        args.len(),
+                        if args.len() == 1 { "is" } else { "are" }
+                    ),
+                ));
+            }
+            Some(_) => {}
+            None => {
+                if let Some(what) = reserved(name) {
+                    return Err(Error::at(
+                        ErrorKind::Name,
+                        *name_span,
+                        format!("'{name}' is {what}, not an array"),
+                    ));
+                }
+                indexed.arrays.push(ArrayDecl {
+                    name: name.clone(),
+                    span: *name_span,
+                    extents: None,
+                    rank: args.len(),
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An indexed definition, `let r[i] = ...`: lowered afresh at each use,
+/// with its indices bound to the use's.
+struct Template<'a> {
+    indices: &'a [(String, Span)],
+    value: AstId,
 }
 
 /// The graph of `ast` over the given variables. With `fixed`, the
@@ -68,134 +358,490 @@ fn build(
     vars: &[String],
     var_nodes: &[NodeId],
     fixed: bool,
+    indexed: &mut Indexed,
 ) -> Result<NodeId> {
     let statements = &ast.statements;
     let definitions = definitions(statements, text)?;
     let value_root = check_shape(ast)?;
-
-    // Statement `i` owns the AST nodes after the previous statement's root,
-    // up to and including its own root.
-    let roots: Vec<AstId> = statements.iter().map(statement_root).collect();
+    // `sum(i, x[i])`: the grammar read a call, since the range is missing.
+    for node in &ast.nodes {
+        if let AstKind::Call { name, .. } = &node.kind
+            && (name == "sum" || name == "prod")
+        {
+            return Err(Error::at(
+                ErrorKind::Syntax,
+                node.span,
+                format!("'{name}' needs an index and its range"),
+            )
+            .with_hint(format!("write {name}(i in 1..n, expression)")));
+        }
+    }
+    let roots = statement_roots(statements);
     let statement_of = |id: AstId| roots.partition_point(|r| r.index() < id.index());
     if fixed {
         // The same checks on names as for a formula of its own.
-        variables(ast, &definitions, &statement_of, None)?;
+        variables(ast, &definitions, &statement_of, None, indexed)?;
     }
-    let var_index: HashMap<&str, u32> = vars
-        .iter()
-        .enumerate()
-        .map(|(i, v)| (v.as_str(), i as u32))
-        .collect();
-
-    let mut defined: HashMap<&str, NodeId> = HashMap::new();
-    let mut values: Vec<Option<NodeId>> = vec![None; ast.nodes.len()];
-    let mut next_statement = 0;
+    // Each node's nearest enclosing sum or subscript, whose lowering owns it.
+    let mut parent: Vec<Option<AstId>> = vec![None; ast.nodes.len()];
     for (i, node) in ast.nodes.iter().enumerate() {
-        let id = AstId(i as u32);
-        // Definitions become visible once their statement is complete.
-        while next_statement < statements.len() && roots[next_statement].index() < i {
-            if let Statement::Let { name, value, .. } = &statements[next_statement]
-                && let Some(v) = values[value.index()]
-            {
-                defined.insert(name, v);
-            }
-            next_statement += 1;
+        for c in children(&node.kind) {
+            parent[c.index()] = Some(AstId(i as u32));
         }
-        graph.set_origin(Some(Origin {
-            span: node.span,
-            in_derivative: false,
-        }));
-        let v = |a: &AstId| values[a.index()].ok_or_else(|| internal(node.span));
-        let out = match &node.kind {
-            AstKind::Merged => continue,
-            AstKind::Number(c) => graph.constant(*c),
-            AstKind::Name(name) => {
-                let meaning = if let Some(&n) = defined.get(name.as_str()) {
-                    Meaning::Definition(n)
-                } else if let Some(c) = builtins::constant(name) {
-                    Meaning::Constant(c)
-                } else if let Some(&k) = var_index.get(name.as_str()) {
-                    Meaning::Variable(k)
-                } else if fixed && !definitions.contains_key(name.as_str()) {
-                    return Err(Error::at(
-                        ErrorKind::Usage,
-                        node.span,
-                        format!("the formula has no variable '{name}'"),
-                    )
-                    .with_hint(format!("its variables are {}", quoted_list(vars))));
-                } else {
-                    return Err(unresolved(name, node.span, &definitions, statement_of(id)));
-                };
-                match meaning {
-                    Meaning::Definition(n) => n,
-                    Meaning::Constant(c) => graph.constant(c),
-                    Meaning::Variable(k) => var_nodes[k as usize],
-                }
-            }
-            AstKind::Call {
-                name,
-                name_span,
-                args,
-            } => {
-                let callee = callee(name, *name_span, &definitions, &var_index)?;
-                if args.len() != callee.arity() {
-                    return Err(arity_error(name, callee.arity(), args.len(), node.span));
-                }
-                let a = v(&args[0])?;
-                match callee {
-                    Callee::Sqrt => graph.powc(a, 0.5),
-                    Callee::Pow => {
-                        let b = v(&args[1])?;
-                        graph.pow(a, b)
-                    }
-                    Callee::Func(f) if f.arity() == 1 => graph.call1(f, a),
-                    Callee::Func(f) => {
-                        let b = v(&args[1])?;
-                        graph.call2(f, a, b)
-                    }
-                }
-            }
-            AstKind::Neg(a) => {
-                let a = v(a)?;
-                graph.neg(a)
-            }
-            AstKind::Sum(items) => {
-                let mut terms = Vec::with_capacity(items.len());
-                for (sign, a) in items {
-                    let a = v(a)?;
-                    terms.push(match sign {
-                        Sign::Plus => a,
-                        Sign::Minus => graph.neg(a),
-                    });
-                }
-                graph.sum(&terms)
-            }
-            AstKind::Product(items) => {
-                let mut factors = Vec::with_capacity(items.len());
-                for (sign, a) in items {
-                    let a = v(a)?;
-                    factors.push(match sign {
-                        Sign::Plus => a,
-                        Sign::Minus => graph.powc(a, -1.0),
-                    });
-                }
-                graph.product(&factors)
-            }
-            AstKind::Pow(a, b) => {
-                let (a, b) = (v(a)?, v(b)?);
-                graph.pow(a, b)
-            }
-        };
-        values[i] = Some(out);
     }
-    graph.set_origin(None);
-    values[value_root.index()].ok_or_else(|| internal(Span::default()))
+    let mut owner: Vec<Option<AstId>> = vec![None; ast.nodes.len()];
+    for k in (0..ast.nodes.len()).rev() {
+        owner[k] = parent[k].and_then(|p| match ast.node(p).kind {
+            AstKind::Reduce { .. } | AstKind::Subscript { .. } => Some(p),
+            _ => owner[p.index()],
+        });
+    }
+    let index_names: HashSet<&str> = index_names(ast).into_iter().collect();
+    let mut lowerer = Lowerer {
+        ast,
+        graph,
+        vars,
+        var_nodes,
+        var_index: vars
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.as_str(), i as u32))
+            .collect(),
+        fixed,
+        definitions: &definitions,
+        defined: HashMap::new(),
+        templates: HashMap::new(),
+        owner,
+        index_names,
+        indexed,
+        statement_of: &statement_of,
+        expansions: 0,
+    };
+    let mut value = None;
+    for s in statements {
+        match s {
+            Statement::Let {
+                name,
+                indices,
+                value: v,
+                ..
+            } if !indices.is_empty() => {
+                lowerer
+                    .templates
+                    .insert(name, Template { indices, value: *v });
+            }
+            Statement::Let { name, value: v, .. } => {
+                let node = lowerer.tree(*v, None, &Env::default())?;
+                lowerer.defined.insert(name, node);
+            }
+            Statement::Expr(v) => value = Some(lowerer.tree(*v, None, &Env::default())?),
+            Statement::Param { .. } | Statement::Var(_) | Statement::Data(_) => {}
+        }
+    }
+    lowerer.graph.set_origin(None);
+    debug_assert!(value.is_some() || value_root.index() == usize::MAX);
+    value.ok_or_else(|| internal(Span::default()))
 }
 
-fn statement_root(s: &Statement) -> AstId {
-    match s {
-        Statement::Let { value, .. } | Statement::Expr(value) => *value,
+/// Loop indices in scope, and how many levels enclose this place.
+#[derive(Clone, Default)]
+struct Env {
+    indices: Vec<(String, Affine)>,
+    depth: u32,
+}
+
+impl Env {
+    fn lookup(&self, name: &str) -> Option<&Affine> {
+        self.indices
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, a)| a)
     }
+}
+
+struct Lowerer<'a> {
+    ast: &'a Ast,
+    graph: &'a mut Graph,
+    vars: &'a [String],
+    var_nodes: &'a [NodeId],
+    var_index: HashMap<&'a str, u32>,
+    fixed: bool,
+    definitions: &'a HashMap<&'a str, (usize, Span)>,
+    defined: HashMap<&'a str, NodeId>,
+    templates: HashMap<&'a str, Template<'a>>,
+    owner: Vec<Option<AstId>>,
+    index_names: HashSet<&'a str>,
+    indexed: &'a mut Indexed,
+    statement_of: &'a dyn Fn(AstId) -> usize,
+    /// Uses of indexed definitions lowered so far (each costs its size).
+    expansions: usize,
+}
+
+/// Most uses of indexed definitions, lowered afresh each: bounds the work
+/// of definitions that use each other many times over.
+const MAX_EXPANSIONS: usize = 100_000;
+
+struct EnvScope<'e, 'p> {
+    env: &'e Env,
+    params: &'p [ParamDecl],
+}
+
+impl Scope for EnvScope<'_, '_> {
+    fn index_symbol(&self, name: &str) -> Option<Affine> {
+        self.env
+            .lookup(name)
+            .cloned()
+            .or_else(|| ParamScope(self.params).index_symbol(name))
+    }
+}
+
+impl<'a> Lowerer<'a> {
+    /// The graph node of the subtree `root`, lowering the nodes `owner`
+    /// owns (the insides of nested sums and subscripts are lowered when
+    /// their sum or subscript is reached).
+    fn tree(&mut self, root: AstId, owner: Option<AstId>, env: &Env) -> Result<NodeId> {
+        let first = first_of(self.ast, root);
+        let mut values: Vec<Option<NodeId>> = vec![None; root.index() + 1 - first];
+        for k in first..=root.index() {
+            if self.owner[k] != owner {
+                continue;
+            }
+            let id = AstId(k as u32);
+            let node = &self.ast.nodes[k];
+            self.graph.set_origin(Some(Origin {
+                span: node.span,
+                in_derivative: false,
+            }));
+            let v = |a: &AstId| -> Result<NodeId> {
+                a.index()
+                    .checked_sub(first)
+                    .and_then(|i| values.get(i).copied().flatten())
+                    .ok_or_else(|| internal(node.span))
+            };
+            let out = match &node.kind {
+                AstKind::Merged => continue,
+                AstKind::Number(c) => self.graph.constant(*c),
+                AstKind::Name(name) => self.name(name, id, env)?,
+                AstKind::Call {
+                    name,
+                    name_span,
+                    args,
+                } => {
+                    let callee = callee(name, *name_span, self.definitions, &self.var_index)?;
+                    if args.len() != callee.arity() {
+                        return Err(arity_error(name, callee.arity(), args.len(), node.span));
+                    }
+                    let a = v(&args[0])?;
+                    match callee {
+                        Callee::Sqrt => self.graph.powc(a, 0.5),
+                        Callee::Pow => {
+                            let b = v(&args[1])?;
+                            self.graph.pow(a, b)
+                        }
+                        Callee::Func(f) if f.arity() == 1 => self.graph.call1(f, a),
+                        Callee::Func(f) => {
+                            let b = v(&args[1])?;
+                            self.graph.call2(f, a, b)
+                        }
+                    }
+                }
+                AstKind::Neg(a) => {
+                    let a = v(a)?;
+                    self.graph.neg(a)
+                }
+                AstKind::Sum(items) => {
+                    let mut terms = Vec::with_capacity(items.len());
+                    for (sign, a) in items {
+                        let a = v(a)?;
+                        terms.push(match sign {
+                            Sign::Plus => a,
+                            Sign::Minus => self.graph.neg(a),
+                        });
+                    }
+                    self.graph.sum(&terms)
+                }
+                AstKind::Product(items) => {
+                    let mut factors = Vec::with_capacity(items.len());
+                    for (sign, a) in items {
+                        let a = v(a)?;
+                        factors.push(match sign {
+                            Sign::Plus => a,
+                            Sign::Minus => self.graph.powc(a, -1.0),
+                        });
+                    }
+                    self.graph.product(&factors)
+                }
+                AstKind::Pow(a, b) => {
+                    let (a, b) = (v(a)?, v(b)?);
+                    self.graph.pow(a, b)
+                }
+                AstKind::Subscript {
+                    name,
+                    name_span,
+                    args,
+                } => self.subscript(id, name, *name_span, args, env)?,
+                AstKind::Reduce { op, bindings, body } => {
+                    self.reduce(id, *op, bindings, *body, env)?
+                }
+            };
+            values[k - first] = Some(out);
+        }
+        values
+            .pop()
+            .flatten()
+            .ok_or_else(|| internal(self.ast.node(root).span))
+    }
+
+    fn name(&mut self, name: &str, id: AstId, env: &Env) -> Result<NodeId> {
+        let span = self.ast.node(id).span;
+        if let Some(a) = env.lookup(name) {
+            let a = a.clone();
+            return Ok(self.affine_value(&a));
+        }
+        let meaning = if let Some(&n) = self.defined.get(name) {
+            Meaning::Definition(n)
+        } else if let Some(c) = builtins::constant(name) {
+            Meaning::Constant(c)
+        } else if let Some(p) = self.indexed.params.iter().position(|p| p.name == name) {
+            Meaning::Param(p as u32)
+        } else if let Some(&k) = self.var_index.get(name) {
+            Meaning::Variable(k)
+        } else if self.index_names.contains(name) {
+            return Err(Error::at(
+                ErrorKind::Index,
+                span,
+                format!("'{name}' is a loop index, used here outside its sum"),
+            )
+            .with_hint("a loop index exists only inside the sum or definition that binds it"));
+        } else if self.is_array(name) {
+            return Err(Error::at(
+                ErrorKind::Index,
+                span,
+                format!("'{name}' is an array: read one element, as {name}[i]"),
+            ));
+        } else if self.fixed && !self.definitions.contains_key(name) {
+            return Err(Error::at(
+                ErrorKind::Usage,
+                span,
+                format!("the formula has no variable '{name}'"),
+            )
+            .with_hint(format!("its variables are {}", quoted_list(self.vars))));
+        } else {
+            return Err(unresolved(
+                name,
+                span,
+                self.definitions,
+                (self.statement_of)(id),
+            ));
+        };
+        Ok(match meaning {
+            Meaning::Definition(n) => n,
+            Meaning::Constant(c) => self.graph.constant(c),
+            Meaning::Variable(k) => self.var_nodes[k as usize],
+            Meaning::Param(p) => self.graph.leaf(Node::Param(p)),
+        })
+    }
+
+    fn is_array(&self, name: &str) -> bool {
+        self.indexed.arrays.iter().any(|a| a.name == name)
+            || self.indexed.data.iter().any(|(d, _)| d == name)
+            || self.templates.contains_key(name)
+    }
+
+    /// An index used as a number: `i`, or `i+1` through a definition.
+    fn affine_value(&mut self, a: &Affine) -> NodeId {
+        let mut terms = Vec::new();
+        for (s, k) in a.terms.iter() {
+            let leaf = match s {
+                Symbol::Level(l) => self.graph.leaf(Node::Index(*l)),
+                Symbol::Param(p) => self.graph.leaf(Node::Param(*p)),
+            };
+            terms.push(self.graph.scale(*k as f64, leaf));
+        }
+        let c = self.graph.constant(a.constant as f64);
+        terms.push(c);
+        self.graph.sum(&terms)
+    }
+
+    fn affine(&self, root: AstId, env: &Env) -> Result<Affine> {
+        let scope = EnvScope {
+            env,
+            params: &self.indexed.params,
+        };
+        affine::affine(self.ast, first_of(self.ast, root), root, &scope)
+    }
+
+    fn subscript(
+        &mut self,
+        id: AstId,
+        name: &str,
+        name_span: Span,
+        args: &[AstId],
+        env: &Env,
+    ) -> Result<NodeId> {
+        let span = self.ast.node(id).span;
+        let index = args
+            .iter()
+            .map(|&a| self.affine(a, env))
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(t) = self.templates.get(name) {
+            let (t_indices, t_value) = (t.indices, t.value);
+            if t_indices.len() != index.len() {
+                return Err(rank_error(name, t_indices.len(), index.len(), span));
+            }
+            self.expansions += 1;
+            if self.expansions > MAX_EXPANSIONS {
+                return Err(Error::at(
+                    ErrorKind::Limit,
+                    span,
+                    format!("indexed definitions are used more than {MAX_EXPANSIONS} times"),
+                ));
+            }
+            let inner = Env {
+                indices: t_indices
+                    .iter()
+                    .map(|(n, _)| n.clone())
+                    .zip(index)
+                    .collect(),
+                depth: env.depth,
+            };
+            return self.tree(t_value, None, &inner);
+        }
+        let source = if let Some(a) = self.indexed.arrays.iter().position(|a| a.name == name) {
+            let rank = self.indexed.arrays[a].rank;
+            if rank != index.len() {
+                return Err(rank_error(name, rank, index.len(), span));
+            }
+            Source::Var(a as u32)
+        } else if let Some(d) = self.indexed.data.iter().position(|(d, _)| d == name) {
+            if index.len() != 1 {
+                return Err(rank_error(name, 1, index.len(), span));
+            }
+            Source::Data(d as u32)
+        } else {
+            return Err(Error::at(
+                ErrorKind::Index,
+                name_span,
+                format!("'{name}' is not an array"),
+            )
+            .with_hint("arrays are declared with var or data, or defined with let r[i] = ..."));
+        };
+        Ok(self.graph.leaf(Node::Read(Box::new(Read {
+            source,
+            index: index.into(),
+        }))))
+    }
+
+    fn reduce(
+        &mut self,
+        id: AstId,
+        op: ReduceOp,
+        bindings: &[Binding],
+        body: AstId,
+        env: &Env,
+    ) -> Result<NodeId> {
+        let span = self.ast.node(id).span;
+        let level = env.depth;
+        if level as usize + bindings.len() > MAX_LEVELS {
+            return Err(Error::at(
+                ErrorKind::Limit,
+                span,
+                format!("sums nest more than {MAX_LEVELS} indices deep"),
+            ));
+        }
+        let mut inner = env.clone();
+        let mut ranges = Vec::with_capacity(bindings.len());
+        for (k, b) in bindings.iter().enumerate() {
+            if reserved(&b.name).is_some() || builtins::constant(&b.name).is_some() {
+                return Err(Error::at(
+                    ErrorKind::Name,
+                    b.span,
+                    format!("'{}' is a reserved name and cannot be a loop index", b.name),
+                ));
+            }
+            ranges.push(Range {
+                lo: self.affine(b.lo, &inner)?,
+                hi: self.affine(b.hi, &inner)?,
+            });
+            let l = level + k as u32;
+            inner
+                .indices
+                .push((b.name.clone(), Affine::symbol(Symbol::Level(l))));
+            if self.indexed.levels.len() <= l as usize {
+                self.indexed.levels.resize(l as usize + 1, String::new());
+            }
+            if self.indexed.levels[l as usize].is_empty() {
+                self.indexed.levels[l as usize] = b.name.clone();
+            }
+        }
+        inner.depth = level + bindings.len() as u32;
+        let body = self.tree(body, Some(id), &inner)?;
+        self.graph.set_origin(Some(Origin {
+            span,
+            in_derivative: false,
+        }));
+        Ok(self.graph.reduce(
+            Reduce {
+                op,
+                level,
+                ranges: ranges.into(),
+            },
+            body,
+        ))
+    }
+}
+
+fn rank_error(name: &str, rank: usize, given: usize, span: Span) -> Error {
+    Error::at(
+        ErrorKind::Index,
+        span,
+        format!(
+            "'{name}' has {rank} {}, but {given} {} given",
+            if rank == 1 { "index" } else { "indices" },
+            if given == 1 { "is" } else { "are" }
+        ),
+    )
+}
+
+/// Every name bound as a loop index or as an index of a definition.
+fn index_names(ast: &Ast) -> Vec<&str> {
+    let mut names = Vec::new();
+    for node in &ast.nodes {
+        if let AstKind::Reduce { bindings, .. } = &node.kind {
+            names.extend(bindings.iter().map(|b| b.name.as_str()));
+        }
+    }
+    for s in &ast.statements {
+        if let Statement::Let { indices, .. } = s {
+            names.extend(indices.iter().map(|(n, _)| n.as_str()));
+        }
+    }
+    names
+}
+
+/// Each statement's last AST node (a statement without one takes the
+/// previous statement's), so that statement `i` owns the nodes after
+/// statement `i-1`'s root up to its own.
+fn statement_roots(statements: &[Statement]) -> Vec<AstId> {
+    let mut last = AstId(0);
+    statements
+        .iter()
+        .map(|s| {
+            let root = match s {
+                Statement::Let { value, .. }
+                | Statement::Expr(value)
+                | Statement::Param { value, .. } => Some(*value),
+                Statement::Var(list) => list
+                    .iter()
+                    .flat_map(|d| d.extents.iter().map(|e| e.1))
+                    .max_by_key(|a| a.index()),
+                Statement::Data(_) => None,
+            };
+            last = root.unwrap_or(last);
+            last
+        })
+        .collect()
 }
 
 /// Each definition's name, with its statement index and span. Refuses
@@ -238,8 +884,13 @@ fn definitions<'a>(
 
 /// The objective is the one expression, and it comes last.
 fn check_shape(ast: &Ast) -> Result<AstId> {
-    let n = ast.statements.len();
-    for (i, s) in ast.statements.iter().enumerate() {
+    let statements: Vec<&Statement> = ast
+        .statements
+        .iter()
+        .filter(|s| matches!(s, Statement::Let { .. } | Statement::Expr(_)))
+        .collect();
+    let n = statements.len();
+    for (i, s) in statements.into_iter().enumerate() {
         match s {
             Statement::Expr(e) if i + 1 < n => {
                 return Err(Error::at(
@@ -273,7 +924,10 @@ fn check_shape(ast: &Ast) -> Result<AstId> {
 }
 
 fn reserved(name: &str) -> Option<&'static str> {
-    if name == "let" {
+    if matches!(
+        name,
+        "let" | "param" | "var" | "data" | "sum" | "prod" | "in"
+    ) {
         Some("a keyword")
     } else if builtins::callee(name).is_some() {
         Some("a function")
@@ -291,12 +945,30 @@ fn variables(
     definitions: &HashMap<&str, (usize, Span)>,
     statement_of: &dyn Fn(AstId) -> usize,
     order: Option<&[String]>,
+    indexed: &Indexed,
 ) -> Result<Vec<String>> {
     let mut names: Vec<(Span, &str)> = Vec::new();
+    let indices: HashSet<&str> = index_names(ast).into_iter().collect();
+    for s in &ast.statements {
+        if let Statement::Var(list) = s {
+            names.extend(
+                list.iter()
+                    .filter(|d| d.extents.is_empty())
+                    .map(|d| (d.span, d.name.as_str())),
+            );
+        }
+    }
     for (i, node) in ast.nodes.iter().enumerate() {
         let AstKind::Name(name) = &node.kind else {
             continue;
         };
+        if indices.contains(name.as_str())
+            || indexed.params.iter().any(|p| &p.name == name)
+            || indexed.data.iter().any(|(d, _)| d == name)
+            || indexed.arrays.iter().any(|a| &a.name == name)
+        {
+            continue;
+        }
         match definitions.get(name.as_str()) {
             Some(&(def, _)) if def < statement_of(AstId(i as u32)) => continue,
             Some(_) => return Err(unresolved(name, node.span, definitions, usize::MAX)),

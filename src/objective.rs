@@ -95,10 +95,21 @@ impl Native<'_> {
 #[derive(Clone)]
 pub struct CompiledFormula {
     vars: Arc<[String]>,
-    value: Arc<Compiled>,
-    value_grad: Arc<Compiled>,
+    code: Code,
     hessian: Arc<LazyHessian>,
     out: Vec<f64>,
+}
+
+/// What computes values and gradients.
+#[derive(Clone)]
+enum Code {
+    Native {
+        value: Arc<Compiled>,
+        value_grad: Arc<Compiled>,
+    },
+    /// A formula with loops, run by the interpreter until loops are
+    /// compiled to native code.
+    Interpreted(Arc<Formula>),
 }
 
 /// The Hessian's code, compiled on first request from the formula it keeps
@@ -112,16 +123,24 @@ impl Formula {
     /// Compiles value and gradient to native code (the Hessian follows on
     /// first request). Compiling takes about a microsecond per node; the
     /// code runs at the speed of hand-written Rust.
+    ///
+    /// A formula with parameters, arrays, data or loops is not compiled
+    /// yet: it runs on the interpreter (the same values, more slowly).
     pub fn compile(&self) -> Result<CompiledFormula> {
         let n = self.vars().len();
-        let mut outputs = vec![self.value()];
-        outputs.extend_from_slice(self.gradient());
-        let value_grad = Compiled::compile(self.graph(), &outputs, n)?;
-        let value = Compiled::compile(self.graph(), &outputs[..1], n)?;
+        let code = if self.is_indexed() {
+            Code::Interpreted(Arc::new(self.clone()))
+        } else {
+            let mut outputs = vec![self.value()];
+            outputs.extend_from_slice(self.gradient());
+            Code::Native {
+                value_grad: Arc::new(Compiled::compile(self.graph(), &outputs, n)?),
+                value: Arc::new(Compiled::compile(self.graph(), &outputs[..1], n)?),
+            }
+        };
         Ok(CompiledFormula {
             vars: self.vars().into(),
-            value: Arc::new(value),
-            value_grad: Arc::new(value_grad),
+            code,
             hessian: Arc::new(LazyHessian {
                 formula: Mutex::new(Some(self.clone())),
                 code: OnceLock::new(),
@@ -150,19 +169,16 @@ impl CompiledFormula {
     /// `f(x)`; an error if `x` does not have one value per variable.
     pub fn value(&self, x: &[f64]) -> Result<f64> {
         self.check_len(x)?;
-        let mut out = [0.0];
-        self.value.call(x, &mut out);
-        Ok(out[0])
+        Ok(self.clone().value_of(x))
     }
 
     /// `f(x)` and `∇f(x)`; an error if `x` does not have one value per
     /// variable.
     pub fn value_grad(&self, x: &[f64]) -> Result<(f64, Vec<f64>)> {
         self.check_len(x)?;
-        let mut out = vec![0.0; x.len() + 1];
-        self.value_grad.call(x, &mut out);
-        let value = out.remove(0);
-        Ok((value, out))
+        let mut grad = vec![0.0; x.len()];
+        let value = self.clone().value_grad_into(x, &mut grad);
+        Ok((value, grad))
     }
 
     /// The Hessian at `x`, row-major (`n*n` values), compiling it on first
@@ -174,6 +190,27 @@ impl CompiledFormula {
         let mut out = vec![0.0; x.len() * x.len()];
         code.call(x, &mut out);
         Ok(out)
+    }
+
+    fn value_of(&mut self, x: &[f64]) -> f64 {
+        match &self.code {
+            Code::Native { value, .. } => {
+                value.call(x, &mut self.out[..1]);
+                self.out[0]
+            }
+            Code::Interpreted(f) => f.eval(x),
+        }
+    }
+
+    fn value_grad_into(&mut self, x: &[f64], grad: &mut [f64]) -> f64 {
+        match &self.code {
+            Code::Native { value_grad, .. } => {
+                value_grad.call(x, &mut self.out);
+                grad.copy_from_slice(&self.out[1..]);
+                self.out[0]
+            }
+            Code::Interpreted(f) => f.value_grad_into(x, grad),
+        }
     }
 
     fn check_len(&self, x: &[f64]) -> Result<()> {
@@ -214,14 +251,11 @@ impl Objective for CompiledFormula {
     }
 
     fn value(&mut self, x: &[f64]) -> f64 {
-        self.value.call(x, &mut self.out[..1]);
-        self.out[0]
+        self.value_of(x)
     }
 
     fn value_grad(&mut self, x: &[f64], grad: &mut [f64]) -> f64 {
-        self.value_grad.call(x, &mut self.out);
-        grad.copy_from_slice(&self.out[1..]);
-        self.out[0]
+        self.value_grad_into(x, grad)
     }
 
     fn prepare_hessian(&mut self) -> Result<bool> {
@@ -239,10 +273,13 @@ impl Objective for CompiledFormula {
     }
 
     fn native(&self) -> Option<Native<'_>> {
-        Some(Native {
-            code: &self.value_grad,
-            negate: false,
-        })
+        match &self.code {
+            Code::Native { value_grad, .. } => Some(Native {
+                code: value_grad,
+                negate: false,
+            }),
+            Code::Interpreted(_) => None,
+        }
     }
 }
 

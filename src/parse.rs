@@ -13,7 +13,7 @@ use pest::Parser as _;
 use pest::iterators::{Pair, Pairs};
 use pest::pratt_parser::{Assoc, Op, PrattParser};
 
-use crate::ast::{Ast, AstId, AstKind, Sign, Statement};
+use crate::ast::{Ast, AstId, AstKind, Binding, Declared, ReduceOp, Sign, Statement};
 use crate::error::{Error, ErrorKind, Result, Span};
 
 mod prescan;
@@ -92,17 +92,74 @@ fn parse_pest(text: &str) -> Result<Ast> {
         match pair.as_rule() {
             Rule::definition => {
                 let span = span_of(&pair);
-                let mut inner = pair.into_inner();
-                let (Some(_), Some(name), Some(value)) = (inner.next(), inner.next(), inner.next())
-                else {
+                let mut inner = pair.into_inner().skip(1);
+                let Some(name) = inner.next() else {
+                    return Err(Error::at(ErrorKind::Syntax, span, "incomplete definition"));
+                };
+                let mut indices = Vec::new();
+                let mut value = inner.next();
+                if let Some(list) = value.take_if(|p| p.as_rule() == Rule::indices) {
+                    indices = list
+                        .into_inner()
+                        .map(|i| (i.as_str().to_string(), span_of(&i)))
+                        .collect();
+                    value = inner.next();
+                }
+                let Some(value) = value else {
                     return Err(Error::at(ErrorKind::Syntax, span, "incomplete definition"));
                 };
                 let value = builder.expr(value.into_inner())?;
                 builder.ast.borrow_mut().statements.push(Statement::Let {
                     name: name.as_str().to_string(),
                     name_span: span_of(&name),
+                    indices,
                     value,
                 });
+            }
+            Rule::param => {
+                let span = span_of(&pair);
+                let mut inner = pair.into_inner().skip(1);
+                let (Some(name), Some(value)) = (inner.next(), inner.next()) else {
+                    return Err(Error::at(ErrorKind::Syntax, span, "incomplete parameter"));
+                };
+                let value = builder.expr(value.into_inner())?;
+                builder.ast.borrow_mut().statements.push(Statement::Param {
+                    name: name.as_str().to_string(),
+                    name_span: span_of(&name),
+                    value,
+                });
+            }
+            Rule::declaration => {
+                let mut declared = Vec::new();
+                for d in pair.into_inner().skip(1) {
+                    let mut inner = d.into_inner();
+                    let Some(name) = inner.next() else { continue };
+                    let extents = inner
+                        .map(|r| builder.range(r))
+                        .collect::<Result<Vec<_>>>()?;
+                    declared.push(Declared {
+                        name: name.as_str().to_string(),
+                        span: span_of(&name),
+                        extents,
+                    });
+                }
+                builder
+                    .ast
+                    .borrow_mut()
+                    .statements
+                    .push(Statement::Var(declared));
+            }
+            Rule::data => {
+                let names = pair
+                    .into_inner()
+                    .skip(1)
+                    .map(|n| (n.as_str().to_string(), span_of(&n)))
+                    .collect();
+                builder
+                    .ast
+                    .borrow_mut()
+                    .statements
+                    .push(Statement::Data(names));
             }
             Rule::expr => {
                 let value = builder.expr(pair.into_inner())?;
@@ -130,6 +187,16 @@ impl Builder {
 
     fn span(&self, id: AstId) -> Span {
         self.ast.borrow().node(id).span
+    }
+
+    /// `lo..hi`.
+    fn range(&self, pair: Pair<'_, Rule>) -> Result<(AstId, AstId)> {
+        let span = span_of(&pair);
+        let mut inner = pair.into_inner();
+        let (Some(lo), Some(hi)) = (inner.next(), inner.next()) else {
+            return Err(Error::at(ErrorKind::Syntax, span, "malformed range"));
+        };
+        Ok((self.expr(lo.into_inner())?, self.expr(hi.into_inner())?))
     }
 
     fn expr(&self, pairs: Pairs<'_, Rule>) -> Result<AstId> {
@@ -217,6 +284,54 @@ impl Builder {
                     span,
                 ))
             }
+            Rule::subscript => {
+                let mut inner = pair.into_inner();
+                let Some(name) = inner.next() else {
+                    return Err(Error::at(ErrorKind::Syntax, span, "malformed subscript"));
+                };
+                let args = inner
+                    .map(|a| self.expr(a.into_inner()))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(self.push(
+                    AstKind::Subscript {
+                        name: name.as_str().to_string(),
+                        name_span: span_of(&name),
+                        args,
+                    },
+                    span,
+                ))
+            }
+            Rule::reduction => {
+                let mut inner = pair.into_inner();
+                let op = match inner.next().map(|k| k.as_str()) {
+                    Some("prod") => ReduceOp::Prod,
+                    _ => ReduceOp::Sum,
+                };
+                let mut bindings = Vec::new();
+                let mut body = None;
+                for p in inner {
+                    if p.as_rule() == Rule::binding {
+                        let mut b = p.into_inner();
+                        let (Some(name), Some(_), Some(range)) = (b.next(), b.next(), b.next())
+                        else {
+                            return Err(Error::at(ErrorKind::Syntax, span, "malformed range"));
+                        };
+                        let (lo, hi) = self.range(range)?;
+                        bindings.push(Binding {
+                            name: name.as_str().to_string(),
+                            span: span_of(&name),
+                            lo,
+                            hi,
+                        });
+                    } else {
+                        body = Some(self.expr(p.into_inner())?);
+                    }
+                }
+                let Some(body) = body else {
+                    return Err(Error::at(ErrorKind::Syntax, span, "a sum needs a body"));
+                };
+                Ok(self.push(AstKind::Reduce { op, bindings, body }, span))
+            }
             Rule::paren => {
                 let Some(inner) = pair.into_inner().next() else {
                     return Err(Error::at(ErrorKind::Syntax, span, "empty parentheses"));
@@ -264,6 +379,8 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Error {
                 Rule::add | Rule::sub | Rule::mul | Rule::div | Rule::pow => "an operator",
                 Rule::EOI => "the end of the statement",
                 Rule::definition | Rule::let_kw => "a definition",
+                Rule::reduction | Rule::subscript => "a number, a name or '('",
+                Rule::in_kw => "'in'",
                 _ => continue,
             };
             if !expected.contains(&word) {

@@ -11,9 +11,10 @@
 
 use std::f64::consts::{E, PI};
 
+use crate::ast::ReduceOp;
 use crate::builtins::Func;
 use crate::error::{Error, ErrorKind, Result};
-use crate::graph::{Graph, Node, NodeId, denominator_exponent};
+use crate::graph::{Affine, Graph, Node, NodeId, Source, Symbol, denominator_exponent};
 
 /// The largest text the printer produces.
 pub const MAX_PRINTED: usize = 16 << 20;
@@ -60,19 +61,38 @@ enum Task {
     Magnitude(NodeId),
 }
 
+/// The names a printed node may use, beyond the scalar variables.
+#[derive(Copy, Clone, Default)]
+pub struct Names<'a> {
+    pub vars: &'a [String],
+    pub params: &'a [String],
+    pub arrays: &'a [String],
+    pub data: &'a [String],
+    /// The name of each loop level's index.
+    pub levels: &'a [String],
+}
+
 /// `id` in slope syntax.
 pub fn to_slope(graph: &Graph, id: NodeId, names: &[String]) -> Result<String> {
+    let names = Names {
+        vars: names,
+        ..Names::default()
+    };
     print(graph, id, names, Syntax::Slope)
 }
 
 /// `id` in LaTeX.
 pub fn to_latex(graph: &Graph, id: NodeId, names: &[String]) -> Result<String> {
+    let names = Names {
+        vars: names,
+        ..Names::default()
+    };
     print(graph, id, names, Syntax::Latex)
 }
 
 /// Prints the form the text reads back as, so that printing is a fixed point
 /// of print-then-parse, even for derivatives built with nested products.
-fn print(graph: &Graph, id: NodeId, names: &[String], syntax: Syntax) -> Result<String> {
+pub fn print(graph: &Graph, id: NodeId, names: Names<'_>, syntax: Syntax) -> Result<String> {
     let flat = graph.flattened(id);
     let (graph, id) = match &flat {
         Some((g, id)) => (g, *id),
@@ -88,7 +108,7 @@ fn print(graph: &Graph, id: NodeId, names: &[String], syntax: Syntax) -> Result<
 
 struct Printer<'a> {
     graph: &'a Graph,
-    names: &'a [String],
+    names: Names<'a>,
     syntax: Syntax,
 }
 
@@ -141,7 +161,7 @@ impl Printer<'_> {
                 self.push_group(stack, prec, min, vec![Task::Owned(text)]);
             }
             Node::Var(v) => {
-                let name = self.names.get(*v as usize).map_or("?", String::as_str);
+                let name = self.names.vars.get(*v as usize).map_or("?", String::as_str);
                 stack.push(Task::Owned(if self.latex() {
                     latex_name(name)
                 } else {
@@ -181,7 +201,106 @@ impl Printer<'_> {
             Node::Call2(f, args) => {
                 stack.extend(self.func_tasks(*f, args).into_iter().rev());
             }
+            Node::Param(p) => stack.push(Task::Owned(self.name(self.names.params, *p))),
+            Node::Index(l) => stack.push(Task::Owned(self.name(self.names.levels, *l))),
+            Node::Read(r) => {
+                let array = match r.source {
+                    Source::Var(a) => self.name(self.names.arrays, a),
+                    Source::Data(d) => self.name(self.names.data, d),
+                };
+                let index: Vec<String> = r.index.iter().map(|a| self.affine(a)).collect();
+                let (open, close) = if self.latex() {
+                    ("_{", "}")
+                } else {
+                    ("[", "]")
+                };
+                stack.push(Task::Owned(format!(
+                    "{array}{open}{}{close}",
+                    index.join(",")
+                )));
+            }
+            Node::Reduce(r, [body]) => {
+                let ranges: Vec<String> = r
+                    .ranges
+                    .iter()
+                    .enumerate()
+                    .map(|(k, range)| {
+                        let i = self.name(self.names.levels, r.level + k as u32);
+                        let (lo, hi) = (self.affine(&range.lo), self.affine(&range.hi));
+                        if self.latex() {
+                            format!("{i}={lo}")
+                        } else {
+                            format!("{i} in {lo}..{hi}")
+                        }
+                    })
+                    .collect();
+                if self.latex() {
+                    let his: Vec<String> = r.ranges.iter().map(|g| self.affine(&g.hi)).collect();
+                    let op = match r.op {
+                        ReduceOp::Sum => "\\sum",
+                        ReduceOp::Prod => "\\prod",
+                    };
+                    stack.push(Task::Text("\\right)"));
+                    stack.push(Task::Node(*body, Prec::Sum));
+                    stack.push(Task::Owned(format!(
+                        "{op}_{{{}}}^{{{}}} \\left(",
+                        ranges.join(","),
+                        his.join(",")
+                    )));
+                } else {
+                    stack.push(Task::Text(")"));
+                    stack.push(Task::Node(*body, Prec::Sum));
+                    stack.push(Task::Owned(format!(
+                        "{}({}, ",
+                        r.op.name(),
+                        ranges.join(", ")
+                    )));
+                }
+            }
         }
+    }
+
+    fn name(&self, names: &[String], k: u32) -> String {
+        let name = names.get(k as usize).map_or("?", String::as_str);
+        if self.latex() {
+            latex_name(name)
+        } else {
+            name.to_string()
+        }
+    }
+
+    /// An index: `i+1`, `2*i-1`, `n+1-i`.
+    fn affine(&self, a: &Affine) -> String {
+        let mut out = String::new();
+        for (s, k) in a.terms.iter() {
+            let name = match s {
+                Symbol::Level(l) => self.name(self.names.levels, *l),
+                Symbol::Param(p) => self.name(self.names.params, *p),
+            };
+            let sign = if *k < 0 {
+                "-"
+            } else if out.is_empty() {
+                ""
+            } else {
+                "+"
+            };
+            let times = if self.latex() { " " } else { "*" };
+            match k.unsigned_abs() {
+                1 => out.push_str(&format!("{sign}{name}")),
+                m => out.push_str(&format!("{sign}{m}{times}{name}")),
+            }
+        }
+        if a.constant != 0 || out.is_empty() {
+            let sign = if a.constant < 0 {
+                "-"
+            } else if out.is_empty() {
+                ""
+            } else {
+                "+"
+            };
+            out.push_str(&format!("{sign}{}", a.constant.unsigned_abs()));
+        }
+        out
     }
 
     /// A product or `b^-k`, with its sign in front: `-2*x/y`.
@@ -328,7 +447,14 @@ impl Printer<'_> {
         let g = self.graph;
         match g.node(id) {
             Node::Const(c) if *c < 0.0 => Prec::Neg,
-            Node::Const(_) | Node::Var(_) | Node::Call1(..) | Node::Call2(..) => Prec::Atom,
+            Node::Const(_)
+            | Node::Var(_)
+            | Node::Call1(..)
+            | Node::Call2(..)
+            | Node::Param(_)
+            | Node::Index(_)
+            | Node::Read(_)
+            | Node::Reduce(..) => Prec::Atom,
             Node::Sum(_) => Prec::Sum,
             _ if self.is_fraction_or_product(id) => {
                 let layout = self.layout(id, true);

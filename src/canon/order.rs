@@ -37,7 +37,8 @@ impl Graph {
     fn rank(&self, id: NodeId) -> u32 {
         match self.node(id) {
             Node::Const(_) => 0,
-            Node::Var(_) => 1,
+            Node::Var(_) | Node::Read(_) | Node::Param(_) | Node::Index(_) => 1,
+            Node::Reduce(..) => 5,
             Node::Pow([b, _]) => match self.node(*b) {
                 Node::Var(_) => 1,
                 Node::Sum(_) => 2,

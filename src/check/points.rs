@@ -204,7 +204,15 @@ pub fn check_points(
         let (func, args): (Func, &[NodeId]) = match graph.node(id) {
             Node::Call1(f, args) => (*f, &args[..]),
             Node::Call2(f, args) => (*f, &args[..]),
-            Node::Const(_) | Node::Var(_) | Node::Sum(_) | Node::Product(_) | Node::Pow(_) => {
+            Node::Const(_)
+            | Node::Var(_)
+            | Node::Sum(_)
+            | Node::Product(_)
+            | Node::Pow(_)
+            | Node::Param(_)
+            | Node::Index(_)
+            | Node::Read(_)
+            | Node::Reduce(..) => {
                 continue;
             }
         };

@@ -20,6 +20,7 @@
 //!   corners of its arguments' error intervals (exact for monotone
 //!   functions, and the intervals are tiny), plus the library's own error.
 
+use crate::bind::{MAX_LEVELS, SCALAR};
 use crate::eval::eval_node;
 use crate::graph::{Graph, Node, NodeId};
 
@@ -42,7 +43,7 @@ pub(super) fn eval_bounded(
     let mut values = vec![f64::NAN; graph.len()];
     let mut errors = vec![f64::INFINITY; graph.len()];
     for &id in order {
-        let v = eval_node(graph, id, &values, x);
+        let v = eval_node(graph, id, &values, x, &SCALAR, &[0; MAX_LEVELS]);
         values[id.index()] = v;
         errors[id.index()] = if v.is_finite() {
             error_of(graph, id, v, &mut values, &errors, x)
@@ -68,7 +69,9 @@ fn error_of(
     let error = |n: &NodeId| errors[n.index()];
     let value = |values: &[f64], n: &NodeId| values[n.index()];
     match graph.node(id) {
-        Node::Const(_) | Node::Var(_) => 0.0,
+        Node::Const(_) | Node::Var(_) | Node::Param(_) | Node::Index(_) | Node::Read(_) => 0.0,
+        // A loop's rounding is not bounded here: the comparison is untested.
+        Node::Reduce(..) => f64::INFINITY,
         Node::Sum(terms) => {
             let carried: f64 = terms.iter().map(error).sum();
             let size: f64 = terms.iter().map(|t| value(values, t).abs()).sum();
@@ -138,7 +141,7 @@ fn corner(
     for &(child, d) in shifts {
         values[child.index()] += d;
     }
-    let moved = eval_node(graph, id, values, x);
+    let moved = eval_node(graph, id, values, x, &SCALAR, &[0; MAX_LEVELS]);
     // Restored in reverse, so a child named twice (x^x) comes back whole.
     for (&(child, _), &old) in shifts.iter().zip(&saved).rev() {
         values[child.index()] = old;

@@ -32,12 +32,8 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
             let _ = err.flush();
         }
     };
-    let result = bench::run(
-        &source.text,
-        &args.input.options(),
-        point.as_deref(),
-        &mut progress,
-    );
+    let options = args.input.options().map_err(Failure::plain)?;
+    let result = bench::run(&source.text, &options, point.as_deref(), &mut progress);
     if show {
         let _ = write!(err, "\r\x1b[2K");
     }

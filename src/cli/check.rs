@@ -85,6 +85,9 @@ struct HandResult {
 
 pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
     let (mut f, source) = load(&args.input)?;
+    if f.has_arrays() {
+        return Err(Failure::plain(super::not_for_arrays("slope check")));
+    }
     let n = f.vars().len();
     if args.points == Some(0) {
         return Err(Failure::plain(
@@ -130,7 +133,7 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
     let mut parsed: Vec<Option<(NodeId, String)>> = vec![None; n];
     for g in &given {
         let node = hand_f
-            .parse_into(&g.text, &args.input.options().limits)
+            .parse_into(&g.text, &args.input.limits())
             .map_err(|e| {
                 let source = Source {
                     text: g.text.clone(),

@@ -31,6 +31,9 @@ const MAX_OUTPUT: usize = 64 << 20;
 
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, Failure> {
     let (mut f, source) = load(&args.input)?;
+    if f.has_arrays() {
+        return Err(Failure::plain(super::not_for_arrays("slope diff")));
+    }
     let fail = |e| Failure::in_source(e, &source);
     let wrt = wrt_indices(&f, &args.wrt).map_err(Failure::plain)?;
     let gradient: Vec<NodeId> = f.gradient().to_vec();

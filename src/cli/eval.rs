@@ -41,7 +41,8 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
         let rows: Vec<NodeId> = hessian.into_iter().flatten().collect();
         nodes.extend(rows);
     }
-    let values = if args.interp {
+    // Loops are interpreted (their native code is not written yet).
+    let mut values = if args.interp || f.is_indexed() {
         f.eval_nodes(&nodes, &x)
     } else {
         let compiled = Compiled::compile(f.graph(), &nodes, n).map_err(Failure::plain)?;
@@ -49,6 +50,10 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
         compiled.call(&x, &mut values);
         values
     };
+    if args.grad && f.has_arrays() {
+        let (_, g) = f.value_grad(&x);
+        values.splice(1..1 + f.gradient().len(), g);
+    }
     let value = values[0];
     let gradient = if args.grad {
         &values[1..1 + n]

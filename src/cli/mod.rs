@@ -181,6 +181,9 @@ pub struct Input {
     /// The variables' order, e.g. --vars y,x (default: order of appearance)
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
     vars: Option<Vec<String>>,
+    /// A parameter's value, overriding the formula's (param n = 10): --set n=1000
+    #[arg(long = "set", value_name = "NAME=VALUE", allow_hyphen_values = true)]
+    set: Vec<String>,
     /// Refuse formulas longer than this many bytes
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_bytes, help_heading = "Limits")]
     max_bytes: usize,
@@ -305,24 +308,35 @@ impl Input {
         Ok(Source { text, origin })
     }
 
-    fn options(&self) -> Options {
-        Options {
-            vars: self.vars.clone(),
-            limits: Limits {
-                max_bytes: self.max_bytes,
-                max_depth: self.max_depth,
-                max_vars: self.max_vars,
-                max_nodes: self.max_nodes,
-            },
+    fn limits(&self) -> Limits {
+        Limits {
+            max_bytes: self.max_bytes,
+            max_depth: self.max_depth,
+            max_vars: self.max_vars,
+            max_nodes: self.max_nodes,
         }
+    }
+
+    fn options(&self) -> Result<Options> {
+        let mut params = Vec::new();
+        for text in &self.set {
+            params.extend(parse_assignments("--set", text)?);
+        }
+        Ok(Options {
+            vars: self.vars.clone(),
+            limits: self.limits(),
+            params,
+            data: Vec::new(),
+        })
     }
 }
 
 /// Reads and parses the formula; errors come back rendered against its text.
 fn load(input: &Input) -> Result<(Formula, Source), Failure> {
     let source = input.read().map_err(Failure::plain)?;
-    let formula = Formula::parse_with(&source.text, &input.options())
-        .map_err(|e| Failure::in_source(e, &source))?;
+    let options = input.options().map_err(Failure::plain)?;
+    let formula =
+        Formula::parse_with(&source.text, &options).map_err(|e| Failure::in_source(e, &source))?;
     Ok((formula, source))
 }
 
@@ -475,7 +489,7 @@ impl Command {
 /// Parses `x=1,y=2` (as given to `--at`) into pairs.
 fn parse_assignments(flag: &str, text: &str) -> Result<Vec<(String, f64)>> {
     let mut out = Vec::new();
-    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+    for part in split_top(text).map(str::trim).filter(|p| !p.is_empty()) {
         let Some((name, value)) = part.split_once('=') else {
             return Err(Error::new(
                 ErrorKind::Usage,
@@ -500,6 +514,29 @@ fn parse_assignments(flag: &str, text: &str) -> Result<Vec<(String, f64)>> {
         out.push((name.trim().to_string(), number));
     }
     Ok(out)
+}
+
+/// The error for a command that does not take arrays of variables yet.
+fn not_for_arrays(command: &str) -> Error {
+    Error::new(
+        ErrorKind::Usage,
+        format!("{command} does not take arrays of variables yet"),
+    )
+    .with_hint("slope eval --grad gives their partial derivatives' values")
+}
+
+/// `text` split at the commas outside brackets: `x[1,2]=0.5,y=1` is two
+/// assignments.
+fn split_top(text: &str) -> impl Iterator<Item = &str> {
+    let mut depth = 0i32;
+    text.split(move |c: char| {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            _ => {}
+        }
+        c == ',' && depth <= 0
+    })
 }
 
 /// A value for text output: integers without a fraction, others in the

@@ -22,7 +22,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use super::too_large;
 use crate::builtins::{self, Func};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::graph::{Graph, Node, NodeId, denominator_exponent, reachable};
 
 /// What an instruction reads. Variables and constants are rematerialised at
@@ -258,6 +258,12 @@ pub(super) fn lower(graph: &Graph, outputs: &[NodeId], n_vars: usize) -> Result<
             Node::Const(c) => Operand::constant(*c),
             Node::Var(i) if (*i as usize) < n_vars => Operand::Var(*i),
             Node::Var(_) => nan,
+            Node::Param(_) | Node::Index(_) | Node::Read(_) | Node::Reduce(..) => {
+                return Err(Error::new(
+                    ErrorKind::Usage,
+                    "indexed formulas are interpreted: their loops are not compiled yet",
+                ));
+            }
             Node::Sum(terms) => {
                 let mut acc: Option<Operand> = None;
                 for &t in terms.iter() {

@@ -112,9 +112,15 @@ fn tokens(text: &str) -> Result<Depth> {
                 }
                 continue;
             }
+            b'.' if bytes.get(i + 1) == Some(&b'.') => {
+                // `..` in a range.
+                i += 2;
+                Token::Operator
+            }
             b'0'..=b'9' | b'.' => {
                 i = number_end(bytes, i);
-                if i < bytes.len() && (bytes[i] == b'.' || bytes[i] == b'_') {
+                let range_follows = bytes.get(i..i + 2) == Some(b"..");
+                if i < bytes.len() && (bytes[i] == b'.' || bytes[i] == b'_') && !range_follows {
                     while i < bytes.len()
                         && (bytes[i].is_ascii_alphanumeric() || b"._".contains(&bytes[i]))
                     {
@@ -133,17 +139,20 @@ fn tokens(text: &str) -> Result<Depth> {
                 while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
                     i += 1;
                 }
-                if &text[start..i] == "let" && prev == Token::Start {
-                    Token::Let
-                } else {
-                    Token::Name
+                match &text[start..i] {
+                    "let" if prev == Token::Start => Token::Let,
+                    // Declarations start a statement, like its beginning.
+                    "param" | "var" | "data" if prev == Token::Start => continue,
+                    // `i in 1..n` joins an index to its range.
+                    "in" if prev == Token::Name => Token::Operator,
+                    _ => Token::Name,
                 }
             }
-            b'(' => {
+            b'(' | b'[' => {
                 i += 1;
                 Token::Open
             }
-            b')' => {
+            b')' | b']' => {
                 i += 1;
                 Token::Close
             }
@@ -179,6 +188,10 @@ fn tokens(text: &str) -> Result<Depth> {
         let_state = match (let_state, token) {
             (0, Token::Let) => 1,
             (1, Token::Name) => 2,
+            // `let r[i, j] = ...`: the indices of an indexed definition.
+            (2, Token::Open) if c == b'[' => 3,
+            (3, Token::Close) if c == b']' => 2,
+            (3, Token::Name | Token::Comma) => 3,
             (2, Token::Operator) if &text[start..i] == "=" => 0,
             (0, _) => 0,
             (1, _) => {
@@ -208,9 +221,27 @@ fn tokens(text: &str) -> Result<Depth> {
                 opens.push(start);
             }
             Token::Close => {
-                if opens.pop().is_none() {
-                    return Err(Error::at(ErrorKind::Syntax, span, "unmatched ')'")
-                        .with_hint("remove it, or add the '(' it closes"));
+                let Some(open) = opens.pop() else {
+                    let close = c as char;
+                    return Err(
+                        Error::at(ErrorKind::Syntax, span, format!("unmatched '{close}'"))
+                            .with_hint(format!(
+                                "remove it, or add the '{}' it closes",
+                                if c == b']' { '[' } else { '(' }
+                            )),
+                    );
+                };
+                let expected = if bytes[open] == b'[' { b']' } else { b')' };
+                if c != expected {
+                    return Err(Error::at(
+                        ErrorKind::Syntax,
+                        span,
+                        format!(
+                            "'{}' closes the '{}' at byte {open}",
+                            c as char, bytes[open] as char
+                        ),
+                    )
+                    .with_hint(format!("write '{}' here", expected as char)));
                 }
                 chains.pop();
             }
@@ -241,10 +272,17 @@ fn tokens(text: &str) -> Result<Depth> {
         prev_span = span;
     }
     if let Some(&open) = opens.last() {
-        return Err(
-            Error::at(ErrorKind::Syntax, Span::new(open, open + 1), "unclosed '('")
-                .with_hint("add the ')' that closes it"),
-        );
+        let (o, c) = if bytes[open] == b'[' {
+            ('[', ']')
+        } else {
+            ('(', ')')
+        };
+        return Err(Error::at(
+            ErrorKind::Syntax,
+            Span::new(open, open + 1),
+            format!("unclosed '{o}'"),
+        )
+        .with_hint(format!("add the '{c}' that closes it")));
     }
     if let_state != 0 {
         return Err(
@@ -266,7 +304,7 @@ fn number_end(bytes: &[u8], mut i: usize) -> usize {
     while i < bytes.len() && bytes[i].is_ascii_digit() {
         i += 1;
     }
-    if i < bytes.len() && bytes[i] == b'.' {
+    if i < bytes.len() && bytes[i] == b'.' && bytes.get(i + 1) != Some(&b'.') {
         i += 1;
         while i < bytes.len() && bytes[i].is_ascii_digit() {
             i += 1;
@@ -297,7 +335,7 @@ fn missing_operator(
 ) -> Option<Error> {
     let operand_before = matches!(prev, Token::Number | Token::Name | Token::Close);
     let operand_after = matches!(next, Token::Number | Token::Name | Token::Open);
-    // `f(` is a call, not a product.
+    // `f(` is a call and `x[` a subscript, not a product.
     if !operand_before || !operand_after || (prev == Token::Name && next == Token::Open) {
         return None;
     }

@@ -41,6 +41,7 @@ fn kind_name(kind: ErrorKind) -> &'static str {
         ErrorKind::Syntax => "syntax",
         ErrorKind::Name => "name",
         ErrorKind::Arity => "arity",
+        ErrorKind::Index => "index",
         ErrorKind::Limit => "limit",
         ErrorKind::Usage => "usage",
         ErrorKind::Shape => "shape",

@@ -133,7 +133,10 @@ fn a_hundred_thousand_variables_through_the_binary() {
 }
 
 fn with_limits(limits: Limits) -> Options {
-    Options { vars: None, limits }
+    Options {
+        limits,
+        ..Options::default()
+    }
 }
 
 #[test]
@@ -160,6 +163,7 @@ fn the_variable_limit() {
     let options = Options {
         vars: Some(["a", "b", "c", "d"].map(String::from).to_vec()),
         limits,
+        ..Options::default()
     };
     assert_eq!(
         Formula::parse_with("a*b", &options).err().unwrap().kind,

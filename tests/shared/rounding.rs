@@ -31,7 +31,8 @@ pub fn rounding_bound(f: &Formula, node: NodeId, x: &[f64], gives_up: GivesUp) -
         let op = g.node(id);
         let children = op.children();
         let e = match op {
-            Node::Const(_) | Node::Var(_) => 0.0,
+            Node::Const(_) | Node::Var(_) | Node::Param(_) | Node::Index(_) | Node::Read(_) => 0.0,
+            Node::Reduce(..) => f64::INFINITY,
             Node::Sum(_) => {
                 let spread: f64 = children.iter().map(|t| v[t.index()].abs()).sum();
                 let inherited: f64 = children.iter().map(|t| err[t.index()]).sum();

@@ -1,0 +1,334 @@
+//! Indexed formulas: parameters, arrays of variables, data, sums and
+//! products, checked against the same functions written out term by term,
+//! and the errors of bad indices.
+
+use slope::{ErrorKind, Formula, Options};
+
+use crate::run::{json, run};
+
+fn parse(text: &str) -> Formula {
+    Formula::parse(text)
+        .unwrap_or_else(|e| panic!("{text:?} failed:\n{}", e.render(text, "<test>")))
+}
+
+fn parse_with(text: &str, params: &[(&str, f64)], data: &[(&str, Vec<f64>)]) -> Formula {
+    let options = Options {
+        params: params.iter().map(|(n, v)| (n.to_string(), *v)).collect(),
+        data: data
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.clone()))
+            .collect(),
+        ..Options::default()
+    };
+    Formula::parse_with(text, &options)
+        .unwrap_or_else(|e| panic!("{text:?} failed:\n{}", e.render(text, "<test>")))
+}
+
+/// Equal to a few ulps of the larger magnitude in `scale`.
+fn close(a: f64, b: f64, scale: f64) -> bool {
+    (a - b).abs() <= 16.0 * f64::EPSILON * scale.max(a.abs()).max(b.abs())
+}
+
+/// The unrolled text of an indexed formula, `i` replaced by each value.
+fn unrolled(n: usize, term: impl Fn(usize) -> String) -> String {
+    (1..=n).map(term).collect::<Vec<_>>().join(" + ")
+}
+
+/// Value and gradient of an indexed formula and of its unrolled twin agree
+/// at a point, variable by variable (the unrolled names are `x_k` for
+/// `x[k]`).
+fn agree(indexed: &Formula, flat: &Formula, at: impl Fn(usize) -> f64) {
+    let n = indexed.vars().len();
+    let x: Vec<f64> = (0..n).map(&at).collect();
+    let (v, g) = indexed.value_grad(&x);
+    let names: Vec<String> = indexed
+        .vars()
+        .iter()
+        .map(|v| v.replace('[', "_").replace([']'], "").replace(',', "_"))
+        .collect();
+    let assignments: Vec<(String, f64)> = names.iter().cloned().zip(x.iter().copied()).collect();
+    let flat_x = flat
+        .point(&assignments[..flat.vars().len().min(n)])
+        .unwrap_or_else(|_| {
+            flat.vars()
+                .iter()
+                .map(|name| x[names.iter().position(|m| m == name).unwrap()])
+                .collect()
+        });
+    let (fv, fg) = flat.value_grad(&flat_x);
+    assert!(close(v, fv, v.abs()), "value {v} against {fv}");
+    let scale = g.iter().fold(0.0f64, |a, b| a.max(b.abs()));
+    for (k, name) in names.iter().enumerate() {
+        let want = flat.var_index(name).map_or(0.0, |j| fg[j]);
+        assert!(
+            close(g[k], want, scale),
+            "d/d{name}: {} against {want}",
+            g[k]
+        );
+    }
+}
+
+#[test]
+fn rosenbrock_indexed_equals_unrolled() {
+    let text = "param n = 7\nvar x[1..n]\nsum(i in 1..n-1, 100*(x[i+1] - x[i]^2)^2 + (1 - x[i])^2)";
+    let flat = unrolled(6, |i| {
+        format!("100*(x_{} - x_{i}^2)^2 + (1 - x_{i})^2", i + 1)
+    });
+    agree(&parse(text), &parse(&flat), |k| -1.2 + 0.3 * k as f64);
+    // The same formula at another size, without parsing again.
+    let mut f = parse(text);
+    f.bind(&[("n".to_string(), 3.0)], &[]).unwrap();
+    assert_eq!(f.vars(), ["x[1]", "x[2]", "x[3]"]);
+    let flat3 = unrolled(2, |i| {
+        format!("100*(x_{} - x_{i}^2)^2 + (1 - x_{i})^2", i + 1)
+    });
+    agree(&f, &parse(&flat3), |k| 0.5 - 0.2 * k as f64);
+}
+
+#[test]
+fn sums_inside_functions_products_and_double_sums_equal_unrolled() {
+    // log-sum-exp, a product, an index used as a number, a dependent
+    // double sum, an indexed definition, a two-dimensional array.
+    let cases: Vec<(String, String)> = vec![
+        (
+            "var x[1..4]\nlog(sum(i in 1..4, exp(x[i])))".into(),
+            format!("log({})", unrolled(4, |i| format!("exp(x_{i})"))),
+        ),
+        (
+            "var x[1..4]\nprod(i in 1..4, x[i]) * sum(i in 1..4, i*x[i])".into(),
+            format!(
+                "({}) * ({})",
+                (1..=4).map(|i| format!("x_{i}")).collect::<Vec<_>>().join("*"),
+                unrolled(4, |i| format!("{i}*x_{i}"))
+            ),
+        ),
+        (
+            "var x[1..4]\nsum(i in 1..3, j in i+1..4, (x[i] - x[j])^2 / (i + j))".into(),
+            (1..=3)
+                .flat_map(|i| (i + 1..=4).map(move |j| format!("(x_{i} - x_{j})^2/{}", i + j)))
+                .collect::<Vec<_>>()
+                .join(" + "),
+        ),
+        (
+            "var x[1..5]\nlet r[i] = x[i+1] - 2*x[i]\nsum(k in 1..4, r[k]^2) + sin(r[2])".into(),
+            format!(
+                "{} + sin(x_3 - 2*x_2)",
+                unrolled(4, |k| format!("(x_{} - 2*x_{k})^2", k + 1))
+            ),
+        ),
+        (
+            "var p[1..3, 1..2]\nsum(i in 1..2, j in i+1..3, sqrt((p[i,1] - p[j,1])^2 + (p[i,2] - p[j,2])^2))"
+                .into(),
+            (1..=2)
+                .flat_map(|i| {
+                    (i + 1..=3).map(move |j| {
+                        format!("sqrt((p_{i}_1 - p_{j}_1)^2 + (p_{i}_2 - p_{j}_2)^2)")
+                    })
+                })
+                .collect::<Vec<_>>()
+                .join(" + "),
+        ),
+        (
+            "var x[1..3]\nsum(i in 1..3, x[4-i]*x[1]) + x[2]^3".into(),
+            format!("{} + x_2^3", unrolled(3, |i| format!("x_{}*x_1", 4 - i))),
+        ),
+    ];
+    for (text, flat) in &cases {
+        agree(&parse(text), &parse(flat), |k| {
+            0.7 + 0.37 * k as f64 - 0.05 * (k * k) as f64
+        });
+    }
+}
+
+#[test]
+fn data_and_parameters_fit_a_model() {
+    let t = vec![0.0, 1.0, 2.0, 3.0];
+    let y = vec![3.0, 1.9, 1.3, 1.1];
+    let text = "data t, y\nsum(i in 1..rows, (y[i] - a*exp(-b*t[i]) - c)^2)";
+    let f = parse_with(text, &[], &[("t", t.clone()), ("y", y.clone())]);
+    assert_eq!(f.vars(), ["a", "b", "c"]);
+    let flat = unrolled(4, |i| {
+        format!("({} - a*exp(-b*{}) - c)^2", y[i - 1], t[i - 1])
+    });
+    agree(&f, &parse(&flat), |k| [2.0, 0.9, 1.0][k]);
+    // Scalar variables only: the Hessian is built too, and matches.
+    let mut f = f;
+    let mut flat = parse(&flat);
+    let (h, hf) = (f.hessian().unwrap(), flat.hessian().unwrap());
+    let x = [2.0, 0.9, 1.0];
+    for (row, frow) in h.iter().zip(&hf) {
+        let a = f.eval_nodes(row, &x);
+        let b = flat.eval_nodes(frow, &x);
+        for (u, v) in a.iter().zip(&b) {
+            assert!(close(*u, *v, 1.0), "{u} against {v}");
+        }
+    }
+    // The derivative prints as a sum, and reads back as the same function.
+    let da = f.partial("a").unwrap().to_string();
+    assert_eq!(
+        da,
+        "sum(i in 1..rows, -2*(y[i] - a*exp(-b*t[i]) - c)*exp(-b*t[i]))"
+    );
+    let again = parse_with(&format!("data t, y\n{da}"), &[], &[("t", t), ("y", y)]);
+    let x = [2.0, 0.9, 1.0];
+    let want = f.eval_nodes(&[f.gradient()[0]], &x)[0];
+    assert_eq!(again.eval(&x), want);
+}
+
+#[test]
+fn parameters_are_set_and_checked() {
+    let text = "param n = 3\nsum(i in 1..n, (x - i)^2)";
+    let f = parse_with(text, &[("n", 5.0)], &[]);
+    assert_eq!(f.eval(&[0.0]), 1.0 + 4.0 + 9.0 + 16.0 + 25.0);
+    let unknown = Formula::parse_with(
+        text,
+        &Options {
+            params: vec![("m".into(), 1.0)],
+            ..Options::default()
+        },
+    )
+    .err()
+    .unwrap();
+    assert_eq!(unknown.message, "the formula has no parameter 'm'");
+    let fractional = Formula::parse_with(
+        text,
+        &Options {
+            params: vec![("n".into(), 2.5)],
+            ..Options::default()
+        },
+    )
+    .err()
+    .unwrap();
+    assert_eq!(fractional.kind, ErrorKind::Index);
+}
+
+#[test]
+fn bad_indices_are_errors_with_a_caret() {
+    let cases = [
+        (
+            "var x[1..3]\nsum(i in 1..4, x[i])",
+            "this reads x[4], outside its extent 1..3",
+            "x[i]",
+            Some("when i = 4"),
+        ),
+        (
+            "sum(i in 1..3, x[i*i])",
+            "an index must be affine: a sum of integer multiples of loop indices and parameters",
+            "i*i",
+            None,
+        ),
+        (
+            "sum(i in 1..3, x[i]) + i",
+            "'i' is a loop index, used here outside its sum",
+            "i",
+            None,
+        ),
+        (
+            "sum(i, x[i])",
+            "'sum' needs an index and its range",
+            "sum(i, x[i])",
+            None,
+        ),
+        (
+            "var x[1..3]\nx + 1",
+            "'x' is an array: read one element, as x[i]",
+            "x",
+            None,
+        ),
+        (
+            "data t\nsum(i in 1..rows, t[i+1])",
+            "no data were given for 't'",
+            "t",
+            None,
+        ),
+        (
+            "var x[1..2]\nx[1, 2]",
+            "'x' has 1 index, but 2 are given",
+            "x[1, 2]",
+            None,
+        ),
+        (
+            "sum(i in 1..3, x[i/2])",
+            "an index must be affine: a sum of integer multiples of loop indices and parameters",
+            "i/2",
+            None,
+        ),
+    ];
+    for (text, message, underlined, hint) in cases {
+        let e = Formula::parse(text).err().unwrap();
+        assert_eq!(e.message, message, "{text}");
+        let span = e.span.unwrap_or_else(|| panic!("{text}: no span"));
+        assert_eq!(&text[span.range()], underlined, "{text}");
+        if let Some(h) = hint {
+            assert_eq!(e.hint.as_deref(), Some(h), "{text}");
+        }
+    }
+}
+
+#[test]
+fn an_undeclared_array_extends_to_its_largest_read() {
+    let f = parse("sum(i in 2..5, x[i-1]*x[i+1])");
+    assert_eq!(f.vars(), ["x[1]", "x[2]", "x[3]", "x[4]", "x[5]", "x[6]"]);
+    let below = Formula::parse("sum(i in 1..3, x[i-1])").err().unwrap();
+    assert_eq!(
+        below.message,
+        "this reads x[0], but an undeclared array starts at index 1"
+    );
+    assert_eq!(
+        below.hint.as_deref(),
+        Some("declare its extent, as in var x[0..n]")
+    );
+}
+
+#[test]
+fn reductions_print_as_themselves_and_read_back() {
+    let text = "param n = 6\nvar x[1..n]\nsum(i in 1..n-1, j in i+1..n, x[i]*x[j]/(i+j)) + prod(k in 2..n, cos(x[k]))";
+    let f = parse(text);
+    let printed = f.to_slope(f.value()).unwrap();
+    let again = parse(&format!("param n = 6\nvar x[1..n]\n{printed}"));
+    let x: Vec<f64> = (0..6).map(|k| 0.3 * k as f64 - 0.4).collect();
+    assert_eq!(f.eval(&x), again.eval(&x), "{printed}");
+    assert_eq!(again.to_slope(again.value()).unwrap(), printed);
+}
+
+#[test]
+fn the_command_line_evaluates_and_minimises_indexed_formulas() {
+    let rosen =
+        "param n = 4\nvar x[1..n]\nsum(i in 1..n-1, 100*(x[i+1] - x[i]^2)^2 + (1 - x[i])^2)";
+    let (v, _) = json(&[
+        "eval",
+        rosen,
+        "--at",
+        "x=-1.2,x[2]=1",
+        "--grad",
+        "--set",
+        "n=3",
+        "--json",
+    ]);
+    assert_eq!(v["vars"], serde_json::json!(["x[1]", "x[2]", "x[3]"]));
+    let flat = "100*(x2 - x1^2)^2 + (1 - x1)^2 + 100*(x3 - x2^2)^2 + (1 - x2)^2";
+    let (w, _) = json(&[
+        "eval",
+        flat,
+        "--at",
+        "x1=-1.2,x2=1,x3=-1.2",
+        "--grad",
+        "--json",
+        "--vars",
+        "x1,x2,x3",
+    ]);
+    assert_eq!(v["value"], w["value"]);
+    assert_eq!(v["gradient"], w["gradient"]);
+    let (m, _) = json(&["min", rosen, "--start", "x=-1.2", "--set", "n=20", "--json"]);
+    assert_eq!(m["converged"], true, "{m}");
+    for xi in m["x"].as_array().unwrap() {
+        assert!((xi.as_f64().unwrap() - 1.0).abs() < 1e-6, "{m}");
+    }
+    let bad = run(&["eval", rosen, "--at", "x=1", "--set", "n=x"]);
+    assert_eq!(bad.status, 2);
+    assert!(
+        bad.stderr.contains("--set: 'x' is not a number"),
+        "{}",
+        bad.stderr
+    );
+}
