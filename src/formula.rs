@@ -8,6 +8,7 @@ use crate::diff::{self, Scatter};
 use crate::error::{Error, ErrorKind, Limit, Result};
 use crate::eval::{GradientInterpreter, Interpreter};
 use crate::graph::{Graph, NodeId};
+use crate::jit::{InputBuffers, LoopCode, Outputs};
 use crate::lower::{self, Indexed, Lowered, quoted_list};
 use crate::parse::{self, Limits};
 use crate::print;
@@ -125,6 +126,24 @@ impl Formula {
         let mut grad = vec![0.0; self.vars.len()];
         let v = self.value_grad_into(x, &mut grad);
         (v, grad)
+    }
+
+    /// Native code for the value, and for the value and gradient, of an
+    /// indexed formula (loops over its ranges), with the inputs it reads
+    /// for the bound parameters and data.
+    pub(crate) fn compile_loops(&self) -> Result<(LoopCode, LoopCode, InputBuffers)> {
+        let ranks: Vec<usize> = self.indexed.arrays.iter().map(|a| a.rank).collect();
+        let n_params = self.indexed.params.len();
+        let mut outputs = Outputs {
+            value: self.value,
+            scalars: &self.gradient,
+            scatters: &self.scatters,
+            gradient: false,
+        };
+        let value = LoopCode::compile(&self.graph, &outputs, n_params, &ranks)?;
+        outputs.gradient = true;
+        let value_grad = LoopCode::compile(&self.graph, &outputs, n_params, &ranks)?;
+        Ok((value, value_grad, self.frame.inputs(self.vars.len())))
     }
 
     /// [`Formula::value_grad`] into a caller's buffer.

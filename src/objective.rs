@@ -10,7 +10,7 @@ use crate::eval::Interpreter;
 use crate::fd::{self, Scheme};
 use crate::formula::Formula;
 use crate::graph::{Graph, NodeId};
-use crate::jit::{Compiled, DescentKernel, Variant};
+use crate::jit::{Compiled, DescentKernel, InputBuffers, LoopCode, Variant};
 
 /// A function to minimise: anything that gives a value and a gradient.
 /// Methods take `&mut self` so that implementations can keep buffers and
@@ -107,9 +107,13 @@ enum Code {
         value: Arc<Compiled>,
         value_grad: Arc<Compiled>,
     },
-    /// A formula with loops, run by the interpreter until loops are
-    /// compiled to native code.
-    Interpreted(Arc<Formula>),
+    /// An indexed formula: loops in native code, reading the parameters
+    /// and data it was bound with.
+    Loops {
+        value: Arc<LoopCode>,
+        value_grad: Arc<LoopCode>,
+        inputs: Arc<InputBuffers>,
+    },
 }
 
 /// The Hessian's code, compiled on first request from the formula it keeps
@@ -124,12 +128,17 @@ impl Formula {
     /// first request). Compiling takes about a microsecond per node; the
     /// code runs at the speed of hand-written Rust.
     ///
-    /// A formula with parameters, arrays, data or loops is not compiled
-    /// yet: it runs on the interpreter (the same values, more slowly).
+    /// An indexed formula compiles to loops over its ranges, reading its
+    /// parameters and data at run time; its code does not grow with `n`.
     pub fn compile(&self) -> Result<CompiledFormula> {
         let n = self.vars().len();
         let code = if self.is_indexed() {
-            Code::Interpreted(Arc::new(self.clone()))
+            let (value, value_grad, inputs) = self.compile_loops()?;
+            Code::Loops {
+                value: Arc::new(value),
+                value_grad: Arc::new(value_grad),
+                inputs: Arc::new(inputs),
+            }
         } else {
             let mut outputs = vec![self.value()];
             outputs.extend_from_slice(self.gradient());
@@ -198,7 +207,10 @@ impl CompiledFormula {
                 value.call(x, &mut self.out[..1]);
                 self.out[0]
             }
-            Code::Interpreted(f) => f.eval(x),
+            Code::Loops { value, inputs, .. } => {
+                value.call(inputs, x, &mut self.out[..1]);
+                self.out[0]
+            }
         }
     }
 
@@ -209,7 +221,13 @@ impl CompiledFormula {
                 grad.copy_from_slice(&self.out[1..]);
                 self.out[0]
             }
-            Code::Interpreted(f) => f.value_grad_into(x, grad),
+            Code::Loops {
+                value_grad, inputs, ..
+            } => {
+                value_grad.call(inputs, x, &mut self.out);
+                grad.copy_from_slice(&self.out[1..]);
+                self.out[0]
+            }
         }
     }
 
@@ -278,7 +296,7 @@ impl Objective for CompiledFormula {
                 code: value_grad,
                 negate: false,
             }),
-            Code::Interpreted(_) => None,
+            Code::Loops { .. } => None,
         }
     }
 }

@@ -45,6 +45,7 @@ mod codegen;
 mod compiled;
 mod descent;
 mod libm;
+mod loops;
 mod lower;
 mod region;
 mod schedule;
@@ -53,6 +54,7 @@ mod testing;
 
 pub use compiled::Compiled;
 pub use descent::{DescentKernel, DescentState, Variant};
+pub use loops::{InputBuffers, LoopCode, Outputs};
 
 use crate::error::{Error, ErrorKind};
 use crate::graph::{Graph, NodeId};

@@ -75,6 +75,7 @@ fn rosenbrock_indexed_equals_unrolled() {
         format!("100*(x_{} - x_{i}^2)^2 + (1 - x_{i})^2", i + 1)
     });
     agree(&parse(text), &parse(&flat), |k| -1.2 + 0.3 * k as f64);
+    compiled_equals_interpreted(&parse(text), |k| -1.2 + 0.3 * k as f64);
     // The same formula at another size, without parsing again.
     let mut f = parse(text);
     f.bind(&[("n".to_string(), 3.0)], &[]).unwrap();
@@ -134,10 +135,34 @@ fn sums_inside_functions_products_and_double_sums_equal_unrolled() {
         ),
     ];
     for (text, flat) in &cases {
-        agree(&parse(text), &parse(flat), |k| {
-            0.7 + 0.37 * k as f64 - 0.05 * (k * k) as f64
-        });
+        let at = |k: usize| 0.7 + 0.37 * k as f64 - 0.05 * (k * k) as f64;
+        let f = parse(text);
+        agree(&f, &parse(flat), at);
+        compiled_equals_interpreted(&f, at);
     }
+}
+
+/// The native loops give the interpreter's value and gradient, to the bit.
+fn compiled_equals_interpreted(f: &Formula, at: impl Fn(usize) -> f64) {
+    let x: Vec<f64> = (0..f.vars().len()).map(at).collect();
+    let (v, g) = f.value_grad(&x);
+    let compiled = f.compile().unwrap();
+    let (cv, cg) = compiled.value_grad(&x).unwrap();
+    assert_eq!(
+        v.to_bits(),
+        cv.to_bits(),
+        "{}: value {v} against {cv}",
+        f.source()
+    );
+    for (a, b) in g.iter().zip(&cg) {
+        assert_eq!(
+            a.to_bits(),
+            b.to_bits(),
+            "{}: gradient {g:?} against {cg:?}",
+            f.source()
+        );
+    }
+    assert_eq!(compiled.value(&x).unwrap().to_bits(), v.to_bits());
 }
 
 #[test]
@@ -151,6 +176,7 @@ fn data_and_parameters_fit_a_model() {
         format!("({} - a*exp(-b*{}) - c)^2", y[i - 1], t[i - 1])
     });
     agree(&f, &parse(&flat), |k| [2.0, 0.9, 1.0][k]);
+    compiled_equals_interpreted(&f, |k| [2.0, 0.9, 1.0][k]);
     // Scalar variables only: the Hessian is built too, and matches.
     let mut f = f;
     let mut flat = parse(&flat);

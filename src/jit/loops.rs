@@ -1,0 +1,646 @@
+//! Native code for indexed formulas: value, and value with gradient, as one
+//! Cranelift function with a loop per reduction and per scatter.
+//!
+//! The straight-line pipeline (lowering, scheduling, chunking) is for
+//! formulas whose size is their text's; an indexed formula's size is its
+//! body's, whatever the range, so its code is emitted directly from the
+//! graph, node by node, in the interpreter's order (`eval.rs`): a sum adds
+//! left to right, a product multiplies its numerator left to right and
+//! divides once by its denominator, a reduction accumulates from 0 (or 1)
+//! over its index tuples with the last index fastest, and the gradient of
+//! an array is zeroed and then added to by each scatter in order. Powers
+//! with exponents -1 to 4 repeat [`builtins::powi`]'s multiplications,
+//! `^0.5` is `sqrt`, and other powers and the transcendental functions call
+//! the same Rust functions the interpreter calls (`libm.rs`). So compiled
+//! and interpreted values agree to the bit.
+//!
+//! Sizes, parameters and data are run-time inputs read through [`Inputs`]:
+//! changing `n` or the data does not recompile. The code trusts the reads
+//! it makes: binding (`bind.rs`) checked every read of every loop against
+//! its array's extent, and [`LoopCode::call`] checks the lengths of `x` and
+//! `out` against the frame it was given.
+
+use std::collections::HashMap;
+
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::{AbiParam, InstBuilder, MemFlagsData, Value, types};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use cranelift_jit::JITModule;
+use cranelift_module::{FuncId, Linkage, Module};
+
+use super::codegen_error;
+use super::libm::wrapper;
+use super::lower::{Callee, Op};
+use super::region::{self, NativeCode};
+use crate::ast::ReduceOp;
+use crate::bind::{Frame, MAX_LEVELS};
+use crate::builtins::{Func, small_integer};
+use crate::diff::Scatter;
+use crate::error::Result;
+use crate::eval::loop_body;
+use crate::graph::{Affine, Graph, Node, NodeId, Range, Read, Source, Symbol, reachable};
+
+/// The run-time inputs of the code, laid out for it by [`Frame::inputs`].
+#[repr(C)]
+pub struct Inputs {
+    /// `[n_vars, int_params.., per array: offset, per dimension: lo, len]`.
+    ints: *const i64,
+    /// The parameters' values.
+    floats: *const f64,
+    /// Each data column's first element.
+    data: *const *const f64,
+}
+
+/// The buffers [`Inputs`] points into, built from a [`Frame`].
+#[derive(Clone, Debug, Default)]
+pub struct InputBuffers {
+    ints: Vec<i64>,
+    floats: Vec<f64>,
+    data: Vec<Vec<f64>>,
+    n_vars: usize,
+}
+
+impl Frame {
+    /// The frame as the native code reads it.
+    pub fn inputs(&self, n_vars: usize) -> InputBuffers {
+        let mut ints = vec![n_vars as i64];
+        ints.extend_from_slice(&self.int_params);
+        for p in &self.arrays {
+            ints.push(p.offset as i64);
+            for &(lo, len) in &p.dims {
+                ints.push(lo);
+                ints.push(len as i64);
+            }
+        }
+        InputBuffers {
+            ints,
+            floats: self.params.clone(),
+            data: self.data.clone(),
+            n_vars,
+        }
+    }
+}
+
+/// Where an array's block starts in [`Inputs::ints`]: after `n_vars`, the
+/// parameters and the blocks of the arrays before it.
+fn array_blocks(n_params: usize, ranks: &[usize]) -> Vec<usize> {
+    let mut at = 1 + n_params;
+    ranks
+        .iter()
+        .map(|r| {
+            let start = at;
+            at += 1 + 2 * r;
+            start
+        })
+        .collect()
+}
+
+/// Native code for an indexed formula's value, or value and gradient.
+pub struct LoopCode {
+    code: NativeCode,
+    gradient: bool,
+}
+
+type Entry = unsafe extern "C" fn(*const f64, *mut f64, *const Inputs);
+
+/// What the code computes: the value, then (with `gradient`) the scalar
+/// partials, then the arrays' partials by scatters.
+pub struct Outputs<'a> {
+    pub value: NodeId,
+    pub scalars: &'a [NodeId],
+    pub scatters: &'a [Scatter],
+    pub gradient: bool,
+}
+
+impl LoopCode {
+    /// Compiles `outputs` of `graph`, whose arrays have `ranks` dimensions
+    /// and which has `n_params` parameters.
+    pub fn compile(
+        graph: &Graph,
+        outputs: &Outputs<'_>,
+        n_params: usize,
+        ranks: &[usize],
+    ) -> Result<LoopCode> {
+        let code = region::build(
+            |module| generate(module, graph, outputs, n_params, ranks),
+            1 << 20,
+            region::MAX_REGION,
+        )?;
+        Ok(LoopCode {
+            code,
+            gradient: outputs.gradient,
+        })
+    }
+
+    /// Writes the value to `out[0]` and, for gradient code, the gradient to
+    /// `out[1..]`.
+    ///
+    /// Panics if `x` or `out` do not fit `inputs` (a programming error: the
+    /// code trusts the lengths).
+    pub fn call(&self, inputs: &InputBuffers, x: &[f64], out: &mut [f64]) {
+        assert_eq!(
+            x.len(),
+            inputs.n_vars,
+            "LoopCode::call: x has the wrong length"
+        );
+        let want = if self.gradient { inputs.n_vars + 1 } else { 1 };
+        assert!(out.len() >= want, "LoopCode::call: out is too short");
+        let data: Vec<*const f64> = inputs.data.iter().map(|c| c.as_ptr()).collect();
+        let abi = Inputs {
+            ints: inputs.ints.as_ptr(),
+            floats: inputs.floats.as_ptr(),
+            data: data.as_ptr(),
+        };
+        // SAFETY: the code was generated by `generate` with the `Entry`
+        // signature. It reads `x[0..n_vars]` and writes `out[0..want]`
+        // (lengths checked above; `n_vars` is `ints[0]`, the same number);
+        // every array and data read stays inside `x` and the columns,
+        // because binding checked each read's range against the extents
+        // recorded in `ints`; `abi`'s buffers live until the call returns.
+        unsafe {
+            let entry = std::mem::transmute::<*const u8, Entry>(self.code.entry());
+            entry(x.as_ptr(), out.as_mut_ptr(), &abi);
+        }
+    }
+}
+
+fn generate(
+    module: &mut JITModule,
+    graph: &Graph,
+    outputs: &Outputs<'_>,
+    n_params: usize,
+    ranks: &[usize],
+) -> Result<FuncId> {
+    let ptr = module.target_config().pointer_type();
+    let mut sig = module.make_signature();
+    for _ in 0..3 {
+        sig.params.push(AbiParam::new(ptr));
+    }
+    let id = module
+        .declare_anonymous_function(&sig)
+        .map_err(codegen_error)?;
+    let mut ctx = module.make_context();
+    ctx.func.signature = sig;
+    let mut fctx = FunctionBuilderContext::new();
+    {
+        let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let params = b.block_params(entry).to_vec();
+        let flags = MemFlagsData::trusted();
+        let ints = b.ins().load(ptr, flags, params[2], 0);
+        let floats = b.ins().load(ptr, flags, params[2], 8);
+        let data = b.ins().load(ptr, flags, params[2], 16);
+        let levels: Vec<Variable> = (0..MAX_LEVELS).map(|_| b.declare_var(types::I64)).collect();
+        let mut e = Emitter {
+            graph,
+            module,
+            b,
+            x: params[0],
+            out: params[1],
+            ints,
+            floats,
+            data,
+            ptr,
+            levels,
+            values: HashMap::new(),
+            imports: HashMap::new(),
+            blocks: array_blocks(n_params, ranks),
+            bodies: HashMap::new(),
+        };
+        e.emit(outputs)?;
+        e.b.ins().return_(&[]);
+        e.b.seal_all_blocks();
+        let config = e.module.target_config();
+        e.b.finalize(config);
+    }
+    let result = module.define_function(id, &mut ctx);
+    module.clear_context(&mut ctx);
+    result.map_err(codegen_error)?;
+    Ok(id)
+}
+
+struct Emitter<'a, 'b> {
+    graph: &'a Graph,
+    module: &'a mut JITModule,
+    b: FunctionBuilder<'b>,
+    x: Value,
+    out: Value,
+    ints: Value,
+    floats: Value,
+    data: Value,
+    ptr: types::Type,
+    /// Each loop level's index.
+    levels: Vec<Variable>,
+    /// Each node's value where it is in scope (loop bodies remove theirs
+    /// when their loop ends).
+    values: HashMap<NodeId, Value>,
+    imports: HashMap<Callee, FuncId>,
+    /// Where each array's block starts in `ints`.
+    blocks: Vec<usize>,
+    /// Each reduction's per-iteration nodes.
+    bodies: HashMap<NodeId, Vec<NodeId>>,
+}
+
+fn flags() -> MemFlagsData {
+    MemFlagsData::trusted()
+}
+
+impl Emitter<'_, '_> {
+    fn emit(&mut self, o: &Outputs<'_>) -> Result<()> {
+        let mut roots = vec![o.value];
+        if o.gradient {
+            roots.extend_from_slice(o.scalars);
+            roots.extend(o.scatters.iter().map(|s| s.value));
+        }
+        let all = reachable(self.graph, &roots);
+        for &id in &all {
+            if let Node::Reduce(r, [body]) = self.graph.node(id) {
+                let bound = self.graph.meta(id).levels | r.own_levels();
+                self.bodies
+                    .insert(id, loop_body(self.graph, *body, r.own_levels(), bound));
+            }
+        }
+        for &id in all.iter().filter(|&&id| self.graph.meta(id).levels == 0) {
+            self.node(id)?;
+        }
+        let v = self.values[&o.value];
+        self.b.ins().store(flags(), v, self.out, 0);
+        if !o.gradient {
+            return Ok(());
+        }
+        for (k, s) in o.scalars.iter().enumerate() {
+            let v = self.values[s];
+            self.b
+                .ins()
+                .store(flags(), v, self.out, (8 * (k + 1)) as i32);
+        }
+        // The arrays' partials: zeroed, then added to by each scatter.
+        let first = self.b.ins().iconst(types::I64, 1 + o.scalars.len() as i64);
+        let n = self.b.ins().load(types::I64, flags(), self.ints, 0);
+        let end = self.b.ins().iadd_imm_s(n, 1);
+        let zero = self.b.ins().f64const(0.0);
+        let i = self.b.declare_var(types::I64);
+        self.b.def_var(i, first);
+        self.counted_loop(i, end, |e| {
+            let at = e.b.use_var(i);
+            let addr = e.element(e.out, at);
+            e.b.ins().store(flags(), zero, addr, 0);
+            Ok(())
+        })?;
+        for s in o.scatters {
+            let own = s.loops.iter().fold(0, |a, r| a | r.own_levels());
+            let list = loop_body(self.graph, s.value, own, own);
+            self.scatter(s, &list, 0)?;
+        }
+        Ok(())
+    }
+
+    /// `for (; var < end; var++) body`, `end` exclusive.
+    fn counted_loop(
+        &mut self,
+        var: Variable,
+        end: Value,
+        mut body: impl FnMut(&mut Self) -> Result<()>,
+    ) -> Result<()> {
+        let (header, inner, exit) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
+        self.b.ins().jump(header, &[]);
+        self.b.switch_to_block(header);
+        let at = self.b.use_var(var);
+        let done = self.b.ins().icmp(IntCC::SignedGreaterThanOrEqual, at, end);
+        self.b.ins().brif(done, exit, &[], inner, &[]);
+        self.b.switch_to_block(inner);
+        body(self)?;
+        let at = self.b.use_var(var);
+        let next = self.b.ins().iadd_imm_s(at, 1);
+        self.b.def_var(var, next);
+        self.b.ins().jump(header, &[]);
+        self.b.switch_to_block(exit);
+        Ok(())
+    }
+
+    /// The nested loops of `ranges` (levels from `level` on), with `body`
+    /// run innermost.
+    fn ranges(
+        &mut self,
+        ranges: &[Range],
+        level: u32,
+        body: &mut dyn FnMut(&mut Self) -> Result<()>,
+    ) -> Result<()> {
+        let Some((first, rest)) = ranges.split_first() else {
+            return body(self);
+        };
+        let lo = self.affine(&first.lo);
+        let hi = self.affine(&first.hi);
+        let end = self.b.ins().iadd_imm_s(hi, 1);
+        let var = self.levels[level as usize];
+        self.b.def_var(var, lo);
+        self.counted_loop(var, end, |e| e.ranges(rest, level + 1, body))
+    }
+
+    fn scatter(&mut self, s: &Scatter, list: &[NodeId], depth: usize) -> Result<()> {
+        let Some(r) = s.loops.get(depth) else {
+            for &n in list {
+                self.node(n)?;
+            }
+            let v = self.values[&s.value];
+            let at = self.position(&s.target)?;
+            let one = self.b.ins().iadd_imm_s(at, 1);
+            let addr = self.element(self.out, one);
+            let g = self.b.ins().load(types::F64, flags(), addr, 0);
+            let sum = self.b.ins().fadd(g, v);
+            self.b.ins().store(flags(), sum, addr, 0);
+            for n in list {
+                self.values.remove(n);
+            }
+            return Ok(());
+        };
+        let r = r.clone();
+        self.ranges(&r.ranges, r.level, &mut |e| e.scatter(s, list, depth + 1))
+    }
+
+    /// The address of element `i` (an i64) of the f64 array at `base`.
+    fn element(&mut self, base: Value, i: Value) -> Value {
+        let bytes = self.b.ins().ishl_imm_s(i, 3);
+        let bytes = if self.ptr == types::I64 {
+            bytes
+        } else {
+            self.b.ins().ireduce(self.ptr, bytes)
+        };
+        self.b.ins().iadd(base, bytes)
+    }
+
+    fn int(&mut self, slot: usize) -> Value {
+        self.b
+            .ins()
+            .load(types::I64, flags(), self.ints, (8 * slot) as i32)
+    }
+
+    fn affine(&mut self, a: &Affine) -> Value {
+        let mut acc = self.b.ins().iconst(types::I64, a.constant);
+        for (s, k) in a.terms.iter() {
+            let v = match s {
+                Symbol::Level(l) => self.b.use_var(self.levels[*l as usize]),
+                Symbol::Param(p) => self.int(1 + *p as usize),
+            };
+            let term = if *k == 1 {
+                v
+            } else {
+                self.b.ins().imul_imm_s(v, *k)
+            };
+            acc = self.b.ins().iadd(acc, term);
+        }
+        acc
+    }
+
+    /// The position in `x` of an array element.
+    fn position(&mut self, r: &Read) -> Result<Value> {
+        let Source::Var(a) = r.source else {
+            return Err(codegen_error("a data read has no position in x"));
+        };
+        let block = self.blocks[a as usize];
+        let mut linear = self.b.ins().iconst(types::I64, 0);
+        for (d, index) in r.index.iter().enumerate() {
+            let i = self.affine(index);
+            let lo = self.int(block + 1 + 2 * d);
+            let len = self.int(block + 2 + 2 * d);
+            let k = self.b.ins().isub(i, lo);
+            let scaled = self.b.ins().imul(linear, len);
+            linear = self.b.ins().iadd(scaled, k);
+        }
+        let offset = self.int(block);
+        Ok(self.b.ins().iadd(offset, linear))
+    }
+
+    fn import(&mut self, callee: Callee) -> Result<cranelift_codegen::ir::FuncRef> {
+        let id = match self.imports.get(&callee) {
+            Some(&id) => id,
+            None => {
+                let (name, _) = wrapper(callee).ok_or_else(|| codegen_error("no wrapper"))?;
+                let mut sig = self.module.make_signature();
+                let arity = Op::Call(callee).arity();
+                sig.params
+                    .extend(std::iter::repeat_n(AbiParam::new(types::F64), arity));
+                sig.returns.push(AbiParam::new(types::F64));
+                let id = self
+                    .module
+                    .declare_function(name, Linkage::Import, &sig)
+                    .map_err(codegen_error)?;
+                self.imports.insert(callee, id);
+                id
+            }
+        };
+        Ok(self.module.declare_func_in_func(id, self.b.func))
+    }
+
+    fn call(&mut self, callee: Callee, args: &[Value]) -> Result<Value> {
+        let f = self.import(callee)?;
+        let call = self.b.ins().call(f, args);
+        Ok(self.b.inst_results(call)[0])
+    }
+
+    /// `builtins::pow(b, e)` for a constant `e`, with its operations.
+    fn pow_const(&mut self, b: Value, e: f64) -> Result<Value> {
+        if let Some(n) = small_integer(e) {
+            // `builtins::powi`'s binary powering, multiplication by
+            // multiplication.
+            let mut k = n.unsigned_abs();
+            let mut base = b;
+            let mut acc: Option<Value> = None;
+            while k > 0 {
+                if k & 1 == 1 {
+                    acc = Some(match acc {
+                        Some(a) => self.b.ins().fmul(a, base),
+                        None => base,
+                    });
+                }
+                k >>= 1;
+                if k > 0 {
+                    base = self.b.ins().fmul(base, base);
+                }
+            }
+            let p = match acc {
+                Some(p) => p,
+                None => self.b.ins().f64const(1.0),
+            };
+            return Ok(if n < 0 {
+                let one = self.b.ins().f64const(1.0);
+                self.b.ins().fdiv(one, p)
+            } else {
+                p
+            });
+        }
+        if e == 0.5 {
+            return Ok(self.b.ins().sqrt(b));
+        }
+        if e == -0.5 {
+            let s = self.b.ins().sqrt(b);
+            let one = self.b.ins().f64const(1.0);
+            return Ok(self.b.ins().fdiv(one, s));
+        }
+        let e = self.b.ins().f64const(e);
+        self.call(Callee::Powf, &[b, e])
+    }
+
+    /// Emits `id` (its children are emitted already) and records its value.
+    fn node(&mut self, id: NodeId) -> Result<Value> {
+        if let Some(&v) = self.values.get(&id) {
+            return Ok(v);
+        }
+        let g = self.graph;
+        let v = |e: &Self, n: &NodeId| -> Result<Value> {
+            e.values
+                .get(n)
+                .copied()
+                .ok_or_else(|| codegen_error("an operand was not emitted before its use"))
+        };
+        let value = match g.node(id) {
+            Node::Const(c) => self.b.ins().f64const(*c),
+            Node::Var(i) => {
+                self.b
+                    .ins()
+                    .load(types::F64, flags(), self.x, (8 * *i as usize) as i32)
+            }
+            Node::Param(p) => {
+                self.b
+                    .ins()
+                    .load(types::F64, flags(), self.floats, (8 * *p as usize) as i32)
+            }
+            Node::Index(l) => {
+                let i = self.b.use_var(self.levels[*l as usize]);
+                self.b.ins().fcvt_from_sint(types::F64, i)
+            }
+            Node::Read(r) => match r.source {
+                Source::Var(_) => {
+                    let at = self.position(r)?;
+                    let addr = self.element(self.x, at);
+                    self.b.ins().load(types::F64, flags(), addr, 0)
+                }
+                Source::Data(d) => {
+                    let column =
+                        self.b
+                            .ins()
+                            .load(self.ptr, flags(), self.data, (8 * d as usize) as i32);
+                    let i = self.affine(&r.index[0]);
+                    let k = self.b.ins().iadd_imm_s(i, -1);
+                    let addr = self.element(column, k);
+                    self.b.ins().load(types::F64, flags(), addr, 0)
+                }
+            },
+            Node::Sum(terms) => {
+                let mut acc = v(self, &terms[0])?;
+                for t in &terms[1..] {
+                    let t = v(self, t)?;
+                    acc = self.b.ins().fadd(acc, t);
+                }
+                acc
+            }
+            Node::Product(factors) => {
+                let mut num: Option<Value> = None;
+                let mut den: Option<Value> = None;
+                for f in factors.iter() {
+                    match crate::graph::denominator_exponent(g, *f) {
+                        Some((base, e)) => {
+                            let base = v(self, &base)?;
+                            let p = self.pow_const(base, e)?;
+                            den = Some(match den {
+                                Some(d) => self.b.ins().fmul(d, p),
+                                None => p,
+                            });
+                        }
+                        None => {
+                            let f = v(self, f)?;
+                            num = Some(match num {
+                                Some(n) => self.b.ins().fmul(n, f),
+                                None => f,
+                            });
+                        }
+                    }
+                }
+                match (num, den) {
+                    (Some(n), Some(d)) => self.b.ins().fdiv(n, d),
+                    (Some(n), None) => n,
+                    (None, Some(d)) => {
+                        let one = self.b.ins().f64const(1.0);
+                        self.b.ins().fdiv(one, d)
+                    }
+                    (None, None) => self.b.ins().f64const(1.0),
+                }
+            }
+            Node::Pow([base, e]) => {
+                let bv = v(self, base)?;
+                match g.as_const(*e) {
+                    Some(c) => self.pow_const(bv, c)?,
+                    None => {
+                        let ev = v(self, e)?;
+                        self.call(Callee::Pow, &[bv, ev])?
+                    }
+                }
+            }
+            Node::Call1(f, [a]) => {
+                let a = v(self, a)?;
+                match f {
+                    Func::Abs => self.b.ins().fabs(a),
+                    Func::Floor => self.b.ins().floor(a),
+                    Func::Ceil => self.b.ins().ceil(a),
+                    Func::Sign => {
+                        let zero = self.b.ins().f64const(0.0);
+                        let one = self.b.ins().f64const(1.0);
+                        let minus_one = self.b.ins().f64const(-1.0);
+                        let nan = self.b.ins().f64const(f64::NAN);
+                        let gt = self.b.ins().fcmp(FloatCC::GreaterThan, a, zero);
+                        let lt = self.b.ins().fcmp(FloatCC::LessThan, a, zero);
+                        let eq = self.b.ins().fcmp(FloatCC::Equal, a, zero);
+                        let r = self.b.ins().select(eq, zero, nan);
+                        let r = self.b.ins().select(lt, minus_one, r);
+                        self.b.ins().select(gt, one, r)
+                    }
+                    f => self.call(Callee::F1(*f), &[a])?,
+                }
+            }
+            Node::Call2(f, [a, c]) => {
+                let (a, c) = (v(self, a)?, v(self, c)?);
+                match f {
+                    Func::Min => self.b.ins().fmin(a, c),
+                    Func::Max => self.b.ins().fmax(a, c),
+                    f => self.call(Callee::F2(*f), &[a, c])?,
+                }
+            }
+            Node::Reduce(r, [body]) => {
+                let (r, body) = (r.as_ref().clone(), *body);
+                let list = self.bodies.get(&id).cloned().unwrap_or_default();
+                let acc = self.b.declare_var(types::F64);
+                let start = match r.op {
+                    ReduceOp::Sum => 0.0,
+                    ReduceOp::Prod => 1.0,
+                };
+                let start = self.b.ins().f64const(start);
+                self.b.def_var(acc, start);
+                self.ranges(&r.ranges, r.level, &mut |e| {
+                    for &n in &list {
+                        e.node(n)?;
+                    }
+                    let value = e.values[&body];
+                    let a = e.b.use_var(acc);
+                    let next = match r.op {
+                        ReduceOp::Sum => e.b.ins().fadd(a, value),
+                        ReduceOp::Prod => e.b.ins().fmul(a, value),
+                    };
+                    e.b.def_var(acc, next);
+                    for n in &list {
+                        e.values.remove(n);
+                    }
+                    Ok(())
+                })?;
+                self.b.use_var(acc)
+            }
+        };
+        self.values.insert(id, value);
+        Ok(value)
+    }
+}
