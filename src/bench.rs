@@ -9,10 +9,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::eval::Interpreter;
 use crate::fd::{self, Scheme};
 use crate::formula::{Formula, Options};
-use crate::jit::Compiled;
 
 /// Timed batches per figure (the median is reported).
 const BATCHES: usize = 7;
@@ -77,14 +75,14 @@ pub fn run(
     let start = Instant::now();
     let lowered = Formula::lower(text, options)?;
     let parsed = Instant::now();
-    let f = Formula::derive(text, lowered, &options.limits)?;
+    let mut f = Formula::derive(text, lowered, &options.limits)?;
+    f.bind_options(options)?;
     let derived = Instant::now();
     let mut outputs = vec![f.value()];
     outputs.extend_from_slice(f.gradient());
     let n = f.vars().len();
-    let value_grad = Compiled::compile(f.graph(), &outputs, n)?;
+    let code = f.compile()?;
     let compiled = Instant::now();
-    let value = Compiled::compile(f.graph(), &outputs[..1], n)?;
     let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
     let compile_ms = CompileMs {
         parse: ms(start, parsed),
@@ -98,7 +96,7 @@ pub fn run(
         None => default_point(n),
     };
     let mut exact = vec![0.0; n + 1];
-    value_grad.call(&x, &mut exact);
+    code.write_value_grad(&x, &mut exact);
     if let Some(e) = f.diagnose(&outputs, &x) {
         let hint = "choose a point where the formula and its gradient are finite";
         return Err(Error::new(
@@ -108,31 +106,32 @@ pub fn run(
         .with_hint(hint));
     }
 
-    let interpreter = Interpreter::new(f.graph(), &outputs);
+    let interpreter = f.interpreter();
     let mut out = vec![0.0; n + 1];
     let mut xs = x.clone();
     let mut estimate = vec![0.0; n];
-    let mut value_at = |x: &[f64]| {
-        let mut v = [0.0];
-        value.call(x, &mut v);
-        v[0]
-    };
 
     progress("compiled value");
     let t_value = ns_per_call(|| {
         let mut v = [0.0];
-        value.call(black_box(&x), &mut v);
+        code.write_value(black_box(&x), &mut v);
         black_box(v);
     });
     progress("compiled value and gradient");
     let t_value_grad = ns_per_call(|| {
-        value_grad.call(black_box(&x), &mut out);
+        code.write_value_grad(black_box(&x), &mut out);
         black_box(&out);
     });
     progress("interpreted value and gradient");
+    let mut grad = vec![0.0; n];
     let t_interp = ns_per_call(|| {
-        black_box(interpreter.eval(black_box(&x)));
+        black_box(interpreter.value_grad(black_box(&x), &mut grad));
     });
+    let mut value_at = |x: &[f64]| {
+        let mut v = [0.0];
+        code.write_value(x, &mut v);
+        v[0]
+    };
     let mut fd_time = |scheme: Scheme, estimate: &mut [f64]| {
         ns_per_call(|| {
             let fx = value_at(&xs);

@@ -117,14 +117,90 @@ impl<'g> Interpreter<'g> {
     }
 }
 
+/// Scatters that share their loops, run as one loop nest: per index
+/// tuple, every member's value is computed, then added to its target in
+/// member order.
+#[derive(Clone, Debug)]
+pub struct ScatterGroup {
+    /// Indices into the gradient's scatters, in order.
+    pub members: Vec<usize>,
+    /// The nodes computed per index tuple, in increasing order.
+    pub list: Vec<NodeId>,
+    /// The reduction of the value whose loop this group shares, if any:
+    /// compiled code runs both in one loop.
+    pub fused: Option<NodeId>,
+}
+
+/// The gradient's scatters as groups, in the order they add into the
+/// gradient (which the interpreter and the compiled code share, so that
+/// their sums round alike). A group whose one loop is that of a reduction
+/// the formula computes outside loops, and whose values do not need that
+/// reduction's result, is fused with it; fused groups come first, in the
+/// order of their reductions, then the others in order of first member.
+pub fn scatter_groups(graph: &Graph, top: &[NodeId], scatters: &[Scatter]) -> Vec<ScatterGroup> {
+    let mut groups: Vec<ScatterGroup> = Vec::new();
+    for (k, s) in scatters.iter().enumerate() {
+        match groups
+            .iter_mut()
+            .find(|g| scatters[g.members[0]].loops == s.loops)
+        {
+            Some(g) => g.members.push(k),
+            None => groups.push(ScatterGroup {
+                members: vec![k],
+                list: Vec::new(),
+                fused: None,
+            }),
+        }
+    }
+    for g in &mut groups {
+        let loops = &scatters[g.members[0]].loops;
+        let own = loops.iter().fold(0, |a, r| a | r.own_levels());
+        let mut list: Vec<NodeId> = g
+            .members
+            .iter()
+            .flat_map(|&m| loop_body(graph, scatters[m].value, own, own))
+            .collect();
+        list.sort_unstable();
+        list.dedup();
+        g.list = list;
+        let [only] = loops.as_slice() else { continue };
+        let values: Vec<NodeId> = g.members.iter().map(|&m| scatters[m].value).collect();
+        // Values that need no loop of the value can be computed while one
+        // runs (so fusing never reorders two loops' additions).
+        let needs = reachable(graph, &values);
+        let independent = !needs
+            .iter()
+            .any(|&n| graph.meta(n).levels == 0 && matches!(graph.node(n), Node::Reduce(..)));
+        g.fused = top.iter().copied().find(|&id| {
+            independent
+                && matches!(graph.node(id), Node::Reduce(r, _)
+                    if r.level == only.level && r.ranges == only.ranges)
+        });
+    }
+    // One group per reduction.
+    for i in 0..groups.len() {
+        if let Some(r) = groups[i].fused
+            && groups[..i].iter().any(|g| g.fused == Some(r))
+        {
+            groups[i].fused = None;
+        }
+    }
+    let position = |g: &ScatterGroup| match g.fused {
+        Some(r) => (0, top.binary_search(&r).unwrap_or(usize::MAX)),
+        None => (1, 0),
+    };
+    groups.sort_by_key(position);
+    groups
+}
+
 /// Value and gradient of a formula with loops: the scalar partials are
 /// nodes, the partials of array elements [`Scatter`] loops that add into
-/// the gradient.
+/// the gradient, in the order of [`scatter_groups`].
 pub struct GradientInterpreter<'g> {
     interpreter: Interpreter<'g>,
     n_scalars: usize,
-    /// Each scatter with the nodes its innermost loop computes.
-    scatters: Vec<(&'g Scatter, Vec<NodeId>)>,
+    scatters: &'g [Scatter],
+    groups: Vec<ScatterGroup>,
 }
 
 impl<'g> GradientInterpreter<'g> {
@@ -138,17 +214,13 @@ impl<'g> GradientInterpreter<'g> {
         let mut outputs = vec![value];
         outputs.extend_from_slice(scalars);
         outputs.extend(scatters.iter().map(|s| s.value));
-        let scatters = scatters
-            .iter()
-            .map(|s| {
-                let own = s.loops.iter().fold(0, |a, r| a | r.own_levels());
-                (s, loop_body(graph, s.value, own, own))
-            })
-            .collect();
+        let interpreter = Interpreter::with_frame(graph, &outputs, frame);
+        let groups = scatter_groups(graph, &interpreter.order, scatters);
         GradientInterpreter {
-            interpreter: Interpreter::with_frame(graph, &outputs, frame),
+            interpreter,
             n_scalars: scalars.len(),
             scatters,
+            groups,
         }
     }
 
@@ -162,17 +234,15 @@ impl<'g> GradientInterpreter<'g> {
         }
         grad[self.n_scalars..].fill(0.0);
         let mut levels = [0; MAX_LEVELS];
-        for (s, list) in &self.scatters {
-            self.scatter(s, list, 0, &mut values, x, &mut levels, grad);
+        for group in &self.groups {
+            self.group(group, 0, &mut values, x, &mut levels, grad);
         }
         values[outputs[0].index()]
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn scatter(
+    fn group(
         &self,
-        s: &Scatter,
-        list: &[NodeId],
+        group: &ScatterGroup,
         depth: usize,
         values: &mut [f64],
         x: &[f64],
@@ -180,23 +250,27 @@ impl<'g> GradientInterpreter<'g> {
         grad: &mut [f64],
     ) {
         let it = &self.interpreter;
-        let Some(r) = s.loops.get(depth) else {
-            for &n in list {
+        let loops = &self.scatters[group.members[0]].loops;
+        let Some(r) = loops.get(depth) else {
+            for &n in &group.list {
                 values[n.index()] = it.node(n, values, x, levels);
             }
-            let at = s.target.index.iter().map(|a| it.frame.index(a, levels));
-            let Source::Var(a) = s.target.source else {
-                return;
-            };
-            if let Some(i) = it.frame.arrays.get(a as usize).and_then(|p| p.position(at))
-                && let Some(g) = grad.get_mut(i)
-            {
-                *g += values[s.value.index()];
+            for &m in &group.members {
+                let s = &self.scatters[m];
+                let at = s.target.index.iter().map(|a| it.frame.index(a, levels));
+                let Source::Var(a) = s.target.source else {
+                    continue;
+                };
+                if let Some(i) = it.frame.arrays.get(a as usize).and_then(|p| p.position(at))
+                    && let Some(g) = grad.get_mut(i)
+                {
+                    *g += values[s.value.index()];
+                }
             }
             return;
         };
         each_tuple(&r.ranges, r.level, it.frame, levels, |levels| {
-            self.scatter(s, list, depth + 1, values, x, levels, grad);
+            self.group(group, depth + 1, values, x, levels, grad);
         });
     }
 }

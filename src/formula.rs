@@ -72,12 +72,32 @@ impl Formula {
     /// Parses `text` and derives its gradient, within `options.limits`.
     pub fn parse_with(text: &str, options: &Options) -> Result<Formula> {
         let mut f = Formula::derive(text, Formula::lower(text, options)?, &options.limits)?;
-        if !f.indexed.is_empty() {
-            f.bind(&options.params, &options.data)?;
-        } else if let Some((name, _)) = options.params.first() {
-            f.bind(&[(name.clone(), 0.0)], &[])?;
-        }
+        f.bind_options(options)?;
         Ok(f)
+    }
+
+    /// Binds `options`' parameters and data (a scalar formula has none to
+    /// bind, and refuses any given).
+    pub(crate) fn bind_options(&mut self, options: &Options) -> Result<()> {
+        if !self.indexed.is_empty() {
+            self.bind(&options.params, &options.data)
+        } else if let Some((name, _)) = options.params.first() {
+            self.bind(&[(name.clone(), 0.0)], &[])
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The interpreter on the value and the whole gradient.
+    #[doc(hidden)]
+    pub fn interpreter(&self) -> GradientInterpreter<'_> {
+        GradientInterpreter::new(
+            &self.graph,
+            self.value,
+            &self.gradient,
+            &self.scatters,
+            &self.frame,
+        )
     }
 
     /// Binds parameter values and data columns (by name), without parsing

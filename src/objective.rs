@@ -201,6 +201,29 @@ impl CompiledFormula {
         Ok(out)
     }
 
+    /// Writes `f(x)` to `out[0]`, straight from the native code (for
+    /// benchmarks: no checks, no copies). Panics if `x` has the wrong
+    /// length.
+    #[doc(hidden)]
+    pub fn write_value(&self, x: &[f64], out: &mut [f64]) {
+        match &self.code {
+            Code::Native { value, .. } => value.call(x, &mut out[..1]),
+            Code::Loops { value, inputs, .. } => value.call(inputs, x, out),
+        }
+    }
+
+    /// Writes `f(x)` and `∇f(x)` to `out` (`n + 1` values), as
+    /// [`CompiledFormula::write_value`] does.
+    #[doc(hidden)]
+    pub fn write_value_grad(&self, x: &[f64], out: &mut [f64]) {
+        match &self.code {
+            Code::Native { value_grad, .. } => value_grad.call(x, out),
+            Code::Loops {
+                value_grad, inputs, ..
+            } => value_grad.call(inputs, x, out),
+        }
+    }
+
     fn value_of(&mut self, x: &[f64]) -> f64 {
         match &self.code {
             Code::Native { value, .. } => {

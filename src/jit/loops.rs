@@ -37,8 +37,12 @@ use crate::bind::{Frame, MAX_LEVELS};
 use crate::builtins::{Func, small_integer};
 use crate::diff::Scatter;
 use crate::error::Result;
-use crate::eval::loop_body;
-use crate::graph::{Affine, Graph, Node, NodeId, Range, Read, Source, Symbol, reachable};
+use crate::eval::{ScatterGroup, loop_body, scatter_groups};
+use crate::graph::{Affine, Graph, Node, NodeId, Range, Read, Reduce, Source, Symbol, reachable};
+
+fn g_graph<'a>(e: &Emitter<'a, '_>) -> &'a Graph {
+    e.graph
+}
 
 /// The run-time inputs of the code, laid out for it by [`Frame::inputs`].
 #[repr(C)]
@@ -193,22 +197,36 @@ fn generate(
         let floats = b.ins().load(ptr, flags, params[2], 8);
         let data = b.ins().load(ptr, flags, params[2], 16);
         let levels: Vec<Variable> = (0..MAX_LEVELS).map(|_| b.declare_var(types::I64)).collect();
+        // Every integer input, loaded once: sizes and offsets stay in
+        // registers (or are rematerialised by the register allocator)
+        // instead of being loaded in every iteration.
+        let blocks = array_blocks(n_params, ranks);
+        let n_ints = 1 + n_params + ranks.iter().map(|r| 1 + 2 * r).sum::<usize>();
+        let int_values: Vec<Value> = (0..n_ints)
+            .map(|k| b.ins().load(types::I64, flags, ints, (8 * k) as i32))
+            .collect();
         let mut e = Emitter {
             graph,
             module,
             b,
             x: params[0],
             out: params[1],
-            ints,
             floats,
             data,
             ptr,
             levels,
             values: HashMap::new(),
             imports: HashMap::new(),
-            blocks: array_blocks(n_params, ranks),
+            ints: int_values,
+            arrays: Vec::new(),
             bodies: HashMap::new(),
+            scatters: Vec::new(),
+            fused: HashMap::new(),
         };
+        for (a, &block) in blocks.iter().enumerate() {
+            let layout = e.array_layout(block, ranks[a]);
+            e.arrays.push(layout);
+        }
         e.emit(outputs)?;
         e.b.ins().return_(&[]);
         e.b.seal_all_blocks();
@@ -227,7 +245,11 @@ struct Emitter<'a, 'b> {
     b: FunctionBuilder<'b>,
     x: Value,
     out: Value,
-    ints: Value,
+    /// The integer inputs (see [`Inputs::ints`]).
+    ints: Vec<Value>,
+    /// Per array: where element 0 of each index would be in `x` and in the
+    /// gradient, and each dimension's stride.
+    arrays: Vec<ArrayLayout>,
     floats: Value,
     data: Value,
     ptr: types::Type,
@@ -237,10 +259,20 @@ struct Emitter<'a, 'b> {
     /// when their loop ends).
     values: HashMap<NodeId, Value>,
     imports: HashMap<Callee, FuncId>,
-    /// Where each array's block starts in `ints`.
-    blocks: Vec<usize>,
     /// Each reduction's per-iteration nodes.
     bodies: HashMap<NodeId, Vec<NodeId>>,
+    /// The gradient's scatters, and the groups of them that run in the
+    /// loop of a reduction of the value, by reduction.
+    scatters: Vec<Scatter>,
+    fused: HashMap<NodeId, ScatterGroup>,
+}
+
+/// An array's addressing: element `(i, j, ...)` is at
+/// `base + 8*(i*strides[0] + j*strides[1] + ...)`.
+struct ArrayLayout {
+    x_base: Value,
+    grad_base: Value,
+    strides: Vec<Value>,
 }
 
 fn flags() -> MemFlagsData {
@@ -262,7 +294,26 @@ impl Emitter<'_, '_> {
                     .insert(id, loop_body(self.graph, *body, r.own_levels(), bound));
             }
         }
-        for &id in all.iter().filter(|&&id| self.graph.meta(id).levels == 0) {
+        let top: Vec<NodeId> = all
+            .iter()
+            .copied()
+            .filter(|&id| self.graph.meta(id).levels == 0)
+            .collect();
+        let groups = if o.gradient {
+            // The arrays' partials are zeroed first: scatters fused with
+            // the value's loops add to them as those loops run.
+            self.zero_gradient(o.scalars.len())?;
+            scatter_groups(self.graph, &top, o.scatters)
+        } else {
+            Vec::new()
+        };
+        for g in &groups {
+            if let Some(r) = g.fused {
+                self.fused.insert(r, g.clone());
+            }
+        }
+        self.scatters = o.scatters.to_vec();
+        for &id in &top {
             self.node(id)?;
         }
         let v = self.values[&o.value];
@@ -276,9 +327,17 @@ impl Emitter<'_, '_> {
                 .ins()
                 .store(flags(), v, self.out, (8 * (k + 1)) as i32);
         }
-        // The arrays' partials: zeroed, then added to by each scatter.
-        let first = self.b.ins().iconst(types::I64, 1 + o.scalars.len() as i64);
-        let n = self.b.ins().load(types::I64, flags(), self.ints, 0);
+        for g in groups.iter().filter(|g| g.fused.is_none()) {
+            let loops = o.scatters[g.members[0]].loops.clone();
+            self.group(g, &loops, 0)?;
+        }
+        Ok(())
+    }
+
+    /// Zeroes `out[1 + n_scalars ..= n_vars]`, the arrays' partials.
+    fn zero_gradient(&mut self, n_scalars: usize) -> Result<()> {
+        let first = self.b.ins().iconst(types::I64, 1 + n_scalars as i64);
+        let n = self.int(0);
         let end = self.b.ins().iadd_imm_s(n, 1);
         let zero = self.b.ins().f64const(0.0);
         let i = self.b.declare_var(types::I64);
@@ -288,11 +347,35 @@ impl Emitter<'_, '_> {
             let addr = e.element(e.out, at);
             e.b.ins().store(flags(), zero, addr, 0);
             Ok(())
-        })?;
-        for s in o.scatters {
-            let own = s.loops.iter().fold(0, |a, r| a | r.own_levels());
-            let list = loop_body(self.graph, s.value, own, own);
-            self.scatter(s, &list, 0)?;
+        })
+    }
+
+    /// The loops of a scatter group from `depth` on, its members' values
+    /// added innermost.
+    fn group(&mut self, g: &ScatterGroup, loops: &[Reduce], depth: usize) -> Result<()> {
+        let Some(r) = loops.get(depth) else {
+            for &n in &g.list {
+                self.node(n)?;
+            }
+            self.add_members(g)?;
+            for n in &g.list {
+                self.values.remove(n);
+            }
+            return Ok(());
+        };
+        let r = r.clone();
+        self.ranges(&r.ranges, r.level, &mut |e| e.group(g, loops, depth + 1))
+    }
+
+    /// `grad[target] += value` for each member of `g`, in order.
+    fn add_members(&mut self, g: &ScatterGroup) -> Result<()> {
+        for &m in &g.members {
+            let s = self.scatters[m].clone();
+            let v = self.values[&s.value];
+            let addr = self.address(&s.target, true)?;
+            let old = self.b.ins().load(types::F64, flags(), addr, 0);
+            let sum = self.b.ins().fadd(old, v);
+            self.b.ins().store(flags(), sum, addr, 0);
         }
         Ok(())
     }
@@ -343,27 +426,6 @@ impl Emitter<'_, '_> {
         self.counted_loop(var, end, |e| e.ranges(rest, level + 1, body))
     }
 
-    fn scatter(&mut self, s: &Scatter, list: &[NodeId], depth: usize) -> Result<()> {
-        let Some(r) = s.loops.get(depth) else {
-            for &n in list {
-                self.node(n)?;
-            }
-            let v = self.values[&s.value];
-            let at = self.position(&s.target)?;
-            let one = self.b.ins().iadd_imm_s(at, 1);
-            let addr = self.element(self.out, one);
-            let g = self.b.ins().load(types::F64, flags(), addr, 0);
-            let sum = self.b.ins().fadd(g, v);
-            self.b.ins().store(flags(), sum, addr, 0);
-            for n in list {
-                self.values.remove(n);
-            }
-            return Ok(());
-        };
-        let r = r.clone();
-        self.ranges(&r.ranges, r.level, &mut |e| e.scatter(s, list, depth + 1))
-    }
-
     /// The address of element `i` (an i64) of the f64 array at `base`.
     fn element(&mut self, base: Value, i: Value) -> Value {
         let bytes = self.b.ins().ishl_imm_s(i, 3);
@@ -376,9 +438,7 @@ impl Emitter<'_, '_> {
     }
 
     fn int(&mut self, slot: usize) -> Value {
-        self.b
-            .ins()
-            .load(types::I64, flags(), self.ints, (8 * slot) as i32)
+        self.ints[slot]
     }
 
     fn affine(&mut self, a: &Affine) -> Value {
@@ -398,23 +458,61 @@ impl Emitter<'_, '_> {
         acc
     }
 
-    /// The position in `x` of an array element.
-    fn position(&mut self, r: &Read) -> Result<Value> {
+    /// The addressing of the array whose block in `ints` starts at `block`,
+    /// computed once at the function's entry.
+    fn array_layout(&mut self, block: usize, rank: usize) -> ArrayLayout {
+        // strides[d] = len[d+1] * ... * len[rank-1]; the element at the
+        // lower corner is at `offset`, so index 0 would be at
+        // `offset - Σ lo[d]*strides[d]`.
+        let mut strides = vec![self.b.ins().iconst(types::I64, 1); rank];
+        for d in (0..rank.saturating_sub(1)).rev() {
+            let len = self.int(block + 2 + 2 * (d + 1));
+            strides[d] = self.b.ins().imul(strides[d + 1], len);
+        }
+        let mut zero_at = self.int(block);
+        for (d, &stride) in strides.iter().enumerate() {
+            let lo = self.int(block + 1 + 2 * d);
+            let shift = self.b.ins().imul(lo, stride);
+            zero_at = self.b.ins().isub(zero_at, shift);
+        }
+        let x_base = self.element(self.x, zero_at);
+        let one = self.b.ins().iadd_imm_s(zero_at, 1);
+        let grad_base = self.element(self.out, one);
+        ArrayLayout {
+            x_base,
+            grad_base,
+            strides,
+        }
+    }
+
+    /// The address of an array element in `x` (or, with `grad`, of its
+    /// partial in the output).
+    fn address(&mut self, r: &Read, grad: bool) -> Result<Value> {
         let Source::Var(a) = r.source else {
-            return Err(codegen_error("a data read has no position in x"));
+            return Err(codegen_error("a data read has no place in x"));
         };
-        let block = self.blocks[a as usize];
-        let mut linear = self.b.ins().iconst(types::I64, 0);
+        let mut linear: Option<Value> = None;
         for (d, index) in r.index.iter().enumerate() {
             let i = self.affine(index);
-            let lo = self.int(block + 1 + 2 * d);
-            let len = self.int(block + 2 + 2 * d);
-            let k = self.b.ins().isub(i, lo);
-            let scaled = self.b.ins().imul(linear, len);
-            linear = self.b.ins().iadd(scaled, k);
+            let stride = self.arrays[a as usize].strides[d];
+            let term = if d + 1 == r.index.len() {
+                i
+            } else {
+                self.b.ins().imul(i, stride)
+            };
+            linear = Some(match linear {
+                Some(l) => self.b.ins().iadd(l, term),
+                None => term,
+            });
         }
-        let offset = self.int(block);
-        Ok(self.b.ins().iadd(offset, linear))
+        let layout = &self.arrays[a as usize];
+        let base = if grad {
+            layout.grad_base
+        } else {
+            layout.x_base
+        };
+        let linear = linear.unwrap_or_else(|| self.b.ins().iconst(types::I64, 0));
+        Ok(self.element(base, linear))
     }
 
     fn import(&mut self, callee: Callee) -> Result<cranelift_codegen::ir::FuncRef> {
@@ -517,8 +615,7 @@ impl Emitter<'_, '_> {
             }
             Node::Read(r) => match r.source {
                 Source::Var(_) => {
-                    let at = self.position(r)?;
-                    let addr = self.element(self.x, at);
+                    let addr = self.address(r, false)?;
                     self.b.ins().load(types::F64, flags(), addr, 0)
                 }
                 Source::Data(d) => {
@@ -613,7 +710,21 @@ impl Emitter<'_, '_> {
             }
             Node::Reduce(r, [body]) => {
                 let (r, body) = (r.as_ref().clone(), *body);
-                let list = self.bodies.get(&id).cloned().unwrap_or_default();
+                let mut list = self.bodies.get(&id).cloned().unwrap_or_default();
+                let fused = self.fused.remove(&id);
+                if let Some(g) = &fused {
+                    // What the scatters need outside the loop comes first.
+                    let values: Vec<NodeId> =
+                        g.members.iter().map(|&m| self.scatters[m].value).collect();
+                    for n in reachable(g_graph(self), &values) {
+                        if self.graph.meta(n).levels == 0 {
+                            self.node(n)?;
+                        }
+                    }
+                    list.extend_from_slice(&g.list);
+                    list.sort_unstable();
+                    list.dedup();
+                }
                 let acc = self.b.declare_var(types::F64);
                 let start = match r.op {
                     ReduceOp::Sum => 0.0,
@@ -632,6 +743,9 @@ impl Emitter<'_, '_> {
                         ReduceOp::Prod => e.b.ins().fmul(a, value),
                     };
                     e.b.def_var(acc, next);
+                    if let Some(g) = &fused {
+                        e.add_members(g)?;
+                    }
                     for n in &list {
                         e.values.remove(n);
                     }

@@ -1,0 +1,190 @@
+//! Indexed formulas compiled to native loops, against hand-written Rust
+//! loops called through a function pointer.
+//!
+//! Each case is measured in one group (`indexed/rosenbrock/1000/...`): the
+//! compiled value+gradient, the compiled value, and the hand-written fused
+//! loop. The group `indexed_compile` times parse + differentiate + bind +
+//! codegen of the indexed Rosenbrock at each n (the code does not grow with
+//! n, so neither should the time).
+//!
+//! Run: `cargo bench --bench indexed` (a subset: `cargo bench --bench
+//! indexed -- rosenbrock/1000000`).
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use slope::{Formula, Options};
+
+mod baselines;
+
+const ROSENBROCK: &str = "param n = 1000
+var x[1..n]
+sum(i in 1..n-1, 100*(x[i+1] - x[i]^2)^2 + (1 - x[i])^2)";
+
+/// Least squares of an exponential decay over data rows.
+const DECAY: &str = "data t, y
+sum(i in 1..rows, (y[i] - a*exp(-b*t[i]) - c)^2)";
+
+/// A double sum over pairs: a soft repulsion between points on a line.
+const PAIRS: &str = "param n = 100
+var x[1..n]
+sum(i in 1..n-1, j in i+1..n, 1/(1 + (x[i] - x[j])^2))";
+
+type Hand = fn(&[f64], &[f64], &[f64], &mut [f64]);
+
+fn rosenbrock_hand(x: &[f64], _t: &[f64], _y: &[f64], out: &mut [f64]) {
+    let (value, grad) = out.split_at_mut(1);
+    value[0] = baselines::rosenbrock(x, grad);
+}
+
+fn decay_hand(p: &[f64], t: &[f64], y: &[f64], out: &mut [f64]) {
+    let (a, b, c) = (p[0], p[1], p[2]);
+    let (mut f, mut ga, mut gb, mut gc) = (0.0, 0.0, 0.0, 0.0);
+    for (&ti, &yi) in t.iter().zip(y) {
+        let e = (-b * ti).exp();
+        let r = yi - a * e - c;
+        f += r * r;
+        ga += -2.0 * r * e;
+        gb += 2.0 * r * a * ti * e;
+        gc += -2.0 * r;
+    }
+    out[..4].copy_from_slice(&[f, ga, gb, gc]);
+}
+
+fn pairs_hand(x: &[f64], _t: &[f64], _y: &[f64], out: &mut [f64]) {
+    let n = x.len();
+    let (value, grad) = out.split_at_mut(1);
+    grad.fill(0.0);
+    let mut f = 0.0;
+    for i in 0..n {
+        for j in i + 1..n {
+            let d = x[i] - x[j];
+            let q = 1.0 / (1.0 + d * d);
+            f += q;
+            let g = -2.0 * d * q * q;
+            grad[i] += g;
+            grad[j] -= g;
+        }
+    }
+    value[0] = f;
+}
+
+struct Case {
+    name: String,
+    text: &'static str,
+    options: Options,
+    hand: Hand,
+    data: (Vec<f64>, Vec<f64>),
+}
+
+fn cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    for n in [1_000usize, 10_000, 100_000, 1_000_000] {
+        v.push(Case {
+            name: format!("rosenbrock/{n}"),
+            text: ROSENBROCK,
+            options: Options {
+                params: vec![("n".into(), n as f64)],
+                ..max_vars_for(n)
+            },
+            hand: rosenbrock_hand,
+            data: (Vec::new(), Vec::new()),
+        });
+    }
+    for rows in [1_000usize, 1_000_000] {
+        let t: Vec<f64> = (0..rows).map(|i| i as f64 / rows as f64 * 5.0).collect();
+        let y: Vec<f64> = t.iter().map(|t| 3.0 * (-0.7 * t).exp() + 0.5).collect();
+        v.push(Case {
+            name: format!("decay/{rows}"),
+            text: DECAY,
+            options: Options {
+                data: vec![("t".into(), t.clone()), ("y".into(), y.clone())],
+                ..Options::default()
+            },
+            hand: decay_hand,
+            data: (t, y),
+        });
+    }
+    for n in [100usize, 1_000] {
+        v.push(Case {
+            name: format!("pairs/{n}"),
+            text: PAIRS,
+            options: Options {
+                params: vec![("n".into(), n as f64)],
+                ..Options::default()
+            },
+            hand: pairs_hand,
+            data: (Vec::new(), Vec::new()),
+        });
+    }
+    v
+}
+
+/// Options allowing `n` variables.
+fn max_vars_for(n: usize) -> Options {
+    let mut o = Options::default();
+    o.limits.max_vars = o.limits.max_vars.max(n);
+    o
+}
+
+fn point(n: usize) -> Vec<f64> {
+    (0..n)
+        .map(|i| 0.3 + 0.4 * ((i * 7919) % 13) as f64 / 13.0)
+        .collect()
+}
+
+fn indexed(c: &mut Criterion) {
+    for case in cases() {
+        let f = Formula::parse_with(case.text, &case.options).expect("benchmark formulas parse");
+        let code = f.compile().expect("compiles");
+        let n = f.vars().len();
+        let x = point(n);
+        let mut out = vec![0.0; n + 1];
+        let mut hand_out = vec![0.0; n + 1];
+        code.write_value_grad(&x, &mut out);
+        (case.hand)(&x, &case.data.0, &case.data.1, &mut hand_out);
+        for (a, b) in out.iter().zip(&hand_out) {
+            assert!(
+                (a - b).abs() <= 1e-9 * (1.0 + b.abs()),
+                "{}: {a} against the hand-written {b}",
+                case.name
+            );
+        }
+        let mut g = c.benchmark_group(format!("indexed/{}", case.name));
+        if n >= 100_000 || case.name.starts_with("decay/1000000") {
+            g.sample_size(20).measurement_time(Duration::from_secs(4));
+        }
+        g.bench_function("jit_value_grad", |b| {
+            b.iter(|| code.write_value_grad(black_box(&x), &mut out))
+        });
+        g.bench_function("jit_value", |b| {
+            b.iter(|| code.write_value(black_box(&x), &mut out[..1]))
+        });
+        let hand: Hand = black_box(case.hand);
+        g.bench_function("hand_value_grad", |b| {
+            b.iter(|| hand(black_box(&x), &case.data.0, &case.data.1, &mut hand_out))
+        });
+        g.finish();
+    }
+}
+
+fn compile(c: &mut Criterion) {
+    let mut g = c.benchmark_group("indexed_compile");
+    for n in [1_000usize, 1_000_000] {
+        let options = Options {
+            params: vec![("n".into(), n as f64)],
+            ..max_vars_for(n)
+        };
+        g.bench_with_input(BenchmarkId::new("rosenbrock", n), &options, |b, o| {
+            b.iter(|| {
+                let f = Formula::parse_with(ROSENBROCK, o).expect("parses");
+                black_box(f.compile().expect("compiles"))
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, indexed, compile);
+criterion_main!(benches);
