@@ -70,6 +70,9 @@ pub struct Names<'a> {
     pub data: &'a [String],
     /// The name of each loop level's index.
     pub levels: &'a [String],
+    /// A loop level printed as an index expression instead of its name
+    /// (`i` as `k-1`, for a partial derivative with respect to `x[k]`).
+    pub subst: Option<(u32, &'a Affine)>,
 }
 
 /// `id` in slope syntax.
@@ -202,7 +205,14 @@ impl Printer<'_> {
                 stack.extend(self.func_tasks(*f, args).into_iter().rev());
             }
             Node::Param(p) => stack.push(Task::Owned(self.name(self.names.params, *p))),
-            Node::Index(l) => stack.push(Task::Owned(self.name(self.names.levels, *l))),
+            Node::Index(l) => match self.names.subst {
+                Some((s, by)) if s == *l => {
+                    let text = self.affine(by);
+                    let single = by.constant == 0 && by.terms.len() == 1 && by.terms[0].1 == 1;
+                    stack.push(Task::Owned(if single { text } else { format!("({text})") }));
+                }
+                _ => stack.push(Task::Owned(self.name(self.names.levels, *l))),
+            },
             Node::Read(r) => {
                 let array = match r.source {
                     Source::Var(a) => self.name(self.names.arrays, a),
@@ -218,6 +228,27 @@ impl Printer<'_> {
                     "{array}{open}{}{close}",
                     index.join(",")
                 )));
+            }
+            Node::Reduce(r, [body])
+                if self
+                    .names
+                    .subst
+                    .is_some_and(|(l, _)| r.own_levels() & (1 << l) != 0) =>
+            {
+                // The reduction binds the substituted level anew: inside
+                // it, the level is its own index, printed by name.
+                let inner = Printer {
+                    graph: self.graph,
+                    names: Names {
+                        subst: None,
+                        ..self.names
+                    },
+                    syntax: self.syntax,
+                };
+                match inner.print(id) {
+                    Ok(text) => stack.push(Task::Owned(text)),
+                    Err(_) => stack.push(Task::Text("<too large>")),
+                }
             }
             Node::Reduce(r, [body]) => {
                 let ranges: Vec<String> = r
@@ -261,46 +292,11 @@ impl Printer<'_> {
     }
 
     fn name(&self, names: &[String], k: u32) -> String {
-        let name = names.get(k as usize).map_or("?", String::as_str);
-        if self.latex() {
-            latex_name(name)
-        } else {
-            name.to_string()
-        }
+        name_of(names, k, self.latex())
     }
 
-    /// An index: `i+1`, `2*i-1`, `n+1-i`.
     fn affine(&self, a: &Affine) -> String {
-        let mut out = String::new();
-        for (s, k) in a.terms.iter() {
-            let name = match s {
-                Symbol::Level(l) => self.name(self.names.levels, *l),
-                Symbol::Param(p) => self.name(self.names.params, *p),
-            };
-            let sign = if *k < 0 {
-                "-"
-            } else if out.is_empty() {
-                ""
-            } else {
-                "+"
-            };
-            let times = if self.latex() { " " } else { "*" };
-            match k.unsigned_abs() {
-                1 => out.push_str(&format!("{sign}{name}")),
-                m => out.push_str(&format!("{sign}{m}{times}{name}")),
-            }
-        }
-        if a.constant != 0 || out.is_empty() {
-            let sign = if a.constant < 0 {
-                "-"
-            } else if out.is_empty() {
-                ""
-            } else {
-                "+"
-            };
-            out.push_str(&format!("{sign}{}", a.constant.unsigned_abs()));
-        }
-        out
+        affine_text(self.names, self.syntax, a)
     }
 
     /// A product or `b^-k`, with its sign in front: `-2*x/y`.
@@ -733,6 +729,79 @@ fn latex_name(name: &str) -> String {
         Some(sub) => format!("{}_{{{}}}", word(stem), word(&sub)),
         None => word(stem),
     }
+}
+
+/// A name from `names`, as LaTeX if asked.
+fn name_of(names: &[String], k: u32, latex: bool) -> String {
+    let name = names.get(k as usize).map_or("?", String::as_str);
+    if latex {
+        latex_name(name)
+    } else {
+        name.to_string()
+    }
+}
+
+/// An index: `i+1`, `2*i-1`, `n+1-i`.
+pub fn affine_text(names: Names<'_>, syntax: Syntax, a: &Affine) -> String {
+    let latex = syntax == Syntax::Latex;
+    let substituted;
+    let a = match names.subst {
+        Some((l, by)) => match a.terms.iter().find(|(s, _)| *s == Symbol::Level(l)) {
+            Some(&(_, k)) => {
+                let rest = Affine {
+                    constant: a.constant,
+                    terms: a
+                        .terms
+                        .iter()
+                        .filter(|(s, _)| *s != Symbol::Level(l))
+                        .copied()
+                        .collect(),
+                };
+                match rest.combine(1, by, k) {
+                    Some(r) => {
+                        substituted = r;
+                        &substituted
+                    }
+                    None => a,
+                }
+            }
+            None => a,
+        },
+        None => a,
+    };
+    let mut out = String::new();
+    // Positive terms first: `n-k`, not `-k+n`.
+    let mut terms: Vec<(Symbol, i64)> = a.terms.to_vec();
+    terms.sort_by_key(|(_, k)| *k < 0);
+    for (s, k) in terms.iter() {
+        let name = match s {
+            Symbol::Level(l) => name_of(names.levels, *l, latex),
+            Symbol::Param(p) => name_of(names.params, *p, latex),
+        };
+        let sign = if *k < 0 {
+            "-"
+        } else if out.is_empty() {
+            ""
+        } else {
+            "+"
+        };
+        let times = if latex { " " } else { "*" };
+        match k.unsigned_abs() {
+            1 => out.push_str(&format!("{sign}{name}")),
+            m => out.push_str(&format!("{sign}{m}{times}{name}")),
+        }
+    }
+    if a.constant != 0 || out.is_empty() {
+        let sign = if a.constant < 0 {
+            "-"
+        } else if out.is_empty() {
+            ""
+        } else {
+            "+"
+        };
+        out.push_str(&format!("{sign}{}", a.constant.unsigned_abs()));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -32,7 +32,12 @@ const MAX_OUTPUT: usize = 64 << 20;
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, Failure> {
     let (mut f, source) = load(&args.input)?;
     if f.has_arrays() {
-        return Err(Failure::plain(super::not_for_arrays("slope diff")));
+        if args.hessian || args.wrt.is_some() {
+            return Err(Failure::plain(super::not_for_arrays(
+                "slope diff --hessian or --wrt",
+            )));
+        }
+        return array_partials(&f, args, out, &source);
     }
     let fail = |e| Failure::in_source(e, &source);
     let wrt = wrt_indices(&f, &args.wrt).map_err(Failure::plain)?;
@@ -134,6 +139,76 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, Failure> {
                     writeln!(out, "d2f/d{vi}d{vj} = {text}")?;
                 }
             }
+        }
+    }
+    Ok(0)
+}
+
+/// The partials of a formula with arrays of variables: each scalar's, then
+/// each array's as indexed closed forms, one term per line with its range.
+fn array_partials(
+    f: &Formula,
+    args: &Args,
+    out: &mut dyn Write,
+    source: &super::Source,
+) -> Result<u8, Failure> {
+    let fail = |e| Failure::in_source(e, source);
+    let print = |id| {
+        match args.latex {
+            true => f.to_latex(id),
+            false => f.to_slope(id),
+        }
+        .map_err(fail)
+    };
+    let n_scalars = f.gradient().len();
+    let arrays = f.array_partials(args.latex).map_err(fail)?;
+    if args.json {
+        let mut partials = Map::new();
+        for (name, &d) in f.vars()[..n_scalars].iter().zip(f.gradient()) {
+            partials.insert(name.clone(), json!(print(d)?));
+        }
+        let mut indexed = Map::new();
+        for (array, terms) in &arrays {
+            let terms: Vec<Value> = terms
+                .iter()
+                .map(|t| json!({"term": t.text, "for": t.range}))
+                .collect();
+            indexed.insert(array.clone(), Value::Array(terms));
+        }
+        let obj = json!({
+            "vars": &f.vars()[..n_scalars],
+            "arrays": arrays.iter().map(|a| &a.0).collect::<Vec<_>>(),
+            "partials": partials,
+            "array_partials": indexed,
+        });
+        writeln!(out, "{obj}")?;
+        return Ok(0);
+    }
+    for (name, &d) in f.vars()[..n_scalars].iter().zip(f.gradient()) {
+        writeln!(out, "df/d{name} = {}", print(d)?)?;
+    }
+    for (array, terms) in &arrays {
+        let head = format!("df/d{array}[k] = ");
+        if terms.is_empty() {
+            writeln!(out, "{head}0")?;
+        }
+        let width = terms.iter().map(|t| t.text.len()).max().unwrap_or(0);
+        for (i, t) in terms.iter().enumerate() {
+            // `+ -2*x` reads better as `- 2*x`.
+            let (sign, text) = match t.text.strip_prefix('-') {
+                Some(rest) if i > 0 && !args.latex => ("- ", rest),
+                _ => ("+ ", t.text.as_str()),
+            };
+            let lead = if i == 0 {
+                head.clone()
+            } else {
+                format!("{}{sign}", " ".repeat(head.len() - 2))
+            };
+            let range = t
+                .range
+                .as_deref()
+                .map_or(String::new(), |r| format!("   for {r}"));
+            writeln!(out, "{lead}{}{range}", super::pad(text, width, true))?;
         }
     }
     Ok(0)

@@ -358,3 +358,109 @@ fn the_command_line_evaluates_and_minimises_indexed_formulas() {
         bad.stderr
     );
 }
+
+#[test]
+fn array_partials_print_as_indexed_closed_forms() {
+    let rosen =
+        "param n = 1000\nvar x[1..n]\nsum(i in 1..n-1, 100*(x[i+1] - x[i]^2)^2 + (1 - x[i])^2)";
+    let out = run(&["diff", rosen]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "df/dx[k] = -400*x[k]*(x[k+1] - x[k]^2) - 2*(1 - x[k])   for k in 1..n-1\n\
+        \x20        + 200*(x[k] - x[k-1]^2)                        for k in 2..n\n"
+    );
+}
+
+/// Each printed term, read back with `k` as a parameter, summed over the
+/// `k` where it holds, gives the gradient at every element.
+#[test]
+fn printed_array_partials_evaluate_to_the_gradient() {
+    let texts = [
+        "param n = 6\nvar x[1..n]\nsum(i in 1..n-1, 100*(x[i+1] - x[i]^2)^2 + (1 - x[i])^2)",
+        "param n = 5\nvar x[1..n]\nlog(sum(i in 1..n, exp(x[i]))) + x[2]*x[n]",
+        "param n = 5\nvar x[1..n]\nsum(i in 1..n-1, j in i+1..n, (x[i] - x[j])^2/(i + j)) + sum(i in 2..n, i*x[n+1-i]*x[i-1])",
+    ];
+    for text in texts {
+        let f = parse(text);
+        let n = f.vars().len();
+        let x: Vec<f64> = (0..n).map(|k| 0.2 + 0.3 * k as f64).collect();
+        let (_, g) = f.value_grad(&x);
+        let (decl, body) = text.split_at(text.rfind('\n').unwrap());
+        let mut from_terms = vec![0.0; n];
+        for (_, terms) in f.array_partials(false).unwrap() {
+            for t in terms {
+                let range = t.range.unwrap();
+                if let Some(rest) = range.strip_prefix("the element ") {
+                    // `the element x[j], for i in 1..n-1, j in i+1..n`: the
+                    // loops that add the term to that element.
+                    let (element, loops) = rest.split_once(", for ").unwrap();
+                    let target = &element[element.find('[').unwrap() + 1..element.len() - 1];
+                    let loops: Vec<(String, String, String)> = loops
+                        .split(", ")
+                        .map(|l| {
+                            let (name, r) = l.split_once(" in ").unwrap();
+                            let (lo, hi) = r.split_once("..").unwrap();
+                            (name.into(), lo.into(), hi.into())
+                        })
+                        .collect();
+                    add_over_loops(
+                        decl,
+                        &loops,
+                        String::new(),
+                        &t.text,
+                        target,
+                        &x,
+                        &mut from_terms,
+                    );
+                    continue;
+                }
+                let (lo, hi) = match range.strip_prefix("k in ") {
+                    Some(r) => {
+                        let (lo, hi) = r.split_once("..").unwrap();
+                        (lo.to_string(), hi.to_string())
+                    }
+                    None => {
+                        let k = range
+                            .strip_prefix("k = ")
+                            .unwrap_or_else(|| panic!("{text}: {range}"));
+                        (k.to_string(), k.to_string())
+                    }
+                };
+                // The range's ends and the term, with k a parameter.
+                let at = |end: &str| parse(&format!("{decl}\n{end}")).eval(&x) as usize;
+                for k in at(&lo)..=at(&hi) {
+                    let term = format!("param k = {k}\n{decl}\n{}", t.text);
+                    let _ = body;
+                    from_terms[k - 1] += parse(&term).eval(&x);
+                }
+            }
+        }
+        for (k, (a, b)) in from_terms.iter().zip(&g).enumerate() {
+            assert!(close(*a, *b, 1.0), "{text}: x[{}] {a} against {b}", k + 1);
+        }
+    }
+}
+
+/// Adds `term` to `sums[target - 1]` for every tuple of `loops`, each
+/// loop's ends evaluated with the outer indices as parameters.
+fn add_over_loops(
+    decl: &str,
+    loops: &[(String, String, String)],
+    bound: String,
+    term: &str,
+    target: &str,
+    x: &[f64],
+    sums: &mut [f64],
+) {
+    let at = |e: &str| parse(&format!("{bound}{decl}\n{e}")).eval(x);
+    let Some(((name, lo, hi), rest)) = loops.split_first() else {
+        let k = at(target) as usize;
+        sums[k - 1] += at(term);
+        return;
+    };
+    for v in at(lo) as i64..=at(hi) as i64 {
+        let bound = format!("{bound}param {name} = {v}\n");
+        add_over_loops(decl, rest, bound, term, target, x, sums);
+    }
+}
