@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use crate::constraint::{self, Constraint};
 use crate::diff;
 use crate::error::{Error, ErrorKind, Limit, Result};
 use crate::eval::Interpreter;
@@ -44,6 +45,8 @@ pub struct Formula {
     gradient: Vec<NodeId>,
     hessian: Option<Vec<Vec<NodeId>>>,
     limits: Limits,
+    /// `subject to` statements, in the order of the text.
+    constraints: Vec<Constraint>,
 }
 
 impl Formula {
@@ -90,6 +93,12 @@ impl Formula {
             &lowered.var_nodes,
             limits.max_nodes,
         )?;
+        let constraints = constraint::derive(
+            &mut graph,
+            &lowered.constraints,
+            &lowered.var_nodes,
+            limits.max_nodes,
+        )?;
         Ok(Formula {
             source: text.to_string(),
             graph,
@@ -99,6 +108,7 @@ impl Formula {
             gradient,
             hessian: None,
             limits: *limits,
+            constraints,
         })
     }
 
@@ -138,6 +148,13 @@ impl Formula {
     /// parsed).
     pub fn gradient(&self) -> &[NodeId] {
         &self.gradient
+    }
+
+    /// The constraints (`subject to` statements), in the order of the text,
+    /// each in standard form with its gradient; empty for a formula
+    /// without any. See [`Constraint`].
+    pub fn constraints(&self) -> &[Constraint] {
+        &self.constraints
     }
 
     /// The partial derivative with respect to the variable `name`, ready to

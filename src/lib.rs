@@ -143,6 +143,7 @@
 #![warn(missing_docs)]
 
 // The front door: what a user of the library needs.
+pub use constraint::{Constraint, ConstraintKind};
 pub use error::{Detail, Error, ErrorKind, Limit, Result, Span};
 pub use formula::{Expr, Formula, Options};
 pub use graph::NodeId;
@@ -170,6 +171,7 @@ pub mod ast;
 #[doc(hidden)]
 pub mod builtins;
 mod canon;
+mod constraint;
 mod diff;
 mod error;
 #[doc(hidden)]

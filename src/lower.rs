@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::ast::{Ast, AstId, AstKind, Sign, Statement};
+use crate::ast::{Ast, AstId, AstKind, Relation, Sign, Statement};
 use crate::builtins::{self, Callee, Func};
 use crate::error::{Detail, Error, ErrorKind, Result, Span};
 use crate::graph::{Graph, NodeId, Origin};
@@ -14,6 +14,17 @@ pub struct Lowered {
     pub vars: Vec<String>,
     /// `var_nodes[i]` is the node of variable `vars[i]`.
     pub var_nodes: Vec<NodeId>,
+    pub value: NodeId,
+    /// The constraints, in the order of the text.
+    pub constraints: Vec<LoweredConstraint>,
+}
+
+/// A constraint as one node: `g(x) <= 0` or `g(x) == 0`, with `g` the
+/// left side minus the right (the other way round for `>=`).
+#[derive(Copy, Clone, Debug)]
+pub struct LoweredConstraint {
+    pub equality: bool,
+    pub span: Span,
     pub value: NodeId,
 }
 
@@ -35,12 +46,13 @@ pub fn lower(ast: &Ast, text: &str, var_order: Option<&[String]>) -> Result<Lowe
     let vars = variables(ast, &definitions, &statement_of, var_order)?;
     let mut graph = Graph::new();
     let var_nodes: Vec<NodeId> = (0..vars.len() as u32).map(|i| graph.var(i)).collect();
-    let value = build(ast, text, &mut graph, &vars, &var_nodes, false)?;
+    let (value, constraints) = build(ast, text, &mut graph, &vars, &var_nodes, false)?;
     Ok(Lowered {
         graph,
         vars,
         var_nodes,
         value,
+        constraints,
     })
 }
 
@@ -56,11 +68,20 @@ pub fn lower_into(
     vars: &[String],
     var_nodes: &[NodeId],
 ) -> Result<NodeId> {
-    build(ast, text, graph, vars, var_nodes, true)
+    if let Some(span) = ast.statements.iter().find_map(constraint_span) {
+        return Err(Error::at(
+            ErrorKind::Syntax,
+            span,
+            "a constraint is not allowed here: this text is one expression",
+        )
+        .with_hint("leave out the 'subject to' statement"));
+    }
+    Ok(build(ast, text, graph, vars, var_nodes, true)?.0)
 }
 
-/// The graph of `ast` over the given variables. With `fixed`, the
-/// variables come from another formula and names outside them are refused.
+/// The graph of `ast` over the given variables: the objective's node and
+/// the constraints'. With `fixed`, the variables come from another formula
+/// and names outside them are refused.
 fn build(
     ast: &Ast,
     text: &str,
@@ -68,7 +89,7 @@ fn build(
     vars: &[String],
     var_nodes: &[NodeId],
     fixed: bool,
-) -> Result<NodeId> {
+) -> Result<(NodeId, Vec<LoweredConstraint>)> {
     let statements = &ast.statements;
     let definitions = definitions(statements, text)?;
     let value_root = check_shape(ast)?;
@@ -188,13 +209,54 @@ fn build(
         };
         values[i] = Some(out);
     }
+    let mut constraints = Vec::new();
+    for statement in statements {
+        let &Statement::Constraint {
+            relation,
+            lhs,
+            rhs,
+            span,
+        } = statement
+        else {
+            continue;
+        };
+        let (lhs, rhs) = (values[lhs.index()], values[rhs.index()]);
+        let (Some(lhs), Some(rhs)) = (lhs, rhs) else {
+            return Err(internal(span));
+        };
+        graph.set_origin(Some(Origin {
+            span,
+            in_derivative: false,
+        }));
+        let (a, b) = match relation {
+            Relation::Le | Relation::Eq => (lhs, rhs),
+            Relation::Ge => (rhs, lhs),
+        };
+        let minus_b = graph.neg(b);
+        constraints.push(LoweredConstraint {
+            equality: relation == Relation::Eq,
+            span,
+            value: graph.sum(&[a, minus_b]),
+        });
+    }
     graph.set_origin(None);
-    values[value_root.index()].ok_or_else(|| internal(Span::default()))
+    let value = values[value_root.index()].ok_or_else(|| internal(Span::default()))?;
+    Ok((value, constraints))
 }
 
+/// The node of a statement with the largest index: every node of the
+/// statement comes at or before it.
 fn statement_root(s: &Statement) -> AstId {
     match s {
         Statement::Let { value, .. } | Statement::Expr(value) => *value,
+        Statement::Constraint { rhs, .. } => *rhs,
+    }
+}
+
+fn constraint_span(s: &Statement) -> Option<Span> {
+    match s {
+        Statement::Constraint { span, .. } => Some(*span),
+        _ => None,
     }
 }
 
@@ -236,11 +298,37 @@ fn definitions<'a>(
     Ok(defs)
 }
 
-/// The objective is the one expression, and it comes last.
+/// The objective is the one expression, and it comes after every
+/// definition; constraints may come anywhere.
 fn check_shape(ast: &Ast) -> Result<AstId> {
-    let n = ast.statements.len();
-    for (i, s) in ast.statements.iter().enumerate() {
+    let shaped: Vec<&Statement> = (ast.statements.iter())
+        .filter(|s| constraint_span(s).is_none())
+        .collect();
+    let n = shaped.len();
+    let constrained = shaped.len() < ast.statements.len();
+    let mut objective = None;
+    for (i, s) in shaped.iter().copied().enumerate() {
         match s {
+            Statement::Expr(e) if constrained && objective.is_some() => {
+                return Err(Error::at(
+                    ErrorKind::Syntax,
+                    ast.node(*e).span,
+                    "a second objective: a formula minimises one expression",
+                )
+                .with_hint(
+                    "make it a constraint with 'subject to ... <= ...', or a definition \
+                     with 'let name = ...'",
+                ));
+            }
+            Statement::Expr(e) if constrained && i + 1 < n => objective = Some(*e),
+            Statement::Let { name_span, .. } if objective.is_some() => {
+                return Err(Error::at(
+                    ErrorKind::Syntax,
+                    *name_span,
+                    "a definition after the objective",
+                )
+                .with_hint("move the definition above the objective"));
+            }
             Statement::Expr(e) if i + 1 < n => {
                 return Err(Error::at(
                     ErrorKind::Syntax,
@@ -265,6 +353,17 @@ fn check_shape(ast: &Ast) -> Result<AstId> {
             _ => {}
         }
     }
+    if constrained {
+        let span = ast.statements.iter().find_map(constraint_span);
+        return Err(Error::at(
+            ErrorKind::Syntax,
+            span.unwrap_or_default(),
+            "constraints but no objective",
+        )
+        .with_hint(
+            "add the expression to minimise on a line of its own; 0 finds a feasible point",
+        ));
+    }
     Err(Error::at(
         ErrorKind::Syntax,
         Span::default(),
@@ -273,7 +372,7 @@ fn check_shape(ast: &Ast) -> Result<AstId> {
 }
 
 fn reserved(name: &str) -> Option<&'static str> {
-    if name == "let" {
+    if matches!(name, "let" | "subject" | "to") {
         Some("a keyword")
     } else if builtins::callee(name).is_some() {
         Some("a function")

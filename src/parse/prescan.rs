@@ -64,6 +64,8 @@ enum Token {
     Start,
     /// The keyword `let`, after which a name follows.
     Let,
+    /// The keyword `subject` of `subject to`, after which `to` follows.
+    Subject,
     Number,
     Name,
     Close,
@@ -133,8 +135,14 @@ fn tokens(text: &str) -> Result<Depth> {
                 while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
                     i += 1;
                 }
-                if &text[start..i] == "let" && prev == Token::Start {
+                let word = &text[start..i];
+                if word == "let" && prev == Token::Start {
                     Token::Let
+                } else if word == "subject" && prev == Token::Start {
+                    Token::Subject
+                } else if word == "to" && prev == Token::Subject {
+                    // An expression starts after `subject to`, as after `;`.
+                    Token::Start
                 } else {
                     Token::Name
                 }
@@ -348,6 +356,8 @@ fn foreign_symbol_hint(c: char) -> Option<&'static str> {
         '−' | '–' | '—' => "write - (the ASCII minus sign)",
         'π' => "write pi",
         '√' => "write sqrt(...)",
+        '≤' => "write <= (in a constraint: subject to ...)",
+        '≥' => "write >= (in a constraint: subject to ...)",
         _ => return None,
     })
 }
