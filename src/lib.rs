@@ -151,9 +151,11 @@ pub use objective::{
     CompiledFormula, FiniteDifferences, FnObjective, InterpretedObjective, Negated, Objective,
 };
 pub use optim::{
-    Advice, Control, Iterate, Method, Outcome, Reason, Settings, minimize, minimize_with,
+    Advice, Auglag, ConstrainedOutcome, Control, Iterate, Method, Outcome, Reason, Settings,
+    minimize, minimize_constrained, minimize_with,
 };
 pub use parse::Limits;
+pub use problem::{CompiledProblem, ConstrainedObjective};
 
 // Tools built on the front door, each documented as a module.
 pub mod bench;
@@ -188,6 +190,7 @@ pub mod objective;
 pub mod parse;
 #[doc(hidden)]
 pub mod print;
+mod problem;
 #[cfg(feature = "python")]
 mod python;
 mod random;
