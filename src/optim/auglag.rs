@@ -34,7 +34,7 @@
 //!   [1e-8, 1e8].
 //! - **Inner tolerance:** the inner gradient tolerance starts at 1e-2 and
 //!   falls tenfold per outer iteration, down to half the optimality
-//!   tolerance: early subproblems are solved roughly, the last ones as
+//!   tolerance (both relative to `max(1, ‖∇f‖∞)`): early subproblems are solved roughly, the last ones as
 //!   well as the answer needs (the inner projected gradient of `L` is the
 //!   KKT residual with the new multipliers).
 //!
@@ -42,7 +42,8 @@
 //! most [`Auglag::feasibility_tol`] and the KKT residual
 //! `‖P(x − ∇f − Jᵀλ) − x‖∞` (P: projection onto the bounds) and the
 //! complementarity `max_i min(λ_i, −g_i)` over inactive inequalities are at
-//! most [`Auglag::optimality_tol`]. It stops with [`Reason::Infeasible`]
+//! most [`Auglag::optimality_tol`] times `max(1, ‖∇f‖∞)` (gradients in the
+//! thousands cannot be balanced to 1e-6 absolutely in floating point). It stops with [`Reason::Infeasible`]
 //! when the constraints stay violated and either the penalty reached
 //! [`Auglag::max_penalty`] or, with the penalty at least 1e4, the point is
 //! stationary for the violation itself (the projected gradient of
@@ -68,8 +69,8 @@ pub struct Auglag {
     /// The largest violation accepted: `max(g_i, 0)` for inequalities,
     /// `|g_i|` for equalities (default 1e-8).
     pub feasibility_tol: f64,
-    /// The largest KKT residual and complementarity accepted (default
-    /// 1e-6).
+    /// The largest KKT residual and complementarity accepted, relative
+    /// to `max(1, ‖∇f‖∞)` at the point (default 1e-6).
     pub optimality_tol: f64,
     /// The most outer iterations, each one inner run (default 100).
     pub max_outer: usize,
@@ -265,6 +266,7 @@ impl Objective for Augmented<'_> {
 }
 
 /// Everything measured at a point after an inner run.
+#[derive(Clone)]
 struct Measured {
     f: f64,
     grad: Vec<f64>,
@@ -308,7 +310,7 @@ fn run(
     let mut counts = Counts::default();
     let mut now = measure(&mut aug, &x, bounds, &mut counts);
     let mut inner_settings = Settings {
-        gtol: 1e-2_f64.max(auglag.optimality_tol),
+        gtol: 1e-2 * scale(&now.grad),
         // The relative-reduction test would end an inner run long before
         // its gradient meets a tight tolerance (at f = 0.5 it stops once f
         // falls by 1e-9 per step, with the gradient still near 1e-5): the
@@ -318,7 +320,6 @@ fn run(
         observe_every_iterate: false,
         ..settings.clone()
     };
-    let floor = 0.5 * auglag.optimality_tol;
     aug.rho = auglag.initial_penalty.unwrap_or_else(|| {
         let squares: f64 = (aug.kinds.iter().zip(&aug.c))
             .map(|(k, &g)| k.violation(g).powi(2))
@@ -341,12 +342,24 @@ fn run(
                     .to_string(),
             );
         }
-        if outer > 0
-            && now.max_violation <= auglag.feasibility_tol
-            && now.kkt <= auglag.optimality_tol
-            && now.complementarity <= auglag.optimality_tol
-        {
+        if outer > 0 && converged(&now, auglag) {
             break (Reason::Kkt, Reason::Kkt.explanation().to_string());
+        }
+        // The first-order update converges slowly where the active
+        // constraints pin the point down (a vertex): the point is right
+        // but the multipliers lag. Least-squares multipliers there settle
+        // it at once.
+        if outer > 0 && now.max_violation <= auglag.feasibility_tol {
+            let old = std::mem::take(&mut aug.lambda);
+            if let Some(lambda) = least_squares_multipliers(&aug, &old, &x, bounds, &now.grad) {
+                aug.lambda = lambda;
+                let polished = remeasure(&aug, &x, bounds, now.clone());
+                if converged(&polished, auglag) {
+                    now = polished;
+                    break (Reason::Kkt, Reason::Kkt.explanation().to_string());
+                }
+            }
+            aug.lambda = old;
         }
         if outer == auglag.max_outer {
             break (
@@ -416,6 +429,7 @@ fn run(
             aug.rho = (aug.rho * 10.0).min(auglag.max_penalty);
         }
         progress = v;
+        let floor = 0.5 * auglag.optimality_tol * scale(&now.grad);
         inner_settings.gtol = (0.1 * inner_settings.gtol).max(floor);
     };
     let (lambda, c, rho) = (aug.lambda, aug.c, aug.rho);
@@ -520,6 +534,85 @@ fn remeasure(
         }
     }
     now
+}
+
+/// Whether `now` meets the tolerances of [`Reason::Kkt`].
+fn converged(now: &Measured, auglag: &Auglag) -> bool {
+    now.max_violation <= auglag.feasibility_tol
+        && now.kkt <= auglag.optimality_tol * scale(&now.grad)
+        && now.complementarity <= auglag.optimality_tol
+}
+
+/// Most active constraints for which [`least_squares_multipliers`] solves
+/// its dense system (m³/3 operations).
+const MAX_LEAST_SQUARES: usize = 200;
+
+/// The multipliers of the active constraints (equalities, and inequalities
+/// whose multiplier `lambda` is positive) that best balance `∇f` over the
+/// variables no bound holds: `min ‖∇f + J_Aᵀ μ‖` over those variables, by
+/// the normal equations. `None` if too many constraints are active, the
+/// system is singular, or an inequality's multiplier comes out negative.
+fn least_squares_multipliers(
+    aug: &Augmented<'_>,
+    lambda: &[f64],
+    x: &[f64],
+    bounds: Option<&[(f64, f64)]>,
+    grad: &[f64],
+) -> Option<Vec<f64>> {
+    let active: Vec<usize> = (0..aug.kinds.len())
+        .filter(|&i| aug.kinds[i] == ConstraintKind::Equality || lambda[i] > 0.0)
+        .collect();
+    let k = active.len();
+    if k == 0 || k > MAX_LEAST_SQUARES {
+        return None;
+    }
+    let free = |j: usize| bounds.is_none_or(|b| x[j] > b[j].0 && x[j] < b[j].1);
+    // Row `r` of J_A, over the free variables, as a sparse list.
+    let mut row_of = vec![usize::MAX; aug.kinds.len()];
+    for (r, &i) in active.iter().enumerate() {
+        row_of[i] = r;
+    }
+    let mut rows: Vec<Vec<(usize, f64)>> = vec![Vec::new(); k];
+    for (e, &(i, j)) in aug.pattern.iter().enumerate() {
+        if row_of[i] != usize::MAX && free(j) {
+            rows[row_of[i]].push((j, aug.jac[e]));
+        }
+    }
+    let mut dense_row = vec![0.0; x.len()];
+    let mut normal = vec![0.0; k * k];
+    let mut rhs = vec![0.0; k];
+    for a in 0..k {
+        for &(j, v) in &rows[a] {
+            dense_row[j] += v;
+        }
+        rhs[a] = -rows[a].iter().map(|&(j, v)| v * grad[j]).sum::<f64>();
+        for b in 0..k {
+            normal[a * k + b] = rows[b].iter().map(|&(j, v)| v * dense_row[j]).sum();
+        }
+        for &(j, _) in &rows[a] {
+            dense_row[j] = 0.0;
+        }
+    }
+    if !super::dense::solve(&mut normal, k, &mut rhs) {
+        return None;
+    }
+    let mut out = vec![0.0; aug.kinds.len()];
+    for (r, &i) in active.iter().enumerate() {
+        let mu = rhs[r];
+        if !mu.is_finite() || (aug.kinds[i] == ConstraintKind::Inequality && mu < 0.0) {
+            return None;
+        }
+        out[i] = mu;
+    }
+    Some(out)
+}
+
+/// The size the optimality tolerance is relative to: `max(1, ‖∇f‖∞)`, so
+/// that a problem whose gradients are in the hundreds is held to the same
+/// relative accuracy as one whose gradients are near 1.
+fn scale(grad: &[f64]) -> f64 {
+    grad.iter()
+        .fold(1.0f64, |m, g| if g.abs() > m { g.abs() } else { m })
 }
 
 /// `‖P(x − d) − x‖∞`, with P the projection onto the bounds.
