@@ -156,3 +156,346 @@ fn hock_schittkowski() {
     let known: Vec<&str> = KNOWN_FAILURES.iter().map(|(n, _)| *n).collect();
     assert_eq!(failed, known, "\n{table}");
 }
+
+/// `slope min FORMULA --start START [EXTRA..] --json`: the JSON and the
+/// exit status.
+fn min_json(formula: &str, start: &str, extra: &[&str]) -> (serde_json::Value, i32) {
+    let mut args = vec!["min", formula, "--start", start, "--json"];
+    args.extend_from_slice(extra);
+    let (v, r) = crate::run::json(&args);
+    (v, r.status)
+}
+
+fn close(v: &serde_json::Value, want: f64, tol: f64) -> bool {
+    v.as_f64().is_some_and(|x| (x - want).abs() <= tol)
+}
+
+#[test]
+fn each_kind_of_constraint_is_met_with_its_multiplier() {
+    // (formula, start, extra flags, x*, multipliers*)
+    type Case<'a> = (&'a str, &'a str, &'a [&'a str], &'a [f64], &'a [f64]);
+    let cases: &[Case] = &[
+        // <=: the closest point of the half-plane x + y <= 2 to (2, 1).
+        (
+            "(x - 2)^2 + (y - 1)^2\nsubject to x + y <= 2",
+            "x=0,y=0",
+            &[],
+            &[1.5, 0.5],
+            &[1.0],
+        ),
+        // >=, turned round: g = 1 - x - y <= 0.
+        (
+            "x^2 + y^2\nsubject to x + y >= 1",
+            "x=3,y=-1",
+            &[],
+            &[0.5, 0.5],
+            &[1.0],
+        ),
+        // ==: on the circle, the minimum of x*y is -1 at (1, -1).
+        (
+            "x*y\nsubject to x^2 + y^2 == 2",
+            "x=1,y=-0.5",
+            &[],
+            &[1.0, -1.0],
+            &[0.5],
+        ),
+        // With bounds: y is held at its upper bound 0.2, the equality
+        // gives x = 0.8, and x >= 0.5 is inactive.
+        (
+            "(x - 1)^2 + (y - 2)^2\nsubject to x + y == 1\nsubject to x >= 0.5",
+            "x=0,y=0",
+            &["--bounds", "y=-1:0.2"],
+            &[0.8, 0.2],
+            &[0.4, 0.0],
+        ),
+    ];
+    for (formula, start, extra, x, lambda) in cases {
+        let (v, status) = min_json(formula, start, extra);
+        assert_eq!(status, 0, "{formula}: {v}");
+        assert_eq!(v["reason"], "kkt", "{formula}: {v}");
+        assert_eq!(v["converged"], true);
+        assert_eq!(v["method"], "auglag");
+        assert!(v["max_violation"].as_f64().unwrap() <= 1e-8, "{v}");
+        assert!(v["kkt_residual"].as_f64().unwrap() <= 1e-5, "{v}");
+        for (i, &want) in x.iter().enumerate().filter(|(_, w)| !w.is_nan()) {
+            assert!(close(&v["x"][i], want, 1e-6), "{formula}: x[{i}] {v}");
+        }
+        for (i, &want) in lambda.iter().enumerate() {
+            assert!(
+                close(&v["multipliers"][i], want, 1e-5),
+                "{formula}: λ[{i}] {v}"
+            );
+        }
+    }
+    // The mixed case: x + y = 1 is active, x >= 0.5 is not (x* = (0, 1)
+    // would break it: the solution is x = 0.5 on both, f = 0.5).
+    let (v, _) = min_json(
+        "subject to x + y == 1\n(x - 1)^2 + (y - 2)^2\nsubject to x >= 0.5",
+        "x=0,y=0",
+        &[],
+    );
+    assert!(
+        close(&v["x"][0], 0.5, 1e-6) && close(&v["x"][1], 0.5, 1e-6),
+        "{v}"
+    );
+    assert!(close(&v["f"], 2.5, 1e-6), "{v}");
+    assert_eq!(v["active_constraints"], serde_json::json!([true, true]));
+    assert_eq!(
+        v["constraint_text"],
+        serde_json::json!(["x + y == 1", "x >= 0.5"])
+    );
+}
+
+#[test]
+fn contradictory_constraints_are_infeasible_with_exit_status_1() {
+    let r = crate::run::run(&[
+        "min",
+        "x^2\nsubject to x >= 1\nsubject to x <= 0",
+        "--start",
+        "x=3",
+    ]);
+    assert_eq!(r.status, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.starts_with("infeasible  f = "), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("stopped     infeasible after"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("violated"), "{}", r.stdout);
+    assert!(!r.stdout.contains("minimum"), "{}", r.stdout);
+    assert!(
+        r.stderr.contains("note: stopped by infeasible"),
+        "{}",
+        r.stderr
+    );
+    let (v, status) = min_json("x^2\nsubject to x >= 1\nsubject to x <= 0", "x=3", &[]);
+    assert_eq!(status, 1);
+    assert_eq!(v["reason"], "infeasible");
+    assert_eq!(v["converged"], false);
+    assert!(close(&v["max_violation"], 0.5, 1e-6), "{v}");
+    // The library says the same.
+    let f = Formula::parse("x^2\nsubject to x >= 1\nsubject to x <= 0").unwrap();
+    let out = minimize_constrained(
+        &mut f.compile_problem().unwrap(),
+        &[3.0],
+        &Settings::default(),
+        &Auglag::default(),
+    )
+    .unwrap();
+    assert_eq!(out.outcome.reason, Reason::Infeasible);
+    assert!(!out.converged());
+}
+
+#[test]
+fn the_text_report_shows_each_constraint() {
+    let r = crate::run::ok(&[
+        "min",
+        "(x - 2)^2 + (y - 1)^2\nsubject to x + y <= 2\nsubject to x >= -5",
+        "--start",
+        "x=0,y=0",
+    ]);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    let number = |line: &str, after: &str| -> f64 {
+        let rest = &line[line.find(after).unwrap() + after.len()..];
+        rest.split([' ', ',']).next().unwrap().parse().unwrap()
+    };
+    assert!(lines[0].starts_with("minimum     f = "), "{}", r.stdout);
+    assert!(
+        (number(lines[0], "f = ") - 0.5).abs() < 1e-7,
+        "{}",
+        r.stdout
+    );
+    assert!(
+        lines[3].starts_with("subject to  x + y <= 2  active    g = "),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        (number(lines[3], "multiplier ") - 1.0).abs() < 1e-5,
+        "{}",
+        r.stdout
+    );
+    assert!(
+        lines[4].starts_with("            x >= -5     inactive  g = ")
+            && (number(lines[4], "g = ") + 6.5).abs() < 1e-6,
+        "{}",
+        r.stdout
+    );
+    assert!(lines[4].ends_with("multiplier 0"), "{}", r.stdout);
+    assert!(lines[5].starts_with("violation   "), "{}", r.stdout);
+    assert!(lines[5].contains("KKT residual"), "{}", r.stdout);
+    assert!(
+        lines[6].starts_with("method      auglag (L-BFGS-B inside), "),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        lines[7].starts_with("stopped     kkt after "),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(r.stderr, "");
+}
+
+#[test]
+fn methods_that_cannot_take_constraints_are_usage_errors() {
+    for method in ["lbfgs", "newton", "gd", "adam"] {
+        let r = crate::run::run(&[
+            "min",
+            "x^2\nsubject to x >= 1",
+            "--start",
+            "x=3",
+            "--method",
+            method,
+        ]);
+        assert_eq!(r.status, 2, "{method}: {}", r.stderr);
+        assert!(
+            r.stderr
+                .contains(&format!("--method {method} cannot take constraints")),
+            "{}",
+            r.stderr
+        );
+    }
+    for flag in [
+        &["--maximize"][..],
+        &["--trace"],
+        &["--gradient", "fd-central"],
+    ] {
+        let mut args = vec!["min", "x^2\nsubject to x >= 1", "--start", "x=3"];
+        args.extend_from_slice(flag);
+        let r = crate::run::run(&args);
+        assert_eq!(r.status, 2, "{flag:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("is not available with constraints"),
+            "{}",
+            r.stderr
+        );
+    }
+    // --method auglag is accepted, with or without constraints.
+    let (v, status) = min_json("(x - 3)^2", "x=0", &["--method", "auglag"]);
+    assert_eq!((status, v["reason"].as_str()), (0, Some("kkt")), "{v}");
+    assert!(close(&v["x"][0], 3.0, 1e-6));
+    // In the library, a method other than L-BFGS is refused too.
+    let f = Formula::parse("x^2\nsubject to x >= 1").unwrap();
+    let err = minimize_constrained(
+        &mut f.compile_problem().unwrap(),
+        &[3.0],
+        &Settings::new(slope::Method::newton()),
+        &Auglag::default(),
+    )
+    .unwrap_err();
+    assert!(err.message.contains("cannot take constraints"), "{err}");
+}
+
+#[rustfmt::skip]
+#[test]
+fn constraint_syntax_errors_point_at_the_mistake() {
+    // (formula, line and column of the caret, message, hint)
+    let cases: &[(&str, (usize, usize), &str, &str)] = &[
+        ("x <= 1\nx^2", (1, 1), "a comparison is only allowed in a constraint", "write 'subject to x <= 1' to constrain the minimisation"),
+        ("x^2\nx + y >= 2", (2, 1), "a comparison is only allowed in a constraint", "write 'subject to x + y >= 2' to constrain the minimisation"),
+        ("x^2\nsubject to x + y", (2, 1), "a constraint needs a comparison: <=, >= or ==", "write it as 'subject to x + y <= 1'"),
+        ("x^2\nsubject to x >= 1\ny^2", (3, 1), "a second objective: a formula minimises one expression", "make it a constraint with 'subject to ... <= ...', or a definition with 'let name = ...'"),
+        ("subject to x >= 1", (1, 1), "constraints but no objective", "add the expression to minimise on a line of its own; 0 finds a feasible point"),
+        ("x^2\nsubject to x >= 1\nlet a = 2", (3, 5), "a definition after the objective", "move the definition above the objective"),
+        ("subject to 1 <= 2*subject\nx", (1, 19), "'subject' is a keyword, not a variable", "choose another name"),
+    ];
+    for &(text, (line, column), message, hint) in cases {
+        let e = match Formula::parse(text) {
+            Ok(_) => panic!("{text:?} parsed"),
+            Err(e) => e,
+        };
+        assert_eq!(e.message, message, "{text:?}");
+        assert_eq!(e.hint.as_deref(), Some(hint), "{text:?}");
+        let span = e.span.unwrap_or_else(|| panic!("{text:?}: no span"));
+        assert_eq!(span.line_col(text), (line, column), "{text:?}: {e:?}");
+    }
+    // The command line shows the caret under the whole comparison.
+    let r = crate::run::run(&["min", "x^2; x + y >= 2", "--start", "x=1,y=1"]);
+    assert_eq!(r.status, 2);
+    assert!(r.stderr.contains("1 | x^2; x + y >= 2\n  |      ^^^^^^^^^^"), "{}", r.stderr);
+}
+
+#[test]
+fn definitions_are_shared_with_constraints() {
+    let f = Formula::parse("let r = x^2 + y^2\nsubject to r <= 1\nx + y").unwrap();
+    let c = &f.constraints()[0];
+    assert_eq!(f.expr(c.value).to_string(), "x^2 + y^2 - 1");
+    assert_eq!(f.expr(c.gradient[0]).to_string(), "2*x");
+    let (v, status) = min_json(
+        "let r = x^2 + y^2\nsubject to r <= 1\nx + y",
+        "x=0,y=0",
+        &[],
+    );
+    assert_eq!(status, 0, "{v}");
+    let h = -(0.5f64.sqrt());
+    assert!(
+        close(&v["x"][0], h, 1e-6) && close(&v["x"][1], h, 1e-6),
+        "{v}"
+    );
+    assert!(close(&v["multipliers"][0], 1.0 / 2f64.sqrt(), 1e-5), "{v}");
+}
+
+#[test]
+fn eval_reports_constraint_values_and_diff_their_derivatives() {
+    let text = "x^2 + y\nsubject to x + y >= 1\nsubject to x*y == 2";
+    let r = crate::run::ok(&["eval", text, "--at", "x=0.5,y=0.25", "--grad"]);
+    assert_eq!(
+        r.stdout,
+        "f = 0.5\ndf/dx = 1\ndf/dy = 1\n\
+         g1 = 0.25  (subject to x + y >= 1, as g <= 0: violated by 0.25)\n\
+         dg1/dx = -1\ndg1/dy = -1\n\
+         g2 = -1.875  (subject to x*y == 2, as g == 0: violated by 1.875)\n\
+         dg2/dx = 0.25\ndg2/dy = 0.5\n"
+    );
+    let (v, _) = crate::run::json(&["eval", text, "--at", "x=2,y=1", "--json"]);
+    assert_eq!(v["constraints"], serde_json::json!([-2.0, 0.0]));
+    assert_eq!(v["violations"], serde_json::json!([0.0, 0.0]));
+    let r = crate::run::ok(&["diff", text]);
+    assert_eq!(
+        r.stdout,
+        "df/dx = 2*x\ndf/dy = 1\n\
+         # subject to x + y >= 1: g1 = 1 - x - y <= 0\ndg1/dx = -1\ndg1/dy = -1\n\
+         # subject to x*y == 2: g2 = x*y - 2 == 0\ndg2/dx = y\ndg2/dy = x\n"
+    );
+    let (v, _) = crate::run::json(&["diff", text, "--json"]);
+    assert_eq!(v["constraints"][1]["g"], "x*y - 2");
+    assert_eq!(v["constraints"][1]["relation"], "==");
+    assert_eq!(v["constraints"][0]["partials"]["y"], "-1");
+}
+
+#[test]
+fn the_json_of_a_constrained_run_has_the_shared_vocabulary_and_more() {
+    let (v, _) = min_json(
+        "(x - 2)^2 + (y - 1)^2\nsubject to x + y <= 2",
+        "x=0,y=0",
+        &["--bounds", "x=-10:10"],
+    );
+    for key in [
+        "vars",
+        "x",
+        "f",
+        "gradient",
+        "constraints",
+        "multipliers",
+        "max_violation",
+        "kkt_residual",
+        "constraint_text",
+        "active_constraints",
+        "iterations",
+        "outer_iterations",
+        "penalty",
+        "evaluations",
+        "gradient_evaluations",
+        "hessian_evaluations",
+        "converged",
+        "reason",
+        "message",
+        "method",
+        "seconds",
+    ] {
+        assert!(v.get(key).is_some(), "{key} missing: {v}");
+    }
+    assert_eq!(v["vars"], serde_json::json!(["x", "y"]));
+    assert!(v["evaluations"].as_u64().unwrap() > 0);
+}

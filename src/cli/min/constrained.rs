@@ -7,7 +7,7 @@ use std::io::Write;
 
 use serde_json::{Map, Value, json};
 
-use super::super::{Failure, Source, format_value, json_number, usage};
+use super::super::{Failure, Source, constraint_text, format_value, json_number, usage};
 use super::args::{self, Args, GradientArg, MethodArg};
 use slope::optim::{Auglag, Bound, ConstrainedOutcome, Reason, minimize_constrained};
 use slope::{ConstraintKind, Formula};
@@ -101,15 +101,6 @@ fn status(kind: ConstraintKind, g: f64, active: bool, ctol: f64) -> &'static str
     }
 }
 
-/// The constraint as written, on one line.
-fn written(f: &Formula, i: usize) -> String {
-    let span = f.constraints()[i].span;
-    let text = f.source().get(span.range()).unwrap_or_default();
-    let text = text.strip_prefix("subject").unwrap_or(text).trim_start();
-    let text = text.strip_prefix("to").unwrap_or(text);
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 fn run_json(
     f: &Formula,
     run: &ConstrainedOutcome,
@@ -127,7 +118,9 @@ fn run_json(
     obj.insert("multipliers".into(), numbers(&run.multipliers));
     obj.insert("max_violation".into(), json_number(run.max_violation));
     obj.insert("kkt_residual".into(), json_number(run.kkt_residual));
-    let written: Vec<String> = (0..run.constraints.len()).map(|i| written(f, i)).collect();
+    let written: Vec<String> = (0..run.constraints.len())
+        .map(|i| constraint_text(f, i))
+        .collect();
     obj.insert("constraint_text".into(), json!(written));
     obj.insert("active_constraints".into(), json!(active));
     obj.insert("iterations".into(), json!(outcome.iterations));
@@ -200,7 +193,9 @@ fn write_summary(
         let label = if i == 0 { "at" } else { "" };
         writeln!(out, "{label:<11} {name} = {}", format_value(*v))?;
     }
-    let texts: Vec<String> = (0..run.constraints.len()).map(|i| written(f, i)).collect();
+    let texts: Vec<String> = (0..run.constraints.len())
+        .map(|i| constraint_text(f, i))
+        .collect();
     let width = texts.iter().map(|t| t.chars().count()).max().unwrap_or(0);
     for (i, text) in texts.iter().enumerate() {
         let c = &f.constraints()[i];
