@@ -337,7 +337,6 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Error {
                 Rule::add | Rule::sub | Rule::mul | Rule::div | Rule::pow => "an operator",
                 Rule::EOI => "the end of the statement",
                 Rule::definition | Rule::let_kw => "a definition",
-                Rule::comparison | Rule::relation => "a comparison",
                 _ => continue,
             };
             if !expected.contains(&word) {

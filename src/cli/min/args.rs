@@ -306,7 +306,8 @@ fn method(args: &Args, which: MethodArg) -> Result<Method> {
         args.epsilon.is_some(),
         &[M::Adagrad, M::Rmsprop, M::Adam],
     )?;
-    unused("--memory", args.memory.is_some(), &[M::Lbfgs, M::Auglag])?;
+    // The constrained path reads --memory as lbfgs's (auglag runs lbfgs).
+    unused("--memory", args.memory.is_some(), &[M::Lbfgs])?;
     let (lr0, momentum) = (0.1, fraction("--momentum", args.momentum.unwrap_or(0.9))?);
     let epsilon = positive("--epsilon", args.epsilon.unwrap_or(1e-8))?;
     let method = match which {
