@@ -38,12 +38,17 @@
 //!   well as the answer needs (the inner projected gradient of `L` is the
 //!   KKT residual with the new multipliers).
 //!
-//! The run stops with [`Reason::Kkt`] when the largest violation is at
-//! most [`Auglag::feasibility_tol`] and the KKT residual
-//! `‖P(x − ∇f − Jᵀλ) − x‖∞` (P: projection onto the bounds) and the
-//! complementarity `max_i min(λ_i, −g_i)` over inactive inequalities are at
-//! most [`Auglag::optimality_tol`] times `max(1, ‖∇f‖∞)` (gradients in the
-//! thousands cannot be balanced to 1e-6 absolutely in floating point). It stops with [`Reason::Infeasible`]
+//! The run stops with [`Reason::Kkt`] when the largest violation and the
+//! complementarity `max_i min(λ_i, −g_i)` over the inequalities that hold
+//! are at most [`Auglag::feasibility_tol`] (a constraint with a multiplier
+//! is met as an equality, not 1e-6 inside), and the KKT residual
+//! `‖P(x − ∇f − Jᵀλ) − x‖∞` (P: projection onto the bounds) is at most
+//! [`Auglag::optimality_tol`] times `max(1, ‖∇f‖∞)` (gradients in the
+//! thousands cannot be balanced to 1e-6 absolutely in floating point).
+//! Where the active constraints pin the point down (a vertex) the
+//! first-order multipliers converge slowly; least-squares multipliers of
+//! the active constraints over the free variables are tried at each
+//! feasible point, and accepted if they pass the test. It stops with [`Reason::Infeasible`]
 //! when the constraints stay violated and either the penalty reached
 //! [`Auglag::max_penalty`] or, with the penalty at least 1e4, the point is
 //! stationary for the violation itself (the projected gradient of
@@ -67,10 +72,11 @@ use crate::problem::ConstrainedObjective;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Auglag {
     /// The largest violation accepted: `max(g_i, 0)` for inequalities,
-    /// `|g_i|` for equalities (default 1e-8).
+    /// `|g_i|` for equalities (default 1e-8); also the largest
+    /// complementarity `min(λ_i, −g_i)`.
     pub feasibility_tol: f64,
-    /// The largest KKT residual and complementarity accepted, relative
-    /// to `max(1, ‖∇f‖∞)` at the point (default 1e-6).
+    /// The largest KKT residual accepted, relative to `max(1, ‖∇f‖∞)` at
+    /// the point (default 1e-6).
     pub optimality_tol: f64,
     /// The most outer iterations, each one inner run (default 100).
     pub max_outer: usize,
@@ -540,7 +546,7 @@ fn remeasure(
 fn converged(now: &Measured, auglag: &Auglag) -> bool {
     now.max_violation <= auglag.feasibility_tol
         && now.kkt <= auglag.optimality_tol * scale(&now.grad)
-        && now.complementarity <= auglag.optimality_tol
+        && now.complementarity <= auglag.feasibility_tol
 }
 
 /// Most active constraints for which [`least_squares_multipliers`] solves
