@@ -54,7 +54,8 @@
 //! stationary for the violation itself (the projected gradient of
 //! `½‖g⁺‖²` below 1e-3 of the violation, with the violation not halved in
 //! the last outer iteration): no nearby point is less infeasible. An inner
-//! run that finds `L` unbounded or not finite ends the run with its reason.
+//! run that finds `L` unbounded ends the run as unbounded; a point where
+//! f, a constraint or a gradient is not finite ends it as diverged.
 //! [`Reason::MaxIter`] after [`Auglag::max_outer`] outer iterations.
 
 use std::time::Instant;
@@ -144,11 +145,35 @@ impl ConstrainedOutcome {
 }
 
 /// Minimises `problem` from `start` subject to its constraints and to
-/// `settings.bounds`, by the augmented Lagrangian with L-BFGS-B inside
-/// (see the [module docs](self)). `settings.method` must be
-/// [`Method::Lbfgs`] (its memory is the inner solver's); `settings`'
-/// stopping tests apply to each inner run, whose gradient tolerance the
-/// method sets; `max_iter` bounds each inner run.
+/// `settings.bounds`, by the augmented Lagrangian (Powell–Hestenes–
+/// Rockafellar, inequalities by the shifted penalty, as in ALGENCAN) with
+/// L-BFGS-B inside. Each outer iteration minimises, within the bounds,
+/// `f + Σ ρ/2·s_i² − λ_i²/2ρ` with `s_i = g_i + λ_i/ρ` (inequalities:
+/// `max(0, ·)`), then updates the multipliers (`λ ← λ + ρg`, clamped to
+/// ±[`Auglag::max_multiplier`], inequalities' at 0 from below), multiplies
+/// the penalty by 10 when the violation (and complementarity) did not halve,
+/// and tightens the inner gradient tolerance tenfold (from 1e-2 down to
+/// half the optimality tolerance, relative to `max(1, ‖∇f‖∞)`). The
+/// multipliers and the penalty are plain numbers: nothing is recompiled.
+///
+/// The run ends with [`Reason::Kkt`] when the violation and the
+/// complementarity `min(λ_i, −g_i)` are at most
+/// [`Auglag::feasibility_tol`] and the KKT residual `‖P(x − ∇f − Jᵀλ) − x‖∞`
+/// (P: projection onto the bounds) at most [`Auglag::optimality_tol`]
+/// times `max(1, ‖∇f‖∞)`; at a feasible point least-squares multipliers of
+/// the active constraints are also tried, which settles a vertex where the
+/// first-order update crawls. It ends with [`Reason::Infeasible`] when the
+/// constraints stay violated with the penalty at [`Auglag::max_penalty`],
+/// or (penalty at least 1e4, violation not halved) at a point stationary
+/// for the violation `½‖g⁺‖²` itself; with [`Reason::Unbounded`] when an
+/// inner run finds the Lagrangian unbounded, [`Reason::Diverged`] at a
+/// point where f, a constraint or a gradient is not finite, and
+/// [`Reason::MaxIter`] after [`Auglag::max_outer`] outer iterations.
+///
+/// `settings.method` must be [`Method::Lbfgs`] (its memory is the inner
+/// solver's); `settings`' `ftol`, `xtol` and `max_iter` apply to each inner
+/// run, whose gradient tolerance the method sets (and whose
+/// relative-reduction test it turns off).
 ///
 /// An error, before any evaluation, if `start` or the bounds do not have
 /// one value per variable, or the method is not L-BFGS or a tolerance is
