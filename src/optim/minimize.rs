@@ -135,8 +135,10 @@ pub(super) struct Path {
 /// Minimises `objective` from `start`.
 ///
 /// An error, before any evaluation, if `start` or the bounds do not have
-/// one value per variable, a method parameter is out of range, or the
-/// method needs a Hessian the objective does not have. A run that goes
+/// one value per variable, a method parameter is out of range, the
+/// method needs a Hessian the objective does not have, or the objective's
+/// formula has constraints ([`minimize_constrained`](crate::minimize_constrained)
+/// takes those). A run that goes
 /// wrong is not an error: its [`Outcome`] says why it stopped.
 ///
 /// ```
@@ -180,6 +182,15 @@ pub fn minimize_with<R: Into<Control>>(
 ) -> Result<Outcome> {
     check_input(objective.n_vars(), start, settings)?;
     settings.method.validate()?;
+    let m = objective.n_constraints();
+    if m > 0 {
+        let s = if m == 1 { "" } else { "s" };
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!("the formula has {m} constraint{s}, which this method would leave out"),
+        )
+        .with_hint("compile it with Formula::compile_problem and call minimize_constrained"));
+    }
     if matches!(settings.method, Method::Newton { .. }) && !objective.prepare_hessian()? {
         return Err(Error::new(
             ErrorKind::Usage,

@@ -499,3 +499,19 @@ fn the_json_of_a_constrained_run_has_the_shared_vocabulary_and_more() {
     assert_eq!(v["vars"], serde_json::json!(["x", "y"]));
     assert!(v["evaluations"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn the_unconstrained_entry_point_refuses_a_formula_with_constraints() {
+    let f = Formula::parse("x^2\nsubject to x >= 1").unwrap();
+    let mut obj = f.compile().unwrap();
+    let err = slope::minimize(&mut obj, &[3.0], &Settings::default()).unwrap_err();
+    assert_eq!(
+        err.message,
+        "the formula has 1 constraint, which this method would leave out"
+    );
+    let mut interpreted = slope::InterpretedObjective::new(&f);
+    assert!(slope::minimize(&mut interpreted, &[3.0], &Settings::default()).is_err());
+    // Without constraints nothing changes.
+    let mut plain = Formula::parse("x^2").unwrap().compile().unwrap();
+    assert!(slope::minimize(&mut plain, &[3.0], &Settings::default()).is_ok());
+}
