@@ -51,8 +51,8 @@
 //! feasible point, and accepted if they pass the test. It stops with [`Reason::Infeasible`]
 //! when the constraints stay violated and either the penalty reached
 //! [`Auglag::max_penalty`] or, with the penalty at least 1e4, the point is
-//! stationary for the violation itself (the projected gradient of
-//! `½‖g⁺‖²` below 1e-3 of the violation, with the violation not halved in
+//! stationary for the violation itself (the gradient of `½‖g⁺‖²`, where
+//! no bound blocks it, below 1e-3 of its largest term, with the violation not halved in
 //! the last outer iteration): no nearby point is less infeasible. An inner
 //! run that finds `L` unbounded ends the run as unbounded; a point where
 //! f, a constraint or a gradient is not finite ends it as diverged.
@@ -444,7 +444,7 @@ fn run(
             }
             if aug.rho >= 1e4
                 && now.max_violation > 0.5 * violation_before
-                && infeasibility_stationary(&aug, &x, bounds, now.max_violation)
+                && infeasibility_stationary(&aug, &x, bounds)
             {
                 break (
                     Reason::Infeasible,
@@ -665,16 +665,16 @@ fn projected_step(x: &[f64], d: &[f64], bounds: Option<&[(f64, f64)]>) -> f64 {
 }
 
 /// Whether `x` is stationary for the violation `½‖g⁺‖²` within the
-/// bounds: its projected gradient is below 1e-3 of the violation (times
-/// the Jacobian's size), so no nearby point violates the constraints less.
-fn infeasibility_stationary(
-    aug: &Augmented<'_>,
-    x: &[f64],
-    bounds: Option<&[(f64, f64)]>,
-    violation: f64,
-) -> bool {
+/// bounds: the gradient of the violation, `Σ r_i ∇g_i` (`r_i` the
+/// violation of constraint i), leaving out components a bound blocks, is
+/// below 1e-3 of its largest term `|r_i|·‖∇g_i‖∞`. The violated
+/// constraints then pull against each other (or into the bounds), so no
+/// nearby point violates them less. Relative to the terms, not absolute,
+/// so that constraints with tiny gradients (HS72's `4/x1`, 1e-4 at the
+/// solution) are not taken for stationary.
+fn infeasibility_stationary(aug: &Augmented<'_>, x: &[f64], bounds: Option<&[(f64, f64)]>) -> bool {
     let mut d = vec![0.0; x.len()];
-    let mut size = 0.0f64;
+    let mut largest_term = 0.0f64;
     for (k, &(i, j)) in aug.pattern.iter().enumerate() {
         let g = aug.c[i];
         let r = match aug.kinds[i] {
@@ -682,10 +682,17 @@ fn infeasibility_stationary(
             ConstraintKind::Inequality => g.max(0.0),
         };
         d[j] += r * aug.jac[k];
-        size = size.max(aug.jac[k].abs());
+        largest_term = largest_term.max((r * aug.jac[k]).abs());
     }
-    // Scale the step so that P(x - t d) compares like with like.
-    projected_step(x, &d, bounds) <= 1e-3 * violation * size.max(1.0)
+    let mut free = 0.0f64;
+    for (j, &dj) in d.iter().enumerate() {
+        let blocked =
+            bounds.is_some_and(|b| (x[j] <= b[j].0 && dj > 0.0) || (x[j] >= b[j].1 && dj < 0.0));
+        if !blocked {
+            free = free.max(dj.abs());
+        }
+    }
+    free <= 1e-3 * largest_term
 }
 
 #[cfg(test)]
