@@ -85,6 +85,14 @@ struct HandResult {
 
 pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
     let (mut f, source) = load(&args.input)?;
+    let m = f.constraints().len();
+    if m > 0 {
+        let (s, are) = if m == 1 { ("", "is") } else { ("s", "are") };
+        writeln!(
+            err,
+            "note: check compares the objective's derivatives; its {m} constraint{s} {are} left out"
+        )?;
+    }
     let n = f.vars().len();
     if args.points == Some(0) {
         return Err(Failure::plain(

@@ -463,6 +463,13 @@ fn eval_reports_constraint_values_and_diff_their_derivatives() {
          # subject to x + y >= 1: g1 = 1 - x - y <= 0\ndg1/dx = -1\ndg1/dy = -1\n\
          # subject to x*y == 2: g2 = x*y - 2 == 0\ndg2/dx = y\ndg2/dy = x\n"
     );
+    // check compares the objective only, and says so.
+    let r = crate::run::ok(&["check", text, "--at", "x=0.5,y=0.25"]);
+    assert!(
+        r.stderr.contains("its 2 constraints are left out"),
+        "{}",
+        r.stderr
+    );
     let (v, _) = crate::run::json(&["diff", text, "--json"]);
     assert_eq!(v["constraints"][1]["g"], "x*y - 2");
     assert_eq!(v["constraints"][1]["relation"], "==");
