@@ -165,7 +165,9 @@ impl ConstrainedOutcome {
 /// first-order update crawls. It ends with [`Reason::Infeasible`] when the
 /// constraints stay violated with the penalty at [`Auglag::max_penalty`],
 /// or (penalty at least 1e4, violation not halved) at a point stationary
-/// for the violation `½‖g⁺‖²` itself; with [`Reason::Unbounded`] when an
+/// for the violation `½‖g⁺‖²` itself where no probe a step of 1e-2 along
+/// a coordinate violates the constraints less (a probe that does, at a
+/// maximum or saddle of the violation, is where the run goes on from); with [`Reason::Unbounded`] when an
 /// inner run finds the Lagrangian unbounded, [`Reason::Diverged`] at a
 /// point where f, a constraint or a gradient is not finite, and
 /// [`Reason::MaxIter`] after [`Auglag::max_outer`] outer iterations.
@@ -366,11 +368,21 @@ fn run(
     let mut history = Vec::new();
     let mut outer = 0;
     let (reason, message) = loop {
-        if !now.f.is_finite() || now.grad.iter().any(|g| !g.is_finite()) {
+        let finite = now.f.is_finite()
+            && !now.max_violation.is_nan()
+            && now.grad.iter().chain(&aug.jac).all(|v| v.is_finite());
+        if !finite {
+            let place = if outer == 0 {
+                "the start"
+            } else {
+                "the point reached"
+            };
             break (
                 Reason::Diverged,
-                "the objective, a constraint or a gradient is not finite at the point reached"
-                    .to_string(),
+                format!(
+                    "the objective, a constraint or a gradient is not finite at {place}: \
+                     outside the formula's domain"
+                ),
             );
         }
         if outer > 0 && converged(&now, auglag) {
@@ -446,6 +458,15 @@ fn run(
                 && now.max_violation > 0.5 * violation_before
                 && infeasibility_stationary(&aug, &x, bounds)
             {
+                // A stationary point of the violation may be a maximum or a
+                // saddle of it (the origin, for x^2 + y^2 == 1): a nearby
+                // point that violates the constraints less is a way on.
+                if let Some(better) = less_violated_nearby(&mut aug, &x, bounds, &mut counts) {
+                    x = better;
+                    now = measure(&mut aug, &x, bounds, &mut counts);
+                    progress = f64::INFINITY;
+                    continue;
+                }
                 break (
                     Reason::Infeasible,
                     format!(
@@ -693,6 +714,52 @@ fn infeasibility_stationary(aug: &Augmented<'_>, x: &[f64], bounds: Option<&[(f6
         }
     }
     free <= 1e-3 * largest_term
+}
+
+/// Most variables [`less_violated_nearby`] probes, two points each.
+const MAX_PROBED: usize = 50;
+
+/// A point near `x`, a step of 1e-2·max(1, |x_j|) along a coordinate (at
+/// most [`MAX_PROBED`] of them, both ways, within the bounds), where the
+/// constraints' squared violation `Σ r_i²` is lower than at `x` by more
+/// than a millionth: `None` if there is none, and `x` is a local minimum
+/// of the violation as far as the probes tell. Each probe is a counted
+/// evaluation; `aug`'s buffers are left holding the values at the point
+/// returned, or at `x`.
+fn less_violated_nearby(
+    aug: &mut Augmented<'_>,
+    x: &[f64],
+    bounds: Option<&[(f64, f64)]>,
+    counts: &mut Counts,
+) -> Option<Vec<f64>> {
+    let mut grad = vec![0.0; x.len()];
+    let mut squared = |aug: &mut Augmented<'_>, p: &[f64], counts: &mut Counts| -> f64 {
+        aug.eval(p, &mut grad);
+        counts.evaluations += 1;
+        counts.gradient_evaluations += 1;
+        (aug.kinds.iter().zip(&aug.c))
+            .map(|(k, &g)| k.violation(g).powi(2))
+            .sum()
+    };
+    let here = squared(aug, x, counts);
+    let mut probe = x.to_vec();
+    for j in 0..x.len().min(MAX_PROBED) {
+        for sign in [1.0, -1.0] {
+            let mut to = x[j] + sign * 1e-2 * x[j].abs().max(1.0);
+            if let Some(b) = bounds {
+                to = to.clamp(b[j].0, b[j].1);
+            }
+            probe[j] = to;
+            let there = squared(aug, &probe, counts);
+            if there < here * (1.0 - 1e-6) {
+                return Some(probe);
+            }
+            probe[j] = x[j];
+        }
+    }
+    // Leave the buffers as they were at `x`, which the run reports.
+    squared(aug, x, counts);
+    None
 }
 
 #[cfg(test)]

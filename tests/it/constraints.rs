@@ -527,3 +527,31 @@ fn the_unconstrained_entry_point_refuses_a_formula_with_constraints() {
     let mut plain = Formula::parse("x^2").unwrap().compile().unwrap();
     assert!(slope::minimize(&mut plain, &[3.0], &Settings::default()).is_ok());
 }
+
+#[test]
+fn a_start_where_the_violation_is_stationary_but_not_least_is_left() {
+    // At the origin the violation of x^2 + y^2 == 1 is at a maximum, its
+    // gradient zero: a feasibility problem (objective 0) must still move.
+    let (v, status) = min_json(
+        "0\nsubject to x^2 + y^2 == 1\nsubject to x == 2*y",
+        "x=0,y=0",
+        &[],
+    );
+    assert_eq!((status, v["reason"].as_str()), (0, Some("kkt")), "{v}");
+    let (x, y) = (v["x"][0].as_f64().unwrap(), v["x"][1].as_f64().unwrap());
+    assert!(
+        (x * x + y * y - 1.0).abs() < 1e-8 && (x - 2.0 * y).abs() < 1e-8,
+        "{v}"
+    );
+}
+
+#[test]
+fn a_start_outside_a_constraint_s_domain_diverges() {
+    let (v, status) = min_json("x^2\nsubject to sqrt(x) >= 1", "x=-1", &[]);
+    assert_eq!(status, 1, "{v}");
+    assert_eq!(v["reason"], "diverged");
+    assert!(
+        v["message"].as_str().unwrap().contains("at the start"),
+        "{v}"
+    );
+}
