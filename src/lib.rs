@@ -110,8 +110,9 @@
 //!   `newton.rs` (projected where bounds hold), over `line_search.rs`,
 //!   `vector.rs` and `dense.rs` (small dense factorisations); constraints by
 //!   the augmented Lagrangian around L-BFGS-B (`auglag.rs`,
-//!   [`minimize_constrained`]), with multipliers and penalty as run-time
-//!   numbers; the native branch for plain gd (`native.rs`); many runs from random starts
+//!   [`minimize_constrained`], with multipliers and penalty as run-time
+//!   numbers; `auglag/measure.rs`: violation, KKT residual, least-squares
+//!   multipliers and the infeasibility tests); the native branch for plain gd (`native.rs`); many runs from random starts
 //!   (`multistart.rs`).
 //! - `random`: SplitMix64 points in a box, for multi-start searches and
 //!   checks; written out so that a seed names the same points everywhere.
