@@ -153,7 +153,10 @@ impl ConstrainedOutcome {
 /// Minimises `problem` from `start` subject to its constraints and to
 /// `settings.bounds`, by the augmented Lagrangian (Powell–Hestenes–
 /// Rockafellar, inequalities by the shifted penalty, as in ALGENCAN) with
-/// L-BFGS-B inside. Each outer iteration minimises, within the bounds,
+/// L-BFGS-B inside. f and each constraint whose gradient at the start
+/// exceeds 100 are scaled down to 100 inside the method (Ipopt's rule);
+/// tolerances, values and multipliers are those of the problem as posed.
+/// Each outer iteration minimises, within the bounds,
 /// `f + Σ ρ/2·s_i² − λ_i²/2ρ` with `s_i = g_i + λ_i/ρ` (inequalities:
 /// `max(0, ·)`), then updates the multipliers (`λ ← λ + ρg`, clamped to
 /// ±[`Auglag::max_multiplier`], inequalities' at 0 from below), multiplies
@@ -169,7 +172,8 @@ impl ConstrainedOutcome {
 /// times `max(1, ‖∇f‖∞)`; at a feasible point least-squares multipliers of
 /// the active constraints are also tried, which settles a vertex where the
 /// first-order update crawls. It ends with [`Reason::Infeasible`] when the
-/// constraints stay violated with the penalty at [`Auglag::max_penalty`],
+/// constraints stay violated (by more than 1e-4; less is [`Reason::Stalled`])
+/// with the penalty at [`Auglag::max_penalty`],
 /// or (penalty at least 1e4, violation not halved) at a point stationary
 /// for the violation `½‖g⁺‖²` itself where no probe a step of 1e-2 along
 /// a coordinate violates the constraints less (a probe that does, at a
@@ -253,8 +257,13 @@ struct Augmented<'p> {
     problem: &'p mut dyn ConstrainedObjective,
     kinds: Vec<ConstraintKind>,
     pattern: Vec<(usize, usize)>,
+    /// The multipliers of the problem as posed (not scaled).
     lambda: Vec<f64>,
     rho: f64,
+    /// The factors f and each constraint are scaled by inside the
+    /// Lagrangian, fixed at the start (see [`gradient_scale`]).
+    fscale: f64,
+    cscale: Vec<f64>,
     /// Buffers for one evaluation: constraints, Jacobian, weights `ρ·s_i`,
     /// and a gradient for `value`.
     c: Vec<f64>,
@@ -265,9 +274,30 @@ struct Augmented<'p> {
 
 impl Augmented<'_> {
     /// `f`, `∇f`, the constraints and the Jacobian at `x`, into the
-    /// buffers (`grad` gets `∇f`).
+    /// buffers (`grad` gets `∇f`), as posed (not scaled).
     fn eval(&mut self, x: &[f64], grad: &mut [f64]) -> f64 {
         self.problem.eval(x, grad, &mut self.c, &mut self.jac)
+    }
+
+    /// Multiplier `i` of the scaled problem the Lagrangian is built on.
+    fn scaled_lambda(&self, i: usize) -> f64 {
+        self.lambda[i] * self.fscale / self.cscale[i]
+    }
+}
+
+/// A violation this small when the penalty reaches its limit ends the run
+/// as `stalled`, not `infeasible`.
+const NEARLY_MET: f64 = 1e-4;
+
+/// Scaling as Ipopt's gradient-based default: a function whose gradient at
+/// the start is larger than 100 in some component is divided so that it is
+/// 100, so that one badly scaled constraint (HS106's terms reach 1e6) does
+/// not swamp the others in the penalty. Never scaled up.
+fn gradient_scale(largest: f64) -> f64 {
+    if largest.is_finite() && largest > 100.0 {
+        100.0 / largest
+    } else {
+        1.0
     }
 }
 
@@ -284,18 +314,19 @@ impl Objective for Augmented<'_> {
     }
 
     fn value_grad(&mut self, x: &[f64], grad: &mut [f64]) -> f64 {
-        let mut l = self.eval(x, grad);
+        let mut l = self.fscale * self.eval(x, grad);
+        grad.iter_mut().for_each(|g| *g *= self.fscale);
         let rho = self.rho;
         for (i, kind) in self.kinds.iter().enumerate() {
-            let lambda = self.lambda[i];
-            let shifted = self.c[i] + lambda / rho;
+            let lambda = self.scaled_lambda(i);
+            let shifted = self.cscale[i] * self.c[i] + lambda / rho;
             // `f64::max` would turn a NaN into 0 and hide it.
             let s = match kind {
                 ConstraintKind::Inequality if shifted <= 0.0 => 0.0,
                 _ => shifted,
             };
             l += 0.5 * rho * s * s - 0.5 * lambda * lambda / rho;
-            self.weights[i] = rho * s;
+            self.weights[i] = rho * s * self.cscale[i];
         }
         for (k, &(i, j)) in self.pattern.iter().enumerate() {
             grad[j] += self.weights[i] * self.jac[k];
@@ -330,6 +361,8 @@ fn run(
         pattern,
         lambda: vec![0.0; m],
         rho: 1.0,
+        fscale: 1.0,
+        cscale: vec![1.0; m],
         c: vec![0.0; m],
         jac: vec![0.0; 0],
         weights: vec![0.0; m],
@@ -338,8 +371,12 @@ fn run(
     aug.jac = vec![0.0; aug.pattern.len()];
     let mut counts = Counts::default();
     let mut now = measure(&mut aug, &x, bounds, &mut counts);
+    aug.fscale = gradient_scale(now.grad.iter().fold(0.0, |m, g| m.max(g.abs())));
+    for (k, &(i, _)) in aug.pattern.iter().enumerate() {
+        aug.cscale[i] = aug.cscale[i].min(gradient_scale(aug.jac[k].abs()));
+    }
     let mut inner_settings = Settings {
-        gtol: 1e-2 * scale(&now.grad),
+        gtol: 1e-2 * scale(&now.grad) * aug.fscale,
         // The relative-reduction test would end an inner run long before
         // its gradient meets a tight tolerance (at f = 0.5 it stops once f
         // falls by 1e-9 per step, with the gradient still near 1e-5): the
@@ -350,10 +387,10 @@ fn run(
         ..settings.clone()
     };
     aug.rho = auglag.initial_penalty.unwrap_or_else(|| {
-        let squares: f64 = (aug.kinds.iter().zip(&aug.c))
-            .map(|(k, &g)| k.violation(g).powi(2))
+        let squares: f64 = (aug.kinds.iter().zip(&aug.c).zip(&aug.cscale))
+            .map(|((k, &g), &s)| k.violation(s * g).powi(2))
             .sum();
-        let rho = 10.0 * now.f.abs().max(1.0) / (0.5 * squares).max(1.0);
+        let rho = 10.0 * (aug.fscale * now.f).abs().max(1.0) / (0.5 * squares).max(1.0);
         if rho.is_finite() {
             rho.clamp(1e-8, 1e8)
         } else {
@@ -428,13 +465,21 @@ fn run(
         now = measure(&mut aug, &x, bounds, &mut counts);
         let mut v = 0.0f64;
         for (i, &old) in old.iter().enumerate() {
-            let (g, rho) = (aug.c[i], aug.rho);
+            // The update and the progress measure in the scaled problem,
+            // the multiplier kept as posed.
+            let (g, rho) = (aug.cscale[i] * aug.c[i], aug.rho);
+            let to_posed = aug.cscale[i] / aug.fscale;
+            let old_scaled = old / to_posed;
             let cap = auglag.max_multiplier;
             let (lambda, vi) = match aug.kinds[i] {
-                ConstraintKind::Equality => ((old + rho * g).clamp(-cap, cap), g.abs()),
-                ConstraintKind::Inequality => {
-                    ((old + rho * g).clamp(0.0, cap), g.max(-old / rho).abs())
-                }
+                ConstraintKind::Equality => (
+                    ((old_scaled + rho * g) * to_posed).clamp(-cap, cap),
+                    g.abs(),
+                ),
+                ConstraintKind::Inequality => (
+                    ((old_scaled + rho * g) * to_posed).clamp(0.0, cap),
+                    g.max(-old_scaled / rho).abs(),
+                ),
             };
             aug.lambda[i] = if lambda.is_nan() { old } else { lambda };
             v = v.max(vi);
@@ -442,12 +487,21 @@ fn run(
         now = remeasure(&aug, &x, bounds, now);
         if now.max_violation > auglag.feasibility_tol {
             if aug.rho >= auglag.max_penalty {
+                let by = crate::print::format_number(now.max_violation);
+                // Nearly met is not infeasible: the run stalled short of
+                // the tolerance (badly scaled problems end so).
+                if now.max_violation <= NEARLY_MET {
+                    break (
+                        Reason::Stalled,
+                        format!(
+                            "the penalty reached its limit with the constraints violated by \
+                             {by}: nearly met, but not within the feasibility tolerance"
+                        ),
+                    );
+                }
                 break (
                     Reason::Infeasible,
-                    format!(
-                        "the constraints stay violated by {} with the penalty at its limit",
-                        crate::print::format_number(now.max_violation)
-                    ),
+                    format!("the constraints stay violated by {by} with the penalty at its limit"),
                 );
             }
             if aug.rho >= 1e4
@@ -477,7 +531,7 @@ fn run(
             aug.rho = (aug.rho * 10.0).min(auglag.max_penalty);
         }
         progress = v;
-        let floor = 0.5 * auglag.optimality_tol * scale(&now.grad);
+        let floor = 0.5 * auglag.optimality_tol * scale(&now.grad) * aug.fscale;
         inner_settings.gtol = (0.1 * inner_settings.gtol).max(floor);
     };
     let (lambda, c, rho) = (aug.lambda, aug.c, aug.rho);
@@ -534,6 +588,8 @@ mod tests {
             pattern,
             lambda: vec![0.5, -1.5, 0.0],
             rho: 3.0,
+            fscale: 0.5,
+            cscale: vec![1.0, 0.25, 2.0],
             c: vec![0.0; 3],
             weights: vec![0.0; 3],
             grad: vec![0.0; 2],
@@ -569,6 +625,8 @@ mod tests {
             pattern,
             lambda: vec![0.0, 0.0],
             rho: 10.0,
+            fscale: 1.0,
+            cscale: vec![1.0, 1.0],
             c: vec![0.0; 2],
             weights: vec![0.0; 2],
             grad: vec![0.0; 1],
