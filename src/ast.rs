@@ -114,6 +114,26 @@ pub enum Statement {
     /// `data t, y`.
     Data(Vec<(String, Span)>),
     Expr(AstId),
+    /// `subject to lhs <= rhs` (or `>=`, `==`). `rhs` is built after `lhs`,
+    /// so it is the statement's last node.
+    Constraint {
+        relation: Relation,
+        lhs: AstId,
+        rhs: AstId,
+        /// The whole statement, `subject` to the end of `rhs`.
+        span: Span,
+    },
+}
+
+/// The comparison of a constraint.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum Relation {
+    /// `<=`
+    Le,
+    /// `>=`
+    Ge,
+    /// `==`
+    Eq,
 }
 
 #[derive(Clone, Default, Debug)]

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use crate::bind::{self, Frame};
+use crate::constraint::{self, Constraint};
 use crate::diff::{self, Scatter};
 use crate::error::{Error, ErrorKind, Limit, Result};
 use crate::eval::{GradientInterpreter, Interpreter};
@@ -61,6 +62,8 @@ pub struct Formula {
     param_names: Vec<String>,
     array_names: Vec<String>,
     data_names: Vec<String>,
+    /// `subject to` statements, in the order of the text.
+    constraints: Vec<Constraint>,
 }
 
 impl Formula {
@@ -212,6 +215,12 @@ impl Formula {
             limits.max_nodes,
         )?;
         let n_scalars = lowered.vars.len();
+        let constraints = constraint::derive(
+            &mut graph,
+            &lowered.constraints,
+            &lowered.var_nodes,
+            limits.max_nodes,
+        )?;
         Ok(Formula {
             source: text.to_string(),
             graph,
@@ -238,6 +247,7 @@ impl Formula {
                 .map(|a| a.name.clone())
                 .collect(),
             data_names: lowered.indexed.data.iter().map(|d| d.0.clone()).collect(),
+            constraints,
         })
     }
 
@@ -277,6 +287,13 @@ impl Formula {
     /// parsed).
     pub fn gradient(&self) -> &[NodeId] {
         &self.gradient
+    }
+
+    /// The constraints (`subject to` statements), in the order of the text,
+    /// each in standard form with its gradient; empty for a formula
+    /// without any. See [`Constraint`].
+    pub fn constraints(&self) -> &[Constraint] {
+        &self.constraints
     }
 
     /// The partial derivative with respect to the variable `name`, ready to

@@ -52,7 +52,8 @@
 //!      ──▶ eval (interpreter, the reference)   ──▶ print (slope syntax, LaTeX)
 //!      ──▶ jit (Cranelift) ──▶ native fn(x, out)
 //!      ──▶ objective (compiled | interpreted | finite differences | closure)
-//!      ──▶ optim (one loop, eight methods; gd also as a native loop) | check | bench | plot
+//!      ──▶ optim (one loop, eight methods; gd also as a native loop;
+//!                 constraints by the augmented Lagrangian) | check | bench | plot
 //! ```
 //!
 //! # Code map
@@ -62,7 +63,12 @@
 //!   pest and one Pratt parser build the `ast` arena with byte spans.
 //!   Deep formulas are parsed on a thread with a stack sized for them.
 //! - `lower`: resolves names (definitions, constants, variables), checks
-//!   arity, fixes the variable order and builds the graph.
+//!   arity, fixes the variable order and builds the graph, with each
+//!   `subject to` statement as one node `g = lhs - rhs` (turned round for
+//!   `>=`).
+//! - `constraint`: [`Constraint`] and [`ConstraintKind`], the constraints
+//!   in standard form (`g <= 0`, `g == 0`) with their gradients (rows of
+//!   the Jacobian) from the same reverse sweep.
 //! - `graph`: the node arena, its interning map and the facts every pass
 //!   reads (which nodes an output needs, denominators); `canon.rs` holds
 //!   the canonicalising constructors, the only way nodes are made, with
@@ -94,13 +100,19 @@
 //! - `objective`: the one trait every consumer of values and gradients
 //!   takes, with implementations for compiled code, the interpreter,
 //!   finite differences, closures, and negation (for maximising).
+//! - `problem`: [`ConstrainedObjective`], what the constrained method
+//!   takes, and [`CompiledProblem`]: f, its gradient, the constraints and
+//!   the Jacobian's nonzero entries compiled as one native function.
 //! - [`optim`]: the minimisation loop (`optim/minimize.rs`: stopping
 //!   tests, the box, verdicts of divergence, oscillation, unboundedness
 //!   and saddles) and one step per method: `first_order.rs`, `lbfgs.rs`
 //!   (with `lbfgsb.rs`, the Cauchy point and subspace step of L-BFGS-B),
 //!   `newton.rs` (projected where bounds hold), over `line_search.rs`,
-//!   `vector.rs` and `dense.rs` (small dense factorisations); the native
-//!   branch for plain gd (`native.rs`); many runs from random starts
+//!   `vector.rs` and `dense.rs` (small dense factorisations); constraints by
+//!   the augmented Lagrangian around L-BFGS-B (`auglag.rs`,
+//!   [`minimize_constrained`], with multipliers and penalty as run-time
+//!   numbers; `auglag/measure.rs`: violation, KKT residual, least-squares
+//!   multipliers and the infeasibility tests); the native branch for plain gd (`native.rs`); many runs from random starts
 //!   (`multistart.rs`).
 //! - `random`: SplitMix64 points in a box, for multi-start searches and
 //!   checks; written out so that a seed names the same points everywhere.
@@ -143,6 +155,7 @@
 #![warn(missing_docs)]
 
 // The front door: what a user of the library needs.
+pub use constraint::{Constraint, ConstraintKind};
 pub use error::{Detail, Error, ErrorKind, Limit, Result, Span};
 pub use formula::{Expr, Formula, Options};
 pub use graph::NodeId;
@@ -150,9 +163,11 @@ pub use objective::{
     CompiledFormula, FiniteDifferences, FnObjective, InterpretedObjective, Negated, Objective,
 };
 pub use optim::{
-    Advice, Control, Iterate, Method, Outcome, Reason, Settings, minimize, minimize_with,
+    Advice, Auglag, ConstrainedOutcome, Control, Iterate, Method, Outcome, Reason, Settings,
+    minimize, minimize_constrained, minimize_with,
 };
 pub use parse::Limits;
+pub use problem::{CompiledProblem, ConstrainedObjective};
 
 // Tools built on the front door, each documented as a module.
 pub mod bench;
@@ -172,6 +187,7 @@ pub mod bind;
 #[doc(hidden)]
 pub mod builtins;
 mod canon;
+mod constraint;
 mod diff;
 mod error;
 #[doc(hidden)]
@@ -188,6 +204,7 @@ pub mod objective;
 pub mod parse;
 #[doc(hidden)]
 pub mod print;
+mod problem;
 #[cfg(feature = "python")]
 mod python;
 mod random;

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::ast::{Ast, AstId, AstKind, Binding, ReduceOp, Sign, Statement};
+use crate::ast::{Ast, AstId, AstKind, Binding, ReduceOp, Relation, Sign, Statement};
 use crate::bind::MAX_LEVELS;
 use crate::builtins::{self, Callee, Func};
 use crate::error::{Detail, Error, ErrorKind, Result, Span};
@@ -22,6 +22,17 @@ pub struct Lowered {
     pub value: NodeId,
     /// Parameters, arrays and data, when the formula has them.
     pub indexed: Indexed,
+    /// The constraints, in the order of the text.
+    pub constraints: Vec<LoweredConstraint>,
+}
+
+/// A constraint as one node: `g(x) <= 0` or `g(x) == 0`, with `g` the
+/// left side minus the right (the other way round for `>=`).
+#[derive(Copy, Clone, Debug)]
+pub struct LoweredConstraint {
+    pub equality: bool,
+    pub span: Span,
+    pub value: NodeId,
 }
 
 /// The declarations of an indexed formula, numbered as the graph's
@@ -83,7 +94,7 @@ pub fn lower(ast: &Ast, text: &str, var_order: Option<&[String]>) -> Result<Lowe
     let vars = variables(ast, &definitions, &statement_of, var_order, &indexed)?;
     implicit_arrays(ast, &definitions, &mut indexed)?;
     let var_nodes: Vec<NodeId> = (0..vars.len() as u32).map(|i| graph.var(i)).collect();
-    let value = build(
+    let (value, constraints) = build(
         ast,
         text,
         &mut graph,
@@ -98,6 +109,7 @@ pub fn lower(ast: &Ast, text: &str, var_order: Option<&[String]>) -> Result<Lowe
         var_nodes,
         value,
         indexed,
+        constraints,
     })
 }
 
@@ -113,7 +125,15 @@ pub fn lower_into(
     vars: &[String],
     var_nodes: &[NodeId],
 ) -> Result<NodeId> {
-    build(
+    if let Some(span) = ast.statements.iter().find_map(constraint_span) {
+        return Err(Error::at(
+            ErrorKind::Syntax,
+            span,
+            "a constraint is not allowed here: this text is one expression",
+        )
+        .with_hint("leave out the 'subject to' statement"));
+    }
+    Ok(build(
         ast,
         text,
         graph,
@@ -121,7 +141,8 @@ pub fn lower_into(
         var_nodes,
         true,
         &mut Indexed::default(),
-    )
+    )?
+    .0)
 }
 
 /// The parameters, declared arrays and data of a formula, in the order of
@@ -239,7 +260,7 @@ fn tree_constant(ast: &Ast, root: AstId) -> Result<f64> {
         }
     }
     let mut scratch = Graph::new();
-    let id = build(
+    let (id, _) = build(
         &sub,
         "",
         &mut scratch,
@@ -349,8 +370,9 @@ struct Template<'a> {
     value: AstId,
 }
 
-/// The graph of `ast` over the given variables. With `fixed`, the
-/// variables come from another formula and names outside them are refused.
+/// The graph of `ast` over the given variables: the objective's node and
+/// the constraints'. With `fixed`, the variables come from another formula
+/// and names outside them are refused.
 fn build(
     ast: &Ast,
     text: &str,
@@ -359,7 +381,7 @@ fn build(
     var_nodes: &[NodeId],
     fixed: bool,
     indexed: &mut Indexed,
-) -> Result<NodeId> {
+) -> Result<(NodeId, Vec<LoweredConstraint>)> {
     let statements = &ast.statements;
     let definitions = definitions(statements, text)?;
     let value_root = check_shape(ast)?;
@@ -418,6 +440,7 @@ fn build(
         expansions: 0,
     };
     let mut value = None;
+    let mut constraints = Vec::new();
     for s in statements {
         match s {
             Statement::Let {
@@ -435,12 +458,36 @@ fn build(
                 lowerer.defined.insert(name, node);
             }
             Statement::Expr(v) => value = Some(lowerer.tree(*v, None, &Env::default())?),
+            &Statement::Constraint {
+                relation,
+                lhs,
+                rhs,
+                span,
+            } => {
+                let lhs = lowerer.tree(lhs, None, &Env::default())?;
+                let rhs = lowerer.tree(rhs, None, &Env::default())?;
+                lowerer.graph.set_origin(Some(Origin {
+                    span,
+                    in_derivative: false,
+                }));
+                let (a, b) = match relation {
+                    Relation::Le | Relation::Eq => (lhs, rhs),
+                    Relation::Ge => (rhs, lhs),
+                };
+                let minus_b = lowerer.graph.neg(b);
+                constraints.push(LoweredConstraint {
+                    equality: relation == Relation::Eq,
+                    span,
+                    value: lowerer.graph.sum(&[a, minus_b]),
+                });
+            }
             Statement::Param { .. } | Statement::Var(_) | Statement::Data(_) => {}
         }
     }
     lowerer.graph.set_origin(None);
     debug_assert!(value.is_some() || value_root.index() == usize::MAX);
-    value.ok_or_else(|| internal(Span::default()))
+    let value = value.ok_or_else(|| internal(Span::default()))?;
+    Ok((value, constraints))
 }
 
 /// Loop indices in scope, and how many levels enclose this place.
@@ -457,6 +504,13 @@ impl Env {
             .rev()
             .find(|(n, _)| n == name)
             .map(|(_, a)| a)
+    }
+}
+
+fn constraint_span(s: &Statement) -> Option<Span> {
+    match s {
+        Statement::Constraint { span, .. } => Some(*span),
+        _ => None,
     }
 }
 
@@ -832,6 +886,7 @@ fn statement_roots(statements: &[Statement]) -> Vec<AstId> {
                 Statement::Let { value, .. }
                 | Statement::Expr(value)
                 | Statement::Param { value, .. } => Some(*value),
+                Statement::Constraint { rhs, .. } => Some(*rhs),
                 Statement::Var(list) => list
                     .iter()
                     .flat_map(|d| d.extents.iter().map(|e| e.1))
@@ -882,16 +937,39 @@ fn definitions<'a>(
     Ok(defs)
 }
 
-/// The objective is the one expression, and it comes last.
+/// The objective is the one expression, and it comes after every
+/// definition; constraints may come anywhere.
 fn check_shape(ast: &Ast) -> Result<AstId> {
-    let statements: Vec<&Statement> = ast
+    let shaped: Vec<&Statement> = ast
         .statements
         .iter()
         .filter(|s| matches!(s, Statement::Let { .. } | Statement::Expr(_)))
         .collect();
-    let n = statements.len();
-    for (i, s) in statements.into_iter().enumerate() {
+    let n = shaped.len();
+    let constrained = ast.statements.iter().any(|s| constraint_span(s).is_some());
+    let mut objective = None;
+    for (i, s) in shaped.iter().copied().enumerate() {
         match s {
+            Statement::Expr(e) if constrained && objective.is_some() => {
+                return Err(Error::at(
+                    ErrorKind::Syntax,
+                    ast.node(*e).span,
+                    "a second objective: a formula minimises one expression",
+                )
+                .with_hint(
+                    "make it a constraint with 'subject to ... <= ...', or a definition \
+                     with 'let name = ...'",
+                ));
+            }
+            Statement::Expr(e) if constrained && i + 1 < n => objective = Some(*e),
+            Statement::Let { name_span, .. } if objective.is_some() => {
+                return Err(Error::at(
+                    ErrorKind::Syntax,
+                    *name_span,
+                    "a definition after the objective",
+                )
+                .with_hint("move the definition above the objective"));
+            }
             Statement::Expr(e) if i + 1 < n => {
                 return Err(Error::at(
                     ErrorKind::Syntax,
@@ -916,6 +994,17 @@ fn check_shape(ast: &Ast) -> Result<AstId> {
             _ => {}
         }
     }
+    if constrained {
+        let span = ast.statements.iter().find_map(constraint_span);
+        return Err(Error::at(
+            ErrorKind::Syntax,
+            span.unwrap_or_default(),
+            "constraints but no objective",
+        )
+        .with_hint(
+            "add the expression to minimise on a line of its own; 0 finds a feasible point",
+        ));
+    }
     Err(Error::at(
         ErrorKind::Syntax,
         Span::default(),
@@ -926,7 +1015,7 @@ fn check_shape(ast: &Ast) -> Result<AstId> {
 fn reserved(name: &str) -> Option<&'static str> {
     if matches!(
         name,
-        "let" | "param" | "var" | "data" | "sum" | "prod" | "in"
+        "let" | "param" | "var" | "data" | "sum" | "prod" | "in" | "subject" | "to"
     ) {
         Some("a keyword")
     } else if builtins::callee(name).is_some() {

@@ -48,6 +48,15 @@ pub trait Objective {
         1
     }
 
+    /// The number of constraints (`subject to` statements) of the formula
+    /// behind this objective, which its values leave out: 0 except for a
+    /// formula with constraints. [`minimize`](crate::minimize) refuses an
+    /// objective with constraints rather than ignore them;
+    /// [`minimize_constrained`](crate::minimize_constrained) solves it.
+    fn n_constraints(&self) -> usize {
+        0
+    }
+
     /// The compiled code behind this objective, if any, so that plain
     /// gradient descent can run as one native loop. Implementations other
     /// than slope's own keep the default.
@@ -98,6 +107,7 @@ pub struct CompiledFormula {
     code: Code,
     hessian: Arc<LazyHessian>,
     out: Vec<f64>,
+    n_constraints: usize,
 }
 
 /// What computes values and gradients.
@@ -155,6 +165,7 @@ impl Formula {
                 code: OnceLock::new(),
             }),
             out: vec![0.0; n + 1],
+            n_constraints: self.constraints().len(),
         })
     }
 }
@@ -303,6 +314,10 @@ impl Objective for CompiledFormula {
         self.hessian_code().map(|_| true)
     }
 
+    fn n_constraints(&self) -> usize {
+        self.n_constraints
+    }
+
     fn hessian(&mut self, x: &[f64], hessian: &mut [f64]) -> bool {
         match self.hessian.code.get() {
             Some(Ok(code)) => {
@@ -331,6 +346,7 @@ pub struct InterpretedObjective {
     graph: Arc<Graph>,
     /// The value, then the gradient.
     outputs: Vec<NodeId>,
+    n_constraints: usize,
 }
 
 impl InterpretedObjective {
@@ -342,6 +358,7 @@ impl InterpretedObjective {
             n: formula.vars().len(),
             graph: Arc::new(formula.graph().clone()),
             outputs,
+            n_constraints: formula.constraints().len(),
         }
     }
 }
@@ -349,6 +366,10 @@ impl InterpretedObjective {
 impl Objective for InterpretedObjective {
     fn n_vars(&self) -> usize {
         self.n
+    }
+
+    fn n_constraints(&self) -> usize {
+        self.n_constraints
     }
 
     fn value(&mut self, x: &[f64]) -> f64 {
@@ -391,6 +412,10 @@ impl<O: Objective> Objective for FiniteDifferences<O> {
 
     fn evaluations_per_gradient(&self) -> usize {
         1 + self.scheme.evaluations(self.inner.n_vars())
+    }
+
+    fn n_constraints(&self) -> usize {
+        self.inner.n_constraints()
     }
 
     fn value(&mut self, x: &[f64]) -> f64 {
@@ -492,6 +517,10 @@ impl<O: Objective> Objective for Negated<O> {
         self.0.evaluations_per_gradient()
     }
 
+    fn n_constraints(&self) -> usize {
+        self.0.n_constraints()
+    }
+
     fn native(&self) -> Option<Native<'_>> {
         let inner = self.0.native()?;
         Some(Native {
@@ -524,6 +553,10 @@ impl<O: Objective + ?Sized> Objective for Box<O> {
 
     fn evaluations_per_gradient(&self) -> usize {
         (**self).evaluations_per_gradient()
+    }
+
+    fn n_constraints(&self) -> usize {
+        (**self).n_constraints()
     }
 
     fn native(&self) -> Option<Native<'_>> {

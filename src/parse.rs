@@ -13,7 +13,7 @@ use pest::Parser as _;
 use pest::iterators::{Pair, Pairs};
 use pest::pratt_parser::{Assoc, Op, PrattParser};
 
-use crate::ast::{Ast, AstId, AstKind, Binding, Declared, ReduceOp, Sign, Statement};
+use crate::ast::{Ast, AstId, AstKind, Binding, Declared, ReduceOp, Relation, Sign, Statement};
 use crate::error::{Error, ErrorKind, Result, Span};
 
 mod prescan;
@@ -169,6 +169,11 @@ fn parse_pest(text: &str) -> Result<Ast> {
                     .statements
                     .push(Statement::Expr(value));
             }
+            Rule::constraint => {
+                let statement = builder.constraint(pair)?;
+                builder.ast.borrow_mut().statements.push(statement);
+            }
+            Rule::comparison => return Err(stray_comparison(&builder, &pair)),
             _ => {}
         }
     }
@@ -222,6 +227,41 @@ impl Builder {
                 })
             })
             .parse(pairs)
+    }
+
+    /// `subject to lhs <= rhs`; a constraint without its comparison is
+    /// refused here, with a hint.
+    fn constraint(&self, pair: Pair<'_, Rule>) -> Result<Statement> {
+        let span = span_of(&pair);
+        let mut inner = pair.into_inner().skip(2);
+        let (Some(lhs), comparison) = (inner.next(), inner.next()) else {
+            return Err(Error::at(ErrorKind::Syntax, span, "incomplete constraint"));
+        };
+        let lhs = self.expr(lhs.into_inner())?;
+        let Some(comparison) = comparison else {
+            return Err(Error::at(
+                ErrorKind::Syntax,
+                span,
+                "a constraint needs a comparison: <=, >= or ==",
+            )
+            .with_hint("write it as 'subject to x + y <= 1'"));
+        };
+        let mut parts = comparison.into_inner();
+        let (Some(relation), Some(rhs)) = (parts.next(), parts.next()) else {
+            return Err(Error::at(ErrorKind::Syntax, span, "incomplete constraint"));
+        };
+        let relation = match relation.as_str() {
+            "<=" => Relation::Le,
+            ">=" => Relation::Ge,
+            _ => Relation::Eq,
+        };
+        let rhs = self.expr(rhs.into_inner())?;
+        Ok(Statement::Constraint {
+            relation,
+            lhs,
+            rhs,
+            span,
+        })
     }
 
     /// Extends a sum (or product) chain on the left with one more operand.
@@ -347,6 +387,39 @@ impl Builder {
     }
 }
 
+/// A comparison after an expression or a definition that is not a
+/// constraint: the caret runs from the statement's start to the end of the
+/// comparison.
+fn stray_comparison(builder: &Builder, comparison: &Pair<'_, Rule>) -> Error {
+    let end = span_of(comparison);
+    let ast = builder.ast.borrow();
+    let start = match ast.statements.last() {
+        Some(Statement::Expr(e)) => ast.node(*e).span,
+        Some(Statement::Let { name_span, .. }) => *name_span,
+        _ => end,
+    };
+    Error::at(
+        ErrorKind::Syntax,
+        start.to(end),
+        "a comparison is only allowed in a constraint",
+    )
+    .with_hint(format!(
+        "write 'subject to {}' to constrain the minimisation",
+        ast_text(comparison, start.to(end))
+    ))
+}
+
+/// The source text of `span`, from the text `pair` was parsed from.
+fn ast_text(pair: &Pair<'_, Rule>, span: Span) -> String {
+    let text = pair.as_span().get_input();
+    let s = text.get(span.range()).unwrap_or_default();
+    // A long statement would make a long hint.
+    match s.len() > 60 || s.contains('\n') {
+        true => "...".to_string(),
+        false => s.to_string(),
+    }
+}
+
 fn span_of(pair: &Pair<'_, Rule>) -> Span {
     let s = pair.as_span();
     Span::new(s.start(), s.end())
@@ -390,7 +463,7 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Error {
     }
     let mut err = Error::at(ErrorKind::Syntax, Span::new(pos, pos + width), message);
     if found == Some('=') && text[pos..].starts_with("==") {
-        err = err.with_hint("slope has no comparisons: a formula is a number");
+        err = err.with_hint("a comparison is only allowed in a constraint: subject to ...");
     } else if found == Some('=') {
         err = err.with_hint("a definition is written: let name = expression");
     } else if !expected.is_empty() {

@@ -88,6 +88,14 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
     if f.has_arrays() {
         return Err(Failure::plain(super::not_for_arrays("slope check")));
     }
+    let m = f.constraints().len();
+    if m > 0 {
+        let (s, are) = if m == 1 { ("", "is") } else { ("s", "are") };
+        writeln!(
+            err,
+            "note: check compares the objective's derivatives; its {m} constraint{s} {are} left out"
+        )?;
+    }
     let n = f.vars().len();
     if args.points == Some(0) {
         return Err(Failure::plain(

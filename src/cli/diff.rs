@@ -4,7 +4,7 @@ use std::io::Write;
 
 use serde_json::{Map, Value, json};
 
-use super::{Failure, Input, load, wrt_indices};
+use super::{Failure, Input, constraint_text, load, wrt_indices};
 use slope::graph::NodeId;
 use slope::{Error, ErrorKind, Formula};
 
@@ -21,7 +21,7 @@ pub struct Args {
     /// Print LaTeX instead of slope syntax
     #[arg(long)]
     latex: bool,
-    /// One JSON object: {"vars", "partials", "hessian"?, "latex"?}
+    /// One JSON object: {"vars", "partials", "hessian"?, "latex"?, "constraints"?}
     #[arg(long)]
     pub(super) json: bool,
 }
@@ -100,6 +100,23 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, Failure> {
                 );
             }
         }
+        if !f.constraints().is_empty() {
+            let mut list = Vec::new();
+            for (k, c) in f.constraints().iter().enumerate() {
+                let mut partials = Map::new();
+                for (&i, name) in wrt.iter().zip(&names) {
+                    let text = slope(&f, c.gradient[i]).map_err(fail)?;
+                    partials.insert(name.to_string(), json!(text));
+                }
+                list.push(json!({
+                    "text": constraint_text(&f, k),
+                    "g": slope(&f, c.value).map_err(fail)?,
+                    "relation": c.kind.relation(),
+                    "partials": partials,
+                }));
+            }
+            obj.insert("constraints".into(), Value::Array(list));
+        }
         writeln!(out, "{}", Value::Object(obj))?;
         return Ok(0);
     }
@@ -115,6 +132,31 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, Failure> {
             writeln!(out, "\\frac{{\\partial f}}{{\\partial {v}}} = {text}")?;
         } else {
             writeln!(out, "df/d{name} = {text}")?;
+        }
+    }
+    // Each constraint in standard form, then its partial derivatives.
+    for (k, c) in f.constraints().iter().enumerate() {
+        let g = print(&f, c.value).map_err(fail)?;
+        let relation = c.kind.relation();
+        let written = constraint_text(&f, k);
+        let comment = if args.latex { "%" } else { "#" };
+        writeln!(
+            out,
+            "{comment} subject to {written}: g{} = {g} {relation} 0",
+            k + 1
+        )?;
+        for (&i, name) in wrt.iter().zip(&names) {
+            let text = print(&f, c.gradient[i]).map_err(fail)?;
+            if args.latex {
+                let v = slope::print::to_latex(f.graph(), f.var_node(i), f.vars()).map_err(fail)?;
+                writeln!(
+                    out,
+                    "\\frac{{\\partial g_{{{}}}}}{{\\partial {v}}} = {text}",
+                    k + 1
+                )?;
+            } else {
+                writeln!(out, "dg{}/d{name} = {text}", k + 1)?;
+            }
         }
     }
     if args.hessian {

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use serde_json::{Map, Value, json};
 
-use super::{At, Failure, Input, format_value, json_number, load, pad};
+use super::{At, Failure, Input, constraint_text, format_value, json_number, load, pad};
 use slope::graph::NodeId;
 use slope::jit::Compiled;
 
@@ -20,7 +20,7 @@ pub struct Args {
     /// Also evaluate the Hessian
     #[arg(long)]
     hessian: bool,
-    /// One JSON object: {"vars", "value", "gradient"?, "hessian"?}
+    /// One JSON object: {"vars", "value", "gradient"?, "hessian"?, "constraints"?, "violations"?, "constraint_gradients"?}
     #[arg(long)]
     pub(super) json: bool,
     /// Evaluate with the interpreter instead of compiling to native code
@@ -41,7 +41,19 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
         let rows: Vec<NodeId> = hessian.into_iter().flatten().collect();
         nodes.extend(rows);
     }
-    // Loops are interpreted (their native code is not written yet).
+    // Constraints (in standard form g <= 0 or g == 0) after everything
+    // else, with their gradients under --grad.
+    let constraints_start = nodes.len();
+    let m = f.constraints().len();
+    nodes.extend(f.constraints().iter().map(|c| c.value));
+    if args.grad {
+        let rows: Vec<NodeId> = (f.constraints().iter())
+            .flat_map(|c| c.gradient.iter().copied())
+            .collect();
+        nodes.extend(rows);
+    }
+    // Indexed formulas are evaluated by the interpreter here; their
+    // loops are compiled for `min` and the library.
     let mut values = if args.interp || f.is_indexed() {
         f.eval_nodes(&nodes, &x)
     } else {
@@ -62,10 +74,21 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
     };
     let hessian_start = 1 + if args.grad { n } else { 0 };
     let hessian: Vec<&[f64]> = if args.hessian {
-        values[hessian_start..].chunks(n.max(1)).take(n).collect()
+        values[hessian_start..constraints_start]
+            .chunks(n.max(1))
+            .take(n)
+            .collect()
     } else {
         Vec::new()
     };
+    let g = &values[constraints_start..constraints_start + m];
+    let g_gradients: Vec<&[f64]> = values[constraints_start + m..]
+        .chunks(n.max(1))
+        .take(if args.grad { m } else { 0 })
+        .collect();
+    let violations: Vec<f64> = (f.constraints().iter().zip(g))
+        .map(|(c, &g)| c.kind.violation(g))
+        .collect();
 
     if args.json {
         let mut obj = Map::new();
@@ -84,6 +107,15 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
                 .collect();
             obj.insert("hessian".into(), Value::Array(rows));
         }
+        if m > 0 {
+            let numbers = |v: &[f64]| -> Value { v.iter().map(|&v| json_number(v)).collect() };
+            obj.insert("constraints".into(), numbers(g));
+            obj.insert("violations".into(), numbers(&violations));
+            if args.grad {
+                let rows: Vec<Value> = g_gradients.iter().map(|r| numbers(r)).collect();
+                obj.insert("constraint_gradients".into(), Value::Array(rows));
+            }
+        }
         writeln!(out, "{}", Value::Object(obj))?;
     } else {
         writeln!(out, "f = {}", format_value(value))?;
@@ -92,6 +124,27 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
         }
         if args.hessian {
             write_matrix(out, f.vars(), &hessian)?;
+        }
+        for i in 0..m {
+            let c = &f.constraints()[i];
+            let state = match violations[i] {
+                v if v > 0.0 => format!("violated by {}", format_value(v)),
+                0.0 => "holds".to_string(),
+                _ => "not a number".to_string(),
+            };
+            writeln!(
+                out,
+                "g{} = {}  (subject to {}, as g {} 0: {state})",
+                i + 1,
+                format_value(g[i]),
+                constraint_text(&f, i),
+                c.kind.relation()
+            )?;
+            if let Some(row) = g_gradients.get(i) {
+                for (name, d) in f.vars().iter().zip(row.iter()) {
+                    writeln!(out, "dg{}/d{name} = {}", i + 1, format_value(*d))?;
+                }
+            }
         }
     }
 

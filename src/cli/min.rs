@@ -15,6 +15,7 @@ use slope::fd::Scheme;
 use slope::objective::{CompiledFormula, FiniteDifferences, Negated, Objective};
 
 mod args;
+mod constrained;
 mod pictures;
 mod report;
 mod runs;
@@ -25,8 +26,11 @@ use pictures::Pictures;
 
 pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
     let (f, source) = load(&args.input)?;
-    let (mut settings, start, seed) =
-        args::settings(args, &f, args.method).map_err(Failure::plain)?;
+    if !f.constraints().is_empty() || args.method == Some(MethodArg::Auglag) {
+        return constrained::run(args, &f, &source, out, err);
+    }
+    let method = args.method.unwrap_or(MethodArg::Lbfgs);
+    let (mut settings, start, seed) = args::settings(args, &f, method).map_err(Failure::plain)?;
     if args.project {
         writeln!(
             err,
@@ -41,7 +45,7 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
     settings.observe_every_iterate = args.trace.is_some() || pictures.convergence.is_some();
     let newton = match &args.compare {
         Some(methods) => methods.contains(&MethodArg::Newton),
-        None => args.method == MethodArg::Newton,
+        None => method == MethodArg::Newton,
     };
     let inner = CompiledFormula::new(&f, newton).map_err(|e| Failure::in_source(e, &source))?;
     let make_objective = || -> Box<dyn Objective> {

@@ -678,6 +678,15 @@ fn fresh_seed() -> u64 {
         % 1_000_000
 }
 
+/// Constraint `i` of `f` as written, without `subject to`, on one line.
+fn constraint_text(f: &Formula, i: usize) -> String {
+    let span = f.constraints()[i].span;
+    let text = f.source().get(span.range()).unwrap_or_default();
+    let text = text.strip_prefix("subject").unwrap_or(text).trim_start();
+    let text = text.strip_prefix("to").unwrap_or(text);
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 fn usage(message: &str) -> Error {
     Error::new(ErrorKind::Usage, message)
 }

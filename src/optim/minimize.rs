@@ -135,8 +135,10 @@ pub(super) struct Path {
 /// Minimises `objective` from `start`.
 ///
 /// An error, before any evaluation, if `start` or the bounds do not have
-/// one value per variable, a method parameter is out of range, or the
-/// method needs a Hessian the objective does not have. A run that goes
+/// one value per variable, a method parameter is out of range, the
+/// method needs a Hessian the objective does not have, or the objective's
+/// formula has constraints ([`minimize_constrained`](crate::minimize_constrained)
+/// takes those). A run that goes
 /// wrong is not an error: its [`Outcome`] says why it stopped.
 ///
 /// ```
@@ -178,7 +180,32 @@ pub fn minimize_with<R: Into<Control>>(
     settings: &Settings,
     mut observe: impl FnMut(&Iterate) -> R,
 ) -> Result<Outcome> {
-    let n = objective.n_vars();
+    check_input(objective.n_vars(), start, settings)?;
+    settings.method.validate()?;
+    let m = objective.n_constraints();
+    if m > 0 {
+        let s = if m == 1 { "" } else { "s" };
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!("the formula has {m} constraint{s}, which this method would leave out"),
+        )
+        .with_hint("compile it with Formula::compile_problem and call minimize_constrained"));
+    }
+    if matches!(settings.method, Method::Newton { .. }) && !objective.prepare_hessian()? {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            "newton needs the Hessian, and this objective has none",
+        )
+        .with_hint("compile a formula, or choose a method that needs only the gradient"));
+    }
+    Ok(run(objective, start, settings, true, &mut |it| {
+        observe(it).into()
+    }))
+}
+
+/// An error unless `start` and the bounds have `n` values and the bounds
+/// are intervals.
+pub(crate) fn check_input(n: usize, start: &[f64], settings: &Settings) -> Result<()> {
     check_len("the start point", start.len(), n)?;
     if let Some(bounds) = &settings.bounds {
         check_len("the bounds", bounds.len(), n)?;
@@ -194,17 +221,20 @@ pub fn minimize_with<R: Into<Control>>(
             .with_hint("the low end must not be above the high end"));
         }
     }
-    settings.method.validate()?;
-    if matches!(settings.method, Method::Newton { .. }) && !objective.prepare_hessian()? {
-        return Err(Error::new(
-            ErrorKind::Usage,
-            "newton needs the Hessian, and this objective has none",
-        )
-        .with_hint("compile a formula, or choose a method that needs only the gradient"));
-    }
-    Ok(run(objective, start, settings, &mut |it| {
-        observe(it).into()
-    }))
+    settings.method.validate()
+}
+
+/// The loop without the saddle test at its end, for a method that runs
+/// it as its inner solver (the augmented Lagrangian, whose inner minima
+/// are not the answer). The caller has checked the input.
+pub(crate) fn minimize_inner(
+    objective: &mut dyn Objective,
+    start: &[f64],
+    settings: &Settings,
+) -> Outcome {
+    run(objective, start, settings, false, &mut |_| {
+        Control::Continue
+    })
 }
 
 /// The loop, on checked input.
@@ -212,6 +242,7 @@ fn run(
     objective: &mut dyn Objective,
     start: &[f64],
     settings: &Settings,
+    check_saddle: bool,
     observe: &mut dyn FnMut(&Iterate) -> Control,
 ) -> Outcome {
     let clock = Instant::now();
@@ -395,7 +426,7 @@ fn run(
         true => (path.last_x, path.last_f),
         false => (path.x, path.f),
     };
-    let stop = match stop.reason.converged() && saddle(&mut ctx, &x, &path.grad) {
+    let stop = match check_saddle && stop.reason.converged() && saddle(&mut ctx, &x, &path.grad) {
         true => Stop::converged(Reason::Saddle),
         false => stop,
     };

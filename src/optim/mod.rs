@@ -10,6 +10,7 @@
 //! compiled loop (`native.rs`); and many runs from random starts
 //! (`multistart.rs`).
 
+mod auglag;
 mod dense;
 mod diagnose;
 mod first_order;
@@ -27,6 +28,7 @@ mod tests;
 mod vector;
 
 pub use crate::random::{random_start, start_of_run};
+pub use auglag::{Auglag, ConstrainedOutcome, minimize_constrained};
 pub use method::{Method, Settings};
 pub use minimize::{SADDLE_CHECK_VARS, UNBOUNDED_X, minimize, minimize_with};
 pub use multistart::{Minimum, distinct_minima, multi_start};

@@ -36,6 +36,16 @@ pub enum Reason {
     /// no bound holds) has a negative eigenvalue: a saddle or a maximum,
     /// not a minimum.
     Saddle,
+    /// A constrained run ([`minimize_constrained`](crate::minimize_constrained))
+    /// found a point where the constraints hold within the feasibility
+    /// tolerance and the projected gradient of the Lagrangian (the KKT
+    /// residual) and the complementarity within the optimality tolerance.
+    Kkt,
+    /// A constrained run could not drive the violation of the constraints
+    /// down: the penalty grew to its limit, or the point found is
+    /// stationary for the violation itself, with the constraints still
+    /// violated. They may have no common point (at least near the run).
+    Infeasible,
 }
 
 impl Reason {
@@ -53,6 +63,8 @@ impl Reason {
             Reason::Interrupted => "interrupted",
             Reason::Unbounded => "unbounded",
             Reason::Saddle => "saddle",
+            Reason::Kkt => "kkt",
+            Reason::Infeasible => "infeasible",
         }
     }
 
@@ -60,7 +72,7 @@ impl Reason {
     pub fn converged(self) -> bool {
         matches!(
             self,
-            Reason::Ftol | Reason::FtolRel | Reason::Gtol | Reason::Xtol
+            Reason::Ftol | Reason::FtolRel | Reason::Gtol | Reason::Xtol | Reason::Kkt
         )
     }
 
@@ -83,13 +95,17 @@ impl Reason {
                 "the gradient vanishes but the Hessian has a negative eigenvalue: a saddle, \
                  not a minimum"
             }
+            Reason::Kkt => {
+                "the constraints hold and the KKT conditions are met within their tolerances"
+            }
+            Reason::Infeasible => "the violation of the constraints cannot be driven down",
         }
     }
 }
 
 impl Reason {
     /// Every reason, in the order of the enum.
-    pub const ALL: [Reason; 11] = [
+    pub const ALL: [Reason; 13] = [
         Reason::Ftol,
         Reason::FtolRel,
         Reason::Gtol,
@@ -101,6 +117,8 @@ impl Reason {
         Reason::Interrupted,
         Reason::Unbounded,
         Reason::Saddle,
+        Reason::Kkt,
+        Reason::Infeasible,
     ];
 }
 

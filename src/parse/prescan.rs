@@ -64,6 +64,8 @@ enum Token {
     Start,
     /// The keyword `let`, after which a name follows.
     Let,
+    /// The keyword `subject` of `subject to`, after which `to` follows.
+    Subject,
     Number,
     Name,
     Close,
@@ -141,6 +143,9 @@ fn tokens(text: &str) -> Result<Depth> {
                 }
                 match &text[start..i] {
                     "let" if prev == Token::Start => Token::Let,
+                    "subject" if prev == Token::Start => Token::Subject,
+                    // An expression starts after `subject to`, as after `;`.
+                    "to" if prev == Token::Subject => Token::Start,
                     // Declarations start a statement, like its beginning.
                     "param" | "var" | "data" if prev == Token::Start => continue,
                     // `i in 1..n` joins an index to its range.
@@ -386,6 +391,8 @@ fn foreign_symbol_hint(c: char) -> Option<&'static str> {
         '−' | '–' | '—' => "write - (the ASCII minus sign)",
         'π' => "write pi",
         '√' => "write sqrt(...)",
+        '≤' => "write <= (in a constraint: subject to ...)",
+        '≥' => "write >= (in a constraint: subject to ...)",
         _ => return None,
     })
 }

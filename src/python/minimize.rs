@@ -132,6 +132,8 @@ fn status(reason: Reason) -> u8 {
         Reason::Interrupted => 5,
         Reason::Unbounded => 6,
         Reason::Saddle => 7,
+        Reason::Kkt => 0,
+        Reason::Infeasible => 8,
     }
 }
 

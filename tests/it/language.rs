@@ -867,7 +867,7 @@ fn malformed_expressions() {
     check_error(t, "sin(x,)", Syntax, (1, 7), "unexpected ')'", operand);
     check_error(t, "min(x,,y)", Syntax, (1, 7), "unexpected ','", operand);
     check_error(t, "x = 1", Syntax, (1, 3), "unexpected '='", Some("a definition is written: let name = expression"));
-    check_error(t, "x == 1", Syntax, (1, 3), "unexpected '='", Some("slope has no comparisons: a formula is a number"));
+    check_error(t, "x == 1", Syntax, (1, 1), "a comparison is only allowed in a constraint", Some("write 'subject to x == 1' to constrain the minimisation"));
     check_error(t, "x $ y", Syntax, (1, 3), "unexpected '$'", operator);
     check_error(t, "x @ y", Syntax, (1, 3), "unexpected '@'", operator);
     check_error(t, "x % 2", Syntax, (1, 3), "unexpected '%'", operator);

@@ -26,9 +26,25 @@ pub struct Args {
     /// Seed of the random start (default: drawn, and printed so the run can be repeated)
     #[arg(long, value_name = "N")]
     pub(super) seed: Option<u64>,
-    /// Optimisation method
-    #[arg(long, value_enum, default_value_t = MethodArg::Lbfgs)]
-    pub(super) method: MethodArg,
+    /// Optimisation method [default: lbfgs, or auglag for a formula with constraints]
+    #[arg(long, value_enum)]
+    pub(super) method: Option<MethodArg>,
+    /// With constraints: the largest violation accepted
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "E",
+        default_value_t = 1e-8
+    )]
+    pub(super) ctol: f64,
+    /// With constraints: the largest KKT residual (projected gradient of the Lagrangian) accepted
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "E",
+        default_value_t = 1e-6
+    )]
+    pub(super) kkt_tol: f64,
     /// Step size of first-order methods (default 0.1); first trial step of a line search (default 1)
     #[arg(long, allow_negative_numbers = true, value_name = "A")]
     pub(super) lr: Option<f64>,
@@ -134,6 +150,8 @@ pub(super) enum MethodArg {
     Lbfgs,
     /// Newton's method on the exact Hessian, damped where it is not positive definite, with a backtracking line search; projected within --bounds
     Newton,
+    /// Augmented Lagrangian with L-BFGS-B inside: the method for 'subject to' constraints
+    Auglag,
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
@@ -288,6 +306,7 @@ fn method(args: &Args, which: MethodArg) -> Result<Method> {
         args.epsilon.is_some(),
         &[M::Adagrad, M::Rmsprop, M::Adam],
     )?;
+    // The constrained path reads --memory as lbfgs's (auglag runs lbfgs).
     unused("--memory", args.memory.is_some(), &[M::Lbfgs])?;
     let (lr0, momentum) = (0.1, fraction("--momentum", args.momentum.unwrap_or(0.9))?);
     let epsilon = positive("--epsilon", args.epsilon.unwrap_or(1e-8))?;
@@ -310,7 +329,8 @@ fn method(args: &Args, which: MethodArg) -> Result<Method> {
             beta2: fraction("--beta2", args.beta2.unwrap_or(0.999))?,
             epsilon,
         },
-        MethodArg::Lbfgs => {
+        // Auglag runs L-BFGS-B inside, with this memory.
+        MethodArg::Lbfgs | MethodArg::Auglag => {
             let memory = args.memory.unwrap_or(10);
             if memory == 0 {
                 return Err(usage("--memory must be at least 1"));
@@ -328,6 +348,11 @@ fn method(args: &Args, which: MethodArg) -> Result<Method> {
         _ if method.has_line_search() => method.with_lr(1.0),
         _ => method,
     })
+}
+
+/// The name of a method on the command line.
+pub(super) fn method_name(method: MethodArg) -> String {
+    method.name()
 }
 
 impl MethodArg {

@@ -406,7 +406,7 @@ fn write_summary(
     )
 }
 
-fn format_seconds(s: f64) -> String {
+pub(super) fn format_seconds(s: f64) -> String {
     if s < 1e-3 {
         format!("{:.1} µs", s * 1e6)
     } else if s < 1.0 {

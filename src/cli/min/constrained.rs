@@ -1,0 +1,252 @@
+//! `slope min` on a formula with constraints (or `--method auglag`): one
+//! run of the augmented Lagrangian, reported with each constraint's value,
+//! multiplier and status. Exit status 0 only for a run that converged
+//! (`kkt`); 1 for `infeasible` and every other way of stopping.
+
+use std::io::Write;
+
+use serde_json::{Map, Value, json};
+
+use super::super::{Failure, Source, constraint_text, format_value, json_number, usage};
+use super::args::{self, Args, GradientArg, MethodArg};
+use slope::optim::{Auglag, Bound, ConstrainedOutcome, Reason, minimize_constrained};
+use slope::{ConstraintKind, Formula};
+
+/// An inequality within this of 0 (or above it) is reported as active.
+const ACTIVE_TOL: f64 = 1e-6;
+
+pub(super) fn run(
+    args: &Args,
+    f: &Formula,
+    source: &Source,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<u8, Failure> {
+    refuse_unsupported(args).map_err(Failure::plain)?;
+    let (settings, start, seed) =
+        args::settings(args, f, MethodArg::Lbfgs).map_err(Failure::plain)?;
+    let auglag = Auglag {
+        feasibility_tol: args.ctol,
+        optimality_tol: args.kkt_tol,
+        ..Auglag::default()
+    };
+    let mut problem = f
+        .compile_problem()
+        .map_err(|e| Failure::in_source(e, source))?;
+    let run = minimize_constrained(&mut problem, &start, &settings, &auglag)
+        .map_err(|e| Failure::in_source(e, source))?;
+    let kinds: Vec<ConstraintKind> = f.constraints().iter().map(|c| c.kind).collect();
+    let active = run.active(&kinds, ACTIVE_TOL);
+    if args.json {
+        let obj = run_json(f, &run, &active, seed);
+        writeln!(out, "{}", Value::Object(obj))?;
+    } else {
+        write_summary(out, f, &run, &active, seed, args.ctol)?;
+    }
+    if !run.converged() {
+        writeln!(
+            err,
+            "note: stopped by {}: {}",
+            run.outcome.reason, run.outcome.message
+        )?;
+    }
+    Ok(u8::from(!run.converged()))
+}
+
+/// Flags that a constrained run does not take, refused rather than
+/// ignored.
+fn refuse_unsupported(args: &Args) -> slope::Result<()> {
+    let method = args.method.unwrap_or(MethodArg::Auglag);
+    if !matches!(method, MethodArg::Auglag) {
+        let name = args::method_name(method);
+        return Err(
+            usage(&format!("--method {name} cannot take constraints")).with_hint(
+                "the formula has 'subject to' statements: leave out --method, or choose auglag",
+            ),
+        );
+    }
+    let refused: [(&str, bool); 8] = [
+        ("--compare", args.compare.is_some()),
+        ("--restarts", args.restarts.is_some()),
+        ("--maximize", args.maximize),
+        ("--trace", args.trace.is_some()),
+        ("--plot", args.plot.is_some()),
+        ("--plot-convergence", args.plot_convergence.is_some()),
+        ("--gradient", !matches!(args.gradient, GradientArg::Exact)),
+        ("--line-search", args.line_search),
+    ];
+    if let Some((flag, _)) = refused.iter().find(|(_, given)| *given) {
+        return Err(usage(&format!(
+            "{flag} is not available with constraints (method auglag)"
+        ))
+        .with_hint(format!("leave out {flag}")));
+    }
+    for (flag, v) in [("--ctol", args.ctol), ("--kkt-tol", args.kkt_tol)] {
+        if !(v.is_finite() && v > 0.0) {
+            return Err(usage(&format!("{flag} must be a positive number, not {v}")));
+        }
+    }
+    Ok(())
+}
+
+/// Each constraint's status: "active", "inactive" or "violated".
+fn status(kind: ConstraintKind, g: f64, active: bool, ctol: f64) -> &'static str {
+    let violation = kind.violation(g);
+    if violation > ctol || violation.is_nan() {
+        "violated"
+    } else if active {
+        "active"
+    } else {
+        "inactive"
+    }
+}
+
+fn run_json(
+    f: &Formula,
+    run: &ConstrainedOutcome,
+    active: &[bool],
+    seed: Option<u64>,
+) -> Map<String, Value> {
+    let outcome = &run.outcome;
+    let numbers = |v: &[f64]| -> Value { v.iter().map(|&v| json_number(v)).collect() };
+    let mut obj = Map::new();
+    obj.insert("vars".into(), json!(f.vars()));
+    obj.insert("x".into(), numbers(&outcome.x));
+    obj.insert("f".into(), json_number(outcome.f));
+    obj.insert("gradient".into(), numbers(&outcome.gradient));
+    obj.insert("constraints".into(), numbers(&run.constraints));
+    obj.insert("multipliers".into(), numbers(&run.multipliers));
+    obj.insert("max_violation".into(), json_number(run.max_violation));
+    obj.insert("kkt_residual".into(), json_number(run.kkt_residual));
+    let written: Vec<String> = (0..run.constraints.len())
+        .map(|i| constraint_text(f, i))
+        .collect();
+    obj.insert("constraint_text".into(), json!(written));
+    obj.insert("active_constraints".into(), json!(active));
+    obj.insert("iterations".into(), json!(outcome.iterations));
+    obj.insert("outer_iterations".into(), json!(run.outer_iterations));
+    obj.insert("penalty".into(), json_number(run.penalty));
+    obj.insert("evaluations".into(), json!(outcome.evaluations));
+    obj.insert(
+        "gradient_evaluations".into(),
+        json!(outcome.gradient_evaluations),
+    );
+    obj.insert(
+        "hessian_evaluations".into(),
+        json!(outcome.hessian_evaluations),
+    );
+    obj.insert("converged".into(), json!(run.converged()));
+    obj.insert("reason".into(), json!(outcome.reason.name()));
+    obj.insert("message".into(), json!(outcome.message));
+    obj.insert("method".into(), json!("auglag"));
+    obj.insert("seconds".into(), json_number(outcome.seconds));
+    let at: Map<String, Value> = active_bounds(f, run)
+        .map(|(name, side)| (name.to_string(), json!(side)))
+        .collect();
+    if !at.is_empty() {
+        obj.insert("active_bounds".into(), Value::Object(at));
+    }
+    if !outcome.moved_start.is_empty() {
+        let moved: Vec<&str> = (outcome.moved_start.iter())
+            .map(|&i| f.vars()[i].as_str())
+            .collect();
+        obj.insert("moved_start".into(), json!(moved));
+    }
+    if let Some(seed) = seed {
+        obj.insert("seed".into(), json!(seed));
+    }
+    obj
+}
+
+fn active_bounds<'f>(
+    f: &'f Formula,
+    run: &ConstrainedOutcome,
+) -> impl Iterator<Item = (&'f str, &'static str)> {
+    (f.vars().iter().zip(&run.outcome.active)).filter_map(|(name, side)| {
+        let side = match side {
+            Bound::Free => return None,
+            Bound::Lower => "lower",
+            Bound::Upper => "upper",
+        };
+        Some((name.as_str(), side))
+    })
+}
+
+fn write_summary(
+    out: &mut dyn Write,
+    f: &Formula,
+    run: &ConstrainedOutcome,
+    active: &[bool],
+    seed: Option<u64>,
+    ctol: f64,
+) -> std::io::Result<()> {
+    let outcome = &run.outcome;
+    let what = match outcome.reason {
+        Reason::Kkt => "minimum",
+        Reason::Infeasible => "infeasible",
+        Reason::Diverged => "last finite",
+        Reason::Unbounded => "lowest seen",
+        _ => "last",
+    };
+    writeln!(out, "{what:<11} f = {}", format_value(outcome.f))?;
+    for (i, (name, v)) in f.vars().iter().zip(&outcome.x).enumerate() {
+        let label = if i == 0 { "at" } else { "" };
+        writeln!(out, "{label:<11} {name} = {}", format_value(*v))?;
+    }
+    let texts: Vec<String> = (0..run.constraints.len())
+        .map(|i| constraint_text(f, i))
+        .collect();
+    let width = texts.iter().map(|t| t.chars().count()).max().unwrap_or(0);
+    for (i, text) in texts.iter().enumerate() {
+        let c = &f.constraints()[i];
+        let g = run.constraints[i];
+        let label = if i == 0 { "subject to" } else { "" };
+        let state = status(c.kind, g, active[i], ctol);
+        writeln!(
+            out,
+            "{label:<11} {text:<width$}  {state:<8}  g = {}, multiplier {}",
+            format_value(g),
+            format_value(run.multipliers[i]),
+        )?;
+    }
+    writeln!(
+        out,
+        "{:<11} {} (largest), KKT residual {}",
+        "violation",
+        format_value(run.max_violation),
+        format_value(run.kkt_residual)
+    )?;
+    writeln!(
+        out,
+        "{:<11} auglag (L-BFGS-B inside), {} outer iterations, penalty {}",
+        "method",
+        run.outer_iterations,
+        format_value(run.penalty)
+    )?;
+    if let Some(seed) = seed {
+        writeln!(out, "{:<11} random start from --seed {seed}", "start")?;
+    }
+    if !outcome.moved_start.is_empty() {
+        writeln!(
+            out,
+            "{:<11} moved onto --bounds (it lay outside them)",
+            "start"
+        )?;
+    }
+    let bounds: Vec<String> = active_bounds(f, run)
+        .map(|(name, side)| format!("{name} at its {side} bound"))
+        .collect();
+    if !bounds.is_empty() {
+        writeln!(out, "{:<11} {}", "bounds", bounds.join(", "))?;
+    }
+    writeln!(
+        out,
+        "{:<11} {} after {} iterations ({} evaluations) in {}",
+        "stopped",
+        outcome.reason,
+        outcome.iterations,
+        outcome.evaluations,
+        super::report::format_seconds(outcome.seconds)
+    )?;
+    Ok(())
+}

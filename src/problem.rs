@@ -1,0 +1,134 @@
+//! A constrained problem as one native function: the objective, its
+//! gradient, the constraints and the nonzero entries of their Jacobian,
+//! compiled together so that equal subexpressions are computed once. The
+//! multipliers and the penalty of the augmented Lagrangian are not in the
+//! code: they are run-time inputs of `optim/auglag.rs`, which assembles
+//! the Lagrangian around these outputs, so no outer iteration recompiles.
+
+use std::sync::Arc;
+
+use crate::constraint::ConstraintKind;
+use crate::error::Result;
+use crate::formula::Formula;
+use crate::graph::NodeId;
+use crate::jit::Compiled;
+use crate::objective::check_len;
+
+/// A function to minimise under constraints `g_i(x) <= 0` or `g_i(x) == 0`
+/// ([`ConstraintKind`]): what
+/// [`minimize_constrained`](crate::minimize_constrained) takes. One call
+/// gives everything at a point, as compiled code computes it in one pass.
+pub trait ConstrainedObjective {
+    /// The number of variables.
+    fn n_vars(&self) -> usize;
+
+    /// Each constraint's kind, in order.
+    fn kinds(&self) -> &[ConstraintKind];
+
+    /// The entries of the constraints' Jacobian that may be nonzero, as
+    /// (constraint, variable), in the order [`ConstrainedObjective::eval`]
+    /// writes them.
+    fn jacobian_pattern(&self) -> &[(usize, usize)];
+
+    /// `f(x)`, with `∇f(x)` written to `grad`, each `g_i(x)` to
+    /// `constraints`, and the Jacobian's entries (in the order of
+    /// [`ConstrainedObjective::jacobian_pattern`]) to `jacobian`.
+    fn eval(
+        &mut self,
+        x: &[f64],
+        grad: &mut [f64],
+        constraints: &mut [f64],
+        jacobian: &mut [f64],
+    ) -> f64;
+}
+
+/// A formula with its constraints compiled to native code.
+///
+/// ```
+/// use slope::ConstrainedObjective;
+/// let f = slope::Formula::parse("x^2 + y^2\nsubject to x + 2*y >= 1")?;
+/// let mut p = f.compile_problem()?;
+/// assert_eq!(p.jacobian_pattern(), [(0, 0), (0, 1)]);
+/// let (mut g, mut c, mut j) = (vec![0.0; 2], vec![0.0; 1], vec![0.0; 2]);
+/// let v = p.eval(&[1.0, 1.0], &mut g, &mut c, &mut j);
+/// assert_eq!((v, g, c, j), (2.0, vec![2.0, 2.0], vec![-2.0], vec![-1.0, -2.0]));
+/// # Ok::<(), slope::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct CompiledProblem {
+    n_vars: usize,
+    kinds: Vec<ConstraintKind>,
+    pattern: Vec<(usize, usize)>,
+    code: Arc<Compiled>,
+    out: Vec<f64>,
+}
+
+impl Formula {
+    /// Compiles the objective, its gradient, the constraints and their
+    /// Jacobian (its nonzero entries) into one native function.
+    pub fn compile_problem(&self) -> Result<CompiledProblem> {
+        let n = self.vars().len();
+        let mut outputs: Vec<NodeId> = vec![self.value()];
+        outputs.extend_from_slice(self.gradient());
+        outputs.extend(self.constraints().iter().map(|c| c.value));
+        let mut pattern = Vec::new();
+        for (i, c) in self.constraints().iter().enumerate() {
+            for (j, &d) in c.gradient.iter().enumerate() {
+                if !self.expr(d).is_zero() {
+                    pattern.push((i, j));
+                    outputs.push(d);
+                }
+            }
+        }
+        let code = Compiled::compile(self.graph(), &outputs, n)?;
+        Ok(CompiledProblem {
+            n_vars: n,
+            kinds: self.constraints().iter().map(|c| c.kind).collect(),
+            pattern,
+            code: Arc::new(code),
+            out: vec![0.0; outputs.len()],
+        })
+    }
+}
+
+impl CompiledProblem {
+    /// `f(x)`, `∇f(x)`, the constraints' values and the Jacobian's
+    /// entries; an error if `x` does not have one value per variable.
+    #[allow(clippy::type_complexity)]
+    pub fn values(&mut self, x: &[f64]) -> Result<(f64, Vec<f64>, Vec<f64>, Vec<f64>)> {
+        check_len("the point", x.len(), self.n_vars)?;
+        let (n, m) = (self.n_vars, self.kinds.len());
+        let (mut g, mut c, mut j) = (vec![0.0; n], vec![0.0; m], vec![0.0; self.pattern.len()]);
+        let f = self.eval(x, &mut g, &mut c, &mut j);
+        Ok((f, g, c, j))
+    }
+}
+
+impl ConstrainedObjective for CompiledProblem {
+    fn n_vars(&self) -> usize {
+        self.n_vars
+    }
+
+    fn kinds(&self) -> &[ConstraintKind] {
+        &self.kinds
+    }
+
+    fn jacobian_pattern(&self) -> &[(usize, usize)] {
+        &self.pattern
+    }
+
+    fn eval(
+        &mut self,
+        x: &[f64],
+        grad: &mut [f64],
+        constraints: &mut [f64],
+        jacobian: &mut [f64],
+    ) -> f64 {
+        let (n, m) = (self.n_vars, self.kinds.len());
+        self.code.call(x, &mut self.out);
+        grad.copy_from_slice(&self.out[1..=n]);
+        constraints.copy_from_slice(&self.out[n + 1..n + 1 + m]);
+        jacobian.copy_from_slice(&self.out[n + 1 + m..]);
+        self.out[0]
+    }
+}
