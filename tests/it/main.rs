@@ -10,6 +10,7 @@ mod language;
 mod limits;
 mod min;
 mod native;
+mod nist;
 mod plot;
 mod precision;
 mod properties;
