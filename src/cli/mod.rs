@@ -17,6 +17,7 @@ mod bench;
 mod check;
 mod diff;
 mod eval;
+mod fit;
 mod grad_args;
 mod min;
 mod plot;
@@ -43,6 +44,8 @@ pub enum Command {
     Eval(eval::Args),
     /// Minimise (or maximise) a formula
     Min(Box<min::Args>),
+    /// Fit a model to data by least squares: slope fit "y ~ a*exp(-b*t) + c" --data F.csv
+    Fit(Box<fit::Args>),
     /// Time the compiled gradient against the interpreter and finite differences
     Bench(bench::Args),
     /// Draw the function: a line, a filled contour map, or a slice through a point
@@ -432,6 +435,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         Command::Diff(args) => diff::run(&args, out),
         Command::Eval(args) => eval::run(&args, out, err),
         Command::Min(args) => min::run(&args, out, err),
+        Command::Fit(args) => fit::run(&args, out, err),
         Command::Bench(args) => bench::run(&args, out, err),
         Command::Plot(args) => plot::run(&args, out),
         Command::Check(args) => check::run(&args, out, err),
@@ -465,6 +469,7 @@ impl Command {
             Command::Diff(args) => args.json,
             Command::Eval(args) => args.json,
             Command::Min(args) => args.json,
+            Command::Fit(args) => args.json,
             Command::Bench(args) => args.json,
             Command::Plot(_) | Command::Completions { .. } | Command::Man => false,
             Command::Check(args) => args.json,
@@ -564,7 +569,18 @@ fn parse_bounds(f: &Formula, text: &str) -> Result<Vec<(f64, f64)>> {
 /// a range may be one point (`x=2:2` holds x fixed), and a variable left
 /// out is free.
 fn parse_box(f: &Formula, text: &str, open: bool) -> Result<Vec<(f64, f64)>> {
-    let mut bounds: Vec<Option<(f64, f64)>> = vec![None; f.vars().len()];
+    parse_box_over(f.vars(), ("the formula", "variable"), text, open)
+}
+
+/// [`parse_box`] over the names `vars`: a formula's variables, a model's
+/// parameters, as `(owner, noun)` names them in messages.
+fn parse_box_over(
+    vars: &[String],
+    (owner, noun): (&str, &str),
+    text: &str,
+    open: bool,
+) -> Result<Vec<(f64, f64)>> {
+    let mut bounds: Vec<Option<(f64, f64)>> = vec![None; vars.len()];
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let parsed = part.split_once('=').and_then(|(name, range)| {
             let (lo, hi) = range.split_once(':')?;
@@ -578,11 +594,9 @@ fn parse_box(f: &Formula, text: &str, open: bool) -> Result<Vec<(f64, f64)>> {
             return Err(usage(&format!("--bounds: '{part}' is not name=low:high"))
                 .with_hint("write --bounds x=-1:1,y=0:2"));
         };
-        let i = f.var_index(name).ok_or_else(|| {
-            usage(&format!("--bounds: the formula has no variable '{name}'")).with_hint(format!(
-                "its variables are {}",
-                slope::quoted_list(f.vars())
-            ))
+        let i = vars.iter().position(|v| v == name).ok_or_else(|| {
+            usage(&format!("--bounds: {owner} has no {noun} '{name}'"))
+                .with_hint(format!("its {noun}s are {}", slope::quoted_list(vars)))
         })?;
         if !open && lo <= hi && !(lo.is_finite() && hi.is_finite()) {
             return Err(usage(&format!(
@@ -617,8 +631,7 @@ fn parse_box(f: &Formula, text: &str, open: bool) -> Result<Vec<(f64, f64)>> {
         let free = (f64::NEG_INFINITY, f64::INFINITY);
         return Ok(bounds.into_iter().map(|b| b.unwrap_or(free)).collect());
     }
-    let missing: Vec<&str> = f
-        .vars()
+    let missing: Vec<&str> = vars
         .iter()
         .zip(&bounds)
         .filter(|(_, b)| b.is_none())

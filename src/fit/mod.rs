@@ -386,7 +386,7 @@ impl Model {
             ftol: options.ftol,
             xtol: options.xtol,
             gtol: options.gtol,
-            max_evaluations: options.max_evaluations.unwrap_or(200 * (p + 1)),
+            max_evaluations: options.max_evaluations.unwrap_or(max_evaluations(p)),
             loss: options.loss,
             f_scale: options.f_scale,
         };
@@ -505,6 +505,13 @@ impl Model {
 pub fn fit(text: &str, data: &[(&str, &[f64])], options: &Options) -> Result<Fit> {
     let names: Vec<&str> = data.iter().map(|(n, _)| *n).collect();
     Model::new(text, &names)?.fit(data, options)
+}
+
+/// The default limit on passes over the data for `p` parameters:
+/// 200·(p + 1), twice MINPACK's, since a pass here serves both the
+/// residuals and the Jacobian.
+pub fn max_evaluations(p: usize) -> usize {
+    200 * (p + 1)
 }
 
 /// 1/σ for each row.
