@@ -38,7 +38,7 @@ pub struct Args {
     #[arg(long, value_name = "BOX", allow_hyphen_values = true)]
     bounds: Option<String>,
     /// The residuals' standard deviations: a column name, or one number for every row
-    #[arg(long, value_name = "COL|S")]
+    #[arg(long, value_name = "COL|S", allow_negative_numbers = true)]
     sigma: Option<String>,
     /// Take --sigma as absolute: the covariance is not scaled by the residual variance
     #[arg(long)]

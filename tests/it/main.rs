@@ -6,6 +6,7 @@ mod bounds;
 mod check;
 mod cli;
 mod cli_conventions;
+mod fit;
 mod language;
 mod limits;
 mod min;
