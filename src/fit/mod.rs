@@ -332,6 +332,44 @@ impl Model {
             .collect::<Vec<_>>())
     }
 
+    /// One pass over the rows, as each Levenberg–Marquardt iteration makes
+    /// it: the residuals `yᵢ − m(rowᵢ)` into `residuals` and the Jacobian
+    /// ∂rᵢ/∂pⱼ into `jacobian`, column-major (entry (i, j) at
+    /// `jacobian[i + j*rows]`), at `params`. Returns whether every value is
+    /// finite.
+    pub fn residuals_and_jacobian(
+        &self,
+        params: &[f64],
+        data: &[(&str, &[f64])],
+        residuals: &mut [f64],
+        jacobian: &mut [f64],
+    ) -> Result<bool> {
+        let p = self.params.len();
+        crate::objective::check_len("the parameters", params.len(), p)?;
+        let mut names: Vec<String> = vec![self.response.clone()];
+        names.extend(self.predictors.iter().cloned());
+        let (columns, rows) = self.columns(data, &names)?;
+        if residuals.len() != rows || jacobian.len() != rows * p {
+            return Err(Error::new(
+                ErrorKind::Shape,
+                format!(
+                    "{rows} rows and {p} parameters need {rows} residuals and {} Jacobian \
+                     entries, not {} and {}",
+                    rows * p,
+                    residuals.len(),
+                    jacobian.len()
+                ),
+            ));
+        }
+        let weights = vec![1.0; rows];
+        let mut problem = Rows {
+            eval: RowEval::new(self, &columns[1..], rows),
+            y: columns[0],
+            w: &weights,
+        };
+        Ok(problem.eval(params, residuals, jacobian))
+    }
+
     /// Fits the model to `data` (columns by name; extra columns are
     /// ignored). Errors: a column missing or of another length, fewer rows
     /// than parameters, a bad option, a start where the model is not
