@@ -39,6 +39,10 @@ pub(crate) trait Residuals {
     /// Residuals at `x` into `f`, and the Jacobian ∂fᵢ/∂xⱼ column-major
     /// into `jac`. False if any value is not finite.
     fn eval(&mut self, x: &[f64], f: &mut [f64], jac: &mut [f64]) -> bool;
+    /// A bound on the rounding error of Σrᵢ² at the last point evaluated:
+    /// 2ε·Σ|rᵢ|·(|yᵢ| + |mᵢ|)/σᵢ, the error of each `yᵢ − mᵢ` carried into
+    /// its square.
+    fn rounding(&self) -> f64;
 }
 
 /// Tolerances and limits of the loop.
@@ -61,9 +65,137 @@ pub(crate) struct Stop {
 }
 
 /// Minimises the cost of `problem`'s residuals from `x0` inside
-/// `bounds` (`x0` must lie inside). An `Err` only if the residuals are not
+/// `bounds` (`x0` must lie inside), then polishes a converged point with
+/// Gauss–Newton steps ([`polish`]). An `Err` only if the residuals are not
 /// finite at `x0`.
 pub(crate) fn levenberg_marquardt(
+    problem: &mut dyn Residuals,
+    x0: &[f64],
+    bounds: &[(f64, f64)],
+    control: &Control,
+) -> Result<Stop, Stop> {
+    let mut stop = trust_region(problem, x0, bounds, control)?;
+    if stop.reason.converged() {
+        polish(problem, &mut stop, bounds, control);
+    }
+    Ok(stop)
+}
+
+/// Gauss–Newton steps from a converged point, while they shrink.
+///
+/// Why: the trust region's tests read the cost, and near a minimum the
+/// cost changes by (δp/σ)²/dof relative to itself for a step δp in units
+/// of the standard error σ; double precision resolves that down to
+/// δp/σ ≈ √(ε·dof), 10⁻⁷ for a few hundred rows. So MINPACK's loop
+/// stops, correctly, where the cost stops changing, with the parameters
+/// still 10⁻⁷σ from the minimum: on NIST's ENSO that was 6.5 correct
+/// digits. The Gauss–Newton step itself, solved from J and r by QR, has
+/// no such cancellation, so steps that keep shrinking (each by at least a
+/// tenth) are taken while the cost stays within its rounding error of
+/// where it was. On the 54 NIST runs this lifted the mean LRE of the parameters
+/// from 9.17 to 10.74, and the least from 6.4 to 10.3. The bound on the
+/// cost's rounding matters: with a fixed 64ε, Lanczos3's steps were
+/// refused (its cost rose by 1e-12, within its rounding).
+fn polish(problem: &mut dyn Residuals, stop: &mut Stop, bounds: &[(f64, f64)], control: &Control) {
+    let (m, n) = (problem.rows(), problem.params());
+    let (loss, c) = (control.loss, control.f_scale);
+    let mut f = vec![0.0; m];
+    let mut jac = vec![0.0; m * n];
+    let mut f_trial = vec![0.0; m];
+    let mut jac_trial = vec![0.0; m * n];
+    let cost2 = |f: &[f64]| -> f64 {
+        match loss {
+            Loss::Linear => norm(f).powi(2),
+            _ => f.iter().map(|&r| loss.scale(r, c).0).sum(),
+        }
+    };
+    stop.evaluations += 1;
+    if !problem.eval(&stop.x, &mut f, &mut jac) {
+        return;
+    }
+    let mut cost = cost2(&f);
+    let mut rounding = problem.rounding();
+    let mut last_step = f64::INFINITY;
+    for _ in 0..POLISH_STEPS {
+        if stop.evaluations >= control.max_evaluations {
+            return;
+        }
+        let mut ft = f.clone();
+        if loss != Loss::Linear {
+            for (i, r) in ft.iter_mut().enumerate() {
+                let (_, fs, js) = loss.scale(*r, c);
+                *r *= fs;
+                for j in 0..n {
+                    jac[i + j * m] *= js;
+                }
+            }
+        }
+        // Only variables off their bounds move.
+        let free: Vec<usize> = (0..n)
+            .filter(|&j| bounds[j].0 < stop.x[j] && stop.x[j] < bounds[j].1)
+            .collect();
+        let nf = free.len();
+        if nf == 0 {
+            return;
+        }
+        for (k, &j) in free.iter().enumerate() {
+            if k != j {
+                jac.copy_within(j * m..(j + 1) * m, k * m);
+            }
+        }
+        let qr = qrfac(&mut jac[..m * nf], m, nf, &mut ft);
+        if qr.rank(m) < nf {
+            return;
+        }
+        // R z = Qᵀf; the step is -P z.
+        let mut z = qr.qtf.clone();
+        for k in (0..nf).rev() {
+            z[k] /= qr.at(k, k);
+            for i in 0..k {
+                z[i] -= qr.at(i, k) * z[k];
+            }
+        }
+        let mut x_trial = stop.x.clone();
+        let (mut step, mut size) = (0.0_f64, 0.0_f64);
+        for (k, &zk) in z.iter().enumerate() {
+            let j = free[qr.perm[k]];
+            x_trial[j] = (stop.x[j] - zk).clamp(bounds[j].0, bounds[j].1);
+            let d = qr.col_norms[qr.perm[k]];
+            step += (d * (x_trial[j] - stop.x[j])).powi(2);
+            size += (d * stop.x[j]).powi(2);
+        }
+        let step = step.sqrt();
+        if step == 0.0 || step > 0.9 * last_step || step > 1e-6 * size.sqrt().max(f64::MIN_POSITIVE)
+        {
+            return;
+        }
+        stop.evaluations += 1;
+        if !problem.eval(&x_trial, &mut f_trial, &mut jac_trial) {
+            return;
+        }
+        // Not above the cost by more than either value's rounding (with a
+        // margin of 4 for the model's own rounding, which the bound leaves
+        // out).
+        let cost_trial = cost2(&f_trial);
+        let rounding_trial = problem.rounding();
+        if cost_trial > cost + 4.0 * (rounding + rounding_trial) {
+            return;
+        }
+        rounding = rounding_trial;
+        stop.x = x_trial;
+        cost = cost_trial.min(cost);
+        last_step = step;
+        std::mem::swap(&mut f, &mut f_trial);
+        std::mem::swap(&mut jac, &mut jac_trial);
+    }
+}
+
+/// Gauss–Newton polishing steps at most; each must halve the last, so
+/// a few suffice to reach rounding.
+const POLISH_STEPS: usize = 40;
+
+/// MINPACK's loop: the trust region and its three tests.
+fn trust_region(
     problem: &mut dyn Residuals,
     x0: &[f64],
     bounds: &[(f64, f64)],

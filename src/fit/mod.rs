@@ -366,6 +366,7 @@ impl Model {
             eval: RowEval::new(self, &columns[1..], rows),
             y: columns[0],
             w: &weights,
+            rounding: 0.0,
         };
         Ok(problem.eval(params, residuals, jacobian))
     }
@@ -432,6 +433,7 @@ impl Model {
             eval: RowEval::new(self, predictors, rows),
             y,
             w: &weights,
+            rounding: 0.0,
         };
         let stop = levenberg_marquardt(&mut problem, &start, &bounds, &control).map_err(|_| {
             Error::new(
@@ -626,6 +628,8 @@ struct Rows<'a> {
     eval: RowEval<'a>,
     y: &'a [f64],
     w: &'a [f64],
+    /// [`Residuals::rounding`] of the last pass.
+    rounding: f64,
 }
 
 impl Residuals for Rows<'_> {
@@ -649,6 +653,7 @@ impl Residuals for Rows<'_> {
         let (p, m) = (*n_params, *rows);
         input[..p].copy_from_slice(x);
         let mut finite = true;
+        let mut rounding = 0.0;
         for i in 0..m {
             for (k, c) in predictors.iter().enumerate() {
                 input[p + k] = c[i];
@@ -656,6 +661,7 @@ impl Residuals for Rows<'_> {
             code.call(input, out);
             let w = self.w[i];
             let r = (self.y[i] - out[0]) * w;
+            rounding += (r * w * (self.y[i].abs() + out[0].abs())).abs();
             f[i] = r;
             finite &= r.is_finite();
             for j in 0..p {
@@ -664,6 +670,11 @@ impl Residuals for Rows<'_> {
                 finite &= d.is_finite();
             }
         }
+        self.rounding = 2.0 * f64::EPSILON * rounding;
         finite
+    }
+
+    fn rounding(&self) -> f64 {
+        self.rounding
     }
 }
