@@ -435,13 +435,10 @@ impl Model {
             w: &weights,
             rounding: 0.0,
         };
-        let stop = levenberg_marquardt(&mut problem, &start, &bounds, &control).map_err(|_| {
-            Error::new(
-                ErrorKind::NotFinite,
-                "the model is not finite at the start for every row",
-            )
-            .with_hint("start from values where the model is defined")
-        })?;
+        let stop = match levenberg_marquardt(&mut problem, &start, &bounds, &control) {
+            Ok(stop) => stop,
+            Err(_) => return Err(self.not_finite_at(&start, predictors, y, rows)),
+        };
         // The statistics, from one more pass at the solution.
         let x = stop.x;
         let mut f = vec![0.0; rows];
@@ -500,6 +497,44 @@ impl Model {
             evaluations: stop.evaluations,
             reason: stop.reason,
         })
+    }
+
+    /// Why the model (or its gradient) is not finite at `start`: the first
+    /// row where it is not, and the operation that went wrong there.
+    fn not_finite_at(&self, start: &[f64], predictors: &[&[f64]], y: &[f64], rows: usize) -> Error {
+        let mut outputs = vec![self.formula.value()];
+        outputs.extend_from_slice(&self.formula.gradient()[..self.params.len()]);
+        let mut point = start.to_vec();
+        point.extend(std::iter::repeat_n(0.0, predictors.len()));
+        for i in 0..rows {
+            for (k, c) in predictors.iter().enumerate() {
+                point[start.len() + k] = c[i];
+            }
+            let values = self.formula.eval_nodes(&outputs, &point);
+            if values.iter().all(|v| v.is_finite()) && y[i].is_finite() {
+                continue;
+            }
+            let what = match (values[0].is_finite(), y[i].is_finite()) {
+                (_, false) => format!("the response is {} in row {}", y[i], i + 1),
+                (false, _) => format!("the model is {} at the start in row {}", values[0], i + 1),
+                (true, _) => format!(
+                    "the model's derivative is not finite at the start in row {}",
+                    i + 1
+                ),
+            };
+            let cause = self
+                .formula
+                .diagnose(&outputs, &point)
+                .map(|e| format!(": {}", e.message))
+                .unwrap_or_default();
+            return Error::new(ErrorKind::NotFinite, format!("{what}{cause}"))
+                .with_hint("start from values where the model is defined in every row");
+        }
+        Error::new(
+            ErrorKind::NotFinite,
+            "a residual is not finite at the start",
+        )
+        .with_hint("check the weights and the data for infinities")
     }
 
     /// The columns `names` of `data`, and their common length.

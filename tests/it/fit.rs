@@ -182,6 +182,16 @@ fn bad_input_is_refused_with_a_reason() {
         assert_eq!(r.status, 2, "{args:?}: {}", r.stderr);
         assert!(r.stderr.contains(message), "{args:?}: {}", r.stderr);
     }
+    // A start where the model is not defined: status 1, the row and the
+    // operation named.
+    let r = command("fit", &["y ~ a*ln(t - 1)", "--data", DECAY]);
+    assert_eq!(r.status, 1);
+    assert!(
+        r.stderr
+            .contains("error: the model is NaN at the start in row 1: ln of a negative number"),
+        "{}",
+        r.stderr
+    );
     // A syntax error in the model points into the whole text.
     let r = command("fit", &["y ~ a*exp(-b*t) +", "--data", DECAY]);
     assert_eq!(r.status, 2);
