@@ -147,7 +147,12 @@ pub struct Fit {
     /// Standard errors, the square roots of the covariance's diagonal (NaN
     /// for a parameter the data do not identify).
     pub stderr: Vec<f64>,
-    /// The covariance s²(JᵀJ)⁻¹ (without s² if σ is absolute).
+    /// The covariance s²(JᵀJ)⁻¹ (without s² if σ is absolute), with J the
+    /// Jacobian of the weighted residuals at the estimates and s² the
+    /// minimised sum over the degrees of freedom. Under a robust loss, J
+    /// and the sum are the rescaled ones (as scipy's `curve_fit` does with
+    /// `least_squares`' Jacobian): an approximation, good where few
+    /// residuals are outliers.
     pub covariance: Vec<f64>,
     /// Estimate / standard error.
     pub t_values: Vec<f64>,
