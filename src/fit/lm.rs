@@ -62,6 +62,10 @@ pub(crate) struct Stop {
     pub reason: Reason,
     pub iterations: usize,
     pub evaluations: usize,
+    /// The residuals and the Jacobian (column-major, not rescaled by the
+    /// loss) at `x`, for the statistics; empty from [`trust_region`].
+    pub f: Vec<f64>,
+    pub jac: Vec<f64>,
 }
 
 /// Minimises the cost of `problem`'s residuals from `x0` inside
@@ -75,7 +79,11 @@ pub(crate) fn levenberg_marquardt(
     control: &Control,
 ) -> Result<Stop, Stop> {
     let mut stop = trust_region(problem, x0, bounds, control)?;
-    if stop.reason.converged() {
+    let (m, n) = (problem.rows(), problem.params());
+    stop.f = vec![0.0; m];
+    stop.jac = vec![0.0; m * n];
+    // The pass the statistics read, not counted as one of the solver's.
+    if problem.eval(&stop.x, &mut stop.f, &mut stop.jac) && stop.reason.converged() {
         polish(problem, &mut stop, bounds, control);
     }
     Ok(stop)
@@ -99,28 +107,25 @@ pub(crate) fn levenberg_marquardt(
 fn polish(problem: &mut dyn Residuals, stop: &mut Stop, bounds: &[(f64, f64)], control: &Control) {
     let (m, n) = (problem.rows(), problem.params());
     let (loss, c) = (control.loss, control.f_scale);
-    let mut f = vec![0.0; m];
-    let mut jac = vec![0.0; m * n];
     let mut f_trial = vec![0.0; m];
     let mut jac_trial = vec![0.0; m * n];
+    let mut jac = vec![0.0; m * n];
     let cost2 = |f: &[f64]| -> f64 {
         match loss {
             Loss::Linear => norm(f).powi(2),
             _ => f.iter().map(|&r| loss.scale(r, c).0).sum(),
         }
     };
-    stop.evaluations += 1;
-    if !problem.eval(&stop.x, &mut f, &mut jac) {
-        return;
-    }
-    let mut cost = cost2(&f);
+    let mut cost = cost2(&stop.f);
     let mut rounding = problem.rounding();
     let mut last_step = f64::INFINITY;
     for _ in 0..POLISH_STEPS {
         if stop.evaluations >= control.max_evaluations {
             return;
         }
-        let mut ft = f.clone();
+        // Factor copies: `stop.f` and `stop.jac` stay those at `stop.x`.
+        let mut ft = stop.f.clone();
+        jac.copy_from_slice(&stop.jac);
         if loss != Loss::Linear {
             for (i, r) in ft.iter_mut().enumerate() {
                 let (_, fs, js) = loss.scale(*r, c);
@@ -185,8 +190,8 @@ fn polish(problem: &mut dyn Residuals, stop: &mut Stop, bounds: &[(f64, f64)], c
         stop.x = x_trial;
         cost = cost_trial.min(cost);
         last_step = step;
-        std::mem::swap(&mut f, &mut f_trial);
-        std::mem::swap(&mut jac, &mut jac_trial);
+        std::mem::swap(&mut stop.f, &mut f_trial);
+        std::mem::swap(&mut stop.jac, &mut jac_trial);
     }
 }
 
@@ -214,6 +219,8 @@ fn trust_region(
         reason,
         iterations,
         evaluations,
+        f: Vec::new(),
+        jac: Vec::new(),
     };
     if !problem.eval(&x, &mut f, &mut jac) {
         return Err(stop(x, Reason::Diverged, 0, evaluations));

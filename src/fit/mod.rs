@@ -444,11 +444,10 @@ impl Model {
             Ok(stop) => stop,
             Err(_) => return Err(self.not_finite_at(&start, predictors, y, rows)),
         };
-        // The statistics, from one more pass at the solution.
+        // The statistics, from the residuals and Jacobian at the solution.
         let x = stop.x;
-        let mut f = vec![0.0; rows];
-        let mut jac = vec![0.0; rows * p];
-        problem.eval(&x, &mut f, &mut jac);
+        let f = stop.f;
+        let mut jac = stop.jac;
         let rss: f64 = f.iter().map(|r| r * r).sum();
         let mut objective = rss;
         if options.loss != Loss::Linear {
@@ -470,8 +469,9 @@ impl Model {
         // Column-major and symmetric: the same row-major.
         let covariance: Vec<f64> = unscaled.iter().map(|c| c * s2).collect();
         let table = stats::table(&x, &covariance, dof);
-        let fitted: Vec<f64> = (0..rows).map(|i| problem.eval.value_at(&x, i)).collect();
-        let residuals: Vec<f64> = y.iter().zip(&fitted).map(|(a, b)| a - b).collect();
+        // rᵢ = (yᵢ − mᵢ)/σᵢ: no pass needed for mᵢ.
+        let residuals: Vec<f64> = f.iter().zip(&weights).map(|(r, w)| r / w).collect();
+        let fitted: Vec<f64> = y.iter().zip(&residuals).map(|(a, b)| a - b).collect();
         let r2 = stats::r_squared(y, &weights, rss);
         let adjusted_r2 = 1.0 - (1.0 - r2) * (rows as f64 - 1.0) / dof as f64;
         let at_bound = x
