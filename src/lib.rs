@@ -106,7 +106,8 @@
 //! - [`fit`]: models fitted to data, `y ~ MODEL`: the model compiled once
 //!   to one native function giving its value and its parameter gradient
 //!   per row (`fit/mod.rs`), Levenberg–Marquardt after MINPACK with bounds
-//!   and robust losses (`fit/lm.rs`, Moré's λ search in `fit/lmpar.rs`,
+//!   and robust losses, polished by Gauss–Newton steps at the end
+//!   (`fit/lm.rs`, Moré's λ search in `fit/lmpar.rs`,
 //!   the pivoted QR and the damped solve in `fit/qr.rs`, the losses in
 //!   `fit/loss.rs`), and the statistics from R at the solution
 //!   (`fit/stats.rs`; Student's t in `fit/student.rs`).
