@@ -169,8 +169,11 @@ fn polish(problem: &mut dyn Residuals, stop: &mut Stop, bounds: &[(f64, f64)], c
             step += (d * (x_trial[j] - stop.x[j])).powi(2);
             size += (d * stop.x[j]).powi(2);
         }
+        // A step at the rounding of x itself changes nothing worth a pass.
         let step = step.sqrt();
-        if step == 0.0 || step > 0.9 * last_step || step > 1e-6 * size.sqrt().max(f64::MIN_POSITIVE)
+        if step <= 8.0 * f64::EPSILON * size.sqrt()
+            || step > 0.9 * last_step
+            || step > 1e-6 * size.sqrt().max(f64::MIN_POSITIVE)
         {
             return;
         }

@@ -1,5 +1,5 @@
 //! Student's t distribution: its CDF through the regularised incomplete
-//! beta function, and its quantiles by bisection on the CDF, for the
+//! beta function, and its quantiles by Newton's method on the CDF, for the
 //! confidence intervals of a fit.
 //!
 //! Written out rather than taken from a statistics crate: two functions of
@@ -123,18 +123,33 @@ pub fn t_quantile(p: f64, dof: f64) -> f64 {
             return f64::INFINITY;
         }
     }
-    for _ in 0..2000 {
-        let mid = 0.5 * (lo + hi);
-        if mid <= lo || mid >= hi {
-            break;
+    // Newton's method on the CDF, kept inside the bracket (a step that
+    // leaves it bisects instead): five or six CDF evaluations, where
+    // bisection alone took sixty.
+    let log_norm =
+        ln_gamma(0.5 * (dof + 1.0)) - ln_gamma(0.5 * dof) - 0.5 * (dof * std::f64::consts::PI).ln();
+    let mut t = 0.5 * (lo + hi);
+    for _ in 0..200 {
+        let f = t_cdf(t, dof) - p;
+        if f == 0.0 {
+            return t;
         }
-        if t_cdf(mid, dof) < p {
-            lo = mid;
+        if f < 0.0 {
+            lo = t;
         } else {
-            hi = mid;
+            hi = t;
         }
+        let density = (log_norm - 0.5 * (dof + 1.0) * (t * t / dof).ln_1p()).exp();
+        let mut next = t - f / density;
+        if !(next > lo && next < hi) {
+            next = 0.5 * (lo + hi);
+        }
+        if (next - t).abs() <= 2.0 * f64::EPSILON * t.abs() || next <= lo || next >= hi {
+            return next;
+        }
+        t = next;
     }
-    0.5 * (lo + hi)
+    t
 }
 
 #[cfg(test)]
