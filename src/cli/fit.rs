@@ -61,13 +61,13 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     plot: Option<PathBuf>,
     /// Stop when an iteration reduces the sum of squares by at most this fraction
-    #[arg(long, value_name = "E", default_value_t = Options::default().ftol)]
+    #[arg(long, value_name = "E", default_value = "1e-15")]
     ftol: f64,
     /// Stop when the trust region is at most this fraction of the scaled estimates
-    #[arg(long, value_name = "E", default_value_t = Options::default().xtol)]
+    #[arg(long, value_name = "E", default_value = "1e-15")]
     xtol: f64,
     /// Stop when the residuals are this close to orthogonal to every column of the Jacobian
-    #[arg(long, value_name = "E", default_value_t = Options::default().gtol)]
+    #[arg(long, value_name = "E", default_value = "1e-15")]
     gtol: f64,
     /// Most passes over the data [default: 200 per parameter, plus 200]
     #[arg(long, value_name = "N")]
@@ -294,4 +294,23 @@ fn draw(context: &Context, fit: &Fit, path: &std::path::Path) -> Result<()> {
             format!("--plot: cannot write '{}': {e}", path.display()),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    /// The flags' written defaults are the library's.
+    #[test]
+    fn tolerance_defaults_are_the_librarys() {
+        let cli = super::super::Cli::parse_from(["slope", "fit", "y ~ a*t"]);
+        let super::super::Command::Fit(args) = cli.command else {
+            panic!("not fit")
+        };
+        let library = slope::fit::Options::default();
+        assert_eq!(
+            (args.ftol, args.xtol, args.gtol),
+            (library.ftol, library.xtol, library.gtol)
+        );
+    }
 }
