@@ -107,7 +107,8 @@
 //!   to one native function giving its value and its parameter gradient
 //!   per row (`fit/mod.rs`), Levenberg–Marquardt after MINPACK with bounds
 //!   and robust losses, polished by Gauss–Newton steps at the end
-//!   (`fit/lm.rs`, Moré's λ search in `fit/lmpar.rs`,
+//!   (`fit/lm.rs`, Moré's λ search in `fit/lmpar.rs`, the running QR each
+//!   pass folds its rows into in `fit/stream.rs`,
 //!   the pivoted QR and the damped solve in `fit/qr.rs`, the losses in
 //!   `fit/loss.rs`), and the statistics from R at the solution
 //!   (`fit/stats.rs`; Student's t in `fit/student.rs`).

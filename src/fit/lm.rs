@@ -2,8 +2,9 @@
 //! Levenberg–Marquardt algorithm: implementation and theory"): a trust
 //! region of radius Δ in the scaled norm ‖D p‖, with D the largest column
 //! norms of the Jacobian seen so far; each step is found by [`lmpar`] on a
-//! pivoted QR of the Jacobian ([`qrfac`]), and Δ grows or shrinks by the
-//! ratio of the actual to the predicted reduction.
+//! pivoted QR of the Jacobian ([`qrfac`] of the p×p R that the pass built,
+//! `stream.rs`), and Δ grows or shrinks by the ratio of the actual to the
+//! predicted reduction.
 //!
 //! Differences from `lmder`, each for a reason:
 //!
@@ -12,12 +13,14 @@
 //!   every trial point is clipped into the box; the predicted reduction is
 //!   that of the clipped step, computed from R (`‖J p‖`, `fᵀJ p`), so the
 //!   ratio test stays honest. Iterates never leave the box.
-//! - Robust losses. The cost is `½Σ C²ρ((r/C)²)`; each iteration factors
-//!   the rescaled residuals and Jacobian ([`Loss::scale`]), whose
-//!   predicted reduction is that of the robust cost to second order.
-//! - One pass per trial point. The compiled model gives residuals and the
-//!   Jacobian together, so a trial point's Jacobian is kept and, when the
-//!   step is accepted, the next iteration needs no pass of its own.
+//! - Robust losses. The cost is `½Σ C²ρ((r/C)²)`; each pass factors the
+//!   rescaled residuals and Jacobian ([`Loss::scale`]), whose predicted
+//!   reduction is that of the robust cost to second order.
+//! - One pass per trial point, and no stored Jacobian. The compiled model
+//!   gives residuals and the Jacobian together, and the pass folds each
+//!   row into a running R ([`Accumulator`]); a trial point's R is kept and,
+//!   when the step is accepted, the next iteration needs no pass of its
+//!   own.
 //! - A residual that is not finite at a trial point rejects the step (Δ
 //!   shrinks) instead of poisoning the run.
 
@@ -27,18 +30,19 @@
 
 use super::lmpar::lmpar;
 use super::loss::Loss;
-use super::qr::{norm, qrfac};
+use super::qr::{Qr, norm, qrfac};
+use super::stream::{Accumulator, RowSink};
 use crate::optim::Reason;
 
-/// Residuals and their Jacobian, filled in one pass over the rows.
+/// Residuals and their Jacobian, computed in one pass over the rows.
 pub(crate) trait Residuals {
     /// The number of residuals (rows).
     fn rows(&self) -> usize;
     /// The number of parameters.
     fn params(&self) -> usize;
-    /// Residuals at `x` into `f`, and the Jacobian ∂fᵢ/∂xⱼ column-major
-    /// into `jac`. False if any value is not finite.
-    fn eval(&mut self, x: &[f64], f: &mut [f64], jac: &mut [f64]) -> bool;
+    /// Feeds each row's residual and gradient ∂rᵢ/∂x at `x` to `sink`, in
+    /// order. False if any value is not finite.
+    fn eval(&mut self, x: &[f64], sink: &mut dyn RowSink) -> bool;
     /// A bound on the rounding error of Σrᵢ² at the last point evaluated:
     /// 2ε·Σ|rᵢ|·(|yᵢ| + |mᵢ|)/σᵢ, the error of each `yᵢ − mᵢ` carried into
     /// its square.
@@ -62,10 +66,59 @@ pub(crate) struct Stop {
     pub reason: Reason,
     pub iterations: usize,
     pub evaluations: usize,
-    /// The residuals and the Jacobian (column-major, not rescaled by the
-    /// loss) at `x`, for the statistics; empty from [`trust_region`].
+    /// At `x`, for the statistics: the raw residuals, R of the
+    /// loss-rescaled Jacobian (p×p column-major) and the minimised sum
+    /// ΣC²ρ. Empty from [`trust_region`].
     pub f: Vec<f64>,
-    pub jac: Vec<f64>,
+    pub r: Vec<f64>,
+    pub cost2: f64,
+}
+
+/// One pass at `x`: R and Qᵀf̃ of the rescaled rows, Σ C²ρ and ‖f̃‖, and
+/// the raw residuals if `keep`. `None` if a value is not finite.
+pub(crate) struct Pass {
+    r: Vec<f64>,
+    qtf: Vec<f64>,
+    cost2: f64,
+    ft_norm: f64,
+    kept: Option<Vec<f64>>,
+}
+
+fn pass(problem: &mut dyn Residuals, x: &[f64], control: &Control, keep: bool) -> Option<Pass> {
+    let (m, n) = (problem.rows(), problem.params());
+    let mut acc = Accumulator::new(n, control.loss, control.f_scale, keep.then_some(m));
+    if !problem.eval(x, &mut acc) {
+        return None;
+    }
+    let (cost2, ft_norm, kept) = (acc.cost2, acc.ft_squares.sqrt(), acc.kept.take());
+    let (r, qtf) = acc.finish();
+    Some(Pass {
+        r,
+        qtf,
+        cost2,
+        ft_norm,
+        kept,
+    })
+}
+
+/// The pivoted QR of the columns `free` of J, from J's R: `J[:, free] =
+/// Q R[:, free]`, so a QR of the p×|free| matrix `R[:, free]` is one of
+/// `J[:, free]`, with the same column norms.
+fn factor(pass: &Pass, free: &[usize], n: usize) -> Qr {
+    let nf = free.len();
+    let mut a = vec![0.0; n * nf];
+    for (k, &j) in free.iter().enumerate() {
+        a[k * n..(k + 1) * n].copy_from_slice(&pass.r[j * n..(j + 1) * n]);
+    }
+    let mut qtf = pass.qtf.clone();
+    qrfac(&mut a, n, nf, &mut qtf)
+}
+
+/// Jᵀf̃ = Rᵀ(Qᵀf̃).
+fn gradient(pass: &Pass, n: usize) -> Vec<f64> {
+    (0..n)
+        .map(|j| (0..=j).map(|i| pass.r[i + j * n] * pass.qtf[i]).sum())
+        .collect()
 }
 
 /// Minimises the cost of `problem`'s residuals from `x0` inside
@@ -79,12 +132,15 @@ pub(crate) fn levenberg_marquardt(
     control: &Control,
 ) -> Result<Stop, Stop> {
     let mut stop = trust_region(problem, x0, bounds, control)?;
-    let (m, n) = (problem.rows(), problem.params());
-    stop.f = vec![0.0; m];
-    stop.jac = vec![0.0; m * n];
-    // The pass the statistics read, not counted as one of the solver's.
-    if problem.eval(&stop.x, &mut stop.f, &mut stop.jac) && stop.reason.converged() {
+    if stop.reason.converged() {
         polish(problem, &mut stop, bounds, control);
+    }
+    // The pass the statistics read, not counted as one of the solver's.
+    let x = stop.x.clone();
+    if let Some(at) = pass(problem, &x, control, true) {
+        stop.r = at.r;
+        stop.cost2 = at.cost2;
+        stop.f = at.kept.unwrap_or_default();
     }
     Ok(stop)
 }
@@ -97,7 +153,7 @@ pub(crate) fn levenberg_marquardt(
 /// δp/σ ≈ √(ε·dof), 10⁻⁷ for a few hundred rows. So MINPACK's loop
 /// stops, correctly, where the cost stops changing, with the parameters
 /// still 10⁻⁷σ from the minimum: on NIST's ENSO that was 6.5 correct
-/// digits. The Gauss–Newton step itself, solved from J and r by QR, has
+/// digits. The Gauss–Newton step itself, solved from R and Qᵀr, has
 /// no such cancellation, so steps that keep shrinking (each by at least a
 /// tenth) are taken while the cost stays within its rounding error of
 /// where it was. On the 54 NIST runs this lifted the mean LRE of the parameters
@@ -106,34 +162,15 @@ pub(crate) fn levenberg_marquardt(
 /// refused (its cost rose by 1e-12, within its rounding).
 fn polish(problem: &mut dyn Residuals, stop: &mut Stop, bounds: &[(f64, f64)], control: &Control) {
     let (m, n) = (problem.rows(), problem.params());
-    let (loss, c) = (control.loss, control.f_scale);
-    let mut f_trial = vec![0.0; m];
-    let mut jac_trial = vec![0.0; m * n];
-    let mut jac = vec![0.0; m * n];
-    let cost2 = |f: &[f64]| -> f64 {
-        match loss {
-            Loss::Linear => norm(f).powi(2),
-            _ => f.iter().map(|&r| loss.scale(r, c).0).sum(),
-        }
+    stop.evaluations += 1;
+    let Some(mut at) = pass(problem, &stop.x, control, false) else {
+        return;
     };
-    let mut cost = cost2(&stop.f);
     let mut rounding = problem.rounding();
     let mut last_step = f64::INFINITY;
     for _ in 0..POLISH_STEPS {
         if stop.evaluations >= control.max_evaluations {
             return;
-        }
-        // Factor copies: `stop.f` and `stop.jac` stay those at `stop.x`.
-        let mut ft = stop.f.clone();
-        jac.copy_from_slice(&stop.jac);
-        if loss != Loss::Linear {
-            for (i, r) in ft.iter_mut().enumerate() {
-                let (_, fs, js) = loss.scale(*r, c);
-                *r *= fs;
-                for j in 0..n {
-                    jac[i + j * m] *= js;
-                }
-            }
         }
         // Only variables off their bounds move.
         let free: Vec<usize> = (0..n)
@@ -143,12 +180,7 @@ fn polish(problem: &mut dyn Residuals, stop: &mut Stop, bounds: &[(f64, f64)], c
         if nf == 0 {
             return;
         }
-        for (k, &j) in free.iter().enumerate() {
-            if k != j {
-                jac.copy_within(j * m..(j + 1) * m, k * m);
-            }
-        }
-        let qr = qrfac(&mut jac[..m * nf], m, nf, &mut ft);
+        let qr = factor(&at, &free, n);
         if qr.rank(m) < nf {
             return;
         }
@@ -178,23 +210,20 @@ fn polish(problem: &mut dyn Residuals, stop: &mut Stop, bounds: &[(f64, f64)], c
             return;
         }
         stop.evaluations += 1;
-        if !problem.eval(&x_trial, &mut f_trial, &mut jac_trial) {
+        let Some(trial) = pass(problem, &x_trial, control, false) else {
             return;
-        }
+        };
         // Not above the cost by more than either value's rounding (with a
         // margin of 4 for the model's own rounding, which the bound leaves
         // out).
-        let cost_trial = cost2(&f_trial);
         let rounding_trial = problem.rounding();
-        if cost_trial > cost + 4.0 * (rounding + rounding_trial) {
+        if trial.cost2 > at.cost2 + 4.0 * (rounding + rounding_trial) {
             return;
         }
         rounding = rounding_trial;
         stop.x = x_trial;
-        cost = cost_trial.min(cost);
         last_step = step;
-        std::mem::swap(&mut stop.f, &mut f_trial);
-        std::mem::swap(&mut stop.jac, &mut jac_trial);
+        at = trial;
     }
 }
 
@@ -209,13 +238,9 @@ fn trust_region(
     bounds: &[(f64, f64)],
     control: &Control,
 ) -> Result<Stop, Stop> {
-    let (m, n) = (problem.rows(), problem.params());
+    let n = problem.params();
     let eps = f64::EPSILON;
     let mut x = x0.to_vec();
-    let mut f = vec![0.0; m];
-    let mut jac = vec![0.0; m * n];
-    let mut f_trial = vec![0.0; m];
-    let mut jac_trial = vec![0.0; m * n];
     let mut evaluations = 1;
     let stop = |x: Vec<f64>, reason, iterations, evaluations| Stop {
         x,
@@ -223,49 +248,23 @@ fn trust_region(
         iterations,
         evaluations,
         f: Vec::new(),
-        jac: Vec::new(),
+        r: Vec::new(),
+        cost2: f64::NAN,
     };
-    if !problem.eval(&x, &mut f, &mut jac) {
+    let Some(mut at) = pass(problem, &x, control, false) else {
         return Err(stop(x, Reason::Diverged, 0, evaluations));
-    }
-    let (loss, c) = (control.loss, control.f_scale);
-    let cost2 = |f: &[f64]| -> f64 {
-        match loss {
-            Loss::Linear => norm(f).powi(2),
-            _ => f.iter().map(|&r| loss.scale(r, c).0).sum(),
-        }
     };
-    let mut fnorm = cost2(&f).sqrt();
+    let mut fnorm = at.cost2.sqrt();
     let mut diag = vec![0.0; n];
     let mut delta = 0.0;
     let mut xnorm = 0.0;
     let mut par = 0.0;
     let mut iterations = 0;
-    let mut ft = vec![0.0; m];
     let mut p = vec![0.0; n];
     loop {
         iterations += 1;
-        // The rescaled residuals and Jacobian of this iteration.
-        ft.copy_from_slice(&f);
-        if loss != Loss::Linear {
-            for (i, r) in ft.iter_mut().enumerate() {
-                let (_, fs, js) = loss.scale(*r, c);
-                *r *= fs;
-                for j in 0..n {
-                    jac[i + j * m] *= js;
-                }
-            }
-        }
         // Hold variables at a bound whose gradient points out of the box.
-        let gradient: Vec<f64> = (0..n)
-            .map(|j| {
-                jac[j * m..(j + 1) * m]
-                    .iter()
-                    .zip(&ft)
-                    .map(|(a, b)| a * b)
-                    .sum()
-            })
-            .collect();
+        let gradient = gradient(&at, n);
         let free: Vec<usize> = (0..n)
             .filter(|&j| {
                 let (lo, hi) = bounds[j];
@@ -278,13 +277,8 @@ fn trust_region(
         if nf == 0 {
             return Ok(stop(x, Reason::Gtol, iterations, evaluations));
         }
-        for (k, &j) in free.iter().enumerate() {
-            if k != j {
-                jac.copy_within(j * m..(j + 1) * m, k * m);
-            }
-        }
-        let ft_norm = norm(&ft);
-        let mut qr = qrfac(&mut jac[..m * nf], m, nf, &mut ft);
+        let ft_norm = at.ft_norm;
+        let mut qr = factor(&at, &free, n);
         if iterations == 1 {
             for j in 0..n {
                 diag[j] = 1.0;
@@ -332,11 +326,8 @@ fn trust_region(
                 delta = delta.min(pnorm);
             }
             evaluations += 1;
-            let finite = problem.eval(&x_trial, &mut f_trial, &mut jac_trial);
-            let fnorm1 = match finite {
-                true => cost2(&f_trial).sqrt(),
-                false => f64::INFINITY,
-            };
+            let trial = pass(problem, &x_trial, control, false);
+            let fnorm1 = trial.as_ref().map_or(f64::INFINITY, |t| t.cost2.sqrt());
             let actred = match 0.1 * fnorm1 < fnorm {
                 true => 1.0 - (fnorm1 / fnorm).powi(2),
                 false => -1.0,
@@ -363,10 +354,9 @@ fn trust_region(
                 par *= 0.5;
             }
             let accepted = ratio >= 1e-4;
-            if accepted {
+            if accepted && let Some(trial) = trial {
                 x = x_trial;
-                std::mem::swap(&mut f, &mut f_trial);
-                std::mem::swap(&mut jac, &mut jac_trial);
+                at = trial;
                 xnorm = scaled_norm(&diag, &x);
                 fnorm = fnorm1;
             }

@@ -25,11 +25,11 @@
 //! columns it reads), and one native function is compiled that returns, for
 //! one row, the model's value and its partial derivatives with respect to
 //! the parameters. A fit calls it once per row per pass, in one loop,
-//! writing the weighted residuals `(yᵢ − m(rowᵢ))/σᵢ` and the rows of the
-//! Jacobian; the solver is Levenberg–Marquardt after MINPACK (`lm.rs`,
+//! folding the weighted residuals `(yᵢ − m(rowᵢ))/σᵢ` and the rows of the
+//! Jacobian into a running QR (`stream.rs`), so the Jacobian is never
+//! stored; the solver is Levenberg–Marquardt after MINPACK (`lm.rs`,
 //! `lmpar.rs`, `qr.rs`), with bounds and robust losses (`loss.rs`), and the
-//! statistics come from a QR of the Jacobian at the solution (`stats.rs`,
-//! `student.rs`).
+//! statistics come from the R at the solution (`stats.rs`, `student.rs`).
 
 use std::sync::Arc;
 
@@ -45,12 +45,14 @@ mod lmpar;
 mod loss;
 mod qr;
 mod stats;
+mod stream;
 mod student;
 
 pub use loss::Loss;
 pub use student::{t_cdf, t_quantile};
 
 use lm::{Control, Residuals, levenberg_marquardt};
+use stream::{RowSink, Store};
 
 /// A model `y ~ MODEL`, parsed, differentiated and compiled: fit it to
 /// any data with the columns it reads, as often as needed, without
@@ -373,7 +375,12 @@ impl Model {
             w: &weights,
             rounding: 0.0,
         };
-        Ok(problem.eval(params, residuals, jacobian))
+        let mut store = Store {
+            f: residuals,
+            jac: jacobian,
+            i: 0,
+        };
+        Ok(problem.eval(params, &mut store))
     }
 
     /// Fits the model to `data` (columns by name; extra columns are
@@ -444,23 +451,12 @@ impl Model {
             Ok(stop) => stop,
             Err(_) => return Err(self.not_finite_at(&start, predictors, y, rows)),
         };
-        // The statistics, from the residuals and Jacobian at the solution.
+        // The statistics, from the last pass at the solution.
         let x = stop.x;
         let f = stop.f;
-        let mut jac = stop.jac;
         let rss: f64 = f.iter().map(|r| r * r).sum();
-        let mut objective = rss;
-        if options.loss != Loss::Linear {
-            objective = 0.0;
-            for (i, r) in f.iter().enumerate() {
-                let (cost2, _, js) = options.loss.scale(*r, options.f_scale);
-                objective += cost2;
-                for j in 0..p {
-                    jac[i + j * rows] *= js;
-                }
-            }
-        }
-        let (unscaled, rank) = stats::unscaled_covariance(&mut jac, rows, p);
+        let objective = stop.cost2;
+        let (unscaled, rank) = stats::unscaled_covariance(&stop.r, rows, p);
         let dof = rows - p;
         let s2 = match options.absolute_sigma {
             true => 1.0,
@@ -681,7 +677,7 @@ impl Residuals for Rows<'_> {
         self.eval.n_params
     }
 
-    fn eval(&mut self, x: &[f64], f: &mut [f64], jac: &mut [f64]) -> bool {
+    fn eval(&mut self, x: &[f64], sink: &mut dyn RowSink) -> bool {
         let RowEval {
             code,
             predictors,
@@ -694,6 +690,7 @@ impl Residuals for Rows<'_> {
         input[..p].copy_from_slice(x);
         let mut finite = true;
         let mut rounding = 0.0;
+        let mut grad = vec![0.0; p];
         for i in 0..m {
             for (k, c) in predictors.iter().enumerate() {
                 input[p + k] = c[i];
@@ -702,13 +699,13 @@ impl Residuals for Rows<'_> {
             let w = self.w[i];
             let r = (self.y[i] - out[0]) * w;
             rounding += (r * w * (self.y[i].abs() + out[0].abs())).abs();
-            f[i] = r;
             finite &= r.is_finite();
             for j in 0..p {
                 let d = -out[1 + j] * w;
-                jac[i + j * m] = d;
+                grad[j] = d;
                 finite &= d.is_finite();
             }
+            sink.row(r, &grad);
         }
         self.rounding = 2.0 * f64::EPSILON * rounding;
         finite

@@ -6,15 +6,16 @@
 use super::qr::{Qr, qrfac};
 use super::student::t_quantile;
 
-/// `(JᵀJ)⁻¹` for the m×n Jacobian `jac` (column-major; overwritten), and
-/// the numerical rank of `jac`. Rows and columns of parameters outside the
-/// identifiable set (the columns past the rank, in pivot order) are NaN;
-/// the others are the inverse over the identifiable set alone, as if the
-/// rest were held.
-pub(crate) fn unscaled_covariance(jac: &mut [f64], m: usize, n: usize) -> (Vec<f64>, usize) {
-    let mut f = vec![0.0; m];
-    let qr = qrfac(jac, m, n, &mut f);
-    let rank = qr.rank(m);
+/// `(JᵀJ)⁻¹` for an m×n Jacobian J given by its n×n factor R
+/// (column-major, J = QR), and the numerical rank of J. Rows and columns of
+/// parameters outside the identifiable set (the columns past the rank, in
+/// pivot order) are NaN; the others are the inverse over the identifiable
+/// set alone, as if the rest were held.
+pub(crate) fn unscaled_covariance(r: &[f64], m: usize, n: usize) -> (Vec<f64>, usize) {
+    let mut f = vec![0.0; n];
+    let mut a = r.to_vec();
+    let qr = qrfac(&mut a, n, n, &mut f);
+    let rank = qr.rank(m.max(n));
     let rinv = inverse_upper(&qr, rank);
     // (R Pᵀ)⁻¹ (R Pᵀ)⁻ᵀ = P R⁻¹ R⁻ᵀ Pᵀ, over the leading `rank` block.
     let mut cov = vec![f64::NAN; n * n];
@@ -91,20 +92,32 @@ pub(crate) fn r_squared(y: &[f64], w: &[f64], rss: f64) -> f64 {
 mod tests {
     use super::*;
 
+    /// J's R (unpivoted, column-major n×n), through the running QR.
+    fn r_of(jac: &[f64], m: usize, n: usize) -> Vec<f64> {
+        use crate::fit::loss::Loss;
+        use crate::fit::stream::{Accumulator, RowSink};
+        let mut acc = Accumulator::new(n, Loss::Linear, 1.0, None);
+        for i in 0..m {
+            let row: Vec<f64> = (0..n).map(|j| jac[i + j * m]).collect();
+            acc.row(0.0, &row);
+        }
+        acc.finish().0
+    }
+
     #[test]
     fn covariance_inverts_jtj() {
         let (m, n) = (4, 2);
         // J = [[1,0],[1,1],[1,2],[1,3]]: JᵀJ = [[4,6],[6,14]], det 20.
-        let mut jac = vec![1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 2.0, 3.0];
-        let (cov, rank) = unscaled_covariance(&mut jac, m, n);
+        let jac = vec![1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 2.0, 3.0];
+        let (cov, rank) = unscaled_covariance(&r_of(&jac, m, n), m, n);
         assert_eq!(rank, 2);
         let want = [14.0 / 20.0, -6.0 / 20.0, -6.0 / 20.0, 4.0 / 20.0];
         for (c, w) in cov.iter().zip(want) {
             assert!((c - w).abs() < 1e-14, "{cov:?}");
         }
         // Two equal columns: rank 1, one parameter not identifiable.
-        let mut jac = vec![1.0, 2.0, 3.0, 4.0, 1.0, 2.0, 3.0, 4.0];
-        let (cov, rank) = unscaled_covariance(&mut jac, m, n);
+        let jac = vec![1.0, 2.0, 3.0, 4.0, 1.0, 2.0, 3.0, 4.0];
+        let (cov, rank) = unscaled_covariance(&r_of(&jac, m, n), m, n);
         assert_eq!(rank, 1);
         assert_eq!(cov.iter().filter(|c| c.is_nan()).count(), 3);
     }
