@@ -399,3 +399,92 @@ fn scaled_norm(diag: &[f64], v: &[f64]) -> f64 {
     let w: Vec<f64> = diag.iter().zip(v).map(|(d, x)| d * x).collect();
     norm(&w)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// rᵢ = yᵢ − a·exp(−b·tᵢ), recording every point it is evaluated at.
+    struct Decay {
+        t: Vec<f64>,
+        y: Vec<f64>,
+        seen: Vec<Vec<f64>>,
+    }
+
+    impl Residuals for Decay {
+        fn rows(&self) -> usize {
+            self.t.len()
+        }
+        fn params(&self) -> usize {
+            2
+        }
+        fn eval(&mut self, x: &[f64], sink: &mut dyn RowSink) -> bool {
+            self.seen.push(x.to_vec());
+            for (t, y) in self.t.iter().zip(&self.y) {
+                let e = (-x[1] * t).exp();
+                sink.row(y - x[0] * e, &[-e, x[0] * t * e]);
+            }
+            true
+        }
+        fn rounding(&self) -> f64 {
+            0.0
+        }
+    }
+
+    fn control() -> Control {
+        Control {
+            ftol: 1e-15,
+            xtol: 1e-15,
+            gtol: 1e-15,
+            max_evaluations: 1000,
+            loss: Loss::Linear,
+            f_scale: 1.0,
+        }
+    }
+
+    fn decay() -> Decay {
+        let t: Vec<f64> = (0..20).map(|i| i as f64 * 0.5).collect();
+        let y = t.iter().map(|t| 3.0 * (-0.3 * t).exp()).collect();
+        Decay {
+            t,
+            y,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Exact data: the fit recovers the parameters to rounding.
+    #[test]
+    fn recovers_exact_parameters() {
+        let mut problem = decay();
+        let stop = levenberg_marquardt(
+            &mut problem,
+            &[1.0, 1.0],
+            &[(f64::NEG_INFINITY, f64::INFINITY); 2],
+            &control(),
+        )
+        .unwrap_or_else(|_| panic!("finite"));
+        assert!(stop.reason.converged(), "{:?}", stop.reason);
+        assert!(
+            (stop.x[0] - 3.0).abs() < 1e-12 && (stop.x[1] - 0.3).abs() < 1e-12,
+            "{:?}",
+            stop.x
+        );
+    }
+
+    /// The minimum lies outside the box (b = 0.3 < 0.5): every point
+    /// evaluated is inside it, and the fit ends on the bound.
+    #[test]
+    fn iterates_stay_in_the_box() {
+        let mut problem = decay();
+        let bounds = [(0.0, 10.0), (0.5, 1.0)];
+        let stop = levenberg_marquardt(&mut problem, &[1.0, 0.9], &bounds, &control())
+            .unwrap_or_else(|_| panic!("finite"));
+        for x in &problem.seen {
+            for (v, (lo, hi)) in x.iter().zip(bounds) {
+                assert!(lo <= *v && *v <= hi, "{x:?} left the box");
+            }
+        }
+        assert!(stop.reason.converged(), "{:?}", stop.reason);
+        assert_eq!(stop.x[1], 0.5);
+    }
+}
