@@ -126,12 +126,21 @@ pub fn bind(
     let mut rows = None;
     for (name, span) in &decls.data {
         let Some((_, column)) = data.iter().find(|(n, _)| n == name) else {
+            if data.is_empty() {
+                return Err(Error::at(
+                    ErrorKind::Usage,
+                    *span,
+                    format!("no data were given for '{name}'"),
+                )
+                .with_detail(Detail::MissingData));
+            }
+            let columns: Vec<&str> = data.iter().map(|(n, _)| n.as_str()).collect();
             return Err(Error::at(
                 ErrorKind::Usage,
                 *span,
-                format!("no data were given for '{name}'"),
+                format!("the data have no column '{name}'"),
             )
-            .with_detail(Detail::MissingData));
+            .with_hint(format!("the columns are {}", quoted_list(&columns))));
         };
         match rows {
             Some(r) if r != column.len() => {

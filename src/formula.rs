@@ -86,6 +86,12 @@ impl Formula {
             self.bind(&options.params, &options.data)
         } else if let Some((name, _)) = options.params.first() {
             self.bind(&[(name.clone(), 0.0)], &[])
+        } else if !options.data.is_empty() {
+            Err(Error::new(
+                ErrorKind::Usage,
+                "data were given, but the formula declares no data",
+            )
+            .with_hint("name the columns it reads with a statement such as: data t, y"))
         } else {
             Ok(())
         }

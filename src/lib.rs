@@ -38,7 +38,8 @@
 //! [`Objective`] trait every optimiser takes, and [`minimize`] with its
 //! [`Settings`], [`Method`]s and [`Outcome`]. Around it, [`check`]
 //! compares derivatives, [`fd`] gives finite differences, [`bench`](mod@bench)
-//! measures gradient sources, [`optim`] runs many starts, and `plot`
+//! measures gradient sources, [`optim`] runs many starts, [`fit`] fits
+//! models to [`data`], and `plot`
 //! (feature `plot`) draws functions and descent paths. The `slope`
 //! command (feature `cli`, on by default) is a thin layer over the same.
 //! With `default-features = false` the library builds without the command
@@ -114,6 +115,17 @@
 //!   numbers; `auglag/measure.rs`: violation, KKT residual, least-squares
 //!   multipliers and the infeasibility tests); the native branch for plain gd (`native.rs`); many runs from random starts
 //!   (`multistart.rs`).
+//! - [`fit`]: models fitted to data, `y ~ MODEL`: the model compiled once
+//!   to one native function giving its value and its parameter gradient
+//!   per row (`fit/mod.rs`), Levenberg–Marquardt after MINPACK with bounds
+//!   and robust losses, polished by Gauss–Newton steps at the end
+//!   (`fit/lm.rs`, Moré's λ search in `fit/lmpar.rs`, the running QR each
+//!   pass folds its rows into in `fit/stream.rs`,
+//!   the pivoted QR and the damped solve in `fit/qr.rs`, the losses in
+//!   `fit/loss.rs`), and the statistics from R at the solution
+//!   (`fit/stats.rs`; Student's t in `fit/student.rs`).
+//! - [`data`]: named columns of numbers, read from CSV text with errors
+//!   that name the line and the column.
 //! - `random`: SplitMix64 points in a box, for multi-start searches and
 //!   checks; written out so that a seed names the same points everywhere.
 //! - `formula`: [`Formula`] and [`Expr`], which tie the stages together.
@@ -172,7 +184,9 @@ pub use problem::{CompiledProblem, ConstrainedObjective};
 // Tools built on the front door, each documented as a module.
 pub mod bench;
 pub mod check;
+pub mod data;
 pub mod fd;
+pub mod fit;
 pub mod optim;
 #[cfg(feature = "plot")]
 pub mod plot;

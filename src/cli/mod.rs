@@ -17,6 +17,7 @@ mod bench;
 mod check;
 mod diff;
 mod eval;
+mod fit;
 mod grad_args;
 mod min;
 mod plot;
@@ -43,6 +44,8 @@ pub enum Command {
     Eval(eval::Args),
     /// Minimise (or maximise) a formula
     Min(Box<min::Args>),
+    /// Fit a model to data by least squares: slope fit "y ~ a*exp(-b*t) + c" --data F.csv
+    Fit(Box<fit::Args>),
     /// Time the compiled gradient against the interpreter and finite differences
     Bench(bench::Args),
     /// Draw the function: a line, a filled contour map, or a slice through a point
@@ -184,6 +187,9 @@ pub struct Input {
     /// A parameter's value, overriding the formula's (param n = 10): --set n=1000
     #[arg(long = "set", value_name = "NAME=VALUE", allow_hyphen_values = true)]
     set: Vec<String>,
+    /// A CSV file whose columns (named in its header row) are the formula's data
+    #[arg(long, value_name = "FILE")]
+    data: Option<PathBuf>,
     /// Refuse formulas longer than this many bytes
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_bytes, help_heading = "Limits")]
     max_bytes: usize,
@@ -317,16 +323,33 @@ impl Input {
         }
     }
 
+    /// The columns of `--data`, read within `max_bytes`.
+    fn data(&self, max_bytes: usize) -> Result<Option<slope::data::Columns>> {
+        let Some(path) = &self.data else {
+            return Ok(None);
+        };
+        let text = read_file(path, max_bytes)?;
+        slope::data::Columns::parse_csv(&text, &path.display().to_string()).map(Some)
+    }
+
     fn options(&self) -> Result<Options> {
         let mut params = Vec::new();
         for text in &self.set {
             params.extend(parse_assignments("--set", text)?);
         }
+        let data = match self.data(MAX_DATA_BYTES)? {
+            Some(columns) => columns
+                .as_slices()
+                .into_iter()
+                .map(|(name, values)| (name.to_string(), values.to_vec()))
+                .collect(),
+            None => Vec::new(),
+        };
         Ok(Options {
             vars: self.vars.clone(),
             limits: self.limits(),
             params,
-            data: Vec::new(),
+            data,
         })
     }
 }
@@ -339,6 +362,10 @@ fn load(input: &Input) -> Result<(Formula, Source), Failure> {
         Formula::parse_with(&source.text, &options).map_err(|e| Failure::in_source(e, &source))?;
     Ok((formula, source))
 }
+
+/// Data files larger than this are refused: 256 MiB holds about ten
+/// million rows of three columns.
+pub(crate) const MAX_DATA_BYTES: usize = 256 << 20;
 
 /// A failed command: the message to print on stderr, the same as JSON
 /// (for `--json`), and the exit status.
@@ -423,6 +450,9 @@ fn in_cli_terms(mut e: Error) -> Error {
             e.message = e.message.replace("the variable order", "--vars");
             e
         }
+        Some(Detail::MissingData) if e.hint.is_none() => {
+            e.with_hint("give the data with --data FILE.csv, whose header names the columns")
+        }
         _ => e,
     }
 }
@@ -446,6 +476,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         Command::Diff(args) => diff::run(&args, out),
         Command::Eval(args) => eval::run(&args, out, err),
         Command::Min(args) => min::run(&args, out, err),
+        Command::Fit(args) => fit::run(&args, out, err),
         Command::Bench(args) => bench::run(&args, out, err),
         Command::Plot(args) => plot::run(&args, out),
         Command::Check(args) => check::run(&args, out, err),
@@ -479,6 +510,7 @@ impl Command {
             Command::Diff(args) => args.json,
             Command::Eval(args) => args.json,
             Command::Min(args) => args.json,
+            Command::Fit(args) => args.json,
             Command::Bench(args) => args.json,
             Command::Plot(_) | Command::Completions { .. } | Command::Man => false,
             Command::Check(args) => args.json,
@@ -601,7 +633,18 @@ fn parse_bounds(f: &Formula, text: &str) -> Result<Vec<(f64, f64)>> {
 /// a range may be one point (`x=2:2` holds x fixed), and a variable left
 /// out is free.
 fn parse_box(f: &Formula, text: &str, open: bool) -> Result<Vec<(f64, f64)>> {
-    let mut bounds: Vec<Option<(f64, f64)>> = vec![None; f.vars().len()];
+    parse_box_over(f.vars(), ("the formula", "variable"), text, open)
+}
+
+/// [`parse_box`] over the names `vars`: a formula's variables, a model's
+/// parameters, as `(owner, noun)` names them in messages.
+fn parse_box_over(
+    vars: &[String],
+    (owner, noun): (&str, &str),
+    text: &str,
+    open: bool,
+) -> Result<Vec<(f64, f64)>> {
+    let mut bounds: Vec<Option<(f64, f64)>> = vec![None; vars.len()];
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let parsed = part.split_once('=').and_then(|(name, range)| {
             let (lo, hi) = range.split_once(':')?;
@@ -615,11 +658,9 @@ fn parse_box(f: &Formula, text: &str, open: bool) -> Result<Vec<(f64, f64)>> {
             return Err(usage(&format!("--bounds: '{part}' is not name=low:high"))
                 .with_hint("write --bounds x=-1:1,y=0:2"));
         };
-        let i = f.var_index(name).ok_or_else(|| {
-            usage(&format!("--bounds: the formula has no variable '{name}'")).with_hint(format!(
-                "its variables are {}",
-                slope::quoted_list(f.vars())
-            ))
+        let i = vars.iter().position(|v| v == name).ok_or_else(|| {
+            usage(&format!("--bounds: {owner} has no {noun} '{name}'"))
+                .with_hint(format!("its {noun}s are {}", slope::quoted_list(vars)))
         })?;
         if !open && lo <= hi && !(lo.is_finite() && hi.is_finite()) {
             return Err(usage(&format!(
@@ -654,8 +695,7 @@ fn parse_box(f: &Formula, text: &str, open: bool) -> Result<Vec<(f64, f64)>> {
         let free = (f64::NEG_INFINITY, f64::INFINITY);
         return Ok(bounds.into_iter().map(|b| b.unwrap_or(free)).collect());
     }
-    let missing: Vec<&str> = f
-        .vars()
+    let missing: Vec<&str> = vars
         .iter()
         .zip(&bounds)
         .filter(|(_, b)| b.is_none())

@@ -1,6 +1,7 @@
 //! Pictures: the function (a line for one variable, a filled contour map
 //! for two, a slice through a point for more), the descent paths over it,
-//! and convergence charts. Rendering only: the caller writes the bytes.
+//! convergence charts, and fitted models (`fit.rs`). Rendering only: the
+//! caller writes the bytes.
 //!
 //! Both formats come from plotters: SVG through its SVG backend, PNG through
 //! its bitmap backend into a buffer that the `png` crate encodes. Text uses a
@@ -10,6 +11,7 @@
 
 mod colour;
 mod convergence;
+mod fit;
 mod function;
 mod paths;
 mod stroke;
@@ -24,6 +26,7 @@ use plotters::style::{FontStyle, register_font};
 use crate::error::{Error, ErrorKind, Result};
 
 pub use convergence::{ConvergencePlot, Series, render_convergence};
+pub use fit::{FitPlot, render_fit};
 pub use function::{Axes, FunctionPlot, render_function};
 pub use paths::{Path, path_range};
 

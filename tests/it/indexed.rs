@@ -464,3 +464,64 @@ fn add_over_loops(
         add_over_loops(decl, rest, bound, term, target, x, sums);
     }
 }
+
+#[test]
+fn data_columns_come_from_a_csv_file() {
+    let model = "data t, y\nsum(i in 1..rows, (y[i] - a*exp(-b*t[i]) - c)^2)";
+    let (m, min_run) = json(&[
+        "min",
+        model,
+        "--data",
+        "tests/data/decay.csv",
+        "--start",
+        "a=1,b=0.1,c=0",
+        "--json",
+    ]);
+    assert_eq!(m["converged"], true, "{m} {}", min_run.stderr);
+    // The least-squares minimum is slope fit's estimate.
+    let (fit, _) = json(&[
+        "fit",
+        "y ~ a*exp(-b*t) + c",
+        "--data",
+        "tests/data/decay.csv",
+        "--start",
+        "a=1,b=0.1,c=0",
+        "--json",
+    ]);
+    for (k, name) in ["a", "b", "c"].iter().enumerate() {
+        let (got, want) = (
+            m["x"][k].as_f64().unwrap(),
+            fit["params"][name].as_f64().unwrap(),
+        );
+        assert!(
+            (got - want).abs() < 1e-6 * want.abs().max(1.0),
+            "{name}: {got} against {want}"
+        );
+    }
+    let missing = run(&[
+        "eval",
+        "data t, q\nsum(i in 1..rows, q[i])",
+        "--data",
+        "tests/data/decay.csv",
+    ]);
+    assert_eq!(missing.status, 2);
+    assert!(
+        missing.stderr.contains("the data have no column 'q'"),
+        "{}",
+        missing.stderr
+    );
+    assert!(
+        missing
+            .stderr
+            .contains("the columns are 't', 'y' and 'sigma'"),
+        "{}",
+        missing.stderr
+    );
+    let none = run(&["eval", "data t\nsum(i in 1..rows, t[i])"]);
+    assert_eq!(none.status, 2);
+    assert!(
+        none.stderr.contains("give the data with --data FILE.csv"),
+        "{}",
+        none.stderr
+    );
+}

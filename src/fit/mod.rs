@@ -1,0 +1,719 @@
+//! Fitting a model to data: nonlinear least squares with the exact
+//! Jacobian, compiled once, and the error bars a scientist reports.
+//!
+//! ```
+//! use slope::fit::{Model, Options};
+//!
+//! let t = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0];
+//! let y = [5.1, 3.0, 1.9, 1.1, 0.72, 0.4];
+//! let data = [("t", &t[..]), ("y", &y[..])];
+//! // Names that are columns are data; every other name is a parameter.
+//! let model = Model::new("y ~ a*exp(-b*t)", &["t", "y"])?;
+//! assert_eq!(model.params(), ["a", "b"]);
+//! let fit = model.fit(&data, &Options::default())?;
+//! assert!(fit.converged());
+//! assert!((fit.x[1] - 0.5).abs() < 0.05 && fit.stderr[1] < 0.05);
+//! // Refitting to new data reuses the compiled code.
+//! let y2 = [10.0, 6.1, 3.7, 2.2, 1.4, 0.8];
+//! let again = model.fit(&[("t", &t[..]), ("y", &y2[..])], &Options::default())?;
+//! assert!((again.x[0] - 10.0).abs() < 0.2);
+//! # Ok::<(), slope::Error>(())
+//! ```
+//!
+//! The model `y ~ MODEL` is parsed with the formula machinery under an
+//! explicit variable order, parameters first and then the predictors (the
+//! columns it reads), and one native function is compiled that returns, for
+//! one row, the model's value and its partial derivatives with respect to
+//! the parameters. A fit calls it once per row per pass, in one loop,
+//! folding the weighted residuals `(yᵢ − m(rowᵢ))/σᵢ` and the rows of the
+//! Jacobian into a running QR (`stream.rs`), so the Jacobian is never
+//! stored; the solver is Levenberg–Marquardt after MINPACK (`lm.rs`,
+//! `lmpar.rs`, `qr.rs`), with bounds and robust losses (`loss.rs`), and the
+//! statistics come from the R at the solution (`stats.rs`, `student.rs`).
+
+use std::sync::Arc;
+
+use crate::error::{Error, ErrorKind, Result, Span};
+use crate::formula::{Formula, Options as FormulaOptions};
+use crate::jit::Compiled;
+use crate::lower::{is_identifier, quoted_list};
+use crate::optim::{Bound, Reason};
+use crate::parse::Limits;
+
+mod lm;
+mod lmpar;
+mod loss;
+mod qr;
+mod stats;
+mod stream;
+mod student;
+
+pub use loss::Loss;
+pub use student::{t_cdf, t_quantile};
+
+use lm::{Control, Residuals, levenberg_marquardt};
+use stream::{RowSink, Store};
+
+/// A model `y ~ MODEL`, parsed, differentiated and compiled: fit it to
+/// any data with the columns it reads, as often as needed, without
+/// compiling again. Cloning shares the code.
+#[derive(Clone)]
+pub struct Model {
+    response: String,
+    params: Vec<String>,
+    predictors: Vec<String>,
+    formula: Formula,
+    /// Outputs: the model's value, then ∂m/∂pⱼ for each parameter.
+    code: Arc<Compiled>,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model")
+            .field("response", &self.response)
+            .field("params", &self.params)
+            .field("predictors", &self.predictors)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How the residuals are weighted: `rᵢ = (yᵢ − mᵢ)/σᵢ`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Sigma {
+    /// σ = 1 for every row.
+    #[default]
+    None,
+    /// One σ for every row.
+    Constant(f64),
+    /// σᵢ from the column of that name.
+    Column(String),
+}
+
+/// How to fit. Vectors are in the order of [`Model::params`].
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The start; `None` starts every parameter at 1. A start outside
+    /// `bounds` is moved to the nearest point inside.
+    pub start: Option<Vec<f64>>,
+    /// Bounds `(low, high)` per parameter, infinite ends allowed; the
+    /// iterates never leave the box.
+    pub bounds: Option<Vec<(f64, f64)>>,
+    /// The residuals' weights.
+    pub sigma: Sigma,
+    /// Take σ as absolute: the covariance is (JᵀJ)⁻¹, not scaled by the
+    /// residual variance s² (scipy's `absolute_sigma`).
+    pub absolute_sigma: bool,
+    /// The loss applied to each residual.
+    pub loss: Loss,
+    /// The residual scale `C` of a robust loss: residuals well below it
+    /// count as squares.
+    pub f_scale: f64,
+    /// Stop when an iteration reduces the cost by at most this fraction,
+    /// and predicts no more.
+    pub ftol: f64,
+    /// Stop when the trust region is this small relative to ‖D x‖.
+    pub xtol: f64,
+    /// Stop when the cosine of the angle between the residuals and every
+    /// column of the Jacobian is at most this.
+    pub gtol: f64,
+    /// Stop after this many passes over the data; `None`: 200·(p + 1).
+    pub max_evaluations: Option<usize>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            start: None,
+            bounds: None,
+            sigma: Sigma::None,
+            absolute_sigma: false,
+            loss: Loss::Linear,
+            f_scale: 1.0,
+            ftol: 1e-15,
+            xtol: 1e-15,
+            gtol: 1e-15,
+            max_evaluations: None,
+        }
+    }
+}
+
+/// A fitted model: estimates, error bars, goodness of fit and how the run
+/// went. Vectors are in the order of [`Fit::params`]; matrices are
+/// row-major p×p.
+#[derive(Clone, Debug)]
+pub struct Fit {
+    /// The parameters' names.
+    pub params: Vec<String>,
+    /// The estimates.
+    pub x: Vec<f64>,
+    /// Standard errors, the square roots of the covariance's diagonal (NaN
+    /// for a parameter the data do not identify).
+    pub stderr: Vec<f64>,
+    /// The covariance s²(JᵀJ)⁻¹ (without s² if σ is absolute), with J the
+    /// Jacobian of the weighted residuals at the estimates and s² the
+    /// minimised sum over the degrees of freedom. Under a robust loss, J
+    /// and the sum are the rescaled ones (as scipy's `curve_fit` does with
+    /// `least_squares`' Jacobian): an approximation, good where few
+    /// residuals are outliers.
+    pub covariance: Vec<f64>,
+    /// Estimate / standard error.
+    pub t_values: Vec<f64>,
+    /// 95% confidence intervals, estimate ± t₀.₉₇₅(dof)·stderr.
+    pub intervals: Vec<(f64, f64)>,
+    /// The t quantile the intervals use.
+    pub t_quantile: f64,
+    /// The sum the fit minimised: the residual sum of squares Σrᵢ² for the
+    /// linear loss, ΣC²ρ((rᵢ/C)²) for a robust one.
+    pub f: f64,
+    /// The residual sum of squares Σ((yᵢ − mᵢ)/σᵢ)².
+    pub rss: f64,
+    /// Rows minus parameters.
+    pub dof: usize,
+    /// The number of rows.
+    pub rows: usize,
+    /// √(RSS/dof).
+    pub residual_std_error: f64,
+    /// 1 − RSS/TSS (weighted as the residuals are).
+    pub r2: f64,
+    /// R² adjusted for the number of parameters.
+    pub adjusted_r2: f64,
+    /// The numerical rank of the Jacobian at the solution: below the
+    /// number of parameters, some are not identifiable.
+    pub rank: usize,
+    /// Where each estimate sits relative to its bounds.
+    pub at_bound: Vec<Bound>,
+    /// The model's value at each row, at the estimates.
+    pub fitted: Vec<f64>,
+    /// `yᵢ − mᵢ` at each row (not weighted).
+    pub residuals: Vec<f64>,
+    /// Levenberg–Marquardt iterations (Jacobian factorisations).
+    pub iterations: usize,
+    /// Passes over the data (each gives residuals and Jacobian).
+    pub evaluations: usize,
+    /// Why the run stopped.
+    pub reason: Reason,
+}
+
+impl Fit {
+    /// Whether the run stopped on a tolerance.
+    pub fn converged(&self) -> bool {
+        self.reason.converged()
+    }
+
+    /// The correlation matrix, row-major p×p.
+    pub fn correlation(&self) -> Vec<f64> {
+        let n = self.x.len();
+        let mut c = vec![0.0; n * n];
+        for i in 0..n {
+            for j in 0..n {
+                c[i * n + j] = self.covariance[i * n + j] / (self.stderr[i] * self.stderr[j]);
+            }
+        }
+        c
+    }
+
+    /// The parameters the data do not identify: those whose standard error
+    /// is not finite.
+    pub fn unidentified(&self) -> Vec<&str> {
+        self.params
+            .iter()
+            .zip(&self.stderr)
+            .filter(|(_, s)| !s.is_finite())
+            .map(|(p, _)| p.as_str())
+            .collect()
+    }
+}
+
+impl Model {
+    /// Parses `y ~ MODEL` for data with the columns `columns`: the left side
+    /// names the response column; in the model, names that are columns are
+    /// per-row values and every other name is a parameter.
+    pub fn new<S: AsRef<str>>(text: &str, columns: &[S]) -> Result<Model> {
+        Model::with_limits(text, columns, &Limits::default())
+    }
+
+    /// [`Model::new`] within size limits.
+    pub fn with_limits<S: AsRef<str>>(text: &str, columns: &[S], limits: &Limits) -> Result<Model> {
+        let columns: Vec<&str> = columns.iter().map(AsRef::as_ref).collect();
+        let Some(tilde) = text.find('~') else {
+            return Err(Error::new(
+                ErrorKind::Syntax,
+                "a model is written 'y ~ MODEL': no '~' in the text",
+            )
+            .with_hint("name the response column on the left, e.g. y ~ a*exp(-b*t)"));
+        };
+        let lhs = &text[..tilde];
+        let response = lhs.trim();
+        let lhs_span = Span::new(
+            lhs.len() - lhs.trim_start().len(),
+            lhs.trim_end().len().max(1),
+        );
+        if !is_identifier(response) {
+            return Err(Error::new(
+                ErrorKind::Syntax,
+                format!("the left side of '~' must name a column, not '{response}'"),
+            )
+            .with_span(lhs_span)
+            .with_hint("write y ~ MODEL, with y a column of the data"));
+        }
+        if !columns.contains(&response) {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!("the data have no column '{response}'"),
+            )
+            .with_span(lhs_span)
+            .with_hint(format!("its columns are {}", quoted_list(&columns))));
+        }
+        let offset = tilde + 1;
+        let body = &text[offset..];
+        let shift = |e: Error| shift_span(e, offset);
+        let options = FormulaOptions {
+            vars: None,
+            limits: *limits,
+            ..FormulaOptions::default()
+        };
+        let first = Formula::parse_with(body, &options).map_err(shift)?;
+        let (predictors, params): (Vec<String>, Vec<String>) = first
+            .vars()
+            .iter()
+            .cloned()
+            .partition(|v| columns.contains(&v.as_str()));
+        if predictors.iter().any(|p| p == response) {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!("the response '{response}' appears in the model too"),
+            )
+            .with_span(lhs_span));
+        }
+        if params.is_empty() {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                "the model has no parameter to fit: every name in it is a column",
+            )
+            .with_hint(format!("the data's columns are {}", quoted_list(&columns))));
+        }
+        let order: Vec<String> = params.iter().chain(&predictors).cloned().collect();
+        let options = FormulaOptions {
+            vars: Some(order),
+            limits: *limits,
+            ..FormulaOptions::default()
+        };
+        let formula = Formula::parse_with(body, &options).map_err(shift)?;
+        let mut outputs = vec![formula.value()];
+        outputs.extend_from_slice(&formula.gradient()[..params.len()]);
+        let code = Compiled::compile(formula.graph(), &outputs, formula.vars().len())?;
+        Ok(Model {
+            response: response.to_string(),
+            params,
+            predictors,
+            formula,
+            code: Arc::new(code),
+        })
+    }
+
+    /// The response column (the left side of `~`).
+    pub fn response(&self) -> &str {
+        &self.response
+    }
+
+    /// The parameters to fit, in order of appearance.
+    pub fn params(&self) -> &[String] {
+        &self.params
+    }
+
+    /// The columns the model reads, in order of appearance.
+    pub fn predictors(&self) -> &[String] {
+        &self.predictors
+    }
+
+    /// The model's formula, over the parameters and then the predictors.
+    pub fn formula(&self) -> &Formula {
+        &self.formula
+    }
+
+    /// The model's value for each row of `data`, at `params`.
+    pub fn predict(&self, params: &[f64], data: &[(&str, &[f64])]) -> Result<Vec<f64>> {
+        crate::objective::check_len("the parameters", params.len(), self.params.len())?;
+        let (columns, rows) = self.columns(data, &self.predictors)?;
+        let mut rows_eval = RowEval::new(self, &columns, rows);
+        Ok((0..rows)
+            .map(|i| rows_eval.value_at(params, i))
+            .collect::<Vec<_>>())
+    }
+
+    /// One pass over the rows, as each Levenberg–Marquardt iteration makes
+    /// it: the residuals `yᵢ − m(rowᵢ)` into `residuals` and the Jacobian
+    /// ∂rᵢ/∂pⱼ into `jacobian`, column-major (entry (i, j) at
+    /// `jacobian[i + j*rows]`), at `params`. Returns whether every value is
+    /// finite.
+    pub fn residuals_and_jacobian(
+        &self,
+        params: &[f64],
+        data: &[(&str, &[f64])],
+        residuals: &mut [f64],
+        jacobian: &mut [f64],
+    ) -> Result<bool> {
+        let p = self.params.len();
+        crate::objective::check_len("the parameters", params.len(), p)?;
+        let mut names: Vec<String> = vec![self.response.clone()];
+        names.extend(self.predictors.iter().cloned());
+        let (columns, rows) = self.columns(data, &names)?;
+        if residuals.len() != rows || jacobian.len() != rows * p {
+            return Err(Error::new(
+                ErrorKind::Shape,
+                format!(
+                    "{rows} rows and {p} parameters need {rows} residuals and {} Jacobian \
+                     entries, not {} and {}",
+                    rows * p,
+                    residuals.len(),
+                    jacobian.len()
+                ),
+            ));
+        }
+        let weights = vec![1.0; rows];
+        let mut problem = Rows {
+            eval: RowEval::new(self, &columns[1..], rows),
+            y: columns[0],
+            w: &weights,
+            rounding: 0.0,
+        };
+        let mut store = Store {
+            f: residuals,
+            jac: jacobian,
+            i: 0,
+        };
+        Ok(problem.eval(params, &mut store))
+    }
+
+    /// Fits the model to `data` (columns by name; extra columns are
+    /// ignored). Errors: a column missing or of another length, fewer rows
+    /// than parameters, a bad option, a start where the model is not
+    /// finite. A run that does not converge is not an error: see
+    /// [`Fit::reason`].
+    pub fn fit(&self, data: &[(&str, &[f64])], options: &Options) -> Result<Fit> {
+        let p = self.params.len();
+        let mut names: Vec<String> = vec![self.response.clone()];
+        names.extend(self.predictors.iter().cloned());
+        if let Sigma::Column(c) = &options.sigma {
+            names.push(c.clone());
+        }
+        let (columns, rows) = self.columns(data, &names)?;
+        let y = columns[0];
+        let predictors = &columns[1..=self.predictors.len()];
+        if rows < p {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!("{rows} rows cannot determine {p} parameters"),
+            ));
+        }
+        let weights = weights(&options.sigma, columns.last().copied(), rows)?;
+        let bounds = match &options.bounds {
+            Some(b) => {
+                crate::objective::check_len("the bounds", b.len(), p)?;
+                b.clone()
+            }
+            None => vec![(f64::NEG_INFINITY, f64::INFINITY); p],
+        };
+        let start: Vec<f64> = match &options.start {
+            Some(s) => {
+                crate::objective::check_len("the start", s.len(), p)?;
+                s.clone()
+            }
+            None => vec![1.0; p],
+        };
+        let start: Vec<f64> = start
+            .iter()
+            .zip(&bounds)
+            .map(|(&v, &(lo, hi))| v.clamp(lo, hi))
+            .collect();
+        if start.iter().any(|v| !v.is_finite()) {
+            return Err(Error::new(ErrorKind::Usage, "the start is not finite"));
+        }
+        if !(options.f_scale > 0.0 && options.f_scale.is_finite()) {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!("the loss scale must be positive, not {}", options.f_scale),
+            ));
+        }
+        let control = Control {
+            ftol: options.ftol,
+            xtol: options.xtol,
+            gtol: options.gtol,
+            max_evaluations: options.max_evaluations.unwrap_or(max_evaluations(p)),
+            loss: options.loss,
+            f_scale: options.f_scale,
+        };
+        let mut problem = Rows {
+            eval: RowEval::new(self, predictors, rows),
+            y,
+            w: &weights,
+            rounding: 0.0,
+        };
+        let stop = match levenberg_marquardt(&mut problem, &start, &bounds, &control) {
+            Ok(stop) => stop,
+            Err(_) => return Err(self.not_finite_at(&start, predictors, y, rows)),
+        };
+        // The statistics, from the last pass at the solution.
+        let x = stop.x;
+        let f = stop.f;
+        let rss: f64 = f.iter().map(|r| r * r).sum();
+        let objective = stop.cost2;
+        let (unscaled, rank) = stats::unscaled_covariance(&stop.r, rows, p);
+        let dof = rows - p;
+        let s2 = match options.absolute_sigma {
+            true => 1.0,
+            false => objective / dof as f64,
+        };
+        // Column-major and symmetric: the same row-major.
+        let covariance: Vec<f64> = unscaled.iter().map(|c| c * s2).collect();
+        let table = stats::table(&x, &covariance, dof);
+        // rᵢ = (yᵢ − mᵢ)/σᵢ: no pass needed for mᵢ.
+        let residuals: Vec<f64> = f.iter().zip(&weights).map(|(r, w)| r / w).collect();
+        let fitted: Vec<f64> = y.iter().zip(&residuals).map(|(a, b)| a - b).collect();
+        let r2 = stats::r_squared(y, &weights, rss);
+        let adjusted_r2 = 1.0 - (1.0 - r2) * (rows as f64 - 1.0) / dof as f64;
+        let at_bound = x
+            .iter()
+            .zip(&bounds)
+            .map(|(&v, &b)| Bound::of(v, b))
+            .collect();
+        Ok(Fit {
+            params: self.params.clone(),
+            x,
+            stderr: table.stderr,
+            covariance,
+            t_values: table.t_values,
+            intervals: table.intervals,
+            t_quantile: table.t_quantile,
+            f: objective,
+            rss,
+            dof,
+            rows,
+            residual_std_error: (rss / dof as f64).sqrt(),
+            r2,
+            adjusted_r2,
+            rank,
+            at_bound,
+            fitted,
+            residuals,
+            iterations: stop.iterations,
+            evaluations: stop.evaluations,
+            reason: stop.reason,
+        })
+    }
+
+    /// Why the model (or its gradient) is not finite at `start`: the first
+    /// row where it is not, and the operation that went wrong there.
+    fn not_finite_at(&self, start: &[f64], predictors: &[&[f64]], y: &[f64], rows: usize) -> Error {
+        let mut outputs = vec![self.formula.value()];
+        outputs.extend_from_slice(&self.formula.gradient()[..self.params.len()]);
+        let mut point = start.to_vec();
+        point.extend(std::iter::repeat_n(0.0, predictors.len()));
+        for i in 0..rows {
+            for (k, c) in predictors.iter().enumerate() {
+                point[start.len() + k] = c[i];
+            }
+            let values = self.formula.eval_nodes(&outputs, &point);
+            if values.iter().all(|v| v.is_finite()) && y[i].is_finite() {
+                continue;
+            }
+            let what = match (values[0].is_finite(), y[i].is_finite()) {
+                (_, false) => format!("the response is {} in row {}", y[i], i + 1),
+                (false, _) => format!("the model is {} at the start in row {}", values[0], i + 1),
+                (true, _) => format!(
+                    "the model's derivative is not finite at the start in row {}",
+                    i + 1
+                ),
+            };
+            let cause = self
+                .formula
+                .diagnose(&outputs, &point)
+                .map(|e| format!(": {}", e.message))
+                .unwrap_or_default();
+            return Error::new(ErrorKind::NotFinite, format!("{what}{cause}"))
+                .with_hint("start from values where the model is defined in every row");
+        }
+        Error::new(
+            ErrorKind::NotFinite,
+            "a residual is not finite at the start",
+        )
+        .with_hint("check the weights and the data for infinities")
+    }
+
+    /// The columns `names` of `data`, and their common length.
+    fn columns<'d>(
+        &self,
+        data: &[(&str, &'d [f64])],
+        names: &[String],
+    ) -> Result<(Vec<&'d [f64]>, usize)> {
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            let column = data
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, c)| *c)
+                .ok_or_else(|| {
+                    let have: Vec<&str> = data.iter().map(|(n, _)| *n).collect();
+                    Error::new(
+                        ErrorKind::Usage,
+                        format!("the data have no column '{name}'"),
+                    )
+                    .with_hint(format!("its columns are {}", quoted_list(&have)))
+                })?;
+            out.push(column);
+        }
+        let rows = out.first().map_or(0, |c| c.len());
+        if let Some(i) = out.iter().position(|c| c.len() != rows) {
+            return Err(Error::new(
+                ErrorKind::Shape,
+                format!(
+                    "the column '{}' has {} values, but '{}' has {rows}",
+                    names[i],
+                    out[i].len(),
+                    names[0]
+                ),
+            ));
+        }
+        Ok((out, rows))
+    }
+}
+
+/// Parses and fits in one call: [`Model::new`] over the columns of `data`,
+/// then [`Model::fit`].
+pub fn fit(text: &str, data: &[(&str, &[f64])], options: &Options) -> Result<Fit> {
+    let names: Vec<&str> = data.iter().map(|(n, _)| *n).collect();
+    Model::new(text, &names)?.fit(data, options)
+}
+
+/// The default limit on passes over the data for `p` parameters:
+/// 200·(p + 1), twice MINPACK's, since a pass here serves both the
+/// residuals and the Jacobian.
+pub fn max_evaluations(p: usize) -> usize {
+    200 * (p + 1)
+}
+
+/// 1/σ for each row.
+fn weights(sigma: &Sigma, column: Option<&[f64]>, rows: usize) -> Result<Vec<f64>> {
+    let bad = |what: String| {
+        Error::new(ErrorKind::Usage, what).with_hint("σ must be positive and finite in every row")
+    };
+    match (sigma, column) {
+        (Sigma::None, _) => Ok(vec![1.0; rows]),
+        (Sigma::Constant(s), _) => match *s > 0.0 && s.is_finite() {
+            true => Ok(vec![1.0 / s; rows]),
+            false => Err(bad(format!("σ is {s}"))),
+        },
+        (Sigma::Column(name), Some(c)) => c
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| match s > 0.0 && s.is_finite() {
+                true => Ok(1.0 / s),
+                false => Err(bad(format!("σ is {s} in row {} of '{name}'", i + 1))),
+            })
+            .collect(),
+        (Sigma::Column(name), None) => Err(Error::new(
+            ErrorKind::Internal,
+            format!("the column '{name}' was not looked up"),
+        )),
+    }
+}
+
+/// The error of the model's text with its span moved from the model
+/// (after `~`) to the whole text.
+fn shift_span(mut e: Error, offset: usize) -> Error {
+    e.span = e
+        .span
+        .map(|s| Span::new(s.start as usize + offset, s.end as usize + offset));
+    e
+}
+
+/// One row at a time through the compiled model: the parameters stay in
+/// the input buffer, each row's predictors are copied in after them.
+struct RowEval<'a> {
+    code: &'a Compiled,
+    predictors: Vec<&'a [f64]>,
+    input: Vec<f64>,
+    out: Vec<f64>,
+    n_params: usize,
+    rows: usize,
+}
+
+impl<'a> RowEval<'a> {
+    fn new(model: &'a Model, predictors: &[&'a [f64]], rows: usize) -> RowEval<'a> {
+        let n_params = model.params.len();
+        RowEval {
+            code: &model.code,
+            predictors: predictors.to_vec(),
+            input: vec![0.0; n_params + predictors.len()],
+            out: vec![0.0; n_params + 1],
+            n_params,
+            rows,
+        }
+    }
+
+    fn value_at(&mut self, params: &[f64], i: usize) -> f64 {
+        self.input[..self.n_params].copy_from_slice(params);
+        for (k, c) in self.predictors.iter().enumerate() {
+            self.input[self.n_params + k] = c[i];
+        }
+        self.code.call(&self.input, &mut self.out);
+        self.out[0]
+    }
+}
+
+/// The residuals `(yᵢ − m(rowᵢ))/σᵢ` of a model on data.
+struct Rows<'a> {
+    eval: RowEval<'a>,
+    y: &'a [f64],
+    w: &'a [f64],
+    /// [`Residuals::rounding`] of the last pass.
+    rounding: f64,
+}
+
+impl Residuals for Rows<'_> {
+    fn rows(&self) -> usize {
+        self.eval.rows
+    }
+
+    fn params(&self) -> usize {
+        self.eval.n_params
+    }
+
+    fn eval(&mut self, x: &[f64], sink: &mut dyn RowSink) -> bool {
+        let RowEval {
+            code,
+            predictors,
+            input,
+            out,
+            n_params,
+            rows,
+        } = &mut self.eval;
+        let (p, m) = (*n_params, *rows);
+        input[..p].copy_from_slice(x);
+        let mut finite = true;
+        let mut rounding = 0.0;
+        let mut grad = vec![0.0; p];
+        for i in 0..m {
+            for (k, c) in predictors.iter().enumerate() {
+                input[p + k] = c[i];
+            }
+            code.call(input, out);
+            let w = self.w[i];
+            let r = (self.y[i] - out[0]) * w;
+            rounding += (r * w * (self.y[i].abs() + out[0].abs())).abs();
+            finite &= r.is_finite();
+            for j in 0..p {
+                let d = -out[1 + j] * w;
+                grad[j] = d;
+                finite &= d.is_finite();
+            }
+            sink.row(r, &grad);
+        }
+        self.rounding = 2.0 * f64::EPSILON * rounding;
+        finite
+    }
+
+    fn rounding(&self) -> f64 {
+        self.rounding
+    }
+}

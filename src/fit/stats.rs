@@ -1,0 +1,124 @@
+//! What a fit reports beyond the estimates: the covariance s²(JᵀJ)⁻¹ from
+//! the R of a pivoted QR of the Jacobian at the solution (never JᵀJ
+//! itself, whose condition number is the square of J's), standard errors,
+//! t-values, confidence intervals and the goodness of fit.
+
+use super::qr::{Qr, qrfac};
+use super::student::t_quantile;
+
+/// `(JᵀJ)⁻¹` for an m×n Jacobian J given by its n×n factor R
+/// (column-major, J = QR), and the numerical rank of J. Rows and columns of
+/// parameters outside the identifiable set (the columns past the rank, in
+/// pivot order) are NaN; the others are the inverse over the identifiable
+/// set alone, as if the rest were held.
+pub(crate) fn unscaled_covariance(r: &[f64], m: usize, n: usize) -> (Vec<f64>, usize) {
+    let mut f = vec![0.0; n];
+    let mut a = r.to_vec();
+    let qr = qrfac(&mut a, n, n, &mut f);
+    let rank = qr.rank(m.max(n));
+    let rinv = inverse_upper(&qr, rank);
+    // (R Pᵀ)⁻¹ (R Pᵀ)⁻ᵀ = P R⁻¹ R⁻ᵀ Pᵀ, over the leading `rank` block.
+    let mut cov = vec![f64::NAN; n * n];
+    for a in 0..rank {
+        for b in 0..rank {
+            let sum: f64 = (a.max(b)..rank)
+                .map(|k| rinv[a + k * rank] * rinv[b + k * rank])
+                .sum();
+            cov[qr.perm[a] + qr.perm[b] * n] = sum;
+        }
+    }
+    (cov, rank)
+}
+
+/// The inverse of the leading `k`×`k` block of R, column-major.
+fn inverse_upper(qr: &Qr, k: usize) -> Vec<f64> {
+    let mut inv = vec![0.0; k * k];
+    for j in 0..k {
+        inv[j + j * k] = 1.0 / qr.at(j, j);
+        for i in (0..j).rev() {
+            let sum: f64 = (i + 1..=j).map(|l| qr.at(i, l) * inv[l + j * k]).sum();
+            inv[i + j * k] = -sum / qr.at(i, i);
+        }
+    }
+    inv
+}
+
+/// The table's columns for each parameter: standard error, t-value and the
+/// 95% confidence interval, from the covariance's diagonal and the t
+/// quantile for `dof` degrees of freedom.
+pub(crate) struct Table {
+    pub stderr: Vec<f64>,
+    pub t_values: Vec<f64>,
+    pub intervals: Vec<(f64, f64)>,
+    pub t_quantile: f64,
+}
+
+pub(crate) fn table(x: &[f64], covariance: &[f64], dof: usize) -> Table {
+    let n = x.len();
+    let q = t_quantile(0.975, dof as f64);
+    let stderr: Vec<f64> = (0..n).map(|j| covariance[j + j * n].sqrt()).collect();
+    let t_values = x.iter().zip(&stderr).map(|(v, s)| v / s).collect();
+    let intervals = x
+        .iter()
+        .zip(&stderr)
+        .map(|(v, s)| (v - q * s, v + q * s))
+        .collect();
+    Table {
+        stderr,
+        t_values,
+        intervals,
+        t_quantile: q,
+    }
+}
+
+/// R² of weighted residuals `r` (weights `w`, 1/σ) for the response `y`:
+/// 1 − RSS/TSS with the total sum of squares about the weighted mean.
+pub(crate) fn r_squared(y: &[f64], w: &[f64], rss: f64) -> f64 {
+    let (mut sw, mut swy) = (0.0, 0.0);
+    for (yi, wi) in y.iter().zip(w) {
+        sw += wi * wi;
+        swy += wi * wi * yi;
+    }
+    let mean = swy / sw;
+    let tss: f64 = y
+        .iter()
+        .zip(w)
+        .map(|(yi, wi)| (wi * (yi - mean)).powi(2))
+        .sum();
+    1.0 - rss / tss
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// J's R (unpivoted, column-major n×n), through the running QR.
+    fn r_of(jac: &[f64], m: usize, n: usize) -> Vec<f64> {
+        use crate::fit::loss::Loss;
+        use crate::fit::stream::{Accumulator, RowSink};
+        let mut acc = Accumulator::new(n, Loss::Linear, 1.0, None);
+        for i in 0..m {
+            let row: Vec<f64> = (0..n).map(|j| jac[i + j * m]).collect();
+            acc.row(0.0, &row);
+        }
+        acc.finish().0
+    }
+
+    #[test]
+    fn covariance_inverts_jtj() {
+        let (m, n) = (4, 2);
+        // J = [[1,0],[1,1],[1,2],[1,3]]: JᵀJ = [[4,6],[6,14]], det 20.
+        let jac = vec![1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 2.0, 3.0];
+        let (cov, rank) = unscaled_covariance(&r_of(&jac, m, n), m, n);
+        assert_eq!(rank, 2);
+        let want = [14.0 / 20.0, -6.0 / 20.0, -6.0 / 20.0, 4.0 / 20.0];
+        for (c, w) in cov.iter().zip(want) {
+            assert!((c - w).abs() < 1e-14, "{cov:?}");
+        }
+        // Two equal columns: rank 1, one parameter not identifiable.
+        let jac = vec![1.0, 2.0, 3.0, 4.0, 1.0, 2.0, 3.0, 4.0];
+        let (cov, rank) = unscaled_covariance(&r_of(&jac, m, n), m, n);
+        assert_eq!(rank, 1);
+        assert_eq!(cov.iter().filter(|c| c.is_nan()).count(), 3);
+    }
+}

@@ -1,0 +1,362 @@
+//! `slope fit`, run as a user runs it: known answers, the JSON fields,
+//! every bad input with its message and status, weights, a robust loss,
+//! bounds and a rank-deficient model.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::run::{command, command_json};
+
+const DECAY: &str = "tests/data/decay.csv";
+const MODEL: &str = "y ~ a*exp(-b*t) + c";
+
+/// A CSV file in the temporary directory, named for the test.
+fn csv(name: &str, text: &str) -> String {
+    let path: PathBuf = std::env::temp_dir().join(format!("slope-it-fit-{name}.csv"));
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+fn numbers(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+/// A straight line has closed forms: the estimates, their standard errors
+/// and R² from the textbook formulas, to 1e-10.
+#[test]
+fn a_straight_line_matches_the_closed_forms() {
+    let x = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+    let y = [1.1, 2.9, 5.2, 6.8, 9.1, 11.2, 12.8];
+    let mut text = "x,y\n".to_string();
+    for (a, b) in x.iter().zip(&y) {
+        text.push_str(&format!("{a},{b}\n"));
+    }
+    let file = csv("line", &text);
+    let (j, r) = command_json("fit", &["y ~ a + b*x", "--data", &file]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let n = x.len() as f64;
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let sxx: f64 = x.iter().map(|v| (v - mx).powi(2)).sum();
+    let sxy: f64 = x.iter().zip(&y).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let b = sxy / sxx;
+    let a = my - b * mx;
+    let rss: f64 = x.iter().zip(&y).map(|(u, v)| (v - a - b * u).powi(2)).sum();
+    let s2 = rss / (n - 2.0);
+    let se_b = (s2 / sxx).sqrt();
+    let se_a = (s2 * (1.0 / n + mx * mx / sxx)).sqrt();
+    let tss: f64 = y.iter().map(|v| (v - my).powi(2)).sum();
+    let close = |got: f64, want: f64| (got - want).abs() <= 1e-10 * want.abs().max(1.0);
+    let est = numbers(&j["x"]);
+    let se = numbers(&j["stderr"]);
+    assert!(close(est[0], a) && close(est[1], b), "{est:?} vs {a} {b}");
+    assert!(close(se[0], se_a) && close(se[1], se_b), "{se:?}");
+    assert!(close(j["rss"].as_f64().unwrap(), rss));
+    assert!(close(j["r2"].as_f64().unwrap(), 1.0 - rss / tss));
+    assert_eq!(j["dof"], 5);
+    // t(0.975, 5) = 2.570581835636314.
+    let lo = j["intervals"][1][0].as_f64().unwrap();
+    assert!(close(lo, b - 2.570581835636314 * se_b), "{lo}");
+}
+
+#[test]
+fn the_table_shows_estimates_errors_and_goodness_of_fit() {
+    let r = command(
+        "fit",
+        &[MODEL, "--data", DECAY, "--start", "a=1,b=0.1,c=0", "--corr"],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(r.stderr, "", "a full --start earns no note");
+    for line in [
+        "model               y ~ a*exp(-b*t) + c",
+        "data                tests/data/decay.csv: 40 rows",
+        "parameter  estimate   std error  t value  95% interval",
+        "a           4.99593   0.0307882  162.268  4.93355 .. 5.05831",
+        "b          0.397161  0.00640751  61.9838  0.384179 .. 0.410144",
+        "c          0.494642    0.020655  23.9478  0.452791 .. 0.536493",
+        "residual sum of sq. 0.0984383",
+        "residual std error  0.05158 on 37 degrees of freedom",
+        "R²                  0.998621  (adjusted 0.998547)",
+        "b         0.1320   1.0000   0.8349",
+    ] {
+        assert!(r.stdout.contains(line), "no {line:?} in\n{}", r.stdout);
+    }
+    assert!(
+        r.stdout
+            .contains("stopped             ftol (converged) after")
+    );
+}
+
+#[test]
+fn json_speaks_the_shared_vocabulary() {
+    let (j, r) = command_json("fit", &[MODEL, "--data", DECAY, "--start", "b=0.1"]);
+    assert_eq!(r.status, 0);
+    assert_eq!(
+        r.stderr,
+        "note: no --start for 'a' and 'c': starting at 1\n"
+    );
+    for key in [
+        "vars",
+        "x",
+        "f",
+        "iterations",
+        "evaluations",
+        "converged",
+        "reason",
+        "message",
+        "method",
+        "seconds",
+        "params",
+        "stderr",
+        "covariance",
+        "rss",
+        "dof",
+        "r2",
+    ] {
+        assert!(j.get(key).is_some(), "no {key} in {j}");
+    }
+    assert_eq!(j["vars"], serde_json::json!(["a", "b", "c"]));
+    assert_eq!(j["method"], "lm");
+    assert_eq!(j["converged"], true);
+    assert_eq!(j["dof"], 37);
+    assert!((j["params"]["b"].as_f64().unwrap() - 0.397161).abs() < 1e-6);
+    assert_eq!(j["covariance"].as_array().unwrap().len(), 3);
+    assert_eq!(j["f"], j["rss"]);
+}
+
+/// Bad input: status 2 and a message that says what and where.
+#[test]
+fn bad_input_is_refused_with_a_reason() {
+    let bad_cell = csv("bad-cell", "t,y\n1,2\n2,x\n");
+    let ragged = csv("ragged", "t,y\n1,2\n2\n");
+    let cases: [(&[&str], &str); 12] = [
+        (
+            &["y ~ a*exp(-b*t)", "--data", &bad_cell],
+            ":3:2: 'x' is not a number (column 'y')",
+        ),
+        (
+            &["y ~ a*exp(-b*t)", "--data", &ragged],
+            ":3:2: 1 cells in a row, but the header names 2 columns",
+        ),
+        (
+            &["z ~ a*exp(-b*t)", "--data", DECAY],
+            "error: the data have no column 'z'",
+        ),
+        (
+            &["y ~ a*t", "--data", "/no/such.csv"],
+            "cannot read '/no/such.csv'",
+        ),
+        (&["y ~ a*t"], "fit needs data: no --data given"),
+        (&["a*t", "--data", DECAY], "a model is written 'y ~ MODEL'"),
+        (
+            &["y ~ t*sigma", "--data", DECAY],
+            "the model has no parameter to fit",
+        ),
+        (
+            &[MODEL, "--data", DECAY, "--loss", "huberr"],
+            "invalid value 'huberr' for '--loss <LOSS>'",
+        ),
+        (
+            &[MODEL, "--data", DECAY, "--start", "q=1"],
+            "--start: the model has no parameter 'q'",
+        ),
+        (
+            &[MODEL, "--data", DECAY, "--start", "t=1"],
+            "--start: 't' is a column of the data, not a parameter",
+        ),
+        (
+            &[MODEL, "--data", DECAY, "--sigma", "-1"],
+            "--sigma: '-1' is not a positive finite number",
+        ),
+        (
+            &[MODEL, "--data", DECAY, "--sigma", "s"],
+            "the data have no column 's'",
+        ),
+    ];
+    for (args, message) in cases {
+        let r = command("fit", args);
+        assert_eq!(r.status, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(message), "{args:?}: {}", r.stderr);
+    }
+    // A start where the model is not defined: status 1, the row and the
+    // operation named.
+    let r = command("fit", &["y ~ a*ln(t - 1)", "--data", DECAY]);
+    assert_eq!(r.status, 1);
+    assert!(
+        r.stderr
+            .contains("error: the model is NaN at the start in row 1: ln of a negative number"),
+        "{}",
+        r.stderr
+    );
+    // A syntax error in the model points into the whole text.
+    let r = command("fit", &["y ~ a*exp(-b*t) +", "--data", DECAY]);
+    assert_eq!(r.status, 2);
+    assert!(r.stderr.contains("<arg>:1:18"), "{}", r.stderr);
+    // --json: the error is the one object on stdout.
+    let (j, r) = command_json("fit", &[MODEL, "--data", DECAY, "--bounds", "q=0:1"]);
+    assert_eq!(r.status, 2);
+    assert_eq!(
+        j["error"]["message"],
+        "--bounds: the model has no parameter 'q'"
+    );
+}
+
+#[test]
+fn a_run_out_of_evaluations_exits_1() {
+    let r = command(
+        "fit",
+        &[
+            MODEL,
+            "--data",
+            DECAY,
+            "--max-evaluations",
+            "3",
+            "--start",
+            "b=0.1",
+        ],
+    );
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("max-iter (not converged)"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stderr
+            .contains("note: the fit did not converge (max-iter: the run used its 3 passes"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// σ = 0.05 for every row, as a column or a constant, gives the same fit;
+/// with --absolute-sigma the covariance is not scaled by s².
+#[test]
+fn weights_scale_the_covariance_as_curve_fit_does() {
+    let fit = |extra: &[&str]| -> Value {
+        let mut args = vec![MODEL, "--data", DECAY, "--start", "a=1,b=0.1,c=0"];
+        args.extend_from_slice(extra);
+        command_json("fit", &args).0
+    };
+    let column = fit(&["--sigma", "sigma"]);
+    let constant = fit(&["--sigma", "0.05"]);
+    let plain = fit(&[]);
+    let absolute = fit(&["--sigma", "sigma", "--absolute-sigma"]);
+    let se = |j: &Value| numbers(&j["stderr"]);
+    for i in 0..3 {
+        assert!((se(&column)[i] - se(&constant)[i]).abs() < 1e-12 * se(&plain)[i]);
+        assert!((se(&column)[i] - se(&plain)[i]).abs() < 1e-9 * se(&plain)[i]);
+        // Relative σ: scaled by s = rse of the weighted residuals.
+        let s = column["residual_std_error"].as_f64().unwrap();
+        assert!((se(&column)[i] / se(&absolute)[i] - s).abs() < 1e-9 * s);
+    }
+    // χ² = RSS/σ².
+    let rss = plain["rss"].as_f64().unwrap();
+    assert!((column["rss"].as_f64().unwrap() - rss / 0.0025).abs() < 1e-9 * rss / 0.0025);
+}
+
+/// A line with three wild points: least squares is pulled away, the
+/// Cauchy loss is not.
+#[test]
+fn a_robust_loss_shrugs_off_outliers() {
+    let mut text = "x,y\n".to_string();
+    for k in 0..30 {
+        let x = k as f64 * 0.5;
+        let noise = 0.02 * ((k * 7 % 5) as f64 - 2.0);
+        let y = match k {
+            5 | 17 | 26 => 1.0 + 2.0 * x + 15.0,
+            _ => 1.0 + 2.0 * x + noise,
+        };
+        text.push_str(&format!("{x},{y}\n"));
+    }
+    let file = csv("outliers", &text);
+    let slope_of = |extra: &[&str]| -> f64 {
+        let mut args = vec!["y ~ a + b*x", "--data", &file];
+        args.extend_from_slice(extra);
+        let (j, r) = command_json("fit", &args);
+        assert_eq!(r.status, 0, "{}", r.stderr);
+        j["params"]["b"].as_f64().unwrap()
+    };
+    let linear = slope_of(&[]);
+    let cauchy = slope_of(&["--loss", "cauchy", "--f-scale", "0.1"]);
+    assert!((linear - 2.0).abs() > 0.05, "{linear}");
+    assert!((cauchy - 2.0).abs() < 0.01, "{cauchy}");
+    let (j, _) = command_json(
+        "fit",
+        &["y ~ a + b*x", "--data", &file, "--loss", "soft_l1"],
+    );
+    assert_eq!(j["loss"], "soft_l1");
+}
+
+#[test]
+fn bounds_hold_and_a_parameter_on_one_is_named() {
+    let r = command(
+        "fit",
+        &[
+            MODEL,
+            "--data",
+            DECAY,
+            "--start",
+            "a=1,b=0.1,c=1",
+            "--bounds",
+            "c=0.6:inf",
+        ],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("\nc               0.6  "), "{}", r.stdout);
+    assert!(
+        r.stderr.contains(
+            "warning: 'c' is on its lower bound 0.6: its standard error and interval assume it is free"
+        ),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn parameters_the_data_cannot_tell_apart_are_named() {
+    let (j, r) = command_json(
+        "fit",
+        &[
+            "y ~ a*exp(-(b + k)*t) + c",
+            "--data",
+            DECAY,
+            "--start",
+            "b=0.1,a=1,k=0.1,c=0",
+        ],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(j["rank"], 3);
+    let warning = j["warnings"][0].as_str().unwrap();
+    assert!(
+        warning
+            .starts_with("the Jacobian has rank 3 of 4 at the solution: the data do not identify"),
+        "{warning}"
+    );
+    assert!(r.stderr.contains("warning: the Jacobian has rank 3 of 4"));
+    let nulls = j["stderr"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v.is_null())
+        .count();
+    assert_eq!(nulls, 1, "null where not identified: {}", j["stderr"]);
+}
+
+#[test]
+fn the_picture_is_written() {
+    let path = std::env::temp_dir().join("slope-it-fit-picture.svg");
+    let _ = std::fs::remove_file(&path);
+    let target = path.display().to_string();
+    let r = command("fit", &[MODEL, "--data", DECAY, "--plot", &target]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let svg = std::fs::read_to_string(&path).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("residual"));
+    let r = command("fit", &[MODEL, "--data", DECAY, "--plot", "/tmp/x.gif"]);
+    assert_eq!(r.status, 2);
+    assert!(r.stderr.contains("neither .svg nor .png"), "{}", r.stderr);
+}
