@@ -45,7 +45,8 @@ pub struct Options {
 pub struct Formula {
     source: String,
     graph: Graph,
-    vars: Vec<String>,
+    /// Shared, so that compiled code and copies do not copy a million names.
+    vars: std::sync::Arc<[String]>,
     var_nodes: Vec<NodeId>,
     value: NodeId,
     gradient: Vec<NodeId>,
@@ -129,7 +130,7 @@ impl Formula {
             self.limits.max_vars,
         )?;
         self.frame = frame;
-        self.vars = vars;
+        self.vars = vars.into();
         Ok(())
     }
 
@@ -230,7 +231,7 @@ impl Formula {
         Ok(Formula {
             source: text.to_string(),
             graph,
-            vars: lowered.vars,
+            vars: lowered.vars.into(),
             var_nodes: lowered.var_nodes,
             value: lowered.value,
             gradient: gradient.scalars,
@@ -265,6 +266,11 @@ impl Formula {
     /// The variables, in order: `x[i]` in every evaluation is `vars()[i]`.
     pub fn vars(&self) -> &[String] {
         &self.vars
+    }
+
+    /// The variables' names, shared.
+    pub(crate) fn shared_vars(&self) -> std::sync::Arc<[String]> {
+        std::sync::Arc::clone(&self.vars)
     }
 
     /// The position of the variable `name` in [`Formula::vars`].

@@ -158,10 +158,11 @@ impl Formula {
             }
         };
         Ok(CompiledFormula {
-            vars: self.vars().into(),
+            vars: self.shared_vars(),
             code,
             hessian: Arc::new(LazyHessian {
-                formula: Mutex::new(Some(self.clone())),
+                // Loops have no Hessian code yet: nothing to keep for it.
+                formula: Mutex::new((!self.has_arrays()).then(|| self.clone())),
                 code: OnceLock::new(),
             }),
             out: vec![0.0; n + 1],

@@ -40,10 +40,6 @@ use crate::error::Result;
 use crate::eval::{ScatterGroup, loop_body, scatter_groups};
 use crate::graph::{Affine, Graph, Node, NodeId, Range, Read, Reduce, Source, Symbol, reachable};
 
-fn g_graph<'a>(e: &Emitter<'a, '_>) -> &'a Graph {
-    e.graph
-}
-
 /// The run-time inputs of the code, laid out for it by [`Frame::inputs`].
 #[repr(C)]
 pub struct Inputs {
@@ -222,6 +218,7 @@ fn generate(
             bodies: HashMap::new(),
             scatters: Vec::new(),
             fused: HashMap::new(),
+            siblings: HashMap::new(),
         };
         for (a, &block) in blocks.iter().enumerate() {
             let layout = e.array_layout(block, ranks[a]);
@@ -265,6 +262,9 @@ struct Emitter<'a, 'b> {
     /// loop of a reduction of the value, by reduction.
     scatters: Vec<Scatter>,
     fused: HashMap<NodeId, ScatterGroup>,
+    /// Reductions that run in the loop of an earlier one of the same
+    /// range, by that one.
+    siblings: HashMap<NodeId, Vec<NodeId>>,
 }
 
 /// An array's addressing: element `(i, j, ...)` is at
@@ -313,6 +313,7 @@ impl Emitter<'_, '_> {
             }
         }
         self.scatters = o.scatters.to_vec();
+        self.siblings = self.same_range_reductions(&top);
         for &id in &top {
             self.node(id)?;
         }
@@ -332,6 +333,58 @@ impl Emitter<'_, '_> {
             self.group(g, &loops, 0)?;
         }
         Ok(())
+    }
+
+    /// Reductions of the same range that need no loop's result run as one
+    /// loop (each keeps its own accumulator, so its sum is the
+    /// interpreter's): a fit's value and its partials are one pass over
+    /// the rows, sharing `exp(-b*t[i])`. At most one of them carries a
+    /// scatter group, so additions into the gradient keep their order.
+    /// Returns, by first reduction, the others that run in its loop.
+    fn same_range_reductions(&self, top: &[NodeId]) -> HashMap<NodeId, Vec<NodeId>> {
+        let g = self.graph;
+        let reductions: Vec<NodeId> = top
+            .iter()
+            .copied()
+            .filter(|&id| matches!(g.node(id), Node::Reduce(..)))
+            .collect();
+        let needs_a_loop = |id: NodeId| {
+            reachable(g, g.node(id).children())
+                .iter()
+                .any(|&n| g.meta(n).levels == 0 && matches!(g.node(n), Node::Reduce(..)))
+        };
+        let free: Vec<bool> = reductions.iter().map(|&id| !needs_a_loop(id)).collect();
+        let range = |id: NodeId| match g.node(id) {
+            Node::Reduce(r, _) => Some((r.level, r.ranges.clone())),
+            _ => None,
+        };
+        let mut taken = vec![false; reductions.len()];
+        let mut siblings = HashMap::new();
+        for a in 0..reductions.len() {
+            if taken[a] || !free[a] {
+                continue;
+            }
+            let mut scattered = self.fused.contains_key(&reductions[a]);
+            let mut members = Vec::new();
+            for b in a + 1..reductions.len() {
+                let id = reductions[b];
+                let carries = self.fused.contains_key(&id);
+                if taken[b]
+                    || !free[b]
+                    || range(id) != range(reductions[a])
+                    || (carries && scattered)
+                {
+                    continue;
+                }
+                scattered |= carries;
+                taken[b] = true;
+                members.push(id);
+            }
+            if !members.is_empty() {
+                siblings.insert(reductions[a], members);
+            }
+        }
+        siblings
     }
 
     /// Zeroes `out[1 + n_scalars ..= n_vars]`, the arrays' partials.
@@ -708,50 +761,72 @@ impl Emitter<'_, '_> {
                     f => self.call(Callee::F2(*f), &[a, c])?,
                 }
             }
-            Node::Reduce(r, [body]) => {
-                let (r, body) = (r.as_ref().clone(), *body);
-                let mut list = self.bodies.get(&id).cloned().unwrap_or_default();
-                let fused = self.fused.remove(&id);
-                if let Some(g) = &fused {
-                    // What the scatters need outside the loop comes first.
-                    let values: Vec<NodeId> =
-                        g.members.iter().map(|&m| self.scatters[m].value).collect();
-                    for n in reachable(g_graph(self), &values) {
-                        if self.graph.meta(n).levels == 0 {
-                            self.node(n)?;
-                        }
+            Node::Reduce(r, _) => {
+                let r = r.as_ref().clone();
+                // This reduction and those that share its loop.
+                let mut members = vec![id];
+                members.extend(self.siblings.remove(&id).unwrap_or_default());
+                let mut list: Vec<NodeId> = Vec::new();
+                let mut outside: Vec<NodeId> = Vec::new();
+                let mut fused: Option<ScatterGroup> = None;
+                for &m in &members {
+                    list.extend(self.bodies.get(&m).cloned().unwrap_or_default());
+                    outside.extend(g.node(m).children());
+                    if let Some(group) = self.fused.remove(&m) {
+                        outside.extend(group.members.iter().map(|&k| self.scatters[k].value));
+                        list.extend_from_slice(&group.list);
+                        fused = Some(group);
                     }
-                    list.extend_from_slice(&g.list);
-                    list.sort_unstable();
-                    list.dedup();
                 }
-                let acc = self.b.declare_var(types::F64);
-                let start = match r.op {
-                    ReduceOp::Sum => 0.0,
-                    ReduceOp::Prod => 1.0,
-                };
-                let start = self.b.ins().f64const(start);
-                self.b.def_var(acc, start);
+                list.sort_unstable();
+                list.dedup();
+                // What the loop reads from outside it comes first.
+                for n in reachable(g, &outside) {
+                    if g.meta(n).levels == 0 && !members.contains(&n) {
+                        self.node(n)?;
+                    }
+                }
+                let mut accs = Vec::with_capacity(members.len());
+                for &m in &members {
+                    let op = match g.node(m) {
+                        Node::Reduce(mr, [body]) => (mr.op, *body),
+                        _ => return Err(codegen_error("a sibling is not a reduction")),
+                    };
+                    let acc = self.b.declare_var(types::F64);
+                    let start = match op.0 {
+                        ReduceOp::Sum => 0.0,
+                        ReduceOp::Prod => 1.0,
+                    };
+                    let start = self.b.ins().f64const(start);
+                    self.b.def_var(acc, start);
+                    accs.push((acc, op));
+                }
                 self.ranges(&r.ranges, r.level, &mut |e| {
                     for &n in &list {
                         e.node(n)?;
                     }
-                    let value = e.values[&body];
-                    let a = e.b.use_var(acc);
-                    let next = match r.op {
-                        ReduceOp::Sum => e.b.ins().fadd(a, value),
-                        ReduceOp::Prod => e.b.ins().fmul(a, value),
-                    };
-                    e.b.def_var(acc, next);
-                    if let Some(g) = &fused {
-                        e.add_members(g)?;
+                    for &(acc, (op, body)) in &accs {
+                        let value = e.values[&body];
+                        let a = e.b.use_var(acc);
+                        let next = match op {
+                            ReduceOp::Sum => e.b.ins().fadd(a, value),
+                            ReduceOp::Prod => e.b.ins().fmul(a, value),
+                        };
+                        e.b.def_var(acc, next);
+                    }
+                    if let Some(group) = &fused {
+                        e.add_members(group)?;
                     }
                     for n in &list {
                         e.values.remove(n);
                     }
                     Ok(())
                 })?;
-                self.b.use_var(acc)
+                for (&m, &(acc, _)) in members.iter().zip(&accs).skip(1) {
+                    let v = self.b.use_var(acc);
+                    self.values.insert(m, v);
+                }
+                self.b.use_var(accs[0].0)
             }
         };
         self.values.insert(id, value);

@@ -261,7 +261,7 @@ pub(super) fn lower(graph: &Graph, outputs: &[NodeId], n_vars: usize) -> Result<
             Node::Param(_) | Node::Index(_) | Node::Read(_) | Node::Reduce(..) => {
                 return Err(Error::new(
                     ErrorKind::Usage,
-                    "indexed formulas are interpreted: their loops are not compiled yet",
+                    "for formulas with sums, parameters or data, only value and gradient are compiled yet (not the Hessian, check or bench of single outputs)",
                 ));
             }
             Node::Sum(terms) => {

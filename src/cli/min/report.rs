@@ -4,6 +4,9 @@
 
 use std::io::Write;
 
+/// Coordinates a text report lists, at most.
+const MAX_SHOWN: usize = 20;
+
 use serde_json::{Map, Value, json};
 
 use super::super::{Failure, Source, format_value, json_number};
@@ -356,9 +359,24 @@ fn write_summary(
         (_, false) => "minimum",
     };
     writeln!(out, "{what:<11} f = {}", format_value(value))?;
-    for (i, (name, v)) in f.vars().iter().zip(&outcome.x).enumerate() {
+    // A million coordinates are data, not a report: the first few, and
+    // where to find the rest.
+    let shown = if f.vars().len() > MAX_SHOWN {
+        MAX_SHOWN - 1
+    } else {
+        MAX_SHOWN
+    };
+    for (i, (name, v)) in f.vars().iter().zip(&outcome.x).take(shown).enumerate() {
         let label = if i == 0 { "at" } else { "" };
         writeln!(out, "{label:<11} {name} = {}", format_value(*v))?;
+    }
+    if f.vars().len() > shown {
+        writeln!(
+            out,
+            "{:<11} ... and {} more (--json gives every one)",
+            "",
+            f.vars().len() - shown
+        )?;
     }
     let gradient = match args.gradient {
         GradientArg::Exact => String::new(),
