@@ -9,6 +9,7 @@ mod cli_conventions;
 mod indexed;
 mod language;
 mod limits;
+mod mgh_indexed;
 mod min;
 mod native;
 mod plot;
