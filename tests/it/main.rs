@@ -7,6 +7,7 @@ mod check;
 mod cli;
 mod cli_conventions;
 mod indexed;
+mod indexed_props;
 mod language;
 mod limits;
 mod mgh_indexed;
