@@ -8,8 +8,9 @@
 //! or a combination of two of these. Each formula is also written out term
 //! by term with scalar names `x_1 … x_n` (the unrolled twin). For each:
 //!
-//! - indexed == unrolled: value and gradient agree up to the rounding the
-//!   unrolled formula can carry (see [`agree`]);
+//! - indexed == unrolled: value and gradient agree up to the rounding
+//!   either can carry, bounded by a running error analysis of the twins
+//!   (see [`agree`]);
 //! - the compiled loops give the interpreter's value and gradient to the
 //!   bit (or NaN both);
 //! - the gradient agrees with central differences (Richardson-extrapolated)
@@ -379,13 +380,15 @@ fn rounding_bound(f: &Formula, node: NodeId, x: &[f64]) -> f64 {
 }
 
 /// Indexed and unrolled agree on `a` and `b`: NaN both, or within four
-/// times the unrolled formula's rounding bound (the running error analysis
-/// of its evaluation; the indexed evaluation computes each term of the same
-/// sum, in the body's canonical order rather than the unrolled text's, and
-/// adds the terms in another order, so it carries an error of the same
-/// kind) plus a few ulps of the result. A tolerance of a fixed number of
-/// ulps would be dishonest: terms that cancel, as in `x_2 - x_2*1.25 +
-/// 0.25*x_2`, leave a result far smaller than the error of its terms.
+/// times `bound` plus a few ulps of the result. `bound` is the sum of two
+/// running error analyses (rounding.rs): of the unrolled twin, and of the
+/// twin whose terms read private copies of the variables, which computes
+/// each term apart and then adds them, as the indexed loops do, so that no
+/// canonical merging across terms (x_2 - x_2 telescoping) hides the
+/// indexed evaluation's error. A tolerance of a fixed number of ulps would
+/// be dishonest: terms that cancel leave a result far smaller than the
+/// error of its terms, and an index added at run time (x[i] + i - 3 at
+/// i = 3) rounds where the twin's folded constants do not.
 ///
 /// Where the bound gave up, a value on the way left the doubles (exp(6^6)
 /// is infinite) and neither side's result means anything: the indexed sum
