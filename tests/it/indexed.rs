@@ -462,23 +462,27 @@ fn a_product_depending_on_an_outer_index_compiles() {
 }
 
 /// Found while writing the fuzz seeds: the gradient of a sum over i of a
-/// nonlinear function of an inner sum whose range depends on i is wrong,
-/// in the interpreter (the reference) and, differently, in the compiled
-/// code. f = exp(x1) + exp(x1 + x2) + exp(x1 + x2 + x3) at (0.5, 0.6, 0.7)
-/// has the gradient (e^0.5 + e^1.1 + e^1.8, e^1.1 + e^1.8, e^1.8) =
-/// (10.7025, 9.0538, 6.0496); the interpreter gives (0, 1.6487, 3.0042)
-/// (e^0.5 and e^1.1 one place to the right, as if each inner sum's adjoint
-/// reached only x[i+1]) and the compiled code (0, 1.6487, 2.7183). The
-/// value is right. With the inner range independent of i (the
-/// trigonometric problem's `let c = sum(j in 1..n, cos(x[j]))`) or a
-/// linear outer body (`sum(i in 1..n, sum(j in 1..i, x[j]))`) the gradient
-/// is right. Ignored until fixed, so that the failure stays visible.
+/// nonlinear function of an inner sum whose range depends on i.
+/// f = exp(x1) + exp(x1 + x2) + exp(x1 + x2 + x3) at (0.5, 0.6, 0.7) has
+/// the gradient (e^0.5 + e^1.1 + e^1.8, e^1.1 + e^1.8, e^1.8) =
+/// (10.7025, 9.0538, 6.0496). The interpreter gave (0, 1.6487, 3.0042):
+/// the scatter over (i, j) evaluates sum(j in 1..i, x[j]) for its value,
+/// and that inner loop left j at i + 1, so each exp(S_i) went to x[i+1].
+/// Fixed in `eval.rs` (a reduction restores the loop indices it moves).
 #[test]
-#[ignore = "known bug: gradient of f(sum(j in 1..i, ...)) inside sum over i is wrong"]
 fn a_function_of_an_inner_sum_with_a_dependent_range_has_the_right_gradient() {
     let text = "param n = 3\nvar x[1..n]\nsum(i in 1..n, exp(sum(j in 1..i, x[j])))";
     let flat = "exp(x_1) + exp(x_1 + x_2) + exp(x_1 + x_2 + x_3)";
-    let f = parse(text);
-    agree(&f, &parse(flat), |k| 0.5 + 0.1 * k as f64);
-    compiled_equals_interpreted(&f, |k| 0.5 + 0.1 * k as f64);
+    agree(&parse(text), &parse(flat), |k| 0.5 + 0.1 * k as f64);
+}
+
+/// The same formula compiled: the native loops give (0, 1.6487, 2.7183),
+/// not the interpreter's gradient (a bug of `jit/loops.rs` on a reduction
+/// inside a scatter over its own levels, not found yet). Ignored until
+/// fixed, so that the failure stays visible.
+#[test]
+#[ignore = "known bug: compiled gradient of f(sum(j in 1..i, ...)) inside a sum over i is wrong"]
+fn a_function_of_an_inner_sum_with_a_dependent_range_compiles_to_the_interpreters_gradient() {
+    let text = "param n = 3\nvar x[1..n]\nsum(i in 1..n, exp(sum(j in 1..i, x[j])))";
+    compiled_equals_interpreted(&parse(text), |k| 0.5 + 0.1 * k as f64);
 }
