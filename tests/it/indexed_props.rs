@@ -605,7 +605,7 @@ fn indexed_formulas_equal_their_unrolled_twins_compile_exactly_and_match_differe
 /// with dependent ranges, `sum(i in .., exp(prod(j in 1..i, …)))`. Fails
 /// today on the two known bugs of `indexed.rs`
 /// (`a_product_depending_on_an_outer_index_compiles`,
-/// `a_function_of_an_inner_sum_with_a_dependent_range_has_the_right_gradient`):
+/// `a_function_of_an_inner_sum_with_a_dependent_range_compiles_to_the_interpreters_gradient`):
 /// ignored until they are fixed, so that the failure stays visible.
 #[test]
 #[ignore = "known bugs of nested reductions with dependent ranges (see indexed.rs)"]

@@ -382,9 +382,10 @@ pub const INDEXED_SEEDS: &[&str] = &[
 /// Seeds that fail today, on known bugs with ignored regression tests in
 /// `tests/it/indexed.rs`: a product inside a sum that depends on the sum's
 /// index does not compile (`a_product_depending_on_an_outer_index_compiles`),
-/// and the gradient of a function of an inner sum with a dependent range
-/// is wrong, differently in the interpreter and the compiled code
-/// (`a_function_of_an_inner_sum_with_a_dependent_range_has_the_right_gradient`).
+/// and the compiled gradient of a function of an inner sum with a
+/// dependent range differs from the interpreter's (the interpreter's is
+/// right since `eval.rs` restores loop indices after a reduction;
+/// `a_function_of_an_inner_sum_with_a_dependent_range_compiles_to_the_interpreters_gradient`).
 /// The unit test skips them; the fuzzer starting from the seeds finds them.
 pub const KNOWN_BUGS: &[&str] = &[
     "param n = 3\nvar x[0..n]\nsum(i in 0..n, prod(j in 0..i, x[j]))",
