@@ -87,6 +87,11 @@ impl<'g> Interpreter<'g> {
             ReduceOp::Sum => 0.0,
             ReduceOp::Prod => 1.0,
         };
+        // The loop moves the indices of its own levels; a reduction
+        // evaluated inside a loop over the same levels (a gradient's
+        // scatter over i and j, whose value needs sum(j in 1..i, ...))
+        // must leave them where that loop had them.
+        let saved = *levels;
         each_tuple(&r.ranges, r.level, self.frame, levels, |levels| {
             for &n in list {
                 values[n.index()] = self.node(n, values, x, levels);
@@ -97,6 +102,7 @@ impl<'g> Interpreter<'g> {
                 ReduceOp::Prod => acc *= v,
             }
         });
+        *levels = saved;
         acc
     }
 
@@ -194,7 +200,7 @@ pub fn scatter_groups(graph: &Graph, top: &[NodeId], scatters: &[Scatter]) -> Ve
 }
 
 /// Value and gradient of a formula with loops: the scalar partials are
-/// nodes, the partials of array elements [`Scatter`] loops that add into
+/// nodes, the partials of array elements `Scatter` loops that add into
 /// the gradient, in the order of [`scatter_groups`].
 pub struct GradientInterpreter<'g> {
     interpreter: Interpreter<'g>,

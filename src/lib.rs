@@ -48,10 +48,13 @@
 //! # Bird's-eye view
 //!
 //! ```text
-//! text ──parse──▶ Ast ──lower──▶ Graph (hash-consed, canonical)
-//!      ──diff──▶ gradient and Hessian nodes in the same Graph
+//! text ──parse──▶ Ast ──lower──▶ Graph (hash-consed, canonical; scalar
+//!                                  nodes and reductions over index ranges)
+//!      ──diff──▶ gradient and Hessian nodes in the same Graph (a
+//!                reduction's body differentiated once: scatters for arrays)
+//!      ──bind──▶ Frame (parameters, data, where arrays lie; reads checked)
 //!      ──▶ eval (interpreter, the reference)   ──▶ print (slope syntax, LaTeX)
-//!      ──▶ jit (Cranelift) ──▶ native fn(x, out)
+//!      ──▶ jit (Cranelift) ──▶ native fn(x, out), or loops fn(x, out, inputs)
 //!      ──▶ objective (compiled | interpreted | finite differences | closure)
 //!      ──▶ optim (one loop, eight methods; gd also as a native loop;
 //!                 constraints by the augmented Lagrangian) | check | bench | plot
@@ -63,8 +66,11 @@
 //! - `parse`: a pre-scan (depth, `2x`-style mistakes, empty input), then
 //!   pest and one Pratt parser build the `ast` arena with byte spans.
 //!   Deep formulas are parsed on a thread with a stack sized for them.
-//! - `lower`: resolves names (definitions, constants, variables), checks
-//!   arity, fixes the variable order and builds the graph, with each
+//! - `lower`: resolves names (definitions, constants, variables,
+//!   parameters, arrays, data, loop indices in scope), checks arity, fixes
+//!   the variable order and builds the graph one subtree at a time (a sum's
+//!   body is lowered with its indices bound; an indexed `let` afresh at
+//!   each use); indices become affine forms (`lower/affine.rs`); each
 //!   `subject to` statement as one node `g = lhs - rhs` (turned round for
 //!   `>=`).
 //! - `constraint`: [`Constraint`] and [`ConstraintKind`], the constraints
@@ -75,9 +81,20 @@
 //!   the canonicalising constructors, the only way nodes are made, with
 //!   the structural order of terms and factors (`canon/order.rs`) and
 //!   constant products that do not overflow (`canon/scaled.rs`).
+//!   `graph/indexed.rs` holds the indexed part: affine indices, reads of
+//!   array elements, and reductions, whose loop indices are numbered by
+//!   nesting level so that equal bodies are one node.
+//! - `bind`: parameters and data bound to a formula (`Frame`), array
+//!   extents and offsets, and every read of every loop checked against its
+//!   extent before anything runs.
 //! - `diff`: the reverse sweep that adds gradient nodes; the Hessian
-//!   sweeps each gradient component again.
-//! - `eval`: the interpreter, and the diagnosis of NaN and infinity.
+//!   sweeps each gradient component again. A reduction's body is swept as
+//!   a region of its own: reads of array elements become scatters (loops
+//!   adding into the gradient), contributions to nodes outside the loop
+//!   sums over its range.
+//! - `eval`: the interpreter, and the diagnosis of NaN and infinity; it
+//!   runs loops and scatters (grouped by `scatter_groups`, whose order the
+//!   compiled code shares).
 //! - `print`: graph to slope syntax or LaTeX.
 //! - `jit`: chosen graph outputs to one native function through
 //!   Cranelift (lowering to scalar instructions in the interpreter's exact
@@ -86,7 +103,9 @@
 //!   code, `jit/descent.rs` runs fixed-step descent as one native loop
 //!   with the gradient inlined, and `jit/region.rs` keeps each module's
 //!   code and data in one reservation, so 32-bit displacements always
-//!   reach. It holds the
+//!   reach. `jit/loops.rs` compiles indexed formulas' value and gradient
+//!   as loops straight from the graph, fusing reductions over one range
+//!   and the scatters that share their loop. It holds the
 //!   crate's only `unsafe`.
 //! - [`fd`]: finite-difference gradients (forward, backward, central,
 //!   Richardson), the estimates exact gradients are measured against.
@@ -158,8 +177,11 @@
 //!   flag; input it cannot use is an [`Error`], never a panic.
 //! - Compiled code and the interpreter perform the same operations in the
 //!   same order, so they agree to the bit (tests allow 4 ulps).
-//! - `unsafe` lives only in `jit/compiled.rs`, `jit/descent.rs` and
-//!   `jit/region.rs`, each block with a `SAFETY:` note.
+//! - `unsafe` lives only in `jit/compiled.rs`, `jit/descent.rs`,
+//!   `jit/loops.rs` and `jit/region.rs`, each block with a `SAFETY:` note.
+//! - Compiled loops read arrays without bounds checks: binding checked
+//!   every read's whole range against its array's extent, and the code
+//!   runs only with the frame it was bound with.
 //! - No `unwrap` or `expect` outside tests (denied below): input that can
 //!   fail becomes an [`Error`], and a panic is a bug.
 

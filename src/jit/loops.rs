@@ -51,7 +51,7 @@ pub struct Inputs {
     data: *const *const f64,
 }
 
-/// The buffers [`Inputs`] points into, built from a [`Frame`].
+/// The buffers `Inputs` points into, built from a `Frame`.
 #[derive(Clone, Debug, Default)]
 pub struct InputBuffers {
     ints: Vec<i64>,
