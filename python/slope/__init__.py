@@ -157,7 +157,8 @@ def minimize(
     formula whose text already has ``subject to`` statements is
     constrained too. A constrained problem runs the augmented Lagrangian
     with L-BFGS-B inside (``method`` must be ``"lbfgs"``; ``bounds`` hold;
-    no ``callback``), and its result also has ``constraints`` (each
+    no ``callback``; not yet for indexed formulas, whose constrained
+    problems the library does not compile: ``ValueError``), and its result also has ``constraints`` (each
     ``g_i(x)`` in standard form, ``g <= 0`` or ``g == 0``),
     ``multipliers`` (Lagrange multipliers, in the order of the
     constraints), ``maxcv`` (the largest violation), ``kkt_residual``,
@@ -190,7 +191,7 @@ def minimize(
             "for a Python function use scipy.optimize.minimize"
         )
     elif lines:
-        fun = compile("\n".join([fun.text, *lines]), fun.params, fun.data)
+        fun = compile("\n".join([fun.text, *lines]), fun.params, fun.data, vars=fun.given_vars)
     pairs = _pairs(bounds, len(fun.vars))
     if fun.n_constraints > 0:
         if callback is not None:

@@ -267,6 +267,12 @@ impl Function {
         self.data_dict(py)
     }
 
+    /// The variable order given to :func:`compile` (``vars=``), or None.
+    #[getter]
+    fn given_vars(&self) -> Option<Vec<String>> {
+        self.given_vars.clone()
+    }
+
     /// The ``subject to`` statements, as many as the formula has.
     #[getter]
     fn n_constraints(&self) -> usize {
