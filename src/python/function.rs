@@ -280,7 +280,8 @@ impl Function {
     }
 
     /// A new function from the same formula with parameters and data bound
-    /// again, without parsing or differentiating again: ``params`` and
+    /// again, without parsing, differentiating or compiling again (the
+    /// compiled loops read sizes, parameters and data at run time): ``params`` and
     /// ``data`` are put over those bound now (by name), and ``vars``
     /// follows the new sizes. This object is left as it was (functions
     /// are immutable, so threads may share them). Errors as
@@ -302,7 +303,10 @@ impl Function {
         let mut formula = self.formula.clone();
         py.detach(|| formula.bind(&params, &data))
             .map_err(|e| formula_error(py, &e, text))?;
-        let compiled = formula.compile().map_err(|e| formula_error(py, &e, text))?;
+        let compiled = self
+            .compiled
+            .rebind(&formula)
+            .map_err(|e| formula_error(py, &e, text))?;
         Ok(Function {
             formula,
             compiled,

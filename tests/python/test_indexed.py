@@ -102,3 +102,14 @@ def test_an_index_outside_its_extent_is_a_formula_error_with_its_place():
     assert e.value.kind == "index"
     assert (e.value.line, e.value.column) == (3, 18)
     assert "outside its extent 1..3" in str(e.value)
+
+
+def test_a_rebound_function_agrees_with_one_compiled_afresh():
+    f = slope.compile(DECAY, data={"t": T, "y": Y})
+    g = f.bind(data={"t": T[::-1], "y": 3 * Y})
+    h = slope.compile(DECAY, data={"t": T[::-1], "y": 3 * Y})
+    for point in ([1.0, 1.0], [2.5, 0.1]):
+        assert g(point) == h(point)
+        np.testing.assert_array_equal(g.grad(point), h.grad(point))
+    X = np.array([[1.0, 1.0], [2.0, 0.5]])
+    np.testing.assert_array_equal(g.batch(X), h.batch(X))
