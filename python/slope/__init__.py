@@ -17,7 +17,7 @@ Indexed formulas take parameters and data; constraints are text:
 >>> g = slope.compile("param n = 3\\nvar x[1..n]\\nsum(i in 1..n, (x[i] - i)^2)", params={"n": 2})
 >>> g.vars
 ['x[1]', 'x[2]']
->>> slope.minimize("(x-2)^2 + (y-1)^2", [0, 0], constraints="x + y <= 2").x
+>>> slope.minimize("(x-2)^2 + (y-1)^2", [0, 0], constraints="x + y <= 2").x.round(6)
 array([1.5, 0.5])
 >>> popt, pcov = slope.curve_fit("a*exp(-b*x)", [0, 1, 2], [2.0, 1.0, 0.5], p0=[1, 1])
 
@@ -418,7 +418,9 @@ def curve_fit(
     ``absolute_sigma`` and ``bounds`` as scipy's. ``full_output=True``
     returns ``(popt, pcov, result)`` with the :class:`FitResult`.
 
-    A run that does not converge raises ``RuntimeError``, as scipy's does.
+    A run that does not converge raises ``RuntimeError``, as scipy's does;
+    a predictor the model does not read (``"a*exp(-b*t)"`` with 1-D
+    ``xdata`` and no ``names``) raises ``ValueError``.
 
     >>> popt, pcov = slope.curve_fit("a*exp(-b*x)", [0, 1, 2], [2.0, 1.0, 0.5], p0=[1, 1])
     >>> popt
@@ -435,6 +437,13 @@ def curve_fit(
     result = FitResult(
         _run_fit(text, columns, p0, sigma, absolute_sigma, bounds, loss, f_scale, max_nfev)
     )
+    unread = [name for name in columns if name != response and name not in result.predictors]
+    if unread:
+        raise ValueError(
+            f"the model does not read the predictor {', '.join(map(repr, unread))}: "
+            "every other name in it is a parameter; write the predictors as "
+            "x (xdata 1-D) or x1, x2, ... (xdata 2-D), or name them with names=[...]"
+        )
     if not result.converged:
         raise RuntimeError(f"Optimal parameters not found: {result.message}")
     if full_output:

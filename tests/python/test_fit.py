@@ -81,5 +81,7 @@ def test_fit_errors():
         slope.fit("y ~ a*t", {"t": [1.0, 2.0], "y": [1.0]})
     with pytest.raises(ValueError, match="covariance"):
         slope.curve_fit("a*x", [1.0, 2.0], [1.0, 2.0], sigma=np.eye(2))
+    with pytest.raises(ValueError, match="does not read the predictor 'x'"):
+        slope.curve_fit("a*exp(-b*t)", [0, 1, 2], [2.0, 1.0, 0.5])
     with pytest.raises(ValueError, match="loss"):
         slope.fit("y ~ a*t", {"t": [1.0, 2.0], "y": [1.0, 2.0]}, loss="nope")
