@@ -65,7 +65,13 @@ pub struct Formula {
     data_names: Vec<String>,
     /// `subject to` statements, in the order of the text.
     constraints: Vec<Constraint>,
+    /// Which derivation this is: clones and rebinds keep it, so compiled
+    /// loops may be reused for a formula with the same id.
+    id: u64,
 }
+
+/// The next [`Formula`] id.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl Formula {
     /// Parses `text` with the default options.
@@ -176,6 +182,18 @@ impl Formula {
         Ok((value, value_grad, self.frame.inputs(self.vars.len())))
     }
 
+    /// Which derivation this formula is (kept by clones and by
+    /// [`Formula::bind`]).
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The inputs compiled loops read, for the parameters and data bound
+    /// now.
+    pub(crate) fn loop_inputs(&self) -> InputBuffers {
+        self.frame.inputs(self.vars.len())
+    }
+
     /// [`Formula::value_grad`] into a caller's buffer.
     pub fn value_grad_into(&self, x: &[f64], grad: &mut [f64]) -> f64 {
         GradientInterpreter::new(
@@ -255,6 +273,7 @@ impl Formula {
                 .collect(),
             data_names: lowered.indexed.data.iter().map(|d| d.0.clone()).collect(),
             constraints,
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
     }
 

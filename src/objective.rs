@@ -108,6 +108,8 @@ pub struct CompiledFormula {
     hessian: Arc<LazyHessian>,
     out: Vec<f64>,
     n_constraints: usize,
+    /// The [`Formula`] id the code was compiled from.
+    formula_id: u64,
 }
 
 /// What computes values and gradients.
@@ -167,11 +169,53 @@ impl Formula {
             }),
             out: vec![0.0; n + 1],
             n_constraints: self.constraints().len(),
+            formula_id: self.id(),
         })
     }
 }
 
 impl CompiledFormula {
+    /// This code for `formula` bound again with [`Formula::bind`]: an
+    /// indexed formula's loops read sizes, parameters and data at run
+    /// time, so only the inputs are new and nothing is compiled again. A
+    /// scalar formula, or one other than (a clone of) the formula this was
+    /// compiled from, is compiled afresh.
+    ///
+    /// ```
+    /// let mut f = slope::Formula::parse("param n = 2\nvar x[1..n]\nsum(i in 1..n, x[i]^2)")?;
+    /// let code = f.compile()?;
+    /// f.bind(&[("n".to_string(), 3.0)], &[])?;
+    /// let code = code.rebind(&f)?;
+    /// assert_eq!(code.vars().len(), 3);
+    /// assert_eq!(code.value(&[1.0, 2.0, 3.0])?, 14.0);
+    /// # Ok::<(), slope::Error>(())
+    /// ```
+    pub fn rebind(&self, formula: &Formula) -> Result<CompiledFormula> {
+        match &self.code {
+            Code::Loops {
+                value, value_grad, ..
+            } if self.formula_id == formula.id() => {
+                let n = formula.vars().len();
+                Ok(CompiledFormula {
+                    vars: formula.vars().into(),
+                    code: Code::Loops {
+                        value: Arc::clone(value),
+                        value_grad: Arc::clone(value_grad),
+                        inputs: Arc::new(formula.loop_inputs()),
+                    },
+                    hessian: Arc::new(LazyHessian {
+                        formula: Mutex::new(Some(formula.clone())),
+                        code: OnceLock::new(),
+                    }),
+                    out: vec![0.0; n + 1],
+                    n_constraints: formula.constraints().len(),
+                    formula_id: formula.id(),
+                })
+            }
+            _ => formula.compile(),
+        }
+    }
+
     /// Compiles `formula`, and its Hessian now rather than on first use if
     /// `with_hessian`.
     pub fn new(formula: &Formula, with_hessian: bool) -> Result<CompiledFormula> {

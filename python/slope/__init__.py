@@ -12,6 +12,15 @@
 >>> res.success, res.x
 (True, array([1., 1.]))
 
+Indexed formulas take parameters and data; constraints are text:
+
+>>> g = slope.compile("param n = 3\\nvar x[1..n]\\nsum(i in 1..n, (x[i] - i)^2)", params={"n": 2})
+>>> g.vars
+['x[1]', 'x[2]']
+>>> slope.minimize("(x-2)^2 + (y-1)^2", [0, 0], constraints="x + y <= 2").x.round(6)
+array([1.5, 0.5])
+>>> popt, pcov = slope.curve_fit("a*exp(-b*x)", [0, 1, 2], [2.0, 1.0, 0.5], p0=[1, 1])
+
 A compiled function works with scipy as it is
 (``scipy.optimize.minimize(f.value_and_grad, x0, jac=True, hess=f.hess)``),
 pickles (it is compiled again where it is unpickled), and so crosses
@@ -23,9 +32,27 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable, Optional
 
-from ._slope import METHODS, FormulaError, Function, _minimize, compile
+from ._slope import (
+    METHODS,
+    FormulaError,
+    Function,
+    _fit,
+    _minimize,
+    _minimize_constrained,
+    compile,
+)
 
-__all__ = ["compile", "minimize", "Function", "FormulaError", "OptimizeResult", "METHODS"]
+__all__ = [
+    "compile",
+    "minimize",
+    "curve_fit",
+    "fit",
+    "Function",
+    "FitResult",
+    "FormulaError",
+    "OptimizeResult",
+    "METHODS",
+]
 
 
 class _Result(dict):
@@ -83,11 +110,31 @@ def _pairs(bounds: Any, n: int) -> Optional[list]:
     return [(lo, hi) for lo, hi in bounds]
 
 
+def _constraint_lines(constraints: Any) -> list:
+    """``subject to`` statements from a string or a list of strings, each
+    a relation (``"x + y <= 1"``) or a whole statement."""
+    if constraints is None:
+        return []
+    if isinstance(constraints, str):
+        constraints = [constraints]
+    lines = []
+    for c in constraints:
+        if not isinstance(c, str):
+            raise TypeError(
+                "slope.minimize takes constraints as text, such as \"x + y <= 1\", "
+                f"not {type(c).__name__}"
+            )
+        c = c.strip()
+        lines.append(c if c.startswith("subject to") else f"subject to {c}")
+    return lines
+
+
 def minimize(
     fun: "Function | str",
     x0: Any,
     method: str = "lbfgs",
     bounds: Any = None,
+    constraints: "str | list[str] | None" = None,
     callback: Optional[Callable[..., Any]] = None,
     options: Optional[dict] = None,
 ) -> OptimizeResult:
@@ -104,26 +151,301 @@ def minimize(
     ``OptimizeResult`` of ``x`` and ``fun``; returning ``True`` or raising
     ``StopIteration`` stops the run (``status`` 5).
 
+    ``constraints`` are text: a string or a list of strings, each a
+    relation such as ``"x + y <= 1"``, ``"x*y >= 2"``, ``"x == 2*y"`` (or
+    a whole ``subject to`` statement), appended to the formula's text; a
+    formula whose text already has ``subject to`` statements is
+    constrained too. A constrained problem runs the augmented Lagrangian
+    with L-BFGS-B inside (``method`` must be ``"lbfgs"``; ``bounds`` hold;
+    no ``callback``; not yet for indexed formulas, whose constrained
+    problems the library does not compile: ``ValueError``), and its result also has ``constraints`` (each
+    ``g_i(x)`` in standard form, ``g <= 0`` or ``g == 0``),
+    ``multipliers`` (Lagrange multipliers, in the order of the
+    constraints), ``maxcv`` (the largest violation), ``kkt_residual``,
+    ``outer_iterations`` and ``penalty``; ``success`` only when the KKT
+    conditions hold to tolerance (``reason`` ``"kkt"``), ``status`` 8 when
+    the constraints cannot be met.
+
     ``options``: ``maxiter`` (15,000), ``gtol`` (1e-8, on the largest gradient
     component), ``ftol`` and ``xtol`` (off), and the method's own
     parameters (``lr``, ``momentum``, ``beta1``, ``beta2``, ``epsilon``,
-    ``rho``, ``line_search``, ``memory``, ``first_step``); an unknown name
-    raises ``ValueError``.
+    ``rho``, ``line_search``, ``memory``, ``first_step``); with
+    constraints also ``feasibility_tol`` (1e-8), ``optimality_tol``
+    (1e-6), ``max_outer`` (100), ``initial_penalty``, ``max_penalty``
+    (1e12) and ``max_multiplier``; an unknown name raises ``ValueError``.
 
     Returns scipy's ``OptimizeResult`` (a dict-like object of the same
     fields where scipy is not installed): ``x``, ``fun``, ``jac``, ``nit``,
     ``nfev``, ``njev``, ``nhev``, ``success``, ``status`` (0 converged,
     1 out of iterations, 2 stalled, 3 diverged, 4 oscillating, 5 stopped by
-    the callback, 6 f unbounded below, 7 a saddle point), ``message`` and
-    slope's ``reason``. The run releases the
-    GIL unless there is a callback.
+    the callback, 6 f unbounded below, 7 a saddle point, 8 infeasible),
+    ``message`` and slope's ``reason``. The run releases the GIL unless
+    there is a callback.
     """
+    lines = _constraint_lines(constraints)
     if isinstance(fun, str):
-        fun = compile(fun)
+        fun = compile("\n".join([fun, *lines]))
     elif not isinstance(fun, Function):
         raise TypeError(
             f"slope.minimize takes formula text or a slope.Function, not {type(fun).__name__}; "
             "for a Python function use scipy.optimize.minimize"
         )
+    elif lines:
+        fun = compile("\n".join([fun.text, *lines]), fun.params, fun.data, vars=fun.given_vars)
     pairs = _pairs(bounds, len(fun.vars))
+    if fun.n_constraints > 0:
+        if callback is not None:
+            raise ValueError("slope.minimize takes no callback with constraints")
+        return OptimizeResult(_minimize_constrained(fun, x0, method, pairs, options))
     return OptimizeResult(_minimize(fun, x0, method, pairs, _adapt(callback), options))
+
+
+class FitResult:
+    """A model fitted by :func:`slope.fit`: estimates, error bars and
+    goodness of fit. Vectors are in the order of ``params``; matrices are
+    p×p NumPy arrays.
+
+    Attributes: ``params`` (names, in order of appearance in the model),
+    ``x`` (the estimates; also ``estimates``), ``stderr``, ``t_values``,
+    ``intervals`` (95% confidence intervals, shape ``(p, 2)``),
+    ``t_quantile``, ``covariance``, ``correlation``, ``rss`` (residual sum
+    of squares, weighted by σ), ``cost`` (the sum minimised: ``rss`` for
+    the linear loss), ``dof``, ``rows``, ``residual_std_error``, ``r2``,
+    ``adjusted_r2``, ``rank``, ``at_bound`` (``"free"``, ``"lower"``,
+    ``"upper"`` each), ``fitted``, ``residuals`` (``y - model``),
+    ``iterations``, ``evaluations``, ``converged``, ``reason``, ``message``,
+    ``response`` and ``predictors`` (the columns the model reads).
+    ``dict(result)`` gives the estimates by name.
+    """
+
+    def __init__(self, fields: dict) -> None:
+        self.__dict__.update(fields)
+
+    @property
+    def estimates(self) -> Any:
+        """The estimates (the same array as ``x``)."""
+        return self.x
+
+    def keys(self) -> list:
+        return list(self.params)
+
+    def __getitem__(self, name: str) -> float:
+        return float(self.x[self.params.index(name)])
+
+    def __repr__(self) -> str:
+        width = max(map(len, self.params), default=0)
+        lines = [
+            f"{'':{width}}  {'estimate':>12} {'stderr':>12} {'t value':>9}  95% interval"
+        ]
+        for i, name in enumerate(self.params):
+            lo, hi = self.intervals[i]
+            lines.append(
+                f"{name:{width}}  {self.x[i]:12.6g} {self.stderr[i]:12.4g} "
+                f"{self.t_values[i]:9.4g}  [{lo:.6g}, {hi:.6g}]"
+            )
+        lines.append(
+            f"rss {self.rss:.6g} on {self.dof} degrees of freedom, r2 {self.r2:.6g}; "
+            f"{self.reason} after {self.iterations} iterations ({self.evaluations} evaluations)"
+        )
+        return "\n".join(lines)
+
+
+def _model_text(model: str, response: str = "y") -> str:
+    """``model`` as ``y ~ MODEL``: the text as it is if it has a ``~``."""
+    if "~" in model:
+        return model
+    return f"{response} ~ {model}"
+
+
+def _response_name(text: str) -> str:
+    return text.split("~", 1)[0].strip()
+
+
+def _columns(xdata: Any, names: Optional[Any]) -> dict:
+    """The predictors as named columns: a dict as it is; a 1-D array as
+    ``x``; a 2-D array's rows as ``x1, x2, ...`` (scipy's convention: one
+    row per predictor), unless ``names`` names them."""
+    import numpy as np
+
+    if isinstance(xdata, dict):
+        return dict(xdata)
+    x = np.asarray(xdata, dtype=float)
+    if x.ndim == 1:
+        names = ["x"] if names is None else list(names)
+        if len(names) != 1:
+            raise ValueError(f"xdata is 1-D: one name for it, not {len(names)}")
+        return {names[0]: x}
+    if x.ndim == 2:
+        if names is None:
+            names = [f"x{i + 1}" for i in range(x.shape[0])]
+        names = list(names)
+        if len(names) != x.shape[0]:
+            raise ValueError(
+                f"xdata has {x.shape[0]} rows (one per predictor) but {len(names)} names"
+            )
+        return {name: row for name, row in zip(names, x)}
+    raise ValueError(f"xdata must be 1-D, 2-D or a dict of columns, not of shape {x.shape}")
+
+
+def _fit_bounds(bounds: Any, p: int) -> Optional[list]:
+    """scipy's ``(lb, ub)`` (scalars or one per parameter) or a
+    ``scipy.optimize.Bounds`` as ``(low, high)`` pairs; None if open."""
+    import numpy as np
+
+    if bounds is None:
+        return None
+    if hasattr(bounds, "lb") and hasattr(bounds, "ub"):
+        lb, ub = bounds.lb, bounds.ub
+    else:
+        lb, ub = bounds
+    lb = np.broadcast_to(np.asarray(lb, dtype=float), (p,))
+    ub = np.broadcast_to(np.asarray(ub, dtype=float), (p,))
+    if np.all(np.isneginf(lb)) and np.all(np.isposinf(ub)):
+        return None
+    return [(float(lo), float(hi)) for lo, hi in zip(lb, ub)]
+
+
+def _run_fit(
+    text: str,
+    columns: dict,
+    p0: Any,
+    sigma: Any,
+    absolute_sigma: bool,
+    bounds: Any,
+    loss: str,
+    f_scale: float,
+    max_nfev: Optional[int],
+) -> dict:
+    import numpy as np
+
+    columns = dict(columns)
+    sigma_name = None
+    if sigma is not None and not isinstance(sigma, str) and np.ndim(sigma) > 0:
+        s = np.asarray(sigma, dtype=float)
+        if s.ndim != 1:
+            raise ValueError(
+                "sigma must be a number or a 1-D array of one sigma per row; "
+                "slope does not take a covariance matrix"
+            )
+        sigma_name = "sigma_"
+        while sigma_name in columns:
+            sigma_name += "_"
+        columns[sigma_name] = s
+        sigma = sigma_name
+    elif sigma is not None and not isinstance(sigma, str):
+        sigma = float(sigma)
+    start = None if p0 is None else [float(v) for v in np.atleast_1d(np.asarray(p0, dtype=float))]
+    if bounds is not None:
+        # The parameters' number, for scalar bounds: a first look at the model.
+        probe = _fit(text, columns, start, None, sigma, absolute_sigma, loss, f_scale, 1)
+        bounds = _fit_bounds(bounds, len(probe["params"]))
+    return _fit(text, columns, start, bounds, sigma, absolute_sigma, loss, f_scale, max_nfev)
+
+
+def fit(
+    model: str,
+    data: dict,
+    p0: Any = None,
+    sigma: Any = None,
+    absolute_sigma: bool = False,
+    bounds: Any = None,
+    loss: str = "linear",
+    f_scale: float = 1.0,
+    max_nfev: Optional[int] = None,
+) -> FitResult:
+    """Fit ``model`` to the named columns of ``data`` by Levenberg–Marquardt
+    (after MINPACK, with bounds), with the model's exact parameter
+    gradient compiled to native code; returns the full table as a
+    :class:`FitResult`.
+
+    ``model`` is ``"y ~ a*exp(-b*t) + c"``: the left side names the
+    response column; in the model, names that are columns of ``data`` are
+    per-row values and every other name is a parameter, in order of
+    appearance (``FitResult.params``). Without ``~`` the response is
+    ``y``. ``data`` is ``{name: 1-D array}`` (a pandas DataFrame's columns
+    work as ``dict(df)``). ``p0``: the start, in the order of the
+    parameters (1 for each by default). ``sigma``: one σ per row (a 1-D
+    array or the name of a column) or one for all; the residuals are
+    ``(y - model)/sigma``; ``absolute_sigma`` as scipy's. ``bounds``:
+    ``(lb, ub)`` as scipy's (scalars or one per parameter). ``loss``:
+    ``"linear"``, ``"huber"``, ``"soft_l1"``, ``"cauchy"`` or ``"arctan"``,
+    with residual scale ``f_scale``. ``max_nfev``: the most passes over
+    the data.
+
+    A model that does not read raises :class:`slope.FormulaError`; a
+    missing column, columns of different lengths, fewer rows than
+    parameters or a start where the model is not finite raise
+    ``ValueError``. A run that does not converge is not an error: see
+    ``converged`` and ``reason``.
+
+    >>> r = slope.fit("y ~ a*exp(-b*t)", {"t": [0, 1, 2], "y": [2.0, 1.0, 0.5]})
+    >>> r.params, r.converged
+    (['a', 'b'], True)
+    """
+    text = _model_text(model)
+    return FitResult(
+        _run_fit(text, data, p0, sigma, absolute_sigma, bounds, loss, f_scale, max_nfev)
+    )
+
+
+def curve_fit(
+    model: str,
+    xdata: Any,
+    ydata: Any,
+    p0: Any = None,
+    sigma: Any = None,
+    absolute_sigma: bool = False,
+    bounds: Any = (-float("inf"), float("inf")),
+    *,
+    names: Optional[Any] = None,
+    full_output: bool = False,
+    loss: str = "linear",
+    f_scale: float = 1.0,
+    max_nfev: Optional[int] = None,
+) -> Any:
+    """``scipy.optimize.curve_fit`` for a model written as text: returns
+    ``(popt, pcov)``.
+
+    ``model`` is slope text in the predictors and the parameters, such as
+    ``"a*exp(-b*x) + c"`` (or ``"y ~ a*exp(-b*x) + c"``). The predictors
+    are named ``x`` when ``xdata`` is 1-D, ``x1, x2, ...`` when it is 2-D
+    with one row per predictor (scipy's convention: ``xdata[0]`` is
+    ``x1``), or by the keys of ``xdata`` when it is a dict of columns;
+    ``names`` renames them (``names=["t"]`` for ``"a*exp(-b*t)"``). Every
+    other name in the model is a parameter, in order of appearance: the
+    order of ``p0``, ``popt`` and ``pcov`` (``slope.fit`` gives the
+    names). ``sigma`` (one per row or a scalar; not a covariance matrix),
+    ``absolute_sigma`` and ``bounds`` as scipy's. ``full_output=True``
+    returns ``(popt, pcov, result)`` with the :class:`FitResult`.
+
+    A run that does not converge raises ``RuntimeError``, as scipy's does;
+    a predictor the model does not read (``"a*exp(-b*t)"`` with 1-D
+    ``xdata`` and no ``names``) raises ``ValueError``.
+
+    >>> popt, pcov = slope.curve_fit("a*exp(-b*x)", [0, 1, 2], [2.0, 1.0, 0.5], p0=[1, 1])
+    >>> popt
+    array([2. , 0.69314718])
+    """
+    import numpy as np
+
+    columns = _columns(xdata, names)
+    text = _model_text(model)
+    response = _response_name(text)
+    if response in columns:
+        raise ValueError(f"the response '{response}' is also the name of a predictor")
+    columns[response] = np.asarray(ydata, dtype=float)
+    result = FitResult(
+        _run_fit(text, columns, p0, sigma, absolute_sigma, bounds, loss, f_scale, max_nfev)
+    )
+    unread = [name for name in columns if name != response and name not in result.predictors]
+    if unread:
+        raise ValueError(
+            f"the model does not read the predictor {', '.join(map(repr, unread))}: "
+            "every other name in it is a parameter; write the predictors as "
+            "x (xdata 1-D) or x1, x2, ... (xdata 2-D), or name them with names=[...]"
+        )
+    if not result.converged:
+        raise RuntimeError(f"Optimal parameters not found: {result.message}")
+    if full_output:
+        return result.x, result.covariance, result
+    return result.x, result.covariance

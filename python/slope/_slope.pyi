@@ -1,6 +1,6 @@
 """Type stubs for the compiled module ``slope._slope`` (src/python/)."""
 
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -19,7 +19,8 @@ class FormulaError(ValueError):
     column: Optional[int]
     """1-based column (in characters) of the place, or None."""
     kind: str
-    """``"syntax"``, ``"name"``, ``"arity"``, ``"limit"`` or ``"usage"``."""
+    """``"syntax"``, ``"name"``, ``"arity"``, ``"index"``, ``"limit"``,
+    ``"usage"`` or ``"shape"``."""
     hint: Optional[str]
     """What to do about it, if slope knows."""
     message: str
@@ -30,7 +31,8 @@ class Function:
 
     Points have one value per variable, in the order of ``vars``; batches
     are 2-D arrays with one point per row. A wrong shape raises ValueError.
-    Pickles as its text (compiled again where it is unpickled).
+    Pickles as its text, parameters and data (compiled again where it is
+    unpickled). Immutable: :meth:`bind` returns a new function.
     """
 
     @property
@@ -39,6 +41,26 @@ class Function:
     @property
     def text(self) -> str:
         """The formula's text, as given."""
+    @property
+    def params(self) -> dict[str, float]:
+        """The parameter values given (others keep their values in the text)."""
+    @property
+    def data(self) -> dict[str, npt.NDArray[np.float64]]:
+        """The data columns bound (copies)."""
+    @property
+    def given_vars(self) -> Optional[list[str]]:
+        """The variable order given to :func:`compile` (``vars=``), or None."""
+    @property
+    def n_constraints(self) -> int:
+        """How many ``subject to`` statements the formula has."""
+    def bind(
+        self,
+        params: Optional[Mapping[str, float]] = None,
+        data: Optional[Mapping[str, ArrayLike]] = None,
+    ) -> Function:
+        """A new function from the same formula (not parsed or
+        differentiated again) with ``params`` and ``data`` put over those
+        bound now; ``vars`` follows the new sizes. Errors as :func:`compile`'s."""
     def __call__(self, x: ArrayLike) -> float:
         """f(x)."""
     def grad(self, x: ArrayLike) -> npt.NDArray[np.float64]:
@@ -64,15 +86,19 @@ class Function:
 
 def compile(
     text: str,
-    params: Optional[Any] = None,
-    data: Optional[Any] = None,
+    params: Optional[Mapping[str, float]] = None,
+    data: Optional[Mapping[str, ArrayLike]] = None,
     *,
     vars: Optional[Sequence[str]] = None,
 ) -> Function:
     """Parse ``text``, derive its gradient exactly and compile both to native
-    code. ``vars`` fixes the variables' order. ``params`` and ``data`` are
-    for indexed formulas, which slope cannot read yet (NotImplementedError).
-    Raises FormulaError for a formula that does not read."""
+    code. ``vars`` fixes the variables' order. ``params`` (``{name: number}``)
+    overrides the text's ``param`` values; ``data`` (``{name: 1-D array}``)
+    binds the columns its ``data`` statements name; arrays of variables are
+    flattened into ``vars`` (``x[1]``, ``x[2]``, ...). Raises FormulaError
+    (a ValueError) for a formula that does not read, an unknown parameter,
+    a missing column, columns of different lengths or an index outside its
+    extent."""
 
 def _rebuild(
     text: str, params: Optional[Any], data: Optional[Any], vars: Optional[Sequence[str]]
@@ -84,4 +110,22 @@ def _minimize(
     bounds: Optional[Sequence[tuple[Optional[float], Optional[float]]]],
     callback: Optional[Callable[[npt.NDArray[np.float64], float], Any]],
     options: Optional[dict[str, Any]],
+) -> dict[str, Any]: ...
+def _minimize_constrained(
+    f: Function,
+    x0: ArrayLike,
+    method: str,
+    bounds: Optional[Sequence[tuple[Optional[float], Optional[float]]]],
+    options: Optional[dict[str, Any]],
+) -> dict[str, Any]: ...
+def _fit(
+    text: str,
+    data: Mapping[str, ArrayLike],
+    start: Optional[Sequence[float]],
+    bounds: Optional[Sequence[tuple[float, float]]],
+    sigma: Union[None, float, str],
+    absolute_sigma: bool,
+    loss: str,
+    f_scale: float,
+    max_evaluations: Optional[int],
 ) -> dict[str, Any]: ...

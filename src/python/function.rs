@@ -9,7 +9,7 @@
 //! it is unpickled.
 
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyNotImplementedError, PyValueError};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use rayon::prelude::*;
@@ -38,31 +38,87 @@ pub struct Function {
     compiled: CompiledFormula,
     /// The variable order the caller gave, if any, for pickling.
     given_vars: Option<Vec<String>>,
+    /// The parameter values given (over the text's), for binding again
+    /// and pickling.
+    params: Vec<(String, f64)>,
+    /// The data columns given, for binding again and pickling.
+    data: Vec<(String, Vec<f64>)>,
 }
 
-/// Refuses what the library cannot read yet: parameters and data belong to
-/// indexed formulas, which slope does not have yet.
-fn refuse_indexed(
-    params: Option<&Bound<'_, PyAny>>,
-    data: Option<&Bound<'_, PyAny>>,
-) -> PyResult<()> {
-    for (name, given) in [("params", params), ("data", data)] {
-        if let Some(value) = given
-            && !value.is_none()
-            && value.len().map_or(true, |n| n > 0)
-        {
-            return Err(PyNotImplementedError::new_err(format!(
-                "'{name}' belongs to indexed formulas, which slope cannot read yet; \
-                 write the values into the formula's text for now"
-            )));
-        }
+/// Parameter values by name, from a dict of numbers (None: none).
+fn read_params(params: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<(String, f64)>> {
+    let Some(params) = params.filter(|p| !p.is_none()) else {
+        return Ok(Vec::new());
+    };
+    let dict = params
+        .cast::<PyDict>()
+        .map_err(|_| PyTypeError::new_err("params must be a dict of name: number"))?;
+    let mut out = Vec::with_capacity(dict.len());
+    for (key, value) in dict.iter() {
+        let name: String = key
+            .extract()
+            .map_err(|_| PyTypeError::new_err("params must be a dict of name: number"))?;
+        let value: f64 = value.extract().map_err(|_| {
+            PyTypeError::new_err(format!("the parameter '{name}' must be a number"))
+        })?;
+        out.push((name, value));
     }
-    Ok(())
+    Ok(out)
 }
 
-fn build(py: Python<'_>, text: &str, vars: Option<Vec<String>>) -> PyResult<Function> {
+/// Data columns by name, from a dict of 1-D array-likes (None: none).
+/// The library keeps its own copy of each column.
+fn read_data(data: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<(String, Vec<f64>)>> {
+    let Some(data) = data.filter(|d| !d.is_none()) else {
+        return Ok(Vec::new());
+    };
+    let dict = data
+        .cast::<PyDict>()
+        .map_err(|_| PyTypeError::new_err("data must be a dict of name: 1-D array"))?;
+    let mut out = Vec::with_capacity(dict.len());
+    for (key, value) in dict.iter() {
+        let name: String = key
+            .extract()
+            .map_err(|_| PyTypeError::new_err("data must be a dict of name: 1-D array"))?;
+        out.push((name.clone(), read_column(&value, &name)?));
+    }
+    Ok(out)
+}
+
+/// One column of numbers: a 1-D array-like.
+pub(super) fn read_column(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Vec<f64>> {
+    let array = float_array(value, &format!("the column '{name}'"))?;
+    if array.ndim() != 1 {
+        return Err(PyValueError::new_err(format!(
+            "the column '{name}' must be a 1-D array, not one of shape {}",
+            shape_text(array.shape())
+        )));
+    }
+    Ok(array.readonly().as_array().iter().copied().collect())
+}
+
+/// `old` with the entries of `new` put over it, by name.
+fn merge<T: Clone>(old: &[(String, T)], new: Vec<(String, T)>) -> Vec<(String, T)> {
+    let mut out: Vec<(String, T)> = old
+        .iter()
+        .filter(|(name, _)| !new.iter().any(|(n, _)| n == name))
+        .cloned()
+        .collect();
+    out.extend(new);
+    out
+}
+
+fn build(
+    py: Python<'_>,
+    text: &str,
+    vars: Option<Vec<String>>,
+    params: Vec<(String, f64)>,
+    data: Vec<(String, Vec<f64>)>,
+) -> PyResult<Function> {
     let options = Options {
         vars: vars.clone(),
+        params,
+        data,
         ..Options::default()
     };
     let formula = py
@@ -73,6 +129,8 @@ fn build(py: Python<'_>, text: &str, vars: Option<Vec<String>>) -> PyResult<Func
         formula,
         compiled,
         given_vars: vars,
+        params: options.params,
+        data: options.data,
     })
 }
 
@@ -81,14 +139,21 @@ fn build(py: Python<'_>, text: &str, vars: Option<Vec<String>>) -> PyResult<Func
 ///
 /// ``vars`` fixes the order of the variables (it must name every variable
 /// of the formula and may name more); by default they come in the order
-/// they first appear. ``params`` and ``data`` are for indexed formulas,
-/// which slope cannot read yet: giving either raises
-/// ``NotImplementedError``. A formula that does not read raises
-/// :class:`slope.FormulaError`.
+/// they first appear. ``params`` (``{name: number}``) overrides the
+/// values of the formula's ``param`` statements; ``data``
+/// (``{name: 1-D array}``) binds the columns its ``data`` statements name.
+/// An array of variables is flattened into ``vars`` (``x[1]``, ``x[2]``,
+/// ...) for the bound sizes. A formula that does not read, an unknown
+/// parameter, a missing column, columns of different lengths or an index
+/// outside its array's extent raise :class:`slope.FormulaError` (a
+/// ``ValueError``).
 ///
 /// >>> f = slope.compile("(1-x)^2 + 100*(y-x^2)^2")
 /// >>> f.vars
 /// ['x', 'y']
+/// >>> g = slope.compile("param n = 3\nvar x[1..n]\nsum(i in 1..n, (x[i] - i)^2)", params={"n": 2})
+/// >>> g.vars
+/// ['x[1]', 'x[2]']
 #[pyfunction]
 #[pyo3(signature = (text, params=None, data=None, *, vars=None))]
 pub fn compile(
@@ -98,8 +163,9 @@ pub fn compile(
     data: Option<&Bound<'_, PyAny>>,
     vars: Option<Vec<String>>,
 ) -> PyResult<Function> {
-    refuse_indexed(params, data)?;
-    build(py, text, vars)
+    let params = read_params(params)?;
+    let data = read_data(data)?;
+    build(py, text, vars, params, data)
 }
 
 /// What unpickling calls: :func:`compile` with positional arguments.
@@ -119,6 +185,11 @@ impl Function {
     /// The compiled code, for `minimize`.
     pub(super) fn compiled(&self) -> &CompiledFormula {
         &self.compiled
+    }
+
+    /// The formula, bound to its parameters and data, for `minimize`.
+    pub(super) fn formula(&self) -> &Formula {
+        &self.formula
     }
 
     /// `X` as rows of one point each, checked against the variables.
@@ -181,6 +252,68 @@ impl Function {
     #[getter]
     fn text(&self) -> &str {
         self.formula.source()
+    }
+
+    /// The parameter values given to :func:`compile` or :meth:`bind`
+    /// (those not given keep their values in the text).
+    #[getter]
+    fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        self.params_dict(py)
+    }
+
+    /// The data columns bound, ``{name: 1-D array}`` (copies).
+    #[getter]
+    fn data<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        self.data_dict(py)
+    }
+
+    /// The variable order given to :func:`compile` (``vars=``), or None.
+    #[getter]
+    fn given_vars(&self) -> Option<Vec<String>> {
+        self.given_vars.clone()
+    }
+
+    /// The ``subject to`` statements, as many as the formula has.
+    #[getter]
+    fn n_constraints(&self) -> usize {
+        self.formula.constraints().len()
+    }
+
+    /// A new function from the same formula with parameters and data bound
+    /// again, without parsing, differentiating or compiling again (the
+    /// compiled loops read sizes, parameters and data at run time): ``params`` and
+    /// ``data`` are put over those bound now (by name), and ``vars``
+    /// follows the new sizes. This object is left as it was (functions
+    /// are immutable, so threads may share them). Errors as
+    /// :func:`compile`'s.
+    ///
+    /// >>> f = slope.compile("data t, y\nsum(i in 1..rows, (y[i] - a*t[i])^2)", data={"t": [1, 2], "y": [2, 4]})
+    /// >>> f.bind(data={"y": [3, 6]}).grad([0.0])
+    /// array([-30.])
+    #[pyo3(signature = (params=None, data=None))]
+    fn bind(
+        &self,
+        py: Python<'_>,
+        params: Option<&Bound<'_, PyAny>>,
+        data: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Function> {
+        let params = merge(&self.params, read_params(params)?);
+        let data = merge(&self.data, read_data(data)?);
+        let text = self.formula.source();
+        let mut formula = self.formula.clone();
+        py.detach(|| formula.bind(&params, &data))
+            .map_err(|e| formula_error(py, &e, text))?;
+        let compiled = self
+            .compiled
+            .rebind(&formula)
+            .map_err(|e| formula_error(py, &e, text))?;
+        Ok(Function {
+            formula,
+            compiled,
+            given_vars: self.given_vars.clone(),
+            params,
+            data,
+        })
     }
 
     /// f(x) as a float.
@@ -272,11 +405,10 @@ impl Function {
         py: Python<'py>,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
         let rebuild = py.import("slope._slope")?.getattr("_rebuild")?;
-        let none = py.None();
         let args = (
             self.formula.source(),
-            none.clone_ref(py),
-            none,
+            self.params_dict(py)?,
+            self.data_dict(py)?,
             self.given_vars.clone(),
         )
             .into_pyobject(py)?;
@@ -285,6 +417,22 @@ impl Function {
 }
 
 impl Function {
+    fn params_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let out = PyDict::new(py);
+        for (name, value) in &self.params {
+            out.set_item(name, value)?;
+        }
+        Ok(out)
+    }
+
+    fn data_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let out = PyDict::new(py);
+        for (name, column) in &self.data {
+            out.set_item(name, PyArray1::from_slice(py, column))?;
+        }
+        Ok(out)
+    }
+
     fn value_grad(&self, x: &Bound<'_, PyAny>) -> PyResult<(f64, Vec<f64>)> {
         let x = read_point(x)?;
         self.compiled.value_grad(&x).map_err(|e| to_py(&e))

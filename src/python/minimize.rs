@@ -9,7 +9,7 @@ use pyo3::types::PyDict;
 
 use super::function::Function;
 use super::{read_point, to_py};
-use crate::{Control, Iterate, Method, Outcome, Reason, Settings};
+use crate::{Auglag, Control, Iterate, Method, Outcome, Reason, Settings};
 
 /// The options every method takes, besides its own parameters.
 const COMMON: [&str; 4] = ["maxiter", "gtol", "ftol", "xtol"];
@@ -205,4 +205,74 @@ pub fn minimize<'py>(
         }
     };
     outcome_dict(py, out.map_err(|e| to_py(&e))?)
+}
+
+/// The augmented-Lagrangian parameters from `options`' keys
+/// `feasibility_tol`, `optimality_tol`, `max_outer`, `initial_penalty`,
+/// `max_penalty` and `max_multiplier`, taken out of the dict so that the
+/// rest goes to the inner L-BFGS-B.
+fn auglag(options: Option<&Bound<'_, PyDict>>) -> PyResult<Auglag> {
+    let mut a = Auglag::default();
+    let Some(options) = options else {
+        return Ok(a);
+    };
+    for key in AUGLAG {
+        let Some(value) = options.get_item(key)? else {
+            continue;
+        };
+        match key {
+            "feasibility_tol" => a.feasibility_tol = value.extract()?,
+            "optimality_tol" => a.optimality_tol = value.extract()?,
+            "max_outer" => a.max_outer = value.extract()?,
+            "initial_penalty" => a.initial_penalty = value.extract()?,
+            "max_penalty" => a.max_penalty = value.extract()?,
+            _ => a.max_multiplier = value.extract()?,
+        }
+        options.del_item(key)?;
+    }
+    Ok(a)
+}
+
+/// The options of the augmented-Lagrangian method itself.
+const AUGLAG: [&str; 6] = [
+    "feasibility_tol",
+    "optimality_tol",
+    "max_outer",
+    "initial_penalty",
+    "max_penalty",
+    "max_multiplier",
+];
+
+/// Minimises the compiled ``f`` from ``x0`` subject to its ``subject to``
+/// statements, by the augmented Lagrangian with L-BFGS-B inside; see
+/// ``slope.minimize``. The dict holds scipy's fields and the constrained
+/// run's: ``constraints`` (each gᵢ(x) in standard form, ``<= 0`` or
+/// ``== 0``), ``multipliers``, ``maxcv`` (the largest violation),
+/// ``kkt_residual``, ``outer_iterations`` and ``penalty``.
+#[pyfunction]
+#[pyo3(name = "_minimize_constrained", signature = (f, x0, method, bounds, options))]
+pub fn minimize_constrained<'py>(
+    py: Python<'py>,
+    f: &Bound<'py, Function>,
+    x0: &Bound<'py, PyAny>,
+    method: &str,
+    bounds: Option<Vec<(Option<f64>, Option<f64>)>>,
+    options: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let start = read_point(x0)?;
+    let options = options.map(|d| d.copy()).transpose()?;
+    let auglag = auglag(options.as_ref())?;
+    let settings = settings(method, bounds, options.as_ref())?;
+    let mut problem = f.get().formula().compile_problem().map_err(|e| to_py(&e))?;
+    let out = py
+        .detach(|| crate::minimize_constrained(&mut problem, &start, &settings, &auglag))
+        .map_err(|e| to_py(&e))?;
+    let d = outcome_dict(py, out.outcome)?;
+    d.set_item("constraints", PyArray1::from_vec(py, out.constraints))?;
+    d.set_item("multipliers", PyArray1::from_vec(py, out.multipliers))?;
+    d.set_item("maxcv", out.max_violation)?;
+    d.set_item("kkt_residual", out.kkt_residual)?;
+    d.set_item("outer_iterations", out.outer_iterations)?;
+    d.set_item("penalty", out.penalty)?;
+    Ok(d)
 }

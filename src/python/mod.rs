@@ -4,8 +4,11 @@
 //!
 //! - `function.rs`: `Function`, a compiled formula as Python sees it
 //!   (call, gradient, Hessian, batches on all cores, printing, pickling);
-//! - `minimize.rs`: a run of [`crate::minimize`] from Python's arguments,
-//!   its [`crate::Outcome`] as a dict for the package to wrap;
+//! - `minimize.rs`: a run of [`crate::minimize`] (or, for a formula with
+//!   `subject to` statements, [`crate::minimize_constrained`]) from
+//!   Python's arguments, its outcome as a dict for the package to wrap;
+//! - `fit.rs`: a run of [`crate::fit`] on named columns, its table as a
+//!   dict for `slope.fit` and `slope.curve_fit`;
 //! - here: the module, errors as exceptions, arrays in and out.
 //!
 //! Invariant: nothing reaches Python as a panic. Every library error
@@ -13,6 +16,7 @@
 //! `FormulaError` (a `ValueError`) carrying the caret rendering and the
 //! line, column, kind and hint; a wrong shape or option is a `ValueError`.
 
+mod fit;
 mod function;
 mod minimize;
 
@@ -31,7 +35,7 @@ pyo3::create_exception!(
     PyValueError,
     "A formula that does not read: its message is the error rendered with a caret \
      under the place, and `line`, `column` (1-based, or None), `kind` (\"syntax\", \
-     \"name\", \"arity\", \"limit\", \"usage\"), `hint` (or None) and `message` (one \
+     \"name\", \"arity\", \"index\", \"limit\", \"usage\", \"shape\"), `hint` (or None) and `message` (one \
      line) say the same for programs."
 );
 
@@ -85,6 +89,7 @@ fn to_py(err: &Error) -> PyErr {
     let text = err.to_string();
     match err.kind {
         ErrorKind::Shape
+        | ErrorKind::Index
         | ErrorKind::Usage
         | ErrorKind::Syntax
         | ErrorKind::Name
@@ -169,6 +174,8 @@ fn slope_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(function::compile, m)?)?;
     m.add_function(wrap_pyfunction!(function::rebuild, m)?)?;
     m.add_function(wrap_pyfunction!(minimize::minimize, m)?)?;
+    m.add_function(wrap_pyfunction!(minimize::minimize_constrained, m)?)?;
+    m.add_function(wrap_pyfunction!(fit::fit, m)?)?;
     m.add("METHODS", crate::Method::NAMES.to_vec())?;
     Ok(())
 }

@@ -168,11 +168,11 @@ def test_an_empty_formula_is_a_formula_error():
     assert e.value.kind == "syntax"
 
 
-def test_params_and_data_are_refused_until_indexed_formulas_exist():
+def test_a_scalar_formula_refuses_params_and_data():
     assert slope.compile("x^2", params=None, data={}).vars == ["x"]
-    with pytest.raises(NotImplementedError, match="'params' belongs to indexed formulas"):
+    with pytest.raises(ValueError, match="no parameter 'a'"):
         slope.compile("a*x", params={"a": 2.0})
-    with pytest.raises(NotImplementedError, match="'data'"):
+    with pytest.raises(ValueError, match="declares no data"):
         slope.compile("a*x", data={"t": [1.0, 2.0]})
 
 

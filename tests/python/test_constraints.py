@@ -1,0 +1,66 @@
+"""slope.minimize with constraints as text: the augmented Lagrangian's
+answer, its multipliers and verdicts."""
+
+import numpy as np
+import pytest
+
+import slope
+
+
+def test_a_constraint_as_text_moves_the_minimum_and_gives_its_multiplier():
+    # min (x-2)^2 + (y-1)^2 with x + y <= 2: at (1.5, 0.5), lambda = 1.
+    res = slope.minimize("(x-2)^2 + (y-1)^2", [0, 0], constraints="x + y <= 2")
+    assert res.success and res.status == 0 and res.reason == "kkt"
+    np.testing.assert_allclose(res.x, [1.5, 0.5], atol=1e-6)
+    np.testing.assert_allclose(res.multipliers, [1.0], atol=1e-5)
+    assert res.maxcv <= 1e-8 and res.kkt_residual <= 1e-6
+    assert res.constraints.shape == (1,) and res.outer_iterations > 0
+
+
+def test_a_list_of_constraints_and_a_function_with_them():
+    f = slope.compile("x^2 + y^2")
+    res = slope.minimize(f, [3.0, 3.0], constraints=["x + y == 2", "subject to x >= 1.5"])
+    assert res.success
+    np.testing.assert_allclose(res.x, [1.5, 0.5], atol=1e-6)
+    assert len(res.multipliers) == 2
+
+
+def test_a_text_with_subject_to_is_constrained_and_bounds_hold():
+    res = slope.minimize("(x-3)^2 + (y-3)^2\nsubject to x*y <= 4", [1.0, 1.0],
+                         bounds=[(0, 1.5), (0, None)])
+    assert res.success
+    np.testing.assert_allclose(res.x, [1.5, 4 / 1.5], atol=1e-6)
+
+
+def test_a_function_keeps_its_variable_order_when_constraints_are_added():
+    f = slope.compile("(x-2)^2 + (y-1)^2", vars=["y", "x"])
+    res = slope.minimize(f, [0, 0], constraints="x + y <= 2")
+    np.testing.assert_allclose(res.x, [0.5, 1.5], atol=1e-6)
+
+
+def test_constraints_on_an_indexed_formula_are_refused_for_now():
+    # The library compiles constrained problems of scalar formulas only.
+    f = slope.compile("param n = 3\nvar x[1..n]\nsum(i in 1..n, (x[i] - i)^2)", params={"n": 3})
+    with pytest.raises(ValueError, match="indexed formulas"):
+        slope.minimize(f, np.zeros(3), constraints="x[1] + x[2] + x[3] <= 3")
+
+
+def test_infeasible_constraints_do_not_succeed():
+    res = slope.minimize("x^2", [3.0], constraints=["x >= 1", "x <= 0"])
+    assert not res.success and res.reason == "infeasible" and res.status == 8
+    assert res.maxcv > 0.1
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="cannot take constraints"):
+        slope.minimize("x^2", [1.0], method="adam", constraints="x >= 1")
+    with pytest.raises(ValueError, match="callback"):
+        slope.minimize("x^2", [1.0], constraints="x >= 1", callback=lambda x: None)
+    with pytest.raises(TypeError, match="text"):
+        slope.minimize("x^2", [1.0], constraints=[{"type": "ineq"}])
+    with pytest.raises(slope.FormulaError):
+        slope.minimize("x^2", [1.0], constraints="x >=")
+    with pytest.raises(ValueError, match="unknown option"):
+        slope.minimize("x^2", [1.0], constraints="x >= 1", options={"nope": 1})
+    res = slope.minimize("x^2", [3.0], constraints="x >= 1", options={"feasibility_tol": 1e-10})
+    assert res.success and abs(res.x[0] - 1.0) < 1e-8

@@ -1,0 +1,87 @@
+"""slope.curve_fit against scipy's, and slope.fit's table."""
+
+import numpy as np
+import pytest
+
+import slope
+
+
+@pytest.fixture(scope="module")
+def decay():
+    rng = np.random.default_rng(18)
+    x = np.linspace(0.0, 4.0, 50)
+    y = 2.5 * np.exp(-1.3 * x) + 0.5 + 0.02 * rng.standard_normal(x.size)
+    return x, y
+
+
+def test_curve_fit_agrees_with_scipys(decay):
+    so = pytest.importorskip("scipy.optimize")
+    x, y = decay
+    popt, pcov = slope.curve_fit("a*exp(-b*x) + c", x, y, p0=[1, 1, 0])
+    ref, refcov = so.curve_fit(lambda x, a, b, c: a * np.exp(-b * x) + c, x, y, p0=[1, 1, 0],
+                               xtol=1e-15, ftol=1e-15, gtol=1e-15)
+    np.testing.assert_allclose(popt, ref, rtol=1e-6)
+    np.testing.assert_allclose(pcov, refcov, rtol=1e-4)
+    assert pcov.shape == (3, 3)
+
+
+def test_curve_fit_with_sigma_and_bounds_agrees_with_scipys(decay):
+    so = pytest.importorskip("scipy.optimize")
+    x, y = decay
+    sigma = 0.01 + 0.01 * x
+    model = lambda x, a, b, c: a * np.exp(-b * x) + c  # noqa: E731
+    for absolute in (False, True):
+        popt, pcov = slope.curve_fit("y ~ a*exp(-b*x) + c", x, y, p0=[1, 1, 0], sigma=sigma,
+                                     absolute_sigma=absolute)
+        ref, refcov = so.curve_fit(model, x, y, p0=[1, 1, 0], sigma=sigma,
+                                   absolute_sigma=absolute, xtol=1e-15, ftol=1e-15, gtol=1e-15)
+        np.testing.assert_allclose(popt, ref, rtol=1e-6)
+        np.testing.assert_allclose(pcov, refcov, rtol=1e-4)
+    # c held at or below 0.4: the bound is active.
+    popt, _ = slope.curve_fit("a*exp(-b*x) + c", x, y, p0=[1, 1, 0], bounds=([0, 0, 0], [10, 10, 0.4]))
+    assert popt[2] == pytest.approx(0.4)
+
+
+def test_several_predictors_are_rows_x1_x2_or_named_columns():
+    rng = np.random.default_rng(1)
+    X = rng.uniform(0, 1, (2, 40))
+    y = 1.5 * X[0] - 0.5 * X[1] + 2.0
+    popt, _ = slope.curve_fit("a*x1 + b*x2 + c", X, y)
+    np.testing.assert_allclose(popt, [1.5, -0.5, 2.0], rtol=1e-10)
+    popt, _ = slope.curve_fit("a*u + b*v + c", {"u": X[0], "v": X[1]}, y)
+    np.testing.assert_allclose(popt, [1.5, -0.5, 2.0], rtol=1e-10)
+    popt, _ = slope.curve_fit("a*exp(-b*t)", [0, 1, 2], [2.0, 1.0, 0.5], names=["t"])
+    np.testing.assert_allclose(popt, [2.0, np.log(2)], rtol=1e-10)
+
+
+def test_fit_gives_the_whole_table(decay):
+    x, y = decay
+    r = slope.fit("y ~ a*exp(-b*t) + c", {"t": x, "y": y}, p0=[1, 1, 0])
+    assert r.params == ["a", "b", "c"] and r.predictors == ["t"] and r.response == "y"
+    assert r.converged and isinstance(r.reason, str)
+    np.testing.assert_allclose(r.x, [2.5, 1.3, 0.5], rtol=0.05)
+    assert r.dof == 47 and r.rows == 50
+    np.testing.assert_allclose(r.stderr, np.sqrt(np.diag(r.covariance)))
+    np.testing.assert_allclose(r.t_values, r.x / r.stderr)
+    np.testing.assert_allclose(np.diag(r.correlation), 1.0)
+    assert r.intervals.shape == (3, 2) and np.all(r.intervals[:, 0] < r.x)
+    assert r.rss == pytest.approx(np.sum(r.residuals ** 2))
+    np.testing.assert_allclose(r.fitted + r.residuals, y)
+    assert 0.99 < r.r2 <= 1 and r.iterations > 0 and r.evaluations >= r.iterations
+    assert r["b"] == r.x[1] and dict(r) == dict(zip(r.params, r.x))
+    assert "estimate" in repr(r)
+
+
+def test_fit_errors():
+    with pytest.raises(slope.FormulaError):
+        slope.fit("y ~ a*exp(", {"t": [1.0], "y": [1.0]})
+    with pytest.raises(ValueError, match="'y'"):
+        slope.fit("y ~ a*t", {"t": [1.0, 2.0]})
+    with pytest.raises(ValueError):
+        slope.fit("y ~ a*t", {"t": [1.0, 2.0], "y": [1.0]})
+    with pytest.raises(ValueError, match="covariance"):
+        slope.curve_fit("a*x", [1.0, 2.0], [1.0, 2.0], sigma=np.eye(2))
+    with pytest.raises(ValueError, match="does not read the predictor 'x'"):
+        slope.curve_fit("a*exp(-b*t)", [0, 1, 2], [2.0, 1.0, 0.5])
+    with pytest.raises(ValueError, match="loss"):
+        slope.fit("y ~ a*t", {"t": [1.0, 2.0], "y": [1.0, 2.0]}, loss="nope")
