@@ -240,6 +240,19 @@ impl Formula {
             limits.max_nodes,
         )?;
         let n_scalars = lowered.vars.len();
+        if let (Some(c), false) = (
+            lowered.constraints.first(),
+            lowered.indexed.arrays.is_empty(),
+        ) {
+            // Their Jacobian rows would need scatters, which constraints
+            // do not have yet: refused rather than given without them.
+            return Err(Error::at(
+                ErrorKind::Usage,
+                c.span,
+                "constraints on a formula with arrays of variables are not supported yet",
+            )
+            .with_hint("write the variables the constraints use as scalars"));
+        }
         let constraints = constraint::derive(
             &mut graph,
             &lowered.constraints,

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use crate::constraint::ConstraintKind;
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::formula::Formula;
 use crate::graph::NodeId;
 use crate::jit::Compiled;
@@ -67,6 +67,13 @@ impl Formula {
     /// Compiles the objective, its gradient, the constraints and their
     /// Jacobian (its nonzero entries) into one native function.
     pub fn compile_problem(&self) -> Result<CompiledProblem> {
+        if self.is_indexed() {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                "constrained problems of indexed formulas (parameters, data or sums) \
+                 are not compiled yet",
+            ));
+        }
         let n = self.vars().len();
         let mut outputs: Vec<NodeId> = vec![self.value()];
         outputs.extend_from_slice(self.gradient());

@@ -646,3 +646,17 @@ fn a_sum_using_the_index_of_the_sum_around_it_is_refused() {
     agree(&parse(text), &parse(flat), |k| 0.5 + 0.1 * k as f64);
     compiled_equals_interpreted(&parse(text), |k| 0.5 + 0.1 * k as f64);
 }
+
+#[test]
+fn constraints_on_indexed_formulas_are_refused_until_they_are_compiled() {
+    let arrays = Formula::parse("var x[1..2]\nx[1]^2 + x[2]^2\nsubject to x[1] >= 1")
+        .err()
+        .unwrap();
+    assert_eq!(
+        arrays.message,
+        "constraints on a formula with arrays of variables are not supported yet"
+    );
+    let sums = parse("param n = 2\nsum(i in 1..n, (a - i)^2)\nsubject to a <= 1");
+    let e = sums.compile_problem().err().unwrap();
+    assert!(e.message.contains("are not compiled yet"), "{}", e.message);
+}

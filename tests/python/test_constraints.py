@@ -39,10 +39,15 @@ def test_a_function_keeps_its_variable_order_when_constraints_are_added():
 
 
 def test_constraints_on_an_indexed_formula_are_refused_for_now():
-    # The library compiles constrained problems of scalar formulas only.
+    # Constraints on arrays of variables are refused (their Jacobian would
+    # need scatters), and constrained problems of formulas with parameters,
+    # data or sums are not compiled yet.
     f = slope.compile("param n = 3\nvar x[1..n]\nsum(i in 1..n, (x[i] - i)^2)", params={"n": 3})
-    with pytest.raises(ValueError, match="indexed formulas"):
+    with pytest.raises(ValueError, match="arrays of variables are not supported yet"):
         slope.minimize(f, np.zeros(3), constraints="x[1] + x[2] + x[3] <= 3")
+    g = slope.compile("param n = 3\nsum(i in 1..n, (a - i)^2)")
+    with pytest.raises(ValueError, match="indexed formulas"):
+        slope.minimize(g, np.zeros(1), constraints="a <= 1")
 
 
 def test_infeasible_constraints_do_not_succeed():
