@@ -70,7 +70,9 @@
 //!   parameters, arrays, data, loop indices in scope), checks arity, fixes
 //!   the variable order and builds the graph one subtree at a time (a sum's
 //!   body is lowered with its indices bound; an indexed `let` afresh at
-//!   each use); indices become affine forms (`lower/affine.rs`); each
+//!   each use: `lower/tree.rs`); declarations of parameters, arrays and
+//!   data are read first (`lower/declarations.rs`); indices become affine
+//!   forms (`lower/affine.rs`); each
 //!   `subject to` statement as one node `g = lhs - rhs` (turned round for
 //!   `>=`).
 //! - `constraint`: [`Constraint`] and [`ConstraintKind`], the constraints
@@ -104,6 +106,7 @@
 //!   with the gradient inlined, and `jit/region.rs` keeps each module's
 //!   code and data in one reservation, so 32-bit displacements always
 //!   reach. `jit/loops.rs` compiles indexed formulas' value and gradient
+//!   (reading their run-time inputs as `jit/loops/inputs.rs` lays them out)
 //!   as loops straight from the graph, fusing reductions over one range
 //!   and the scatters that share their loop. It holds the
 //!   crate's only `unsafe`.
@@ -147,7 +150,8 @@
 //!   that name the line and the column.
 //! - `random`: SplitMix64 points in a box, for multi-start searches and
 //!   checks; written out so that a seed names the same points everywhere.
-//! - `formula`: [`Formula`] and [`Expr`], which tie the stages together.
+//! - `formula`: [`Formula`] and [`Expr`], which tie the stages together;
+//!   `formula/partials.rs` prints arrays' partials as indexed closed forms.
 //! - `plot`: pictures of the function (`plot/function.rs`) with descent
 //!   paths over it (`plot/paths.rs`), and convergence charts; SVG or PNG
 //!   through plotters (PNG strokes anti-aliased by `plot/stroke.rs`), with
@@ -191,7 +195,7 @@
 // The front door: what a user of the library needs.
 pub use constraint::{Constraint, ConstraintKind};
 pub use error::{Detail, Error, ErrorKind, Limit, Result, Span};
-pub use formula::{Expr, Formula, Options};
+pub use formula::{ArrayTerm, Expr, Formula, Options};
 pub use graph::NodeId;
 pub use objective::{
     CompiledFormula, FiniteDifferences, FnObjective, InterpretedObjective, Negated, Objective,

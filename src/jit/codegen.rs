@@ -40,10 +40,10 @@ use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::JITModule;
-use cranelift_module::{DataDescription, DataId, FuncId, Linkage, Module};
+use cranelift_module::{DataDescription, DataId, FuncId, Module};
 
 use super::chunk::Plan;
-use super::libm::wrapper;
+use super::libm::declare;
 use super::lower::{Callee, Op, Operand, Program};
 use super::{MAX_INDEX, codegen_error, too_large};
 use crate::error::Error;
@@ -328,16 +328,7 @@ impl<'a> Generator<'a> {
         if let Some(&id) = self.imports.get(&callee) {
             return Ok(id);
         }
-        let (name, _) = wrapper(callee).ok_or_else(|| codegen_error("no wrapper"))?;
-        let mut sig = self.module.make_signature();
-        let arity = Op::Call(callee).arity();
-        sig.params
-            .extend(std::iter::repeat_n(AbiParam::new(types::F64), arity));
-        sig.returns.push(AbiParam::new(types::F64));
-        let id = self
-            .module
-            .declare_function(name, Linkage::Import, &sig)
-            .map_err(codegen_error)?;
+        let id = declare(self.module, callee)?;
         self.imports.insert(callee, id);
         Ok(id)
     }

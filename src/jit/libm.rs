@@ -7,8 +7,14 @@ use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_jit::JITBuilder;
 use cranelift_module::default_libcall_names;
 
-use super::lower::Callee;
+use cranelift_codegen::ir::{AbiParam, types};
+use cranelift_jit::JITModule;
+use cranelift_module::{FuncId, Linkage, Module};
+
+use super::codegen_error;
+use super::lower::{Callee, Op};
 use crate::builtins::{self, Func};
+use crate::error::Error;
 
 /// Settings and symbols for a module; [`region::build`](super::region::build) adds its memory.
 pub(super) fn module_builder(isa: &OwnedTargetIsa) -> JITBuilder {
@@ -90,6 +96,20 @@ extern "C" fn slope_floor(x: f64) -> f64 {
 /// Cranelift's `ceil` without SSE4.1.
 extern "C" fn slope_ceil(x: f64) -> f64 {
     x.ceil()
+}
+
+/// Declares in `module` the wrapper a call to `callee` calls: its symbol,
+/// with one `f64` parameter per argument and an `f64` result.
+pub(super) fn declare(module: &mut JITModule, callee: Callee) -> Result<FuncId, Error> {
+    let (name, _) = wrapper(callee).ok_or_else(|| codegen_error("no wrapper"))?;
+    let mut sig = module.make_signature();
+    let arity = Op::Call(callee).arity();
+    sig.params
+        .extend(std::iter::repeat_n(AbiParam::new(types::F64), arity));
+    sig.returns.push(AbiParam::new(types::F64));
+    module
+        .declare_function(name, Linkage::Import, &sig)
+        .map_err(codegen_error)
 }
 
 /// The symbol and address of the function a call instruction calls.

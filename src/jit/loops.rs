@@ -26,74 +26,24 @@ use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{AbiParam, InstBuilder, MemFlagsData, Value, types};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_jit::JITModule;
-use cranelift_module::{FuncId, Linkage, Module};
+use cranelift_module::{FuncId, Module};
+
+mod inputs;
+
+pub use inputs::InputBuffers;
+use inputs::{Inputs, array_blocks};
 
 use super::codegen_error;
-use super::libm::wrapper;
-use super::lower::{Callee, Op};
+use super::libm::declare;
+use super::lower::Callee;
 use super::region::{self, NativeCode};
 use crate::ast::ReduceOp;
-use crate::bind::{Frame, MAX_LEVELS};
+use crate::bind::MAX_LEVELS;
 use crate::builtins::{Func, small_integer};
 use crate::diff::Scatter;
 use crate::error::Result;
 use crate::eval::{ScatterGroup, loop_body, scatter_groups};
 use crate::graph::{Affine, Graph, Node, NodeId, Range, Read, Reduce, Source, Symbol, reachable};
-
-/// The run-time inputs of the code, laid out for it by [`Frame::inputs`].
-#[repr(C)]
-pub struct Inputs {
-    /// `[n_vars, int_params.., per array: offset, per dimension: lo, len]`.
-    ints: *const i64,
-    /// The parameters' values.
-    floats: *const f64,
-    /// Each data column's first element.
-    data: *const *const f64,
-}
-
-/// The buffers `Inputs` points into, built from a `Frame`.
-#[derive(Clone, Debug, Default)]
-pub struct InputBuffers {
-    ints: Vec<i64>,
-    floats: Vec<f64>,
-    data: Vec<Vec<f64>>,
-    n_vars: usize,
-}
-
-impl Frame {
-    /// The frame as the native code reads it.
-    pub fn inputs(&self, n_vars: usize) -> InputBuffers {
-        let mut ints = vec![n_vars as i64];
-        ints.extend_from_slice(&self.int_params);
-        for p in &self.arrays {
-            ints.push(p.offset as i64);
-            for &(lo, len) in &p.dims {
-                ints.push(lo);
-                ints.push(len as i64);
-            }
-        }
-        InputBuffers {
-            ints,
-            floats: self.params.clone(),
-            data: self.data.clone(),
-            n_vars,
-        }
-    }
-}
-
-/// Where an array's block starts in [`Inputs::ints`]: after `n_vars`, the
-/// parameters and the blocks of the arrays before it.
-fn array_blocks(n_params: usize, ranks: &[usize]) -> Vec<usize> {
-    let mut at = 1 + n_params;
-    ranks
-        .iter()
-        .map(|r| {
-            let start = at;
-            at += 1 + 2 * r;
-            start
-        })
-        .collect()
-}
 
 /// Native code for an indexed formula's value, or value and gradient.
 pub struct LoopCode {
@@ -572,16 +522,7 @@ impl Emitter<'_, '_> {
         let id = match self.imports.get(&callee) {
             Some(&id) => id,
             None => {
-                let (name, _) = wrapper(callee).ok_or_else(|| codegen_error("no wrapper"))?;
-                let mut sig = self.module.make_signature();
-                let arity = Op::Call(callee).arity();
-                sig.params
-                    .extend(std::iter::repeat_n(AbiParam::new(types::F64), arity));
-                sig.returns.push(AbiParam::new(types::F64));
-                let id = self
-                    .module
-                    .declare_function(name, Linkage::Import, &sig)
-                    .map_err(codegen_error)?;
+                let id = declare(self.module, callee)?;
                 self.imports.insert(callee, id);
                 id
             }

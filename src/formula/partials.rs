@@ -1,0 +1,227 @@
+//! The partials of arrays of variables as indexed closed forms: one term
+//! per scatter, its loop index written in `k`.
+
+use super::*;
+use crate::graph::{Affine, Range, Source, Symbol};
+
+impl Formula {
+    /// The partial derivatives with respect to each array's elements, as
+    /// indexed closed forms: per array, its terms, each with the range of
+    /// `k` where it adds to `df/dx[k]` (`-400*x[k]*(x[k+1] - x[k]^2) - 2*(1 -
+    /// x[k])` for `k in 1..n-1`, `200*(x[k] - x[k-1]^2)` for `k in 2..n`).
+    /// A term whose element is not `k` plus a constant, in one loop, is
+    /// given as the loop that adds it (`for i in 1..n: x[2*i] += ...`).
+    pub fn array_partials(&self, latex: bool) -> Result<Vec<(String, Vec<ArrayTerm>)>> {
+        let mut out: Vec<(String, Vec<ArrayTerm>)> = self
+            .array_names
+            .iter()
+            .map(|a| (a.clone(), Vec::new()))
+            .collect();
+        let k_level = crate::bind::MAX_LEVELS as u32;
+        let mut levels = self.indexed.levels.clone();
+        levels.resize(k_level as usize + 1, String::new());
+        let taken = |name: &str| {
+            self.indexed.levels.iter().any(|l| l == name)
+                || self.vars[..self.n_scalars].iter().any(|v| v == name)
+                || self.param_names.iter().any(|p| p == name)
+                || self.array_names.iter().any(|a| a == name)
+                || self.data_names.iter().any(|d| d == name)
+        };
+        let k = ["k", "m", "kk"]
+            .into_iter()
+            .find(|n| !taken(n))
+            .unwrap_or("k_")
+            .to_string();
+        levels[k_level as usize] = k.clone();
+        let syntax = if latex {
+            print::Syntax::Latex
+        } else {
+            print::Syntax::Slope
+        };
+        for s in &self.scatters {
+            let Source::Var(a) = s.target.source else {
+                continue;
+            };
+            let closed = closed_form(s, k_level);
+            let mut names = self.names();
+            names.levels = &levels;
+            let term = match &closed {
+                Some(c) => {
+                    names.subst = Some((c.level, &c.by));
+                    let value = print::print(&self.graph, s.value, names, syntax)?;
+                    let sums: Vec<String> = c
+                        .remaining
+                        .iter()
+                        .map(|(l, r)| {
+                            let p = print::affine_text(names, syntax, &r.lo);
+                            let q = print::affine_text(names, syntax, &r.hi);
+                            format!("{} in {p}..{q}", levels[*l as usize])
+                        })
+                        .collect();
+                    let text = if sums.is_empty() {
+                        value
+                    } else {
+                        format!("sum({}, {value})", sums.join(", "))
+                    };
+                    let (lo, hi) = (
+                        print::affine_text(names, syntax, &c.lo),
+                        print::affine_text(names, syntax, &c.hi),
+                    );
+                    let range = if c.lo == c.hi {
+                        format!("{k} = {lo}")
+                    } else {
+                        format!("{k} in {lo}..{hi}")
+                    };
+                    ArrayTerm {
+                        text,
+                        range: Some(range),
+                    }
+                }
+                None => {
+                    let value = print::print(&self.graph, s.value, names, syntax)?;
+                    let loops: Vec<String> = s
+                        .loops
+                        .iter()
+                        .flat_map(|r| {
+                            r.ranges
+                                .iter()
+                                .enumerate()
+                                .map(move |(j, g)| (r.level + j as u32, g))
+                        })
+                        .map(|(l, g)| {
+                            format!(
+                                "{} in {}..{}",
+                                levels[l as usize],
+                                print::affine_text(names, syntax, &g.lo),
+                                print::affine_text(names, syntax, &g.hi)
+                            )
+                        })
+                        .collect();
+                    let index: Vec<String> = s
+                        .target
+                        .index
+                        .iter()
+                        .map(|i| print::affine_text(names, syntax, i))
+                        .collect();
+                    ArrayTerm {
+                        text: value,
+                        range: Some(format!(
+                            "the element {}[{}], for {}",
+                            self.array_names[a as usize],
+                            index.join(","),
+                            loops.join(", ")
+                        )),
+                    }
+                }
+            };
+            out[a as usize].1.push(term);
+        }
+        Ok(out)
+    }
+}
+
+/// One term of the partial derivative of an array's element: what it
+/// adds, and for which elements.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ArrayTerm {
+    /// The term, in slope syntax or LaTeX.
+    pub text: String,
+    /// Where it holds: `k in 1..n-1`, or the element and loops that add it.
+    pub range: Option<String>,
+}
+
+/// A scatter as a closed form in `k`: the loop level that `k` replaces,
+/// what the level is in terms of `k`, the range of `k`, and the loops that
+/// remain as a sum.
+struct ClosedForm {
+    level: u32,
+    by: Affine,
+    lo: Affine,
+    hi: Affine,
+    remaining: Vec<(u32, Range)>,
+}
+
+/// The closed form of a scatter whose target is `k = ±level + rest`, one
+/// dimension, with the level's range free of other levels.
+fn closed_form(s: &Scatter, k_level: u32) -> Option<ClosedForm> {
+    let [target] = &s.target.index[..] else {
+        return None;
+    };
+    let levels: Vec<(u32, i64)> = target
+        .terms
+        .iter()
+        .filter_map(|(sym, c)| match sym {
+            Symbol::Level(l) => Some((*l, *c)),
+            Symbol::Param(_) => None,
+        })
+        .collect();
+    if levels.is_empty() {
+        // One element, outside loops: `k` is the index itself.
+        return Some(ClosedForm {
+            level: k_level,
+            by: Affine::symbol(Symbol::Level(k_level)),
+            lo: target.clone(),
+            hi: target.clone(),
+            remaining: s
+                .loops
+                .iter()
+                .flat_map(|r| {
+                    r.ranges
+                        .iter()
+                        .enumerate()
+                        .map(move |(j, g)| (r.level + j as u32, g.clone()))
+                })
+                .collect(),
+        });
+    }
+    let [(level, coef)] = levels[..] else {
+        return None;
+    };
+    if coef.abs() != 1 {
+        return None;
+    }
+    let all: Vec<(u32, Range)> = s
+        .loops
+        .iter()
+        .flat_map(|r| {
+            r.ranges
+                .iter()
+                .enumerate()
+                .map(move |(j, g)| (r.level + j as u32, g.clone()))
+        })
+        .collect();
+    let (_, range) = all.iter().find(|(l, _)| *l == level)?;
+    if range.lo.levels() != 0 || range.hi.levels() != 0 {
+        return None;
+    }
+    let rest = Affine {
+        constant: target.constant,
+        terms: target
+            .terms
+            .iter()
+            .filter(|(sym, _)| *sym != Symbol::Level(level))
+            .copied()
+            .collect(),
+    };
+    // k = coef*level + rest, so level = coef*(k - rest).
+    let k = Affine::symbol(Symbol::Level(k_level));
+    let by = k.combine(coef, &rest, -coef)?;
+    let (lo, hi) = if coef == 1 {
+        (
+            range.lo.combine(1, &rest, 1)?,
+            range.hi.combine(1, &rest, 1)?,
+        )
+    } else {
+        (
+            rest.combine(1, &range.hi, -1)?,
+            rest.combine(1, &range.lo, -1)?,
+        )
+    };
+    Some(ClosedForm {
+        level,
+        by,
+        lo,
+        hi,
+        remaining: all.into_iter().filter(|(l, _)| *l != level).collect(),
+    })
+}
