@@ -79,15 +79,8 @@ impl Formula {
                 }
                 None => {
                     let value = print::print(&self.graph, s.value, names, syntax)?;
-                    let loops: Vec<String> = s
-                        .loops
-                        .iter()
-                        .flat_map(|r| {
-                            r.ranges
-                                .iter()
-                                .enumerate()
-                                .map(move |(j, g)| (r.level + j as u32, g))
-                        })
+                    let loops: Vec<String> = indices(&s.loops)
+                        .into_iter()
                         .map(|(l, g)| {
                             format!(
                                 "{} in {}..{}",
@@ -162,16 +155,7 @@ fn closed_form(s: &Scatter, k_level: u32) -> Option<ClosedForm> {
             by: Affine::symbol(Symbol::Level(k_level)),
             lo: target.clone(),
             hi: target.clone(),
-            remaining: s
-                .loops
-                .iter()
-                .flat_map(|r| {
-                    r.ranges
-                        .iter()
-                        .enumerate()
-                        .map(move |(j, g)| (r.level + j as u32, g.clone()))
-                })
-                .collect(),
+            remaining: indices(&s.loops),
         });
     }
     let [(level, coef)] = levels[..] else {
@@ -180,16 +164,7 @@ fn closed_form(s: &Scatter, k_level: u32) -> Option<ClosedForm> {
     if coef.abs() != 1 {
         return None;
     }
-    let all: Vec<(u32, Range)> = s
-        .loops
-        .iter()
-        .flat_map(|r| {
-            r.ranges
-                .iter()
-                .enumerate()
-                .map(move |(j, g)| (r.level + j as u32, g.clone()))
-        })
-        .collect();
+    let all = indices(&s.loops);
     let (_, range) = all.iter().find(|(l, _)| *l == level)?;
     if range.lo.levels() != 0 || range.hi.levels() != 0 {
         return None;
@@ -224,4 +199,17 @@ fn closed_form(s: &Scatter, k_level: u32) -> Option<ClosedForm> {
         hi,
         remaining: all.into_iter().filter(|(l, _)| *l != level).collect(),
     })
+}
+
+/// Every index of a nest of loops, outermost first: its level and range.
+fn indices(loops: &[crate::graph::Reduce]) -> Vec<(u32, Range)> {
+    loops
+        .iter()
+        .flat_map(|r| {
+            r.ranges
+                .iter()
+                .enumerate()
+                .map(move |(j, g)| (r.level + j as u32, g.clone()))
+        })
+        .collect()
 }
