@@ -312,7 +312,7 @@ def chebyquad(n=8):
     return n, [j / (n + 1) for j in range(1, n + 1)], lets, squares(r)
 
 
-# (number, name, writer, known minima f* (global first), the paper's note).
+# (the paper's number, name, the function writing the problem).
 PROBLEMS = [
     (1, "rosenbrock", rosenbrock),
     (2, "freudenstein_roth", freudenstein_roth),
