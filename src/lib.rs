@@ -153,7 +153,9 @@
 //! - `formula`: [`Formula`] and [`Expr`], which tie the stages together;
 //!   `formula/partials.rs` prints arrays' partials as indexed closed forms.
 //! - `plot`: pictures of the function (`plot/function.rs`) with descent
-//!   paths over it (`plot/paths.rs`), and convergence charts; SVG or PNG
+//!   paths over it (`plot/paths.rs`), convergence charts, and Dolan–Moré
+//!   performance profiles (`plot/profile.rs`, drawn by `benches/mgh.rs`
+//!   from slope's and scipy's runs on the MGH set); SVG or PNG
 //!   through plotters (PNG strokes anti-aliased by `plot/stroke.rs`), with
 //!   a bundled font.
 //! - `builtins`: the functions and constants of the language.

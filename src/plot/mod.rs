@@ -1,7 +1,7 @@
 //! Pictures: the function (a line for one variable, a filled contour map
 //! for two, a slice through a point for more), the descent paths over it,
-//! convergence charts, and fitted models (`fit.rs`). Rendering only: the
-//! caller writes the bytes.
+//! convergence charts, fitted models (`fit.rs`) and performance profiles
+//! (`profile.rs`). Rendering only: the caller writes the bytes.
 //!
 //! Both formats come from plotters: SVG through its SVG backend, PNG through
 //! its bitmap backend into a buffer that the `png` crate encodes. Text uses a
@@ -14,6 +14,7 @@ mod convergence;
 mod fit;
 mod function;
 mod paths;
+mod profile;
 mod stroke;
 
 use std::fmt::Display;
@@ -29,6 +30,7 @@ pub use convergence::{ConvergencePlot, Series, render_convergence};
 pub use fit::{FitPlot, render_fit};
 pub use function::{Axes, FunctionPlot, render_function};
 pub use paths::{Path, path_range};
+pub use profile::{Profile, ProfilePlot, Solver, fraction_within, render_profile};
 
 /// The picture formats, chosen by a file's extension.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

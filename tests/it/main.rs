@@ -12,12 +12,15 @@ mod indexed;
 mod indexed_props;
 mod language;
 mod limits;
+mod mgh;
 mod mgh_indexed;
 mod min;
 mod native;
 mod nist;
 mod plot;
 mod precision;
+#[path = "../shared/problem_file.rs"]
+mod problem_file;
 mod properties;
 #[path = "../shared/range.rs"]
 mod range;

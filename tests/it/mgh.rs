@@ -1,0 +1,94 @@
+//! The Moré–Garbow–Hillstrom problems of `tests/data/mgh.txt` and their
+//! bound-constrained variants (`tests/data/mgh_bounds.txt`), minimised
+//! from the standard starts with default settings: each run must end at a
+//! listed minimum (f within 1e-6 of f*, relative to max(1, |f*|)), except
+//! the known failures below, each with why. The evaluation counts against
+//! scipy's are the benchmark's business (`cargo bench --bench mgh`).
+
+use slope::optim::Outcome;
+use slope::{CompiledFormula, Formula, Method, Settings, minimize};
+
+use crate::problem_file::{self, Problem};
+
+fn problems() -> Vec<Problem> {
+    let mut all = problem_file::parse(include_str!("../data/mgh.txt"));
+    all.extend(problem_file::parse(include_str!("../data/mgh_bounds.txt")));
+    all
+}
+
+fn solve(p: &Problem, method: Method) -> Outcome {
+    let f = Formula::parse(&p.formula).unwrap_or_else(|e| panic!("{}: {e}", p.name));
+    let start = f
+        .point(&p.start)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.name));
+    let newton = matches!(method, Method::Newton { .. });
+    let mut objective = CompiledFormula::new(&f, newton).unwrap();
+    let settings = Settings {
+        bounds: p.box_of(&f),
+        ..Settings::new(method)
+    };
+    minimize(&mut objective, &start, &settings).unwrap()
+}
+
+/// Runs `method` on every problem; the names of those that miss every
+/// listed minimum must be `known`, in order.
+fn every_problem_reaches_a_minimum(method: Method, known: &[(&str, &str)]) {
+    let mut failed = Vec::new();
+    let mut table = format!(
+        "{}\nproblem                             f*                 f found            evals  reason      pass\n",
+        method.name()
+    );
+    for p in &problems() {
+        let out = solve(p, method);
+        let ok = p.reaches(out.f);
+        table.push_str(&format!(
+            "{:<35} {:<18.10e} {:<18.10e} {:<6} {:<11} {}\n",
+            p.name,
+            p.fstars[0],
+            out.f,
+            out.evaluations,
+            out.reason.name(),
+            if ok { "yes" } else { "NO" }
+        ));
+        if !ok {
+            failed.push(p.name.clone());
+        }
+    }
+    println!("{table}");
+    let known: Vec<&str> = known.iter().map(|(n, _)| *n).collect();
+    assert_eq!(failed, known, "\n{table}");
+}
+
+#[test]
+fn lbfgs_reaches_a_listed_minimum() {
+    every_problem_reaches_a_minimum(
+        Method::lbfgs(),
+        &[
+            (
+                "mgh10_meyer",
+                "badly scaled (x1 = 0.0056 beside x2 = 6181): stops by ftol-rel at f = 1.12e5 \
+                 after 39 evaluations, as scipy's L-BFGS-B does (1.12e5 after 33)",
+            ),
+            (
+                "mgh14_wood",
+                "ends at the saddle point near f = 7.877 and says so (`saddle`); scipy's \
+                 L-BFGS-B ends there too",
+            ),
+            (
+                "mgh03b_powell_badly_scaled",
+                "stops by ftol-rel at f = 3.7e-3, above the box's 3.96e-5: the bound x2 <= 5.05 \
+                 is active and x1 ~ 2e-5 must be found to 1e-11 in a valley 1e4 times steeper \
+                 across than along",
+            ),
+            (
+                "mgh10b_meyer",
+                "as mgh10: stops by ftol-rel at f = 1.11e5 (the box's minimum is 3.12e4)",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn newton_reaches_a_listed_minimum() {
+    every_problem_reaches_a_minimum(Method::newton(), &[]);
+}
