@@ -34,6 +34,11 @@ pub enum Func {
     Max,
     Atan2,
     Hypot,
+    /// `a*ln(b)`, and 0 where `a` is 0 (as scipy's `xlogy`). Not a name
+    /// the parser knows: the differentiator writes it for the derivative of
+    /// `b^e` in `e`, `b^e*ln(b)`, whose limit at `b = 0` (for `e > 0`) is 0
+    /// where the plain product is `0*(-inf)`, NaN. It prints as `a*ln(b)`.
+    Xlogy,
 }
 
 /// Where a function's derivative jumps: the places a finite difference
@@ -119,6 +124,7 @@ impl Func {
             Func::Max => "max",
             Func::Atan2 => "atan2",
             Func::Hypot => "hypot",
+            Func::Xlogy => "xlogy",
         }
     }
 
@@ -145,7 +151,7 @@ impl Func {
             | Func::Sign
             | Func::Floor
             | Func::Ceil => 1,
-            Func::Min | Func::Max | Func::Atan2 | Func::Hypot => 2,
+            Func::Min | Func::Max | Func::Atan2 | Func::Hypot | Func::Xlogy => 2,
         }
     }
 
@@ -175,7 +181,8 @@ impl Func {
             | Func::Log2
             | Func::Log10
             | Func::Cbrt
-            | Func::Hypot => None,
+            | Func::Hypot
+            | Func::Xlogy => None,
         }
     }
 
@@ -203,7 +210,7 @@ impl Func {
             Func::Sign => sign(x),
             Func::Floor => x.floor(),
             Func::Ceil => x.ceil(),
-            Func::Min | Func::Max | Func::Atan2 | Func::Hypot => f64::NAN,
+            Func::Min | Func::Max | Func::Atan2 | Func::Hypot | Func::Xlogy => f64::NAN,
         }
     }
 
@@ -214,8 +221,20 @@ impl Func {
             Func::Max => max(a, b),
             Func::Atan2 => a.atan2(b),
             Func::Hypot => a.hypot(b),
+            Func::Xlogy => xlogy(a, b),
             _ => f64::NAN,
         }
+    }
+}
+
+/// `a*ln(b)`, 0 where `a = 0` and `b` is not NaN: `0*ln(0)` is the limit
+/// 0, and `0*ln(-1)` is 0 too, as in scipy's `xlogy` (a zero adjoint or
+/// factor contributes nothing, whatever the other is).
+pub fn xlogy(a: f64, b: f64) -> f64 {
+    if a == 0.0 && !b.is_nan() {
+        0.0
+    } else {
+        a * b.ln()
     }
 }
 

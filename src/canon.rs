@@ -453,10 +453,12 @@ impl Graph {
     /// products flattened however large: the form the printed text of `id`
     /// reads back as. `None` if `id` is already in that form, which it is
     /// unless it holds products nested in products (the prefix and suffix
-    /// products of the reverse sweep, large products kept whole).
+    /// products of the reverse sweep, large products kept whole) or an
+    /// `xlogy`, which reads back as `a*ln(b)`.
     pub(crate) fn flattened(&self, id: NodeId) -> Option<(Graph, NodeId)> {
         let nodes = crate::graph::reachable(self, &[id]);
-        if !nodes.iter().any(|&n| self.is_chain(n)) {
+        let rewritten = |n: NodeId| matches!(self.node(n), Node::Call2(Func::Xlogy, _));
+        if !nodes.iter().any(|&n| self.is_chain(n) || rewritten(n)) {
             return None;
         }
         let mut g = Graph::new();
@@ -471,6 +473,12 @@ impl Graph {
                 Node::Product(fs) => g.product(&fs.iter().map(m).collect::<Vec<_>>()),
                 Node::Pow([b, e]) => g.pow(m(b), m(e)),
                 Node::Call1(f, [a]) => g.call1(*f, m(a)),
+                // Printed as the product it equals wherever `ln(b)` is
+                // finite (it is also 0 at a = 0, which the text omits).
+                Node::Call2(Func::Xlogy, [a, b]) => {
+                    let ln = g.call1(Func::Ln, m(b));
+                    g.mul(m(a), ln)
+                }
                 Node::Call2(f, [a, b]) => g.call2(*f, m(a), m(b)),
                 Node::Param(_) | Node::Index(_) | Node::Read(_) => g.leaf(self.node(n).clone()),
                 Node::Reduce(r, [body]) => g.reduce(r.as_ref().clone(), m(body)),

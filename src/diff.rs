@@ -328,9 +328,17 @@ fn local_derivatives(g: &mut Graph, id: NodeId) -> Vec<(NodeId, NodeId)> {
                         let p = g.pow(b, e1);
                         out.push((b, g.mul(e, p)));
                     }
+                    // b^e*ln(b), which is 0 at b = 0 (for e > 0) where the
+                    // product would be 0*(-inf): `xlogy` says so. A
+                    // constant base keeps ln(b) as a coefficient.
                     if varies(g, e) {
-                        let ln = g.call1(Func::Ln, b);
-                        out.push((e, g.mul(id, ln)));
+                        let d = if varies(g, b) {
+                            g.call2(Func::Xlogy, id, b)
+                        } else {
+                            let ln = g.call1(Func::Ln, b);
+                            g.mul(id, ln)
+                        };
+                        out.push((e, d));
                     }
                 }
             }
@@ -469,7 +477,7 @@ fn unary_derivative(g: &mut Graph, f: Func, a: NodeId, y: NodeId) -> Option<Node
         }
         Func::Abs => g.call1(Func::Sign, a),
         Func::Sign | Func::Floor | Func::Ceil => return None,
-        Func::Min | Func::Max | Func::Atan2 | Func::Hypot => return None,
+        Func::Min | Func::Max | Func::Atan2 | Func::Hypot | Func::Xlogy => return None,
     })
 }
 
@@ -501,6 +509,7 @@ fn binary_derivatives(g: &mut Graph, f: Func, a: NodeId, b: NodeId, y: NodeId) -
             (da, g.div(na, r2))
         }
         Func::Hypot => (g.div(a, y), g.div(b, y)),
+        Func::Xlogy => (g.call1(Func::Ln, b), g.div(a, b)),
         _ => {
             let zero = g.constant(0.0);
             (zero, zero)

@@ -691,6 +691,8 @@ fn latex_function(f: Func) -> &'static str {
         Func::Max => "\\max",
         Func::Atan2 => "\\operatorname{atan2}",
         Func::Hypot => "\\operatorname{hypot}",
+        // Never reached: `print` rewrites it as `a \\ln(b)` first.
+        Func::Xlogy => "\\operatorname{xlogy}",
     }
 }
 

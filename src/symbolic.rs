@@ -277,6 +277,12 @@ impl Normaliser<'_> {
                     let arg = self.fetch(&memo, &a)?;
                     self.call1(f, arg)?
                 }
+                // Equal to `a*ln(b)` wherever that is defined.
+                &Node::Call2(Func::Xlogy, [a, b]) => {
+                    let (ra, rb) = (self.fetch(&memo, &a)?, self.fetch(&memo, &b)?);
+                    let ln = self.call1(Func::Ln, rb)?;
+                    self.mul(&ra, &ln)?
+                }
                 &Node::Call2(f, [a, b]) => {
                     let (ra, rb) = (self.fetch(&memo, &a)?, self.fetch(&memo, &b)?);
                     let folded = match (ra.as_constant(), rb.as_constant()) {
@@ -335,7 +341,8 @@ impl Normaliser<'_> {
             | Func::Min
             | Func::Max
             | Func::Atan2
-            | Func::Hypot => monomial(self.atom(Key::Call1(f, arg), Kind::Plain), 1),
+            | Func::Hypot
+            | Func::Xlogy => monomial(self.atom(Key::Call1(f, arg), Kind::Plain), 1),
         })
     }
 

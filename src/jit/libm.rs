@@ -30,7 +30,7 @@ pub(super) fn module_builder(isa: &OwnedTargetIsa) -> JITBuilder {
             builder.symbol(name, ptr);
         }
     }
-    for callee in [Callee::Pow, Callee::Powf] {
+    for callee in [Callee::F2(Func::Xlogy), Callee::Pow, Callee::Powf] {
         if let Some((name, ptr)) = wrapper(callee) {
             builder.symbol(name, ptr);
         }
@@ -80,6 +80,10 @@ extern "C" fn slope_hypot(a: f64, b: f64) -> f64 {
     Func::Hypot.apply2(a, b)
 }
 
+extern "C" fn slope_xlogy(a: f64, b: f64) -> f64 {
+    Func::Xlogy.apply2(a, b)
+}
+
 extern "C" fn slope_pow(x: f64, y: f64) -> f64 {
     builtins::pow(x, y)
 }
@@ -119,6 +123,7 @@ pub(super) fn wrapper(callee: Callee) -> Option<(&'static str, *const u8)> {
         Callee::F1(f) => wrapper1(f),
         Callee::F2(Func::Atan2) => Some(("slope_atan2", slope_atan2 as F2 as *const u8)),
         Callee::F2(Func::Hypot) => Some(("slope_hypot", slope_hypot as F2 as *const u8)),
+        Callee::F2(Func::Xlogy) => Some(("slope_xlogy", slope_xlogy as F2 as *const u8)),
         Callee::F2(_) => None,
         Callee::Pow => Some(("slope_pow", slope_pow as F2 as *const u8)),
         Callee::Powf => Some(("slope_powf", slope_powf as F2 as *const u8)),
