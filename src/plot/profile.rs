@@ -163,7 +163,8 @@ fn panel<DB: DrawingBackend>(
             .configure_mesh()
             .light_line_style(RGBColor(240, 240, 240))
             .bold_line_style(RGBColor(215, 215, 215))
-            .x_labels(end as usize + 1)
+            // At most nine labels: past that, 4096, 8192, … run together.
+            .x_labels((end as usize + 1).min(9))
             .y_labels(6)
             .x_desc(format!(
                 "within this factor of the fewest {} (log scale)",
