@@ -3,8 +3,9 @@
 //!
 //! - `fit_pass/{slope,hand_written}/{100,1000000}`: one pass over the rows
 //!   at fixed parameters. `slope` is [`Model::residuals_and_jacobian`]: the
-//!   compiled model called once per row, writing the residuals and the
-//!   Jacobian (what each Levenberg–Marquardt iteration evaluates);
+//!   compiled loop over the rows called once per block of 64 rows, the
+//!   residuals and the Jacobian written out (what each Levenberg–Marquardt
+//!   iteration evaluates);
 //!   `hand_written` computes the residuals, JᵀJ and Jᵀr in one fused loop
 //!   with the derivatives written out and inlined by rustc (what a
 //!   normal-equations Gauss–Newton step needs).

@@ -108,7 +108,9 @@
 //!   reach. `jit/loops.rs` compiles indexed formulas' value and gradient
 //!   (reading their run-time inputs as `jit/loops/inputs.rs` lays them out)
 //!   as loops straight from the graph, fusing reductions over one range
-//!   and the scatters that share their loop. It holds the
+//!   and the scatters that share their loop; `jit/loops/rows.rs` emits,
+//!   with the same emitter, a fit model's value and partials as one loop
+//!   over a range of data rows. It holds the
 //!   crate's only `unsafe`.
 //! - [`fd`]: finite-difference gradients (forward, backward, central,
 //!   Richardson), the estimates exact gradients are measured against.
@@ -138,8 +140,8 @@
 //!   multipliers and the infeasibility tests); the native branch for plain gd (`native.rs`); many runs from random starts
 //!   (`multistart.rs`).
 //! - [`fit`]: models fitted to data, `y ~ MODEL`: the model compiled once
-//!   to one native function giving its value and its parameter gradient
-//!   per row (`fit/mod.rs`), Levenberg–Marquardt after MINPACK with bounds
+//!   to one native loop giving its value and its parameter gradient for
+//!   each row of a block (`fit/mod.rs`), Levenberg–Marquardt after MINPACK with bounds
 //!   and robust losses, polished by Gauss–Newton steps at the end
 //!   (`fit/lm.rs`, Moré's λ search in `fit/lmpar.rs`, the running QR each
 //!   pass folds its rows into in `fit/stream.rs`,
@@ -184,7 +186,8 @@
 //! - Compiled code and the interpreter perform the same operations in the
 //!   same order, so they agree to the bit (tests allow 4 ulps).
 //! - `unsafe` lives only in `jit/compiled.rs`, `jit/descent.rs`,
-//!   `jit/loops.rs` and `jit/region.rs`, each block with a `SAFETY:` note.
+//!   `jit/loops.rs`, `jit/loops/rows.rs` and `jit/region.rs`, each block
+//!   with a `SAFETY:` note.
 //! - Compiled loops read arrays without bounds checks: binding checked
 //!   every read's whole range against its array's extent, and the code
 //!   runs only with the frame it was bound with.

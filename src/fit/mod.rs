@@ -22,11 +22,13 @@
 //!
 //! The model `y ~ MODEL` is parsed with the formula machinery under an
 //! explicit variable order, parameters first and then the predictors (the
-//! columns it reads), and one native function is compiled that returns, for
-//! one row, the model's value and its partial derivatives with respect to
-//! the parameters. A fit calls it once per row per pass, in one loop,
-//! folding the weighted residuals `(yᵢ − m(rowᵢ))/σᵢ` and the rows of the
-//! Jacobian into a running QR (`stream.rs`), so the Jacobian is never
+//! columns it reads), and one native loop over the rows is compiled that
+//! writes, for each row of a range, the model's value and its partial
+//! derivatives with respect to the parameters (`jit::RowCode`; the data
+//! are run-time inputs, so new data need no compilation). A pass calls it
+//! once per block of rows, folding the weighted residuals
+//! `(yᵢ − m(rowᵢ))/σᵢ` and the rows of the Jacobian into a running QR
+//! (`stream.rs`) while the block is in the cache, so the Jacobian is never
 //! stored; the solver is Levenberg–Marquardt after MINPACK (`lm.rs`,
 //! `lmpar.rs`, `qr.rs`), with bounds and robust losses (`loss.rs`), and the
 //! statistics come from the R at the solution (`stats.rs`, `student.rs`).
@@ -35,7 +37,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind, Result, Span};
 use crate::formula::{Formula, Options as FormulaOptions};
-use crate::jit::Compiled;
+use crate::jit::RowCode;
 use crate::lower::{is_identifier, quoted_list};
 use crate::optim::{Bound, Reason};
 use crate::parse::Limits;
@@ -63,8 +65,9 @@ pub struct Model {
     params: Vec<String>,
     predictors: Vec<String>,
     formula: Formula,
-    /// Outputs: the model's value, then ∂m/∂pⱼ for each parameter.
-    code: Arc<Compiled>,
+    /// Outputs: the model's value, then ∂m/∂pⱼ for each parameter, for a
+    /// block of rows at a time.
+    code: Arc<RowCode>,
 }
 
 impl std::fmt::Debug for Model {
@@ -301,7 +304,7 @@ impl Model {
         let formula = Formula::parse_with(body, &options).map_err(shift)?;
         let mut outputs = vec![formula.value()];
         outputs.extend_from_slice(&formula.gradient()[..params.len()]);
-        let code = Compiled::compile(formula.graph(), &outputs, formula.vars().len())?;
+        let code = RowCode::compile(formula.graph(), &outputs, params.len(), predictors.len())?;
         Ok(Model {
             response: response.to_string(),
             params,
@@ -335,10 +338,14 @@ impl Model {
     pub fn predict(&self, params: &[f64], data: &[(&str, &[f64])]) -> Result<Vec<f64>> {
         crate::objective::check_len("the parameters", params.len(), self.params.len())?;
         let (columns, rows) = self.columns(data, &self.predictors)?;
-        let mut rows_eval = RowEval::new(self, &columns, rows);
-        Ok((0..rows)
-            .map(|i| rows_eval.value_at(params, i))
-            .collect::<Vec<_>>())
+        let mut eval = RowEval::new(self, &columns, rows);
+        let mut values = Vec::with_capacity(rows);
+        for lo in (0..rows).step_by(BLOCK) {
+            let hi = (lo + BLOCK).min(rows);
+            eval.block(params, lo..hi);
+            values.extend_from_slice(&eval.block[..hi - lo]);
+        }
+        Ok(values)
     }
 
     /// One pass over the rows, as each Levenberg–Marquardt iteration makes
@@ -370,11 +377,10 @@ impl Model {
                 ),
             ));
         }
-        let weights = vec![1.0; rows];
         let mut problem = Rows {
             eval: RowEval::new(self, &columns[1..], rows),
             y: columns[0],
-            w: &weights,
+            w: None,
             rounding: 0.0,
         };
         let mut store = Store {
@@ -446,7 +452,7 @@ impl Model {
         let mut problem = Rows {
             eval: RowEval::new(self, predictors, rows),
             y,
-            w: &weights,
+            w: Some(&weights),
             rounding: 0.0,
         };
         let stop = match levenberg_marquardt(&mut problem, &start, &bounds, &control) {
@@ -627,13 +633,18 @@ fn shift_span(mut e: Error, offset: usize) -> Error {
     e
 }
 
-/// One row at a time through the compiled model: the parameters stay in
-/// the input buffer, each row's predictors are copied in after them.
+/// Rows evaluated by one call of the compiled loop: the block of the
+/// model's values and partials, (p + 1) × `BLOCK`, stays in the L1 cache
+/// while its rows are handed on.
+const BLOCK: usize = 64;
+
+/// The model's values and partials a block of rows at a time, through the
+/// compiled loop over the rows.
 struct RowEval<'a> {
-    code: &'a Compiled,
+    code: &'a RowCode,
     predictors: Vec<&'a [f64]>,
-    input: Vec<f64>,
-    out: Vec<f64>,
+    /// Column-major, `BLOCK` rows: the values, then ∂m/∂pⱼ for each j.
+    block: Vec<f64>,
     n_params: usize,
     rows: usize,
 }
@@ -644,20 +655,17 @@ impl<'a> RowEval<'a> {
         RowEval {
             code: &model.code,
             predictors: predictors.to_vec(),
-            input: vec![0.0; n_params + predictors.len()],
-            out: vec![0.0; n_params + 1],
+            block: vec![0.0; (n_params + 1) * BLOCK],
             n_params,
             rows,
         }
     }
 
-    fn value_at(&mut self, params: &[f64], i: usize) -> f64 {
-        self.input[..self.n_params].copy_from_slice(params);
-        for (k, c) in self.predictors.iter().enumerate() {
-            self.input[self.n_params + k] = c[i];
-        }
-        self.code.call(&self.input, &mut self.out);
-        self.out[0]
+    /// The model and its partials at `params` for the rows `rows` (at most
+    /// `BLOCK`), into `self.block`.
+    fn block(&mut self, params: &[f64], rows: std::ops::Range<usize>) {
+        self.code
+            .call(params, &self.predictors, rows, &mut self.block, BLOCK);
     }
 }
 
@@ -665,7 +673,8 @@ impl<'a> RowEval<'a> {
 struct Rows<'a> {
     eval: RowEval<'a>,
     y: &'a [f64],
-    w: &'a [f64],
+    /// 1/σᵢ, or `None` for 1 in every row.
+    w: Option<&'a [f64]>,
     /// [`Residuals::rounding`] of the last pass.
     rounding: f64,
 }
@@ -680,34 +689,31 @@ impl Residuals for Rows<'_> {
     }
 
     fn eval(&mut self, x: &[f64], sink: &mut dyn RowSink) -> bool {
-        let RowEval {
-            code,
-            predictors,
-            input,
-            out,
-            n_params,
-            rows,
-        } = &mut self.eval;
-        let (p, m) = (*n_params, *rows);
-        input[..p].copy_from_slice(x);
+        let (p, m) = (self.eval.n_params, self.eval.rows);
         let mut finite = true;
         let mut rounding = 0.0;
-        let mut grad = vec![0.0; p];
-        for i in 0..m {
-            for (k, c) in predictors.iter().enumerate() {
-                input[p + k] = c[i];
+        let mut r = [0.0; BLOCK];
+        let ones = [1.0; BLOCK];
+        for lo in (0..m).step_by(BLOCK) {
+            let hi = (lo + BLOCK).min(m);
+            self.eval.block(x, lo..hi);
+            let y = &self.y[lo..hi];
+            let w = self.w.map_or(&ones[..hi - lo], |w| &w[lo..hi]);
+            // The block turned into residuals and their gradients in place,
+            // column by column.
+            let (values, partials) = self.eval.block.split_at_mut(BLOCK);
+            for (((ri, &model), &yi), &wi) in r.iter_mut().zip(&*values).zip(y).zip(w) {
+                *ri = (yi - model) * wi;
+                rounding += (*ri * wi * (yi.abs() + model.abs())).abs();
+                finite &= ri.is_finite();
             }
-            code.call(input, out);
-            let w = self.w[i];
-            let r = (self.y[i] - out[0]) * w;
-            rounding += (r * w * (self.y[i].abs() + out[0].abs())).abs();
-            finite &= r.is_finite();
-            for j in 0..p {
-                let d = -out[1 + j] * w;
-                grad[j] = d;
-                finite &= d.is_finite();
+            for column in partials.chunks_exact_mut(BLOCK).take(p) {
+                for (g, &wi) in column.iter_mut().zip(w) {
+                    *g = -*g * wi;
+                    finite &= g.is_finite();
+                }
             }
-            sink.row(r, &grad);
+            sink.rows(&r[..hi - lo], partials, BLOCK);
         }
         self.rounding = 2.0 * f64::EPSILON * rounding;
         finite

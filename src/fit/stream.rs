@@ -24,6 +24,25 @@ const BLOCK: usize = 64;
 /// Receives the rows of a pass, in order: residual and gradient.
 pub(crate) trait RowSink {
     fn row(&mut self, r: f64, grad: &[f64]);
+
+    /// A block of rows at once: residuals `r`, and the Jacobian's column
+    /// `j` at `jac[j*ld..j*ld + r.len()]`. A pass over compiled code hands
+    /// on its blocks whole, so that they are copied column by column, not
+    /// row by row through a call each.
+    fn rows(&mut self, r: &[f64], jac: &[f64], ld: usize) {
+        let n = if r.is_empty() {
+            0
+        } else {
+            jac.len().div_ceil(ld)
+        };
+        let mut grad = vec![0.0; n];
+        for (k, &ri) in r.iter().enumerate() {
+            for (j, g) in grad.iter_mut().enumerate() {
+                *g = jac[j * ld + k];
+            }
+            self.row(ri, &grad);
+        }
+    }
 }
 
 /// A running R of the rows seen, and what the trust region reads beside
@@ -143,6 +162,42 @@ impl RowSink for Accumulator {
             self.reduce();
         }
     }
+
+    /// As [`RowSink::row`] row by row, with the same operations in the
+    /// same order, but each column copied as a slice.
+    fn rows(&mut self, r: &[f64], jac: &[f64], ld: usize) {
+        let (n, lda) = (self.n, self.n + BLOCK);
+        let mut scale = [0.0; BLOCK];
+        let mut k = 0;
+        while k < r.len() {
+            let take = (BLOCK - self.filled).min(r.len() - k);
+            let at = n + self.filled;
+            let block = &r[k..k + take];
+            for (q, &ri) in block.iter().enumerate() {
+                let (cost, fs, js) = self.loss.scale(ri, self.c);
+                self.cost2 += cost;
+                let ft = ri * fs;
+                self.ft_squares += ft * ft;
+                self.fbuf[at + q] = ft;
+                scale[q] = js;
+            }
+            if let Some(kept) = &mut self.kept {
+                kept.extend_from_slice(block);
+            }
+            for j in 0..n {
+                let to = &mut self.buf[j * lda + at..j * lda + at + take];
+                let from = &jac[j * ld + k..j * ld + k + take];
+                for ((t, f), js) in to.iter_mut().zip(from).zip(&scale) {
+                    *t = f * js;
+                }
+            }
+            self.filled += take;
+            k += take;
+            if self.filled == BLOCK {
+                self.reduce();
+            }
+        }
+    }
 }
 
 /// Writes the residuals and the Jacobian (column-major, `rows` rows).
@@ -161,6 +216,15 @@ impl RowSink for Store<'_> {
             self.jac[self.i + j * m] = *g;
         }
         self.i += 1;
+    }
+
+    fn rows(&mut self, r: &[f64], jac: &[f64], ld: usize) {
+        let (m, count) = (self.f.len(), r.len());
+        self.f[self.i..self.i + count].copy_from_slice(r);
+        for (j, column) in self.jac.chunks_exact_mut(m).enumerate() {
+            column[self.i..self.i + count].copy_from_slice(&jac[j * ld..j * ld + count]);
+        }
+        self.i += count;
     }
 }
 

@@ -29,9 +29,11 @@ use cranelift_jit::JITModule;
 use cranelift_module::{FuncId, Module};
 
 mod inputs;
+mod rows;
 
 pub use inputs::InputBuffers;
 use inputs::{Inputs, array_blocks};
+pub use rows::RowCode;
 
 use super::codegen_error;
 use super::libm::declare;
@@ -184,6 +186,7 @@ fn generate(
             scatters: Vec::new(),
             fused: HashMap::new(),
             siblings: HashMap::new(),
+            rows: None,
         };
         for (a, &block) in blocks.iter().enumerate() {
             let layout = e.array_layout(block, ranks[a]);
@@ -230,6 +233,18 @@ struct Emitter<'a, 'b> {
     /// Reductions that run in the loop of an earlier one of the same
     /// range, by that one.
     siblings: HashMap<NodeId, Vec<NodeId>>,
+    /// In a loop over data rows (`rows.rs`), the variables read from the
+    /// columns at the current row.
+    rows: Option<RowVars>,
+}
+
+/// Variables `first..` are data columns, read at row `row`: `Var(first +
+/// k)` is `columns[k][row]`.
+#[derive(Clone)]
+struct RowVars {
+    first: usize,
+    columns: Vec<Value>,
+    row: Variable,
 }
 
 /// An array's addressing: element `(i, j, ...)` is at
@@ -608,11 +623,18 @@ impl Emitter<'_, '_> {
         };
         let value = match g.node(id) {
             Node::Const(c) => self.b.ins().f64const(*c),
-            Node::Var(i) => {
-                self.b
+            Node::Var(i) => match &self.rows {
+                Some(r) if *i as usize >= r.first => {
+                    let column = r.columns[*i as usize - r.first];
+                    let row = self.b.use_var(r.row);
+                    let addr = self.element(column, row);
+                    self.b.ins().load(types::F64, flags(), addr, 0)
+                }
+                _ => self
+                    .b
                     .ins()
-                    .load(types::F64, flags(), self.x, (8 * *i as usize) as i32)
-            }
+                    .load(types::F64, flags(), self.x, (8 * *i as usize) as i32),
+            },
             Node::Param(p) => {
                 self.b
                     .ins()

@@ -54,7 +54,7 @@ mod testing;
 
 pub use compiled::Compiled;
 pub use descent::{DescentKernel, DescentState, Variant};
-pub use loops::{InputBuffers, LoopCode, Outputs};
+pub use loops::{InputBuffers, LoopCode, Outputs, RowCode};
 
 use crate::error::{Error, ErrorKind};
 use crate::graph::{Graph, NodeId};
