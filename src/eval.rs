@@ -87,11 +87,19 @@ impl<'g> Interpreter<'g> {
             ReduceOp::Sum => 0.0,
             ReduceOp::Prod => 1.0,
         };
-        // The loop moves the indices of its own levels; a reduction
-        // evaluated inside a loop over the same levels (a gradient's
-        // scatter over i and j, whose value needs sum(j in 1..i, ...))
-        // must leave them where that loop had them.
-        let saved = *levels;
+        // The loop moves the indices of its own levels and overwrites its
+        // body's values; a reduction evaluated inside a loop over the same
+        // levels (a gradient's scatter over i and j, whose value needs
+        // prod(j in 1..i, ...) and the factor at this j) must leave both
+        // where that loop had them. A reduction outside loops has no such
+        // loop around it.
+        let nested = self.graph.meta(id).levels != 0;
+        let saved_levels = *levels;
+        let saved_values: Vec<f64> = if nested {
+            list.iter().map(|n| values[n.index()]).collect()
+        } else {
+            Vec::new()
+        };
         each_tuple(&r.ranges, r.level, self.frame, levels, |levels| {
             for &n in list {
                 values[n.index()] = self.node(n, values, x, levels);
@@ -102,7 +110,10 @@ impl<'g> Interpreter<'g> {
                 ReduceOp::Prod => acc *= v,
             }
         });
-        *levels = saved;
+        *levels = saved_levels;
+        for (n, v) in list.iter().zip(saved_values) {
+            values[n.index()] = v;
+        }
         acc
     }
 
@@ -285,22 +296,31 @@ impl<'g> GradientInterpreter<'g> {
 /// reachable from `body` that use one of `own` and no level outside
 /// `bound`, in increasing order. A node that uses none of `own` is
 /// loop-invariant and computed before the loop; one that uses a deeper
-/// level belongs to an inner loop.
+/// level belongs to an inner loop; one reached only through a reduction
+/// that binds a level it uses belongs to that reduction's loop (in a
+/// gradient's scatter over i and j, the body of a `prod(j in 1..i, ...)`
+/// that the scatter's value needs).
 pub(crate) fn loop_body(graph: &Graph, body: NodeId, own: u64, bound: u64) -> Vec<NodeId> {
+    // Each node with the levels bound by reductions on the way to it.
     let mut seen = rustc_hash::FxHashSet::default();
-    let mut stack = vec![body];
+    let mut stack = vec![(body, 0u64)];
     let mut list = Vec::new();
-    while let Some(id) = stack.pop() {
+    while let Some((id, rebound)) = stack.pop() {
         let levels = graph.meta(id).levels;
-        if levels & own == 0 || !seen.insert(id) {
+        if levels & own == 0 || !seen.insert((id, rebound)) {
             continue;
         }
-        if levels & !bound == 0 {
+        if levels & !bound == 0 && levels & rebound == 0 {
             list.push(id);
         }
-        stack.extend(graph.node(id).children());
+        let rebound = match graph.node(id) {
+            Node::Reduce(r, _) => rebound | (r.own_levels() & bound),
+            _ => rebound,
+        };
+        stack.extend(graph.node(id).children().iter().map(|&c| (c, rebound)));
     }
     list.sort_unstable();
+    list.dedup();
     list
 }
 
