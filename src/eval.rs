@@ -143,6 +143,12 @@ pub struct ScatterGroup {
     pub members: Vec<usize>,
     /// The nodes computed per index tuple, in increasing order.
     pub list: Vec<NodeId>,
+    /// The same nodes by the loop inside which they are computed: entry
+    /// `d` once per index tuple of the loops `0..=d`, which bind every
+    /// level it uses (in a scatter over `i` and `j in 1..i`, the
+    /// `prod(j in 1..i, ...)` it needs is computed once per `i`, not once
+    /// per `(i, j)`).
+    pub stages: Vec<Vec<NodeId>>,
     /// The reduction of the value whose loop this group shares, if any:
     /// compiled code runs both in one loop.
     pub fused: Option<NodeId>,
@@ -165,6 +171,7 @@ pub fn scatter_groups(graph: &Graph, top: &[NodeId], scatters: &[Scatter]) -> Ve
             None => groups.push(ScatterGroup {
                 members: vec![k],
                 list: Vec::new(),
+                stages: Vec::new(),
                 fused: None,
             }),
         }
@@ -179,6 +186,18 @@ pub fn scatter_groups(graph: &Graph, top: &[NodeId], scatters: &[Scatter]) -> Ve
             .collect();
         list.sort_unstable();
         list.dedup();
+        g.stages = vec![Vec::new(); loops.len()];
+        for &n in &list {
+            let levels = graph.meta(n).levels;
+            let mut bound = 0;
+            // Every node of the list uses only the loops' levels.
+            if let Some(stage) = loops.iter().position(|r| {
+                bound |= r.own_levels();
+                levels & !bound == 0
+            }) {
+                g.stages[stage].push(n);
+            }
+        }
         g.list = list;
         let [only] = loops.as_slice() else { continue };
         let values: Vec<NodeId> = g.members.iter().map(|&m| scatters[m].value).collect();
@@ -268,10 +287,12 @@ impl<'g> GradientInterpreter<'g> {
     ) {
         let it = &self.interpreter;
         let loops = &self.scatters[group.members[0]].loops;
-        let Some(r) = loops.get(depth) else {
-            for &n in &group.list {
+        if let Some(stage) = depth.checked_sub(1).and_then(|d| group.stages.get(d)) {
+            for &n in stage {
                 values[n.index()] = it.node(n, values, x, levels);
             }
+        }
+        let Some(r) = loops.get(depth) else {
             for &m in &group.members {
                 let s = &self.scatters[m];
                 let at = s.target.index.iter().map(|a| it.frame.index(a, levels));

@@ -368,21 +368,24 @@ impl Emitter<'_, '_> {
         })
     }
 
-    /// The loops of a scatter group from `depth` on, its members' values
-    /// added innermost.
+    /// The loops of a scatter group from `depth` on, each computing its
+    /// stage of the group's nodes, its members' values added innermost.
     fn group(&mut self, g: &ScatterGroup, loops: &[Reduce], depth: usize) -> Result<()> {
-        let Some(r) = loops.get(depth) else {
-            for &n in &g.list {
-                self.node(n)?;
+        let stage = depth.checked_sub(1).and_then(|d| g.stages.get(d));
+        for &n in stage.into_iter().flatten() {
+            self.node(n)?;
+        }
+        match loops.get(depth) {
+            None => self.add_members(g)?,
+            Some(r) => {
+                let r = r.clone();
+                self.ranges(&r.ranges, r.level, &mut |e| e.group(g, loops, depth + 1))?;
             }
-            self.add_members(g)?;
-            for n in &g.list {
-                self.values.remove(n);
-            }
-            return Ok(());
-        };
-        let r = r.clone();
-        self.ranges(&r.ranges, r.level, &mut |e| e.group(g, loops, depth + 1))
+        }
+        for n in stage.into_iter().flatten() {
+            self.values.remove(n);
+        }
+        Ok(())
     }
 
     /// `grad[target] += value` for each member of `g`, in order.
