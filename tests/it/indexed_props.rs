@@ -61,6 +61,9 @@ enum At<'a> {
 
 const NAMES: [&str; 2] = ["i", "j"];
 
+/// The prefixes of the twins' variables that hold the values of i and j.
+const INDEX_VALUES: [&str; 2] = ["k", "m"];
+
 impl Body {
     fn write(&self, at: At, out: &mut String) {
         match self {
@@ -80,15 +83,16 @@ impl Body {
                 }
             },
             // In the unrolled twin an index's value v is the variable
-            // `k_v`, held at v: a number would be folded with the
-            // constants around it, where the indexed body adds it at run
-            // time (x[i] + i - 3 at i = 3 rounds x + 3 before taking 3
-            // away; x_3 + 3 - 3 is x_3), and the rounding bound of the
-            // twin would not see that addition.
+            // `k_v` (`m_v` for j), held at v: a number would be folded
+            // with the constants around it, where the indexed body adds it
+            // at run time (x[i] + i - 3 at i = 3 rounds x + 3 before taking
+            // 3 away; x_3 + 3 - 3 is x_3), and the rounding bound of the
+            // twin would not see that addition. One name for both indices
+            // would fold j - i at j = i the same way.
             Body::Index(k) => match at {
                 At::Indexed => out.push_str(NAMES[*k]),
                 At::Values(v, _) => {
-                    let _ = write!(out, "k_{}", v[*k]);
+                    let _ = write!(out, "{}_{}", INDEX_VALUES[*k], v[*k]);
                 }
             },
             Body::Const(c) => out.push_str(c),
@@ -551,12 +555,16 @@ fn options() -> Config {
 }
 
 /// The variables of the unrolled twins: x_1 … x_n, then the index values
-/// k_1 … k_n (held at 1 … n), then (in the twin with copies) the copies
+/// k_1 … k_n and m_1 … m_n (held at 1 … n), then (in the twin with copies) the copies
 /// `y{t}_k` of x[k], in the order the formula found them.
 fn twin(text: &str, n: usize, copies: bool) -> Result<Formula, TestCaseError> {
     let names: Vec<String> = (1..=n)
         .map(|k| format!("x_{k}"))
-        .chain((1..=n).map(|k| format!("k_{k}")))
+        .chain(
+            INDEX_VALUES
+                .iter()
+                .flat_map(|i| (1..=n).map(move |k| format!("{i}_{k}"))),
+        )
         .collect();
     let options = Options {
         vars: (!copies).then_some(names),
@@ -571,14 +579,17 @@ fn twin(text: &str, n: usize, copies: bool) -> Result<Formula, TestCaseError> {
 }
 
 /// Where each variable of a twin takes its value: x[k] (index k - 1), or
-/// the number v for `k_v`.
+/// the number v for `k_v` and `m_v`.
 enum Source {
     X(usize),
     Number(f64),
 }
 
 fn source(name: &str) -> Source {
-    if let Some(v) = name.strip_prefix("k_") {
+    if let Some(v) = INDEX_VALUES
+        .iter()
+        .find_map(|i| name.strip_prefix(i)?.strip_prefix('_'))
+    {
         Source::Number(v.parse().unwrap())
     } else {
         let k = name.rsplit('_').next().unwrap();
@@ -660,7 +671,13 @@ fn property(nested: bool) {
         let zero_factor = top.forms().iter().any(|form| {
             form.factors(n as i64).iter().any(|factor| {
                 let f = twin(factor, n, false).unwrap();
-                let point: Vec<f64> = x.iter().copied().chain((1..=n).map(|k| k as f64)).collect();
+                let values = (1..=n).map(|k| k as f64);
+                let point: Vec<f64> = x
+                    .iter()
+                    .copied()
+                    .chain(values.clone())
+                    .chain(values)
+                    .collect();
                 f.eval(&point) == 0.0
             })
         });
