@@ -183,12 +183,12 @@ fn propagate(
 /// `body`, per index tuple, in O(size of the body) nodes and two more
 /// loops over the range, without dividing by a factor that is 0 (`Π/b`
 /// is NaN there). With `s = sign(b)^2`, 1 at a non-zero factor and 0 at a
-/// zero one, and `k = max(|b|, 1 - s) * (sign(b) + 1 - s)`, which is `b`
-/// to the bit where `b` is not 0 and 1 where it is (no call, no rounding):
+/// zero one:
 ///
-/// - `Q = Π k`, the product of the non-zero factors;
+/// - `Q = Π b^s`, the product of the non-zero factors (`b^1` is `b` to
+///   the bit, `0^0` is 1);
 /// - `Z = Σ (1 - s)`, how many factors are 0;
-/// - the product of the others is `Q / k * (1 - sign(Z - 1 + s))`:
+/// - the product of the others is `Q * b^-s * (1 - sign(Z - 1 + s))`:
 ///   `Z - 1 + s` counts the zero factors other than this one, and the
 ///   product of the others is `Q/b` (or `Q` at the zero factor) where
 ///   there are none, 0 where there are some.
@@ -196,23 +196,21 @@ fn product_of_others(graph: &mut Graph, r: &Reduce, body: NodeId) -> NodeId {
     let one = graph.constant(1.0);
     let sign = graph.call1(Func::Sign, body);
     let nonzero = graph.powc(sign, 2.0);
-    let is_zero = graph.sub(one, nonzero);
-    let magnitude = graph.call1(Func::Abs, body);
-    let magnitude = graph.call2(Func::Max, magnitude, is_zero);
-    let direction = graph.add(sign, is_zero);
-    let kept = graph.mul(magnitude, direction);
+    let kept = graph.pow(body, nonzero);
     let product = graph.reduce(r.clone(), kept);
+    let is_zero = graph.sub(one, nonzero);
     let count = Reduce {
         op: ReduceOp::Sum,
         ..r.clone()
     };
     let zeros = graph.reduce(count, is_zero);
+    let minus_nonzero = graph.neg(nonzero);
+    let divided = graph.pow(body, minus_nonzero);
     let others_zero = graph.sum(&[zeros, nonzero]);
     let others_zero = graph.sub(others_zero, one);
     let any = graph.call1(Func::Sign, others_zero);
     let none = graph.sub(one, any);
-    let quotient = graph.div(product, kept);
-    graph.mul(quotient, none)
+    graph.product(&[product, divided, none])
 }
 
 /// Sweeps the body of the reduction `r` from `seed`, the adjoint of one
