@@ -192,6 +192,12 @@ fn propagate(
 ///   `Z - 1 + s` counts the zero factors other than this one, and the
 ///   product of the others is `Q/b` (or `Q` at the zero factor) where
 ///   there are none, 0 where there are some.
+///
+/// This rule holds at a zero factor but not around it, so its own
+/// derivative there is not the second derivative: the powers make that
+/// derivative `0 * 0^-1`, NaN, and a Hessian at a zero factor says it does
+/// not know rather than giving a wrong number (a form without powers,
+/// `max(|b|, 1 - s) * (sign(b) + 1 - s)`, was cheaper and wrong there).
 fn product_of_others(graph: &mut Graph, r: &Reduce, body: NodeId) -> NodeId {
     let one = graph.constant(1.0);
     let sign = graph.call1(Func::Sign, body);

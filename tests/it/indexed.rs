@@ -665,6 +665,29 @@ fn a_sum_using_the_index_of_the_sum_around_it_equals_its_unrolled_twin() {
     }
 }
 
+/// The Hessian of a product over scalar variables (built by sweeping the
+/// gradient again): right where no factor is 0, and NaN, not a number that
+/// looks right, where one is. The gradient's rule for a zero factor (the
+/// product of the others) holds at that point only, so its derivative
+/// there is not the second derivative; b^1 and b^-1 written as b^s and
+/// b^-s make that derivative 0 * 0^-1 there.
+#[test]
+fn a_products_hessian_is_right_or_nan_at_a_zero_factor() {
+    // (a - 1)*a*(a + 1) = a^3 - a, whose second derivative is 6a.
+    let mut f = parse("prod(i in 1..3, a - 2 + i)");
+    let h = f.hessian().unwrap()[0][0];
+    let (_, g) = f.value_grad(&[0.0]);
+    assert_eq!(g, [-1.0]);
+    for a in [2.0, -0.5, 3.0] {
+        let got = f.eval_nodes(&[h], &[a])[0];
+        assert!(close(got, 6.0 * a, 1.0), "at {a}: {got}");
+    }
+    for a in [0.0, 1.0, -1.0] {
+        let got = f.eval_nodes(&[h], &[a])[0];
+        assert!(got.is_nan() || got == 6.0 * a, "at {a}: {got}");
+    }
+}
+
 /// The real binary on such formulas: `eval --grad` gives the unrolled
 /// twin's gradient (and the product of the other factors at a zero
 /// factor), and `min` finds the minimum of a sum whose terms each hold a
