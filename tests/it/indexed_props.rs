@@ -555,8 +555,9 @@ fn options() -> Config {
 }
 
 /// The variables of the unrolled twins: x_1 … x_n, then the index values
-/// k_1 … k_n and m_1 … m_n (held at 1 … n), then (in the twin with copies) the copies
-/// `y{t}_k` of x[k], in the order the formula found them.
+/// k_1 … k_n and m_1 … m_n (held at 1 … n), then (in the twin with
+/// copies) the copies `y{t}{index}{offset+1}_k` of x[k], in the order the
+/// formula found them.
 fn twin(text: &str, n: usize, copies: bool) -> Result<Formula, TestCaseError> {
     let names: Vec<String> = (1..=n)
         .map(|k| format!("x_{k}"))
