@@ -87,11 +87,19 @@ impl<'g> Interpreter<'g> {
             ReduceOp::Sum => 0.0,
             ReduceOp::Prod => 1.0,
         };
-        // The loop moves the indices of its own levels; a reduction
-        // evaluated inside a loop over the same levels (a gradient's
-        // scatter over i and j, whose value needs sum(j in 1..i, ...))
-        // must leave them where that loop had them.
-        let saved = *levels;
+        // The loop moves the indices of its own levels and overwrites its
+        // body's values; a reduction evaluated inside a loop over the same
+        // levels (a gradient's scatter over i and j, whose value needs
+        // prod(j in 1..i, ...) and the factor at this j) must leave both
+        // where that loop had them. A reduction outside loops has no such
+        // loop around it.
+        let nested = self.graph.meta(id).levels != 0;
+        let saved_levels = *levels;
+        let saved_values: Vec<f64> = if nested {
+            list.iter().map(|n| values[n.index()]).collect()
+        } else {
+            Vec::new()
+        };
         each_tuple(&r.ranges, r.level, self.frame, levels, |levels| {
             for &n in list {
                 values[n.index()] = self.node(n, values, x, levels);
@@ -102,7 +110,10 @@ impl<'g> Interpreter<'g> {
                 ReduceOp::Prod => acc *= v,
             }
         });
-        *levels = saved;
+        *levels = saved_levels;
+        for (n, v) in list.iter().zip(saved_values) {
+            values[n.index()] = v;
+        }
         acc
     }
 
@@ -132,6 +143,12 @@ pub struct ScatterGroup {
     pub members: Vec<usize>,
     /// The nodes computed per index tuple, in increasing order.
     pub list: Vec<NodeId>,
+    /// The same nodes by the loop inside which they are computed: entry
+    /// `d` once per index tuple of the loops `0..=d`, which bind every
+    /// level it uses (in a scatter over `i` and `j in 1..i`, the
+    /// `prod(j in 1..i, ...)` it needs is computed once per `i`, not once
+    /// per `(i, j)`).
+    pub stages: Vec<Vec<NodeId>>,
     /// The reduction of the value whose loop this group shares, if any:
     /// compiled code runs both in one loop.
     pub fused: Option<NodeId>,
@@ -154,6 +171,7 @@ pub fn scatter_groups(graph: &Graph, top: &[NodeId], scatters: &[Scatter]) -> Ve
             None => groups.push(ScatterGroup {
                 members: vec![k],
                 list: Vec::new(),
+                stages: Vec::new(),
                 fused: None,
             }),
         }
@@ -168,6 +186,18 @@ pub fn scatter_groups(graph: &Graph, top: &[NodeId], scatters: &[Scatter]) -> Ve
             .collect();
         list.sort_unstable();
         list.dedup();
+        g.stages = vec![Vec::new(); loops.len()];
+        for &n in &list {
+            let levels = graph.meta(n).levels;
+            let mut bound = 0;
+            // Every node of the list uses only the loops' levels.
+            if let Some(stage) = loops.iter().position(|r| {
+                bound |= r.own_levels();
+                levels & !bound == 0
+            }) {
+                g.stages[stage].push(n);
+            }
+        }
         g.list = list;
         let [only] = loops.as_slice() else { continue };
         let values: Vec<NodeId> = g.members.iter().map(|&m| scatters[m].value).collect();
@@ -257,10 +287,12 @@ impl<'g> GradientInterpreter<'g> {
     ) {
         let it = &self.interpreter;
         let loops = &self.scatters[group.members[0]].loops;
-        let Some(r) = loops.get(depth) else {
-            for &n in &group.list {
+        if let Some(stage) = depth.checked_sub(1).and_then(|d| group.stages.get(d)) {
+            for &n in stage {
                 values[n.index()] = it.node(n, values, x, levels);
             }
+        }
+        let Some(r) = loops.get(depth) else {
             for &m in &group.members {
                 let s = &self.scatters[m];
                 let at = s.target.index.iter().map(|a| it.frame.index(a, levels));
@@ -285,22 +317,31 @@ impl<'g> GradientInterpreter<'g> {
 /// reachable from `body` that use one of `own` and no level outside
 /// `bound`, in increasing order. A node that uses none of `own` is
 /// loop-invariant and computed before the loop; one that uses a deeper
-/// level belongs to an inner loop.
+/// level belongs to an inner loop; one reached only through a reduction
+/// that binds a level it uses belongs to that reduction's loop (in a
+/// gradient's scatter over i and j, the body of a `prod(j in 1..i, ...)`
+/// that the scatter's value needs).
 pub(crate) fn loop_body(graph: &Graph, body: NodeId, own: u64, bound: u64) -> Vec<NodeId> {
+    // Each node with the levels bound by reductions on the way to it.
     let mut seen = rustc_hash::FxHashSet::default();
-    let mut stack = vec![body];
+    let mut stack = vec![(body, 0u64)];
     let mut list = Vec::new();
-    while let Some(id) = stack.pop() {
+    while let Some((id, rebound)) = stack.pop() {
         let levels = graph.meta(id).levels;
-        if levels & own == 0 || !seen.insert(id) {
+        if levels & own == 0 || !seen.insert((id, rebound)) {
             continue;
         }
-        if levels & !bound == 0 {
+        if levels & !bound == 0 && levels & rebound == 0 {
             list.push(id);
         }
-        stack.extend(graph.node(id).children());
+        let rebound = match graph.node(id) {
+            Node::Reduce(r, _) => rebound | (r.own_levels() & bound),
+            _ => rebound,
+        };
+        stack.extend(graph.node(id).children().iter().map(|&c| (c, rebound)));
     }
     list.sort_unstable();
+    list.dedup();
     list
 }
 

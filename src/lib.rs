@@ -93,10 +93,15 @@
 //!   sweeps each gradient component again. A reduction's body is swept as
 //!   a region of its own: reads of array elements become scatters (loops
 //!   adding into the gradient), contributions to nodes outside the loop
-//!   sums over its range.
+//!   sums over its range; an inner reduction is swept inside the outer's
+//!   region, so its scatters loop over both. A product's factor gets the
+//!   product of the others from two more loops (non-zero factors, count
+//!   of zeros), never a division by the factor.
 //! - `eval`: the interpreter, and the diagnosis of NaN and infinity; it
 //!   runs loops and scatters (grouped by `scatter_groups`, whose order the
-//!   compiled code shares).
+//!   compiled code shares). A reduction run inside a loop over its own
+//!   levels (a scatter over i and j needing `prod(j in 1..i, ...)`) puts
+//!   back the indices and body values it moved, in both evaluators.
 //! - `print`: graph to slope syntax or LaTeX.
 //! - `jit`: chosen graph outputs to one native function through
 //!   Cranelift (lowering to scalar instructions in the interpreter's exact

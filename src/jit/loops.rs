@@ -383,21 +383,24 @@ impl Emitter<'_, '_> {
         })
     }
 
-    /// The loops of a scatter group from `depth` on, its members' values
-    /// added innermost.
+    /// The loops of a scatter group from `depth` on, each computing its
+    /// stage of the group's nodes, its members' values added innermost.
     fn group(&mut self, g: &ScatterGroup, loops: &[Reduce], depth: usize) -> Result<()> {
-        let Some(r) = loops.get(depth) else {
-            for &n in &g.list {
-                self.node(n)?;
+        let stage = depth.checked_sub(1).and_then(|d| g.stages.get(d));
+        for &n in stage.into_iter().flatten() {
+            self.node(n)?;
+        }
+        match loops.get(depth) {
+            None => self.add_members(g)?,
+            Some(r) => {
+                let r = r.clone();
+                self.ranges(&r.ranges, r.level, &mut |e| e.group(g, loops, depth + 1))?;
             }
-            self.add_members(g)?;
-            for n in &g.list {
-                self.values.remove(n);
-            }
-            return Ok(());
-        };
-        let r = r.clone();
-        self.ranges(&r.ranges, r.level, &mut |e| e.group(g, loops, depth + 1))
+        }
+        for n in stage.into_iter().flatten() {
+            self.values.remove(n);
+        }
+        Ok(())
     }
 
     /// `grad[target] += value` for each member of `g`, in order.
@@ -764,6 +767,25 @@ impl Emitter<'_, '_> {
                         self.node(n)?;
                     }
                 }
+                // A reduction inside a loop over the same levels (a
+                // gradient's scatter over i and j that needs prod(j in
+                // 1..i, ...)) moves those levels' indices and recomputes
+                // its body: the surrounding loop's indices and values of
+                // body nodes are put back after it, as the interpreter does.
+                let nested = g.meta(id).levels != 0;
+                let mut saved_values = Vec::new();
+                let mut saved_levels = Vec::new();
+                if nested {
+                    for n in &list {
+                        if let Some(v) = self.values.remove(n) {
+                            saved_values.push((*n, v));
+                        }
+                    }
+                    for l in r.level..r.level + r.ranges.len() as u32 {
+                        let var = self.levels[l as usize];
+                        saved_levels.push((var, self.b.use_var(var)));
+                    }
+                }
                 let mut accs = Vec::with_capacity(members.len());
                 for &m in &members {
                     let op = match g.node(m) {
@@ -800,6 +822,10 @@ impl Emitter<'_, '_> {
                     }
                     Ok(())
                 })?;
+                for (var, v) in saved_levels {
+                    self.b.def_var(var, v);
+                }
+                self.values.extend(saved_values);
                 for (&m, &(acc, _)) in members.iter().zip(&accs).skip(1) {
                     let v = self.b.use_var(acc);
                     self.values.insert(m, v);

@@ -351,23 +351,6 @@ impl<'a> Lowerer<'a> {
             },
             body,
         );
-        // A sum inside a sum that uses the outer index: its derivative is
-        // not right yet in either evaluator, so it is refused rather than
-        // answered wrongly.
-        if self.graph.meta(node).levels != 0 {
-            return Err(Error::at(
-                ErrorKind::Index,
-                span,
-                format!(
-                    "this {} uses the index of the sum around it, which is not supported yet",
-                    op.name()
-                ),
-            )
-            .with_hint(
-                "write one sum with several indices, as in sum(i in 1..n, j in i+1..n, ...), \
-                 or move the inner sum out with let",
-            ));
-        }
         Ok(node)
     }
 }

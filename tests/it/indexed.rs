@@ -380,6 +380,11 @@ fn printed_array_partials_evaluate_to_the_gradient() {
         "param n = 6\nvar x[1..n]\nsum(i in 1..n-1, 100*(x[i+1] - x[i]^2)^2 + (1 - x[i])^2)",
         "param n = 5\nvar x[1..n]\nlog(sum(i in 1..n, exp(x[i]))) + x[2]*x[n]",
         "param n = 5\nvar x[1..n]\nsum(i in 1..n-1, j in i+1..n, (x[i] - x[j])^2/(i + j)) + sum(i in 2..n, i*x[n+1-i]*x[i-1])",
+        // Inner reductions that use the outer index: their terms name
+        // the inner index again inside the loops that add them.
+        "param n = 4\nvar x[1..n]\nsum(i in 1..n, exp(prod(j in 1..i, x[j])))",
+        "param n = 4\nvar x[1..n]\nsum(i in 1..n, x[i]*sum(j in 1..n, x[j]^i))",
+        "param n = 5\nvar x[1..n]\nsum(i in 1..n, (x[i] - 1 - sum(j in 1..i-1, x[j]))^2)",
     ];
     for text in texts {
         let f = parse(text);
@@ -604,47 +609,134 @@ fn a_least_squares_sum_over_csv_data_recovers_its_parameters() {
     }
 }
 
-/// A sum or product inside another that uses the outer index is refused
-/// with a caret and a hint, not answered: the tests and fuzz seeds of these
-/// formulas found their compiled code failing to build (a product whose
-/// range or body depends on the sum's index), their compiled gradient
+/// A sum or product inside another that uses the outer index, in its body
+/// or its range, equals its unrolled twin, and its compiled code agrees
+/// with the interpreter to the bit, also where a factor is 0. These were
+/// refused until the evaluators ran an inner loop inside a gradient's loop
+/// over the same levels: the compiled code failed to build (a product
+/// whose range or body depends on the sum's index), its gradient was
 /// wrong (exp of an inner sum over 1..i gave (0, 1.6487, 2.7183) for
-/// (10.7025, 9.0538, 6.0496)), and, after a fix to the interpreter's loop
-/// indices, the interpreter still wrong on some (an inner sum over 2..i of
-/// x[j-1]*x[j+1] beside another). Several indices in one sum, and inner
-/// sums that do not use the outer index, are supported.
+/// (10.7025, 9.0538, 6.0496)), and so was the interpreter's on some (an
+/// inner sum over 2..i of x[j-1]*x[j+1] beside another).
 #[test]
-fn a_sum_using_the_index_of_the_sum_around_it_is_refused() {
-    for text in [
-        "param n = 3\nvar x[1..n]\nsum(i in 1..n, prod(j in 1..i, x[j]))",
-        "param n = 3\nvar x[0..n]\nsum(i in 0..n, prod(j in 0..i, x[j]))",
-        "param n = 3\nvar x[1..n]\nsum(i in 1..n, x[i]*prod(j in 1..i, x[j]))",
-        "param n = 3\nvar x[1..n]\nsum(i in 1..n, prod(j in 1..2, x[j] + i))",
-        "param n = 3\nvar x[1..n]\nsum(i in 1..n, exp(sum(j in 1..i, x[j])))",
+fn a_sum_using_the_index_of_the_sum_around_it_equals_its_unrolled_twin() {
+    for (text, flat) in [
+        (
+            "param n = 3\nvar x[1..n]\nsum(i in 1..n, prod(j in 1..i, x[j]))",
+            "x_1 + x_1*x_2 + x_1*x_2*x_3",
+        ),
+        (
+            "param n = 3\nvar x[0..n]\nsum(i in 0..n, prod(j in 0..i, x[j]))",
+            "x_0 + x_0*x_1 + x_0*x_1*x_2 + x_0*x_1*x_2*x_3",
+        ),
+        (
+            "param n = 3\nvar x[1..n]\nsum(i in 1..n, x[i]*prod(j in 1..i, x[j]))",
+            "x_1*x_1 + x_2*x_1*x_2 + x_3*x_1*x_2*x_3",
+        ),
+        (
+            "param n = 3\nvar x[1..n]\nsum(i in 1..n, prod(j in 1..2, x[j] + i))",
+            "(x_1 + 1)*(x_2 + 1) + (x_1 + 2)*(x_2 + 2) + (x_1 + 3)*(x_2 + 3)",
+        ),
+        (
+            "param n = 3\nvar x[1..n]\nsum(i in 1..n, exp(sum(j in 1..i, x[j])))",
+            "exp(x_1) + exp(x_1 + x_2) + exp(x_1 + x_2 + x_3)",
+        ),
+        (
+            "param n = 3\nvar x[1..n]\nsum(i in 1..n, x[i]*sum(j in 1..n, x[j]^i))",
+            "x_1*(x_1 + x_2 + x_3) + x_2*(x_1^2 + x_2^2 + x_3^2) + x_3*(x_1^3 + x_2^3 + x_3^3)",
+        ),
+        (
+            "param n = 4\nvar x[1..n]\nsum(i in 2..n-1, sum(j in 2..i, x[j-1]*x[j+1]) + x[i]^2)",
+            "x_1*x_3 + x_2^2 + x_1*x_3 + x_2*x_4 + x_3^2",
+        ),
+        (
+            "param n = 3\nvar x[1..n]\nlog(sum(i in 1..n, exp(prod(j in i..n, sin(x[j] + j)))))",
+            "log(exp(sin(x_1 + 1)*sin(x_2 + 2)*sin(x_3 + 3)) + exp(sin(x_2 + 2)*sin(x_3 + 3)) \
+             + exp(sin(x_3 + 3)))",
+        ),
     ] {
-        let e = Formula::parse(text)
-            .err()
-            .unwrap_or_else(|| panic!("{text:?} parsed"));
-        assert_eq!(e.kind, ErrorKind::Index, "{text}");
-        assert!(
-            e.message
-                .ends_with("uses the index of the sum around it, which is not supported yet"),
-            "{text}: {}",
-            e.message
-        );
-        let inner = &text[e.span.unwrap().range()];
-        assert!(
-            inner.starts_with("sum(j") || inner.starts_with("prod(j"),
-            "{text}: {inner}"
-        );
-        assert!(e.hint.unwrap().contains("sum(i in 1..n, j in i+1..n, ...)"));
+        let (indexed, flat) = (parse(text), parse(flat));
+        let without_zeros = |k: usize| 0.5 + 0.1 * k as f64;
+        let with_a_zero = |k: usize| if k == 1 { 0.0 } else { 0.7 - 0.2 * k as f64 };
+        agree(&indexed, &flat, without_zeros);
+        agree(&indexed, &flat, with_a_zero);
+        compiled_equals_interpreted(&indexed, without_zeros);
+        compiled_equals_interpreted(&indexed, with_a_zero);
     }
-    // An inner sum that does not use the outer index is loop-invariant, and
-    // fine.
-    let text = "param n = 3\nvar x[1..n]\nsum(i in 1..n, x[i]*exp(sum(j in 1..n, x[j])))";
-    let flat = "(x_1 + x_2 + x_3)*exp(x_1 + x_2 + x_3)";
-    agree(&parse(text), &parse(flat), |k| 0.5 + 0.1 * k as f64);
-    compiled_equals_interpreted(&parse(text), |k| 0.5 + 0.1 * k as f64);
+}
+
+/// The Hessian of a product over scalar variables (built by sweeping the
+/// gradient again): right where no factor is 0, and NaN, not a number that
+/// looks right, where one is. The gradient's rule for a zero factor (the
+/// product of the others) holds at that point only, so its derivative
+/// there is not the second derivative; b^1 and b^-1 written as b^s and
+/// b^-s make that derivative 0 * 0^-1 there.
+#[test]
+fn a_products_hessian_is_right_or_nan_at_a_zero_factor() {
+    // (a - 1)*a*(a + 1) = a^3 - a, whose second derivative is 6a.
+    let mut f = parse("prod(i in 1..3, a - 2 + i)");
+    let h = f.hessian().unwrap()[0][0];
+    let (_, g) = f.value_grad(&[0.0]);
+    assert_eq!(g, [-1.0]);
+    for a in [2.0, -0.5, 3.0] {
+        let got = f.eval_nodes(&[h], &[a])[0];
+        assert!(close(got, 6.0 * a, 1.0), "at {a}: {got}");
+    }
+    for a in [0.0, 1.0, -1.0] {
+        let got = f.eval_nodes(&[h], &[a])[0];
+        assert!(got.is_nan() || got == 6.0 * a, "at {a}: {got}");
+    }
+}
+
+/// The real binary on such formulas: `eval --grad` gives the unrolled
+/// twin's gradient (and the product of the other factors at a zero
+/// factor), and `min` finds the minimum of a sum whose terms each hold a
+/// sum over the indices before theirs: x[i] = 1 + x[1] + ... + x[i-1],
+/// that is x[i] = 2^(i-1), where it is 0.
+#[test]
+fn the_command_line_differentiates_and_minimises_nested_sums() {
+    let nested = "param n = 3\nvar x[1..n]\nsum(i in 1..n, exp(prod(j in 1..i, x[j])))";
+    let (v, _) = json(&["eval", nested, "--at", "x=0.5,x[2]=0", "--grad", "--json"]);
+    let flat = "exp(x1) + exp(x1*x2) + exp(x1*x2*x3)";
+    let (w, _) = json(&[
+        "eval",
+        flat,
+        "--at",
+        "x1=0.5,x2=0,x3=0.5",
+        "--grad",
+        "--json",
+        "--vars",
+        "x1,x2,x3",
+    ]);
+    assert_eq!(v["value"], w["value"]);
+    let (g, want) = (
+        v["gradient"].as_array().unwrap(),
+        w["gradient"].as_array().unwrap(),
+    );
+    for (a, b) in g.iter().zip(want) {
+        let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+        assert!((a - b).abs() <= 1e-15 * b.abs().max(1.0), "{v} against {w}");
+    }
+    let product = "var x[1..3]\nprod(i in 1..3, x[i])";
+    let (p, _) = json(&[
+        "eval",
+        product,
+        "--at",
+        "x=2,x[2]=0,x[3]=3",
+        "--grad",
+        "--json",
+    ]);
+    assert_eq!(p["gradient"], serde_json::json!([0.0, 6.0, 0.0]), "{p}");
+
+    let doubling =
+        "param n = 6\nvar x[1..n]\nsum(i in 1..n, (x[i] - 1 - sum(j in 1..i-1, x[j]))^2)";
+    let (m, _) = json(&["min", doubling, "--start", "x=0", "--json"]);
+    assert_eq!(m["converged"], true, "{m}");
+    assert!(m["f"].as_f64().unwrap() < 1e-12, "{m}");
+    for (k, xk) in m["x"].as_array().unwrap().iter().enumerate() {
+        let want = 2f64.powi(k as i32);
+        assert!((xk.as_f64().unwrap() - want).abs() < 1e-6 * want, "{m}");
+    }
 }
 
 #[test]
