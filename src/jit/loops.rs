@@ -5,7 +5,7 @@
 //! formulas whose size is their text's; an indexed formula's size is its
 //! body's, whatever the range, so its code is emitted directly from the
 //! graph, node by node, in the interpreter's order (`eval.rs`): a sum adds
-//! left to right, a product multiplies its numerator left to right and
+//! pairwise ([`sum_pairwise`]), a product multiplies its numerator left to right and
 //! divides once by its denominator, a reduction accumulates from 0 (or 1)
 //! over its index tuples with the last index fastest, and the gradient of
 //! an array is zeroed and then added to by each scatter in order. Powers
@@ -44,7 +44,10 @@ use crate::builtins::{Func, small_integer};
 use crate::diff::Scatter;
 use crate::error::Result;
 use crate::eval::{ScatterGroup, loop_body, scatter_groups};
-use crate::graph::{Affine, Graph, Node, NodeId, Range, Read, Reduce, Source, Symbol, reachable};
+use crate::graph::{
+    Affine, Graph, Node, NodeId, Range, Read, Reduce, Source, SumStep, Symbol, reachable,
+    sum_pairwise,
+};
 
 /// Native code for an indexed formula's value, or value and gradient.
 pub struct LoopCode {
@@ -645,14 +648,10 @@ impl Emitter<'_, '_> {
                     self.b.ins().load(types::F64, flags(), addr, 0)
                 }
             },
-            Node::Sum(terms) => {
-                let mut acc = v(self, &terms[0])?;
-                for t in &terms[1..] {
-                    let t = v(self, t)?;
-                    acc = self.b.ins().fadd(acc, t);
-                }
-                acc
-            }
+            Node::Sum(terms) => sum_pairwise(terms, &mut |s| match s {
+                SumStep::Term(t) => v(self, &t),
+                SumStep::Add(a, b) => Ok(self.b.ins().fadd(a, b)),
+            })?,
             Node::Product(factors) => {
                 let mut num: Option<Value> = None;
                 let mut den: Option<Value> = None;
