@@ -1,9 +1,15 @@
 //! Compiled value+gradient against hand-written Rust, on the benchmark set.
 //!
-//! Each function is measured four ways in one group named after it
-//! (`rosenbrock/1000/jit_value_grad`, ...): the compiled value+gradient, the
-//! compiled value alone (for the cheap-gradient ratio), the hand-written Rust
-//! value+gradient called through a function pointer, and the interpreter.
+//! Each function is measured six ways in one group named after it
+//! (`rosenbrock/1000/jit_value_grad`, ...): the compiled value+gradient; the
+//! same through the path every optimiser takes (`optimiser_value_grad`: the
+//! optimisers' loop calls a compiled formula's code through
+//! `slope::objective::Direct`, the value to a local and the gradient to its
+//! own buffer); through `&mut dyn Objective` (`objective_value_grad`, what an
+//! objective without compiled code costs on top of its work); the compiled
+//! value alone (for the cheap-gradient ratio); the hand-written Rust
+//! value+gradient (`hand_written`) and value alone (`hand_value`), each
+//! called through a function pointer; and the interpreter.
 //! The group `compile` times parse + differentiate + codegen.
 //!
 //! Run: `cargo bench --bench gradients` (a subset: `cargo bench --bench
@@ -13,10 +19,11 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use slope::Formula;
 use slope::eval::Interpreter;
 use slope::jit::Compiled;
+use slope::objective::Direct;
 use slope::testfns;
+use slope::{Formula, Objective};
 
 mod baselines;
 
@@ -24,35 +31,61 @@ mod baselines;
 /// to `out[1..]`, the layout of the compiled function.
 type Hand = fn(&[f64], &mut [f64]);
 
+/// A hand-written value alone.
+type HandValue = fn(&[f64]) -> f64;
+
 struct Case {
     name: String,
     text: String,
     hand: Hand,
+    hand_value: HandValue,
     /// Small formulas also get the interpreter measured.
     interpret: bool,
 }
 
 fn cases() -> Vec<Case> {
-    let case = |name: &str, text: String, hand: Hand| Case {
+    let case = |name: &str, text: String, hand: Hand, hand_value: HandValue| Case {
         name: name.to_string(),
         interpret: text.len() < 20_000,
         text,
         hand,
+        hand_value,
     };
     let mut v = vec![
-        case("parabola", testfns::PARABOLA.into(), parabola),
-        case("gaussian", testfns::GAUSSIAN.into(), gaussian),
-        case("sphere", testfns::SPHERE.into(), sphere),
-        case("ackley", testfns::ACKLEY.into(), ackley),
-        case("product/100", testfns::product(100), product),
-        case("nested_sin/50", testfns::nested_sin(50), nested_sin50),
-        case("logistic/10x100", testfns::logistic(10, 100), logistic),
+        case(
+            "parabola",
+            testfns::PARABOLA.into(),
+            parabola,
+            parabola_value,
+        ),
+        case(
+            "gaussian",
+            testfns::GAUSSIAN.into(),
+            gaussian,
+            gaussian_value,
+        ),
+        case("sphere", testfns::SPHERE.into(), sphere, sphere_value),
+        case("ackley", testfns::ACKLEY.into(), ackley, ackley_value),
+        case("product/100", testfns::product(100), product, product_value),
+        case(
+            "nested_sin/50",
+            testfns::nested_sin(50),
+            nested_sin50,
+            nested_sin50_value,
+        ),
+        case(
+            "logistic/10x100",
+            testfns::logistic(10, 100),
+            logistic,
+            logistic_value,
+        ),
     ];
     for n in [2, 10, 100, 1000, 10000] {
         v.push(case(
             &format!("rosenbrock/{n}"),
             testfns::rosenbrock(n),
             rosenbrock_out,
+            rosenbrock_value,
         ));
     }
     v
@@ -84,12 +117,26 @@ fn gradients(c: &mut Criterion) {
         group.bench_function("jit_value_grad", |b| {
             b.iter(|| value_grad.call(black_box(&x), &mut out));
         });
+        let mut objective = f.compile().expect("compiles");
+        let direct = Direct::of(&objective).expect("compiled code");
+        let mut grad = vec![0.0; n];
+        group.bench_function("optimiser_value_grad", |b| {
+            b.iter(|| black_box(&direct).value_grad(black_box(&x), &mut grad));
+        });
+        let objective: &mut dyn Objective = black_box(&mut objective);
+        group.bench_function("objective_value_grad", |b| {
+            b.iter(|| objective.value_grad(black_box(&x), &mut grad));
+        });
         group.bench_function("jit_value", |b| {
             b.iter(|| value.call(black_box(&x), &mut out[..1]));
         });
         let hand: Hand = black_box(case.hand);
         group.bench_function("hand_written", |b| {
             b.iter(|| hand(black_box(&x), &mut hand_out));
+        });
+        let hand_value: HandValue = black_box(case.hand_value);
+        group.bench_function("hand_value", |b| {
+            b.iter(|| hand_value(black_box(&x)));
         });
         if case.interpret {
             let interpreter = Interpreter::new(f.graph(), &outputs);
@@ -129,6 +176,13 @@ fn check_baseline(case: &Case, compiled: &Compiled, x: &[f64]) {
     let mut b = vec![0.0; x.len() + 1];
     compiled.call(x, &mut a);
     (case.hand)(x, &mut b);
+    let value = (case.hand_value)(x);
+    assert!(
+        (value - b[0]).abs() <= 1e-12 * b[0].abs().max(1.0),
+        "{}: hand-written value {value}, with the gradient {}",
+        case.name,
+        b[0]
+    );
     for (i, (p, q)) in a.iter().zip(&b).enumerate() {
         let scale = p.abs().max(q.abs()).max(1.0);
         assert!(
@@ -233,6 +287,66 @@ fn logistic(w: &[f64], out: &mut [f64]) {
         }
         value[0] = f;
     }
+}
+
+// ---------------------------------------------------------------------------
+// Hand-written values alone: the same arithmetic without the gradient.
+
+fn parabola_value(x: &[f64]) -> f64 {
+    3.0 * x[0] * x[0] + 2.0 * x[0] + 1.0
+}
+
+fn gaussian_value(x: &[f64]) -> f64 {
+    -(-x[0] * x[0] - x[1] * x[1]).exp()
+}
+
+fn sphere_value(x: &[f64]) -> f64 {
+    let centre = [1.5, 2.5, 0.5];
+    (0..3)
+        .map(|i| (x[i] - centre[i]) * (x[i] - centre[i]))
+        .sum()
+}
+
+fn rosenbrock_value(x: &[f64]) -> f64 {
+    let mut f = 0.0;
+    for i in 0..x.len() - 1 {
+        let t = x[i + 1] - x[i] * x[i];
+        let s = 1.0 - x[i];
+        f += 100.0 * t * t + s * s;
+    }
+    f
+}
+
+fn ackley_value(x: &[f64]) -> f64 {
+    use std::f64::consts::{E, PI};
+    let (a, b) = (x[0], x[1]);
+    let r = (0.5 * (a * a + b * b)).sqrt();
+    let e2 = (0.5 * ((2.0 * PI * a).cos() + (2.0 * PI * b).cos())).exp();
+    -20.0 * (-0.2 * r).exp() - e2 + E + 20.0
+}
+
+fn product_value(x: &[f64]) -> f64 {
+    x.iter().product()
+}
+
+fn nested_sin50_value(x: &[f64]) -> f64 {
+    let mut u = x[0] * x[1];
+    for _ in 0..50 {
+        u = u.sin();
+    }
+    u
+}
+
+fn logistic_value(w: &[f64]) -> f64 {
+    static DATA: std::sync::OnceLock<(Vec<Vec<f64>>, Vec<f64>)> = std::sync::OnceLock::new();
+    let (rows, labels) = DATA.get_or_init(|| testfns::logistic_data(10, 100));
+    rows.iter()
+        .zip(labels)
+        .map(|(row, label)| {
+            let dot: f64 = row.iter().zip(w).map(|(a, w)| a * w).sum();
+            (1.0 + (-label * dot).exp()).ln()
+        })
+        .sum()
 }
 
 criterion_group!(benches, gradients, compile);

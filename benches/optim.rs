@@ -11,6 +11,9 @@
 //!   gradient source; `hand_written` the whole L-BFGS written by hand
 //!   (`baselines/lbfgs.rs`, same algorithm, same iterates), which is the
 //!   baseline for the loop itself.
+//! - `tiny/...`: a whole `minimize` call that converges at once (`x^2 + y^2`
+//!   from (1, 1) by L-BFGS, and from (0.3, -0.2) by `gd`), where the fixed
+//!   costs of a run (buffers, the final saddle test) are all there is.
 //!
 //! Run: `cargo bench --bench optim`.
 
@@ -164,5 +167,23 @@ fn lbfgs(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, gd, lbfgs);
+fn tiny(c: &mut Criterion) {
+    let mut group = c.benchmark_group("tiny");
+    let f = Formula::parse("x^2 + y^2").expect("parses");
+    let compiled = CompiledFormula::new(&f, false).expect("compiles");
+    for (name, method, start) in [
+        ("lbfgs_x2y2", Method::lbfgs(), [1.0, 1.0]),
+        ("gd_x2y2", Method::gd(), [0.3, -0.2]),
+    ] {
+        let settings = Settings::new(method);
+        let outcome = minimize(&mut compiled.clone(), &start, &settings).unwrap();
+        assert!(outcome.converged(), "{name}: {:?}", outcome.reason);
+        group.bench_function(name, |b| {
+            b.iter(|| minimize(&mut compiled.clone(), black_box(&start), &settings).unwrap())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, gd, lbfgs, tiny);
 criterion_main!(benches);

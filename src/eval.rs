@@ -2,7 +2,9 @@
 //! against. Kept simple on purpose: one forward loop over the graph.
 //!
 //! Evaluation rules, which the compiled code follows to the bit:
-//! - a sum adds its terms left to right;
+//! - a sum adds its terms pairwise, as a balanced tree
+//!   (`graph::sum_pairwise`: faster than a chain, and its rounding error
+//!   grows with `log₂ n` rather than `n`);
 //! - a product multiplies its numerator factors left to right, its
 //!   denominator factors (`b^e` with a constant `e < 0`) as `b^-e` left to
 //!   right, and divides once at the end (`x/y` is a true division);
@@ -17,7 +19,9 @@ use crate::bind::{Frame, MAX_LEVELS, SCALAR};
 use crate::builtins::{self, Func};
 use crate::diff::Scatter;
 use crate::error::{Error, ErrorKind};
-use crate::graph::{Graph, Node, NodeId, Range, Source, denominator_exponent, reachable};
+use crate::graph::{
+    Graph, Node, NodeId, Range, Source, SumStep, denominator_exponent, reachable, sum_pairwise,
+};
 
 /// Evaluates chosen outputs of a graph at points.
 pub struct Interpreter<'g> {
@@ -399,11 +403,16 @@ pub(crate) fn eval_node(
         Node::Read(r) => frame.read(r, levels, x),
         // Loops are run by the interpreter, which owns the bodies.
         Node::Reduce(..) => f64::NAN,
-        Node::Sum(terms) => terms
-            .iter()
-            .map(|&t| v(t))
-            .reduce(|a, b| a + b)
-            .unwrap_or(0.0),
+        Node::Sum(terms) if terms.is_empty() => 0.0,
+        Node::Sum(terms) => {
+            let added = sum_pairwise(terms, &mut |s| {
+                Ok::<f64, std::convert::Infallible>(match s {
+                    SumStep::Term(t) => v(t),
+                    SumStep::Add(a, b) => a + b,
+                })
+            });
+            added.unwrap_or_else(|never| match never {})
+        }
         Node::Product(factors) => {
             let mut num: Option<f64> = None;
             let mut den: Option<f64> = None;

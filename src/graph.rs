@@ -388,3 +388,43 @@ impl ShapeHasher {
         self.0
     }
 }
+
+/// One step of [`sum_pairwise`]: an evaluator's value of a term, or the
+/// sum of two partial sums.
+pub(crate) enum SumStep<T> {
+    Term(NodeId),
+    Add(T, T),
+}
+
+/// Adds a sum's terms in the one order every evaluator follows (the
+/// interpreter, straight-line native code and loops), so that they agree to
+/// the bit: pairwise, as a balanced tree. The terms are split into a first
+/// half of `⌈len/2⌉` terms and the rest, each half is summed the same way,
+/// and the two partial sums are added (so up to three terms still add left
+/// to right). `step` gives a term's value and adds two values; it is called
+/// in the tree's post-order, which keeps at most `⌈log₂ len⌉ + 1` partial
+/// sums alive.
+///
+/// Why: a left-to-right chain of `n` terms waits for `n − 1` dependent
+/// adds and its rounding error grows with `n`; the tree's depth is
+/// `⌈log₂ n⌉`, so independent adds overlap, and the computed sum `ŝ`
+/// of terms `tᵢ` satisfies `|ŝ − Σtᵢ| ≤ γ_d · Σ|tᵢ|` with `d = ⌈log₂ n⌉`
+/// and `γ_d = d·u/(1 − d·u)`, `u = 2⁻⁵³` (Higham, *Accuracy and Stability
+/// of Numerical Algorithms*, §4.2), against `γ_{n−1}` for the chain.
+///
+/// `terms` must not be empty.
+pub(crate) fn sum_pairwise<T, E>(
+    terms: &[NodeId],
+    step: &mut impl FnMut(SumStep<T>) -> Result<T, E>,
+) -> Result<T, E> {
+    match terms {
+        [] => panic!("sum_pairwise: a sum has at least one term"),
+        [t] => step(SumStep::Term(*t)),
+        _ => {
+            let (first, rest) = terms.split_at(terms.len().div_ceil(2));
+            let a = sum_pairwise(first, step)?;
+            let b = sum_pairwise(rest, step)?;
+            step(SumStep::Add(a, b))
+        }
+    }
+}

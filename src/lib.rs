@@ -129,7 +129,9 @@
 //!   gradient source.
 //! - `objective`: the one trait every consumer of values and gradients
 //!   takes, with implementations for compiled code, the interpreter,
-//!   finite differences, closures, and negation (for maximising).
+//!   finite differences, closures, and negation (for maximising); the
+//!   optimisers call compiled code straight through `objective::Direct`,
+//!   which writes the value and gradient where they are wanted.
 //! - `problem`: [`ConstrainedObjective`], what the constrained method
 //!   takes, and [`CompiledProblem`]: f, its gradient, the constraints and
 //!   the Jacobian's nonzero entries compiled as one native function.
@@ -182,14 +184,21 @@
 //! - Children precede parents, in the AST and in the graph: evaluation is a
 //!   forward loop, differentiation a backward loop. Nothing recurses on the
 //!   depth of a formula except pest and the Pratt parser, which run behind a
-//!   depth limit on a stack sized for it.
+//!   depth limit on a stack sized for it, and `graph::sum_pairwise`, whose
+//!   depth is `⌈log₂⌉` of one sum's number of terms.
 //! - Equal subexpressions are one node; constants are always finite.
 //! - Hash-map order never reaches output: order comes from vector positions
 //!   and the structural sort keys of `canon/order.rs`.
 //! - The library never prints, never exits and never names a command-line
 //!   flag; input it cannot use is an [`Error`], never a panic.
 //! - Compiled code and the interpreter perform the same operations in the
-//!   same order, so they agree to the bit (tests allow 4 ulps).
+//!   same order, so they agree to the bit (tests allow 4 ulps). One choice
+//!   both follow: a sum adds its terms pairwise, as a balanced tree
+//!   (`graph::sum_pairwise`), so its rounding error is at most
+//!   `γ_d·Σ|tᵢ|` with `d = ⌈log₂ n⌉`, `γ_d = d·u/(1 − d·u)`, `u = 2⁻⁵³`
+//!   (a left-to-right chain's is `γ_{n−1}·Σ|tᵢ|`), and its adds overlap
+//!   instead of waiting for each other. Reductions over index ranges
+//!   (`sum(i in ...)`) still accumulate in index order.
 //! - `unsafe` lives only in `jit/compiled.rs`, `jit/descent.rs`,
 //!   `jit/loops.rs`, `jit/loops/rows.rs` and `jit/region.rs`, each block
 //!   with a `SAFETY:` note.

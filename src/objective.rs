@@ -58,8 +58,9 @@ pub trait Objective {
     }
 
     /// The compiled code behind this objective, if any, so that plain
-    /// gradient descent can run as one native loop. Implementations other
-    /// than slope's own keep the default.
+    /// gradient descent can run as one native loop and the optimisers can
+    /// call the code without going through this trait ([`Direct`]).
+    /// Implementations other than slope's own keep the default.
     #[doc(hidden)]
     fn native(&self) -> Option<Native<'_>> {
         None
@@ -68,12 +69,49 @@ pub trait Objective {
 
 /// Compiled value-and-gradient code an objective runs on, and whether the
 /// objective negates it (for maximising): what the native descent loop
-/// needs. Opaque outside the crate.
+/// and [`Direct`] need. An objective that has it computes exactly what the
+/// code computes. Opaque outside the crate.
 #[doc(hidden)]
 #[derive(Copy, Clone)]
 pub struct Native<'a> {
-    code: &'a Compiled,
+    code: &'a Arc<Compiled>,
     negate: bool,
+}
+
+/// An objective's value and gradient called straight into its compiled
+/// code, which writes both where the caller wants them: one call through
+/// a function pointer, not a call through `dyn Objective` and then one
+/// into the code. The optimisers' loop calls objectives through this when
+/// it can ([`Direct::of`]); public (hidden) for the benchmark of that path.
+#[doc(hidden)]
+#[derive(Clone)]
+pub struct Direct {
+    code: Arc<Compiled>,
+    negate: bool,
+}
+
+impl Direct {
+    /// The direct call into `objective`'s compiled code, if it has any.
+    pub fn of(objective: &dyn Objective) -> Option<Direct> {
+        let native = objective.native()?;
+        Some(Direct {
+            code: Arc::clone(native.code),
+            negate: native.negate,
+        })
+    }
+
+    /// `f(x)`, with `∇f(x)` written to `grad`: what the objective's
+    /// [`Objective::value_grad`] returns. Panics if a length is wrong.
+    #[inline]
+    pub fn value_grad(&self, x: &[f64], grad: &mut [f64]) -> f64 {
+        let mut v = 0.0;
+        self.code.call_split(x, &mut v, grad);
+        if self.negate {
+            grad.iter_mut().for_each(|g| *g = -*g);
+            return -v;
+        }
+        v
+    }
 }
 
 impl Native<'_> {
@@ -90,7 +128,8 @@ impl Native<'_> {
 
 /// A formula compiled to native code: value, value and gradient, and the
 /// Hessian, compiled on first request. Cloning shares the code (it is
-/// `Send + Sync`), so each thread of a multi-start run has its own buffers.
+/// `Send + Sync`); calls write the value and gradient straight where the
+/// caller wants them, through no buffer of the objective's own.
 ///
 /// ```
 /// let f = slope::Formula::parse("(1-x)^2 + 100*(y-x^2)^2")?;
@@ -106,7 +145,6 @@ pub struct CompiledFormula {
     vars: Arc<[String]>,
     code: Code,
     hessian: Arc<LazyHessian>,
-    out: Vec<f64>,
     n_constraints: usize,
     /// The [`Formula`] id the code was compiled from.
     formula_id: u64,
@@ -167,7 +205,6 @@ impl Formula {
                 formula: Mutex::new((!self.has_arrays()).then(|| self.clone())),
                 code: OnceLock::new(),
             }),
-            out: vec![0.0; n + 1],
             n_constraints: self.constraints().len(),
             formula_id: self.id(),
         })
@@ -194,24 +231,20 @@ impl CompiledFormula {
         match &self.code {
             Code::Loops {
                 value, value_grad, ..
-            } if self.formula_id == formula.id() => {
-                let n = formula.vars().len();
-                Ok(CompiledFormula {
-                    vars: formula.vars().into(),
-                    code: Code::Loops {
-                        value: Arc::clone(value),
-                        value_grad: Arc::clone(value_grad),
-                        inputs: Arc::new(formula.loop_inputs()),
-                    },
-                    hessian: Arc::new(LazyHessian {
-                        formula: Mutex::new(Some(formula.clone())),
-                        code: OnceLock::new(),
-                    }),
-                    out: vec![0.0; n + 1],
-                    n_constraints: formula.constraints().len(),
-                    formula_id: formula.id(),
-                })
-            }
+            } if self.formula_id == formula.id() => Ok(CompiledFormula {
+                vars: formula.vars().into(),
+                code: Code::Loops {
+                    value: Arc::clone(value),
+                    value_grad: Arc::clone(value_grad),
+                    inputs: Arc::new(formula.loop_inputs()),
+                },
+                hessian: Arc::new(LazyHessian {
+                    formula: Mutex::new(Some(formula.clone())),
+                    code: OnceLock::new(),
+                }),
+                n_constraints: formula.constraints().len(),
+                formula_id: formula.id(),
+            }),
             _ => formula.compile(),
         }
     }
@@ -234,7 +267,7 @@ impl CompiledFormula {
     /// `f(x)`; an error if `x` does not have one value per variable.
     pub fn value(&self, x: &[f64]) -> Result<f64> {
         self.check_len(x)?;
-        Ok(self.clone().value_of(x))
+        Ok(self.value_of(x))
     }
 
     /// `f(x)` and `∇f(x)`; an error if `x` does not have one value per
@@ -242,7 +275,7 @@ impl CompiledFormula {
     pub fn value_grad(&self, x: &[f64]) -> Result<(f64, Vec<f64>)> {
         self.check_len(x)?;
         let mut grad = vec![0.0; x.len()];
-        let value = self.clone().value_grad_into(x, &mut grad);
+        let value = self.value_grad_into(x, &mut grad);
         Ok((value, grad))
     }
 
@@ -262,52 +295,39 @@ impl CompiledFormula {
     /// length.
     #[doc(hidden)]
     pub fn write_value(&self, x: &[f64], out: &mut [f64]) {
-        match &self.code {
-            Code::Native { value, .. } => value.call(x, &mut out[..1]),
-            Code::Loops { value, inputs, .. } => value.call(inputs, x, out),
-        }
+        out[0] = self.value_of(x);
     }
 
     /// Writes `f(x)` and `∇f(x)` to `out` (`n + 1` values), as
     /// [`CompiledFormula::write_value`] does.
     #[doc(hidden)]
     pub fn write_value_grad(&self, x: &[f64], out: &mut [f64]) {
-        match &self.code {
-            Code::Native { value_grad, .. } => value_grad.call(x, out),
-            Code::Loops {
-                value_grad, inputs, ..
-            } => value_grad.call(inputs, x, out),
-        }
+        let (value, grad) = out.split_at_mut(1);
+        value[0] = self.value_grad_into(x, grad);
     }
 
-    fn value_of(&mut self, x: &[f64]) -> f64 {
+    /// `f(x)` from the value code, which writes it straight to the result.
+    #[inline]
+    fn value_of(&self, x: &[f64]) -> f64 {
+        let mut v = 0.0;
         match &self.code {
-            Code::Native { value, .. } => {
-                value.call(x, &mut self.out[..1]);
-                self.out[0]
-            }
-            Code::Loops { value, inputs, .. } => {
-                value.call(inputs, x, &mut self.out[..1]);
-                self.out[0]
-            }
+            Code::Native { value, .. } => value.call_split(x, &mut v, &mut []),
+            Code::Loops { value, inputs, .. } => value.call(inputs, x, &mut v, &mut []),
         }
+        v
     }
 
-    fn value_grad_into(&mut self, x: &[f64], grad: &mut [f64]) -> f64 {
+    /// `f(x)`, with the gradient code writing `∇f(x)` straight to `grad`.
+    #[inline]
+    fn value_grad_into(&self, x: &[f64], grad: &mut [f64]) -> f64 {
+        let mut v = 0.0;
         match &self.code {
-            Code::Native { value_grad, .. } => {
-                value_grad.call(x, &mut self.out);
-                grad.copy_from_slice(&self.out[1..]);
-                self.out[0]
-            }
+            Code::Native { value_grad, .. } => value_grad.call_split(x, &mut v, grad),
             Code::Loops {
                 value_grad, inputs, ..
-            } => {
-                value_grad.call(inputs, x, &mut self.out);
-                grad.copy_from_slice(&self.out[1..]);
-                self.out[0]
-            }
+            } => value_grad.call(inputs, x, &mut v, grad),
         }
+        v
     }
 
     fn check_len(&self, x: &[f64]) -> Result<()> {
@@ -344,7 +364,7 @@ pub(crate) fn check_len(what: &str, len: usize, want: usize) -> Result<()> {
 
 impl Objective for CompiledFormula {
     fn n_vars(&self) -> usize {
-        self.out.len() - 1
+        self.vars.len()
     }
 
     fn value(&mut self, x: &[f64]) -> f64 {

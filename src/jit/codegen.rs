@@ -91,7 +91,7 @@ pub(super) fn host_isa() -> Result<OwnedTargetIsa, Error> {
 pub(super) fn generate(module: &mut JITModule, p: &Program, plan: &Plan) -> Result<FuncId, Error> {
     let ptr = module.target_config().pointer_type();
     let mut sig = module.make_signature();
-    for _ in 0..3 {
+    for _ in 0..4 {
         sig.params.push(AbiParam::new(ptr));
     }
     let mut g = Generator::new(module, p, plan, sig)?;
@@ -176,7 +176,7 @@ impl<'a> Generator<'a> {
     /// Defines one chunk function and returns its id.
     fn chunk(&mut self, c: usize) -> Result<FuncId, Error> {
         self.define(|this, b, params| {
-            let (x, out, scratch) = (params[0], params[1], params[2]);
+            let (x, first, rest, scratch) = (params[0], params[1], params[2], params[3]);
             let consts = this.constant_base(b);
             let mut bases = Bases {
                 inputs: Inputs::Memory(x),
@@ -186,7 +186,8 @@ impl<'a> Generator<'a> {
                 pos: 0,
             };
             let mut local: HashMap<Callee, FuncRef> = HashMap::new();
-            this.items(b, c, &mut bases, &mut local, &mut Outputs::Memory(out))
+            let mut outputs = Outputs::Memory { first, rest };
+            this.items(b, c, &mut bases, &mut local, &mut outputs)
         })
     }
 
@@ -207,8 +208,12 @@ impl<'a> Generator<'a> {
                 let k = v - n;
                 let val = self.operand(b, c, bases, self.p.outputs[k]);
                 match outputs {
-                    Outputs::Memory(out) => {
-                        b.ins().store(mem(), val, *out, offset(k));
+                    Outputs::Memory { first, rest } => {
+                        let (base, at) = match k.checked_sub(1) {
+                            None => (*first, 0),
+                            Some(r) => (*rest, offset(r)),
+                        };
+                        b.ins().store(mem(), val, base, at);
                     }
                     Outputs::Registers(values) => values[k] = Some(val),
                 }
@@ -346,7 +351,7 @@ impl<'a> Generator<'a> {
 
     /// Declares a function with the entry point's signature, builds its one
     /// block with `body` (given the builder and the block's parameters,
-    /// `x`, `out` and `scratch`), returns from it, and defines it. The
+    /// `x`, `first`, `rest` and `scratch`), returns from it, and defines it. The
     /// Cranelift contexts are reused from one function to the next.
     fn define(
         &mut self,
@@ -392,8 +397,10 @@ pub(super) enum Inputs {
 
 /// Where a chunk puts its outputs.
 pub(super) enum Outputs {
-    /// Stored to `out` in memory.
-    Memory(Value),
+    /// Stored to memory: output 0 to `first[0]`, output `k > 0` to
+    /// `rest[k - 1]`, so that a value and its gradient go straight where
+    /// the caller keeps them.
+    Memory { first: Value, rest: Value },
     /// Left in SSA values, by output index.
     Registers(Vec<Option<Value>>),
 }

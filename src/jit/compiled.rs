@@ -16,8 +16,9 @@ use crate::graph::{Graph, NodeId};
 /// needs use a per-thread buffer.
 const STACK_SCRATCH: usize = 512;
 
-/// The native entry point: `(x, out, scratch)`.
-type Entry = unsafe extern "C" fn(*const f64, *mut f64, *mut f64);
+/// The native entry point: `(x, first, rest, scratch)`, writing output 0
+/// to `first[0]` and output `k > 0` to `rest[k - 1]`.
+type Entry = unsafe extern "C" fn(*const f64, *mut f64, *mut f64, *mut f64);
 
 /// Graph outputs compiled to native code.
 ///
@@ -80,7 +81,7 @@ impl Compiled {
     /// The native entry point, valid while `self` lives.
     fn entry(&self) -> Entry {
         // SAFETY: `self.code` is what `codegen::generate` built (see `new`):
-        // its entry function has the `Entry` signature (three pointers, no
+        // its entry function has the `Entry` signature (four pointers, no
         // results) in the host's default calling convention, which is
         // `extern "C"`.
         unsafe { std::mem::transmute::<*const u8, Entry>(self.code.entry()) }
@@ -115,40 +116,69 @@ impl Compiled {
     #[inline]
     pub fn call(&self, x: &[f64], out: &mut [f64]) {
         assert!(
-            x.len() == self.n_vars,
-            "Compiled::call: x has {} values but the function has {} variables",
-            x.len(),
-            self.n_vars
-        );
-        assert!(
             out.len() == self.n_outputs,
             "Compiled::call: out has room for {} values but the function has {} outputs",
             out.len(),
             self.n_outputs
         );
-        if self.scratch_len == 0 {
-            // SAFETY: `x` holds `n_vars` values and `out` `n_outputs` (checked
-            // above), which is all the code reads and writes: it uses no
-            // scratch and no global state. The code stays valid while `self`
-            // (its `NativeCode`) lives.
-            unsafe { (self.entry())(x.as_ptr(), out.as_mut_ptr(), std::ptr::null_mut()) }
-        } else {
-            self.call_with_scratch(x, out);
+        match out.split_first_mut() {
+            Some((first, rest)) => self.call_split(x, first, rest),
+            // No outputs: the code would write nothing.
+            None => self.check_vars(x),
         }
     }
 
-    /// [`Compiled::call`] for code that passes values through a scratch:
-    /// out of line, so that the common call, inlined into its caller, sets
-    /// up no 4 KiB stack buffer.
-    #[inline(never)]
-    fn call_with_scratch(&self, x: &[f64], out: &mut [f64]) {
-        let mut run = |scratch: *mut f64| {
-            // SAFETY: `x` holds `n_vars` values and `out` `n_outputs` (checked
-            // by `call`), which is all the code reads and writes besides the
-            // scratch (it uses no global state), and `scratch` has room for
-            // `scratch_len` values and is used by this call alone. The code
+    /// Evaluate every output at `x`, writing the first to `first` and the
+    /// others to `rest`: a value and its gradient go straight where the
+    /// caller keeps them, with no buffer between.
+    ///
+    /// Panics if `x` or `rest` has the wrong length, as [`Compiled::call`]
+    /// does.
+    #[inline]
+    pub fn call_split(&self, x: &[f64], first: &mut f64, rest: &mut [f64]) {
+        self.check_vars(x);
+        assert!(
+            rest.len() + 1 == self.n_outputs,
+            "Compiled::call: room for {} values but the function has {} outputs",
+            rest.len() + 1,
+            self.n_outputs
+        );
+        let (first, rest) = (first as *mut f64, rest.as_mut_ptr());
+        if self.scratch_len == 0 {
+            // SAFETY: `x` holds `n_vars` values, `first` one and `rest`
+            // `n_outputs - 1` (checked above), which is all the code reads
+            // and writes: it uses no scratch and no global state. The code
             // stays valid while `self` (its `NativeCode`) lives.
-            unsafe { (self.entry())(x.as_ptr(), out.as_mut_ptr(), scratch) }
+            unsafe { (self.entry())(x.as_ptr(), first, rest, std::ptr::null_mut()) }
+        } else {
+            self.call_with_scratch(x, first, rest);
+        }
+    }
+
+    /// Panics unless `x` has one value per variable.
+    #[inline]
+    fn check_vars(&self, x: &[f64]) {
+        assert!(
+            x.len() == self.n_vars,
+            "Compiled::call: x has {} values but the function has {} variables",
+            x.len(),
+            self.n_vars
+        );
+    }
+
+    /// [`Compiled::call_split`] for code that passes values through a
+    /// scratch: out of line, so that the common call, inlined into its
+    /// caller, sets up no 4 KiB stack buffer.
+    #[inline(never)]
+    fn call_with_scratch(&self, x: &[f64], first: *mut f64, rest: *mut f64) {
+        let run = |scratch: *mut f64| {
+            // SAFETY: `x` holds `n_vars` values, `first` one and `rest`
+            // `n_outputs - 1` (checked by `call_split`), which is all the
+            // code reads and writes besides the scratch (it uses no global
+            // state), and `scratch` has room for `scratch_len` values and is
+            // used by this call alone. The code stays valid while `self`
+            // (its `NativeCode`) lives.
+            unsafe { (self.entry())(x.as_ptr(), first, rest, scratch) }
         };
         if self.scratch_len <= STACK_SCRATCH {
             // Uninitialised is fine: the code writes each slot before reading it.

@@ -3,7 +3,8 @@
 //!
 //! [`lower`] turns the nodes the outputs need ([`reachable`]) into a flat
 //! list of scalar instructions that performs exactly the operations of
-//! `eval.rs`, in the same order: a sum is a left-to-right chain of adds; a
+//! `eval.rs`, in the same order: a sum adds pairwise
+//! ([`sum_pairwise`](crate::graph::sum_pairwise)); a
 //! product multiplies its numerator left to right, its denominator powers
 //! (`b^e`, constant `e < 0`, computed as `b^-e`) left to right and divides
 //! once; a constant integer power from -1 to 4 is the multiplication sequence
@@ -23,7 +24,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use super::too_large;
 use crate::builtins::{self, Func};
 use crate::error::{Error, ErrorKind};
-use crate::graph::{Graph, Node, NodeId, denominator_exponent, reachable};
+use crate::graph::{Graph, Node, NodeId, SumStep, denominator_exponent, reachable, sum_pairwise};
 
 /// What an instruction reads. Variables and constants are rematerialised at
 /// each use instead of being kept in registers.
@@ -264,16 +265,11 @@ pub(super) fn lower(graph: &Graph, outputs: &[NodeId], n_vars: usize) -> Result<
                     "for formulas with sums, parameters or data, only value and gradient are compiled yet (not the Hessian, check or bench of single outputs)",
                 ));
             }
-            Node::Sum(terms) => {
-                let mut acc: Option<Operand> = None;
-                for &t in terms.iter() {
-                    acc = Some(match acc {
-                        Some(a) => l.add(a, v(t))?,
-                        None => v(t),
-                    });
-                }
-                acc.unwrap_or(Operand::constant(0.0))
-            }
+            Node::Sum(terms) if terms.is_empty() => Operand::constant(0.0),
+            Node::Sum(terms) => sum_pairwise(terms, &mut |s| match s {
+                SumStep::Term(t) => Ok(v(t)),
+                SumStep::Add(a, b) => l.add(a, b),
+            })?,
             Node::Product(factors) => {
                 let mut num: Option<Operand> = None;
                 let mut den: Option<Operand> = None;

@@ -41,7 +41,7 @@ use super::vector::{Measure, held, is_finite, largest, measure, projected_norm};
 use super::{Method, Settings, first_order, lbfgs, newton};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fd::Scheme;
-use crate::objective::{Objective, check_len};
+use crate::objective::{Direct, Objective, check_len};
 
 /// What a method's step did.
 pub(crate) enum StepResult {
@@ -80,6 +80,12 @@ pub(crate) trait Step {
 pub(crate) struct Context<'a> {
     pub objective: &'a mut dyn Objective,
     pub settings: &'a Settings,
+    /// The objective's [`Objective::evaluations_per_gradient`], asked once
+    /// rather than on every gradient.
+    per_gradient: usize,
+    /// The objective's compiled code, called without going through
+    /// `objective` when it has some.
+    direct: Option<Direct>,
     evaluations: usize,
     gradient_evaluations: usize,
     hessian_evaluations: usize,
@@ -88,7 +94,10 @@ pub(crate) struct Context<'a> {
 impl<'a> Context<'a> {
     pub fn value_grad(&mut self, x: &[f64], grad: &mut [f64]) -> f64 {
         self.count_gradients(1);
-        self.objective.value_grad(x, grad)
+        match &self.direct {
+            Some(direct) => direct.value_grad(x, grad),
+            None => self.objective.value_grad(x, grad),
+        }
     }
 
     pub fn hessian(&mut self, x: &[f64], hessian: &mut [f64]) -> bool {
@@ -99,7 +108,7 @@ impl<'a> Context<'a> {
 
     /// Counts `k` value+gradient evaluations done elsewhere (natively).
     pub fn count_gradients(&mut self, k: usize) {
-        self.evaluations += k * self.objective.evaluations_per_gradient();
+        self.evaluations += k * self.per_gradient;
         self.gradient_evaluations += k;
     }
 
@@ -248,6 +257,8 @@ fn run(
     let clock = Instant::now();
     let n = start.len();
     let mut ctx = Context {
+        per_gradient: objective.evaluations_per_gradient(),
+        direct: Direct::of(objective),
         objective,
         settings,
         evaluations: 0,

@@ -544,3 +544,61 @@ fn random_formulas_are_within_their_rounding_bound_of_the_true_value() {
         worst.get()
     );
 }
+
+/// `x1 + x2 + ... + xn` as formula text.
+fn long_sum(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("x{i}"))
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+/// The bound on a sum's rounding error stated in the crate docs:
+/// `γ_d · Σ|tᵢ|` with `d = ⌈log₂ n⌉`, `γ_d = d·u/(1 − d·u)`.
+fn pairwise_bound(terms: &[f64]) -> f64 {
+    let u = f64::EPSILON / 2.0;
+    let d = (terms.len() as f64).log2().ceil();
+    d * u / (1.0 - d * u) * terms.iter().map(|t| t.abs()).sum::<f64>()
+}
+
+/// The exact sum, to double-double precision.
+fn exact_sum(terms: &[f64]) -> f64 {
+    terms
+        .iter()
+        .fold(Xd::from(0.0), |acc, &t| acc.add(Xd::from(t)))
+        .to_f64()
+}
+
+#[test]
+fn a_long_sum_is_within_the_pairwise_bound() {
+    let n = 4096;
+    let text = long_sum(n);
+    // 1 and then halves of its ulp: added left to right, every small term
+    // rounds away (the chain's error is (n-1)/2 ulps of 1); pairwise, the
+    // small terms meet each other first.
+    let mut x = vec![f64::EPSILON / 2.0; n];
+    x[0] = 1.0;
+    let got = value_and_partials(&text, &x)[0];
+    let want = exact_sum(&x);
+    let chain = x.iter().fold(0.0, |a, b| a + b);
+    assert!(
+        (got - want).abs() <= pairwise_bound(&x),
+        "{got:e} vs {want:e}"
+    );
+    assert!(
+        (chain - want).abs() > pairwise_bound(&x),
+        "{chain:e} vs {want:e}"
+    );
+    // Terms of mixed signs and magnitudes, in any order.
+    runner(32)
+        .run(&prop::collection::vec(-1e3..1e3f64, n), |x| {
+            let got = value_and_partials(&text, &x)[0];
+            let want = exact_sum(&x);
+            prop_assert!(
+                (got - want).abs() <= pairwise_bound(&x),
+                "{got:e} vs {want:e}"
+            );
+            Ok(())
+        })
+        .unwrap();
+}

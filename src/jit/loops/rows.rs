@@ -179,7 +179,10 @@ fn generate(
             module,
             b,
             x,
-            out,
+            // The row loop writes its outputs itself (`RowVars`): the
+            // value and gradient places are never read here.
+            value: out,
+            grad: out,
             floats: x,
             data,
             ptr,
