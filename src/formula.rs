@@ -51,6 +51,8 @@ pub struct Formula {
     graph: Graph,
     /// Shared, so that compiled code and copies do not copy a million names.
     vars: std::sync::Arc<[String]>,
+    /// [`Formula::vars`] by name, made when first asked for.
+    var_index: std::sync::OnceLock<std::sync::Arc<lower::VarIndex>>,
     var_nodes: Vec<NodeId>,
     value: NodeId,
     gradient: Vec<NodeId>,
@@ -141,6 +143,7 @@ impl Formula {
         )?;
         self.frame = frame;
         self.vars = vars.into();
+        self.var_index = Default::default();
         Ok(())
     }
 
@@ -267,6 +270,7 @@ impl Formula {
             source: text.to_string(),
             graph,
             vars: lowered.vars.into(),
+            var_index: Default::default(),
             var_nodes: lowered.var_nodes,
             value: lowered.value,
             gradient: gradient.scalars,
@@ -311,7 +315,15 @@ impl Formula {
 
     /// The position of the variable `name` in [`Formula::vars`].
     pub fn var_index(&self, name: &str) -> Option<usize> {
-        self.vars.iter().position(|v| v == name)
+        self.names_index().get(name).map(|i| i as usize)
+    }
+
+    /// The index of [`Formula::vars`] by name, made once.
+    fn names_index(&self) -> std::sync::Arc<lower::VarIndex> {
+        let index = self
+            .var_index
+            .get_or_init(|| std::sync::Arc::new(lower::VarIndex::of(&self.vars)));
+        std::sync::Arc::clone(index)
     }
 
     /// The node of variable `i`.
@@ -422,11 +434,18 @@ impl Formula {
     pub fn parse_into(&mut self, text: &str, limits: &Limits) -> Result<NodeId> {
         let ast = parse::parse(text, limits)?;
         let before = self.graph.len();
-        let lowered = lower::lower_into(&ast, text, &mut self.graph, &self.vars, &self.var_nodes)
-            .and_then(|id| match self.graph.len() > limits.max_nodes {
-                true => Err(diff::too_many_nodes(limits.max_nodes)),
-                false => Ok(id),
-            });
+        let index = self.names_index();
+        let lowered = lower::lower_into(
+            &ast,
+            text,
+            &mut self.graph,
+            (&self.vars, &index),
+            &self.var_nodes,
+        )
+        .and_then(|id| match self.graph.len() > limits.max_nodes {
+            true => Err(diff::too_many_nodes(limits.max_nodes)),
+            false => Ok(id),
+        });
         if lowered.is_err() {
             self.graph.truncate(before);
         }

@@ -61,11 +61,12 @@ pub fn lower(ast: &Ast, text: &str, var_order: Option<&[String]>) -> Result<Lowe
     let vars = variables(ast, &definitions, &statement_of, var_order, &indexed)?;
     implicit_arrays(ast, &definitions, &mut indexed)?;
     let var_nodes: Vec<NodeId> = (0..vars.len() as u32).map(|i| graph.var(i)).collect();
+    let var_index = VarIndex::of(&vars);
     let (value, constraints) = build(
         ast,
         text,
         &mut graph,
-        &vars,
+        (&vars, &var_index),
         &var_nodes,
         false,
         &mut indexed,
@@ -89,7 +90,7 @@ pub fn lower_into(
     ast: &Ast,
     text: &str,
     graph: &mut Graph,
-    vars: &[String],
+    vars: (&[String], &VarIndex),
     var_nodes: &[NodeId],
 ) -> Result<NodeId> {
     if let Some(span) = ast.statements.iter().find_map(constraint_span) {
@@ -110,6 +111,31 @@ pub fn lower_into(
         &mut Indexed::default(),
     )?
     .0)
+}
+
+/// Each variable's position by name. A formula keeps the one it was
+/// lowered with, so that every text lowered into it later (a hand-written
+/// derivative per variable, in `check`) looks names up in constant time
+/// rather than rebuilding the map: rebuilding it made 16,000 hand
+/// derivatives quadratic.
+#[derive(Clone, Debug, Default)]
+pub struct VarIndex(rustc_hash::FxHashMap<String, u32>);
+
+impl VarIndex {
+    /// The index of `vars`, in their order.
+    pub fn of(vars: &[String]) -> VarIndex {
+        VarIndex(
+            vars.iter()
+                .enumerate()
+                .map(|(i, v)| (v.clone(), i as u32))
+                .collect(),
+        )
+    }
+
+    /// The position of `name`.
+    pub fn get(&self, name: &str) -> Option<u32> {
+        self.0.get(name).copied()
+    }
 }
 
 /// The first AST node of the subtree `root` (subtrees are contiguous:
@@ -154,7 +180,7 @@ fn build(
     ast: &Ast,
     text: &str,
     graph: &mut Graph,
-    vars: &[String],
+    (vars, var_index): (&[String], &VarIndex),
     var_nodes: &[NodeId],
     fixed: bool,
     indexed: &mut Indexed,
@@ -201,11 +227,7 @@ fn build(
         graph,
         vars,
         var_nodes,
-        var_index: vars
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (v.as_str(), i as u32))
-            .collect(),
+        var_index,
         fixed,
         definitions: &definitions,
         defined: HashMap::new(),
@@ -585,7 +607,7 @@ fn callee(
     name: &str,
     span: Span,
     definitions: &HashMap<&str, (usize, Span)>,
-    var_index: &HashMap<&str, u32>,
+    var_index: &VarIndex,
 ) -> Result<Callee> {
     if let Some(c) = builtins::callee(name) {
         return Ok(c);
@@ -601,7 +623,7 @@ fn callee(
         return Err(err.with_hint(format!("did you mean '{s}'?")));
     }
     if definitions.contains_key(name)
-        || var_index.contains_key(name)
+        || var_index.get(name).is_some()
         || builtins::constant(name).is_some()
     {
         return Err(

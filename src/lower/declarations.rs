@@ -161,7 +161,7 @@ fn tree_constant(ast: &Ast, root: AstId) -> Result<f64> {
         &sub,
         "",
         &mut scratch,
-        &[],
+        (&[], &super::VarIndex::default()),
         &[],
         true,
         &mut Indexed::default(),

@@ -27,7 +27,7 @@ pub(super) struct Lowerer<'a> {
     pub(super) graph: &'a mut Graph,
     pub(super) vars: &'a [String],
     pub(super) var_nodes: &'a [NodeId],
-    pub(super) var_index: HashMap<&'a str, u32>,
+    pub(super) var_index: &'a super::VarIndex,
     pub(super) fixed: bool,
     pub(super) definitions: &'a HashMap<&'a str, (usize, Span)>,
     pub(super) defined: HashMap<&'a str, NodeId>,
@@ -90,7 +90,7 @@ impl<'a> Lowerer<'a> {
                     name_span,
                     args,
                 } => {
-                    let callee = callee(name, *name_span, self.definitions, &self.var_index)?;
+                    let callee = callee(name, *name_span, self.definitions, self.var_index)?;
                     if args.len() != callee.arity() {
                         return Err(arity_error(name, callee.arity(), args.len(), node.span));
                     }
@@ -167,7 +167,7 @@ impl<'a> Lowerer<'a> {
             Meaning::Constant(c)
         } else if let Some(p) = self.indexed.params.iter().position(|p| p.name == name) {
             Meaning::Param(p as u32)
-        } else if let Some(&k) = self.var_index.get(name) {
+        } else if let Some(k) = self.var_index.get(name) {
             Meaning::Variable(k)
         } else if self.index_names.contains(name) {
             return Err(Error::at(
