@@ -5,11 +5,10 @@ use plotters::coord::Shift;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::colour::PATHS;
 use super::stroke::{PixelBox, stroke};
-use super::{Canvas, Drawer, FONT, Format, drawn, encode, label};
+use super::{Canvas, Drawer, FONT, Format, drawn, encode, label, titled};
 use crate::error::Result;
 
 /// One run's history.
@@ -70,9 +69,7 @@ impl Drawer for &ConvergencePlot<'_> {
         canvas: Canvas,
     ) -> Result<()> {
         let (w, _) = root.dim_in_pixel();
-        let centre = TextStyle::from((FONT, 22).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
-        drawn(root.draw_text(&self.title, &centre, (w as i32 / 2, 12)))?;
-        let area = root.margin(46, 0, 0, 0);
+        let area = titled(root, &self.title, "")?;
         let (left, right) = area.split_horizontally(w / 2);
         let best = self.best().unwrap_or(0.0);
         let gaps: Vec<Vec<f64>> = self

@@ -4,10 +4,9 @@
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::colour::{LINE, PATHS};
-use super::{Canvas, Drawer, FONT, drawn, encode, label};
+use super::{Canvas, Drawer, FONT, drawn, encode, label, titled};
 use crate::error::Result;
 
 /// What to draw of a fit.
@@ -56,10 +55,8 @@ impl Drawer for &FitPlot {
         root: &DrawingArea<DB, Shift>,
         _canvas: Canvas,
     ) -> Result<()> {
-        let (w, h) = root.dim_in_pixel();
-        let centre = TextStyle::from((FONT, 22).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
-        drawn(root.draw_text(&self.title, &centre, (w as i32 / 2, 12)))?;
-        let area = root.margin(46, 0, 0, 0);
+        let (_, h) = root.dim_in_pixel();
+        let area = titled(root, &self.title, "")?;
         let residuals: Vec<f64> = self
             .observed
             .iter()

@@ -12,7 +12,7 @@ use super::colour::{LINE, Scale};
 use super::paths::{
     Path, Pen, Rect, draw_markers, draw_path, legend, legend_entry, path_colour, quiet_corner,
 };
-use super::{Canvas, Drawer, FONT, Format, drawn, encode, label};
+use super::{Canvas, Drawer, FONT, Format, drawn, encode, label, titled};
 use crate::error::Result;
 use crate::objective::Objective;
 
@@ -317,26 +317,6 @@ impl FunctionDrawer<'_, '_> {
             ph as i32,
         )
     }
-}
-
-/// The title (and a smaller note under it) at the top; returns the rest.
-fn titled<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    title: &str,
-    note: &str,
-) -> Result<DrawingArea<DB, Shift>> {
-    let (w, _) = root.dim_in_pixel();
-    let centre = TextStyle::from((FONT, 22).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
-    drawn(root.draw_text(title, &centre, (w as i32 / 2, 12)))?;
-    let mut top = 46;
-    if !note.is_empty() {
-        let small = TextStyle::from((FONT, 16).into_font())
-            .color(&RGBColor(80, 80, 80))
-            .pos(Pos::new(HPos::Center, VPos::Top));
-        drawn(root.draw_text(note, &small, (w as i32 / 2, 40)))?;
-        top = 66;
-    }
-    Ok(root.margin(top, 0, 0, 0))
 }
 
 /// A tick label: rounding noise next to zero (`-5.6e-17` for a tick

@@ -21,7 +21,9 @@ use std::fmt::Display;
 use std::path::Path as FsPath;
 use std::sync::Once;
 
+use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{FontStyle, register_font};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -299,6 +301,26 @@ pub(crate) fn label(v: f64) -> String {
     } else {
         s
     }
+}
+
+/// The title (and a smaller note under it) at the top; returns the rest.
+pub(super) fn titled<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    note: &str,
+) -> Result<DrawingArea<DB, Shift>> {
+    let (w, _) = root.dim_in_pixel();
+    let centre = TextStyle::from((FONT, 22).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+    drawn(root.draw_text(title, &centre, (w as i32 / 2, 12)))?;
+    let mut top = 46;
+    if !note.is_empty() {
+        let small = TextStyle::from((FONT, 16).into_font())
+            .color(&RGBColor(80, 80, 80))
+            .pos(Pos::new(HPos::Center, VPos::Top));
+        drawn(root.draw_text(note, &small, (w as i32 / 2, 40)))?;
+        top = 66;
+    }
+    Ok(root.margin(top, 0, 0, 0))
 }
 
 #[cfg(test)]

@@ -6,11 +6,10 @@
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::colour::PATHS;
 use super::stroke::{PixelBox, stroke};
-use super::{Canvas, Drawer, FONT, Format, drawn, encode, label};
+use super::{Canvas, Drawer, FONT, Format, drawn, encode, label, titled};
 use crate::error::Result;
 
 /// One solver's cost on every problem, in the problems' order: infinite
@@ -121,10 +120,7 @@ impl Drawer for &ProfilePlot<'_> {
         root: &DrawingArea<DB, Shift>,
         canvas: Canvas,
     ) -> Result<()> {
-        let (w, _) = root.dim_in_pixel();
-        let centre = TextStyle::from((FONT, 22).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
-        drawn(root.draw_text(&self.title, &centre, (w as i32 / 2, 12)))?;
-        let area = root.margin(46, 0, 0, 0);
+        let area = titled(root, &self.title, "")?;
         let n = self.profiles.len().max(1);
         let panels = area.split_evenly((1, n));
         for (profile, panel_area) in self.profiles.iter().zip(&panels) {

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::super::{Failure, Source, constraint_text, format_value, json_number, usage};
 use super::args::{self, Args, GradientArg, MethodArg};
-use slope::optim::{Auglag, Bound, ConstrainedOutcome, Reason, minimize_constrained};
+use slope::optim::{Auglag, ConstrainedOutcome, Reason, minimize_constrained};
 use slope::{ConstraintKind, Formula};
 
 /// An inequality within this of 0 (or above it) is reported as active.
@@ -140,7 +140,7 @@ fn run_json(
     obj.insert("message".into(), json!(outcome.message));
     obj.insert("method".into(), json!("auglag"));
     obj.insert("seconds".into(), json_number(outcome.seconds));
-    let at: Map<String, Value> = active_bounds(f, run)
+    let at: Map<String, Value> = super::report::active_bounds(f, &run.outcome)
         .map(|(name, side)| (name.to_string(), json!(side)))
         .collect();
     if !at.is_empty() {
@@ -156,20 +156,6 @@ fn run_json(
         obj.insert("seed".into(), json!(seed));
     }
     obj
-}
-
-fn active_bounds<'f>(
-    f: &'f Formula,
-    run: &ConstrainedOutcome,
-) -> impl Iterator<Item = (&'f str, &'static str)> {
-    (f.vars().iter().zip(&run.outcome.active)).filter_map(|(name, side)| {
-        let side = match side {
-            Bound::Free => return None,
-            Bound::Lower => "lower",
-            Bound::Upper => "upper",
-        };
-        Some((name.as_str(), side))
-    })
 }
 
 fn write_summary(
@@ -223,30 +209,5 @@ fn write_summary(
         run.outer_iterations,
         format_value(run.penalty)
     )?;
-    if let Some(seed) = seed {
-        writeln!(out, "{:<11} random start from --seed {seed}", "start")?;
-    }
-    if !outcome.moved_start.is_empty() {
-        writeln!(
-            out,
-            "{:<11} moved onto --bounds (it lay outside them)",
-            "start"
-        )?;
-    }
-    let bounds: Vec<String> = active_bounds(f, run)
-        .map(|(name, side)| format!("{name} at its {side} bound"))
-        .collect();
-    if !bounds.is_empty() {
-        writeln!(out, "{:<11} {}", "bounds", bounds.join(", "))?;
-    }
-    writeln!(
-        out,
-        "{:<11} {} after {} iterations ({} evaluations) in {}",
-        "stopped",
-        outcome.reason,
-        outcome.iterations,
-        outcome.evaluations,
-        super::report::format_seconds(outcome.seconds)
-    )?;
-    Ok(())
+    super::report::write_run_end(out, f, outcome, seed, outcome.seconds)
 }

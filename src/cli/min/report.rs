@@ -275,7 +275,7 @@ fn failed(outcome: &Outcome) -> bool {
 
 /// The variables a run ended on a bound of, with the side ("lower" or
 /// "upper"), in order.
-fn active_bounds<'f>(
+pub(super) fn active_bounds<'f>(
     f: &'f Formula,
     outcome: &Outcome,
 ) -> impl Iterator<Item = (&'f str, &'static str)> {
@@ -397,6 +397,18 @@ fn write_summary(
         method.name(),
         method.lr()
     )?;
+    write_run_end(out, f, outcome, seed, seconds)
+}
+
+/// The lines every text report ends with, constrained or not: how the
+/// start was chosen or moved, the bounds that hold, and why the run stopped.
+pub(super) fn write_run_end(
+    out: &mut dyn Write,
+    f: &Formula,
+    outcome: &Outcome,
+    seed: Option<u64>,
+    seconds: f64,
+) -> std::io::Result<()> {
     if let Some(seed) = seed {
         writeln!(out, "{:<11} random start from --seed {seed}", "start")?;
     }
