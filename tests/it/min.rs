@@ -1128,6 +1128,60 @@ fn a_closure_with_a_hand_written_gradient() {
 }
 
 #[test]
+fn hessian_vector_products_from_every_objective_that_has_them() {
+    let text = "x^2*y + exp(x - y) + 3*y^4";
+    let (x, v) = ([0.3, -0.7], [1.5, -2.0]);
+    let f = Formula::parse(text).unwrap();
+    let mut compiled = f.compile().unwrap();
+    let mut out = [0.0; 2];
+    // None until the Hessian is asked for.
+    assert!(!compiled.hess_vec(&x, &v, &mut out));
+    assert!(compiled.prepare_hess_vec().unwrap());
+    let h = compiled.hessian(&x).unwrap();
+    let want = [h[0] * v[0] + h[1] * v[1], h[2] * v[0] + h[3] * v[1]];
+    // Twice at one point (the Hessian kept), then at another.
+    for _ in 0..2 {
+        assert!(compiled.hess_vec(&x, &v, &mut out));
+        assert_near(&out, &want, 1e-14, "compiled H·v");
+    }
+    let other = [1.0, 2.0];
+    let h = compiled.hessian(&other).unwrap();
+    assert!(compiled.hess_vec(&other, &v, &mut out));
+    assert_near(
+        &out,
+        &[h[0] * v[0] + h[1] * v[1], h[2] * v[0] + h[3] * v[1]],
+        1e-12,
+        "moved",
+    );
+    // A clone starts without the kept Hessian and computes the same.
+    let mut negated = Negated(compiled.clone());
+    assert!(negated.prepare_hess_vec().unwrap());
+    assert!(negated.hess_vec(&x, &v, &mut out));
+    assert_near(&out, &want.map(|w| -w), 1e-14, "negated H·v");
+    let mut boxed: Box<dyn Objective> = Box::new(compiled);
+    assert!(boxed.hess_vec(&x, &v, &mut out));
+    assert_near(&out, &want, 1e-14, "boxed H·v");
+    // A closure has products only when given them.
+    let bowl = |x: &[f64], g: &mut [f64]| {
+        g[0] = 2.0 * x[0];
+        x[0] * x[0]
+    };
+    let mut plain = FnObjective::new(1, bowl);
+    assert!(!plain.prepare_hess_vec().unwrap());
+    assert!(!plain.hess_vec(&[1.0], &[1.0], &mut out[..1]));
+    let mut with =
+        FnObjective::new(1, bowl).with_hess_vec(|_: &[f64], v: &[f64], o: &mut [f64]| {
+            o[0] = 2.0 * v[0];
+        });
+    assert!(with.prepare_hess_vec().unwrap());
+    assert!(with.hess_vec(&[1.0], &[3.0], &mut out[..1]));
+    assert_eq!(out[0], 6.0);
+    // Differenced gradients have none.
+    let mut fd = FiniteDifferences::new(f.compile().unwrap(), Scheme::Central);
+    assert!(!fd.prepare_hess_vec().unwrap());
+}
+
+#[test]
 fn negated_maximises() {
     // -(x-2)^2 + 3: maximum 3 at x = 2; Negated minimises its negation.
     for method in [Method::lbfgs(), Method::newton(), Method::gd()] {
