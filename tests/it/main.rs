@@ -27,4 +27,5 @@ mod range;
 #[path = "../shared/rounding.rs"]
 mod rounding;
 mod run;
+mod saddle;
 mod table;
