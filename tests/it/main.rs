@@ -16,6 +16,7 @@ mod mgh;
 mod mgh_indexed;
 mod min;
 mod native;
+mod newton_cg;
 mod nist;
 mod plot;
 mod precision;
