@@ -64,6 +64,10 @@ pub const UNBOUNDED_X: f64 = 1e20;
 /// small run).
 pub const SADDLE_CHECK_VARS: usize = 50;
 
+/// The most variables for which the saddle test asks the objective for its
+/// dense Hessian (32 MB of it).
+const SADDLE_DENSE_VARS: usize = 2_000;
+
 /// One method's iteration, with its state.
 pub(crate) trait Step {
     fn step(
@@ -505,8 +509,9 @@ fn saddle(ctx: &mut Context<'_>, x: &[f64], grad: &[f64]) -> bool {
     if k == 0 {
         return false;
     }
-    let mut hessian = vec![0.0; n * n];
-    let (reduced, tolerance) = if ctx.objective.hessian(x, &mut hessian) {
+    // A dense Hessian only where it fits in memory (never n² for n = 10⁶).
+    let mut hessian = vec![0.0; if n <= SADDLE_DENSE_VARS { n * n } else { 0 }];
+    let (reduced, tolerance) = if n <= SADDLE_DENSE_VARS && ctx.objective.hessian(x, &mut hessian) {
         let reduced: Vec<f64> = (free.iter())
             .flat_map(|&i| free.iter().map(move |&j| (i, j)))
             .map(|(i, j)| hessian[i * n + j])

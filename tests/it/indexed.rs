@@ -359,6 +359,19 @@ fn the_command_line_evaluates_and_minimises_indexed_formulas() {
     );
 }
 
+/// The run's end (the saddle test) must not ask for an n×n Hessian: at
+/// n = 100,000 that was an 80 GB allocation, and the process aborted.
+#[test]
+fn a_hundred_thousand_variables_are_minimised_without_an_n_squared_matrix() {
+    let rosen =
+        "param n = 4\nvar x[1..n]\nsum(i in 1..n-1, 100*(x[i+1] - x[i]^2)^2 + (1 - x[i])^2)";
+    let (m, _) = json(&["min", rosen, "--start", "x=1.1", "--set", "n=100000", "--json"]);
+    assert_eq!(m["converged"], true, "{}", m["message"]);
+    let x = m["x"].as_array().unwrap();
+    assert_eq!(x.len(), 100_000);
+    assert!(x.iter().all(|xi| (xi.as_f64().unwrap() - 1.0).abs() < 1e-6));
+}
+
 #[test]
 fn array_partials_print_as_indexed_closed_forms() {
     let rosen =
