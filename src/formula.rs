@@ -14,8 +14,10 @@ use crate::lower::{self, Indexed, Lowered, quoted_list};
 use crate::parse::{self, Limits};
 use crate::print;
 
+mod elements;
 mod partials;
 
+pub use elements::Elements;
 pub use partials::ArrayTerm;
 
 /// How to read a formula.
@@ -496,51 +498,28 @@ impl Formula {
         interpreter.diagnose(x)
     }
 
-    /// A point from `name = value` pairs: every variable exactly once.
+    /// A point from `name = value` pairs, every variable given a value:
+    /// `y = 1` for a scalar, `x = 1` for every element of an array,
+    /// `x[3] = 1` for one element (see [`Formula::elements`]). Pairs are
+    /// applied in order, so a later one overrides an earlier one
+    /// (`x = 0, x[1] = 1`); the same scalar or element named twice is an
+    /// error, as a likely slip.
     pub fn point(&self, assignments: &[(String, f64)]) -> Result<Vec<f64>> {
         let mut x = vec![f64::NAN; self.vars.len()];
         let mut given = vec![false; self.vars.len()];
-        // A map, not `var_index`: a point may name 100,000 variables.
-        let index: std::collections::HashMap<&str, usize> = self
-            .vars
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (v.as_str(), i))
-            .collect();
-        // `x = 1` for an array gives every element not given by itself.
+        let mut named = vec![false; self.vars.len()];
+        let names = self.elements();
         for (name, value) in assignments {
-            let Some(a) = self.array_names.iter().position(|a| a == name) else {
-                continue;
-            };
-            let p = &self.frame.arrays[a];
-            for i in p.offset..p.offset + p.len() {
-                x[i] = *value;
-                given[i] = true;
-            }
-        }
-        let mut one_by_one = vec![false; self.vars.len()];
-        for (name, value) in assignments {
-            if self.array_names.contains(name) {
-                continue;
-            }
-            let i = *index
-                .get(name.as_str())
-                .ok_or_else(|| self.unknown_variable(name))?;
-            if std::mem::replace(&mut one_by_one[i], true) {
+            let range = names.resolve(name)?;
+            let whole_array = self.array_names.iter().any(|a| a == name.trim());
+            if !whole_array && std::mem::replace(&mut named[range.start], true) {
                 return Err(Error::new(
                     ErrorKind::Usage,
-                    format!("'{name}' is given twice"),
+                    format!("'{}' is given twice", name.trim()),
                 ));
             }
-            given[i] = false;
-            if given[i] {
-                return Err(Error::new(
-                    ErrorKind::Usage,
-                    format!("'{name}' is given twice"),
-                ));
-            }
-            given[i] = true;
-            x[i] = *value;
+            x[range.clone()].fill(*value);
+            given[range].fill(true);
         }
         let missing: Vec<&str> = self
             .vars
@@ -550,19 +529,11 @@ impl Formula {
             .map(|(v, _)| v.as_str())
             .collect();
         if !missing.is_empty() {
-            let listed = if missing.len() > 10 {
-                format!(
-                    "{} and {} more",
-                    missing[..10].join(", "),
-                    missing.len() - 10
-                )
-            } else {
-                quoted_list(&missing)
-            };
-            return Err(
-                Error::new(ErrorKind::Usage, format!("no value for {listed}"))
-                    .with_hint(format!("the formula's variables are {}", self.var_list())),
-            );
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!("no value for {}", quoted_list_capped(&missing)),
+            )
+            .with_hint(format!("the formula's variables are {}", self.var_list())));
         }
         Ok(x)
     }
@@ -587,6 +558,15 @@ impl Formula {
             format!("the formula has no variable '{name}'"),
         )
         .with_hint(format!("its variables are {}", self.var_list()))
+    }
+}
+
+/// `names` quoted, or the first ten of a longer list and how many more.
+pub fn quoted_list_capped(names: &[&str]) -> String {
+    if names.len() > 10 {
+        format!("{} and {} more", names[..10].join(", "), names.len() - 10)
+    } else {
+        quoted_list(names)
     }
 }
 

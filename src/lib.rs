@@ -214,7 +214,7 @@
 // The front door: what a user of the library needs.
 pub use constraint::{Constraint, ConstraintKind};
 pub use error::{Detail, Error, ErrorKind, Limit, Result, Span};
-pub use formula::{ArrayTerm, Expr, Formula, Options};
+pub use formula::{ArrayTerm, Elements, Expr, Formula, Options};
 pub use graph::NodeId;
 pub use objective::{
     CompiledFormula, FiniteDifferences, FnObjective, InterpretedObjective, Negated, Objective,
@@ -270,8 +270,9 @@ mod random;
 mod symbolic;
 
 #[doc(hidden)]
-pub use graph::{Graph, Node};
+pub use formula::quoted_list_capped;
 #[doc(hidden)]
+pub use graph::{Graph, Node};
 pub use lower::{is_identifier, quoted_list};
 
 /// The README's Rust examples, run as doctests so they stay true.

@@ -7,6 +7,7 @@ mod check;
 mod cli;
 mod cli_conventions;
 mod constraints;
+mod elements;
 mod fit;
 mod indexed;
 mod indexed_props;
