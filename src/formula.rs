@@ -133,6 +133,10 @@ impl Formula {
         let mut outputs = vec![self.value];
         outputs.extend_from_slice(&self.gradient);
         outputs.extend(self.scatters.iter().map(|s| s.value));
+        for c in &self.constraints {
+            outputs.push(c.reads);
+            outputs.extend(c.scatters.iter().map(|s| s.value));
+        }
         let scalars = &self.vars[..self.n_scalars];
         let (frame, vars) = bind::bind(
             &self.graph,
@@ -249,23 +253,11 @@ impl Formula {
             limits.max_nodes,
         )?;
         let n_scalars = lowered.vars.len();
-        if let (Some(c), false) = (
-            lowered.constraints.first(),
-            lowered.indexed.arrays.is_empty(),
-        ) {
-            // Their Jacobian rows would need scatters, which constraints
-            // do not have yet: refused rather than given without them.
-            return Err(Error::at(
-                ErrorKind::Usage,
-                c.span,
-                "constraints on a formula with arrays of variables are not supported yet",
-            )
-            .with_hint("write the variables the constraints use as scalars"));
-        }
         let constraints = constraint::derive(
             &mut graph,
             &lowered.constraints,
             &lowered.var_nodes,
+            !lowered.indexed.arrays.is_empty(),
             limits.max_nodes,
         )?;
         Ok(Formula {
@@ -356,6 +348,16 @@ impl Formula {
     /// without any. See [`Constraint`].
     pub fn constraints(&self) -> &[Constraint] {
         &self.constraints
+    }
+
+    /// The bound parameters and data, and where arrays lie in a point.
+    pub(crate) fn frame(&self) -> &Frame {
+        &self.frame
+    }
+
+    /// The size limits it was parsed with.
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// The partial derivative with respect to the variable `name`, ready to

@@ -739,6 +739,27 @@ fn constraint_text(f: &Formula, i: usize) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// A constraint row as written, without `subject to` and the family's
+/// indices `(i in 1..n)`, followed by the row's: `x[i] <= x[i+1] - 1 (i=3)`.
+fn constraint_row_text(f: &Formula, row: &slope::ConstraintRow) -> String {
+    let text = constraint_text(f, row.statement);
+    if !f.constraints()[row.statement].is_family() {
+        return text;
+    }
+    // The family's parentheses are the first ones closed.
+    let mut depth = 0;
+    let end = text.char_indices().find_map(|(k, ch)| {
+        match ch {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ => return None,
+        }
+        (depth == 0).then_some(k)
+    });
+    let body = end.map_or(text.as_str(), |end| text[end + 1..].trim_start());
+    format!("{body} {}", f.constraint_row_label(row))
+}
+
 fn usage(message: &str) -> Error {
     Error::new(ErrorKind::Usage, message)
 }

@@ -8,6 +8,7 @@ mod cli;
 mod cli_conventions;
 mod constraints;
 mod elements;
+mod families;
 mod fit;
 mod indexed;
 mod indexed_props;
