@@ -6,6 +6,7 @@ mod bounds;
 mod check;
 mod cli;
 mod cli_conventions;
+mod clusters;
 mod constraints;
 mod elements;
 mod families;
