@@ -132,8 +132,10 @@
 //! - [`bench`](mod@bench): compile time by stage and the cost of each
 //!   gradient source.
 //! - `objective`: the one trait every consumer of values and gradients
-//!   takes, with implementations for compiled code, the interpreter,
-//!   finite differences, closures, and negation (for maximising); the
+//!   takes (with, where an objective has them, the dense Hessian and
+//!   Hessian-vector products, for Newton and the saddle test), with
+//!   implementations for compiled code, the interpreter, finite
+//!   differences, closures, and negation (for maximising); the
 //!   optimisers call compiled code straight through `objective::Direct`,
 //!   which writes the value and gradient where they are wanted.
 //! - `problem`: [`ConstrainedObjective`], what the constrained method
@@ -222,7 +224,8 @@ pub use error::{Detail, Error, ErrorKind, Limit, Result, Span};
 pub use formula::{ArrayTerm, Elements, Expr, Formula, Options};
 pub use graph::NodeId;
 pub use objective::{
-    CompiledFormula, FiniteDifferences, FnObjective, InterpretedObjective, Negated, Objective,
+    CompiledFormula, FiniteDifferences, FnObjective, HessVecFn, InterpretedObjective, Negated,
+    Objective,
 };
 pub use optim::{
     Advice, Auglag, ConstrainedOutcome, Control, Iterate, Method, Outcome, Reason, Settings,

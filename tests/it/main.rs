@@ -30,4 +30,5 @@ mod range;
 #[path = "../shared/rounding.rs"]
 mod rounding;
 mod run;
+mod saddle;
 mod table;
