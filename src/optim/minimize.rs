@@ -403,7 +403,9 @@ fn run(
             break Stop::converged(Reason::Gtol);
         }
         if path.iterations == settings.max_iter {
-            let diagnosis = diagnose::out_of_iterations(&path.recent, lr, settings.max_iter);
+            let fixed_step = (!settings.method.has_line_search()).then_some(lr);
+            let diagnosis =
+                diagnose::out_of_iterations(&path.recent, fixed_step, settings.max_iter);
             break Stop::diagnosed(Reason::MaxIter, diagnosis);
         }
         if control == Control::Stop {
