@@ -78,9 +78,12 @@ pub enum Method {
     /// ([`Objective::prepare_hessian`](crate::Objective::prepare_hessian))
     /// and at most [`DENSE_NEWTON_MAX_VARS`](crate::optim::DENSE_NEWTON_MAX_VARS)
     /// variables, each step solves with it, shifted where it is not
-    /// positive definite; otherwise the objective must have
-    /// Hessian-vector products ([`Objective::hess_vec`](crate::Objective::hess_vec)),
-    /// and each step is truncated conjugate gradients on them (Newton-CG).
+    /// positive definite. Otherwise each step is truncated conjugate
+    /// gradients (Newton-CG) on Hessian-vector products: the objective's
+    /// own ([`Objective::hess_vec`](crate::Objective::hess_vec)) where it
+    /// has them, else forward differences of its exact gradient (one
+    /// gradient each). An objective with neither a Hessian, products nor
+    /// an exact gradient is refused.
     Newton {
         /// The line search's first trial step.
         first_step: f64,

@@ -296,8 +296,9 @@ fn run(
             settings.constraints().is_some(),
         )),
         Method::Newton { .. } => match curvature {
-            Some(Curvature::Products) => Box::new(NewtonCg::new(n)),
-            _ => Box::new(newton::Newton::new(n)),
+            Some(Curvature::Products) => Box::new(NewtonCg::new(n, false)),
+            Some(Curvature::Differences) => Box::new(NewtonCg::new(n, true)),
+            Some(Curvature::Dense) | None => Box::new(newton::Newton::new(n)),
         },
         m => Box::new(first_order::FirstOrder::new(m, n)),
     };

@@ -185,13 +185,21 @@ pub(super) fn choose_free(
 pub(crate) enum Curvature {
     /// The dense `n × n` matrix, factorised (this file).
     Dense,
-    /// Hessian-vector products, for conjugate gradients (`newton_cg.rs`).
+    /// The objective's Hessian-vector products, for conjugate gradients
+    /// (`newton_cg.rs`).
     Products,
+    /// Hessian-vector products by forward differences of the exact
+    /// gradient, one gradient each, where the objective has no products
+    /// of its own.
+    Differences,
 }
 
 /// How Newton will read `objective`'s Hessian: the dense matrix where it
-/// has one and `n` is at most [`DENSE_NEWTON_MAX_VARS`], else products if
-/// it has them; an error if it has neither (or building them failed).
+/// has one and `n` is at most [`DENSE_NEWTON_MAX_VARS`], else its products
+/// if it has them, else differences of its gradient if that is exact (an
+/// objective whose Hessian failed to build, over a size limit, still gets
+/// Newton this way); an error for a differenced gradient with no Hessian,
+/// whose differences would be mostly rounding.
 pub(crate) fn curvature(objective: &mut dyn Objective) -> Result<Curvature> {
     let mut failure = None;
     if objective.n_vars() <= DENSE_NEWTON_MAX_VARS {
@@ -206,11 +214,15 @@ pub(crate) fn curvature(objective: &mut dyn Objective) -> Result<Curvature> {
         Ok(false) => {}
         Err(e) => failure = failure.or(Some(e)),
     }
+    if objective.evaluations_per_gradient() == 1 {
+        return Ok(Curvature::Differences);
+    }
     Err(failure.unwrap_or_else(|| {
         Error::new(
             ErrorKind::Usage,
-            "newton needs the Hessian or Hessian-vector products, and this objective has neither",
+            "newton needs the Hessian, Hessian-vector products or an exact gradient, \
+             and this objective has none of them",
         )
-        .with_hint("compile a formula, give the closure a product (FnObjective::with_hess_vec), or choose a method that needs only the gradient")
+        .with_hint("use the exact gradient (no --gradient fd), or choose a method that needs only the gradient")
     }))
 }

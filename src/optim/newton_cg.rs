@@ -9,18 +9,32 @@
 //! the step keeps each one lowering f, and ends the run at once when none
 //! does.
 //!
+//! The products are the objective's own where it has them
+//! ([`Objective::hess_vec`](crate::Objective::hess_vec)), else forward
+//! differences of its exact gradient, `(∇f(x + h d) - ∇f(x)) / h`, one
+//! gradient each (scipy's Newton-CG does the same without `hessp`): `h`
+//! moves the largest component of `h d` by `√ε·max(1, ‖x‖∞)`, so the
+//! difference's error is about `√ε` of the Hessian's scale, small beside
+//! the forcing term until the gradient is tiny. Either way a product is
+//! counted as a Hessian evaluation.
+//!
 //! With bounds it is projected as [`Newton`](super::newton) is: variables
 //! held at a bound are fixed, CG runs over the others (their products read
 //! with the held components of the vector zero, and written only to the
 //! free ones), held variables move down their gradient, and the search
-//! follows the projected path.
+//! follows the projected path; a difference is taken backwards where only
+//! that stays in the box.
 
 use super::line_search::backtrack;
 use super::newton::choose_free;
 use super::vector::dot;
 use super::{Context, Step, StepResult};
+use crate::fd::Scheme;
 
 pub(crate) struct NewtonCg {
+    /// Whether products are differences of the gradient rather than the
+    /// objective's own.
+    differenced: bool,
     /// Whether each variable is free this step.
     free: Vec<bool>,
     free_indices: Vec<usize>,
@@ -42,8 +56,11 @@ pub(crate) struct NewtonCg {
 const EXTRA_CG_ITERATIONS: usize = 10;
 
 impl NewtonCg {
-    pub fn new(n: usize) -> NewtonCg {
+    /// Newton-CG over `n` variables, on differences of the gradient if
+    /// `differenced`, else on the objective's products.
+    pub fn new(n: usize, differenced: bool) -> NewtonCg {
         NewtonCg {
+            differenced,
             free: vec![true; n],
             free_indices: Vec::with_capacity(n),
             z: vec![0.0; n],
@@ -73,7 +90,7 @@ impl NewtonCg {
             if rr.sqrt() <= forcing {
                 break;
             }
-            if !ctx.hess_vec(x, &self.d, &mut self.hd) {
+            if !self.product(ctx, x, grad) {
                 return false;
             }
             for (h, &free) in self.hd.iter_mut().zip(&self.free) {
@@ -107,6 +124,41 @@ impl NewtonCg {
         }
         true
     }
+
+    /// `H(x)·d` into `hd`: the objective's product, or a forward
+    /// difference of the gradient along `d` (with `trial` and `trial_grad`
+    /// as scratch); `false` if the objective's product failed.
+    fn product(&mut self, ctx: &mut Context<'_>, x: &[f64], grad: &[f64]) -> bool {
+        if !self.differenced {
+            return ctx.hess_vec(x, &self.d, &mut self.hd);
+        }
+        ctx.count_differenced_product();
+        let d_max = self.d.iter().fold(0.0, |m: f64, v| m.max(v.abs()));
+        if d_max == 0.0 {
+            self.hd.iter_mut().for_each(|h| *h = 0.0);
+            return true;
+        }
+        let x_max = x.iter().fold(0.0, |m: f64, v| m.max(v.abs()));
+        let mut h = Scheme::Forward.step(x_max) / d_max;
+        // Backwards if only that stays in the box.
+        if let Some(bounds) = ctx.bounds() {
+            let inside = |h: f64| {
+                (x.iter().zip(&self.d).zip(bounds))
+                    .all(|((x, d), &(lo, hi))| (lo..=hi).contains(&(x + h * d)))
+            };
+            if !inside(h) && inside(-h) {
+                h = -h;
+            }
+        }
+        for ((p, x), d) in self.trial.iter_mut().zip(x).zip(&self.d) {
+            *p = x + h * d;
+        }
+        ctx.value_grad(&self.trial, &mut self.trial_grad);
+        for ((hd, moved), g) in self.hd.iter_mut().zip(&self.trial_grad).zip(grad) {
+            *hd = (moved - g) / h;
+        }
+        true
+    }
 }
 
 impl Step for NewtonCg {
@@ -122,13 +174,17 @@ impl Step for NewtonCg {
         for &i in &self.free_indices {
             self.free[i] = true;
         }
-        if !self.solve(ctx, x, grad) {
-            return StepResult::Failed;
-        }
+        // Where a product fails or is not finite (the point is at the edge
+        // of the formula's domain) the step goes down the gradient.
+        let solved = self.solve(ctx, x, grad);
         // Held variables move down their gradient, which the projection
         // turns into staying on their bound.
         for (i, &g) in grad.iter().enumerate() {
-            self.direction[i] = if self.free[i] { self.z[i] } else { -g };
+            self.direction[i] = if self.free[i] && solved {
+                self.z[i]
+            } else {
+                -g
+            };
         }
         let mut t = ctx.settings.method.lr();
         backtrack(

@@ -17,6 +17,7 @@ mod language;
 mod limits;
 mod mgh;
 mod mgh_indexed;
+mod mgh_newton;
 mod min;
 mod native;
 mod newton_cg;

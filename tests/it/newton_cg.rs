@@ -5,6 +5,8 @@
 //! hand-written closures, a box, a saddle, unboundedness, and the same
 //! answers as dense Newton on a compiled formula.
 
+use slope::fd::Scheme;
+use slope::objective::FiniteDifferences;
 use slope::optim::Bound;
 use slope::{CompiledFormula, FnObjective, Formula, Objective, Result, testfns};
 use slope::{Method, Reason, Settings, minimize};
@@ -213,11 +215,70 @@ fn dense_and_products_give_the_same_minimum() {
 }
 
 #[test]
-fn newton_without_a_hessian_or_products_is_refused() {
-    let mut plain = FnObjective::new(2, |x: &[f64], g: &mut [f64]| {
+fn without_products_newton_differences_the_gradient() {
+    // The same Rosenbrock with no product: each is a forward difference
+    // of the exact gradient, one more gradient, and counted as a Hessian.
+    let n = 1000;
+    let start = standard_start(n);
+    let settings = Settings::new(Method::newton());
+    let exact = minimize(&mut by_hand(n), &start, &settings).unwrap();
+    let differenced = minimize(&mut FnObjective::new(n, rosenbrock), &start, &settings).unwrap();
+    for o in [&exact, &differenced] {
+        assert!(
+            o.converged() && o.f < 1e-12,
+            "{:?}: {}",
+            o.reason,
+            o.message
+        );
+        assert!(o.x.iter().all(|x| (x - 1.0).abs() < 1e-6));
+    }
+    // Every differenced product is one gradient; the rest are the
+    // search's, as many as the exact run needs give or take a few.
+    let searched = differenced.gradient_evaluations - differenced.hessian_evaluations;
+    assert!(differenced.hessian_evaluations > differenced.iterations);
+    assert!(searched > differenced.iterations, "{differenced:?}");
+    assert_eq!(differenced.evaluations, differenced.gradient_evaluations);
+    println!(
+        "exact: {} iterations, {} products; differenced: {} iterations, {} products",
+        exact.iterations,
+        exact.hessian_evaluations,
+        differenced.iterations,
+        differenced.hessian_evaluations
+    );
+}
+
+#[test]
+fn newton_on_a_differenced_gradient_is_refused() {
+    let plain = FnObjective::new(2, |x: &[f64], g: &mut [f64]| {
         g.copy_from_slice(x);
         0.5 * (x[0] * x[0] + x[1] * x[1])
     });
-    let e = minimize(&mut plain, &[1.0, 1.0], &Settings::new(Method::newton())).unwrap_err();
-    assert!(e.to_string().contains("Hessian-vector products"), "{e}");
+    let mut fd = FiniteDifferences::new(plain, Scheme::Forward);
+    let e = minimize(&mut fd, &[1.0, 1.0], &Settings::new(Method::newton())).unwrap_err();
+    assert!(e.to_string().contains("an exact gradient"), "{e}");
+}
+
+/// `slope min --method newton` on an indexed formula past the dense limit
+/// (which has no dense Hessian at any n): Newton-CG from the command line.
+#[test]
+fn the_command_line_runs_newton_past_a_thousand_variables() {
+    let (m, r) = crate::run::json(&[
+        "min",
+        "-f",
+        "tests/data/rosen.slope",
+        "--set",
+        "n=20000",
+        "--start",
+        "x=1.1",
+        "--method",
+        "newton",
+        "--json",
+    ]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(m["reason"], "gtol", "{}", m["message"]);
+    let x = m["x"].as_array().unwrap();
+    assert_eq!(x.len(), 20_000);
+    assert!(x.iter().all(|v| (v.as_f64().unwrap() - 1.0).abs() < 1e-6));
+    let products = m["hessian_evaluations"].as_u64().unwrap();
+    assert!(products > m["iterations"].as_u64().unwrap(), "{m}");
 }
