@@ -167,7 +167,9 @@
 //! - `random`: SplitMix64 points in a box, for multi-start searches and
 //!   checks; written out so that a seed names the same points everywhere.
 //! - `formula`: [`Formula`] and [`Expr`], which tie the stages together;
-//!   `formula/partials.rs` prints arrays' partials as indexed closed forms.
+//!   `formula/partials.rs` prints arrays' partials as indexed closed forms,
+//!   `formula/unroll.rs` writes an indexed formula out as a scalar one at
+//!   its bound parameters ([`Formula::unrolled`], for `diff --expand`).
 //! - `plot`: pictures of the function (`plot/function.rs`) with descent
 //!   paths over it (`plot/paths.rs`), convergence charts, and Dolan–Moré
 //!   performance profiles (`plot/profile.rs`, drawn by `benches/mgh.rs`

@@ -9,6 +9,7 @@ mod cli_conventions;
 mod clusters;
 mod constraints;
 mod elements;
+mod expanded;
 mod families;
 mod fit;
 mod indexed;
