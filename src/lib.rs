@@ -124,7 +124,9 @@
 //! - [`fd`]: finite-difference gradients (forward, backward, central,
 //!   Richardson), the estimates exact gradients are measured against.
 //! - [`check`]: exact gradient and Hessian against finite differences
-//!   (skipping kinks), hand-written derivatives against exact ones.
+//!   (skipping kinks, `check/kinks.rs`), an indexed formula's gradient
+//!   element by element on a bounded subset (`check/elements.rs`),
+//!   hand-written derivatives against exact ones.
 //! - `symbolic`: the bounded normaliser behind `check`'s proofs:
 //!   rational functions over atoms with exact rational coefficients
 //!   (`symbolic/rational.rs`), a few identities between atoms; opt-in

@@ -13,6 +13,7 @@ mod expanded;
 mod families;
 mod fit;
 mod indexed;
+mod indexed_commands;
 mod indexed_props;
 mod language;
 mod limits;
