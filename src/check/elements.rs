@@ -8,8 +8,9 @@
 //!
 //! Kinks (`abs`, `min`, ...) inside a loop's body have one switch per
 //! iteration, which the interpreter cannot evaluate outside its loop: a
-//! formula with kinks is written out ([`Formula::unrolled`]) to find them,
-//! and refused if it is too large to be.
+//! formula with kinks is written out (its value, as
+//! [`Formula::unrolled`] does) to find those a stencil along a compared
+//! variable can cross, and refused if it is too large to be.
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::fd;
@@ -76,7 +77,7 @@ pub fn check_elements(
         |&id| matches!(graph.node(id), Node::Call1(f, _) | Node::Call2(f, _) if f.kink().is_some()),
     );
     let twin = if has_kinks {
-        let twin = formula.unrolled().map_err(|e| {
+        let twin = formula.unrolled_value().map_err(|e| {
             Error::new(
                 e.kind,
                 format!(
@@ -90,7 +91,10 @@ pub fn check_elements(
     } else {
         None
     };
-    let kinks = twin.as_ref().map(|t| Kinks::new(t.graph(), &[t.value()]));
+    // Only the kinks a stencil along one of `vars` can cross.
+    let kinks = twin
+        .as_ref()
+        .map(|(graph, value)| Kinks::along(graph, &[*value], Some(vars)));
     let branches = |x: &[f64]| kinks.as_ref().map_or(Vec::new(), |k| k.branches(x));
 
     let mut results = Vec::with_capacity(points.len());

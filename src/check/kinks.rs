@@ -31,6 +31,27 @@ pub(super) struct Kinks<'g> {
 impl<'g> Kinks<'g> {
     /// The kinks `outputs` pass through.
     pub(super) fn new(graph: &'g Graph, outputs: &[NodeId]) -> Kinks<'g> {
+        Kinks::along(graph, outputs, None)
+    }
+
+    /// The kinks `outputs` pass through whose branch depends on one of
+    /// `vars` (every kink if `None`): a stencil along other variables
+    /// cannot cross them, and a written-out sum of a million has a million.
+    pub(super) fn along(graph: &'g Graph, outputs: &[NodeId], vars: Option<&[usize]>) -> Kinks<'g> {
+        // Which nodes depend on `vars`, children first.
+        let depends: Vec<bool> = match vars {
+            None => Vec::new(),
+            Some(vars) => {
+                let mut d = vec![false; graph.len()];
+                for id in graph.ids() {
+                    d[id.index()] = match graph.node(id) {
+                        Node::Var(v) => vars.contains(&(*v as usize)),
+                        node => node.children().iter().any(|c| d[c.index()]),
+                    };
+                }
+                d
+            }
+        };
         let mut switches = Vec::new();
         let mut deciding = Vec::new();
         for id in reachable(graph, outputs) {
@@ -57,6 +78,9 @@ impl<'g> Kinks<'g> {
                 Kink::Step => &[id],
                 Kink::Crossing | Kink::BranchCut => args,
             };
+            if vars.is_some() && !decided_by.iter().any(|n| depends[n.index()]) {
+                continue;
+            }
             switches.push(Switch {
                 node: id,
                 func,

@@ -57,13 +57,7 @@ impl Formula {
         if !self.is_indexed() {
             return Ok(self.clone());
         }
-        let mut u = Unroller {
-            from: &self.graph,
-            frame: &self.frame,
-            to: Graph::new(),
-            built: FxHashMap::default(),
-            max_nodes: self.limits.max_nodes,
-        };
+        let mut u = self.unroller();
         let n = self.vars.len();
         let var_nodes: Vec<NodeId> = (0..n).map(|i| u.to.var(i as u32)).collect();
         let zero: Levels = [0; crate::bind::MAX_LEVELS];
@@ -99,6 +93,25 @@ impl Formula {
             constraints,
         };
         Formula::derive(&self.source, lowered, &self.limits)
+    }
+
+    /// The value alone written out, in a graph of its own (variable `i`
+    /// is `vars()[i]`), not differentiated: what `check` needs to find
+    /// the kinks inside loops, at a fraction of [`Formula::unrolled`]'s cost.
+    pub(crate) fn unrolled_value(&self) -> Result<(Graph, NodeId)> {
+        let mut u = self.unroller();
+        let value = u.node(self.value, &[0; crate::bind::MAX_LEVELS])?;
+        Ok((u.to, value))
+    }
+
+    fn unroller(&self) -> Unroller<'_> {
+        Unroller {
+            from: &self.graph,
+            frame: &self.frame,
+            to: Graph::new(),
+            built: FxHashMap::default(),
+            max_nodes: self.limits.max_nodes,
+        }
     }
 }
 
