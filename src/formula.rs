@@ -14,7 +14,10 @@ use crate::lower::{self, Indexed, Lowered, quoted_list};
 use crate::parse::{self, Limits};
 use crate::print;
 
+mod hess_vec;
 mod partials;
+
+use hess_vec::HessVec;
 
 pub use partials::ArrayTerm;
 
@@ -57,6 +60,8 @@ pub struct Formula {
     value: NodeId,
     gradient: Vec<NodeId>,
     hessian: Option<Vec<Vec<NodeId>>>,
+    /// The Hessian-vector product's loops, built on first request.
+    hess_vec: Option<HessVec>,
     limits: Limits,
     /// Parameters, arrays and data (empty for a scalar formula).
     indexed: Indexed,
@@ -275,6 +280,7 @@ impl Formula {
             value: lowered.value,
             gradient: gradient.scalars,
             hessian: None,
+            hess_vec: None,
             limits: *limits,
             indexed: lowered.indexed.clone(),
             scatters: gradient.scatters,

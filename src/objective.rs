@@ -166,11 +166,33 @@ enum Code {
     },
 }
 
-/// The Hessian's code, compiled on first request from the formula it keeps
-/// until then.
+/// The code of the Hessian and of the Hessian-vector product, each
+/// compiled on first request from the formula kept for them.
 struct LazyHessian {
-    formula: Mutex<Option<Formula>>,
+    formula: Mutex<Formula>,
     code: OnceLock<Result<Compiled>>,
+    hess_vec: OnceLock<Result<(LoopCode, InputBuffers)>>,
+}
+
+impl LazyHessian {
+    fn new(formula: &Formula) -> Arc<LazyHessian> {
+        Arc::new(LazyHessian {
+            formula: Mutex::new(formula.clone()),
+            code: OnceLock::new(),
+            hess_vec: OnceLock::new(),
+        })
+    }
+
+    /// Runs `f` on the kept formula (which building derivatives changes).
+    fn with_formula<T>(&self, f: impl FnOnce(&mut Formula) -> Result<T>) -> Result<T> {
+        let mut formula = self.formula.lock().map_err(|_| {
+            Error::new(
+                ErrorKind::Internal,
+                "a thread panicked while it built the Hessian",
+            )
+        })?;
+        f(&mut formula)
+    }
 }
 
 impl Formula {
@@ -200,11 +222,7 @@ impl Formula {
         Ok(CompiledFormula {
             vars: self.shared_vars(),
             code,
-            hessian: Arc::new(LazyHessian {
-                // Loops have no Hessian code yet: nothing to keep for it.
-                formula: Mutex::new((!self.has_arrays()).then(|| self.clone())),
-                code: OnceLock::new(),
-            }),
+            hessian: LazyHessian::new(self),
             n_constraints: self.constraints().len(),
             formula_id: self.id(),
         })
@@ -238,10 +256,7 @@ impl CompiledFormula {
                     value_grad: Arc::clone(value_grad),
                     inputs: Arc::new(formula.loop_inputs()),
                 },
-                hessian: Arc::new(LazyHessian {
-                    formula: Mutex::new(Some(formula.clone())),
-                    code: OnceLock::new(),
-                }),
+                hessian: LazyHessian::new(formula),
                 n_constraints: formula.constraints().len(),
                 formula_id: formula.id(),
             }),
@@ -337,17 +352,40 @@ impl CompiledFormula {
     fn hessian_code(&self) -> Result<&Compiled> {
         let lazy = &*self.hessian;
         let code = lazy.code.get_or_init(|| {
-            let taken = lazy.formula.lock().ok().and_then(|mut f| f.take());
-            let Some(mut formula) = taken else {
-                return Err(Error::new(
-                    ErrorKind::Internal,
-                    "the Hessian's formula is gone",
-                ));
-            };
-            let entries: Vec<NodeId> = formula.hessian()?.into_iter().flatten().collect();
-            Compiled::compile(formula.graph(), &entries, formula.vars().len())
+            lazy.with_formula(|formula| {
+                let entries: Vec<NodeId> = formula.hessian()?.into_iter().flatten().collect();
+                Compiled::compile(formula.graph(), &entries, formula.vars().len())
+            })
         });
         code.as_ref().map_err(Clone::clone)
+    }
+
+    /// Writes the Hessian at `x` times `v` to `out` (each of one value per
+    /// variable), by native code compiled on first use: loops of the size
+    /// of the formula whatever the arrays' sizes, costing a few gradients
+    /// (see [`Formula::hess_vec`], whose numbers these are to the bit). An
+    /// error if a length is wrong or the product is over the formula's
+    /// size limits.
+    ///
+    /// ```
+    /// let f = slope::Formula::parse("param n = 3\nvar x[1..n]\nsum(i in 1..n, x[i]^3)")?;
+    /// let code = f.compile()?;
+    /// let mut hv = [0.0; 3];
+    /// code.hess_vec(&[1.0, 2.0, 3.0], &[1.0, 1.0, 1.0], &mut hv)?;
+    /// assert_eq!(hv, [6.0, 12.0, 18.0]);
+    /// # Ok::<(), slope::Error>(())
+    /// ```
+    pub fn hess_vec(&self, x: &[f64], v: &[f64], out: &mut [f64]) -> Result<()> {
+        self.check_len(x)?;
+        check_len("the direction", v.len(), self.vars.len())?;
+        check_len("the product", out.len(), self.vars.len())?;
+        let lazy = &*self.hessian;
+        let code = lazy
+            .hess_vec
+            .get_or_init(|| lazy.with_formula(Formula::compile_hess_vec));
+        let (code, inputs) = code.as_ref().map_err(Clone::clone)?;
+        code.call_hess_vec(inputs, x, v, out);
+        Ok(())
     }
 }
 

@@ -14,7 +14,11 @@
 //! - the compiled loops give the interpreter's value and gradient to the
 //!   bit (or NaN both);
 //! - the gradient agrees with central differences (Richardson-extrapolated)
-//!   of the interpreted value.
+//!   of the interpreted value;
+//! - the Hessian-vector product (reverse over reverse, as loops) equals
+//!   the twin's dense Hessian times the same direction, within the twin's
+//!   rounding bound, and compiled gives the interpreter's product to the
+//!   bit.
 
 use std::cell::Cell;
 use std::fmt::Write;
@@ -649,19 +653,20 @@ fn property(nested: bool) {
     let finite = Cell::new(0usize);
     let differences = Cell::new(0usize);
     let zero_factors = Cell::new(0usize);
+    let products = Cell::new(0usize);
     let mut runner = TestRunner::new(options());
     let result = runner.run(&case(nested), |(top, x)| {
         let n = x.len();
         let (text, flat) = top.texts(n as i64, None);
         let (_, copied) = top.texts(n as i64, Some(&Cell::new(0)));
-        let indexed = Formula::parse(&text).map_err(|e| {
+        let mut indexed = Formula::parse(&text).map_err(|e| {
             fail(
                 &text,
                 format!("does not parse:\n{}", e.render(&text, "<p>")),
             )
         })?;
         prop_assert_eq!(indexed.vars().len(), n);
-        let unrolled = twin(&flat, n, false)?;
+        let mut unrolled = twin(&flat, n, false)?;
         let separate = twin(&copied, n, true)?;
         let both = format!("{text}\nunrolled: {flat}\nat {x:?}");
 
@@ -740,6 +745,19 @@ fn property(nested: bool) {
             ));
         }
 
+        let has_product = top.forms().iter().any(|f| !f.factors(n as i64).is_empty());
+        let hv = check_hess_vec(
+            &mut indexed,
+            &compiled,
+            &mut unrolled,
+            &x,
+            has_product,
+            zero_factor,
+        );
+        if hv.map_err(|m| fail(&both, m))? {
+            products.set(products.get() + 1);
+        }
+
         // Gradient against central differences.
         cases.set(cases.get() + 1);
         if v.is_finite() && g.iter().all(|d| d.is_finite()) {
@@ -760,11 +778,18 @@ fn property(nested: bool) {
     }
     eprintln!(
         "indexed == unrolled: {} formulas, {} finite, {} partials checked against differences, \
-         {} with a zero factor in a product",
+         {} with a zero factor in a product, {} finite Hessian-vector products compared",
         cases.get(),
         finite.get(),
         differences.get(),
-        zero_factors.get()
+        zero_factors.get(),
+        products.get()
+    );
+    assert!(
+        products.get() * 2 > cases.get(),
+        "too few Hessian-vector products were compared: {} of {}",
+        products.get(),
+        cases.get()
     );
     assert!(
         finite.get() * 4 > cases.get() * 3,
@@ -772,6 +797,103 @@ fn property(nested: bool) {
         finite.get(),
         cases.get()
     );
+}
+
+/// A direction for the Hessian-vector product at `x`, not parallel to it
+/// and with no zero component.
+fn direction(x: &[f64]) -> Vec<f64> {
+    (0..x.len())
+        .map(|k| 0.75 - 0.5 * k as f64 + 0.25 * x[x.len() - 1 - k])
+        .map(|d| if d == 0.0 { 0.5 } else { d })
+        .collect()
+}
+
+/// The indexed Hessian-vector product against the unrolled twin's dense
+/// Hessian times the same direction, component by component, within four
+/// times the twin's rounding bound (each entry's bound times |v_j|) and a
+/// few ulps of the largest row of |H|·|v| per variable (see [`agree`]); and the compiled
+/// product against the interpreted one, to the bit (or NaN both). Returns
+/// whether the products were compared (not where the twin's Hessian is
+/// over the size limits or not finite).
+///
+/// A product's gradient is the product of the non-zero factors divided by
+/// the factor (`diff.rs`, `product_of_others`), so its second derivatives
+/// are differences such as `Q/b² - Q/b²` that the twin, which multiplies
+/// the other factors, never forms: with a product, the indexed result may
+/// also be off by 10⁻⁹ of the row's magnitude Σ|H_kj v_j|, a rounding the
+/// twin's bound cannot see. At a zero factor that rule has no derivative,
+/// and the product is NaN (as the dense Hessian's is,
+/// `a_products_hessian_is_right_or_nan_at_a_zero_factor`).
+fn check_hess_vec(
+    indexed: &mut Formula,
+    compiled: &slope::CompiledFormula,
+    twin: &mut Formula,
+    x: &[f64],
+    has_product: bool,
+    zero_factor: bool,
+) -> Result<bool, String> {
+    let n = x.len();
+    let v = direction(x);
+    let mut hv = vec![0.0; n];
+    indexed
+        .hess_vec(x, &v, &mut hv)
+        .map_err(|e| format!("Hv: {e:?}"))?;
+    let mut chv = vec![0.0; n];
+    compiled
+        .hess_vec(x, &v, &mut chv)
+        .map_err(|e| format!("compiled Hv: {e:?}"))?;
+    let same = |a: f64, b: f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+    if !hv.iter().zip(&chv).all(|(a, b)| same(*a, *b)) {
+        return Err(format!("compiled Hv {chv:?}, interpreted {hv:?}"));
+    }
+    if zero_factor && hv.iter().any(|h| h.is_nan()) {
+        return Ok(false);
+    }
+    let Ok(rows) = twin.hessian() else {
+        return Ok(false);
+    };
+    let point: Vec<f64> = twin
+        .vars()
+        .iter()
+        .map(|name| match source(name) {
+            Source::X(k) => x[k],
+            Source::Number(v) => v,
+        })
+        .collect();
+    let entries: Vec<NodeId> = rows[..n].iter().flat_map(|r| r[..n].to_vec()).collect();
+    let values = twin.eval_nodes(&entries, &point);
+    if values.iter().any(|h| !h.is_finite()) {
+        return Ok(false);
+    }
+    // The largest row of |H|·|v|: terms that cancel in one row of the
+    // twin (exp(x2 - x1)*exp(x3 - x2) telescopes) are added apart by the
+    // loops, with a rounding of that size.
+    let scale = (0..n)
+        .map(|k| {
+            (0..n)
+                .map(|j| (values[k * n + j] * v[j]).abs())
+                .sum::<f64>()
+        })
+        .fold(0.0, f64::max);
+    for k in 0..n {
+        let (mut want, mut bound) = (0.0, 0.0);
+        for j in 0..n {
+            want += values[k * n + j] * v[j];
+            bound += rounding_bound(twin, entries[k * n + j], &point) * v[j].abs();
+        }
+        bound += 4.0 * n as f64 * f64::EPSILON * scale;
+        if has_product {
+            bound += 1e-9 * scale;
+        }
+        if !agree(hv[k], want, bound) {
+            return Err(format!(
+                "(Hv)[{}] along {v:?}: {:e}, the unrolled Hessian's {want:e} (bound {bound:e})",
+                k + 1,
+                hv[k]
+            ));
+        }
+    }
+    Ok(true)
 }
 
 /// The gradient of a product where factors are 0: the product of the
