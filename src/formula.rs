@@ -62,7 +62,7 @@ pub struct Formula {
     hessian: Option<Vec<Vec<NodeId>>>,
     /// The Hessian-vector product's loops, built on first request.
     hess_vec: Option<HessVec>,
-    limits: Limits,
+    pub(crate) limits: Limits,
     /// Parameters, arrays and data (empty for a scalar formula).
     indexed: Indexed,
     /// The partials with respect to array elements, as loops.
@@ -408,8 +408,10 @@ impl Formula {
         if self.has_arrays() {
             return Err(Error::new(
                 ErrorKind::Usage,
-                "the Hessian of a formula with arrays of variables is not built yet",
-            ));
+                "the Hessian of a formula with arrays of variables has no nodes: its entries \
+                 are numbers at a point",
+            )
+            .with_hint("take it with Formula::sparse_hessian(x), or CompiledFormula::hessian(x)"));
         }
         let before = self.graph.len();
         let max = self.limits.max_nodes;

@@ -231,6 +231,7 @@ pub use optim::{
 };
 pub use parse::Limits;
 pub use problem::{CompiledProblem, ConstrainedObjective};
+pub use sparse_hessian::SparseHessian;
 
 // Tools built on the front door, each documented as a module.
 pub mod bench;
@@ -273,6 +274,7 @@ mod problem;
 #[cfg(feature = "python")]
 mod python;
 mod random;
+mod sparse_hessian;
 mod symbolic;
 
 #[doc(hidden)]

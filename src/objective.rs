@@ -5,12 +5,13 @@
 
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Limit, Result};
 use crate::eval::Interpreter;
 use crate::fd::{self, Scheme};
 use crate::formula::Formula;
 use crate::graph::{Graph, NodeId};
 use crate::jit::{Compiled, DescentKernel, InputBuffers, LoopCode, Variant};
+use crate::sparse_hessian::SparseHessian;
 
 /// A function to minimise: anything that gives a value and a gradient.
 /// Methods take `&mut self` so that implementations can keep buffers and
@@ -172,6 +173,8 @@ struct LazyHessian {
     formula: Mutex<Formula>,
     code: OnceLock<Result<Compiled>>,
     hess_vec: OnceLock<Result<(LoopCode, InputBuffers)>>,
+    /// The lower triangle of the sparse Hessian's pattern.
+    pattern: OnceLock<Result<Vec<Vec<usize>>>>,
 }
 
 impl LazyHessian {
@@ -180,6 +183,7 @@ impl LazyHessian {
             formula: Mutex::new(formula.clone()),
             code: OnceLock::new(),
             hess_vec: OnceLock::new(),
+            pattern: OnceLock::new(),
         })
     }
 
@@ -297,8 +301,27 @@ impl CompiledFormula {
     /// The Hessian at `x`, row-major (`n*n` values), compiling it on first
     /// use; an error if `x` does not have one value per variable or the
     /// Hessian is over the formula's size limits.
+    ///
+    /// An indexed formula's comes from [`CompiledFormula::sparse_hessian`],
+    /// refused if its `n*n` values are over the formula's node limit.
     pub fn hessian(&self, x: &[f64]) -> Result<Vec<f64>> {
         self.check_len(x)?;
+        if let Code::Loops { .. } = self.code {
+            let n = x.len();
+            let max = self.hessian.with_formula(|f| Ok(f.limits.max_nodes))?;
+            if n.saturating_mul(n) > max {
+                return Err(Error::over_limit(
+                    Limit::Nodes,
+                    max,
+                    format!(
+                        "the dense Hessian of {n} variables has {} entries, over the limit of {max}",
+                        n.saturating_mul(n)
+                    ),
+                )
+                .with_hint("take it sparse: CompiledFormula::sparse_hessian"));
+            }
+            return Ok(self.sparse_hessian(x)?.to_dense());
+        }
         let code = self.hessian_code()?;
         let mut out = vec![0.0; x.len() * x.len()];
         code.call(x, &mut out);
@@ -386,6 +409,19 @@ impl CompiledFormula {
         let (code, inputs) = code.as_ref().map_err(Clone::clone)?;
         code.call_hess_vec(inputs, x, v, out);
         Ok(())
+    }
+
+    /// The Hessian at `x`, sparse, from a few compiled Hessian-vector
+    /// products (see [`Formula::sparse_hessian`], whose pattern and
+    /// grouping this shares; the pattern is found on first use and kept).
+    pub fn sparse_hessian(&self, x: &[f64]) -> Result<SparseHessian> {
+        self.check_len(x)?;
+        let lazy = &*self.hessian;
+        let pattern = lazy
+            .pattern
+            .get_or_init(|| lazy.with_formula(|f| f.hessian_pattern()));
+        let pattern = pattern.as_ref().map_err(Clone::clone)?;
+        crate::sparse_hessian::from_products(pattern, |v, out| self.hess_vec(x, v, out))
     }
 }
 

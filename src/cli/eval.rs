@@ -20,7 +20,7 @@ pub struct Args {
     /// Also evaluate the Hessian
     #[arg(long)]
     hessian: bool,
-    /// One JSON object: {"vars", "value", "gradient"?, "hessian"?, "constraints"?, "violations"?, "constraint_gradients"?}
+    /// One JSON object: {"vars", "value", "gradient"?, "hessian"?, "constraints"?, "violations"?, "constraint_gradients"?}; with arrays of variables "hessian" is sparse: {"rows", "cols", "values"}, the lower triangle's entries by position in "vars"
     #[arg(long)]
     pub(super) json: bool,
     /// Evaluate with the interpreter instead of compiling to native code
@@ -36,7 +36,14 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
     if args.grad {
         nodes.extend_from_slice(f.gradient());
     }
-    if args.hessian {
+    // With arrays of variables the Hessian is sparse, numbers from
+    // Hessian-vector products rather than nodes.
+    let sparse = if args.hessian && f.has_arrays() {
+        Some(f.sparse_hessian(&x).map_err(Failure::plain)?)
+    } else {
+        None
+    };
+    if args.hessian && sparse.is_none() {
         let hessian = f.hessian().map_err(|e| Failure::in_source(e, &source))?;
         let rows: Vec<NodeId> = hessian.into_iter().flatten().collect();
         nodes.extend(rows);
@@ -73,7 +80,7 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
         &[][..]
     };
     let hessian_start = 1 + if args.grad { n } else { 0 };
-    let hessian: Vec<&[f64]> = if args.hessian {
+    let hessian: Vec<&[f64]> = if args.hessian && sparse.is_none() {
         values[hessian_start..constraints_start]
             .chunks(n.max(1))
             .take(n)
@@ -100,7 +107,17 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
                 gradient.iter().map(|&v| json_number(v)).collect(),
             );
         }
-        if args.hessian {
+        if let Some(h) = &sparse {
+            let entries: Vec<(usize, usize, f64)> = h.entries().collect();
+            obj.insert(
+                "hessian".into(),
+                json!({
+                    "rows": entries.iter().map(|e| e.0).collect::<Vec<_>>(),
+                    "cols": entries.iter().map(|e| e.1).collect::<Vec<_>>(),
+                    "values": entries.iter().map(|e| json_number(e.2)).collect::<Vec<_>>(),
+                }),
+            );
+        } else if args.hessian {
             let rows: Vec<Value> = hessian
                 .iter()
                 .map(|row| row.iter().map(|&v| json_number(v)).collect())
@@ -122,7 +139,9 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
         for (name, g) in f.vars().iter().zip(gradient) {
             writeln!(out, "df/d{name} = {}", format_value(*g))?;
         }
-        if args.hessian {
+        if let Some(h) = &sparse {
+            write_entries(out, f.vars(), h)?;
+        } else if args.hessian {
             write_matrix(out, f.vars(), &hessian)?;
         }
         for i in 0..m {
@@ -155,6 +174,25 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
             Ok(1)
         }
     }
+}
+
+/// A sparse Hessian's lower triangle, one entry a line, named by its
+/// variables (`d2f/dx[2]dx[1] = 480`); entries outside it are 0.
+fn write_entries(
+    out: &mut dyn Write,
+    vars: &[String],
+    h: &slope::SparseHessian,
+) -> std::io::Result<()> {
+    let count = h.entries().count();
+    writeln!(
+        out,
+        "hessian (lower triangle, {count} entries of {n}×{n}; the others are 0):",
+        n = vars.len()
+    )?;
+    for (i, j, v) in h.entries() {
+        writeln!(out, "  d2f/d{}d{} = {}", vars[i], vars[j], format_value(v))?;
+    }
+    Ok(())
 }
 
 /// The Hessian as an aligned table with variable names on both sides.

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::objective::check_len;
+use crate::sparse_hessian::{self, SparseHessian};
 
 /// The product `Hv` as a gradient (scalars and scatters), and the zero
 /// node that stands for the value its evaluators do not need.
@@ -93,5 +94,46 @@ impl Formula {
         };
         let code = LoopCode::compile(&self.graph, &outputs, n_params, &ranks)?;
         Ok((code, self.loop_inputs()))
+    }
+}
+
+impl Formula {
+    /// The Hessian at `x`, sparse: its lower triangle at the entries its
+    /// pattern allows (known from the index offsets of the gradient's
+    /// loops), each found by one of a few Hessian-vector products along
+    /// grouped directions (see [`SparseHessian`]): a banded Hessian costs
+    /// a handful of products whatever `n`. An error if `x` has the wrong
+    /// length, or if the pattern has more entries than
+    /// [`Limits::max_nodes`] (a sum inside a nonlinear function makes the
+    /// Hessian dense).
+    ///
+    /// ```
+    /// let text = "param n = 4\nvar x[1..n]\nsum(i in 1..n-1, (x[i+1] - x[i]^2)^2)";
+    /// let mut f = slope::Formula::parse(text)?;
+    /// let h = f.sparse_hessian(&[1.0; 4])?;
+    /// // Tridiagonal: the diagonal and one entry below it in each row.
+    /// assert_eq!(h.entries().count(), 4 + 3);
+    /// assert_eq!(h.to_dense()[1], -4.0); // d2f/dx1dx2 = -4*x[1]
+    /// # Ok::<(), slope::Error>(())
+    /// ```
+    pub fn sparse_hessian(&mut self, x: &[f64]) -> Result<SparseHessian> {
+        let pattern = self.hessian_pattern()?;
+        sparse_hessian::from_products(&pattern, |v, out| self.hess_vec(x, v, out))
+    }
+
+    /// The lower triangle of the Hessian's pattern for the bound sizes.
+    pub(crate) fn hessian_pattern(&self) -> Result<Vec<Vec<usize>>> {
+        let gradient = diff::Gradient {
+            scalars: self.gradient.clone(),
+            scatters: self.scatters.clone(),
+        };
+        let n = self.vars.len();
+        sparse_hessian::pattern(
+            &self.graph,
+            &gradient,
+            &self.frame,
+            n,
+            self.limits.max_nodes,
+        )
     }
 }
