@@ -43,6 +43,22 @@ pub trait Objective {
         false
     }
 
+    /// Makes Hessian-vector products available if this objective can have
+    /// them (a compiled formula compiles what they need on first request):
+    /// `Ok(false)` if it has none, an error if building them failed.
+    fn prepare_hess_vec(&mut self) -> Result<bool> {
+        Ok(false)
+    }
+
+    /// `H(x)·v`, the Hessian at `x` times `v`, into `out` (`n` values
+    /// each); `false` if this objective has none (call
+    /// [`Objective::prepare_hess_vec`] first). Newton's method for large
+    /// `n` and the saddle test take a few of these instead of the `n × n`
+    /// Hessian.
+    fn hess_vec(&mut self, _x: &[f64], _v: &[f64], _out: &mut [f64]) -> bool {
+        false
+    }
+
     /// Evaluations of the underlying function one `value_grad` costs: 1 for
     /// an exact gradient, more for finite differences.
     fn evaluations_per_gradient(&self) -> usize {
@@ -307,19 +323,7 @@ impl CompiledFormula {
     pub fn hessian(&self, x: &[f64]) -> Result<Vec<f64>> {
         self.check_len(x)?;
         if let Code::Loops { .. } = self.code {
-            let n = x.len();
-            let max = self.hessian.with_formula(|f| Ok(f.limits.max_nodes))?;
-            if n.saturating_mul(n) > max {
-                return Err(Error::over_limit(
-                    Limit::Nodes,
-                    max,
-                    format!(
-                        "the dense Hessian of {n} variables has {} entries, over the limit of {max}",
-                        n.saturating_mul(n)
-                    ),
-                )
-                .with_hint("take it sparse: CompiledFormula::sparse_hessian"));
-            }
+            self.check_dense()?;
             return Ok(self.sparse_hessian(x)?.to_dense());
         }
         let code = self.hessian_code()?;
@@ -372,6 +376,46 @@ impl CompiledFormula {
         check_len("the point", x.len(), self.vars.len())
     }
 
+    /// An error if an indexed formula's dense Hessian, `n*n` values, is
+    /// over the formula's node limit (as a scalar formula's Hessian
+    /// nodes would be): past it, only products and the sparse form.
+    fn check_dense(&self) -> Result<()> {
+        let n = self.vars.len();
+        let max = self.hessian.with_formula(|f| Ok(f.limits.max_nodes))?;
+        if n.saturating_mul(n) <= max {
+            return Ok(());
+        }
+        Err(Error::over_limit(
+            Limit::Nodes,
+            max,
+            format!(
+                "the dense Hessian of {n} variables has {} entries, over the limit of {max}",
+                n.saturating_mul(n)
+            ),
+        )
+        .with_hint("take it sparse (CompiledFormula::sparse_hessian) or as products (hess_vec)"))
+    }
+
+    /// The compiled Hessian-vector product and its inputs, compiled on
+    /// first request.
+    fn hess_vec_code(&self) -> Result<&(LoopCode, InputBuffers)> {
+        let lazy = &*self.hessian;
+        let code = lazy
+            .hess_vec
+            .get_or_init(|| lazy.with_formula(Formula::compile_hess_vec));
+        code.as_ref().map_err(Clone::clone)
+    }
+
+    /// The lower triangle of the sparse Hessian's pattern, found on first
+    /// request.
+    fn hessian_pattern(&self) -> Result<&[Vec<usize>]> {
+        let lazy = &*self.hessian;
+        let pattern = lazy
+            .pattern
+            .get_or_init(|| lazy.with_formula(|f| f.hessian_pattern()));
+        pattern.as_ref().map(|p| &p[..]).map_err(Clone::clone)
+    }
+
     fn hessian_code(&self) -> Result<&Compiled> {
         let lazy = &*self.hessian;
         let code = lazy.code.get_or_init(|| {
@@ -383,32 +427,29 @@ impl CompiledFormula {
         code.as_ref().map_err(Clone::clone)
     }
 
-    /// Writes the Hessian at `x` times `v` to `out` (each of one value per
-    /// variable), by native code compiled on first use: loops of the size
-    /// of the formula whatever the arrays' sizes, costing a few gradients
-    /// (see [`Formula::hess_vec`], whose numbers these are to the bit). An
+    /// The Hessian at `x` times `v` (each of one value per variable), by
+    /// native code compiled on first use: loops of the size of the formula
+    /// whatever the arrays' sizes, costing a few gradients (see
+    /// [`Formula::hess_vec`], whose numbers these are to the bit). An
     /// error if a length is wrong or the product is over the formula's
-    /// size limits.
+    /// size limits. [`Objective::hess_vec`] is the same product into the
+    /// caller's buffer, unchecked, once [`Objective::prepare_hess_vec`]
+    /// has compiled it.
     ///
     /// ```
     /// let f = slope::Formula::parse("param n = 3\nvar x[1..n]\nsum(i in 1..n, x[i]^3)")?;
     /// let code = f.compile()?;
-    /// let mut hv = [0.0; 3];
-    /// code.hess_vec(&[1.0, 2.0, 3.0], &[1.0, 1.0, 1.0], &mut hv)?;
+    /// let hv = code.hessian_times(&[1.0, 2.0, 3.0], &[1.0, 1.0, 1.0])?;
     /// assert_eq!(hv, [6.0, 12.0, 18.0]);
     /// # Ok::<(), slope::Error>(())
     /// ```
-    pub fn hess_vec(&self, x: &[f64], v: &[f64], out: &mut [f64]) -> Result<()> {
+    pub fn hessian_times(&self, x: &[f64], v: &[f64]) -> Result<Vec<f64>> {
         self.check_len(x)?;
         check_len("the direction", v.len(), self.vars.len())?;
-        check_len("the product", out.len(), self.vars.len())?;
-        let lazy = &*self.hessian;
-        let code = lazy
-            .hess_vec
-            .get_or_init(|| lazy.with_formula(Formula::compile_hess_vec));
-        let (code, inputs) = code.as_ref().map_err(Clone::clone)?;
-        code.call_hess_vec(inputs, x, v, out);
-        Ok(())
+        let (code, inputs) = self.hess_vec_code()?;
+        let mut out = vec![0.0; x.len()];
+        code.call_hess_vec(inputs, x, v, &mut out);
+        Ok(out)
     }
 
     /// The Hessian at `x`, sparse, from a few compiled Hessian-vector
@@ -416,12 +457,12 @@ impl CompiledFormula {
     /// grouping this shares; the pattern is found on first use and kept).
     pub fn sparse_hessian(&self, x: &[f64]) -> Result<SparseHessian> {
         self.check_len(x)?;
-        let lazy = &*self.hessian;
-        let pattern = lazy
-            .pattern
-            .get_or_init(|| lazy.with_formula(|f| f.hessian_pattern()));
-        let pattern = pattern.as_ref().map_err(Clone::clone)?;
-        crate::sparse_hessian::from_products(pattern, |v, out| self.hess_vec(x, v, out))
+        let pattern = self.hessian_pattern()?;
+        let (code, inputs) = self.hess_vec_code()?;
+        crate::sparse_hessian::from_products(pattern, |v, out| {
+            code.call_hess_vec(inputs, x, v, out);
+            Ok(())
+        })
     }
 }
 
@@ -449,7 +490,14 @@ impl Objective for CompiledFormula {
         self.value_grad_into(x, grad)
     }
 
+    /// An indexed formula's dense Hessian is its sparse one, from
+    /// compiled products: refused past the node limit on `n*n`.
     fn prepare_hessian(&mut self) -> Result<bool> {
+        if let Code::Loops { .. } = self.code {
+            self.check_dense()?;
+            self.hessian_pattern()?;
+            return self.hess_vec_code().map(|_| true);
+        }
         self.hessian_code().map(|_| true)
     }
 
@@ -458,6 +506,21 @@ impl Objective for CompiledFormula {
     }
 
     fn hessian(&mut self, x: &[f64], hessian: &mut [f64]) -> bool {
+        if let Code::Loops { .. } = self.code {
+            let ready = matches!(self.hessian.hess_vec.get(), Some(Ok(_)))
+                && matches!(self.hessian.pattern.get(), Some(Ok(_)))
+                && self.check_dense().is_ok();
+            let Some(sparse) = ready.then(|| self.sparse_hessian(x).ok()).flatten() else {
+                return false;
+            };
+            hessian.fill(0.0);
+            let n = x.len();
+            for (i, j, v) in sparse.entries() {
+                hessian[i * n + j] = v;
+                hessian[j * n + i] = v;
+            }
+            return true;
+        }
         match self.hessian.code.get() {
             Some(Ok(code)) => {
                 code.call(x, hessian);
@@ -465,6 +528,21 @@ impl Objective for CompiledFormula {
             }
             _ => false,
         }
+    }
+
+    /// Products by compiled code of the product itself (the gradient of
+    /// `∇f·v`, loops for an indexed formula): a few gradients' cost, and
+    /// no `n × n` matrix anywhere.
+    fn prepare_hess_vec(&mut self) -> Result<bool> {
+        self.hess_vec_code().map(|_| true)
+    }
+
+    fn hess_vec(&mut self, x: &[f64], v: &[f64], out: &mut [f64]) -> bool {
+        let Some(Ok((code, inputs))) = self.hessian.hess_vec.get() else {
+            return false;
+        };
+        code.call_hess_vec(inputs, x, v, out);
+        true
     }
 
     fn native(&self) -> Option<Native<'_>> {
@@ -578,7 +656,8 @@ impl<O: Objective> Objective for FiniteDifferences<O> {
 
 /// A Rust closure `f(x, grad) -> value` as an objective: it must fill
 /// `grad` with the gradient at `x` (when only the value is wanted, `grad`
-/// is scratch).
+/// is scratch). [`FnObjective::with_hess_vec`] adds a closure for
+/// Hessian-vector products, which Newton's method needs.
 ///
 /// ```
 /// use slope::{FnObjective, Settings};
@@ -593,11 +672,16 @@ impl<O: Objective> Objective for FiniteDifferences<O> {
 /// assert!((out.x[0] - 3.0).abs() < 1e-6 && (out.x[1] + 1.0).abs() < 1e-6);
 /// # Ok::<(), slope::Error>(())
 /// ```
-pub struct FnObjective<F> {
+pub struct FnObjective<F, H = HessVecFn> {
     n: usize,
     f: F,
+    hess_vec: Option<H>,
     scratch: Vec<f64>,
 }
+
+/// The type of [`FnObjective`]'s Hessian-vector closure before
+/// [`FnObjective::with_hess_vec`] gives it one.
+pub type HessVecFn = fn(&[f64], &[f64], &mut [f64]);
 
 impl<F: FnMut(&[f64], &mut [f64]) -> f64> FnObjective<F> {
     /// The closure `f` over `n` variables.
@@ -605,12 +689,52 @@ impl<F: FnMut(&[f64], &mut [f64]) -> f64> FnObjective<F> {
         FnObjective {
             n,
             f,
+            hess_vec: None,
             scratch: vec![0.0; n],
         }
     }
 }
 
-impl<F: FnMut(&[f64], &mut [f64]) -> f64> Objective for FnObjective<F> {
+impl<F: FnMut(&[f64], &mut [f64]) -> f64, H> FnObjective<F, H> {
+    /// The same objective with Hessian-vector products: `hv(x, v, out)`
+    /// must write `H(x)·v` to `out`. Newton's method then runs on them
+    /// (by conjugate gradients), and the saddle test at the end of a run
+    /// uses them rather than differences of the gradient.
+    ///
+    /// ```
+    /// use slope::{FnObjective, Objective};
+    /// // x^2 + 10 y^2, with gradient and Hessian-vector product by hand.
+    /// let mut obj = FnObjective::new(2, |x: &[f64], g: &mut [f64]| {
+    ///     g[0] = 2.0 * x[0];
+    ///     g[1] = 20.0 * x[1];
+    ///     x[0] * x[0] + 10.0 * x[1] * x[1]
+    /// })
+    /// .with_hess_vec(|_x: &[f64], v: &[f64], out: &mut [f64]| {
+    ///     out[0] = 2.0 * v[0];
+    ///     out[1] = 20.0 * v[1];
+    /// });
+    /// let mut hv = [0.0; 2];
+    /// assert!(obj.hess_vec(&[1.0, 1.0], &[1.0, -1.0], &mut hv));
+    /// assert_eq!(hv, [2.0, -20.0]);
+    /// ```
+    pub fn with_hess_vec<G>(self, hv: G) -> FnObjective<F, G>
+    where
+        G: FnMut(&[f64], &[f64], &mut [f64]),
+    {
+        FnObjective {
+            n: self.n,
+            f: self.f,
+            hess_vec: Some(hv),
+            scratch: self.scratch,
+        }
+    }
+}
+
+impl<F, H> Objective for FnObjective<F, H>
+where
+    F: FnMut(&[f64], &mut [f64]) -> f64,
+    H: FnMut(&[f64], &[f64], &mut [f64]),
+{
     fn n_vars(&self) -> usize {
         self.n
     }
@@ -621,6 +745,20 @@ impl<F: FnMut(&[f64], &mut [f64]) -> f64> Objective for FnObjective<F> {
 
     fn value_grad(&mut self, x: &[f64], grad: &mut [f64]) -> f64 {
         (self.f)(x, grad)
+    }
+
+    fn prepare_hess_vec(&mut self) -> Result<bool> {
+        Ok(self.hess_vec.is_some())
+    }
+
+    fn hess_vec(&mut self, x: &[f64], v: &[f64], out: &mut [f64]) -> bool {
+        match &mut self.hess_vec {
+            Some(hv) => {
+                hv(x, v, out);
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -649,6 +787,16 @@ impl<O: Objective> Objective for Negated<O> {
     fn hessian(&mut self, x: &[f64], hessian: &mut [f64]) -> bool {
         let ok = self.0.hessian(x, hessian);
         hessian.iter_mut().for_each(|h| *h = -*h);
+        ok
+    }
+
+    fn prepare_hess_vec(&mut self) -> Result<bool> {
+        self.0.prepare_hess_vec()
+    }
+
+    fn hess_vec(&mut self, x: &[f64], v: &[f64], out: &mut [f64]) -> bool {
+        let ok = self.0.hess_vec(x, v, out);
+        out.iter_mut().for_each(|h| *h = -*h);
         ok
     }
 
@@ -688,6 +836,14 @@ impl<O: Objective + ?Sized> Objective for Box<O> {
 
     fn hessian(&mut self, x: &[f64], hessian: &mut [f64]) -> bool {
         (**self).hessian(x, hessian)
+    }
+
+    fn prepare_hess_vec(&mut self) -> Result<bool> {
+        (**self).prepare_hess_vec()
+    }
+
+    fn hess_vec(&mut self, x: &[f64], v: &[f64], out: &mut [f64]) -> bool {
+        (**self).hess_vec(x, v, out)
     }
 
     fn evaluations_per_gradient(&self) -> usize {

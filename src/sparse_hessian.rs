@@ -355,7 +355,8 @@ mod tests {
 
     #[test]
     fn rosenbrocks_pattern_is_tridiagonal_and_takes_three_products() {
-        let text = "param n = 4\nvar x[1..n]\nsum(i in 1..n-1, 100*(x[i+1] - x[i]^2)^2 + (1 - x[i])^2)";
+        let text =
+            "param n = 4\nvar x[1..n]\nsum(i in 1..n-1, 100*(x[i+1] - x[i]^2)^2 + (1 - x[i])^2)";
         let n = 10_000;
         let lower = pattern_of(text, n);
         assert_eq!(lower, band(n, 1));
@@ -367,7 +368,8 @@ mod tests {
         let lse = "param n = 4\nvar x[1..n]\nlog(sum(i in 1..n, exp(x[i])))";
         assert_eq!(pattern_of(lse, 6), band(6, 5));
         // Pairs: every element meets every other.
-        let pairs = "param n = 4\nvar x[1..n]\nsum(i in 1..n-1, j in i+1..n, 1/(1 + (x[i] - x[j])^2))";
+        let pairs =
+            "param n = 4\nvar x[1..n]\nsum(i in 1..n-1, j in i+1..n, 1/(1 + (x[i] - x[j])^2))";
         assert_eq!(pattern_of(pairs, 5), band(5, 4));
         // A linear sum has no second derivatives.
         let linear = "param n = 4\nvar x[1..n]\nsum(i in 1..n, i*x[i])";

@@ -32,10 +32,23 @@ const MAX_OUTPUT: usize = 64 << 20;
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, Failure> {
     let (mut f, source) = load(&args.input)?;
     if f.has_arrays() {
-        if args.hessian || args.wrt.is_some() {
-            return Err(Failure::plain(super::not_for_arrays(
-                "slope diff --hessian or --wrt",
-            )));
+        if args.hessian {
+            // Second partials of arrays have no indexed closed form yet:
+            // their values, at a point, do.
+            return Err(Failure::plain(
+                Error::new(
+                    ErrorKind::Usage,
+                    "slope diff --hessian does not print the second derivatives of arrays of \
+                     variables yet",
+                )
+                .with_hint(
+                    "slope eval --hessian --at ... gives their values at a point (sparse for \
+                     many variables)",
+                ),
+            ));
+        }
+        if args.wrt.is_some() {
+            return Err(Failure::plain(super::not_for_arrays("slope diff --wrt")));
         }
         return array_partials(&f, args, out, &source);
     }

@@ -4,9 +4,12 @@ use std::io::Write;
 
 use serde_json::{Map, Value, json};
 
-use super::{At, Failure, Input, constraint_text, format_value, json_number, load, pad};
+use super::{
+    At, Failure, Input, constraint_row_text, constraint_text, format_value, json_number, load, pad,
+};
 use slope::graph::NodeId;
 use slope::jit::Compiled;
+use slope::{ConstraintKind, Error, ErrorKind, Formula};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -20,7 +23,7 @@ pub struct Args {
     /// Also evaluate the Hessian
     #[arg(long)]
     hessian: bool,
-    /// One JSON object: {"vars", "value", "gradient"?, "hessian"?, "constraints"?, "violations"?, "constraint_gradients"?}; with arrays of variables "hessian" is sparse: {"rows", "cols", "values"}, the lower triangle's entries by position in "vars"
+    /// One JSON object: {"vars", "value", "gradient"?, "hessian"?, "constraints"?, "violations"?, "constraint_gradients"?}; with arrays of variables, over 20 variables, "hessian" is sparse: {"format": "coo-lower", "rows", "cols", "values"}, the lower triangle's entries by their 0-based positions in "vars"
     #[arg(long)]
     pub(super) json: bool,
     /// Evaluate with the interpreter instead of compiling to native code
@@ -37,23 +40,33 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
         nodes.extend_from_slice(f.gradient());
     }
     // With arrays of variables the Hessian is sparse, numbers from
-    // Hessian-vector products rather than nodes.
+    // Hessian-vector products rather than nodes; it prints as a table
+    // while that is small, then entry by entry.
     let sparse = if args.hessian && f.has_arrays() {
         Some(f.sparse_hessian(&x).map_err(Failure::plain)?)
     } else {
         None
     };
-    if args.hessian && sparse.is_none() {
+    let dense_of_sparse: Vec<f64> = match &sparse {
+        Some(h) if n <= MAX_TABLE_VARS => h.to_dense(),
+        _ => Vec::new(),
+    };
+    let sparse = sparse.filter(|_| n > MAX_TABLE_VARS);
+    if args.hessian && !f.has_arrays() {
         let hessian = f.hessian().map_err(|e| Failure::in_source(e, &source))?;
         let rows: Vec<NodeId> = hessian.into_iter().flatten().collect();
         nodes.extend(rows);
     }
     // Constraints (in standard form g <= 0 or g == 0) after everything
     // else, with their gradients under --grad.
+    // A family, or constraints on arrays, have rows the interpreter
+    // computes apart.
+    let by_rows = f.constraints().iter().any(|c| !c.is_scalar());
     let constraints_start = nodes.len();
-    let m = f.constraints().len();
-    nodes.extend(f.constraints().iter().map(|c| c.value));
-    if args.grad {
+    if !by_rows {
+        nodes.extend(f.constraints().iter().map(|c| c.value));
+    }
+    if args.grad && !by_rows {
         let rows: Vec<NodeId> = (f.constraints().iter())
             .flat_map(|c| c.gradient.iter().copied())
             .collect();
@@ -80,7 +93,9 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
         &[][..]
     };
     let hessian_start = 1 + if args.grad { n } else { 0 };
-    let hessian: Vec<&[f64]> = if args.hessian && sparse.is_none() {
+    let hessian: Vec<&[f64]> = if args.hessian && f.has_arrays() {
+        dense_of_sparse.chunks(n.max(1)).take(n).collect()
+    } else if args.hessian {
         values[hessian_start..constraints_start]
             .chunks(n.max(1))
             .take(n)
@@ -88,13 +103,12 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
     } else {
         Vec::new()
     };
-    let g = &values[constraints_start..constraints_start + m];
-    let g_gradients: Vec<&[f64]> = values[constraints_start + m..]
-        .chunks(n.max(1))
-        .take(if args.grad { m } else { 0 })
-        .collect();
-    let violations: Vec<f64> = (f.constraints().iter().zip(g))
-        .map(|(c, &g)| c.kind.violation(g))
+    let rows = constraint_rows(&f, &x, &values[constraints_start..], args.grad)
+        .map_err(|e| Failure::in_source(e, &source))?;
+    let (g, g_gradients) = (&rows.values[..], &rows.gradients);
+    let m = g.len();
+    let violations: Vec<f64> = (rows.kinds.iter().zip(g))
+        .map(|(kind, &g)| kind.violation(g))
         .collect();
 
     if args.json {
@@ -112,6 +126,7 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
             obj.insert(
                 "hessian".into(),
                 json!({
+                    "format": "coo-lower",
                     "rows": entries.iter().map(|e| e.0).collect::<Vec<_>>(),
                     "cols": entries.iter().map(|e| e.1).collect::<Vec<_>>(),
                     "values": entries.iter().map(|e| json_number(e.2)).collect::<Vec<_>>(),
@@ -132,6 +147,9 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
                 let rows: Vec<Value> = g_gradients.iter().map(|r| numbers(r)).collect();
                 obj.insert("constraint_gradients".into(), Value::Array(rows));
             }
+            if by_rows {
+                obj.insert("constraint_text".into(), json!(rows.texts));
+            }
         }
         writeln!(out, "{}", Value::Object(obj))?;
     } else {
@@ -145,7 +163,6 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
             write_matrix(out, f.vars(), &hessian)?;
         }
         for i in 0..m {
-            let c = &f.constraints()[i];
             let state = match violations[i] {
                 v if v > 0.0 => format!("violated by {}", format_value(v)),
                 0.0 => "holds".to_string(),
@@ -156,8 +173,8 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
                 "g{} = {}  (subject to {}, as g {} 0: {state})",
                 i + 1,
                 format_value(g[i]),
-                constraint_text(&f, i),
-                c.kind.relation()
+                rows.texts[i],
+                rows.kinds[i].relation()
             )?;
             if let Some(row) = g_gradients.get(i) {
                 for (name, d) in f.vars().iter().zip(row.iter()) {
@@ -176,23 +193,95 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
     }
 }
 
-/// A sparse Hessian's lower triangle, one entry a line, named by its
-/// variables (`d2f/dx[2]dx[1] = 480`); entries outside it are 0.
+/// The most variables whose Hessian `eval` prints as a table; past them
+/// an indexed formula's prints entry by entry.
+const MAX_TABLE_VARS: usize = 20;
+
+/// A sparse Hessian's lower triangle, one entry a line as row, column and
+/// value (`x[2] x[1] -480`), in the pattern's order; entries not listed
+/// are 0 (and those above the diagonal mirror those below).
 fn write_entries(
     out: &mut dyn Write,
     vars: &[String],
     h: &slope::SparseHessian,
 ) -> std::io::Result<()> {
-    let count = h.entries().count();
+    let n = vars.len();
     writeln!(
         out,
-        "hessian (lower triangle, {count} entries of {n}×{n}; the others are 0):",
-        n = vars.len()
+        "hessian (lower triangle, {} of {n}×{n} entries; the others are 0):",
+        h.values.len()
     )?;
     for (i, j, v) in h.entries() {
-        writeln!(out, "  d2f/d{}d{} = {}", vars[i], vars[j], format_value(v))?;
+        writeln!(out, "  {} {} {}", vars[i], vars[j], format_value(v))?;
     }
     Ok(())
+}
+
+/// The constraints one row at a time (a family has one per index tuple):
+/// kind, text, value and, under `--grad`, gradient.
+struct ConstraintRows {
+    kinds: Vec<ConstraintKind>,
+    texts: Vec<String>,
+    values: Vec<f64>,
+    gradients: Vec<Vec<f64>>,
+}
+
+/// Most entries of the dense constraint gradients `eval --grad` prints.
+const MAX_PRINTED_ENTRIES: usize = 10_000_000;
+
+/// The rows of `f`'s constraints at `x`: for constraints that are single
+/// nodes, from `computed` (their values, then their gradients if `grad`);
+/// otherwise (families, arrays) by [`Formula::constraint_values`].
+fn constraint_rows(
+    f: &Formula,
+    x: &[f64],
+    computed: &[f64],
+    grad: bool,
+) -> slope::Result<ConstraintRows> {
+    let n = f.vars().len();
+    if f.constraints().iter().all(|c| c.is_scalar()) {
+        let m = f.constraints().len();
+        return Ok(ConstraintRows {
+            kinds: f.constraints().iter().map(|c| c.kind).collect(),
+            texts: (0..m).map(|i| constraint_text(f, i)).collect(),
+            values: computed[..m].to_vec(),
+            gradients: (computed[m..].chunks(n.max(1)))
+                .take(if grad { m } else { 0 })
+                .map(<[f64]>::to_vec)
+                .collect(),
+        });
+    }
+    let c = f.constraint_values(x)?;
+    if grad && c.rows.len().saturating_mul(n) > MAX_PRINTED_ENTRIES {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!(
+                "--grad would print {} constraint rows of {n} partial derivatives each",
+                c.rows.len()
+            ),
+        )
+        .with_hint("leave out --grad, or use a smaller --set"));
+    }
+    let gradients = match grad {
+        false => Vec::new(),
+        true => (c.gradients.iter())
+            .map(|row| {
+                let mut dense = vec![0.0; n];
+                for &(j, d) in row {
+                    dense[j] = d;
+                }
+                dense
+            })
+            .collect(),
+    };
+    Ok(ConstraintRows {
+        kinds: (c.rows.iter())
+            .map(|r| f.constraints()[r.statement].kind)
+            .collect(),
+        texts: c.rows.iter().map(|r| constraint_row_text(f, r)).collect(),
+        values: c.values,
+        gradients,
+    })
 }
 
 /// The Hessian as an aligned table with variable names on both sides.

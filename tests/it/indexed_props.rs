@@ -838,9 +838,8 @@ fn check_hess_vec(
     indexed
         .hess_vec(x, &v, &mut hv)
         .map_err(|e| format!("Hv: {e:?}"))?;
-    let mut chv = vec![0.0; n];
-    compiled
-        .hess_vec(x, &v, &mut chv)
+    let chv = compiled
+        .hessian_times(x, &v)
         .map_err(|e| format!("compiled Hv: {e:?}"))?;
     let same = |a: f64, b: f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
     if !hv.iter().zip(&chv).all(|(a, b)| same(*a, *b)) {
@@ -874,7 +873,8 @@ fn check_hess_vec(
                 .map(|j| (values[k * n + j] * v[j]).abs())
                 .sum::<f64>()
         })
-        .fold(0.0, f64::max);
+        .fold(0.0, f64::max)
+        .max(cancelled(indexed, x) * v.iter().fold(0.0, |m: f64, d| m.max(d.abs())));
     for k in 0..n {
         let (mut want, mut bound) = (0.0, 0.0);
         for j in 0..n {
@@ -893,7 +893,98 @@ fn check_hess_vec(
             ));
         }
     }
+    let dense = TwinHessian {
+        twin,
+        entries: &entries,
+        values: &values,
+        point: &point,
+    };
+    check_sparse_hessian(indexed, compiled, &dense, x, has_product)?;
     Ok(true)
+}
+
+/// A size for second derivatives that the twin's canonical form cancels
+/// whole: `log(exp(u))` is `u` there, while the loops form
+/// `h''(u)·∇u∇uᵀ + h'(u)·∇²u` term by term, whose terms have the size of
+/// the squared gradient. The largest partial squared.
+fn cancelled(indexed: &Formula, x: &[f64]) -> f64 {
+    let (_, g) = indexed.value_grad(x);
+    g.iter().fold(0.0, |m: f64, d| m.max(d * d))
+}
+
+/// The unrolled twin's dense Hessian: its entries' nodes and values at
+/// `point`.
+#[derive(Clone, Copy)]
+struct TwinHessian<'a> {
+    twin: &'a Formula,
+    entries: &'a [NodeId],
+    values: &'a [f64],
+    point: &'a [f64],
+}
+
+/// The sparse Hessian (from grouped products), interpreted and compiled
+/// to the bit, against the unrolled twin's dense one `values` (its
+/// `entries`, at `point`, whose first variables are `x`), entry by entry,
+/// both triangles: within four times the twin entry's rounding bound and
+/// a few ulps of the largest entry, 10⁻⁹ of it with a product (see [`check_hess_vec`]). An entry
+/// outside the pattern must be 0 in the twin: the pattern misses nothing.
+fn check_sparse_hessian(
+    indexed: &mut Formula,
+    compiled: &slope::CompiledFormula,
+    dense: &TwinHessian<'_>,
+    x: &[f64],
+    has_product: bool,
+) -> Result<(), String> {
+    let TwinHessian {
+        twin,
+        entries,
+        values,
+        point,
+    } = *dense;
+    let n = x.len();
+    let sparse = indexed
+        .sparse_hessian(x)
+        .map_err(|e| format!("sparse Hessian: {e:?}"))?;
+    let by_code = compiled
+        .sparse_hessian(x)
+        .map_err(|e| format!("compiled sparse Hessian: {e:?}"))?;
+    let same = |a: &f64, b: &f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+    if sparse.cols != by_code.cols
+        || !sparse
+            .values
+            .iter()
+            .zip(&by_code.values)
+            .all(|(a, b)| same(a, b))
+    {
+        return Err(format!(
+            "compiled sparse Hessian {by_code:?}, interpreted {sparse:?}"
+        ));
+    }
+    let dense = sparse.to_dense();
+    // The largest entry: the loops add apart what the twin's canonical
+    // form cancels (log(exp(u)) is u), anywhere in the matrix.
+    let scale = values
+        .iter()
+        .fold(cancelled(indexed, x), |m: f64, h| m.max(h.abs()));
+    for k in 0..n {
+        for j in 0..n {
+            let want = values[k * n + j];
+            let mut bound = rounding_bound(twin, entries[k * n + j], point)
+                + 4.0 * n as f64 * f64::EPSILON * scale;
+            if has_product {
+                bound += 1e-9 * scale;
+            }
+            if !agree(dense[k * n + j], want, bound) {
+                return Err(format!(
+                    "sparse H[{}][{}] = {:e}, the unrolled Hessian's {want:e} (bound {bound:e})",
+                    k + 1,
+                    j + 1,
+                    dense[k * n + j]
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The gradient of a product where factors are 0: the product of the
