@@ -106,6 +106,10 @@
 //!   `Source::Direction` read, a constant of differentiation), so the
 //!   product is scalars and scatters like any gradient, of the formula's
 //!   size whatever `n` (`formula/hess_vec.rs` runs and compiles it).
+//!   `sparse_hessian.rs` reads the Hessian's pattern from the gradient's
+//!   scatter loops (the elements each iteration's value reads, beside its
+//!   target) and fills it from a few such products along groups of
+//!   columns that share no row ([`SparseHessian`]).
 //! - `eval`: the interpreter, and the diagnosis of NaN and infinity; it
 //!   runs loops and scatters (grouped by `scatter_groups`, whose order the
 //!   compiled code shares). A reduction run inside a loop over its own

@@ -547,6 +547,58 @@ fn a_compiled_indexed_objective_gives_exact_products_at_a_hundred_thousand_varia
     assert_eq!(dense, small.sparse_hessian(&x[..5]).unwrap().to_dense());
 }
 
+/// `eval --hessian` on arrays: a table up to 20 variables (the same
+/// numbers as the sparse form), then the lower triangle entry by entry,
+/// in text and as coordinates in JSON; `diff --hessian` refuses.
+#[test]
+fn the_command_line_prints_the_sparse_hessian_of_arrays() {
+    let rosen = "tests/data/rosen.slope";
+    fn at(n: &str) -> [&str; 8] {
+        let rosen = "tests/data/rosen.slope";
+        [
+            "eval",
+            "-f",
+            rosen,
+            "--set",
+            n,
+            "--at",
+            "x=1.1",
+            "--hessian",
+        ]
+    }
+    let small = run(&at("n=3"));
+    assert_eq!(small.status, 0, "{}", small.stderr);
+    assert!(small.stdout.contains("hessian:\n"), "{}", small.stdout);
+    assert!(small.stdout.contains("x[3]"), "{}", small.stdout);
+    let large = run(&at("n=30"));
+    assert_eq!(large.status, 0, "{}", large.stderr);
+    let lines: Vec<&str> = large.stdout.lines().collect();
+    assert_eq!(
+        lines[1],
+        "hessian (lower triangle, 59 of 30×30 entries; the others are 0):"
+    );
+    // d2f/dx[2]dx[1] = -400*x[1], and the last diagonal entry 200.
+    assert_eq!(lines[3], "  x[2] x[1] -440.00000000000006");
+    assert_eq!(lines.last().unwrap(), &"  x[30] x[30] 200");
+    assert_eq!(lines.len(), 2 + 59);
+    let mut args = at("n=30").to_vec();
+    args.push("--json");
+    let (j, _) = json(&args);
+    let h = &j["hessian"];
+    assert_eq!(h["format"], "coo-lower");
+    let (rows, cols, values) = (
+        h["rows"].as_array().unwrap(),
+        h["cols"].as_array().unwrap(),
+        h["values"].as_array().unwrap(),
+    );
+    assert_eq!((rows.len(), cols.len(), values.len()), (59, 59, 59));
+    assert_eq!((rows[1].as_u64(), cols[1].as_u64()), (Some(1), Some(0)));
+    assert_eq!(values[1].as_f64().unwrap(), -440.00000000000006);
+    let diff = run(&["diff", "-f", rosen, "--hessian"]);
+    assert_eq!(diff.status, 2);
+    assert!(diff.stderr.contains("eval --hessian"), "{}", diff.stderr);
+}
+
 #[test]
 fn array_partials_print_as_indexed_closed_forms() {
     let rosen =
