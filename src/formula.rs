@@ -17,6 +17,7 @@ use crate::print;
 mod elements;
 mod hess_vec;
 mod partials;
+mod unroll;
 
 pub use elements::Elements;
 use hess_vec::HessVec;
