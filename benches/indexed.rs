@@ -2,8 +2,9 @@
 //! loops called through a function pointer.
 //!
 //! Each case is measured in one group (`indexed/rosenbrock/1000/...`): the
-//! compiled value+gradient, the compiled value, and the hand-written fused
-//! loop. The group `indexed_compile` times parse + differentiate + bind +
+//! compiled value+gradient, the compiled value, the compiled
+//! Hessian-vector product (the goal: at most 3× value+gradient), and the
+//! hand-written fused loop. The group `indexed_compile` times parse + differentiate + bind +
 //! codegen of the indexed Rosenbrock at each n (the code does not grow with
 //! n, so neither should the time).
 //!
@@ -14,7 +15,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use slope::{FnObjective, Formula, Options, Settings};
+use slope::{FnObjective, Formula, Objective, Options, Settings};
 
 mod baselines;
 
@@ -151,6 +152,13 @@ fn indexed(c: &mut Criterion) {
                 case.name
             );
         }
+        let v: Vec<f64> = x.iter().map(|xi| 1.0 - xi).collect();
+        let hv = code.hessian_times(&x, &v).expect("Hv compiles");
+        check_hess_vec(&code, &x, &v, &hv, &case.name);
+        // Timed as Newton-CG calls it: into its buffer, through the trait.
+        let mut objective = code.clone();
+        assert!(objective.prepare_hess_vec().expect("Hv compiles"));
+        let mut hv = vec![0.0; n];
         let mut g = c.benchmark_group(format!("indexed/{}", case.name));
         if n >= 100_000 || case.name.starts_with("decay/1000000") {
             g.sample_size(20).measurement_time(Duration::from_secs(4));
@@ -161,11 +169,33 @@ fn indexed(c: &mut Criterion) {
         g.bench_function("jit_value", |b| {
             b.iter(|| code.write_value(black_box(&x), &mut out[..1]))
         });
+        g.bench_function("jit_hess_vec", |b| {
+            b.iter(|| objective.hess_vec(black_box(&x), &v, &mut hv))
+        });
         let hand: Hand = black_box(case.hand);
         g.bench_function("hand_value_grad", |b| {
             b.iter(|| hand(black_box(&x), &case.data.0, &case.data.1, &mut hand_out))
         });
         g.finish();
+    }
+}
+
+/// The product against central differences of the compiled gradient
+/// along `v`, so that what is timed is right.
+fn check_hess_vec(code: &slope::CompiledFormula, x: &[f64], v: &[f64], hv: &[f64], name: &str) {
+    let h = 1e-6;
+    let at = |t: f64| {
+        let p: Vec<f64> = x.iter().zip(v).map(|(a, b)| a + t * b).collect();
+        code.value_grad(&p).expect("the point fits").1
+    };
+    let (up, down) = (at(h), at(-h));
+    let scale = hv.iter().fold(1.0f64, |m, a| m.max(a.abs()));
+    for (k, &got) in hv.iter().enumerate() {
+        let want = (up[k] - down[k]) / (2.0 * h);
+        assert!(
+            (got - want).abs() <= 1e-5 * scale,
+            "{name}: (Hv)[{k}] = {got}, differences give {want}"
+        );
     }
 }
 

@@ -76,6 +76,8 @@ pub static SCALAR: Frame = Frame {
 impl Frame {
     /// The value of an element read with the loop indices `levels`; NaN
     /// outside the array (binding makes that impossible for a bound formula).
+    /// A read of the direction of a Hessian-vector product reads the second
+    /// half of `x`, which is then the point followed by the direction.
     pub fn read(&self, r: &Read, levels: &[i64], x: &[f64]) -> f64 {
         let index = r.index.iter().map(|a| a.eval(levels, &self.int_params));
         match r.source {
@@ -86,6 +88,17 @@ impl Frame {
                 .and_then(|i| x.get(i))
                 .copied()
                 .unwrap_or(f64::NAN),
+            // The point of a Hessian-vector product is `x` then `v`.
+            Source::Direction(a) => self
+                .arrays
+                .get(a as usize)
+                .and_then(|p| p.position(index))
+                .and_then(|i| x.get(x.len() / 2 + i))
+                .copied()
+                .unwrap_or(f64::NAN),
+            Source::ScalarDirection(j) => {
+                x.get(x.len() / 2 + j as usize).copied().unwrap_or(f64::NAN)
+            }
             Source::Data(d) => {
                 let column = self.data.get(d as usize).map_or(&[][..], |c| c);
                 index
@@ -457,8 +470,10 @@ impl Walk<'_> {
             match self.graph.node(id) {
                 Node::Read(r) => {
                     let slot = match r.source {
-                        Source::Var(a) => a as usize,
+                        // The direction is read where the array is.
+                        Source::Var(a) | Source::Direction(a) => a as usize,
                         Source::Data(d) => self.decls.arrays.len() + d as usize,
+                        Source::ScalarDirection(_) => continue,
                     };
                     let mut range = ReadRange {
                         node: id,

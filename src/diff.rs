@@ -22,6 +22,10 @@ use rustc_hash::FxHashMap;
 use crate::ast::ReduceOp;
 use crate::graph::{Graph, Node, NodeId, Origin, Read, Reduce, Source};
 
+mod hess_vec;
+
+pub use hess_vec::hess_vec;
+
 /// The partial derivatives of `output` with respect to each of `vars`
 /// (variable nodes), in order, with no limit (for tests).
 #[cfg(test)]
@@ -60,7 +64,8 @@ pub struct Gradient {
 pub struct Scatter {
     /// The element that receives `value`, in the loops' indices.
     pub target: Read,
-    /// The enclosing loops, outermost first (the `op` of each is a sum).
+    /// The enclosing loops, outermost first, each with the `op` of the
+    /// reduction it came from (the scatter adds over all of them).
     pub loops: Vec<Reduce>,
     pub value: NodeId,
 }

@@ -15,10 +15,12 @@ use crate::parse::{self, Limits};
 use crate::print;
 
 mod elements;
+mod hess_vec;
 mod partials;
 mod unroll;
 
 pub use elements::Elements;
+use hess_vec::HessVec;
 pub use partials::ArrayTerm;
 
 /// How to read a formula.
@@ -60,7 +62,9 @@ pub struct Formula {
     value: NodeId,
     gradient: Vec<NodeId>,
     hessian: Option<Vec<Vec<NodeId>>>,
-    limits: Limits,
+    /// The Hessian-vector product's loops, built on first request.
+    hess_vec: Option<HessVec>,
+    pub(crate) limits: Limits,
     /// Parameters, arrays and data (empty for a scalar formula).
     indexed: Indexed,
     /// The partials with respect to array elements, as loops.
@@ -270,6 +274,7 @@ impl Formula {
             value: lowered.value,
             gradient: gradient.scalars,
             hessian: None,
+            hess_vec: None,
             limits: *limits,
             indexed: lowered.indexed.clone(),
             scatters: gradient.scatters,
@@ -407,8 +412,10 @@ impl Formula {
         if self.has_arrays() {
             return Err(Error::new(
                 ErrorKind::Usage,
-                "the Hessian of a formula with arrays of variables is not built yet",
-            ));
+                "the Hessian of a formula with arrays of variables has no nodes: its entries \
+                 are numbers at a point",
+            )
+            .with_hint("take it with Formula::sparse_hessian(x), or CompiledFormula::hessian(x)"));
         }
         let before = self.graph.len();
         let max = self.limits.max_nodes;

@@ -294,7 +294,7 @@ impl Graph {
                         first_var = ARRAY_VARS + a;
                         1.0
                     }
-                    Source::Data(_) => {
+                    Source::Data(_) | Source::Direction(_) | Source::ScalarDirection(_) => {
                         first_var = INPUTS;
                         0.0
                     }

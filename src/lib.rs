@@ -100,7 +100,16 @@
 //!   sums over its range; an inner reduction is swept inside the outer's
 //!   region, so its scatters loop over both. A product's factor gets the
 //!   product of the others from two more loops (non-zero factors, count
-//!   of zeros), never a division by the factor.
+//!   of zeros), never a division by the factor. `diff/hess_vec.rs` builds
+//!   the Hessian-vector product by reverse over reverse: the gradient of
+//!   `∇f·v`, with the direction `v` read where the variables are (a
+//!   `Source::Direction` read, a constant of differentiation), so the
+//!   product is scalars and scatters like any gradient, of the formula's
+//!   size whatever `n` (`formula/hess_vec.rs` runs and compiles it).
+//!   `sparse_hessian.rs` reads the Hessian's pattern from the gradient's
+//!   scatter loops (the elements each iteration's value reads, beside its
+//!   target) and fills it from a few such products along groups of
+//!   columns that share no row ([`SparseHessian`]).
 //! - `eval`: the interpreter, and the diagnosis of NaN and infinity; it
 //!   runs loops and scatters (grouped by `scatter_groups`, whose order the
 //!   compiled code shares). A reduction run inside a loop over its own
@@ -114,8 +123,9 @@
 //!   code, `jit/descent.rs` runs fixed-step descent as one native loop
 //!   with the gradient inlined, and `jit/region.rs` keeps each module's
 //!   code and data in one reservation, so 32-bit displacements always
-//!   reach. `jit/loops.rs` compiles indexed formulas' value and gradient
-//!   (reading their run-time inputs as `jit/loops/inputs.rs` lays them out)
+//!   reach. `jit/loops.rs` compiles indexed formulas' value, gradient and
+//!   Hessian-vector product (reading their run-time inputs, and the
+//!   direction, as `jit/loops/inputs.rs` lays them out)
 //!   as loops straight from the graph, fusing reductions over one range
 //!   and the scatters that share their loop; `jit/loops/rows.rs` emits,
 //!   with the same emitter, a fit model's value and partials as one loop
@@ -242,6 +252,7 @@ pub use optim::{
 };
 pub use parse::Limits;
 pub use problem::{CompiledProblem, ConstrainedObjective};
+pub use sparse_hessian::SparseHessian;
 
 // Tools built on the front door, each documented as a module.
 pub mod bench;
@@ -284,6 +295,7 @@ mod problem;
 #[cfg(feature = "python")]
 mod python;
 mod random;
+mod sparse_hessian;
 mod symbolic;
 
 #[doc(hidden)]

@@ -5,13 +5,13 @@
 
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Limit, Result};
 use crate::eval::Interpreter;
 use crate::fd::{self, Scheme};
 use crate::formula::Formula;
 use crate::graph::{Graph, NodeId};
 use crate::jit::{Compiled, DescentKernel, InputBuffers, LoopCode, Variant};
-use crate::optim::dot;
+use crate::sparse_hessian::SparseHessian;
 
 /// A function to minimise: anything that gives a value and a gradient.
 /// Methods take `&mut self` so that implementations can keep buffers and
@@ -165,24 +165,6 @@ pub struct CompiledFormula {
     n_constraints: usize,
     /// The [`Formula`] id the code was compiled from.
     formula_id: u64,
-    /// The Hessian behind [`Objective::hess_vec`]'s products.
-    hessian_at: HessianAt,
-}
-
-/// The dense Hessian at the last point a Hessian-vector product was asked
-/// for, so that the several products of one Newton-CG step or one saddle
-/// test cost one Hessian. A clone starts empty: the matrix can be large,
-/// and a clone is made to run elsewhere.
-#[derive(Default)]
-struct HessianAt {
-    x: Vec<f64>,
-    hessian: Vec<f64>,
-}
-
-impl Clone for HessianAt {
-    fn clone(&self) -> HessianAt {
-        HessianAt::default()
-    }
 }
 
 /// What computes values and gradients.
@@ -201,11 +183,36 @@ enum Code {
     },
 }
 
-/// The Hessian's code, compiled on first request from the formula it keeps
-/// until then.
+/// The code of the Hessian and of the Hessian-vector product, each
+/// compiled on first request from the formula kept for them.
 struct LazyHessian {
-    formula: Mutex<Option<Formula>>,
+    formula: Mutex<Formula>,
     code: OnceLock<Result<Compiled>>,
+    hess_vec: OnceLock<Result<(LoopCode, InputBuffers)>>,
+    /// The lower triangle of the sparse Hessian's pattern.
+    pattern: OnceLock<Result<Vec<Vec<usize>>>>,
+}
+
+impl LazyHessian {
+    fn new(formula: &Formula) -> Arc<LazyHessian> {
+        Arc::new(LazyHessian {
+            formula: Mutex::new(formula.clone()),
+            code: OnceLock::new(),
+            hess_vec: OnceLock::new(),
+            pattern: OnceLock::new(),
+        })
+    }
+
+    /// Runs `f` on the kept formula (which building derivatives changes).
+    fn with_formula<T>(&self, f: impl FnOnce(&mut Formula) -> Result<T>) -> Result<T> {
+        let mut formula = self.formula.lock().map_err(|_| {
+            Error::new(
+                ErrorKind::Internal,
+                "a thread panicked while it built the Hessian",
+            )
+        })?;
+        f(&mut formula)
+    }
 }
 
 impl Formula {
@@ -235,14 +242,9 @@ impl Formula {
         Ok(CompiledFormula {
             vars: self.shared_vars(),
             code,
-            hessian: Arc::new(LazyHessian {
-                // Loops have no Hessian code yet: nothing to keep for it.
-                formula: Mutex::new((!self.has_arrays()).then(|| self.clone())),
-                code: OnceLock::new(),
-            }),
+            hessian: LazyHessian::new(self),
             n_constraints: self.constraints().len(),
             formula_id: self.id(),
-            hessian_at: HessianAt::default(),
         })
     }
 }
@@ -274,13 +276,9 @@ impl CompiledFormula {
                     value_grad: Arc::clone(value_grad),
                     inputs: Arc::new(formula.loop_inputs()),
                 },
-                hessian: Arc::new(LazyHessian {
-                    formula: Mutex::new(Some(formula.clone())),
-                    code: OnceLock::new(),
-                }),
+                hessian: LazyHessian::new(formula),
                 n_constraints: formula.constraints().len(),
                 formula_id: formula.id(),
-                hessian_at: HessianAt::default(),
             }),
             _ => formula.compile(),
         }
@@ -319,8 +317,15 @@ impl CompiledFormula {
     /// The Hessian at `x`, row-major (`n*n` values), compiling it on first
     /// use; an error if `x` does not have one value per variable or the
     /// Hessian is over the formula's size limits.
+    ///
+    /// An indexed formula's comes from [`CompiledFormula::sparse_hessian`],
+    /// refused if its `n*n` values are over the formula's node limit.
     pub fn hessian(&self, x: &[f64]) -> Result<Vec<f64>> {
         self.check_len(x)?;
+        if let Code::Loops { .. } = self.code {
+            self.check_dense()?;
+            return Ok(self.sparse_hessian(x)?.to_dense());
+        }
         let code = self.hessian_code()?;
         let mut out = vec![0.0; x.len() * x.len()];
         code.call(x, &mut out);
@@ -371,20 +376,93 @@ impl CompiledFormula {
         check_len("the point", x.len(), self.vars.len())
     }
 
+    /// An error if an indexed formula's dense Hessian, `n*n` values, is
+    /// over the formula's node limit (as a scalar formula's Hessian
+    /// nodes would be): past it, only products and the sparse form.
+    fn check_dense(&self) -> Result<()> {
+        let n = self.vars.len();
+        let max = self.hessian.with_formula(|f| Ok(f.limits.max_nodes))?;
+        if n.saturating_mul(n) <= max {
+            return Ok(());
+        }
+        Err(Error::over_limit(
+            Limit::Nodes,
+            max,
+            format!(
+                "the dense Hessian of {n} variables has {} entries, over the limit of {max}",
+                n.saturating_mul(n)
+            ),
+        )
+        .with_hint("take it sparse (CompiledFormula::sparse_hessian) or as products (hess_vec)"))
+    }
+
+    /// The compiled Hessian-vector product and its inputs, compiled on
+    /// first request.
+    fn hess_vec_code(&self) -> Result<&(LoopCode, InputBuffers)> {
+        let lazy = &*self.hessian;
+        let code = lazy
+            .hess_vec
+            .get_or_init(|| lazy.with_formula(Formula::compile_hess_vec));
+        code.as_ref().map_err(Clone::clone)
+    }
+
+    /// The lower triangle of the sparse Hessian's pattern, found on first
+    /// request.
+    fn hessian_pattern(&self) -> Result<&[Vec<usize>]> {
+        let lazy = &*self.hessian;
+        let pattern = lazy
+            .pattern
+            .get_or_init(|| lazy.with_formula(|f| f.hessian_pattern()));
+        pattern.as_ref().map(|p| &p[..]).map_err(Clone::clone)
+    }
+
     fn hessian_code(&self) -> Result<&Compiled> {
         let lazy = &*self.hessian;
         let code = lazy.code.get_or_init(|| {
-            let taken = lazy.formula.lock().ok().and_then(|mut f| f.take());
-            let Some(mut formula) = taken else {
-                return Err(Error::new(
-                    ErrorKind::Internal,
-                    "the Hessian's formula is gone",
-                ));
-            };
-            let entries: Vec<NodeId> = formula.hessian()?.into_iter().flatten().collect();
-            Compiled::compile(formula.graph(), &entries, formula.vars().len())
+            lazy.with_formula(|formula| {
+                let entries: Vec<NodeId> = formula.hessian()?.into_iter().flatten().collect();
+                Compiled::compile(formula.graph(), &entries, formula.vars().len())
+            })
         });
         code.as_ref().map_err(Clone::clone)
+    }
+
+    /// The Hessian at `x` times `v` (each of one value per variable), by
+    /// native code compiled on first use: loops of the size of the formula
+    /// whatever the arrays' sizes, costing a few gradients (see
+    /// [`Formula::hess_vec`], whose numbers these are to the bit). An
+    /// error if a length is wrong or the product is over the formula's
+    /// size limits. [`Objective::hess_vec`] is the same product into the
+    /// caller's buffer, unchecked, once [`Objective::prepare_hess_vec`]
+    /// has compiled it.
+    ///
+    /// ```
+    /// let f = slope::Formula::parse("param n = 3\nvar x[1..n]\nsum(i in 1..n, x[i]^3)")?;
+    /// let code = f.compile()?;
+    /// let hv = code.hessian_times(&[1.0, 2.0, 3.0], &[1.0, 1.0, 1.0])?;
+    /// assert_eq!(hv, [6.0, 12.0, 18.0]);
+    /// # Ok::<(), slope::Error>(())
+    /// ```
+    pub fn hessian_times(&self, x: &[f64], v: &[f64]) -> Result<Vec<f64>> {
+        self.check_len(x)?;
+        check_len("the direction", v.len(), self.vars.len())?;
+        let (code, inputs) = self.hess_vec_code()?;
+        let mut out = vec![0.0; x.len()];
+        code.call_hess_vec(inputs, x, v, &mut out);
+        Ok(out)
+    }
+
+    /// The Hessian at `x`, sparse, from a few compiled Hessian-vector
+    /// products (see [`Formula::sparse_hessian`], whose pattern and
+    /// grouping this shares; the pattern is found on first use and kept).
+    pub fn sparse_hessian(&self, x: &[f64]) -> Result<SparseHessian> {
+        self.check_len(x)?;
+        let pattern = self.hessian_pattern()?;
+        let (code, inputs) = self.hess_vec_code()?;
+        crate::sparse_hessian::from_products(pattern, |v, out| {
+            code.call_hess_vec(inputs, x, v, out);
+            Ok(())
+        })
     }
 }
 
@@ -412,7 +490,14 @@ impl Objective for CompiledFormula {
         self.value_grad_into(x, grad)
     }
 
+    /// An indexed formula's dense Hessian is its sparse one, from
+    /// compiled products: refused past the node limit on `n*n`.
     fn prepare_hessian(&mut self) -> Result<bool> {
+        if let Code::Loops { .. } = self.code {
+            self.check_dense()?;
+            self.hessian_pattern()?;
+            return self.hess_vec_code().map(|_| true);
+        }
         self.hessian_code().map(|_| true)
     }
 
@@ -421,6 +506,21 @@ impl Objective for CompiledFormula {
     }
 
     fn hessian(&mut self, x: &[f64], hessian: &mut [f64]) -> bool {
+        if let Code::Loops { .. } = self.code {
+            let ready = matches!(self.hessian.hess_vec.get(), Some(Ok(_)))
+                && matches!(self.hessian.pattern.get(), Some(Ok(_)))
+                && self.check_dense().is_ok();
+            let Some(sparse) = ready.then(|| self.sparse_hessian(x).ok()).flatten() else {
+                return false;
+            };
+            hessian.fill(0.0);
+            let n = x.len();
+            for (i, j, v) in sparse.entries() {
+                hessian[i * n + j] = v;
+                hessian[j * n + i] = v;
+            }
+            return true;
+        }
         match self.hessian.code.get() {
             Some(Ok(code)) => {
                 code.call(x, hessian);
@@ -430,28 +530,18 @@ impl Objective for CompiledFormula {
         }
     }
 
-    /// Products with the compiled dense Hessian, evaluated once per point.
+    /// Products by compiled code of the product itself (the gradient of
+    /// `∇f·v`, loops for an indexed formula): a few gradients' cost, and
+    /// no `n × n` matrix anywhere.
     fn prepare_hess_vec(&mut self) -> Result<bool> {
-        self.prepare_hessian()
+        self.hess_vec_code().map(|_| true)
     }
 
     fn hess_vec(&mut self, x: &[f64], v: &[f64], out: &mut [f64]) -> bool {
-        let Some(Ok(code)) = self.hessian.code.get() else {
+        let Some(Ok((code, inputs))) = self.hessian.hess_vec.get() else {
             return false;
         };
-        let at = &mut self.hessian_at;
-        let same =
-            at.x.len() == x.len() && at.x.iter().zip(x).all(|(a, b)| a.to_bits() == b.to_bits());
-        if !same {
-            at.x.clear();
-            at.x.extend_from_slice(x);
-            at.hessian.resize(x.len() * x.len(), 0.0);
-            code.call(x, &mut at.hessian);
-        }
-        let n = x.len();
-        for (i, o) in out.iter_mut().enumerate() {
-            *o = dot(&at.hessian[i * n..(i + 1) * n], v);
-        }
+        code.call_hess_vec(inputs, x, v, out);
         true
     }
 

@@ -217,6 +217,13 @@ impl Printer<'_> {
                 let array = match r.source {
                     Source::Var(a) => self.name(self.names.arrays, a),
                     Source::Data(d) => self.name(self.names.data, d),
+                    Source::Direction(a) => {
+                        format!("direction_{}", self.name(self.names.arrays, a))
+                    }
+                    Source::ScalarDirection(j) => {
+                        stack.push(Task::Owned(format!("direction_{j}")));
+                        return;
+                    }
                 };
                 let index: Vec<String> = r.index.iter().map(|a| self.affine(a)).collect();
                 let (open, close) = if self.latex() {

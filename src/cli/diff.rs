@@ -43,10 +43,24 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, Failure> {
         f = expanded(&f, &source)?;
     }
     if f.has_arrays() {
-        if args.hessian || args.wrt.is_some() {
-            return Err(Failure::plain(super::not_for_arrays(
-                "slope diff --hessian or --wrt",
-            )));
+        if args.hessian {
+            // Second partials of arrays have no indexed closed form yet:
+            // written out they do, and their values at a point.
+            return Err(Failure::plain(
+                Error::new(
+                    ErrorKind::Usage,
+                    "slope diff --hessian does not print the second derivatives of arrays of \
+                     variables as indexed forms yet",
+                )
+                .with_hint(
+                    "add --expand to print each one written out (up to 1,000 variables), or \
+                     use slope eval --hessian --at ... for their values at a point (sparse for \
+                     many variables)",
+                ),
+            ));
+        }
+        if args.wrt.is_some() {
+            return Err(Failure::plain(super::not_for_arrays("slope diff --wrt")));
         }
         return array_partials(&f, args, out, &source);
     }

@@ -23,7 +23,7 @@ pub struct Args {
     /// Also evaluate the Hessian
     #[arg(long)]
     hessian: bool,
-    /// One JSON object: {"vars", "value", "gradient"?, "hessian"?, "constraints"?, "violations"?, "constraint_gradients"?}
+    /// One JSON object: {"vars", "value", "gradient"?, "hessian"?, "constraints"?, "violations"?, "constraint_gradients"?}; with arrays of variables, over 20 variables, "hessian" is sparse: {"format": "coo-lower", "rows", "cols", "values"}, the lower triangle's entries by their 0-based positions in "vars"
     #[arg(long)]
     pub(super) json: bool,
     /// Evaluate with the interpreter instead of compiling to native code
@@ -39,7 +39,20 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
     if args.grad {
         nodes.extend_from_slice(f.gradient());
     }
-    if args.hessian {
+    // With arrays of variables the Hessian is sparse, numbers from
+    // Hessian-vector products rather than nodes; it prints as a table
+    // while that is small, then entry by entry.
+    let sparse = if args.hessian && f.has_arrays() {
+        Some(f.sparse_hessian(&x).map_err(Failure::plain)?)
+    } else {
+        None
+    };
+    let dense_of_sparse: Vec<f64> = match &sparse {
+        Some(h) if n <= MAX_TABLE_VARS => h.to_dense(),
+        _ => Vec::new(),
+    };
+    let sparse = sparse.filter(|_| n > MAX_TABLE_VARS);
+    if args.hessian && !f.has_arrays() {
         let hessian = f.hessian().map_err(|e| Failure::in_source(e, &source))?;
         let rows: Vec<NodeId> = hessian.into_iter().flatten().collect();
         nodes.extend(rows);
@@ -80,7 +93,9 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
         &[][..]
     };
     let hessian_start = 1 + if args.grad { n } else { 0 };
-    let hessian: Vec<&[f64]> = if args.hessian {
+    let hessian: Vec<&[f64]> = if args.hessian && f.has_arrays() {
+        dense_of_sparse.chunks(n.max(1)).take(n).collect()
+    } else if args.hessian {
         values[hessian_start..constraints_start]
             .chunks(n.max(1))
             .take(n)
@@ -106,7 +121,18 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
                 gradient.iter().map(|&v| json_number(v)).collect(),
             );
         }
-        if args.hessian {
+        if let Some(h) = &sparse {
+            let entries: Vec<(usize, usize, f64)> = h.entries().collect();
+            obj.insert(
+                "hessian".into(),
+                json!({
+                    "format": "coo-lower",
+                    "rows": entries.iter().map(|e| e.0).collect::<Vec<_>>(),
+                    "cols": entries.iter().map(|e| e.1).collect::<Vec<_>>(),
+                    "values": entries.iter().map(|e| json_number(e.2)).collect::<Vec<_>>(),
+                }),
+            );
+        } else if args.hessian {
             let rows: Vec<Value> = hessian
                 .iter()
                 .map(|row| row.iter().map(|&v| json_number(v)).collect())
@@ -131,7 +157,9 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
         for (name, g) in f.vars().iter().zip(gradient) {
             writeln!(out, "df/d{name} = {}", format_value(*g))?;
         }
-        if args.hessian {
+        if let Some(h) = &sparse {
+            write_entries(out, f.vars(), h)?;
+        } else if args.hessian {
             write_matrix(out, f.vars(), &hessian)?;
         }
         for i in 0..m {
@@ -163,6 +191,30 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
             Ok(1)
         }
     }
+}
+
+/// The most variables whose Hessian `eval` prints as a table; past them
+/// an indexed formula's prints entry by entry.
+const MAX_TABLE_VARS: usize = 20;
+
+/// A sparse Hessian's lower triangle, one entry a line as row, column and
+/// value (`x[2] x[1] -480`), in the pattern's order; entries not listed
+/// are 0 (and those above the diagonal mirror those below).
+fn write_entries(
+    out: &mut dyn Write,
+    vars: &[String],
+    h: &slope::SparseHessian,
+) -> std::io::Result<()> {
+    let n = vars.len();
+    writeln!(
+        out,
+        "hessian (lower triangle, {} of {n}×{n} entries; the others are 0):",
+        h.values.len()
+    )?;
+    for (i, j, v) in h.entries() {
+        writeln!(out, "  {} {} {}", vars[i], vars[j], format_value(v))?;
+    }
+    Ok(())
 }
 
 /// The constraints one row at a time (a family has one per index tuple):

@@ -192,6 +192,9 @@ impl Unroller<'_> {
                         }
                     }
                     Source::Data(_) => Err(self.frame.read(r, levels, &[])),
+                    // Only the Hessian-vector product's nodes read the
+                    // direction, and nothing unrolls them.
+                    Source::Direction(_) | Source::ScalarDirection(_) => Err(f64::NAN),
                 };
                 match value {
                     Ok(i) => self.to.var(i),

@@ -105,6 +105,13 @@ pub enum Source {
     Var(u32),
     /// A data column, by its number among the formula's data names.
     Data(u32),
+    /// The direction `v` of a Hessian-vector product at this array's
+    /// element: `v` has the point's layout, and is a constant of
+    /// differentiation (`diff/hess_vec.rs`).
+    Direction(u32),
+    /// The direction `v` at the scalar variable with this number; its
+    /// read has no index.
+    ScalarDirection(u32),
 }
 
 /// `x[i+1]`, `p[i, 3]`, `t[i]`: one element of an array.

@@ -14,7 +14,11 @@
 //! - the compiled loops give the interpreter's value and gradient to the
 //!   bit (or NaN both);
 //! - the gradient agrees with central differences (Richardson-extrapolated)
-//!   of the interpreted value.
+//!   of the interpreted value;
+//! - the Hessian-vector product (reverse over reverse, as loops) equals
+//!   the twin's dense Hessian times the same direction, within the twin's
+//!   rounding bound, and compiled gives the interpreter's product to the
+//!   bit.
 
 use std::cell::Cell;
 use std::fmt::Write;
@@ -449,11 +453,24 @@ fn fail(text: &str, message: String) -> TestCaseError {
 /// periodic function of an argument off by more than a radian: sin of
 /// exp(576), whose argument's ulp is 1e234, is a number with no digit of
 /// the function (its bound would say 2, and its differences are 0 while
-/// its derivative is 1e18).
+/// its derivative is 1e18). It gives up too where a product, a power or
+/// an exponential of non-zero numbers underflows, leaving the doubles at
+/// the other end: `S^-2` of a sum `S` of `exp(e^6)` is 0 for 1e-350, and a
+/// Hessian term `S'^2 * S^-2` of size 1 vanishes from the twin's entry.
 fn rounding_bound(f: &Formula, node: NodeId, x: &[f64]) -> f64 {
-    crate::rounding::rounding_bound(f, node, x, &|op, value, _, bounds| {
+    crate::rounding::rounding_bound(f, node, x, &|op, value, operands, bounds| {
         let periodic = matches!(op, Node::Call1(Func::Sin | Func::Cos | Func::Tan, _));
-        !value.is_finite() || bounds.contains(&f64::INFINITY) || (periodic && bounds[0] > 1.0)
+        let scaling = matches!(
+            op,
+            Node::Product(_) | Node::Pow(_) | Node::Call1(Func::Exp, _)
+        );
+        let underflow = scaling
+            && value.abs() < f64::MIN_POSITIVE
+            && operands.iter().all(|&a| a != 0.0 && a.is_finite());
+        !value.is_finite()
+            || bounds.contains(&f64::INFINITY)
+            || (periodic && bounds[0] > 1.0)
+            || underflow
     })
 }
 
@@ -649,19 +666,20 @@ fn property(nested: bool) {
     let finite = Cell::new(0usize);
     let differences = Cell::new(0usize);
     let zero_factors = Cell::new(0usize);
+    let products = Cell::new(0usize);
     let mut runner = TestRunner::new(options());
     let result = runner.run(&case(nested), |(top, x)| {
         let n = x.len();
         let (text, flat) = top.texts(n as i64, None);
         let (_, copied) = top.texts(n as i64, Some(&Cell::new(0)));
-        let indexed = Formula::parse(&text).map_err(|e| {
+        let mut indexed = Formula::parse(&text).map_err(|e| {
             fail(
                 &text,
                 format!("does not parse:\n{}", e.render(&text, "<p>")),
             )
         })?;
         prop_assert_eq!(indexed.vars().len(), n);
-        let unrolled = twin(&flat, n, false)?;
+        let mut unrolled = twin(&flat, n, false)?;
         let separate = twin(&copied, n, true)?;
         let both = format!("{text}\nunrolled: {flat}\nat {x:?}");
 
@@ -740,6 +758,19 @@ fn property(nested: bool) {
             ));
         }
 
+        let has_product = top.forms().iter().any(|f| !f.factors(n as i64).is_empty());
+        let hv = check_hess_vec(
+            &mut indexed,
+            &compiled,
+            &mut unrolled,
+            &x,
+            has_product,
+            zero_factor,
+        );
+        if hv.map_err(|m| fail(&both, m))? {
+            products.set(products.get() + 1);
+        }
+
         // Gradient against central differences.
         cases.set(cases.get() + 1);
         if v.is_finite() && g.iter().all(|d| d.is_finite()) {
@@ -760,11 +791,18 @@ fn property(nested: bool) {
     }
     eprintln!(
         "indexed == unrolled: {} formulas, {} finite, {} partials checked against differences, \
-         {} with a zero factor in a product",
+         {} with a zero factor in a product, {} finite Hessian-vector products compared",
         cases.get(),
         finite.get(),
         differences.get(),
-        zero_factors.get()
+        zero_factors.get(),
+        products.get()
+    );
+    assert!(
+        products.get() * 2 > cases.get(),
+        "too few Hessian-vector products were compared: {} of {}",
+        products.get(),
+        cases.get()
     );
     assert!(
         finite.get() * 4 > cases.get() * 3,
@@ -772,6 +810,194 @@ fn property(nested: bool) {
         finite.get(),
         cases.get()
     );
+}
+
+/// A direction for the Hessian-vector product at `x`, not parallel to it
+/// and with no zero component.
+fn direction(x: &[f64]) -> Vec<f64> {
+    (0..x.len())
+        .map(|k| 0.75 - 0.5 * k as f64 + 0.25 * x[x.len() - 1 - k])
+        .map(|d| if d == 0.0 { 0.5 } else { d })
+        .collect()
+}
+
+/// The indexed Hessian-vector product against the unrolled twin's dense
+/// Hessian times the same direction, component by component, within four
+/// times the twin's rounding bound (each entry's bound times |v_j|) and a
+/// few ulps of the largest row of |H|·|v| per variable (see [`agree`]); and the compiled
+/// product against the interpreted one, to the bit (or NaN both). Returns
+/// whether the products were compared (not where the twin's Hessian is
+/// over the size limits or not finite).
+///
+/// A product's gradient is the product of the non-zero factors divided by
+/// the factor (`diff.rs`, `product_of_others`), so its second derivatives
+/// are differences such as `Q/b² - Q/b²` that the twin, which multiplies
+/// the other factors, never forms: with a product, the indexed result may
+/// also be off by 10⁻⁹ of the row's magnitude Σ|H_kj v_j|, a rounding the
+/// twin's bound cannot see. At a zero factor that rule has no derivative,
+/// and the product is NaN (as the dense Hessian's is,
+/// `a_products_hessian_is_right_or_nan_at_a_zero_factor`).
+fn check_hess_vec(
+    indexed: &mut Formula,
+    compiled: &slope::CompiledFormula,
+    twin: &mut Formula,
+    x: &[f64],
+    has_product: bool,
+    zero_factor: bool,
+) -> Result<bool, String> {
+    let n = x.len();
+    let v = direction(x);
+    let mut hv = vec![0.0; n];
+    indexed
+        .hess_vec(x, &v, &mut hv)
+        .map_err(|e| format!("Hv: {e:?}"))?;
+    let chv = compiled
+        .hessian_times(x, &v)
+        .map_err(|e| format!("compiled Hv: {e:?}"))?;
+    let same = |a: f64, b: f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+    if !hv.iter().zip(&chv).all(|(a, b)| same(*a, *b)) {
+        return Err(format!("compiled Hv {chv:?}, interpreted {hv:?}"));
+    }
+    if zero_factor && hv.iter().any(|h| h.is_nan()) {
+        return Ok(false);
+    }
+    let Ok(rows) = twin.hessian() else {
+        return Ok(false);
+    };
+    let point: Vec<f64> = twin
+        .vars()
+        .iter()
+        .map(|name| match source(name) {
+            Source::X(k) => x[k],
+            Source::Number(v) => v,
+        })
+        .collect();
+    let entries: Vec<NodeId> = rows[..n].iter().flat_map(|r| r[..n].to_vec()).collect();
+    let values = twin.eval_nodes(&entries, &point);
+    if values.iter().any(|h| !h.is_finite()) {
+        return Ok(false);
+    }
+    // The largest row of |H|·|v|: terms that cancel in one row of the
+    // twin (exp(x2 - x1)*exp(x3 - x2) telescopes) are added apart by the
+    // loops, with a rounding of that size.
+    let scale = (0..n)
+        .map(|k| {
+            (0..n)
+                .map(|j| (values[k * n + j] * v[j]).abs())
+                .sum::<f64>()
+        })
+        .fold(0.0, f64::max)
+        .max(cancelled(indexed, x) * v.iter().fold(0.0, |m: f64, d| m.max(d.abs())));
+    for k in 0..n {
+        let (mut want, mut bound) = (0.0, 0.0);
+        for j in 0..n {
+            want += values[k * n + j] * v[j];
+            bound += rounding_bound(twin, entries[k * n + j], &point) * v[j].abs();
+        }
+        bound += 4.0 * n as f64 * f64::EPSILON * scale;
+        if has_product {
+            bound += 1e-9 * scale;
+        }
+        if !agree(hv[k], want, bound) {
+            return Err(format!(
+                "(Hv)[{}] along {v:?}: {:e}, the unrolled Hessian's {want:e} (bound {bound:e})",
+                k + 1,
+                hv[k]
+            ));
+        }
+    }
+    let dense = TwinHessian {
+        twin,
+        entries: &entries,
+        values: &values,
+        point: &point,
+    };
+    check_sparse_hessian(indexed, compiled, &dense, x, has_product)?;
+    Ok(true)
+}
+
+/// A size for second derivatives that the twin's canonical form cancels
+/// whole: `log(exp(u))` is `u` there, while the loops form
+/// `h''(u)·∇u∇uᵀ + h'(u)·∇²u` term by term, whose terms have the size of
+/// the squared gradient. The largest partial squared.
+fn cancelled(indexed: &Formula, x: &[f64]) -> f64 {
+    let (_, g) = indexed.value_grad(x);
+    g.iter().fold(0.0, |m: f64, d| m.max(d * d))
+}
+
+/// The unrolled twin's dense Hessian: its entries' nodes and values at
+/// `point`.
+#[derive(Clone, Copy)]
+struct TwinHessian<'a> {
+    twin: &'a Formula,
+    entries: &'a [NodeId],
+    values: &'a [f64],
+    point: &'a [f64],
+}
+
+/// The sparse Hessian (from grouped products), interpreted and compiled
+/// to the bit, against the unrolled twin's dense one `values` (its
+/// `entries`, at `point`, whose first variables are `x`), entry by entry,
+/// both triangles: within four times the twin entry's rounding bound and
+/// a few ulps of the largest entry, 10⁻⁹ of it with a product (see [`check_hess_vec`]). An entry
+/// outside the pattern must be 0 in the twin: the pattern misses nothing.
+fn check_sparse_hessian(
+    indexed: &mut Formula,
+    compiled: &slope::CompiledFormula,
+    dense: &TwinHessian<'_>,
+    x: &[f64],
+    has_product: bool,
+) -> Result<(), String> {
+    let TwinHessian {
+        twin,
+        entries,
+        values,
+        point,
+    } = *dense;
+    let n = x.len();
+    let sparse = indexed
+        .sparse_hessian(x)
+        .map_err(|e| format!("sparse Hessian: {e:?}"))?;
+    let by_code = compiled
+        .sparse_hessian(x)
+        .map_err(|e| format!("compiled sparse Hessian: {e:?}"))?;
+    let same = |a: &f64, b: &f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+    if sparse.cols != by_code.cols
+        || !sparse
+            .values
+            .iter()
+            .zip(&by_code.values)
+            .all(|(a, b)| same(a, b))
+    {
+        return Err(format!(
+            "compiled sparse Hessian {by_code:?}, interpreted {sparse:?}"
+        ));
+    }
+    let dense = sparse.to_dense();
+    // The largest entry: the loops add apart what the twin's canonical
+    // form cancels (log(exp(u)) is u), anywhere in the matrix.
+    let scale = values
+        .iter()
+        .fold(cancelled(indexed, x), |m: f64, h| m.max(h.abs()));
+    for k in 0..n {
+        for j in 0..n {
+            let want = values[k * n + j];
+            let mut bound = rounding_bound(twin, entries[k * n + j], point)
+                + 4.0 * n as f64 * f64::EPSILON * scale;
+            if has_product {
+                bound += 1e-9 * scale;
+            }
+            if !agree(dense[k * n + j], want, bound) {
+                return Err(format!(
+                    "sparse H[{}][{}] = {:e}, the unrolled Hessian's {want:e} (bound {bound:e})",
+                    k + 1,
+                    j + 1,
+                    dense[k * n + j]
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The gradient of a product where factors are 0: the product of the

@@ -13,6 +13,8 @@ pub struct Inputs {
     pub(super) floats: *const f64,
     /// Each data column's first element.
     pub(super) data: *const *const f64,
+    /// The direction of a Hessian-vector product (null for other code).
+    pub(super) direction: *const f64,
 }
 
 /// The buffers `Inputs` points into, built from a `Frame`.

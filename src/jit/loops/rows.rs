@@ -185,6 +185,8 @@ fn generate(
             grad: out,
             floats: x,
             data,
+            // Row loops have no direction to read.
+            direction: x,
             ptr,
             levels,
             values: HashMap::new(),
