@@ -71,21 +71,19 @@ pub(crate) fn table(x: &[f64], covariance: &[f64], dof: usize) -> Table {
     }
 }
 
-/// R² of weighted residuals `r` (weights `w`, 1/σ) for the response `y`:
-/// 1 − RSS/TSS with the total sum of squares about the weighted mean.
-pub(crate) fn r_squared(y: &[f64], w: &[f64], rss: f64) -> f64 {
+/// The total sum of squares of the response `y` under the weights `w`
+/// (1/σ), about its weighted mean: R² is 1 − RSS/TSS.
+pub(crate) fn total_sum_of_squares(y: &[f64], w: &[f64]) -> f64 {
     let (mut sw, mut swy) = (0.0, 0.0);
     for (yi, wi) in y.iter().zip(w) {
         sw += wi * wi;
         swy += wi * wi * yi;
     }
     let mean = swy / sw;
-    let tss: f64 = y
-        .iter()
+    y.iter()
         .zip(w)
         .map(|(yi, wi)| (wi * (yi - mean)).powi(2))
-        .sum();
-    1.0 - rss / tss
+        .sum()
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod cli;
 mod cli_conventions;
 mod constraints;
 mod fit;
+mod fit_squares;
 mod indexed;
 mod indexed_props;
 mod language;
