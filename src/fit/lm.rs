@@ -344,7 +344,13 @@ fn trust_region(
                     true => 0.5,
                     false => 0.5 * dirder / (dirder + 0.5 * actred),
                 };
-                if 0.1 * fnorm1 >= fnorm || temp < 0.1 || !temp.is_finite() {
+                // MINPACK's quadratic along the step assumes it descends;
+                // a step clipped by a bound may not (the rest of the
+                // Levenberg–Marquardt step was solved with the clipped part
+                // moving), and then the fit through an ascent grew the
+                // region again and the loop cycled: shrink it instead, until
+                // the step is short enough to stay unclipped.
+                if 0.1 * fnorm1 >= fnorm || temp < 0.1 || !temp.is_finite() || dirder >= 0.0 {
                     temp = 0.1;
                 }
                 delta = temp * delta.min(pnorm / 0.1);

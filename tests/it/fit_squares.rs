@@ -93,12 +93,6 @@ fn a_file_written_as_the_same_fit_gives_the_same_fit() {
         ),
     ];
     for (path, flags, model_flags) in runs {
-        // Inside the box: both forms stall on a start on the bound (not
-        // this change: see the report).
-        let start = match flags.first() {
-            Some(&"--bounds") => "a=1,b=0.1,c=1",
-            _ => start,
-        };
         let mut args = vec!["-f", path, "--data", DECAY, "--start", start];
         args.extend(flags);
         let (a, r) = command_json("fit", &args);
