@@ -114,9 +114,12 @@ pub enum Statement {
     /// `data t, y`.
     Data(Vec<(String, Span)>),
     Expr(AstId),
-    /// `subject to lhs <= rhs` (or `>=`, `==`). `rhs` is built after `lhs`,
-    /// so it is the statement's last node.
+    /// `subject to lhs <= rhs` (or `>=`, `==`), or a family of them. The
+    /// family's ranges are built first and `rhs` after `lhs`, so `rhs` is
+    /// the statement's last node.
     Constraint {
+        /// The indices of a family, `(i in 1..n-1)`; empty for one constraint.
+        family: Vec<Binding>,
         relation: Relation,
         lhs: AstId,
         rhs: AstId,

@@ -7,8 +7,15 @@
 //! constraint is turned round (`g = rhs - lhs`), so that every inequality
 //! points the same way and its multiplier is never negative.
 
+use crate::diff::Scatter;
 use crate::error::{Result, Span};
-use crate::graph::{Graph, NodeId};
+mod rows;
+
+pub(crate) use rows::Rows;
+pub use rows::{ConstraintRow, ConstraintValues};
+
+use crate::ast::ReduceOp;
+use crate::graph::{Graph, NodeId, Range, Reduce};
 use crate::lower::LoweredConstraint;
 
 /// Whether a constraint holds as an inequality or an equality.
@@ -52,7 +59,7 @@ impl ConstraintKind {
 /// assert_eq!(f.eval_nodes(&[c.value], &[0.25, 0.25]), [0.5]);
 /// # Ok::<(), slope::Error>(())
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Constraint {
     /// Inequality `g <= 0` or equality `g == 0`.
     pub kind: ConstraintKind,
@@ -61,22 +68,77 @@ pub struct Constraint {
     /// The node of `g`.
     pub value: NodeId,
     /// The partial derivatives of `g`, one node per variable, in the order
-    /// of [`Formula::vars`](crate::Formula::vars).
+    /// of [`Formula::vars`](crate::Formula::vars); for a formula with
+    /// arrays of variables, one per scalar variable only.
     pub gradient: Vec<NodeId>,
+    /// The partials with respect to array elements, as loops.
+    pub(crate) scatters: Vec<Scatter>,
+    /// A family's ranges (`(i in 1..n-1)`), whose indices `g` and its
+    /// partials use as the loop levels `0..`; empty for one constraint.
+    pub(crate) family: Vec<Range>,
+    /// The family's index names, as written (`i`).
+    pub(crate) names: Vec<String>,
+    /// A node that reads what `g` reads at every row of a family (the sum
+    /// of its rows), so that binding checks each read against its extent;
+    /// `g` itself for one constraint.
+    pub(crate) reads: NodeId,
+}
+
+impl Constraint {
+    /// Whether this is a family (`subject to (i in 1..n-1) ...`): one
+    /// constraint per index tuple, whose rows
+    /// [`Formula::constraint_rows`](crate::Formula::constraint_rows) lists.
+    pub fn is_family(&self) -> bool {
+        !self.family.is_empty()
+    }
+
+    /// Whether `value` and `gradient` are all of it: one constraint, whose
+    /// partials are all nodes (no arrays of variables).
+    pub fn is_scalar(&self) -> bool {
+        self.family.is_empty() && self.scatters.is_empty()
+    }
 }
 
 /// The constraints of a lowered formula with their gradients, built in
-/// `graph` within `max_nodes`.
+/// `graph` within `max_nodes`. With arrays of variables (`indexed`) or a
+/// family, the reverse sweep is the one of sums: a family's body is
+/// differentiated once, whatever the number of its rows.
 pub(crate) fn derive(
     graph: &mut Graph,
     lowered: &[LoweredConstraint],
     var_nodes: &[NodeId],
+    indexed: bool,
     max_nodes: usize,
 ) -> Result<Vec<Constraint>> {
     lowered
         .iter()
         .map(|c| {
-            let gradient = crate::diff::gradient_within(graph, c.value, var_nodes, max_nodes)?;
+            let (gradient, scatters) = if indexed || !c.family.is_empty() {
+                let g = crate::diff::gradient_indexed(graph, c.value, var_nodes, max_nodes)?;
+                (g.scalars, g.scatters)
+            } else {
+                let g = crate::diff::gradient_within(graph, c.value, var_nodes, max_nodes)?;
+                (g, Vec::new())
+            };
+            let reads = match c.family.is_empty() {
+                true => c.value,
+                false => {
+                    graph.set_origin(Some(crate::graph::Origin {
+                        span: c.span,
+                        in_derivative: false,
+                    }));
+                    let node = graph.reduce(
+                        Reduce {
+                            op: ReduceOp::Sum,
+                            level: 0,
+                            ranges: c.family.clone().into(),
+                        },
+                        c.value,
+                    );
+                    graph.set_origin(None);
+                    node
+                }
+            };
             Ok(Constraint {
                 kind: match c.equality {
                     true => ConstraintKind::Equality,
@@ -85,6 +147,10 @@ pub(crate) fn derive(
                 span: c.span,
                 value: c.value,
                 gradient,
+                scatters,
+                family: c.family.clone(),
+                names: c.names.clone(),
+                reads,
             })
         })
         .collect()

@@ -82,7 +82,13 @@ impl<'g> Interpreter<'g> {
         values
     }
 
-    fn node(&self, id: NodeId, values: &mut [f64], x: &[f64], levels: &mut Levels) -> f64 {
+    pub(crate) fn node(
+        &self,
+        id: NodeId,
+        values: &mut [f64],
+        x: &[f64],
+        levels: &mut Levels,
+    ) -> f64 {
         let Node::Reduce(r, [body]) = self.graph.node(id) else {
             return eval_node(self.graph, id, values, x, self.frame, levels);
         };

@@ -14,8 +14,10 @@ use crate::lower::{self, Indexed, Lowered, quoted_list};
 use crate::parse::{self, Limits};
 use crate::print;
 
+mod elements;
 mod partials;
 
+pub use elements::Elements;
 pub use partials::ArrayTerm;
 
 /// How to read a formula.
@@ -131,6 +133,10 @@ impl Formula {
         let mut outputs = vec![self.value];
         outputs.extend_from_slice(&self.gradient);
         outputs.extend(self.scatters.iter().map(|s| s.value));
+        for c in &self.constraints {
+            outputs.push(c.reads);
+            outputs.extend(c.scatters.iter().map(|s| s.value));
+        }
         let scalars = &self.vars[..self.n_scalars];
         let (frame, vars) = bind::bind(
             &self.graph,
@@ -247,23 +253,11 @@ impl Formula {
             limits.max_nodes,
         )?;
         let n_scalars = lowered.vars.len();
-        if let (Some(c), false) = (
-            lowered.constraints.first(),
-            lowered.indexed.arrays.is_empty(),
-        ) {
-            // Their Jacobian rows would need scatters, which constraints
-            // do not have yet: refused rather than given without them.
-            return Err(Error::at(
-                ErrorKind::Usage,
-                c.span,
-                "constraints on a formula with arrays of variables are not supported yet",
-            )
-            .with_hint("write the variables the constraints use as scalars"));
-        }
         let constraints = constraint::derive(
             &mut graph,
             &lowered.constraints,
             &lowered.var_nodes,
+            !lowered.indexed.arrays.is_empty(),
             limits.max_nodes,
         )?;
         Ok(Formula {
@@ -354,6 +348,16 @@ impl Formula {
     /// without any. See [`Constraint`].
     pub fn constraints(&self) -> &[Constraint] {
         &self.constraints
+    }
+
+    /// The bound parameters and data, and where arrays lie in a point.
+    pub(crate) fn frame(&self) -> &Frame {
+        &self.frame
+    }
+
+    /// The size limits it was parsed with.
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// The partial derivative with respect to the variable `name`, ready to
@@ -496,51 +500,28 @@ impl Formula {
         interpreter.diagnose(x)
     }
 
-    /// A point from `name = value` pairs: every variable exactly once.
+    /// A point from `name = value` pairs, every variable given a value:
+    /// `y = 1` for a scalar, `x = 1` for every element of an array,
+    /// `x[3] = 1` for one element (see [`Formula::elements`]). Pairs are
+    /// applied in order, so a later one overrides an earlier one
+    /// (`x = 0, x[1] = 1`); the same scalar or element named twice is an
+    /// error, as a likely slip.
     pub fn point(&self, assignments: &[(String, f64)]) -> Result<Vec<f64>> {
         let mut x = vec![f64::NAN; self.vars.len()];
         let mut given = vec![false; self.vars.len()];
-        // A map, not `var_index`: a point may name 100,000 variables.
-        let index: std::collections::HashMap<&str, usize> = self
-            .vars
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (v.as_str(), i))
-            .collect();
-        // `x = 1` for an array gives every element not given by itself.
+        let mut named = vec![false; self.vars.len()];
+        let names = self.elements();
         for (name, value) in assignments {
-            let Some(a) = self.array_names.iter().position(|a| a == name) else {
-                continue;
-            };
-            let p = &self.frame.arrays[a];
-            for i in p.offset..p.offset + p.len() {
-                x[i] = *value;
-                given[i] = true;
-            }
-        }
-        let mut one_by_one = vec![false; self.vars.len()];
-        for (name, value) in assignments {
-            if self.array_names.contains(name) {
-                continue;
-            }
-            let i = *index
-                .get(name.as_str())
-                .ok_or_else(|| self.unknown_variable(name))?;
-            if std::mem::replace(&mut one_by_one[i], true) {
+            let range = names.resolve(name)?;
+            let whole_array = self.array_names.iter().any(|a| a == name.trim());
+            if !whole_array && std::mem::replace(&mut named[range.start], true) {
                 return Err(Error::new(
                     ErrorKind::Usage,
-                    format!("'{name}' is given twice"),
+                    format!("'{}' is given twice", name.trim()),
                 ));
             }
-            given[i] = false;
-            if given[i] {
-                return Err(Error::new(
-                    ErrorKind::Usage,
-                    format!("'{name}' is given twice"),
-                ));
-            }
-            given[i] = true;
-            x[i] = *value;
+            x[range.clone()].fill(*value);
+            given[range].fill(true);
         }
         let missing: Vec<&str> = self
             .vars
@@ -550,19 +531,11 @@ impl Formula {
             .map(|(v, _)| v.as_str())
             .collect();
         if !missing.is_empty() {
-            let listed = if missing.len() > 10 {
-                format!(
-                    "{} and {} more",
-                    missing[..10].join(", "),
-                    missing.len() - 10
-                )
-            } else {
-                quoted_list(&missing)
-            };
-            return Err(
-                Error::new(ErrorKind::Usage, format!("no value for {listed}"))
-                    .with_hint(format!("the formula's variables are {}", self.var_list())),
-            );
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!("no value for {}", quoted_list_capped(&missing)),
+            )
+            .with_hint(format!("the formula's variables are {}", self.var_list())));
         }
         Ok(x)
     }
@@ -587,6 +560,15 @@ impl Formula {
             format!("the formula has no variable '{name}'"),
         )
         .with_hint(format!("its variables are {}", self.var_list()))
+    }
+}
+
+/// `names` quoted, or the first ten of a longer list and how many more.
+pub fn quoted_list_capped(names: &[&str]) -> String {
+    if names.len() > 10 {
+        format!("{} and {} more", names[..10].join(", "), names.len() - 10)
+    } else {
+        quoted_list(names)
     }
 }
 

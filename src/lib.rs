@@ -77,7 +77,11 @@
 //!   `>=`).
 //! - `constraint`: [`Constraint`] and [`ConstraintKind`], the constraints
 //!   in standard form (`g <= 0`, `g == 0`) with their gradients (rows of
-//!   the Jacobian) from the same reverse sweep.
+//!   the Jacobian) from the same reverse sweep; a family's (`subject to (i
+//!   in 1..n-1) ...`) body is differentiated once, over its loop levels.
+//!   `constraint/rows.rs`: the rows once parameters are bound
+//!   ([`ConstraintRow`], one per index tuple of a family), their sparse
+//!   Jacobian pattern, and their values by the interpreter.
 //! - `graph`: the node arena, its interning map and the facts every pass
 //!   reads (which nodes an output needs, denominators); `canon.rs` holds
 //!   the canonicalising constructors, the only way nodes are made, with
@@ -128,13 +132,16 @@
 //! - [`bench`](mod@bench): compile time by stage and the cost of each
 //!   gradient source.
 //! - `objective`: the one trait every consumer of values and gradients
-//!   takes, with implementations for compiled code, the interpreter,
-//!   finite differences, closures, and negation (for maximising); the
+//!   takes (with, where an objective has them, the dense Hessian and
+//!   Hessian-vector products, for Newton and the saddle test), with
+//!   implementations for compiled code, the interpreter, finite
+//!   differences, closures, and negation (for maximising); the
 //!   optimisers call compiled code straight through `objective::Direct`,
 //!   which writes the value and gradient where they are wanted.
 //! - `problem`: [`ConstrainedObjective`], what the constrained method
 //!   takes, and [`CompiledProblem`]: f, its gradient, the constraints and
-//!   the Jacobian's nonzero entries compiled as one native function.
+//!   the Jacobian's nonzero entries compiled as one native function (for
+//!   an indexed formula: the objective compiled, the rows interpreted).
 //! - [`optim`]: the minimisation loop (`optim/minimize.rs`: stopping
 //!   tests, the box, verdicts of divergence, oscillation, unboundedness
 //!   and saddles) and one step per method: `first_order.rs`, `lbfgs.rs`
@@ -215,12 +222,13 @@
 #![warn(missing_docs)]
 
 // The front door: what a user of the library needs.
-pub use constraint::{Constraint, ConstraintKind};
+pub use constraint::{Constraint, ConstraintKind, ConstraintRow, ConstraintValues};
 pub use error::{Detail, Error, ErrorKind, Limit, Result, Span};
-pub use formula::{ArrayTerm, Expr, Formula, Options};
+pub use formula::{ArrayTerm, Elements, Expr, Formula, Options};
 pub use graph::NodeId;
 pub use objective::{
-    CompiledFormula, FiniteDifferences, FnObjective, InterpretedObjective, Negated, Objective,
+    CompiledFormula, FiniteDifferences, FnObjective, HessVecFn, InterpretedObjective, Negated,
+    Objective,
 };
 pub use optim::{
     Advice, Auglag, ConstrainedOutcome, Control, Iterate, Method, Outcome, Reason, Settings,
@@ -273,8 +281,9 @@ mod random;
 mod symbolic;
 
 #[doc(hidden)]
-pub use graph::{Graph, Node};
+pub use formula::quoted_list_capped;
 #[doc(hidden)]
+pub use graph::{Graph, Node};
 pub use lower::{is_identifier, quoted_list};
 
 /// The README's Rust examples, run as doctests so they stay true.

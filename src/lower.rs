@@ -32,12 +32,18 @@ pub struct Lowered {
 }
 
 /// A constraint as one node: `g(x) <= 0` or `g(x) == 0`, with `g` the
-/// left side minus the right (the other way round for `>=`).
-#[derive(Copy, Clone, Debug)]
+/// left side minus the right (the other way round for `>=`). A family's
+/// `g` uses its indices as the loop levels `0..family.len()`, as if a sum
+/// over them enclosed it.
+#[derive(Clone, Debug)]
 pub struct LoweredConstraint {
     pub equality: bool,
     pub span: Span,
     pub value: NodeId,
+    /// The family's ranges, outermost first; empty for one constraint.
+    pub family: Vec<Range>,
+    /// The family's index names, as written.
+    pub names: Vec<String>,
 }
 
 /// What a name stands for at one place in the text.
@@ -257,14 +263,18 @@ fn build(
                 lowerer.defined.insert(name, node);
             }
             Statement::Expr(v) => value = Some(lowerer.tree(*v, None, &Env::default())?),
-            &Statement::Constraint {
+            Statement::Constraint {
+                family,
                 relation,
                 lhs,
                 rhs,
                 span,
             } => {
-                let lhs = lowerer.tree(lhs, None, &Env::default())?;
-                let rhs = lowerer.tree(rhs, None, &Env::default())?;
+                let (relation, span) = (*relation, *span);
+                let (ranges, env) =
+                    lowerer.bind_indices(family, &Env::default(), span, "families")?;
+                let lhs = lowerer.tree(*lhs, None, &env)?;
+                let rhs = lowerer.tree(*rhs, None, &env)?;
                 lowerer.graph.set_origin(Some(Origin {
                     span,
                     in_derivative: false,
@@ -278,6 +288,8 @@ fn build(
                     equality: relation == Relation::Eq,
                     span,
                     value: lowerer.graph.sum(&[a, minus_b]),
+                    family: ranges,
+                    names: family.iter().map(|b| b.name.clone()).collect(),
                 });
             }
             Statement::Param { .. } | Statement::Var(_) | Statement::Data(_) => {}
@@ -305,8 +317,12 @@ fn index_names(ast: &Ast) -> Vec<&str> {
         }
     }
     for s in &ast.statements {
-        if let Statement::Let { indices, .. } = s {
-            names.extend(indices.iter().map(|(n, _)| n.as_str()));
+        match s {
+            Statement::Let { indices, .. } => names.extend(indices.iter().map(|(n, _)| n.as_str())),
+            Statement::Constraint { family, .. } => {
+                names.extend(family.iter().map(|b| b.name.as_str()))
+            }
+            _ => {}
         }
     }
     names

@@ -11,6 +11,7 @@ use crate::fd::{self, Scheme};
 use crate::formula::Formula;
 use crate::graph::{Graph, NodeId};
 use crate::jit::{Compiled, DescentKernel, InputBuffers, LoopCode, Variant};
+use crate::optim::dot;
 
 /// A function to minimise: anything that gives a value and a gradient.
 /// Methods take `&mut self` so that implementations can keep buffers and
@@ -39,6 +40,22 @@ pub trait Objective {
     /// if this objective has none (call [`Objective::prepare_hessian`]
     /// first).
     fn hessian(&mut self, _x: &[f64], _hessian: &mut [f64]) -> bool {
+        false
+    }
+
+    /// Makes Hessian-vector products available if this objective can have
+    /// them (a compiled formula compiles what they need on first request):
+    /// `Ok(false)` if it has none, an error if building them failed.
+    fn prepare_hess_vec(&mut self) -> Result<bool> {
+        Ok(false)
+    }
+
+    /// `H(x)·v`, the Hessian at `x` times `v`, into `out` (`n` values
+    /// each); `false` if this objective has none (call
+    /// [`Objective::prepare_hess_vec`] first). Newton's method for large
+    /// `n` and the saddle test take a few of these instead of the `n × n`
+    /// Hessian.
+    fn hess_vec(&mut self, _x: &[f64], _v: &[f64], _out: &mut [f64]) -> bool {
         false
     }
 
@@ -148,6 +165,24 @@ pub struct CompiledFormula {
     n_constraints: usize,
     /// The [`Formula`] id the code was compiled from.
     formula_id: u64,
+    /// The Hessian behind [`Objective::hess_vec`]'s products.
+    hessian_at: HessianAt,
+}
+
+/// The dense Hessian at the last point a Hessian-vector product was asked
+/// for, so that the several products of one Newton-CG step or one saddle
+/// test cost one Hessian. A clone starts empty: the matrix can be large,
+/// and a clone is made to run elsewhere.
+#[derive(Default)]
+struct HessianAt {
+    x: Vec<f64>,
+    hessian: Vec<f64>,
+}
+
+impl Clone for HessianAt {
+    fn clone(&self) -> HessianAt {
+        HessianAt::default()
+    }
 }
 
 /// What computes values and gradients.
@@ -207,6 +242,7 @@ impl Formula {
             }),
             n_constraints: self.constraints().len(),
             formula_id: self.id(),
+            hessian_at: HessianAt::default(),
         })
     }
 }
@@ -244,6 +280,7 @@ impl CompiledFormula {
                 }),
                 n_constraints: formula.constraints().len(),
                 formula_id: formula.id(),
+                hessian_at: HessianAt::default(),
             }),
             _ => formula.compile(),
         }
@@ -393,6 +430,31 @@ impl Objective for CompiledFormula {
         }
     }
 
+    /// Products with the compiled dense Hessian, evaluated once per point.
+    fn prepare_hess_vec(&mut self) -> Result<bool> {
+        self.prepare_hessian()
+    }
+
+    fn hess_vec(&mut self, x: &[f64], v: &[f64], out: &mut [f64]) -> bool {
+        let Some(Ok(code)) = self.hessian.code.get() else {
+            return false;
+        };
+        let at = &mut self.hessian_at;
+        let same =
+            at.x.len() == x.len() && at.x.iter().zip(x).all(|(a, b)| a.to_bits() == b.to_bits());
+        if !same {
+            at.x.clear();
+            at.x.extend_from_slice(x);
+            at.hessian.resize(x.len() * x.len(), 0.0);
+            code.call(x, &mut at.hessian);
+        }
+        let n = x.len();
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = dot(&at.hessian[i * n..(i + 1) * n], v);
+        }
+        true
+    }
+
     fn native(&self) -> Option<Native<'_>> {
         match &self.code {
             Code::Native { value_grad, .. } => Some(Native {
@@ -504,7 +566,8 @@ impl<O: Objective> Objective for FiniteDifferences<O> {
 
 /// A Rust closure `f(x, grad) -> value` as an objective: it must fill
 /// `grad` with the gradient at `x` (when only the value is wanted, `grad`
-/// is scratch).
+/// is scratch). [`FnObjective::with_hess_vec`] adds a closure for
+/// Hessian-vector products, which Newton's method needs.
 ///
 /// ```
 /// use slope::{FnObjective, Settings};
@@ -519,11 +582,16 @@ impl<O: Objective> Objective for FiniteDifferences<O> {
 /// assert!((out.x[0] - 3.0).abs() < 1e-6 && (out.x[1] + 1.0).abs() < 1e-6);
 /// # Ok::<(), slope::Error>(())
 /// ```
-pub struct FnObjective<F> {
+pub struct FnObjective<F, H = HessVecFn> {
     n: usize,
     f: F,
+    hess_vec: Option<H>,
     scratch: Vec<f64>,
 }
+
+/// The type of [`FnObjective`]'s Hessian-vector closure before
+/// [`FnObjective::with_hess_vec`] gives it one.
+pub type HessVecFn = fn(&[f64], &[f64], &mut [f64]);
 
 impl<F: FnMut(&[f64], &mut [f64]) -> f64> FnObjective<F> {
     /// The closure `f` over `n` variables.
@@ -531,12 +599,52 @@ impl<F: FnMut(&[f64], &mut [f64]) -> f64> FnObjective<F> {
         FnObjective {
             n,
             f,
+            hess_vec: None,
             scratch: vec![0.0; n],
         }
     }
 }
 
-impl<F: FnMut(&[f64], &mut [f64]) -> f64> Objective for FnObjective<F> {
+impl<F: FnMut(&[f64], &mut [f64]) -> f64, H> FnObjective<F, H> {
+    /// The same objective with Hessian-vector products: `hv(x, v, out)`
+    /// must write `H(x)·v` to `out`. Newton's method then runs on them
+    /// (by conjugate gradients), and the saddle test at the end of a run
+    /// uses them rather than differences of the gradient.
+    ///
+    /// ```
+    /// use slope::{FnObjective, Objective};
+    /// // x^2 + 10 y^2, with gradient and Hessian-vector product by hand.
+    /// let mut obj = FnObjective::new(2, |x: &[f64], g: &mut [f64]| {
+    ///     g[0] = 2.0 * x[0];
+    ///     g[1] = 20.0 * x[1];
+    ///     x[0] * x[0] + 10.0 * x[1] * x[1]
+    /// })
+    /// .with_hess_vec(|_x: &[f64], v: &[f64], out: &mut [f64]| {
+    ///     out[0] = 2.0 * v[0];
+    ///     out[1] = 20.0 * v[1];
+    /// });
+    /// let mut hv = [0.0; 2];
+    /// assert!(obj.hess_vec(&[1.0, 1.0], &[1.0, -1.0], &mut hv));
+    /// assert_eq!(hv, [2.0, -20.0]);
+    /// ```
+    pub fn with_hess_vec<G>(self, hv: G) -> FnObjective<F, G>
+    where
+        G: FnMut(&[f64], &[f64], &mut [f64]),
+    {
+        FnObjective {
+            n: self.n,
+            f: self.f,
+            hess_vec: Some(hv),
+            scratch: self.scratch,
+        }
+    }
+}
+
+impl<F, H> Objective for FnObjective<F, H>
+where
+    F: FnMut(&[f64], &mut [f64]) -> f64,
+    H: FnMut(&[f64], &[f64], &mut [f64]),
+{
     fn n_vars(&self) -> usize {
         self.n
     }
@@ -547,6 +655,20 @@ impl<F: FnMut(&[f64], &mut [f64]) -> f64> Objective for FnObjective<F> {
 
     fn value_grad(&mut self, x: &[f64], grad: &mut [f64]) -> f64 {
         (self.f)(x, grad)
+    }
+
+    fn prepare_hess_vec(&mut self) -> Result<bool> {
+        Ok(self.hess_vec.is_some())
+    }
+
+    fn hess_vec(&mut self, x: &[f64], v: &[f64], out: &mut [f64]) -> bool {
+        match &mut self.hess_vec {
+            Some(hv) => {
+                hv(x, v, out);
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -575,6 +697,16 @@ impl<O: Objective> Objective for Negated<O> {
     fn hessian(&mut self, x: &[f64], hessian: &mut [f64]) -> bool {
         let ok = self.0.hessian(x, hessian);
         hessian.iter_mut().for_each(|h| *h = -*h);
+        ok
+    }
+
+    fn prepare_hess_vec(&mut self) -> Result<bool> {
+        self.0.prepare_hess_vec()
+    }
+
+    fn hess_vec(&mut self, x: &[f64], v: &[f64], out: &mut [f64]) -> bool {
+        let ok = self.0.hess_vec(x, v, out);
+        out.iter_mut().for_each(|h| *h = -*h);
         ok
     }
 
@@ -614,6 +746,14 @@ impl<O: Objective + ?Sized> Objective for Box<O> {
 
     fn hessian(&mut self, x: &[f64], hessian: &mut [f64]) -> bool {
         (**self).hessian(x, hessian)
+    }
+
+    fn prepare_hess_vec(&mut self) -> Result<bool> {
+        (**self).prepare_hess_vec()
+    }
+
+    fn hess_vec(&mut self, x: &[f64], v: &[f64], out: &mut [f64]) -> bool {
+        (**self).hess_vec(x, v, out)
     }
 
     fn evaluations_per_gradient(&self) -> usize {

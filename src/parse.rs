@@ -204,6 +204,21 @@ impl Builder {
         Ok((self.expr(lo.into_inner())?, self.expr(hi.into_inner())?))
     }
 
+    /// `i in lo..hi`, of a sum or a family (`span` is theirs, for errors).
+    fn binding(&self, pair: Pair<'_, Rule>, span: Span) -> Result<Binding> {
+        let mut b = pair.into_inner();
+        let (Some(name), Some(_), Some(range)) = (b.next(), b.next(), b.next()) else {
+            return Err(Error::at(ErrorKind::Syntax, span, "malformed range"));
+        };
+        let (lo, hi) = self.range(range)?;
+        Ok(Binding {
+            name: name.as_str().to_string(),
+            span: span_of(&name),
+            lo,
+            hi,
+        })
+    }
+
     fn expr(&self, pairs: Pairs<'_, Rule>) -> Result<AstId> {
         self.pratt
             .map_primary(|p| self.primary(p))
@@ -233,7 +248,13 @@ impl Builder {
     /// refused here, with a hint.
     fn constraint(&self, pair: Pair<'_, Rule>) -> Result<Statement> {
         let span = span_of(&pair);
-        let mut inner = pair.into_inner().skip(2);
+        let mut inner = pair.into_inner().skip(2).peekable();
+        let mut family = Vec::new();
+        if let Some(p) = inner.next_if(|p| p.as_rule() == Rule::family) {
+            for b in p.into_inner() {
+                family.push(self.binding(b, span)?);
+            }
+        }
         let (Some(lhs), comparison) = (inner.next(), inner.next()) else {
             return Err(Error::at(ErrorKind::Syntax, span, "incomplete constraint"));
         };
@@ -257,6 +278,7 @@ impl Builder {
         };
         let rhs = self.expr(rhs.into_inner())?;
         Ok(Statement::Constraint {
+            family,
             relation,
             lhs,
             rhs,
@@ -351,18 +373,7 @@ impl Builder {
                 let mut body = None;
                 for p in inner {
                     if p.as_rule() == Rule::binding {
-                        let mut b = p.into_inner();
-                        let (Some(name), Some(_), Some(range)) = (b.next(), b.next(), b.next())
-                        else {
-                            return Err(Error::at(ErrorKind::Syntax, span, "malformed range"));
-                        };
-                        let (lo, hi) = self.range(range)?;
-                        bindings.push(Binding {
-                            name: name.as_str().to_string(),
-                            span: span_of(&name),
-                            lo,
-                            hi,
-                        });
+                        bindings.push(self.binding(p, span)?);
                     } else {
                         body = Some(self.expr(p.into_inner())?);
                     }

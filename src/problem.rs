@@ -7,12 +7,12 @@
 
 use std::sync::Arc;
 
-use crate::constraint::ConstraintKind;
-use crate::error::{Error, ErrorKind, Result};
+use crate::constraint::{ConstraintKind, Rows};
+use crate::error::Result;
 use crate::formula::Formula;
 use crate::graph::NodeId;
 use crate::jit::Compiled;
-use crate::objective::check_len;
+use crate::objective::{CompiledFormula, Objective, check_len};
 
 /// A function to minimise under constraints `g_i(x) <= 0` or `g_i(x) == 0`
 /// ([`ConstraintKind`]): what
@@ -57,24 +57,59 @@ pub trait ConstrainedObjective {
 #[derive(Clone)]
 pub struct CompiledProblem {
     n_vars: usize,
+    /// Per constraint row (a family has one per index tuple).
     kinds: Vec<ConstraintKind>,
     pattern: Vec<(usize, usize)>,
-    code: Arc<Compiled>,
-    out: Vec<f64>,
+    code: Code,
+}
+
+/// How a [`CompiledProblem`] is computed.
+#[derive(Clone)]
+enum Code {
+    /// A formula without parameters, arrays or sums: everything in one
+    /// straight-line function.
+    Straight { code: Arc<Compiled>, out: Vec<f64> },
+    /// An indexed formula: the objective compiled (loops over its sums),
+    /// the constraints' rows by the interpreter, a family's body once per
+    /// row (see `constraint/rows.rs`).
+    Rows {
+        objective: CompiledFormula,
+        formula: Arc<Formula>,
+        rows: Arc<Rows>,
+    },
 }
 
 impl Formula {
     /// Compiles the objective, its gradient, the constraints and their
-    /// Jacobian (its nonzero entries) into one native function.
+    /// Jacobian (its nonzero entries) into one native function. For an
+    /// indexed formula (parameters, arrays, sums, families of
+    /// constraints) the objective and its gradient are compiled and the
+    /// constraints' rows interpreted: a family costs its body's size per
+    /// row and evaluation, and its Jacobian only the entries each row's
+    /// reads can reach.
     pub fn compile_problem(&self) -> Result<CompiledProblem> {
-        if self.is_indexed() {
-            return Err(Error::new(
-                ErrorKind::Usage,
-                "constrained problems of indexed formulas (parameters, data or sums) \
-                 are not compiled yet",
-            ));
-        }
         let n = self.vars().len();
+        if self.is_indexed() || self.constraints().iter().any(|c| !c.is_scalar()) {
+            let rows = self.rows()?;
+            let mut pattern = Vec::with_capacity(rows.columns.len());
+            for r in 0..rows.rows.len() {
+                let columns = &rows.columns[rows.starts[r]..rows.starts[r + 1]];
+                pattern.extend(columns.iter().map(|&j| (r, j)));
+            }
+            let kinds = (rows.rows.iter())
+                .map(|r| self.constraints()[r.statement].kind)
+                .collect();
+            return Ok(CompiledProblem {
+                n_vars: n,
+                kinds,
+                pattern,
+                code: Code::Rows {
+                    objective: CompiledFormula::new(self, false)?,
+                    formula: Arc::new(self.clone()),
+                    rows: Arc::new(rows),
+                },
+            });
+        }
         let mut outputs: Vec<NodeId> = vec![self.value()];
         outputs.extend_from_slice(self.gradient());
         outputs.extend(self.constraints().iter().map(|c| c.value));
@@ -92,8 +127,10 @@ impl Formula {
             n_vars: n,
             kinds: self.constraints().iter().map(|c| c.kind).collect(),
             pattern,
-            code: Arc::new(code),
-            out: vec![0.0; outputs.len()],
+            code: Code::Straight {
+                code: Arc::new(code),
+                out: vec![0.0; outputs.len()],
+            },
         })
     }
 }
@@ -132,10 +169,31 @@ impl ConstrainedObjective for CompiledProblem {
         jacobian: &mut [f64],
     ) -> f64 {
         let (n, m) = (self.n_vars, self.kinds.len());
-        self.code.call(x, &mut self.out);
-        grad.copy_from_slice(&self.out[1..=n]);
-        constraints.copy_from_slice(&self.out[n + 1..n + 1 + m]);
-        jacobian.copy_from_slice(&self.out[n + 1 + m..]);
-        self.out[0]
+        match &mut self.code {
+            Code::Straight { code, out } => {
+                code.call(x, out);
+                grad.copy_from_slice(&out[1..=n]);
+                constraints.copy_from_slice(&out[n + 1..n + 1 + m]);
+                jacobian.copy_from_slice(&out[n + 1 + m..]);
+                out[0]
+            }
+            Code::Rows {
+                objective,
+                formula,
+                rows,
+            } => {
+                let f = objective.value_grad(x, grad);
+                let (graph, frame) = (formula.graph(), formula.frame());
+                rows.eval(
+                    graph,
+                    formula.constraints(),
+                    frame,
+                    x,
+                    constraints,
+                    jacobian,
+                );
+                f
+            }
+        }
     }
 }

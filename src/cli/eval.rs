@@ -4,9 +4,12 @@ use std::io::Write;
 
 use serde_json::{Map, Value, json};
 
-use super::{At, Failure, Input, constraint_text, format_value, json_number, load, pad};
+use super::{
+    At, Failure, Input, constraint_row_text, constraint_text, format_value, json_number, load, pad,
+};
 use slope::graph::NodeId;
 use slope::jit::Compiled;
+use slope::{ConstraintKind, Error, ErrorKind, Formula};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -43,10 +46,14 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
     }
     // Constraints (in standard form g <= 0 or g == 0) after everything
     // else, with their gradients under --grad.
+    // A family, or constraints on arrays, have rows the interpreter
+    // computes apart.
+    let by_rows = f.constraints().iter().any(|c| !c.is_scalar());
     let constraints_start = nodes.len();
-    let m = f.constraints().len();
-    nodes.extend(f.constraints().iter().map(|c| c.value));
-    if args.grad {
+    if !by_rows {
+        nodes.extend(f.constraints().iter().map(|c| c.value));
+    }
+    if args.grad && !by_rows {
         let rows: Vec<NodeId> = (f.constraints().iter())
             .flat_map(|c| c.gradient.iter().copied())
             .collect();
@@ -81,13 +88,12 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
     } else {
         Vec::new()
     };
-    let g = &values[constraints_start..constraints_start + m];
-    let g_gradients: Vec<&[f64]> = values[constraints_start + m..]
-        .chunks(n.max(1))
-        .take(if args.grad { m } else { 0 })
-        .collect();
-    let violations: Vec<f64> = (f.constraints().iter().zip(g))
-        .map(|(c, &g)| c.kind.violation(g))
+    let rows = constraint_rows(&f, &x, &values[constraints_start..], args.grad)
+        .map_err(|e| Failure::in_source(e, &source))?;
+    let (g, g_gradients) = (&rows.values[..], &rows.gradients);
+    let m = g.len();
+    let violations: Vec<f64> = (rows.kinds.iter().zip(g))
+        .map(|(kind, &g)| kind.violation(g))
         .collect();
 
     if args.json {
@@ -115,6 +121,9 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
                 let rows: Vec<Value> = g_gradients.iter().map(|r| numbers(r)).collect();
                 obj.insert("constraint_gradients".into(), Value::Array(rows));
             }
+            if by_rows {
+                obj.insert("constraint_text".into(), json!(rows.texts));
+            }
         }
         writeln!(out, "{}", Value::Object(obj))?;
     } else {
@@ -126,7 +135,6 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
             write_matrix(out, f.vars(), &hessian)?;
         }
         for i in 0..m {
-            let c = &f.constraints()[i];
             let state = match violations[i] {
                 v if v > 0.0 => format!("violated by {}", format_value(v)),
                 0.0 => "holds".to_string(),
@@ -137,8 +145,8 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
                 "g{} = {}  (subject to {}, as g {} 0: {state})",
                 i + 1,
                 format_value(g[i]),
-                constraint_text(&f, i),
-                c.kind.relation()
+                rows.texts[i],
+                rows.kinds[i].relation()
             )?;
             if let Some(row) = g_gradients.get(i) {
                 for (name, d) in f.vars().iter().zip(row.iter()) {
@@ -155,6 +163,73 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
             Ok(1)
         }
     }
+}
+
+/// The constraints one row at a time (a family has one per index tuple):
+/// kind, text, value and, under `--grad`, gradient.
+struct ConstraintRows {
+    kinds: Vec<ConstraintKind>,
+    texts: Vec<String>,
+    values: Vec<f64>,
+    gradients: Vec<Vec<f64>>,
+}
+
+/// Most entries of the dense constraint gradients `eval --grad` prints.
+const MAX_PRINTED_ENTRIES: usize = 10_000_000;
+
+/// The rows of `f`'s constraints at `x`: for constraints that are single
+/// nodes, from `computed` (their values, then their gradients if `grad`);
+/// otherwise (families, arrays) by [`Formula::constraint_values`].
+fn constraint_rows(
+    f: &Formula,
+    x: &[f64],
+    computed: &[f64],
+    grad: bool,
+) -> slope::Result<ConstraintRows> {
+    let n = f.vars().len();
+    if f.constraints().iter().all(|c| c.is_scalar()) {
+        let m = f.constraints().len();
+        return Ok(ConstraintRows {
+            kinds: f.constraints().iter().map(|c| c.kind).collect(),
+            texts: (0..m).map(|i| constraint_text(f, i)).collect(),
+            values: computed[..m].to_vec(),
+            gradients: (computed[m..].chunks(n.max(1)))
+                .take(if grad { m } else { 0 })
+                .map(<[f64]>::to_vec)
+                .collect(),
+        });
+    }
+    let c = f.constraint_values(x)?;
+    if grad && c.rows.len().saturating_mul(n) > MAX_PRINTED_ENTRIES {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!(
+                "--grad would print {} constraint rows of {n} partial derivatives each",
+                c.rows.len()
+            ),
+        )
+        .with_hint("leave out --grad, or use a smaller --set"));
+    }
+    let gradients = match grad {
+        false => Vec::new(),
+        true => (c.gradients.iter())
+            .map(|row| {
+                let mut dense = vec![0.0; n];
+                for &(j, d) in row {
+                    dense[j] = d;
+                }
+                dense
+            })
+            .collect(),
+    };
+    Ok(ConstraintRows {
+        kinds: (c.rows.iter())
+            .map(|r| f.constraints()[r.statement].kind)
+            .collect(),
+        texts: c.rows.iter().map(|r| constraint_row_text(f, r)).collect(),
+        values: c.values,
+        gradients,
+    })
 }
 
 /// The Hessian as an aligned table with variable names on both sides.

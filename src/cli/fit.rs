@@ -205,7 +205,14 @@ fn options(args: &Args, model: &Model) -> Result<(Options, Vec<String>)> {
         }
     }
     let bounds = match &args.bounds {
-        Some(text) => parse_box_over(params, ("the model", "parameter"), text, true)?,
+        Some(text) => {
+            let resolve = |name: &str| match params.iter().position(|p| p == name) {
+                Some(i) => Ok(i..i + 1),
+                None => Err(usage(&format!("the model has no parameter '{name}'"))
+                    .with_hint(format!("its parameters are {}", slope::quoted_list(params)))),
+            };
+            parse_box_over(params, &resolve, text, true)?
+        }
         None => vec![(f64::NEG_INFINITY, f64::INFINITY); params.len()],
     };
     let sigma = match &args.sigma {

@@ -5,6 +5,7 @@
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 
+use std::borrow::Cow;
 use std::ffi::OsString;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -221,23 +222,10 @@ impl At {
 
     /// The `name = value` pairs given, if `--at` was.
     fn assignments(&self) -> Result<Option<Vec<(String, f64)>>> {
-        let Some(text) = self.at.as_deref() else {
-            return Ok(None);
-        };
-        match text.strip_prefix('@') {
-            Some(path) => {
-                let read = read_file(path.as_ref(), Limits::default().max_bytes).map_err(|e| {
-                    Error {
-                        message: format!("--at: {}", e.message),
-                        ..e
-                    }
-                    .with_hint("write --at @FILE with FILE holding x=1,y=2")
-                })?;
-                // One pair a line reads as well as one line of pairs.
-                parse_assignments("--at", &read.replace('\n', ",")).map(Some)
-            }
-            None => parse_assignments("--at", text).map(Some),
-        }
+        self.at
+            .as_deref()
+            .map(|text| parse_assignments("--at", text))
+            .transpose()
     }
 
     /// The point for `f`: every variable exactly once. Without `--at`, the
@@ -518,10 +506,28 @@ impl Command {
     }
 }
 
-/// Parses `x=1,y=2` (as given to `--at`) into pairs.
+/// The text of a point or box option: `text` itself, or for `@FILE` the
+/// file's text, one item a line read as one item after a comma (for more
+/// variables than a command line holds).
+fn option_text<'t>(flag: &str, text: &'t str, example: &str) -> Result<Cow<'t, str>> {
+    let Some(path) = text.strip_prefix('@') else {
+        return Ok(Cow::Borrowed(text));
+    };
+    let read = read_file(path.as_ref(), Limits::default().max_bytes).map_err(|e| {
+        Error {
+            message: format!("{flag}: {}", e.message),
+            ..e
+        }
+        .with_hint(format!("write {flag} @FILE with FILE holding {example}"))
+    })?;
+    Ok(Cow::Owned(read.replace('\n', ",")))
+}
+
+/// Parses `x=1,y=2,x[3]=0.5` (as given to `--at`, or `@FILE`) into pairs.
 fn parse_assignments(flag: &str, text: &str) -> Result<Vec<(String, f64)>> {
+    let text = option_text(flag, text, "x=1,y=2")?;
     let mut out = Vec::new();
-    for part in split_top(text).map(str::trim).filter(|p| !p.is_empty()) {
+    for part in split_top(&text).map(str::trim).filter(|p| !p.is_empty()) {
         let Some((name, value)) = part.split_once('=') else {
             return Err(Error::new(
                 ErrorKind::Usage,
@@ -628,24 +634,27 @@ fn parse_bounds(f: &Formula, text: &str) -> Result<Vec<(f64, f64)>> {
     parse_box(f, text, false)
 }
 
-/// Parses `x=-1:1,y=0:2` into bounds for every variable, in order. When
-/// `open`, as constraints on a run: an end may be infinite (`x=0:inf`),
-/// a range may be one point (`x=2:2` holds x fixed), and a variable left
-/// out is free.
+/// Parses `x=-1:1,y=0:2` into bounds for every variable, in order. An
+/// array's name bounds each of its elements, `x[3]=0:1` one element; a
+/// later item overrides an earlier one. When `open`, as constraints on a
+/// run: an end may be infinite (`x=0:inf`), a range may be one point
+/// (`x=2:2` holds x fixed), and a variable left out is free.
 fn parse_box(f: &Formula, text: &str, open: bool) -> Result<Vec<(f64, f64)>> {
-    parse_box_over(f.vars(), ("the formula", "variable"), text, open)
+    let names = f.elements();
+    parse_box_over(f.vars(), &|name| names.resolve(name), text, open)
 }
 
-/// [`parse_box`] over the names `vars`: a formula's variables, a model's
-/// parameters, as `(owner, noun)` names them in messages.
+/// [`parse_box`] over the names `vars` (a formula's variables, a model's
+/// parameters), `resolve` giving the positions a written name stands for.
 fn parse_box_over(
     vars: &[String],
-    (owner, noun): (&str, &str),
+    resolve: &dyn Fn(&str) -> Result<std::ops::Range<usize>>,
     text: &str,
     open: bool,
 ) -> Result<Vec<(f64, f64)>> {
+    let text = option_text("--bounds", text, "x=-1:1,y=0:2")?;
     let mut bounds: Vec<Option<(f64, f64)>> = vec![None; vars.len()];
-    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+    for part in split_top(&text).map(str::trim).filter(|p| !p.is_empty()) {
         let parsed = part.split_once('=').and_then(|(name, range)| {
             let (lo, hi) = range.split_once(':')?;
             Some((
@@ -658,9 +667,9 @@ fn parse_box_over(
             return Err(usage(&format!("--bounds: '{part}' is not name=low:high"))
                 .with_hint("write --bounds x=-1:1,y=0:2"));
         };
-        let i = vars.iter().position(|v| v == name).ok_or_else(|| {
-            usage(&format!("--bounds: {owner} has no {noun} '{name}'"))
-                .with_hint(format!("its {noun}s are {}", slope::quoted_list(vars)))
+        let positions = resolve(name).map_err(|e| Error {
+            message: format!("--bounds: {}", e.message),
+            ..e
         })?;
         if !open && lo <= hi && !(lo.is_finite() && hi.is_finite()) {
             return Err(usage(&format!(
@@ -689,7 +698,7 @@ fn parse_box_over(
                 format_value(hi)
             )));
         }
-        bounds[i] = Some((lo, hi));
+        bounds[positions].fill(Some((lo, hi)));
     }
     if open {
         let free = (f64::NEG_INFINITY, f64::INFINITY);
@@ -704,8 +713,11 @@ fn parse_box_over(
     if !missing.is_empty() {
         return Err(usage(&format!(
             "--bounds gives no range for {}",
-            slope::quoted_list(&missing)
-        )));
+            slope::quoted_list_capped(&missing)
+        ))
+        .with_hint(
+            "give every variable a range; an array's name gives all its elements one: x=-1:1",
+        ));
     }
     Ok(bounds.into_iter().flatten().collect())
 }
@@ -725,6 +737,27 @@ fn constraint_text(f: &Formula, i: usize) -> String {
     let text = text.strip_prefix("subject").unwrap_or(text).trim_start();
     let text = text.strip_prefix("to").unwrap_or(text);
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A constraint row as written, without `subject to` and the family's
+/// indices `(i in 1..n)`, followed by the row's: `x[i] <= x[i+1] - 1 (i=3)`.
+fn constraint_row_text(f: &Formula, row: &slope::ConstraintRow) -> String {
+    let text = constraint_text(f, row.statement);
+    if !f.constraints()[row.statement].is_family() {
+        return text;
+    }
+    // The family's parentheses are the first ones closed.
+    let mut depth = 0;
+    let end = text.char_indices().find_map(|(k, ch)| {
+        match ch {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ => return None,
+        }
+        (depth == 0).then_some(k)
+    });
+    let body = end.map_or(text.as_str(), |end| text[end + 1..].trim_start());
+    format!("{body} {}", f.constraint_row_label(row))
 }
 
 fn usage(message: &str) -> Error {

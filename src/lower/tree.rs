@@ -175,7 +175,7 @@ impl<'a> Lowerer<'a> {
                 span,
                 format!("'{name}' is a loop index, used here outside its sum"),
             )
-            .with_hint("a loop index exists only inside the sum or definition that binds it"));
+            .with_hint("a loop index exists only inside the sum, family of constraints or definition that binds it"));
         } else if self.is_array(name) {
             return Err(Error::at(
                 ErrorKind::Index,
@@ -305,11 +305,39 @@ impl<'a> Lowerer<'a> {
     ) -> Result<NodeId> {
         let span = self.ast.node(id).span;
         let level = env.depth;
+        let (ranges, inner) = self.bind_indices(bindings, env, span, "sums")?;
+        let body = self.tree(body, Some(id), &inner)?;
+        self.graph.set_origin(Some(Origin {
+            span,
+            in_derivative: false,
+        }));
+        let node = self.graph.reduce(
+            Reduce {
+                op,
+                level,
+                ranges: ranges.into(),
+            },
+            body,
+        );
+        Ok(node)
+    }
+
+    /// The ranges of `bindings` (a sum's, or a family of constraints') and
+    /// the scope inside them: each index takes the next level after
+    /// `env`'s, and a range may use the indices before it.
+    pub(super) fn bind_indices(
+        &mut self,
+        bindings: &[Binding],
+        env: &Env,
+        span: Span,
+        what: &str,
+    ) -> Result<(Vec<Range>, Env)> {
+        let level = env.depth;
         if level as usize + bindings.len() > MAX_LEVELS {
             return Err(Error::at(
                 ErrorKind::Limit,
                 span,
-                format!("sums nest more than {MAX_LEVELS} indices deep"),
+                format!("{what} nest more than {MAX_LEVELS} indices deep"),
             ));
         }
         let mut inner = env.clone();
@@ -338,20 +366,7 @@ impl<'a> Lowerer<'a> {
             }
         }
         inner.depth = level + bindings.len() as u32;
-        let body = self.tree(body, Some(id), &inner)?;
-        self.graph.set_origin(Some(Origin {
-            span,
-            in_derivative: false,
-        }));
-        let node = self.graph.reduce(
-            Reduce {
-                op,
-                level,
-                ranges: ranges.into(),
-            },
-            body,
-        );
-        Ok(node)
+        Ok((ranges, inner))
     }
 }
 

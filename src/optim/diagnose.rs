@@ -88,16 +88,21 @@ enum Progress {
 }
 
 /// The diagnosis of a run that hit `max_iter`: what f was doing, and what
-/// to change.
+/// to change. `fixed_step` is the step of a method that does not search for
+/// its own (a larger one may help a slow run); a line search already chose
+/// its steps, so a slow run of one needs more iterations.
 pub(super) fn out_of_iterations(
     recent: &Recent,
-    lr: f64,
+    fixed_step: Option<f64>,
     max_iter: usize,
 ) -> (String, Option<Advice>) {
     match recent.progress() {
         Progress::Slow => (
             "f was still going down, but slowly".to_string(),
-            Some(Advice::LargerStep { lr }),
+            Some(match fixed_step {
+                Some(lr) => Advice::LargerStep { lr },
+                None => Advice::MoreIterations { max_iter },
+            }),
         ),
         Progress::Fast => (
             "f was still going down quickly".to_string(),

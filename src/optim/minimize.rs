@@ -23,9 +23,8 @@
 //! A step that finds f falling as far as its line search looks ends the
 //! run as `unbounded`; one that finds no lower point, as `stalled`. A run
 //! that stops by 4–7 is checked for negative curvature over the variables
-//! no bound holds, on the objective's Hessian if it has one ready, else on
-//! central differences of the gradient for at most [`SADDLE_CHECK_VARS`]
-//! free variables: `saddle`.
+//! no bound holds (`saddle.rs`: the objective's dense Hessian if it has
+//! one ready, else a few Hessian-vector products): `saddle`.
 //!
 //! The native descent loop (`jit/descent.rs`) performs tests 1 and 3–8
 //! except 6 in the same order; a change here must be made there too, and
@@ -33,14 +32,13 @@
 
 use std::time::Instant;
 
-use super::dense::has_negative_eigenvalue;
 use super::diagnose::{self, Recent};
 use super::native::Fused;
 use super::outcome::{Bound, Control, Iterate, Outcome, Reason};
-use super::vector::{Measure, held, is_finite, largest, measure, projected_norm};
+use super::saddle::saddle;
+use super::vector::{Measure, is_finite, largest, measure, projected_norm};
 use super::{Method, Settings, first_order, lbfgs, newton};
 use crate::error::{Error, ErrorKind, Result};
-use crate::fd::Scheme;
 use crate::objective::{Direct, Objective, check_len};
 
 /// What a method's step did.
@@ -57,12 +55,6 @@ pub(crate) enum StepResult {
 /// How far from the origin an iterate may go, with f still falling, before
 /// the run calls f unbounded (Ipopt's `diverging_iterates_tol`).
 pub const UNBOUNDED_X: f64 = 1e20;
-
-/// The most free variables for which the saddle test differences the
-/// gradient when the objective has no Hessian ready (it costs two
-/// gradients per variable; compiling a Hessian would cost more than a
-/// small run).
-pub const SADDLE_CHECK_VARS: usize = 50;
 
 /// One method's iteration, with its state.
 pub(crate) trait Step {
@@ -100,10 +92,36 @@ impl<'a> Context<'a> {
         }
     }
 
+    /// The dense Hessian, counted once in the evaluations and once in the
+    /// Hessians if the objective has one.
     pub fn hessian(&mut self, x: &[f64], hessian: &mut [f64]) -> bool {
-        self.evaluations += 1;
+        let ok = self.objective.hessian(x, hessian);
+        self.count_hessians(ok as usize);
+        ok
+    }
+
+    /// `H(x)·v`, counted as [`Context::hessian`] is: a product costs about
+    /// a gradient, and `hessian_evaluations` counts products too.
+    pub fn hess_vec(&mut self, x: &[f64], v: &[f64], out: &mut [f64]) -> bool {
+        let ok = self.objective.hess_vec(x, v, out);
+        self.count_hessians(ok as usize);
+        ok
+    }
+
+    fn count_hessians(&mut self, k: usize) {
+        self.evaluations += k;
+        self.hessian_evaluations += k;
+    }
+
+    /// Counts a Hessian-vector product taken by differences of the
+    /// gradient (whose gradients are counted as they are taken).
+    pub fn count_differenced_product(&mut self) {
         self.hessian_evaluations += 1;
-        self.objective.hessian(x, hessian)
+    }
+
+    /// Whether a gradient is exact (one evaluation), not differenced.
+    pub fn exact_gradient(&self) -> bool {
+        self.per_gradient == 1
     }
 
     /// Counts `k` value+gradient evaluations done elsewhere (natively).
@@ -376,7 +394,9 @@ fn run(
             break Stop::converged(Reason::Gtol);
         }
         if path.iterations == settings.max_iter {
-            let diagnosis = diagnose::out_of_iterations(&path.recent, lr, settings.max_iter);
+            let fixed_step = (!settings.method.has_line_search()).then_some(lr);
+            let diagnosis =
+                diagnose::out_of_iterations(&path.recent, fixed_step, settings.max_iter);
             break Stop::diagnosed(Reason::MaxIter, diagnosis);
         }
         if control == Control::Stop {
@@ -483,76 +503,6 @@ fn falls_nearby(ctx: &mut Context<'_>, x: &[f64], f: f64, grad: &[f64]) -> bool 
     let mut scratch = vec![0.0; x.len()];
     let lower = ctx.value_grad(&probe, &mut scratch);
     lower.is_finite() && lower < f
-}
-
-/// Whether the stationary point `x` is a saddle: the Hessian, over the
-/// variables no bound holds, has a negative eigenvalue. The objective's
-/// own Hessian is used if it has one ready; otherwise, for at most
-/// [`SADDLE_CHECK_VARS`] free variables, central differences of the exact
-/// gradient, with a tolerance for their error.
-fn saddle(ctx: &mut Context<'_>, x: &[f64], grad: &[f64]) -> bool {
-    let n = x.len();
-    // Variables held by a bound they are pushed against are left out.
-    let free: Vec<usize> = match ctx.bounds() {
-        None => (0..n).collect(),
-        Some(bounds) => (0..n)
-            .filter(|&i| !held(x[i], grad[i], bounds[i], 0.0))
-            .collect(),
-    };
-    let k = free.len();
-    if k == 0 {
-        return false;
-    }
-    let mut hessian = vec![0.0; n * n];
-    let (reduced, tolerance) = if ctx.objective.hessian(x, &mut hessian) {
-        let reduced: Vec<f64> = (free.iter())
-            .flat_map(|&i| free.iter().map(move |&j| (i, j)))
-            .map(|(i, j)| hessian[i * n + j])
-            .collect();
-        (reduced, 1e-8)
-    } else if k <= SADDLE_CHECK_VARS {
-        match differenced_hessian(ctx, x, &free) {
-            Some(h) => (h, 1e-5),
-            None => return false,
-        }
-    } else {
-        return false;
-    };
-    if reduced.iter().any(|h| !h.is_finite()) {
-        return false;
-    }
-    // Counted as a Hessian, not as an evaluation of the search.
-    ctx.hessian_evaluations += 1;
-    has_negative_eigenvalue(&reduced, k, tolerance)
-}
-
-/// The Hessian over the `free` variables by central differences of the
-/// gradient (with [`fd`](crate::fd)'s central step), symmetrised; `None`
-/// where a gradient is not finite.
-fn differenced_hessian(ctx: &mut Context<'_>, x: &[f64], free: &[usize]) -> Option<Vec<f64>> {
-    let (n, k) = (x.len(), free.len());
-    let mut point = x.to_vec();
-    let (mut plus, mut minus) = (vec![0.0; n], vec![0.0; n]);
-    let mut h = vec![0.0; k * k];
-    for (col, &j) in free.iter().enumerate() {
-        let step = Scheme::Central.step(x[j]);
-        point[j] = x[j] + step;
-        ctx.value_grad(&point, &mut plus);
-        point[j] = x[j] - step;
-        ctx.value_grad(&point, &mut minus);
-        point[j] = x[j];
-        for (row, &i) in free.iter().enumerate() {
-            h[row * k + col] = (plus[i] - minus[i]) / (2.0 * step);
-        }
-    }
-    for a in 0..k {
-        for b in a + 1..k {
-            let mean = 0.5 * (h[a * k + b] + h[b * k + a]);
-            h[a * k + b] = mean;
-            h[b * k + a] = mean;
-        }
-    }
-    h.iter().all(|v| v.is_finite()).then_some(h)
 }
 
 /// The observer's view of the current iterate.

@@ -23,6 +23,7 @@ mod multistart;
 mod native;
 mod newton;
 mod outcome;
+mod saddle;
 #[cfg(test)]
 mod tests;
 mod vector;
@@ -30,9 +31,11 @@ mod vector;
 pub use crate::random::{random_start, start_of_run};
 pub use auglag::{Auglag, ConstrainedOutcome, minimize_constrained};
 pub use method::{Method, Settings};
-pub use minimize::{SADDLE_CHECK_VARS, UNBOUNDED_X, minimize, minimize_with};
+pub use minimize::{UNBOUNDED_X, minimize, minimize_with};
 pub use multistart::{Minimum, distinct_minima, multi_start};
+pub use newton::DENSE_NEWTON_MAX_VARS;
 pub use outcome::{Advice, Bound, Control, Iterate, Outcome, Reason};
+pub use saddle::SADDLE_PRODUCTS;
 
 pub(crate) use minimize::{Context, Step, StepResult};
 pub(crate) use vector::dot;

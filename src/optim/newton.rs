@@ -16,6 +16,13 @@ use super::line_search::backtrack;
 use super::vector::held;
 use super::{Context, Step, StepResult};
 
+/// The most variables for which Newton's method factorises the dense
+/// Hessian (and the saddle test reads it): at 1,000 each of its three
+/// `n × n` matrices is 8 MB and a Cholesky factorisation about 3·10⁸
+/// multiply-adds, against a few Hessian-vector products for a truncated
+/// Newton step. Beyond it Newton takes its steps by conjugate gradients.
+pub const DENSE_NEWTON_MAX_VARS: usize = 1_000;
+
 pub(crate) struct Newton {
     n: usize,
     hessian: Vec<f64>,

@@ -242,10 +242,13 @@ pub struct Outcome {
     pub evaluations: usize,
     /// Gradients computed (each with its value).
     pub gradient_evaluations: usize,
-    /// Hessians computed, including the one the saddle test makes at the
-    /// end of a converged run: the objective's own, or central differences
-    /// of the gradient (whose two gradients per free variable count in
-    /// `evaluations` and `gradient_evaluations`).
+    /// Hessians and Hessian-vector products computed: Newton's (dense
+    /// Hessians, or the products of its conjugate-gradient steps) and the
+    /// saddle test's at the end of a converged run (one dense Hessian, or
+    /// up to [`SADDLE_PRODUCTS`](crate::optim::SADDLE_PRODUCTS) products).
+    /// The objective's own Hessians and products count in `evaluations`
+    /// too, once each; a product taken by differences of the gradient
+    /// counts its gradients there and in `gradient_evaluations`.
     pub hessian_evaluations: usize,
     /// Why the run stopped.
     pub reason: Reason,

@@ -83,6 +83,9 @@ fn tokens(text: &str) -> Result<Depth> {
     let mut chains: Vec<usize> = vec![0];
     // Where each open parenthesis is, for "unclosed '('".
     let mut opens: Vec<usize> = Vec::new();
+    // The nesting of the open `(` of a family of constraints, `subject to
+    // (i in 1..n) ...`, after whose `)` an expression starts.
+    let mut family: Option<usize> = None;
     // After `let`: 1 while a name is due, 2 while `=` is due.
     let mut let_state = 0;
     let mut depth = Depth {
@@ -190,6 +193,25 @@ fn tokens(text: &str) -> Result<Depth> {
         };
         any = true;
         let span = Span::new(start, i);
+        let token = match token {
+            Token::Open
+                if c == b'(' && prev == Token::Start && &text[prev_span.range()] == "to" =>
+            {
+                if starts_binding(&text[i..]) {
+                    family = Some(opens.len());
+                }
+                token
+            }
+            Token::Close if c == b')' && family.is_some_and(|f| f + 1 == opens.len()) => {
+                family = None;
+                opens.pop();
+                chains.pop();
+                prev = Token::Start;
+                prev_span = span;
+                continue;
+            }
+            _ => token,
+        };
         let_state = match (let_state, token) {
             (0, Token::Let) => 1,
             (1, Token::Name) => 2,
@@ -302,6 +324,21 @@ fn tokens(text: &str) -> Result<Depth> {
         );
     }
     Ok(depth)
+}
+
+/// Whether `text` starts with `name in`, as the indices of a family do.
+fn starts_binding(text: &str) -> bool {
+    let text = text.trim_start();
+    let name_end = text
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(text.len());
+    let rest = &text[name_end..];
+    name_end > 0
+        && rest.starts_with(char::is_whitespace)
+        && rest
+            .trim_start()
+            .strip_prefix("in")
+            .is_some_and(|r| r.starts_with(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
 }
 
 /// The end of a number starting at `i`, as the grammar reads it.

@@ -6,7 +6,10 @@ mod bounds;
 mod check;
 mod cli;
 mod cli_conventions;
+mod clusters;
 mod constraints;
+mod elements;
+mod families;
 mod fit;
 mod fit_squares;
 mod indexed;
@@ -28,4 +31,5 @@ mod range;
 #[path = "../shared/rounding.rs"]
 mod rounding;
 mod run;
+mod saddle;
 mod table;

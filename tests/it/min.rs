@@ -112,9 +112,10 @@ fn seed_parabola_stops_by_ftol_near_minus_one_third() {
     );
     let f = num(&v, "f");
     assert!((f - 2.0 / 3.0).abs() < 2e-5 && f >= 2.0 / 3.0, "f = {f}");
-    // One evaluation at the start, one per gd step, and two for the test
-    // that the point is not a saddle (central differences of the gradient).
-    assert_eq!(num(&v, "evaluations"), num(&v, "iterations") + 3.0);
+    // One evaluation at the start, one per gd step, and one for the test
+    // that the point is not a saddle (a forward difference of the gradient
+    // along the one variable).
+    assert_eq!(num(&v, "evaluations"), num(&v, "iterations") + 2.0);
     assert_eq!(v["hessian_evaluations"], 1);
     assert!(num(&v, "iterations") < 100.0);
 }
@@ -1083,7 +1084,8 @@ fn finite_differences_cost_extra_calls_of_the_function() {
     assert_eq!(o.reason, Reason::Ftol);
     assert_near(&o.x, &[-1.0 / 3.0], 2.5e-3, "fd central");
     // Each gradient costs 1 + 2n function values, and the count says so:
-    // one at the start, one per step, two for the saddle test.
+    // one at the start, one per step, two for the saddle test (a central
+    // difference of the differenced gradient).
     assert_eq!(o.evaluations, 3 * (o.iterations + 3));
     assert_eq!(calls.get(), o.evaluations);
 
@@ -1125,6 +1127,60 @@ fn a_closure_with_a_hand_written_gradient() {
     let by_formula = minimize_text("(x-1)^2 + 10*(y+2)^2", &[5.0, 5.0], &settings);
     assert_eq!(by_closure.iterations, by_formula.iterations);
     assert_near(&by_closure.x, &by_formula.x, 1e-12, "closure vs formula");
+}
+
+#[test]
+fn hessian_vector_products_from_every_objective_that_has_them() {
+    let text = "x^2*y + exp(x - y) + 3*y^4";
+    let (x, v) = ([0.3, -0.7], [1.5, -2.0]);
+    let f = Formula::parse(text).unwrap();
+    let mut compiled = f.compile().unwrap();
+    let mut out = [0.0; 2];
+    // None until the Hessian is asked for.
+    assert!(!compiled.hess_vec(&x, &v, &mut out));
+    assert!(compiled.prepare_hess_vec().unwrap());
+    let h = compiled.hessian(&x).unwrap();
+    let want = [h[0] * v[0] + h[1] * v[1], h[2] * v[0] + h[3] * v[1]];
+    // Twice at one point (the Hessian kept), then at another.
+    for _ in 0..2 {
+        assert!(compiled.hess_vec(&x, &v, &mut out));
+        assert_near(&out, &want, 1e-14, "compiled H·v");
+    }
+    let other = [1.0, 2.0];
+    let h = compiled.hessian(&other).unwrap();
+    assert!(compiled.hess_vec(&other, &v, &mut out));
+    assert_near(
+        &out,
+        &[h[0] * v[0] + h[1] * v[1], h[2] * v[0] + h[3] * v[1]],
+        1e-12,
+        "moved",
+    );
+    // A clone starts without the kept Hessian and computes the same.
+    let mut negated = Negated(compiled.clone());
+    assert!(negated.prepare_hess_vec().unwrap());
+    assert!(negated.hess_vec(&x, &v, &mut out));
+    assert_near(&out, &want.map(|w| -w), 1e-14, "negated H·v");
+    let mut boxed: Box<dyn Objective> = Box::new(compiled);
+    assert!(boxed.hess_vec(&x, &v, &mut out));
+    assert_near(&out, &want, 1e-14, "boxed H·v");
+    // A closure has products only when given them.
+    let bowl = |x: &[f64], g: &mut [f64]| {
+        g[0] = 2.0 * x[0];
+        x[0] * x[0]
+    };
+    let mut plain = FnObjective::new(1, bowl);
+    assert!(!plain.prepare_hess_vec().unwrap());
+    assert!(!plain.hess_vec(&[1.0], &[1.0], &mut out[..1]));
+    let mut with =
+        FnObjective::new(1, bowl).with_hess_vec(|_: &[f64], v: &[f64], o: &mut [f64]| {
+            o[0] = 2.0 * v[0];
+        });
+    assert!(with.prepare_hess_vec().unwrap());
+    assert!(with.hess_vec(&[1.0], &[3.0], &mut out[..1]));
+    assert_eq!(out[0], 6.0);
+    // Differenced gradients have none.
+    let mut fd = FiniteDifferences::new(f.compile().unwrap(), Scheme::Central);
+    assert!(!fd.prepare_hess_vec().unwrap());
 }
 
 #[test]

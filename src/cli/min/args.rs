@@ -51,9 +51,9 @@ pub struct Args {
     /// Backtracking (Armijo) line search for gd
     #[arg(long)]
     pub(super) line_search: bool,
-    /// Most iterations
-    #[arg(long, value_name = "N", default_value_t = 1000)]
-    pub(super) max_iter: usize,
+    /// Most iterations [default: 15000, as scipy's L-BFGS-B]
+    #[arg(long, value_name = "N")]
+    pub(super) max_iter: Option<usize>,
     /// Stop when f changes by at most E between iterations (off by default)
     #[arg(long, allow_negative_numbers = true, value_name = "E")]
     pub(super) ftol: Option<f64>,
@@ -131,6 +131,14 @@ pub struct Args {
     pub(super) compare: Option<Vec<MethodArg>>,
 }
 
+impl Args {
+    /// The iteration limit: `--max-iter`, or the library's default.
+    pub(super) fn max_iter(&self) -> usize {
+        self.max_iter
+            .unwrap_or_else(|| Settings::default().max_iter)
+    }
+}
+
 /// The methods as the command line names them.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub(super) enum MethodArg {
@@ -189,10 +197,10 @@ pub(super) fn settings(
     }
     let method = method(args, which)?;
     let mut s = Settings::new(method);
-    if args.max_iter == 0 {
+    if args.max_iter == Some(0) {
         return Err(usage("--max-iter must be at least 1"));
     }
-    s.max_iter = args.max_iter;
+    s.max_iter = args.max_iter();
     s.ftol = args.ftol.map(|v| non_negative("--ftol", v)).transpose()?;
     s.xtol = args.xtol.map(|v| non_negative("--xtol", v)).transpose()?;
     s.gtol = non_negative("--gtol", args.gtol)?;

@@ -7,7 +7,7 @@ use std::io::Write;
 
 use serde_json::{Map, Value, json};
 
-use super::super::{Failure, Source, constraint_text, format_value, json_number, usage};
+use super::super::{Failure, Source, constraint_row_text, format_value, json_number, usage};
 use super::args::{self, Args, GradientArg, MethodArg};
 use slope::optim::{Auglag, ConstrainedOutcome, Reason, minimize_constrained};
 use slope::{ConstraintKind, Formula};
@@ -35,13 +35,24 @@ pub(super) fn run(
         .map_err(|e| Failure::in_source(e, source))?;
     let run = minimize_constrained(&mut problem, &start, &settings, &auglag)
         .map_err(|e| Failure::in_source(e, source))?;
-    let kinds: Vec<ConstraintKind> = f.constraints().iter().map(|c| c.kind).collect();
+    let rows = f
+        .constraint_rows()
+        .map_err(|e| Failure::in_source(e, source))?;
+    let kinds: Vec<ConstraintKind> = (rows.iter())
+        .map(|r| f.constraints()[r.statement].kind)
+        .collect();
+    let texts: Vec<String> = rows.iter().map(|r| constraint_row_text(f, r)).collect();
     let active = run.active(&kinds, ACTIVE_TOL);
     if args.json {
-        let obj = run_json(f, &run, &active, seed);
+        let obj = run_json(f, &run, &active, &texts, seed);
         writeln!(out, "{}", Value::Object(obj))?;
     } else {
-        write_summary(out, f, &run, &active, seed, args.ctol)?;
+        let rows = Rows {
+            kinds: &kinds,
+            texts: &texts,
+            active: &active,
+        };
+        write_summary(out, f, &run, &rows, seed, args.ctol)?;
     }
     if !run.converged() {
         writeln!(
@@ -101,10 +112,22 @@ fn status(kind: ConstraintKind, g: f64, active: bool, ctol: f64) -> &'static str
     }
 }
 
+/// Most constraint rows the text report lists one by one (`--json` gives
+/// them all).
+const LISTED_ROWS: usize = 20;
+
+/// The rows of a run's constraints, as the report shows them.
+struct Rows<'a> {
+    kinds: &'a [ConstraintKind],
+    texts: &'a [String],
+    active: &'a [bool],
+}
+
 fn run_json(
     f: &Formula,
     run: &ConstrainedOutcome,
     active: &[bool],
+    texts: &[String],
     seed: Option<u64>,
 ) -> Map<String, Value> {
     let outcome = &run.outcome;
@@ -118,10 +141,7 @@ fn run_json(
     obj.insert("multipliers".into(), numbers(&run.multipliers));
     obj.insert("max_violation".into(), json_number(run.max_violation));
     obj.insert("kkt_residual".into(), json_number(run.kkt_residual));
-    let written: Vec<String> = (0..run.constraints.len())
-        .map(|i| constraint_text(f, i))
-        .collect();
-    obj.insert("constraint_text".into(), json!(written));
+    obj.insert("constraint_text".into(), json!(texts));
     obj.insert("active_constraints".into(), json!(active));
     obj.insert("iterations".into(), json!(outcome.iterations));
     obj.insert("outer_iterations".into(), json!(run.outer_iterations));
@@ -162,7 +182,7 @@ fn write_summary(
     out: &mut dyn Write,
     f: &Formula,
     run: &ConstrainedOutcome,
-    active: &[bool],
+    rows: &Rows<'_>,
     seed: Option<u64>,
     ctol: f64,
 ) -> std::io::Result<()> {
@@ -179,20 +199,38 @@ fn write_summary(
         let label = if i == 0 { "at" } else { "" };
         writeln!(out, "{label:<11} {name} = {}", format_value(*v))?;
     }
-    let texts: Vec<String> = (0..run.constraints.len())
-        .map(|i| constraint_text(f, i))
-        .collect();
-    let width = texts.iter().map(|t| t.chars().count()).max().unwrap_or(0);
-    for (i, text) in texts.iter().enumerate() {
-        let c = &f.constraints()[i];
+    let listed = rows.texts.len().min(LISTED_ROWS);
+    let width = (rows.texts[..listed].iter())
+        .map(|t| t.chars().count())
+        .max()
+        .unwrap_or(0);
+    for (i, text) in rows.texts[..listed].iter().enumerate() {
         let g = run.constraints[i];
         let label = if i == 0 { "subject to" } else { "" };
-        let state = status(c.kind, g, active[i], ctol);
+        let state = status(rows.kinds[i], g, rows.active[i], ctol);
         writeln!(
             out,
             "{label:<11} {text:<width$}  {state:<8}  g = {}, multiplier {}",
             format_value(g),
             format_value(run.multipliers[i]),
+        )?;
+    }
+    if rows.texts.len() > listed {
+        let rest = listed..rows.texts.len();
+        let count = |state: &str| {
+            rest.clone()
+                .filter(|&i| {
+                    status(rows.kinds[i], run.constraints[i], rows.active[i], ctol) == state
+                })
+                .count()
+        };
+        writeln!(
+            out,
+            "{:<11} and {} more rows: {} active, {} violated (--json lists every row)",
+            "",
+            rest.len(),
+            count("active"),
+            count("violated")
         )?;
     }
     writeln!(

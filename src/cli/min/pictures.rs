@@ -54,12 +54,12 @@ impl Pictures {
         };
         // A picture keeps every iterate: bound what --max-iter can ask for.
         let per_iterate = f.vars().len() + 2;
-        let kept = args.max_iter.saturating_mul(per_iterate);
+        let kept = args.max_iter().saturating_mul(per_iterate);
         if pictures.any() && kept > MAX_KEPT_VALUES {
             return Err(usage(&format!(
                 "a picture keeps every iterate, and --max-iter {} could keep {kept} values; \
                  at most {MAX_KEPT_VALUES}",
-                args.max_iter
+                args.max_iter()
             ))
             .with_hint("lower --max-iter, or leave out --plot and --plot-convergence"));
         }

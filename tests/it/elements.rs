@@ -1,0 +1,274 @@
+//! Arrays on the command line: `--at`, `--start` and `--bounds` name every
+//! element of an array (`x=-2:2`), one element (`x[3]=0:1`, `p[2,1]=0`)
+//! or read the same text from a file (`@FILE`); a later item overrides an
+//! earlier one, and a wrong name, index or rank is a clear error.
+
+use expect_test::expect;
+use serde_json::Value;
+
+use crate::run::{check_failure, json};
+use crate::table::Table;
+
+const ROSEN: &str =
+    "param n = 1000\nvar x[1..n]\nsum(i in 1..n-1, 100*(x[i+1] - x[i]^2)^2 + (1 - x[i])^2)";
+
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+/// A scratch file holding `text`, unique to this process and `name`.
+fn scratch(name: &str, text: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("slope-elements-{}-{name}", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn bounds_on_an_array_draw_restarts_and_hold_every_element() {
+    let (v, r) = json(&[
+        "min",
+        ROSEN,
+        "--set",
+        "n=4",
+        "--bounds",
+        "x=-2:2",
+        "--restarts",
+        "4",
+        "--seed",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    for xi in floats(&v["x"]) {
+        assert!((xi - 1.0).abs() < 1e-6, "{}", v["x"]);
+    }
+    // One element's box, given after the array's, overrides it: the
+    // minimum with x[2] <= 0.5 lies on that bound, the others inside.
+    let (v, r) = json(&[
+        "min",
+        ROSEN,
+        "--set",
+        "n=4",
+        "--bounds",
+        "x=-2:2,x[2]=0:0.5",
+        "--seed",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let x = floats(&v["x"]);
+    assert_eq!(x[1], 0.5, "{}", v["x"]);
+    assert!(x.iter().all(|xi| (-2.0..=2.0).contains(xi)), "{x:?}");
+    // The array's box given last overrides the element's.
+    let (v, _) = json(&[
+        "min",
+        ROSEN,
+        "--set",
+        "n=4",
+        "--bounds",
+        "x[2]=0:0.5,x=-2:2",
+        "--seed",
+        "1",
+        "--json",
+    ]);
+    for xi in floats(&v["x"]) {
+        assert!((xi - 1.0).abs() < 1e-4, "{}", v["x"]);
+    }
+}
+
+#[test]
+fn elements_of_a_matrix_are_named_by_both_indices() {
+    let text = "var p[1..2, 1..3]\nsum(i in 1..2, j in 1..3, (p[i, j] - 10*i - j)^2)";
+    let (v, r) = json(&[
+        "eval",
+        text,
+        "--at",
+        "p=0,p[2,1]=21,p[ 1 , 3 ]=13",
+        "--json",
+    ]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    // Every element is off by its target except p[2,1] and p[1,3].
+    let expected: f64 = [11.0f64, 12.0, 22.0, 23.0].iter().map(|t| t * t).sum();
+    assert_eq!(v["value"].as_f64(), Some(expected));
+    let (v, _) = json(&[
+        "min",
+        text,
+        "--bounds",
+        "p=-50:50,p[1,2]=0:5",
+        "--seed",
+        "3",
+        "--json",
+    ]);
+    assert_eq!(floats(&v["x"])[1], 5.0, "{}", v["x"]);
+}
+
+#[test]
+fn points_and_boxes_are_read_from_files() {
+    let point = scratch("point", "x=-1.2\nx[4]=1\n");
+    let at = format!("@{}", point.display());
+    let (v, r) = json(&["eval", ROSEN, "--set", "n=4", "--at", &at, "--json"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let (w, _) = json(&[
+        "eval",
+        ROSEN,
+        "--set",
+        "n=4",
+        "--at",
+        "x=-1.2,x[4]=1",
+        "--json",
+    ]);
+    assert_eq!(v["value"], w["value"]);
+
+    let (v, r) = json(&["min", ROSEN, "--set", "n=4", "--start", &at, "--json"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(v["f"].as_f64().unwrap() < 1e-12, "{v}");
+
+    let bounds = scratch("box", "x=-2:2\nx[3]=1.5:2\n");
+    let (v, r) = json(&[
+        "min",
+        ROSEN,
+        "--set",
+        "n=4",
+        "--bounds",
+        &format!("@{}", bounds.display()),
+        "--seed",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(floats(&v["x"])[2], 1.5, "{}", v["x"]);
+    for path in [point, bounds] {
+        std::fs::remove_file(path).unwrap();
+    }
+}
+
+#[test]
+fn wrong_elements_are_clear_errors() {
+    let t = Table::new();
+    let matrix = "var p[1..13, 1..3]\nsum(i in 1..13, j in 1..3, p[i, j]^2) + y";
+    let at = |point: &'static str| ["eval", ROSEN, "--set", "n=4", "--at", point];
+    check_failure(
+        &t,
+        &at("x=0,x[5]=1"),
+        expect![[r#"
+            error: x[5] is outside x[1..4]
+              = hint: an index must lie in the array's extent, with the parameters given by --set
+        "#]],
+        2,
+    );
+    check_failure(
+        &t,
+        &at("x=0,x[0]=1"),
+        expect![[r#"
+            error: x[0] is outside x[1..4]
+              = hint: an index must lie in the array's extent, with the parameters given by --set
+        "#]],
+        2,
+    );
+    check_failure(
+        &t,
+        &at("x=0,x[1,1]=1"),
+        expect![[r#"
+            error: 'x' takes 1 index (x[1..4]), and 2 indices were given
+              = hint: write x[1]
+        "#]],
+        2,
+    );
+    check_failure(
+        &t,
+        &["eval", matrix, "--at", "p=0,y=1,p[3]=1"],
+        expect![[r#"
+            error: 'p' takes 2 indices (p[1..13, 1..3]), and 1 index was given
+              = hint: write p[1,1]
+        "#]],
+        2,
+    );
+    check_failure(
+        &t,
+        &["eval", matrix, "--at", "p=0,y[1]=1"],
+        expect![[r#"
+            error: 'y' is a scalar variable: 'y[1]' gives it an index
+              = hint: write y=1
+        "#]],
+        2,
+    );
+    check_failure(
+        &t,
+        &at("x=0,n=3"),
+        expect![[r#"
+            error: 'n' is a parameter, not a variable
+              = hint: set it with --set n=VALUE
+        "#]],
+        2,
+    );
+    check_failure(
+        &t,
+        &at("x=0,x[i]=3"),
+        expect![[r#"
+            error: 'x[i]' is not an element: write an array's name and integer indices
+              = hint: write x[3] or p[2,1]
+        "#]],
+        2,
+    );
+    check_failure(
+        &t,
+        &at("x[1]=0,x[1]=1"),
+        expect![[r#"
+            error: 'x[1]' is given twice
+        "#]],
+        2,
+    );
+    check_failure(
+        &t,
+        &at("x[1]=0"),
+        expect![[r#"
+            error: no value for 'x[2]', 'x[3]' and 'x[4]'
+              = hint: the formula's variables are 'x (4 elements)'
+        "#]],
+        2,
+    );
+    check_failure(
+        &t,
+        &["min", ROSEN, "--set", "n=4", "--bounds", "x=-1:1,z=0:1"],
+        expect![[r#"
+            error: --bounds: the formula has no variable 'z'
+              = hint: its variables are 'x (4 elements)'
+        "#]],
+        2,
+    );
+    check_failure(
+        &t,
+        &[
+            "min", ROSEN, "--set", "n=4", "--bounds", "x[9]=0:1", "--seed", "1",
+        ],
+        expect![[r#"
+            error: --bounds: x[9] is outside x[1..4]
+              = hint: an index must lie in the array's extent, with the parameters given by --set
+        "#]],
+        2,
+    );
+    check_failure(
+        &t,
+        &[
+            "min", ROSEN, "--set", "n=30", "--bounds", "x[1]=0:1", "--seed", "1",
+        ],
+        expect![[r#"
+            error: --bounds gives no range for x[2], x[3], x[4], x[5], x[6], x[7], x[8], x[9], x[10], x[11] and 19 more
+              = hint: give every variable a range; an array's name gives all its elements one: x=-1:1
+        "#]],
+        2,
+    );
+    check_failure(
+        &t,
+        &["eval", ROSEN, "--at", "@/nonexistent/slope-point"],
+        expect![[r#"
+            error: --at: cannot read '/nonexistent/slope-point': No such file or directory (os error 2)
+              = hint: write --at @FILE with FILE holding x=1,y=2
+        "#]],
+        2,
+    );
+}

@@ -1,0 +1,117 @@
+//! The saddle test at the end of a converged run, by Lanczos: it finds
+//! negative curvature among many variables in a few Hessian-vector
+//! products (the objective's own, or differences of the gradient), does
+//! not call a minimum a saddle, and costs at most `SADDLE_PRODUCTS`
+//! products however many variables there are.
+
+use slope::optim::{Outcome, SADDLE_PRODUCTS};
+use slope::{CompiledFormula, FnObjective, Formula, Objective};
+use slope::{Method, Reason, Settings, minimize};
+
+/// `Σ cᵢ (xᵢ - 1)²` over `n` variables with `cᵢ = 1 + i/n`, except that
+/// variable `negative` has coefficient `c` instead: a minimum at (1, …, 1)
+/// if `c > 0`, a saddle if `c < 0`.
+fn bowl(n: usize, negative: usize, c: f64) -> String {
+    (0..n)
+        .map(|i| {
+            let ci = if i == negative {
+                c
+            } else {
+                1.0 + i as f64 / n as f64
+            };
+            format!("{ci}*(x{i} - 1)^2")
+        })
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+/// L-BFGS on `text` from `start`, with the default settings.
+fn lbfgs(text: &str, start: &[f64]) -> Outcome {
+    let f = Formula::parse(text).unwrap();
+    let mut objective = CompiledFormula::new(&f, false).unwrap();
+    minimize(&mut objective, start, &Settings::default()).unwrap()
+}
+
+#[test]
+fn a_saddle_among_300_variables_is_found_in_a_few_products() {
+    let n = 300;
+    // The negative direction's variable starts at its stationary value, so
+    // the run converges to the saddle along the others.
+    let mut start = vec![3.0; n];
+    start[150] = 1.0;
+    let o = lbfgs(&bowl(n, 150, -0.5), &start);
+    assert_eq!(o.reason, Reason::Saddle, "{o:?}");
+    // Lanczos from a random vector: products until the negative Ritz value
+    // shows, each one gradient; far fewer than the 600 gradients of a
+    // differenced Hessian, and no more than the cap.
+    assert!(
+        (1..=SADDLE_PRODUCTS).contains(&o.hessian_evaluations),
+        "{o:?}"
+    );
+    assert!(o.gradient_evaluations < 60, "{o:?}");
+}
+
+#[test]
+fn a_minimum_among_300_variables_is_not_a_saddle() {
+    let n = 300;
+    let o = lbfgs(&bowl(n, 0, 1.0), &vec![3.0; n]);
+    assert!(o.converged(), "{o:?}");
+    assert!(o.f < 1e-12, "{o:?}");
+    // 300 distinct eigenvalues: Lanczos runs to its cap and finds none
+    // negative. The search's gradients and the test's are all counted.
+    assert_eq!(o.hessian_evaluations, SADDLE_PRODUCTS, "{o:?}");
+    assert_eq!(
+        o.gradient_evaluations, o.evaluations,
+        "every evaluation is a gradient"
+    );
+}
+
+#[test]
+fn small_problems_are_tested_exactly_in_at_most_n_products() {
+    // A negative eigenvalue a thousand times smaller than the positive
+    // one, and a minimum with a flat direction (y^4 at 0), on 2 variables:
+    // at most 2 products each.
+    let o = lbfgs("x^2 + 2*x*y + 0.999*y^2", &[0.0, 0.0]);
+    assert_eq!(o.reason, Reason::Saddle, "{o:?}");
+    assert!(o.hessian_evaluations <= 2, "{o:?}");
+    let o = lbfgs("(x - 1)^2 + y^4", &[3.0, 0.0]);
+    assert!(o.converged(), "{o:?}");
+    assert!(o.hessian_evaluations <= 2, "{o:?}");
+    // Badly scaled: curvatures 2e6 and 2 at x = 1, y = 1000.
+    let o = lbfgs("1e6*(x - 1)^2 + (y - 1000)^2", &[1.5, 900.0]);
+    assert!(o.converged(), "{o:?}");
+}
+
+/// `x² - y²` (or `x² + y²` if `!saddle`) by a closure, with its
+/// Hessian-vector product by another; counts the products.
+fn by_hand(saddle: bool) -> Outcome {
+    let s = if saddle { -1.0 } else { 1.0 };
+    let mut objective = FnObjective::new(2, move |x: &[f64], g: &mut [f64]| {
+        g[0] = 2.0 * x[0];
+        g[1] = 2.0 * s * x[1];
+        x[0] * x[0] + s * x[1] * x[1]
+    })
+    .with_hess_vec(move |_: &[f64], v: &[f64], out: &mut [f64]| {
+        out[0] = 2.0 * v[0];
+        out[1] = 2.0 * s * v[1];
+    });
+    assert!(objective.prepare_hess_vec().unwrap());
+    minimize(&mut objective, &[1.0, 0.0], &Settings::new(Method::lbfgs())).unwrap()
+}
+
+#[test]
+fn the_objectives_own_products_replace_differences() {
+    let saddle = by_hand(true);
+    assert_eq!(saddle.reason, Reason::Saddle, "{saddle:?}");
+    let minimum = by_hand(false);
+    assert!(minimum.converged(), "{minimum:?}");
+    for o in [saddle, minimum] {
+        // The products are the closure's, counted once each as evaluations
+        // and as Hessians; every other evaluation is the search's gradient.
+        assert!((1..=2).contains(&o.hessian_evaluations), "{o:?}");
+        assert_eq!(
+            o.evaluations,
+            o.gradient_evaluations + o.hessian_evaluations
+        );
+    }
+}
