@@ -643,10 +643,10 @@ impl Model {
         };
         // The statistics, from the last pass at the solution.
         let x = stop.x;
-        let f = stop.f;
+        let f = &stop.at.kept;
         let rss: f64 = f.iter().map(|r| r * r).sum();
-        let objective = stop.cost2;
-        let (unscaled, rank) = stats::unscaled_covariance(&stop.r, m, p);
+        let objective = stop.at.cost2;
+        let (unscaled, rank) = stats::unscaled_covariance(&stop.at.r(), m, p);
         let dof = m - p;
         let s2 = match options.absolute_sigma {
             true => 1.0,

@@ -58,9 +58,9 @@ fn same_fit(a: &Value, b: &Value, tol: f64, what: &str) {
 }
 
 /// The decay fit written as a file of residuals gives what `y ~ MODEL`
-/// gives, to 1e-10: plain, weighted by a σ column (from the flag, and
-/// written in the file), under a robust loss and with a parameter on a
-/// bound.
+/// gives, to 1e-10: plain, weighted by a σ column (from the flag, written
+/// in the square, and as a factor 1/σ² outside it), under a robust loss
+/// and with a parameter on a bound.
 #[test]
 fn a_file_written_as_the_same_fit_gives_the_same_fit() {
     let plain = file(
@@ -75,12 +75,19 @@ fn a_file_written_as_the_same_fit_gives_the_same_fit() {
         "data t, y, sigma\n\
          sum(i in 1..rows, ((y[i] - a*exp(-b*t[i]) - c)/sigma[i])^2)\n",
     );
+    // The weight as a factor free of parameters, outside the square.
+    let factor = file(
+        "decay-factor.slope",
+        "data t, y, sigma\n\
+         sum(i in 1..rows, (y[i] - a*exp(-b*t[i]) - c)^2/sigma[i]^2)\n",
+    );
     let model = "y ~ a*exp(-b*t) + c";
     let start = "a=1,b=0.1,c=0";
-    let runs: [(&str, &[&str], &[&str]); 5] = [
+    let runs: [(&str, &[&str], &[&str]); 6] = [
         (&plain, &[], &[]),
         (&plain, &["--sigma", "sigma"], &["--sigma", "sigma"]),
         (&weighted, &[], &["--sigma", "sigma"]),
+        (&factor, &[], &["--sigma", "sigma"]),
         (
             &plain,
             &["--loss", "huber", "--f-scale", "0.05"],
@@ -231,71 +238,118 @@ fn slope_min_reaches_the_same_minimum() {
 }
 
 /// Formulas that are not sums of squares over the rows, each refused with
-/// status 2 at its place, with the form expected.
+/// status 2 and the form expected; where the fault has a place, a caret
+/// under it (`--> <arg>:line:column`, and the `^` in that column of the
+/// quoted line).
 #[test]
 fn what_is_not_a_sum_of_squares_is_refused_at_its_place() {
-    let cases: [(&str, &str, &str); 11] = [
+    type Case = (
+        &'static str,
+        &'static str,
+        Option<(usize, usize)>,
+        &'static str,
+    );
+    let cases: [Case; 12] = [
         (
             "data t, y\nsum(i in 1..rows, abs(y[i] - a*t[i]))",
             "error: this term of the sum is not a square",
-            "<arg>:2:19",
+            Some((2, 19)),
+            "sum(i in 1..rows, r[i]^2)",
         ),
         (
             "data t, y\nsum(i in 1..rows, (y[i] - a*t[i])^2) + a",
             "error: this term is not a sum over the rows",
+            None,
             "sum(i in 1..rows, r[i]^2)",
         ),
         (
             "data t, y\nsum(i in 2..rows, (y[i] - a*t[i])^2)",
             "the range must be 1..rows",
-            "<arg>:2:1",
+            Some((2, 1)),
+            "",
         ),
         (
             "data t, y\nsum(i in 1..rows, (y[i] - a*t[i])^2 - (y[i] - a)^2)",
             "this square has a factor that is not positive",
-            "<arg>:2:19",
+            Some((2, 19)),
+            "",
         ),
         (
             "data t, y\n-sum(i in 1..rows, (y[i] - a*t[i])^2)",
             "multiplied by a factor that is not positive",
-            "<arg>:2:1",
+            Some((2, 1)),
+            "",
         ),
         (
             "data t, y\nsum(i in 1..rows, (y[i] - a*t[i-1])^2)",
             "a residual reads another row than its own",
+            Some((2, 29)),
             "put shifted values in a column",
         ),
         (
             "data t, y\nsum(i in 1..rows, (y[i] - a*i)^2)",
             "a residual uses the row number as a value",
-            "<arg>:2:29",
+            Some((2, 29)),
+            "",
         ),
         (
             "data t, y, q\nsum(i in 1..rows, (y[i] - a*t[i])^2)",
             "error: the data have no column 'q'",
-            "<arg>:1:12",
+            Some((1, 12)),
+            "its columns are",
         ),
         (
             "data y\nsum(i in 1..rows, (y[i] - a*t)^2)",
             "'t' is a column of the data, but the formula reads it as a parameter",
+            None,
             "declare it with data t",
         ),
         (
             "data t, y\nsum(i in 1..rows, (a - 1)^2)",
             "the residuals read no data column",
+            None,
             "t[i]",
         ),
         (
             "var p[1..2]\ndata t, y\nsum(i in 1..rows, (y[i] - p[1]*t[i])^2)",
             "'p' is an array of variables: a fit's parameters are scalars",
-            "<arg>:1:5",
+            Some((1, 5)),
+            "",
+        ),
+        (
+            "data t, y\nsum(i in 1..rows, (y[i] - a*t[i])^2)\nsubject to a <= 2",
+            "a fit has no constraints: 'subject to' is for slope min",
+            Some((3, 1)),
+            "bound parameters with --bounds",
         ),
     ];
-    for (text, message, place) in cases {
+    for (text, message, place, hint) in cases {
         let r = command("fit", &[text, "--data", DECAY]);
         assert_eq!(r.status, 2, "{text}: {}", r.stderr);
         assert!(r.stderr.contains(message), "{text}: {}", r.stderr);
-        assert!(r.stderr.contains(place), "{text}: {}", r.stderr);
+        assert!(r.stderr.contains(hint), "{text}: {}", r.stderr);
+        match place {
+            Some((line, column)) => {
+                assert!(
+                    r.stderr.contains(&format!(" --> <arg>:{line}:{column}\n")),
+                    "{text}: {}",
+                    r.stderr
+                );
+                let quoted = text.lines().nth(line - 1).unwrap();
+                assert!(
+                    r.stderr.contains(&format!("{line} | {quoted}\n")),
+                    "{text}: {}",
+                    r.stderr
+                );
+                let caret = format!("  | {}^", " ".repeat(column - 1));
+                assert!(
+                    r.stderr.lines().any(|l| l.starts_with(&caret)),
+                    "{text}: no caret in column {column}: {}",
+                    r.stderr
+                );
+            }
+            None => assert!(!r.stderr.contains("-->"), "{text}: {}", r.stderr),
+        }
     }
     // No `~` and no data: both forms named.
     let r = command("fit", &["a*exp(-b*t)", "--data", DECAY]);
