@@ -34,8 +34,9 @@
 //! if the numerator cancels. Otherwise the two are compared at
 //! [`NUMERIC_POINTS`] random points.
 //!
-//! The first check is `check/points.rs`, the second `check/hand.rs`; what
-//! both use (the random points, the terms that set the rounding scale) is
+//! The first check is `check/points.rs` (`check/elements.rs` for indexed
+//! formulas, whose kinks `check/kinks.rs` finds for both), the second
+//! `check/hand.rs`; what both use (the random points, the terms that set the rounding scale) is
 //! here.
 //!
 //! [`fd::along`]: crate::fd::along
@@ -45,11 +46,14 @@
 use crate::graph::reachable;
 use crate::graph::{Graph, Node, NodeId};
 
+mod elements;
 mod hand;
+mod kinks;
 mod points;
 mod rounding;
 
 pub use crate::symbolic::proved_equal;
+pub use elements::{ALL_UP_TO, check_elements, vars_to_check};
 pub use hand::{NUMERIC_POINTS, Verdict, compare_derivative};
 pub use points::{Checked, Comparison, PointCheck, Skip, check_points};
 

@@ -16,6 +16,7 @@ use crate::print;
 
 mod elements;
 mod partials;
+mod unroll;
 
 pub use elements::Elements;
 pub use partials::ArrayTerm;

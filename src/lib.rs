@@ -124,7 +124,9 @@
 //! - [`fd`]: finite-difference gradients (forward, backward, central,
 //!   Richardson), the estimates exact gradients are measured against.
 //! - [`check`]: exact gradient and Hessian against finite differences
-//!   (skipping kinks), hand-written derivatives against exact ones.
+//!   (skipping kinks, `check/kinks.rs`), an indexed formula's gradient
+//!   element by element on a bounded subset (`check/elements.rs`),
+//!   hand-written derivatives against exact ones.
 //! - `symbolic`: the bounded normaliser behind `check`'s proofs:
 //!   rational functions over atoms with exact rational coefficients
 //!   (`symbolic/rational.rs`), a few identities between atoms; opt-in
@@ -170,7 +172,9 @@
 //! - `random`: SplitMix64 points in a box, for multi-start searches and
 //!   checks; written out so that a seed names the same points everywhere.
 //! - `formula`: [`Formula`] and [`Expr`], which tie the stages together;
-//!   `formula/partials.rs` prints arrays' partials as indexed closed forms.
+//!   `formula/partials.rs` prints arrays' partials as indexed closed forms,
+//!   `formula/unroll.rs` writes an indexed formula out as a scalar one at
+//!   its bound parameters ([`Formula::unrolled`], for `diff --expand`).
 //! - `plot`: pictures of the function (`plot/function.rs`) with descent
 //!   paths over it (`plot/paths.rs`), convergence charts, and Dolan–Moré
 //!   performance profiles (`plot/profile.rs`, drawn by `benches/mgh.rs`

@@ -705,6 +705,13 @@ const GREEK: [&str; 24] = [
 /// `x1` → `x_{1}`, `x_max` → `x_{\mathrm{max}}`, `alpha` → `\alpha`,
 /// `rate` → `\mathrm{rate}`.
 fn latex_name(name: &str) -> String {
+    // An element of an array, `x[3]` or `p[2,1]`, as written out by
+    // `Formula::unrolled`: its indices as a subscript.
+    if let Some((stem, rest)) = name.split_once('[')
+        && let Some(index) = rest.strip_suffix(']')
+    {
+        return format!("{}_{{{index}}}", latex_name(stem));
+    }
     let (stem, sub) = match name.split_once('_') {
         Some((s, sub)) if !s.is_empty() && !sub.is_empty() => (s, Some(sub.to_string())),
         _ => {
@@ -835,5 +842,7 @@ mod tests {
         assert_eq!(latex_name("alpha"), "\\alpha");
         assert_eq!(latex_name("rate"), "\\mathrm{rate}");
         assert_eq!(latex_name("theta_2"), "\\theta_{2}");
+        assert_eq!(latex_name("x[3]"), "x_{3}");
+        assert_eq!(latex_name("beta[2,1]"), "\\beta_{2,1}");
     }
 }

@@ -2,15 +2,15 @@
 //! kinks and points where a value is not finite. The tolerance is derived
 //! in the docs of [`check`](super).
 
-use crate::builtins::{Func, Kink, sign};
+use crate::builtins::Func;
 use crate::error::{Error, ErrorKind, Result, Span};
 use crate::eval::Interpreter;
 use crate::fd;
 use crate::formula::Formula;
-use crate::graph::reachable;
-use crate::graph::{Node, NodeId};
+use crate::graph::NodeId;
 use crate::jit::Compiled;
 
+use super::kinks::Kinks;
 use super::sum_terms;
 
 /// One exact derivative compared with its finite-difference estimate.
@@ -40,7 +40,7 @@ pub struct Comparison {
 impl Comparison {
     /// `estimates` are central, Richardson and Richardson with half steps;
     /// `h` is the Richardson step, `h_c` the central one.
-    fn new(exact: f64, estimates: [f64; 3], scale: f64, h: f64, h_c: f64) -> Comparison {
+    pub(super) fn new(exact: f64, estimates: [f64; 3], scale: f64, h: f64, h_c: f64) -> Comparison {
         let [central, estimate, finer] = estimates;
         let eps = f64::EPSILON;
         let abs_error = (exact - estimate).abs();
@@ -147,16 +147,6 @@ pub struct PointCheck {
     pub outcome: std::result::Result<Checked, Skip>,
 }
 
-/// A call whose derivative jumps, and where its values that decide the
-/// branch are.
-struct Switch {
-    node: NodeId,
-    func: Func,
-    kink: Kink,
-    /// Offset of its switch values in the kink interpreter's outputs.
-    first: usize,
-}
-
 /// Compares the compiled exact gradient (and Hessian, with `hessian`) of
 /// `formula` with finite differences of its compiled value (and gradient)
 /// at each of `points`. Errors if a point has the wrong number of
@@ -198,51 +188,8 @@ pub fn check_points(
     let stencil = stencil.as_ref().unwrap_or(&compiled);
 
     // What decides each kink's branch, evaluated by one interpreter.
-    let mut kinks = Vec::new();
-    let mut switches = Vec::new();
-    for id in reachable(graph, &outputs) {
-        let (func, args): (Func, &[NodeId]) = match graph.node(id) {
-            Node::Call1(f, args) => (*f, &args[..]),
-            Node::Call2(f, args) => (*f, &args[..]),
-            Node::Const(_)
-            | Node::Var(_)
-            | Node::Sum(_)
-            | Node::Product(_)
-            | Node::Pow(_)
-            | Node::Param(_)
-            | Node::Index(_)
-            | Node::Read(_)
-            | Node::Reduce(..) => {
-                continue;
-            }
-        };
-        let Some(kink) = func.kink() else {
-            continue;
-        };
-        let decided_by: &[NodeId] = match kink {
-            Kink::ArgumentSign => &args[..1],
-            Kink::Step => &[id],
-            Kink::Crossing | Kink::BranchCut => args,
-        };
-        kinks.push(Switch {
-            node: id,
-            func,
-            kink,
-            first: switches.len(),
-        });
-        switches.extend_from_slice(decided_by);
-    }
-    let switch_interp = Interpreter::new(graph, &switches);
-    let branches = |x: &[f64]| -> Vec<f64> {
-        if kinks.is_empty() {
-            return Vec::new();
-        }
-        let s = switch_interp.eval(x);
-        kinks
-            .iter()
-            .map(|k| branch(k.kink, &s[k.first..]))
-            .collect()
-    };
+    let kinks = Kinks::new(graph, &outputs);
+    let branches = |x: &[f64]| kinks.branches(x);
     // The terms of the sums, whose size sets the rounding of a difference.
     let value_terms = Interpreter::new(graph, &sum_terms(graph, &outputs[..1]));
     let gradient_terms = Interpreter::new(graph, &sum_terms(graph, &gradient));
@@ -292,11 +239,7 @@ pub fn check_points(
                 if trouble.is_some() {
                     return;
                 }
-                if let Some(k) = branches(x)
-                    .iter()
-                    .zip(&center_branches)
-                    .position(|(a, b)| a.to_bits() != b.to_bits())
-                {
+                if let Some(k) = kinks.crossed(&branches(x), &center_branches) {
                     trouble = Some(Trouble::Kink(k));
                 } else if out.iter().any(|v| !v.is_finite()) {
                     trouble = Some(Trouble::NotFinite(x.to_vec()));
@@ -305,11 +248,8 @@ pub fn check_points(
             let along = fd::along(&mut f, &mut x, i, n_fd);
             match trouble {
                 Some(Trouble::Kink(k)) => {
-                    skip = Some(Skip::Kink {
-                        func: kinks[k].func,
-                        span: graph.origin(kinks[k].node).map(|o| o.span),
-                        var: i,
-                    });
+                    let (func, span) = kinks.describe(k);
+                    skip = Some(Skip::Kink { func, span, var: i });
                     break;
                 }
                 Some(Trouble::NotFinite(at)) => {
@@ -366,29 +306,14 @@ pub fn check_points(
     Ok(results)
 }
 
-enum Trouble {
+pub(super) enum Trouble {
     Kink(usize),
     NotFinite(Vec<f64>),
 }
 
-/// Which side of its kink a function is on, from the values that decide it
-/// (`s` starts at the kink's first switch value). Equal on one smooth piece.
-fn branch(kink: Kink, s: &[f64]) -> f64 {
-    match kink {
-        Kink::ArgumentSign => sign(s[0]),
-        // The value itself: floor(x) is constant between integers.
-        Kink::Step => s[0],
-        Kink::Crossing => sign(s[0] - s[1]),
-        // atan2(y, x) jumps where y changes sign with x < 0, and at 0.
-        Kink::BranchCut if s[1] < 0.0 => sign(s[0]),
-        Kink::BranchCut if s[0] == 0.0 && s[1] == 0.0 => 2.0,
-        Kink::BranchCut => 3.0,
-    }
-}
-
 /// Compiled code gave a non-finite value the interpreter does not: they
 /// perform the same operations, so this should not happen; say so plainly.
-fn not_finite_without_cause(x: &[f64]) -> Error {
+pub(super) fn not_finite_without_cause(x: &[f64]) -> Error {
     Error::new(
         ErrorKind::NotFinite,
         format!("the compiled code gives a non-finite value at {x:?}"),

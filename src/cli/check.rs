@@ -22,6 +22,13 @@ const DEFAULT_POINTS: usize = 10;
 /// The most points `--points` may ask for (each is a report).
 const MAX_POINTS: usize = 100_000;
 
+/// The most variables whose values a report lists at each point (and
+/// whose names `--json` lists): past it, only the checked ones.
+const MAX_LISTED: usize = 1000;
+
+/// The most variables a text report writes out at each point.
+const MAX_INLINE: usize = 10;
+
 /// The box points are drawn from when no `--bounds` is given.
 const DEFAULT_BOX: (f64, f64) = (-2.0, 2.0);
 
@@ -85,8 +92,18 @@ struct HandResult {
 
 pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
     let (mut f, source) = load(&args.input)?;
-    if f.has_arrays() {
-        return Err(Failure::plain(super::not_for_arrays("slope check")));
+    let arrays = f.has_arrays();
+    if arrays && args.hessian {
+        return Err(Failure::plain(super::not_for_arrays(
+            "slope check --hessian",
+        )));
+    }
+    if arrays && (!args.grad.is_empty() || args.grad_file.is_some()) {
+        return Err(Failure::plain(
+            super::not_for_arrays("slope check --grad").with_hint(
+                "slope diff --expand --set n=5 prints every element's partial, to compare with yours",
+            ),
+        ));
     }
     let m = f.constraints().len();
     if m > 0 {
@@ -132,7 +149,17 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
         (points, bounds, n > 0)
     };
 
-    let checks = check::check_points(&mut f, &points, args.hessian).map_err(Failure::plain)?;
+    // An indexed formula's gradient is compared along a bounded subset
+    // of its variables (all of them up to check::ALL_UP_TO).
+    let (checks, checked_vars) = if arrays {
+        let vars = check::vars_to_check(n, seed);
+        let checks = check::check_elements(&f, &points, &vars).map_err(Failure::plain)?;
+        (checks, vars)
+    } else {
+        let checks = check::check_points(&mut f, &points, args.hessian).map_err(Failure::plain)?;
+        (checks, (0..n).collect())
+    };
+    let subset = checked_vars.len() < n;
 
     // Hand derivatives, in a copy of the graph so the checked one stays as
     // it was compiled.
@@ -198,17 +225,23 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
     let hand_checked = hand.iter().any(|h| h.verdict.is_some());
     let nothing_checked = checked == 0 && !checks.is_empty() && !hand_checked;
     let ok = failed == 0 && !hand_failed && !nothing_checked;
-    let show_seed = (random || hand_random).then_some(seed);
+    let show_seed = (random || hand_random || subset).then_some(seed);
 
     if args.json {
         let report = Report {
             f: &f,
             source: &source.text,
             checks: &checks,
+            checked_vars: &checked_vars,
             hand: &hand,
         };
         let mut obj = Map::new();
-        obj.insert("vars".into(), json!(f.vars()));
+        if n <= MAX_LISTED {
+            obj.insert("vars".into(), json!(f.vars()));
+        }
+        obj.insert("n_vars".into(), json!(n));
+        let names: Vec<&String> = checked_vars.iter().map(|&i| &f.vars()[i]).collect();
+        obj.insert("checked_vars".into(), json!(names));
         if let Some(seed) = show_seed {
             obj.insert("seed".into(), json!(seed));
         }
@@ -224,6 +257,7 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
             f: &f,
             source: &source.text,
             checks: &checks,
+            checked_vars: &checked_vars,
             hand: &hand,
         };
         report.write_points(out, args.hessian)?;
@@ -247,6 +281,13 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
             write!(out, ", {skipped} skipped")?;
         }
         writeln!(out)?;
+        if subset {
+            writeln!(
+                out,
+                "checked {} of {n} variables: the first 5, the last 5 and 10 drawn with the seed",
+                checked_vars.len()
+            )?;
+        }
         if let Some(seed) = show_seed {
             writeln!(out, "seed: {seed}")?;
         }
@@ -315,6 +356,8 @@ struct Report<'a> {
     f: &'a Formula,
     source: &'a str,
     checks: &'a [PointCheck],
+    /// The variables compared, one per entry of each point's gradient.
+    checked_vars: &'a [usize],
     hand: &'a [HandResult],
 }
 
@@ -343,6 +386,8 @@ impl Report<'_> {
             };
             let at = if self.vars().is_empty() {
                 "no variables".to_string()
+            } else if self.vars().len() > MAX_INLINE {
+                format!("{} variables", self.vars().len())
             } else {
                 self.point_text(&c.x)
             };
@@ -359,11 +404,20 @@ impl Report<'_> {
                 }
                 Ok(checked) => {
                     writeln!(out, "{label}{at} (f = {})", format_value(c.value))?;
+                    // Past a few variables the point is not written out:
+                    // each row gives its variable's value.
+                    let inline = self.vars().len() <= MAX_INLINE;
                     let mut rows: Vec<(String, &Comparison)> = self
-                        .vars()
+                        .checked_vars
                         .iter()
                         .zip(&checked.gradient)
-                        .map(|(v, c)| (format!("df/d{v}"), c))
+                        .map(|(&i, cmp)| match inline {
+                            true => (format!("df/d{}", self.vars()[i]), cmp),
+                            false => (
+                                format!("df/d{} at {}", self.vars()[i], format_value(c.x[i])),
+                                cmp,
+                            ),
+                        })
                         .collect();
                     if hessian {
                         for (i, row) in checked.hessian.iter().enumerate() {
@@ -441,7 +495,9 @@ impl Report<'_> {
             .iter()
             .map(|c| {
                 let mut obj = Map::new();
-                obj.insert("x".into(), c.x.iter().map(|&v| json_number(v)).collect());
+                if c.x.len() <= MAX_LISTED {
+                    obj.insert("x".into(), c.x.iter().map(|&v| json_number(v)).collect());
+                }
                 obj.insert("value".into(), json_number(c.value));
                 match &c.outcome {
                     Err(skip) => {
@@ -452,13 +508,16 @@ impl Report<'_> {
                     }
                     Ok(checked) => {
                         let gradient: Vec<Value> = self
-                            .vars()
+                            .checked_vars
                             .iter()
                             .zip(&checked.gradient)
-                            .map(|(v, c)| {
+                            .map(|(&i, cmp)| {
                                 let mut row = Map::new();
-                                row.insert("var".into(), json!(v));
-                                if let Value::Object(fields) = comparison(c) {
+                                row.insert("var".into(), json!(self.vars()[i]));
+                                if self.f.has_arrays() {
+                                    row.insert("at".into(), json_number(c.x[i]));
+                                }
+                                if let Value::Object(fields) = comparison(cmp) {
                                     row.extend(fields);
                                 }
                                 Value::Object(row)

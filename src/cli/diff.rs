@@ -4,7 +4,7 @@ use std::io::Write;
 
 use serde_json::{Map, Value, json};
 
-use super::{Failure, Input, constraint_text, load, wrt_indices};
+use super::{Failure, Input, constraint_text, load, usage, wrt_indices};
 use slope::graph::NodeId;
 use slope::{Error, ErrorKind, Formula};
 
@@ -21,6 +21,10 @@ pub struct Args {
     /// Print LaTeX instead of slope syntax
     #[arg(long)]
     latex: bool,
+    /// Write out every sum at the parameters' values and print each
+    /// element's partial, df/dx[1], ..., df/dx[n] (at most 1,000 variables)
+    #[arg(long)]
+    expand: bool,
     /// One JSON object: {"vars", "partials", "hessian"?, "latex"?, "constraints"?}
     #[arg(long)]
     pub(super) json: bool,
@@ -29,8 +33,15 @@ pub struct Args {
 /// The most bytes of derivatives one `diff` prints.
 const MAX_OUTPUT: usize = 64 << 20;
 
+/// The most variables `--expand` prints partials for: past it the list is
+/// too long to read, and the indexed closed forms say the same.
+const MAX_EXPANDED: usize = 1000;
+
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, Failure> {
     let (mut f, source) = load(&args.input)?;
+    if args.expand {
+        f = expanded(&f, &source)?;
+    }
     if f.has_arrays() {
         if args.hessian || args.wrt.is_some() {
             return Err(Failure::plain(super::not_for_arrays(
@@ -184,6 +195,29 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, Failure> {
         }
     }
     Ok(0)
+}
+
+/// `f` with every sum and product written out, for `--expand`: a scalar
+/// formula over the elements, refused past [`MAX_EXPANDED`] variables.
+fn expanded(f: &Formula, source: &super::Source) -> Result<Formula, Failure> {
+    if !f.is_indexed() {
+        return Err(Failure::plain(
+            usage("--expand writes out sums and products, and this formula has none")
+                .with_hint("its partials are printed in full without --expand"),
+        ));
+    }
+    let n = f.vars().len();
+    if n > MAX_EXPANDED {
+        return Err(Failure::plain(
+            usage(&format!(
+                "--expand prints one partial per variable: this formula has {n}, over {MAX_EXPANDED}"
+            ))
+            .with_hint(
+                "give a smaller size with --set (e.g. --set n=5), or read the indexed closed forms without --expand",
+            ),
+        ));
+    }
+    f.unrolled().map_err(|e| Failure::in_source(e, source))
 }
 
 /// The partials of a formula with arrays of variables: each scalar's, then

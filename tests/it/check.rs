@@ -744,7 +744,7 @@ fn the_readme_shows_what_slope_check_prints() {
             examples += 1;
         }
     }
-    assert_eq!(examples, 4);
+    assert_eq!(examples, 6);
 }
 
 #[test]

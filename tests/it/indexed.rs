@@ -365,7 +365,9 @@ fn the_command_line_evaluates_and_minimises_indexed_formulas() {
 fn a_hundred_thousand_variables_are_minimised_without_an_n_squared_matrix() {
     let rosen =
         "param n = 4\nvar x[1..n]\nsum(i in 1..n-1, 100*(x[i+1] - x[i]^2)^2 + (1 - x[i])^2)";
-    let (m, _) = json(&["min", rosen, "--start", "x=1.1", "--set", "n=100000", "--json"]);
+    let (m, _) = json(&[
+        "min", rosen, "--start", "x=1.1", "--set", "n=100000", "--json",
+    ]);
     assert_eq!(m["converged"], true, "{}", m["message"]);
     let x = m["x"].as_array().unwrap();
     assert_eq!(x.len(), 100_000);

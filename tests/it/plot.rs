@@ -1016,3 +1016,50 @@ fn bad_requests_are_refused_before_the_run() {
     assert_eq!(r.status, 2);
     assert!(r.stderr.contains("nothing to draw"), "{}", r.stderr);
 }
+
+/// An indexed formula draws on two elements, and `--at` holds another:
+/// the slice it names is the one drawn (its values, on the colour bar,
+/// move with it).
+#[test]
+fn elements_of_an_array_are_axes_and_held_values() {
+    let dir = scratch("elements");
+    let rosen =
+        "param n = 1000\nvar x[1..n]\nsum(i in 1..n-1, 100*(x[i+1] - x[i]^2)^2 + (1 - x[i])^2)";
+    let labels = |at: &str| {
+        let out = dir.join(format!("slice{at}.svg"));
+        let at = format!("x[3]={at}");
+        ok(&[
+            "plot",
+            rosen,
+            "--set",
+            "n=4",
+            "--axes",
+            "x[1],x[2]",
+            "--bounds",
+            "x=-2:2",
+            "--at",
+            &at,
+            "-o",
+            path_str(&out),
+        ]);
+        texts(&svg(&out))
+    };
+    let near = labels("0.5");
+    assert!(
+        near.contains(&"slice at x[3] = 0.5, x[4] = 0".to_string()),
+        "{near:?}"
+    );
+    assert!(near.contains(&"x[1]".to_string()) && near.contains(&"x[2]".to_string()));
+    let far = labels("-1.5");
+    assert!(
+        far.contains(&"slice at x[3] = -1.5, x[4] = 0".to_string()),
+        "{far:?}"
+    );
+    let ticks = |l: &[String]| -> Vec<String> {
+        l.iter()
+            .filter(|t| !t.starts_with("slice"))
+            .cloned()
+            .collect()
+    };
+    assert_ne!(ticks(&near), ticks(&far));
+}
