@@ -146,9 +146,14 @@
 //!   an indexed formula: the objective compiled, the rows interpreted).
 //! - [`optim`]: the minimisation loop (`optim/minimize.rs`: stopping
 //!   tests, the box, verdicts of divergence, oscillation, unboundedness
-//!   and saddles) and one step per method: `first_order.rs`, `lbfgs.rs`
-//!   (with `lbfgsb.rs`, the Cauchy point and subspace step of L-BFGS-B),
-//!   `newton.rs` (projected where bounds hold), over `line_search.rs`,
+//!   and saddles, the last by `optim/saddle.rs`: Lanczos on a few
+//!   Hessian-vector products, or the dense Hessian where one is ready)
+//!   and one step per method: `first_order.rs`, `lbfgs.rs` (with
+//!   `lbfgsb.rs`, the Cauchy point and subspace step of L-BFGS-B),
+//!   `newton.rs` (dense Hessian, projected where bounds hold) and
+//!   `newton_cg.rs` (truncated Newton on Hessian-vector products, for
+//!   objectives without a dense Hessian or with more than
+//!   `DENSE_NEWTON_MAX_VARS` variables), over `line_search.rs`,
 //!   `vector.rs` and `dense.rs` (small dense factorisations); constraints by
 //!   the augmented Lagrangian around L-BFGS-B (`auglag.rs`,
 //!   [`minimize_constrained`], with multipliers and penalty as run-time

@@ -612,7 +612,7 @@ impl<F: FnMut(&[f64], &mut [f64]) -> f64, H> FnObjective<F, H> {
     /// uses them rather than differences of the gradient.
     ///
     /// ```
-    /// use slope::{FnObjective, Objective};
+    /// use slope::{FnObjective, Method, Objective, Settings};
     /// // x^2 + 10 y^2, with gradient and Hessian-vector product by hand.
     /// let mut obj = FnObjective::new(2, |x: &[f64], g: &mut [f64]| {
     ///     g[0] = 2.0 * x[0];
@@ -626,6 +626,10 @@ impl<F: FnMut(&[f64], &mut [f64]) -> f64, H> FnObjective<F, H> {
     /// let mut hv = [0.0; 2];
     /// assert!(obj.hess_vec(&[1.0, 1.0], &[1.0, -1.0], &mut hv));
     /// assert_eq!(hv, [2.0, -20.0]);
+    /// // Newton runs on the products (by conjugate gradients).
+    /// let out = slope::minimize(&mut obj, &[1.0, 1.0], &Settings::new(Method::newton()))?;
+    /// assert!(out.converged() && out.f < 1e-16 && out.hessian_evaluations > 0);
+    /// # Ok::<(), slope::Error>(())
     /// ```
     pub fn with_hess_vec<G>(self, hv: G) -> FnObjective<F, G>
     where

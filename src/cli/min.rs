@@ -13,6 +13,7 @@ use super::{Failure, Source, load};
 use slope::Formula;
 use slope::fd::Scheme;
 use slope::objective::{CompiledFormula, FiniteDifferences, Negated, Objective};
+use slope::optim::DENSE_NEWTON_MAX_VARS;
 
 mod args;
 mod constrained;
@@ -47,7 +48,13 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
         Some(methods) => methods.contains(&MethodArg::Newton),
         None => method == MethodArg::Newton,
     };
-    let inner = CompiledFormula::new(&f, newton).map_err(|e| Failure::in_source(e, &source))?;
+    let mut inner = CompiledFormula::new(&f, false).map_err(|e| Failure::in_source(e, &source))?;
+    // Newton's dense Hessian is compiled once here, so that the runs'
+    // clones share it. Past DENSE_NEWTON_MAX_VARS variables, or where it
+    // cannot be built, Newton takes Hessian-vector products instead.
+    if newton && inner.n_vars() <= DENSE_NEWTON_MAX_VARS {
+        let _ = inner.prepare_hessian();
+    }
     let make_objective = || -> Box<dyn Objective> {
         let inner = inner.clone();
         let objective: Box<dyn Objective> = match args.gradient {

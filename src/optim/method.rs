@@ -73,9 +73,17 @@ pub enum Method {
         /// The line search's first trial step.
         first_step: f64,
     },
-    /// Newton's method on the exact Hessian, shifted where it is not
-    /// positive definite, with a backtracking line search. The objective
-    /// must have a Hessian ([`Objective::prepare_hessian`](crate::Objective::prepare_hessian)).
+    /// Newton's method on the exact Hessian, with a backtracking line
+    /// search. Where the objective has a dense Hessian
+    /// ([`Objective::prepare_hessian`](crate::Objective::prepare_hessian))
+    /// and at most [`DENSE_NEWTON_MAX_VARS`](crate::optim::DENSE_NEWTON_MAX_VARS)
+    /// variables, each step solves with it, shifted where it is not
+    /// positive definite. Otherwise each step is truncated conjugate
+    /// gradients (Newton-CG) on Hessian-vector products: the objective's
+    /// own ([`Objective::hess_vec`](crate::Objective::hess_vec)) where it
+    /// has them, else forward differences of its exact gradient (one
+    /// gradient each). An objective with neither a Hessian, products nor
+    /// an exact gradient is refused.
     Newton {
         /// The line search's first trial step.
         first_step: f64,

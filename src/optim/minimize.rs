@@ -34,6 +34,8 @@ use std::time::Instant;
 
 use super::diagnose::{self, Recent};
 use super::native::Fused;
+use super::newton::Curvature;
+use super::newton_cg::NewtonCg;
 use super::outcome::{Bound, Control, Iterate, Outcome, Reason};
 use super::saddle::saddle;
 use super::vector::{Measure, is_finite, largest, measure, projected_norm};
@@ -218,16 +220,18 @@ pub fn minimize_with<R: Into<Control>>(
         )
         .with_hint("compile it with Formula::compile_problem and call minimize_constrained"));
     }
-    if matches!(settings.method, Method::Newton { .. }) && !objective.prepare_hessian()? {
-        return Err(Error::new(
-            ErrorKind::Usage,
-            "newton needs the Hessian, and this objective has none",
-        )
-        .with_hint("compile a formula, or choose a method that needs only the gradient"));
-    }
-    Ok(run(objective, start, settings, true, &mut |it| {
-        observe(it).into()
-    }))
+    let curvature = match settings.method {
+        Method::Newton { .. } => Some(newton::curvature(objective)?),
+        _ => None,
+    };
+    Ok(run(
+        objective,
+        start,
+        settings,
+        curvature,
+        true,
+        &mut |it| observe(it).into(),
+    ))
 }
 
 /// An error unless `start` and the bounds have `n` values and the bounds
@@ -259,16 +263,18 @@ pub(crate) fn minimize_inner(
     start: &[f64],
     settings: &Settings,
 ) -> Outcome {
-    run(objective, start, settings, false, &mut |_| {
+    run(objective, start, settings, None, false, &mut |_| {
         Control::Continue
     })
 }
 
-/// The loop, on checked input.
+/// The loop, on checked input; Newton reads the Hessian as `curvature`
+/// says (dense if `None`).
 fn run(
     objective: &mut dyn Objective,
     start: &[f64],
     settings: &Settings,
+    curvature: Option<Curvature>,
     check_saddle: bool,
     observe: &mut dyn FnMut(&Iterate) -> Control,
 ) -> Outcome {
@@ -289,7 +295,11 @@ fn run(
             memory,
             settings.constraints().is_some(),
         )),
-        Method::Newton { .. } => Box::new(newton::Newton::new(n)),
+        Method::Newton { .. } => match curvature {
+            Some(Curvature::Products) => Box::new(NewtonCg::new(n, false)),
+            Some(Curvature::Differences) => Box::new(NewtonCg::new(n, true)),
+            Some(Curvature::Dense) | None => Box::new(newton::Newton::new(n)),
+        },
         m => Box::new(first_order::FirstOrder::new(m, n)),
     };
     let mut x = start.to_vec();

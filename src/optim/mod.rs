@@ -1,8 +1,10 @@
 //! Minimisation: one loop, many methods.
 //!
 //! [`minimize`] (in `minimize.rs`) runs the loop and owns the stopping
-//! tests and the diagnoses; a method is one small step (`first_order.rs`,
-//! `lbfgs.rs`, `newton.rs`, with the line searches in `line_search.rs`).
+//! tests and the diagnoses, with the saddle test at the end of a run
+//! (`saddle.rs`); a method is one small step (`first_order.rs`,
+//! `lbfgs.rs`, `newton.rs` on the dense Hessian, `newton_cg.rs` on
+//! Hessian-vector products, with the line searches in `line_search.rs`).
 //! Around the loop: what a run is asked ([`Method`] with its parameters,
 //! [`Settings`]) and what it reports ([`Outcome`], in `outcome.rs`); the
 //! diagnosis of runs that go wrong (`diagnose.rs`); the vector work of each
@@ -22,6 +24,7 @@ mod minimize;
 mod multistart;
 mod native;
 mod newton;
+mod newton_cg;
 mod outcome;
 mod saddle;
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Newton's method on the exact Hessian, projected onto the bounds when
+//! Newton's method on the dense exact Hessian, projected onto the bounds when
 //! there are any (Bertsekas' projected Newton method). Variables at a bound
 //! with the gradient pushing them out of the box are held; the Newton step
 //! is taken on the others (the free subspace), where the Hessian is
@@ -10,11 +10,18 @@
 //! doubles after each step taken whole, so that steps along negative or
 //! zero curvature grow (and a run along a direction of unbounded decrease
 //! gets somewhere).
+//!
+//! [`curvature`] chooses between this and the truncated Newton of
+//! `newton_cg.rs`, which needs only Hessian-vector products: this where
+//! the objective has a dense Hessian and at most [`DENSE_NEWTON_MAX_VARS`]
+//! variables.
 
 use super::dense::{cholesky, solve_cholesky};
 use super::line_search::backtrack;
 use super::vector::held;
 use super::{Context, Step, StepResult};
+use crate::error::{Error, ErrorKind, Result};
+use crate::objective::Objective;
 
 /// The most variables for which Newton's method factorises the dense
 /// Hessian (and the saddle test reads it): at 1,000 each of its three
@@ -55,27 +62,6 @@ impl Newton {
             radius: 1.0,
         }
     }
-
-    /// Chooses the free variables: those not within `epsilon` of a bound
-    /// that the gradient pushes them against.
-    fn choose_free(&mut self, x: &[f64], grad: &[f64], bounds: Option<&[(f64, f64)]>) {
-        self.free.clear();
-        let Some(bounds) = bounds else {
-            self.free.extend(0..self.n);
-            return;
-        };
-        // Bertsekas' ε: a variable this close to a bound it is pushed
-        // against is held, so the search does not crawl towards it.
-        let width = (0..self.n)
-            .map(|i| (x[i] - (x[i] - grad[i]).clamp(bounds[i].0, bounds[i].1)).abs())
-            .fold(0.0, f64::max);
-        let epsilon = width.min(1e-6);
-        for i in 0..self.n {
-            if !held(x[i], grad[i], bounds[i], epsilon) {
-                self.free.push(i);
-            }
-        }
-    }
 }
 
 impl Step for Newton {
@@ -90,7 +76,7 @@ impl Step for Newton {
             return StepResult::Failed;
         }
         let bounds = ctx.bounds();
-        self.choose_free(x, grad, bounds);
+        choose_free(x, grad, bounds, &mut self.free);
         let (n, k) = (self.n, self.free.len());
         for (a, &i) in self.free.iter().enumerate() {
             self.reduced_grad[a] = grad[i];
@@ -168,4 +154,75 @@ impl Step for Newton {
         }
         moved
     }
+}
+
+/// Chooses the free variables into `free`: those not within `epsilon` of
+/// a bound that the gradient pushes them against. Newton's dense and CG
+/// steps both take them.
+pub(super) fn choose_free(
+    x: &[f64],
+    grad: &[f64],
+    bounds: Option<&[(f64, f64)]>,
+    free: &mut Vec<usize>,
+) {
+    free.clear();
+    let n = x.len();
+    let Some(bounds) = bounds else {
+        free.extend(0..n);
+        return;
+    };
+    // Bertsekas' ε: a variable this close to a bound it is pushed
+    // against is held, so the search does not crawl towards it.
+    let width = (0..n)
+        .map(|i| (x[i] - (x[i] - grad[i]).clamp(bounds[i].0, bounds[i].1)).abs())
+        .fold(0.0, f64::max);
+    let epsilon = width.min(1e-6);
+    free.extend((0..n).filter(|&i| !held(x[i], grad[i], bounds[i], epsilon)));
+}
+
+/// How Newton's method reads the Hessian.
+#[derive(Copy, Clone, PartialEq, Debug)]
+pub(crate) enum Curvature {
+    /// The dense `n × n` matrix, factorised (this file).
+    Dense,
+    /// The objective's Hessian-vector products, for conjugate gradients
+    /// (`newton_cg.rs`).
+    Products,
+    /// Hessian-vector products by forward differences of the exact
+    /// gradient, one gradient each, where the objective has no products
+    /// of its own.
+    Differences,
+}
+
+/// How Newton will read `objective`'s Hessian: the dense matrix where it
+/// has one and `n` is at most [`DENSE_NEWTON_MAX_VARS`], else its products
+/// if it has them, else differences of its gradient if that is exact (an
+/// objective whose Hessian failed to build, over a size limit, still gets
+/// Newton this way); an error for a differenced gradient with no Hessian,
+/// whose differences would be mostly rounding.
+pub(crate) fn curvature(objective: &mut dyn Objective) -> Result<Curvature> {
+    let mut failure = None;
+    if objective.n_vars() <= DENSE_NEWTON_MAX_VARS {
+        match objective.prepare_hessian() {
+            Ok(true) => return Ok(Curvature::Dense),
+            Ok(false) => {}
+            Err(e) => failure = Some(e),
+        }
+    }
+    match objective.prepare_hess_vec() {
+        Ok(true) => return Ok(Curvature::Products),
+        Ok(false) => {}
+        Err(e) => failure = failure.or(Some(e)),
+    }
+    if objective.evaluations_per_gradient() == 1 {
+        return Ok(Curvature::Differences);
+    }
+    Err(failure.unwrap_or_else(|| {
+        Error::new(
+            ErrorKind::Usage,
+            "newton needs the Hessian, Hessian-vector products or an exact gradient, \
+             and this objective has none of them",
+        )
+        .with_hint("use the exact gradient (no --gradient fd), or choose a method that needs only the gradient")
+    }))
 }

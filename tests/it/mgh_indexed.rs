@@ -28,7 +28,7 @@ use std::time::Instant;
 
 use slope::{Formula, Method, Options, Outcome, Settings};
 
-fn formula(text: &str, params: &[(&str, f64)]) -> Formula {
+pub(crate) fn formula(text: &str, params: &[(&str, f64)]) -> Formula {
     let options = Options {
         params: params.iter().map(|(n, v)| (n.to_string(), *v)).collect(),
         ..Options::default()
@@ -88,11 +88,35 @@ fn same_function(f: &Formula, x: &[f64], residuals: &[(f64, f64)]) {
 
 const N: usize = 10_000;
 
+/// The formula of [`extended_rosenbrock`] (also solved by Newton in `mgh_newton.rs`).
+pub(crate) const EXTENDED_ROSENBROCK: &str = "param m = 5000\nvar x[1..2*m]\n\
+    sum(i in 1..m, (10*(x[2*i] - x[2*i-1]^2))^2 + (1 - x[2*i-1])^2)";
+
+/// The formula of [`extended_powell_singular`] (also solved by Newton in `mgh_newton.rs`).
+pub(crate) const EXTENDED_POWELL: &str = "param m = 2500\nvar x[1..4*m]\n\
+    sum(i in 1..m, (x[4*i-3] + 10*x[4*i-2])^2 + (sqrt(5)*(x[4*i-1] - x[4*i]))^2 \
+    + ((x[4*i-2] - 2*x[4*i-1])^2)^2 + (sqrt(10)*(x[4*i-3] - x[4*i])^2)^2)";
+
+/// The formula of [`broyden_tridiagonal`] (also solved by Newton in `mgh_newton.rs`).
+pub(crate) const BROYDEN_TRIDIAGONAL: &str = "param n = 10000\nvar x[1..n]\n\
+    ((3 - 2*x[1])*x[1] - 2*x[2] + 1)^2 \
+    + sum(i in 2..n-1, ((3 - 2*x[i])*x[i] - x[i-1] - 2*x[i+1] + 1)^2) \
+    + ((3 - 2*x[n])*x[n] - x[n-1] + 1)^2";
+
+/// The formula of [`discrete_boundary_value`] (also solved by Newton in `mgh_newton.rs`).
+pub(crate) const DISCRETE_BOUNDARY_VALUE: &str = "param n = 10000\nvar x[1..n]\nlet h = 1/(n+1)\n\
+    let c[i] = h^2*(x[i] + i*h + 1)^3/2\n\
+    (2*x[1] - x[2] + c[1])^2 + sum(i in 2..n-1, (2*x[i] - x[i-1] - x[i+1] + c[i])^2) \
+    + (2*x[n] - x[n-1] + c[n])^2";
+
+/// The formula of [`trigonometric`] (also solved by Newton in `mgh_newton.rs`).
+pub(crate) const TRIGONOMETRIC: &str = "param n = 10000\nvar x[1..n]\nlet c = sum(j in 1..n, cos(x[j]))\n\
+    sum(i in 1..n, (n - c + i*(1 - cos(x[i])) - sin(x[i]))^2)";
+
 /// MGH 21. f*= 0 at (1, …, 1).
 #[test]
 fn extended_rosenbrock() {
-    let text = "param m = 5000\nvar x[1..2*m]\n\
-                sum(i in 1..m, (10*(x[2*i] - x[2*i-1]^2))^2 + (1 - x[2*i-1])^2)";
+    let text = EXTENDED_ROSENBROCK;
     let f = formula(text, &[]);
     let x0: Vec<f64> = (1..=N)
         .map(|j| if j % 2 == 1 { -1.2 } else { 1.0 })
@@ -119,9 +143,7 @@ fn extended_rosenbrock() {
 /// stops at f = 4.0e-10 (41 iterations); gtol = 1e-12 reaches 3.4e-15.
 #[test]
 fn extended_powell_singular() {
-    let text = "param m = 2500\nvar x[1..4*m]\n\
-                sum(i in 1..m, (x[4*i-3] + 10*x[4*i-2])^2 + (sqrt(5)*(x[4*i-1] - x[4*i]))^2 \
-                + ((x[4*i-2] - 2*x[4*i-1])^2)^2 + (sqrt(10)*(x[4*i-3] - x[4*i])^2)^2)";
+    let text = EXTENDED_POWELL;
     let f = formula(text, &[]);
     let x0: Vec<f64> = (0..N).map(|j| [3.0, -1.0, 0.0, 1.0][j % 4]).collect();
     let residuals: Vec<(f64, f64)> = (0..N / 4)
@@ -170,10 +192,7 @@ fn extended_powell_singular() {
 /// A first trial step of 0.1 takes the run to the global minimum.
 #[test]
 fn broyden_tridiagonal() {
-    let text = "param n = 10000\nvar x[1..n]\n\
-                ((3 - 2*x[1])*x[1] - 2*x[2] + 1)^2 \
-                + sum(i in 2..n-1, ((3 - 2*x[i])*x[i] - x[i-1] - 2*x[i+1] + 1)^2) \
-                + ((3 - 2*x[n])*x[n] - x[n-1] + 1)^2";
+    let text = BROYDEN_TRIDIAGONAL;
     let f = formula(text, &[]);
     let x0 = vec![-1.0; N];
     let at = |x: &[f64], i: isize| {
@@ -214,10 +233,7 @@ fn broyden_tridiagonal() {
 /// formula is minimised to f ≤ 1e-24 (f = 3.0e-25, 69 iterations).
 #[test]
 fn discrete_boundary_value() {
-    let text = "param n = 10000\nvar x[1..n]\nlet h = 1/(n+1)\n\
-                let c[i] = h^2*(x[i] + i*h + 1)^3/2\n\
-                (2*x[1] - x[2] + c[1])^2 + sum(i in 2..n-1, (2*x[i] - x[i-1] - x[i+1] + c[i])^2) \
-                + (2*x[n] - x[n-1] + c[n])^2";
+    let text = DISCRETE_BOUNDARY_VALUE;
     let start = |n: usize| -> Vec<f64> {
         let h = 1.0 / (n as f64 + 1.0);
         (1..=n)
@@ -274,8 +290,7 @@ fn discrete_boundary_value() {
 /// the same run ends at f = 2.7950561e-5.
 #[test]
 fn trigonometric() {
-    let text = "param n = 10000\nvar x[1..n]\nlet c = sum(j in 1..n, cos(x[j]))\n\
-                sum(i in 1..n, (n - c + i*(1 - cos(x[i])) - sin(x[i]))^2)";
+    let text = TRIGONOMETRIC;
     let f = formula(text, &[]);
     let x0 = vec![1.0 / N as f64; N];
     let hand = |x: &[f64], g: &mut [f64]| -> f64 {
