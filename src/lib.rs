@@ -128,7 +128,7 @@
 //!   direction, as `jit/loops/inputs.rs` lays them out)
 //!   as loops straight from the graph, fusing reductions over one range
 //!   and the scatters that share their loop; `jit/loops/rows.rs` emits,
-//!   with the same emitter, a fit model's value and partials as one loop
+//!   with the same emitter, a fit model's values and partials as one loop
 //!   over a range of data rows. It holds the
 //!   crate's only `unsafe`.
 //! - [`fd`]: finite-difference gradients (forward, backward, central,
@@ -170,9 +170,12 @@
 //!   numbers; `auglag/measure.rs`: violation, KKT residual, least-squares
 //!   multipliers and the infeasibility tests); the native branch for plain gd (`native.rs`); many runs from random starts
 //!   (`multistart.rs`).
-//! - [`fit`]: models fitted to data, `y ~ MODEL`: the model compiled once
-//!   to one native loop giving its value and its parameter gradient for
-//!   each row of a block (`fit/mod.rs`), Levenberg–Marquardt after MINPACK with bounds
+//! - [`fit`]: models fitted to data, `y ~ MODEL` or a formula that is a
+//!   sum over the rows of squared residuals (its families recognised in
+//!   the lowered graph and rewritten over one row in `fit/squares.rs`):
+//!   the model compiled once to one native loop giving its residuals'
+//!   values and parameter gradients for each row of a block
+//!   (`fit/mod.rs`), Levenberg–Marquardt after MINPACK with bounds
 //!   and robust losses, polished by Gauss–Newton steps at the end
 //!   (`fit/lm.rs`, Moré's λ search in `fit/lmpar.rs`, the running QR each
 //!   pass folds its rows into in `fit/stream.rs`,

@@ -1,6 +1,7 @@
-//! `slope fit "y ~ MODEL" --data FILE.csv`: a model fitted to a CSV file's
-//! columns by least squares, reported as a table (or one JSON object),
-//! with a picture on request.
+//! `slope fit "y ~ MODEL" --data FILE.csv`, or `slope fit -f FILE.slope
+//! --data FILE.csv` for a formula that is a sum of squares over the rows:
+//! a model fitted to a CSV file's columns by least squares, reported as a
+//! table (or one JSON object), with a picture on request.
 //!
 //! The flags become [`slope::fit::Options`]; [`report`] is the one place
 //! that turns the fit into output, warnings and the exit status (0
@@ -144,6 +145,12 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
     let limits: Limits = args.input.limits();
     let model = Model::with_limits(&source.text, data.names(), &limits)
         .map_err(|e| Failure::in_source(e, &source))?;
+    if let (Some(_), "") = (&args.plot, model.response()) {
+        return Err(Failure::plain(
+            usage("--plot draws a y ~ MODEL fit: a sum of squares has no fitted curve")
+                .with_hint("write the model as y ~ MODEL to draw it, or leave out --plot"),
+        ));
+    }
     let (options, defaulted) = options(args, &model).map_err(Failure::plain)?;
     let bounds = options.bounds.clone().unwrap_or_default();
     let began = Instant::now();

@@ -25,9 +25,13 @@
 //! columns it reads), and one native loop over the rows is compiled that
 //! writes, for each row of a range, the model's value and its partial
 //! derivatives with respect to the parameters (`jit::RowCode`; the data
-//! are run-time inputs, so new data need no compilation). A pass calls it
-//! once per block of rows, folding the weighted residuals
-//! `(yᵢ − m(rowᵢ))/σᵢ` and the rows of the Jacobian into a running QR
+//! are run-time inputs, so new data need no compilation). A model written
+//! as a sum of squares over the rows is lowered whole, its squared
+//! residual families are found in the graph and rewritten over one row
+//! with the same variable order (`squares.rs`), and the loop writes each
+//! family's value and partials. A pass calls it once per block of rows,
+//! folding the weighted residuals (`(yᵢ − m(rowᵢ))/σᵢ`, or each family's
+//! `rₖ(rowᵢ)/σᵢ` in turn) and the rows of the Jacobian into a running QR
 //! (`stream.rs`) while the block is in the cache, so the Jacobian is never
 //! stored; the solver is Levenberg–Marquardt after MINPACK (`lm.rs`,
 //! `lmpar.rs`, `qr.rs`), with bounds and robust losses (`loss.rs`), and the
@@ -37,8 +41,9 @@ use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind, Result, Span};
 use crate::formula::{Formula, Options as FormulaOptions};
+use crate::graph::NodeId;
 use crate::jit::RowCode;
-use crate::lower::{is_identifier, quoted_list};
+use crate::lower::{Lowered, is_identifier, quoted_list};
 use crate::optim::{Bound, Reason};
 use crate::parse::Limits;
 
@@ -46,6 +51,7 @@ mod lm;
 mod lmpar;
 mod loss;
 mod qr;
+mod squares;
 mod stats;
 mod stream;
 mod student;
@@ -54,26 +60,42 @@ pub use loss::Loss;
 pub use student::{t_cdf, t_quantile};
 
 use lm::{Control, Residuals, levenberg_marquardt};
+use squares::{Family, Squares};
 use stream::{RowSink, Store};
 
-/// A model `y ~ MODEL`, parsed, differentiated and compiled: fit it to
+/// A model (`y ~ MODEL`, or a sum of squares over the rows: see
+/// [`Model::new`]), parsed, differentiated and compiled: fit it to
 /// any data with the columns it reads, as often as needed, without
 /// compiling again. Cloning shares the code.
 #[derive(Clone)]
 pub struct Model {
-    response: String,
+    form: Form,
     params: Vec<String>,
     predictors: Vec<String>,
     formula: Formula,
-    /// Outputs: the model's value, then ∂m/∂pⱼ for each parameter, for a
-    /// block of rows at a time.
+    /// The nodes of `formula` that `code` computes, in its order.
+    outputs: Vec<NodeId>,
+    /// One loop over a block of rows, writing `outputs` (see [`Form`]).
     code: Arc<RowCode>,
+}
+
+/// How the model gives its residuals, and what its compiled loop writes
+/// per row.
+#[derive(Clone, Debug)]
+enum Form {
+    /// `y ~ MODEL`, with `y` the column named: the loop writes the model's
+    /// value, then ∂m/∂pⱼ for each parameter; the residual is `y − m`.
+    Response(String),
+    /// A sum of squares over the rows: with K families, the loop writes
+    /// their values, their magnitudes, their weights for R² (1 where
+    /// there is no response) and then, family by family, the partials.
+    Squares(Vec<Family>),
 }
 
 impl std::fmt::Debug for Model {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Model")
-            .field("response", &self.response)
+            .field("form", &self.form)
             .field("params", &self.params)
             .field("predictors", &self.predictors)
             .finish_non_exhaustive()
@@ -170,13 +192,20 @@ pub struct Fit {
     pub f: f64,
     /// The residual sum of squares Σ((yᵢ − mᵢ)/σᵢ)².
     pub rss: f64,
-    /// Rows minus parameters.
+    /// Residuals minus parameters.
     pub dof: usize,
-    /// The number of rows.
+    /// The number of data rows.
     pub rows: usize,
+    /// Residuals per row: 1 for `y ~ MODEL`, the number of squared
+    /// families for a sum of squares. There are `rows·residuals_per_row`
+    /// residuals, and as many less the parameters degrees of freedom.
+    pub residuals_per_row: usize,
     /// √(RSS/dof).
     pub residual_std_error: f64,
-    /// 1 − RSS/TSS (weighted as the residuals are).
+    /// 1 − RSS/TSS (weighted as the residuals are). For a sum of squares
+    /// whose every family is `w·(y − m)` with `y` a column, TSS adds each
+    /// response's about its own weighted mean; NaN if a family has no
+    /// response (an implicit model such as `x²/a² + y²/b² − 1`).
     pub r2: f64,
     /// R² adjusted for the number of parameters.
     pub adjusted_r2: f64,
@@ -185,9 +214,12 @@ pub struct Fit {
     pub rank: usize,
     /// Where each estimate sits relative to its bounds.
     pub at_bound: Vec<Bound>,
-    /// The model's value at each row, at the estimates.
+    /// The model's value at each row, at the estimates (empty for a sum
+    /// of squares, whose residuals need not be `y − m`).
     pub fitted: Vec<f64>,
-    /// `yᵢ − mᵢ` at each row (not weighted).
+    /// `yᵢ − mᵢ` at each row, not weighted by σ; for a sum of squares,
+    /// each family's residuals as the formula writes them (with its
+    /// weights but without σ), all rows of the first family first.
     pub residuals: Vec<f64>,
     /// Levenberg–Marquardt iterations (Jacobian factorisations).
     pub iterations: usize,
@@ -228,9 +260,32 @@ impl Fit {
 }
 
 impl Model {
-    /// Parses `y ~ MODEL` for data with the columns `columns`: the left side
-    /// names the response column; in the model, names that are columns are
-    /// per-row values and every other name is a parameter.
+    /// Parses a model for data with the columns `columns`, in either form:
+    ///
+    /// - `y ~ MODEL`: the left side names the response column; in the
+    ///   model, names that are columns are per-row values and every other
+    ///   name is a parameter.
+    /// - A formula whose value is a sum over the rows of squared residuals,
+    ///   `data t, y` then `sum(i in 1..rows, (y[i] - a*exp(-b*t[i]))^2)`:
+    ///   each square is a residual family (one residual per row: several
+    ///   responses, residuals that are not `y − m`, `let r[i] = …`), a
+    ///   positive constant or parameter-free factor is its weight squared,
+    ///   and the formula's variables are the parameters. `slope min`
+    ///   minimises the same formula to the same point.
+    ///
+    /// ```
+    /// use slope::fit::{Model, Options};
+    ///
+    /// // Points on the ellipse x²/4 + y² = 1: a residual that is not y − m.
+    /// let x = [2.0, 0.0, -2.0, 1.2, -1.0];
+    /// let y = [0.0, 1.0, 0.0, 0.8, -0.866];
+    /// let text = "data x, y
+    ///             sum(i in 1..rows, (x[i]^2/a^2 + y[i]^2/b^2 - 1)^2)";
+    /// let model = Model::new(text, &["x", "y"])?;
+    /// let fit = model.fit(&[("x", &x[..]), ("y", &y[..])], &Options::default())?;
+    /// assert!((fit.x[0].abs() - 2.0).abs() < 1e-2 && (fit.x[1].abs() - 1.0).abs() < 1e-2);
+    /// # Ok::<(), slope::Error>(())
+    /// ```
     pub fn new<S: AsRef<str>>(text: &str, columns: &[S]) -> Result<Model> {
         Model::with_limits(text, columns, &Limits::default())
     }
@@ -238,13 +293,13 @@ impl Model {
     /// [`Model::new`] within size limits.
     pub fn with_limits<S: AsRef<str>>(text: &str, columns: &[S], limits: &Limits) -> Result<Model> {
         let columns: Vec<&str> = columns.iter().map(AsRef::as_ref).collect();
-        let Some(tilde) = text.find('~') else {
-            return Err(Error::new(
-                ErrorKind::Syntax,
-                "a model is written 'y ~ MODEL': no '~' in the text",
-            )
-            .with_hint("name the response column on the left, e.g. y ~ a*exp(-b*t)"));
-        };
+        match tilde(text) {
+            Some(tilde) => Model::response_form(text, tilde, &columns, limits),
+            None => Model::squares_form(text, &columns, limits),
+        }
+    }
+
+    fn response_form(text: &str, tilde: usize, columns: &[&str], limits: &Limits) -> Result<Model> {
         let lhs = &text[..tilde];
         let response = lhs.trim();
         let lhs_span = Span::new(
@@ -265,7 +320,7 @@ impl Model {
                 format!("the data have no column '{response}'"),
             )
             .with_span(lhs_span)
-            .with_hint(format!("its columns are {}", quoted_list(&columns))));
+            .with_hint(format!("its columns are {}", quoted_list(columns))));
         }
         let offset = tilde + 1;
         let body = &text[offset..];
@@ -293,7 +348,7 @@ impl Model {
                 ErrorKind::Usage,
                 "the model has no parameter to fit: every name in it is a column",
             )
-            .with_hint(format!("the data's columns are {}", quoted_list(&columns))));
+            .with_hint(format!("the data's columns are {}", quoted_list(columns))));
         }
         let order: Vec<String> = params.iter().chain(&predictors).cloned().collect();
         let options = FormulaOptions {
@@ -306,17 +361,91 @@ impl Model {
         outputs.extend_from_slice(&formula.gradient()[..params.len()]);
         let code = RowCode::compile(formula.graph(), &outputs, params.len(), predictors.len())?;
         Ok(Model {
-            response: response.to_string(),
+            form: Form::Response(response.to_string()),
             params,
             predictors,
             formula,
+            outputs,
             code: Arc::new(code),
         })
     }
 
-    /// The response column (the left side of `~`).
+    fn squares_form(text: &str, columns: &[&str], limits: &Limits) -> Result<Model> {
+        let options = FormulaOptions {
+            limits: *limits,
+            ..FormulaOptions::default()
+        };
+        let lowered = Formula::lower(text, &options)?;
+        let squares = squares::recognise(&lowered, text, columns)?;
+        let Squares {
+            mut graph,
+            params,
+            predictors,
+            families,
+        } = squares;
+        let (p, c) = (params.len(), predictors.len());
+        let var_nodes: Vec<NodeId> = (0..(p + c) as u32).map(|v| graph.var(v)).collect();
+        let mut partials = Vec::with_capacity(families.len() * p);
+        for f in &families {
+            let g = crate::diff::gradient_within(
+                &mut graph,
+                f.value,
+                &var_nodes[..p],
+                limits.max_nodes,
+            )?;
+            partials.extend(g);
+        }
+        let mut outputs: Vec<NodeId> = families.iter().map(|f| f.value).collect();
+        outputs.extend(families.iter().map(|f| f.magnitude));
+        let one = graph.constant(1.0);
+        outputs.extend(families.iter().map(|f| f.response.map_or(one, |r| r.1)));
+        outputs.extend(partials);
+        // The formula of one row: Σ (scale·rₖ)², over the parameters and
+        // then the columns.
+        let squared: Vec<NodeId> = families
+            .iter()
+            .map(|f| {
+                let r = graph.scale(f.scale, f.value);
+                graph.powc(r, 2.0)
+            })
+            .collect();
+        let value = graph.sum(&squared);
+        let lowered = Lowered {
+            graph,
+            vars: params.iter().chain(&predictors).cloned().collect(),
+            var_nodes,
+            value,
+            indexed: Default::default(),
+            constraints: Vec::new(),
+        };
+        let formula = Formula::derive(text, lowered, limits)?;
+        let code = RowCode::compile(formula.graph(), &outputs, p, c)?;
+        Ok(Model {
+            form: Form::Squares(families),
+            params,
+            predictors,
+            formula,
+            outputs,
+            code: Arc::new(code),
+        })
+    }
+
+    /// The residual families of a model written as a sum of squares (1 for
+    /// `y ~ MODEL`): each row gives this many residuals.
+    pub fn residuals_per_row(&self) -> usize {
+        match &self.form {
+            Form::Response(_) => 1,
+            Form::Squares(families) => families.len(),
+        }
+    }
+
+    /// The response column: the left side of `~`, or `""` for a model
+    /// written as a sum of squares (whose residuals need not have one).
     pub fn response(&self) -> &str {
-        &self.response
+        match &self.form {
+            Form::Response(y) => y,
+            Form::Squares(_) => "",
+        }
     }
 
     /// The parameters to fit, in order of appearance.
@@ -329,13 +458,24 @@ impl Model {
         &self.predictors
     }
 
-    /// The model's formula, over the parameters and then the predictors.
+    /// The model's formula, over the parameters and then the predictors:
+    /// for `y ~ MODEL` the model, for a sum of squares one row's sum
+    /// Σₖ rₖ², with each data column read as a variable.
     pub fn formula(&self) -> &Formula {
         &self.formula
     }
 
-    /// The model's value for each row of `data`, at `params`.
+    /// The model's value for each row of `data`, at `params` (a model
+    /// written as a sum of squares has none: an error).
     pub fn predict(&self, params: &[f64], data: &[(&str, &[f64])]) -> Result<Vec<f64>> {
+        if let Form::Squares(_) = self.form {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                "a model written as a sum of squares has no predicted values: its residuals \
+                 need not be y - m",
+            )
+            .with_hint("write it as y ~ MODEL to predict the response"));
+        }
         crate::objective::check_len("the parameters", params.len(), self.params.len())?;
         let (columns, rows) = self.columns(data, &self.predictors)?;
         let mut eval = RowEval::new(self, &columns, rows);
@@ -348,11 +488,46 @@ impl Model {
         Ok(values)
     }
 
+    /// The columns a pass reads: the response of `y ~ MODEL` (first), the
+    /// predictors, and the σ column if there is one.
+    fn column_names(&self, sigma: &Sigma) -> Vec<String> {
+        let mut names: Vec<String> = match &self.form {
+            Form::Response(y) => vec![y.clone()],
+            Form::Squares(_) => Vec::new(),
+        };
+        names.extend(self.predictors.iter().cloned());
+        if let Sigma::Column(c) = sigma {
+            names.push(c.clone());
+        }
+        names
+    }
+
+    /// The residuals of the model on `columns` (as [`Model::column_names`]
+    /// lists them), weighted by `w`.
+    fn rows<'d>(&'d self, columns: &[&'d [f64]], rows: usize, w: Option<&'d [f64]>) -> Rows<'d> {
+        let (y, predictors) = match &self.form {
+            Form::Response(_) => (Some(columns[0]), &columns[1..=self.predictors.len()]),
+            Form::Squares(_) => (None, &columns[..self.predictors.len()]),
+        };
+        let scales = match &self.form {
+            Form::Response(_) => vec![1.0],
+            Form::Squares(families) => families.iter().map(|f| f.scale).collect(),
+        };
+        Rows {
+            eval: RowEval::new(self, predictors, rows),
+            y,
+            scales,
+            w,
+            rounding: 0.0,
+        }
+    }
+
     /// One pass over the rows, as each Levenberg–Marquardt iteration makes
-    /// it: the residuals `yᵢ − m(rowᵢ)` into `residuals` and the Jacobian
-    /// ∂rᵢ/∂pⱼ into `jacobian`, column-major (entry (i, j) at
-    /// `jacobian[i + j*rows]`), at `params`. Returns whether every value is
-    /// finite.
+    /// it: the residuals (`yᵢ − m(rowᵢ)`, or each family's in turn for a sum
+    /// of squares, all of the first family's rows first) into `residuals`
+    /// and the Jacobian ∂rᵢ/∂pⱼ into `jacobian`, column-major (entry (i, j)
+    /// at `jacobian[i + j*m]` for m residuals), at `params`. Returns whether
+    /// every value is finite.
     pub fn residuals_and_jacobian(
         &self,
         params: &[f64],
@@ -362,57 +537,69 @@ impl Model {
     ) -> Result<bool> {
         let p = self.params.len();
         crate::objective::check_len("the parameters", params.len(), p)?;
-        let mut names: Vec<String> = vec![self.response.clone()];
-        names.extend(self.predictors.iter().cloned());
-        let (columns, rows) = self.columns(data, &names)?;
-        if residuals.len() != rows || jacobian.len() != rows * p {
+        let (columns, rows) = self.columns(data, &self.column_names(&Sigma::None))?;
+        let m = rows * self.residuals_per_row();
+        if residuals.len() != m || jacobian.len() != m * p {
             return Err(Error::new(
                 ErrorKind::Shape,
                 format!(
-                    "{rows} rows and {p} parameters need {rows} residuals and {} Jacobian \
+                    "{m} residuals and {p} parameters need {m} residuals and {} Jacobian \
                      entries, not {} and {}",
-                    rows * p,
+                    m * p,
                     residuals.len(),
                     jacobian.len()
                 ),
             ));
         }
-        let mut problem = Rows {
-            eval: RowEval::new(self, &columns[1..], rows),
-            y: columns[0],
-            w: None,
-            rounding: 0.0,
-        };
+        let mut problem = self.rows(&columns, rows, None);
+        if self.residuals_per_row() == 1 {
+            let mut store = Store {
+                f: residuals,
+                jac: jacobian,
+                i: 0,
+            };
+            return Ok(problem.eval(params, &mut store));
+        }
+        // Fed block by block; stored family by family.
+        let (mut f, mut jac) = (vec![0.0; m], vec![0.0; m * p]);
         let mut store = Store {
-            f: residuals,
-            jac: jacobian,
+            f: &mut f,
+            jac: &mut jac,
             i: 0,
         };
-        Ok(problem.eval(params, &mut store))
+        let finite = problem.eval(params, &mut store);
+        let order = fed_order(rows, self.residuals_per_row());
+        for (i, &at) in order.iter().enumerate() {
+            residuals[i] = f[at];
+            for j in 0..p {
+                jacobian[i + j * m] = jac[at + j * m];
+            }
+        }
+        Ok(finite)
     }
 
     /// Fits the model to `data` (columns by name; extra columns are
-    /// ignored). Errors: a column missing or of another length, fewer rows
-    /// than parameters, a bad option, a start where the model is not
-    /// finite. A run that does not converge is not an error: see
+    /// ignored). Errors: a column missing or of another length, fewer
+    /// residuals than parameters, a bad option, a start where the model is
+    /// not finite. A run that does not converge is not an error: see
     /// [`Fit::reason`].
     pub fn fit(&self, data: &[(&str, &[f64])], options: &Options) -> Result<Fit> {
         let p = self.params.len();
-        let mut names: Vec<String> = vec![self.response.clone()];
-        names.extend(self.predictors.iter().cloned());
-        if let Sigma::Column(c) = &options.sigma {
-            names.push(c.clone());
+        let per_row = self.residuals_per_row();
+        let (columns, rows) = self.columns(data, &self.column_names(&options.sigma))?;
+        let m = rows * per_row;
+        if m < p {
+            let what = match per_row {
+                1 => format!("{rows} rows cannot determine {p} parameters"),
+                k => format!("{rows} rows of {k} residuals cannot determine {p} parameters"),
+            };
+            return Err(Error::new(ErrorKind::Usage, what));
         }
-        let (columns, rows) = self.columns(data, &names)?;
-        let y = columns[0];
-        let predictors = &columns[1..=self.predictors.len()];
-        if rows < p {
-            return Err(Error::new(
-                ErrorKind::Usage,
-                format!("{rows} rows cannot determine {p} parameters"),
-            ));
-        }
-        let weights = weights(&options.sigma, columns.last().copied(), rows)?;
+        let sigma_column = match options.sigma {
+            Sigma::Column(_) => columns.last().copied(),
+            _ => None,
+        };
+        let weights = weights(&options.sigma, sigma_column, rows)?;
         let bounds = match &options.bounds {
             Some(b) => {
                 crate::objective::check_len("the bounds", b.len(), p)?;
@@ -449,23 +636,18 @@ impl Model {
             loss: options.loss,
             f_scale: options.f_scale,
         };
-        let mut problem = Rows {
-            eval: RowEval::new(self, predictors, rows),
-            y,
-            w: Some(&weights),
-            rounding: 0.0,
-        };
+        let mut problem = self.rows(&columns, rows, Some(&weights));
         let stop = match levenberg_marquardt(&mut problem, &start, &bounds, &control) {
             Ok(stop) => stop,
-            Err(_) => return Err(self.not_finite_at(&start, predictors, y, rows)),
+            Err(_) => return Err(self.not_finite_at(&start, &problem)),
         };
         // The statistics, from the last pass at the solution.
         let x = stop.x;
-        let f = stop.f;
+        let f = &stop.at.kept;
         let rss: f64 = f.iter().map(|r| r * r).sum();
-        let objective = stop.cost2;
-        let (unscaled, rank) = stats::unscaled_covariance(&stop.r, rows, p);
-        let dof = rows - p;
+        let objective = stop.at.cost2;
+        let (unscaled, rank) = stats::unscaled_covariance(&stop.at.r(), m, p);
+        let dof = m - p;
         let s2 = match options.absolute_sigma {
             true => 1.0,
             false => objective / dof as f64,
@@ -473,11 +655,21 @@ impl Model {
         // Column-major and symmetric: the same row-major.
         let covariance: Vec<f64> = unscaled.iter().map(|c| c * s2).collect();
         let table = stats::table(&x, &covariance, dof);
-        // rᵢ = (yᵢ − mᵢ)/σᵢ: no pass needed for mᵢ.
-        let residuals: Vec<f64> = f.iter().zip(&weights).map(|(r, w)| r / w).collect();
-        let fitted: Vec<f64> = y.iter().zip(&residuals).map(|(a, b)| a - b).collect();
-        let r2 = stats::r_squared(y, &weights, rss);
-        let adjusted_r2 = 1.0 - (1.0 - r2) * (rows as f64 - 1.0) / dof as f64;
+        // rᵢ/σᵢ was fed: the residuals without σ, family by family.
+        let residuals: Vec<f64> = fed_order(rows, per_row)
+            .iter()
+            .enumerate()
+            .map(|(i, &at)| f[at] / weights[i % rows])
+            .collect();
+        let (fitted, tss) = match problem.y {
+            Some(y) => (
+                y.iter().zip(&residuals).map(|(a, b)| a - b).collect(),
+                stats::total_sum_of_squares(y, &weights),
+            ),
+            None => (Vec::new(), self.total_sum_of_squares(&x, &mut problem)),
+        };
+        let r2 = 1.0 - rss / tss;
+        let adjusted_r2 = 1.0 - (1.0 - r2) * (m as f64 - 1.0) / dof as f64;
         let at_bound = x
             .iter()
             .zip(&bounds)
@@ -495,6 +687,7 @@ impl Model {
             rss,
             dof,
             rows,
+            residuals_per_row: per_row,
             residual_std_error: (rss / dof as f64).sqrt(),
             r2,
             adjusted_r2,
@@ -508,32 +701,86 @@ impl Model {
         })
     }
 
-    /// Why the model (or its gradient) is not finite at `start`: the first
-    /// row where it is not, and the operation that went wrong there.
-    fn not_finite_at(&self, start: &[f64], predictors: &[&[f64]], y: &[f64], rows: usize) -> Error {
-        let mut outputs = vec![self.formula.value()];
-        outputs.extend_from_slice(&self.formula.gradient()[..self.params.len()]);
+    /// The total sum of squares of a sum-of-squares model whose every
+    /// family is `w·(y − m)`: each response's about its own weighted mean,
+    /// added. NaN if a family has no response.
+    fn total_sum_of_squares(&self, x: &[f64], problem: &mut Rows) -> f64 {
+        let Form::Squares(families) = &self.form else {
+            return f64::NAN;
+        };
+        let Some(responses) = families
+            .iter()
+            .map(|f| f.response)
+            .collect::<Option<Vec<_>>>()
+        else {
+            return f64::NAN;
+        };
+        let (k, rows) = (families.len(), problem.eval.rows);
+        let mut weights = vec![Vec::with_capacity(rows); k];
+        for lo in (0..rows).step_by(BLOCK) {
+            let hi = (lo + BLOCK).min(rows);
+            problem.eval.block(x, lo..hi);
+            for (f, w) in weights.iter_mut().enumerate() {
+                let column = &problem.eval.block[(2 * k + f) * BLOCK..][..hi - lo];
+                let sigma = problem.w.map_or(&[][..], |w| &w[lo..hi]);
+                w.extend(
+                    column.iter().enumerate().map(|(i, wi)| {
+                        families[f].scale * wi * sigma.get(i).copied().unwrap_or(1.0)
+                    }),
+                );
+            }
+        }
+        responses
+            .iter()
+            .zip(&weights)
+            .map(|(&(y, _), w)| stats::total_sum_of_squares(problem.eval.predictors[y], w))
+            .sum()
+    }
+
+    /// Why the residuals (or their gradients) are not finite at `start`:
+    /// the first row where they are not, and the operation that went
+    /// wrong there.
+    fn not_finite_at(&self, start: &[f64], problem: &Rows) -> Error {
+        let predictors = &problem.eval.predictors;
         let mut point = start.to_vec();
         point.extend(std::iter::repeat_n(0.0, predictors.len()));
-        for i in 0..rows {
-            for (k, c) in predictors.iter().enumerate() {
-                point[start.len() + k] = c[i];
+        let k = problem.scales.len();
+        for i in 0..problem.eval.rows {
+            for (c, column) in predictors.iter().enumerate() {
+                point[start.len() + c] = column[i];
             }
-            let values = self.formula.eval_nodes(&outputs, &point);
-            if values.iter().all(|v| v.is_finite()) && y[i].is_finite() {
+            let values = self.formula.eval_nodes(&self.outputs, &point);
+            let y = problem.y.map_or(0.0, |y| y[i]);
+            if values.iter().all(|v| v.is_finite()) && y.is_finite() {
                 continue;
             }
-            let what = match (values[0].is_finite(), y[i].is_finite()) {
-                (_, false) => format!("the response is {} in row {}", y[i], i + 1),
-                (false, _) => format!("the model is {} at the start in row {}", values[0], i + 1),
-                (true, _) => format!(
-                    "the model's derivative is not finite at the start in row {}",
-                    i + 1
+            let row = i + 1;
+            let bad_value = values[..k].iter().position(|v| !v.is_finite());
+            let what = match (&self.form, bad_value) {
+                (Form::Response(_), _) if !y.is_finite() => {
+                    format!("the response is {y} in row {row}")
+                }
+                (Form::Response(_), Some(_)) => {
+                    format!("the model is {} at the start in row {row}", values[0])
+                }
+                (Form::Response(_), None) => {
+                    format!("the model's derivative is not finite at the start in row {row}")
+                }
+                (Form::Squares(_), Some(f)) if k == 1 => {
+                    format!("the residual is {} at the start in row {row}", values[f])
+                }
+                (Form::Squares(_), Some(f)) => format!(
+                    "residual {} of {k} is {} at the start in row {row}",
+                    f + 1,
+                    values[f]
                 ),
+                (Form::Squares(_), None) => {
+                    format!("a residual's derivative is not finite at the start in row {row}")
+                }
             };
             let cause = self
                 .formula
-                .diagnose(&outputs, &point)
+                .diagnose(&self.outputs, &point)
                 .map(|e| format!(": {}", e.message))
                 .unwrap_or_default();
             return Error::new(ErrorKind::NotFinite, format!("{what}{cause}"))
@@ -638,12 +885,41 @@ fn shift_span(mut e: Error, offset: usize) -> Error {
 /// while its rows are handed on.
 const BLOCK: usize = 64;
 
-/// The model's values and partials a block of rows at a time, through the
-/// compiled loop over the rows.
+/// Where each residual of a pass lies in the order the pass feeds them,
+/// listed family by family (all rows of the first family first): a pass
+/// feeds a block of rows of every family in turn, then the next block.
+fn fed_order(rows: usize, families: usize) -> Vec<usize> {
+    let mut order = Vec::with_capacity(rows * families);
+    for f in 0..families {
+        for i in 0..rows {
+            let lo = i / BLOCK * BLOCK;
+            let n = (lo + BLOCK).min(rows) - lo;
+            order.push(lo * families + f * n + (i - lo));
+        }
+    }
+    order
+}
+
+/// Where the model's `~` is, if it is written `y ~ MODEL`: outside a
+/// comment (`#` to the end of the line).
+fn tilde(text: &str) -> Option<usize> {
+    let mut start = 0;
+    for line in text.split_inclusive('\n') {
+        let code = line.split('#').next().unwrap_or("");
+        if let Some(at) = code.find('~') {
+            return Some(start + at);
+        }
+        start += line.len();
+    }
+    None
+}
+
+/// The model's outputs a block of rows at a time, through the compiled
+/// loop over the rows.
 struct RowEval<'a> {
     code: &'a RowCode,
     predictors: Vec<&'a [f64]>,
-    /// Column-major, `BLOCK` rows: the values, then ∂m/∂pⱼ for each j.
+    /// Column-major, `BLOCK` rows per output (see [`Form`]).
     block: Vec<f64>,
     n_params: usize,
     rows: usize,
@@ -651,44 +927,41 @@ struct RowEval<'a> {
 
 impl<'a> RowEval<'a> {
     fn new(model: &'a Model, predictors: &[&'a [f64]], rows: usize) -> RowEval<'a> {
-        let n_params = model.params.len();
         RowEval {
             code: &model.code,
             predictors: predictors.to_vec(),
-            block: vec![0.0; (n_params + 1) * BLOCK],
-            n_params,
+            block: vec![0.0; model.outputs.len() * BLOCK],
+            n_params: model.params.len(),
             rows,
         }
     }
 
-    /// The model and its partials at `params` for the rows `rows` (at most
-    /// `BLOCK`), into `self.block`.
+    /// The outputs at `params` for the rows `rows` (at most `BLOCK`), into
+    /// `self.block`.
     fn block(&mut self, params: &[f64], rows: std::ops::Range<usize>) {
         self.code
             .call(params, &self.predictors, rows, &mut self.block, BLOCK);
     }
 }
 
-/// The residuals `(yᵢ − m(rowᵢ))/σᵢ` of a model on data.
+/// The weighted residuals of a model on data: `(yᵢ − m(rowᵢ))/σᵢ` for
+/// `y ~ MODEL`, `√cₖ·rₖ(rowᵢ)/σᵢ` for each family k of a sum of squares.
 struct Rows<'a> {
     eval: RowEval<'a>,
-    y: &'a [f64],
+    /// The response of `y ~ MODEL`; `None` for a sum of squares.
+    y: Option<&'a [f64]>,
+    /// √cₖ for each family (one 1 for `y ~ MODEL`).
+    scales: Vec<f64>,
     /// 1/σᵢ, or `None` for 1 in every row.
     w: Option<&'a [f64]>,
     /// [`Residuals::rounding`] of the last pass.
     rounding: f64,
 }
 
-impl Residuals for Rows<'_> {
-    fn rows(&self) -> usize {
-        self.eval.rows
-    }
-
-    fn params(&self) -> usize {
-        self.eval.n_params
-    }
-
-    fn eval(&mut self, x: &[f64], sink: &mut dyn RowSink) -> bool {
+impl Rows<'_> {
+    /// A pass of `y ~ MODEL`: the block turned into residuals and their
+    /// gradients in place, column by column.
+    fn response(&mut self, y: &[f64], x: &[f64], sink: &mut dyn RowSink) -> bool {
         let (p, m) = (self.eval.n_params, self.eval.rows);
         let mut finite = true;
         let mut rounding = 0.0;
@@ -697,10 +970,8 @@ impl Residuals for Rows<'_> {
         for lo in (0..m).step_by(BLOCK) {
             let hi = (lo + BLOCK).min(m);
             self.eval.block(x, lo..hi);
-            let y = &self.y[lo..hi];
+            let y = &y[lo..hi];
             let w = self.w.map_or(&ones[..hi - lo], |w| &w[lo..hi]);
-            // The block turned into residuals and their gradients in place,
-            // column by column.
             let (values, partials) = self.eval.block.split_at_mut(BLOCK);
             for (((ri, &model), &yi), &wi) in r.iter_mut().zip(&*values).zip(y).zip(w) {
                 *ri = (yi - model) * wi;
@@ -717,6 +988,60 @@ impl Residuals for Rows<'_> {
         }
         self.rounding = 2.0 * f64::EPSILON * rounding;
         finite
+    }
+
+    /// A pass of a sum of squares: each block's rows of every family in
+    /// turn, each scaled by its √c and σ.
+    fn families(&mut self, x: &[f64], sink: &mut dyn RowSink) -> bool {
+        let (p, m, k) = (self.eval.n_params, self.eval.rows, self.scales.len());
+        let mut finite = true;
+        let mut rounding = 0.0;
+        let mut r = [0.0; BLOCK];
+        let mut w = [1.0; BLOCK];
+        for lo in (0..m).step_by(BLOCK) {
+            let n = (lo + BLOCK).min(m) - lo;
+            self.eval.block(x, lo..lo + n);
+            let (head, partials) = self.eval.block.split_at_mut(3 * k * BLOCK);
+            for (f, &scale) in self.scales.iter().enumerate() {
+                for (i, wi) in w[..n].iter_mut().enumerate() {
+                    *wi = scale * self.w.map_or(1.0, |w| w[lo + i]);
+                }
+                let values = &head[f * BLOCK..][..n];
+                let magnitudes = &head[(k + f) * BLOCK..][..n];
+                for (((ri, &v), &wi), &size) in r.iter_mut().zip(values).zip(&w).zip(magnitudes) {
+                    *ri = v * wi;
+                    rounding += (*ri * wi * size).abs();
+                    finite &= ri.is_finite();
+                }
+                let jac = &mut partials[f * p * BLOCK..(f + 1) * p * BLOCK];
+                for column in jac.chunks_exact_mut(BLOCK) {
+                    for (g, &wi) in column.iter_mut().zip(&w[..n]) {
+                        *g *= wi;
+                        finite &= g.is_finite();
+                    }
+                }
+                sink.rows(&r[..n], jac, BLOCK);
+            }
+        }
+        self.rounding = 2.0 * f64::EPSILON * rounding;
+        finite
+    }
+}
+
+impl Residuals for Rows<'_> {
+    fn rows(&self) -> usize {
+        self.eval.rows * self.scales.len()
+    }
+
+    fn params(&self) -> usize {
+        self.eval.n_params
+    }
+
+    fn eval(&mut self, x: &[f64], sink: &mut dyn RowSink) -> bool {
+        match self.y {
+            Some(y) => self.response(y, x, sink),
+            None => self.families(x, sink),
+        }
     }
 
     fn rounding(&self) -> f64 {

@@ -315,6 +315,22 @@ fn bounds_hold_and_a_parameter_on_one_is_named() {
         "{}",
         r.stderr
     );
+    // From a start on the bound (c = 0 is clamped to 0.6), whose first
+    // steps are clipped by the other bound: the same point. The clipped
+    // steps climbed, and the trust region grew on them, cycling until the
+    // passes ran out.
+    let from = |start: &str| {
+        let args = [
+            MODEL, "--data", DECAY, "--start", start, "--bounds", "c=0.6:1",
+        ];
+        let (j, r) = command_json("fit", &args);
+        assert_eq!(r.status, 0, "{start}: {}", r.stderr);
+        numbers(&j["x"])
+    };
+    let (inside, on) = (from("a=1,b=0.1,c=0.8"), from("a=1,b=0.1,c=0"));
+    for (u, v) in inside.iter().zip(&on) {
+        assert!((u - v).abs() <= 1e-10 * v.abs(), "{inside:?} vs {on:?}");
+    }
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod elements;
 mod expanded;
 mod families;
 mod fit;
+mod fit_squares;
 mod indexed;
 mod indexed_commands;
 mod indexed_props;

@@ -121,12 +121,17 @@ fn num(v: f64) -> String {
 }
 
 fn table(out: &mut dyn Write, context: &Context, fit: &Fit) -> Result<(), Failure> {
-    let body = context
-        .source
-        .text
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let squares = context.model.response().is_empty();
+    let body = match (squares, context.source.origin.as_str()) {
+        // A file's text is its name's to show.
+        (true, "<arg>" | "<stdin>") | (false, _) => context
+            .source
+            .text
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
+        (true, file) => format!("{file} (a sum of squares)"),
+    };
     writeln!(out, "{:<19} {body}", "model")?;
     writeln!(
         out,
@@ -135,6 +140,15 @@ fn table(out: &mut dyn Write, context: &Context, fit: &Fit) -> Result<(), Failur
         context.data.origin(),
         fit.rows
     )?;
+    if squares {
+        let k = fit.residuals_per_row;
+        writeln!(
+            out,
+            "{:<19} {k} per row, {} in all",
+            "residuals",
+            k * fit.rows
+        )?;
+    }
     let loss = context.args.loss.loss();
     if loss != slope::fit::Loss::Linear {
         writeln!(
@@ -217,13 +231,20 @@ fn table(out: &mut dyn Write, context: &Context, fit: &Fit) -> Result<(), Failur
         num(fit.residual_std_error),
         fit.dof
     )?;
-    writeln!(
-        out,
-        "{:<19} {}  (adjusted {})",
-        "R²",
-        num(fit.r2),
-        num(fit.adjusted_r2)
-    )?;
+    match fit.r2.is_nan() && squares {
+        true => writeln!(
+            out,
+            "{:<19} none: a residual that is not w*(y[i] - model) has no response column",
+            "R²"
+        )?,
+        false => writeln!(
+            out,
+            "{:<19} {}  (adjusted {})",
+            "R²",
+            num(fit.r2),
+            num(fit.adjusted_r2)
+        )?,
+    }
     if context.args.corr {
         writeln!(out)?;
         writeln!(out, "correlation")?;
@@ -315,6 +336,7 @@ fn to_json(context: &Context, fit: &Fit, warnings: &[String]) -> Map<String, Val
     obj.insert("rss".into(), json_number(fit.rss));
     obj.insert("dof".into(), json!(fit.dof));
     obj.insert("rows".into(), json!(fit.rows));
+    obj.insert("residuals_per_row".into(), json!(fit.residuals_per_row));
     obj.insert(
         "residual_std_error".into(),
         json_number(fit.residual_std_error),
