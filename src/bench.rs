@@ -17,6 +17,16 @@ const BATCHES: usize = 7;
 /// The shortest batch: long enough for the clock's resolution.
 const MIN_BATCH: Duration = Duration::from_millis(3);
 
+/// The most variables whose every partial is differenced. A difference
+/// gradient costs `n + 1` (or `2n`) values, each of cost `n` for a formula
+/// over arrays, so at `n = 10⁶` one would take hours: past this, the
+/// partials of [`FD_SAMPLE`] variables spread evenly (the first and the
+/// last among them) are differenced, their time scaled to `n` by the
+/// number of values, and their errors reported.
+pub const FD_ALL_VARS: usize = 1_000;
+/// How many variables are differenced past [`FD_ALL_VARS`].
+pub const FD_SAMPLE: usize = 100;
+
 /// Compile times in milliseconds.
 #[derive(Clone, Debug)]
 pub struct CompileMs {
@@ -39,9 +49,11 @@ pub struct NsPerCall {
     pub value_grad: f64,
     /// Value and gradient by the interpreter.
     pub interp_value_grad: f64,
-    /// The gradient by forward differences of the compiled value.
+    /// The gradient by forward differences of the compiled value (past
+    /// [`FD_ALL_VARS`] variables, scaled from [`Report::fd_vars`] of them).
     pub fd_forward: f64,
-    /// The gradient by central differences of the compiled value.
+    /// The gradient by central differences of the compiled value (scaled
+    /// alike).
     pub fd_central: f64,
 }
 
@@ -59,8 +71,11 @@ pub struct Report {
     /// Value+gradient cost over value cost (the cheap-gradient ratio).
     pub grad_over_value: f64,
     /// Largest error of a finite-difference gradient component against the
-    /// exact gradient: `[forward, central]`.
+    /// exact gradient: `[forward, central]`, over the partials differenced.
     pub fd_max_abs_error: [f64; 2],
+    /// The variables whose partials were differenced: all of them up to
+    /// [`FD_ALL_VARS`], [`FD_SAMPLE`] past that.
+    pub fd_vars: usize,
 }
 
 /// Benchmarks `text` at `point` ([`default_point`] if `None`). `progress`
@@ -109,7 +124,8 @@ pub fn run(
     let interpreter = f.interpreter();
     let mut out = vec![0.0; n + 1];
     let mut xs = x.clone();
-    let mut estimate = vec![0.0; n];
+    let sample = differenced(n);
+    let mut estimate = vec![0.0; sample.len()];
 
     progress("compiled value");
     let t_value = ns_per_call(|| {
@@ -132,19 +148,33 @@ pub fn run(
         code.write_value(x, &mut v);
         v[0]
     };
-    let mut fd_time = |scheme: Scheme, estimate: &mut [f64]| {
-        ns_per_call(|| {
-            let fx = value_at(&xs);
-            fd::gradient(&mut value_at, &mut xs, fx, scheme, estimate);
-            black_box(&estimate);
-        })
+    // The time of the sample's differences, scaled to every variable by
+    // the values computed (one more for the forward scheme's f(x)).
+    let values = |scheme: Scheme, vars: usize| {
+        scheme.evaluations(vars) + usize::from(scheme == Scheme::Forward)
     };
+    let mut fd_time = |scheme: Scheme, estimate: &mut [f64]| {
+        let sampled = ns_per_call(|| {
+            let fx = value_at(&xs);
+            fd::partials(
+                &mut value_at,
+                &mut xs,
+                fx,
+                scheme,
+                sample.iter().copied(),
+                estimate,
+            );
+            black_box(&estimate);
+        });
+        sampled / values(scheme, sample.len()) as f64 * values(scheme, n) as f64
+    };
+    let exact_sampled: Vec<f64> = sample.iter().map(|&i| exact[1 + i]).collect();
     progress("forward differences");
     let t_forward = fd_time(Scheme::Forward, &mut estimate);
-    let forward_error = max_abs_error(&estimate, &exact[1..]);
+    let forward_error = max_abs_error(&estimate, &exact_sampled);
     progress("central differences");
     let t_central = fd_time(Scheme::Central, &mut estimate);
-    let central_error = max_abs_error(&estimate, &exact[1..]);
+    let central_error = max_abs_error(&estimate, &exact_sampled);
 
     Ok(Report {
         vars: f.vars().to_vec(),
@@ -159,7 +189,20 @@ pub fn run(
         },
         grad_over_value: t_value_grad / t_value,
         fd_max_abs_error: [forward_error, central_error],
+        fd_vars: sample.len(),
     })
+}
+
+/// The variables whose partials are differenced: all up to
+/// [`FD_ALL_VARS`], else [`FD_SAMPLE`] spread evenly from the first to the
+/// last.
+fn differenced(n: usize) -> Vec<usize> {
+    if n <= FD_ALL_VARS {
+        return (0..n).collect();
+    }
+    (0..FD_SAMPLE)
+        .map(|k| k * (n - 1) / (FD_SAMPLE - 1))
+        .collect()
 }
 
 /// The default benchmark point: every variable between 0.4 and 0.6, no two

@@ -97,7 +97,21 @@ pub fn gradient(
     scheme: Scheme,
     out: &mut [f64],
 ) {
-    for i in 0..x.len() {
+    let n = x.len();
+    partials(f, x, fx, scheme, 0..n, out);
+}
+
+/// Estimates the partials of `f` at `x` with respect to the variables
+/// `indices`, the k-th into `out[k]`, as [`gradient`] does for all of them.
+pub fn partials(
+    f: &mut dyn FnMut(&[f64]) -> f64,
+    x: &mut [f64],
+    fx: f64,
+    scheme: Scheme,
+    indices: impl IntoIterator<Item = usize>,
+    out: &mut [f64],
+) {
+    for (k, i) in indices.into_iter().enumerate() {
         let xi = x[i];
         let mut at = |x: &mut [f64], offset: f64| {
             x[i] = xi + offset;
@@ -106,7 +120,7 @@ pub fn gradient(
             v
         };
         let h = scheme.step(xi);
-        out[i] = match scheme {
+        out[k] = match scheme {
             Scheme::Forward => (at(x, h) - fx) / h,
             Scheme::Backward => (fx - at(x, -h)) / h,
             Scheme::Central => (at(x, h) - at(x, -h)) / (2.0 * h),

@@ -151,3 +151,28 @@ fn bench_times_an_indexed_formula_at_a_thousand_variables() {
     let forward = v["fd_max_abs_error"]["forward"].as_f64().unwrap();
     assert!(central < 1e-4 && central < forward, "{central} {forward}");
 }
+
+/// Differencing every partial at n = 10⁵ would take 10⁵ values of cost
+/// 10⁵ each (minutes; hours at 10⁶): past 1,000 variables bench differences
+/// 100 of them, spread evenly, and scales their time to all.
+#[test]
+fn bench_differences_a_sample_of_partials_past_a_thousand_variables() {
+    let (v, r) = json(&["bench", ROSEN, "--set", "n=100000", "--json"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(v["vars"].as_array().unwrap().len(), 100_000);
+    assert_eq!(v["fd_vars"], 100);
+    let t = &v["ns_per_call"];
+    let value = t["value"].as_f64().unwrap();
+    // Scaled to 100,001 and 200,000 values of the compiled value.
+    for (key, values) in [("fd_forward", 100_001.0), ("fd_central", 200_000.0)] {
+        let ratio = t[key].as_f64().unwrap() / (values * value);
+        assert!(
+            (0.2..5.0).contains(&ratio),
+            "{key}: {ratio} of {values} values"
+        );
+    }
+    let central = v["fd_max_abs_error"]["central"].as_f64().unwrap();
+    assert!(central.is_finite() && central < 1e-3, "{central}");
+    let (all, _) = json(&["bench", ROSEN, "--set", "n=1000", "--json"]);
+    assert_eq!(all["fd_vars"], 1000);
+}
