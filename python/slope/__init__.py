@@ -22,7 +22,9 @@ array([1.5, 0.5])
 >>> popt, pcov = slope.curve_fit("a*exp(-b*x)", [0, 1, 2], [2.0, 1.0, 0.5], p0=[1, 1])
 
 A compiled function works with scipy as it is
-(``scipy.optimize.minimize(f.value_and_grad, x0, jac=True, hess=f.hess)``),
+(``scipy.optimize.minimize(f.value_and_grad, x0, jac=True, hess=f.hess)``,
+or ``hessp=f.hessp`` for Hessian-vector products; a formula with arrays of
+variables gives a sparse ``f.hess``),
 pickles (it is compiled again where it is unpickled), and so crosses
 process boundaries, to ``multiprocessing`` or Dask workers.
 """

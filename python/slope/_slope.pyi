@@ -67,8 +67,21 @@ class Function:
         """The gradient at ``x``, shape ``(n,)``."""
     def value_and_grad(self, x: ArrayLike) -> tuple[float, npt.NDArray[np.float64]]:
         """``(f(x), gradient)``, as ``scipy.optimize.minimize(..., jac=True)`` wants."""
-    def hess(self, x: ArrayLike) -> npt.NDArray[np.float64]:
-        """The dense Hessian at ``x``, shape ``(n, n)``; compiled on first use."""
+    def hess(self, x: ArrayLike, sparse: Optional[bool] = None) -> Any:
+        """The Hessian at ``x``, shape ``(n, n)``; compiled on first use.
+
+        A formula with arrays of variables gives by default a
+        ``scipy.sparse.csr_array`` (``csr_matrix`` on an older scipy) with
+        both triangles, from a few compiled Hessian-vector products; other
+        formulas a dense NumPy array. ``sparse=False`` forces the dense array
+        (``ValueError`` past the node limit on ``n*n``), ``sparse=True`` the
+        sparse one; sparse without scipy raises ``ImportError``. Works as
+        ``scipy.optimize.minimize(..., hess=f.hess)``."""
+    def hessp(self, x: ArrayLike, p: ArrayLike) -> npt.NDArray[np.float64]:
+        """The Hessian at ``x`` times ``p``, shape ``(n,)``, by compiled code of
+        the product (no ``n × n`` matrix), as
+        ``scipy.optimize.minimize(..., hessp=f.hessp)`` wants; ``ValueError``
+        unless ``x`` and ``p`` hold one value per variable."""
     def batch(self, X: ArrayLike) -> npt.NDArray[np.float64]:
         """f at each row of ``X`` (shape ``(m, n)``): shape ``(m,)``, on all
         cores with the GIL released."""

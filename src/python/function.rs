@@ -9,13 +9,14 @@
 //! it is unpickled.
 
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyImportError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use rayon::prelude::*;
 
 use super::{float_array, formula_error, read_point, shape_text, to_py};
-use crate::{CompiledFormula, Formula, Objective, Options};
+
+use crate::{CompiledFormula, ErrorKind, Formula, Objective, Options, SparseHessian};
 
 /// Rows of a batch one rayon task evaluates: large enough that the clone
 /// of the compiled code and the task's scheduling are a small part of it.
@@ -338,13 +339,93 @@ impl Function {
         Ok((v, PyArray1::from_slice(x.py(), &g)))
     }
 
-    /// The Hessian at ``x`` as a dense 2-D array, compiled on first use.
-    fn hess<'py>(&self, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    /// The Hessian at ``x``, compiled on first use.
+    ///
+    /// For a formula with arrays of variables it is by default a
+    /// ``scipy.sparse.csr_array`` (``csr_matrix`` on an older scipy)
+    /// holding the whole symmetric matrix, both triangles: its pattern is
+    /// read from the gradient's loops and its entries come from a few
+    /// compiled Hessian-vector products, so a banded Hessian costs a
+    /// handful of gradients whatever ``n`` and no ``n × n`` array is made.
+    /// Other formulas give a dense ``(n, n)`` array. ``sparse=False``
+    /// forces the dense array (refused with ``ValueError`` when its
+    /// ``n*n`` entries are over the formula's node limit), ``sparse=True``
+    /// the sparse one for any formula. Sparse needs scipy (``ImportError``
+    /// without it). Works as ``scipy.optimize.minimize(..., hess=f.hess)``.
+    ///
+    /// >>> f = slope.compile("param n = 3\nvar x[1..n]\nsum(i in 1..n-1, (x[i+1] - x[i])^2)")
+    /// >>> f.hess([0, 0, 0]).toarray()
+    /// array([[ 2., -2.,  0.],
+    ///        [-2.,  4., -2.],
+    ///        [ 0., -2.,  2.]])
+    #[pyo3(signature = (x, sparse=None))]
+    fn hess<'py>(
+        &self,
+        x: &Bound<'py, PyAny>,
+        sparse: Option<bool>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let py = x.py();
         let point = read_point(x)?;
         let n = point.len();
-        let h = self.compiled.hessian(&point).map_err(|e| to_py(&e))?;
-        PyArray1::from_vec(py, h).reshape([n, n])
+        if !sparse.unwrap_or_else(|| self.formula.has_arrays()) {
+            let h = self.compiled.hessian(&point).map_err(|e| {
+                let err = to_py(&e);
+                if e.kind == ErrorKind::Limit {
+                    PyValueError::new_err(format!(
+                        "{err}\nfrom Python: f.hess(x, sparse=True) or the products f.hessp(x, p)"
+                    ))
+                } else {
+                    err
+                }
+            })?;
+            return Ok(PyArray1::from_vec(py, h).reshape([n, n])?.into_any());
+        }
+        let csr = scipy_csr(py)?;
+        let compiled = &self.compiled;
+        let lower = py
+            .detach(|| compiled.sparse_hessian(&point))
+            .map_err(|e| to_py(&e))?;
+        let (data, indices, indptr) = both_triangles(&lower);
+        let arrays = (
+            PyArray1::from_vec(py, data),
+            PyArray1::from_vec(py, indices),
+            PyArray1::from_vec(py, indptr),
+        );
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("shape", (n, n))?;
+        csr.call((arrays,), Some(&kwargs))
+    }
+
+    /// The Hessian at ``x`` times ``p``, a 1-D array, as
+    /// ``scipy.optimize.minimize(..., hessp=f.hessp)`` wants: by native
+    /// code of the product itself, compiled on first use (loops for a
+    /// formula with arrays), costing a few gradients and making no
+    /// ``n × n`` matrix. ``x`` and ``p`` each hold one value per variable
+    /// (``ValueError`` otherwise).
+    ///
+    /// >>> f = slope.compile("param n = 3\nvar x[1..n]\nsum(i in 1..n, x[i]^3)")
+    /// >>> f.hessp([1, 2, 3], [1, 1, 1])
+    /// array([ 6., 12., 18.])
+    fn hessp<'py>(
+        &self,
+        x: &Bound<'py, PyAny>,
+        p: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let py = x.py();
+        let point = read_point(x)?;
+        let p = float_array(p, "p")?;
+        if p.ndim() != 1 {
+            return Err(PyValueError::new_err(format!(
+                "p must be a 1-D array with one value per variable, not one of shape {}",
+                shape_text(p.shape())
+            )));
+        }
+        let direction: Vec<f64> = p.readonly().as_array().iter().copied().collect();
+        let hv = self
+            .compiled
+            .hessian_times(&point, &direction)
+            .map_err(|e| to_py(&e))?;
+        Ok(PyArray1::from_vec(py, hv))
     }
 
     /// f at each row of ``X`` (shape ``(m, n)``) as a 1-D array of ``m``
@@ -414,6 +495,60 @@ impl Function {
             .into_pyobject(py)?;
         Ok((rebuild, args))
     }
+}
+
+/// `scipy.sparse.csr_array`, or `csr_matrix` on a scipy without it; an
+/// `ImportError` that says what to do without scipy.
+fn scipy_csr(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    let module = py.import("scipy.sparse").map_err(|e| {
+        PyImportError::new_err(format!(
+            "a sparse Hessian needs scipy ({e}): pip install scipy, \
+             or ask for the dense one with f.hess(x, sparse=False)"
+        ))
+    })?;
+    module
+        .getattr("csr_array")
+        .or_else(|_| module.getattr("csr_matrix"))
+}
+
+/// The whole symmetric matrix in compressed sparse rows, `(data, indices,
+/// indptr)`, from its lower triangle: row `i` holds its own entries
+/// (columns up to `i`, in order), then the mirror of each entry below the
+/// diagonal in column `i`, met in increasing rows, so every row's columns
+/// stay sorted, as scipy prefers.
+fn both_triangles(lower: &SparseHessian) -> (Vec<f64>, Vec<i64>, Vec<i64>) {
+    let n = lower.n();
+    let mut counts = vec![0usize; n];
+    for (i, j, _) in lower.entries() {
+        counts[i] += 1;
+        if j != i {
+            counts[j] += 1;
+        }
+    }
+    let mut indptr = Vec::with_capacity(n + 1);
+    indptr.push(0usize);
+    for c in &counts {
+        indptr.push(indptr.last().copied().unwrap_or(0) + c);
+    }
+    let nnz = indptr[n];
+    let mut data = vec![0.0; nnz];
+    let mut indices = vec![0i64; nnz];
+    let mut next: Vec<usize> = indptr[..n].to_vec();
+    let mut put = |row: usize, col: usize, v: f64| {
+        data[next[row]] = v;
+        indices[next[row]] = col as i64;
+        next[row] += 1;
+    };
+    for (i, j, v) in lower.entries() {
+        put(i, j, v);
+    }
+    for (i, j, v) in lower.entries() {
+        if j != i {
+            put(j, i, v);
+        }
+    }
+    let indptr = indptr.into_iter().map(|k| k as i64).collect();
+    (data, indices, indptr)
 }
 
 impl Function {
