@@ -38,16 +38,21 @@ def test_a_function_keeps_its_variable_order_when_constraints_are_added():
     np.testing.assert_allclose(res.x, [0.5, 1.5], atol=1e-6)
 
 
-def test_constraints_on_an_indexed_formula_are_refused_for_now():
-    # Constraints on arrays of variables are refused (their Jacobian would
-    # need scatters), and constrained problems of formulas with parameters,
-    # data or sums are not compiled yet.
+def test_constraints_on_indexed_formulas_move_the_minimum():
+    # min sum (x[i] - i)^2 with x[1] + x[2] + x[3] <= 3: x = (0, 1, 2),
+    # every partial -2, so lambda = 2.
     f = slope.compile("param n = 3\nvar x[1..n]\nsum(i in 1..n, (x[i] - i)^2)", params={"n": 3})
-    with pytest.raises(ValueError, match="arrays of variables are not supported yet"):
-        slope.minimize(f, np.zeros(3), constraints="x[1] + x[2] + x[3] <= 3")
+    res = slope.minimize(f, np.zeros(3), constraints="x[1] + x[2] + x[3] <= 3")
+    assert res.success and res.reason == "kkt"
+    np.testing.assert_allclose(res.x, [0.0, 1.0, 2.0], atol=1e-6)
+    np.testing.assert_allclose(res.multipliers, [2.0], atol=1e-5)
+    # A sum over a parameter's range, with a scalar variable: a = 1, and
+    # the partial sum(2*(1 - i)) = -6 is balanced by lambda = 6.
     g = slope.compile("param n = 3\nsum(i in 1..n, (a - i)^2)")
-    with pytest.raises(ValueError, match="indexed formulas"):
-        slope.minimize(g, np.zeros(1), constraints="a <= 1")
+    res = slope.minimize(g, np.zeros(1), constraints="a <= 1")
+    assert res.success
+    np.testing.assert_allclose(res.x, [1.0], atol=1e-6)
+    np.testing.assert_allclose(res.multipliers, [6.0], atol=1e-5)
 
 
 def test_infeasible_constraints_do_not_succeed():

@@ -18,8 +18,9 @@ def test_finds_rosenbrocks_minimum(method):
     assert np.max(np.abs(res.jac)) <= 1e-8
     assert res.nit > 0 and res.nfev >= res.nit and res.njev >= res.nit
     # Newton evaluates Hessians as it goes; a converged run of any method
-    # pays for one more, the test that its point is not a saddle.
-    assert res.nhev > 1 if method == "newton" else res.nhev == 1
+    # pays for the test that its point is not a saddle: the dense Hessian
+    # if one is ready, else Lanczos on Hessian-vector products (at most n).
+    assert res.nhev > 1 if method == "newton" else 1 <= res.nhev <= 2
     assert res.message == "no gradient component is larger than gtol"
 
 
