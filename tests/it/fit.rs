@@ -18,7 +18,7 @@ fn csv(name: &str, text: &str) -> String {
     path.display().to_string()
 }
 
-fn numbers(v: &Value) -> Vec<f64> {
+pub(crate) fn numbers(v: &Value) -> Vec<f64> {
     v.as_array()
         .unwrap()
         .iter()

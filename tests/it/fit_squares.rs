@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
+use crate::fit::numbers;
 use crate::run::{command, command_json};
 
 const DECAY: &str = "tests/data/decay.csv";
@@ -17,14 +18,6 @@ fn file(name: &str, text: &str) -> String {
     let path: PathBuf = std::env::temp_dir().join(format!("slope-it-fit-squares-{name}"));
     std::fs::write(&path, text).unwrap();
     path.display().to_string()
-}
-
-fn numbers(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
 }
 
 fn close(got: f64, want: f64, tol: f64) -> bool {

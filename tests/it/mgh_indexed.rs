@@ -37,19 +37,22 @@ pub(crate) fn formula(text: &str, params: &[(&str, f64)]) -> Formula {
         .unwrap_or_else(|e| panic!("{text:?} failed:\n{}", e.render(text, "<test>")))
 }
 
-/// L-BFGS on the compiled loops from `x0`; prints what the table above
-/// records (`cargo test mgh -- --nocapture`).
-fn run(name: &str, f: &Formula, x0: &[f64], settings: &Settings) -> Outcome {
+/// `settings`' method (L-BFGS here, Newton in `mgh_newton.rs`) on the
+/// compiled loops from `x0`; prints what the table above records (`cargo
+/// test mgh -- --nocapture`).
+pub(crate) fn run(name: &str, f: &Formula, x0: &[f64], settings: &Settings) -> Outcome {
     assert_eq!(f.vars().len(), x0.len(), "{name}");
     let clock = Instant::now();
     let mut compiled = f.compile().unwrap();
     let out = slope::minimize(&mut compiled, x0, settings).unwrap();
     eprintln!(
-        "{name}: n = {}, f = {:e}, {} iterations, {} evaluations, {}, {:.2} s",
+        "{name}: n = {}, f = {:e}, |g| = {:e}, {} iterations, {} evaluations, {} products, {}, {:.2} s",
         x0.len(),
         out.f,
+        out.grad_norm,
         out.iterations,
         out.evaluations,
+        out.hessian_evaluations,
         out.reason.name(),
         clock.elapsed().as_secs_f64()
     );

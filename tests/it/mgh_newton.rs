@@ -9,37 +9,15 @@
 //!
 //! `cargo test --test it mgh_newton -- --nocapture` prints each run.
 
-use std::time::Instant;
-
 use slope::optim::Bound;
-use slope::{Formula, Method, Outcome, Settings};
+use slope::{Method, Settings};
 
 use crate::mgh_indexed::{
     BROYDEN_TRIDIAGONAL, DISCRETE_BOUNDARY_VALUE, EXTENDED_POWELL, EXTENDED_ROSENBROCK,
-    TRIGONOMETRIC, formula,
+    TRIGONOMETRIC, formula, run,
 };
 
 const N: usize = 10_000;
-
-/// Newton (or `settings`' method) on the compiled formula from `x0`.
-fn run(name: &str, f: &Formula, x0: &[f64], settings: &Settings) -> Outcome {
-    assert_eq!(f.vars().len(), x0.len(), "{name}");
-    let clock = Instant::now();
-    let mut compiled = f.compile().unwrap();
-    let out = slope::minimize(&mut compiled, x0, settings).unwrap();
-    eprintln!(
-        "{name}: n = {}, f = {:e}, |g| = {:e}, {} iterations, {} gradients, {} products, {}, {:.2} s",
-        x0.len(),
-        out.f,
-        out.grad_norm,
-        out.iterations,
-        out.gradient_evaluations,
-        out.hessian_evaluations,
-        out.reason.name(),
-        clock.elapsed().as_secs_f64()
-    );
-    out
-}
 
 fn newton() -> Settings {
     Settings::new(Method::newton())
