@@ -51,6 +51,7 @@ mod lm;
 mod lmpar;
 mod loss;
 mod qr;
+mod rows;
 mod squares;
 mod stats;
 mod stream;
@@ -60,8 +61,9 @@ pub use loss::Loss;
 pub use student::{t_cdf, t_quantile};
 
 use lm::{Control, Residuals, levenberg_marquardt};
+use rows::{BLOCK, RowEval, Rows, fed_order};
 use squares::{Family, Squares};
-use stream::{RowSink, Store};
+use stream::Store;
 
 /// A model (`y ~ MODEL`, or a sum of squares over the rows: see
 /// [`Model::new`]), parsed, differentiated and compiled: fit it to
@@ -880,26 +882,6 @@ fn shift_span(mut e: Error, offset: usize) -> Error {
     e
 }
 
-/// Rows evaluated by one call of the compiled loop: the block of the
-/// model's values and partials, (p + 1) × `BLOCK`, stays in the L1 cache
-/// while its rows are handed on.
-const BLOCK: usize = 64;
-
-/// Where each residual of a pass lies in the order the pass feeds them,
-/// listed family by family (all rows of the first family first): a pass
-/// feeds a block of rows of every family in turn, then the next block.
-fn fed_order(rows: usize, families: usize) -> Vec<usize> {
-    let mut order = Vec::with_capacity(rows * families);
-    for f in 0..families {
-        for i in 0..rows {
-            let lo = i / BLOCK * BLOCK;
-            let n = (lo + BLOCK).min(rows) - lo;
-            order.push(lo * families + f * n + (i - lo));
-        }
-    }
-    order
-}
-
 /// Where the model's `~` is, if it is written `y ~ MODEL`: outside a
 /// comment (`#` to the end of the line).
 fn tilde(text: &str) -> Option<usize> {
@@ -912,139 +894,4 @@ fn tilde(text: &str) -> Option<usize> {
         start += line.len();
     }
     None
-}
-
-/// The model's outputs a block of rows at a time, through the compiled
-/// loop over the rows.
-struct RowEval<'a> {
-    code: &'a RowCode,
-    predictors: Vec<&'a [f64]>,
-    /// Column-major, `BLOCK` rows per output (see [`Form`]).
-    block: Vec<f64>,
-    n_params: usize,
-    rows: usize,
-}
-
-impl<'a> RowEval<'a> {
-    fn new(model: &'a Model, predictors: &[&'a [f64]], rows: usize) -> RowEval<'a> {
-        RowEval {
-            code: &model.code,
-            predictors: predictors.to_vec(),
-            block: vec![0.0; model.outputs.len() * BLOCK],
-            n_params: model.params.len(),
-            rows,
-        }
-    }
-
-    /// The outputs at `params` for the rows `rows` (at most `BLOCK`), into
-    /// `self.block`.
-    fn block(&mut self, params: &[f64], rows: std::ops::Range<usize>) {
-        self.code
-            .call(params, &self.predictors, rows, &mut self.block, BLOCK);
-    }
-}
-
-/// The weighted residuals of a model on data: `(yᵢ − m(rowᵢ))/σᵢ` for
-/// `y ~ MODEL`, `√cₖ·rₖ(rowᵢ)/σᵢ` for each family k of a sum of squares.
-struct Rows<'a> {
-    eval: RowEval<'a>,
-    /// The response of `y ~ MODEL`; `None` for a sum of squares.
-    y: Option<&'a [f64]>,
-    /// √cₖ for each family (one 1 for `y ~ MODEL`).
-    scales: Vec<f64>,
-    /// 1/σᵢ, or `None` for 1 in every row.
-    w: Option<&'a [f64]>,
-    /// [`Residuals::rounding`] of the last pass.
-    rounding: f64,
-}
-
-impl Rows<'_> {
-    /// A pass of `y ~ MODEL`: the block turned into residuals and their
-    /// gradients in place, column by column.
-    fn response(&mut self, y: &[f64], x: &[f64], sink: &mut dyn RowSink) -> bool {
-        let (p, m) = (self.eval.n_params, self.eval.rows);
-        let mut finite = true;
-        let mut rounding = 0.0;
-        let mut r = [0.0; BLOCK];
-        let ones = [1.0; BLOCK];
-        for lo in (0..m).step_by(BLOCK) {
-            let hi = (lo + BLOCK).min(m);
-            self.eval.block(x, lo..hi);
-            let y = &y[lo..hi];
-            let w = self.w.map_or(&ones[..hi - lo], |w| &w[lo..hi]);
-            let (values, partials) = self.eval.block.split_at_mut(BLOCK);
-            for (((ri, &model), &yi), &wi) in r.iter_mut().zip(&*values).zip(y).zip(w) {
-                *ri = (yi - model) * wi;
-                rounding += (*ri * wi * (yi.abs() + model.abs())).abs();
-                finite &= ri.is_finite();
-            }
-            for column in partials.chunks_exact_mut(BLOCK).take(p) {
-                for (g, &wi) in column.iter_mut().zip(w) {
-                    *g = -*g * wi;
-                    finite &= g.is_finite();
-                }
-            }
-            sink.rows(&r[..hi - lo], partials, BLOCK);
-        }
-        self.rounding = 2.0 * f64::EPSILON * rounding;
-        finite
-    }
-
-    /// A pass of a sum of squares: each block's rows of every family in
-    /// turn, each scaled by its √c and σ.
-    fn families(&mut self, x: &[f64], sink: &mut dyn RowSink) -> bool {
-        let (p, m, k) = (self.eval.n_params, self.eval.rows, self.scales.len());
-        let mut finite = true;
-        let mut rounding = 0.0;
-        let mut r = [0.0; BLOCK];
-        let mut w = [1.0; BLOCK];
-        for lo in (0..m).step_by(BLOCK) {
-            let n = (lo + BLOCK).min(m) - lo;
-            self.eval.block(x, lo..lo + n);
-            let (head, partials) = self.eval.block.split_at_mut(3 * k * BLOCK);
-            for (f, &scale) in self.scales.iter().enumerate() {
-                for (i, wi) in w[..n].iter_mut().enumerate() {
-                    *wi = scale * self.w.map_or(1.0, |w| w[lo + i]);
-                }
-                let values = &head[f * BLOCK..][..n];
-                let magnitudes = &head[(k + f) * BLOCK..][..n];
-                for (((ri, &v), &wi), &size) in r.iter_mut().zip(values).zip(&w).zip(magnitudes) {
-                    *ri = v * wi;
-                    rounding += (*ri * wi * size).abs();
-                    finite &= ri.is_finite();
-                }
-                let jac = &mut partials[f * p * BLOCK..(f + 1) * p * BLOCK];
-                for column in jac.chunks_exact_mut(BLOCK) {
-                    for (g, &wi) in column.iter_mut().zip(&w[..n]) {
-                        *g *= wi;
-                        finite &= g.is_finite();
-                    }
-                }
-                sink.rows(&r[..n], jac, BLOCK);
-            }
-        }
-        self.rounding = 2.0 * f64::EPSILON * rounding;
-        finite
-    }
-}
-
-impl Residuals for Rows<'_> {
-    fn rows(&self) -> usize {
-        self.eval.rows * self.scales.len()
-    }
-
-    fn params(&self) -> usize {
-        self.eval.n_params
-    }
-
-    fn eval(&mut self, x: &[f64], sink: &mut dyn RowSink) -> bool {
-        match self.y {
-            Some(y) => self.response(y, x, sink),
-            None => self.families(x, sink),
-        }
-    }
-
-    fn rounding(&self) -> f64 {
-        self.rounding
-    }
 }
