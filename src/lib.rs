@@ -146,8 +146,9 @@
 //! - `objective`: the one trait every consumer of values and gradients
 //!   takes (with, where an objective has them, the dense Hessian and
 //!   Hessian-vector products, for Newton and the saddle test), with
-//!   implementations for compiled code, the interpreter, finite
-//!   differences, closures, and negation (for maximising); the
+//!   implementations for compiled code (`objective/compiled.rs`, its
+//!   Hessian and products compiled on first request), the interpreter,
+//!   finite differences, closures, and negation (for maximising); the
 //!   optimisers call compiled code straight through `objective::Direct`,
 //!   which writes the value and gradient where they are wanted.
 //! - `problem`: [`ConstrainedObjective`], what the constrained method
