@@ -196,7 +196,7 @@ impl Function {
     /// `X` as rows of one point each, checked against the variables.
     fn rows<'py>(&self, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, numpy::PyArrayDyn<f64>>> {
         let array = float_array(x, "the batch")?;
-        let n = self.compiled.vars().len();
+        let n = self.compiled.var_names().len();
         let shape = array.shape();
         if shape.len() != 2 || shape[1] != n {
             return Err(PyValueError::new_err(format!(
@@ -218,7 +218,7 @@ impl Function {
         width: usize,
         fill: impl Fn(&mut CompiledFormula, &[f64], &mut [f64]) + Sync,
     ) {
-        let n = self.compiled.vars().len();
+        let n = self.compiled.var_names().len();
         let compiled = &self.compiled;
         py.detach(|| {
             if n == 0 {
@@ -577,7 +577,7 @@ impl Function {
         let py = x.py();
         let rows = self.rows(x)?;
         let m = rows.shape()[0];
-        let n = self.compiled.vars().len();
+        let n = self.compiled.var_names().len();
         let readonly = rows.readonly();
         let xs = readonly.as_slice()?;
         let mut out = vec![0.0; m * (n + 1)];
