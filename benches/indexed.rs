@@ -5,8 +5,10 @@
 //! compiled value+gradient, the compiled value, the compiled
 //! Hessian-vector product (the goal: at most 3× value+gradient), and the
 //! hand-written fused loop. The group `indexed_compile` times parse + differentiate + bind +
-//! codegen of the indexed Rosenbrock at each n (the code does not grow with
-//! n, so neither should the time).
+//! codegen of the indexed Rosenbrock at each n (`rosenbrock/n`: the code
+//! does not grow with n, so neither should the time), and beside it the
+//! same with every variable's name made (`rosenbrock_and_names/n`, what
+//! binding cost before names were made on request).
 //!
 //! Run: `cargo bench --bench indexed` (a subset: `cargo bench --bench
 //! indexed -- rosenbrock/1000000`).
@@ -201,7 +203,7 @@ fn check_hess_vec(code: &slope::CompiledFormula, x: &[f64], v: &[f64], hv: &[f64
 
 fn compile(c: &mut Criterion) {
     let mut g = c.benchmark_group("indexed_compile");
-    for n in [1_000usize, 1_000_000] {
+    for n in [1_000usize, 10_000, 100_000, 1_000_000] {
         let options = Options {
             params: vec![("n".into(), n as f64)],
             ..max_vars_for(n)
@@ -212,6 +214,18 @@ fn compile(c: &mut Criterion) {
                 black_box(f.compile().expect("compiles"))
             })
         });
+        g.bench_with_input(
+            BenchmarkId::new("rosenbrock_and_names", n),
+            &options,
+            |b, o| {
+                b.iter(|| {
+                    let f = Formula::parse_with(ROSENBROCK, o).expect("parses");
+                    let code = f.compile().expect("compiles");
+                    assert_eq!(code.vars().len(), n);
+                    black_box(code)
+                })
+            },
+        );
     }
     g.finish();
 }

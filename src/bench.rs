@@ -60,8 +60,8 @@ pub struct NsPerCall {
 /// What `bench::run` measured.
 #[derive(Clone, Debug)]
 pub struct Report {
-    /// The formula's variables.
-    pub vars: Vec<String>,
+    /// The formula's variables (named when asked for).
+    pub vars: std::sync::Arc<crate::VarNames>,
     /// The point every call was made at.
     pub point: Vec<f64>,
     /// Compile time by stage.
@@ -95,7 +95,7 @@ pub fn run(
     let derived = Instant::now();
     let mut outputs = vec![f.value()];
     outputs.extend_from_slice(f.gradient());
-    let n = f.vars().len();
+    let n = f.n_vars();
     let code = f.compile()?;
     let compiled = Instant::now();
     let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
@@ -177,7 +177,7 @@ pub fn run(
     let central_error = max_abs_error(&estimate, &exact_sampled);
 
     Ok(Report {
-        vars: f.vars().to_vec(),
+        vars: f.shared_vars(),
         point: x,
         compile_ms,
         ns_per_call: NsPerCall {

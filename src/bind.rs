@@ -7,6 +7,10 @@ use crate::error::{Detail, Error, ErrorKind, Limit, Result};
 use crate::graph::{Affine, Graph, Node, NodeId, Read, Source, Symbol};
 use crate::lower::{Indexed, quoted_list};
 
+mod names;
+
+pub use names::VarNames;
+
 fn params_of(a: &Affine) -> impl Iterator<Item = u32> + '_ {
     a.terms.iter().filter_map(|(s, _)| match s {
         Symbol::Param(p) => Some(*p),
@@ -124,7 +128,8 @@ pub const MAX_ITERATIONS: f64 = 1e10;
 
 /// Binds parameters and data to a lowered formula: the [`Frame`] every
 /// evaluation reads, after checking that every read of every loop stays
-/// inside its array, and the flattened names of the variables (`x[3]`).
+/// inside its array, and the names of the variables (`x[3]`, made on
+/// request from the arrays' placements: see [`VarNames`]).
 pub fn bind(
     graph: &Graph,
     outputs: &[NodeId],
@@ -133,7 +138,7 @@ pub fn bind(
     settings: &[(String, f64)],
     data: &[(String, Vec<f64>)],
     max_vars: usize,
-) -> Result<(Frame, Vec<String>)> {
+) -> Result<(Frame, VarNames)> {
     let mut frame = Frame::default();
     // Data first: `rows` is their length.
     let mut rows = None;
@@ -311,22 +316,16 @@ pub fn bind(
             }
         }
     }
+    let names = VarNames::new(
+        scalars.to_vec(),
+        decls
+            .arrays
+            .iter()
+            .map(|a| a.name.clone())
+            .zip(placements.iter().cloned())
+            .collect(),
+    );
     frame.arrays = placements;
-    let mut names = scalars.to_vec();
-    for (decl, p) in decls.arrays.iter().zip(&frame.arrays) {
-        let mut index: Vec<i64> = p.dims.iter().map(|d| d.0).collect();
-        for _ in 0..p.len() {
-            let parts: Vec<String> = index.iter().map(i64::to_string).collect();
-            names.push(format!("{}[{}]", decl.name, parts.join(",")));
-            for d in (0..index.len()).rev() {
-                index[d] += 1;
-                if index[d] < p.dims[d].0 + p.dims[d].1 as i64 {
-                    break;
-                }
-                index[d] = p.dims[d].0;
-            }
-        }
-    }
     Ok((frame, names))
 }
 

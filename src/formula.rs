@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::bind::{self, Frame};
+use crate::bind::{self, Frame, VarNames};
 use crate::constraint::{self, Constraint};
 use crate::diff::{self, Scatter};
 use crate::error::{Error, ErrorKind, Limit, Result};
@@ -54,10 +54,8 @@ pub struct Options {
 pub struct Formula {
     source: String,
     graph: Graph,
-    /// Shared, so that compiled code and copies do not copy a million names.
-    vars: std::sync::Arc<[String]>,
-    /// [`Formula::vars`] by name, made when first asked for.
-    var_index: std::sync::OnceLock<std::sync::Arc<lower::VarIndex>>,
+    /// Shared, so that compiled code and copies share the names made.
+    vars: std::sync::Arc<VarNames>,
     var_nodes: Vec<NodeId>,
     value: NodeId,
     gradient: Vec<NodeId>,
@@ -71,8 +69,6 @@ pub struct Formula {
     scatters: Vec<Scatter>,
     /// The bound parameters and data, and where arrays lie in a point.
     frame: Frame,
-    /// The scalar variables (the first of [`Formula::vars`]).
-    n_scalars: usize,
     param_names: Vec<String>,
     array_names: Vec<String>,
     data_names: Vec<String>,
@@ -133,7 +129,7 @@ impl Formula {
     /// or differentiating again: every read of every loop is checked
     /// against its array's extent, and [`Formula::vars`] becomes the
     /// flattened list of the variables (`x[1]`, `x[2]`, ...) for these
-    /// sizes. Parameters not named keep their values in the text.
+    /// sizes, made only when asked for ([`Formula::var_names`]). Parameters not named keep their values in the text.
     pub fn bind(&mut self, params: &[(String, f64)], data: &[(String, Vec<f64>)]) -> Result<()> {
         let mut outputs = vec![self.value];
         outputs.extend_from_slice(&self.gradient);
@@ -142,19 +138,17 @@ impl Formula {
             outputs.push(c.reads);
             outputs.extend(c.scatters.iter().map(|s| s.value));
         }
-        let scalars = &self.vars[..self.n_scalars];
         let (frame, vars) = bind::bind(
             &self.graph,
             &outputs,
             &self.indexed,
-            scalars,
+            self.vars.scalars(),
             params,
             data,
             self.limits.max_vars,
         )?;
         self.frame = frame;
-        self.vars = vars.into();
-        self.var_index = Default::default();
+        self.vars = std::sync::Arc::new(vars);
         Ok(())
     }
 
@@ -257,7 +251,6 @@ impl Formula {
             &lowered.var_nodes,
             limits.max_nodes,
         )?;
-        let n_scalars = lowered.vars.len();
         let constraints = constraint::derive(
             &mut graph,
             &lowered.constraints,
@@ -268,8 +261,7 @@ impl Formula {
         Ok(Formula {
             source: text.to_string(),
             graph,
-            vars: lowered.vars.into(),
-            var_index: Default::default(),
+            vars: std::sync::Arc::new(VarNames::new(lowered.vars, Vec::new())),
             var_nodes: lowered.var_nodes,
             value: lowered.value,
             gradient: gradient.scalars,
@@ -279,7 +271,6 @@ impl Formula {
             indexed: lowered.indexed.clone(),
             scatters: gradient.scatters,
             frame: Frame::default(),
-            n_scalars,
             param_names: lowered
                 .indexed
                 .params
@@ -304,26 +295,32 @@ impl Formula {
     }
 
     /// The variables, in order: `x[i]` in every evaluation is `vars()[i]`.
+    /// An array's elements are named here on the first call (a million
+    /// strings for a million elements); [`Formula::n_vars`] and
+    /// [`Formula::var_names`] name none or one.
     pub fn vars(&self) -> &[String] {
+        self.vars.all()
+    }
+
+    /// The number of variables, `vars().len()` without making the names.
+    pub fn n_vars(&self) -> usize {
+        self.vars.len()
+    }
+
+    /// The variables' names, each made when asked for.
+    pub fn var_names(&self) -> &VarNames {
         &self.vars
     }
 
     /// The variables' names, shared.
-    pub(crate) fn shared_vars(&self) -> std::sync::Arc<[String]> {
+    pub(crate) fn shared_vars(&self) -> std::sync::Arc<VarNames> {
         std::sync::Arc::clone(&self.vars)
     }
 
-    /// The position of the variable `name` in [`Formula::vars`].
+    /// The position of the variable `name` (`y`, `x[3]`, as
+    /// [`Formula::vars`] writes it) in [`Formula::vars`].
     pub fn var_index(&self, name: &str) -> Option<usize> {
-        self.names_index().get(name).map(|i| i as usize)
-    }
-
-    /// The index of [`Formula::vars`] by name, made once.
-    fn names_index(&self) -> std::sync::Arc<lower::VarIndex> {
-        let index = self
-            .var_index
-            .get_or_init(|| std::sync::Arc::new(lower::VarIndex::of(&self.vars)));
-        std::sync::Arc::clone(index)
+        self.vars.index_of(name)
     }
 
     /// The node of variable `i`.
@@ -446,12 +443,13 @@ impl Formula {
     pub fn parse_into(&mut self, text: &str, limits: &Limits) -> Result<NodeId> {
         let ast = parse::parse(text, limits)?;
         let before = self.graph.len();
-        let index = self.names_index();
+        // Elements are read as `x[i]`, never by name: the scalars suffice.
+        let vars = std::sync::Arc::clone(&self.vars);
         let lowered = lower::lower_into(
             &ast,
             text,
             &mut self.graph,
-            (&self.vars, &index),
+            (vars.scalars(), vars.scalar_index()),
             &self.var_nodes,
         )
         .and_then(|id| match self.graph.len() > limits.max_nodes {
@@ -477,7 +475,7 @@ impl Formula {
 
     fn names(&self) -> print::Names<'_> {
         print::Names {
-            vars: &self.vars[..self.n_scalars.min(self.vars.len())],
+            vars: self.vars.scalars(),
             params: &self.param_names,
             arrays: &self.array_names,
             data: &self.data_names,
@@ -531,19 +529,13 @@ impl Formula {
             x[range.clone()].fill(*value);
             given[range].fill(true);
         }
-        let missing: Vec<&str> = self
-            .vars
-            .iter()
-            .zip(&given)
-            .filter(|(_, g)| !**g)
-            .map(|(v, _)| v.as_str())
-            .collect();
+        let missing: Vec<usize> = (0..given.len()).filter(|&k| !given[k]).collect();
         if !missing.is_empty() {
-            return Err(Error::new(
-                ErrorKind::Usage,
-                format!("no value for {}", quoted_list_capped(&missing)),
-            )
-            .with_hint(format!("the formula's variables are {}", self.var_list())));
+            let shown = quoted_list_capped(missing.len(), |k| self.vars.name(missing[k]).into());
+            return Err(
+                Error::new(ErrorKind::Usage, format!("no value for {shown}"))
+                    .with_hint(format!("the formula's variables are {}", self.var_list())),
+            );
         }
         Ok(x)
     }
@@ -552,13 +544,13 @@ impl Formula {
         if self.vars.is_empty() {
             "none: it is a constant".to_string()
         } else if self.has_arrays() {
-            let mut names: Vec<String> = self.vars[..self.n_scalars].to_vec();
+            let mut names: Vec<String> = self.vars.scalars().to_vec();
             for (a, p) in self.array_names.iter().zip(&self.frame.arrays) {
                 names.push(format!("{a} ({} elements)", p.len()));
             }
             quoted_list(&names)
         } else {
-            quoted_list(&self.vars)
+            quoted_list(self.vars.scalars())
         }
     }
 
@@ -571,12 +563,15 @@ impl Formula {
     }
 }
 
-/// `names` quoted, or the first ten of a longer list and how many more.
-pub fn quoted_list_capped(names: &[&str]) -> String {
-    if names.len() > 10 {
-        format!("{} and {} more", names[..10].join(", "), names.len() - 10)
+/// The `n` names `name(0)`, `name(1)`, ... quoted, or the first ten of a
+/// longer list and how many more: only the names shown are made, of
+/// possibly a million.
+pub fn quoted_list_capped(n: usize, name: impl Fn(usize) -> String) -> String {
+    let names: Vec<String> = (0..n.min(10)).map(name).collect();
+    if n > 10 {
+        format!("{} and {} more", names.join(", "), n - 10)
     } else {
-        quoted_list(names)
+        quoted_list(&names)
     }
 }
 

@@ -92,7 +92,9 @@
 //!   nesting level so that equal bodies are one node.
 //! - `bind`: parameters and data bound to a formula (`Frame`), array
 //!   extents and offsets, and every read of every loop checked against its
-//!   extent before anything runs.
+//!   extent before anything runs. `bind/names.rs` names the variables
+//!   ([`VarNames`]) from those extents, one name when asked for, so that
+//!   binding a million elements makes no million strings.
 //! - `diff`: the reverse sweep that adds gradient nodes; the Hessian
 //!   sweeps each gradient component again. A reduction's body is swept as
 //!   a region of its own: reads of array elements become scatters (loops
@@ -243,6 +245,7 @@
 #![warn(missing_docs)]
 
 // The front door: what a user of the library needs.
+pub use bind::VarNames;
 pub use constraint::{Constraint, ConstraintKind, ConstraintRow, ConstraintValues};
 pub use error::{Detail, Error, ErrorKind, Limit, Result, Span};
 pub use formula::{ArrayTerm, Elements, Expr, Formula, Options};

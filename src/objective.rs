@@ -173,7 +173,7 @@ impl InterpretedObjective {
         let mut outputs = vec![formula.value()];
         outputs.extend_from_slice(formula.gradient());
         InterpretedObjective {
-            n: formula.vars().len(),
+            n: formula.n_vars(),
             graph: Arc::new(formula.graph().clone()),
             outputs,
             n_constraints: formula.constraints().len(),

@@ -88,7 +88,7 @@ impl Formula {
     /// row and evaluation, and its Jacobian only the entries each row's
     /// reads can reach.
     pub fn compile_problem(&self) -> Result<CompiledProblem> {
-        let n = self.vars().len();
+        let n = self.n_vars();
         if self.is_indexed() || self.constraints().iter().any(|c| !c.is_scalar()) {
             let rows = self.rows()?;
             let mut pattern = Vec::with_capacity(rows.columns.len());

@@ -61,7 +61,7 @@ pub fn check_elements(
     points: &[Vec<f64>],
     vars: &[usize],
 ) -> Result<Vec<PointCheck>> {
-    let n = formula.vars().len();
+    let n = formula.n_vars();
     if let Some(p) = points.iter().find(|p| p.len() != n) {
         return Err(Error::new(
             ErrorKind::Usage,

@@ -157,7 +157,7 @@ mod tests {
         let mut f = Formula::parse(formula).unwrap();
         let exact = f.partial(var).unwrap().id();
         let yours = f.parse_into(hand, &Default::default()).unwrap();
-        let bounds = vec![(-2.0, 2.0); f.vars().len()];
+        let bounds = vec![(-2.0, 2.0); f.n_vars()];
         compare_derivative(f.graph(), exact, yours, &mut |k| sample(&bounds, 7, k))
     }
 

@@ -157,7 +157,7 @@ pub fn check_points(
     points: &[Vec<f64>],
     hessian: bool,
 ) -> Result<Vec<PointCheck>> {
-    let n = formula.vars().len();
+    let n = formula.n_vars();
     if let Some(p) = points.iter().find(|p| p.len() != n) {
         return Err(Error::new(
             ErrorKind::Usage,

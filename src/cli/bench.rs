@@ -116,7 +116,7 @@ fn to_json(report: &Report) -> Value {
     let c = &report.compile_ms;
     let t = &report.ns_per_call;
     json!({
-        "vars": report.vars,
+        "vars": report.vars.all(),
         "compile_ms": {"parse": c.parse, "diff": c.diff, "codegen": c.codegen, "total": c.total},
         "ns_per_call": {
             "value": t.value,

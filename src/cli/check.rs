@@ -113,7 +113,7 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
             "note: check compares the objective's derivatives; its {m} constraint{s} {are} left out"
         )?;
     }
-    let n = f.vars().len();
+    let n = f.n_vars();
     if args.points == Some(0) {
         return Err(Failure::plain(
             usage("--points 0 checks nothing").with_hint("give at least 1, e.g. --points 10"),
@@ -326,7 +326,7 @@ fn read_given(args: &Args, f: &Formula) -> Result<Vec<Given>, Failure> {
             raw.push((name, formula, origin));
         }
     }
-    let mut seen = vec![false; f.vars().len()];
+    let mut seen = vec![false; f.n_vars()];
     let mut out = Vec::new();
     for (name, text, origin) in raw {
         let Some(var) = f.var_index(&name) else {

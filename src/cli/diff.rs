@@ -220,7 +220,7 @@ fn expanded(f: &Formula, source: &super::Source) -> Result<Formula, Failure> {
                 .with_hint("its partials are printed in full without --expand"),
         ));
     }
-    let n = f.vars().len();
+    let n = f.n_vars();
     if n > MAX_EXPANDED {
         return Err(Failure::plain(
             usage(&format!(

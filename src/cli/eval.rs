@@ -34,7 +34,7 @@ pub struct Args {
 pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
     let (mut f, source) = load(&args.input)?;
     let x = args.at.point(&f).map_err(Failure::plain)?;
-    let n = f.vars().len();
+    let n = f.n_vars();
     let mut nodes: Vec<NodeId> = vec![f.value()];
     if args.grad {
         nodes.extend_from_slice(f.gradient());
@@ -154,7 +154,7 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
         writeln!(out, "{}", Value::Object(obj))?;
     } else {
         writeln!(out, "f = {}", format_value(value))?;
-        for (name, g) in f.vars().iter().zip(gradient) {
+        for (name, g) in f.var_names().iter().zip(gradient) {
             writeln!(out, "df/d{name} = {}", format_value(*g))?;
         }
         if let Some(h) = &sparse {
@@ -177,7 +177,7 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
                 rows.kinds[i].relation()
             )?;
             if let Some(row) = g_gradients.get(i) {
-                for (name, d) in f.vars().iter().zip(row.iter()) {
+                for (name, d) in f.var_names().iter().zip(row.iter()) {
                     writeln!(out, "dg{}/d{name} = {}", i + 1, format_value(*d))?;
                 }
             }
@@ -238,7 +238,7 @@ fn constraint_rows(
     computed: &[f64],
     grad: bool,
 ) -> slope::Result<ConstraintRows> {
-    let n = f.vars().len();
+    let n = f.n_vars();
     if f.constraints().iter().all(|c| c.is_scalar()) {
         let m = f.constraints().len();
         return Ok(ConstraintRows {

@@ -211,7 +211,8 @@ fn options(args: &Args, model: &Model) -> Result<(Options, Vec<String>)> {
                 None => Err(usage(&format!("the model has no parameter '{name}'"))
                     .with_hint(format!("its parameters are {}", slope::quoted_list(params)))),
             };
-            parse_box_over(params, &resolve, text, true)?
+            let name = |k: usize| params[k].clone();
+            parse_box_over((params.len(), &name), &resolve, text, true)?
         }
         None => vec![(f64::NEG_INFINITY, f64::INFINITY); params.len()],
     };

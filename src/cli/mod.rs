@@ -233,8 +233,11 @@ impl At {
     fn point(&self, f: &Formula) -> Result<Vec<f64>> {
         let assignments = self.assignments()?.unwrap_or_default();
         f.point(&assignments).map_err(|e| {
-            if self.at.is_none() && !f.vars().is_empty() {
-                e.with_hint(format!("give the point with --at {}=1", f.vars()[0]))
+            if self.at.is_none() && f.n_vars() > 0 {
+                e.with_hint(format!(
+                    "give the point with --at {}=1",
+                    f.var_names().name(0)
+                ))
             } else {
                 e
             }
@@ -609,7 +612,7 @@ fn json_number(v: f64) -> serde_json::Value {
 /// Resolves `--wrt` names to variable indices (all variables if none given).
 fn wrt_indices(formula: &Formula, wrt: &Option<Vec<String>>) -> Result<Vec<usize>> {
     match wrt {
-        None => Ok((0..formula.vars().len()).collect()),
+        None => Ok((0..formula.n_vars()).collect()),
         Some(names) => names
             .iter()
             .map(|n| {
@@ -641,19 +644,21 @@ fn parse_bounds(f: &Formula, text: &str) -> Result<Vec<(f64, f64)>> {
 /// (`x=2:2` holds x fixed), and a variable left out is free.
 fn parse_box(f: &Formula, text: &str, open: bool) -> Result<Vec<(f64, f64)>> {
     let names = f.elements();
-    parse_box_over(f.vars(), &|name| names.resolve(name), text, open)
+    let name = |k: usize| f.var_names().name(k).into_owned();
+    parse_box_over((f.n_vars(), &name), &|name| names.resolve(name), text, open)
 }
 
-/// [`parse_box`] over the names `vars` (a formula's variables, a model's
-/// parameters), `resolve` giving the positions a written name stands for.
+/// [`parse_box`] over `n` variables named by `name` (a formula's
+/// variables, a model's parameters), `resolve` giving the positions a
+/// written name stands for.
 fn parse_box_over(
-    vars: &[String],
+    (n, name): (usize, &dyn Fn(usize) -> String),
     resolve: &dyn Fn(&str) -> Result<std::ops::Range<usize>>,
     text: &str,
     open: bool,
 ) -> Result<Vec<(f64, f64)>> {
     let text = option_text("--bounds", text, "x=-1:1,y=0:2")?;
-    let mut bounds: Vec<Option<(f64, f64)>> = vec![None; vars.len()];
+    let mut bounds: Vec<Option<(f64, f64)>> = vec![None; n];
     for part in split_top(&text).map(str::trim).filter(|p| !p.is_empty()) {
         let parsed = part.split_once('=').and_then(|(name, range)| {
             let (lo, hi) = range.split_once(':')?;
@@ -704,16 +709,11 @@ fn parse_box_over(
         let free = (f64::NEG_INFINITY, f64::INFINITY);
         return Ok(bounds.into_iter().map(|b| b.unwrap_or(free)).collect());
     }
-    let missing: Vec<&str> = vars
-        .iter()
-        .zip(&bounds)
-        .filter(|(_, b)| b.is_none())
-        .map(|(v, _)| v.as_str())
-        .collect();
+    let missing: Vec<usize> = (0..n).filter(|&k| bounds[k].is_none()).collect();
     if !missing.is_empty() {
         return Err(usage(&format!(
             "--bounds gives no range for {}",
-            slope::quoted_list_capped(&missing)
+            slope::quoted_list_capped(missing.len(), |k| name(missing[k]))
         ))
         .with_hint(
             "give every variable a range; an array's name gives all its elements one: x=-1:1",

@@ -89,7 +89,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, Failure> {
 /// The variables on the axes: `--plot-axes x1,x3` (or one name, for a
 /// line), by default the first two (the only one for one variable).
 pub(super) fn parse_axes(f: &Formula, flag: &str, text: Option<&str>) -> Result<Axes> {
-    let n = f.vars().len();
+    let n = f.n_vars();
     if n == 0 {
         return Err(usage(
             "the formula has no variables: there is nothing to draw",

@@ -312,7 +312,7 @@ impl crate::Formula {
     /// # Ok::<(), slope::Error>(())
     /// ```
     pub fn constraint_values(&self, x: &[f64]) -> Result<ConstraintValues> {
-        crate::objective::check_len("the point", x.len(), self.vars().len())?;
+        crate::objective::check_len("the point", x.len(), self.n_vars())?;
         let rows = self.rows()?;
         let mut values = vec![0.0; rows.rows.len()];
         let mut entries = vec![0.0; rows.columns.len()];

@@ -9,11 +9,12 @@ use std::ops::Range;
 use super::*;
 use crate::lower::VarIndex;
 
-/// Resolves written names to positions in a [`Formula`]'s point. Made once
-/// for many names: it indexes the scalar variables by name.
+/// Resolves written names to positions in a [`Formula`]'s point, reading
+/// the scalars by the formula's index of them and an element's position
+/// from its indices.
 pub struct Elements<'f> {
     formula: &'f Formula,
-    scalars: VarIndex,
+    scalars: &'f VarIndex,
 }
 
 impl Formula {
@@ -32,7 +33,7 @@ impl Formula {
     pub fn elements(&self) -> Elements<'_> {
         Elements {
             formula: self,
-            scalars: VarIndex::of(&self.vars[..self.n_scalars.min(self.vars.len())]),
+            scalars: self.vars.scalar_index(),
         }
     }
 }

@@ -22,7 +22,7 @@ impl Formula {
         levels.resize(k_level as usize + 1, String::new());
         let taken = |name: &str| {
             self.indexed.levels.iter().any(|l| l == name)
-                || self.vars[..self.n_scalars].iter().any(|v| v == name)
+                || self.vars.scalars().iter().any(|v| v == name)
                 || self.param_names.iter().any(|p| p == name)
                 || self.array_names.iter().any(|a| a == name)
                 || self.data_names.iter().any(|d| d == name)

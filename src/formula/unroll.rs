@@ -86,7 +86,7 @@ impl Formula {
         }
         let lowered = Lowered {
             graph: u.to,
-            vars: self.vars.to_vec(),
+            vars: self.vars.all().to_vec(),
             var_nodes,
             value,
             indexed: Indexed::default(),

@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::{Native, Objective, check_len};
+use crate::bind::VarNames;
 use crate::error::{Error, ErrorKind, Limit, Result};
 use crate::formula::Formula;
 use crate::graph::NodeId;
@@ -26,7 +27,7 @@ use crate::sparse_hessian::{Grouping, SparseHessian};
 /// ```
 #[derive(Clone)]
 pub struct CompiledFormula {
-    vars: Arc<[String]>,
+    vars: Arc<VarNames>,
     code: Code,
     hessian: Arc<LazyHessian>,
     n_constraints: usize,
@@ -90,7 +91,7 @@ impl Formula {
     /// An indexed formula compiles to loops over its ranges, reading its
     /// parameters and data at run time; its code does not grow with `n`.
     pub fn compile(&self) -> Result<CompiledFormula> {
-        let n = self.vars().len();
+        let n = self.n_vars();
         let code = if self.is_indexed() {
             let (value, value_grad, inputs) = self.compile_loops()?;
             Code::Loops {
@@ -137,7 +138,7 @@ impl CompiledFormula {
             Code::Loops {
                 value, value_grad, ..
             } if self.formula_id == formula.id() => Ok(CompiledFormula {
-                vars: formula.vars().into(),
+                vars: formula.shared_vars(),
                 code: Code::Loops {
                     value: Arc::clone(value),
                     value_grad: Arc::clone(value_grad),
@@ -161,8 +162,14 @@ impl CompiledFormula {
         Ok(compiled)
     }
 
-    /// The variables, in the order the methods take them.
+    /// The variables, in the order the methods take them (an array's
+    /// elements named on the first call: see [`CompiledFormula::var_names`]).
     pub fn vars(&self) -> &[String] {
+        self.vars.all()
+    }
+
+    /// The variables' names, each made when asked for.
+    pub fn var_names(&self) -> &VarNames {
         &self.vars
     }
 
@@ -358,7 +365,7 @@ impl CompiledFormula {
         let code = lazy.code.get_or_init(|| {
             lazy.with_formula(|formula| {
                 let entries: Vec<NodeId> = formula.hessian()?.into_iter().flatten().collect();
-                Compiled::compile(formula.graph(), &entries, formula.vars().len())
+                Compiled::compile(formula.graph(), &entries, formula.n_vars())
             })
         });
         code.as_ref().map_err(Clone::clone)

@@ -198,7 +198,7 @@ impl Function {
     /// `X` as rows of one point each, checked against the variables.
     fn rows<'py>(&self, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, numpy::PyArrayDyn<f64>>> {
         let array = float_array(x, "the batch")?;
-        let n = self.compiled.vars().len();
+        let n = self.compiled.var_names().len();
         let shape = array.shape();
         if shape.len() != 2 || shape[1] != n {
             return Err(PyValueError::new_err(format!(
@@ -222,7 +222,7 @@ impl Function {
         values: &mut [f64],
         grads: Option<&mut [f64]>,
     ) -> PyResult<()> {
-        let n = self.compiled.vars().len();
+        let n = self.compiled.var_names().len();
         let f = &self.compiled;
         let rows_of =
             |t: usize, len: usize| &xs[t * ROWS_PER_TASK * n..(t * ROWS_PER_TASK + len) * n];

@@ -272,3 +272,104 @@ fn wrong_elements_are_clear_errors() {
         2,
     );
 }
+
+/// At a million elements, names are made only where they are shown: the
+/// run names its first coordinates, a point missing values names ten,
+/// and an element past the end is refused, as at four.
+#[test]
+fn a_million_elements_are_named_where_shown() {
+    let million = ["--set", "n=1000000"];
+    let r = crate::run::ok(&[
+        "min",
+        ROSEN,
+        million[0],
+        million[1],
+        "--start",
+        "x=-1.2",
+        "--max-iter",
+        "1",
+    ]);
+    let at: Vec<&str> = (r.stdout.lines())
+        .filter_map(|l| l.split_once(" = ").map(|(name, _)| name.trim()))
+        .collect();
+    assert_eq!(
+        at[..3],
+        ["last        f", "at          x[1]", "x[2]"],
+        "{}",
+        r.stdout
+    );
+    assert_eq!(at[at.len() - 1], "x[19]", "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("... and 999981 more (--json gives every one)")
+    );
+    let t = Table::new();
+    check_failure(
+        &t,
+        &[
+            "eval",
+            ROSEN,
+            million[0],
+            million[1],
+            "--at",
+            "x=0,x[1000001]=1",
+        ],
+        expect![[r#"
+            error: x[1000001] is outside x[1..1000000]
+              = hint: an index must lie in the array's extent, with the parameters given by --set
+        "#]],
+        2,
+    );
+    check_failure(
+        &t,
+        &["min", ROSEN, million[0], million[1], "--start", "x[7]=0"],
+        expect![[r#"
+            error: --start: no value for x[1], x[2], x[3], x[4], x[5], x[6], x[8], x[9], x[10], x[11] and 999989 more
+              = hint: the formula's variables are 'x (1000000 elements)'
+        "#]],
+        2,
+    );
+}
+
+/// Every output that lists the variables names a matrix's elements by both
+/// indices, last fastest, after the scalars.
+#[test]
+fn every_output_names_elements_alike() {
+    let text = "var p[1..2, 0..1]\nsum(i in 1..2, j in 0..1, (p[i, j] - i - j)^2) + (y - 1)^2";
+    let names = ["y", "p[1,0]", "p[1,1]", "p[2,0]", "p[2,1]"];
+    let (v, r) = json(&["eval", text, "--at", "p=0,y=0,p[2,1]=3", "--grad", "--json"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(v["vars"], serde_json::json!(names));
+    assert_eq!(floats(&v["gradient"]), [-2.0, -2.0, -4.0, -4.0, 0.0]);
+    let r = crate::run::ok(&["eval", text, "--at", "p=0,y=0,p[2,1]=3", "--grad"]);
+    let partials: Vec<&str> = (r.stdout.lines().skip(1))
+        .map(|l| l.split_once(" = ").unwrap().0)
+        .collect();
+    assert_eq!(partials, names.map(|n| format!("df/d{n}")));
+    let (v, r) = json(&["min", text, "--start", "p=0,y=0", "--json"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(v["vars"], serde_json::json!(names));
+    let r = crate::run::ok(&[
+        "min",
+        text,
+        "--start",
+        "p=0,y=0",
+        "--bounds",
+        "p=-5:5,y=-5:0.5,p[2,1]=0:2",
+    ]);
+    assert!(r.stdout.contains("p[2,1] = 2"), "{}", r.stdout);
+    let (v, r) = json(&[
+        "min",
+        text,
+        "--start",
+        "p=0,y=0",
+        "--bounds",
+        "p=-5:5,y=-5:0.5,p[2,1]=0:2",
+        "--json",
+    ]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(
+        v["active_bounds"],
+        serde_json::json!({"y": "upper", "p[2,1]": "upper"})
+    );
+}

@@ -220,7 +220,7 @@ pub(super) fn settings(
         }
         // Every run's start and result are kept until the minima are
         // grouped, so their number is bounded by what they hold.
-        let values = k.saturating_mul(f.vars().len().max(1));
+        let values = k.saturating_mul(f.n_vars().max(1));
         if values > MAX_KEPT_VALUES {
             return Err(usage(&format!(
                 "--restarts {k} would keep {values} values (runs times variables); at most {MAX_KEPT_VALUES}"
@@ -255,7 +255,10 @@ pub(super) fn settings(
             (optim::random_start(b, seed), Some(seed))
         }
         (None, None) => {
-            let first = f.vars().first().map_or("x", String::as_str);
+            let first = match f.n_vars() {
+                0 => "x".into(),
+                _ => f.var_names().name(0),
+            };
             return Err(usage("no start point").with_hint(format!(
                 "give one with --start {first}=1, or a box for a random start with --bounds {first}=-1:1"
             )));

@@ -3,6 +3,7 @@
 //! multiplier and status. Exit status 0 only for a run that converged
 //! (`kkt`); 1 for `infeasible` and every other way of stopping.
 
+use std::borrow::Cow;
 use std::io::Write;
 
 use serde_json::{Map, Value, json};
@@ -167,8 +168,8 @@ fn run_json(
         obj.insert("active_bounds".into(), Value::Object(at));
     }
     if !outcome.moved_start.is_empty() {
-        let moved: Vec<&str> = (outcome.moved_start.iter())
-            .map(|&i| f.vars()[i].as_str())
+        let moved: Vec<Cow<str>> = (outcome.moved_start.iter())
+            .map(|&i| f.var_names().name(i))
             .collect();
         obj.insert("moved_start".into(), json!(moved));
     }
@@ -195,7 +196,7 @@ fn write_summary(
         _ => "last",
     };
     writeln!(out, "{what:<11} f = {}", format_value(outcome.f))?;
-    for (i, (name, v)) in f.vars().iter().zip(&outcome.x).enumerate() {
+    for (i, (name, v)) in f.var_names().iter().zip(&outcome.x).enumerate() {
         let label = if i == 0 { "at" } else { "" };
         writeln!(out, "{label:<11} {name} = {}", format_value(*v))?;
     }

@@ -53,7 +53,7 @@ impl Pictures {
             None => Axes::One(0),
         };
         // A picture keeps every iterate: bound what --max-iter can ask for.
-        let per_iterate = f.vars().len() + 2;
+        let per_iterate = f.n_vars() + 2;
         let kept = args.max_iter().saturating_mul(per_iterate);
         if pictures.any() && kept > MAX_KEPT_VALUES {
             return Err(usage(&format!(
@@ -224,7 +224,7 @@ impl Context<'_> {
             return Vec::new();
         }
         let mut objective = self.plain.clone();
-        let mut grad = vec![0.0; self.f.vars().len()];
+        let mut grad = vec![0.0; self.f.n_vars()];
         outcome
             .history
             .iter()

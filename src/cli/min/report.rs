@@ -2,6 +2,7 @@
 //! become the text summary or one JSON object on stdout, notes on stderr
 //! for runs that did not converge, and the exit status.
 
+use std::borrow::Cow;
 use std::io::Write;
 
 /// Coordinates a text report lists, at most.
@@ -96,9 +97,7 @@ fn restarts(
         )?;
         for m in minima {
             let o = outcome_of(m.best);
-            let at: Vec<String> = f
-                .vars()
-                .iter()
+            let at: Vec<String> = (f.var_names().iter())
                 .zip(&o.x)
                 .map(|(name, v)| format!("{name} = {}", format_value(*v)))
                 .collect();
@@ -134,8 +133,7 @@ fn compare(
     let sign = context.sign();
     let (start, seed) = (&runs.start, runs.seed);
     let point = |x: &[f64]| -> String {
-        f.vars()
-            .iter()
+        (f.var_names().iter())
             .zip(x)
             .map(|(name, v)| format!("{name} = {}", format_value(*v)))
             .collect::<Vec<_>>()
@@ -248,12 +246,8 @@ fn run_json(context: &Context, run: &Run, seed: Option<u64>) -> Map<String, Valu
         obj.insert("active_bounds".into(), Value::Object(at));
     }
     if !outcome.moved_start.is_empty() {
-        let names = &context.f.vars();
-        let moved: Vec<&str> = outcome
-            .moved_start
-            .iter()
-            .map(|&i| names[i].as_str())
-            .collect();
+        let names = context.f.var_names();
+        let moved: Vec<Cow<str>> = outcome.moved_start.iter().map(|&i| names.name(i)).collect();
         obj.insert("moved_start".into(), json!(moved));
     }
     if let Some(seed) = seed {
@@ -277,19 +271,17 @@ fn failed(outcome: &Outcome) -> bool {
 /// "upper"), in order.
 pub(super) fn active_bounds<'f>(
     f: &'f Formula,
-    outcome: &Outcome,
-) -> impl Iterator<Item = (&'f str, &'static str)> {
-    f.vars()
-        .iter()
-        .zip(&outcome.active)
-        .filter_map(|(name, side)| {
-            let side = match side {
-                optim::Bound::Free => return None,
-                optim::Bound::Lower => "lower",
-                optim::Bound::Upper => "upper",
-            };
-            Some((name.as_str(), side))
-        })
+    outcome: &'f Outcome,
+) -> impl Iterator<Item = (Cow<'f, str>, &'static str)> {
+    // Only the variables on a bound are named.
+    outcome.active.iter().enumerate().filter_map(|(k, side)| {
+        let side = match side {
+            optim::Bound::Free => return None,
+            optim::Bound::Lower => "lower",
+            optim::Bound::Upper => "upper",
+        };
+        Some((f.var_names().name(k), side))
+    })
 }
 
 pub(super) fn write_trace(
@@ -361,21 +353,22 @@ fn write_summary(
     writeln!(out, "{what:<11} f = {}", format_value(value))?;
     // A million coordinates are data, not a report: the first few, and
     // where to find the rest.
-    let shown = if f.vars().len() > MAX_SHOWN {
+    let shown = if f.n_vars() > MAX_SHOWN {
         MAX_SHOWN - 1
     } else {
         MAX_SHOWN
     };
-    for (i, (name, v)) in f.vars().iter().zip(&outcome.x).take(shown).enumerate() {
+    let names = f.var_names().iter();
+    for (i, (name, v)) in names.zip(&outcome.x).take(shown).enumerate() {
         let label = if i == 0 { "at" } else { "" };
         writeln!(out, "{label:<11} {name} = {}", format_value(*v))?;
     }
-    if f.vars().len() > shown {
+    if f.n_vars() > shown {
         writeln!(
             out,
             "{:<11} ... and {} more (--json gives every one)",
             "",
-            f.vars().len() - shown
+            f.n_vars() - shown
         )?;
     }
     let gradient = match args.gradient {

@@ -90,7 +90,7 @@ pub(super) fn single(
     let sign = context.sign();
     let mut trace_error = None;
     if args.trace == Some(args::TraceFormat::Csv) {
-        let names: Vec<&str> = context.f.vars().iter().map(String::as_str).collect();
+        let names: Vec<_> = context.f.var_names().iter().collect();
         if let Err(e) = writeln!(trace_out, "iteration,{},f,grad_norm,step", names.join(",")) {
             trace_error = Some(e);
         }
