@@ -308,10 +308,13 @@ pub struct Settings {
     /// Stop when f changes by at most this between iterations (off by
     /// default).
     pub ftol: Option<f64>,
-    /// Stop when f falls by at most this relative to its size:
-    /// `(f_k - f_{k+1}) / max(|f_k|, |f_{k+1}|) <= ftol_rel`. This is
-    /// scipy's `ftol` without its floor of 1 under the denominator, which
-    /// would stop a run towards a minimum of 0 at about f = 2e-9. On by
+    /// Stop when f falls by at most this relative to its size,
+    /// `(f_k - f_{k+1}) / max(|f_k|, |f_{k+1}|) <= ftol_rel`, in each of
+    /// two iterations in a row. This is scipy's `ftol` without its floor
+    /// of 1 under the denominator, which would stop a run towards a
+    /// minimum of 0 at about f = 2e-9, and asked twice: once stopped L-BFGS
+    /// after a single short step on Wood's function (at its saddle) and
+    /// on Meyer's (at f = 1.1e5, the minimum being 87.9). On by
     /// default at [`Settings::FTOL_REL`] for L-BFGS and Newton, so that a run that reaches a minimum ends even when the
     /// gradient cannot be brought below `gtol`; off by default for the
     /// first-order methods, where a small decrease per step means a small

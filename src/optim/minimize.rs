@@ -16,7 +16,8 @@
 //!    [`WINDOW`](super::diagnose::WINDOW) iterations: `oscillating`;
 //! 4. a step at most `xtol` long: `xtol`;
 //! 5. f lowered by at most `ftol` (or a step of length 0): `ftol`;
-//! 6. f lowered by at most `ftol_rel` relative to `|f|`: `ftol-rel`;
+//! 6. f lowered by at most `ftol_rel` relative to `|f|` in each of the
+//!    last two iterations: `ftol-rel`;
 //! 7. no component of the (projected) gradient above `gtol`: `gtol`;
 //! 8. `max_iter` iterations: `max-iter`.
 //!
@@ -339,6 +340,8 @@ fn run(
         }
     );
     let mut control = observe(&iterate(&path, &now));
+    // Whether the last iteration's decrease was within `ftol_rel`.
+    let mut small_before = false;
     let stop = loop {
         if !now.finite && path.f == f64::NEG_INFINITY {
             break Stop {
@@ -393,12 +396,15 @@ fn run(
                 break Stop::converged(Reason::Ftol);
             }
             let size = path.last_f.abs().max(path.f.abs());
-            if settings
+            let small = settings
                 .ftol_rel
-                .is_some_and(|tol| decrease >= 0.0 && decrease <= tol * size)
-            {
+                .is_some_and(|tol| decrease >= 0.0 && decrease <= tol * size);
+            // Twice in a row: a single short step (a line search that found
+            // little along a poor direction) is not convergence.
+            if small && small_before {
                 break Stop::converged(Reason::FtolRel);
             }
+            small_before = small;
         }
         if now.grad_norm <= settings.gtol {
             break Stop::converged(Reason::Gtol);

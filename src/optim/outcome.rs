@@ -9,7 +9,8 @@ use std::fmt;
 pub enum Reason {
     /// f changed by at most `ftol`.
     Ftol,
-    /// f fell by at most `ftol_rel` relative to its size: the run reached
+    /// f fell by at most `ftol_rel` relative to its size in each of the
+    /// last two iterations: the run reached
     /// a minimum as closely as the relative-reduction test asks, even if
     /// the gradient could not be brought below `gtol`.
     FtolRel,
@@ -81,7 +82,8 @@ impl Reason {
         match self {
             Reason::Ftol => "f changed by at most ftol in the last iteration",
             Reason::FtolRel => {
-                "f fell by at most ftol_rel, relative to its size, in the last iteration"
+                "f fell by at most ftol_rel, relative to its size, in each of the last two \
+                 iterations"
             }
             Reason::Gtol => "no gradient component is larger than gtol",
             Reason::Xtol => "the last step was at most xtol long",

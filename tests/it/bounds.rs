@@ -299,7 +299,9 @@ fn jennrich_sampson() -> String {
 #[test]
 fn minima_whose_gradient_cannot_reach_gtol_end_promptly() {
     // Both minima are far from 0, so at the floats near them the gradient
-    // stays above 1e-8: the relative reduction of f ends the runs. Before
+    // may stay above 1e-8: the relative reduction of f ends the runs
+    // (Newton, one iteration after it first holds, meets gtol on Brown and
+    // Dennis, at 3.2e-10). Before
     // it, L-BFGS took 187 evaluations on Brown and Dennis (scipy's
     // L-BFGS-B stops after 22) and Newton 47,780 on Jennrich and Sampson.
     // The minima are MGH's: 85822.2016 and 124.362182 (m = 10).
@@ -316,7 +318,10 @@ fn minima_whose_gradient_cannot_reach_gtol_end_promptly() {
         for method in [Method::lbfgs(), Method::newton()] {
             let o = run(&text, &start, method, None);
             let name = method.name();
-            assert_eq!(o.reason, Reason::FtolRel, "{name}: {o:?}");
+            assert!(
+                matches!(o.reason, Reason::FtolRel | Reason::Gtol),
+                "{name}: {o:?}"
+            );
             assert!(((o.f - f_min) / f_min).abs() < rel, "{name}: f = {}", o.f);
             assert!(o.evaluations < 60, "{name}: {} evaluations", o.evaluations);
         }

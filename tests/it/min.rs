@@ -121,6 +121,28 @@ fn seed_parabola_stops_by_ftol_near_minus_one_third() {
 }
 
 #[test]
+fn ftol_rel_stops_after_two_small_decreases_in_a_row() {
+    // gd with step 0.01 on x^2 multiplies x by 0.98 per step, so each step
+    // lowers f by 1 - 0.98^2 = 3.96% of it. Under ftol_rel 5% every
+    // decrease is small, and the run stops at the second, not the first.
+    let gd = Method::gd().with_lr(0.01);
+    let settings = Settings {
+        ftol_rel: Some(0.05),
+        ..Settings::new(gd)
+    };
+    let o = minimize_text("x^2", &[1.0], &settings);
+    assert_eq!((o.reason, o.iterations), (Reason::FtolRel, 2), "{o:?}");
+    // Under 3.9% none is: the run goes on to max_iter.
+    let settings = Settings {
+        ftol_rel: Some(0.039),
+        max_iter: 50,
+        ..Settings::new(gd)
+    };
+    let o = minimize_text("x^2", &[1.0], &settings);
+    assert_eq!((o.reason, o.iterations), (Reason::MaxIter, 50), "{o:?}");
+}
+
+#[test]
 fn seed_gaussian_and_sphere_reach_their_minima() {
     let settings = [
         "--method",
