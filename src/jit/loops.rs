@@ -45,7 +45,7 @@ use crate::bind::MAX_LEVELS;
 use crate::builtins::{Func, small_integer};
 use crate::diff::Scatter;
 use crate::error::Result;
-use crate::eval::{ScatterGroup, loop_body, scatter_groups};
+use crate::eval::{ScatterGroup, evaluated_body, scatter_groups};
 use crate::graph::{
     Affine, Graph, Node, NodeId, Range, Read, Reduce, Source, SumStep, Symbol, reachable,
     sum_pairwise,
@@ -343,7 +343,7 @@ impl Emitter<'_, '_> {
             if let Node::Reduce(r, [body]) = self.graph.node(id) {
                 let bound = self.graph.meta(id).levels | r.own_levels();
                 self.bodies
-                    .insert(id, loop_body(self.graph, *body, r.own_levels(), bound));
+                    .insert(id, evaluated_body(self.graph, *body, r.own_levels(), bound));
             }
         }
         let top: Vec<NodeId> = all
