@@ -45,7 +45,7 @@ use crate::bind::MAX_LEVELS;
 use crate::builtins::{Func, small_integer};
 use crate::diff::Scatter;
 use crate::error::Result;
-use crate::eval::{ScatterGroup, loop_body, scatter_groups};
+use crate::eval::{ScatterGroup, evaluated_body, scatter_groups};
 use crate::graph::{
     Affine, Graph, Node, NodeId, Range, Read, Reduce, Source, SumStep, Symbol, reachable,
     sum_pairwise,
@@ -244,6 +244,7 @@ fn generate(
             fused: HashMap::new(),
             siblings: HashMap::new(),
             rows: None,
+            mirrors: HashMap::new(),
         };
         for (a, &block) in blocks.iter().enumerate() {
             let layout = e.array_layout(block, ranks[a]);
@@ -299,7 +300,15 @@ struct Emitter<'a, 'b> {
     /// In a loop over data rows (`rows.rs`), the variables read from the
     /// columns at the current row.
     rows: Option<RowVars>,
+    /// The products emitted with one constant factor, by [`MirrorKey`],
+    /// with that constant: see [`Emitter::mirrored`].
+    mirrors: HashMap<MirrorKey, (NodeId, f64)>,
 }
+
+/// A product's factors with its one constant factor left out (`None` in
+/// its place), and that constant's magnitude: the products `c*a/b` and
+/// `-c*a/b` have one key.
+type MirrorKey = (Vec<Option<NodeId>>, u64);
 
 /// Variables `first..` are data columns, read at row `row`: `Var(first +
 /// k)` is `columns[k][row]`.
@@ -343,7 +352,7 @@ impl Emitter<'_, '_> {
             if let Node::Reduce(r, [body]) = self.graph.node(id) {
                 let bound = self.graph.meta(id).levels | r.own_levels();
                 self.bodies
-                    .insert(id, loop_body(self.graph, *body, r.own_levels(), bound));
+                    .insert(id, evaluated_body(self.graph, *body, r.own_levels(), bound));
             }
         }
         let top: Vec<NodeId> = all
@@ -682,12 +691,64 @@ impl Emitter<'_, '_> {
         self.call(Callee::Powf, &[b, e])
     }
 
+    /// The key of a product with exactly one constant factor, and that
+    /// constant.
+    fn mirror_key(&self, factors: &[NodeId]) -> Option<(MirrorKey, f64)> {
+        let mut constant = None;
+        let mut key = Vec::with_capacity(factors.len());
+        for &f in factors {
+            match self.graph.as_const(f) {
+                Some(c) if constant.is_none() => {
+                    constant = Some(c);
+                    key.push(None);
+                }
+                Some(_) => return None,
+                None => key.push(Some(f)),
+            }
+        }
+        let c = constant?;
+        Some(((key, c.abs().to_bits()), c))
+    }
+
+    /// The product `id`, `c*a*.../(b...)`, as its mirror `-c*a*.../(b...)`
+    /// negated, when the mirror's value is in scope (the gradient of a
+    /// function of `x[i] - x[j]` has both, one per partial: without this,
+    /// each pair paid one more division). Records `id` as a mirror for
+    /// later products otherwise.
+    ///
+    /// Bit for bit the interpreter's product: it multiplies left to right
+    /// and divides once, and each of those roundings is symmetric in sign,
+    /// so every step is the mirror's step negated, infinities and zeros
+    /// included. A NaN is not negated: both products make theirs from the
+    /// same operands in the same order (a new NaN does not depend on the
+    /// signs, a carried one is the factor's), so they have the same bits.
+    fn mirrored(&mut self, id: NodeId, factors: &[NodeId]) -> Option<Value> {
+        let (key, c) = self.mirror_key(factors)?;
+        if let Some(&(other, c_other)) = self.mirrors.get(&key)
+            && c_other == -c
+            && c != 0.0
+            && let Some(&v) = self.values.get(&other)
+        {
+            let negated = self.b.ins().fneg(v);
+            let nan = self.b.ins().fcmp(FloatCC::Unordered, v, v);
+            return Some(self.b.ins().select(nan, v, negated));
+        }
+        self.mirrors.insert(key, (id, c));
+        None
+    }
+
     /// Emits `id` (its children are emitted already) and records its value.
     fn node(&mut self, id: NodeId) -> Result<Value> {
         if let Some(&v) = self.values.get(&id) {
             return Ok(v);
         }
         let g = self.graph;
+        if let Node::Product(factors) = g.node(id)
+            && let Some(value) = self.mirrored(id, factors)
+        {
+            self.values.insert(id, value);
+            return Ok(value);
+        }
         let v = |e: &Self, n: &NodeId| -> Result<Value> {
             e.values
                 .get(n)

@@ -254,6 +254,34 @@ fn sums_inside_functions_products_and_double_sums_equal_unrolled() {
     }
 }
 
+/// A pair's two partials are one product and its mirror (`-2*d/q^2` and
+/// `2*d/q^2`), which compiled code computes once and negates: still the
+/// interpreter's bits where the partials are zeros of either sign or
+/// infinite, and NaN where its are (made by `inf/inf`, or carried from a
+/// NaN variable). A NaN's sign is not compared: the value's (`1/q`, no
+/// mirror) already differs between the two at these points.
+#[test]
+fn mirrored_partials_equal_the_interpreters_at_zeros_infinities_and_nans() {
+    let f =
+        parse("param n = 6\nvar x[1..n]\nsum(i in 1..n-1, j in i+1..n, 1/(1 + (x[i] - x[j])^2))");
+    let compiled = f.compile().unwrap();
+    let same = |a: f64, b: f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+    let points: [[f64; 6]; 4] = [
+        [0.5, 0.5, -0.0, 0.0, 1e300, -1e300],
+        [f64::INFINITY, 1.0, 0.0, 2.0, f64::NEG_INFINITY, 3.0],
+        [f64::NAN, 1.0, -f64::NAN, 0.25, 0.5, 2.0],
+        [1.0, f64::INFINITY, f64::INFINITY, f64::NAN, 0.0, -0.0],
+    ];
+    for x in points {
+        let (v, g) = f.value_grad(&x);
+        let (cv, cg) = compiled.value_grad(&x).unwrap();
+        assert!(same(v, cv), "at {x:?}: value {v} against {cv}");
+        for (k, (a, b)) in g.iter().zip(&cg).enumerate() {
+            assert!(same(*a, *b), "at {x:?}: partial {k}: {a:e} against {b:e}");
+        }
+    }
+}
+
 /// The native loops give the interpreter's value and gradient, to the bit.
 fn compiled_equals_interpreted(f: &Formula, at: impl Fn(usize) -> f64) {
     let x: Vec<f64> = (0..f.vars().len()).map(at).collect();

@@ -202,6 +202,7 @@ fn generate(
                 columns,
                 row,
             }),
+            mirrors: HashMap::new(),
         };
         // What depends on no column is computed once, before the loop.
         let mut per_row = vec![false; graph.len()];
