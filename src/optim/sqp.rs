@@ -160,8 +160,9 @@ pub fn minimize_sqp(
     Ok(run(problem, start, settings, sqp, exact))
 }
 
-/// SQP, and where it ends without a verdict (stalled, out of iterations:
-/// its subproblems or its line search failed) the augmented Lagrangian
+/// SQP, and where it ends stalled, out of iterations or infeasible (its
+/// subproblems or its line search failed, or its infeasibility test, which
+/// probes less than the augmented Lagrangian's, fired) the augmented Lagrangian
 /// ([`minimize_constrained`](crate::minimize_constrained)) from the same
 /// start: the default of `slope min` for small problems. The outcome is
 /// the augmented Lagrangian's, with both runs' evaluations, iterations and
@@ -187,7 +188,10 @@ pub fn minimize_sqp_or_auglag(
     auglag: &super::Auglag,
 ) -> Result<(ConstrainedOutcome, bool)> {
     let first = minimize_sqp(problem, start, settings, sqp)?;
-    if !matches!(first.outcome.reason, Reason::Stalled | Reason::MaxIter) {
+    if !matches!(
+        first.outcome.reason,
+        Reason::Stalled | Reason::MaxIter | Reason::Infeasible
+    ) {
         return Ok((first, false));
     }
     let mut second = super::minimize_constrained(problem, start, settings, auglag)?;
@@ -869,6 +873,16 @@ fn run(
         lambda = stepped;
         point = next;
     };
+    // The interior-point multipliers of inequalities that hold with room
+    // are near 1e-13, not 0: reported as 0.
+    for (i, kind) in kinds.iter().enumerate() {
+        if *kind == ConstraintKind::Inequality
+            && point.c[i] < -sqp.feasibility_tol
+            && lambda[i].abs() <= sqp.feasibility_tol
+        {
+            lambda[i] = 0.0;
+        }
+    }
     let now = measure(&s, &point, &lambda, bounds);
     let active = match bounds {
         Some(b) => point
