@@ -121,7 +121,8 @@
 //!   operation order, scheduling for short live ranges, chunking large
 //!   functions, one file each under `jit/`); `jit/compiled.rs` owns the
 //!   code, `jit/descent.rs` runs fixed-step descent as one native loop
-//!   with the gradient inlined, and `jit/region.rs` keeps each module's
+//!   with the gradient inlined, `jit/batch.rs` a batch of points as one
+//!   native loop over its rows, and `jit/region.rs` keeps each module's
 //!   code and data in one reservation, so 32-bit displacements always
 //!   reach. `jit/loops.rs` compiles indexed formulas' value, gradient and
 //!   Hessian-vector product (reading their run-time inputs, and the
@@ -234,7 +235,7 @@
 //!   instead of waiting for each other. Reductions over index ranges
 //!   (`sum(i in ...)`) still accumulate in index order.
 //! - `unsafe` lives only in `jit/compiled.rs`, `jit/descent.rs`,
-//!   `jit/loops.rs`, `jit/loops/rows.rs` and `jit/region.rs`, each block
+//!   `jit/batch.rs`, `jit/loops.rs`, `jit/loops/rows.rs` and `jit/region.rs`, each block
 //!   with a `SAFETY:` note.
 //! - Compiled loops read arrays without bounds checks: binding checked
 //!   every read's whole range against its array's extent, and the code

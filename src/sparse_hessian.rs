@@ -283,27 +283,61 @@ pub(crate) fn colour_columns(lower: &[Vec<usize>]) -> (Vec<usize>, usize) {
     (colour, used)
 }
 
-/// The lower triangle of the Hessian with pattern `lower`, from one
-/// product `H·d` per group of columns (`hess_vec(d, out)`), each entry
-/// read in its row from the one column of its group the row has.
+/// A pattern's entries in compressed sparse rows with the group of each
+/// column: what [`from_products`] needs, worked out once per pattern (the
+/// colouring costs more than the few products it saves, so a compiled
+/// formula keeps it with its pattern rather than colour at every call).
+#[derive(Clone, Debug)]
+pub(crate) struct Grouping {
+    /// The lower triangle's entries, as [`SparseHessian`] holds them.
+    starts: Vec<usize>,
+    cols: Vec<usize>,
+    /// The group of each column.
+    colour: Vec<usize>,
+    /// How many groups, so how many products.
+    groups: usize,
+}
+
+impl Grouping {
+    /// The grouping of the pattern whose lower triangle is `lower`.
+    pub(crate) fn new(lower: &[Vec<usize>]) -> Grouping {
+        let (colour, groups) = colour_columns(lower);
+        let mut starts = Vec::with_capacity(lower.len() + 1);
+        let mut cols = Vec::with_capacity(lower.iter().map(Vec::len).sum());
+        starts.push(0);
+        for row in lower {
+            cols.extend_from_slice(row);
+            starts.push(cols.len());
+        }
+        Grouping {
+            starts,
+            cols,
+            colour,
+            groups,
+        }
+    }
+}
+
+/// The lower triangle of the Hessian with the pattern `grouping` was made
+/// from, from one product `H·d` per group of columns (`hess_vec(d, out)`),
+/// each entry read in its row from the one column of its group the row
+/// has.
 pub(crate) fn from_products(
-    lower: &[Vec<usize>],
+    grouping: &Grouping,
     mut hess_vec: impl FnMut(&[f64], &mut [f64]) -> Result<()>,
 ) -> Result<SparseHessian> {
-    let n = lower.len();
-    let (colour, groups) = colour_columns(lower);
-    let mut starts = Vec::with_capacity(n + 1);
-    let mut cols = Vec::new();
-    starts.push(0);
-    for row in lower {
-        cols.extend_from_slice(row);
-        starts.push(cols.len());
-    }
+    let Grouping {
+        starts,
+        cols,
+        colour,
+        groups,
+    } = grouping;
+    let n = colour.len();
     let mut values = vec![0.0; cols.len()];
     let mut direction = vec![0.0; n];
     let mut product = vec![0.0; n];
-    for c in 0..groups {
-        for (d, &k) in direction.iter_mut().zip(&colour) {
+    for c in 0..*groups {
+        for (d, &k) in direction.iter_mut().zip(colour) {
             *d = if k == c { 1.0 } else { 0.0 };
         }
         hess_vec(&direction, &mut product)?;
@@ -316,8 +350,8 @@ pub(crate) fn from_products(
         }
     }
     Ok(SparseHessian {
-        starts,
-        cols,
+        starts: starts.clone(),
+        cols: cols.clone(),
         values,
     })
 }

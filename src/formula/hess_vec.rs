@@ -118,7 +118,9 @@ impl Formula {
     /// ```
     pub fn sparse_hessian(&mut self, x: &[f64]) -> Result<SparseHessian> {
         let pattern = self.hessian_pattern()?;
-        sparse_hessian::from_products(&pattern, |v, out| self.hess_vec(x, v, out))
+        sparse_hessian::from_products(&sparse_hessian::Grouping::new(&pattern), |v, out| {
+            self.hess_vec(x, v, out)
+        })
     }
 
     /// The lower triangle of the Hessian's pattern for the bound sizes.

@@ -49,18 +49,33 @@ impl Formula {
                 Some(c) => {
                     names.subst = Some((c.level, &c.by));
                     let value = print::print(&self.graph, s.value, names, syntax)?;
-                    let sums: Vec<String> = c
+                    let ends: Vec<(&str, String, String)> = c
                         .remaining
                         .iter()
                         .map(|(l, r)| {
                             let p = print::affine_text(names, syntax, &r.lo);
                             let q = print::affine_text(names, syntax, &r.hi);
-                            format!("{} in {p}..{q}", levels[*l as usize])
+                            (levels[*l as usize].as_str(), p, q)
                         })
                         .collect();
-                    let text = if sums.is_empty() {
+                    let text = if ends.is_empty() {
                         value
+                    } else if latex {
+                        // As the printer writes a sum: `\sum_{i=1,j=i}^{k-1,n}`.
+                        let (from, to): (Vec<String>, Vec<String>) = ends
+                            .iter()
+                            .map(|(i, p, q)| (format!("{i}={p}"), q.clone()))
+                            .unzip();
+                        format!(
+                            "\\sum_{{{}}}^{{{}}} \\left({value}\\right)",
+                            from.join(","),
+                            to.join(",")
+                        )
                     } else {
+                        let sums: Vec<String> = ends
+                            .iter()
+                            .map(|(i, p, q)| format!("{i} in {p}..{q}"))
+                            .collect();
                         format!("sum({}, {value})", sums.join(", "))
                     };
                     let (lo, hi) = (
@@ -164,11 +179,15 @@ fn closed_form(s: &Scatter, k_level: u32) -> Option<ClosedForm> {
     if coef.abs() != 1 {
         return None;
     }
-    let all = indices(&s.loops);
-    let (_, range) = all.iter().find(|(l, _)| *l == level)?;
-    if range.lo.levels() != 0 || range.hi.levels() != 0 {
-        return None;
-    }
+    let mut all = indices(&s.loops);
+    let (_, range) = all.iter().find(|(l, _)| *l == level)?.clone();
+    let range = if range.lo.levels() != 0 || range.hi.levels() != 0 {
+        let (range, outer, outer_range) = exchanged(&all, level, &range)?;
+        all.iter_mut().find(|(l, _)| *l == outer)?.1 = outer_range;
+        range
+    } else {
+        range
+    };
     let rest = Affine {
         constant: target.constant,
         terms: target
@@ -199,6 +218,65 @@ fn closed_form(s: &Scatter, k_level: u32) -> Option<ClosedForm> {
         hi,
         remaining: all.into_iter().filter(|(l, _)| *l != level).collect(),
     })
+}
+
+/// The order of two triangular loops exchanged, so that `level` (the
+/// target's index) runs over a range free of other indices: `i in a..b, j
+/// in i+c..d` adds to x[j] for `j in a+c..d`, each from `i in a..j-c`,
+/// when `b + c >= d` (no `i` is left without a `j`, as in `i in 1..n-1, j
+/// in i+1..n`); `i in a..b, j in c..i+d` for `j in c..b+d` from `i in
+/// j-d..b` when `a + d <= c`. Returns `level`'s new range, the outer index
+/// and its new range (in terms of `level`); `None` where the exchange would
+/// split a range in two, or the bounds are not of these shapes.
+fn exchanged(all: &[(u32, Range)], level: u32, range: &Range) -> Option<(Range, u32, Range)> {
+    let outer_of = |end: &Affine| match end.terms[..] {
+        [(Symbol::Level(i), 1)] if i != level => Some(i),
+        _ => None,
+    };
+    let free = |a: &Affine| a.levels() == 0;
+    let at_least_zero = |a: &Affine| a.as_constant().is_some_and(|c| c >= 0);
+    let (lower, outer) = match (outer_of(&range.lo), outer_of(&range.hi)) {
+        (Some(i), None) if free(&range.hi) => (true, i),
+        (None, Some(i)) if free(&range.lo) => (false, i),
+        _ => return None,
+    };
+    let (_, o) = all.iter().find(|(l, _)| *l == outer)?;
+    if !free(&o.lo) || !free(&o.hi) {
+        return None;
+    }
+    let j = Affine::symbol(Symbol::Level(level));
+    let i = Affine::symbol(Symbol::Level(outer));
+    if lower {
+        // range.lo = i + c.
+        let c = range.lo.combine(1, &i, -1)?;
+        if !at_least_zero(&o.hi.combine(1, &c, 1)?.combine(1, &range.hi, -1)?) {
+            return None;
+        }
+        let new = Range {
+            lo: o.lo.combine(1, &c, 1)?,
+            hi: range.hi.clone(),
+        };
+        let outer_range = Range {
+            lo: o.lo.clone(),
+            hi: j.combine(1, &c, -1)?,
+        };
+        Some((new, outer, outer_range))
+    } else {
+        // range.hi = i + d.
+        let d = range.hi.combine(1, &i, -1)?;
+        if !at_least_zero(&range.lo.combine(1, &o.lo, -1)?.combine(1, &d, -1)?) {
+            return None;
+        }
+        let new = Range {
+            lo: range.lo.clone(),
+            hi: o.hi.combine(1, &d, 1)?,
+        };
+        let outer_range = Range {
+            lo: j.combine(1, &d, -1)?,
+            hi: o.hi.clone(),
+        };
+        Some((new, outer, outer_range))
+    }
 }
 
 /// Every index of a nest of loops, outermost first: its level and range.

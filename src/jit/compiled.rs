@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::mem::MaybeUninit;
 use std::sync::OnceLock;
 
+use super::batch::{self, BatchKernel};
 use super::chunk::Plan;
 use super::descent::{self, DescentKernel, Variant};
 use super::lower::Program;
@@ -32,11 +33,13 @@ pub struct Compiled {
     scratch_len: usize,
     /// The code, entered through [`Compiled::entry`].
     code: NativeCode,
-    /// The lowered instructions, kept when they could become a descent
-    /// loop: a value and gradient small enough for one chunk.
+    /// The lowered instructions, kept when they could become a loop (over
+    /// descent steps or over the rows of a batch): code of one chunk.
     program: Option<Program>,
     /// Descent loops compiled so far, by [`Variant::index`].
     kernels: [OnceLock<Option<DescentKernel>>; Variant::COUNT],
+    /// The loop over the rows of a batch, compiled on first use.
+    batch: OnceLock<Option<BatchKernel>>,
 }
 
 impl std::fmt::Debug for Compiled {
@@ -67,7 +70,7 @@ impl Compiled {
     /// as `plan` cut it (the only code `jit::compile` passes here).
     pub(super) fn new(code: NativeCode, program: Program, plan: &Plan, n_vars: usize) -> Compiled {
         let n_outputs = program.outputs.len();
-        let loopable = plan.chunks.len() == 1 && n_outputs == n_vars + 1;
+        let loopable = plan.chunks.len() == 1 && plan.scratch_len == 0;
         Compiled {
             n_vars,
             n_outputs,
@@ -75,6 +78,7 @@ impl Compiled {
             code,
             program: loopable.then_some(program),
             kernels: Default::default(),
+            batch: OnceLock::new(),
         }
     }
 
@@ -106,6 +110,47 @@ impl Compiled {
             return cell.get()?.as_ref();
         }
         cell.get_or_init(|| descent::compile(program, self.n_vars, variant).ok())
+            .as_ref()
+    }
+
+    /// Evaluates every output at each row of `xs` (rows of `n_vars`
+    /// values, one after the other), writing output 0 of row `i` to
+    /// `first[i]` and its other outputs to `rest[i*(n_outputs - 1)..]`:
+    /// by one native loop over the rows when the code is small enough to
+    /// be its body (compiled on first use, see `batch.rs`), else by one
+    /// call per row. The numbers are those of [`Compiled::call_split`] on
+    /// each row, to the bit.
+    ///
+    /// Panics if the lengths do not agree on the number of rows.
+    pub fn call_rows(&self, xs: &[f64], first: &mut [f64], rest: &mut [f64]) {
+        let width = self.n_outputs.saturating_sub(1);
+        assert!(
+            self.n_outputs > 0
+                && xs.len() == first.len() * self.n_vars
+                && rest.len() == first.len() * width,
+            "Compiled::call_rows: {} values in, room for {} and {} out, for {} variables and \
+             {} outputs",
+            xs.len(),
+            first.len(),
+            rest.len(),
+            self.n_vars,
+            self.n_outputs
+        );
+        if let Some(kernel) = self.batch_kernel() {
+            return kernel.run(xs, first, rest);
+        }
+        for (i, v) in first.iter_mut().enumerate() {
+            let x = &xs[i * self.n_vars..(i + 1) * self.n_vars];
+            self.call_split(x, v, &mut rest[i * width..(i + 1) * width]);
+        }
+    }
+
+    /// The loop over the rows of a batch, compiled on first request;
+    /// `None` when the code is too large to be one loop body.
+    pub fn batch_kernel(&self) -> Option<&BatchKernel> {
+        let program = self.program.as_ref()?;
+        self.batch
+            .get_or_init(|| batch::compile(program, self.n_vars).ok())
             .as_ref()
     }
 
@@ -243,6 +288,56 @@ mod tests {
                 });
             }
         });
+    }
+
+    /// `rows` rows of `n` values by `call_rows` against one `call_split`
+    /// per row, bit for bit.
+    fn rows_agree(c: &Compiled, n: usize, rows: usize) {
+        let w = c.n_outputs() - 1;
+        let xs: Vec<f64> = (0..rows * n)
+            .map(|k| ((k * 7919) % 23) as f64 / 5.0 - 2.2)
+            .collect();
+        let (mut first, mut rest) = (vec![f64::NAN; rows], vec![f64::NAN; rows * w]);
+        c.call_rows(&xs, &mut first, &mut rest);
+        for i in 0..rows {
+            let (mut v, mut g) = (0.0, vec![0.0; w]);
+            c.call_split(&xs[i * n..(i + 1) * n], &mut v, &mut g);
+            assert_eq!(first[i].to_bits(), v.to_bits(), "row {i}");
+            let bits = |s: &[f64]| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&rest[i * w..(i + 1) * w]), bits(&g), "row {i}");
+        }
+    }
+
+    #[test]
+    fn a_batch_in_one_native_loop_equals_one_call_per_row() {
+        let _guard = exclusive();
+        // Calls into libm, which clobber every register, in the loop body.
+        let mut g = Graph::new();
+        let (x, y) = (g.var(0), g.var(1));
+        let s = g.call1(Func::Sin, x);
+        let p = g.mul(s, y);
+        let q = g.powc(p, 3.0);
+        let c = Compiled::compile(&g, &[q, p, s], 2).unwrap();
+        assert!(c.batch_kernel().is_some());
+        for rows in [0, 1, 2, 1000] {
+            rows_agree(&c, 2, rows);
+        }
+        // A value alone (no `rest`), and a value and gradient.
+        let (g, outputs) = rosenbrock(5);
+        let value = Compiled::compile(&g, &outputs[..1], 5).unwrap();
+        let value_grad = Compiled::compile(&g, &outputs, 5).unwrap();
+        assert!(value.batch_kernel().is_some() && value_grad.batch_kernel().is_some());
+        rows_agree(&value, 5, 300);
+        rows_agree(&value_grad, 5, 300);
+    }
+
+    #[test]
+    fn a_batch_too_large_for_one_loop_is_called_row_by_row() {
+        let _guard = exclusive();
+        let (g, outputs) = rosenbrock(2000);
+        let c = Compiled::compile(&g, &outputs, 2000).unwrap();
+        assert!(c.batch_kernel().is_none());
+        rows_agree(&c, 2000, 3);
     }
 
     /// Resident memory in pages, from `/proc/self/statm` (Linux only).

@@ -28,7 +28,8 @@
 //! The module is finalized in one reservation of address space
 //! (`region.rs`), which a [`Compiled`] (`compiled.rs`) owns until it is
 //! dropped. [`DescentKernel`] (`descent.rs`) reuses the passes to compile
-//! fixed-step gradient descent as one native loop around the gradient.
+//! fixed-step gradient descent as one native loop around the gradient, and
+//! [`BatchKernel`] (`batch.rs`) one loop over the rows of a batch of points.
 //!
 //! Invariants: the native entry point is
 //! `extern "C" fn(x: *const f64, first: *mut f64, rest: *mut f64, scratch: *mut f64)`;
@@ -42,6 +43,7 @@
 //! code and data share one reservation of address space (`region.rs`), so
 //! the PC-relative references between them always reach.
 
+mod batch;
 mod chunk;
 mod codegen;
 mod compiled;
@@ -54,6 +56,7 @@ mod schedule;
 #[cfg(test)]
 mod testing;
 
+pub use batch::BatchKernel;
 pub use compiled::Compiled;
 pub use descent::{DescentKernel, DescentState, Variant};
 pub use loops::{InputBuffers, LoopCode, Outputs, RowCode};

@@ -8,7 +8,7 @@ use crate::error::{Error, ErrorKind, Limit, Result};
 use crate::formula::Formula;
 use crate::graph::NodeId;
 use crate::jit::{Compiled, InputBuffers, LoopCode};
-use crate::sparse_hessian::SparseHessian;
+use crate::sparse_hessian::{Grouping, SparseHessian};
 
 /// A formula compiled to native code: value, value and gradient, and the
 /// Hessian, compiled on first request. Cloning shares the code (it is
@@ -56,8 +56,8 @@ struct LazyHessian {
     formula: Mutex<Formula>,
     code: OnceLock<Result<Compiled>>,
     hess_vec: OnceLock<Result<(LoopCode, InputBuffers)>>,
-    /// The lower triangle of the sparse Hessian's pattern.
-    pattern: OnceLock<Result<Vec<Vec<usize>>>>,
+    /// The sparse Hessian's pattern and the grouping of its columns.
+    pattern: OnceLock<Result<Grouping>>,
 }
 
 impl LazyHessian {
@@ -215,6 +215,76 @@ impl CompiledFormula {
         value[0] = self.value_grad_into(x, grad);
     }
 
+    /// `f` at each row of `xs` (rows of one value per variable, one after
+    /// the other) into `values`, one per row: for a formula without
+    /// arrays, one native loop over the rows (compiled on first use; a
+    /// large formula is called row by row), for an indexed one a call of
+    /// its loops per row. The numbers are [`CompiledFormula::value`]'s on
+    /// each row, to the bit. An error if `xs` does not hold
+    /// `values.len()` rows.
+    ///
+    /// ```
+    /// let code = slope::Formula::parse("x*y + 1")?.compile()?;
+    /// let mut values = [0.0; 2];
+    /// code.values_of_rows(&[1.0, 2.0, 3.0, 4.0], &mut values)?;
+    /// assert_eq!(values, [3.0, 13.0]);
+    /// # Ok::<(), slope::Error>(())
+    /// ```
+    pub fn values_of_rows(&self, xs: &[f64], values: &mut [f64]) -> Result<()> {
+        self.check_rows(xs, values.len())?;
+        match &self.code {
+            Code::Native { value, .. } => value.call_rows(xs, values, &mut []),
+            Code::Loops { .. } => self.each_row(xs, values, |x, v, _| *v = self.value_of(x)),
+        }
+        Ok(())
+    }
+
+    /// `f` and `∇f` at each row of `xs`, as
+    /// [`CompiledFormula::values_of_rows`]: the values into `values`, one
+    /// per row, and the gradients into `grads`, one row of one value per
+    /// variable for each row of `xs`. An error if the lengths do not agree.
+    pub fn values_grads_of_rows(
+        &self,
+        xs: &[f64],
+        values: &mut [f64],
+        grads: &mut [f64],
+    ) -> Result<()> {
+        self.check_rows(xs, values.len())?;
+        self.check_rows(grads, values.len())?;
+        match &self.code {
+            Code::Native { value_grad, .. } => value_grad.call_rows(xs, values, grads),
+            Code::Loops { .. } => self.each_row(xs, values, |x, v, g| {
+                *v = self.value_grad_into(x, &mut grads[g..g + x.len()]);
+            }),
+        }
+        Ok(())
+    }
+
+    /// Calls `f(row, value, start)` for each row of `xs` with its slot in
+    /// `values` and the index its gradient starts at.
+    fn each_row(&self, xs: &[f64], values: &mut [f64], mut f: impl FnMut(&[f64], &mut f64, usize)) {
+        let n = self.vars.len();
+        for (i, v) in values.iter_mut().enumerate() {
+            f(&xs[i * n..(i + 1) * n], v, i * n);
+        }
+    }
+
+    /// An error unless `xs` holds `rows` rows of one value per variable.
+    fn check_rows(&self, xs: &[f64], rows: usize) -> Result<()> {
+        let n = self.vars.len();
+        if xs.len() == rows.saturating_mul(n) {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::Shape,
+            format!(
+                "the rows hold {} values, not {rows} rows of one value for each of the \
+                 formula's {n} variables",
+                xs.len()
+            ),
+        ))
+    }
+
     /// `f(x)` from the value code, which writes it straight to the result.
     #[inline]
     fn value_of(&self, x: &[f64]) -> f64 {
@@ -273,14 +343,14 @@ impl CompiledFormula {
         code.as_ref().map_err(Clone::clone)
     }
 
-    /// The lower triangle of the sparse Hessian's pattern, found on first
-    /// request.
-    fn hessian_pattern(&self) -> Result<&[Vec<usize>]> {
+    /// The sparse Hessian's pattern and the grouping of its columns into
+    /// products, found on first request.
+    fn hessian_pattern(&self) -> Result<&Grouping> {
         let lazy = &*self.hessian;
         let pattern = lazy
             .pattern
-            .get_or_init(|| lazy.with_formula(|f| f.hessian_pattern()));
-        pattern.as_ref().map(|p| &p[..]).map_err(Clone::clone)
+            .get_or_init(|| lazy.with_formula(|f| Ok(Grouping::new(&f.hessian_pattern()?))));
+        pattern.as_ref().map_err(Clone::clone)
     }
 
     fn hessian_code(&self) -> Result<&Compiled> {
@@ -321,7 +391,7 @@ impl CompiledFormula {
 
     /// The Hessian at `x`, sparse, from a few compiled Hessian-vector
     /// products (see [`Formula::sparse_hessian`], whose pattern and
-    /// grouping this shares; the pattern is found on first use and kept).
+    /// grouping this shares; both are found on first use and kept).
     pub fn sparse_hessian(&self, x: &[f64]) -> Result<SparseHessian> {
         self.check_len(x)?;
         let pattern = self.hessian_pattern()?;

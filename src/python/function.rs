@@ -2,9 +2,10 @@
 //!
 //! Single points are read into a small vector and answered with the GIL
 //! held (a compiled call takes nanoseconds; releasing the GIL would cost
-//! more). Batches release the GIL and split the rows over rayon's threads,
-//! each with its own clone of the compiled code (clones share the code and
-//! own their buffers). The object is immutable (`frozen`), so threads may
+//! more). Batches release the GIL and split the rows over rayon's threads;
+//! each thread hands its rows to the compiled code at once, which walks
+//! them in one native loop (for formulas without arrays) and writes into
+//! the arrays Python gets, with no per-point call or copy. The object is immutable (`frozen`), so threads may
 //! share it; it pickles as its text and options and compiles again where
 //! it is unpickled.
 
@@ -16,10 +17,11 @@ use rayon::prelude::*;
 
 use super::{float_array, formula_error, read_point, shape_text, to_py};
 
-use crate::{CompiledFormula, ErrorKind, Formula, Objective, Options, SparseHessian};
+use crate::{CompiledFormula, ErrorKind, Formula, Options, SparseHessian};
 
-/// Rows of a batch one rayon task evaluates: large enough that the clone
-/// of the compiled code and the task's scheduling are a small part of it.
+/// Rows of a batch one rayon task evaluates: large enough that the task's
+/// scheduling is a small part of it, small enough that two threads share
+/// a batch of some ten thousand rows.
 const ROWS_PER_TASK: usize = 4096;
 
 /// A batch's values (shape `(m,)`) and gradients (shape `(m, n)`).
@@ -208,36 +210,36 @@ impl Function {
         Ok(array)
     }
 
-    /// Fills `out`, `width` values per row of `xs`, on all cores without
-    /// the GIL: `fill(objective, row, out_row)`.
+    /// Fills `values` (one per row of `xs`) and, if given, `grads` (one
+    /// row of one value per variable for each), on all cores without the
+    /// GIL: each task hands its rows to the compiled code at once, which
+    /// loops over them natively (see `CompiledFormula::values_of_rows`)
+    /// and writes straight into the arrays Python gets.
     fn par_rows(
         &self,
         py: Python<'_>,
         xs: &[f64],
-        out: &mut [f64],
-        width: usize,
-        fill: impl Fn(&mut CompiledFormula, &[f64], &mut [f64]) + Sync,
-    ) {
+        values: &mut [f64],
+        grads: Option<&mut [f64]>,
+    ) -> PyResult<()> {
         let n = self.compiled.vars().len();
-        let compiled = &self.compiled;
-        py.detach(|| {
-            if n == 0 {
-                // No variables: every row is the empty point.
-                let mut f = compiled.clone();
-                out.chunks_mut(width).for_each(|o| fill(&mut f, &[], o));
-                return;
-            }
-            out.par_chunks_mut(ROWS_PER_TASK * width)
-                .zip(xs.par_chunks(ROWS_PER_TASK * n))
-                .for_each_init(
-                    || compiled.clone(),
-                    |f, (o, x)| {
-                        for (o, row) in o.chunks_mut(width).zip(x.chunks_exact(n)) {
-                            fill(f, row, o);
-                        }
-                    },
-                );
-        });
+        let f = &self.compiled;
+        let rows_of =
+            |t: usize, len: usize| &xs[t * ROWS_PER_TASK * n..(t * ROWS_PER_TASK + len) * n];
+        py.detach(|| match grads {
+            None => values
+                .par_chunks_mut(ROWS_PER_TASK)
+                .enumerate()
+                .try_for_each(|(t, v)| f.values_of_rows(rows_of(t, v.len()), v)),
+            // No variables: no gradients to split the rows by.
+            Some(grads) if n == 0 => f.values_grads_of_rows(xs, values, grads),
+            Some(grads) => values
+                .par_chunks_mut(ROWS_PER_TASK)
+                .zip(grads.par_chunks_mut(ROWS_PER_TASK * n))
+                .enumerate()
+                .try_for_each(|(t, (v, g))| f.values_grads_of_rows(rows_of(t, v.len()), v, g)),
+        })
+        .map_err(|e| to_py(&e))
     }
 }
 
@@ -435,14 +437,13 @@ impl Function {
     fn batch<'py>(&self, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let py = x.py();
         let rows = self.rows(x)?;
-        let m = rows.shape()[0];
-        let readonly = rows.readonly();
-        let xs = readonly.as_slice()?;
-        let mut out = vec![0.0; m];
-        self.par_rows(py, xs, &mut out, 1, |f, row, o| {
-            o[0] = Objective::value(f, row)
-        });
-        Ok(PyArray1::from_vec(py, out))
+        let values = PyArray1::zeros(py, rows.shape()[0], false);
+        {
+            let xs = rows.readonly();
+            let mut out = values.readwrite();
+            self.par_rows(py, xs.as_slice()?, out.as_slice_mut()?, None)?;
+        }
+        Ok(values)
     }
 
     /// The gradient at each row of ``X`` (shape ``(m, n)``) as an ``(m, n)``
@@ -576,22 +577,19 @@ impl Function {
     fn batch_value_grad<'py>(&self, x: &Bound<'py, PyAny>) -> PyResult<ValuesAndGrads<'py>> {
         let py = x.py();
         let rows = self.rows(x)?;
-        let m = rows.shape()[0];
-        let n = self.compiled.vars().len();
-        let readonly = rows.readonly();
-        let xs = readonly.as_slice()?;
-        let mut out = vec![0.0; m * (n + 1)];
-        self.par_rows(py, xs, &mut out, n + 1, |f, row, o| {
-            let (v, g) = o.split_at_mut(1);
-            v[0] = Objective::value_grad(f, row, g);
-        });
-        let mut values = Vec::with_capacity(m);
-        let mut grads = Vec::with_capacity(m * n);
-        for row in out.chunks_exact(n + 1) {
-            values.push(row[0]);
-            grads.extend_from_slice(&row[1..]);
+        let (m, n) = (rows.shape()[0], rows.shape()[1]);
+        let values = PyArray1::zeros(py, m, false);
+        let grads = PyArray2::zeros(py, [m, n], false);
+        {
+            let xs = rows.readonly();
+            let (mut v, mut g) = (values.readwrite(), grads.readwrite());
+            self.par_rows(
+                py,
+                xs.as_slice()?,
+                v.as_slice_mut()?,
+                Some(g.as_slice_mut()?),
+            )?;
         }
-        let grads = PyArray1::from_vec(py, grads).reshape([m, n])?;
-        Ok((PyArray1::from_vec(py, values), grads))
+        Ok((values, grads))
     }
 }

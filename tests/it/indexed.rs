@@ -612,6 +612,27 @@ fn array_partials_print_as_indexed_closed_forms() {
     );
 }
 
+#[test]
+fn partials_of_a_double_sum_name_the_element_as_k_in_both_loops() {
+    let pairs =
+        "param n = 100\nvar x[1..n]\nsum(i in 1..n-1, j in i+1..n, 1/(1 + (x[i] - x[j])^2))";
+    let out = run(&["diff", pairs]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "df/dx[k] = sum(i in 1..k-1, 2*(x[i] - x[k])/((x[i] - x[k])^2 + 1)^2)    for k in 2..n\n\
+        \x20        + sum(j in k+1..n, -2*(x[k] - x[j])/((x[k] - x[j])^2 + 1)^2)   for k in 1..n-1\n"
+    );
+    let latex = run(&["diff", "--latex", pairs]);
+    assert!(
+        latex.stdout.starts_with(
+            "df/dx[k] = \\sum_{i=1}^{k-1} \\left(\\frac{2 \\left(x_{i} - x_{k}\\right)}"
+        ),
+        "{}",
+        latex.stdout
+    );
+}
+
 /// Each printed term, read back with `k` as a parameter, summed over the
 /// `k` where it holds, gives the gradient at every element.
 #[test]
@@ -620,6 +641,11 @@ fn printed_array_partials_evaluate_to_the_gradient() {
         "param n = 6\nvar x[1..n]\nsum(i in 1..n-1, 100*(x[i+1] - x[i]^2)^2 + (1 - x[i])^2)",
         "param n = 5\nvar x[1..n]\nlog(sum(i in 1..n, exp(x[i]))) + x[2]*x[n]",
         "param n = 5\nvar x[1..n]\nsum(i in 1..n-1, j in i+1..n, (x[i] - x[j])^2/(i + j)) + sum(i in 2..n, i*x[n+1-i]*x[i-1])",
+        // Triangular loops, printed with the order exchanged for the
+        // inner index's elements, and one whose exchange would split a range
+        // (i in 1..n-2 leaves x[n-1]'s sum starting past the end).
+        "param n = 5\nvar x[1..n]\nsum(i in 1..n, j in 1..i-1, x[i]*x[j]^2*(i - j))",
+        "param n = 6\nvar x[1..n]\nsum(i in 1..n-2, j in i+1..n, x[i]/(1 + x[j]^2))",
         // Inner reductions that use the outer index: their terms name
         // the inner index again inside the loops that add them.
         "param n = 4\nvar x[1..n]\nsum(i in 1..n, exp(prod(j in 1..i, x[j])))",

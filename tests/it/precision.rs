@@ -99,12 +99,19 @@ impl Xd {
     }
 
     fn add(self, b: Xd) -> Xd {
+        // A zero's exponent says nothing about its size: 0 + 1e-183 is not 0.
+        if self.hi == 0.0 {
+            return b;
+        }
+        if b.hi == 0.0 {
+            return self;
+        }
         let (a, b) = if self.exp >= b.exp {
             (self, b)
         } else {
             (b, self)
         };
-        if b.hi == 0.0 || a.exp - b.exp > 300 {
+        if a.exp - b.exp > 300 {
             return a;
         }
         let shift = b.exp - a.exp;

@@ -16,6 +16,8 @@ pub type GivesUp<'a> = &'a dyn Fn(&Node, f64, &[f64], &[f64]) -> bool;
 /// `(80*exp(40*x)*sign(x) - 80*exp(40*x)) + 40` lose the small term
 /// entirely, and two equal functions written differently may then differ
 /// by much more than their value. Comparisons allow for this bound.
+/// Sums are exact among the subnormals; products and functions there are
+/// off by a multiple of the smallest subnormal, which the bound adds.
 pub fn rounding_bound(f: &Formula, node: NodeId, x: &[f64], gives_up: GivesUp) -> f64 {
     let g = f.graph();
     let ids = slope::graph::reachable(g, &[node]);
@@ -26,6 +28,9 @@ pub fn rounding_bound(f: &Formula, node: NodeId, x: &[f64], gives_up: GivesUp) -
         v[id.index()] = value;
     }
     let eps = f64::EPSILON;
+    // The spacing of the subnormals: below f64::MIN_POSITIVE a result is
+    // rounded to a multiple of it, whatever its size.
+    let tiny = f64::from_bits(1);
     for &id in &ids {
         let value = v[id.index()];
         let op = g.node(id);
@@ -49,7 +54,17 @@ pub fn rounding_bound(f: &Formula, node: NodeId, x: &[f64], gives_up: GivesUp) -
                         .product();
                     inherited += err[c.index()] * others;
                 }
-                inherited + 2.0 * eps * children.len() as f64 * value.abs()
+                // A partial product among the subnormals rounds to a
+                // multiple of `tiny`, not to eps of itself: 1e-312*x is off
+                // by up to tiny/2, and the factors still to come multiply
+                // that (by at most the product of those above 1).
+                let amplified: f64 = children
+                    .iter()
+                    .map(|c| v[c.index()].abs().max(1.0))
+                    .product();
+                inherited
+                    + 2.0 * eps * children.len() as f64 * value.abs()
+                    + tiny * children.len() as f64 * amplified
             }
             // Move each argument by its own bound and see how far the
             // result moves.
@@ -75,7 +90,7 @@ pub fn rounding_bound(f: &Formula, node: NodeId, x: &[f64], gives_up: GivesUp) -
                     }
                     inherited += if worst.is_nan() { f64::INFINITY } else { worst };
                 }
-                inherited + 4.0 * eps * value.abs()
+                inherited + 4.0 * eps * value.abs() + 4.0 * tiny
             }
         };
         let operands: Vec<f64> = children.iter().map(|c| v[c.index()]).collect();
