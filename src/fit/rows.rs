@@ -7,10 +7,7 @@ use super::lm::Residuals;
 use super::stream::RowSink;
 use crate::jit::RowCode;
 
-/// Rows evaluated by one call of the compiled loop: the block of the
-/// model's values and partials, (p + 1) × `BLOCK`, stays in the L1 cache
-/// while its rows are handed on.
-pub(super) const BLOCK: usize = 64;
+pub(super) use super::stream::BLOCK;
 
 /// Where each residual of a pass lies in the order the pass feeds them,
 /// listed family by family (all rows of the first family first): a pass
@@ -88,16 +85,16 @@ impl Rows<'_> {
             let (values, partials) = self.eval.block.split_at_mut(BLOCK);
             for (((ri, &model), &yi), &wi) in r.iter_mut().zip(&*values).zip(y).zip(w) {
                 *ri = (yi - model) * wi;
-                rounding += (*ri * wi * (yi.abs() + model.abs())).abs();
                 finite &= ri.is_finite();
             }
+            rounding += rounding_sum(&r[..hi - lo], w, y, &values[..hi - lo]);
             for column in partials.chunks_exact_mut(BLOCK).take(p) {
                 for (g, &wi) in column.iter_mut().zip(w) {
                     *g = -*g * wi;
                     finite &= g.is_finite();
                 }
             }
-            sink.rows(&r[..hi - lo], partials, BLOCK);
+            sink.rows(&mut r[..hi - lo], partials, BLOCK);
         }
         self.rounding = 2.0 * f64::EPSILON * rounding;
         finite
@@ -133,12 +130,29 @@ impl Rows<'_> {
                         finite &= g.is_finite();
                     }
                 }
-                sink.rows(&r[..n], jac, BLOCK);
+                sink.rows(&mut r[..n], jac, BLOCK);
             }
         }
         self.rounding = 2.0 * f64::EPSILON * rounding;
         finite
     }
+}
+
+/// Σ |rᵢ·wᵢ·(|yᵢ| + |mᵢ|)|, summed in four lanes: one chain of dependent
+/// additions, a few cycles a row, cost more than the rest of the sweep.
+fn rounding_sum(r: &[f64], w: &[f64], y: &[f64], model: &[f64]) -> f64 {
+    let n = r.len();
+    let (w, y, model) = (&w[..n], &y[..n], &model[..n]);
+    let mut lanes = [0.0; 4];
+    let term = |i: usize| (r[i] * w[i] * (y[i].abs() + model[i].abs())).abs();
+    let whole = n / 4 * 4;
+    for i in (0..whole).step_by(4) {
+        for (l, lane) in lanes.iter_mut().enumerate() {
+            *lane += term(i + l);
+        }
+    }
+    let tail: f64 = (whole..n).map(term).sum();
+    (lanes[0] + lanes[2]) + (lanes[1] + lanes[3]) + tail
 }
 
 impl Residuals for Rows<'_> {
