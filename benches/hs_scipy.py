@@ -12,6 +12,11 @@ so they are not comparable with slope's exact-gradient counts; the solved
 counts are. A problem is solved when the point returned violates no
 constraint or bound by more than 1e-6 and f is within 1e-6·max(1, |f*|) of
 f*, the rule of `tests/it/constraints.rs`.
+
+SLSQP is also run a second time with exact gradients of f and of every
+constraint (sympy differentiates the same translated text): its `nfev`
+then counts values only and `njev` gradients, which is what slope's
+evaluations (one value with its gradient each) compare with. Needs sympy.
 """
 
 import math
@@ -22,6 +27,7 @@ import warnings
 
 import numpy as np
 import scipy
+import sympy
 from scipy.optimize import minimize
 
 DATA = pathlib.Path(__file__).resolve().parent.parent / "tests" / "data" / "hock_schittkowski.txt"
@@ -64,6 +70,21 @@ def problem(line):
         else:
             objective = compile(python(statement), name, "eval")
 
+    # The same text, symbolically, for exact gradients.
+    symbols = sympy.symbols(names) if len(names) > 1 else [sympy.Symbol(names[0])]
+    sym_env = {"ln": sympy.log, "log": sympy.log, "exp": sympy.exp, "sqrt": sympy.sqrt,
+               "sin": sympy.sin, "cos": sympy.cos, "pi": sympy.pi, "e": sympy.E}
+    sym_env.update(zip(names, symbols))
+    for left, code in lets:
+        sym_env[left] = eval(code, dict(sym_env))
+
+    def exact(code):
+        expr = sympy.sympify(eval(code, dict(sym_env)))
+        value = sympy.lambdify(symbols, expr, "math")
+        grad = sympy.lambdify(symbols, [sympy.diff(expr, v) for v in symbols], "math")
+        return (lambda x: float(value(*x)),
+                lambda x: np.array(grad(*x), dtype=float))
+
     def scope(x):
         env = dict(NAMES)
         env.update(zip(names, x))
@@ -80,7 +101,9 @@ def problem(line):
     lo = [box.get(n, (-math.inf, math.inf))[0] for n in names]
     hi = [box.get(n, (-math.inf, math.inf))[1] for n in names]
     return dict(name=name, fstar=number(fstar), x0=x0, f=f, lo=lo, hi=hi,
-                cons=[(eq, g(code)) for eq, code in constraints])
+                cons=[(eq, g(code)) for eq, code in constraints],
+                exact_f=exact(objective),
+                exact_cons=[(eq, *exact(code)) for eq, code in constraints])
 
 
 def violation(p, x):
@@ -93,10 +116,18 @@ def violation(p, x):
     return worst
 
 
-def run(p, method):
+def run(p, method, exact=False):
     # scipy's sign convention: ineq means fun(x) >= 0, so pass -g.
-    cons = [{"type": "eq" if eq else "ineq", "fun": (g if eq else (lambda x, g=g: -g(x)))}
-            for eq, g in p["cons"]]
+    if exact:
+        cons = [{"type": "eq" if eq else "ineq",
+                 "fun": (g if eq else (lambda x, g=g: -g(x))),
+                 "jac": (dg if eq else (lambda x, dg=dg: -dg(x)))}
+                for eq, g, dg in p["exact_cons"]]
+        fun, jac = p["exact_f"]
+    else:
+        cons = [{"type": "eq" if eq else "ineq", "fun": (g if eq else (lambda x, g=g: -g(x)))}
+                for eq, g in p["cons"]]
+        fun, jac = p["f"], None
     bounds = list(zip(p["lo"], p["hi"])) if any(map(math.isfinite, p["lo"] + p["hi"])) else None
     options = {"SLSQP": {"ftol": 1e-10, "maxiter": 1000},
                "trust-constr": {"gtol": 1e-8, "xtol": 1e-10, "maxiter": 5000}}[method]
@@ -104,14 +135,16 @@ def run(p, method):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            out = minimize(p["f"], p["x0"], method=method, bounds=bounds,
+            out = minimize(fun, p["x0"], method=method, jac=jac, bounds=bounds,
                            constraints=cons, options=options)
         except Exception as e:  # a failed run counts as not solved
-            return dict(f=math.nan, viol=math.nan, nfev=0, ok=False, note=type(e).__name__, seconds=0.0)
+            return dict(f=math.nan, viol=math.nan, nfev=0, njev=0, ok=False,
+                        note=type(e).__name__, seconds=0.0)
     seconds = time.perf_counter() - clock
     f, viol = float(out.fun), violation(p, out.x)
     ok = viol <= 1e-6 and abs(f - p["fstar"]) <= 1e-6 * max(1.0, abs(p["fstar"]))
-    return dict(f=f, viol=viol, nfev=int(out.nfev), ok=ok, note="", seconds=seconds)
+    return dict(f=f, viol=viol, nfev=int(out.nfev), njev=int(getattr(out, "njev", 0)), ok=ok,
+                note="", seconds=seconds)
 
 
 def main():
@@ -120,17 +153,21 @@ def main():
     print(f"# scipy {scipy.__version__}, numpy {np.__version__}; rule: violation <= 1e-6, "
           "|f - f*| <= 1e-6 max(1, |f*|)")
     print(f"{'problem':<8} {'f*':>20} {'SLSQP f':>20} {'viol':>8} {'nfev':>6} ok  "
-          f"{'trust-constr f':>20} {'viol':>8} {'nfev':>6} ok")
-    solved = {"SLSQP": 0, "trust-constr": 0}
+          f"{'trust-constr f':>20} {'viol':>8} {'nfev':>6} ok  "
+          f"{'SLSQP exact f':>20} {'viol':>8} {'nfev':>6} {'njev':>6} ok")
+    solved = {"SLSQP": 0, "trust-constr": 0, "exact": 0}
     for p in problems:
-        a, b = run(p, "SLSQP"), run(p, "trust-constr")
+        a, b, c = run(p, "SLSQP"), run(p, "trust-constr"), run(p, "SLSQP", exact=True)
         solved["SLSQP"] += a["ok"]
         solved["trust-constr"] += b["ok"]
+        solved["exact"] += c["ok"]
         print(f"{p['name']:<8} {p['fstar']:>20.10g} {a['f']:>20.10g} {a['viol']:>8.1e} {a['nfev']:>6} "
               f"{'yes' if a['ok'] else 'NO ':<3} {b['f']:>20.10g} {b['viol']:>8.1e} {b['nfev']:>6} "
-              f"{'yes' if b['ok'] else 'NO'}")
+              f"{'yes' if b['ok'] else 'NO ':<3} {c['f']:>20.10g} {c['viol']:>8.1e} {c['nfev']:>6} "
+              f"{c['njev']:>6} {'yes' if c['ok'] else 'NO'}")
     print(f"solved: SLSQP {solved['SLSQP']} of {len(problems)}, "
-          f"trust-constr {solved['trust-constr']} of {len(problems)}")
+          f"trust-constr {solved['trust-constr']} of {len(problems)}, "
+          f"SLSQP with exact gradients {solved['exact']} of {len(problems)}")
 
 
 if __name__ == "__main__":

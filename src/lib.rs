@@ -172,7 +172,11 @@
 //!   the augmented Lagrangian around L-BFGS-B (`auglag.rs`,
 //!   [`minimize_constrained`], with multipliers and penalty as run-time
 //!   numbers; `auglag/measure.rs`: violation, KKT residual, least-squares
-//!   multipliers and the infeasibility tests); the native branch for plain gd (`native.rs`); many runs from random starts
+//!   multipliers and the infeasibility tests), or by SQP for small problems
+//!   (`sqp.rs`, [`minimize_sqp`]: exact Hessian of the Lagrangian from
+//!   `problem/lagrangian.rs`, ℓ1-elastic subproblems solved by the dense
+//!   interior-point QP of `qp.rs`, ℓ1 merit with second-order correction);
+//!   the native branch for plain gd (`native.rs`); many runs from random starts
 //!   (`multistart.rs`).
 //! - [`fit`]: models fitted to data, `y ~ MODEL` or a formula that is a
 //!   sum over the rows of squared residuals (its families recognised in
@@ -255,8 +259,8 @@ pub use objective::{
     Objective,
 };
 pub use optim::{
-    Advice, Auglag, ConstrainedOutcome, Control, Iterate, Method, Outcome, Reason, Settings,
-    minimize, minimize_constrained, minimize_with,
+    Advice, Auglag, ConstrainedOutcome, Control, Iterate, Method, Outcome, Reason, Settings, Sqp,
+    minimize, minimize_constrained, minimize_sqp, minimize_sqp_or_auglag, minimize_with,
 };
 pub use parse::Limits;
 pub use problem::{CompiledProblem, ConstrainedObjective};

@@ -14,6 +14,10 @@ use crate::graph::NodeId;
 use crate::jit::Compiled;
 use crate::objective::{CompiledFormula, Objective, check_len};
 
+mod lagrangian;
+
+use lagrangian::LagrangianHessian;
+
 /// A function to minimise under constraints `g_i(x) <= 0` or `g_i(x) == 0`
 /// ([`ConstraintKind`]): what
 /// [`minimize_constrained`](crate::minimize_constrained) takes. One call
@@ -40,6 +44,22 @@ pub trait ConstrainedObjective {
         constraints: &mut [f64],
         jacobian: &mut [f64],
     ) -> f64;
+
+    /// Makes [`ConstrainedObjective::lagrangian_hessian`] ready (compiles
+    /// it, for a compiled problem): `Ok(true)` if it is available, `Ok(false)`
+    /// if this problem has none (the SQP method then builds a quasi-Newton
+    /// approximation), an error if building it failed (a node limit).
+    fn prepare_lagrangian_hessian(&mut self) -> Result<bool> {
+        Ok(false)
+    }
+
+    /// The Hessian of the Lagrangian `f + Σ λ_i g_i` at `x` with
+    /// multipliers `lambda` (one per constraint), `n × n` row-major, into
+    /// `hessian`; `false` if it is not available (see
+    /// [`ConstrainedObjective::prepare_lagrangian_hessian`]).
+    fn lagrangian_hessian(&mut self, _x: &[f64], _lambda: &[f64], _hessian: &mut [f64]) -> bool {
+        false
+    }
 }
 
 /// A formula with its constraints compiled to native code.
@@ -67,8 +87,14 @@ pub struct CompiledProblem {
 #[derive(Clone)]
 enum Code {
     /// A formula without parameters, arrays or sums: everything in one
-    /// straight-line function.
-    Straight { code: Arc<Compiled>, out: Vec<f64> },
+    /// straight-line function; the Hessian of the Lagrangian another,
+    /// compiled on first request.
+    Straight {
+        code: Arc<Compiled>,
+        out: Vec<f64>,
+        formula: Arc<Formula>,
+        hessian: Option<LagrangianHessian>,
+    },
     /// An indexed formula: the objective compiled (loops over its sums),
     /// the constraints' rows by the interpreter, a family's body once per
     /// row (see `constraint/rows.rs`).
@@ -130,6 +156,8 @@ impl Formula {
             code: Code::Straight {
                 code: Arc::new(code),
                 out: vec![0.0; outputs.len()],
+                formula: Arc::new(self.clone()),
+                hessian: None,
             },
         })
     }
@@ -170,7 +198,7 @@ impl ConstrainedObjective for CompiledProblem {
     ) -> f64 {
         let (n, m) = (self.n_vars, self.kinds.len());
         match &mut self.code {
-            Code::Straight { code, out } => {
+            Code::Straight { code, out, .. } => {
                 code.call(x, out);
                 grad.copy_from_slice(&out[1..=n]);
                 constraints.copy_from_slice(&out[n + 1..n + 1 + m]);
@@ -194,6 +222,34 @@ impl ConstrainedObjective for CompiledProblem {
                 );
                 f
             }
+        }
+    }
+
+    fn prepare_lagrangian_hessian(&mut self) -> Result<bool> {
+        match &mut self.code {
+            Code::Straight {
+                formula, hessian, ..
+            } => {
+                if hessian.is_none() {
+                    *hessian = Some(LagrangianHessian::compile(formula)?);
+                }
+                Ok(true)
+            }
+            // An indexed formula's constraints are interpreted row by row:
+            // it has no compiled second derivatives.
+            Code::Rows { .. } => Ok(false),
+        }
+    }
+
+    fn lagrangian_hessian(&mut self, x: &[f64], lambda: &[f64], out: &mut [f64]) -> bool {
+        match &mut self.code {
+            Code::Straight {
+                hessian: Some(h), ..
+            } => {
+                h.eval(x, lambda, out);
+                true
+            }
+            _ => false,
         }
     }
 }

@@ -27,7 +27,9 @@ use pictures::Pictures;
 
 pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
     let (f, source) = load(&args.input)?;
-    if !f.constraints().is_empty() || args.method == Some(MethodArg::Auglag) {
+    if !f.constraints().is_empty()
+        || matches!(args.method, Some(MethodArg::Auglag | MethodArg::Sqp))
+    {
         return constrained::run(args, &f, &source, out, err);
     }
     let method = args.method.unwrap_or(MethodArg::Lbfgs);

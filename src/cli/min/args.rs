@@ -26,7 +26,7 @@ pub struct Args {
     /// Seed of the random start (default: drawn, and printed so the run can be repeated)
     #[arg(long, value_name = "N")]
     pub(super) seed: Option<u64>,
-    /// Optimisation method [default: lbfgs, or auglag for a formula with constraints]
+    /// Optimisation method [default: lbfgs; for a formula with constraints sqp, or auglag when it is indexed or large]
     #[arg(long, value_enum)]
     pub(super) method: Option<MethodArg>,
     /// With constraints: the largest violation accepted
@@ -158,8 +158,10 @@ pub(super) enum MethodArg {
     Lbfgs,
     /// Newton's method on the exact Hessian, damped where it is not positive definite, with a backtracking line search; projected within --bounds
     Newton,
-    /// Augmented Lagrangian with L-BFGS-B inside: the method for 'subject to' constraints
+    /// Augmented Lagrangian with L-BFGS-B inside: for 'subject to' constraints, large or indexed problems
     Auglag,
+    /// Sequential quadratic programming on the exact Hessian of the Lagrangian: for 'subject to' constraints, small problems
+    Sqp,
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
@@ -341,7 +343,7 @@ fn method(args: &Args, which: MethodArg) -> Result<Method> {
             epsilon,
         },
         // Auglag runs L-BFGS-B inside, with this memory.
-        MethodArg::Lbfgs | MethodArg::Auglag => {
+        MethodArg::Lbfgs | MethodArg::Auglag | MethodArg::Sqp => {
             let memory = args.memory.unwrap_or(10);
             if memory == 0 {
                 return Err(usage("--memory must be at least 1"));

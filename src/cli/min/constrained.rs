@@ -1,7 +1,11 @@
-//! `slope min` on a formula with constraints (or `--method auglag`): one
-//! run of the augmented Lagrangian, reported with each constraint's value,
-//! multiplier and status. Exit status 0 only for a run that converged
-//! (`kkt`); 1 for `infeasible` and every other way of stopping.
+//! `slope min` on a formula with constraints (or `--method auglag`/`sqp`):
+//! one run of SQP or of the augmented Lagrangian, reported with each
+//! constraint's value, multiplier and status. Without `--method`, SQP on
+//! the compiled Hessian of the Lagrangian for a problem of at most
+//! [`SQP_MAX_SIZE`] variables and constraint rows whose Hessian compiles;
+//! the augmented Lagrangian for an indexed or larger one (SQP's dense
+//! subproblems cost (n + m)³ per step). Exit status 0 only for a run that
+//! converged (`kkt`); 1 for `infeasible` and every other way of stopping.
 
 use std::borrow::Cow;
 use std::io::Write;
@@ -10,11 +14,25 @@ use serde_json::{Map, Value, json};
 
 use super::super::{Failure, Source, constraint_row_text, format_value, json_number, usage};
 use super::args::{self, Args, GradientArg, MethodArg};
-use slope::optim::{Auglag, ConstrainedOutcome, Reason, minimize_constrained};
-use slope::{ConstraintKind, Formula};
+use slope::optim::{
+    Auglag, ConstrainedOutcome, Reason, Sqp, minimize_constrained, minimize_sqp,
+    minimize_sqp_or_auglag,
+};
+use slope::{ConstrainedObjective, ConstraintKind, Formula};
 
 /// An inequality within this of 0 (or above it) is reported as active.
 const ACTIVE_TOL: f64 = 1e-6;
+
+/// The most variables plus constraint rows for which the default is SQP.
+pub(super) const SQP_MAX_SIZE: usize = 200;
+
+/// How the run is made: the method, and for SQP whether its Hessian is
+/// the exact one.
+#[derive(Clone, Copy, PartialEq)]
+enum Run {
+    Auglag,
+    Sqp { exact: bool },
+}
 
 pub(super) fn run(
     args: &Args,
@@ -26,16 +44,62 @@ pub(super) fn run(
     refuse_unsupported(args).map_err(Failure::plain)?;
     let (settings, start, seed) =
         args::settings(args, f, MethodArg::Lbfgs).map_err(Failure::plain)?;
-    let auglag = Auglag {
-        feasibility_tol: args.ctol,
-        optimality_tol: args.kkt_tol,
-        ..Auglag::default()
-    };
     let mut problem = f
         .compile_problem()
         .map_err(|e| Failure::in_source(e, source))?;
-    let run = minimize_constrained(&mut problem, &start, &settings, &auglag)
-        .map_err(|e| Failure::in_source(e, source))?;
+    let size = problem.n_vars() + problem.kinds().len();
+    let mut how = match args.method {
+        Some(MethodArg::Auglag) => Run::Auglag,
+        Some(_) => Run::Sqp {
+            exact: problem
+                .prepare_lagrangian_hessian()
+                .map_err(|e| Failure::in_source(e, source))?,
+        },
+        // A Hessian that cannot be built (a node limit) is no error here:
+        // the augmented Lagrangian needs none.
+        None if size <= SQP_MAX_SIZE && problem.prepare_lagrangian_hessian().unwrap_or(false) => {
+            Run::Sqp { exact: true }
+        }
+        None => Run::Auglag,
+    };
+    let run = match how {
+        Run::Auglag => {
+            let auglag = Auglag {
+                feasibility_tol: args.ctol,
+                optimality_tol: args.kkt_tol,
+                ..Auglag::default()
+            };
+            minimize_constrained(&mut problem, &start, &settings, &auglag)
+        }
+        Run::Sqp { .. } => {
+            let sqp = Sqp {
+                feasibility_tol: args.ctol,
+                optimality_tol: args.kkt_tol,
+                max_iter: args.max_iter.unwrap_or(Sqp::default().max_iter),
+                ..Sqp::default()
+            };
+            if args.method.is_none() {
+                // The default hands a stalled SQP run to the augmented
+                // Lagrangian, from the start.
+                let auglag = Auglag {
+                    feasibility_tol: args.ctol,
+                    optimality_tol: args.kkt_tol,
+                    ..Auglag::default()
+                };
+                minimize_sqp_or_auglag(&mut problem, &start, &settings, &sqp, &auglag).map(
+                    |(run, handed)| {
+                        if handed {
+                            how = Run::Auglag;
+                        }
+                        run
+                    },
+                )
+            } else {
+                minimize_sqp(&mut problem, &start, &settings, &sqp)
+            }
+        }
+    }
+    .map_err(|e| Failure::in_source(e, source))?;
     let rows = f
         .constraint_rows()
         .map_err(|e| Failure::in_source(e, source))?;
@@ -45,7 +109,7 @@ pub(super) fn run(
     let texts: Vec<String> = rows.iter().map(|r| constraint_row_text(f, r)).collect();
     let active = run.active(&kinds, ACTIVE_TOL);
     if args.json {
-        let obj = run_json(f, &run, &active, &texts, seed);
+        let obj = run_json(f, &run, how, &active, &texts, seed);
         writeln!(out, "{}", Value::Object(obj))?;
     } else {
         let rows = Rows {
@@ -53,7 +117,7 @@ pub(super) fn run(
             texts: &texts,
             active: &active,
         };
-        write_summary(out, f, &run, &rows, seed, args.ctol)?;
+        write_summary(out, f, &run, how, &rows, seed, args.ctol)?;
     }
     if !run.converged() {
         writeln!(
@@ -68,12 +132,13 @@ pub(super) fn run(
 /// Flags that a constrained run does not take, refused rather than
 /// ignored.
 fn refuse_unsupported(args: &Args) -> slope::Result<()> {
-    let method = args.method.unwrap_or(MethodArg::Auglag);
-    if !matches!(method, MethodArg::Auglag) {
+    let method = args.method.unwrap_or(MethodArg::Sqp);
+    if !matches!(method, MethodArg::Auglag | MethodArg::Sqp) {
         let name = args::method_name(method);
         return Err(
             usage(&format!("--method {name} cannot take constraints")).with_hint(
-                "the formula has 'subject to' statements: leave out --method, or choose auglag",
+                "the formula has 'subject to' statements: leave out --method, or choose sqp or \
+                 auglag",
             ),
         );
     }
@@ -89,7 +154,7 @@ fn refuse_unsupported(args: &Args) -> slope::Result<()> {
     ];
     if let Some((flag, _)) = refused.iter().find(|(_, given)| *given) {
         return Err(usage(&format!(
-            "{flag} is not available with constraints (method auglag)"
+            "{flag} is not available with constraints (methods sqp and auglag)"
         ))
         .with_hint(format!("leave out {flag}")));
     }
@@ -127,6 +192,7 @@ struct Rows<'a> {
 fn run_json(
     f: &Formula,
     run: &ConstrainedOutcome,
+    how: Run,
     active: &[bool],
     texts: &[String],
     seed: Option<u64>,
@@ -159,7 +225,11 @@ fn run_json(
     obj.insert("converged".into(), json!(run.converged()));
     obj.insert("reason".into(), json!(outcome.reason.name()));
     obj.insert("message".into(), json!(outcome.message));
-    obj.insert("method".into(), json!("auglag"));
+    let method = match how {
+        Run::Auglag => "auglag",
+        Run::Sqp { .. } => "sqp",
+    };
+    obj.insert("method".into(), json!(method));
     obj.insert("seconds".into(), json_number(outcome.seconds));
     let at: Map<String, Value> = super::report::active_bounds(f, &run.outcome)
         .map(|(name, side)| (name.to_string(), json!(side)))
@@ -183,6 +253,7 @@ fn write_summary(
     out: &mut dyn Write,
     f: &Formula,
     run: &ConstrainedOutcome,
+    how: Run,
     rows: &Rows<'_>,
     seed: Option<u64>,
     ctol: f64,
@@ -241,12 +312,26 @@ fn write_summary(
         format_value(run.max_violation),
         format_value(run.kkt_residual)
     )?;
-    writeln!(
-        out,
-        "{:<11} auglag (L-BFGS-B inside), {} outer iterations, penalty {}",
-        "method",
-        run.outer_iterations,
-        format_value(run.penalty)
-    )?;
+    match how {
+        Run::Auglag => writeln!(
+            out,
+            "{:<11} auglag (L-BFGS-B inside), {} outer iterations, penalty {}",
+            "method",
+            run.outer_iterations,
+            format_value(run.penalty)
+        )?,
+        Run::Sqp { exact } => writeln!(
+            out,
+            "{:<11} sqp ({}), {} Hessians, merit penalty {}",
+            "method",
+            if exact {
+                "exact Hessian of the Lagrangian"
+            } else {
+                "damped BFGS"
+            },
+            outcome.hessian_evaluations,
+            format_value(run.penalty)
+        )?,
+    }
     super::report::write_run_end(out, f, outcome, seed, outcome.seconds)
 }
