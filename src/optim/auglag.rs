@@ -62,7 +62,7 @@ use std::time::Instant;
 
 mod measure;
 
-use super::minimize::{check_input, minimize_inner};
+use super::minimize::{check_input, minimize_inner, start_in_box};
 use super::outcome::{Bound, Outcome, Reason};
 use super::{Method, Settings};
 use crate::constraint::ConstraintKind;
@@ -348,13 +348,7 @@ fn run(
     let pattern = problem.jacobian_pattern().to_vec();
     let m = kinds.len();
     let bounds = settings.constraints();
-    let mut x = start.to_vec();
-    if let Some(b) = bounds {
-        for (xi, &(lo, hi)) in x.iter_mut().zip(b) {
-            *xi = xi.clamp(lo, hi);
-        }
-    }
-    let moved_start: Vec<usize> = (0..n).filter(|&i| x[i] != start[i]).collect();
+    let (mut x, moved_start) = start_in_box(start, settings);
     let mut aug = Augmented {
         problem,
         kinds,

@@ -256,6 +256,19 @@ pub(crate) fn check_input(n: usize, start: &[f64], settings: &Settings) -> Resul
     settings.method.validate()
 }
 
+/// The start clamped into the bounds that constrain the run, and the
+/// variables that moved (reported as the outcome's `moved_start`).
+pub(crate) fn start_in_box(start: &[f64], settings: &Settings) -> (Vec<f64>, Vec<usize>) {
+    let mut x = start.to_vec();
+    if let Some(b) = settings.constraints() {
+        for (xi, &(lo, hi)) in x.iter_mut().zip(b) {
+            *xi = xi.clamp(lo, hi);
+        }
+    }
+    let moved = (0..x.len()).filter(|&i| x[i] != start[i]).collect();
+    (x, moved)
+}
+
 /// The loop without the saddle test at its end, for a method that runs
 /// it as its inner solver (the augmented Lagrangian, whose inner minima
 /// are not the answer). The caller has checked the input.

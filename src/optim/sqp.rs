@@ -52,7 +52,7 @@ use std::time::Instant;
 use super::ConstrainedOutcome;
 use super::Settings;
 use super::dense;
-use super::minimize::check_input;
+use super::minimize::{check_input, start_in_box};
 use super::outcome::{Bound, Outcome, Reason};
 use super::qp::{self, QpStatus};
 use crate::constraint::ConstraintKind;
@@ -594,13 +594,7 @@ fn run(
     let pattern = problem.jacobian_pattern().to_vec();
     let m = kinds.len();
     let bounds = settings.constraints();
-    let mut x = start.to_vec();
-    if let Some(b) = bounds {
-        for (xi, &(lo, hi)) in x.iter_mut().zip(b) {
-            *xi = xi.clamp(lo, hi);
-        }
-    }
-    let moved_start: Vec<usize> = (0..n).filter(|&i| x[i] != start[i]).collect();
+    let (x, moved_start) = start_in_box(start, settings);
     let mut s = Scaled {
         problem,
         kinds: kinds.clone(),
