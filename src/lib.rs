@@ -174,8 +174,9 @@
 //!   numbers; `auglag/measure.rs`: violation, KKT residual, least-squares
 //!   multipliers and the infeasibility tests), or by SQP for small problems
 //!   (`sqp.rs`, [`minimize_sqp`]: exact Hessian of the Lagrangian from
-//!   `problem/lagrangian.rs`, ℓ1-elastic subproblems solved by the dense
-//!   interior-point QP of `qp.rs`, ℓ1 merit with second-order correction);
+//!   `problem/lagrangian.rs`, ℓ1-elastic subproblems (`sqp/subproblem.rs`)
+//!   solved by the dense interior-point QP of `qp.rs`, ℓ1 merit with
+//!   second-order correction);
 //!   the native branch for plain gd (`native.rs`); many runs from random starts
 //!   (`multistart.rs`).
 //! - [`fit`]: models fitted to data, `y ~ MODEL` or a formula that is a

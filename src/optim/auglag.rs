@@ -222,13 +222,6 @@ pub fn minimize_constrained(
         )
         .with_hint("choose lbfgs, or leave the method out"));
     }
-    let positive = |name: &str, v: f64| match v.is_finite() && v > 0.0 {
-        true => Ok(()),
-        false => Err(Error::new(
-            ErrorKind::Usage,
-            format!("{name} must be positive, not {v}"),
-        )),
-    };
     positive("the feasibility tolerance", auglag.feasibility_tol)?;
     positive("the optimality tolerance", auglag.optimality_tol)?;
     positive("the largest penalty", auglag.max_penalty)?;
@@ -236,6 +229,25 @@ pub fn minimize_constrained(
     if let Some(rho) = auglag.initial_penalty {
         positive("the first penalty", rho)?;
     }
+    check_pattern(problem)?;
+    Ok(run(problem, start, settings, auglag))
+}
+
+/// An error unless a setting is a positive number.
+pub(super) fn positive(name: &str, v: f64) -> Result<()> {
+    match v.is_finite() && v > 0.0 {
+        true => Ok(()),
+        false => Err(Error::new(
+            ErrorKind::Usage,
+            format!("{name} must be positive, not {v}"),
+        )),
+    }
+}
+
+/// An error unless every entry of the problem's Jacobian pattern names one
+/// of its variables and one of its constraints.
+pub(super) fn check_pattern(problem: &dyn ConstrainedObjective) -> Result<()> {
+    let n = problem.n_vars();
     for (i, &(_, j)) in problem.jacobian_pattern().iter().enumerate() {
         if j >= n {
             return Err(Error::new(
@@ -248,7 +260,7 @@ pub fn minimize_constrained(
     if let Some(&(i, _)) = problem.jacobian_pattern().iter().find(|(i, _)| *i >= m) {
         check_len("the Jacobian's pattern", i + 1, m)?;
     }
-    Ok(run(problem, start, settings, auglag))
+    Ok(())
 }
 
 /// The augmented Lagrangian at fixed multipliers and penalty: the inner
@@ -293,7 +305,7 @@ const NEARLY_MET: f64 = 1e-4;
 /// the start is larger than 100 in some component is divided so that it is
 /// 100, so that one badly scaled constraint (HS106's terms reach 1e6) does
 /// not swamp the others in the penalty. Never scaled up.
-fn gradient_scale(largest: f64) -> f64 {
+pub(super) fn gradient_scale(largest: f64) -> f64 {
     if largest.is_finite() && largest > 100.0 {
         100.0 / largest
     } else {
