@@ -130,7 +130,8 @@
 //!   Hessian-vector product (reading their run-time inputs, and the
 //!   direction, as `jit/loops/inputs.rs` lays them out)
 //!   as loops straight from the graph, fusing reductions over one range
-//!   and the scatters that share their loop; `jit/loops/rows.rs` emits,
+//!   and the scatters that share their loop (`jit/loops/nodes.rs`: one
+//!   node's instructions, nested reductions included); `jit/loops/rows.rs` emits,
 //!   with the same emitter, a fit model's values and partials as one loop
 //!   over a range of data rows. It holds the
 //!   crate's only `unsafe`.
