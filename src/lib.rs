@@ -184,7 +184,7 @@
 //!   sum over the rows of squared residuals (its families recognised in
 //!   the lowered graph and rewritten over one row in `fit/squares.rs`):
 //!   the model compiled once to one native loop giving its residuals'
-//!   values and parameter gradients for each row of a block (`fit/mod.rs`;
+//!   values and parameter gradients for each row of a block (read from its text in `fit/model.rs`, fitted in `fit/mod.rs`;
 //!   the blocks of weighted residuals in `fit/rows.rs`), Levenberg–Marquardt after MINPACK with bounds
 //!   and robust losses, polished by Gauss–Newton steps at the end
 //!   (`fit/lm.rs`, Moré's λ search in `fit/lmpar.rs`, the running QR each
