@@ -213,6 +213,8 @@
 //!   typed details ([`Detail`]) for callers to phrase in their terms.
 //! - `main.rs` and `cli/` (the binary, not the library): the command line,
 //!   the only place that prints, names a flag or chooses an exit status.
+//!   `build.rs` links it at a fixed address on Linux, which spares the
+//!   dynamic linker its relocations at every start.
 //! - `python/` (feature `python`, built by maturin from `pyproject.toml`):
 //!   the `slope._slope` extension module, a thin layer that turns Python
 //!   arguments into library calls and outcomes into scipy's shapes; the
@@ -249,6 +251,10 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
+
+// pest's derive, built without pest's `std` feature (Cargo.toml says why),
+// names `alloc` for its boxes.
+extern crate alloc;
 
 // The front door: what a user of the library needs.
 pub use bind::VarNames;
