@@ -5,7 +5,7 @@
 //! stays inside the box.
 
 use super::lbfgsb::{self, Pairs, Scratch};
-use super::line_search::strong_wolfe;
+use super::line_search::{Found, strong_wolfe};
 use super::{Context, Step, StepResult, dot};
 
 pub(crate) struct Lbfgs {
@@ -18,8 +18,12 @@ pub(crate) struct Lbfgs {
     start: usize,
     len: usize,
     direction: Vec<f64>,
-    x_old: Vec<f64>,
-    g_old: Vec<f64>,
+    /// The newest pair, built as a step is taken and swapped into the ring
+    /// only when kept: when the memory is full, the slot it takes is the
+    /// oldest pair's, still in use until then.
+    s_new: Vec<f64>,
+    y_new: Vec<f64>,
+    /// The line search's trial point and its gradient.
     trial: Vec<f64>,
     trial_grad: Vec<f64>,
     /// With bounds: the Gram matrices `s_i·s_j` and `s_i·y_j` by slot, the
@@ -53,8 +57,8 @@ impl Lbfgs {
             start: 0,
             len: 0,
             direction: vec![0.0; n],
-            x_old: vec![0.0; n],
-            g_old: vec![0.0; n],
+            s_new: vec![0.0; n],
+            y_new: vec![0.0; n],
             trial: vec![0.0; n],
             trial_grad: vec![0.0; n],
         }
@@ -71,9 +75,10 @@ impl Lbfgs {
         }
         for k in (0..self.len).rev() {
             let i = (self.start + k) % m;
-            self.alpha[i] = self.rho[i] * dot(&self.s[i], q);
+            let alpha = self.rho[i] * dot(&self.s[i], q);
+            self.alpha[i] = alpha;
             for (qj, yj) in q.iter_mut().zip(&self.y[i]) {
-                *qj -= self.alpha[i] * yj;
+                *qj -= alpha * yj;
             }
         }
         // Scale by s·y / y·y of the newest pair: the usual initial Hessian.
@@ -85,24 +90,36 @@ impl Lbfgs {
         for k in 0..self.len {
             let i = (self.start + k) % m;
             let beta = self.rho[i] * dot(&self.y[i], q);
+            let a = self.alpha[i] - beta;
             for (qj, sj) in q.iter_mut().zip(&self.s[i]) {
-                *qj += (self.alpha[i] - beta) * sj;
+                *qj += a * sj;
             }
         }
     }
 
-    /// Adds the pair from the last step, unless its curvature is not
-    /// positive. The pair is built in the line search's scratch (free
-    /// again after a step) and swapped in only when kept: when the memory
-    /// is full, the slot it takes is the oldest pair's, still in use.
-    fn remember(&mut self, x: &[f64], grad: &[f64]) {
-        let (s, y) = (&mut self.trial, &mut self.trial_grad);
-        for (s, (x, x_old)) in s.iter_mut().zip(x.iter().zip(&self.x_old)) {
-            *s = x - x_old;
+    /// Moves `x`, `f`, `grad` to the point the line search left in its
+    /// trial buffers, forming the pair `s = x_new - x`, `y = g_new - g` in
+    /// the same pass (the same bits as subtracting a saved copy of the old
+    /// point afterwards, without the copy).
+    fn advance(&mut self, x: &mut [f64], f: &mut f64, grad: &mut [f64], ft: f64) {
+        let n = x.len();
+        let (s, trial) = (&mut self.s_new[..n], &self.trial[..n]);
+        for ((s, x), t) in s.iter_mut().zip(x.iter_mut()).zip(trial) {
+            *s = t - *x;
+            *x = *t;
         }
-        for (y, (g, g_old)) in y.iter_mut().zip(grad.iter().zip(&self.g_old)) {
-            *y = g - g_old;
+        let (y, trial_grad) = (&mut self.y_new[..n], &self.trial_grad[..n]);
+        for ((y, g), t) in y.iter_mut().zip(grad.iter_mut()).zip(trial_grad) {
+            *y = t - *g;
+            *g = *t;
         }
+        *f = ft;
+    }
+
+    /// Adds the pair [`Lbfgs::advance`] formed, unless its curvature is
+    /// not positive.
+    fn remember(&mut self) {
+        let (s, y) = (&self.s_new, &self.y_new);
         let sy = dot(s, y);
         // Only a pair with positive curvature keeps the estimate positive
         // definite; others are skipped.
@@ -112,8 +129,8 @@ impl Lbfgs {
         }
         let m = self.s.len();
         let i = (self.start + self.len) % m;
-        std::mem::swap(&mut self.s[i], &mut self.trial);
-        std::mem::swap(&mut self.y[i], &mut self.trial_grad);
+        std::mem::swap(&mut self.s[i], &mut self.s_new);
+        std::mem::swap(&mut self.y[i], &mut self.y_new);
         self.rho[i] = 1.0 / sy;
         if self.len < m {
             self.len += 1;
@@ -186,8 +203,6 @@ impl Step for Lbfgs {
         f: &mut f64,
         grad: &mut [f64],
     ) -> StepResult {
-        self.x_old.copy_from_slice(x);
-        self.g_old.copy_from_slice(grad);
         let bounds = ctx.bounds();
         for attempt in 0..2 {
             let t_max = match bounds {
@@ -216,7 +231,7 @@ impl Step for Lbfgs {
             match strong_wolfe(
                 ctx,
                 x,
-                f,
+                *f,
                 grad,
                 &self.direction,
                 t0,
@@ -224,12 +239,16 @@ impl Step for Lbfgs {
                 trial,
                 trial_grad,
             ) {
-                StepResult::Moved => {
-                    self.remember(x, grad);
+                Found::Step(ft) => {
+                    self.advance(x, f, grad, ft);
+                    self.remember();
                     return StepResult::Moved;
                 }
-                StepResult::Unbounded => return StepResult::Unbounded,
-                StepResult::Failed => {}
+                Found::Unbounded(ft) => {
+                    self.advance(x, f, grad, ft);
+                    return StepResult::Unbounded;
+                }
+                Found::Nothing => {}
             }
             // Forget the curvature estimate and try steepest descent once.
             if attempt == 0 && self.len > 0 {
@@ -248,9 +267,11 @@ mod tests {
 
     /// Records the step from `from` to `to` (value, gradient) as a pair.
     fn step(l: &mut Lbfgs, from: (f64, f64), to: (f64, f64)) {
-        l.x_old[0] = from.0;
-        l.g_old[0] = from.1;
-        l.remember(&[to.0], &[to.1]);
+        let (mut x, mut g, mut f) = ([from.0], [from.1], 0.0);
+        (l.trial[0], l.trial_grad[0]) = to;
+        l.advance(&mut x, &mut f, &mut g, 1.0);
+        assert_eq!((x, g, f), ([to.0], [to.1], 1.0));
+        l.remember();
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! the Armijo condition, and the strong Wolfe conditions by bracketing and
 //! zooming (Nocedal and Wright, Algorithms 3.5 and 3.6).
 //!
-//! Both leave `x`, `f` and `grad` at the accepted point, or untouched when
-//! no acceptable step is found. With bounds, backtracking follows the
+//! Backtracking leaves `x`, `f` and `grad` at the accepted point, or
+//! untouched when no acceptable step is found; the Wolfe search leaves
+//! them as they were and hands back the point it found in its trial
+//! buffers ([`Found`]). With bounds, backtracking follows the
 //! projected path `P(x + t d)` and measures the promised decrease along it;
 //! the Wolfe search stays within the longest feasible step `t_max`.
 
@@ -75,26 +77,43 @@ pub(crate) fn backtrack(
     StepResult::Failed
 }
 
+/// What [`strong_wolfe`] found. Unlike [`backtrack`], it leaves `x`,
+/// `f` and `grad` at the start: the point found is in `trial` and
+/// `trial_grad`, and its value is given here, so that L-BFGS can form its
+/// correction pair from the old and new point as it moves (`lbfgs.rs`)
+/// rather than keep a copy of the old one.
+pub(crate) enum Found {
+    /// A step satisfying the conditions (or ending on a bound), with its
+    /// value.
+    Step(f64),
+    /// A lower point, with its value, where f kept falling as far as the
+    /// search looked.
+    Unbounded(f64),
+    /// No acceptable step.
+    Nothing,
+}
+
 /// Finds a step in `(0, t_max]` satisfying the strong Wolfe conditions,
 /// starting from `t0`, or `t_max` itself when f is still falling there
 /// (the step then ends on a bound). When f falls at every trial of the
-/// growing step and no bound stops it, the search moves to the last trial
-/// and says f is unbounded.
+/// growing step and no bound stops it, the search returns the last trial
+/// and says f is unbounded. The point is left in `trial` and `trial_grad`
+/// ([`Found`]).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn strong_wolfe(
     ctx: &mut Context<'_>,
-    x: &mut [f64],
-    f: &mut f64,
-    grad: &mut [f64],
+    x: &[f64],
+    f: f64,
+    grad: &[f64],
     d: &[f64],
     t0: f64,
     t_max: f64,
     trial: &mut [f64],
     trial_grad: &mut [f64],
-) -> StepResult {
-    let (f0, slope0) = (*f, dot(grad, d));
+) -> Found {
+    let (f0, slope0) = (f, dot(grad, d));
     if slope0.is_nan() || slope0 >= 0.0 {
-        return StepResult::Failed;
+        return Found::Nothing;
     }
     let (c1, c2) = (C1, C2);
     let eval = |ctx: &mut Context<'_>, t: f64, trial: &mut [f64], trial_grad: &mut [f64]| {
@@ -116,8 +135,7 @@ pub(crate) fn strong_wolfe(
             break;
         }
         if slope.abs() <= -c2 * slope0 {
-            accept(x, f, grad, trial, ft, trial_grad);
-            return StepResult::Moved;
+            return Found::Step(ft);
         }
         if slope >= 0.0 {
             bracket = Some((t, ft, slope, t_prev, f_prev));
@@ -125,8 +143,7 @@ pub(crate) fn strong_wolfe(
         }
         // Still falling at the edge of the box: stop on the bound.
         if t >= t_max {
-            accept(x, f, grad, trial, ft, trial_grad);
-            return StepResult::Moved;
+            return Found::Step(ft);
         }
         (t_prev, f_prev, slope_prev) = (t, ft, slope);
         t = (2.0 * t).min(t_max);
@@ -136,10 +153,9 @@ pub(crate) fn strong_wolfe(
         // first: as far as a search can tell, it has no lower bound.
         if f_prev < f0 {
             // The trial buffers hold the last step, t_prev.
-            accept(x, f, grad, trial, f_prev, trial_grad);
-            return StepResult::Unbounded;
+            return Found::Unbounded(f_prev);
         }
-        return StepResult::Failed;
+        return Found::Nothing;
     };
     // Zoom: shrink the bracket, always keeping `lo` the best point so far
     // that satisfies sufficient decrease.
@@ -150,8 +166,7 @@ pub(crate) fn strong_wolfe(
             (hi, f_hi) = (t, ft);
         } else {
             if slope.abs() <= -c2 * slope0 {
-                accept(x, f, grad, trial, ft, trial_grad);
-                return StepResult::Moved;
+                return Found::Step(ft);
             }
             if slope * (hi - lo) >= 0.0 {
                 (hi, f_hi) = (lo, f_lo);
@@ -165,10 +180,9 @@ pub(crate) fn strong_wolfe(
     // The bracket collapsed: take the best point if it lowers f at all.
     if lo > 0.0 && f_lo < f0 {
         let (ft, _) = eval(ctx, lo, trial, trial_grad);
-        accept(x, f, grad, trial, ft, trial_grad);
-        return StepResult::Moved;
+        return Found::Step(ft);
     }
-    StepResult::Failed
+    Found::Nothing
 }
 
 /// The minimiser of the quadratic with value `f_lo` and slope `slope_lo` at

@@ -9,6 +9,12 @@ use super::Settings;
 /// variables: the step's length, the gradient's size, the largest
 /// coordinate, whether everything is finite, and whether the step turned
 /// back against the previous one (which it then replaces in `previous`).
+///
+/// The sums and maxima run in [`LANES`] interleaved lanes, as [`dot`]'s
+/// do (four lanes, which would fit the registers better, took 20% more
+/// instructions): with one running sum per quantity the pass waited on its
+/// additions and was a fifth of an L-BFGS iteration at n = 1000. Without
+/// bounds the gradient's size is taken in the same pass.
 pub(super) fn measure(
     settings: &Settings,
     x: &[f64],
@@ -17,25 +23,74 @@ pub(super) fn measure(
     grad: &[f64],
     previous: &mut [f64],
 ) -> (Measure, bool) {
-    let (mut step2, mut dot, mut previous2) = (0.0, 0.0, 0.0);
-    let mut finite = f.is_finite();
-    let mut largest_x: f64 = 0.0;
-    for i in 0..x.len() {
-        let s = x[i] - last[i];
-        step2 += s * s;
-        dot += s * previous[i];
-        previous2 += previous[i] * previous[i];
-        previous[i] = s;
-        finite &= grad[i].is_finite();
-        largest_x = largest_x.max(x[i].abs());
+    let n = x.len();
+    let (last, grad, previous) = (&last[..n], &grad[..n], &mut previous[..n]);
+    let mut lanes = Lanes::default();
+    let split = n - n % LANES;
+    for (((x, last), grad), previous) in (x[..split].chunks_exact(LANES))
+        .zip(last[..split].chunks_exact(LANES))
+        .zip(grad[..split].chunks_exact(LANES))
+        .zip(previous[..split].chunks_exact_mut(LANES))
+    {
+        for j in 0..LANES {
+            lanes.add(j, x[j], last[j], grad[j], &mut previous[j]);
+        }
     }
+    let mut tail = Lanes::default();
+    for i in split..n {
+        tail.add(0, x[i], last[i], grad[i], &mut previous[i]);
+    }
+    let (step2, dot, previous2) = (
+        lanes.step2.iter().sum::<f64>() + tail.step2[0],
+        lanes.dot.iter().sum::<f64>() + tail.dot[0],
+        lanes.previous2.iter().sum::<f64>() + tail.previous2[0],
+    );
+    let grad_norm = match settings.constraints() {
+        None => (lanes.grad.iter()).fold(tail.grad[0], |m, &a| larger_or_nan(m, a)),
+        Some(_) => projected_norm(settings, x, grad),
+    };
+    // g - g is 0 for a finite g and NaN for an infinite or NaN one.
+    let not_finite = lanes.not_finite.iter().sum::<f64>() + tail.not_finite[0];
     let measure = Measure {
         step: step2.sqrt(),
-        grad_norm: projected_norm(settings, x, grad),
-        largest_x,
-        finite,
+        grad_norm,
+        largest_x: lanes
+            .largest_x
+            .iter()
+            .fold(tail.largest_x[0], |m, &a| m.max(a)),
+        finite: f.is_finite() && not_finite == 0.0,
     };
     (measure, dot < -0.5 * (step2 * previous2).sqrt())
+}
+
+/// [`measure`]'s running sums and maxima, one of each per lane.
+#[derive(Default)]
+struct Lanes {
+    step2: [f64; LANES],
+    dot: [f64; LANES],
+    previous2: [f64; LANES],
+    /// Sums of `g - g`: zero while every gradient component is finite.
+    not_finite: [f64; LANES],
+    /// The largest |xᵢ|, NaN left out (`f64::max`).
+    largest_x: [f64; LANES],
+    /// The largest |gᵢ|, NaN kept ([`larger_or_nan`]).
+    grad: [f64; LANES],
+}
+
+impl Lanes {
+    // `g - g` on purpose: 0 for a finite g, NaN otherwise.
+    #[allow(clippy::eq_op)]
+    #[inline(always)]
+    fn add(&mut self, j: usize, x: f64, last: f64, g: f64, previous: &mut f64) {
+        let s = x - last;
+        self.step2[j] += s * s;
+        self.dot[j] += s * *previous;
+        self.previous2[j] += *previous * *previous;
+        *previous = s;
+        self.not_finite[j] += g - g;
+        self.largest_x[j] = self.largest_x[j].max(x.abs());
+        self.grad[j] = larger_or_nan(self.grad[j], g.abs());
+    }
 }
 
 /// The length of the step from `last` to `x`, summed as [`measure`] does.
