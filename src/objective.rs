@@ -124,8 +124,7 @@ impl Direct {
     /// [`Objective::value_grad`] returns. Panics if a length is wrong.
     #[inline]
     pub fn value_grad(&self, x: &[f64], grad: &mut [f64]) -> f64 {
-        let mut v = 0.0;
-        self.code.call_split(x, &mut v, grad);
+        let v = self.code.call_value(x, grad);
         if self.negate {
             grad.iter_mut().for_each(|g| *g = -*g);
             return -v;
