@@ -4,8 +4,8 @@
 //! (`rosenbrock/1000/jit_value_grad`, ...): the compiled value+gradient; the
 //! same through the path every optimiser takes (`optimiser_value_grad`: the
 //! optimisers' loop calls a compiled formula's code through
-//! `slope::objective::Direct`, the value to a local and the gradient to its
-//! own buffer); through `&mut dyn Objective` (`objective_value_grad`, what an
+//! `slope::objective::Direct`, the value returned and the gradient written
+//! to its own buffer); through `&mut dyn Objective` (`objective_value_grad`, what an
 //! objective without compiled code costs on top of its work); the compiled
 //! value alone (for the cheap-gradient ratio), returned as
 //! `CompiledFormula::value` gets it; the hand-written Rust
