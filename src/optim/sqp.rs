@@ -143,6 +143,12 @@ pub fn minimize_sqp(
     Ok(run(problem, start, settings, sqp, exact))
 }
 
+/// The most variables plus constraint rows for which `slope min` (and
+/// Python's `slope.minimize`) pick SQP by default: its dense subproblems
+/// cost (n + m)³ per step, so larger problems go to the augmented
+/// Lagrangian.
+pub const SQP_MAX_SIZE: usize = 200;
+
 /// SQP, and where it ends stalled, out of iterations or infeasible (its
 /// subproblems or its line search failed, or its infeasibility test, which
 /// probes less than the augmented Lagrangian's, fired) the augmented Lagrangian
