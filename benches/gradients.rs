@@ -4,10 +4,11 @@
 //! (`rosenbrock/1000/jit_value_grad`, ...): the compiled value+gradient; the
 //! same through the path every optimiser takes (`optimiser_value_grad`: the
 //! optimisers' loop calls a compiled formula's code through
-//! `slope::objective::Direct`, the value to a local and the gradient to its
-//! own buffer); through `&mut dyn Objective` (`objective_value_grad`, what an
+//! `slope::objective::Direct`, the value returned and the gradient written
+//! to its own buffer); through `&mut dyn Objective` (`objective_value_grad`, what an
 //! objective without compiled code costs on top of its work); the compiled
-//! value alone (for the cheap-gradient ratio); the hand-written Rust
+//! value alone (for the cheap-gradient ratio), returned as
+//! `CompiledFormula::value` gets it; the hand-written Rust
 //! value+gradient (`hand_written`) and value alone (`hand_value`), each
 //! called through a function pointer; and the interpreter.
 //! The group `compile` times parse + differentiate + codegen.
@@ -128,7 +129,7 @@ fn gradients(c: &mut Criterion) {
             b.iter(|| objective.value_grad(black_box(&x), &mut grad));
         });
         group.bench_function("jit_value", |b| {
-            b.iter(|| value.call(black_box(&x), &mut out[..1]));
+            b.iter(|| value.call_value(black_box(&x), &mut []));
         });
         let hand: Hand = black_box(case.hand);
         group.bench_function("hand_written", |b| {

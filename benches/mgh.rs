@@ -6,8 +6,17 @@
 //!
 //! Run: `cargo bench --bench mgh` (writes docs/profile-mgh.png). scipy's
 //! side is data, measured once: benches/data/mgh_scipy.txt (L-BFGS-B with
-//! exact gradients, `benches/mgh_scipy.py`) and benches/data/hs_scipy.txt
-//! (SLSQP and trust-constr, `benches/hs_scipy.py`).
+//! exact gradients and its default options, `benches/mgh_scipy.py`),
+//! benches/data/mgh_scipy_reach.txt (the evaluations L-BFGS-B with tight
+//! options has made when it first reaches f*, `mgh_scipy.py --reach`) and
+//! benches/data/hs_scipy.txt (SLSQP and trust-constr, `benches/hs_scipy.py`).
+//!
+//! The goal's rule sets slope's evaluations against scipy's default run:
+//! at most twice its count + 10. Where that run stops short of f* (Powell
+//! badly scaled after 4 evaluations), its count is no measure of the work
+//! the minimum takes, so the same rule is also counted against the
+//! evaluations scipy needs to reach f* (a problem scipy never solves
+//! counts as met when slope solves it).
 //!
 //! slope runs with default settings. Its time is that of `minimize` alone
 //! (compilation apart, as scipy's excludes sympy's), the mean over repeated
@@ -57,6 +66,20 @@ fn scipy_lbfgsb() -> HashMap<String, Recorded> {
             ok: c[6] == "yes",
         };
         (c[0].to_string(), rec)
+    })
+    .collect()
+}
+
+/// benches/data/mgh_scipy_reach.txt by problem name: the evaluations
+/// scipy had made when it first reached f*, None if it never did.
+fn scipy_reach() -> HashMap<String, Option<f64>> {
+    let text = read("benches/data/mgh_scipy_reach.txt");
+    let rows = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with("problem"));
+    rows.map(|l| {
+        let c: Vec<&str> = l.split_whitespace().collect();
+        (c[0].to_string(), c[1].parse().ok())
     })
     .collect()
 }
@@ -126,6 +149,7 @@ fn cost(ok: bool, c: f64) -> f64 {
 
 fn main() {
     let scipy = scipy_lbfgsb();
+    let reach = scipy_reach();
     let mut mgh = problem_file::parse(&read("tests/data/mgh.txt"));
     mgh.extend(problem_file::parse(&read("tests/data/mgh_bounds.txt")));
     let methods = [Method::lbfgs(), Method::newton()];
@@ -133,6 +157,8 @@ fn main() {
     let mut times = vec![Vec::new(); methods.len() + 1];
     // Per set (plain, bounds) and method: runs meeting the goal, and solved.
     let mut goal = [[0usize; 2]; 2];
+    // The same against the evaluations scipy needs to reach f*.
+    let mut goal_reach = [[0usize; 2]; 2];
     let mut solved = [[0usize; 2]; 2];
     let mut scipy_solved = [0usize; 2];
     let mut count = [0usize; 2];
@@ -143,6 +169,7 @@ fn main() {
     for p in &mgh {
         let set = usize::from(!p.bounds.is_empty());
         let rec = &scipy[&p.name];
+        let needs = reach[&p.name];
         count[set] += 1;
         scipy_solved[set] += usize::from(rec.ok);
         let runs: Vec<(Outcome, f64)> = methods.iter().map(|&m| unconstrained(p, m)).collect();
@@ -152,6 +179,8 @@ fn main() {
             let within = ok && out.evaluations as f64 <= 2.0 * rec.nfev + 10.0;
             solved[set][k] += usize::from(ok);
             goal[set][k] += usize::from(within);
+            goal_reach[set][k] +=
+                usize::from(ok && needs.is_none_or(|r| out.evaluations as f64 <= 2.0 * r + 10.0));
             evals[k].push(cost(ok, out.evaluations as f64));
             times[k].push(cost(ok, *seconds));
             cells.push((out.evaluations, *seconds, ok, within));
@@ -177,13 +206,16 @@ fn main() {
     for (set, name) in ["MGH", "bound-constrained MGH"].iter().enumerate() {
         println!(
             "{name}: {} problems; reached a listed minimum: lbfgs {}, newton {}, scipy L-BFGS-B {}; \
-             within 2 x scipy's evaluations + 10 and at a minimum: lbfgs {}, newton {}",
+             within 2 x scipy's evaluations + 10 and at a minimum: lbfgs {}, newton {}; \
+             within 2 x the evaluations scipy needs to reach f* + 10: lbfgs {}, newton {}",
             count[set],
             solved[set][0],
             solved[set][1],
             scipy_solved[set],
             goal[set][0],
-            goal[set][1]
+            goal[set][1],
+            goal_reach[set][0],
+            goal_reach[set][1]
         );
     }
     hock_schittkowski();

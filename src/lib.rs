@@ -154,7 +154,8 @@
 //!   Hessian and products compiled on first request), the interpreter,
 //!   finite differences, closures, and negation (for maximising); the
 //!   optimisers call compiled code straight through `objective::Direct`,
-//!   which writes the value and gradient where they are wanted.
+//!   which returns the value in a register and writes the gradient where
+//!   it is wanted.
 //! - `problem`: [`ConstrainedObjective`], what the constrained method
 //!   takes, and [`CompiledProblem`]: f, its gradient, the constraints and
 //!   the Jacobian's nonzero entries compiled as one native function (for

@@ -99,7 +99,8 @@ pub struct Native<'a> {
 }
 
 /// An objective's value and gradient called straight into its compiled
-/// code, which writes both where the caller wants them: one call through
+/// code, which returns the value in a register and writes the gradient
+/// where the caller wants it: one call through
 /// a function pointer, not a call through `dyn Objective` and then one
 /// into the code. The optimisers' loop calls objectives through this when
 /// it can ([`Direct::of`]); public (hidden) for the benchmark of that path.
@@ -124,8 +125,7 @@ impl Direct {
     /// [`Objective::value_grad`] returns. Panics if a length is wrong.
     #[inline]
     pub fn value_grad(&self, x: &[f64], grad: &mut [f64]) -> f64 {
-        let mut v = 0.0;
-        self.code.call_split(x, &mut v, grad);
+        let v = self.code.call_value(x, grad);
         if self.negate {
             grad.iter_mut().for_each(|g| *g = -*g);
             return -v;

@@ -134,7 +134,7 @@ def _constraint_lines(constraints: Any) -> list:
 def minimize(
     fun: "Function | str",
     x0: Any,
-    method: str = "lbfgs",
+    method: Optional[str] = None,
     bounds: Any = None,
     constraints: "str | list[str] | None" = None,
     callback: Optional[Callable[..., Any]] = None,
@@ -144,7 +144,8 @@ def minimize(
 
     ``fun`` is a compiled :class:`Function` or formula text (compiled here).
     ``method`` is one of ``slope.METHODS`` (``"lbfgs"`` by default;
-    ``"newton"`` uses the exact Hessian). ``bounds`` (pairs ``(low, high)``,
+    ``"newton"`` uses the exact Hessian), or with constraints one of
+    ``"sqp"`` and ``"auglag"``. ``bounds`` (pairs ``(low, high)``,
     ``None`` for an open side, or a ``scipy.optimize.Bounds``) hold in every
     method: ``"lbfgs"`` becomes L-BFGS-B, ``"newton"`` a projected Newton
     method, and the fixed-step methods project each iterate.
@@ -157,10 +158,16 @@ def minimize(
     relation such as ``"x + y <= 1"``, ``"x*y >= 2"``, ``"x == 2*y"`` (or
     a whole ``subject to`` statement), appended to the formula's text; a
     formula whose text already has ``subject to`` statements is
-    constrained too. A constrained problem runs the augmented Lagrangian
-    with L-BFGS-B inside (``method`` must be ``"lbfgs"``; ``bounds`` hold;
-    no ``callback``; not yet for indexed formulas, whose constrained
-    problems the library does not compile: ``ValueError``), and its result also has ``constraints`` (each
+    constrained too. A constrained problem runs as ``slope min`` runs it:
+    by default SQP on the exact Hessian of the Lagrangian when variables
+    plus constraint rows number at most 200, handing a run that stalls to
+    the augmented Lagrangian with L-BFGS-B inside, and the augmented
+    Lagrangian for larger problems; ``method="sqp"`` runs SQP alone and
+    ``"auglag"`` (or ``"lbfgs"``) the augmented Lagrangian alone
+    (``bounds`` hold; no ``callback``; not yet for indexed formulas, whose
+    constrained problems the library does not compile: ``ValueError``).
+    Its result also has ``method`` (the one whose outcome it is: ``"sqp"``
+    or ``"auglag"``), ``constraints`` (each
     ``g_i(x)`` in standard form, ``g <= 0`` or ``g == 0``),
     ``multipliers`` (Lagrange multipliers, in the order of the
     constraints), ``maxcv`` (the largest violation), ``kkt_residual``,
@@ -174,7 +181,8 @@ def minimize(
     ``rho``, ``line_search``, ``memory``, ``first_step``); with
     constraints also ``feasibility_tol`` (1e-8), ``optimality_tol``
     (1e-6), ``max_outer`` (100), ``initial_penalty``, ``max_penalty``
-    (1e12) and ``max_multiplier``; an unknown name raises ``ValueError``.
+    (1e12) and ``max_multiplier`` (``maxiter`` also caps SQP's
+    iterations, 200 when not given); an unknown name raises ``ValueError``.
 
     Returns scipy's ``OptimizeResult`` (a dict-like object of the same
     fields where scipy is not installed): ``x``, ``fun``, ``jac``, ``nit``,
@@ -198,8 +206,8 @@ def minimize(
     if fun.n_constraints > 0:
         if callback is not None:
             raise ValueError("slope.minimize takes no callback with constraints")
-        return OptimizeResult(_minimize_constrained(fun, x0, method, pairs, options))
-    return OptimizeResult(_minimize(fun, x0, method, pairs, _adapt(callback), options))
+        return OptimizeResult(_minimize_constrained(fun, x0, method or "auto", pairs, options))
+    return OptimizeResult(_minimize(fun, x0, method or "lbfgs", pairs, _adapt(callback), options))
 
 
 class FitResult:

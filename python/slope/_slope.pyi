@@ -82,9 +82,13 @@ class Function:
         the product (no ``n × n`` matrix), as
         ``scipy.optimize.minimize(..., hessp=f.hessp)`` wants; ``ValueError``
         unless ``x`` and ``p`` hold one value per variable."""
-    def batch(self, X: ArrayLike) -> npt.NDArray[np.float64]:
+    def batch(
+        self, X: ArrayLike, out: Optional[npt.NDArray[np.float64]] = None
+    ) -> npt.NDArray[np.float64]:
         """f at each row of ``X`` (shape ``(m, n)``): shape ``(m,)``, on all
-        cores with the GIL released."""
+        cores with the GIL released; written into ``out`` (a writable
+        C-contiguous float64 array of ``m`` values) when given, and
+        ``out`` returned."""
     def batch_grad(self, X: ArrayLike) -> npt.NDArray[np.float64]:
         """The gradient at each row of ``X``: shape ``(m, n)``."""
     def batch_value_and_grad(

@@ -172,7 +172,8 @@ fn strict_reading(argv: &[OsString], sub: &str) -> clap::Error {
 /// Where the formula comes from, and how to read it.
 #[derive(clap::Args, Debug)]
 pub struct Input {
-    /// The formula, e.g. "x^2 + 3*y" (or use -f)
+    /// The formula, e.g. "x^2 + 3*y", or a file named NAME.slope to read it
+    /// from (or use -f)
     #[arg(
         value_name = "FORMULA",
         allow_hyphen_values = true,
@@ -275,6 +276,16 @@ fn read_text(reader: impl Read, max_bytes: usize, what: &str) -> Result<String> 
     String::from_utf8(bytes).map_err(|_| usage(&format!("{what} is not UTF-8 text")))
 }
 
+/// Whether the formula argument is a file's name (`rosen.slope`) rather
+/// than a formula: one word ending in `.slope`, which no formula is (a
+/// name followed by `.` does not read), so `slope min rosen.slope` reads
+/// the file as `-f rosen.slope` would.
+fn names_a_file(argument: &str) -> bool {
+    argument.len() > ".slope".len()
+        && argument.ends_with(".slope")
+        && !argument.contains(char::is_whitespace)
+}
+
 /// A file read with [`read_text`]'s bound.
 fn read_file(path: &std::path::Path, max_bytes: usize) -> Result<String> {
     let what = format!("'{}'", path.display());
@@ -285,6 +296,9 @@ fn read_file(path: &std::path::Path, max_bytes: usize) -> Result<String> {
 impl Input {
     fn read(&self) -> Result<Source> {
         let (text, origin) = match (&self.formula, &self.file) {
+            (Some(path), _) if names_a_file(path) => {
+                (read_file(path.as_ref(), self.max_bytes)?, path.clone())
+            }
             (Some(text), _) => (text.clone(), "<arg>".to_string()),
             (None, Some(path)) if path.as_os_str() == "-" => (
                 read_text(std::io::stdin(), self.max_bytes, "standard input")?,

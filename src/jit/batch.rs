@@ -126,7 +126,7 @@ fn build(
         sig.params.push(AbiParam::new(ptr));
     }
     sig.params.push(AbiParam::new(types::I64));
-    let mut g = Generator::new(module, program, plan, sig.clone())?;
+    let mut g = Generator::new(module, program, plan)?;
     let id = g
         .module
         .declare_anonymous_function(&sig)

@@ -34,7 +34,8 @@ use cranelift_codegen::Context;
 use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::immediates::Ieee64;
 use cranelift_codegen::ir::{
-    AbiParam, FuncRef, InstBuilder, MemFlagsData, Signature, Value, types,
+    AbiParam, FuncRef, InstBuilder, MemFlagsData, Signature, StackSlotData, StackSlotKind, Value,
+    types,
 };
 use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::settings::{self, Configurable};
@@ -87,22 +88,31 @@ pub(super) fn host_isa() -> Result<OwnedTargetIsa, Error> {
 }
 
 /// Emits the chunks (and a driver if there are several) and returns the
-/// entry function.
+/// entry function, `(x, rest, scratch) -> f64`: output 0 comes back in a
+/// register, as a hand-written function returns its value, rather than
+/// through memory the caller then reads. One chunk is the entry itself;
+/// several chunks take `(x, first, rest, scratch)`, and the driver lends
+/// them a stack slot for output 0 and returns what it holds.
 pub(super) fn generate(module: &mut JITModule, p: &Program, plan: &Plan) -> Result<FuncId, Error> {
     let ptr = module.target_config().pointer_type();
-    let mut sig = module.make_signature();
-    for _ in 0..4 {
-        sig.params.push(AbiParam::new(ptr));
+    let mut entry = module.make_signature();
+    for _ in 0..3 {
+        entry.params.push(AbiParam::new(ptr));
     }
-    let mut g = Generator::new(module, p, plan, sig)?;
+    entry.returns.push(AbiParam::new(types::F64));
+    let mut g = Generator::new(module, p, plan)?;
+    if plan.chunks.len() == 1 {
+        return g.chunk(0, &entry, true);
+    }
+    let mut part = g.module.make_signature();
+    for _ in 0..4 {
+        part.params.push(AbiParam::new(ptr));
+    }
     let mut ids = Vec::with_capacity(plan.chunks.len());
     for c in 0..plan.chunks.len() {
-        ids.push(g.chunk(c)?);
+        ids.push(g.chunk(c, &part, false)?);
     }
-    match ids[..] {
-        [only] => Ok(only),
-        _ => g.driver(&ids),
-    }
+    g.driver(&ids, &entry)
 }
 
 /// Builds the functions of one module from one program and plan.
@@ -110,7 +120,6 @@ pub(super) struct Generator<'a> {
     pub(super) module: &'a mut JITModule,
     p: &'a Program,
     plan: &'a Plan,
-    sig: Signature,
     /// The index of each constant in the module's constant table.
     constants: HashMap<u64, u32>,
     const_data: Option<DataId>,
@@ -142,19 +151,17 @@ pub(super) fn offset(i: usize) -> i32 {
 
 impl<'a> Generator<'a> {
     /// A generator for `p` as `plan` cuts it, its constant table defined in
-    /// `module`, its functions of signature `sig`.
+    /// `module`.
     pub(super) fn new(
         module: &'a mut JITModule,
         p: &'a Program,
         plan: &'a Plan,
-        sig: Signature,
     ) -> Result<Generator<'a>, Error> {
         let (constants, const_data) = constant_table(module, p)?;
         Ok(Generator {
             module,
             p,
             plan,
-            sig,
             constants,
             const_data,
             ctx: None,
@@ -173,10 +180,16 @@ impl<'a> Generator<'a> {
         Some(b.ins().symbol_value(ptr, gv))
     }
 
-    /// Defines one chunk function and returns its id.
-    fn chunk(&mut self, c: usize) -> Result<FuncId, Error> {
-        self.define(|this, b, params| {
-            let (x, first, rest, scratch) = (params[0], params[1], params[2], params[3]);
+    /// Defines one chunk function of signature `sig` and returns its id:
+    /// `(x, rest, scratch) -> f64` returning output 0 if `returns`, else
+    /// `(x, first, rest, scratch)` storing it to `first[0]`.
+    fn chunk(&mut self, c: usize, sig: &Signature, returns: bool) -> Result<FuncId, Error> {
+        self.define(sig, |this, b, params| {
+            let (x, rest, scratch) = (
+                params[0],
+                params[params.len() - 2],
+                params[params.len() - 1],
+            );
             let consts = this.constant_base(b);
             let mut bases = Bases {
                 inputs: Inputs::Memory(x),
@@ -186,8 +199,22 @@ impl<'a> Generator<'a> {
                 pos: 0,
             };
             let mut local: HashMap<Callee, FuncRef> = HashMap::new();
-            let mut outputs = Outputs::Memory { first, rest };
-            this.items(b, c, &mut bases, &mut local, &mut outputs)
+            let mut outputs = match returns {
+                true => Outputs::Return { first: None, rest },
+                false => Outputs::Memory {
+                    first: params[1],
+                    rest,
+                },
+            };
+            this.items(b, c, &mut bases, &mut local, &mut outputs)?;
+            Ok(match outputs {
+                // No outputs: nothing to return, but the signature has a
+                // value (callers never call code without outputs).
+                Outputs::Return { first, .. } => {
+                    Some(first.unwrap_or_else(|| b.ins().f64const(f64::NAN)))
+                }
+                _ => None,
+            })
         })
     }
 
@@ -207,15 +234,15 @@ impl<'a> Generator<'a> {
             let Some(instr) = self.p.instrs.get(v) else {
                 let k = v - n;
                 let val = self.operand(b, c, bases, self.p.outputs[k]);
-                match outputs {
-                    Outputs::Memory { first, rest } => {
-                        let (base, at) = match k.checked_sub(1) {
-                            None => (*first, 0),
-                            Some(r) => (*rest, offset(r)),
-                        };
-                        b.ins().store(mem(), val, base, at);
+                match (&mut *outputs, k.checked_sub(1)) {
+                    (Outputs::Memory { first, .. }, None) => {
+                        b.ins().store(mem(), val, *first, 0);
                     }
-                    Outputs::Registers(values) => values[k] = Some(val),
+                    (Outputs::Return { first, .. }, None) => *first = Some(val),
+                    (Outputs::Memory { rest, .. } | Outputs::Return { rest, .. }, Some(r)) => {
+                        b.ins().store(mem(), val, *rest, offset(r));
+                    }
+                    (Outputs::Registers(values), _) => values[k] = Some(val),
                 }
                 continue;
             };
@@ -338,34 +365,42 @@ impl<'a> Generator<'a> {
         Ok(id)
     }
 
-    /// A function calling the chunks in order with its own arguments.
-    fn driver(&mut self, chunks: &[FuncId]) -> Result<FuncId, Error> {
-        self.define(|this, b, params| {
+    /// The entry of signature `sig`, `(x, rest, scratch) -> f64`, calling
+    /// the chunks in order with its arguments and, for `first`, a stack
+    /// slot, whose value it returns.
+    fn driver(&mut self, chunks: &[FuncId], sig: &Signature) -> Result<FuncId, Error> {
+        self.define(sig, |this, b, params| {
+            let slot =
+                b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 8, 3));
+            let ptr = this.module.target_config().pointer_type();
+            let first = b.ins().stack_addr(ptr, slot, 0);
+            let args = [params[0], first, params[1], params[2]];
             for &chunk in chunks {
                 let f = this.module.declare_func_in_func(chunk, b.func);
-                b.ins().call(f, params);
+                b.ins().call(f, &args);
             }
-            Ok(())
+            Ok(Some(b.ins().load(types::F64, mem(), first, 0)))
         })
     }
 
-    /// Declares a function with the entry point's signature, builds its one
-    /// block with `body` (given the builder and the block's parameters,
-    /// `x`, `first`, `rest` and `scratch`), returns from it, and defines it. The
-    /// Cranelift contexts are reused from one function to the next.
+    /// Declares a function of signature `sig`, builds its one block with
+    /// `body` (given the builder and the block's parameters), returns from
+    /// it what `body` gives, and defines it. The Cranelift contexts are
+    /// reused from one function to the next.
     fn define(
         &mut self,
-        body: impl FnOnce(&mut Self, &mut FunctionBuilder, &[Value]) -> Result<(), Error>,
+        sig: &Signature,
+        body: impl FnOnce(&mut Self, &mut FunctionBuilder, &[Value]) -> Result<Option<Value>, Error>,
     ) -> Result<FuncId, Error> {
         let id = self
             .module
-            .declare_anonymous_function(&self.sig)
+            .declare_anonymous_function(sig)
             .map_err(codegen_error)?;
         let mut ctx = self
             .ctx
             .take()
             .unwrap_or_else(|| self.module.make_context());
-        ctx.func.signature = self.sig.clone();
+        ctx.func.signature = sig.clone();
         let mut fctx = std::mem::take(&mut self.fctx);
         {
             let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
@@ -374,8 +409,8 @@ impl<'a> Generator<'a> {
             b.switch_to_block(block);
             b.seal_block(block);
             let params = b.block_params(block).to_vec();
-            body(self, &mut b, &params)?;
-            b.ins().return_(&[]);
+            let returned = body(self, &mut b, &params)?;
+            b.ins().return_(returned.as_slice());
             b.finalize(self.module.target_config());
         }
         self.fctx = fctx;
@@ -401,6 +436,9 @@ pub(super) enum Outputs {
     /// `rest[k - 1]`, so that a value and its gradient go straight where
     /// the caller keeps them.
     Memory { first: Value, rest: Value },
+    /// Output 0 kept in its SSA value (`None` until generated), to be
+    /// returned; the others stored to `rest` as in `Memory`.
+    Return { first: Option<Value>, rest: Value },
     /// Left in SSA values, by output index.
     Registers(Vec<Option<Value>>),
 }

@@ -17,9 +17,9 @@ use crate::graph::{Graph, NodeId};
 /// needs use a per-thread buffer.
 const STACK_SCRATCH: usize = 512;
 
-/// The native entry point: `(x, first, rest, scratch)`, writing output 0
-/// to `first[0]` and output `k > 0` to `rest[k - 1]`.
-type Entry = unsafe extern "C" fn(*const f64, *mut f64, *mut f64, *mut f64);
+/// The native entry point: `(x, rest, scratch)`, returning output 0 and
+/// writing output `k > 0` to `rest[k - 1]`.
+type Entry = unsafe extern "C" fn(*const f64, *mut f64, *mut f64) -> f64;
 
 /// Graph outputs compiled to native code.
 ///
@@ -85,8 +85,8 @@ impl Compiled {
     /// The native entry point, valid while `self` lives.
     fn entry(&self) -> Entry {
         // SAFETY: `self.code` is what `codegen::generate` built (see `new`):
-        // its entry function has the `Entry` signature (four pointers, no
-        // results) in the host's default calling convention, which is
+        // its entry function has the `Entry` signature (three pointers, one
+        // `f64` result) in the host's default calling convention, which is
         // `extern "C"`.
         unsafe { std::mem::transmute::<*const u8, Entry>(self.code.entry()) }
     }
@@ -181,6 +181,17 @@ impl Compiled {
     /// does.
     #[inline]
     pub fn call_split(&self, x: &[f64], first: &mut f64, rest: &mut [f64]) {
+        *first = self.call_value(x, rest);
+    }
+
+    /// Evaluate every output at `x`, returning the first and writing the
+    /// others to `rest`: the native code returns output 0 in a register,
+    /// as a hand-written function returns its value.
+    ///
+    /// Panics if `x` or `rest` has the wrong length (or there are no
+    /// outputs), as [`Compiled::call`] does.
+    #[inline]
+    pub fn call_value(&self, x: &[f64], rest: &mut [f64]) -> f64 {
         self.check_vars(x);
         assert!(
             rest.len() + 1 == self.n_outputs,
@@ -188,15 +199,15 @@ impl Compiled {
             rest.len() + 1,
             self.n_outputs
         );
-        let (first, rest) = (first as *mut f64, rest.as_mut_ptr());
+        let rest = rest.as_mut_ptr();
         if self.scratch_len == 0 {
-            // SAFETY: `x` holds `n_vars` values, `first` one and `rest`
+            // SAFETY: `x` holds `n_vars` values and `rest` room for
             // `n_outputs - 1` (checked above), which is all the code reads
             // and writes: it uses no scratch and no global state. The code
             // stays valid while `self` (its `NativeCode`) lives.
-            unsafe { (self.entry())(x.as_ptr(), first, rest, std::ptr::null_mut()) }
+            unsafe { (self.entry())(x.as_ptr(), rest, std::ptr::null_mut()) }
         } else {
-            self.call_with_scratch(x, first, rest);
+            self.call_with_scratch(x, rest)
         }
     }
 
@@ -211,35 +222,35 @@ impl Compiled {
         );
     }
 
-    /// [`Compiled::call_split`] for code that passes values through a
+    /// [`Compiled::call_value`] for code that passes values through a
     /// scratch: out of line, so that the common call, inlined into its
     /// caller, sets up no 4 KiB stack buffer.
     #[inline(never)]
-    fn call_with_scratch(&self, x: &[f64], first: *mut f64, rest: *mut f64) {
+    fn call_with_scratch(&self, x: &[f64], rest: *mut f64) -> f64 {
         let run = |scratch: *mut f64| {
-            // SAFETY: `x` holds `n_vars` values, `first` one and `rest`
-            // `n_outputs - 1` (checked by `call_split`), which is all the
+            // SAFETY: `x` holds `n_vars` values and `rest` room for
+            // `n_outputs - 1` (checked by `call_value`), which is all the
             // code reads and writes besides the scratch (it uses no global
             // state), and `scratch` has room for `scratch_len` values and is
             // used by this call alone. The code stays valid while `self`
             // (its `NativeCode`) lives.
-            unsafe { (self.entry())(x.as_ptr(), first, rest, scratch) }
+            unsafe { (self.entry())(x.as_ptr(), rest, scratch) }
         };
         if self.scratch_len <= STACK_SCRATCH {
             // Uninitialised is fine: the code writes each slot before reading it.
             let mut buf = [MaybeUninit::<f64>::uninit(); STACK_SCRATCH];
-            run(buf.as_mut_ptr().cast());
+            run(buf.as_mut_ptr().cast())
         } else {
             SCRATCH.with(|cell| match cell.try_borrow_mut() {
                 Ok(mut buf) => {
                     if buf.len() < self.scratch_len {
                         buf.resize(self.scratch_len, 0.0);
                     }
-                    run(buf.as_mut_ptr());
+                    run(buf.as_mut_ptr())
                 }
                 // Not reachable (the code never calls back), but harmless.
                 Err(_) => run(vec![0.0; self.scratch_len].as_mut_ptr()),
-            });
+            })
         }
     }
 }
@@ -288,6 +299,32 @@ mod tests {
                 });
             }
         });
+    }
+
+    /// Output 0 comes back in a register from code of one chunk, and
+    /// through the driver's stack slot from code of several, whichever
+    /// chunk computes it: the value first, or a gradient entry first.
+    #[test]
+    fn output_zero_is_returned_from_one_chunk_or_several() {
+        let _guard = exclusive();
+        for n in [3, 3000] {
+            let (g, value_grad) = rosenbrock(n);
+            let mut grad_value = value_grad.clone();
+            grad_value.reverse();
+            let x: Vec<f64> = (0..n).map(|i| (i % 7) as f64 * 0.3 - 0.8).collect();
+            for outputs in [&value_grad, &grad_value] {
+                let c = Compiled::compile(&g, outputs, n).unwrap();
+                // Code of one chunk only could become a loop.
+                assert_eq!(c.program.is_none(), n == 3000, "{c:?}");
+                let want = Interpreter::new(&g, outputs).eval(&x);
+                let mut rest = vec![f64::NAN; n];
+                let first = c.call_value(&x, &mut rest);
+                assert_eq!(first.to_bits(), want[0].to_bits(), "n = {n}");
+                for (k, (got, want)) in rest.iter().zip(&want[1..]).enumerate() {
+                    assert_eq!(got.to_bits(), want.to_bits(), "n = {n}, output {}", k + 1);
+                }
+            }
+        }
     }
 
     /// `rows` rows of `n` values by `call_rows` against one `call_split`

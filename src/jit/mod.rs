@@ -32,10 +32,11 @@
 //! [`BatchKernel`] (`batch.rs`) one loop over the rows of a batch of points.
 //!
 //! Invariants: the native entry point is
-//! `extern "C" fn(x: *const f64, first: *mut f64, rest: *mut f64, scratch: *mut f64)`;
-//! it reads `x[0..n_vars]`, writes output 0 to `first[0]` and every other
-//! output `k` to `rest[k - 1]` (a value to one place, its gradient to
-//! another, with no copy between), and writes each scratch
+//! `extern "C" fn(x: *const f64, rest: *mut f64, scratch: *mut f64) -> f64`;
+//! it reads `x[0..n_vars]`, returns output 0 (in a register, as a
+//! hand-written function returns its value) and writes every other
+//! output `k` to `rest[k - 1]` (a gradient straight into the caller's
+//! buffer, with no copy), and writes each scratch
 //! slot before reading it (so the scratch may be uninitialised); it has no
 //! other side effects and keeps no state. Variables with an index at or beyond
 //! `n_vars` read as NaN, as in the interpreter. The code lives as long as the

@@ -292,28 +292,32 @@ impl CompiledFormula {
         ))
     }
 
-    /// `f(x)` from the value code, which writes it straight to the result.
+    /// `f(x)` from the value code, which returns it in a register.
     #[inline]
     fn value_of(&self, x: &[f64]) -> f64 {
-        let mut v = 0.0;
         match &self.code {
-            Code::Native { value, .. } => value.call_split(x, &mut v, &mut []),
-            Code::Loops { value, inputs, .. } => value.call(inputs, x, &mut v, &mut []),
+            Code::Native { value, .. } => value.call_value(x, &mut []),
+            Code::Loops { value, inputs, .. } => {
+                let mut v = 0.0;
+                value.call(inputs, x, &mut v, &mut []);
+                v
+            }
         }
-        v
     }
 
     /// `f(x)`, with the gradient code writing `∇f(x)` straight to `grad`.
     #[inline]
     fn value_grad_into(&self, x: &[f64], grad: &mut [f64]) -> f64 {
-        let mut v = 0.0;
         match &self.code {
-            Code::Native { value_grad, .. } => value_grad.call_split(x, &mut v, grad),
+            Code::Native { value_grad, .. } => value_grad.call_value(x, grad),
             Code::Loops {
                 value_grad, inputs, ..
-            } => value_grad.call(inputs, x, &mut v, grad),
+            } => {
+                let mut v = 0.0;
+                value_grad.call(inputs, x, &mut v, grad);
+                v
+            }
         }
-        v
     }
 
     fn check_len(&self, x: &[f64]) -> Result<()> {

@@ -41,7 +41,7 @@ pub use multistart::{Minimum, distinct_minima, multi_start};
 pub use newton::DENSE_NEWTON_MAX_VARS;
 pub use outcome::{Advice, Bound, Control, Iterate, Outcome, Reason};
 pub use saddle::SADDLE_PRODUCTS;
-pub use sqp::{Sqp, minimize_sqp, minimize_sqp_or_auglag};
+pub use sqp::{SQP_MAX_SIZE, Sqp, minimize_sqp, minimize_sqp_or_auglag};
 
 pub(crate) use minimize::{Context, Step, StepResult};
 pub(crate) use vector::dot;

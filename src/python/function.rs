@@ -432,12 +432,22 @@ impl Function {
 
     /// f at each row of ``X`` (shape ``(m, n)``) as a 1-D array of ``m``
     /// values, on all cores with the GIL released. ``X`` must not be
-    /// written by another thread meanwhile.
-    #[pyo3(name = "batch")]
-    fn batch<'py>(&self, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    /// written by another thread meanwhile. ``out``, a writable
+    /// C-contiguous float64 array of ``m`` values, receives them instead of
+    /// a new array (NumPy's ``out=``: a loop over many batches then
+    /// allocates nothing) and is returned.
+    #[pyo3(name = "batch", signature = (x, out=None))]
+    fn batch<'py>(
+        &self,
+        x: &Bound<'py, PyAny>,
+        out: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let py = x.py();
         let rows = self.rows(x)?;
-        let values = PyArray1::zeros(py, rows.shape()[0], false);
+        let values = match out {
+            Some(out) => out_array(out, rows.shape()[0])?,
+            None => PyArray1::zeros(py, rows.shape()[0], false),
+        };
         {
             let xs = rows.readonly();
             let mut out = values.readwrite();
@@ -592,4 +602,29 @@ impl Function {
         }
         Ok((values, grads))
     }
+}
+
+/// `out` as the array a batch of `m` values is written into: a writable,
+/// C-contiguous, aligned 1-D float64 array of length `m`; anything else
+/// is a `ValueError` (a `TypeError` for what is not a float64 array)
+/// naming what is wrong, since a converted copy would not be the caller's
+/// array.
+fn out_array<'py>(out: Bound<'py, PyAny>, m: usize) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let Ok(array) = out.cast_into::<PyArray1<f64>>() else {
+        return Err(PyTypeError::new_err(
+            "out must be a 1-D NumPy array of float64",
+        ));
+    };
+    if array.len() != m {
+        return Err(PyValueError::new_err(format!(
+            "out has {} values; X has {m} rows",
+            array.len()
+        )));
+    }
+    if !array.is_contiguous() || !array.is_aligned() || array.try_readwrite().is_err() {
+        return Err(PyValueError::new_err(
+            "out must be a writable, C-contiguous array; pass a new array or out.copy()",
+        ));
+    }
+    Ok(array)
 }

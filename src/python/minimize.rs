@@ -9,7 +9,8 @@ use pyo3::types::PyDict;
 
 use super::function::Function;
 use super::{read_point, to_py};
-use crate::{Auglag, Control, Iterate, Method, Outcome, Reason, Settings};
+use crate::optim::{SQP_MAX_SIZE, Sqp, minimize_sqp, minimize_sqp_or_auglag};
+use crate::{Auglag, ConstrainedObjective, Control, Iterate, Method, Outcome, Reason, Settings};
 
 /// The options every method takes, besides its own parameters.
 const COMMON: [&str; 4] = ["maxiter", "gtol", "ftol", "xtol"];
@@ -244,9 +245,14 @@ const AUGLAG: [&str; 6] = [
 ];
 
 /// Minimises the compiled ``f`` from ``x0`` subject to its ``subject to``
-/// statements, by the augmented Lagrangian with L-BFGS-B inside; see
-/// ``slope.minimize``. The dict holds scipy's fields and the constrained
-/// run's: ``constraints`` (each gᵢ(x) in standard form, ``<= 0`` or
+/// statements; see ``slope.minimize``. ``method`` is ``"auto"`` (what
+/// ``slope min`` does: SQP on the exact Hessian of the Lagrangian for at
+/// most [`SQP_MAX_SIZE`] variables and constraint rows, handing a stalled
+/// run to the augmented Lagrangian; the augmented Lagrangian for larger
+/// problems), ``"sqp"`` (SQP alone) or ``"auglag"``/``"lbfgs"`` (the
+/// augmented Lagrangian with L-BFGS-B inside). The dict holds scipy's
+/// fields and the constrained run's: ``method`` (the one whose outcome
+/// it is), ``constraints`` (each gᵢ(x) in standard form, ``<= 0`` or
 /// ``== 0``), ``multipliers``, ``maxcv`` (the largest violation),
 /// ``kkt_residual``, ``outer_iterations`` and ``penalty``.
 #[pyfunction]
@@ -259,15 +265,48 @@ pub fn minimize_constrained<'py>(
     bounds: Option<Vec<(Option<f64>, Option<f64>)>>,
     options: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyDict>> {
+    if !["auto", "sqp", "auglag", "lbfgs"].contains(&method) {
+        return Err(PyValueError::new_err(format!(
+            "the method '{method}' cannot take constraints; with constraints slope has \
+             auto (the default), sqp and auglag (or lbfgs, the augmented Lagrangian's inner method)"
+        )));
+    }
     let start = read_point(x0)?;
     let options = options.map(|d| d.copy()).transpose()?;
     let auglag = auglag(options.as_ref())?;
-    let settings = settings(method, bounds, options.as_ref())?;
+    let settings = settings("lbfgs", bounds, options.as_ref())?;
+    let sqp = Sqp {
+        feasibility_tol: auglag.feasibility_tol,
+        optimality_tol: auglag.optimality_tol,
+        max_iter: match options
+            .as_ref()
+            .map(|d| d.get_item("maxiter"))
+            .transpose()?
+        {
+            Some(Some(_)) => settings.max_iter,
+            _ => Sqp::default().max_iter,
+        },
+        ..Sqp::default()
+    };
     let mut problem = f.get().formula().compile_problem().map_err(|e| to_py(&e))?;
-    let out = py
-        .detach(|| crate::minimize_constrained(&mut problem, &start, &settings, &auglag))
+    let size = problem.n_vars() + problem.kinds().len();
+    let (out, used) = py
+        .detach(|| match method {
+            "sqp" => minimize_sqp(&mut problem, &start, &settings, &sqp).map(|out| (out, "sqp")),
+            "auglag" | "lbfgs" => {
+                crate::minimize_constrained(&mut problem, &start, &settings, &auglag)
+                    .map(|out| (out, "auglag"))
+            }
+            _ if size <= SQP_MAX_SIZE && problem.prepare_lagrangian_hessian().unwrap_or(false) => {
+                minimize_sqp_or_auglag(&mut problem, &start, &settings, &sqp, &auglag)
+                    .map(|(out, handed)| (out, if handed { "auglag" } else { "sqp" }))
+            }
+            _ => crate::minimize_constrained(&mut problem, &start, &settings, &auglag)
+                .map(|out| (out, "auglag")),
+        })
         .map_err(|e| to_py(&e))?;
     let d = outcome_dict(py, out.outcome)?;
+    d.set_item("method", used)?;
     d.set_item("constraints", PyArray1::from_vec(py, out.constraints))?;
     d.set_item("multipliers", PyArray1::from_vec(py, out.multipliers))?;
     d.set_item("maxcv", out.max_violation)?;

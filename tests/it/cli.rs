@@ -363,6 +363,27 @@ fn formula_from_a_file() {
         &[&format!("error: cannot read '{missing}'")],
         2,
     );
+    // A one-word argument ending in .slope is a file to read (no formula
+    // reads that way); one that is missing is a clear error.
+    check_cli(
+        t,
+        &["diff", file.path()],
+        expect![[r#"
+            df/dx1 = 2*(x1 - 1.5)
+            df/dx2 = 2*(x2 - 2.5)
+            df/dx3 = 2*(x3 - 0.5)
+        "#]],
+        &[],
+        0,
+    );
+    let missing_slope = format!("{missing}.slope");
+    check_cli(
+        t,
+        &["min", &missing_slope],
+        expect![[""]],
+        &[&format!("error: cannot read '{missing_slope}'")],
+        2,
+    );
     // A formula and a file at once is a usage error.
     check_cli(
         t,

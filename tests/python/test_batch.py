@@ -74,6 +74,35 @@ def test_a_batch_of_the_wrong_shape_is_a_value_error(method, X, shape):
         getattr(f, method)(X)
 
 
+@pytest.mark.parametrize("text", [SMALL, LARGE])
+def test_out_receives_the_values_of_a_new_array(text):
+    f = slope.compile(text)
+    X = np.random.default_rng(2).uniform(-1, 1, size=(1_001, 3))
+    out = np.full(len(X), np.nan)
+    assert f.batch(X, out=out) is out
+    np.testing.assert_array_equal(bits(out), bits(f.batch(X)))
+
+
+@pytest.mark.parametrize(
+    "out, error, message",
+    [
+        (np.zeros(9), ValueError, "out has 9 values; X has 10 rows"),
+        (np.zeros(20)[::2], ValueError, "C-contiguous"),
+        (np.zeros(10, dtype=np.float32), TypeError, "float64"),
+        (np.zeros((10, 1)), TypeError, "1-D"),
+        ([0.0] * 10, TypeError, "NumPy array"),
+    ],
+)
+def test_an_out_that_cannot_take_the_values_is_refused(out, error, message):
+    f = slope.compile(SMALL)
+    with pytest.raises(error, match=message):
+        f.batch(np.zeros((10, 3)), out=out)
+    frozen = np.zeros(10)
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="writable"):
+        f.batch(np.zeros((10, 3)), out=frozen)
+
+
 def test_a_batch_of_text_is_a_type_error():
     with pytest.raises(TypeError, match="the batch is not an array of numbers"):
         slope.compile(SMALL).batch([["a", "b", "c"]])

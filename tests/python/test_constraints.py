@@ -64,6 +64,8 @@ def test_infeasible_constraints_do_not_succeed():
 def test_errors():
     with pytest.raises(ValueError, match="cannot take constraints"):
         slope.minimize("x^2", [1.0], method="adam", constraints="x >= 1")
+    with pytest.raises(ValueError, match="cannot take constraints"):
+        slope.minimize("x^2", [1.0], method="newton", constraints="x >= 1")
     with pytest.raises(ValueError, match="callback"):
         slope.minimize("x^2", [1.0], constraints="x >= 1", callback=lambda x: None)
     with pytest.raises(TypeError, match="text"):
@@ -74,3 +76,29 @@ def test_errors():
         slope.minimize("x^2", [1.0], constraints="x >= 1", options={"nope": 1})
     res = slope.minimize("x^2", [3.0], constraints="x >= 1", options={"feasibility_tol": 1e-10})
     assert res.success and abs(res.x[0] - 1.0) < 1e-8
+
+
+HS71 = "x1*x4*(x1 + x2 + x3) + x3\nsubject to x1*x2*x3*x4 >= 25\nsubject to x1^2 + x2^2 + x3^2 + x4^2 == 40"
+HS71_X = [1.0, 4.74299963, 3.82114998, 1.37940829]  # Hock and Schittkowski's solution
+
+
+@pytest.mark.parametrize("method", [None, "sqp", "auglag", "lbfgs"])
+def test_every_constrained_method_solves_hs71(method):
+    f = slope.compile(HS71, vars=["x1", "x2", "x3", "x4"])
+    res = slope.minimize(f, [1, 5, 5, 1], method=method, bounds=[(1, 5)] * 4)
+    assert res.success and res.reason == "kkt"
+    assert abs(res.fun - 17.0140173) < 1e-6
+    np.testing.assert_allclose(res.x, HS71_X, atol=1e-6)
+    assert res.method == ("sqp" if method in (None, "sqp") else "auglag")
+
+
+def test_sqp_uses_fewer_evaluations_than_the_augmented_lagrangian():
+    f = slope.compile(HS71, vars=["x1", "x2", "x3", "x4"])
+    runs = {m: slope.minimize(f, [1, 5, 5, 1], method=m, bounds=[(1, 5)] * 4) for m in ("sqp", "auglag")}
+    assert runs["sqp"].nfev * 5 < runs["auglag"].nfev
+    assert runs["sqp"].nhev > 0 and runs["auglag"].nhev == 0
+
+
+def test_sqp_alone_reports_infeasible_constraints():
+    res = slope.minimize("x^2", [3.0], method="sqp", constraints=["x >= 1", "x <= 0"])
+    assert not res.success and res.status == 8 and res.method == "sqp"

@@ -15,16 +15,13 @@ use serde_json::{Map, Value, json};
 use super::super::{Failure, Source, constraint_row_text, format_value, json_number, usage};
 use super::args::{self, Args, GradientArg, MethodArg};
 use slope::optim::{
-    Auglag, ConstrainedOutcome, Reason, Sqp, minimize_constrained, minimize_sqp,
+    Auglag, ConstrainedOutcome, Reason, SQP_MAX_SIZE, Sqp, minimize_constrained, minimize_sqp,
     minimize_sqp_or_auglag,
 };
 use slope::{ConstrainedObjective, ConstraintKind, Formula};
 
 /// An inequality within this of 0 (or above it) is reported as active.
 const ACTIVE_TOL: f64 = 1e-6;
-
-/// The most variables plus constraint rows for which the default is SQP.
-pub(super) const SQP_MAX_SIZE: usize = 200;
 
 /// How the run is made: the method, and for SQP whether its Hessian is
 /// the exact one.
