@@ -11,7 +11,10 @@
 //!   normal-equations Gauss–Newton step needs).
 //! - `fit_whole/slope/1000000`: a whole fit from (a, b, c) = (1, 0.1, 0),
 //!   including the statistics pass at the end; its iteration count is
-//!   printed, so the cost per iteration can be set beside the pass.
+//!   printed, so the cost per iteration can be set beside the pass. Each
+//!   pass folds its rows into R by Householder reflections (the default);
+//!   `fit_whole/normal_equations/1000000` is the same fit with each pass
+//!   summing JᵀJ and Jᵀr in double-double instead.
 //! - `refit/slope/1000x100`: a thousand fits of one compiled model to
 //!   different 100-row data sets (the model is compiled once, outside).
 //!
@@ -21,7 +24,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use slope::fit::{Model, Options};
+use slope::fit::{Factorization, Model, Options};
 
 const MODEL: &str = "y ~ a*exp(-b*t) + c";
 const TRUE: [f64; 3] = [5.0, 0.4, 0.5];
@@ -106,19 +109,26 @@ fn whole(c: &mut Criterion) {
         start: Some(vec![1.0, 0.1, 0.0]),
         ..Options::default()
     };
-    let fit = model.fit(&columns, &options).expect("fits");
-    println!(
-        "fit_whole/slope/1000000: {} iterations, {} passes, reason {}",
-        fit.iterations,
-        fit.evaluations,
-        fit.reason.name()
-    );
+    let normal = Options {
+        factorization: Factorization::NormalEquations,
+        ..options.clone()
+    };
     let mut group = c.benchmark_group("fit_whole");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(15));
-    group.bench_function("slope/1000000", |bench| {
-        bench.iter(|| model.fit(&columns, &options).expect("fits"))
-    });
+    for (name, options) in [("slope", &options), ("normal_equations", &normal)] {
+        let fit = model.fit(&columns, options).expect("fits");
+        println!(
+            "fit_whole/{name}/1000000: {} iterations, {} passes, reason {}, x {:?}",
+            fit.iterations,
+            fit.evaluations,
+            fit.reason.name(),
+            fit.x
+        );
+        group.bench_function(format!("{name}/1000000"), |bench| {
+            bench.iter(|| model.fit(&columns, options).expect("fits"))
+        });
+    }
     group.finish();
 }
 

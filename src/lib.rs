@@ -189,7 +189,8 @@
 //!   the blocks of weighted residuals in `fit/rows.rs`), Levenberg–Marquardt after MINPACK with bounds
 //!   and robust losses, polished by Gauss–Newton steps at the end
 //!   (`fit/lm.rs`, Moré's λ search in `fit/lmpar.rs`, the running QR each
-//!   pass folds its rows into in `fit/stream.rs`,
+//!   pass folds its rows into in `fit/stream.rs`, or the normal
+//!   equations in double-double and their Cholesky factor in `fit/gram.rs`,
 //!   the pivoted QR and the damped solve in `fit/qr.rs`, the losses in
 //!   `fit/loss.rs`), and the statistics from R at the solution
 //!   (`fit/stats.rs`; Student's t in `fit/student.rs`).

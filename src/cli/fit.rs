@@ -260,6 +260,7 @@ fn options(args: &Args, model: &Model) -> Result<(Options, Vec<String>)> {
         xtol: args.xtol,
         gtol: args.gtol,
         max_evaluations: args.max_evaluations,
+        ..Options::default()
     };
     Ok((options, defaulted))
 }

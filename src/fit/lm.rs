@@ -31,6 +31,7 @@
 // that way so the code reads against the published algorithm.
 #![allow(clippy::needless_range_loop)]
 
+use super::Factorization;
 use super::lmpar::lmpar;
 use super::loss::Loss;
 use super::qr::{Qr, norm, qrfac};
@@ -61,6 +62,7 @@ pub(crate) struct Control {
     pub max_evaluations: usize,
     pub loss: Loss,
     pub f_scale: f64,
+    pub factorization: Factorization,
 }
 
 /// Where the loop stopped.
@@ -122,7 +124,8 @@ pub(crate) fn levenberg_marquardt(
     control: &Control,
 ) -> Result<Stop, Reason> {
     let (m, n) = (problem.rows(), problem.params());
-    let accumulator = || Accumulator::new(n, control.loss, control.f_scale, m);
+    let accumulator =
+        || Accumulator::with(n, control.loss, control.f_scale, m, control.factorization);
     let mut trial = accumulator();
     let mut stop = trust_region(problem, x0, bounds, control, accumulator(), &mut trial)?;
     if stop.reason.converged() {
@@ -453,6 +456,7 @@ mod tests {
             max_evaluations: 1000,
             loss: Loss::Linear,
             f_scale: 1.0,
+            factorization: Factorization::default(),
         }
     }
 

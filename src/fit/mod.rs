@@ -47,6 +47,7 @@ use crate::lower::{Lowered, is_identifier, quoted_list};
 use crate::optim::{Bound, Reason};
 use crate::parse::Limits;
 
+mod gram;
 mod lm;
 mod lmpar;
 mod loss;
@@ -146,6 +147,28 @@ pub struct Options {
     pub gtol: f64,
     /// Stop after this many passes over the data; `None`: 200·(p + 1).
     pub max_evaluations: Option<usize>,
+    /// How each pass turns its rows into the factor R the trust region
+    /// reads.
+    pub factorization: Factorization,
+}
+
+/// How each pass over the rows builds the R of the Jacobian (`J = QR`)
+/// that the trust region, the polishing and the statistics read.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum Factorization {
+    /// Householder reflections folded over each block of rows: orthogonal
+    /// throughout, for any conditioning and any range.
+    #[default]
+    Householder,
+    /// `JᵀJ` and `Jᵀf` summed in double-double (about 106 bits), R their
+    /// Cholesky factor in double-double, rounded: as accurate as the QR
+    /// for a Jacobian's condition number below about 10¹⁶ (scaled by
+    /// columns); the NIST test reads the same digits from both. Not the
+    /// default: it measured slower than the reflections (`benches/fit.rs`,
+    /// `fit_whole/normal_equations`). A block of rows whose squares would
+    /// leave the double range (entries beyond about 1e±135) goes through
+    /// the reflections.
+    NormalEquations,
 }
 
 impl Default for Options {
@@ -161,6 +184,7 @@ impl Default for Options {
             xtol: 1e-15,
             gtol: 1e-15,
             max_evaluations: None,
+            factorization: Factorization::default(),
         }
     }
 }
@@ -468,6 +492,7 @@ impl Model {
             max_evaluations: options.max_evaluations.unwrap_or(max_evaluations(p)),
             loss: options.loss,
             f_scale: options.f_scale,
+            factorization: options.factorization,
         };
         let mut problem = self.rows(&columns, rows, Some(&weights));
         let stop = match levenberg_marquardt(&mut problem, &start, &bounds, &control) {

@@ -14,6 +14,8 @@
 //! test need, is then a pivoted QR of the p×p R alone (`J P = Q R P =
 //! Q Q₂ R₂`).
 
+use super::Factorization;
+use super::gram::Gram;
 use super::loss::Loss;
 use super::qr::norm;
 
@@ -71,6 +73,12 @@ pub(crate) struct Accumulator {
     filled: usize,
     /// n + 1: work space for [`fold`]'s dot products.
     dots: Vec<f64>,
+    /// The normal equations in double-double, for
+    /// [`Factorization::NormalEquations`]: blocks go there, and only a
+    /// block out of its range is folded into R by reflections (`folded`).
+    gram: Option<Gram>,
+    /// Whether any block was folded into R by reflections this pass.
+    folded: bool,
     /// Σ C²ρ((rᵢ/C)²): Σ rᵢ² for the linear loss.
     pub cost2: f64,
     /// Σ f̃ᵢ².
@@ -82,8 +90,21 @@ pub(crate) struct Accumulator {
 
 impl Accumulator {
     /// An empty accumulator for `n` parameters, with room for `rows`
-    /// residuals.
+    /// residuals, by the default [`Factorization`].
+    #[cfg(test)]
     pub(crate) fn new(n: usize, loss: Loss, c: f64, rows: usize) -> Accumulator {
+        Accumulator::with(n, loss, c, rows, Factorization::default())
+    }
+
+    /// An empty accumulator for `n` parameters, with room for `rows`
+    /// residuals, that builds R by `method`.
+    pub(crate) fn with(
+        n: usize,
+        loss: Loss,
+        c: f64,
+        rows: usize,
+        method: Factorization,
+    ) -> Accumulator {
         Accumulator {
             n,
             loss,
@@ -94,6 +115,11 @@ impl Accumulator {
             fbuf: vec![0.0; BLOCK],
             filled: 0,
             dots: vec![0.0; n + 1],
+            gram: match method {
+                Factorization::NormalEquations => Some(Gram::new(n)),
+                Factorization::Householder => None,
+            },
+            folded: false,
             cost2: 0.0,
             ft_squares: 0.0,
             kept: Vec::with_capacity(rows),
@@ -105,24 +131,62 @@ impl Accumulator {
         self.r.fill(0.0);
         self.qtf.fill(0.0);
         self.filled = 0;
+        self.folded = false;
+        if let Some(gram) = &mut self.gram {
+            gram.reset();
+        }
         self.cost2 = 0.0;
         self.ft_squares = 0.0;
         self.kept.clear();
     }
 
-    /// Folds in the rows still waiting: R and Qᵀf̃ then cover every row
-    /// fed.
+    /// Folds in the rows still waiting, and turns the normal equations
+    /// into R (their Cholesky factor, or, if some blocks went into R by
+    /// reflections, that factor's rows folded in as n more rows, whose
+    /// Gram matrix is the same): R and Qᵀf̃ then cover every row fed.
+    /// Calling it again changes nothing.
     pub(crate) fn finish(&mut self) {
+        self.flush();
+        let Some(gram) = &mut self.gram else {
+            return;
+        };
+        if !gram.filled {
+            return;
+        }
+        let n = self.n;
+        if self.folded {
+            let (mut r, mut q) = (vec![0.0; n * n], vec![0.0; n]);
+            gram.factor(&mut r, &mut q);
+            fold(
+                &mut self.r,
+                &mut self.qtf,
+                &mut self.dots,
+                &mut r,
+                n,
+                &mut q,
+            );
+        } else {
+            gram.factor(&mut self.r, &mut self.qtf);
+        }
+        gram.reset();
+        self.folded = true;
+    }
+
+    /// Folds in the rows fed one at a time that wait in `buf`.
+    fn flush(&mut self) {
         let nb = self.filled;
         self.filled = 0;
-        fold(
-            &mut self.r,
-            &mut self.qtf,
-            &mut self.dots,
-            &mut self.buf,
-            BLOCK,
-            &mut self.fbuf[..nb],
-        );
+        let Accumulator {
+            r,
+            qtf,
+            dots,
+            buf,
+            fbuf,
+            gram,
+            folded,
+            ..
+        } = self;
+        fold_block(r, qtf, dots, gram, folded, buf, BLOCK, &mut fbuf[..nb]);
     }
 
     /// Column `j` of R, its first `j + 1` entries nonzero (after
@@ -142,6 +206,32 @@ impl Accumulator {
     }
 }
 
+/// A block of rows into the normal equations if there are any and the
+/// block is in their range, else into R by reflections ([`fold`]),
+/// `folded` then set.
+#[allow(clippy::too_many_arguments)]
+fn fold_block(
+    r: &mut [f64],
+    qtf: &mut [f64],
+    dots: &mut [f64],
+    gram: &mut Option<Gram>,
+    folded: &mut bool,
+    b: &mut [f64],
+    ld: usize,
+    f: &mut [f64],
+) {
+    if f.is_empty() {
+        return;
+    }
+    if let Some(gram) = gram
+        && gram.add_block(b, ld, f)
+    {
+        return;
+    }
+    fold(r, qtf, dots, b, ld, f);
+    *folded = true;
+}
+
 /// Householder reflections that fold a block of rows into R and Qᵀf̃,
 /// column by column: the block's column j is `b[j*ld..][..f.len()]`, its
 /// residuals `f`; both are overwritten.
@@ -155,8 +245,42 @@ impl Accumulator {
 /// sweep of updates, with no division per row. That is the same
 /// reflection as in MINPACK's `qrfac`, in another order of operations;
 /// where the sums overflow or come near underflow, [`fold_column_scaled`]
-/// does it the slow way.
+/// does it the slow way. On x86-64 with AVX2 and FMA the same code is
+/// compiled for them ([`fold_avx2`]): the four-lane sums are one
+/// register. No operation is fused, so the results are the same.
 fn fold(r: &mut [f64], qtf: &mut [f64], dots: &mut [f64], b: &mut [f64], ld: usize, f: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the features it is compiled for were just detected.
+        return unsafe { fold_avx2(r, qtf, dots, b, ld, f) };
+    }
+    fold_portable(r, qtf, dots, b, ld, f)
+}
+
+/// [`fold_portable`] compiled for AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn fold_avx2(
+    r: &mut [f64],
+    qtf: &mut [f64],
+    dots: &mut [f64],
+    b: &mut [f64],
+    ld: usize,
+    f: &mut [f64],
+) {
+    fold_portable(r, qtf, dots, b, ld, f)
+}
+
+/// [`fold`]'s reflections, for any processor.
+#[inline(always)]
+fn fold_portable(
+    r: &mut [f64],
+    qtf: &mut [f64],
+    dots: &mut [f64],
+    b: &mut [f64],
+    ld: usize,
+    f: &mut [f64],
+) {
     let (n, nb) = (qtf.len(), f.len());
     if nb == 0 {
         return;
@@ -249,7 +373,7 @@ fn fold_column_scaled(
 }
 
 /// `aᵀb` summed in four lanes.
-#[inline]
+#[inline(always)]
 fn dot4(a: &[f64], b: &[f64]) -> f64 {
     let mut lanes = [0.0; 4];
     let (a4, b4) = (a.chunks_exact(4), b.chunks_exact(4));
@@ -278,7 +402,7 @@ impl RowSink for Accumulator {
         self.fbuf[i] = ft;
         self.filled += 1;
         if self.filled == BLOCK {
-            self.finish();
+            self.flush();
         }
     }
 
@@ -291,7 +415,7 @@ impl RowSink for Accumulator {
         if r.is_empty() {
             return;
         }
-        self.finish();
+        self.flush();
         let n = self.n;
         self.kept.extend_from_slice(r);
         for lo in (0..r.len()).step_by(BLOCK) {
@@ -313,10 +437,12 @@ impl RowSink for Accumulator {
                     }
                 }
             }
-            fold(
+            fold_block(
                 &mut self.r,
                 &mut self.qtf,
                 &mut self.dots,
+                &mut self.gram,
+                &mut self.folded,
                 &mut jac[lo..],
                 ld,
                 f,
@@ -357,15 +483,22 @@ impl RowSink for Store<'_> {
 mod tests {
     use super::*;
 
-    /// RᵀR and Rᵀ(Qᵀf) equal JᵀJ and Jᵀf, over several blocks.
+    /// RᵀR and Rᵀ(Qᵀf) equal JᵀJ and Jᵀf, over several blocks, by
+    /// either factorization.
     #[test]
     fn the_running_r_factors_the_rows() {
+        for method in [Factorization::Householder, Factorization::NormalEquations] {
+            running_r_factors_the_rows(method);
+        }
+    }
+
+    fn running_r_factors_the_rows(method: Factorization) {
         let (m, n) = (200, 3);
         let row = |i: usize| -> ([f64; 3], f64) {
             let t = i as f64 * 0.05;
             ([(-t).exp(), t * (-t).exp(), 1.0], (3.0 * t).sin())
         };
-        let mut acc = Accumulator::new(n, Loss::Linear, 1.0, m);
+        let mut acc = Accumulator::with(n, Loss::Linear, 1.0, m, method);
         let mut jac = vec![0.0; m * n];
         let mut f = vec![0.0; m];
         for i in 0..m {
@@ -382,7 +515,10 @@ mod tests {
             for b in 0..n {
                 let jtj: f64 = (0..m).map(|i| jac[i + a * m] * jac[i + b * m]).sum();
                 let rtr: f64 = (0..n).map(|k| r[k + a * n] * r[k + b * n]).sum();
-                assert!((jtj - rtr).abs() < 1e-12 * jtj.abs().max(1.0), "{a} {b}");
+                assert!(
+                    (jtj - rtr).abs() < 1e-12 * jtj.abs().max(1.0),
+                    "{method:?} {a} {b}"
+                );
             }
             let jtf: f64 = (0..m).map(|i| jac[i + a * m] * f[i]).sum();
             let rtq: f64 = (0..n).map(|k| r[k + a * n] * qtf[k]).sum();
@@ -481,5 +617,58 @@ mod tests {
         }
         assert_eq!(huge.kept, big(&r));
         assert!(huge.cost2.is_infinite() && plain.cost2 > 0.0);
+    }
+
+    /// The normal equations with one block out of their range (rows times
+    /// 1e150, whose squares pass 1e270): that block goes through the
+    /// reflections and the Cholesky factor of the rest is folded in after
+    /// it, so RᵀR and Rᵀ(Qᵀf) are those of the reflections alone.
+    #[test]
+    fn a_block_out_of_range_joins_the_normal_equations() {
+        let (m, n) = (200, 3);
+        let (mut r, mut jac) = (vec![0.0; m], vec![0.0; m * n]);
+        for i in 0..m {
+            let t = i as f64 * 0.05;
+            let big = if (64..128).contains(&i) { 1e150 } else { 1.0 };
+            r[i] = big * (3.0 * t).sin();
+            for (j, g) in [(-t).exp(), t * (-t).exp(), 1.0].into_iter().enumerate() {
+                jac[i + j * m] = big * g;
+            }
+        }
+        let feed = |method| {
+            let mut acc = Accumulator::with(n, Loss::Linear, 1.0, m, method);
+            for lo in (0..m).step_by(BLOCK) {
+                let hi = (lo + BLOCK).min(m);
+                let mut f = r[lo..hi].to_vec();
+                let mut g: Vec<f64> = (0..n)
+                    .flat_map(|j| jac[j * m + lo..j * m + hi].to_vec())
+                    .collect();
+                acc.rows(&mut f, &mut g, hi - lo);
+            }
+            acc.finish();
+            acc
+        };
+        let (normal, householder) = (
+            feed(Factorization::NormalEquations),
+            feed(Factorization::Householder),
+        );
+        assert!(normal.folded);
+        let gram = |acc: &Accumulator, a: usize, b: usize| -> f64 {
+            (0..n)
+                .map(|k| acc.r()[k + a * n] * acc.r()[k + b * n])
+                .sum()
+        };
+        let rtq = |acc: &Accumulator, a: usize| -> f64 {
+            (0..n).map(|k| acc.r()[k + a * n] * acc.qtf()[k]).sum()
+        };
+        for a in 0..n {
+            for b in 0..n {
+                let scale = gram(&householder, a, a).sqrt() * gram(&householder, b, b).sqrt();
+                let diff = gram(&normal, a, b) - gram(&householder, a, b);
+                assert!(diff.abs() <= 1e-13 * scale, "RᵀR {a} {b}");
+            }
+            let diff = rtq(&normal, a) - rtq(&householder, a);
+            assert!(diff.abs() <= 1e-13 * rtq(&householder, a).abs(), "Rᵀq {a}");
+        }
     }
 }

@@ -152,6 +152,13 @@ impl LoopCode {
                 "LoopCode::call: the gradient has the wrong length"
             );
         }
+        // The gradient code adds into the arrays' partials, which start
+        // at 0. Zeroed here (a `memset`, several elements per store)
+        // rather than by a scalar loop in the code: that loop was 30% of a
+        // value+gradient of the chained Rosenbrock.
+        if self.gradient {
+            grad.fill(0.0);
+        }
         // The columns' addresses, on the stack for a few columns: this is
         // every evaluation's path, which should not allocate.
         let mut few = [std::ptr::null::<f64>(); FEW_COLUMNS];
@@ -246,6 +253,8 @@ fn generate(
             siblings: HashMap::new(),
             rows: None,
             mirrors: HashMap::new(),
+            columns: HashMap::new(),
+            negations: HashMap::new(),
         };
         for (a, &block) in blocks.iter().enumerate() {
             let layout = e.array_layout(block, ranks[a]);
@@ -304,6 +313,12 @@ struct Emitter<'a, 'b> {
     /// The products emitted with one constant factor, by [`MirrorKey`],
     /// with that constant: see [`Emitter::mirrored`].
     mirrors: HashMap<MirrorKey, (NodeId, f64)>,
+    /// Each data column's address, loaded once at the entry (see
+    /// [`Emitter::column`]).
+    columns: HashMap<u32, Value>,
+    /// Products `-1*y` (or `y*-1`) emitted, to `y`: a sum adding one
+    /// subtracts `y` instead (see [`Emitter::add`]).
+    negations: HashMap<Value, Value>,
 }
 
 /// A product's factors with its one constant factor left out (`None` in
@@ -349,6 +364,20 @@ impl Emitter<'_, '_> {
             roots.extend(o.scatters.iter().map(|s| s.value));
         }
         let all = reachable(self.graph, &roots);
+        // The columns' addresses, loaded once here in the entry block,
+        // which dominates every loop, rather than in each iteration.
+        for &id in &all {
+            if let Node::Read(r) = self.graph.node(id)
+                && let Source::Data(d) = r.source
+                && !self.columns.contains_key(&d)
+            {
+                let column =
+                    self.b
+                        .ins()
+                        .load(self.ptr, flags(), self.data, (8 * d as usize) as i32);
+                self.columns.insert(d, column);
+            }
+        }
         for &id in &all {
             if let Node::Reduce(r, [body]) = self.graph.node(id) {
                 let bound = self.graph.meta(id).levels | r.own_levels();
@@ -362,9 +391,9 @@ impl Emitter<'_, '_> {
             .filter(|&id| self.graph.meta(id).levels == 0)
             .collect();
         let groups = if o.gradient {
-            // The arrays' partials are zeroed first: scatters fused with
-            // the value's loops add to them as those loops run.
-            self.zero_gradient(o.scalars.len())?;
+            // The arrays' partials are zeroed first, by the caller
+            // (`LoopCode::call_along`): scatters fused with the value's
+            // loops add to them as those loops run.
             scatter_groups(self.graph, &top, o.scatters)
         } else {
             Vec::new()
@@ -447,21 +476,6 @@ impl Emitter<'_, '_> {
         siblings
     }
 
-    /// Zeroes `grad[n_scalars..n_vars]`, the arrays' partials.
-    fn zero_gradient(&mut self, n_scalars: usize) -> Result<()> {
-        let first = self.b.ins().iconst(types::I64, n_scalars as i64);
-        let end = self.int(0);
-        let zero = self.b.ins().f64const(0.0);
-        let i = self.b.declare_var(types::I64);
-        self.b.def_var(i, first);
-        self.counted_loop(i, end, |e| {
-            let at = e.b.use_var(i);
-            let addr = e.element(e.grad, at);
-            e.b.ins().store(flags(), zero, addr, 0);
-            Ok(())
-        })
-    }
-
     /// The loops of a scatter group from `depth` on, each computing its
     /// stage of the group's nodes, its members' values added innermost.
     fn group(&mut self, g: &ScatterGroup, loops: &[Reduce], depth: usize) -> Result<()> {
@@ -487,28 +501,24 @@ impl Emitter<'_, '_> {
         for &m in &g.members {
             let s = self.scatters[m].clone();
             let v = self.values[&s.value];
-            let addr = self.address(&s.target, Buffer::Gradient)?;
-            let old = self.b.ins().load(types::F64, flags(), addr, 0);
+            let (addr, offset) = self.address(&s.target, Buffer::Gradient)?;
+            let old = self.b.ins().load(types::F64, flags(), addr, offset);
             let sum = self.b.ins().fadd(old, v);
-            self.b.ins().store(flags(), sum, addr, 0);
+            self.b.ins().store(flags(), sum, addr, offset);
         }
         Ok(())
     }
 
-    /// `for (; var < end; var++) body`, `end` exclusive.
+    /// `for (; var < end; var++) body`, `end` exclusive: tested once
+    /// before the loop and then at its bottom, so an iteration runs one
+    /// conditional branch and no jump.
     fn counted_loop(
         &mut self,
         var: Variable,
         end: Value,
         mut body: impl FnMut(&mut Self) -> Result<()>,
     ) -> Result<()> {
-        let (header, inner, exit) = (
-            self.b.create_block(),
-            self.b.create_block(),
-            self.b.create_block(),
-        );
-        self.b.ins().jump(header, &[]);
-        self.b.switch_to_block(header);
+        let (inner, exit) = (self.b.create_block(), self.b.create_block());
         let at = self.b.use_var(var);
         let done = self.b.ins().icmp(IntCC::SignedGreaterThanOrEqual, at, end);
         self.b.ins().brif(done, exit, &[], inner, &[]);
@@ -517,7 +527,8 @@ impl Emitter<'_, '_> {
         let at = self.b.use_var(var);
         let next = self.b.ins().iadd_imm_s(at, 1);
         self.b.def_var(var, next);
-        self.b.ins().jump(header, &[]);
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, next, end);
+        self.b.ins().brif(more, inner, &[], exit, &[]);
         self.b.switch_to_block(exit);
         Ok(())
     }
@@ -552,12 +563,35 @@ impl Emitter<'_, '_> {
         self.b.ins().iadd(base, bytes)
     }
 
+    /// The address of data column `d`: loaded at the entry for the columns
+    /// the outputs read, or here (for code emitted by another entry).
+    fn column(&mut self, d: u32) -> Value {
+        match self.columns.get(&d) {
+            Some(&c) => c,
+            None => self
+                .b
+                .ins()
+                .load(self.ptr, flags(), self.data, (8 * d as usize) as i32),
+        }
+    }
+
     fn int(&mut self, slot: usize) -> Value {
         self.ints[slot]
     }
 
     fn affine(&mut self, a: &Affine) -> Value {
-        let mut acc = self.b.ins().iconst(types::I64, a.constant);
+        match self.affine_terms(a) {
+            Some(v) if a.constant == 0 => v,
+            Some(v) => self.b.ins().iadd_imm_s(v, a.constant),
+            None => self.b.ins().iconst(types::I64, a.constant),
+        }
+    }
+
+    /// The non-constant part of `a` (`None` if it is a constant): the
+    /// constant goes into a load's or store's offset where it can, so an
+    /// affine index costs no instruction beyond its terms.
+    fn affine_terms(&mut self, a: &Affine) -> Option<Value> {
+        let mut acc: Option<Value> = None;
         for (s, k) in a.terms.iter() {
             let v = match s {
                 Symbol::Level(l) => self.b.use_var(self.levels[*l as usize]),
@@ -568,9 +602,34 @@ impl Emitter<'_, '_> {
             } else {
                 self.b.ins().imul_imm_s(v, *k)
             };
-            acc = self.b.ins().iadd(acc, term);
+            acc = Some(match acc {
+                Some(a) => self.b.ins().iadd(a, term),
+                None => term,
+            });
         }
         acc
+    }
+
+    /// `base + 8*i`, with `i`'s constant part in the returned offset
+    /// when it fits one (`(address, offset)` for a load or store).
+    fn element_at(&mut self, base: Value, i: &Affine, shift: i64) -> (Value, i32) {
+        let offset = i
+            .constant
+            .checked_add(shift)
+            .and_then(|c| c.checked_mul(8))
+            .and_then(|c| i32::try_from(c).ok());
+        match (self.affine_terms(i), offset) {
+            (Some(v), Some(offset)) => (self.element(base, v), offset),
+            (None, Some(offset)) => (base, offset),
+            (terms, None) => {
+                let c = self.b.ins().iconst(types::I64, i.constant + shift);
+                let at = match terms {
+                    Some(v) => self.b.ins().iadd(v, c),
+                    None => c,
+                };
+                (self.element(base, at), 0)
+            }
+        }
     }
 
     /// The addressing of the array whose block in `ints` starts at `block`,
@@ -602,32 +661,38 @@ impl Emitter<'_, '_> {
     }
 
     /// The address of an array element in `x`, of its partial in the
-    /// output, or of its component of the direction.
-    fn address(&mut self, r: &Read, into: Buffer) -> Result<Value> {
+    /// output, or of its component of the direction, as `(address,
+    /// offset)` for a load or store.
+    fn address(&mut self, r: &Read, into: Buffer) -> Result<(Value, i32)> {
         let (Source::Var(a) | Source::Direction(a)) = r.source else {
             return Err(codegen_error("a data read has no place in x"));
         };
-        let mut linear: Option<Value> = None;
-        for (d, index) in r.index.iter().enumerate() {
-            let i = self.affine(index);
-            let stride = self.arrays[a as usize].strides[d];
-            let term = if d + 1 == r.index.len() {
-                i
-            } else {
-                self.b.ins().imul(i, stride)
-            };
-            linear = Some(match linear {
-                Some(l) => self.b.ins().iadd(l, term),
-                None => term,
-            });
-        }
         let layout = &self.arrays[a as usize];
         let base = match into {
             Buffer::Point => layout.x_base,
             Buffer::Gradient => layout.grad_base,
             Buffer::Direction => layout.direction_base,
         };
-        let linear = linear.unwrap_or_else(|| self.b.ins().iconst(types::I64, 0));
-        Ok(self.element(base, linear))
+        let Some((last, outer)) = r.index.split_last() else {
+            return Ok((base, 0));
+        };
+        // The outer dimensions' linear offset (their strides are run-time
+        // values); the last dimension's stride is 1, so its constant can
+        // go into the offset.
+        let mut linear: Option<Value> = None;
+        for (d, index) in outer.iter().enumerate() {
+            let i = self.affine(index);
+            let stride = self.arrays[a as usize].strides[d];
+            let term = self.b.ins().imul(i, stride);
+            linear = Some(match linear {
+                Some(l) => self.b.ins().iadd(l, term),
+                None => term,
+            });
+        }
+        let mut base = base;
+        if let Some(l) = linear {
+            base = self.element(base, l);
+        }
+        Ok(self.element_at(base, last, 0))
     }
 }

@@ -8,7 +8,9 @@
 //!    (compiled with the multipliers as inputs, `problem/lagrangian.rs`),
 //!    made positive definite where it is not: first by adding
 //!    `ρ·A_Aᵀ A_A` for the rows `A_A` of the constraints and bounds that are
-//!    active or violated, which leaves the step unchanged where those rows
+//!    active or violated (or have a multiplier above 1e-8: not the
+//!    interior point's 1e-13 on rows that hold with room, whose rows
+//!    would span the space and shrink every step, HS15), which leaves the step unchanged where those rows
 //!    hold in the subproblem and succeeds whenever the Hessian is positive
 //!    definite on their null space (the second-order condition), then, if
 //!    that is not enough, by a multiple of the identity (as Ipopt's inertia
@@ -22,7 +24,12 @@
 //!    multipliers, it is the ordinary SQP step (`t = 0`). When `t > 0` the
 //!    elastic weight `μ` grows tenfold, up to [`Sqp::max_penalty`]; at that
 //!    limit the step minimises the linearised violation (the feasibility
-//!    phase). The subproblem's multipliers are the new `λ`.
+//!    phase). The subproblem's multipliers are the new `λ`. Where no
+//!    subproblem can be solved (the interior point fails on a model nearly
+//!    flat along a direction the linearised constraints leave open: a
+//!    linear f gives `B = 1e-4·I` and a step 1e4 long, HS10 and HS83 at
+//!    their starts), `B + τI` with `τ` growing a hundredfold, up to
+//!    `100·max|B|`, a shorter step as a trust region would take.
 //! 3. **Merit and line search.** The ℓ1 merit `f + ν Σ |violation_i|`, with
 //!    `ν` at least 1.5 times the largest multiplier (raised, never
 //!    lowered), and a backtracking (Armijo) search from the full step.
@@ -346,6 +353,50 @@ fn less_violated_nearby(
     None
 }
 
+/// A subproblem multiplier (scaled) above this marks its constraint as
+/// active for [`convexify`]; the interior point leaves about 1e-13 on rows
+/// that hold with room, which must not count (their rows, added to `B`,
+/// span the whole space and shrink every step).
+const ACTIVE_MULTIPLIER: f64 = 1e-8;
+
+/// The shifts `τ/size` tried on `B` where no subproblem can be solved.
+const DAMPINGS: [f64; 3] = [1e-2, 1.0, 1e2];
+
+/// The ordinary subproblem first; the elastic one where its linearisation
+/// is inconsistent (or it could not be solved), with the weight `mu`
+/// raised tenfold while the linearisation cannot hold. The weight stops
+/// growing at its limit, or where the solver fails with it (the last
+/// weight solved is then the limit). The step (`None` if no subproblem
+/// was solved) and whether the weight reached its limit.
+fn subproblem_step(
+    sub: &Subproblem<'_>,
+    scaled_c: &[f64],
+    mu: &mut f64,
+    violation: f64,
+    sqp: &Sqp,
+) -> (Option<subproblem::Step>, bool) {
+    if let Some(step) = sub.solve_plain(scaled_c) {
+        return (Some(step), false);
+    }
+    let mut last = None;
+    let mut at_limit;
+    loop {
+        let Some(st) = sub.solve(scaled_c, *mu) else {
+            at_limit = true;
+            *mu = (*mu / 10.0).max(1.0);
+            break;
+        };
+        let holds = st.elastic <= 1e-9 * violation.max(1.0);
+        at_limit = *mu >= sqp.max_penalty;
+        last = Some(st);
+        if holds || at_limit {
+            break;
+        }
+        *mu = (*mu * 10.0).min(sqp.max_penalty);
+    }
+    (last, at_limit)
+}
+
 /// The loop, on checked input.
 fn run(
     problem: &mut dyn ConstrainedObjective,
@@ -450,7 +501,9 @@ fn run(
         }
         let mut active: Vec<Vec<f64>> = (0..m)
             .filter(|&i| {
-                kinds[i] == ConstraintKind::Equality || lambda[i] > 0.0 || scaled_c[i] >= -1e-8
+                kinds[i] == ConstraintKind::Equality
+                    || lambda[i] * to_scaled[i] > ACTIVE_MULTIPLIER
+                    || scaled_c[i] >= -1e-8
             })
             .map(|i| scaled_jac[i * n..(i + 1) * n].to_vec())
             .collect();
@@ -467,43 +520,39 @@ fn run(
             }
         }
         convexify(&hessian, n, &active, &mut b);
-        let sub = Subproblem {
-            b: &b,
-            grad: point.grad.iter().map(|g| s.fscale * g).collect(),
-            jac: scaled_jac,
-            kinds: &kinds,
-            bounds: step_bounds,
-            n,
-        };
         // The elastic weight: above the multipliers, raised while the
         // linearisation cannot hold.
         let largest_lambda = (0..m).fold(0.0f64, |a, i| a.max((lambda[i] * to_scaled[i]).abs()));
-        mu = mu.max(2.0 * largest_lambda).max(1.0).min(sqp.max_penalty);
+        let mu_start = mu.max(2.0 * largest_lambda).max(1.0).min(sqp.max_penalty);
         let violation = s.violation(&point.c);
-        // The ordinary subproblem first; the elastic one where its
-        // linearisation is inconsistent (or it could not be solved).
-        // The weight stops growing at its limit, or where the solver fails
-        // with it (the last weight solved is then the limit).
-        let mut step = sub.solve_plain(&scaled_c);
-        let mut at_limit = false;
-        if step.is_none() {
-            let mut last = None;
-            loop {
-                let Some(st) = sub.solve(&scaled_c, mu) else {
-                    at_limit = true;
-                    mu = (mu / 10.0).max(1.0);
-                    break;
-                };
-                let holds = st.elastic <= 1e-9 * violation.max(1.0);
-                at_limit = mu >= sqp.max_penalty;
-                last = Some(st);
-                if holds || at_limit {
-                    break;
-                }
-                mu = (mu * 10.0).min(sqp.max_penalty);
+        // Where no subproblem can be solved on `B`, `B + τI` with a growing
+        // `τ`: a shorter step, as a trust region would take. The interior
+        // point fails on a model that is nearly flat along a direction the
+        // linearised constraints leave open (a linear f, B = 1e-4·I: the
+        // step is 1e4 long), and a damped model brings the answer near.
+        let size = b.iter().fold(1.0f64, |a, v| a.max(v.abs()));
+        let mut damping = 0;
+        let (sub, step, at_limit) = loop {
+            let sub = Subproblem {
+                b: &b,
+                grad: point.grad.iter().map(|g| s.fscale * g).collect(),
+                jac: scaled_jac.clone(),
+                kinds: &kinds,
+                bounds: step_bounds.clone(),
+                n,
+            };
+            mu = mu_start;
+            let (step, at_limit) = subproblem_step(&sub, &scaled_c, &mut mu, violation, sqp);
+            if step.is_some() || damping == DAMPINGS.len() {
+                break (sub, step, at_limit);
             }
-            step = last;
-        }
+            let tau = DAMPINGS[damping] * size;
+            damping += 1;
+            drop(sub);
+            for j in 0..n {
+                b[j * n + j] += tau;
+            }
+        };
         let Some(step) = step else {
             break (
                 Reason::Stalled,

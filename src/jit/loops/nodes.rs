@@ -111,6 +111,22 @@ impl Emitter<'_, '_> {
         None
     }
 
+    /// `a + b`, as `a - y` when `b` is `-1*y` (or `b - y` when `a` is):
+    /// the same number, because IEEE subtraction is the addition of the
+    /// negated operand, `-1*y` is that negation exactly, and addition
+    /// commutes. The product is then left unused, and Cranelift drops it:
+    /// the chained Rosenbrock's `x[i+1] - x[i]^2` and `1 - x[i]` lose a
+    /// multiplication each.
+    fn add(&mut self, a: Value, b: Value) -> Value {
+        if let Some(&y) = self.negations.get(&b) {
+            return self.b.ins().fsub(a, y);
+        }
+        if let Some(&y) = self.negations.get(&a) {
+            return self.b.ins().fsub(b, y);
+        }
+        self.b.ins().fadd(a, b)
+    }
+
     /// Emits `id` (its children are emitted already) and records its value.
     pub(super) fn node(&mut self, id: NodeId) -> Result<Value> {
         if let Some(&v) = self.values.get(&id) {
@@ -154,12 +170,12 @@ impl Emitter<'_, '_> {
             }
             Node::Read(r) => match r.source {
                 Source::Var(_) => {
-                    let addr = self.address(r, Buffer::Point)?;
-                    self.b.ins().load(types::F64, flags(), addr, 0)
+                    let (addr, offset) = self.address(r, Buffer::Point)?;
+                    self.b.ins().load(types::F64, flags(), addr, offset)
                 }
                 Source::Direction(_) => {
-                    let addr = self.address(r, Buffer::Direction)?;
-                    self.b.ins().load(types::F64, flags(), addr, 0)
+                    let (addr, offset) = self.address(r, Buffer::Direction)?;
+                    self.b.ins().load(types::F64, flags(), addr, offset)
                 }
                 Source::ScalarDirection(j) => {
                     self.b
@@ -167,19 +183,15 @@ impl Emitter<'_, '_> {
                         .load(types::F64, flags(), self.direction, (8 * j as usize) as i32)
                 }
                 Source::Data(d) => {
-                    let column =
-                        self.b
-                            .ins()
-                            .load(self.ptr, flags(), self.data, (8 * d as usize) as i32);
-                    let i = self.affine(&r.index[0]);
-                    let k = self.b.ins().iadd_imm_s(i, -1);
-                    let addr = self.element(column, k);
-                    self.b.ins().load(types::F64, flags(), addr, 0)
+                    let column = self.column(d);
+                    // Rows count from 1.
+                    let (addr, offset) = self.element_at(column, &r.index[0], -1);
+                    self.b.ins().load(types::F64, flags(), addr, offset)
                 }
             },
             Node::Sum(terms) => sum_pairwise(terms, &mut |s| match s {
                 SumStep::Term(t) => v(self, &t),
-                SumStep::Add(a, b) => Ok(self.b.ins().fadd(a, b)),
+                SumStep::Add(a, b) => Ok(self.add(a, b)),
             })?,
             Node::Product(factors) => {
                 let mut num: Option<Value> = None;
@@ -201,6 +213,18 @@ impl Emitter<'_, '_> {
                                 None => f,
                             });
                         }
+                    }
+                }
+                if let ([p, q], None, Some(n)) = (&factors[..], den, num) {
+                    let y = if g.as_const(*p) == Some(-1.0) {
+                        self.values.get(q)
+                    } else if g.as_const(*q) == Some(-1.0) {
+                        self.values.get(p)
+                    } else {
+                        None
+                    };
+                    if let Some(&y) = y {
+                        self.negations.insert(n, y);
                     }
                 }
                 match (num, den) {

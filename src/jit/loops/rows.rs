@@ -203,6 +203,8 @@ fn generate(
                 row,
             }),
             mirrors: HashMap::new(),
+            columns: HashMap::new(),
+            negations: HashMap::new(),
         };
         // What depends on no column is computed once, before the loop.
         let mut per_row = vec![false; graph.len()];
