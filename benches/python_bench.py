@@ -5,9 +5,7 @@
 Measures, on Rosenbrock's function (1-x)^2 + 100*(y-x^2)^2:
 - the per-call cost of value and gradient at one point, called from Python;
 - value on 10^6 points at once (slope's batch, into a new array and into
-  one given as out=, against SymPy's lambdify with NumPy and JAX's vmap,
-  beside the floor of any batch here: NumPy adding the two columns into
-  out on every core, which reads and writes the same bytes);
+  one given as out=, against SymPy's lambdify with NumPy and JAX's vmap);
 - text to a callable value and gradient (slope's compile against SymPy's
   diff + lambdify, and JAX's jit on first call);
 - scipy.optimize.minimize(..., jac=True) on the chained Rosenbrock with
@@ -17,9 +15,7 @@ Each figure is the best of several repeats. The figures are for reading;
 the one check is that both scipy runs end at the same f.
 """
 
-import os
 import timeit
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -70,19 +66,6 @@ def jax_parts():
     return jax, jnp, rosen
 
 
-def memory_floor(X, out, pool=ThreadPoolExecutor(os.cpu_count())):
-    """x + y for each row of X into out, NumPy's add on every core: what
-    any batch of a 2-variable formula costs at least on this machine,
-    since it reads X (16 MB) and writes out (8 MB) once."""
-    parts = np.array_split(np.arange(len(X)), os.cpu_count())
-
-    def add(rows):
-        a, b = rows[0], rows[-1] + 1
-        np.add(X[a:b, 0], X[a:b, 1], out=out[a:b])
-
-    list(pool.map(add, parts))
-
-
 def scipy_end_to_end(make):
     """Seconds for `make()` (text to value_and_grad) and scipy's L-BFGS-B
     on it from x = -1.2, the best of three, and the last result."""
@@ -116,7 +99,6 @@ def main():
     rows.append(("value, 10^6 points", "slope batch", best(lambda: f.batch(X), 3)))
     out = np.empty(N_POINTS)
     rows.append(("value, 10^6 points", "slope batch, out=", best(lambda: f.batch(X, out=out), 3)))
-    rows.append(("value, 10^6 points", "floor: x + y into out", best(lambda: memory_floor(X, out), 3)))
     _, v_np = build("numpy")
     xs, ys = X[:, 0].copy(), X[:, 1].copy()
     rows.append(("value, 10^6 points", "sympy lambdify (numpy)", best(lambda: v_np(xs, ys), 3)))
