@@ -316,17 +316,24 @@ fn formula_from_a_file() {
         "sphere.slope",
         "# the sphere\nlet r1 = x1 - 1.5\nlet r2 = x2 - 2.5\n\nr1^2 + r2^2 + (x3 - 0.5)^2\n",
     );
-    check_cli(
-        t,
-        &["diff", "-f", file.path()],
-        expect![[r#"
-            df/dx1 = 2*(x1 - 1.5)
-            df/dx2 = 2*(x2 - 2.5)
-            df/dx3 = 2*(x3 - 0.5)
-        "#]],
-        &[],
-        0,
-    );
+    // A one-word argument ending in .slope is a file to read, as with -f
+    // (no formula reads that way).
+    for args in [
+        ["diff", "-f", file.path()].as_slice(),
+        &["diff", file.path()],
+    ] {
+        check_cli(
+            t,
+            args,
+            expect![[r#"
+                df/dx1 = 2*(x1 - 1.5)
+                df/dx2 = 2*(x2 - 2.5)
+                df/dx3 = 2*(x3 - 0.5)
+            "#]],
+            &[],
+            0,
+        );
+    }
     check_cli(
         t,
         &[
@@ -363,19 +370,7 @@ fn formula_from_a_file() {
         &[&format!("error: cannot read '{missing}'")],
         2,
     );
-    // A one-word argument ending in .slope is a file to read (no formula
-    // reads that way); one that is missing is a clear error.
-    check_cli(
-        t,
-        &["diff", file.path()],
-        expect![[r#"
-            df/dx1 = 2*(x1 - 1.5)
-            df/dx2 = 2*(x2 - 2.5)
-            df/dx3 = 2*(x3 - 0.5)
-        "#]],
-        &[],
-        0,
-    );
+    // A missing NAME.slope argument is a clear error.
     let missing_slope = format!("{missing}.slope");
     check_cli(
         t,
