@@ -72,6 +72,17 @@ wrappers1! {
     Cbrt => slope_cbrt,
 }
 
+/// The C library's `exp`, the function `f64::exp` calls on Linux (LLVM
+/// lowers it to a call to this symbol): the code calls it directly rather
+/// than through `slope_exp`, which only jumped to it. One indirect jump
+/// less per row of a data sum like `a*exp(-b*t[i])`, with the same bits.
+#[cfg(target_os = "linux")]
+mod c {
+    unsafe extern "C" {
+        pub(super) fn exp(x: f64) -> f64;
+    }
+}
+
 extern "C" fn slope_atan2(a: f64, b: f64) -> f64 {
     Func::Atan2.apply2(a, b)
 }
@@ -120,6 +131,11 @@ pub(super) fn declare(module: &mut JITModule, callee: Callee) -> Result<FuncId, 
 pub(super) fn wrapper(callee: Callee) -> Option<(&'static str, *const u8)> {
     type F2 = extern "C" fn(f64, f64) -> f64;
     match callee {
+        #[cfg(target_os = "linux")]
+        Callee::F1(Func::Exp) => Some((
+            "slope_exp",
+            c::exp as unsafe extern "C" fn(f64) -> f64 as *const u8,
+        )),
         Callee::F1(f) => wrapper1(f),
         Callee::F2(Func::Atan2) => Some(("slope_atan2", slope_atan2 as F2 as *const u8)),
         Callee::F2(Func::Hypot) => Some(("slope_hypot", slope_hypot as F2 as *const u8)),
