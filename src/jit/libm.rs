@@ -17,6 +17,11 @@ use crate::builtins::{self, Func};
 use crate::error::Error;
 
 /// Settings and symbols for a module; [`region::build`](super::region::build) adds its memory.
+///
+/// The wrappers are found by [`symbol`] when a module links a call to
+/// one, not entered in the builder's table beforehand: the table costs a
+/// hashed `String` per wrapper and module (about 1,000 instructions each,
+/// 50,000 for `slope min "x^2"`), for the few a formula calls.
 pub(super) fn module_builder(isa: &OwnedTargetIsa) -> JITBuilder {
     let default_names = default_libcall_names();
     let names = move |call: LibCall| match call {
@@ -25,25 +30,30 @@ pub(super) fn module_builder(isa: &OwnedTargetIsa) -> JITBuilder {
         other => default_names(other),
     };
     let mut builder = JITBuilder::with_isa(isa.clone(), Box::new(names));
-    for f in Func::ALL {
-        if let Some((name, ptr)) = wrapper(Callee::F1(f)).or(wrapper(Callee::F2(f))) {
-            builder.symbol(name, ptr);
-        }
-    }
-    for callee in [Callee::F2(Func::Xlogy), Callee::Pow, Callee::Powf] {
-        if let Some((name, ptr)) = wrapper(callee) {
-            builder.symbol(name, ptr);
-        }
-    }
-    builder.symbol(
-        "slope_floor",
-        slope_floor as extern "C" fn(f64) -> f64 as *const u8,
-    );
-    builder.symbol(
-        "slope_ceil",
-        slope_ceil as extern "C" fn(f64) -> f64 as *const u8,
-    );
+    builder.symbol_lookup_fn(Box::new(symbol));
     builder
+}
+
+/// The address of the wrapper named `name`, if there is one.
+fn symbol(name: &str) -> Option<*const u8> {
+    let floor_ceil = [
+        (
+            "slope_floor",
+            slope_floor as extern "C" fn(f64) -> f64 as *const u8,
+        ),
+        (
+            "slope_ceil",
+            slope_ceil as extern "C" fn(f64) -> f64 as *const u8,
+        ),
+    ];
+    Func::ALL
+        .iter()
+        .flat_map(|&f| [Callee::F1(f), Callee::F2(f)])
+        // `xlogy` (an internal function of the derivatives) is not in `Func::ALL`.
+        .chain([Callee::F2(Func::Xlogy), Callee::Pow, Callee::Powf])
+        .filter_map(wrapper)
+        .chain(floor_ceil)
+        .find_map(|(n, ptr)| (n == name).then_some(ptr))
 }
 
 macro_rules! wrappers1 {
