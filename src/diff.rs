@@ -10,6 +10,9 @@
 //!
 //! Products of many factors use prefix and suffix products, so that
 //! `x1*x2*...*x100` has a gradient of linear size, not quadratic.
+//! An indexed `prod` gives each factor the product of the others, whose
+//! own derivative (for the Hessian) has a rule of its own:
+//! `diff/product.rs`.
 //!
 //! Conventions at kinks: `abs'(0) = 0`, `sign' = floor' = ceil' = 0`, and
 //! `min`/`max` split the derivative evenly on a tie.
@@ -23,6 +26,7 @@ use crate::ast::ReduceOp;
 use crate::graph::{Graph, Node, NodeId, Origin, Read, Reduce, Source};
 
 mod hess_vec;
+mod product;
 
 pub use hess_vec::hess_vec;
 
@@ -163,13 +167,16 @@ fn propagate(
             let seed = match r.op {
                 ReduceOp::Sum => adjoint,
                 ReduceOp::Prod => {
-                    let others = product_of_others(graph, &r, body);
+                    let others = product::product_of_others(graph, &r, body);
                     graph.mul(adjoint, others)
                 }
             };
             sweep_body(graph, &r, body, seed, region, scatters, max_nodes)
         }
         _ => {
+            if let Some(out) = product::others_partials(graph, id, adjoint, &region.loops) {
+                return Ok(out);
+            }
             let mut out = local_derivatives(graph, id);
             out.retain(|(child, _)| varies(graph, *child));
             for (_, local) in &mut out {
@@ -182,46 +189,6 @@ fn propagate(
             Ok(out)
         }
     }
-}
-
-/// `∂(Π b)/∂b`, the product of the other factors of the product `r` of
-/// `body`, per index tuple, in O(size of the body) nodes and two more
-/// loops over the range, without dividing by a factor that is 0 (`Π/b`
-/// is NaN there). With `s = sign(b)^2`, 1 at a non-zero factor and 0 at a
-/// zero one:
-///
-/// - `Q = Π b^s`, the product of the non-zero factors (`b^1` is `b` to
-///   the bit, `0^0` is 1);
-/// - `Z = Σ (1 - s)`, how many factors are 0;
-/// - the product of the others is `Q * b^-s * (1 - sign(Z - 1 + s))`:
-///   `Z - 1 + s` counts the zero factors other than this one, and the
-///   product of the others is `Q/b` (or `Q` at the zero factor) where
-///   there are none, 0 where there are some.
-///
-/// This rule holds at a zero factor but not around it, so its own
-/// derivative there is not the second derivative: the powers make that
-/// derivative `0 * 0^-1`, NaN, and a Hessian at a zero factor says it does
-/// not know rather than giving a wrong number (a form without powers,
-/// `max(|b|, 1 - s) * (sign(b) + 1 - s)`, was cheaper and wrong there).
-fn product_of_others(graph: &mut Graph, r: &Reduce, body: NodeId) -> NodeId {
-    let one = graph.constant(1.0);
-    let sign = graph.call1(Func::Sign, body);
-    let nonzero = graph.powc(sign, 2.0);
-    let kept = graph.pow(body, nonzero);
-    let product = graph.reduce(r.clone(), kept);
-    let is_zero = graph.sub(one, nonzero);
-    let count = Reduce {
-        op: ReduceOp::Sum,
-        ..r.clone()
-    };
-    let zeros = graph.reduce(count, is_zero);
-    let minus_nonzero = graph.neg(nonzero);
-    let divided = graph.pow(body, minus_nonzero);
-    let others_zero = graph.sum(&[zeros, nonzero]);
-    let others_zero = graph.sub(others_zero, one);
-    let any = graph.call1(Func::Sign, others_zero);
-    let none = graph.sub(one, any);
-    graph.product(&[product, divided, none])
 }
 
 /// Sweeps the body of the reduction `r` from `seed`, the adjoint of one

@@ -170,6 +170,10 @@ pub struct Graph {
     /// Flatten sums and products whatever their size (for printing only:
     /// see `Graph::flattened`).
     pub(crate) flatten_all: bool,
+    /// Nodes that are the product of the other factors of a `prod` (the
+    /// reduction and its body), as the gradient built them: the Hessian
+    /// sweep differentiates them by their own rule (`diff/product.rs`).
+    others: FxHashMap<NodeId, (Reduce, NodeId)>,
 }
 
 impl Graph {
@@ -220,6 +224,19 @@ impl Graph {
         }
         self.meta.truncate(len);
         self.origins.truncate(len);
+        self.others.retain(|id, _| id.index() < len);
+    }
+
+    /// Remembers that `id` is the product of the factors of the `prod`
+    /// `reduce` of `body` other than the one at the current index.
+    pub(crate) fn mark_product_of_others(&mut self, id: NodeId, reduce: Reduce, body: NodeId) {
+        self.others.insert(id, (reduce, body));
+    }
+
+    /// The `prod` and body whose product of the other factors `id` is, if
+    /// the gradient built it as one.
+    pub(crate) fn product_of_others(&self, id: NodeId) -> Option<&(Reduce, NodeId)> {
+        self.others.get(&id)
     }
 
     /// The id of `node`, adding it if it is new. Callers are the canonical

@@ -100,9 +100,12 @@
 //!   a region of its own: reads of array elements become scatters (loops
 //!   adding into the gradient), contributions to nodes outside the loop
 //!   sums over its range; an inner reduction is swept inside the outer's
-//!   region, so its scatters loop over both. A product's factor gets the
-//!   product of the others from two more loops (non-zero factors, count
-//!   of zeros), never a division by the factor. `diff/hess_vec.rs` builds
+//!   region, so its scatters loop over both. `diff/product.rs`: a
+//!   product's factor gets the product of the others from two more loops
+//!   (non-zero factors, count of zeros), never 0/0 at a zero factor; that
+//!   node is marked in the graph, and the second sweep differentiates it
+//!   by its own rule (four more loops), which never forms the terms that
+//!   cancel near a zero factor. `diff/hess_vec.rs` builds
 //!   the Hessian-vector product by reverse over reverse: the gradient of
 //!   `∇f·v`, with the direction `v` read where the variables are (a
 //!   `Source::Direction` read, a constant of differentiation), so the

@@ -112,10 +112,10 @@ fn hess_vec_agrees(indexed: &Formula, flat: &Formula, names: &[String], x: &[f64
         })
         .collect();
     let scale = rows.iter().fold(0.0f64, |m, r| m.max(r.1));
-    // A product's second derivatives at a zero factor are NaN, not a
-    // number that looks right (`a_products_hessian_is_right_or_nan_at_a_zero_factor`);
-    // so is that of `x[j]^i` at x[j] = 0 and i = 1, as `i*(i - 1)*x^(i - 2)`
-    // (the twin's exponents are numbers, and `x^1` is `x`).
+    // The second derivative of `x[j]^i` at x[j] = 0 and i = 1 is NaN, as
+    // `i*(i - 1)*x^(i - 2)` (the twin's exponents are numbers, and `x^1`
+    // is `x`). A product's at a zero factor is a number
+    // (`product_hessian.rs`).
     let zero_factor = x.contains(&0.0);
     for (k, name) in names.iter().enumerate() {
         if zero_factor && hv[k].is_nan() {
@@ -956,29 +956,6 @@ fn a_sum_using_the_index_of_the_sum_around_it_equals_its_unrolled_twin() {
         agree(&indexed, &flat, with_a_zero);
         compiled_equals_interpreted(&indexed, without_zeros);
         compiled_equals_interpreted(&indexed, with_a_zero);
-    }
-}
-
-/// The Hessian of a product over scalar variables (built by sweeping the
-/// gradient again): right where no factor is 0, and NaN, not a number that
-/// looks right, where one is. The gradient's rule for a zero factor (the
-/// product of the others) holds at that point only, so its derivative
-/// there is not the second derivative; b^1 and b^-1 written as b^s and
-/// b^-s make that derivative 0 * 0^-1 there.
-#[test]
-fn a_products_hessian_is_right_or_nan_at_a_zero_factor() {
-    // (a - 1)*a*(a + 1) = a^3 - a, whose second derivative is 6a.
-    let mut f = parse("prod(i in 1..3, a - 2 + i)");
-    let h = f.hessian().unwrap()[0][0];
-    let (_, g) = f.value_grad(&[0.0]);
-    assert_eq!(g, [-1.0]);
-    for a in [2.0, -0.5, 3.0] {
-        let got = f.eval_nodes(&[h], &[a])[0];
-        assert!(close(got, 6.0 * a, 1.0), "at {a}: {got}");
-    }
-    for a in [0.0, 1.0, -1.0] {
-        let got = f.eval_nodes(&[h], &[a])[0];
-        assert!(got.is_nan() || got == 6.0 * a, "at {a}: {got}");
     }
 }
 

@@ -775,15 +775,26 @@ fn property(nested: bool) {
             ));
         }
 
-        let has_product = top.forms().iter().any(|f| !f.factors(n as i64).is_empty());
-        let hv = check_hess_vec(
-            &mut indexed,
-            &compiled,
-            &mut unrolled,
-            &x,
-            has_product,
-            zero_factor,
-        );
+        // At a zero factor the shared names may cancel a factor whose
+        // reads the loops differentiate apart (x_2 - x_2 is 0, x[i] - x[j]
+        // at j = i is two reads): the size of the terms they add apart.
+        let apart = if zero_factor {
+            added_apart(&separate, &x)
+        } else {
+            Some(0.0)
+        };
+        let hv = match apart {
+            Some(apart) => {
+                // A product divides the product of its non-zero factors
+                // by the factor, where the twin multiplies the others: a
+                // few more roundings of the terms' size.
+                let has_product = top.forms().iter().any(|f| !f.factors(n as i64).is_empty());
+                let ulps = if has_product { 64.0 } else { 4.0 };
+                let slack = Slack { apart, ulps };
+                check_hess_vec(&mut indexed, &compiled, &mut unrolled, &x, slack)
+            }
+            None => Ok(false),
+        };
         if hv.map_err(|m| fail(&both, m))? {
             products.set(products.get() + 1);
         }
@@ -846,21 +857,17 @@ fn direction(x: &[f64]) -> Vec<f64> {
 /// whether the products were compared (not where the twin's Hessian is
 /// over the size limits or not finite).
 ///
-/// A product's gradient is the product of the non-zero factors divided by
-/// the factor (`diff.rs`, `product_of_others`), so its second derivatives
-/// are differences such as `Q/b² - Q/b²` that the twin, which multiplies
-/// the other factors, never forms: with a product, the indexed result may
-/// also be off by 10⁻⁹ of the row's magnitude Σ|H_kj v_j|, a rounding the
-/// twin's bound cannot see. At a zero factor that rule has no derivative,
-/// and the product is NaN (as the dense Hessian's is,
-/// `a_products_hessian_is_right_or_nan_at_a_zero_factor`).
+/// A product's gradient divides the product of the non-zero factors by
+/// the factor, but its own derivative is formed without the terms that
+/// would cancel (`diff/product.rs`): products, with a zero factor or not,
+/// are held to a few ulps (`slack.ulps` per variable) of the row's
+/// magnitude (before that rule: 10⁻⁹ of it, and NaN at a zero factor).
 fn check_hess_vec(
     indexed: &mut Formula,
     compiled: &slope::CompiledFormula,
     twin: &mut Formula,
     x: &[f64],
-    has_product: bool,
-    zero_factor: bool,
+    slack: Slack,
 ) -> Result<bool, String> {
     let n = x.len();
     let v = direction(x);
@@ -874,9 +881,6 @@ fn check_hess_vec(
     let same = |a: f64, b: f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
     if !hv.iter().zip(&chv).all(|(a, b)| same(*a, *b)) {
         return Err(format!("compiled Hv {chv:?}, interpreted {hv:?}"));
-    }
-    if zero_factor && hv.iter().any(|h| h.is_nan()) {
-        return Ok(false);
     }
     let Ok(rows) = twin.hessian() else {
         return Ok(false);
@@ -905,16 +909,14 @@ fn check_hess_vec(
         })
         .fold(0.0, f64::max)
         .max(cancelled(indexed, x) * v.iter().fold(0.0, |m: f64, d| m.max(d.abs())));
+    let vmax = v.iter().fold(0.0f64, |m, d| m.max(d.abs()));
     for k in 0..n {
         let (mut want, mut bound) = (0.0, 0.0);
         for j in 0..n {
             want += values[k * n + j] * v[j];
             bound += rounding_bound(twin, entries[k * n + j], &point) * v[j].abs();
         }
-        bound += 4.0 * n as f64 * f64::EPSILON * scale;
-        if has_product {
-            bound += 1e-9 * scale;
-        }
+        bound += slack.ulps * n as f64 * f64::EPSILON * scale + slack.apart * vmax;
         if !agree(hv[k], want, bound) {
             return Err(format!(
                 "(Hv)[{}] along {v:?}: {:e}, the unrolled Hessian's {want:e} (bound {bound:e})",
@@ -929,8 +931,44 @@ fn check_hess_vec(
         values: &values,
         point: &point,
     };
-    check_sparse_hessian(indexed, compiled, &dense, x, has_product)?;
+    check_sparse_hessian(indexed, compiled, &dense, x, slack)?;
     Ok(true)
+}
+
+/// What the Hessian checks allow beyond the twin's rounding bound: `ulps`
+/// times the number of variables of the largest row or entry, and `apart`
+/// (see [`added_apart`]).
+#[derive(Clone, Copy)]
+struct Slack {
+    ulps: f64,
+    apart: f64,
+}
+
+/// A size for the rounding of second derivatives that the loops add
+/// apart and the twin with shared names cancels whole: a few ulps of the
+/// largest row of |H| of the twin whose every read is a variable of its
+/// own (`None` where that Hessian is over the limits).
+fn added_apart(separate: &Formula, x: &[f64]) -> Option<f64> {
+    let mut f = separate.clone();
+    let rows = f.hessian().ok()?;
+    let point: Vec<f64> = f
+        .vars()
+        .iter()
+        .map(|name| match source(name) {
+            Source::X(k) => x[k],
+            Source::Number(v) => v,
+        })
+        .collect();
+    let largest = rows
+        .iter()
+        .map(|row| {
+            f.eval_nodes(row, &point)
+                .iter()
+                .map(|h| h.abs())
+                .sum::<f64>()
+        })
+        .fold(0.0, f64::max);
+    Some(4.0 * rows.len() as f64 * f64::EPSILON * largest)
 }
 
 /// A size for second derivatives that the twin's canonical form cancels
@@ -956,14 +994,14 @@ struct TwinHessian<'a> {
 /// to the bit, against the unrolled twin's dense one `values` (its
 /// `entries`, at `point`, whose first variables are `x`), entry by entry,
 /// both triangles: within four times the twin entry's rounding bound and
-/// a few ulps of the largest entry, 10⁻⁹ of it with a product (see [`check_hess_vec`]). An entry
+/// a few ulps of the largest entry (see [`check_hess_vec`]). An entry
 /// outside the pattern must be 0 in the twin: the pattern misses nothing.
 fn check_sparse_hessian(
     indexed: &mut Formula,
     compiled: &slope::CompiledFormula,
     dense: &TwinHessian<'_>,
     x: &[f64],
-    has_product: bool,
+    slack: Slack,
 ) -> Result<(), String> {
     let TwinHessian {
         twin,
@@ -999,11 +1037,9 @@ fn check_sparse_hessian(
     for k in 0..n {
         for j in 0..n {
             let want = values[k * n + j];
-            let mut bound = rounding_bound(twin, entries[k * n + j], point)
-                + 4.0 * n as f64 * f64::EPSILON * scale;
-            if has_product {
-                bound += 1e-9 * scale;
-            }
+            let bound = rounding_bound(twin, entries[k * n + j], point)
+                + slack.ulps * n as f64 * f64::EPSILON * scale
+                + slack.apart;
             if !agree(dense[k * n + j], want, bound) {
                 return Err(format!(
                     "sparse H[{}][{}] = {:e}, the unrolled Hessian's {want:e} (bound {bound:e})",
