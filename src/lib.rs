@@ -180,7 +180,8 @@
 //!   (`sqp.rs`, [`minimize_sqp`]: exact Hessian of the Lagrangian from
 //!   `problem/lagrangian.rs`, ℓ1-elastic subproblems (`sqp/subproblem.rs`)
 //!   solved by the dense interior-point QP of `qp.rs`, ℓ1 merit with
-//!   second-order correction);
+//!   second-order correction, and a second-order test at the KKT point
+//!   that reports a saddle (`sqp/second_order.rs`));
 //!   the native branch for plain gd (`native.rs`); many runs from random starts
 //!   (`multistart.rs`).
 //! - [`fit`]: models fitted to data, `y ~ MODEL` or a formula that is a

@@ -50,6 +50,10 @@
 //! lower the linearised violation (a stationary point of the violation,
 //! still violated by more than 1e-4; less is [`Reason::Stalled`]);
 //! [`Reason::Stalled`] when no step along the direction lowers the merit;
+//! [`Reason::Saddle`] when the KKT test passes but the exact Hessian of
+//! the Lagrangian is negative along a direction the active constraints
+//! allow (`sqp/second_order.rs`; without a compiled Hessian there is no
+//! such test);
 //! [`Reason::Unbounded`] when f falls below -1e20 or x grows past it;
 //! [`Reason::Diverged`] at a point where a value is not finite;
 //! [`Reason::MaxIter`] after [`Sqp::max_iter`] iterations.
@@ -66,6 +70,7 @@ use super::qp::{self, QpStatus};
 use crate::constraint::ConstraintKind;
 use crate::error::Result;
 use crate::problem::ConstrainedObjective;
+use second_order::{KktPoint, negative_curvature};
 use subproblem::{Subproblem, bfgs_update, convexify};
 
 /// The SQP method's parameters.
@@ -140,6 +145,17 @@ pub fn minimize_sqp(
     settings: &Settings,
     sqp: &Sqp,
 ) -> Result<ConstrainedOutcome> {
+    checked_run(problem, start, settings, sqp).map(|(out, _)| out)
+}
+
+/// [`minimize_sqp`] with the direction of negative curvature of a run
+/// that ends at a saddle.
+fn checked_run(
+    problem: &mut dyn ConstrainedObjective,
+    start: &[f64],
+    settings: &Settings,
+    sqp: &Sqp,
+) -> Result<(ConstrainedOutcome, Option<Vec<f64>>)> {
     let n = problem.n_vars();
     check_input(n, start, settings)?;
     positive("the feasibility tolerance", sqp.feasibility_tol)?;
@@ -156,14 +172,24 @@ pub fn minimize_sqp(
 /// Lagrangian.
 pub const SQP_MAX_SIZE: usize = 200;
 
-/// SQP, and where it ends stalled, out of iterations or infeasible (its
-/// subproblems or its line search failed, or its infeasibility test, which
-/// probes less than the augmented Lagrangian's, fired) the augmented Lagrangian
-/// ([`minimize_constrained`](crate::minimize_constrained)) from the same
-/// start: the default of `slope min` for small problems. The outcome is
-/// the augmented Lagrangian's, with both runs' evaluations, iterations and
-/// Hessians counted; `settings.method` must be L-BFGS (the augmented
-/// Lagrangian's inner solver).
+/// How many times the default leaves a saddle before it reports one.
+const MAX_ESCAPES: usize = 3;
+
+/// The step off a saddle along its direction of negative curvature,
+/// relative to `max(1, ‖x‖∞)`: long enough that the next run's model sees
+/// the descent, which the first run's convexified model hid.
+const ESCAPE_STEP: f64 = 0.1;
+
+/// SQP; from a saddle, SQP again from a point a step along the direction
+/// of negative curvature the second-order test found (up to three times);
+/// and where SQP ends stalled, out of iterations or infeasible (its
+/// subproblems or its line search failed, or its infeasibility test,
+/// which probes less than the augmented Lagrangian's, fired) the augmented
+/// Lagrangian ([`minimize_constrained`](crate::minimize_constrained)) from
+/// where the last SQP run began: the default of `slope min` for small
+/// problems. The outcome is the last run's, with every run's evaluations,
+/// iterations and Hessians counted; `settings.method` must be L-BFGS (the
+/// augmented Lagrangian's inner solver).
 ///
 /// ```
 /// use slope::{Auglag, Reason, Settings, Sqp};
@@ -172,6 +198,17 @@ pub const SQP_MAX_SIZE: usize = 200;
 /// let out = slope::minimize_sqp_or_auglag(&mut p, &[0.0, 0.0], &Settings::default(), &Sqp::default(), &Auglag::default())?;
 /// assert_eq!(out.0.outcome.reason, Reason::Kkt);
 /// assert!(!out.1, "SQP solved it alone");
+///
+/// // The origin is a maximum of -x² - y² on the line x + y = 0: SQP stops
+/// // there as a saddle, and the default leaves it for a corner of the box.
+/// let g = slope::Formula::parse("-x^2 - y^2\nsubject to x + y == 0")?;
+/// let settings = Settings { bounds: Some(vec![(-1.0, 1.0); 2]), ..Settings::default() };
+/// let mut p = g.compile_problem()?;
+/// let alone = slope::minimize_sqp(&mut p, &[0.0, 0.0], &settings, &Sqp::default())?;
+/// assert_eq!(alone.outcome.reason, Reason::Saddle);
+/// let out = slope::minimize_sqp_or_auglag(&mut p, &[0.0, 0.0], &settings, &Sqp::default(), &Auglag::default())?;
+/// assert_eq!(out.0.outcome.reason, Reason::Kkt);
+/// assert!((out.0.outcome.f + 2.0).abs() < 1e-8);
 /// # Ok::<(), slope::Error>(())
 /// ```
 ///
@@ -183,21 +220,49 @@ pub fn minimize_sqp_or_auglag(
     sqp: &Sqp,
     auglag: &super::Auglag,
 ) -> Result<(ConstrainedOutcome, bool)> {
-    let first = minimize_sqp(problem, start, settings, sqp)?;
+    let (mut last, mut direction) = checked_run(problem, start, settings, sqp)?;
+    let mut began = start.to_vec();
+    let moved_start = last.outcome.moved_start.clone();
+    for _ in 0..MAX_ESCAPES {
+        let Some(d) = direction.take() else {
+            break;
+        };
+        let x = &last.outcome.x;
+        let step = ESCAPE_STEP * x.iter().fold(1.0f64, |a, v| a.max(v.abs()));
+        began = (0..x.len())
+            .map(|j| {
+                let v = x[j] + step * d[j];
+                settings
+                    .constraints()
+                    .map_or(v, |b| v.clamp(b[j].0, b[j].1))
+            })
+            .collect();
+        let (next, next_direction) = checked_run(problem, &began, settings, sqp)?;
+        let earlier = std::mem::replace(&mut last, next);
+        add_counts(&mut last.outcome, &earlier.outcome);
+        direction = next_direction;
+    }
+    last.outcome.moved_start = moved_start;
     if !matches!(
-        first.outcome.reason,
+        last.outcome.reason,
         Reason::Stalled | Reason::MaxIter | Reason::Infeasible
     ) {
-        return Ok((first, false));
+        return Ok((last, false));
     }
-    let mut second = super::minimize_constrained(problem, start, settings, auglag)?;
-    let (a, b) = (&first.outcome, &mut second.outcome);
-    b.evaluations += a.evaluations;
-    b.gradient_evaluations += a.gradient_evaluations;
-    b.hessian_evaluations += a.hessian_evaluations;
-    b.iterations += a.iterations;
-    b.seconds += a.seconds;
+    let mut second = super::minimize_constrained(problem, &began, settings, auglag)?;
+    add_counts(&mut second.outcome, &last.outcome);
+    second.outcome.moved_start = last.outcome.moved_start;
     Ok((second, true))
+}
+
+/// Adds the evaluations, iterations, Hessians and time of an `earlier`
+/// run to `to`.
+fn add_counts(to: &mut Outcome, earlier: &Outcome) {
+    to.evaluations += earlier.evaluations;
+    to.gradient_evaluations += earlier.gradient_evaluations;
+    to.hessian_evaluations += earlier.hessian_evaluations;
+    to.iterations += earlier.iterations;
+    to.seconds += earlier.seconds;
 }
 
 /// Everything one evaluation gives, the Jacobian dense (`m × n`).
@@ -404,7 +469,7 @@ fn run(
     settings: &Settings,
     sqp: &Sqp,
     exact: bool,
-) -> ConstrainedOutcome {
+) -> (ConstrainedOutcome, Option<Vec<f64>>) {
     let clock = Instant::now();
     let n = start.len();
     let kinds = problem.kinds().to_vec();
@@ -444,6 +509,8 @@ fn run(
     let mut hessian_evaluations = 0;
     let mut probes = 0;
     let mut iterations = 0;
+    // The direction of negative curvature at a saddle.
+    let mut escape = None;
     let (reason, message) = loop {
         if !point.finite() {
             let place = if iterations == 0 {
@@ -461,7 +528,10 @@ fn run(
         }
         let now = measure(&s, &point, &lambda, bounds);
         if converged(&now, &point, sqp) {
-            break (Reason::Kkt, Reason::Kkt.explanation().to_string());
+            escape = exact
+                .then(|| second_order(&mut s, &point, &lambda, bounds, &mut hessian_evaluations))
+                .flatten();
+            break kkt_or_saddle(escape.as_ref());
         }
         if point.f < -UNBOUNDED || point.x.iter().any(|v| v.abs() > UNBOUNDED) {
             break (
@@ -564,7 +634,10 @@ fn run(
         let with_new = measure(&s, &point, &new_lambda, bounds);
         if converged(&with_new, &point, sqp) {
             lambda = new_lambda;
-            break (Reason::Kkt, Reason::Kkt.explanation().to_string());
+            escape = exact
+                .then(|| second_order(&mut s, &point, &lambda, bounds, &mut hessian_evaluations))
+                .flatten();
+            break kkt_or_saddle(escape.as_ref());
         }
         let linear = sub.linear_violation(&scaled_c, &step.d);
         let inconsistent = step.elastic > 1e-9 * violation.max(1.0);
@@ -722,7 +795,7 @@ fn run(
         moved_start,
         seconds: clock.elapsed().as_secs_f64(),
     };
-    ConstrainedOutcome {
+    let out = ConstrainedOutcome {
         outcome,
         constraints: point.c,
         multipliers: lambda,
@@ -730,9 +803,61 @@ fn run(
         kkt_residual: now.kkt,
         outer_iterations: iterations,
         penalty: nu / fscale,
+    };
+    (out, escape.map(|(_, d)| d))
+}
+
+/// The second-order test at a point that passed the KKT test, on the
+/// exact Hessian of the Lagrangian (one more Hessian): the curvature and
+/// direction of a saddle, `None` where the test finds none.
+fn second_order(
+    s: &mut Scaled<'_>,
+    point: &Point,
+    lambda: &[f64],
+    bounds: Option<&[(f64, f64)]>,
+    hessian_evaluations: &mut usize,
+) -> Option<(f64, Vec<f64>)> {
+    let n = s.n;
+    let mut hessian = vec![0.0; n * n];
+    if !s.problem.lagrangian_hessian(&point.x, lambda, &mut hessian) {
+        return None;
+    }
+    *hessian_evaluations += 1;
+    if hessian.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    let at = KktPoint {
+        x: &point.x,
+        grad: &point.grad,
+        c: &point.c,
+        jac: &point.jac,
+        lambda,
+        kinds: &s.kinds,
+        bounds,
+    };
+    negative_curvature(&at, &hessian)
+}
+
+/// The verdict at a point that passed the KKT test: `kkt`, or `saddle`
+/// with the curvature the second-order test found.
+fn kkt_or_saddle(saddle: Option<&(f64, Vec<f64>)>) -> (Reason, String) {
+    match saddle {
+        None => (Reason::Kkt, Reason::Kkt.explanation().to_string()),
+        Some((curvature, _)) => (
+            Reason::Saddle,
+            // Six digits: the curvature is only as exact as the KKT point.
+            format!(
+                "the KKT conditions hold, but the Hessian of the Lagrangian is {} along a \
+                 direction the active constraints allow: a saddle, not a minimum",
+                crate::print::format_number(
+                    format!("{curvature:.5e}").parse().unwrap_or(*curvature)
+                )
+            ),
+        ),
     }
 }
 
+mod second_order;
 mod subproblem;
 #[cfg(test)]
 mod tests;

@@ -94,7 +94,12 @@ const KNOWN_FAILURES: &[(&str, &str)] = &[
         "converges to the book's point, f = 40.19873 at x1 = -0.5, a local minimum; \
          x1 = 0.5 gives the global 38.19873",
     ),
-    ("hs33", "converges to the local minimum f = -4 at (0, 0, 2)"),
+    (
+        "hs33",
+        "ends as kkt at (0, 0, 2), f = -4: a KKT point but not a minimum (the Hessian \
+         of the Lagrangian is -0.5 along x2, off the bound x2 >= 0 whose multiplier is \
+         0); the augmented Lagrangian has no second-order test",
+    ),
     (
         "hs106",
         "badly scaled (variables from 10 to 1e4, constraint terms from 1e-2 to 1e6): \
@@ -119,8 +124,9 @@ const SQP_FAILURES: &[(&str, &str)] = &[
     ),
     (
         "hs33",
-        "kkt at (0, 0, 2), f = -4, a KKT point where f falls along the sphere (not a \
-         minimum: the model is made convex there); after 122 crawling iterations",
+        "saddle at (0, 0, 2), f = -4, after 122 crawling iterations: a KKT point where \
+         the Hessian of the Lagrangian is -0.5 along x2, off the bound x2 >= 0 whose \
+         multiplier is 0 (f falls along the sphere; the model, made convex, cannot see it)",
     ),
     ("hs61", "stalled at f = -137.93: the line search fails"),
     ("hs63", "stalled at f = 968.11: the line search fails"),
@@ -134,15 +140,16 @@ const SQP_FAILURES: &[(&str, &str)] = &[
     ("hs108", "stalled at f = -0.258"),
 ];
 
-/// The problems the default (SQP, then the augmented Lagrangian from the
-/// start where SQP stalls or runs out of iterations) does not solve: the
-/// augmented Lagrangian's (KNOWN_FAILURES) where SQP fails too, less HS15,
-/// which SQP solves (the augmented Lagrangian ends at its other KKT point).
+/// The problems the default (SQP; from a saddle, SQP again a step along
+/// its direction of negative curvature; the augmented Lagrangian where SQP
+/// stalls or runs out of iterations) does not solve: the augmented
+/// Lagrangian's (KNOWN_FAILURES) where SQP fails too, less HS15, which SQP
+/// solves (the augmented Lagrangian ends at its other KKT point), and less
+/// HS33, whose saddle SQP leaves for the minimum.
 const DEFAULT_FAILURES: &[(&str, &str)] = &[
     KNOWN_FAILURES[0],
     KNOWN_FAILURES[2],
     KNOWN_FAILURES[3],
-    KNOWN_FAILURES[4],
     KNOWN_FAILURES[5],
 ];
 
@@ -346,6 +353,62 @@ fn contradictory_constraints_are_infeasible_with_exit_status_1() {
     .unwrap();
     assert_eq!(out.outcome.reason, Reason::Infeasible);
     assert!(!out.converged());
+}
+
+#[test]
+fn a_kkt_point_that_is_a_saddle_is_reported_and_the_default_leaves_it() {
+    // -x² - y² on the line x + y = 0 in the box [-1, 1]²: the origin is a
+    // KKT point (∇f = 0, λ = 0) where f is -2t² along (t, -t), a maximum
+    // on the line; the minima are the corners (1, -1) and (-1, 1), f = -2.
+    let formula = "-x^2 - y^2\nsubject to x + y == 0";
+    let bounds = ["--bounds", "x=-1:1,y=-1:1"];
+    let r = crate::run::run(&[
+        "min", formula, "--start", "x=0,y=0", bounds[0], bounds[1], "--method", "sqp",
+    ]);
+    assert_eq!(r.status, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.starts_with("saddle      f = 0\n"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("stopped     saddle after"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("minimum"), "{}", r.stdout);
+    assert!(
+        r.stderr
+            .contains("the Hessian of the Lagrangian is -2 along a direction"),
+        "{}",
+        r.stderr
+    );
+    let (v, status) = min_json(
+        formula,
+        "x=0,y=0",
+        &[&bounds[..], &["--method", "sqp"]].concat(),
+    );
+    assert_eq!(status, 1);
+    assert_eq!(v["reason"], "saddle");
+    assert_eq!(v["converged"], false);
+    // The default steps off the saddle and runs SQP again.
+    let (v, status) = min_json(formula, "x=0,y=0", &bounds);
+    assert_eq!(status, 0, "{v}");
+    assert_eq!(v["reason"], "kkt");
+    assert_eq!(v["method"], "sqp");
+    assert!(close(&v["f"], -2.0, 1e-8), "{v}");
+    let x = v["x"][0].as_f64().unwrap();
+    assert!(
+        (x.abs() - 1.0).abs() < 1e-8 && close(&v["x"][1], -x, 1e-8),
+        "{v}"
+    );
+    // A minimum passes the test: +x² + y² on the same line, at the origin.
+    let (v, status) = min_json(
+        "x^2 + y^2\nsubject to x + y == 0",
+        "x=0,y=0",
+        &["--method", "sqp"],
+    );
+    assert_eq!(
+        (status, &v["reason"]),
+        (0, &serde_json::json!("kkt")),
+        "{v}"
+    );
 }
 
 #[test]

@@ -261,6 +261,7 @@ fn write_summary(
         Reason::Infeasible => "infeasible",
         Reason::Diverged => "last finite",
         Reason::Unbounded => "lowest seen",
+        Reason::Saddle => "saddle",
         _ => "last",
     };
     writeln!(out, "{what:<11} f = {}", format_value(outcome.f))?;
