@@ -78,8 +78,11 @@ def problem(line):
     for left, code in lets:
         sym_env[left] = eval(code, dict(sym_env))
 
+    def symbolic(code):
+        return sympy.sympify(eval(code, dict(sym_env)))
+
     def exact(code):
-        expr = sympy.sympify(eval(code, dict(sym_env)))
+        expr = symbolic(code)
         value = sympy.lambdify(symbols, expr, "math")
         grad = sympy.lambdify(symbols, [sympy.diff(expr, v) for v in symbols], "math")
         return (lambda x: float(value(*x)),
@@ -103,7 +106,11 @@ def problem(line):
     return dict(name=name, fstar=number(fstar), x0=x0, f=f, lo=lo, hi=hi,
                 cons=[(eq, g(code)) for eq, code in constraints],
                 exact_f=exact(objective),
-                exact_cons=[(eq, *exact(code)) for eq, code in constraints])
+                exact_cons=[(eq, *exact(code)) for eq, code in constraints],
+                # The expressions themselves, for solvers that want more than
+                # gradients (benches/hs_ipopt.py builds exact Hessians).
+                symbols=symbols, sym_f=symbolic(objective),
+                sym_cons=[(eq, symbolic(code)) for eq, code in constraints])
 
 
 def violation(p, x):

@@ -131,7 +131,9 @@
 //!   direction, as `jit/loops/inputs.rs` lays them out)
 //!   as loops straight from the graph, fusing reductions over one range
 //!   and the scatters that share their loop (`jit/loops/nodes.rs`: one
-//!   node's instructions, nested reductions included); `jit/loops/rows.rs` emits,
+//!   node's instructions, nested reductions included; `jit/loops/invariant.rs`:
+//!   what a loop body uses from outside its loop, hoisted before it and,
+//!   around a call, kept in stack slots); `jit/loops/rows.rs` emits,
 //!   with the same emitter, a fit model's values and partials as one loop
 //!   over a range of data rows. It holds the
 //!   crate's only `unsafe`.

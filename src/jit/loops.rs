@@ -11,8 +11,10 @@
 //! an array is zeroed and then added to by each scatter in order. Powers
 //! with exponents -1 to 4 repeat [`builtins::powi`]'s multiplications,
 //! `^0.5` is `sqrt`, and other powers and the transcendental functions call
-//! the same Rust functions the interpreter calls (`libm.rs`). So compiled
-//! and interpreted values agree to the bit.
+//! the same Rust functions the interpreter calls (`libm.rs`). What a body
+//! uses from outside its loop is placed before the loop (`invariant.rs`)
+//! without changing any operation. So compiled and interpreted values
+//! agree to the bit.
 //!
 //! Sizes, parameters and data are run-time inputs read through [`Inputs`]:
 //! changing `n` or the data does not recompile. The code trusts the reads
@@ -24,17 +26,19 @@
 use std::collections::HashMap;
 
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
-use cranelift_codegen::ir::{AbiParam, InstBuilder, MemFlagsData, Value, types};
+use cranelift_codegen::ir::{AbiParam, InstBuilder, MemFlagsData, StackSlot, Value, types};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_jit::JITModule;
 use cranelift_module::{FuncId, Module};
 
 mod inputs;
+mod invariant;
 mod nodes;
 mod rows;
 
 pub use inputs::InputBuffers;
 use inputs::{Inputs, array_blocks};
+use invariant::Held;
 pub use rows::RowCode;
 
 use super::codegen_error;
@@ -255,6 +259,9 @@ fn generate(
             mirrors: HashMap::new(),
             columns: HashMap::new(),
             negations: HashMap::new(),
+            reload: false,
+            spilled: HashMap::new(),
+            prefixes: HashMap::new(),
         };
         for (a, &block) in blocks.iter().enumerate() {
             let layout = e.array_layout(block, ranks[a]);
@@ -319,6 +326,16 @@ struct Emitter<'a, 'b> {
     /// Products `-1*y` (or `y*-1`) emitted, to `y`: a sum adding one
     /// subtracts `y` instead (see [`Emitter::add`]).
     negations: HashMap<Value, Value>,
+    /// In the body of a loop that calls a function: reads of `x`, data,
+    /// parameters and indices are emitted again at each use rather than
+    /// kept in a register across the call (see `invariant.rs`).
+    reload: bool,
+    /// Values computed before such a loop and used in it, each in its own
+    /// stack slot, stored once before the loop and loaded at each use.
+    spilled: HashMap<NodeId, StackSlot>,
+    /// Products in a loop body whose first factors are computed before
+    /// the loop: how many, and their product (see `invariant.rs`).
+    prefixes: HashMap<NodeId, (usize, Held)>,
 }
 
 /// A product's factors with its one constant factor left out (`None` in
@@ -500,7 +517,7 @@ impl Emitter<'_, '_> {
     fn add_members(&mut self, g: &ScatterGroup) -> Result<()> {
         for &m in &g.members {
             let s = self.scatters[m].clone();
-            let v = self.values[&s.value];
+            let v = self.operand(s.value)?;
             let (addr, offset) = self.address(&s.target, Buffer::Gradient)?;
             let old = self.b.ins().load(types::F64, flags(), addr, offset);
             let sum = self.b.ins().fadd(old, v);

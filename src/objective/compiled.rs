@@ -42,7 +42,11 @@ pub struct CompiledFormula {
 #[derive(Clone)]
 enum Code {
     Native {
-        value: Arc<Compiled>,
+        /// The value alone, compiled on first request from the formula
+        /// kept for the Hessian: L-BFGS, Newton and the other methods
+        /// that take the value with the gradient never ask for it, and
+        /// compiling it was a quarter of `slope min "x^2"`'s start-up.
+        value: Arc<OnceLock<Result<Compiled>>>,
         value_grad: Arc<Compiled>,
     },
     /// An indexed formula: loops in native code, reading the parameters
@@ -55,7 +59,8 @@ enum Code {
 }
 
 /// The code of the Hessian and of the Hessian-vector product, each
-/// compiled on first request from the formula kept for them.
+/// compiled on first request from the formula kept for them (which the
+/// value code of [`Code::Native`] is compiled from too).
 struct LazyHessian {
     formula: Mutex<Formula>,
     code: OnceLock<Result<Compiled>>,
@@ -87,8 +92,8 @@ impl LazyHessian {
 }
 
 impl Formula {
-    /// Compiles value and gradient to native code (the Hessian follows on
-    /// first request). Compiling takes about a microsecond per node; the
+    /// Compiles value and gradient to native code (the value alone and
+    /// the Hessian follow on first request). Compiling takes about a microsecond per node; the
     /// code runs at the speed of hand-written Rust.
     ///
     /// An indexed formula compiles to loops over its ranges, reading its
@@ -107,7 +112,7 @@ impl Formula {
             outputs.extend_from_slice(self.gradient());
             Code::Native {
                 value_grad: Arc::new(Compiled::compile(self.graph(), &outputs, n)?),
-                value: Arc::new(Compiled::compile(self.graph(), &outputs[..1], n)?),
+                value: Arc::new(OnceLock::new()),
             }
         };
         Ok(CompiledFormula {
@@ -245,7 +250,7 @@ impl CompiledFormula {
     pub fn values_of_rows(&self, xs: &[f64], values: &mut [f64]) -> Result<()> {
         self.check_rows(xs, values.len())?;
         match &self.code {
-            Code::Native { value, .. } => value.call_rows(xs, values, &mut []),
+            Code::Native { value, .. } => self.value_code(value)?.call_rows(xs, values, &mut []),
             Code::Loops { .. } => self.each_row(xs, values, |x, v, _| *v = self.value_of(x)),
         }
         Ok(())
@@ -301,7 +306,12 @@ impl CompiledFormula {
     #[inline]
     fn value_of(&self, x: &[f64]) -> f64 {
         match &self.code {
-            Code::Native { value, .. } => value.call_value(x, &mut []),
+            Code::Native { value, value_grad } => match self.value_code(value) {
+                Ok(code) => code.call_value(x, &mut []),
+                // Not reached: the value is part of the gradient code,
+                // which compiled. That code gives the same value.
+                Err(_) => value_grad.call_value(x, &mut vec![0.0; x.len()]),
+            },
             Code::Loops { value, inputs, .. } => {
                 let mut v = 0.0;
                 value.call(inputs, x, &mut v, &mut []);
@@ -367,6 +377,16 @@ impl CompiledFormula {
             .pattern
             .get_or_init(|| lazy.with_formula(|f| Ok(Grouping::new(&f.hessian_pattern()?))));
         pattern.as_ref().map_err(Clone::clone)
+    }
+
+    /// The value code of a formula without arrays, compiled on first use.
+    fn value_code<'a>(&self, value: &'a OnceLock<Result<Compiled>>) -> Result<&'a Compiled> {
+        let code = value.get_or_init(|| {
+            self.hessian.with_formula(|formula| {
+                Compiled::compile(formula.graph(), &[formula.value()], formula.n_vars())
+            })
+        });
+        code.as_ref().map_err(Clone::clone)
     }
 
     fn hessian_code(&self) -> Result<&Compiled> {

@@ -1,6 +1,7 @@
 //! One node of a loop body as Cranelift instructions: arithmetic, calls,
 //! constant powers, negated twins of products, and nested reductions.
 
+use super::invariant::reloadable;
 use super::*;
 
 impl Emitter<'_, '_> {
@@ -127,26 +128,10 @@ impl Emitter<'_, '_> {
         self.b.ins().fadd(a, b)
     }
 
-    /// Emits `id` (its children are emitted already) and records its value.
-    pub(super) fn node(&mut self, id: NodeId) -> Result<Value> {
-        if let Some(&v) = self.values.get(&id) {
-            return Ok(v);
-        }
-        let g = self.graph;
-        if let Node::Product(factors) = g.node(id)
-            && let Some(value) = self.mirrored(id, factors)
-        {
-            self.values.insert(id, value);
-            return Ok(value);
-        }
-        let v = |e: &Self, n: &NodeId| -> Result<Value> {
-            e.values
-                .get(n)
-                .copied()
-                .ok_or_else(|| codegen_error("an operand was not emitted before its use"))
-        };
-        let value = match g.node(id) {
-            Node::Const(c) => self.b.ins().f64const(*c),
+    /// A read of `x`, a data column, a parameter or a loop index: what
+    /// [`Emitter::operand`] emits again at each use in a loop that calls.
+    pub(super) fn leaf(&mut self, id: NodeId) -> Result<Value> {
+        Ok(match self.graph.node(id) {
             Node::Var(i) => match &self.rows {
                 Some(r) if *i as usize >= r.first => {
                     let column = r.columns[*i as usize - r.first];
@@ -189,14 +174,40 @@ impl Emitter<'_, '_> {
                     self.b.ins().load(types::F64, flags(), addr, offset)
                 }
             },
+            _ => return Err(codegen_error("not a read")),
+        })
+    }
+
+    /// Emits `id` (its children are emitted already) and records its value.
+    pub(super) fn node(&mut self, id: NodeId) -> Result<Value> {
+        if let Some(&v) = self.values.get(&id) {
+            return Ok(v);
+        }
+        let g = self.graph;
+        if let Node::Product(factors) = g.node(id)
+            && let Some(value) = self.mirrored(id, factors)
+        {
+            self.values.insert(id, value);
+            return Ok(value);
+        }
+        let v = |e: &mut Self, n: &NodeId| e.operand(*n);
+        let value = match g.node(id) {
+            Node::Const(c) => self.b.ins().f64const(*c),
+            Node::Var(_) | Node::Param(_) | Node::Index(_) | Node::Read(_) => self.leaf(id)?,
             Node::Sum(terms) => sum_pairwise(terms, &mut |s| match s {
                 SumStep::Term(t) => v(self, &t),
                 SumStep::Add(a, b) => Ok(self.add(a, b)),
             })?,
             Node::Product(factors) => {
-                let mut num: Option<Value> = None;
+                // The factors before the loop's first multiplied there
+                // (`invariant.rs`), the rest multiplied on here in order.
+                let (skip, mut num) = match self.prefixes.get(&id).copied() {
+                    Some((k, held)) => (k, Some(self.held(held))),
+                    None => (0, None),
+                };
                 let mut den: Option<Value> = None;
-                for f in factors.iter() {
+                let mut read: Vec<Value> = Vec::with_capacity(factors.len());
+                for f in factors[skip..].iter() {
                     match crate::graph::denominator_exponent(g, *f) {
                         Some((base, e)) => {
                             let base = v(self, &base)?;
@@ -208,6 +219,7 @@ impl Emitter<'_, '_> {
                         }
                         None => {
                             let f = v(self, f)?;
+                            read.push(f);
                             num = Some(match num {
                                 Some(n) => self.b.ins().fmul(n, f),
                                 None => f,
@@ -215,15 +227,18 @@ impl Emitter<'_, '_> {
                         }
                     }
                 }
-                if let ([p, q], None, Some(n)) = (&factors[..], den, num) {
+                // `-1*y` or `y*-1`, with `y`'s value as it was read here.
+                if let ([p, q], 0, None, Some(n), &[pv, qv]) =
+                    (&factors[..], skip, den, num, &read[..])
+                {
                     let y = if g.as_const(*p) == Some(-1.0) {
-                        self.values.get(q)
+                        Some(qv)
                     } else if g.as_const(*q) == Some(-1.0) {
-                        self.values.get(p)
+                        Some(pv)
                     } else {
                         None
                     };
-                    if let Some(&y) = y {
+                    if let Some(y) = y {
                         self.negations.insert(n, y);
                     }
                 }
@@ -335,12 +350,17 @@ impl Emitter<'_, '_> {
                     self.b.def_var(acc, start);
                     accs.push((acc, op));
                 }
+                let saved = self.enter_loop(&list)?;
                 self.ranges(&r.ranges, r.level, &mut |e| {
                     for &n in &list {
-                        e.node(n)?;
+                        // Reads are emitted where they are used, in a loop
+                        // that calls (`invariant.rs`).
+                        if !(e.reload && reloadable(g.node(n))) {
+                            e.node(n)?;
+                        }
                     }
                     for &(acc, (op, body)) in &accs {
-                        let value = e.values[&body];
+                        let value = e.operand(body)?;
                         let a = e.b.use_var(acc);
                         let next = match op {
                             ReduceOp::Sum => e.b.ins().fadd(a, value),
@@ -356,6 +376,7 @@ impl Emitter<'_, '_> {
                     }
                     Ok(())
                 })?;
+                self.leave_loop(saved);
                 for (var, v) in saved_levels {
                     self.b.def_var(var, v);
                 }

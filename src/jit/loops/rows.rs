@@ -205,6 +205,9 @@ fn generate(
             mirrors: HashMap::new(),
             columns: HashMap::new(),
             negations: HashMap::new(),
+            reload: false,
+            spilled: HashMap::new(),
+            prefixes: HashMap::new(),
         };
         // What depends on no column is computed once, before the loop.
         let mut per_row = vec![false; graph.len()];
