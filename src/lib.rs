@@ -171,7 +171,9 @@
 //!   Hessian-vector products, or the dense Hessian where one is ready)
 //!   and one step per method: `first_order.rs`, `lbfgs.rs` (with
 //!   `lbfgsb.rs`, the Cauchy point and subspace step of L-BFGS-B),
-//!   `newton.rs` (dense Hessian, projected where bounds hold) and
+//!   `newton.rs` (the Hessian factorised, dense or, where the sparse
+//!   one's envelope is narrow, by `profile.rs`'s envelope Cholesky;
+//!   projected where bounds hold) and
 //!   `newton_cg.rs` (truncated Newton on Hessian-vector products, for
 //!   objectives without a dense Hessian or with more than
 //!   `DENSE_NEWTON_MAX_VARS` variables), over `line_search.rs`,

@@ -11,6 +11,7 @@ use crate::fd::{self, Scheme};
 use crate::formula::Formula;
 use crate::graph::{Graph, NodeId};
 use crate::jit::{Compiled, DescentKernel, Variant};
+use crate::sparse_hessian::SparseHessian;
 
 mod compiled;
 
@@ -59,6 +60,22 @@ pub trait Objective {
     /// `n` and the saddle test take a few of these instead of the `n × n`
     /// Hessian.
     fn hess_vec(&mut self, _x: &[f64], _v: &[f64], _out: &mut [f64]) -> bool {
+        false
+    }
+
+    /// The pattern of this objective's sparse Hessian (its lower
+    /// triangle, every value 0), making the Hessian available in that
+    /// form: `Ok(None)` if it has none (a formula without arrays), an error
+    /// if building it failed (a pattern over the node limit). Newton's
+    /// method factorises it where its profile is narrow (a band).
+    fn prepare_sparse_hessian(&mut self) -> Result<Option<SparseHessian>> {
+        Ok(None)
+    }
+
+    /// The entries of the sparse Hessian at `x` into `values`, in the
+    /// order of the pattern [`Objective::prepare_sparse_hessian`] gave;
+    /// `false` if this objective has none (call that first).
+    fn sparse_hessian_values(&mut self, _x: &[f64], _values: &mut [f64]) -> bool {
         false
     }
 
@@ -405,6 +422,16 @@ impl<O: Objective> Objective for Negated<O> {
         ok
     }
 
+    fn prepare_sparse_hessian(&mut self) -> Result<Option<SparseHessian>> {
+        self.0.prepare_sparse_hessian()
+    }
+
+    fn sparse_hessian_values(&mut self, x: &[f64], values: &mut [f64]) -> bool {
+        let ok = self.0.sparse_hessian_values(x, values);
+        values.iter_mut().for_each(|h| *h = -*h);
+        ok
+    }
+
     fn evaluations_per_gradient(&self) -> usize {
         self.0.evaluations_per_gradient()
     }
@@ -449,6 +476,14 @@ impl<O: Objective + ?Sized> Objective for Box<O> {
 
     fn hess_vec(&mut self, x: &[f64], v: &[f64], out: &mut [f64]) -> bool {
         (**self).hess_vec(x, v, out)
+    }
+
+    fn prepare_sparse_hessian(&mut self) -> Result<Option<SparseHessian>> {
+        (**self).prepare_sparse_hessian()
+    }
+
+    fn sparse_hessian_values(&mut self, x: &[f64], values: &mut [f64]) -> bool {
+        (**self).sparse_hessian_values(x, values)
     }
 
     fn evaluations_per_gradient(&self) -> usize {

@@ -316,44 +316,65 @@ impl Grouping {
             groups,
         }
     }
-}
 
-/// The lower triangle of the Hessian with the pattern `grouping` was made
-/// from, from one product `H·d` per group of columns (`hess_vec(d, out)`),
-/// each entry read in its row from the one column of its group the row
-/// has.
-pub(crate) fn from_products(
-    grouping: &Grouping,
-    mut hess_vec: impl FnMut(&[f64], &mut [f64]) -> Result<()>,
-) -> Result<SparseHessian> {
-    let Grouping {
-        starts,
-        cols,
-        colour,
-        groups,
-    } = grouping;
-    let n = colour.len();
-    let mut values = vec![0.0; cols.len()];
-    let mut direction = vec![0.0; n];
-    let mut product = vec![0.0; n];
-    for c in 0..*groups {
-        for (d, &k) in direction.iter_mut().zip(colour) {
-            *d = if k == c { 1.0 } else { 0.0 };
+    /// The pattern itself, every value 0.
+    pub(crate) fn pattern(&self) -> SparseHessian {
+        SparseHessian {
+            starts: self.starts.clone(),
+            cols: self.cols.clone(),
+            values: vec![0.0; self.cols.len()],
         }
-        hess_vec(&direction, &mut product)?;
-        for i in 0..n {
-            for k in starts[i]..starts[i + 1] {
-                if colour[cols[k]] == c {
-                    values[k] = product[i];
+    }
+
+    /// The entries of the pattern, in its order, into `values`, from one
+    /// product `H·d` per group of columns (`hess_vec(d, out)`), each read
+    /// in its row from the one column of its group the row has;
+    /// `direction` and `product` are scratch of one value per variable
+    /// (so that Newton's method, which calls this at every step,
+    /// allocates nothing).
+    pub(crate) fn fill(
+        &self,
+        values: &mut [f64],
+        direction: &mut [f64],
+        product: &mut [f64],
+        mut hess_vec: impl FnMut(&[f64], &mut [f64]) -> Result<()>,
+    ) -> Result<()> {
+        let Grouping {
+            starts,
+            cols,
+            colour,
+            groups,
+        } = self;
+        let n = colour.len();
+        for c in 0..*groups {
+            for (d, &k) in direction.iter_mut().zip(colour) {
+                *d = if k == c { 1.0 } else { 0.0 };
+            }
+            hess_vec(direction, product)?;
+            for i in 0..n {
+                for k in starts[i]..starts[i + 1] {
+                    if colour[cols[k]] == c {
+                        values[k] = product[i];
+                    }
                 }
             }
         }
+        Ok(())
     }
-    Ok(SparseHessian {
-        starts: starts.clone(),
-        cols: cols.clone(),
-        values,
-    })
+}
+
+/// The lower triangle of the Hessian with the pattern `grouping` was made
+/// from, from one product `H·d` per group of columns (`hess_vec(d, out)`):
+/// [`Grouping::fill`] into a new matrix.
+pub(crate) fn from_products(
+    grouping: &Grouping,
+    hess_vec: impl FnMut(&[f64], &mut [f64]) -> Result<()>,
+) -> Result<SparseHessian> {
+    let mut hessian = grouping.pattern();
+    let n = grouping.colour.len();
+    let (mut direction, mut product) = (vec![0.0; n], vec![0.0; n]);
+    grouping.fill(&mut hessian.values, &mut direction, &mut product, hess_vec)?;
+    Ok(hessian)
 }
 
 #[cfg(test)]

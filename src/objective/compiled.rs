@@ -33,6 +33,9 @@ pub struct CompiledFormula {
     n_constraints: usize,
     /// The [`Formula`] id the code was compiled from.
     formula_id: u64,
+    /// Scratch for the products behind the sparse Hessian: a direction
+    /// and its product, one value per variable each (empty until used).
+    products: Vec<f64>,
 }
 
 /// What computes values and gradients.
@@ -118,6 +121,7 @@ impl Formula {
             hessian: LazyHessian::new(self),
             n_constraints: self.constraints().len(),
             formula_id: self.id(),
+            products: Vec::new(),
         })
     }
 }
@@ -152,6 +156,7 @@ impl CompiledFormula {
                 hessian: LazyHessian::new(formula),
                 n_constraints: formula.constraints().len(),
                 formula_id: formula.id(),
+                products: Vec::new(),
             }),
             _ => formula.compile(),
         }
@@ -500,6 +505,33 @@ impl Objective for CompiledFormula {
         };
         code.call_hess_vec(inputs, x, v, out);
         true
+    }
+
+    /// An indexed formula's pattern, from the gradient's loops, with the
+    /// compiled product its entries come from (a few products a step:
+    /// 3 for a tridiagonal Hessian at any `n`).
+    fn prepare_sparse_hessian(&mut self) -> Result<Option<SparseHessian>> {
+        if let Code::Native { .. } = self.code {
+            return Ok(None);
+        }
+        self.hess_vec_code()?;
+        Ok(Some(self.hessian_pattern()?.pattern()))
+    }
+
+    fn sparse_hessian_values(&mut self, x: &[f64], values: &mut [f64]) -> bool {
+        let (Some(Ok((code, inputs))), Some(Ok(grouping))) =
+            (self.hessian.hess_vec.get(), self.hessian.pattern.get())
+        else {
+            return false;
+        };
+        let n = x.len();
+        self.products.resize(2 * n, 0.0);
+        let (direction, product) = self.products.split_at_mut(n);
+        let filled = grouping.fill(values, direction, product, |v, out| {
+            code.call_hess_vec(inputs, x, v, out);
+            Ok(())
+        });
+        filled.is_ok()
     }
 
     fn native(&self) -> Option<Native<'_>> {

@@ -74,7 +74,11 @@ pub enum Method {
         first_step: f64,
     },
     /// Newton's method on the exact Hessian, with a backtracking line
-    /// search. Where the objective has a dense Hessian
+    /// search. Where the objective has a sparse Hessian
+    /// ([`Objective::prepare_sparse_hessian`](crate::Objective::prepare_sparse_hessian))
+    /// with a narrow envelope (a band, as in chained functions), each
+    /// step factorises that envelope, at any number of variables. Else,
+    /// where the objective has a dense Hessian
     /// ([`Objective::prepare_hessian`](crate::Objective::prepare_hessian))
     /// and at most [`DENSE_NEWTON_MAX_VARS`](crate::optim::DENSE_NEWTON_MAX_VARS)
     /// variables, each step solves with it, shifted where it is not

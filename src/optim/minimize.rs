@@ -103,6 +103,15 @@ impl<'a> Context<'a> {
         ok
     }
 
+    /// The sparse Hessian's entries, in its pattern's order, counted as
+    /// [`Context::hessian`] is (one Hessian, though it costs a few
+    /// products).
+    pub fn sparse_hessian_values(&mut self, x: &[f64], values: &mut [f64]) -> bool {
+        let ok = self.objective.sparse_hessian_values(x, values);
+        self.count_hessians(ok as usize);
+        ok
+    }
+
     /// `H(x)·v`, counted as [`Context::hessian`] is: a product costs about
     /// a gradient, and `hessian_evaluations` counts products too.
     pub fn hess_vec(&mut self, x: &[f64], v: &[f64], out: &mut [f64]) -> bool {
@@ -312,7 +321,12 @@ fn run(
         Method::Newton { .. } => match curvature {
             Some(Curvature::Products) => Box::new(NewtonCg::new(n, false)),
             Some(Curvature::Differences) => Box::new(NewtonCg::new(n, true)),
-            Some(Curvature::Dense) | None => Box::new(newton::Newton::new(n)),
+            Some(Curvature::Sparse(pattern)) => {
+                Box::new(newton::Newton::new(n, newton::Sparse::new(&pattern)))
+            }
+            Some(Curvature::Dense) | None => {
+                Box::new(newton::Newton::new(n, newton::Dense::new(n)))
+            }
         },
         m => Box::new(first_order::FirstOrder::new(m, n)),
     };

@@ -26,6 +26,7 @@ mod native;
 mod newton;
 mod newton_cg;
 mod outcome;
+mod profile;
 mod qp;
 mod saddle;
 mod sqp;

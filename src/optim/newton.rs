@@ -1,36 +1,74 @@
-//! Newton's method on the dense exact Hessian, projected onto the bounds when
-//! there are any (Bertsekas' projected Newton method). Variables at a bound
-//! with the gradient pushing them out of the box are held; the Newton step
-//! is taken on the others (the free subspace), where the Hessian is
-//! shifted by a multiple of the identity until it is positive definite, so
-//! the step is a descent direction. A backtracking search along the
-//! projected path `P(x + t d)` from the full step keeps each step lowering
-//! f; when no step does, the method says so at once. Where the Hessian had
-//! to be shifted, the shift also keeps the step within a radius that
-//! doubles after each step taken whole, so that steps along negative or
-//! zero curvature grow (and a run along a direction of unbounded decrease
-//! gets somewhere).
+//! Newton's method on the exact Hessian, factorised, projected onto the
+//! bounds when there are any (Bertsekas' projected Newton method).
+//! Variables at a bound with the gradient pushing them out of the box are
+//! held; the Newton step is taken on the others (the free subspace), where
+//! the Hessian is shifted by a multiple of the identity until it is
+//! positive definite, so the step is a descent direction. A backtracking
+//! search along the projected path `P(x + t d)` from the full step keeps
+//! each step lowering f; when no step does, the method says so at once.
+//! Where the Hessian had to be shifted, the shift also keeps the step
+//! within a radius that doubles after each step taken whole, so that steps
+//! along negative or zero curvature grow (and a run along a direction of
+//! unbounded decrease gets somewhere).
 //!
-//! [`curvature`] chooses between this and the truncated Newton of
-//! `newton_cg.rs`, which needs only Hessian-vector products: this where
-//! the objective has a dense Hessian and at most [`DENSE_NEWTON_MAX_VARS`]
-//! variables.
+//! The Hessian is the dense `n × n` matrix ([`Dense`]) or, for an
+//! objective with a sparse one whose envelope is narrow (a band, as in
+//! chained functions), that envelope and its Cholesky factor
+//! ([`Sparse`], on `profile.rs`): the same step either way.
+//! [`curvature`] chooses between them and the truncated Newton of
+//! `newton_cg.rs`, which needs only Hessian-vector products: the envelope
+//! where its factorisation is cheap, else the dense matrix up to
+//! [`DENSE_NEWTON_MAX_VARS`] variables, else products.
 
 use super::dense::{cholesky, solve_cholesky};
 use super::line_search::backtrack;
+use super::profile::{Envelope, Profile};
 use super::vector::held;
 use super::{Context, Step, StepResult};
 use crate::error::{Error, ErrorKind, Result};
 use crate::objective::Objective;
+use crate::sparse_hessian::SparseHessian;
 
 /// The most variables for which Newton's method factorises the dense
 /// Hessian (and the saddle test reads it): at 1,000 each of its three
 /// `n × n` matrices is 8 MB and a Cholesky factorisation about 3·10⁸
 /// multiply-adds, against a few Hessian-vector products for a truncated
-/// Newton step. Beyond it Newton takes its steps by conjugate gradients.
+/// Newton step. Beyond it Newton takes its steps by conjugate gradients,
+/// unless the Hessian is sparse with a narrow envelope.
 pub const DENSE_NEWTON_MAX_VARS: usize = 1_000;
 
-pub(crate) struct Newton {
+/// The most multiply-adds a factorisation of the sparse Hessian's
+/// envelope may cost for Newton to take it (about the dense
+/// factorisation's at [`DENSE_NEWTON_MAX_VARS`] variables, 1.7·10⁸): a
+/// band of half-width 10 qualifies up to 3·10⁶ variables, a
+/// two-dimensional grid of side 100 (half-width 100) does not.
+const PROFILE_MAX_WORK: f64 = 2e8;
+
+/// The most numbers the envelope may hold for Newton to factorise it (its
+/// two copies, the matrix and the factor, then take 320 MB): a band of
+/// half-width 19 at 10⁶ variables.
+const PROFILE_MAX_SIZE: usize = 20_000_000;
+
+/// A Hessian Newton's step can read and factorise over the free
+/// variables.
+pub(crate) trait Factorable {
+    /// Reads the Hessian at `x` over the variables `free` lists; `None` if
+    /// the objective gave none or an entry is not finite, else the
+    /// largest diagonal entry's size over them.
+    fn load(&mut self, ctx: &mut Context<'_>, x: &[f64], free: &[usize]) -> Option<f64>;
+
+    /// Factorises the loaded matrix plus `shift·I`; `false` if that is
+    /// not (numerically) positive definite.
+    fn factor(&mut self, shift: f64) -> bool;
+
+    /// Solves the factorised system for the step `d = -(H + shift·I)⁻¹ g`
+    /// over the free variables, writing their components of `direction`
+    /// (and leaving the others).
+    fn solve(&mut self, grad: &[f64], direction: &mut [f64]);
+}
+
+/// The dense Hessian and the free variables' part of it.
+pub(crate) struct Dense {
     n: usize,
     hessian: Vec<f64>,
     /// The free variables' indices, and their Hessian, gradient and step.
@@ -39,16 +77,11 @@ pub(crate) struct Newton {
     reduced_grad: Vec<f64>,
     reduced_step: Vec<f64>,
     factor: Vec<f64>,
-    direction: Vec<f64>,
-    trial: Vec<f64>,
-    trial_grad: Vec<f64>,
-    /// How long a step may be where the Hessian had to be shifted.
-    radius: f64,
 }
 
-impl Newton {
-    pub fn new(n: usize) -> Newton {
-        Newton {
+impl Dense {
+    pub fn new(n: usize) -> Dense {
+        Dense {
             n,
             hessian: vec![0.0; n * n],
             free: Vec::with_capacity(n),
@@ -56,6 +89,116 @@ impl Newton {
             reduced_grad: vec![0.0; n],
             reduced_step: vec![0.0; n],
             factor: vec![0.0; n * n],
+        }
+    }
+}
+
+impl Factorable for Dense {
+    fn load(&mut self, ctx: &mut Context<'_>, x: &[f64], free: &[usize]) -> Option<f64> {
+        if !ctx.hessian(x, &mut self.hessian) || self.hessian.iter().any(|h| !h.is_finite()) {
+            return None;
+        }
+        self.free.clear();
+        self.free.extend_from_slice(free);
+        let (n, k) = (self.n, free.len());
+        for (a, &i) in free.iter().enumerate() {
+            for (b, &j) in free.iter().enumerate() {
+                self.reduced[a * k + b] = self.hessian[i * n + j];
+            }
+        }
+        Some(
+            (0..k)
+                .map(|a| self.reduced[a * k + a].abs())
+                .fold(0.0, f64::max),
+        )
+    }
+
+    fn factor(&mut self, shift: f64) -> bool {
+        let k = self.free.len();
+        cholesky(&self.reduced[..k * k], k, shift, &mut self.factor)
+    }
+
+    fn solve(&mut self, grad: &[f64], direction: &mut [f64]) {
+        let k = self.free.len();
+        for (a, &i) in self.free.iter().enumerate() {
+            self.reduced_grad[a] = grad[i];
+        }
+        solve_cholesky(
+            &self.factor[..k * k],
+            k,
+            &self.reduced_grad[..k],
+            &mut self.reduced_step[..k],
+        );
+        for (a, &i) in self.free.iter().enumerate() {
+            direction[i] = self.reduced_step[a];
+        }
+    }
+}
+
+/// The sparse Hessian, its entries in the order of its pattern, and
+/// their envelope with its factor.
+pub(crate) struct Sparse {
+    values: Vec<f64>,
+    profile: Profile,
+    /// Whether each variable is free this step.
+    free: Vec<bool>,
+    step: Vec<f64>,
+}
+
+impl Sparse {
+    pub fn new(pattern: &SparseHessian) -> Sparse {
+        let n = pattern.n();
+        Sparse {
+            values: vec![0.0; pattern.values.len()],
+            profile: Profile::new(pattern),
+            free: vec![true; n],
+            step: vec![0.0; n],
+        }
+    }
+}
+
+impl Factorable for Sparse {
+    fn load(&mut self, ctx: &mut Context<'_>, x: &[f64], free: &[usize]) -> Option<f64> {
+        if !ctx.sparse_hessian_values(x, &mut self.values) {
+            return None;
+        }
+        self.free.fill(false);
+        for &i in free {
+            self.free[i] = true;
+        }
+        self.profile.load(&self.values, &self.free)
+    }
+
+    fn factor(&mut self, shift: f64) -> bool {
+        self.profile.factor(shift)
+    }
+
+    fn solve(&mut self, grad: &[f64], direction: &mut [f64]) {
+        self.profile.solve(grad, &mut self.step);
+        for (i, &free) in self.free.iter().enumerate() {
+            if free {
+                direction[i] = self.step[i];
+            }
+        }
+    }
+}
+
+pub(crate) struct Newton<H> {
+    hessian: H,
+    free: Vec<usize>,
+    direction: Vec<f64>,
+    trial: Vec<f64>,
+    trial_grad: Vec<f64>,
+    /// How long a step may be where the Hessian had to be shifted.
+    radius: f64,
+}
+
+impl<H: Factorable> Newton<H> {
+    /// Newton's method over `n` variables on `hessian`.
+    pub fn new(n: usize, hessian: H) -> Newton<H> {
+        Newton {
+            hessian,
+            free: Vec::with_capacity(n),
             direction: vec![0.0; n],
             trial: vec![0.0; n],
             trial_grad: vec![0.0; n],
@@ -64,7 +207,7 @@ impl Newton {
     }
 }
 
-impl Step for Newton {
+impl<H: Factorable> Step for Newton<H> {
     fn step(
         &mut self,
         ctx: &mut Context<'_>,
@@ -72,66 +215,41 @@ impl Step for Newton {
         f: &mut f64,
         grad: &mut [f64],
     ) -> StepResult {
-        if !ctx.hessian(x, &mut self.hessian) || self.hessian.iter().any(|h| !h.is_finite()) {
-            return StepResult::Failed;
-        }
         let bounds = ctx.bounds();
         choose_free(x, grad, bounds, &mut self.free);
-        let (n, k) = (self.n, self.free.len());
-        for (a, &i) in self.free.iter().enumerate() {
-            self.reduced_grad[a] = grad[i];
-            for (b, &j) in self.free.iter().enumerate() {
-                self.reduced[a * k + b] = self.hessian[i * n + j];
-            }
-        }
-        // The smallest shift that makes the matrix positive definite, found
-        // by doubling it from a scale set by the diagonal.
-        let scale = (0..k)
-            .map(|a| self.reduced[a * k + a].abs())
-            .fold(0.0, f64::max)
-            .max(1e-12);
+        let Some(diagonal) = self.hessian.load(ctx, x, &self.free) else {
+            return StepResult::Failed;
+        };
+        // Where the Hessian is not positive definite, the model has no
+        // minimum along some direction, and the step's length is set by a
+        // radius instead (as in a trust region): the shift is |g| / radius
+        // when that makes the matrix positive definite (a singular Hessian
+        // needs only a little), else the smallest shift that does, found
+        // by doubling from a scale set by the diagonal (so within a
+        // factor 2). The radius's shift is tried first, which saves the
+        // doubling whenever it serves.
         let mut shift = 0.0;
-        while !cholesky(&self.reduced[..k * k], k, shift, &mut self.factor) {
-            shift = if shift == 0.0 {
-                1e-8 * scale
+        if !self.hessian.factor(0.0) {
+            let g_norm = self.free.iter().map(|&i| grad[i] * grad[i]).sum::<f64>();
+            let wanted = g_norm.sqrt() / self.radius;
+            if wanted > 0.0 && wanted.is_finite() && self.hessian.factor(wanted) {
+                shift = wanted;
             } else {
-                shift * 2.0
-            };
-            if !shift.is_finite() || shift > 1e300 {
-                return StepResult::Failed;
+                shift = 1e-8 * diagonal.max(1e-12);
+                while !self.hessian.factor(shift) {
+                    shift *= 2.0;
+                    if !shift.is_finite() || shift > 1e300 {
+                        return StepResult::Failed;
+                    }
+                }
             }
         }
-        // Where the Hessian had to be shifted, the model has no minimum
-        // along some direction, and the step's length is set by a radius
-        // instead (as in a trust region): the shift is |g| / radius when
-        // that keeps the matrix positive definite (a singular Hessian
-        // needs only a little), else the one just found.
-        if shift > 0.0 {
-            let g_norm = self.reduced_grad[..k]
-                .iter()
-                .map(|g| g * g)
-                .sum::<f64>()
-                .sqrt();
-            let wanted = g_norm / self.radius;
-            let (reduced, factor) = (&self.reduced[..k * k], &mut self.factor);
-            if !(wanted > 0.0 && wanted.is_finite() && cholesky(reduced, k, wanted, factor)) {
-                cholesky(reduced, k, shift, factor);
-            }
-        }
-        solve_cholesky(
-            &self.factor[..k * k],
-            k,
-            &self.reduced_grad[..k],
-            &mut self.reduced_step[..k],
-        );
         // Held variables move down their gradient, which the projection
         // turns into staying on their bound.
         for (d, g) in self.direction.iter_mut().zip(grad.iter()) {
             *d = -g;
         }
-        for (a, &i) in self.free.iter().enumerate() {
-            self.direction[i] = self.reduced_step[a];
-        }
+        self.hessian.solve(grad, &mut self.direction);
         let mut t = ctx.settings.method.lr();
         let moved = backtrack(
             ctx,
@@ -181,10 +299,13 @@ pub(super) fn choose_free(
 }
 
 /// How Newton's method reads the Hessian.
-#[derive(Copy, Clone, PartialEq, Debug)]
+#[derive(Clone, PartialEq, Debug)]
 pub(crate) enum Curvature {
     /// The dense `n × n` matrix, factorised (this file).
     Dense,
+    /// The sparse matrix with this pattern, factorised in its envelope
+    /// (this file and `profile.rs`).
+    Sparse(Box<SparseHessian>),
     /// The objective's Hessian-vector products, for conjugate gradients
     /// (`newton_cg.rs`).
     Products,
@@ -194,19 +315,38 @@ pub(crate) enum Curvature {
     Differences,
 }
 
-/// How Newton will read `objective`'s Hessian: the dense matrix where it
-/// has one and `n` is at most [`DENSE_NEWTON_MAX_VARS`], else its products
-/// if it has them, else differences of its gradient if that is exact (an
-/// objective whose Hessian failed to build, over a size limit, still gets
-/// Newton this way); an error for a differenced gradient with no Hessian,
-/// whose differences would be mostly rounding.
+/// How Newton will read `objective`'s Hessian: the sparse matrix where it
+/// has one whose envelope holds at most [`PROFILE_MAX_SIZE`] numbers and
+/// whose factorisation costs at most [`PROFILE_MAX_WORK`] and under half
+/// the dense one's; else the dense
+/// matrix where it has one and `n` is at most [`DENSE_NEWTON_MAX_VARS`];
+/// else its products if it has them, else differences of its gradient if
+/// that is exact (an objective whose Hessian failed to build, over a size
+/// limit, still gets Newton this way); an error for a differenced
+/// gradient with no Hessian, whose differences would be mostly rounding.
 pub(crate) fn curvature(objective: &mut dyn Objective) -> Result<Curvature> {
+    let n = objective.n_vars();
     let mut failure = None;
-    if objective.n_vars() <= DENSE_NEWTON_MAX_VARS {
+    match objective.prepare_sparse_hessian() {
+        Ok(Some(pattern)) => {
+            let envelope = Envelope::of(&pattern);
+            let dense_work = (n as f64).powi(3) / 6.0;
+            let work = envelope.work();
+            if envelope.size() <= PROFILE_MAX_SIZE
+                && work <= PROFILE_MAX_WORK
+                && work <= 0.5 * dense_work
+            {
+                return Ok(Curvature::Sparse(Box::new(pattern)));
+            }
+        }
+        Ok(None) => {}
+        Err(e) => failure = Some(e),
+    }
+    if n <= DENSE_NEWTON_MAX_VARS {
         match objective.prepare_hessian() {
             Ok(true) => return Ok(Curvature::Dense),
             Ok(false) => {}
-            Err(e) => failure = Some(e),
+            Err(e) => failure = failure.or(Some(e)),
         }
     }
     match objective.prepare_hess_vec() {
