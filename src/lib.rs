@@ -222,8 +222,9 @@
 //! - `error`: the crate's one error type, rendered with a caret, with
 //!   typed details ([`Detail`]) for callers to phrase in their terms.
 //! - `main.rs` and `cli/` (the binary, not the library): the command line,
-//!   the only place that prints, names a flag or chooses an exit status.
-//!   `build.rs` links it at a fixed address on Linux, which spares the
+//!   the only place that prints, names a flag or chooses an exit status
+//!   (`cli/mod.rs` the parsing and shared plumbing, `cli/input.rs` where a
+//!   formula comes from, one file per subcommand). `build.rs` links it at a fixed address on Linux, which spares the
 //!   dynamic linker its relocations at every start.
 //! - `python/` (feature `python`, built by maturin from `pyproject.toml`):
 //!   the `slope._slope` extension module, a thin layer that turns Python
