@@ -1,0 +1,110 @@
+//! The default for small constrained problems: SQP, SQP again from a
+//! step off a saddle it stopped at, and the augmented Lagrangian where SQP
+//! itself fails, with every run's work counted in the one outcome.
+
+use super::checked_run;
+use crate::error::Result;
+use crate::optim::outcome::{Outcome, Reason};
+use crate::optim::{ConstrainedOutcome, Settings};
+use crate::problem::ConstrainedObjective;
+
+use super::Sqp;
+
+/// The most variables plus constraint rows for which `slope min` (and
+/// Python's `slope.minimize`) pick SQP by default: its dense subproblems
+/// cost (n + m)³ per step, so larger problems go to the augmented
+/// Lagrangian.
+pub const SQP_MAX_SIZE: usize = 200;
+
+/// How many times the default leaves a saddle before it reports one.
+const MAX_ESCAPES: usize = 3;
+
+/// The step off a saddle along its direction of negative curvature,
+/// relative to `max(1, ‖x‖∞)`: long enough that the next run's model sees
+/// the descent, which the first run's convexified model hid.
+const ESCAPE_STEP: f64 = 0.1;
+
+/// SQP; from a saddle, SQP again from a point a step along the direction
+/// of negative curvature the second-order test found (up to three times);
+/// and where SQP ends stalled, out of iterations or infeasible (its
+/// subproblems or its line search failed, or its infeasibility test,
+/// which probes less than the augmented Lagrangian's, fired) the augmented
+/// Lagrangian ([`minimize_constrained`](crate::minimize_constrained)) from
+/// where the last SQP run began: the default of `slope min` for small
+/// problems. The outcome is the last run's, with every run's evaluations,
+/// iterations and Hessians counted; `settings.method` must be L-BFGS (the
+/// augmented Lagrangian's inner solver).
+///
+/// ```
+/// use slope::{Auglag, Reason, Settings, Sqp};
+/// let f = slope::Formula::parse("(x - 2)^2 + (y - 1)^2\nsubject to x + y <= 2")?;
+/// let mut p = f.compile_problem()?;
+/// let out = slope::minimize_sqp_or_auglag(&mut p, &[0.0, 0.0], &Settings::default(), &Sqp::default(), &Auglag::default())?;
+/// assert_eq!(out.0.outcome.reason, Reason::Kkt);
+/// assert!(!out.1, "SQP solved it alone");
+///
+/// // The origin is a maximum of -x² - y² on the line x + y = 0: SQP stops
+/// // there as a saddle, and the default leaves it for a corner of the box.
+/// let g = slope::Formula::parse("-x^2 - y^2\nsubject to x + y == 0")?;
+/// let settings = Settings { bounds: Some(vec![(-1.0, 1.0); 2]), ..Settings::default() };
+/// let mut p = g.compile_problem()?;
+/// let alone = slope::minimize_sqp(&mut p, &[0.0, 0.0], &settings, &Sqp::default())?;
+/// assert_eq!(alone.outcome.reason, Reason::Saddle);
+/// let out = slope::minimize_sqp_or_auglag(&mut p, &[0.0, 0.0], &settings, &Sqp::default(), &Auglag::default())?;
+/// assert_eq!(out.0.outcome.reason, Reason::Kkt);
+/// assert!((out.0.outcome.f + 2.0).abs() < 1e-8);
+/// # Ok::<(), slope::Error>(())
+/// ```
+///
+/// The second value says whether the augmented Lagrangian took over.
+pub fn minimize_sqp_or_auglag(
+    problem: &mut dyn ConstrainedObjective,
+    start: &[f64],
+    settings: &Settings,
+    sqp: &Sqp,
+    auglag: &crate::optim::Auglag,
+) -> Result<(ConstrainedOutcome, bool)> {
+    let (mut last, mut direction) = checked_run(problem, start, settings, sqp)?;
+    let mut began = start.to_vec();
+    let moved_start = last.outcome.moved_start.clone();
+    for _ in 0..MAX_ESCAPES {
+        let Some(d) = direction.take() else {
+            break;
+        };
+        let x = &last.outcome.x;
+        let step = ESCAPE_STEP * x.iter().fold(1.0f64, |a, v| a.max(v.abs()));
+        began = (0..x.len())
+            .map(|j| {
+                let v = x[j] + step * d[j];
+                settings
+                    .constraints()
+                    .map_or(v, |b| v.clamp(b[j].0, b[j].1))
+            })
+            .collect();
+        let (next, next_direction) = checked_run(problem, &began, settings, sqp)?;
+        let earlier = std::mem::replace(&mut last, next);
+        add_counts(&mut last.outcome, &earlier.outcome);
+        direction = next_direction;
+    }
+    last.outcome.moved_start = moved_start;
+    if !matches!(
+        last.outcome.reason,
+        Reason::Stalled | Reason::MaxIter | Reason::Infeasible
+    ) {
+        return Ok((last, false));
+    }
+    let mut second = crate::optim::minimize_constrained(problem, &began, settings, auglag)?;
+    add_counts(&mut second.outcome, &last.outcome);
+    second.outcome.moved_start = last.outcome.moved_start;
+    Ok((second, true))
+}
+
+/// Adds the evaluations, iterations, Hessians and time of an `earlier`
+/// run to `to`.
+fn add_counts(to: &mut Outcome, earlier: &Outcome) {
+    to.evaluations += earlier.evaluations;
+    to.gradient_evaluations += earlier.gradient_evaluations;
+    to.hessian_evaluations += earlier.hessian_evaluations;
+    to.iterations += earlier.iterations;
+    to.seconds += earlier.seconds;
+}
