@@ -27,6 +27,7 @@
 
 use cranelift_codegen::ir::{StackSlotData, StackSlotKind};
 
+use super::nodes::{inlined, pow_calls};
 use super::*;
 use crate::graph::denominator_exponent;
 
@@ -54,19 +55,13 @@ pub(super) fn reloadable(node: &Node) -> bool {
     )
 }
 
-/// Whether `pow_const` with exponent `e` calls `powf`.
-fn pow_calls(e: f64) -> bool {
-    small_integer(e).is_none() && e != 0.5 && e != -0.5
-}
-
 impl Emitter<'_, '_> {
     /// Whether emitting `id` calls a function (directly, or in the loop of
     /// a nested reduction).
     pub(super) fn calls(&self, id: NodeId) -> bool {
         let g = self.graph;
         match g.node(id) {
-            Node::Call1(f, _) => !matches!(f, Func::Abs | Func::Sign | Func::Floor | Func::Ceil),
-            Node::Call2(f, _) => !matches!(f, Func::Min | Func::Max),
+            Node::Call1(f, _) | Node::Call2(f, _) => !inlined(*f),
             Node::Pow([_, e]) => g.as_const(*e).is_none_or(pow_calls),
             Node::Product(factors) => factors
                 .iter()

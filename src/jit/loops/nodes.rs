@@ -4,6 +4,23 @@
 use super::invariant::reloadable;
 use super::*;
 
+/// Whether the emitter computes `f` with instructions of its own rather
+/// than a call (the arms of [`Emitter::node`] for `Call1` and `Call2`):
+/// what [`Emitter::calls`] reads to know that a loop body keeps no
+/// register across a call.
+pub(super) fn inlined(f: Func) -> bool {
+    matches!(
+        f,
+        Func::Abs | Func::Floor | Func::Ceil | Func::Sign | Func::Min | Func::Max
+    )
+}
+
+/// Whether [`Emitter::pow_const`] calls `powf` for the exponent `e` (it
+/// multiplies for a small integer and takes a square root for ±1/2).
+pub(super) fn pow_calls(e: f64) -> bool {
+    small_integer(e).is_none() && e != 0.5 && e != -0.5
+}
+
 impl Emitter<'_, '_> {
     pub(super) fn import(&mut self, callee: Callee) -> Result<cranelift_codegen::ir::FuncRef> {
         let id = match self.imports.get(&callee) {
