@@ -40,6 +40,7 @@
 
 use super::dense::has_negative_eigenvalue;
 use crate::constraint::ConstraintKind;
+use crate::optim::vector::dot;
 
 /// A multiplier (times its row's largest entry) at most this, relative
 /// to `max(1, ‖∇f‖∞)`, makes its constraint weakly active: the KKT test
@@ -148,10 +149,6 @@ pub(super) fn negative_curvature(p: &KktPoint<'_>, hessian: &[f64]) -> Option<(f
     // Keeping the weakly active rows too: both signs are feasible.
     strong.extend(weakly);
     smallest_on_null_space(hessian, n, &strong)
-}
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 /// The smallest eigenvalue of `hessian` on the null space of `rows`, with
