@@ -631,6 +631,18 @@ enum Source {
     Number(f64),
 }
 
+/// The point at which a twin's variables take the values `x` gives its
+/// array elements (see [`Source`]).
+fn twin_point(f: &Formula, x: &[f64]) -> Vec<f64> {
+    f.vars()
+        .iter()
+        .map(|name| match source(name) {
+            Source::X(k) => x[k],
+            Source::Number(v) => v,
+        })
+        .collect()
+}
+
 fn source(name: &str) -> Source {
     if let Some(v) = INDEX_VALUES
         .iter()
@@ -647,13 +659,7 @@ fn source(name: &str) -> Source {
 /// copies of x[k] added up), each with its rounding bound.
 fn twin_values(f: &Formula, x: &[f64]) -> ((f64, f64), Vec<(f64, f64)>) {
     let sources: Vec<Source> = f.vars().iter().map(|v| source(v)).collect();
-    let point: Vec<f64> = sources
-        .iter()
-        .map(|s| match s {
-            Source::X(k) => x[*k],
-            Source::Number(v) => *v,
-        })
-        .collect();
+    let point = twin_point(f, x);
     let (v, g) = f.value_grad(&point);
     let value = (v, rounding_bound(f, f.value(), &point));
     let mut grad = vec![(0.0, 0.0); x.len()];
@@ -896,14 +902,7 @@ fn check_hess_vec(
     let Ok(rows) = twin.hessian() else {
         return Ok(false);
     };
-    let point: Vec<f64> = twin
-        .vars()
-        .iter()
-        .map(|name| match source(name) {
-            Source::X(k) => x[k],
-            Source::Number(v) => v,
-        })
-        .collect();
+    let point = twin_point(twin, x);
     let entries: Vec<NodeId> = rows[..n].iter().flat_map(|r| r[..n].to_vec()).collect();
     let values = twin.eval_nodes(&entries, &point);
     if values.iter().any(|h| !h.is_finite()) {
@@ -962,14 +961,7 @@ struct Slack {
 fn added_apart(separate: &Formula, x: &[f64]) -> Option<f64> {
     let mut f = separate.clone();
     let rows = f.hessian().ok()?;
-    let point: Vec<f64> = f
-        .vars()
-        .iter()
-        .map(|name| match source(name) {
-            Source::X(k) => x[k],
-            Source::Number(v) => v,
-        })
-        .collect();
+    let point = twin_point(&f, x);
     let largest = rows
         .iter()
         .map(|row| {
