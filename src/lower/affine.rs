@@ -44,7 +44,9 @@ pub(super) fn affine(ast: &Ast, first: usize, root: AstId, scope: &dyn Scope) ->
                     node.span,
                     format!("'{name}' in an index is neither a loop index nor a parameter"),
                 )
-                .with_hint("an index is built from loop indices, parameters and integers")
+                .with_hint(format!(
+                    "a parameter is declared first, as `param {name} = 10`; --set {name}=… then overrides it"
+                ))
             })?,
             AstKind::Neg(a) => get(a)?
                 .combine(-1, &Affine::default(), 0)

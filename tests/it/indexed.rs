@@ -414,6 +414,13 @@ fn bad_indices_are_errors_with_a_caret() {
             None,
         ),
         (
+            // `--set n=4` alone does not declare n: the hint says how.
+            "sum(i in 1..n, x[i])",
+            "'n' in an index is neither a loop index nor a parameter",
+            "n",
+            Some("a parameter is declared first, as `param n = 10`; --set n=… then overrides it"),
+        ),
+        (
             "sum(i in 1..3, x[i/2])",
             "an index must be affine: a sum of integer multiples of loop indices and parameters",
             "i/2",
