@@ -495,13 +495,15 @@ impl Model {
             factorization: options.factorization,
         };
         let mut problem = self.rows(&columns, rows, weights.as_deref());
-        let stop = match levenberg_marquardt(&mut problem, &start, &bounds, &control) {
+        let mut stop = match levenberg_marquardt(&mut problem, &start, &bounds, &control) {
             Ok(stop) => stop,
             Err(_) => return Err(self.not_finite_at(&start, &problem)),
         };
         // The statistics, from the last pass at the solution.
         let x = stop.x;
-        let f = &stop.at.kept;
+        // The last pass's residuals, taken: the fit hands them back.
+        let kept = std::mem::take(&mut stop.at.kept);
+        let f = &kept;
         // Under the linear loss the cost is Σ rᵢ² already, summed in the
         // same order: the same bits without another sweep.
         let rss: f64 = match options.loss {
@@ -521,7 +523,7 @@ impl Model {
         // rᵢ/σᵢ was fed: the residuals without σ, family by family (one
         // family: in the order fed; σ = 1: as fed).
         let residuals: Vec<f64> = match (per_row, &weights) {
-            (1, None) => f.clone(),
+            (1, None) => kept,
             (1, Some(w)) => f.iter().zip(w).map(|(r, w)| r / w).collect(),
             _ => fed_order(rows, per_row)
                 .iter()
