@@ -186,7 +186,9 @@
 //!   `problem/lagrangian.rs`, ℓ1-elastic subproblems (`sqp/subproblem.rs`)
 //!   solved by the dense interior-point QP of `qp.rs`, ℓ1 merit with
 //!   second-order correction, and a second-order test at the KKT point
-//!   that reports a saddle (`sqp/second_order.rs`); the default chain,
+//!   that reports a saddle (`second_order.rs`, which the augmented
+//!   Lagrangian's answers pass too, in `auglag/saddle.rs`, which runs
+//!   again from a step off a saddle); the default chain,
 //!   SQP, a step off a saddle and the augmented Lagrangian where SQP
 //!   fails, in `sqp/chain.rs`, [`minimize_sqp_or_auglag`]);
 //!   the native branch for plain gd (`native.rs`); many runs from random starts

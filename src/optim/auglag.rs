@@ -57,10 +57,15 @@
 //! run that finds `L` unbounded ends the run as unbounded; a point where
 //! f, a constraint or a gradient is not finite ends it as diverged.
 //! [`Reason::MaxIter`] after [`Auglag::max_outer`] outer iterations.
+//!
+//! A run that ends as `kkt` is then tested for a saddle on the compiled
+//! Hessian of the Lagrangian, and run again from a step off one
+//! (`auglag/saddle.rs`); [`Reason::Saddle`] if the runs keep finding one.
 
 use std::time::Instant;
 
 mod measure;
+mod saddle;
 
 use super::minimize::{check_input, minimize_inner, start_in_box};
 use super::outcome::{Bound, Outcome, Reason};
@@ -182,6 +187,13 @@ impl ConstrainedOutcome {
 /// point where f, a constraint or a gradient is not finite, and
 /// [`Reason::MaxIter`] after [`Auglag::max_outer`] outer iterations.
 ///
+/// Where the run ends as `kkt` on at most 200 variables and the problem
+/// has a compiled Hessian of the Lagrangian, the second-order test SQP
+/// uses follows: if that Hessian is negative along a direction the active
+/// constraints allow, the point is a saddle, and the method runs again
+/// from a step along that direction (up to three times), reporting
+/// [`Reason::Saddle`] (with the curvature) if it still ends at one.
+///
 /// `settings.method` must be [`Method::Lbfgs`] (its memory is the inner
 /// solver's); `settings`' `ftol`, `xtol` and `max_iter` apply to each inner
 /// run, whose gradient tolerance the method sets (and whose
@@ -230,7 +242,7 @@ pub fn minimize_constrained(
         positive("the first penalty", rho)?;
     }
     check_pattern(problem)?;
-    Ok(run(problem, start, settings, auglag))
+    Ok(saddle::run_off_saddles(problem, start, settings, auglag))
 }
 
 /// An error unless a setting is a positive number.

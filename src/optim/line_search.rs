@@ -20,6 +20,23 @@ const C1: f64 = 1e-4;
 /// fraction of the first, a loose test suited to quasi-Newton steps.
 const C2: f64 = 0.9;
 
+/// Trials of the strong Wolfe search's bracketing phase that double the
+/// step. A search that has doubled this often started 256 times too
+/// short: the direction's length is off by orders of magnitude (L-BFGS on
+/// a badly scaled problem, Brown's in its box: 32 doublings from 1 to
+/// 2e9), so later trials jump to where the slope is headed for zero
+/// ([`extrapolate`]). Doubling first leaves the usual short searches as
+/// they were; on the MGH sets, with 4 doublings penalty II took 51 more
+/// evaluations, with 6 Meyer's function 54 more; with 8, five runs
+/// changed, each to fewer evaluations.
+const DOUBLINGS: usize = 8;
+
+/// The most a trial after the doublings lengthens the step (to where the
+/// slope's secant reaches zero, or this far where the slope does not
+/// rise). With a cap of 4 (scipy's `dcsrch` grows by about that) or 10,
+/// Brown's function in its box took 134 or 101 evaluations; with 100, 16.
+const MAX_GROWTH: f64 = 100.0;
+
 /// Most trial steps a search makes before giving up.
 const MAX_TRIALS: usize = 60;
 
@@ -123,8 +140,8 @@ pub(crate) fn strong_wolfe(
         let ft = ctx.value_grad(trial, trial_grad);
         (ft, dot(trial_grad, d))
     };
-    // Bracketing: grow the step until the interval [lo, hi] holds a point
-    // satisfying both conditions.
+    // Bracketing: grow the step (doubling, then extrapolating) until the
+    // interval [lo, hi] holds a point satisfying both conditions.
     let (mut t_prev, mut f_prev, mut slope_prev) = (0.0, f0, slope0);
     let mut t = t0.min(t_max);
     let mut bracket = None;
@@ -145,12 +162,17 @@ pub(crate) fn strong_wolfe(
         if t >= t_max {
             return Found::Step(ft);
         }
+        let next = match i < DOUBLINGS {
+            true => 2.0 * t,
+            false => extrapolate(t_prev, slope_prev, t, slope),
+        };
         (t_prev, f_prev, slope_prev) = (t, ft, slope);
-        t = (2.0 * t).min(t_max);
+        t = next.min(t_max);
     }
     let Some((mut lo, mut f_lo, mut slope_lo, mut hi, mut f_hi)) = bracket else {
-        // f fell at every one of the doubling steps, out to 2^60 times the
-        // first: as far as a search can tell, it has no lower bound.
+        // f fell at every one of the growing steps, out to 2^8 · 100^52
+        // times the first: as far as a search can tell, it has no lower
+        // bound.
         if f_prev < f0 {
             // The trial buffers hold the last step, t_prev.
             return Found::Unbounded(f_prev);
@@ -183,6 +205,26 @@ pub(crate) fn strong_wolfe(
         return Found::Step(ft);
     }
     Found::Nothing
+}
+
+/// The next, longer trial of the bracketing phase, after trials at
+/// `t_prev < t` where f still falls (both slopes negative): where the
+/// slope, interpolated linearly through the two, reaches zero, kept
+/// between twice and [`MAX_GROWTH`] times `t`; the longest growth where
+/// the slope is not rising (f not curving up along `d`); twice `t` where
+/// a slope is not a number.
+fn extrapolate(t_prev: f64, slope_prev: f64, t: f64, slope: f64) -> f64 {
+    let rise = slope - slope_prev;
+    let zero = if rise > 0.0 {
+        t - slope * (t - t_prev) / rise
+    } else {
+        f64::INFINITY
+    };
+    // A slope that is not a number says nothing of the way ahead.
+    if rise.is_nan() || zero.is_nan() {
+        return 2.0 * t;
+    }
+    zero.clamp(2.0 * t, MAX_GROWTH * t)
 }
 
 /// The minimiser of the quadratic with value `f_lo` and slope `slope_lo` at
@@ -224,4 +266,24 @@ fn accept(
     x.copy_from_slice(trial);
     grad.copy_from_slice(trial_grad);
     *f = ft;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extrapolation_aims_where_the_slope_meets_zero_within_its_limits() {
+        // Slope -4 at 1, -1 at 2: zero at 2 + 1/3, below twice the step.
+        assert_eq!(extrapolate(1.0, -4.0, 2.0, -1.0), 4.0);
+        // Slope -2 at 1, -1.9 at 2: zero at 21.
+        assert!((extrapolate(1.0, -2.0, 2.0, -1.9) - 21.0).abs() < 1e-9);
+        // Slope -1 at 1, -0.999 at 2: zero at 1001, beyond the cap.
+        assert_eq!(extrapolate(1.0, -1.0, 2.0, -0.999), 2.0 * MAX_GROWTH);
+        // A slope that is not rising: the longest growth.
+        assert_eq!(extrapolate(1.0, -1.0, 2.0, -1.0), 2.0 * MAX_GROWTH);
+        assert_eq!(extrapolate(1.0, -1.0, 2.0, -3.0), 2.0 * MAX_GROWTH);
+        // Slopes that are not numbers: doubling.
+        assert_eq!(extrapolate(1.0, f64::NAN, 2.0, -1.0), 4.0);
+    }
 }

@@ -29,6 +29,7 @@ mod outcome;
 mod profile;
 mod qp;
 mod saddle;
+mod second_order;
 mod sqp;
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,8 @@
 //! `min(0.5, √‖g‖)·‖g‖` (superlinear convergence near a minimum, cheap
 //! inexact steps far from it), or at the first direction of zero or
 //! negative curvature: then the step is the CG iterate so far, or, if that
-//! is the first direction, steepest descent. A backtracking search along
+//! is the first direction, steepest descent scaled by its curvature's
+//! magnitude, `-(gᵀg / |gᵀHg|) g` (scipy's fallback). A backtracking search along
 //! the step keeps each one lowering f, and ends the run at once when none
 //! does.
 //!
@@ -54,6 +55,26 @@ pub(crate) struct NewtonCg {
 /// exact arithmetic CG ends within that number; rounding can need a few
 /// more on an ill-conditioned Hessian).
 const EXTRA_CG_ITERATIONS: usize = 10;
+
+/// The length, in units of `-g`, of the step down the gradient when the
+/// first CG direction `-g` has curvature `curvature = gᵀHg <= 0` (`rr` is
+/// `gᵀg`): `gᵀg / |gᵀHg|`, the step to the minimum of the quadratic with
+/// the curvature's magnitude along `-g` (scipy's Newton-CG falls back so),
+/// or 1 where the curvature is exactly zero.
+///
+/// The unscaled `-g` is only right for a gradient of size 1: a gradient
+/// in the hundreds makes the search halve the step eight or more times,
+/// one gradient each, in every iteration that meets negative curvature
+/// first; `-g` in units of its curvature is as long as the problem's own
+/// scale says.
+fn first_step(rr: f64, curvature: f64) -> f64 {
+    let scale = rr / -curvature;
+    if curvature < 0.0 && scale.is_finite() && scale > 0.0 {
+        scale
+    } else {
+        1.0
+    }
+}
 
 impl NewtonCg {
     /// Newton-CG over `n` variables, on differences of the gradient if
@@ -104,9 +125,13 @@ impl NewtonCg {
             }
             if curvature <= 0.0 {
                 // Along d the model has no minimum: keep the iterate so
-                // far, or, on the first direction, go down the gradient.
+                // far, or, on the first direction, go down the gradient,
+                // scaled (see `first_step`).
                 if j == 0 {
-                    self.z.copy_from_slice(&self.d);
+                    let scale = first_step(rr, curvature);
+                    for (z, d) in self.z.iter_mut().zip(&self.d) {
+                        *z = scale * d;
+                    }
                 }
                 break;
             }

@@ -292,4 +292,15 @@ impl Outcome {
         }
         text
     }
+
+    /// Adds the evaluations, iterations, Hessians and time of an `earlier`
+    /// run to this one's: a method that runs again from where a run ended
+    /// (off a saddle, or after another method) reports the work of both.
+    pub(super) fn add_counts(&mut self, earlier: &Outcome) {
+        self.evaluations += earlier.evaluations;
+        self.gradient_evaluations += earlier.gradient_evaluations;
+        self.hessian_evaluations += earlier.hessian_evaluations;
+        self.iterations += earlier.iterations;
+        self.seconds += earlier.seconds;
+    }
 }

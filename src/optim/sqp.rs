@@ -52,7 +52,7 @@
 //! [`Reason::Stalled`] when no step along the direction lowers the merit;
 //! [`Reason::Saddle`] when the KKT test passes but the exact Hessian of
 //! the Lagrangian is negative along a direction the active constraints
-//! allow (`sqp/second_order.rs`; without a compiled Hessian there is no
+//! allow (`second_order.rs`, shared with the augmented Lagrangian; without a compiled Hessian there is no
 //! such test);
 //! [`Reason::Unbounded`] when f falls below -1e20 or x grows past it;
 //! [`Reason::Diverged`] at a point where a value is not finite;
@@ -67,11 +67,11 @@ use super::dense;
 use super::minimize::{check_input, start_in_box};
 use super::outcome::{Bound, Outcome, Reason};
 use super::qp::{self, QpStatus};
+use super::second_order::{KktPoint, kkt_or_saddle, negative_curvature};
 use crate::constraint::ConstraintKind;
 use crate::error::Result;
 use crate::problem::ConstrainedObjective;
 pub use chain::{SQP_MAX_SIZE, minimize_sqp_or_auglag};
-use second_order::{KktPoint, negative_curvature};
 use subproblem::{Subproblem, bfgs_update, convexify};
 
 /// The SQP method's parameters.
@@ -740,27 +740,7 @@ fn second_order(
     negative_curvature(&at, &hessian)
 }
 
-/// The verdict at a point that passed the KKT test: `kkt`, or `saddle`
-/// with the curvature the second-order test found.
-fn kkt_or_saddle(saddle: Option<&(f64, Vec<f64>)>) -> (Reason, String) {
-    match saddle {
-        None => (Reason::Kkt, Reason::Kkt.explanation().to_string()),
-        Some((curvature, _)) => (
-            Reason::Saddle,
-            // Six digits: the curvature is only as exact as the KKT point.
-            format!(
-                "the KKT conditions hold, but the Hessian of the Lagrangian is {} along a \
-                 direction the active constraints allow: a saddle, not a minimum",
-                crate::print::format_number(
-                    format!("{curvature:.5e}").parse().unwrap_or(*curvature)
-                )
-            ),
-        ),
-    }
-}
-
 mod chain;
-mod second_order;
 mod subproblem;
 #[cfg(test)]
 mod tests;

@@ -95,12 +95,6 @@ const KNOWN_FAILURES: &[(&str, &str)] = &[
          x1 = 0.5 gives the global 38.19873",
     ),
     (
-        "hs33",
-        "ends as kkt at (0, 0, 2), f = -4: a KKT point but not a minimum (the Hessian \
-         of the Lagrangian is -0.5 along x2, off the bound x2 >= 0 whose multiplier is \
-         0); the augmented Lagrangian has no second-order test",
-    ),
-    (
         "hs106",
         "badly scaled (variables from 10 to 1e4, constraint terms from 1e-2 to 1e6): \
          stalls with the penalty at its limit at f = 7050.37, 1.6e-4 above f*, the \
@@ -144,13 +138,12 @@ const SQP_FAILURES: &[(&str, &str)] = &[
 /// its direction of negative curvature; the augmented Lagrangian where SQP
 /// stalls or runs out of iterations) does not solve: the augmented
 /// Lagrangian's (KNOWN_FAILURES) where SQP fails too, less HS15, which SQP
-/// solves (the augmented Lagrangian ends at its other KKT point), and less
-/// HS33, whose saddle SQP leaves for the minimum.
+/// solves (the augmented Lagrangian ends at its other KKT point).
 const DEFAULT_FAILURES: &[(&str, &str)] = &[
     KNOWN_FAILURES[0],
     KNOWN_FAILURES[2],
     KNOWN_FAILURES[3],
-    KNOWN_FAILURES[5],
+    KNOWN_FAILURES[4],
 ];
 
 #[test]
@@ -409,6 +402,62 @@ fn a_kkt_point_that_is_a_saddle_is_reported_and_the_default_leaves_it() {
         (0, &serde_json::json!("kkt")),
         "{v}"
     );
+}
+
+#[test]
+fn the_augmented_lagrangian_tests_its_answer_for_a_saddle_and_leaves_it() {
+    // HS33 from (0, 0, 3): the augmented Lagrangian alone stays on the
+    // plane x2 = 0 and met the KKT test at (0, 0, 2), f = -4, where the
+    // bound x2 >= 0 holds with a zero multiplier and f falls along the
+    // sphere off it. The second-order test finds the direction, and the
+    // run from a step along it reaches the minimum at (0, √2, √2).
+    let hs33 = "(x1 - 1)*(x1 - 2)*(x1 - 3) + x3\nsubject to x3^2 - x1^2 - x2^2 >= 0\n\
+                subject to x1^2 + x2^2 + x3^2 - 4 >= 0";
+    let flags = ["--bounds", "x1=0:inf,x2=0:inf,x3=0:5", "--method", "auglag"];
+    let (v, status) = min_json(hs33, "x1=0,x2=0,x3=3", &flags);
+    assert_eq!((status, v["reason"].as_str()), (0, Some("kkt")), "{v}");
+    assert!(close(&v["f"], -4.585786437626905, 1e-6), "{v}");
+    let vars: Vec<&str> = (v["vars"].as_array().unwrap().iter())
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    for (name, want) in [("x1", 0.0), ("x2", 2f64.sqrt()), ("x3", 2f64.sqrt())] {
+        let at = vars.iter().position(|n| *n == name).unwrap();
+        assert!(close(&v["x"][at], want, 1e-6), "{name}: {v}");
+    }
+    // One Hessian tested the saddle, one the minimum.
+    assert_eq!(v["hessian_evaluations"], 2, "{v}");
+
+    // A true minimum is tested once and left as it was.
+    let (v, status) = min_json(
+        "x^2 + y^2\nsubject to x + y >= 1",
+        "x=3,y=-1",
+        &["--method", "auglag"],
+    );
+    assert_eq!((status, v["reason"].as_str()), (0, Some("kkt")), "{v}");
+    assert!(close(&v["f"], 0.5, 1e-6), "{v}");
+    assert_eq!(v["hessian_evaluations"], 1, "{v}");
+
+    // Saddles a step apart: cos(20πy) has a maximum every 0.1 in y, the
+    // length of the step off a saddle (a tenth of max(1, ‖x‖∞)), so each
+    // run from a step off one ends at the next, and after three steps the
+    // run reports the saddle, with the curvature -(20π)² along y.
+    let formula = "x^2 + cos(20*pi*y)\nsubject to x <= 5";
+    let args = ["min", formula, "--start", "x=1,y=0", "--method", "auglag"];
+    let r = crate::run::run(&args);
+    assert_eq!(r.status, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.starts_with("saddle      f = 1\n"), "{}", r.stdout);
+    assert!(!r.stdout.contains("minimum"), "{}", r.stdout);
+    assert!(
+        r.stderr
+            .contains("the Hessian of the Lagrangian is -3947.84 along a direction"),
+        "{}",
+        r.stderr
+    );
+    let (v, status) = min_json(formula, "x=1,y=0", &["--method", "auglag"]);
+    assert_eq!((status, v["reason"].as_str()), (1, Some("saddle")), "{v}");
+    assert_eq!(v["converged"], false);
+    assert!(close(&v["x"][1], 0.3, 1e-9), "{v}");
+    assert_eq!(v["hessian_evaluations"], 4, "{v}");
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! conjugate gradients): what it runs on when an objective has products
 //! but no dense Hessian, or more variables than
 //! `DENSE_NEWTON_MAX_VARS`. Chained Rosenbrock of 1,000 variables by
-//! hand-written closures, a box, a saddle, unboundedness, and the same
+//! hand-written closures, a box, a saddle, unboundedness, negative
+//! curvature at the start (double wells), and the same
 //! answers as dense Newton on a compiled formula.
 
 use slope::fd::Scheme;
@@ -281,4 +282,49 @@ fn the_command_line_runs_newton_past_a_thousand_variables() {
     assert!(x.iter().all(|v| (v.as_f64().unwrap() - 1.0).abs() < 1e-6));
     let products = m["hessian_evaluations"].as_u64().unwrap();
     assert!(products > m["iterations"].as_u64().unwrap(), "{m}");
+}
+
+/// `Σ a (xᵢ² - 1)²`, a row of double wells, by closures with a product:
+/// negative curvature wherever every `|xᵢ| < 1/√3`, and a gradient of
+/// about `a` there.
+fn wells(n: usize, a: f64) -> impl Objective {
+    FnObjective::new(n, move |x: &[f64], g: &mut [f64]| {
+        let mut f = 0.0;
+        for (g, &x) in g.iter_mut().zip(x) {
+            let s = x * x - 1.0;
+            f += a * s * s;
+            *g = 4.0 * a * x * s;
+        }
+        f
+    })
+    .with_hess_vec(move |x: &[f64], v: &[f64], out: &mut [f64]| {
+        for ((o, &x), &v) in out.iter_mut().zip(x).zip(v) {
+            *o = a * (12.0 * x * x - 4.0) * v;
+        }
+    })
+}
+
+#[test]
+fn negative_curvature_at_the_start_costs_few_trial_steps() {
+    // From xᵢ = 0.1 + 0.003 i (all in the wells' concave middle) the first
+    // CG direction, -g, has negative curvature. Each well's minimum is
+    // at ±1; its gradient at the start is up to 4a·0.4 in size.
+    for a in [1.0, 100.0, 1e4] {
+        let n = 100;
+        let start: Vec<f64> = (0..n).map(|i| 0.1 + 0.003 * i as f64).collect();
+        let o = minimize(&mut wells(n, a), &start, &Settings::new(Method::newton())).unwrap();
+        assert!(o.converged(), "{a}: {o:?}");
+        assert!(o.x.iter().all(|x| (x - 1.0).abs() < 1e-6), "{a}: {o:?}");
+        // One gradient at the start and one per accepted step; the rest
+        // are the search's halvings. Stepping down -g unscaled, the first
+        // step was about 4a·0.4 long, and the halvings grew with the
+        // gradient's size: 3, 9 and 15 at a = 1, 100 and 10⁴. Scaled by
+        // the curvature along -g they are 4 at each.
+        let halvings = o.gradient_evaluations - 1 - o.iterations;
+        println!(
+            "a = {a}: {} iterations, {} gradients ({halvings} halvings), {} products",
+            o.iterations, o.gradient_evaluations, o.hessian_evaluations
+        );
+        assert!(halvings <= 5, "{a}: {halvings} halvings, {o:?}");
+    }
 }

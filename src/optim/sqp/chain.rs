@@ -4,7 +4,8 @@
 
 use super::checked_run;
 use crate::error::Result;
-use crate::optim::outcome::{Outcome, Reason};
+use crate::optim::outcome::Reason;
+use crate::optim::second_order::{MAX_ESCAPES, step_off};
 use crate::optim::{ConstrainedOutcome, Settings};
 use crate::problem::ConstrainedObjective;
 
@@ -15,14 +16,6 @@ use super::Sqp;
 /// cost (n + m)³ per step, so larger problems go to the augmented
 /// Lagrangian.
 pub const SQP_MAX_SIZE: usize = 200;
-
-/// How many times the default leaves a saddle before it reports one.
-const MAX_ESCAPES: usize = 3;
-
-/// The step off a saddle along its direction of negative curvature,
-/// relative to `max(1, ‖x‖∞)`: long enough that the next run's model sees
-/// the descent, which the first run's convexified model hid.
-const ESCAPE_STEP: f64 = 0.1;
 
 /// SQP; from a saddle, SQP again from a point a step along the direction
 /// of negative curvature the second-order test found (up to three times);
@@ -71,19 +64,10 @@ pub fn minimize_sqp_or_auglag(
         let Some(d) = direction.take() else {
             break;
         };
-        let x = &last.outcome.x;
-        let step = ESCAPE_STEP * x.iter().fold(1.0f64, |a, v| a.max(v.abs()));
-        began = (0..x.len())
-            .map(|j| {
-                let v = x[j] + step * d[j];
-                settings
-                    .constraints()
-                    .map_or(v, |b| v.clamp(b[j].0, b[j].1))
-            })
-            .collect();
+        began = step_off(&last.outcome.x, &d, settings.constraints());
         let (next, next_direction) = checked_run(problem, &began, settings, sqp)?;
         let earlier = std::mem::replace(&mut last, next);
-        add_counts(&mut last.outcome, &earlier.outcome);
+        last.outcome.add_counts(&earlier.outcome);
         direction = next_direction;
     }
     last.outcome.moved_start = moved_start;
@@ -94,17 +78,7 @@ pub fn minimize_sqp_or_auglag(
         return Ok((last, false));
     }
     let mut second = crate::optim::minimize_constrained(problem, &began, settings, auglag)?;
-    add_counts(&mut second.outcome, &last.outcome);
+    second.outcome.add_counts(&last.outcome);
     second.outcome.moved_start = last.outcome.moved_start;
     Ok((second, true))
-}
-
-/// Adds the evaluations, iterations, Hessians and time of an `earlier`
-/// run to `to`.
-fn add_counts(to: &mut Outcome, earlier: &Outcome) {
-    to.evaluations += earlier.evaluations;
-    to.gradient_evaluations += earlier.gradient_evaluations;
-    to.hessian_evaluations += earlier.hessian_evaluations;
-    to.iterations += earlier.iterations;
-    to.seconds += earlier.seconds;
 }

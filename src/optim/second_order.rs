@@ -1,9 +1,13 @@
-//! The second-order test at a point where SQP's KKT test passed: is the
-//! Hessian of the Lagrangian negative along a direction the active
-//! constraints allow? Then the point is not a local minimum (a saddle of
-//! the Lagrangian on the constraints, or a maximum), and the run says so.
+//! The second-order test at a point where a constrained method's KKT test
+//! passed (SQP's and the augmented Lagrangian's): is the Hessian of the
+//! Lagrangian negative along a direction the active constraints allow?
+//! Then the point is not a local minimum (a saddle of the Lagrangian on
+//! the constraints, or a maximum), and the run says so.
 //!
-//! SQP cannot see such a point by itself: its model is made positive
+//! Neither method can see such a point by itself. The augmented
+//! Lagrangian's inner L-BFGS-B stops where the gradient vanishes, and at
+//! a point with a zero multiplier on a bound that is as much a saddle as a
+//! minimum. SQP its model is made positive
 //! definite on the null space of the active rows (`convexify`), so the
 //! step there is zero and the KKT test passes. HS33 ends so at (0, 0, 2),
 //! f = -4: the sphere `x1² + x2² + x3² >= 4` and the bound `x1 >= 0` hold
@@ -13,7 +17,8 @@
 //! (0, √2, √2)).
 //!
 //! The test works on the dense `n × n` Hessian (SQP's sizes: n + m at most
-//! [`SQP_MAX_SIZE`](super::SQP_MAX_SIZE) by default). The constraints
+//! [`SQP_MAX_SIZE`](super::SQP_MAX_SIZE) by default; the augmented
+//! Lagrangian tests runs on at most [`DENSE_TEST_MAX_VARS`] variables). The constraints
 //! split three ways:
 //!
 //! - **strongly active**: equalities, and inequalities and bounds that hold
@@ -39,6 +44,7 @@
 //! a minimum one.
 
 use super::dense::has_negative_eigenvalue;
+use super::outcome::Reason;
 use crate::constraint::ConstraintKind;
 use crate::optim::vector::dot;
 
@@ -55,6 +61,12 @@ const ACTIVE: f64 = 1e-6;
 /// the KKT point is only as exact as its tolerances, and a flat direction
 /// of a minimum must not turn into a saddle.
 const NEGATIVE: f64 = 1e-6;
+
+/// The most variables for which the augmented Lagrangian tests its
+/// answer: the test factors (and at a saddle diagonalises) the dense
+/// `n × n` Hessian, which past a few hundred variables costs more than the
+/// run (SQP, whose own steps are dense, tests every answer).
+pub(super) const DENSE_TEST_MAX_VARS: usize = 200;
 
 /// The KKT point, in the problem's units.
 pub(super) struct KktPoint<'a> {
@@ -149,6 +161,48 @@ pub(super) fn negative_curvature(p: &KktPoint<'_>, hessian: &[f64]) -> Option<(f
     // Keeping the weakly active rows too: both signs are feasible.
     strong.extend(weakly);
     smallest_on_null_space(hessian, n, &strong)
+}
+
+/// How many times a method leaves a saddle (and runs again from a step
+/// off it) before it reports one.
+pub(super) const MAX_ESCAPES: usize = 3;
+
+/// The step off a saddle along its direction of negative curvature,
+/// relative to `max(1, ‖x‖∞)`: long enough that the next run sees the
+/// descent (SQP's model, made convex, hid it; the augmented Lagrangian's
+/// inner gradient was zero there).
+const ESCAPE_STEP: f64 = 0.1;
+
+/// The point a step off the saddle `x` along `d` (a unit direction of
+/// negative curvature), projected onto the bounds: where the next run
+/// starts.
+pub(super) fn step_off(x: &[f64], d: &[f64], bounds: Option<&[(f64, f64)]>) -> Vec<f64> {
+    let step = ESCAPE_STEP * x.iter().fold(1.0f64, |a, v| a.max(v.abs()));
+    (0..x.len())
+        .map(|j| {
+            let v = x[j] + step * d[j];
+            bounds.map_or(v, |b| v.clamp(b[j].0, b[j].1))
+        })
+        .collect()
+}
+
+/// The verdict at a point that passed the KKT test: `kkt`, or `saddle`
+/// with the curvature the second-order test found.
+pub(super) fn kkt_or_saddle(saddle: Option<&(f64, Vec<f64>)>) -> (Reason, String) {
+    match saddle {
+        None => (Reason::Kkt, Reason::Kkt.explanation().to_string()),
+        Some((curvature, _)) => (
+            Reason::Saddle,
+            // Six digits: the curvature is only as exact as the KKT point.
+            format!(
+                "the KKT conditions hold, but the Hessian of the Lagrangian is {} along a \
+                 direction the active constraints allow: a saddle, not a minimum",
+                crate::print::format_number(
+                    format!("{curvature:.5e}").parse().unwrap_or(*curvature)
+                )
+            ),
+        ),
+    }
 }
 
 /// The smallest eigenvalue of `hessian` on the null space of `rows`, with

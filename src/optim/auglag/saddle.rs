@@ -1,0 +1,116 @@
+//! The augmented Lagrangian's answer tested for a saddle, and left if it
+//! is one.
+//!
+//! The inner L-BFGS-B stops where the gradient of the augmented Lagrangian
+//! vanishes, and the outer loop where the KKT test passes; neither looks
+//! at curvature. Started on a symmetry plane of the problem the run stays
+//! on it, and ends at whatever KKT point the plane holds: HS33 from
+//! (0, 0, 3) ends at (0, 0, 2), f = -4, where the bound `x2 >= 0` holds
+//! with a zero multiplier and f falls along the sphere off it (to -4.5858
+//! at (0, √2, √2)). So a run that ends as `kkt` is tested as SQP's is
+//! ([`negative_curvature`], on the compiled Hessian of the Lagrangian at
+//! the final point and multipliers, with the active set the final
+//! constraint values and bounds give), and a saddle is reported as one.
+//!
+//! The run then goes on, as the default chain does after SQP: a user who
+//! asked for the augmented Lagrangian asked for a minimum, and the test
+//! has just handed over a direction that lowers f while the active
+//! constraints allow it. A fresh run starts a step along it (a tenth of
+//! `max(1, ‖x‖∞)`, projected onto the bounds), up to [`MAX_ESCAPES`]
+//! times; the last saddle is reported if the runs keep finding one. The
+//! step gives the inner solver a nonzero gradient to follow, which the
+//! saddle's symmetry denied it. The fresh run starts its multipliers and
+//! penalty afresh: the old ones belong to the saddle's active set, which
+//! the step leaves. Every run's evaluations, iterations and Hessians count
+//! in the one outcome.
+//!
+//! There is no test where no Hessian is compiled (an indexed formula's
+//! constraints, which are interpreted row by row, or a node limit) or past
+//! [`DENSE_TEST_MAX_VARS`] variables; the verdict stays `kkt`.
+
+use super::{Auglag, ConstrainedOutcome, run};
+use crate::optim::Settings;
+use crate::optim::outcome::Reason;
+use crate::optim::second_order::{
+    DENSE_TEST_MAX_VARS, KktPoint, MAX_ESCAPES, kkt_or_saddle, negative_curvature, step_off,
+};
+use crate::problem::ConstrainedObjective;
+
+/// [`run`], with each answer that passed the KKT test tested for a saddle
+/// and left along its direction of negative curvature (see the module
+/// docs).
+pub(super) fn run_off_saddles(
+    problem: &mut dyn ConstrainedObjective,
+    start: &[f64],
+    settings: &Settings,
+    auglag: &Auglag,
+) -> ConstrainedOutcome {
+    let mut out = run(problem, start, settings, auglag);
+    let moved_start = out.outcome.moved_start.clone();
+    for escapes in 0..=MAX_ESCAPES {
+        if out.outcome.reason != Reason::Kkt {
+            break;
+        }
+        let Some(saddle) = negative_curvature_at(problem, &mut out, settings) else {
+            break;
+        };
+        (out.outcome.reason, out.outcome.message) = kkt_or_saddle(Some(&saddle));
+        if escapes == MAX_ESCAPES {
+            break;
+        }
+        let began = step_off(&out.outcome.x, &saddle.1, settings.constraints());
+        let next = run(problem, &began, settings, auglag);
+        let earlier = std::mem::replace(&mut out, next);
+        out.outcome.add_counts(&earlier.outcome);
+    }
+    out.outcome.moved_start = moved_start;
+    out
+}
+
+/// The second-order test at the end of `out` (see the module docs): a
+/// unit direction the active constraints allow along which the Hessian of
+/// the Lagrangian is negative, with its curvature; `None` where there is
+/// none or no test. The Jacobian's evaluation and the Hessian are counted
+/// in `out`.
+fn negative_curvature_at(
+    problem: &mut dyn ConstrainedObjective,
+    out: &mut ConstrainedOutcome,
+    settings: &Settings,
+) -> Option<(f64, Vec<f64>)> {
+    let n = out.outcome.x.len();
+    // A Hessian that cannot be built (a node limit) is no error here: the
+    // run's answer stands untested.
+    if n > DENSE_TEST_MAX_VARS || !problem.prepare_lagrangian_hessian().unwrap_or(false) {
+        return None;
+    }
+    let m = out.constraints.len();
+    let x = &out.outcome.x;
+    // The dense Jacobian, from one more evaluation.
+    let pattern = problem.jacobian_pattern().to_vec();
+    let (mut grad, mut c, mut entries) = (vec![0.0; n], vec![0.0; m], vec![0.0; pattern.len()]);
+    problem.eval(x, &mut grad, &mut c, &mut entries);
+    out.outcome.evaluations += 1;
+    out.outcome.gradient_evaluations += 1;
+    let mut jac = vec![0.0; m * n];
+    for (&(i, j), &v) in pattern.iter().zip(&entries) {
+        jac[i * n + j] += v;
+    }
+    let mut hessian = vec![0.0; n * n];
+    if !problem.lagrangian_hessian(x, &out.multipliers, &mut hessian) {
+        return None;
+    }
+    out.outcome.hessian_evaluations += 1;
+    if (hessian.iter().chain(&jac).chain(&grad)).any(|v| !v.is_finite()) {
+        return None;
+    }
+    let at = KktPoint {
+        x,
+        grad: &grad,
+        c: &c,
+        jac: &jac,
+        lambda: &out.multipliers,
+        kinds: problem.kinds(),
+        bounds: settings.constraints(),
+    };
+    negative_curvature(&at, &hessian)
+}
