@@ -15,6 +15,13 @@
 //!   pass folds its rows into R by Householder reflections (the default);
 //!   `fit_whole/normal_equations/1000000` is the same fit with each pass
 //!   summing JᵀJ and Jᵀr in double-double instead.
+//! - `fit_whole/slope_2_passes/1000000`: the same fit stopped after its
+//!   first two passes (`max_evaluations`: the start's and one trial
+//!   step's), the statistics included. The whole fit makes 10 passes, one
+//!   per iteration after the first, so (whole − this)/8 is what one more
+//!   iteration costs (its pass, its folding and its trust-region step),
+//!   and what is left of this after two such passes is the fixed cost (the
+//!   data checked and bound, the statistics).
 //! - `refit/slope/1000x100`: a thousand fits of one compiled model to
 //!   different 100-row data sets (the model is compiled once, outside).
 //!
@@ -113,10 +120,18 @@ fn whole(c: &mut Criterion) {
         factorization: Factorization::NormalEquations,
         ..options.clone()
     };
+    let two = Options {
+        max_evaluations: Some(2),
+        ..options.clone()
+    };
     let mut group = c.benchmark_group("fit_whole");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(15));
-    for (name, options) in [("slope", &options), ("normal_equations", &normal)] {
+    for (name, options) in [
+        ("slope", &options),
+        ("slope_2_passes", &two),
+        ("normal_equations", &normal),
+    ] {
         let fit = model.fit(&columns, options).expect("fits");
         println!(
             "fit_whole/{name}/1000000: {} iterations, {} passes, reason {}, x {:?}",

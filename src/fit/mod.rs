@@ -494,15 +494,22 @@ impl Model {
             f_scale: options.f_scale,
             factorization: options.factorization,
         };
-        let mut problem = self.rows(&columns, rows, Some(&weights));
-        let stop = match levenberg_marquardt(&mut problem, &start, &bounds, &control) {
+        let mut problem = self.rows(&columns, rows, weights.as_deref());
+        let mut stop = match levenberg_marquardt(&mut problem, &start, &bounds, &control) {
             Ok(stop) => stop,
             Err(_) => return Err(self.not_finite_at(&start, &problem)),
         };
         // The statistics, from the last pass at the solution.
         let x = stop.x;
-        let f = &stop.at.kept;
-        let rss: f64 = f.iter().map(|r| r * r).sum();
+        // The last pass's residuals, taken: the fit hands them back.
+        let kept = std::mem::take(&mut stop.at.kept);
+        let f = &kept;
+        // Under the linear loss the cost is Σ rᵢ² already, summed in the
+        // same order: the same bits without another sweep.
+        let rss: f64 = match options.loss {
+            Loss::Linear => stop.at.cost2,
+            _ => f.iter().map(|r| r * r).sum(),
+        };
         let objective = stop.at.cost2;
         let (unscaled, rank) = stats::unscaled_covariance(&stop.at.r(), m, p);
         let dof = m - p;
@@ -513,16 +520,21 @@ impl Model {
         // Column-major and symmetric: the same row-major.
         let covariance: Vec<f64> = unscaled.iter().map(|c| c * s2).collect();
         let table = stats::table(&x, &covariance, dof);
-        // rᵢ/σᵢ was fed: the residuals without σ, family by family.
-        let residuals: Vec<f64> = fed_order(rows, per_row)
-            .iter()
-            .enumerate()
-            .map(|(i, &at)| f[at] / weights[i % rows])
-            .collect();
+        // rᵢ/σᵢ was fed: the residuals without σ, family by family (one
+        // family: in the order fed; σ = 1: as fed).
+        let residuals: Vec<f64> = match (per_row, &weights) {
+            (1, None) => kept,
+            (1, Some(w)) => f.iter().zip(w).map(|(r, w)| r / w).collect(),
+            _ => fed_order(rows, per_row)
+                .iter()
+                .enumerate()
+                .map(|(i, &at)| f[at] / weights.as_ref().map_or(1.0, |w| w[i % rows]))
+                .collect(),
+        };
         let (fitted, tss) = match problem.y {
             Some(y) => (
                 y.iter().zip(&residuals).map(|(a, b)| a - b).collect(),
-                stats::total_sum_of_squares(y, &weights),
+                stats::total_sum_of_squares(y, weights.as_deref()),
             ),
             None => (Vec::new(), self.total_sum_of_squares(&x, &mut problem)),
         };
@@ -591,7 +603,7 @@ impl Model {
         responses
             .iter()
             .zip(&weights)
-            .map(|(&(y, _), w)| stats::total_sum_of_squares(problem.eval.predictors[y], w))
+            .map(|(&(y, _), w)| stats::total_sum_of_squares(problem.eval.predictors[y], Some(w)))
             .sum()
     }
 
@@ -703,15 +715,16 @@ pub fn max_evaluations(p: usize) -> usize {
     200 * (p + 1)
 }
 
-/// 1/σ for each row.
-fn weights(sigma: &Sigma, column: Option<&[f64]>, rows: usize) -> Result<Vec<f64>> {
+/// 1/σ for each row; `None` for σ = 1 (a pass then multiplies by
+/// nothing).
+fn weights(sigma: &Sigma, column: Option<&[f64]>, rows: usize) -> Result<Option<Vec<f64>>> {
     let bad = |what: String| {
         Error::new(ErrorKind::Usage, what).with_hint("σ must be positive and finite in every row")
     };
     match (sigma, column) {
-        (Sigma::None, _) => Ok(vec![1.0; rows]),
+        (Sigma::None, _) => Ok(None),
         (Sigma::Constant(s), _) => match *s > 0.0 && s.is_finite() {
-            true => Ok(vec![1.0 / s; rows]),
+            true => Ok(Some(vec![1.0 / s; rows])),
             false => Err(bad(format!("σ is {s}"))),
         },
         (Sigma::Column(name), Some(c)) => c
@@ -721,7 +734,8 @@ fn weights(sigma: &Sigma, column: Option<&[f64]>, rows: usize) -> Result<Vec<f64
                 true => Ok(1.0 / s),
                 false => Err(bad(format!("σ is {s} in row {} of '{name}'", i + 1))),
             })
-            .collect(),
+            .collect::<Result<_>>()
+            .map(Some),
         (Sigma::Column(name), None) => Err(Error::new(
             ErrorKind::Internal,
             format!("the column '{name}' was not looked up"),

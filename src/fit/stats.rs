@@ -92,16 +92,26 @@ fn interval_quantile(dof: usize) -> f64 {
 
 /// The total sum of squares of the response `y` under the weights `w`
 /// (1/σ), about its weighted mean: R² is 1 − RSS/TSS.
-pub(crate) fn total_sum_of_squares(y: &[f64], w: &[f64]) -> f64 {
+pub(crate) fn total_sum_of_squares(y: &[f64], w: Option<&[f64]>) -> f64 {
+    match w {
+        Some(w) => weighted_tss(y, |i| w[i]),
+        // The same operations with wᵢ = 1 (each product by 1 exact).
+        None => weighted_tss(y, |_| 1.0),
+    }
+}
+
+#[inline(always)]
+fn weighted_tss(y: &[f64], w: impl Fn(usize) -> f64) -> f64 {
     let (mut sw, mut swy) = (0.0, 0.0);
-    for (yi, wi) in y.iter().zip(w) {
+    for (i, yi) in y.iter().enumerate() {
+        let wi = w(i);
         sw += wi * wi;
         swy += wi * wi * yi;
     }
     let mean = swy / sw;
     y.iter()
-        .zip(w)
-        .map(|(yi, wi)| (wi * (yi - mean)).powi(2))
+        .enumerate()
+        .map(|(i, yi)| (w(i) * (yi - mean)).powi(2))
         .sum()
 }
 

@@ -35,19 +35,25 @@ pub(crate) trait RowSink {
     /// on its blocks whole, so that they are read column by column, not
     /// row by row through a call each. The sink may overwrite both (the
     /// accumulator folds them in place): the caller hands on scratch.
-    fn rows(&mut self, r: &mut [f64], jac: &mut [f64], ld: usize) {
+    /// False if a value handed on is not finite: the sink tells, since
+    /// the accumulator learns it from sums it makes anyway (see [`fold`]),
+    /// where a test of every value cost the pass a sweep of its own.
+    fn rows(&mut self, r: &mut [f64], jac: &mut [f64], ld: usize) -> bool {
         let n = if r.is_empty() {
             0
         } else {
             jac.len().div_ceil(ld)
         };
         let mut grad = vec![0.0; n];
+        let mut finite = true;
         for (k, &ri) in r.iter().enumerate() {
             for (j, g) in grad.iter_mut().enumerate() {
                 *g = jac[j * ld + k];
             }
+            finite &= ri.is_finite() && grad.iter().all(|g| g.is_finite());
             self.row(ri, &grad);
         }
+        finite
     }
 }
 
@@ -147,6 +153,12 @@ impl Accumulator {
     /// Calling it again changes nothing.
     pub(crate) fn finish(&mut self) {
         self.flush();
+        // Under the linear loss f̃ = r, and both sums add the same r² in
+        // the same order ([`RowSink::row`] too): the blocks add the cost
+        // only.
+        if self.loss == Loss::Linear {
+            self.ft_squares = self.cost2;
+        }
         let Some(gram) = &mut self.gram else {
             return;
         };
@@ -208,7 +220,8 @@ impl Accumulator {
 
 /// A block of rows into the normal equations if there are any and the
 /// block is in their range, else into R by reflections ([`fold`]),
-/// `folded` then set.
+/// `folded` then set. False if a value of the block is not finite (the
+/// normal equations refuse such a block: their sums leave the range).
 #[allow(clippy::too_many_arguments)]
 fn fold_block(
     r: &mut [f64],
@@ -219,17 +232,17 @@ fn fold_block(
     b: &mut [f64],
     ld: usize,
     f: &mut [f64],
-) {
+) -> bool {
     if f.is_empty() {
-        return;
+        return true;
     }
     if let Some(gram) = gram
         && gram.add_block(b, ld, f)
     {
-        return;
+        return true;
     }
-    fold(r, qtf, dots, b, ld, f);
     *folded = true;
+    fold(r, qtf, dots, b, ld, f)
 }
 
 /// Householder reflections that fold a block of rows into R and Qᵀf̃,
@@ -248,7 +261,21 @@ fn fold_block(
 /// does it the slow way. On x86-64 with AVX2 and FMA the same code is
 /// compiled for them ([`fold_avx2`]): the four-lane sums are one
 /// register. No operation is fused, so the results are the same.
-fn fold(r: &mut [f64], qtf: &mut [f64], dots: &mut [f64], b: &mut [f64], ld: usize, f: &mut [f64]) {
+///
+/// Returns whether every value of the block (its columns and `f`) is
+/// finite, read from the first column's sums: `Rⱼⱼ² + bᵀb` is finite
+/// only if every entry of b is (the squares cannot cancel), and with b
+/// finite, `bᵀc` is not finite if an entry of c is (x·∞ is ±∞ or NaN).
+/// Where those sums are not all finite (or too small to use) the values
+/// are tested one by one, which only such blocks pay.
+fn fold(
+    r: &mut [f64],
+    qtf: &mut [f64],
+    dots: &mut [f64],
+    b: &mut [f64],
+    ld: usize,
+    f: &mut [f64],
+) -> bool {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         // SAFETY: the features it is compiled for were just detected.
@@ -267,7 +294,7 @@ fn fold_avx2(
     b: &mut [f64],
     ld: usize,
     f: &mut [f64],
-) {
+) -> bool {
     fold_portable(r, qtf, dots, b, ld, f)
 }
 
@@ -280,11 +307,21 @@ fn fold_portable(
     b: &mut [f64],
     ld: usize,
     f: &mut [f64],
-) {
+) -> bool {
     let (n, nb) = (qtf.len(), f.len());
     if nb == 0 {
-        return;
+        return true;
     }
+    // Every value one by one, before the first column's reflection
+    // overwrites them.
+    let each = |b: &[f64], f: &[f64]| {
+        f.iter().all(|v| v.is_finite())
+            && (0..n).all(|j| {
+                let column = &b[j * ld..(j * ld + nb).min(b.len())];
+                column.iter().all(|v| v.is_finite())
+            })
+    };
+    let mut finite = n > 0 || each(b, f);
     for j in 0..n {
         // The block's column j, and the columns right of it with f̃ last.
         // (A caller's last column may end with its rows, short of ld.)
@@ -301,6 +338,9 @@ fn fold_portable(
             dots[..=others].iter().all(|d| d.is_finite())
         };
         if !fast {
+            if j == 0 {
+                finite = each(b, f);
+            }
             fold_column_scaled(r, qtf, j, b, ld, f);
             continue;
         }
@@ -326,6 +366,7 @@ fn fold_portable(
         update(&mut qtf[j], dots[others], f);
         r[j * n + j] = -alpha;
     }
+    finite
 }
 
 /// The reflection of column j as [`fold`] makes it, with the norm scaled
@@ -411,23 +452,30 @@ impl RowSink for Accumulator {
     /// and the Jacobian go in as they are (its scale factors are 1);
     /// otherwise each row is rescaled first, with [`RowSink::row`]'s
     /// operations.
-    fn rows(&mut self, r: &mut [f64], jac: &mut [f64], ld: usize) {
+    fn rows(&mut self, r: &mut [f64], jac: &mut [f64], ld: usize) -> bool {
         if r.is_empty() {
-            return;
+            return true;
         }
         self.flush();
         let n = self.n;
         self.kept.extend_from_slice(r);
+        let mut finite = true;
         for lo in (0..r.len()).step_by(BLOCK) {
             let hi = (lo + BLOCK).min(r.len());
             let f = &mut r[lo..hi];
             if self.loss == Loss::Linear {
+                // f̃ = r: ‖f̃‖² is the cost, one sum ([`finish`] copies
+                // it).
+                //
+                // [`finish`]: Accumulator::finish
                 for &v in f.iter() {
                     self.cost2 += v * v;
-                    self.ft_squares += v * v;
                 }
             } else {
+                // The rescaled values may be finite where the raw ones
+                // are not: the raw ones are tested.
                 for (q, fq) in f.iter_mut().enumerate() {
+                    finite &= fq.is_finite() && (0..n).all(|j| jac[j * ld + lo + q].is_finite());
                     let (cost, fs, js) = self.loss.scale(*fq, self.c);
                     self.cost2 += cost;
                     *fq *= fs;
@@ -437,7 +485,7 @@ impl RowSink for Accumulator {
                     }
                 }
             }
-            fold_block(
+            finite &= fold_block(
                 &mut self.r,
                 &mut self.qtf,
                 &mut self.dots,
@@ -448,6 +496,7 @@ impl RowSink for Accumulator {
                 f,
             );
         }
+        finite
     }
 }
 
@@ -469,13 +518,17 @@ impl RowSink for Store<'_> {
         self.i += 1;
     }
 
-    fn rows(&mut self, r: &mut [f64], jac: &mut [f64], ld: usize) {
+    fn rows(&mut self, r: &mut [f64], jac: &mut [f64], ld: usize) -> bool {
         let (m, count) = (self.f.len(), r.len());
         self.f[self.i..self.i + count].copy_from_slice(r);
+        let mut finite = r.iter().all(|v| v.is_finite());
         for (j, column) in self.jac.chunks_exact_mut(m).enumerate() {
-            column[self.i..self.i + count].copy_from_slice(&jac[j * ld..j * ld + count]);
+            let from = &jac[j * ld..j * ld + count];
+            column[self.i..self.i + count].copy_from_slice(from);
+            finite &= from.iter().all(|v| v.is_finite());
         }
         self.i += count;
+        finite
     }
 }
 
@@ -580,6 +633,59 @@ mod tests {
                 let rtq = |r: &[f64], q: &[f64]| (0..n).map(|k| r[k + a * n] * q[k]).sum::<f64>();
                 assert!(close(rtq(&ra, qa), rtq(&rb, qb)), "{loss:?} Rᵀ(Qᵀf) {a}");
             }
+        }
+    }
+
+    /// Finiteness is read from the sums a block makes anyway; a block
+    /// of values too large to square is still finite, and a value that is
+    /// not finite anywhere in the block is found.
+    #[test]
+    fn a_block_tells_whether_its_values_are_finite() {
+        let (m, n) = (150, 3);
+        let (mut r, mut jac) = (vec![0.0; m], vec![0.0; m * n]);
+        for i in 0..m {
+            let t = i as f64 * 0.05;
+            r[i] = (3.0 * t).sin();
+            for (j, g) in [(-t).exp(), t * (-t).exp(), 1.0].into_iter().enumerate() {
+                jac[i + j * m] = g;
+            }
+        }
+        let rows = |method, r: &[f64], jac: &[f64], scale: f64| {
+            let mut acc = Accumulator::with(n, Loss::Linear, 1.0, m, method);
+            let big = |v: &[f64]| v.iter().map(|x| x * scale).collect::<Vec<_>>();
+            let finite = acc.rows(&mut big(r), &mut big(jac), m);
+            let mut store = (vec![0.0; m], vec![0.0; m * n]);
+            let mut sink = Store {
+                f: &mut store.0,
+                jac: &mut store.1,
+                i: 0,
+            };
+            assert_eq!(sink.rows(&mut r.to_vec(), &mut jac.to_vec(), m), finite);
+            finite
+        };
+        for method in [Factorization::Householder, Factorization::NormalEquations] {
+            // Finite, also where the sums overflow (the scaled path).
+            assert!(rows(method, &r, &jac, 1.0), "{method:?}");
+            assert!(rows(method, &r, &jac, 1e200), "{method:?}");
+            // One bad value in any column, the residuals or the first
+            // column (also where that column is zero in its block).
+            for (at, bad) in [
+                (70, f64::NAN),
+                (m + 3, f64::INFINITY),
+                (2 * m + 149, f64::NEG_INFINITY),
+            ] {
+                let mut jac = jac.clone();
+                jac[at] = bad;
+                assert!(!rows(method, &r, &jac, 1.0), "{method:?} {at}");
+            }
+            let mut zero = jac.clone();
+            zero[..m].fill(0.0);
+            assert!(rows(method, &r, &zero, 1.0), "{method:?}");
+            zero[m + 100] = f64::NAN;
+            assert!(!rows(method, &r, &zero, 1.0), "{method:?}");
+            let mut r = r.clone();
+            r[149] = f64::INFINITY;
+            assert!(!rows(method, &r, &jac, 1.0), "{method:?}");
         }
     }
 

@@ -177,7 +177,7 @@ impl Emitter<'_, '_> {
     }
 
     /// `v` stored in a new stack slot of its own.
-    fn spill(&mut self, v: Value) -> StackSlot {
+    pub(super) fn spill(&mut self, v: Value) -> StackSlot {
         let slot =
             self.b
                 .create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 8, 3));
