@@ -7,7 +7,7 @@
 //! Neither method can see such a point by itself. The augmented
 //! Lagrangian's inner L-BFGS-B stops where the gradient vanishes, and at
 //! a point with a zero multiplier on a bound that is as much a saddle as a
-//! minimum. SQP its model is made positive
+//! minimum. SQP's model is made positive
 //! definite on the null space of the active rows (`convexify`), so the
 //! step there is zero and the KKT test passes. HS33 ends so at (0, 0, 2),
 //! f = -4: the sphere `x1² + x2² + x3² >= 4` and the bound `x1 >= 0` hold
