@@ -242,7 +242,10 @@ impl Step for Lbfgs {
                 Found::Step(ft) => {
                     self.advance(x, f, grad, ft);
                     self.remember();
-                    return StepResult::Moved;
+                    return match attempt {
+                        0 => StepResult::Moved,
+                        _ => StepResult::Restarted,
+                    };
                 }
                 Found::Unbounded(ft) => {
                     self.advance(x, f, grad, ft);

@@ -17,7 +17,8 @@
 //! 4. a step at most `xtol` long: `xtol`;
 //! 5. f lowered by at most `ftol` (or a step of length 0): `ftol`;
 //! 6. f lowered by at most `ftol_rel` relative to `|f|` in each of the
-//!    last two iterations: `ftol-rel`;
+//!    last two iterations, neither a restart ([`StepResult::Restarted`]):
+//!    `ftol-rel`;
 //! 7. no component of the (projected) gradient above `gtol`: `gtol`;
 //! 8. `max_iter` iterations: `max-iter`.
 //!
@@ -53,6 +54,11 @@ pub(crate) enum StepResult {
     /// `x`, `f` and `grad` describe a new, lower point, and f kept falling
     /// as far along the direction as the search looked.
     Unbounded,
+    /// As [`StepResult::Moved`], by a step the method took after its own
+    /// direction failed and it cleared its memory (L-BFGS's steepest
+    /// descent): how little such a step lowered f says nothing about
+    /// convergence, so it does not count for the relative-reduction stop.
+    Restarted,
 }
 
 /// How far from the origin an iterate may go, with f still falling, before
@@ -369,6 +375,8 @@ fn run(
     let mut control = observe(&iterate(&path, &now));
     // Whether the last iteration's decrease was within `ftol_rel`.
     let mut small_before = false;
+    // Whether the last step was a restart ([`StepResult::Restarted`]).
+    let mut restarted = false;
     let stop = loop {
         if !now.finite && path.f == f64::NEG_INFINITY {
             break Stop {
@@ -423,11 +431,13 @@ fn run(
                 break Stop::converged(Reason::Ftol);
             }
             let size = path.last_f.abs().max(path.f.abs());
-            let small = settings
-                .ftol_rel
-                .is_some_and(|tol| decrease >= 0.0 && decrease <= tol * size);
+            let small = !restarted
+                && settings
+                    .ftol_rel
+                    .is_some_and(|tol| decrease >= 0.0 && decrease <= tol * size);
             // Twice in a row: a single short step (a line search that found
-            // little along a poor direction) is not convergence.
+            // little along a poor direction) is not convergence, nor is a
+            // restart's step along the gradient, however little it found.
             if small && small_before {
                 break Stop::converged(Reason::FtolRel);
             }
@@ -455,6 +465,7 @@ fn run(
             path.last_x.copy_from_slice(&path.x);
             path.last_f = path.f;
             let moved = step.step(&mut ctx, &mut path.x, &mut path.f, &mut path.grad);
+            restarted = matches!(moved, StepResult::Restarted);
             if let StepResult::Failed = moved {
                 let message = if falls_nearby(&mut ctx, &path.x, path.f, &path.grad) {
                     "no acceptable step was found, though f still falls a little way down \
