@@ -96,7 +96,9 @@ def test_sqp_uses_fewer_evaluations_than_the_augmented_lagrangian():
     f = slope.compile(HS71, vars=["x1", "x2", "x3", "x4"])
     runs = {m: slope.minimize(f, [1, 5, 5, 1], method=m, bounds=[(1, 5)] * 4) for m in ("sqp", "auglag")}
     assert runs["sqp"].nfev * 5 < runs["auglag"].nfev
-    assert runs["sqp"].nhev > 0 and runs["auglag"].nhev == 0
+    # SQP steps with the Hessian of the Lagrangian; the augmented Lagrangian
+    # evaluates it once, for the second-order test at its answer.
+    assert runs["sqp"].nhev > 1 and runs["auglag"].nhev == 1
 
 
 def test_sqp_alone_reports_infeasible_constraints():
