@@ -43,6 +43,7 @@
 //! only with a direction in hand, so it can miss a saddle but never calls
 //! a minimum one.
 
+use super::ConstrainedOutcome;
 use super::dense::has_negative_eigenvalue;
 use super::outcome::Reason;
 use crate::constraint::ConstraintKind;
@@ -176,7 +177,7 @@ const ESCAPE_STEP: f64 = 0.1;
 /// The point a step off the saddle `x` along `d` (a unit direction of
 /// negative curvature), projected onto the bounds: where the next run
 /// starts.
-pub(super) fn step_off(x: &[f64], d: &[f64], bounds: Option<&[(f64, f64)]>) -> Vec<f64> {
+fn step_off(x: &[f64], d: &[f64], bounds: Option<&[(f64, f64)]>) -> Vec<f64> {
     let step = ESCAPE_STEP * x.iter().fold(1.0f64, |a, v| a.max(v.abs()));
     (0..x.len())
         .map(|j| {
@@ -184,6 +185,37 @@ pub(super) fn step_off(x: &[f64], d: &[f64], bounds: Option<&[(f64, f64)]>) -> V
             bounds.map_or(v, |b| v.clamp(b[j].0, b[j].1))
         })
         .collect()
+}
+
+/// Runs again from a step off each saddle, up to [`MAX_ESCAPES`] times:
+/// `last` is a run's outcome and `direction` the second-order test's
+/// direction of negative curvature at its end (`None` if it found none);
+/// `rerun` runs from a start and tests its end the same way. Returns the
+/// last run's outcome, with every run's counts and the first run's moved
+/// start, and the point the last run began from (`start` if none ran
+/// again). SQP's default chain and the augmented Lagrangian both escape
+/// so.
+pub(super) fn escape_saddles<E>(
+    mut last: ConstrainedOutcome,
+    mut direction: Option<Vec<f64>>,
+    start: &[f64],
+    bounds: Option<&[(f64, f64)]>,
+    mut rerun: impl FnMut(&[f64]) -> Result<(ConstrainedOutcome, Option<Vec<f64>>), E>,
+) -> Result<(ConstrainedOutcome, Vec<f64>), E> {
+    let mut began = start.to_vec();
+    let moved_start = last.outcome.moved_start.clone();
+    for _ in 0..MAX_ESCAPES {
+        let Some(d) = direction.take() else {
+            break;
+        };
+        began = step_off(&last.outcome.x, &d, bounds);
+        let (next, next_direction) = rerun(&began)?;
+        let earlier = std::mem::replace(&mut last, next);
+        last.outcome.add_counts(&earlier.outcome);
+        direction = next_direction;
+    }
+    last.outcome.moved_start = moved_start;
+    Ok((last, began))
 }
 
 /// The verdict at a point that passed the KKT test: `kkt`, or `saddle`

@@ -16,7 +16,7 @@
 //! asked for the augmented Lagrangian asked for a minimum, and the test
 //! has just handed over a direction that lowers f while the active
 //! constraints allow it. A fresh run starts a step along it (a tenth of
-//! `max(1, ‖x‖∞)`, projected onto the bounds), up to [`MAX_ESCAPES`]
+//! `max(1, ‖x‖∞)`, projected onto the bounds), up to `MAX_ESCAPES`
 //! times; the last saddle is reported if the runs keep finding one. The
 //! step gives the inner solver a nonzero gradient to follow, which the
 //! saddle's symmetry denied it. The fresh run starts its multipliers and
@@ -32,7 +32,7 @@ use super::{Auglag, ConstrainedOutcome, run};
 use crate::optim::Settings;
 use crate::optim::outcome::Reason;
 use crate::optim::second_order::{
-    DENSE_TEST_MAX_VARS, KktPoint, MAX_ESCAPES, kkt_or_saddle, negative_curvature, step_off,
+    DENSE_TEST_MAX_VARS, KktPoint, escape_saddles, kkt_or_saddle, negative_curvature,
 };
 use crate::problem::ConstrainedObjective;
 
@@ -45,26 +45,24 @@ pub(super) fn run_off_saddles(
     settings: &Settings,
     auglag: &Auglag,
 ) -> ConstrainedOutcome {
-    let mut out = run(problem, start, settings, auglag);
-    let moved_start = out.outcome.moved_start.clone();
-    for escapes in 0..=MAX_ESCAPES {
-        if out.outcome.reason != Reason::Kkt {
-            break;
-        }
-        let Some(saddle) = negative_curvature_at(problem, &mut out, settings) else {
-            break;
+    // A run, and its answer tested: a saddle is reported as one, with the
+    // direction to leave it along.
+    let tested = |problem: &mut dyn ConstrainedObjective, at: &[f64]| {
+        let mut out = run(problem, at, settings, auglag);
+        let saddle = match out.outcome.reason {
+            Reason::Kkt => negative_curvature_at(problem, &mut out, settings),
+            _ => None,
         };
-        (out.outcome.reason, out.outcome.message) = kkt_or_saddle(Some(&saddle));
-        if escapes == MAX_ESCAPES {
-            break;
+        if saddle.is_some() {
+            (out.outcome.reason, out.outcome.message) = kkt_or_saddle(saddle.as_ref());
         }
-        let began = step_off(&out.outcome.x, &saddle.1, settings.constraints());
-        let next = run(problem, &began, settings, auglag);
-        let earlier = std::mem::replace(&mut out, next);
-        out.outcome.add_counts(&earlier.outcome);
-    }
-    out.outcome.moved_start = moved_start;
-    out
+        (out, saddle.map(|(_, d)| d))
+    };
+    let (first, direction) = tested(problem, start);
+    escape_saddles(first, direction, start, settings.constraints(), |at| {
+        Ok::<_, std::convert::Infallible>(tested(problem, at))
+    })
+    .map_or_else(|never| match never {}, |(out, _)| out)
 }
 
 /// The second-order test at the end of `out` (see the module docs): a

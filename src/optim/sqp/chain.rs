@@ -5,7 +5,7 @@
 use super::checked_run;
 use crate::error::Result;
 use crate::optim::outcome::Reason;
-use crate::optim::second_order::{MAX_ESCAPES, step_off};
+use crate::optim::second_order::escape_saddles;
 use crate::optim::{ConstrainedOutcome, Settings};
 use crate::problem::ConstrainedObjective;
 
@@ -57,20 +57,10 @@ pub fn minimize_sqp_or_auglag(
     sqp: &Sqp,
     auglag: &crate::optim::Auglag,
 ) -> Result<(ConstrainedOutcome, bool)> {
-    let (mut last, mut direction) = checked_run(problem, start, settings, sqp)?;
-    let mut began = start.to_vec();
-    let moved_start = last.outcome.moved_start.clone();
-    for _ in 0..MAX_ESCAPES {
-        let Some(d) = direction.take() else {
-            break;
-        };
-        began = step_off(&last.outcome.x, &d, settings.constraints());
-        let (next, next_direction) = checked_run(problem, &began, settings, sqp)?;
-        let earlier = std::mem::replace(&mut last, next);
-        last.outcome.add_counts(&earlier.outcome);
-        direction = next_direction;
-    }
-    last.outcome.moved_start = moved_start;
+    let (first, direction) = checked_run(problem, start, settings, sqp)?;
+    let (last, began) = escape_saddles(first, direction, start, settings.constraints(), |at| {
+        checked_run(problem, at, settings, sqp)
+    })?;
     if !matches!(
         last.outcome.reason,
         Reason::Stalled | Reason::MaxIter | Reason::Infeasible
