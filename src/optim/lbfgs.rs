@@ -4,9 +4,13 @@
 //! the Cauchy point and subspace step of `lbfgsb.rs`, and the line search
 //! stays inside the box.
 
+use std::mem::swap;
+
 use super::lbfgsb::{self, Pairs, Scratch};
 use super::line_search::{Found, strong_wolfe};
-use super::{Context, Step, StepResult, dot};
+use super::minimize::Path;
+use super::vector::{Measure, gradient_pass, projected_norm, step_pass};
+use super::{Context, StepResult, dot};
 
 pub(crate) struct Lbfgs {
     /// Corrections `s = x_{k+1} - x_k` and `y = g_{k+1} - g_k`, a ring of
@@ -14,6 +18,8 @@ pub(crate) struct Lbfgs {
     s: Vec<Vec<f64>>,
     y: Vec<Vec<f64>>,
     rho: Vec<f64>,
+    /// `y·y` by slot, for the initial Hessian's scale.
+    yy: Vec<f64>,
     alpha: Vec<f64>,
     start: usize,
     len: usize,
@@ -23,7 +29,17 @@ pub(crate) struct Lbfgs {
     /// oldest pair's, still in use until then.
     s_new: Vec<f64>,
     y_new: Vec<f64>,
-    /// The line search's trial point and its gradient.
+    /// The newest pair's `s·s` and `y·y`, measured as it was formed.
+    ss_new: f64,
+    yy_new: f64,
+    /// Where the last step is: the ring slot it was kept in, or `s_new`
+    /// when its pair was not kept. The stopping tests compare each step
+    /// with it.
+    previous: Option<usize>,
+    /// The last step's `s·s` (0 before the first).
+    previous_ss: f64,
+    /// The line search's trial point and its gradient; once a step is
+    /// taken, scratch (they are swapped with the run's point).
     trial: Vec<f64>,
     trial_grad: Vec<f64>,
     /// With bounds: the Gram matrices `s_i·s_j` and `s_i·y_j` by slot, the
@@ -53,12 +69,17 @@ impl Lbfgs {
             s: vec![vec![0.0; n]; m],
             y: vec![vec![0.0; n]; m],
             rho: vec![0.0; m],
+            yy: vec![0.0; m],
             alpha: vec![0.0; m],
             start: 0,
             len: 0,
             direction: vec![0.0; n],
             s_new: vec![0.0; n],
             y_new: vec![0.0; n],
+            ss_new: 0.0,
+            yy_new: 0.0,
+            previous: None,
+            previous_ss: 0.0,
             trial: vec![0.0; n],
             trial_grad: vec![0.0; n],
         }
@@ -84,7 +105,7 @@ impl Lbfgs {
         // Scale by s·y / y·y of the newest pair: the usual initial Hessian.
         if self.len > 0 {
             let i = (self.start + self.len - 1) % m;
-            let gamma = 1.0 / (self.rho[i] * dot(&self.y[i], &self.y[i]));
+            let gamma = 1.0 / (self.rho[i] * self.yy[i]);
             q.iter_mut().for_each(|v| *v *= gamma);
         }
         for k in 0..self.len {
@@ -97,41 +118,66 @@ impl Lbfgs {
         }
     }
 
-    /// Moves `x`, `f`, `grad` to the point the line search left in its
-    /// trial buffers, forming the pair `s = x_new - x`, `y = g_new - g` in
-    /// the same pass (the same bits as subtracting a saved copy of the old
-    /// point afterwards, without the copy).
-    fn advance(&mut self, x: &mut [f64], f: &mut f64, grad: &mut [f64], ft: f64) {
-        let n = x.len();
-        let (s, trial) = (&mut self.s_new[..n], &self.trial[..n]);
-        for ((s, x), t) in s.iter_mut().zip(x.iter_mut()).zip(trial) {
-            *s = t - *x;
-            *x = *t;
-        }
-        let (y, trial_grad) = (&mut self.y_new[..n], &self.trial_grad[..n]);
-        for ((y, g), t) in y.iter_mut().zip(grad.iter_mut()).zip(trial_grad) {
-            *y = t - *g;
-            *g = *t;
-        }
-        *f = ft;
+    /// Moves the run to the point the line search left in the trial
+    /// buffers by swapping them with the run's point and gradient, and the
+    /// old point into `path.last_x`: no copies (the loop's last point is
+    /// the one the step started from, as it would be had it copied it).
+    fn take(&mut self, path: &mut Path, ft: f64) {
+        swap(&mut path.x, &mut self.trial);
+        swap(&mut path.grad, &mut self.trial_grad);
+        swap(&mut path.last_x, &mut self.trial);
+        path.f = ft;
     }
 
-    /// Adds the pair [`Lbfgs::advance`] formed, unless its curvature is
+    /// Forms the pair `s = x - last_x`, `y = grad - g_last` (the old
+    /// gradient, in `trial_grad` since [`Lbfgs::take`]) and, in the same
+    /// two passes, what the stopping tests read of the step: the
+    /// measurements [`measure`](super::vector::measure) makes, to the bit,
+    /// without its pass over the variables, and whether the step turned
+    /// back against the last one.
+    fn form_pair(&mut self, path: &Path, settings: &super::Settings) -> (Measure, bool) {
+        let previous = match self.previous {
+            Some(i) => &self.s[i],
+            None => &self.s_new,
+        };
+        // Into the spare trial buffer: `s_new` may hold the last step.
+        let step = step_pass(&path.x, &path.last_x, previous, &mut self.trial);
+        swap(&mut self.s_new, &mut self.trial);
+        let gradient = gradient_pass(&path.grad, &self.trial_grad, &mut self.y_new);
+        (self.ss_new, self.yy_new) = (step.step2, gradient.yy);
+        let reversed = step.turn < -0.5 * (step.step2 * self.previous_ss).sqrt();
+        self.previous_ss = step.step2;
+        let measure = Measure {
+            step: step.step2.sqrt(),
+            grad_norm: match settings.constraints() {
+                None => gradient.largest_g,
+                Some(_) => projected_norm(settings, &path.x, &path.grad),
+            },
+            largest_x: step.largest_x,
+            finite: path.f.is_finite() && gradient.largest_g.is_finite(),
+        };
+        (measure, reversed)
+    }
+
+    /// Adds the pair [`Lbfgs::form_pair`] formed, unless its curvature is
     /// not positive.
     fn remember(&mut self) {
         let (s, y) = (&self.s_new, &self.y_new);
         let sy = dot(s, y);
         // Only a pair with positive curvature keeps the estimate positive
         // definite; others are skipped.
-        let threshold = 1e-12 * dot(s, s).sqrt() * dot(y, y).sqrt();
+        let threshold = 1e-12 * self.ss_new.sqrt() * self.yy_new.sqrt();
+        self.previous = None;
         if sy.is_nan() || sy <= threshold {
             return;
         }
         let m = self.s.len();
         let i = (self.start + self.len) % m;
-        std::mem::swap(&mut self.s[i], &mut self.s_new);
-        std::mem::swap(&mut self.y[i], &mut self.y_new);
+        swap(&mut self.s[i], &mut self.s_new);
+        swap(&mut self.y[i], &mut self.y_new);
+        self.previous = Some(i);
         self.rho[i] = 1.0 / sy;
+        self.yy[i] = self.yy_new;
         if self.len < m {
             self.len += 1;
         } else {
@@ -158,7 +204,7 @@ impl Lbfgs {
         b.order.clear();
         b.order.extend((0..self.len).map(|k| (self.start + k) % m));
         let theta = match b.order.last() {
-            Some(&i) => dot(&self.y[i], &self.y[i]) * self.rho[i],
+            Some(&i) => self.yy[i] * self.rho[i],
             None => 1.0,
         };
         let pairs = Pairs {
@@ -195,18 +241,21 @@ impl Lbfgs {
     }
 }
 
-impl Step for Lbfgs {
-    fn step(
+impl Lbfgs {
+    /// One iteration from the run's point in `path`: on a step, `path`
+    /// holds the new point and the old one in `last_x` (swapped, not
+    /// copied), and the measurements the stopping tests read come back
+    /// with it, with whether the step turned back; `last_f` is the
+    /// caller's.
+    pub fn iterate(
         &mut self,
         ctx: &mut Context<'_>,
-        x: &mut [f64],
-        f: &mut f64,
-        grad: &mut [f64],
-    ) -> StepResult {
+        path: &mut Path,
+    ) -> (StepResult, Option<(Measure, bool)>) {
         let bounds = ctx.bounds();
         for attempt in 0..2 {
             let t_max = match bounds {
-                Some(bounds) => match self.bounded_direction(x, grad, bounds) {
+                Some(bounds) => match self.bounded_direction(&path.x, &path.grad, bounds) {
                     Some(t_max) => t_max,
                     None if attempt == 0 && self.len > 0 => {
                         self.len = 0;
@@ -215,7 +264,7 @@ impl Step for Lbfgs {
                     None => break,
                 },
                 None => {
-                    self.compute_direction(grad);
+                    self.compute_direction(&path.grad);
                     f64::INFINITY
                 }
             };
@@ -230,9 +279,9 @@ impl Step for Lbfgs {
             let (trial, trial_grad) = (&mut self.trial, &mut self.trial_grad);
             match strong_wolfe(
                 ctx,
-                x,
-                *f,
-                grad,
+                &path.x,
+                path.f,
+                &path.grad,
                 &self.direction,
                 t0,
                 t_max,
@@ -240,16 +289,18 @@ impl Step for Lbfgs {
                 trial_grad,
             ) {
                 Found::Step(ft) => {
-                    self.advance(x, f, grad, ft);
+                    self.take(path, ft);
+                    let measured = self.form_pair(path, ctx.settings);
                     self.remember();
-                    return match attempt {
+                    let moved = match attempt {
                         0 => StepResult::Moved,
                         _ => StepResult::Restarted,
                     };
+                    return (moved, Some(measured));
                 }
                 Found::Unbounded(ft) => {
-                    self.advance(x, f, grad, ft);
-                    return StepResult::Unbounded;
+                    self.take(path, ft);
+                    return (StepResult::Unbounded, None);
                 }
                 Found::Nothing => {}
             }
@@ -260,7 +311,7 @@ impl Step for Lbfgs {
             }
             break;
         }
-        StepResult::Failed
+        (StepResult::Failed, None)
     }
 }
 
@@ -270,10 +321,12 @@ mod tests {
 
     /// Records the step from `from` to `to` (value, gradient) as a pair.
     fn step(l: &mut Lbfgs, from: (f64, f64), to: (f64, f64)) {
-        let (mut x, mut g, mut f) = ([from.0], [from.1], 0.0);
+        let mut path = Path::new(vec![from.0], 0.0, vec![from.1]);
         (l.trial[0], l.trial_grad[0]) = to;
-        l.advance(&mut x, &mut f, &mut g, 1.0);
-        assert_eq!((x, g, f), ([to.0], [to.1], 1.0));
+        l.take(&mut path, 1.0);
+        let moved = (path.x[0], path.grad[0], path.f, path.last_x[0]);
+        assert_eq!(moved, (to.0, to.1, 1.0, from.0));
+        l.form_pair(&path, &crate::Settings::default());
         l.remember();
     }
 

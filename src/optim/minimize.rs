@@ -3,8 +3,13 @@
 //! projection onto bounds, the stopping tests (in the order below), the
 //! diagnosis of runs that go wrong, and the observer. A method is a
 //! [`Step`]: given the current point, value and gradient, it moves to the
-//! next point and leaves value and gradient current there. State is
-//! allocated once, before the loop; an iteration allocates nothing.
+//! next point and leaves value and gradient current there; the loop keeps
+//! a copy of the last point and measures the step in a pass of its own.
+//! L-BFGS instead takes the run's [`Path`]: it swaps the point its line
+//! search accepted with the current one, which becomes the last point,
+//! and measures the step as it forms its correction pair, as a
+//! hand-written L-BFGS would. State is allocated once, before the loop;
+//! an iteration allocates nothing.
 //!
 //! The tests, after each iteration:
 //! 1. a value or gradient that is not finite: `unbounded` if f is -∞,
@@ -177,6 +182,36 @@ pub(super) struct Path {
     pub iterations: usize,
 }
 
+impl Path {
+    /// A run at its start `x`, with value `f` and gradient `grad`.
+    pub fn new(x: Vec<f64>, f: f64, grad: Vec<f64>) -> Path {
+        let n = x.len();
+        Path {
+            last_x: x.clone(),
+            last_f: f,
+            x,
+            f,
+            grad,
+            previous_step: vec![0.0; n],
+            recent: Recent::default(),
+            iterations: 0,
+        }
+    }
+}
+
+/// How the loop runs a method's iteration.
+enum Stepper {
+    /// The method moves `x`, `f` and `grad` in place: the loop copies the
+    /// point before the step and measures the step after it ([`measure`]).
+    InPlace(Box<dyn Step>),
+    /// L-BFGS searches into its own buffers and swaps the point it accepts
+    /// with the run's, leaving the old one as the last point, and measures
+    /// the step as it forms its correction pair (`Lbfgs::iterate`): no
+    /// copies and no pass of its own over the variables, as a hand-written
+    /// L-BFGS.
+    Lbfgs(Box<lbfgs::Lbfgs>),
+}
+
 /// Minimises `objective` from `start`.
 ///
 /// An error, before any evaluation, if `start` or the bounds do not have
@@ -318,39 +353,20 @@ fn run(
         gradient_evaluations: 0,
         hessian_evaluations: 0,
     };
-    let mut step: Box<dyn Step> = match settings.method {
-        Method::Lbfgs { memory, .. } => Box::new(lbfgs::Lbfgs::new(
+    let mut stepper = match settings.method {
+        Method::Lbfgs { memory, .. } => Stepper::Lbfgs(Box::new(lbfgs::Lbfgs::new(
             n,
             memory,
             settings.constraints().is_some(),
-        )),
-        Method::Newton { .. } => match curvature {
-            Some(Curvature::Products) => Box::new(NewtonCg::new(n, false)),
-            Some(Curvature::Differences) => Box::new(NewtonCg::new(n, true)),
-            Some(Curvature::Sparse(pattern)) => {
-                Box::new(newton::Newton::new(n, newton::Sparse::new(&pattern)))
-            }
-            Some(Curvature::Dense) | None => {
-                Box::new(newton::Newton::new(n, newton::Dense::new(n)))
-            }
-        },
-        m => Box::new(first_order::FirstOrder::new(m, n)),
+        ))),
+        _ => Stepper::InPlace(in_place(settings.method, n, curvature)),
     };
     let mut x = start.to_vec();
     ctx.project(&mut x);
     let moved_start: Vec<usize> = (0..n).filter(|&i| x[i] != start[i]).collect();
     let mut grad = vec![0.0; n];
     let f = ctx.value_grad(&x, &mut grad);
-    let mut path = Path {
-        last_x: x.clone(),
-        last_f: f,
-        x,
-        f,
-        grad,
-        previous_step: vec![0.0; n],
-        recent: Recent::default(),
-        iterations: 0,
-    };
+    let mut path = Path::new(x, f, grad);
     let mut history = Vec::new();
     if settings.keep_history {
         history.push((path.x.clone(), path.f));
@@ -462,9 +478,15 @@ fn run(
         if let Some(measured) = fused.as_mut().and_then(|f| f.batch(&mut ctx, &mut path)) {
             now = measured;
         } else {
-            path.last_x.copy_from_slice(&path.x);
             path.last_f = path.f;
-            let moved = step.step(&mut ctx, &mut path.x, &mut path.f, &mut path.grad);
+            let (moved, measured) = match &mut stepper {
+                Stepper::Lbfgs(lbfgs) => lbfgs.iterate(&mut ctx, &mut path),
+                Stepper::InPlace(step) => {
+                    path.last_x.copy_from_slice(&path.x);
+                    let moved = step.step(&mut ctx, &mut path.x, &mut path.f, &mut path.grad);
+                    (moved, None)
+                }
+            };
             restarted = matches!(moved, StepResult::Restarted);
             if let StepResult::Failed = moved {
                 let message = if falls_nearby(&mut ctx, &path.x, path.f, &path.grad) {
@@ -494,14 +516,16 @@ fn run(
                 history.push((path.x.clone(), path.f));
             }
             let reversed;
-            (now, reversed) = measure(
-                settings,
-                &path.x,
-                &path.last_x,
-                path.f,
-                &path.grad,
-                &mut path.previous_step,
-            );
+            (now, reversed) = measured.unwrap_or_else(|| {
+                measure(
+                    settings,
+                    &path.x,
+                    &path.last_x,
+                    path.f,
+                    &path.grad,
+                    &mut path.previous_step,
+                )
+            });
             path.recent.push(path.f, reversed);
         }
         control = observe(&iterate(&path, &now));
@@ -540,6 +564,24 @@ fn run(
         active,
         moved_start,
         seconds: clock.elapsed().as_secs_f64(),
+    }
+}
+
+/// The step of a method other than L-BFGS; Newton reads the Hessian as
+/// `curvature` says (dense if `None`).
+fn in_place(method: Method, n: usize, curvature: Option<Curvature>) -> Box<dyn Step> {
+    match method {
+        Method::Newton { .. } => match curvature {
+            Some(Curvature::Products) => Box::new(NewtonCg::new(n, false)),
+            Some(Curvature::Differences) => Box::new(NewtonCg::new(n, true)),
+            Some(Curvature::Sparse(pattern)) => {
+                Box::new(newton::Newton::new(n, newton::Sparse::new(&pattern)))
+            }
+            Some(Curvature::Dense) | None => {
+                Box::new(newton::Newton::new(n, newton::Dense::new(n)))
+            }
+        },
+        m => Box::new(first_order::FirstOrder::new(m, n)),
     }
 }
 
