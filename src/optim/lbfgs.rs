@@ -130,11 +130,11 @@ impl Lbfgs {
     }
 
     /// Forms the pair `s = x - last_x`, `y = grad - g_last` (the old
-    /// gradient, in `trial_grad` since [`Lbfgs::take`]) and, in the same
-    /// two passes, what the stopping tests read of the step: the
-    /// measurements [`measure`](super::vector::measure) makes, to the bit,
-    /// without its pass over the variables, and whether the step turned
-    /// back against the last one.
+    /// gradient, in `trial_grad` since [`Lbfgs::take`]) and, with the two
+    /// passes that form it and the step's dot product with the last step,
+    /// what the stopping tests read of the step: the measurements
+    /// [`measure`](super::vector::measure) makes, to the bit, without its
+    /// pass over the variables, and whether the step turned back.
     fn form_pair(&mut self, path: &Path, settings: &super::Settings) -> (Measure, bool) {
         let previous = match self.previous {
             Some(i) => &self.s[i],
