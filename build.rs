@@ -1,52 +1,55 @@
-//! Links the `slope` executable statically on Linux with the GNU
-//! toolchain, when the C library's static archives are installed (Debian's
-//! and Ubuntu's `libc6-dev`, which the C compiler itself depends on;
-//! Fedora's `glibc-static`), and at a fixed address (`-no-pie`) either way.
+//! Links the `slope` executable statically on Linux with the GNU toolchain,
+//! when the C library's static archives are installed (Debian's and
+//! Ubuntu's `libc6-dev`, which the C compiler itself depends on; Fedora's
+//! `glibc-static`), and at a fixed address (`-no-pie`) either way.
 //!
 //! Why: a short command such as `slope min "x^2"` is mostly process
 //! start-up. Linked dynamically, the kernel maps the dynamic linker, which
 //! opens and maps libc, libm and libgcc_s and resolves about a hundred
-//! symbols before `main` (about 240 k instructions and 50 page faults of
-//! the process's 0.8 M and 200). A position-independent executable is
-//! also relocated at every start (about 10,700 relative relocations, each
-//! a write into a page that then becomes the process's own copy); linked
-//! at a fixed address there are none. The cost of the fixed address is
-//! that the executable's code and data are not moved by address-space
-//! layout randomisation (the heap, the stack and the JIT's memory still
-//! are).
+//! symbols before `main`: linked statically, `slope min "x^2"` runs 0.61 M
+//! instructions instead of 0.81 M and has 146 page faults instead of 195
+//! (README, "Goals and where they stand"). A position-independent
+//! executable is also relocated at every start (about 10,700 relative
+//! relocations, each a write into a page that then becomes the process's
+//! own copy); linked at a fixed address there are none. The cost of the
+//! fixed address is that the executable's code and data are not moved by
+//! address-space layout randomisation (the heap, the stack and the JIT's
+//! memory still are).
 //!
-//! How: Rust links a static executable by itself only with
-//! `-C target-feature=+crt-static`, which cannot be given to one target of
-//! a package (in `RUSTFLAGS` it also reaches the proc-macro crates, which
+//! How: Rust links a static executable by itself only with `-C
+//! target-feature=+crt-static`, which cannot be given to one target of a
+//! package (in `RUSTFLAGS` it also reaches the proc-macro crates, which
 //! then fail to build, and the Python extension). So this script passes
 //! `-static` to the C compiler driver that links, for the executables only
 //! (`rustc-link-arg-bins`). That is not enough alone: the standard library
 //! asks for its system libraries as `-Wl,-Bdynamic -lgcc_s -lutil -lrt
 //! -lpthread -lm -ldl -lc`, and the linker, told `-Bdynamic` after
 //! `-static`, would take the shared libraries and produce a broken hybrid
-//! (a static start-up calling a shared libc that nothing loads: it
-//! crashes at once). The linker looks for `libNAME.so` in each `-L`
-//! directory before the system's, so this script writes, into a directory
-//! only the executables search, one `libNAME.so` per library that is a
-//! linker script naming the static archive (`libgcc_s` becomes libgcc's
-//! static unwinder, `libgcc_eh.a`, and `libc` also brings `libgcc.a`, as
-//! `+crt-static` links them). The result is what `+crt-static` makes; the integration
-//! test `cli::the_executable_is_linked_as_the_build_said` checks that the
-//! executable has no dynamic section when this script says it is static.
+//! (a static start-up calling a shared libc that nothing loads: it crashes
+//! at once). The linker looks for `libNAME.so` in each `-L` directory
+//! before the system's, so this script writes, into a directory only the
+//! executables search, one `libNAME.so` per library that is a linker script
+//! naming the static archive (`libgcc_s` becomes libgcc's static unwinder,
+//! `libgcc_eh.a`, and `libc` also brings `libgcc.a`, as `+crt-static` links
+//! them). The result is what `+crt-static` makes; the integration test
+//! `cli_conventions::the_executable_is_linked_as_the_build_said` checks
+//! that the executable has no dynamic section when this script says it is
+//! static.
 //!
-//! What static glibc cannot do (loading NSS modules for `getpwnam` or
-//! `getaddrinfo`, `dlopen`) `slope` does not use; `dlsym`, which
-//! cranelift-jit keeps as a last resort for symbols it cannot find
-//! otherwise, is never reached, since `src/jit/libm.rs` supplies every
-//! symbol the compiled code calls.
+//! A static executable carries its copy of glibc, so a fix to glibc reaches
+//! `slope` only when it is rebuilt. What static glibc cannot do (loading
+//! NSS modules for `getpwnam` or `getaddrinfo`, `dlopen`) `slope` does not
+//! use; `dlsym`, which cranelift-jit keeps as a last resort for symbols it
+//! cannot find otherwise, is never reached, since `src/jit/libm.rs`
+//! supplies every symbol the compiled code calls.
 //!
 //! When the static archives are missing, or when building for another
-//! machine, or with `SLOPE_LINK=dynamic` in the environment, the
-//! executable is linked dynamically as before, with a warning for the
-//! first. The Python extension (a `cdylib`), the tests and the benches are
-//! linked as before, and the library's code is compiled the same way for
-//! all of them (position-independent code links into a fixed-address
-//! executable unchanged).
+//! machine, or with `SLOPE_LINK=dynamic` in the environment, the executable
+//! is linked dynamically as before, with a warning for the first. The
+//! Python extension (a `cdylib`), the tests and the benches are linked as
+//! before, and the library's code is compiled the same way for all of them
+//! (position-independent code links into a fixed-address executable
+//! unchanged).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
