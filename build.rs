@@ -1,7 +1,7 @@
 //! Links the `slope` executable statically on Linux with the GNU toolchain,
 //! when the C library's static archives are installed (Debian's and
-//! Ubuntu's `libc6-dev`, which the C compiler itself depends on; Fedora's
-//! `glibc-static`), and at a fixed address (`-no-pie`) either way.
+//! Ubuntu's `libc6-dev`, which any Rust program needs there to link, for
+//! its `crt1.o` and `libc.so`; Fedora's `glibc-static`), and at a fixed address (`-no-pie`) either way.
 //!
 //! Why: a short command such as `slope min "x^2"` is mostly process
 //! start-up. Linked dynamically, the kernel maps the dynamic linker, which
