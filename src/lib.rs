@@ -228,8 +228,9 @@
 //! - `main.rs` and `cli/` (the binary, not the library): the command line,
 //!   the only place that prints, names a flag or chooses an exit status
 //!   (`cli/mod.rs` the parsing and shared plumbing, `cli/input.rs` where a
-//!   formula comes from, one file per subcommand). `build.rs` links it at a fixed address on Linux, which spares the
-//!   dynamic linker its relocations at every start.
+//!   formula comes from, one file per subcommand). On Linux `build.rs`
+//!   links it statically (when glibc's static archives are installed) and
+//!   at a fixed address, so that no dynamic linker runs at start-up.
 //! - `python/` (feature `python`, built by maturin from `pyproject.toml`):
 //!   the `slope._slope` extension module, a thin layer that turns Python
 //!   arguments into library calls and outcomes into scipy's shapes; the

@@ -405,3 +405,52 @@ fn json_output_is_bounded_as_a_whole() {
     assert_eq!(v["error"]["kind"], "limit");
     assert_eq!(v["error"]["message"], "the output would be over 64 MiB");
 }
+
+// ------------------------------------------------------------------ linking
+
+/// Whether the ELF executable at `path` asks for a dynamic linker
+/// (`PT_INTERP`) or has a dynamic section (`PT_DYNAMIC`): a static
+/// executable has neither.
+#[cfg(target_os = "linux")]
+fn elf_is_dynamic(path: &str) -> bool {
+    use std::io::Read;
+    const PT_DYNAMIC: u32 = 2;
+    const PT_INTERP: u32 = 3;
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .unwrap()
+        .take(1 << 16)
+        .read_to_end(&mut head)
+        .unwrap();
+    assert_eq!(&head[..5], b"\x7fELF\x02", "{path}: not a 64-bit ELF file");
+    let u16_at = |at: usize| usize::from(u16::from_le_bytes([head[at], head[at + 1]]));
+    let phoff = usize::try_from(u64::from_le_bytes(head[0x20..0x28].try_into().unwrap())).unwrap();
+    let (phentsize, phnum) = (u16_at(0x36), u16_at(0x38));
+    assert!(
+        phoff + phentsize * phnum <= head.len(),
+        "{path}: program headers past 64 KB"
+    );
+    (0..phnum).any(|i| {
+        let at = phoff + i * phentsize;
+        let p_type = u32::from_le_bytes(head[at..at + 4].try_into().unwrap());
+        p_type == PT_DYNAMIC || p_type == PT_INTERP
+    })
+}
+
+/// `build.rs` links the executable statically where it can and says so in
+/// `SLOPE_LINKED`; a static link that took a shared library after all
+/// (the failure its shims prevent) would show as a dynamic section here.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_executable_is_linked_as_the_build_said() {
+    let path = env!("CARGO_BIN_EXE_slope");
+    let dynamic = elf_is_dynamic(path);
+    match env!("SLOPE_LINKED") {
+        "static" => assert!(!dynamic, "{path}: static link asked for, dynamic made"),
+        "dynamic" => assert!(dynamic, "{path}: dynamic link asked for, static made"),
+        other => panic!("SLOPE_LINKED={other}"),
+    }
+    let r = slope(&["min", "x^2", "--start", "x=1"], None);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("minimum     f = 0"), "{}", r.stdout);
+}
