@@ -16,16 +16,17 @@
 //! vectors). Arithmetic, `sqrt`, `abs`, `floor` and `ceil` work on both
 //! lanes in one instruction, which give each lane the bits the scalar
 //! instruction gives; calls, `min`/`max` and `sign` work lane by lane
-//! through the scalar code (see `codegen.rs`'s `lane_wise`). A variable is
-//! gathered from the two rows (16 bytes from the first, the upper lane
-//! replaced from the second), output 0 of both rows is stored at once and
-//! the others lane by lane; constants come from a table holding each one
-//! twice, one load for both lanes. An odd last row runs through the scalar
-//! body. On Rosenbrock's value this cut the instructions per row from 17.1
-//! to 10.6 and on its value and gradient from 24.1 to 17.6 (callgrind,
-//! `cargo bench --bench batch`, 4,096 rows). If Cranelift cannot build the
-//! pairs (a target without some vector instruction), the loop takes one
-//! row at a time.
+//! through the scalar code (see `codegen.rs`'s `lane_wise`). Variables
+//! come two at a time (16 bytes from each row, two shuffles), output 0 of
+//! both rows is one store and two neighbouring outputs two (a shuffle and
+//! a store per row); constants come from a table holding each one twice,
+//! one load for both lanes. The loop counts by output 0's pointer. An odd
+//! last row runs through the scalar body. On Rosenbrock's value this cut
+//! the instructions per row from 17.1 to 8.6, on its value and gradient
+//! from 24.1 to 15.1, and on `x + y` from 9.0 to 5.0 (callgrind, `cargo
+//! bench --bench batch`, 4,096 rows). If Cranelift cannot build the pairs
+//! (a target without some vector instruction), the loop takes one row at a
+//! time.
 //!
 //! Only code of one chunk with no scratch becomes a loop (as for the
 //! descent loop): a larger formula costs far more per row than the call,
@@ -148,9 +149,12 @@ pub(super) fn compile(program: &Program, n_vars: usize) -> Result<BatchKernel, E
     })
 }
 
-/// The loop's blocks: `entry` goes to `pairs` (two rows per iteration,
+/// The loop's blocks: `entry` goes to `two` (two rows per iteration,
 /// while two are left; only if `pairs` is asked for) or to `tail`, which
-/// runs `one` (one row per iteration) until no row is left, then returns.
+/// returns if no row is left, else runs `one` (one row per iteration) to
+/// the end. The loops count by the address of the row's output 0, so an
+/// iteration costs the pointers' steps (none for `rest` when there is no
+/// output beyond the first), a compare and a branch.
 fn build(
     module: &mut JITModule,
     program: &Program,
@@ -183,51 +187,51 @@ fn build(
         b.seal_block(entry);
         let p = b.block_params(entry).to_vec();
         let (x0, first0, rest0, rows) = (p[0], p[1], p[2], p[3]);
-        // The pointers to the current row's input and outputs, and the
-        // rows left (the caller passes at least one).
-        let vars = [x0, first0, rest0, rows].map(|v| {
-            let var = b.declare_var(b.func.dfg.value_type(v));
+        // The pointers to the current row's input and outputs.
+        let vars = [x0, first0, rest0].map(|v| {
+            let var = b.declare_var(ptr);
             b.def_var(var, v);
             var
         });
+        // Where output 0 of the rows ends, and of the rows taken in pairs.
+        let bytes = b.ins().ishl_imm_u(rows, 3);
+        let end = b.ins().iadd(first0, bytes);
+        let paired = b.ins().band_imm_s(bytes, -16);
+        let pairs_end = b.ins().iadd(first0, paired);
         let consts = g.constant_base(&mut b);
         let pair_consts = match pairs {
             true => g.pair_constant_base(&mut b)?,
             false => None,
         };
         let mut local = HashMap::new();
-        // Advances the pointers by `n` rows and jumps to `again` while at
-        // least `n` rows are left, else to `tail`.
-        let step = |b: &mut FunctionBuilder, n: i64, again| {
-            let [x, first, rest, left] = vars.map(|v| b.use_var(v));
-            let next = [
-                b.ins().iadd_imm_s(x, n * x_step),
-                b.ins().iadd_imm_s(first, n * 8),
-                b.ins().iadd_imm_s(rest, n * rest_step),
-                b.ins().iadd_imm_s(left, -n),
-            ];
-            for (&var, &v) in vars.iter().zip(&next) {
-                b.def_var(var, v);
+        // Advances the pointers by `n` rows and jumps to `again` until
+        // output 0's pointer reaches `stop`, then to `next`.
+        let step = |b: &mut FunctionBuilder, n: i64, again, stop, next| {
+            let [x, first, rest] = vars.map(|v| b.use_var(v));
+            let x = b.ins().iadd_imm_s(x, n * x_step);
+            b.def_var(vars[0], x);
+            let first = b.ins().iadd_imm_s(first, n * 8);
+            b.def_var(vars[1], first);
+            if rest_step != 0 {
+                let rest = b.ins().iadd_imm_s(rest, n * rest_step);
+                b.def_var(vars[2], rest);
             }
-            let more = b
-                .ins()
-                .icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, next[3], n);
-            b.ins().brif(more, again, &[], tail, &[]);
+            let more = b.ins().icmp(IntCC::NotEqual, first, stop);
+            b.ins().brif(more, again, &[], next, &[]);
         };
 
         if pairs {
-            let more = b
-                .ins()
-                .icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, rows, 2);
-            b.ins().brif(more, two, &[], tail, &[]);
+            b.ins().brif(paired, two, &[], tail, &[]);
             b.switch_to_block(two);
-            let [x, first, rest, _] = vars.map(|v| b.use_var(v));
+            let [x, first, rest] = vars.map(|v| b.use_var(v));
             let x1 = b.ins().iadd_imm_s(x, x_step);
             let rest1 = b.ins().iadd_imm_s(rest, rest_step);
             let mut bases = Bases {
                 inputs: Inputs::Pairs {
                     rows: [x, x1],
                     consts: pair_consts,
+                    n_vars: n_vars as u32,
+                    spare: None,
                 },
                 // Never read: one chunk has no scratch slots (checked above).
                 scratch: x,
@@ -238,21 +242,22 @@ fn build(
             let mut outs = Outputs::Pairs {
                 first,
                 rest: [rest, rest1],
+                held: None,
             };
             g.items(&mut b, 0, &mut bases, &mut local, &mut outs)?;
-            step(&mut b, 2, two);
+            step(&mut b, 2, two, pairs_end, tail);
             b.seal_block(two);
         } else {
             b.ins().jump(tail, &[]);
         }
 
         b.switch_to_block(tail);
-        let left = b.use_var(vars[3]);
-        let done = b.ins().icmp_imm_u(IntCC::Equal, left, 0);
-        b.ins().brif(done, exit, &[], one, &[]);
+        let first = b.use_var(vars[1]);
+        let more = b.ins().icmp(IntCC::NotEqual, first, end);
+        b.ins().brif(more, one, &[], exit, &[]);
 
         b.switch_to_block(one);
-        let [x, first, rest, _] = vars.map(|v| b.use_var(v));
+        let [x, first, rest] = vars.map(|v| b.use_var(v));
         let mut bases = Bases {
             inputs: Inputs::Memory(x),
             scratch: x,
@@ -262,7 +267,7 @@ fn build(
         };
         let mut outs = Outputs::Memory { first, rest };
         g.items(&mut b, 0, &mut bases, &mut local, &mut outs)?;
-        step(&mut b, 1, one);
+        step(&mut b, 1, one, end, exit);
         b.seal_block(one);
         b.seal_block(tail);
 

@@ -36,6 +36,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use cranelift_codegen::Context;
+use cranelift_codegen::ir::Endianness;
 use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::immediates::Ieee64;
 use cranelift_codegen::ir::{
@@ -324,6 +325,7 @@ impl<'a> Generator<'a> {
                 b.ins().store(mem(), r, bases.scratch, offset(s as usize));
             }
         }
+        release_output(b, outputs);
         Ok(())
     }
 
@@ -439,24 +441,50 @@ impl<'a> Generator<'a> {
     }
 
     /// Variable `i` of both rows of [`Inputs::Pairs`], one in each lane,
-    /// or its recent value: 16 bytes from the first row (its variable `i`
-    /// and the next value, which the second row's values follow, so the
-    /// load stays in bounds), whose upper lane `movlhps` replaces with the
-    /// second row's.
+    /// or its recent value. Variables `2j` and `2j + 1` come together: 16
+    /// bytes from each row and two shuffles (`punpcklqdq`, `punpckhqdq`)
+    /// give both, where one alone takes the same two loads and a
+    /// `movlhps` (16 bytes from the first row, in bounds as the second
+    /// row follows, the upper lane replaced by the second row's value).
+    ///
+    /// The other variable of the two is kept aside (`spare`), not among
+    /// the recent variables: those must evolve as in the scalar code, which
+    /// orders operands by them ([`Generator::is_loaded`]), so that NaNs
+    /// propagate the same way.
     fn gather(&self, b: &mut FunctionBuilder, bases: &mut Bases, i: u32) -> Value {
         if let Some(v) = bases.recent_var(i) {
             return v;
         }
-        let Inputs::Pairs { rows, .. } = bases.inputs else {
+        let pos = bases.pos;
+        let Inputs::Pairs {
+            rows,
+            n_vars,
+            ref mut spare,
+            ..
+        } = bases.inputs
+        else {
             unreachable!("gather reads pairs of rows");
         };
-        let lo = b
-            .ins()
-            .load(types::F64X2, fixed(), rows[0], offset(i as usize));
-        let hi = b
-            .ins()
-            .load(types::F64, fixed(), rows[1], offset(i as usize));
-        let v = b.ins().insertlane(lo, hi, 1);
+        let v = match spare.take() {
+            Some((k, v, at)) if k == i && at + RECENT_WINDOW >= pos => v,
+            _ if (i | 1) >= n_vars => {
+                let lo = b
+                    .ins()
+                    .load(types::F64X2, fixed(), rows[0], offset(i as usize));
+                let hi = b
+                    .ins()
+                    .load(types::F64, fixed(), rows[1], offset(i as usize));
+                b.ins().insertlane(lo, hi, 1)
+            }
+            _ => {
+                let j = i & !1;
+                let [first, second] =
+                    rows.map(|x| b.ins().load(types::F64X2, fixed(), x, offset(j as usize)));
+                let both = [false, true].map(|high| interleave(b, first, second, high));
+                *spare = Some((i ^ 1, both[((i ^ 1) - j) as usize], pos));
+                both[(i - j) as usize]
+            }
+        };
         bases.remember_var(i, v);
         v
     }
@@ -554,10 +582,14 @@ pub(super) enum Inputs {
     /// `f64x2` holding the first row's number in lane 0 and the second's
     /// in lane 1.
     ///
-    /// `consts` is [`Generator::pair_constant_base`].
+    /// `consts` is [`Generator::pair_constant_base`]; a row holds `n_vars`
+    /// values; `spare` is the variable gathered with the last one, `(index,
+    /// value, position)` (start with `None`).
     Pairs {
         rows: [Value; 2],
         consts: Option<Value>,
+        n_vars: u32,
+        spare: Option<(u32, Value, usize)>,
     },
 }
 
@@ -574,8 +606,13 @@ pub(super) enum Outputs {
     Registers(Vec<Option<Value>>),
     /// Two rows' outputs (with [`Inputs::Pairs`]): output 0 of both to
     /// `first[0..2]` in one store, output `k > 0` of row `r` to
-    /// `rest[r][k - 1]`.
-    Pairs { first: Value, rest: [Value; 2] },
+    /// `rest[r][k - 1]`. `held` is an output `(k - 1, value)` not stored
+    /// yet, in case its neighbour comes next (start with `None`).
+    Pairs {
+        first: Value,
+        rest: [Value; 2],
+        held: Option<(usize, Value)>,
+    },
 }
 
 /// Stores (or keeps) output `k`, of value `val`, where `outputs` says.
@@ -592,13 +629,57 @@ fn store_output(b: &mut FunctionBuilder, outputs: &mut Outputs, k: usize, val: V
         (Outputs::Pairs { first, .. }, None) => {
             b.ins().store(unaligned(), val, *first, 0);
         }
-        (Outputs::Pairs { rest, .. }, Some(r)) => {
-            for (lane, &rest) in rest.iter().enumerate() {
-                let v = b.ins().extractlane(val, lane as u8);
-                b.ins().store(mem(), v, rest, offset(r));
+        (Outputs::Pairs { rest, held, .. }, Some(r)) => match held.take() {
+            // Outputs `k - 1` and `k`, or `k` and `k + 1`: side by side in
+            // each row, stored with one shuffle and one store per row.
+            Some((h, v)) if h + 1 == r => store_side_by_side(b, *rest, h, v, val),
+            Some((h, v)) if h == r + 1 => store_side_by_side(b, *rest, r, val, v),
+            other => {
+                if let Some((h, v)) = other {
+                    store_lanes(b, *rest, h, v);
+                }
+                *held = Some((r, val));
             }
-        }
+        },
     }
+}
+
+/// Stores the output [`Outputs::Pairs`] holds back, if any: the chunk's
+/// last.
+fn release_output(b: &mut FunctionBuilder, outputs: &mut Outputs) {
+    if let Outputs::Pairs { rest, held, .. } = outputs
+        && let Some((r, v)) = held.take()
+    {
+        store_lanes(b, *rest, r, v);
+    }
+}
+
+/// Stores lane `l` of `v` to `rest[l][r]`.
+fn store_lanes(b: &mut FunctionBuilder, rest: [Value; 2], r: usize, v: Value) {
+    for (lane, &rest) in rest.iter().enumerate() {
+        let v = b.ins().extractlane(v, lane as u8);
+        b.ins().store(mem(), v, rest, offset(r));
+    }
+}
+
+/// Stores lane `l` of `v` and of `w` to `rest[l][r]` and `rest[l][r + 1]`.
+fn store_side_by_side(b: &mut FunctionBuilder, rest: [Value; 2], r: usize, v: Value, w: Value) {
+    for (lane, &rest) in rest.iter().enumerate() {
+        let both = interleave(b, v, w, lane == 1);
+        b.ins().store(unaligned(), both, rest, offset(r));
+    }
+}
+
+/// The low lanes of `v` and `w` as one `f64x2` (`punpcklqdq`), or their
+/// high lanes (`punpckhqdq`).
+fn interleave(b: &mut FunctionBuilder, v: Value, w: Value, high: bool) -> Value {
+    let little = MemFlagsData::new().with_endianness(Endianness::Little);
+    let [v, w] = [v, w].map(|x| b.ins().bitcast(types::I8X16, little, x));
+    let start: u8 = if high { 8 } else { 0 };
+    let lanes: Vec<u8> = (start..start + 8).chain(start + 16..start + 24).collect();
+    let mask = b.func.dfg.immediates.push(lanes.into());
+    let r = b.ins().shuffle(v, w, mask);
+    b.ins().bitcast(types::F64X2, little, r)
 }
 
 /// The operations [`Inputs::Pairs`] code does on both lanes at once; the

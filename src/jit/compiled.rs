@@ -385,6 +385,8 @@ mod tests {
         let yz = g.mul(y, z);
         let mut outputs = vec![
             g.add(x, yz),
+            g.add(x, z),
+            yz,
             g.sub(x, y),
             g.div(x, z),
             g.powc(y, 2.0),
@@ -407,9 +409,12 @@ mod tests {
         ] {
             outputs.push(g.call1(f, y));
         }
-        let n = SPECIAL.len();
+        // And a NaN of the other sign, so that which NaN an operation
+        // propagates shows.
+        let special: Vec<f64> = SPECIAL.iter().copied().chain([-f64::NAN]).collect();
+        let n = special.len();
         let xs: Vec<f64> = (0..n * n * n)
-            .flat_map(|k| [SPECIAL[k % n], SPECIAL[k / n % n], SPECIAL[k / n / n]])
+            .flat_map(|k| [special[k % n], special[k / n % n], special[k / n / n]])
             .collect();
         for outputs in [&outputs[..1], &outputs[..]] {
             let c = Compiled::compile(&g, outputs, 3).unwrap();
