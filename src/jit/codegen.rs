@@ -152,6 +152,13 @@ fn unaligned() -> MemFlagsData {
     MemFlagsData::new().with_notrap()
 }
 
+/// 16-byte loads of two values of a row, which nothing writes while the
+/// code runs, 8-byte aligned only: not marked aligned, since Cranelift
+/// would then let an SSE instruction (which needs 16) read them in place.
+fn rows_fixed() -> MemFlagsData {
+    MemFlagsData::new().with_notrap().with_readonly()
+}
+
 /// Loads of `x` and of the constant table, which nothing writes while the
 /// code runs: Cranelift may fold such a load into the instruction using it
 /// wherever that is.
@@ -470,7 +477,7 @@ impl<'a> Generator<'a> {
             _ if (i | 1) >= n_vars => {
                 let lo = b
                     .ins()
-                    .load(types::F64X2, fixed(), rows[0], offset(i as usize));
+                    .load(types::F64X2, rows_fixed(), rows[0], offset(i as usize));
                 let hi = b
                     .ins()
                     .load(types::F64, fixed(), rows[1], offset(i as usize));
@@ -478,8 +485,10 @@ impl<'a> Generator<'a> {
             }
             _ => {
                 let j = i & !1;
-                let [first, second] =
-                    rows.map(|x| b.ins().load(types::F64X2, fixed(), x, offset(j as usize)));
+                let [first, second] = rows.map(|x| {
+                    b.ins()
+                        .load(types::F64X2, rows_fixed(), x, offset(j as usize))
+                });
                 let both = [false, true].map(|high| interleave(b, first, second, high));
                 *spare = Some((i ^ 1, both[((i ^ 1) - j) as usize], pos));
                 both[(i - j) as usize]
