@@ -127,7 +127,8 @@
 //!   functions, one file each under `jit/`); `jit/compiled.rs` owns the
 //!   code, `jit/descent.rs` runs fixed-step descent as one native loop
 //!   with the gradient inlined, `jit/batch.rs` a batch of points as one
-//!   native loop over its rows, and `jit/region.rs` keeps each module's
+//!   native loop over its rows (two rows per iteration, in `f64x2`
+//!   lanes, the same bits as one call per row), and `jit/region.rs` keeps each module's
 //!   code and data in one reservation, so 32-bit displacements always
 //!   reach. `jit/loops.rs` compiles indexed formulas' value, gradient and
 //!   Hessian-vector product (reading their run-time inputs, and the

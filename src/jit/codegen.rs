@@ -9,6 +9,11 @@
 //! around Rust's own `f64` methods (`libm.rs`) for the transcendental
 //! functions, so both evaluators share one libm.
 //!
+//! The same items serve the batch loop's two rows at once
+//! ([`Inputs::Pairs`]): every value is then an `f64x2`, one row per lane,
+//! and the operations without a lane-wise form that gives the scalar bits
+//! (see [`lane_wise`]) run lane by lane through the scalar instructions.
+//!
 //! A variable used again within [`RECENT_WINDOW`] items reuses the register
 //! of its last load (for at most [`RECENT_VARS`] variables at once, and
 //! never across a call, which clobbers every float register). Folding does
@@ -31,6 +36,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use cranelift_codegen::Context;
+use cranelift_codegen::ir::Endianness;
 use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::immediates::Ieee64;
 use cranelift_codegen::ir::{
@@ -123,6 +129,9 @@ pub(super) struct Generator<'a> {
     /// The index of each constant in the module's constant table.
     constants: HashMap<u64, u32>,
     const_data: Option<DataId>,
+    /// The constants twice each, for code on pairs of rows (defined by
+    /// [`Generator::pair_constant_base`]).
+    pair_data: Option<DataId>,
     ctx: Option<Context>,
     fctx: FunctionBuilderContext,
     /// Wrapper functions declared in the module so far.
@@ -135,6 +144,19 @@ pub(super) struct Generator<'a> {
 /// never trapping.
 pub(super) fn mem() -> MemFlagsData {
     MemFlagsData::trusted()
+}
+
+/// Stores of two rows' values at once, 8-byte aligned but not 16-byte
+/// aligned: in bounds and never trapping.
+fn unaligned() -> MemFlagsData {
+    MemFlagsData::new().with_notrap()
+}
+
+/// 16-byte loads of two values of a row, which nothing writes while the
+/// code runs, 8-byte aligned only: not marked aligned, since Cranelift
+/// would then let an SSE instruction (which needs 16) read them in place.
+fn rows_fixed() -> MemFlagsData {
+    MemFlagsData::new().with_notrap().with_readonly()
 }
 
 /// Loads of `x` and of the constant table, which nothing writes while the
@@ -164,6 +186,7 @@ impl<'a> Generator<'a> {
             plan,
             constants,
             const_data,
+            pair_data: None,
             ctx: None,
             fctx: FunctionBuilderContext::new(),
             imports: HashMap::new(),
@@ -178,6 +201,38 @@ impl<'a> Generator<'a> {
         let gv = self.module.declare_data_in_func(d, b.func);
         let ptr = self.module.target_config().pointer_type();
         Some(b.ins().symbol_value(ptr, gv))
+    }
+
+    /// The address of a table holding each constant twice, as an `f64x2`
+    /// at 16 bytes times its index, in the function `b` builds, if there
+    /// are constants: code on pairs of rows loads a constant into both
+    /// lanes with one load, where splatting a loaded `f64` takes a load
+    /// and a shuffle (Cranelift merges the load into a `movddup` only if
+    /// the value is used once, transitively).
+    pub(super) fn pair_constant_base(
+        &mut self,
+        b: &mut FunctionBuilder,
+    ) -> Result<Option<Value>, Error> {
+        if self.constants.is_empty() {
+            return Ok(None);
+        }
+        let id = match self.pair_data {
+            Some(id) => id,
+            None => {
+                let mut bytes = vec![0u8; 16 * self.constants.len()];
+                for (&bits, &k) in &self.constants {
+                    let at = 16 * k as usize;
+                    bytes[at..at + 8].copy_from_slice(&bits.to_ne_bytes());
+                    bytes[at + 8..at + 16].copy_from_slice(&bits.to_ne_bytes());
+                }
+                let id = define_table(self.module, bytes, 16)?;
+                self.pair_data = Some(id);
+                id
+            }
+        };
+        let gv = self.module.declare_data_in_func(id, b.func);
+        let ptr = self.module.target_config().pointer_type();
+        Ok(Some(b.ins().symbol_value(ptr, gv)))
     }
 
     /// Defines one chunk function of signature `sig` and returns its id:
@@ -234,16 +289,7 @@ impl<'a> Generator<'a> {
             let Some(instr) = self.p.instrs.get(v) else {
                 let k = v - n;
                 let val = self.operand(b, c, bases, self.p.outputs[k]);
-                match (&mut *outputs, k.checked_sub(1)) {
-                    (Outputs::Memory { first, .. }, None) => {
-                        b.ins().store(mem(), val, *first, 0);
-                    }
-                    (Outputs::Return { first, .. }, None) => *first = Some(val),
-                    (Outputs::Memory { rest, .. } | Outputs::Return { rest, .. }, Some(r)) => {
-                        b.ins().store(mem(), val, *rest, offset(r));
-                    }
-                    (Outputs::Registers(values), _) => values[k] = Some(val),
-                }
+                store_output(b, outputs, k, val);
                 continue;
             };
             let [mut first, mut second] = instr.args;
@@ -255,67 +301,103 @@ impl<'a> Generator<'a> {
             {
                 std::mem::swap(&mut first, &mut second);
             }
-            let a = self.operand(b, c, bases, first);
-            let arg2 = if instr.op.arity() == 2 && second != first {
-                self.operand(b, c, bases, second)
+            let (a, arg2) = if instr.op.arity() == 1 || second == first {
+                let a = self.operand(b, c, bases, first);
+                (a, a)
+            } else if bases.pairs() && matches!(first, Operand::Const(_)) {
+                // A constant's load goes into the `movddup` that splats
+                // it only if no other load comes between: load it last.
+                let arg2 = self.operand(b, c, bases, second);
+                (self.operand(b, c, bases, first), arg2)
             } else {
-                a
+                let a = self.operand(b, c, bases, first);
+                (a, self.operand(b, c, bases, second))
             };
-            let r = match instr.op {
-                Op::Add => b.ins().fadd(a, arg2),
-                Op::Sub => b.ins().fsub(a, arg2),
-                Op::Mul => b.ins().fmul(a, arg2),
-                Op::Div => b.ins().fdiv(a, arg2),
-                Op::Min => b.ins().fmin(a, arg2),
-                Op::Max => b.ins().fmax(a, arg2),
-                Op::Sqrt => b.ins().sqrt(a),
-                Op::Abs => b.ins().fabs(a),
-                Op::Floor => b.ins().floor(a),
-                Op::Ceil => b.ins().ceil(a),
-                Op::Sign => {
-                    let [zero, one, minus_one, nan] = [0.0, 1.0, -1.0, f64::NAN]
-                        .map(|v| self.operand(b, c, bases, Operand::constant(v)));
-                    let gt = b.ins().fcmp(FloatCC::GreaterThan, a, zero);
-                    let lt = b.ins().fcmp(FloatCC::LessThan, a, zero);
-                    let eq = b.ins().fcmp(FloatCC::Equal, a, zero);
-                    let r = b.ins().select(eq, zero, nan);
-                    let r = b.ins().select(lt, minus_one, r);
-                    b.ins().select(gt, one, r)
+            let r = if bases.pairs() && !lane_wise(instr.op) {
+                // One lane at a time, as the scalar code does it.
+                let mut lanes = [a; 2];
+                for (lane, r) in lanes.iter_mut().enumerate() {
+                    let lane = lane as u8;
+                    let a = b.ins().extractlane(a, lane);
+                    let arg2 = b.ins().extractlane(arg2, lane);
+                    *r = self.apply(b, bases, local, instr.op, a, arg2)?;
                 }
-                Op::Call(callee) => {
-                    let f = match local.get(&callee) {
-                        Some(&f) => f,
-                        None => {
-                            let fid = self.import(callee)?;
-                            let f = self.module.declare_func_in_func(fid, b.func);
-                            local.insert(callee, f);
-                            f
-                        }
-                    };
-                    let args = [a, arg2];
-                    let call = b.ins().call(f, &args[..instr.op.arity()]);
-                    // A call clobbers every float register: reload
-                    // variables after it rather than spill them.
-                    bases.recent.clear();
-                    b.inst_results(call)[0]
-                }
+                let r = b.ins().scalar_to_vector(types::F64X2, lanes[0]);
+                b.ins().insertlane(r, lanes[1], 1)
+            } else {
+                self.apply(b, bases, local, instr.op, a, arg2)?
             };
             self.values[v] = Some(r);
             if let Some(&s) = self.plan.slot.get(v).filter(|&&s| s != u32::MAX) {
                 b.ins().store(mem(), r, bases.scratch, offset(s as usize));
             }
         }
+        release_output(b, outputs);
         Ok(())
     }
 
+    /// `op` on `a` (and `arg2`, for two arguments), of type `f64`, or
+    /// `f64x2` for the operations [`lane_wise`] lists.
+    fn apply(
+        &mut self,
+        b: &mut FunctionBuilder,
+        bases: &mut Bases,
+        local: &mut HashMap<Callee, FuncRef>,
+        op: Op,
+        a: Value,
+        arg2: Value,
+    ) -> Result<Value, Error> {
+        Ok(match op {
+            Op::Add => b.ins().fadd(a, arg2),
+            Op::Sub => b.ins().fsub(a, arg2),
+            Op::Mul => b.ins().fmul(a, arg2),
+            Op::Div => b.ins().fdiv(a, arg2),
+            Op::Min => b.ins().fmin(a, arg2),
+            Op::Max => b.ins().fmax(a, arg2),
+            Op::Sqrt => b.ins().sqrt(a),
+            Op::Abs => b.ins().fabs(a),
+            Op::Floor => b.ins().floor(a),
+            Op::Ceil => b.ins().ceil(a),
+            Op::Sign => {
+                let [zero, one, minus_one, nan] =
+                    [0.0, 1.0, -1.0, f64::NAN].map(|v| self.constant(b, bases, v.to_bits()));
+                let gt = b.ins().fcmp(FloatCC::GreaterThan, a, zero);
+                let lt = b.ins().fcmp(FloatCC::LessThan, a, zero);
+                let eq = b.ins().fcmp(FloatCC::Equal, a, zero);
+                let r = b.ins().select(eq, zero, nan);
+                let r = b.ins().select(lt, minus_one, r);
+                b.ins().select(gt, one, r)
+            }
+            Op::Call(callee) => {
+                let f = match local.get(&callee) {
+                    Some(&f) => f,
+                    None => {
+                        let fid = self.import(callee)?;
+                        let f = self.module.declare_func_in_func(fid, b.func);
+                        local.insert(callee, f);
+                        f
+                    }
+                };
+                let args = [a, arg2];
+                let call = b.ins().call(f, &args[..op.arity()]);
+                // A call clobbers every float register: reload
+                // variables after it rather than spill them.
+                bases.recent.clear();
+                b.inst_results(call)[0]
+            }
+        })
+    }
+
     /// An operand's value in chunk `c`: loaded from `x` or the scratch, a
-    /// constant, or computed earlier in the chunk.
+    /// constant, or computed earlier in the chunk. Two rows' values in the
+    /// lanes of an `f64x2` where [`Bases::pairs`].
     fn operand(&self, b: &mut FunctionBuilder, c: usize, bases: &mut Bases, a: Operand) -> Value {
         match a {
             Operand::Var(i) => {
                 let x = match &bases.inputs {
                     Inputs::Memory(x) => *x,
                     Inputs::Registers(values) => return values[i as usize],
+                    Inputs::Pairs { .. } => return self.gather(b, bases, i),
                 };
                 if let Some(v) = bases.recent_var(i) {
                     return v;
@@ -324,17 +406,29 @@ impl<'a> Generator<'a> {
                 bases.remember_var(i, v);
                 v
             }
-            Operand::Const(bits) => match (bases.consts, self.constants.get(&bits)) {
-                (Some(base), Some(&k)) => {
-                    b.ins().load(types::F64, fixed(), base, offset(k as usize))
+            Operand::Const(bits) => match (&bases.inputs, self.constants.get(&bits)) {
+                (
+                    Inputs::Pairs {
+                        consts: Some(base), ..
+                    },
+                    Some(&k),
+                ) => {
+                    let at = 2 * offset(k as usize);
+                    b.ins().load(types::F64X2, fixed(), *base, at)
                 }
-                // Not reached: the table holds every constant.
-                _ => b.ins().f64const(Ieee64::with_bits(bits)),
+                (Inputs::Pairs { .. }, _) => {
+                    // Not reached: the table holds every constant.
+                    let v = self.constant(b, bases, bits);
+                    b.ins().splat(types::F64X2, v)
+                }
+                _ => self.constant(b, bases, bits),
             },
             Operand::Instr(j) => {
                 let j = j as usize;
                 match self.values[j] {
                     Some(v) if self.plan.chunk_of[j] as usize == c => v,
+                    // Code of one chunk (all that `Pairs` is used for)
+                    // has no scratch.
                     _ => {
                         let s = self.plan.slot[j] as usize;
                         b.ins().load(types::F64, mem(), bases.scratch, offset(s))
@@ -344,12 +438,76 @@ impl<'a> Generator<'a> {
         }
     }
 
+    /// The constant of bit pattern `bits`, as an `f64`.
+    fn constant(&self, b: &mut FunctionBuilder, bases: &Bases, bits: u64) -> Value {
+        match (bases.consts, self.constants.get(&bits)) {
+            (Some(base), Some(&k)) => b.ins().load(types::F64, fixed(), base, offset(k as usize)),
+            // Not reached: the table holds every constant.
+            _ => b.ins().f64const(Ieee64::with_bits(bits)),
+        }
+    }
+
+    /// Variable `i` of both rows of [`Inputs::Pairs`], one in each lane,
+    /// or its recent value. Variables `2j` and `2j + 1` come together: 16
+    /// bytes from each row and two shuffles (`punpcklqdq`, `punpckhqdq`)
+    /// give both, where one alone takes the same two loads and a
+    /// `movlhps` (16 bytes from the first row, in bounds as the second
+    /// row follows, the upper lane replaced by the second row's value).
+    ///
+    /// The other variable of the two is kept aside (`spare`), not among
+    /// the recent variables: those must evolve as in the scalar code, which
+    /// orders operands by them ([`Generator::is_loaded`]), so that NaNs
+    /// propagate the same way.
+    fn gather(&self, b: &mut FunctionBuilder, bases: &mut Bases, i: u32) -> Value {
+        if let Some(v) = bases.recent_var(i) {
+            return v;
+        }
+        let pos = bases.pos;
+        let Inputs::Pairs {
+            rows,
+            n_vars,
+            ref mut spare,
+            ..
+        } = bases.inputs
+        else {
+            unreachable!("gather reads pairs of rows");
+        };
+        let v = match spare.take() {
+            Some((k, v, at)) if k == i && at + RECENT_WINDOW >= pos => v,
+            _ if (i | 1) >= n_vars => {
+                let lo = b
+                    .ins()
+                    .load(types::F64X2, rows_fixed(), rows[0], offset(i as usize));
+                let hi = b
+                    .ins()
+                    .load(types::F64, fixed(), rows[1], offset(i as usize));
+                b.ins().insertlane(lo, hi, 1)
+            }
+            _ => {
+                let j = i & !1;
+                let [first, second] = rows.map(|x| {
+                    b.ins()
+                        .load(types::F64X2, rows_fixed(), x, offset(j as usize))
+                });
+                let both = [false, true].map(|high| interleave(b, first, second, high));
+                *spare = Some((i ^ 1, both[((i ^ 1) - j) as usize], pos));
+                both[(i - j) as usize]
+            }
+        };
+        bases.remember_var(i, v);
+        v
+    }
+
     /// The operand is read from memory in chunk `c`, not computed in it
     /// or loaded just before.
     fn is_loaded(&self, c: usize, bases: &Bases, a: Operand) -> bool {
         match a {
+            // A pair of rows counts as loaded (though it is gathered into
+            // a register) so that its code orders operands as the scalar
+            // code does: NaNs propagate the same way.
             Operand::Var(i) => {
-                matches!(bases.inputs, Inputs::Memory(_)) && bases.peek_var(i).is_none()
+                matches!(bases.inputs, Inputs::Memory(_) | Inputs::Pairs { .. })
+                    && bases.peek_var(i).is_none()
             }
             Operand::Const(_) => true,
             Operand::Instr(j) => self.plan.chunk_of[j as usize] as usize != c,
@@ -428,6 +586,20 @@ pub(super) enum Inputs {
     Memory(Value),
     /// Already in SSA values (the descent kernel's loop).
     Registers(Vec<Value>),
+    /// From two rows of a batch at once (the batch kernel's vector loop),
+    /// starting at these addresses: every value of the chunk is then an
+    /// `f64x2` holding the first row's number in lane 0 and the second's
+    /// in lane 1.
+    ///
+    /// `consts` is [`Generator::pair_constant_base`]; a row holds `n_vars`
+    /// values; `spare` is the variable gathered with the last one, `(index,
+    /// value, position)` (start with `None`).
+    Pairs {
+        rows: [Value; 2],
+        consts: Option<Value>,
+        n_vars: u32,
+        spare: Option<(u32, Value, usize)>,
+    },
 }
 
 /// Where a chunk puts its outputs.
@@ -441,6 +613,95 @@ pub(super) enum Outputs {
     Return { first: Option<Value>, rest: Value },
     /// Left in SSA values, by output index.
     Registers(Vec<Option<Value>>),
+    /// Two rows' outputs (with [`Inputs::Pairs`]): output 0 of both to
+    /// `first[0..2]` in one store, output `k > 0` of row `r` to
+    /// `rest[r][k - 1]`. `held` is an output `(k - 1, value)` not stored
+    /// yet, in case its neighbour comes next (start with `None`).
+    Pairs {
+        first: Value,
+        rest: [Value; 2],
+        held: Option<(usize, Value)>,
+    },
+}
+
+/// Stores (or keeps) output `k`, of value `val`, where `outputs` says.
+fn store_output(b: &mut FunctionBuilder, outputs: &mut Outputs, k: usize, val: Value) {
+    match (outputs, k.checked_sub(1)) {
+        (Outputs::Memory { first, .. }, None) => {
+            b.ins().store(mem(), val, *first, 0);
+        }
+        (Outputs::Return { first, .. }, None) => *first = Some(val),
+        (Outputs::Memory { rest, .. } | Outputs::Return { rest, .. }, Some(r)) => {
+            b.ins().store(mem(), val, *rest, offset(r));
+        }
+        (Outputs::Registers(values), _) => values[k] = Some(val),
+        (Outputs::Pairs { first, .. }, None) => {
+            b.ins().store(unaligned(), val, *first, 0);
+        }
+        (Outputs::Pairs { rest, held, .. }, Some(r)) => match held.take() {
+            // Outputs `k - 1` and `k`, or `k` and `k + 1`: side by side in
+            // each row, stored with one shuffle and one store per row.
+            Some((h, v)) if h + 1 == r => store_side_by_side(b, *rest, h, v, val),
+            Some((h, v)) if h == r + 1 => store_side_by_side(b, *rest, r, val, v),
+            other => {
+                if let Some((h, v)) = other {
+                    store_lanes(b, *rest, h, v);
+                }
+                *held = Some((r, val));
+            }
+        },
+    }
+}
+
+/// Stores the output [`Outputs::Pairs`] holds back, if any: the chunk's
+/// last.
+fn release_output(b: &mut FunctionBuilder, outputs: &mut Outputs) {
+    if let Outputs::Pairs { rest, held, .. } = outputs
+        && let Some((r, v)) = held.take()
+    {
+        store_lanes(b, *rest, r, v);
+    }
+}
+
+/// Stores lane `l` of `v` to `rest[l][r]`.
+fn store_lanes(b: &mut FunctionBuilder, rest: [Value; 2], r: usize, v: Value) {
+    for (lane, &rest) in rest.iter().enumerate() {
+        let v = b.ins().extractlane(v, lane as u8);
+        b.ins().store(mem(), v, rest, offset(r));
+    }
+}
+
+/// Stores lane `l` of `v` and of `w` to `rest[l][r]` and `rest[l][r + 1]`.
+fn store_side_by_side(b: &mut FunctionBuilder, rest: [Value; 2], r: usize, v: Value, w: Value) {
+    for (lane, &rest) in rest.iter().enumerate() {
+        let both = interleave(b, v, w, lane == 1);
+        b.ins().store(unaligned(), both, rest, offset(r));
+    }
+}
+
+/// The low lanes of `v` and `w` as one `f64x2` (`punpcklqdq`), or their
+/// high lanes (`punpckhqdq`).
+fn interleave(b: &mut FunctionBuilder, v: Value, w: Value, high: bool) -> Value {
+    let little = MemFlagsData::new().with_endianness(Endianness::Little);
+    let [v, w] = [v, w].map(|x| b.ins().bitcast(types::I8X16, little, x));
+    let start: u8 = if high { 8 } else { 0 };
+    let lanes: Vec<u8> = (start..start + 8).chain(start + 16..start + 24).collect();
+    let mask = b.func.dfg.immediates.push(lanes.into());
+    let r = b.ins().shuffle(v, w, mask);
+    b.ins().bitcast(types::F64X2, little, r)
+}
+
+/// The operations [`Inputs::Pairs`] code does on both lanes at once; the
+/// others it does one lane at a time as scalar code does them, so that
+/// both give the same bits: calls (to the same scalar functions),
+/// `min`/`max` (Cranelift's vector `fmin`/`fmax` give a NaN of another
+/// sign and payload than its scalar ones) and `sign` (rare, and its
+/// scalar `select`s have no vector form).
+fn lane_wise(op: Op) -> bool {
+    matches!(
+        op,
+        Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Sqrt | Op::Abs | Op::Floor | Op::Ceil
+    )
 }
 
 /// Where a chunk's operands live.
@@ -456,6 +717,11 @@ pub(super) struct Bases {
 }
 
 impl Bases {
+    /// The chunk works on two rows at once, in `f64x2` values.
+    pub(super) fn pairs(&self) -> bool {
+        matches!(self.inputs, Inputs::Pairs { .. })
+    }
+
     /// The loaded value of variable `i`, if it was used within the last
     /// [`RECENT_WINDOW`] items.
     fn peek_var(&self, i: u32) -> Option<Value> {
@@ -529,14 +795,19 @@ fn constant_table(
     if index.len() > MAX_INDEX {
         return Err(too_large());
     }
+    Ok((index, Some(define_table(module, bytes, 8)?)))
+}
+
+/// Defines `bytes` as read-only data in `module`, aligned to `align`.
+fn define_table(module: &mut JITModule, bytes: Vec<u8>, align: u64) -> Result<DataId, Error> {
     let id = module
         .declare_anonymous_data(false, false)
         .map_err(codegen_error)?;
     let mut data = DataDescription::new();
     data.define(bytes.into_boxed_slice());
-    data.set_align(8);
+    data.set_align(align);
     module.define_data(id, &data).map_err(codegen_error)?;
-    Ok((index, Some(id)))
+    Ok(id)
 }
 
 #[cfg(test)]

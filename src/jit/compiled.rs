@@ -260,7 +260,7 @@ mod tests {
     use super::*;
     use crate::builtins::Func;
     use crate::eval::Interpreter;
-    use crate::jit::testing::{check, exclusive, rosenbrock};
+    use crate::jit::testing::{SPECIAL, check, exclusive, rosenbrock};
 
     #[test]
     #[should_panic(expected = "x has 1 values")]
@@ -330,12 +330,18 @@ mod tests {
     /// `rows` rows of `n` values by `call_rows` against one `call_split`
     /// per row, bit for bit.
     fn rows_agree(c: &Compiled, n: usize, rows: usize) {
-        let w = c.n_outputs() - 1;
         let xs: Vec<f64> = (0..rows * n)
             .map(|k| ((k * 7919) % 23) as f64 / 5.0 - 2.2)
             .collect();
+        rows_agree_at(c, &xs, rows);
+    }
+
+    /// The rows of `xs` by `call_rows` against one `call_split` per row,
+    /// bit for bit.
+    fn rows_agree_at(c: &Compiled, xs: &[f64], rows: usize) {
+        let (n, w) = (c.n_vars(), c.n_outputs() - 1);
         let (mut first, mut rest) = (vec![f64::NAN; rows], vec![f64::NAN; rows * w]);
-        c.call_rows(&xs, &mut first, &mut rest);
+        c.call_rows(xs, &mut first, &mut rest);
         for i in 0..rows {
             let (mut v, mut g) = (0.0, vec![0.0; w]);
             c.call_split(&xs[i * n..(i + 1) * n], &mut v, &mut g);
@@ -366,6 +372,57 @@ mod tests {
         assert!(value.batch_kernel().is_some() && value_grad.batch_kernel().is_some());
         rows_agree(&value, 5, 300);
         rows_agree(&value_grad, 5, 300);
+    }
+
+    /// Every operation the code generator emits, on pairs of rows and on
+    /// a last odd row, gives the bits of one call per row: special values
+    /// (NaNs, infinities, zeros of both signs) in every combination.
+    #[test]
+    fn a_batch_by_pairs_of_rows_equals_one_call_per_row_for_every_operation() {
+        let _guard = exclusive();
+        let mut g = Graph::new();
+        let (x, y, z) = (g.var(0), g.var(1), g.var(2));
+        let yz = g.mul(y, z);
+        let mut outputs = vec![
+            g.add(x, yz),
+            g.add(x, z),
+            yz,
+            g.sub(x, y),
+            g.div(x, z),
+            g.powc(y, 2.0),
+            g.powc(x, 0.5),
+            g.powc(z, -0.5),
+            g.powc(x, 1.7),
+            g.pow(x, y),
+            g.call2(Func::Atan2, y, z),
+        ];
+        for f in [Func::Min, Func::Max] {
+            outputs.push(g.call2(f, x, z));
+        }
+        for f in [
+            Func::Abs,
+            Func::Floor,
+            Func::Ceil,
+            Func::Sign,
+            Func::Sin,
+            Func::Exp,
+        ] {
+            outputs.push(g.call1(f, y));
+        }
+        // And a NaN of the other sign, so that which NaN an operation
+        // propagates shows.
+        let special: Vec<f64> = SPECIAL.iter().copied().chain([-f64::NAN]).collect();
+        let n = special.len();
+        let xs: Vec<f64> = (0..n * n * n)
+            .flat_map(|k| [special[k % n], special[k / n % n], special[k / n / n]])
+            .collect();
+        for outputs in [&outputs[..1], &outputs[..]] {
+            let c = Compiled::compile(&g, outputs, 3).unwrap();
+            assert!(c.batch_kernel().is_some_and(BatchKernel::pairs));
+            for rows in [0, 1, 2, 3, 4, 5, n * n * n - 1, n * n * n] {
+                rows_agree_at(&c, &xs[..rows * 3], rows);
+            }
+        }
     }
 
     #[test]
