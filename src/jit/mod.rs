@@ -59,6 +59,7 @@ mod testing;
 
 pub use batch::BatchKernel;
 pub use compiled::Compiled;
+pub(crate) use compiled::DirectLens;
 pub use descent::{DescentKernel, DescentState, Variant};
 pub use loops::{InputBuffers, LoopCode, Outputs, RowCode};
 
