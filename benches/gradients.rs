@@ -129,7 +129,7 @@ fn gradients(c: &mut Criterion) {
             b.iter(|| objective.value_grad(black_box(&x), &mut grad));
         });
         group.bench_function("jit_value", |b| {
-            b.iter(|| value.call_value(black_box(&x), &mut []));
+            b.iter(|| value.value(black_box(&x)));
         });
         let hand: Hand = black_box(case.hand);
         group.bench_function("hand_written", |b| {

@@ -61,6 +61,14 @@ const RECENT_VARS: usize = 4;
 /// How many items apart two uses of a variable may be to share one load.
 const RECENT_WINDOW: usize = 16;
 
+/// A chunk with at most this many uses of constants takes them from
+/// Cranelift's constant pool, addressed from the instruction pointer,
+/// rather than from the module's table, whose address costs an
+/// instruction and a register in each chunk: that instruction was one of
+/// the parabola's 12. The pool holds 16 bytes per use (Cranelift shares
+/// no entries), so large chunks keep the table, 8 bytes per constant.
+const POOL_CONSTANT_USES: usize = 32;
+
 /// The Cranelift target for this machine, built once: `opt_level=none`
 /// (see this module's documentation) and every feature the CPU has (SSE4.1 makes `floor`/`ceil` one
 /// instruction; without it Cranelift calls `libm.rs`'s `slope_floor`/`slope_ceil`).
@@ -93,16 +101,50 @@ pub(super) fn host_isa() -> Result<OwnedTargetIsa, Error> {
     .map_err(codegen_error)
 }
 
+/// What the entry function takes: only what its code reads, so that a
+/// caller passes no argument the code ignores (on the tiniest formulas
+/// each is an instruction of a call that costs about 20).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) enum EntryKind {
+    /// `(x) -> f64`: one chunk, no scratch, one output (or none).
+    Value,
+    /// `(x, rest) -> f64`: one chunk, no scratch.
+    Rest,
+    /// `(x, rest, scratch) -> f64`: several chunks, or scratch.
+    Scratch,
+}
+
+impl EntryKind {
+    /// The entry [`generate`] makes for code of `n_outputs` outputs cut
+    /// as `plan` cuts it.
+    pub(super) fn of(plan: &Plan, n_outputs: usize) -> EntryKind {
+        match (plan.chunks.len(), plan.scratch_len, n_outputs) {
+            (1, 0, 0 | 1) => EntryKind::Value,
+            (1, 0, _) => EntryKind::Rest,
+            _ => EntryKind::Scratch,
+        }
+    }
+
+    fn n_params(self) -> usize {
+        match self {
+            EntryKind::Value => 1,
+            EntryKind::Rest => 2,
+            EntryKind::Scratch => 3,
+        }
+    }
+}
+
 /// Emits the chunks (and a driver if there are several) and returns the
-/// entry function, `(x, rest, scratch) -> f64`: output 0 comes back in a
-/// register, as a hand-written function returns its value, rather than
-/// through memory the caller then reads. One chunk is the entry itself;
-/// several chunks take `(x, first, rest, scratch)`, and the driver lends
-/// them a stack slot for output 0 and returns what it holds.
+/// entry function, of the signature [`EntryKind::of`] gives: output 0
+/// comes back in a register, as a hand-written function returns its value,
+/// rather than through memory the caller then reads. One chunk is the
+/// entry itself; several chunks take `(x, first, rest, scratch)`, and the
+/// driver lends them a stack slot for output 0 and returns what it holds.
 pub(super) fn generate(module: &mut JITModule, p: &Program, plan: &Plan) -> Result<FuncId, Error> {
     let ptr = module.target_config().pointer_type();
+    let kind = EntryKind::of(plan, p.outputs.len());
     let mut entry = module.make_signature();
-    for _ in 0..3 {
+    for _ in 0..kind.n_params() {
         entry.params.push(AbiParam::new(ptr));
     }
     entry.returns.push(AbiParam::new(types::F64));
@@ -236,16 +278,23 @@ impl<'a> Generator<'a> {
     }
 
     /// Defines one chunk function of signature `sig` and returns its id:
-    /// `(x, rest, scratch) -> f64` returning output 0 if `returns`, else
+    /// an entry (see [`EntryKind`]) returning output 0 if `returns`, else
     /// `(x, first, rest, scratch)` storing it to `first[0]`.
     fn chunk(&mut self, c: usize, sig: &Signature, returns: bool) -> Result<FuncId, Error> {
         self.define(sig, |this, b, params| {
-            let (x, rest, scratch) = (
-                params[0],
-                params[params.len() - 2],
-                params[params.len() - 1],
-            );
-            let consts = this.constant_base(b);
+            // An entry leaves out what its code never reads (`EntryKind`):
+            // `x` stands in for it, and is never used in its place.
+            let (x, first, rest, scratch) = match *params {
+                [x] => (x, x, x, x),
+                [x, rest] => (x, x, rest, x),
+                [x, rest, scratch] => (x, x, rest, scratch),
+                [x, first, rest, scratch] => (x, first, rest, scratch),
+                _ => unreachable!("chunks take one to four pointers"),
+            };
+            let consts = match this.constant_uses(c) <= POOL_CONSTANT_USES {
+                true => None,
+                false => this.constant_base(b),
+            };
             let mut bases = Bases {
                 inputs: Inputs::Memory(x),
                 scratch,
@@ -256,10 +305,7 @@ impl<'a> Generator<'a> {
             let mut local: HashMap<Callee, FuncRef> = HashMap::new();
             let mut outputs = match returns {
                 true => Outputs::Return { first: None, rest },
-                false => Outputs::Memory {
-                    first: params[1],
-                    rest,
-                },
+                false => Outputs::Memory { first, rest },
             };
             this.items(b, c, &mut bases, &mut local, &mut outputs)?;
             Ok(match outputs {
@@ -417,7 +463,7 @@ impl<'a> Generator<'a> {
                     b.ins().load(types::F64X2, fixed(), *base, at)
                 }
                 (Inputs::Pairs { .. }, _) => {
-                    // Not reached: the table holds every constant.
+                    // Not reached: code on pairs of rows has the table.
                     let v = self.constant(b, bases, bits);
                     b.ins().splat(types::F64X2, v)
                 }
@@ -442,7 +488,8 @@ impl<'a> Generator<'a> {
     fn constant(&self, b: &mut FunctionBuilder, bases: &Bases, bits: u64) -> Value {
         match (bases.consts, self.constants.get(&bits)) {
             (Some(base), Some(&k)) => b.ins().load(types::F64, fixed(), base, offset(k as usize)),
-            // Not reached: the table holds every constant.
+            // A small chunk, which uses Cranelift's constant pool
+            // ([`POOL_CONSTANT_USES`]; the table holds every constant).
             _ => b.ins().f64const(Ieee64::with_bits(bits)),
         }
     }
@@ -496,6 +543,20 @@ impl<'a> Generator<'a> {
         };
         bases.remember_var(i, v);
         v
+    }
+
+    /// How many times chunk `c` reads a constant (a `sign` reads four).
+    fn constant_uses(&self, c: usize) -> usize {
+        let n = self.p.instrs.len();
+        let is_const = |a: &Operand| matches!(a, Operand::Const(_));
+        self.plan.chunks[c]
+            .iter()
+            .map(|&v| match self.p.instrs.get(v as usize) {
+                Some(instr) if instr.op == Op::Sign => 4,
+                Some(instr) => instr.operands().iter().filter(|a| is_const(a)).count(),
+                None => usize::from(is_const(&self.p.outputs[v as usize - n])),
+            })
+            .sum()
     }
 
     /// The operand is read from memory in chunk `c`, not computed in it
@@ -759,6 +820,8 @@ impl Bases {
 /// at each use rather than materialising it: Cranelift merges equal
 /// constants into one value, which would then stay live (in a register or
 /// spilled) across the whole chunk, and costs the register allocator dearly.
+/// Small chunks use Cranelift's constant pool instead, one `f64const` per
+/// use ([`POOL_CONSTANT_USES`]), which each instruction reads in place.
 fn constant_table(
     module: &mut JITModule,
     p: &Program,

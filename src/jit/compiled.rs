@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 
 use super::batch::{self, BatchKernel};
 use super::chunk::Plan;
+use super::codegen::EntryKind;
 use super::descent::{self, DescentKernel, Variant};
 use super::lower::Program;
 use super::region::NativeCode;
@@ -17,9 +18,39 @@ use crate::graph::{Graph, NodeId};
 /// needs use a per-thread buffer.
 const STACK_SCRATCH: usize = 512;
 
-/// The native entry point: `(x, rest, scratch)`, returning output 0 and
-/// writing output `k > 0` to `rest[k - 1]`.
-type Entry = unsafe extern "C" fn(*const f64, *mut f64, *mut f64) -> f64;
+/// A length no slice of `f64` has: slices hold at most `isize::MAX` bytes.
+const NO_LENGTH: usize = usize::MAX;
+
+/// The lengths of `x` and `rest` with which a call goes straight into
+/// code of [`Entry::Rest`] (see [`Compiled::direct_lens`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct DirectLens {
+    vars: usize,
+    rest: usize,
+}
+
+impl DirectLens {
+    /// Lengths that no call has, so that every call takes the checked path.
+    pub(crate) const NONE: DirectLens = DirectLens {
+        vars: NO_LENGTH,
+        rest: NO_LENGTH,
+    };
+
+    /// `x` and `rest` have these lengths.
+    #[inline]
+    pub(crate) fn fit(&self, x: &[f64], rest: &[f64]) -> bool {
+        x.len() == self.vars && rest.len() == self.rest
+    }
+}
+
+/// The native entry point, taking what its code reads ([`EntryKind`]):
+/// it returns output 0 and writes output `k > 0` to `rest[k - 1]`.
+#[derive(Copy, Clone)]
+enum Entry {
+    Value(unsafe extern "C" fn(*const f64) -> f64),
+    Rest(unsafe extern "C" fn(*const f64, *mut f64) -> f64),
+    Scratch(unsafe extern "C" fn(*const f64, *mut f64, *mut f64) -> f64),
+}
 
 /// Graph outputs compiled to native code.
 ///
@@ -29,9 +60,21 @@ type Entry = unsafe extern "C" fn(*const f64, *mut f64, *mut f64) -> f64;
 pub struct Compiled {
     n_vars: usize,
     n_outputs: usize,
+    /// The lengths of `x` and `rest` with which a call goes straight into
+    /// the code: `n_vars` and `n_outputs - 1` for an [`Entry::Rest`],
+    /// [`NO_LENGTH`] (which no slice has) otherwise. One comparison each
+    /// then both checks a length and chooses the entry, which was chosen
+    /// at compile time (see [`Compiled::call_value`]).
+    direct_lens: DirectLens,
+    /// The length of `x` with which [`Compiled::value`] goes straight into
+    /// the code: `n_vars` for an [`Entry::Value`], [`NO_LENGTH`] otherwise.
+    value_vars: usize,
+    /// The code's entry point, valid while `code` lives.
+    entry: Entry,
     /// Values the code passes between its chunks through memory.
     scratch_len: usize,
-    /// The code, entered through [`Compiled::entry`].
+    /// The code `entry` points into, owned here: freed when `self` is.
+    #[expect(dead_code, reason = "held for its memory, entered through `entry`")]
     code: NativeCode,
     /// The lowered instructions, kept when they could become a loop (over
     /// descent steps or over the rows of a batch): code of one chunk.
@@ -71,24 +114,51 @@ impl Compiled {
     pub(super) fn new(code: NativeCode, program: Program, plan: &Plan, n_vars: usize) -> Compiled {
         let n_outputs = program.outputs.len();
         let loopable = plan.chunks.len() == 1 && plan.scratch_len == 0;
+        let kind = EntryKind::of(plan, n_outputs);
+        let address = code.entry();
+        // SAFETY: `code` is what `codegen::generate` built from `program`
+        // and `plan` (see above): its entry function has the signature
+        // `kind` names (one to three pointers, one `f64` result) in the
+        // host's default calling convention, which is `extern "C"`.
+        let entry = unsafe {
+            match kind {
+                EntryKind::Value => Entry::Value(std::mem::transmute::<
+                    *const u8,
+                    unsafe extern "C" fn(*const f64) -> f64,
+                >(address)),
+                EntryKind::Rest => Entry::Rest(std::mem::transmute::<
+                    *const u8,
+                    unsafe extern "C" fn(*const f64, *mut f64) -> f64,
+                >(address)),
+                EntryKind::Scratch => Entry::Scratch(std::mem::transmute::<
+                    *const u8,
+                    unsafe extern "C" fn(*const f64, *mut f64, *mut f64) -> f64,
+                >(address)),
+            }
+        };
+        let direct_lens = match kind {
+            EntryKind::Rest => DirectLens {
+                vars: n_vars,
+                rest: n_outputs - 1,
+            },
+            _ => DirectLens::NONE,
+        };
+        let value_vars = match kind {
+            EntryKind::Value => n_vars,
+            _ => NO_LENGTH,
+        };
         Compiled {
             n_vars,
             n_outputs,
+            direct_lens,
+            value_vars,
+            entry,
             scratch_len: plan.scratch_len,
             code,
             program: loopable.then_some(program),
             kernels: Default::default(),
             batch: OnceLock::new(),
         }
-    }
-
-    /// The native entry point, valid while `self` lives.
-    fn entry(&self) -> Entry {
-        // SAFETY: `self.code` is what `codegen::generate` built (see `new`):
-        // its entry function has the `Entry` signature (three pointers, one
-        // `f64` result) in the host's default calling convention, which is
-        // `extern "C"`.
-        unsafe { std::mem::transmute::<*const u8, Entry>(self.code.entry()) }
     }
 
     pub fn n_vars(&self) -> usize {
@@ -188,10 +258,78 @@ impl Compiled {
     /// others to `rest`: the native code returns output 0 in a register,
     /// as a hand-written function returns its value.
     ///
+    /// The common call (code of one chunk without scratch, with more than
+    /// one output, and slices of the right lengths) is two comparisons
+    /// and the call: the comparisons a hand-written function makes for
+    /// its own bounds. Everything else is out of line.
+    ///
     /// Panics if `x` or `rest` has the wrong length (or there are no
     /// outputs), as [`Compiled::call`] does.
     #[inline]
     pub fn call_value(&self, x: &[f64], rest: &mut [f64]) -> f64 {
+        if self.direct_lens.fit(x, rest) {
+            // SAFETY: the lengths fit `direct_lens`.
+            return unsafe { self.call_direct(x, rest) };
+        }
+        self.call_checked(x, rest)
+    }
+
+    /// Output 0 alone at `x`, for code with one output: one comparison
+    /// and the call for code of one chunk without scratch (the value
+    /// code of every formula but the largest), which takes `x` alone.
+    ///
+    /// Panics if `x` has the wrong length or the code has other outputs.
+    #[inline]
+    pub fn value(&self, x: &[f64]) -> f64 {
+        if x.len() == self.value_vars {
+            let Entry::Value(f) = self.entry else {
+                // SAFETY: `value_vars` is a length only for `Entry::Value`
+                // (see `new`).
+                unsafe { std::hint::unreachable_unchecked() }
+            };
+            // SAFETY: `x` holds `n_vars` values, all the code reads; it
+            // has one output, returned, and uses no scratch and no global
+            // state. The code stays valid while `self` (its `NativeCode`)
+            // lives.
+            return unsafe { f(x.as_ptr()) };
+        }
+        self.call_checked(x, &mut [])
+    }
+
+    /// The lengths of `x` and `rest` with which [`Compiled::call_direct`]
+    /// may be called: [`DirectLens::NONE`] unless the code is one chunk
+    /// without scratch with more than one output.
+    pub(crate) fn direct_lens(&self) -> DirectLens {
+        self.direct_lens
+    }
+
+    /// Calls the code with no check at all, for a caller that checked
+    /// the lengths against [`Compiled::direct_lens`] (once, where they
+    /// are fixed).
+    ///
+    /// # Safety
+    ///
+    /// `self.direct_lens().fit(x, rest)` must hold.
+    #[inline]
+    pub(crate) unsafe fn call_direct(&self, x: &[f64], rest: &mut [f64]) -> f64 {
+        debug_assert!(self.direct_lens.fit(x, rest));
+        let Entry::Rest(f) = self.entry else {
+            // SAFETY: `direct_lens` fit only an `Entry::Rest` (see `new`),
+            // and they fit (the caller's contract).
+            unsafe { std::hint::unreachable_unchecked() }
+        };
+        // SAFETY: `x` holds `n_vars` values and `rest` room for
+        // `n_outputs - 1` (the lengths fit), which is all the code reads
+        // and writes: it uses no scratch and no global state. The code
+        // stays valid while `self` (its `NativeCode`) lives.
+        unsafe { f(x.as_ptr(), rest.as_mut_ptr()) }
+    }
+
+    /// [`Compiled::call_value`] off its common path: checks the lengths
+    /// (panicking if they are wrong), then enters the code as it takes
+    /// its arguments, lending it scratch if it uses any.
+    #[inline(never)]
+    fn call_checked(&self, x: &[f64], rest: &mut [f64]) -> f64 {
         self.check_vars(x);
         assert!(
             rest.len() + 1 == self.n_outputs,
@@ -199,15 +337,19 @@ impl Compiled {
             rest.len() + 1,
             self.n_outputs
         );
-        let rest = rest.as_mut_ptr();
-        if self.scratch_len == 0 {
-            // SAFETY: `x` holds `n_vars` values and `rest` room for
-            // `n_outputs - 1` (checked above), which is all the code reads
-            // and writes: it uses no scratch and no global state. The code
-            // stays valid while `self` (its `NativeCode`) lives.
-            unsafe { (self.entry())(x.as_ptr(), rest, std::ptr::null_mut()) }
-        } else {
-            self.call_with_scratch(x, rest)
+        // SAFETY (each call): `x` holds `n_vars` values and `rest` room for
+        // `n_outputs - 1` (checked above), which is all the code reads and
+        // writes besides its scratch; it uses no global state; an entry
+        // that takes no scratch uses none, and one that does is given
+        // `scratch_len` values (or none if that is 0). The code stays
+        // valid while `self` (its `NativeCode`) lives.
+        match self.entry {
+            Entry::Value(f) => unsafe { f(x.as_ptr()) },
+            Entry::Rest(f) => unsafe { f(x.as_ptr(), rest.as_mut_ptr()) },
+            Entry::Scratch(f) if self.scratch_len == 0 => unsafe {
+                f(x.as_ptr(), rest.as_mut_ptr(), std::ptr::null_mut())
+            },
+            Entry::Scratch(f) => self.call_with_scratch(f, x, rest.as_mut_ptr()),
         }
     }
 
@@ -223,18 +365,23 @@ impl Compiled {
     }
 
     /// [`Compiled::call_value`] for code that passes values through a
-    /// scratch: out of line, so that the common call, inlined into its
-    /// caller, sets up no 4 KiB stack buffer.
-    #[inline(never)]
-    fn call_with_scratch(&self, x: &[f64], rest: *mut f64) -> f64 {
+    /// scratch, entered at `f`: out of line (in `call_checked`), so that
+    /// the common call, inlined into its caller, sets up no 4 KiB stack
+    /// buffer.
+    fn call_with_scratch(
+        &self,
+        f: unsafe extern "C" fn(*const f64, *mut f64, *mut f64) -> f64,
+        x: &[f64],
+        rest: *mut f64,
+    ) -> f64 {
         let run = |scratch: *mut f64| {
             // SAFETY: `x` holds `n_vars` values and `rest` room for
-            // `n_outputs - 1` (checked by `call_value`), which is all the
+            // `n_outputs - 1` (checked by `call_checked`), which is all the
             // code reads and writes besides the scratch (it uses no global
             // state), and `scratch` has room for `scratch_len` values and is
             // used by this call alone. The code stays valid while `self`
             // (its `NativeCode`) lives.
-            unsafe { (self.entry())(x.as_ptr(), rest, scratch) }
+            unsafe { f(x.as_ptr(), rest, scratch) }
         };
         if self.scratch_len <= STACK_SCRATCH {
             // Uninitialised is fine: the code writes each slot before reading it.
@@ -270,6 +417,57 @@ mod tests {
         let x = g.var(0);
         let c = Compiled::compile(&g, &[x], 2).unwrap();
         c.call(&[1.0], &mut [0.0]);
+    }
+
+    #[test]
+    #[should_panic(expected = "x has 3 values")]
+    fn wrong_length_panics_for_the_value_alone() {
+        let _guard = exclusive();
+        let (g, outputs) = rosenbrock(2);
+        let c = Compiled::compile(&g, &outputs[..1], 2).unwrap();
+        c.value(&[1.0, 2.0, 3.0]);
+    }
+
+    #[test]
+    #[should_panic(expected = "the function has 3 outputs")]
+    fn the_value_alone_of_code_with_more_outputs_panics() {
+        let _guard = exclusive();
+        let (g, outputs) = rosenbrock(2);
+        let c = Compiled::compile(&g, &outputs, 2).unwrap();
+        c.value(&[1.0, 2.0]);
+    }
+
+    /// Each entry the code can have (`EntryKind`: `x` alone, `x` and
+    /// `rest`, and with scratch) gives the interpreter's bits through
+    /// every call that reaches it.
+    #[test]
+    fn every_entry_agrees_with_the_interpreter_through_every_call() {
+        let _guard = exclusive();
+        let bits = |s: &[f64]| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        for n in [2, 3000] {
+            let (g, value_grad) = rosenbrock(n);
+            let x: Vec<f64> = (0..n).map(|i| (i % 5) as f64 * 0.4 - 0.9).collect();
+            for outputs in [&value_grad[..1], &value_grad[..]] {
+                let c = Compiled::compile(&g, outputs, n).unwrap();
+                match (n, outputs.len()) {
+                    (2, 1) => assert!(matches!(c.entry, Entry::Value(_))),
+                    (2, _) => assert!(matches!(c.entry, Entry::Rest(_))),
+                    (_, 3001) => assert!(matches!(c.entry, Entry::Scratch(_))),
+                    _ => {}
+                }
+                let want = Interpreter::new(&g, outputs).eval(&x);
+                let mut out = vec![f64::NAN; outputs.len()];
+                c.call(&x, &mut out);
+                assert_eq!(bits(&out), bits(&want), "n = {n}");
+                let mut rest = vec![f64::NAN; outputs.len() - 1];
+                let first = c.call_value(&x, &mut rest);
+                assert_eq!(first.to_bits(), want[0].to_bits(), "n = {n}");
+                assert_eq!(bits(&rest), bits(&want[1..]), "n = {n}");
+                if outputs.len() == 1 {
+                    assert_eq!(c.value(&x).to_bits(), want[0].to_bits(), "n = {n}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -82,14 +82,19 @@ wrappers1! {
     Cbrt => slope_cbrt,
 }
 
-/// The C library's `exp`, the function `f64::exp` calls on Linux (LLVM
-/// lowers it to a call to this symbol): the code calls it directly rather
-/// than through `slope_exp`, which only jumped to it. One indirect jump
-/// less per row of a data sum like `a*exp(-b*t[i])`, with the same bits.
+/// The C library's `exp`, `sin`, `cos` and `log`, the functions
+/// `f64::exp`, `sin`, `cos` and `ln` call on Linux (LLVM lowers them to
+/// calls to these symbols): the code calls them directly rather than
+/// through `slope_exp` and the others, which only jumped to them. One
+/// indirect jump less per call (per row of a data sum like
+/// `a*exp(-b*t[i])`, two per level of nested `sin`), with the same bits.
 #[cfg(target_os = "linux")]
 mod c {
     unsafe extern "C" {
         pub(super) fn exp(x: f64) -> f64;
+        pub(super) fn sin(x: f64) -> f64;
+        pub(super) fn cos(x: f64) -> f64;
+        pub(super) fn log(x: f64) -> f64;
     }
 }
 
@@ -140,12 +145,16 @@ pub(super) fn declare(module: &mut JITModule, callee: Callee) -> Result<FuncId, 
 /// The symbol and address of the function a call instruction calls.
 pub(super) fn wrapper(callee: Callee) -> Option<(&'static str, *const u8)> {
     type F2 = extern "C" fn(f64, f64) -> f64;
+    type C1 = unsafe extern "C" fn(f64) -> f64;
     match callee {
         #[cfg(target_os = "linux")]
-        Callee::F1(Func::Exp) => Some((
-            "slope_exp",
-            c::exp as unsafe extern "C" fn(f64) -> f64 as *const u8,
-        )),
+        Callee::F1(Func::Exp) => Some(("slope_exp", c::exp as C1 as *const u8)),
+        #[cfg(target_os = "linux")]
+        Callee::F1(Func::Sin) => Some(("slope_sin", c::sin as C1 as *const u8)),
+        #[cfg(target_os = "linux")]
+        Callee::F1(Func::Cos) => Some(("slope_cos", c::cos as C1 as *const u8)),
+        #[cfg(target_os = "linux")]
+        Callee::F1(Func::Ln) => Some(("slope_ln", c::log as C1 as *const u8)),
         Callee::F1(f) => wrapper1(f),
         Callee::F2(Func::Atan2) => Some(("slope_atan2", slope_atan2 as F2 as *const u8)),
         Callee::F2(Func::Hypot) => Some(("slope_hypot", slope_hypot as F2 as *const u8)),

@@ -32,8 +32,11 @@
 //! [`BatchKernel`] (`batch.rs`) one loop over the rows of a batch of points.
 //!
 //! Invariants: the native entry point is
-//! `extern "C" fn(x: *const f64, rest: *mut f64, scratch: *mut f64) -> f64`;
-//! it reads `x[0..n_vars]`, returns output 0 (in a register, as a
+//! `extern "C" fn(x: *const f64, rest: *mut f64, scratch: *mut f64) -> f64`,
+//! less the trailing arguments its code never reads (`codegen::EntryKind`:
+//! `(x)` for one chunk with one output and no scratch, `(x, rest)` for one
+//! chunk without scratch), so that a call on a tiny formula passes nothing
+//! it does not need; it reads `x[0..n_vars]`, returns output 0 (in a register, as a
 //! hand-written function returns its value) and writes every other
 //! output `k` to `rest[k - 1]` (a gradient straight into the caller's
 //! buffer, with no copy), and writes each scratch
@@ -59,6 +62,7 @@ mod testing;
 
 pub use batch::BatchKernel;
 pub use compiled::Compiled;
+pub(crate) use compiled::DirectLens;
 pub use descent::{DescentKernel, DescentState, Variant};
 pub use loops::{InputBuffers, LoopCode, Outputs, RowCode};
 

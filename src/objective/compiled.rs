@@ -307,7 +307,7 @@ impl CompiledFormula {
     fn value_of(&self, x: &[f64]) -> f64 {
         match &self.code {
             Code::Native { value, value_grad } => match self.value_code(value) {
-                Ok(code) => code.call_value(x, &mut []),
+                Ok(code) => code.value(x),
                 // Not reached: the value is part of the gradient code,
                 // which compiled. That code gives the same value.
                 Err(_) => value_grad.call_value(x, &mut vec![0.0; x.len()]),

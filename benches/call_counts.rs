@@ -1,0 +1,92 @@
+//! One path's calls on a tiny formula in a loop, for counting: under
+//! `valgrind --tool=callgrind` the instructions per call (load-independent:
+//! the total over `N` calls, less about 0.1 M of start-up, divided by `N`),
+//! under `perf stat -e task-clock` the time per call. Criterion's medians
+//! on a shared machine move by more than the few instructions a cut on
+//! the call path saves; these counts do not.
+//!
+//! Each iteration is what criterion's loop in `gradients.rs` does: the
+//! point through `black_box`, one call, the result through `black_box`,
+//! with no dependency from one call to the next.
+//!
+//! Run: `cargo bench --bench call_counts --no-run`, then
+//! `valgrind --tool=callgrind target/release/deps/call_counts-HASH parabola value 1000000`
+//! for `parabola` or `sphere` and the paths `value` (compiled value alone,
+//! as `CompiledFormula::value` calls it), `hand_value`, `optimiser`
+//! (`objective::Direct`) and `hand` (hand-written value and gradient).
+
+use std::hint::black_box;
+
+use slope::Formula;
+use slope::jit::Compiled;
+use slope::objective::Direct;
+use slope::testfns;
+
+type HandValue = fn(&[f64]) -> f64;
+type Hand = fn(&[f64], &mut [f64]);
+
+fn parabola_value(x: &[f64]) -> f64 {
+    3.0 * x[0] * x[0] + 2.0 * x[0] + 1.0
+}
+
+fn parabola(x: &[f64], out: &mut [f64]) {
+    out[0] = 3.0 * x[0] * x[0] + 2.0 * x[0] + 1.0;
+    out[1] = 6.0 * x[0] + 2.0;
+}
+
+fn sphere_value(x: &[f64]) -> f64 {
+    let centre = [1.5, 2.5, 0.5];
+    (0..3)
+        .map(|i| (x[i] - centre[i]) * (x[i] - centre[i]))
+        .sum()
+}
+
+fn sphere(x: &[f64], out: &mut [f64]) {
+    let centre = [1.5, 2.5, 0.5];
+    let mut f = 0.0;
+    for i in 0..3 {
+        let d = x[i] - centre[i];
+        f += d * d;
+        out[i + 1] = 2.0 * d;
+    }
+    out[0] = f;
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // `cargo bench` runs every bench with `--bench`: nothing to count then.
+    let [function, path, calls] = &args[..] else {
+        eprintln!("usage: call_counts parabola|sphere value|hand_value|optimiser|hand CALLS");
+        return;
+    };
+    let calls: usize = calls.parse().expect("CALLS is a number");
+    let (text, hand_value, hand): (&str, HandValue, Hand) = match function.as_str() {
+        "parabola" => (testfns::PARABOLA, parabola_value, parabola),
+        "sphere" => (testfns::SPHERE, sphere_value, sphere),
+        other => panic!("no function {other}"),
+    };
+    let f = Formula::parse(text).expect("parses");
+    let n = f.vars().len();
+    let x = vec![0.4; n];
+    let value = Compiled::compile(f.graph(), &[f.value()], n).expect("compiles");
+    let objective = f.compile().expect("compiles");
+    let direct = Direct::of(&objective).expect("compiled code");
+    let (mut grad, mut out) = (vec![0.0; n], vec![0.0; n + 1]);
+    let (hand_value, hand) = (black_box(hand_value), black_box(hand));
+    match path.as_str() {
+        "value" => (0..calls).for_each(|_| {
+            black_box(value.value(black_box(&x)));
+        }),
+        "hand_value" => (0..calls).for_each(|_| {
+            black_box(hand_value(black_box(&x)));
+        }),
+        "optimiser" => (0..calls).for_each(|_| {
+            black_box(black_box(&direct).value_grad(black_box(&x), &mut grad));
+        }),
+        "hand" => (0..calls).for_each(|_| {
+            hand(black_box(&x), &mut out);
+            black_box(out[0]);
+        }),
+        other => panic!("no path {other}"),
+    }
+}
