@@ -1,6 +1,7 @@
 //! Hand-written baselines shared by the benchmarks.
 
-// Only benches/optim.rs runs it; benches/gradients.rs shares this module.
+// benches/optim.rs and benches/indexed.rs run it; benches/gradients.rs
+// shares this module.
 #[allow(dead_code)]
 pub mod lbfgs;
 
