@@ -176,23 +176,25 @@ pub(super) struct Path {
     pub grad: Vec<f64>,
     pub last_x: Vec<f64>,
     pub last_f: f64,
-    /// The step that led to `x`, to see whether the next one turns back.
+    /// The step that led to `x`, to see whether the next one turns back:
+    /// `n` values for a method measured by the loop ([`measure`]), empty
+    /// for L-BFGS, whose last step is among its correction pairs.
     pub previous_step: Vec<f64>,
     pub recent: Recent,
     pub iterations: usize,
 }
 
 impl Path {
-    /// A run at its start `x`, with value `f` and gradient `grad`.
+    /// A run at its start `x`, with value `f` and gradient `grad`, with no
+    /// room for a previous step (see [`Path::previous_step`]).
     pub fn new(x: Vec<f64>, f: f64, grad: Vec<f64>) -> Path {
-        let n = x.len();
         Path {
             last_x: x.clone(),
             last_f: f,
             x,
             f,
             grad,
-            previous_step: vec![0.0; n],
+            previous_step: Vec::new(),
             recent: Recent::default(),
             iterations: 0,
         }
@@ -367,6 +369,9 @@ fn run(
     let mut grad = vec![0.0; n];
     let f = ctx.value_grad(&x, &mut grad);
     let mut path = Path::new(x, f, grad);
+    if let Stepper::InPlace(_) = stepper {
+        path.previous_step = vec![0.0; n];
+    }
     let mut history = Vec::new();
     if settings.keep_history {
         history.push((path.x.clone(), path.f));
