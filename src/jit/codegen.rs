@@ -375,13 +375,23 @@ impl<'a> Generator<'a> {
                 (a, self.operand(b, c, bases, second))
             };
             let partner = self.partner[v] as usize;
-            let r = if partner != u32::MAX as usize
-                && self.plan.chunk_of[partner] as usize == c
-                && !bases.pairs()
-            {
+            let r = if partner != u32::MAX as usize && self.plan.chunk_of[partner] as usize == c {
                 // The first of a `sin` and a `cos` of one operand in this
-                // chunk (the second would have found itself in `fused`).
-                let [sin, cos] = self.sin_cos(b, bases, local, a)?;
+                // chunk (the second would have found itself in `fused`);
+                // for two rows, one call per lane.
+                let [sin, cos] = if bases.pairs() {
+                    let (mut sin, mut cos) = ([a; 2], [a; 2]);
+                    for (lane, (s_lane, c_lane)) in sin.iter_mut().zip(&mut cos).enumerate() {
+                        let x = b.ins().extractlane(a, lane as u8);
+                        [*s_lane, *c_lane] = self.sin_cos(b, bases, local, x)?;
+                    }
+                    [sin, cos].map(|[first, second]| {
+                        let r = b.ins().scalar_to_vector(types::F64X2, first);
+                        b.ins().insertlane(r, second, 1)
+                    })
+                } else {
+                    self.sin_cos(b, bases, local, a)?
+                };
                 let (mine, other) = match instr.op {
                     Op::Call(Callee::F1(Func::Sin)) => (sin, cos),
                     _ => (cos, sin),
