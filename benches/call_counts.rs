@@ -11,7 +11,7 @@
 //!
 //! Run: `cargo bench --bench call_counts --no-run`, then
 //! `valgrind --tool=callgrind target/release/deps/call_counts-HASH parabola value 1000000`
-//! for `parabola` or `sphere` and the paths `value` (compiled value alone,
+//! for `parabola`, `sphere` or `nested_sin` (50 levels) and the paths `value` (compiled value alone,
 //! as `CompiledFormula::value` calls it), `hand_value`, `optimiser`
 //! (`objective::Direct`) and `hand` (hand-written value and gradient).
 
@@ -52,17 +52,39 @@ fn sphere(x: &[f64], out: &mut [f64]) {
     out[0] = f;
 }
 
+fn nested_sin_value(x: &[f64]) -> f64 {
+    (0..50).fold(x[0] * x[1], |u, _| u.sin())
+}
+
+/// As in `gradients.rs`: one forward loop with one running product (LLVM
+/// makes each level's `sin` and `cos` one call to `sincos`).
+fn nested_sin(x: &[f64], out: &mut [f64]) {
+    let mut u = x[0] * x[1];
+    let mut d = 1.0;
+    for _ in 0..50 {
+        d *= u.cos();
+        u = u.sin();
+    }
+    out[0] = u;
+    out[1] = d * x[1];
+    out[2] = d * x[0];
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     // `cargo bench` runs every bench with `--bench`: nothing to count then.
     let [function, path, calls] = &args[..] else {
-        eprintln!("usage: call_counts parabola|sphere value|hand_value|optimiser|hand CALLS");
+        eprintln!(
+            "usage: call_counts parabola|sphere|nested_sin value|hand_value|optimiser|hand CALLS"
+        );
         return;
     };
     let calls: usize = calls.parse().expect("CALLS is a number");
+    let nested = testfns::nested_sin(50);
     let (text, hand_value, hand): (&str, HandValue, Hand) = match function.as_str() {
         "parabola" => (testfns::PARABOLA, parabola_value, parabola),
         "sphere" => (testfns::SPHERE, sphere_value, sphere),
+        "nested_sin" => (&nested, nested_sin_value, nested_sin),
         other => panic!("no function {other}"),
     };
     let f = Formula::parse(text).expect("parses");

@@ -7,7 +7,10 @@
 //! [`builtins::min`](crate::builtins::min)/[`builtins::max`](crate::builtins::max))
 //! and `sign` (compares and selects), and calls to `extern "C"` wrappers
 //! around Rust's own `f64` methods (`libm.rs`) for the transcendental
-//! functions, so both evaluators share one libm.
+//! functions, so both evaluators share one libm. A `sin` and a `cos` of
+//! one operand in one chunk are one call to the C library's `sincos`
+//! (which gives their bits: `libm.rs`), as LLVM makes them in
+//! hand-written Rust; nested `sin`'s gradient needs both at every level.
 //!
 //! The same items serve the batch loop's two rows at once
 //! ([`Inputs::Pairs`]): every value is then an `f64x2`, one row per lane,
@@ -50,9 +53,10 @@ use cranelift_jit::JITModule;
 use cranelift_module::{DataDescription, DataId, FuncId, Module};
 
 use super::chunk::Plan;
-use super::libm::declare;
+use super::libm::{HAS_SINCOS, declare};
 use super::lower::{Callee, Op, Operand, Program};
 use super::{MAX_INDEX, codegen_error, too_large};
+use crate::builtins::Func;
 use crate::error::Error;
 
 /// Variables kept in registers after a load, for reuse by nearby items.
@@ -180,6 +184,9 @@ pub(super) struct Generator<'a> {
     imports: HashMap<Callee, FuncId>,
     /// The value of each instruction of the current chunk.
     values: Vec<Option<Value>>,
+    /// For a call to `sin` or `cos`, the call to the other of one operand
+    /// (`u32::MAX` if none, or if the C library has no `sincos`).
+    partner: Vec<u32>,
 }
 
 /// Loads and stores of `x`, `out` and the scratch: aligned, in bounds, and
@@ -233,6 +240,7 @@ impl<'a> Generator<'a> {
             fctx: FunctionBuilderContext::new(),
             imports: HashMap::new(),
             values: vec![None; p.instrs.len()],
+            partner: sin_cos_partners(p),
         })
     }
 
@@ -329,6 +337,8 @@ impl<'a> Generator<'a> {
         outputs: &mut Outputs,
     ) -> Result<(), Error> {
         let n = self.p.instrs.len();
+        // Results of `sincos` calls for the later of each pair.
+        let mut fused: Vec<(usize, Value)> = Vec::new();
         for (pos, &v) in self.plan.chunks[c].iter().enumerate() {
             bases.pos = pos;
             let v = v as usize;
@@ -338,6 +348,11 @@ impl<'a> Generator<'a> {
                 store_output(b, outputs, k, val);
                 continue;
             };
+            if let Some(k) = fused.iter().position(|&(i, _)| i == v) {
+                let (_, r) = fused.swap_remove(k);
+                self.computed(b, bases, v, r);
+                continue;
+            }
             let [mut first, mut second] = instr.args;
             // x86 can read the second operand from memory: put a loaded
             // one there (sums and products commute exactly in IEEE 754).
@@ -359,7 +374,31 @@ impl<'a> Generator<'a> {
                 let a = self.operand(b, c, bases, first);
                 (a, self.operand(b, c, bases, second))
             };
-            let r = if bases.pairs() && !lane_wise(instr.op) {
+            let partner = self.partner[v] as usize;
+            let r = if partner != u32::MAX as usize && self.plan.chunk_of[partner] as usize == c {
+                // The first of a `sin` and a `cos` of one operand in this
+                // chunk (the second would have found itself in `fused`);
+                // for two rows, one call per lane.
+                let [sin, cos] = if bases.pairs() {
+                    let (mut sin, mut cos) = ([a; 2], [a; 2]);
+                    for (lane, (s_lane, c_lane)) in sin.iter_mut().zip(&mut cos).enumerate() {
+                        let x = b.ins().extractlane(a, lane as u8);
+                        [*s_lane, *c_lane] = self.sin_cos(b, bases, local, x)?;
+                    }
+                    [sin, cos].map(|[first, second]| {
+                        let r = b.ins().scalar_to_vector(types::F64X2, first);
+                        b.ins().insertlane(r, second, 1)
+                    })
+                } else {
+                    self.sin_cos(b, bases, local, a)?
+                };
+                let (mine, other) = match instr.op {
+                    Op::Call(Callee::F1(Func::Sin)) => (sin, cos),
+                    _ => (cos, sin),
+                };
+                fused.push((partner, other));
+                mine
+            } else if bases.pairs() && !lane_wise(instr.op) {
                 // One lane at a time, as the scalar code does it.
                 let mut lanes = [a; 2];
                 for (lane, r) in lanes.iter_mut().enumerate() {
@@ -373,13 +412,56 @@ impl<'a> Generator<'a> {
             } else {
                 self.apply(b, bases, local, instr.op, a, arg2)?
             };
-            self.values[v] = Some(r);
-            if let Some(&s) = self.plan.slot.get(v).filter(|&&s| s != u32::MAX) {
-                b.ins().store(mem(), r, bases.scratch, offset(s as usize));
-            }
+            self.computed(b, bases, v, r);
         }
         release_output(b, outputs);
         Ok(())
+    }
+
+    /// Records `r` as instruction `v`'s value, and stores it to its
+    /// scratch slot if a later chunk uses it.
+    fn computed(&mut self, b: &mut FunctionBuilder, bases: &Bases, v: usize, r: Value) {
+        self.values[v] = Some(r);
+        if let Some(&s) = self.plan.slot.get(v).filter(|&&s| s != u32::MAX) {
+            b.ins().store(mem(), r, bases.scratch, offset(s as usize));
+        }
+    }
+
+    /// `[sin(a), cos(a)]` from one call to the C library's `sincos`, which
+    /// writes them to a stack slot: the bits of the two calls it replaces
+    /// for about the price of one.
+    fn sin_cos(
+        &mut self,
+        b: &mut FunctionBuilder,
+        bases: &mut Bases,
+        local: &mut HashMap<Callee, FuncRef>,
+        a: Value,
+    ) -> Result<[Value; 2], Error> {
+        let f = self.func_ref(b, local, Callee::SinCos)?;
+        let slot =
+            b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 16, 3));
+        let ptr = self.module.target_config().pointer_type();
+        let sin = b.ins().stack_addr(ptr, slot, 0);
+        let cos = b.ins().stack_addr(ptr, slot, 8);
+        b.ins().call(f, &[a, sin, cos]);
+        bases.recent.clear();
+        Ok([0, 8].map(|at| b.ins().stack_load(ptr, types::F64, slot, at)))
+    }
+
+    /// The function `callee` calls, declared in the function `b` builds.
+    fn func_ref(
+        &mut self,
+        b: &mut FunctionBuilder,
+        local: &mut HashMap<Callee, FuncRef>,
+        callee: Callee,
+    ) -> Result<FuncRef, Error> {
+        if let Some(&f) = local.get(&callee) {
+            return Ok(f);
+        }
+        let fid = self.import(callee)?;
+        let f = self.module.declare_func_in_func(fid, b.func);
+        local.insert(callee, f);
+        Ok(f)
     }
 
     /// `op` on `a` (and `arg2`, for two arguments), of type `f64`, or
@@ -415,15 +497,7 @@ impl<'a> Generator<'a> {
                 b.ins().select(gt, one, r)
             }
             Op::Call(callee) => {
-                let f = match local.get(&callee) {
-                    Some(&f) => f,
-                    None => {
-                        let fid = self.import(callee)?;
-                        let f = self.module.declare_func_in_func(fid, b.func);
-                        local.insert(callee, f);
-                        f
-                    }
-                };
+                let f = self.func_ref(b, local, callee)?;
                 let args = [a, arg2];
                 let call = b.ins().call(f, &args[..op.arity()]);
                 // A call clobbers every float register: reload
@@ -871,6 +945,36 @@ fn define_table(module: &mut JITModule, bytes: Vec<u8>, align: u64) -> Result<Da
     data.set_align(align);
     module.define_data(id, &data).map_err(codegen_error)?;
     Ok(id)
+}
+
+/// For each call to `sin` or `cos` in `p`, the call to the other of the
+/// same operand, if there is one and [`HAS_SINCOS`]: the two become one call
+/// to `sincos` where they fall in one chunk. Nested `sin` needs both at
+/// each level (the value's `sin`, the gradient's `cos`), as do rotations;
+/// hand-written Rust gets the same fusion from LLVM.
+pub(super) fn sin_cos_partners(p: &Program) -> Vec<u32> {
+    let mut partner = vec![u32::MAX; p.instrs.len()];
+    if !HAS_SINCOS {
+        return partner;
+    }
+    let mut sin_of: HashMap<Operand, u32> = HashMap::new();
+    for (i, instr) in p.instrs.iter().enumerate() {
+        if instr.op == Op::Call(Callee::F1(Func::Sin)) {
+            sin_of.insert(instr.args[0], i as u32);
+        }
+    }
+    if sin_of.is_empty() {
+        return partner;
+    }
+    for (i, instr) in p.instrs.iter().enumerate() {
+        if instr.op == Op::Call(Callee::F1(Func::Cos))
+            && let Some(&s) = sin_of.get(&instr.args[0])
+        {
+            partner[i] = s;
+            partner[s as usize] = i as u32;
+        }
+    }
+    partner
 }
 
 #[cfg(test)]

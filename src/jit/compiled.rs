@@ -603,6 +603,8 @@ mod tests {
             Func::Ceil,
             Func::Sign,
             Func::Sin,
+            // With `sin`, one call to `sincos` (per lane for two rows).
+            Func::Cos,
             Func::Exp,
         ] {
             outputs.push(g.call1(f, y));

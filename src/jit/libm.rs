@@ -50,7 +50,12 @@ fn symbol(name: &str) -> Option<*const u8> {
         .iter()
         .flat_map(|&f| [Callee::F1(f), Callee::F2(f)])
         // `xlogy` (an internal function of the derivatives) is not in `Func::ALL`.
-        .chain([Callee::F2(Func::Xlogy), Callee::Pow, Callee::Powf])
+        .chain([
+            Callee::F2(Func::Xlogy),
+            Callee::Pow,
+            Callee::Powf,
+            Callee::SinCos,
+        ])
         .filter_map(wrapper)
         .chain(floor_ceil)
         .find_map(|(n, ptr)| (n == name).then_some(ptr))
@@ -98,6 +103,21 @@ mod c {
     }
 }
 
+/// glibc's `sincos`, which gives the bits of its `sin` and `cos` (the
+/// same kernels, the same argument reduction: `sin_cos_matches_sin_and_cos`
+/// checks it) for the price of about one of them. Hand-written Rust gets it
+/// too: LLVM turns `x.sin()` and `x.cos()` into one call.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+mod gnu {
+    unsafe extern "C" {
+        pub(super) fn sincos(x: f64, sin: *mut f64, cos: *mut f64);
+    }
+}
+
+/// Whether calls to `sin` and `cos` of one operand can be one call to
+/// `sincos` ([`Callee::SinCos`]).
+pub(super) const HAS_SINCOS: bool = cfg!(all(target_os = "linux", target_env = "gnu"));
+
 extern "C" fn slope_atan2(a: f64, b: f64) -> f64 {
     Func::Atan2.apply2(a, b)
 }
@@ -129,14 +149,20 @@ extern "C" fn slope_ceil(x: f64) -> f64 {
 }
 
 /// Declares in `module` the wrapper a call to `callee` calls: its symbol,
-/// with one `f64` parameter per argument and an `f64` result.
+/// with one `f64` parameter per argument and an `f64` result; `sincos`
+/// with its own, `(f64, *mut f64, *mut f64)` and no result.
 pub(super) fn declare(module: &mut JITModule, callee: Callee) -> Result<FuncId, Error> {
     let (name, _) = wrapper(callee).ok_or_else(|| codegen_error("no wrapper"))?;
     let mut sig = module.make_signature();
-    let arity = Op::Call(callee).arity();
-    sig.params
-        .extend(std::iter::repeat_n(AbiParam::new(types::F64), arity));
-    sig.returns.push(AbiParam::new(types::F64));
+    if callee == Callee::SinCos {
+        let ptr = AbiParam::new(module.target_config().pointer_type());
+        sig.params.extend([AbiParam::new(types::F64), ptr, ptr]);
+    } else {
+        let arity = Op::Call(callee).arity();
+        sig.params
+            .extend(std::iter::repeat_n(AbiParam::new(types::F64), arity));
+        sig.returns.push(AbiParam::new(types::F64));
+    }
     module
         .declare_function(name, Linkage::Import, &sig)
         .map_err(codegen_error)
@@ -146,6 +172,8 @@ pub(super) fn declare(module: &mut JITModule, callee: Callee) -> Result<FuncId, 
 pub(super) fn wrapper(callee: Callee) -> Option<(&'static str, *const u8)> {
     type F2 = extern "C" fn(f64, f64) -> f64;
     type C1 = unsafe extern "C" fn(f64) -> f64;
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    type SinCos = unsafe extern "C" fn(f64, *mut f64, *mut f64);
     match callee {
         #[cfg(target_os = "linux")]
         Callee::F1(Func::Exp) => Some(("slope_exp", c::exp as C1 as *const u8)),
@@ -162,6 +190,10 @@ pub(super) fn wrapper(callee: Callee) -> Option<(&'static str, *const u8)> {
         Callee::F2(_) => None,
         Callee::Pow => Some(("slope_pow", slope_pow as F2 as *const u8)),
         Callee::Powf => Some(("slope_powf", slope_powf as F2 as *const u8)),
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        Callee::SinCos => Some(("slope_sincos", gnu::sincos as SinCos as *const u8)),
+        #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+        Callee::SinCos => None,
     }
 }
 
@@ -169,7 +201,7 @@ pub(super) fn wrapper(callee: Callee) -> Option<(&'static str, *const u8)> {
 mod tests {
     use super::*;
     use crate::graph::{Graph, NodeId};
-    use crate::jit::testing::{check, exclusive, pairs};
+    use crate::jit::testing::{SPECIAL, check, exclusive, pairs};
 
     #[test]
     fn every_function_matches_the_interpreter() {
@@ -188,6 +220,66 @@ mod tests {
         // One function per compilation too, so that each is its own chunk.
         for &o in &outputs {
             check(&g, &[o], 2, &pairs());
+        }
+    }
+
+    /// A `sin` and a `cos` of one operand are one call to `sincos`, whose
+    /// bits are `f64::sin`'s and `f64::cos`'s (the interpreter's): at
+    /// special values, tiny and huge arguments (the slow reduction) and
+    /// pseudo-random bit patterns, beside a `sin` without a partner.
+    #[test]
+    fn sin_cos_matches_sin_and_cos() {
+        let _guard = exclusive();
+        let mut g = Graph::new();
+        let x = g.var(0);
+        let y = g.var(1);
+        let sin = g.call1(Func::Sin, x);
+        let cos = g.call1(Func::Cos, x);
+        let both = g.mul(sin, cos);
+        let alone = g.call1(Func::Sin, y);
+        let outputs = [sin, cos, both, alone];
+        let program = crate::jit::lower::lower(&g, &outputs, 2).unwrap();
+        let fused = crate::jit::codegen::sin_cos_partners(&program)
+            .iter()
+            .filter(|&&p| p != u32::MAX)
+            .count();
+        assert_eq!(fused, if HAS_SINCOS { 2 } else { 0 });
+        let compiled = crate::jit::Compiled::compile(&g, &outputs, 2).unwrap();
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let z = (state ^ (state >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        };
+        let mut points: Vec<f64> = SPECIAL.to_vec();
+        points.extend([
+            1e-9,
+            0.8554,
+            2.4e9,
+            1.1e22,
+            f64::MAX,
+            f64::MIN_POSITIVE / 4.0,
+        ]);
+        for k in 0..20_000 {
+            let bits = next();
+            points.push(match k % 2 {
+                0 => f64::from_bits(bits),
+                _ => ((bits >> 11) as f64 / 2f64.powi(53) - 0.5) * 10f64.powi(k % 30 - 8),
+            });
+        }
+        let same = |a: f64, b: f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+        let mut out = [0.0; 4];
+        for (i, &a) in points.iter().enumerate() {
+            let b = points[(i + 1) % points.len()];
+            compiled.call(&[a, b], &mut out);
+            let want = [a.sin(), a.cos(), a.sin() * a.cos(), b.sin()];
+            for (k, (&got, &want)) in out.iter().zip(&want).enumerate() {
+                assert!(
+                    same(got, want),
+                    "output {k} at {a:e}: {got:e}, not {want:e}"
+                );
+            }
         }
     }
 }

@@ -70,6 +70,10 @@ pub(super) enum Callee {
     Pow,
     /// `f64::powf`, for constant exponents that are not special.
     Powf,
+    /// The C library's `sincos`, for a `sin` and a `cos` of one operand
+    /// (never in a [`Program`]: code generation fuses the pair, see
+    /// `codegen.rs`).
+    SinCos,
 }
 
 impl Op {
