@@ -113,33 +113,44 @@ pub(super) struct StepSums {
 /// two passes take 8 (callgrind; the compiler paired the two sums in its
 /// vector registers, and spilled).
 pub(super) fn step_pass(x: &[f64], last: &[f64], previous: &[f64], s: &mut [f64]) -> StepSums {
-    let n = x.len();
-    let (last, s) = (&last[..n], &mut s[..n]);
+    let (step2, largest_x) = difference_pass(x, last, s);
+    StepSums {
+        step2,
+        turn: dot(s, previous),
+        largest_x,
+    }
+}
+
+/// `d = a - last` written to `d`, with `d·d` (in [`dot`]'s lanes and
+/// order: the same bits) and the largest |aᵢ| (NaN left out), in one pass:
+/// the work [`step_pass`] and [`gradient_pass`] share.
+fn difference_pass(a: &[f64], last: &[f64], d: &mut [f64]) -> (f64, f64) {
+    let n = a.len();
+    let (last, d) = (&last[..n], &mut d[..n]);
     let split = n - n % LANES;
-    let (mut step2, mut largest_x) = ([0.0; LANES], [0.0f64; LANES]);
-    for ((x, last), s) in (x[..split].chunks_exact(LANES))
+    let (mut squares, mut largest_lanes) = ([0.0; LANES], [0.0f64; LANES]);
+    for ((a, last), d) in (a[..split].chunks_exact(LANES))
         .zip(last[..split].chunks_exact(LANES))
-        .zip(s[..split].chunks_exact_mut(LANES))
+        .zip(d[..split].chunks_exact_mut(LANES))
     {
         for j in 0..LANES {
-            let d = x[j] - last[j];
-            s[j] = d;
-            step2[j] += d * d;
-            largest_x[j] = larger(largest_x[j], x[j].abs());
+            let diff = a[j] - last[j];
+            d[j] = diff;
+            squares[j] += diff * diff;
+            largest_lanes[j] = larger(largest_lanes[j], a[j].abs());
         }
     }
-    let (mut step2_tail, mut largest) = (0.0, 0.0f64);
+    let (mut squares_tail, mut largest) = (0.0, 0.0f64);
     for i in split..n {
-        let d = x[i] - last[i];
-        s[i] = d;
-        step2_tail += d * d;
-        largest = larger(largest, x[i].abs());
+        let diff = a[i] - last[i];
+        d[i] = diff;
+        squares_tail += diff * diff;
+        largest = larger(largest, a[i].abs());
     }
-    StepSums {
-        step2: step2.iter().sum::<f64>() + step2_tail,
-        turn: dot(s, previous),
-        largest_x: largest_x.iter().fold(largest, |m, &a| larger(m, a)),
-    }
+    (
+        squares.iter().sum::<f64>() + squares_tail,
+        largest_lanes.iter().fold(largest, |m, &a| larger(m, a)),
+    )
 }
 
 /// `max(m, a)` for an `m` that is not NaN, leaving a NaN `a` out: what
@@ -169,31 +180,9 @@ pub(super) struct GradientSums {
 /// `last` holds), and then there was no NaN to keep; otherwise the
 /// largest component is taken again, NaN kept.
 pub(super) fn gradient_pass(grad: &[f64], last: &[f64], y: &mut [f64]) -> GradientSums {
-    let n = grad.len();
-    let (last, y) = (&last[..n], &mut y[..n]);
-    let split = n - n % LANES;
-    let (mut yy, mut largest_g) = ([0.0; LANES], [0.0; LANES]);
-    for ((grad, last), y) in (grad[..split].chunks_exact(LANES))
-        .zip(last[..split].chunks_exact(LANES))
-        .zip(y[..split].chunks_exact_mut(LANES))
-    {
-        for j in 0..LANES {
-            let d = grad[j] - last[j];
-            y[j] = d;
-            yy[j] += d * d;
-            largest_g[j] = larger(largest_g[j], grad[j].abs());
-        }
-    }
-    let (mut yy_tail, mut largest) = (0.0, 0.0);
-    for i in split..n {
-        let d = grad[i] - last[i];
-        y[i] = d;
-        yy_tail += d * d;
-        largest = larger(largest, grad[i].abs());
-    }
-    let yy = yy.iter().sum::<f64>() + yy_tail;
+    let (yy, largest_g) = difference_pass(grad, last, y);
     let largest_g = match yy.is_finite() {
-        true => largest_g.iter().fold(largest, |m, &a| larger(m, a)),
+        true => largest_g,
         false => largest_magnitude(grad),
     };
     GradientSums { largest_g, yy }
