@@ -22,53 +22,15 @@ use slope::jit::Compiled;
 use slope::objective::Direct;
 use slope::testfns;
 
+mod baselines;
+
+use baselines::formulas::{
+    nested_sin50 as nested_sin, nested_sin50_value as nested_sin_value, parabola, parabola_value,
+    sphere, sphere_value,
+};
+
 type HandValue = fn(&[f64]) -> f64;
 type Hand = fn(&[f64], &mut [f64]);
-
-fn parabola_value(x: &[f64]) -> f64 {
-    3.0 * x[0] * x[0] + 2.0 * x[0] + 1.0
-}
-
-fn parabola(x: &[f64], out: &mut [f64]) {
-    out[0] = 3.0 * x[0] * x[0] + 2.0 * x[0] + 1.0;
-    out[1] = 6.0 * x[0] + 2.0;
-}
-
-fn sphere_value(x: &[f64]) -> f64 {
-    let centre = [1.5, 2.5, 0.5];
-    (0..3)
-        .map(|i| (x[i] - centre[i]) * (x[i] - centre[i]))
-        .sum()
-}
-
-fn sphere(x: &[f64], out: &mut [f64]) {
-    let centre = [1.5, 2.5, 0.5];
-    let mut f = 0.0;
-    for i in 0..3 {
-        let d = x[i] - centre[i];
-        f += d * d;
-        out[i + 1] = 2.0 * d;
-    }
-    out[0] = f;
-}
-
-fn nested_sin_value(x: &[f64]) -> f64 {
-    (0..50).fold(x[0] * x[1], |u, _| u.sin())
-}
-
-/// As in `gradients.rs`: one forward loop with one running product (LLVM
-/// makes each level's `sin` and `cos` one call to `sincos`).
-fn nested_sin(x: &[f64], out: &mut [f64]) {
-    let mut u = x[0] * x[1];
-    let mut d = 1.0;
-    for _ in 0..50 {
-        d *= u.cos();
-        u = u.sin();
-    }
-    out[0] = u;
-    out[1] = d * x[1];
-    out[2] = d * x[0];
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -1,7 +1,10 @@
 //! Hand-written baselines shared by the benchmarks.
 
-// benches/optim.rs and benches/indexed.rs run it; benches/gradients.rs
-// shares this module.
+// Each bench uses some of these modules: benches/optim.rs and
+// benches/indexed.rs run `lbfgs`, benches/gradients.rs and
+// benches/call_counts.rs time or count `formulas`.
+#[allow(dead_code)]
+pub mod formulas;
 #[allow(dead_code)]
 pub mod lbfgs;
 
