@@ -29,7 +29,8 @@
 //! (`region.rs`), which a [`Compiled`] (`compiled.rs`) owns until it is
 //! dropped. [`DescentKernel`] (`descent.rs`) reuses the passes to compile
 //! fixed-step gradient descent as one native loop around the gradient, and
-//! [`BatchKernel`] (`batch.rs`) one loop over the rows of a batch of points.
+//! [`BatchKernel`] (`batch.rs`) one loop over the rows of a batch of points,
+//! two rows per iteration in `f64x2` lanes (`codegen/pairs.rs`).
 //!
 //! Invariants: the native entry point is
 //! `extern "C" fn(x: *const f64, rest: *mut f64, scratch: *mut f64) -> f64`,
