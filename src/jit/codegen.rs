@@ -59,7 +59,7 @@ use super::lower::{Callee, Op, Operand, Program};
 use super::{MAX_INDEX, codegen_error, too_large};
 use crate::builtins::Func;
 use crate::error::Error;
-use pairs::{lane_wise, release_output, store_lanes, store_side_by_side, unaligned};
+use pairs::{join_lanes, lane_wise, release_output, store_lanes, store_side_by_side, unaligned};
 
 /// Variables kept in registers after a load, for reuse by nearby items.
 const RECENT_VARS: usize = 4;
@@ -342,10 +342,7 @@ impl<'a> Generator<'a> {
                         let x = b.ins().extractlane(a, lane as u8);
                         [*s_lane, *c_lane] = self.sin_cos(b, bases, local, x)?;
                     }
-                    [sin, cos].map(|[first, second]| {
-                        let r = b.ins().scalar_to_vector(types::F64X2, first);
-                        b.ins().insertlane(r, second, 1)
-                    })
+                    [sin, cos].map(|lanes| join_lanes(b, lanes))
                 } else {
                     self.sin_cos(b, bases, local, a)?
                 };
@@ -364,8 +361,7 @@ impl<'a> Generator<'a> {
                     let arg2 = b.ins().extractlane(arg2, lane);
                     *r = self.apply(b, bases, local, instr.op, a, arg2)?;
                 }
-                let r = b.ins().scalar_to_vector(types::F64X2, lanes[0]);
-                b.ins().insertlane(r, lanes[1], 1)
+                join_lanes(b, lanes)
             } else {
                 self.apply(b, bases, local, instr.op, a, arg2)?
             };

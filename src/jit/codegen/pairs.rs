@@ -154,6 +154,13 @@ pub(super) fn interleave(b: &mut FunctionBuilder, v: Value, w: Value, high: bool
     b.ins().bitcast(types::F64X2, little, r)
 }
 
+/// One `f64x2` of two scalars, `lanes[0]` in lane 0: what code done one
+/// lane at a time gives back to the pairs' code.
+pub(super) fn join_lanes(b: &mut FunctionBuilder, lanes: [Value; 2]) -> Value {
+    let r = b.ins().scalar_to_vector(types::F64X2, lanes[0]);
+    b.ins().insertlane(r, lanes[1], 1)
+}
+
 /// The operations [`Inputs::Pairs`] code does on both lanes at once; the
 /// others it does one lane at a time as scalar code does them, so that
 /// both give the same bits: calls (to the same scalar functions),
