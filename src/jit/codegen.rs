@@ -54,6 +54,7 @@ use cranelift_module::{DataDescription, DataId, FuncId, Module};
 mod pairs;
 
 use super::chunk::Plan;
+use super::frame;
 use super::libm::{HAS_SINCOS, declare};
 use super::lower::{Callee, Op, Operand, Program};
 use super::{MAX_INDEX, codegen_error, too_large};
@@ -605,11 +606,12 @@ impl<'a> Generator<'a> {
             b.seal_block(block);
             let params = b.block_params(block).to_vec();
             let returned = body(self, &mut b, &params)?;
+            b.set_srcloc(frame::return_mark());
             b.ins().return_(returned.as_slice());
             b.finalize(self.module.target_config());
         }
         self.fctx = fctx;
-        let result = self.module.define_function(id, &mut ctx);
+        let result = frame::define(self.module, id, &mut ctx);
         self.module.clear_context(&mut ctx);
         self.ctx = Some(ctx);
         result.map_err(codegen_error)?;

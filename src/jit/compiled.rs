@@ -296,6 +296,16 @@ impl Compiled {
         self.call_checked(x, &mut [])
     }
 
+    /// The address of the code's entry point, for tests that read it.
+    #[cfg(test)]
+    pub(super) fn entry_address(&self) -> *const u8 {
+        match self.entry {
+            Entry::Value(f) => f as *const u8,
+            Entry::Rest(f) => f as *const u8,
+            Entry::Scratch(f) => f as *const u8,
+        }
+    }
+
     /// The lengths of `x` and `rest` with which [`Compiled::call_direct`]
     /// may be called: [`DirectLens::NONE`] unless the code is one chunk
     /// without scratch with more than one output.

@@ -53,6 +53,7 @@ mod chunk;
 mod codegen;
 mod compiled;
 mod descent;
+mod frame;
 mod libm;
 mod loops;
 mod lower;
