@@ -130,7 +130,10 @@
 //!   native loop over its rows (two rows per iteration, in `f64x2`
 //!   lanes, the same bits as one call per row), and `jit/region.rs` keeps each module's
 //!   code and data in one reservation, so 32-bit displacements always
-//!   reach. `jit/loops.rs` compiles indexed formulas' value, gradient and
+//!   reach, placed near the program's own code (`jit/near.rs`: on x86-64
+//!   a call to code terabytes away cost three cycles more); `jit/frame.rs`
+//!   takes Cranelift's frame-pointer instructions out of functions that
+//!   call nothing and keep nothing on the stack. `jit/loops.rs` compiles indexed formulas' value, gradient and
 //!   Hessian-vector product (reading their run-time inputs, and the
 //!   direction, as `jit/loops/inputs.rs` lays them out)
 //!   as loops straight from the graph, fusing reductions over one range
@@ -257,9 +260,12 @@
 //!   (a left-to-right chain's is `γ_{n−1}·Σ|tᵢ|`), and its adds overlap
 //!   instead of waiting for each other. Reductions over index ranges
 //!   (`sum(i in ...)`) still accumulate in index order.
-//! - `unsafe` lives only in `jit/compiled.rs`, `jit/descent.rs`,
-//!   `jit/batch.rs`, `jit/loops.rs`, `jit/loops/rows.rs` and `jit/region.rs`, each block
-//!   with a `SAFETY:` note.
+//! - `unsafe` lives only where native code is made and called
+//!   (`jit/compiled.rs`, `jit/descent.rs`, `jit/batch.rs`, `jit/loops.rs`,
+//!   `jit/loops/rows.rs`, `jit/region.rs`, `jit/near.rs`, `jit/libm.rs`'s C
+//!   declarations, `objective.rs`'s unchecked call), in the SIMD kernels of
+//!   `fit/gram.rs` and `fit/stream.rs`, and in `main.rs`'s entry point,
+//!   each block with a `SAFETY:` note.
 //! - Compiled loops read arrays without bounds checks: binding checked
 //!   every read's whole range against its array's extent, and the code
 //!   runs only with the frame it was bound with.

@@ -57,6 +57,8 @@ mod frame;
 mod libm;
 mod loops;
 mod lower;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod near;
 mod region;
 mod schedule;
 #[cfg(test)]

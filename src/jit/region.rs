@@ -26,9 +26,7 @@ use std::mem::ManuallyDrop;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use cranelift_jit::{
-    ArenaMemoryProvider, BranchProtection, JITMemoryKind, JITMemoryProvider, JITModule,
-};
+use cranelift_jit::{BranchProtection, JITMemoryKind, JITMemoryProvider, JITModule};
 use cranelift_module::{FuncId, ModuleResult};
 
 use super::codegen::host_isa;
@@ -60,10 +58,17 @@ pub(super) fn estimate(items: usize, functions: usize) -> usize {
         .clamp(MIN_REGION, MAX_REGION)
 }
 
+/// One reservation, near the program's code where calls to it are faster
+/// (`near.rs`).
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+type Arena = super::near::NearArena;
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+type Arena = cranelift_jit::ArenaMemoryProvider;
+
 /// A Cranelift memory provider over one reservation, which reports when it
 /// runs out (the module that owns it is out of reach once built).
 struct Region {
-    arena: ArenaMemoryProvider,
+    arena: Arena,
     exhausted: Arc<AtomicBool>,
 }
 
@@ -142,7 +147,7 @@ pub(super) fn build(
     let mut reserve = reserve.min(max_reserve);
     loop {
         let exhausted = Arc::new(AtomicBool::new(false));
-        let arena = ArenaMemoryProvider::new_with_size(reserve).map_err(|e| {
+        let arena = Arena::new_with_size(reserve).map_err(|e| {
             codegen_error(format!(
                 "cannot reserve {reserve} bytes of address space: {e}"
             ))
