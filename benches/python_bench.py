@@ -5,7 +5,9 @@
 Measures, on Rosenbrock's function (1-x)^2 + 100*(y-x^2)^2:
 - the per-call cost of value and gradient at one point, called from Python;
 - value on 10^6 points at once (slope's batch, into a new array and into
-  one given as out=, against SymPy's lambdify with NumPy and JAX's vmap);
+  one given as out=, against SymPy's lambdify with NumPy and JAX's vmap),
+  and the floor memory sets: the same batch of `x + y`, which reads and
+  writes as much and computes almost nothing;
 - text to a callable value and gradient (slope's compile against SymPy's
   diff + lambdify, and JAX's jit on first call);
 - scipy.optimize.minimize(..., jac=True) on the chained Rosenbrock with
@@ -103,6 +105,12 @@ def main():
     rows.append(("value, 10^6 points", "slope batch", best(lambda: f.batch(X), 3, BATCH_REPEATS)))
     out = np.empty(N_POINTS)
     rows.append(("value, 10^6 points", "slope batch, out=", best(lambda: f.batch(X, out=out), 3, BATCH_REPEATS)))
+    # What any code must do for a batch: read the 16 MB of points and
+    # write 8 MB of values. A formula with almost no arithmetic, batched
+    # the same way, measures that floor on this machine's memory.
+    floor = slope.compile("x + y")
+    rows.append(("value, 10^6 points", "floor: slope batch of x + y, out=",
+                 best(lambda: floor.batch(X, out=out), 3, BATCH_REPEATS)))
     _, v_np = build("numpy")
     xs, ys = X[:, 0].copy(), X[:, 1].copy()
     rows.append(("value, 10^6 points", "sympy lambdify (numpy)", best(lambda: v_np(xs, ys), 3, BATCH_REPEATS)))
