@@ -614,7 +614,7 @@ impl<'a> Generator<'a> {
         let result = frame::define(self.module, id, &mut ctx);
         self.module.clear_context(&mut ctx);
         self.ctx = Some(ctx);
-        result.map_err(codegen_error)?;
+        result?;
         Ok(id)
     }
 }
