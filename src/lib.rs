@@ -130,9 +130,8 @@
 //!   native loop over its rows (two rows per iteration, in `f64x2`
 //!   lanes, the same bits as one call per row), and `jit/region.rs` keeps each module's
 //!   code and data in one reservation, so 32-bit displacements always
-//!   reach, placed near the program's own code, or near the C library if
-//!   the code calls it (`jit/near.rs`: on x86-64 a call to code terabytes
-//!   away cost three cycles more); `jit/frame.rs`
+//!   reach, placed near the program's own code (`jit/near.rs`: on x86-64
+//!   a call to code terabytes away cost three cycles more); `jit/frame.rs`
 //!   takes Cranelift's frame-pointer instructions out of functions that
 //!   call nothing and keep nothing on the stack. `jit/loops.rs` compiles indexed formulas' value, gradient and
 //!   Hessian-vector product (reading their run-time inputs, and the

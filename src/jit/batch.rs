@@ -135,7 +135,6 @@ pub(super) fn compile(program: &Program, n_vars: usize) -> Result<BatchKernel, E
             |module| build(module, program, &plan, n_vars, pairs),
             size,
             region::MAX_REGION,
-            region::Near::of_program(program),
         )
     };
     let (pairs, code) = match build_with(true) {

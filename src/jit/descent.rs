@@ -352,7 +352,6 @@ pub(super) fn compile(
         |module| build(module, program, &plan, n, variant),
         region::estimate(program.instrs.len() + program.outputs.len(), 1),
         region::MAX_REGION,
-        region::Near::of_program(program),
     )?;
     Ok(DescentKernel { n, code })
 }

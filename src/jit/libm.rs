@@ -168,24 +168,6 @@ pub(super) fn declare(module: &mut JITModule, callee: Callee) -> Result<FuncId, 
         .map_err(codegen_error)
 }
 
-/// Whether code calling `callee` calls into the C library itself (rather
-/// than a `slope_*` wrapper in this program), so that it is faster placed
-/// near the C library (`near.rs`).
-pub(super) fn in_c_library(callee: Callee) -> bool {
-    cfg!(target_os = "linux")
-        && matches!(
-            callee,
-            Callee::F1(Func::Exp | Func::Sin | Func::Cos | Func::Ln) | Callee::SinCos
-        )
-}
-
-/// An address in the C library's code, which compiled code that calls it
-/// is placed near.
-#[cfg(target_os = "linux")]
-pub(super) fn c_library_address() -> usize {
-    c::exp as unsafe extern "C" fn(f64) -> f64 as usize
-}
-
 /// The symbol and address of the function a call instruction calls.
 pub(super) fn wrapper(callee: Callee) -> Option<(&'static str, *const u8)> {
     type F2 = extern "C" fn(f64, f64) -> f64;

@@ -89,15 +89,14 @@ impl LoopCode {
         n_params: usize,
         ranks: &[usize],
     ) -> Result<LoopCode> {
-        let mut roots = vec![outputs.value];
-        roots.extend_from_slice(outputs.scalars);
-        roots.extend(outputs.scatters.iter().map(|s| s.value));
         let code = region::build(
             |module| generate(module, graph, outputs, n_params, ranks),
             1 << 20,
             region::MAX_REGION,
-            region::Near::of_graph(graph, &roots),
         )?;
+        let mut roots = vec![outputs.value];
+        roots.extend_from_slice(outputs.scalars);
+        roots.extend(outputs.scatters.iter().map(|s| s.value));
         let reads_direction = reachable(graph, &roots).iter().any(|&id| {
             matches!(graph.node(id), Node::Read(r)
                 if matches!(r.source, Source::Direction(_) | Source::ScalarDirection(_)))

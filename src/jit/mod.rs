@@ -118,7 +118,6 @@ fn compile(
         |module| codegen::generate(module, &program, &plan),
         first,
         max,
-        region::Near::of_program(&program),
     )?;
     // Own the code, and keep the instructions if they could become a
     // descent loop later.

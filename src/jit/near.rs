@@ -12,25 +12,13 @@
 //! its hand-written twin; the frame's four instructions (`frame.rs`) cost
 //! their 0.3 ns only near (1.80 against 1.49 ns).
 //!
-//! Code is called by the program and calls the C library (`exp`, `sin`,
-//! `cos`, `log`, `sincos`, for every term or row that needs them): a module
-//! whose code calls the library is placed near it ([`Near::CLibrary`]),
-//! others near the program. In a statically linked program (the `slope`
-//! binary) both are one place; in a dynamically linked one (benches, a
-//! Rust program using the library) the library is terabytes away, and a
-//! nested `sin` of 50 levels placed near the program took 1.26 µs against
-//! 0.61 µs near the library.
-//!
 //! [`NearArena`] reserves each module's stretch at an address the program
-//! asks for ([`hint`]): from 4 GiB to 32 GiB below the code it is placed
-//! near (above it when that is within 32 GiB of address zero, as a program
-//! linked at a fixed low address is), taking the next stretch each time.
-//! Below leaves the heap, which grows up from the end of a program, and the
-//! system's own mappings, which it places downwards from the top, their
-//! room. The system gives the address asked for when it is free and
-//! another when not; then the stretch is returned and the next one tried,
-//! and after a few tries the reservation goes where the system puts it,
-//! which is correct, only slower to call. The arena then hands out
+//! asks for ([`hint`]): from 4 GiB above its own code (room for a heap
+//! that grows up from the end of it) to 32 GiB above, taking the next
+//! stretch each time. The system gives the address asked for when it is
+//! free and another when not; then the stretch is returned and the next
+//! one tried, and after a few tries the reservation goes where the system
+//! puts it, which is correct, only slower to call. The arena then hands out
 //! pages of it as Cranelift's default arena does: each allocation in a
 //! segment of its protection, read-write until [`JITMemoryProvider::finalize`]
 //! gives it its final one. x86-64 only, where instruction fetch sees stores
@@ -42,37 +30,31 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use cranelift_jit::{BranchProtection, JITMemoryKind, JITMemoryProvider};
 use cranelift_module::{ModuleError, ModuleResult};
 
-use super::libm::c_library_address;
-use super::region::Near;
-
 const GIB: usize = 1 << 30;
 
-/// The first stretch tried is this far from the code it is placed near.
+/// The first stretch tried is this far above the program's code.
 const FIRST: usize = 4 * GIB;
 
-/// Stretches are tried up to this far from the code they are placed near,
-/// then again from [`FIRST`] (the calls were as fast up to 64 GiB away).
+/// Stretches are tried up to this far above the program's code, then again
+/// from [`FIRST`] (the calls were as fast up to 64 GiB away).
 const LAST: usize = 32 * GIB;
 
 /// Addresses asked for, per reservation, before taking the system's.
 const TRIES: usize = 8;
 
-/// Where the next reservation is asked for, as an offset from the code it
-/// is placed near (shared by all threads; a stale read only costs a try).
+/// Where the next reservation is asked for, as an offset above the
+/// program's code (shared by all threads; a stale read only costs a try).
 static NEXT: AtomicUsize = AtomicUsize::new(FIRST);
 
-/// An address in the code a reservation is placed near: this program's
-/// (whichever binary or library holds this crate), or the C library's.
-fn anchor(near: Near) -> usize {
-    match near {
-        Near::Program => anchor as fn(Near) -> usize as usize,
-        Near::CLibrary => c_library_address(),
-    }
+/// The address of this program's code, in whichever binary or library
+/// holds this crate.
+fn anchor() -> usize {
+    anchor as fn() -> usize as usize
 }
 
 /// The address to ask for a reservation of `size` bytes at, page-aligned,
 /// moving [`NEXT`] past it.
-fn hint(size: usize, near: Near) -> Option<usize> {
+fn hint(size: usize) -> Option<usize> {
     let offset = NEXT
         .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |next| {
             let next = if next + size > LAST { FIRST } else { next };
@@ -81,14 +63,9 @@ fn hint(size: usize, near: Near) -> Option<usize> {
         .ok()?;
     let offset = if offset + size > LAST { FIRST } else { offset };
     let page = page_size();
-    let anchor = anchor(near);
-    if anchor > LAST + size + page {
-        Some((anchor - offset - size) / page * page)
-    } else {
-        anchor
-            .checked_add(offset)
-            .map(|address| address.div_ceil(page) * page)
-    }
+    anchor()
+        .checked_add(offset)
+        .map(|address| address.div_ceil(page) * page)
 }
 
 fn page_size() -> usize {
@@ -120,10 +97,10 @@ fn map(at: Option<usize>, size: usize) -> io::Result<*mut u8> {
     }
 }
 
-/// Reserves `size` bytes, near the code `near` says if it can.
-fn reserve(size: usize, near: Near) -> io::Result<*mut u8> {
+/// Reserves `size` bytes, near the program's code if it can.
+fn reserve(size: usize) -> io::Result<*mut u8> {
     for _ in 0..TRIES {
-        let Some(want) = hint(size, near) else { break };
+        let Some(want) = hint(size) else { break };
         let got = map(Some(want), size)?;
         if got as usize == want {
             return Ok(got);
@@ -176,13 +153,12 @@ pub(super) struct NearArena {
 unsafe impl Send for NearArena {}
 
 impl NearArena {
-    /// Reserves `size` bytes (rounded up to pages) of address space near
-    /// the code `near` says.
-    pub(super) fn new_with_size(size: usize, near: Near) -> io::Result<NearArena> {
+    /// Reserves `size` bytes (rounded up to pages) of address space.
+    pub(super) fn new_with_size(size: usize) -> io::Result<NearArena> {
         let page = page_size();
         let size = size.max(1).div_ceil(page) * page;
         Ok(NearArena {
-            base: reserve(size, near)?,
+            base: reserve(size)?,
             size,
             position: 0,
             segments: Vec::new(),
@@ -308,24 +284,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reservations_land_within_reach_of_the_code_they_are_near() {
-        for near in [Near::Program, Near::CLibrary] {
-            let arenas: Vec<NearArena> = (0..4)
-                .map(|_| NearArena::new_with_size(1 << 20, near).unwrap())
-                .collect();
-            for arena in &arenas {
-                let distance = (arena.base as usize).abs_diff(anchor(near));
-                assert!(
-                    (FIRST..=LAST + (2 << 20)).contains(&distance),
-                    "{near:?}: reserved {distance:#x} bytes from the code"
-                );
-            }
+    fn reservations_land_within_reach_of_the_program_code() {
+        let arenas: Vec<NearArena> = (0..4)
+            .map(|_| NearArena::new_with_size(1 << 20).unwrap())
+            .collect();
+        for arena in &arenas {
+            let distance = (arena.base as usize).abs_diff(anchor());
+            assert!(
+                (FIRST..=LAST + (1 << 20)).contains(&distance),
+                "reserved {distance:#x} bytes from the code"
+            );
         }
     }
 
     #[test]
     fn allocations_are_aligned_inside_and_segments_keep_one_protection() {
-        let mut arena = NearArena::new_with_size(1 << 20, Near::Program).unwrap();
+        let mut arena = NearArena::new_with_size(1 << 20).unwrap();
         let base = arena.base as usize;
         let mut seen = Vec::new();
         for i in 0..40 {
@@ -354,7 +328,7 @@ mod tests {
 
     #[test]
     fn a_full_reservation_says_so() {
-        let mut arena = NearArena::new_with_size(1 << 16, Near::Program).unwrap();
+        let mut arena = NearArena::new_with_size(1 << 16).unwrap();
         arena
             .allocate(60_000, 16, JITMemoryKind::Executable)
             .unwrap();

@@ -30,12 +30,9 @@ use cranelift_jit::{BranchProtection, JITMemoryKind, JITMemoryProvider, JITModul
 use cranelift_module::{FuncId, ModuleResult};
 
 use super::codegen::host_isa;
-use super::libm::in_c_library;
 use super::libm::module_builder;
-use super::lower::{Callee, Op, Program};
 use super::{codegen_error, too_large};
 use crate::error::Error;
-use crate::graph::{Graph, Node, NodeId, reachable};
 
 /// The largest reservation: any two addresses inside it are less than
 /// 2^31 bytes apart, the reach of a 32-bit displacement.
@@ -61,55 +58,12 @@ pub(super) fn estimate(items: usize, functions: usize) -> usize {
         .clamp(MIN_REGION, MAX_REGION)
 }
 
-/// What a module's code is placed near (`near.rs`): calls between code
-/// far apart cost more, and code calls and is called.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(super) enum Near {
-    /// The program's own code, which calls it (and the `slope_*`
-    /// wrappers it calls).
-    Program,
-    /// The C library, whose `exp`, `sin`, `cos`, `log` or `sincos` it
-    /// calls, for every row or term: in a dynamically linked program the
-    /// library is mapped terabytes from the program, and a nested `sin`
-    /// of 50 levels placed near the program took twice as long.
-    CLibrary,
-}
-
-impl Near {
-    /// Where code for `program` goes: near the C library if it calls it.
-    pub(super) fn of_program(program: &Program) -> Near {
-        let calls = program
-            .instrs
-            .iter()
-            .any(|i| matches!(i.op, Op::Call(c) if in_c_library(c)));
-        if calls { Near::CLibrary } else { Near::Program }
-    }
-
-    /// Where code for `roots` of `graph` goes: near the C library if they
-    /// need one of its functions (a `sin` and a `cos` become `sincos`).
-    pub(super) fn of_graph(graph: &Graph, roots: &[NodeId]) -> Near {
-        let calls = reachable(graph, roots)
-            .iter()
-            .any(|&id| matches!(graph.node(id), Node::Call1(f, _) if in_c_library(Callee::F1(*f))));
-        if calls { Near::CLibrary } else { Near::Program }
-    }
-}
-
-/// One reservation, near what its code calls or is called by (`near.rs`).
+/// One reservation, near the program's code where calls to it are faster
+/// (`near.rs`).
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 type Arena = super::near::NearArena;
 #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
 type Arena = cranelift_jit::ArenaMemoryProvider;
-
-#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-fn reserve(size: usize, near: Near) -> Result<Arena, String> {
-    Arena::new_with_size(size, near).map_err(|e| e.to_string())
-}
-
-#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
-fn reserve(size: usize, _: Near) -> Result<Arena, String> {
-    Arena::new_with_size(size).map_err(|e| e.to_string())
-}
 
 /// A Cranelift memory provider over one reservation, which reports when it
 /// runs out (the module that owns it is out of reach once built).
@@ -184,18 +138,16 @@ impl Drop for NativeCode {
 /// finalized in the [`NativeCode`] that owns the module. `reserve` is the
 /// first reservation's size; a module that outgrows it is rebuilt in a
 /// larger one, up to `max_reserve`, past which the formula is too large.
-/// `near` says where the reservation is asked for.
 pub(super) fn build(
     mut define: impl FnMut(&mut JITModule) -> Result<FuncId, Error>,
     reserve: usize,
     max_reserve: usize,
-    near: Near,
 ) -> Result<NativeCode, Error> {
     let isa = host_isa()?;
     let mut reserve = reserve.min(max_reserve);
     loop {
         let exhausted = Arc::new(AtomicBool::new(false));
-        let arena = self::reserve(reserve, near).map_err(|e| {
+        let arena = Arena::new_with_size(reserve).map_err(|e| {
             codegen_error(format!(
                 "cannot reserve {reserve} bytes of address space: {e}"
             ))

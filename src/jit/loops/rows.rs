@@ -77,7 +77,6 @@ impl RowCode {
             |module| generate(module, graph, outputs, &nodes, n_params, n_columns),
             1 << 20,
             region::MAX_REGION,
-            region::Near::of_graph(graph, outputs),
         )?;
         Ok(RowCode {
             code,
