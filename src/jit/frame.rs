@@ -139,6 +139,13 @@ mod tests {
         (code, ranges)
     }
 
+    /// Asserts that `drop_frame` leaves `code` as it is.
+    fn assert_kept(mut code: Vec<u8>, ranges: Vec<(std::ops::Range<usize>, SourceLoc)>) {
+        let before = code.clone();
+        assert!(!drop_frame(&mut code, ranges.into_iter()));
+        assert_eq!(code, before);
+    }
+
     /// `vmovsd xmm0, [rdi]`
     const LOAD: [u8; 4] = [0xc5, 0xfb, 0x10, 0x07];
 
@@ -152,32 +159,26 @@ mod tests {
     #[test]
     fn a_prologue_that_also_makes_room_on_the_stack_is_kept() {
         // `sub rsp, 16` after the frame pointer: spill slots.
-        let (mut code, mut ranges) = framed(&[0x48, 0x83, 0xec, 0x10]);
+        let (code, mut ranges) = framed(&[0x48, 0x83, 0xec, 0x10]);
         ranges[0].0 = 0..8;
         ranges[1].0 = 8..8;
-        let before = code.clone();
-        assert!(!drop_frame(&mut code, ranges.into_iter()));
-        assert_eq!(code, before);
+        assert_kept(code, ranges);
     }
 
     #[test]
     fn an_epilogue_that_restores_more_is_kept() {
-        let (mut code, mut ranges) = framed(&LOAD);
+        let (code, mut ranges) = framed(&LOAD);
         // The return's range starts one byte early, taking in a byte of
         // the body: not the bare epilogue.
         ranges[2].0.start -= 1;
-        let before = code.clone();
-        assert!(!drop_frame(&mut code, ranges.into_iter()));
-        assert_eq!(code, before);
+        assert_kept(code, ranges);
     }
 
     #[test]
     fn without_the_return_marked_nothing_changes() {
-        let (mut code, mut ranges) = framed(&LOAD);
+        let (code, mut ranges) = framed(&LOAD);
         ranges.pop();
-        let before = code.clone();
-        assert!(!drop_frame(&mut code, ranges.into_iter()));
-        assert_eq!(code, before);
+        assert_kept(code, ranges);
     }
 
     /// The first bytes of a formula's compiled value.

@@ -55,16 +55,21 @@ fn anchor() -> usize {
     anchor as fn() -> usize as usize
 }
 
+/// The offset a reservation of `size` bytes starts at if [`NEXT`] is
+/// `next`: back to [`FIRST`] when it would end past [`LAST`].
+fn wrapped(next: usize, size: usize) -> usize {
+    if next + size > LAST { FIRST } else { next }
+}
+
 /// The address to ask for a reservation of `size` bytes at, page-aligned,
 /// moving [`NEXT`] past it.
 fn hint(size: usize) -> Option<usize> {
-    let offset = NEXT
+    let next = NEXT
         .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |next| {
-            let next = if next + size > LAST { FIRST } else { next };
-            Some(next + size)
+            Some(wrapped(next, size) + size)
         })
         .ok()?;
-    let offset = if offset + size > LAST { FIRST } else { offset };
+    let offset = wrapped(next, size);
     let page = page_size();
     anchor()
         .checked_add(offset)
@@ -168,20 +173,31 @@ impl NearArena {
         })
     }
 
-    /// Makes `segment` (index) `extra` pages longer, or returns `None`.
-    fn grow(&mut self, index: usize, extra: usize) -> io::Result<Option<()>> {
-        if self.position + extra > self.size || index + 1 != self.segments.len() {
-            return Ok(None);
+    /// Makes the next `bytes` (whole pages) of the reservation read-write
+    /// for allocations of protection `prot`: the last segment's, which
+    /// ends where they begin, if it has that protection and is not
+    /// finalized, else a new segment's. Returns that segment's index.
+    fn commit(&mut self, bytes: usize, prot: libc::c_int) -> io::Result<usize> {
+        if self.position + bytes > self.size {
+            return Err(io::Error::other("jit memory region exhausted"));
         }
-        let segment = &mut self.segments[index];
         protect(
-            self.base.wrapping_add(segment.start + segment.len),
-            extra,
+            self.base.wrapping_add(self.position),
+            bytes,
             libc::PROT_READ | libc::PROT_WRITE,
         )?;
-        segment.len += extra;
-        self.position += extra;
-        Ok(Some(()))
+        match self.segments.last_mut() {
+            Some(last) if last.prot == prot && !last.finalized => last.len += bytes,
+            _ => self.segments.push(Segment {
+                start: self.position,
+                len: bytes,
+                used: 0,
+                prot,
+                finalized: false,
+            }),
+        }
+        self.position += bytes;
+        Ok(self.segments.len() - 1)
     }
 }
 
@@ -203,39 +219,10 @@ impl JITMemoryProvider for NearArena {
             .position(|s| s.prot == prot && s.room(size, align).is_some());
         let index = match fits {
             Some(index) => index,
-            None => {
-                let last = self.segments.len().checked_sub(1);
-                let pages = size.div_ceil(page) * page;
-                let grown = match last {
-                    Some(i) if self.segments[i].prot == prot && !self.segments[i].finalized => {
-                        self.grow(i, pages)?.map(|()| i)
-                    }
-                    _ => None,
-                };
-                match grown {
-                    Some(i) if self.segments[i].room(size, align).is_some() => i,
-                    _ => {
-                        if self.position + pages > self.size {
-                            return Err(io::Error::other("jit memory region exhausted"));
-                        }
-                        let start = self.position;
-                        protect(
-                            self.base.wrapping_add(start),
-                            pages,
-                            libc::PROT_READ | libc::PROT_WRITE,
-                        )?;
-                        self.position += pages;
-                        self.segments.push(Segment {
-                            start,
-                            len: pages,
-                            used: 0,
-                            prot,
-                            finalized: false,
-                        });
-                        self.segments.len() - 1
-                    }
-                }
-            }
+            // Committing whole pages for `size` leaves room for it: the
+            // segment's used bytes end at most at its old, page-aligned
+            // length, and `align` is at most a page.
+            None => self.commit(size.div_ceil(page) * page, prot)?,
         };
         let segment = &mut self.segments[index];
         let at = segment
