@@ -47,17 +47,7 @@ mod entry {
     use std::ffi::{CStr, OsStr, c_char, c_int};
     use std::os::unix::ffi::OsStrExt;
 
-    /// `SIGPIPE`, the same number on Linux, macOS and the BSDs.
-    const SIGPIPE: c_int = 13;
-    /// `SIG_IGN`, a handler value of 1 on every Unix.
-    const SIG_IGN: usize = 1;
-    /// `F_GETFD`, 1 on every Unix.
-    const F_GETFD: c_int = 1;
-
-    unsafe extern "C" {
-        fn signal(signum: c_int, handler: usize) -> usize;
-        fn fcntl(fd: c_int, cmd: c_int, ...) -> c_int;
-    }
+    use libc::{F_GETFD, SIG_IGN, SIGPIPE, fcntl, signal};
 
     /// The process's entry point, called by the C runtime with the
     /// command line.
