@@ -17,11 +17,12 @@
 //! indexed -- rosenbrock/1000000`; L-BFGS alone, about two minutes:
 //! `cargo bench --bench indexed -- indexed_lbfgs`).
 
+use std::cell::OnceCell;
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, criterion_group, criterion_main};
-use slope::{FnObjective, Formula, Method, Objective, Options, Reason, Settings};
+use slope::{CompiledFormula, FnObjective, Formula, Method, Objective, Options, Reason, Settings};
 
 mod baselines;
 
@@ -83,6 +84,8 @@ struct Case {
     options: Options,
     hand: Hand,
     data: (Vec<f64>, Vec<f64>),
+    /// Sampled less: one call takes milliseconds.
+    large: bool,
 }
 
 fn cases() -> Vec<Case> {
@@ -97,6 +100,7 @@ fn cases() -> Vec<Case> {
             },
             hand: rosenbrock_hand,
             data: (Vec::new(), Vec::new()),
+            large: n >= 100_000,
         });
     }
     for rows in [1_000usize, 1_000_000, 10_000_000] {
@@ -111,6 +115,7 @@ fn cases() -> Vec<Case> {
             },
             hand: decay_hand,
             data: (t, y),
+            large: rows >= 1_000_000,
         });
     }
     for n in [100usize, 1_000] {
@@ -123,6 +128,7 @@ fn cases() -> Vec<Case> {
             },
             hand: pairs_hand,
             data: (Vec::new(), Vec::new()),
+            large: false,
         });
     }
     v
@@ -141,8 +147,18 @@ fn point(n: usize) -> Vec<f64> {
         .collect()
 }
 
-fn indexed(c: &mut Criterion) {
-    for case in cases() {
+/// A case compiled and checked against its hand-written twin; made when
+/// the first of its benchmarks runs, so a filtered run compiles only the
+/// cases it times.
+struct Prepared {
+    code: CompiledFormula,
+    x: Vec<f64>,
+    /// The direction of the Hessian-vector products.
+    v: Vec<f64>,
+}
+
+impl Prepared {
+    fn new(case: &Case) -> Prepared {
         let f = Formula::parse_with(case.text, &case.options).expect("benchmark formulas parse");
         let code = f.compile().expect("compiles");
         let n = f.vars().len();
@@ -161,26 +177,41 @@ fn indexed(c: &mut Criterion) {
         let v: Vec<f64> = x.iter().map(|xi| 1.0 - xi).collect();
         let hv = code.hessian_times(&x, &v).expect("Hv compiles");
         check_hess_vec(&code, &x, &v, &hv, &case.name);
-        // Timed as Newton-CG calls it: into its buffer, through the trait.
-        let mut objective = code.clone();
-        assert!(objective.prepare_hess_vec().expect("Hv compiles"));
-        let mut hv = vec![0.0; n];
+        Prepared { code, x, v }
+    }
+}
+
+fn indexed(c: &mut Criterion) {
+    for case in cases() {
+        let prepared = OnceCell::new();
+        let ready = || prepared.get_or_init(|| Prepared::new(&case));
         let mut g = c.benchmark_group(format!("indexed/{}", case.name));
-        if n >= 100_000 || case.data.0.len() >= 1_000_000 {
+        if case.large {
             g.sample_size(20).measurement_time(Duration::from_secs(4));
         }
         g.bench_function("jit_value_grad", |b| {
-            b.iter(|| code.write_value_grad(black_box(&x), &mut out))
+            let p = ready();
+            let mut out = vec![0.0; p.x.len() + 1];
+            b.iter(|| p.code.write_value_grad(black_box(&p.x), &mut out))
         });
         g.bench_function("jit_value", |b| {
-            b.iter(|| code.write_value(black_box(&x), &mut out[..1]))
+            let p = ready();
+            let mut out = [0.0];
+            b.iter(|| p.code.write_value(black_box(&p.x), &mut out))
         });
         g.bench_function("jit_hess_vec", |b| {
-            b.iter(|| objective.hess_vec(black_box(&x), &v, &mut hv))
+            let p = ready();
+            // Timed as Newton-CG calls it: into its buffer, through the trait.
+            let mut objective = p.code.clone();
+            assert!(objective.prepare_hess_vec().expect("Hv compiles"));
+            let mut hv = vec![0.0; p.x.len()];
+            b.iter(|| objective.hess_vec(black_box(&p.x), &p.v, &mut hv))
         });
         let hand: Hand = black_box(case.hand);
         g.bench_function("hand_value_grad", |b| {
-            b.iter(|| hand(black_box(&x), &case.data.0, &case.data.1, &mut hand_out))
+            let p = ready();
+            let mut out = vec![0.0; p.x.len() + 1];
+            b.iter(|| hand(black_box(&p.x), &case.data.0, &case.data.1, &mut out))
         });
         g.finish();
     }
@@ -188,7 +219,7 @@ fn indexed(c: &mut Criterion) {
 
 /// The product against central differences of the compiled gradient
 /// along `v`, so that what is timed is right.
-fn check_hess_vec(code: &slope::CompiledFormula, x: &[f64], v: &[f64], hv: &[f64], name: &str) {
+fn check_hess_vec(code: &CompiledFormula, x: &[f64], v: &[f64], hv: &[f64], name: &str) {
     let h = 1e-6;
     let at = |t: f64| {
         let p: Vec<f64> = x.iter().zip(v).map(|(a, b)| a + t * b).collect();
@@ -268,50 +299,59 @@ fn lbfgs(c: &mut Criterion) {
     // Like with like: on the same gradient the library and the hand-written
     // L-BFGS visit the same iterates, to the bit; on the compiled gradient
     // (f summed in another order) the library ends at the same f to 1e-9.
-    let by_hand = baselines::lbfgs::lbfgs(&start, settings.max_iter);
-    let library = slope::minimize(&mut hand_gradient(), &start, &settings).expect("runs");
-    assert_eq!(library.reason, Reason::MaxIter);
-    assert_eq!(
-        (library.iterations, library.evaluations),
-        (by_hand.iterations, by_hand.evaluations)
-    );
-    assert_eq!(library.f.to_bits(), by_hand.f.to_bits());
-    assert!(
-        library
-            .x
-            .iter()
-            .zip(&by_hand.x)
-            .all(|(a, b)| a.to_bits() == b.to_bits())
-    );
-    let mut code = f.compile().expect("compiles");
-    let compiled = slope::minimize(&mut code, &start, &settings).expect("runs");
-    assert_eq!(compiled.reason, Reason::MaxIter);
-    assert_eq!(compiled.iterations, by_hand.iterations);
-    assert!(
-        (compiled.f - by_hand.f).abs() <= 1e-9 * by_hand.f.abs(),
-        "compiled f {} against the hand-written {} ({} evaluations against {})",
-        compiled.f,
-        by_hand.f,
-        compiled.evaluations,
-        by_hand.evaluations
-    );
+    // Checked when the first of the group's benchmarks runs.
+    let checked = OnceCell::new();
+    let check = || {
+        checked.get_or_init(|| {
+            let by_hand = baselines::lbfgs::lbfgs(&start, settings.max_iter);
+            let library = slope::minimize(&mut hand_gradient(), &start, &settings).expect("runs");
+            assert_eq!(library.reason, Reason::MaxIter);
+            assert_eq!(
+                (library.iterations, library.evaluations),
+                (by_hand.iterations, by_hand.evaluations)
+            );
+            assert_eq!(library.f.to_bits(), by_hand.f.to_bits());
+            assert!(
+                library
+                    .x
+                    .iter()
+                    .zip(&by_hand.x)
+                    .all(|(a, b)| a.to_bits() == b.to_bits())
+            );
+            let mut code = f.compile().expect("compiles");
+            let compiled = slope::minimize(&mut code, &start, &settings).expect("runs");
+            assert_eq!(compiled.reason, Reason::MaxIter);
+            assert_eq!(compiled.iterations, by_hand.iterations);
+            assert!(
+                (compiled.f - by_hand.f).abs() <= 1e-9 * by_hand.f.abs(),
+                "compiled f {} against the hand-written {} ({} evaluations against {})",
+                compiled.f,
+                by_hand.f,
+                compiled.evaluations,
+                by_hand.evaluations
+            );
+        })
+    };
 
     let mut g = c.benchmark_group("indexed_lbfgs/rosenbrock/1000000");
     g.sample_size(10)
         .sampling_mode(SamplingMode::Flat)
         .measurement_time(Duration::from_secs(25));
     g.bench_function("jit", |b| {
+        check();
         b.iter(|| {
             let mut code = f.compile().expect("compiles");
             black_box(slope::minimize(&mut code, &start, &settings).expect("runs"))
         })
     });
     g.bench_function("hand", |b| {
+        check();
         b.iter(|| {
             black_box(slope::minimize(&mut hand_gradient(), &start, &settings).expect("runs"))
         })
     });
     g.bench_function("hand_lbfgs", |b| {
+        check();
         b.iter(|| {
             black_box(baselines::lbfgs::lbfgs(
                 black_box(&start),
