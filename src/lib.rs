@@ -264,8 +264,9 @@
 //!   (`jit/compiled.rs`, `jit/descent.rs`, `jit/batch.rs`, `jit/loops.rs`,
 //!   `jit/loops/rows.rs`, `jit/region.rs`, `jit/near.rs`, `jit/libm.rs`'s C
 //!   declarations, `objective.rs`'s unchecked call), in the SIMD kernels of
-//!   `fit/gram.rs` and `fit/stream.rs`, and in `main.rs`'s entry point,
-//!   each block with a `SAFETY:` note.
+//!   `fit/gram.rs` and `fit/stream.rs`, in `main.rs`'s entry point, and
+//!   in `python/function.rs`'s unfilled batch arrays, each block with a
+//!   `SAFETY:` note.
 //! - Compiled loops read arrays without bounds checks: binding checked
 //!   every read's whole range against its array's extent, and the code
 //!   runs only with the frame it was bound with.

@@ -446,7 +446,12 @@ impl Function {
         let rows = self.rows(x)?;
         let values = match out {
             Some(out) => out_array(out, rows.shape()[0])?,
-            None => PyArray1::zeros(py, rows.shape()[0], false),
+            // Unfilled, as `numpy.empty`: `zeros` takes fresh pages for a
+            // large array, each a fault when first written (10⁶ values of
+            // Rosenbrock: 0.46 ms into `zeros`, 0.28 into `empty`).
+            // SAFETY: `par_rows` writes every element before the array is
+            // returned; on an error the array is dropped unread.
+            None => unsafe { PyArray1::new(py, rows.shape()[0], false) },
         };
         {
             let xs = rows.readonly();
@@ -588,8 +593,15 @@ impl Function {
         let py = x.py();
         let rows = self.rows(x)?;
         let (m, n) = (rows.shape()[0], rows.shape()[1]);
-        let values = PyArray1::zeros(py, m, false);
-        let grads = PyArray2::zeros(py, [m, n], false);
+        // SAFETY: unfilled as in `batch`; `par_rows` writes every value
+        // and every gradient component (a zero partial too) before they
+        // are returned, and on an error they are dropped unread.
+        let (values, grads) = unsafe {
+            (
+                PyArray1::new(py, m, false),
+                PyArray2::new(py, [m, n], false),
+            )
+        };
         {
             let xs = rows.readonly();
             let (mut v, mut g) = (values.readwrite(), grads.readwrite());

@@ -57,6 +57,30 @@ def test_the_input_is_left_as_it_was_and_the_outputs_are_new_arrays():
     assert not np.shares_memory(g, X)
 
 
+@pytest.mark.parametrize("text", ["var x, y\nx^2", INDEXED.replace("n = 3", "n = 2")])
+def test_new_outputs_are_written_everywhere_even_over_freed_garbage(text):
+    # The outputs start unfilled (as numpy.empty). Arrays of their sizes
+    # full of NaN, freed just before, are what they get from the second
+    # round on (numpy.empty in place of the batch sees 99.99% NaN), so an
+    # element the batch did not write, such as y's partial, zero everywhere
+    # in the first formula, would show.
+    f = slope.compile(text)
+    m = 200_000
+    X = np.random.default_rng(2).uniform(-1, 1, size=(m, 2))
+    for _ in range(4):
+        garbage = np.full(m, np.nan), np.full((m, 2), np.nan)
+        del garbage
+        v, g = f.batch_value_and_grad(X)
+        assert not np.isnan(v).any() and not np.isnan(g).any()
+        del v, g
+        garbage = np.full(m, np.nan)
+        del garbage
+        assert not np.isnan(f.batch(X)).any()
+    values, grads = one_by_one(f, X[:50])
+    np.testing.assert_array_equal(f.batch(X)[:50], values)
+    np.testing.assert_array_equal(f.batch_grad(X)[:50], grads)
+
+
 @pytest.mark.parametrize(
     "X, shape",
     [
