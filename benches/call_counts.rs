@@ -11,7 +11,7 @@
 //!
 //! Run: `cargo bench --bench call_counts --no-run`, then
 //! `valgrind --tool=callgrind target/release/deps/call_counts-HASH parabola value 1000000`
-//! for `parabola`, `sphere` or `nested_sin` (50 levels) and the paths `value` (compiled value alone,
+//! for `parabola`, `sphere`, `gaussian` or `nested_sin` (50 levels) and the paths `value` (compiled value alone,
 //! as `CompiledFormula::value` calls it), `hand_value`, `optimiser`
 //! (`objective::Direct`) and `hand` (hand-written value and gradient).
 
@@ -25,8 +25,8 @@ use slope::testfns;
 mod baselines;
 
 use baselines::formulas::{
-    nested_sin50 as nested_sin, nested_sin50_value as nested_sin_value, parabola, parabola_value,
-    sphere, sphere_value,
+    gaussian, gaussian_value, nested_sin50 as nested_sin, nested_sin50_value as nested_sin_value,
+    parabola, parabola_value, sphere, sphere_value,
 };
 
 type HandValue = fn(&[f64]) -> f64;
@@ -37,7 +37,7 @@ fn main() {
     // `cargo bench` runs every bench with `--bench`: nothing to count then.
     let [function, path, calls] = &args[..] else {
         eprintln!(
-            "usage: call_counts parabola|sphere|nested_sin value|hand_value|optimiser|hand CALLS"
+            "usage: call_counts parabola|sphere|gaussian|nested_sin value|hand_value|optimiser|hand CALLS"
         );
         return;
     };
@@ -46,6 +46,7 @@ fn main() {
     let (text, hand_value, hand): (&str, HandValue, Hand) = match function.as_str() {
         "parabola" => (testfns::PARABOLA, parabola_value, parabola),
         "sphere" => (testfns::SPHERE, sphere_value, sphere),
+        "gaussian" => (testfns::GAUSSIAN, gaussian_value, gaussian),
         "nested_sin" => (&nested, nested_sin_value, nested_sin),
         other => panic!("no function {other}"),
     };
