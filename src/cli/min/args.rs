@@ -120,7 +120,8 @@ pub struct Args {
     /// Size of the pictures in pixels
     #[arg(long, value_name = "WxH", default_value = "900x700")]
     pub(super) plot_size: String,
-    /// Run these methods from the same start and compare them, e.g. --compare gd,momentum,adam,lbfgs
+    /// Run these methods (those without constraints) from the same start and compare them, e.g.
+    /// --compare gd,momentum,adam,lbfgs
     #[arg(
         long,
         value_enum,
@@ -274,6 +275,16 @@ pub(super) fn settings(
 /// parameter no method in use reads is refused rather than ignored.
 fn method(args: &Args, which: MethodArg) -> Result<Method> {
     let comparing = args.compare.is_some();
+    if comparing && matches!(which, MethodArg::Auglag | MethodArg::Sqp) {
+        let name = which.name();
+        return Err(usage(&format!(
+            "--compare runs the methods without constraints, and {name} is a method for \
+             constraints"
+        ))
+        .with_hint(format!(
+            "leave {name} out of --compare, or run it alone with --method {name}"
+        )));
+    }
     let lr = args.lr.map(|lr| positive("--lr", lr)).transpose()?;
     if args.line_search && which != MethodArg::Gd && !comparing {
         return Err(usage(

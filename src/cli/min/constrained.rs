@@ -38,7 +38,7 @@ pub(super) fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, Failure> {
-    refuse_unsupported(args).map_err(Failure::plain)?;
+    refuse_unsupported(args, !f.constraints().is_empty()).map_err(Failure::plain)?;
     let (settings, start, seed) =
         args::settings(args, f, MethodArg::Lbfgs).map_err(Failure::plain)?;
     let mut problem = f
@@ -128,7 +128,7 @@ pub(super) fn run(
 
 /// Flags that a constrained run does not take, refused rather than
 /// ignored.
-fn refuse_unsupported(args: &Args) -> slope::Result<()> {
+fn refuse_unsupported(args: &Args, constrained: bool) -> slope::Result<()> {
     let method = args.method.unwrap_or(MethodArg::Sqp);
     if !matches!(method, MethodArg::Auglag | MethodArg::Sqp) {
         let name = args::method_name(method);
@@ -150,10 +150,13 @@ fn refuse_unsupported(args: &Args) -> slope::Result<()> {
         ("--line-search", args.line_search),
     ];
     if let Some((flag, _)) = refused.iter().find(|(_, given)| *given) {
-        return Err(usage(&format!(
-            "{flag} is not available with constraints (methods sqp and auglag)"
-        ))
-        .with_hint(format!("leave out {flag}")));
+        let with = if constrained {
+            "constraints (methods sqp and auglag)".to_string()
+        } else {
+            format!("--method {}", args::method_name(method))
+        };
+        return Err(usage(&format!("{flag} is not available with {with}"))
+            .with_hint(format!("leave out {flag}")));
     }
     for (flag, v) in [("--ctol", args.ctol), ("--kkt-tol", args.kkt_tol)] {
         if !(v.is_finite() && v > 0.0) {

@@ -212,9 +212,13 @@ pub(super) fn compare(
     let wants_norms = context.pictures.convergence.is_some();
     let mut runs = Vec::new();
     let all_started = Instant::now();
-    for &method in &methods {
-        let (mut settings, _, _) =
-            args::settings(context.args, context.f, method).map_err(Failure::plain)?;
+    // Every method's settings first, so that a refused one costs no run.
+    let all_settings = methods
+        .iter()
+        .map(|&method| args::settings(context.args, context.f, method).map(|(s, _, _)| s))
+        .collect::<slope::Result<Vec<_>>>()
+        .map_err(Failure::plain)?;
+    for mut settings in all_settings {
         settings.keep_history = context.pictures.any();
         settings.observe_every_iterate = wants_norms;
         let mut grad_norms = Vec::new();
