@@ -540,7 +540,8 @@ fn run(
         true => (path.last_x, path.last_f),
         false => (path.x, path.f),
     };
-    let stop = match check_saddle && stop.reason.converged() && saddle(&mut ctx, &x, &path.grad) {
+    let stop = match check_saddle && stop.reason.converged() && saddle(&mut ctx, &x, f, &path.grad)
+    {
         true => Stop::converged(Reason::Saddle),
         false => stop,
     };

@@ -26,9 +26,22 @@
 //! eigenvalues exactly when `H` has, and a difference along `D q` steps
 //! each coordinate by `√ε·max(1, |xᵢ|)·qᵢ`, the forward-difference rule of
 //! [`fd`](crate::fd).
+//!
+//! Curvature within the tolerance of zero does not decide: a flat
+//! direction of a minimum (`x⁴`, or the valley of `(x − y)²`) looks the
+//! same to the Hessian as one along which f falls at third or fourth
+//! order (`x³`, `x² − y⁴` at 0) or by a curvature too small beside the
+//! largest to tell from the products' error (`x² + 1000z² − 0.001w²`).
+//! There the function itself is asked, along the flattest direction found
+//! (the Ritz vector of the smallest Ritz value): the point is a saddle
+//! when, in one sense, f falls below its linear prediction from the
+//! gradient at steps of 10⁻³ and 10⁻² (scaled by `D`), and falls at least
+//! 30 times as far at the longer step, as a fall of second or higher
+//! order does (100, 1000, 10000 times) and rounding error does not. At
+//! most four evaluations; none when the curvature decides.
 
 use super::Context;
-use super::dense::has_negative_eigenvalue;
+use super::dense::{cholesky, has_negative_eigenvalue};
 use super::newton::DENSE_NEWTON_MAX_VARS;
 use super::vector::{dot, held};
 use crate::fd::Scheme;
@@ -54,7 +67,7 @@ const START_SEED: u64 = 0x5add1e;
 
 /// Whether the stationary point `x` (gradient `grad`) is a saddle: the
 /// Hessian over the variables no bound holds has a negative eigenvalue.
-pub(super) fn saddle(ctx: &mut Context<'_>, x: &[f64], grad: &[f64]) -> bool {
+pub(super) fn saddle(ctx: &mut Context<'_>, x: &[f64], f: f64, grad: &[f64]) -> bool {
     let n = x.len();
     // Variables held by a bound they are pushed against are left out.
     let free: Vec<usize> = match ctx.bounds() {
@@ -67,16 +80,31 @@ pub(super) fn saddle(ctx: &mut Context<'_>, x: &[f64], grad: &[f64]) -> bool {
         return false;
     }
     if n <= DENSE_NEWTON_MAX_VARS
-        && let Some(answer) = dense(ctx, x, &free)
+        && let Some(curvature) = dense(ctx, x, &free)
     {
-        return answer;
+        match curvature {
+            Curvature::Negative => return true,
+            Curvature::Positive => return false,
+            // Lanczos finds the flattest direction to ask f along.
+            Curvature::Flat => {}
+        }
     }
-    Lanczos::new(ctx, x, grad, &free).has_negative_curvature(ctx)
+    Lanczos::new(ctx, x, grad, &free).has_negative_curvature(ctx, f)
+}
+
+/// What the dense Hessian says.
+enum Curvature {
+    /// An eigenvalue below `-tolerance · scale`.
+    Negative,
+    /// Every eigenvalue above `tolerance · scale`.
+    Positive,
+    /// The smallest eigenvalue within `tolerance · scale` of zero.
+    Flat,
 }
 
 /// The test on the objective's dense Hessian, if it has one ready: `None`
 /// if it has none.
-fn dense(ctx: &mut Context<'_>, x: &[f64], free: &[usize]) -> Option<bool> {
+fn dense(ctx: &mut Context<'_>, x: &[f64], free: &[usize]) -> Option<Curvature> {
     let (n, k) = (x.len(), free.len());
     let mut hessian = vec![0.0; n * n];
     if !ctx.hessian(x, &mut hessian) {
@@ -87,9 +115,19 @@ fn dense(ctx: &mut Context<'_>, x: &[f64], free: &[usize]) -> Option<bool> {
         .map(|(i, j)| hessian[i * n + j])
         .collect();
     if reduced.iter().any(|h| !h.is_finite()) {
-        return Some(false);
+        return Some(Curvature::Positive);
     }
-    Some(has_negative_eigenvalue(&reduced, k, EXACT_TOLERANCE))
+    if has_negative_eigenvalue(&reduced, k, EXACT_TOLERANCE) {
+        return Some(Curvature::Negative);
+    }
+    let scale = reduced.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let mut factor = vec![0.0; k * k];
+    Some(
+        match cholesky(&reduced, k, -EXACT_TOLERANCE * scale.max(1.0), &mut factor) {
+            true => Curvature::Positive,
+            false => Curvature::Flat,
+        },
+    )
 }
 
 /// How products are taken by differences of the gradient.
@@ -150,12 +188,15 @@ impl<'x> Lanczos<'x> {
         }
     }
 
-    fn has_negative_curvature(mut self, ctx: &mut Context<'_>) -> bool {
+    /// Whether `D H D` has curvature below the tolerance, or curvature
+    /// within it of zero along which `f` (the value at `x`) falls.
+    fn has_negative_curvature(mut self, ctx: &mut Context<'_>, f: f64) -> bool {
         let k = self.free.len();
         let mut q = random_start(&vec![(-1.0, 1.0); k], START_SEED);
         let norm = dot(&q, &q).sqrt();
         q.iter_mut().for_each(|v| *v /= norm);
         let mut largest: f64 = 0.0;
+        let mut flat = 0.0;
         for _ in 0..SADDLE_PRODUCTS.min(k) {
             let Some(mut w) = self.multiply(ctx, &q) else {
                 return false;
@@ -178,6 +219,10 @@ impl<'x> Lanczos<'x> {
                 false => DIFFERENCED_TOLERANCE,
             };
             let threshold = tolerance * largest.max(1e-8);
+            // Within this of zero, curvature is asked of f (above 1, the
+            // floor of `D`'s scale, so a Hessian that vanishes, as `x³`'s
+            // at 0, whose differences are pure error, counts as flat).
+            flat = tolerance * largest.max(1.0);
             if !(alpha.is_finite() && beta.is_finite()) {
                 return false;
             }
@@ -187,13 +232,41 @@ impl<'x> Lanczos<'x> {
             // An (almost) invariant subspace: its Ritz values are the
             // Hessian's eigenvalues within `threshold`.
             if beta <= threshold {
-                return false;
+                break;
             }
             self.beta.push(beta);
             w.iter_mut().for_each(|v| *v /= beta);
             q = w;
         }
-        false
+        let m = self.alpha.len();
+        let beta = &self.beta[..m.saturating_sub(1)];
+        m > 0 && has_eigenvalue_below(&self.alpha, beta, flat) && self.falls_along_flattest(ctx, f)
+    }
+
+    /// Whether `f` falls at second or higher order along the Ritz vector
+    /// of the smallest Ritz value (see the module's doc).
+    fn falls_along_flattest(&mut self, ctx: &mut Context<'_>, f: f64) -> bool {
+        let m = self.alpha.len();
+        let beta = self.beta[..m - 1].to_vec();
+        let y = smallest_eigenvector(&self.alpha, &beta);
+        self.direction.iter_mut().for_each(|d| *d = 0.0);
+        for (a, &i) in self.free.iter().enumerate() {
+            let v: f64 = self.basis.iter().zip(&y).map(|(b, yj)| b[a] * yj).sum();
+            self.direction[i] = self.scale[a] * v;
+        }
+        let slope = dot(self.grad, &self.direction);
+        [1.0, -1.0].into_iter().any(|sign| {
+            let mut fall = |h: f64| -> Option<f64> {
+                let f_h = self.inside(ctx, h).then(|| self.gradient_at(ctx, h))?;
+                let remainder = f_h - f - h * slope;
+                (remainder.is_finite() && remainder < 0.0).then_some(remainder)
+            };
+            let Some(short) = fall(sign * 1e-3) else {
+                return false;
+            };
+            fall(sign * 1e-2)
+                .is_some_and(|long| long <= 30.0 * short && -long > 16.0 * f64::EPSILON * f.abs())
+        })
     }
 
     /// `D H D q` over the free variables; `None` where a product or
@@ -253,13 +326,89 @@ impl<'x> Lanczos<'x> {
             .all(|((x, d), &(lo, hi))| (lo..=hi).contains(&(x + h * d)))
     }
 
-    /// The gradient at `x + h·direction` into `moved_grad`.
-    fn gradient_at(&mut self, ctx: &mut Context<'_>, h: f64) {
+    /// The gradient at `x + h·direction` into `moved_grad`; returns the
+    /// value there.
+    fn gradient_at(&mut self, ctx: &mut Context<'_>, h: f64) -> f64 {
         for ((p, x), d) in self.point.iter_mut().zip(self.x).zip(&self.direction) {
             *p = x + h * d;
         }
-        ctx.value_grad(&self.point, &mut self.moved_grad);
+        ctx.value_grad(&self.point, &mut self.moved_grad)
     }
+}
+
+/// Solves `(T − σI) y = rhs` in place, `T` the symmetric tridiagonal
+/// matrix (`alpha`, `beta`), by its LDLᵀ factorisation without pivoting
+/// (for `σ` below `T`'s eigenvalues, where `T − σI` is positive definite).
+fn solve_shifted(alpha: &[f64], beta: &[f64], sigma: f64, rhs: &mut [f64]) {
+    let m = alpha.len();
+    let mut pivots = vec![0.0; m];
+    for j in 0..m {
+        let coupling = match j {
+            0 => 0.0,
+            _ => beta[j - 1] * beta[j - 1] / pivots[j - 1],
+        };
+        pivots[j] = alpha[j] - sigma - coupling;
+        if pivots[j] == 0.0 {
+            pivots[j] = f64::MIN_POSITIVE;
+        }
+        if j > 0 {
+            rhs[j] -= beta[j - 1] / pivots[j - 1] * rhs[j - 1];
+        }
+    }
+    for j in (0..m).rev() {
+        let next = if j + 1 < m { beta[j] * rhs[j + 1] } else { 0.0 };
+        rhs[j] = (rhs[j] - next) / pivots[j];
+    }
+}
+
+/// The unit eigenvector of the smallest eigenvalue of the symmetric
+/// tridiagonal matrix (`alpha`, `beta`): that eigenvalue by bisection on
+/// Sturm counts, then inverse iteration just below it.
+fn smallest_eigenvector(alpha: &[f64], beta: &[f64]) -> Vec<f64> {
+    let m = alpha.len();
+    // Gershgorin's discs hold every eigenvalue.
+    let radius = |j: usize| {
+        let left = if j > 0 { beta[j - 1].abs() } else { 0.0 };
+        left + beta.get(j).map_or(0.0, |b| b.abs())
+    };
+    let mut lo = (0..m)
+        .map(|j| alpha[j] - radius(j))
+        .fold(f64::INFINITY, f64::min);
+    let mut hi = (0..m)
+        .map(|j| alpha[j] + radius(j))
+        .fold(f64::NEG_INFINITY, f64::max);
+    // The shift below the eigenvalue: small beside the matrix's entries,
+    // so that inverse iteration converges in a few steps, but not so small
+    // that a pivot vanishes.
+    let shift = 1e-8 * (hi - lo).abs().max(lo.abs()).max(1e-150);
+    for _ in 0..100 {
+        let mid = 0.5 * (lo + hi);
+        if mid <= lo || mid >= hi {
+            break;
+        }
+        match has_eigenvalue_below(alpha, beta, mid) {
+            true => hi = mid,
+            false => lo = mid,
+        }
+    }
+    // A start with no symmetry of its own (all ones is orthogonal to the
+    // eigenvector of many small symmetric matrices, as (1, −1) of
+    // [[2, 1], [1, 2]]).
+    let mut y: Vec<f64> = (1..=m)
+        .map(|j| 0.5 + (j as f64 * 0.754_877_666).fract())
+        .collect();
+    for _ in 0..3 {
+        solve_shifted(alpha, beta, lo - shift, &mut y);
+        // By the largest entry first, so the norm cannot overflow.
+        let largest = y.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        if !(largest.is_finite() && largest > 0.0) {
+            return vec![1.0; m];
+        }
+        y.iter_mut().for_each(|v| *v /= largest);
+        let norm = dot(&y, &y).sqrt();
+        y.iter_mut().for_each(|v| *v /= norm);
+    }
+    y
 }
 
 /// Whether the symmetric tridiagonal matrix with diagonal `alpha` and
@@ -289,6 +438,25 @@ fn has_eigenvalue_below(alpha: &[f64], beta: &[f64], sigma: f64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_smallest_eigenvector_of_a_tridiagonal_matrix() {
+        // [[2, 1], [1, 2]]: eigenvalue 1 along (1, -1)/√2.
+        let y = smallest_eigenvector(&[2.0, 2.0], &[1.0]);
+        assert!((y[0] + y[1]).abs() < 1e-12 && (y[0].abs() - 0.5f64.sqrt()).abs() < 1e-12);
+        // The second-difference matrix of order 5: sin(jπ/6), normalised.
+        let y = smallest_eigenvector(&[2.0; 5], &[-1.0; 4]);
+        let want: Vec<f64> = (1..=5)
+            .map(|j| (j as f64 * std::f64::consts::PI / 6.0).sin())
+            .collect();
+        let norm = dot(&want, &want).sqrt();
+        let sign = y[0].signum();
+        for (a, b) in y.iter().zip(&want) {
+            assert!((sign * a - b / norm).abs() < 1e-9, "{y:?}");
+        }
+        // One by one, and a zero matrix.
+        assert_eq!(smallest_eigenvector(&[0.0], &[]), vec![1.0]);
+    }
 
     #[test]
     fn sturm_counts_find_the_smallest_eigenvalue() {

@@ -115,3 +115,43 @@ fn the_objectives_own_products_replace_differences() {
         );
     }
 }
+
+/// Newton (compiled dense Hessian) on `text` from `start`.
+fn newton(text: &str, start: &[f64]) -> Outcome {
+    let f = Formula::parse(text).unwrap();
+    let mut objective = CompiledFormula::new(&f, false).unwrap();
+    minimize(&mut objective, start, &Settings::new(Method::newton())).unwrap()
+}
+
+#[test]
+fn where_the_curvature_is_flat_the_function_decides() {
+    // Curvature too small beside the largest to tell from the products'
+    // error, and falls of third and fourth order where the Hessian is
+    // singular: all saddles, by either method's test (Lanczos on
+    // differences, the dense Hessian then Lanczos).
+    let saddles: [(&str, &[f64]); 4] = [
+        ("x^2 + 1000*z^2 - 0.001*w^2", &[1.0, 1.0, 0.0]),
+        ("x^3", &[0.0]),
+        ("x^2 - y^4", &[0.0, 0.0]),
+        ("x^3 + y^2", &[0.0, 1.0]),
+    ];
+    for (text, start) in saddles {
+        for o in [lbfgs(text, start), newton(text, start)] {
+            assert_eq!(o.reason, Reason::Saddle, "{text}: {o:?}");
+        }
+    }
+    // Flat directions of minima are not: a quartic bottom, and valleys of
+    // minima written two ways (the second cancels large terms, so its
+    // rounding error is far above ε·|f| there).
+    let minima: [(&str, &[f64]); 4] = [
+        ("x^4 + y^2", &[1.0, 1.0]),
+        ("(x - y)^2", &[1000.0, 3.0]),
+        ("x^2 - 2*x*y + y^2", &[1000.0, 3.0]),
+        ("(x*y - 1)^2", &[3.0, 1.0]),
+    ];
+    for (text, start) in minima {
+        for o in [lbfgs(text, start), newton(text, start)] {
+            assert!(o.converged() && o.reason != Reason::Saddle, "{text}: {o:?}");
+        }
+    }
+}
