@@ -13,7 +13,8 @@
 //!
 //! The tests, after each iteration:
 //! 1. a value or gradient that is not finite: `unbounded` if f is -∞,
-//!    else `diverged`;
+//!    `stalled` at a lower point where only the gradient is not finite
+//!    (a kink or the domain's edge), else `diverged`;
 //! 2. an iterate beyond [`UNBOUNDED_X`] in some coordinate with f still
 //!    falling: `unbounded` (not for fixed-step `gd`, whose native loop
 //!    does not make this test; its unbounded runs end at f = -∞);
@@ -95,15 +96,23 @@ pub(crate) struct Context<'a> {
     evaluations: usize,
     gradient_evaluations: usize,
     hessian_evaluations: usize,
+    /// Whether an evaluation since the last iteration began gave f = −∞
+    /// (a trial of a line search that then failed, say): f has no lower
+    /// bound there.
+    fell_to_minus_infinity: bool,
 }
 
 impl<'a> Context<'a> {
     pub fn value_grad(&mut self, x: &[f64], grad: &mut [f64]) -> f64 {
         self.count_gradients(1);
-        match &self.direct {
+        let f = match &self.direct {
             Some(direct) => direct.value_grad(x, grad),
             None => self.objective.value_grad(x, grad),
+        };
+        if f == f64::NEG_INFINITY {
+            self.fell_to_minus_infinity = true;
         }
+        f
     }
 
     /// The dense Hessian, counted once in the evaluations and once in the
@@ -354,6 +363,7 @@ fn run(
         evaluations: 0,
         gradient_evaluations: 0,
         hessian_evaluations: 0,
+        fell_to_minus_infinity: false,
     };
     let mut stepper = match settings.method {
         Method::Lbfgs { memory, .. } => Stepper::Lbfgs(Box::new(lbfgs::Lbfgs::new(
@@ -407,6 +417,19 @@ fn run(
                     "f fell to -∞: it has no lower bound near the last point".to_string(),
                 )
             };
+        }
+        // A lower point where f is finite and its gradient is not: a kink
+        // or the edge of the domain, as the minimum of hypot(x, y) at the
+        // origin or of sqrt(x) at 0. Not a divergence, and the point is
+        // kept; but no gradient says what is beyond it.
+        if !now.finite && path.iterations > 0 && path.f.is_finite() && path.f < path.last_f {
+            break Stop::new(
+                Reason::Stalled,
+                "the step reached a lower point where f is finite but its gradient is not \
+                 (a kink, or the edge of the formula's domain): a gradient method cannot go \
+                 on from it, and it may be the minimum"
+                    .to_string(),
+            );
         }
         if !now.finite {
             break if path.iterations == 0 {
@@ -484,6 +507,7 @@ fn run(
             now = measured;
         } else {
             path.last_f = path.f;
+            ctx.fell_to_minus_infinity = false;
             let (moved, measured) = match &mut stepper {
                 Stepper::Lbfgs(lbfgs) => lbfgs.iterate(&mut ctx, &mut path),
                 Stepper::InPlace(step) => {
@@ -494,7 +518,17 @@ fn run(
             };
             restarted = matches!(moved, StepResult::Restarted);
             if let StepResult::Failed = moved {
-                let message = if falls_nearby(&mut ctx, &path.x, path.f, &path.grad) {
+                let lower = falls_down_the_gradient(&mut ctx, &path.x, path.f, &path.grad);
+                // A trial of the search, or of that walk, gave f = −∞.
+                if ctx.fell_to_minus_infinity {
+                    break Stop::new(
+                        Reason::Unbounded,
+                        "f fell to -∞ a step from here: it has no lower bound near the last \
+                         point"
+                            .to_string(),
+                    );
+                }
+                let message = if lower {
                     "no acceptable step was found, though f still falls a little way down \
                      the gradient: the point may be at the edge of the formula's domain \
                      (f not finite beyond it), where f may have no lower bound"
@@ -591,20 +625,36 @@ fn in_place(method: Method, n: usize, curvature: Option<Curvature>) -> Box<dyn S
     }
 }
 
-/// Whether f is lower a short way down the gradient from `x` (a millionth
-/// of the point's size): then a stalled search did not stop for lack of
-/// descent, and its message should not blame the gradient.
-fn falls_nearby(ctx: &mut Context<'_>, x: &[f64], f: f64, grad: &[f64]) -> bool {
+/// Whether f is lower a short way down the gradient from `x` (from a
+/// millionth of the point's size): then a stalled search did not stop for
+/// lack of descent, and its message should not blame the gradient. Where
+/// f stays level (rounding's steps, as `ln(exp(x) + exp(y))` near
+/// x = y = −744, where `exp` is subnormal), the walk doubles its step while
+/// f stays level, at most 64 times, so that an f falling to −∞ further on
+/// is seen (in [`Context::value_grad`]). Points are kept in the box.
+fn falls_down_the_gradient(ctx: &mut Context<'_>, x: &[f64], f: f64, grad: &[f64]) -> bool {
     let g = grad.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     let size = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     if !(g > 0.0 && g.is_finite() && size.is_finite()) {
         return false;
     }
-    let t = 1e-6 * size.max(f64::MIN_POSITIVE) / g;
-    let probe: Vec<f64> = x.iter().zip(grad).map(|(xi, gi)| xi - t * gi).collect();
+    let mut t = 1e-6 * size.max(f64::MIN_POSITIVE) / g;
+    let mut probe = vec![0.0; x.len()];
     let mut scratch = vec![0.0; x.len()];
-    let lower = ctx.value_grad(&probe, &mut scratch);
-    lower.is_finite() && lower < f
+    for _ in 0..64 {
+        for (i, p) in probe.iter_mut().enumerate() {
+            *p = x[i] - t * grad[i];
+            if let Some(bounds) = ctx.bounds() {
+                *p = p.clamp(bounds[i].0, bounds[i].1);
+            }
+        }
+        let ft = ctx.value_grad(&probe, &mut scratch);
+        if ft != f {
+            return ft.is_finite() && ft < f;
+        }
+        t *= 2.0;
+    }
+    false
 }
 
 /// The observer's view of the current iterate.

@@ -331,15 +331,20 @@ fn minima_whose_gradient_cannot_reach_gtol_end_promptly() {
 #[test]
 fn a_search_stopped_at_the_edge_of_the_domain_does_not_blame_the_gradient() {
     // ln(x) falls without bound towards 0, where the line search meets NaN
-    // beyond the domain and gives up: f still falls nearby, so the message
-    // says so instead of suggesting a wrong gradient.
+    // beyond the domain and gives up; f is -∞ at 0, which the walk down the
+    // gradient after the failed search finds: unbounded, not stalled.
     let o = run("ln(x)", &[1.0], Method::lbfgs(), None);
-    assert_eq!(o.reason, Reason::Stalled, "{o:?}");
-    assert!(
-        o.message.contains("edge of the formula's domain"),
-        "{}",
-        o.message
-    );
+    assert_eq!(o.reason, Reason::Unbounded, "{o:?}");
+    assert!(o.message.contains("fell to -∞"), "{}", o.message);
+    // sqrt(x) and hypot(x, y) have their minima where the gradient is not
+    // finite: the run keeps that lower point and says why it cannot go on,
+    // rather than call it a divergence and go back to the start.
+    for (text, start) in [("sqrt(x)", &[0.5][..]), ("hypot(x, y)", &[1.0, 2.0])] {
+        let o = run(text, start, Method::lbfgs(), None);
+        assert_eq!((o.reason, o.f), (Reason::Stalled, 0.0), "{text}: {o:?}");
+        assert!(o.x.iter().all(|&v| v == 0.0), "{text}: {o:?}");
+        assert!(o.message.contains("a kink, or the edge"), "{}", o.message);
+    }
     // Where no nearby point is lower, the old diagnosis stands.
     let settings = Settings {
         ftol_rel: None,

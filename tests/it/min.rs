@@ -561,6 +561,19 @@ fn the_command_line_says_minimum_only_when_it_is_one() {
         ("-x^2", "x=1", "unbounded", "lowest seen", 1),
         ("x", "x=0", "unbounded", "lowest seen", 1),
         ("x^2 - y^2", "x=0,y=0", "saddle", "saddle", 1),
+        // Near x = y = -744 `exp` is subnormal and f a staircase no search
+        // step lowers; f falls to -inf a little further down.
+        (
+            "ln(exp(x) + exp(y))",
+            "x=0,y=0",
+            "unbounded",
+            "lowest seen",
+            1,
+        ),
+        // Higher-order falls where the Hessian is singular.
+        ("x^3", "x=0", "saddle", "saddle", 1),
+        ("x^2 - y^4", "x=0,y=0", "saddle", "saddle", 1),
+        ("x^4 + y^2", "x=1,y=1", "gtol", "minimum", 0),
     ];
     let t = Table::new();
     for (formula, start, reason, heading, status) in cases {
