@@ -41,7 +41,7 @@
 //! most four evaluations; none when the curvature decides.
 
 use super::Context;
-use super::dense::{cholesky, has_negative_eigenvalue};
+use super::dense::{cholesky, has_negative_eigenvalue, solve_cholesky};
 use super::newton::DENSE_NEWTON_MAX_VARS;
 use super::vector::{dot, held};
 use crate::fd::Scheme;
@@ -82,12 +82,11 @@ pub(super) fn saddle(ctx: &mut Context<'_>, x: &[f64], f: f64, grad: &[f64]) -> 
     if n <= DENSE_NEWTON_MAX_VARS
         && let Some(curvature) = dense(ctx, x, &free)
     {
-        match curvature {
-            Curvature::Negative => return true,
-            Curvature::Positive => return false,
-            // Lanczos finds the flattest direction to ask f along.
-            Curvature::Flat => {}
-        }
+        return match curvature {
+            Curvature::Negative => true,
+            Curvature::Positive => false,
+            Curvature::Flat(direction) => falls_along(ctx, x, f, grad, &direction),
+        };
     }
     Lanczos::new(ctx, x, grad, &free).has_negative_curvature(ctx, f)
 }
@@ -98,8 +97,9 @@ enum Curvature {
     Negative,
     /// Every eigenvalue above `tolerance · scale`.
     Positive,
-    /// The smallest eigenvalue within `tolerance · scale` of zero.
-    Flat,
+    /// The smallest eigenvalue within `tolerance · scale` of zero, with
+    /// its eigenvector (of `D H D`, as a step: `D v`, over all variables).
+    Flat(Vec<f64>),
 }
 
 /// The test on the objective's dense Hessian, if it has one ready: `None`
@@ -121,13 +121,87 @@ fn dense(ctx: &mut Context<'_>, x: &[f64], free: &[usize]) -> Option<Curvature> 
         return Some(Curvature::Negative);
     }
     let scale = reduced.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let band = EXACT_TOLERANCE * scale.max(1.0);
     let mut factor = vec![0.0; k * k];
-    Some(
-        match cholesky(&reduced, k, -EXACT_TOLERANCE * scale.max(1.0), &mut factor) {
-            true => Curvature::Positive,
-            false => Curvature::Flat,
-        },
-    )
+    if cholesky(&reduced, k, -band, &mut factor) {
+        return Some(Curvature::Positive);
+    }
+    // The flattest direction of `D H D` by inverse iteration below its
+    // smallest eigenvalue (at least −band, as the first test showed).
+    let d: Vec<f64> = free.iter().map(|&i| x[i].abs().max(1.0)).collect();
+    let scaled: Vec<f64> = (0..k * k)
+        .map(|ab| d[ab / k] * reduced[ab] * d[ab % k])
+        .collect();
+    let shift = 2.0 * EXACT_TOLERANCE * scaled.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+    if !cholesky(&scaled, k, shift, &mut factor) {
+        return Some(Curvature::Positive);
+    }
+    let mut v = unsymmetric_start(k);
+    let mut solved = vec![0.0; k];
+    for _ in 0..4 {
+        v.iter_mut().for_each(|vi| *vi = -*vi);
+        solve_cholesky(&factor, k, &v, &mut solved);
+        v.copy_from_slice(&solved);
+        if !normalise(&mut v) {
+            return Some(Curvature::Positive);
+        }
+    }
+    let mut direction = vec![0.0; n];
+    for (a, &i) in free.iter().enumerate() {
+        direction[i] = d[a] * v[a];
+    }
+    Some(Curvature::Flat(direction))
+}
+
+/// Whether `f` (the value at `x`, where the gradient is `grad`) falls at
+/// second or higher order along `direction` (see the module's doc): at
+/// most four evaluations.
+fn falls_along(ctx: &mut Context<'_>, x: &[f64], f: f64, grad: &[f64], direction: &[f64]) -> bool {
+    let slope = dot(grad, direction);
+    let (mut point, mut scratch) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+    let mut fall = |h: f64| -> Option<f64> {
+        for ((p, xi), di) in point.iter_mut().zip(x).zip(direction) {
+            *p = xi + h * di;
+        }
+        if let Some(bounds) = ctx.bounds()
+            && !(point.iter().zip(bounds)).all(|(p, &(lo, hi))| (lo..=hi).contains(p))
+        {
+            return None;
+        }
+        let f_h = ctx.value_grad(&point, &mut scratch);
+        let remainder = f_h - f - h * slope;
+        // Below what rounding of the two values could make.
+        let noise = 16.0 * f64::EPSILON * (f.abs() + f_h.abs());
+        (remainder.is_finite() && remainder < -noise).then_some(remainder)
+    };
+    [1.0, -1.0].into_iter().any(|sign| {
+        let Some(short) = fall(sign * 1e-3) else {
+            return false;
+        };
+        fall(sign * 1e-2).is_some_and(|long| long <= 30.0 * short)
+    })
+}
+
+/// A start vector for inverse iteration with no symmetry of its own (all
+/// ones is orthogonal to the eigenvector of many small symmetric matrices,
+/// as (1, −1) of [[2, 1], [1, 2]]).
+fn unsymmetric_start(m: usize) -> Vec<f64> {
+    (1..=m)
+        .map(|j| 0.5 + (j as f64 * 0.754_877_666).fract())
+        .collect()
+}
+
+/// Scales `v` to unit length (by its largest entry first, so that the
+/// norm cannot overflow); `false`, leaving it, if it is zero or not finite.
+fn normalise(v: &mut [f64]) -> bool {
+    let largest = v.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    if !(largest.is_finite() && largest > 0.0) {
+        return false;
+    }
+    v.iter_mut().for_each(|x| *x /= largest);
+    let norm = dot(v, v).sqrt();
+    v.iter_mut().for_each(|x| *x /= norm);
+    true
 }
 
 /// How products are taken by differences of the gradient.
@@ -254,19 +328,7 @@ impl<'x> Lanczos<'x> {
             let v: f64 = self.basis.iter().zip(&y).map(|(b, yj)| b[a] * yj).sum();
             self.direction[i] = self.scale[a] * v;
         }
-        let slope = dot(self.grad, &self.direction);
-        [1.0, -1.0].into_iter().any(|sign| {
-            let mut fall = |h: f64| -> Option<f64> {
-                let f_h = self.inside(ctx, h).then(|| self.gradient_at(ctx, h))?;
-                let remainder = f_h - f - h * slope;
-                (remainder.is_finite() && remainder < 0.0).then_some(remainder)
-            };
-            let Some(short) = fall(sign * 1e-3) else {
-                return false;
-            };
-            fall(sign * 1e-2)
-                .is_some_and(|long| long <= 30.0 * short && -long > 16.0 * f64::EPSILON * f.abs())
-        })
+        falls_along(ctx, self.x, f, self.grad, &self.direction)
     }
 
     /// `D H D q` over the free variables; `None` where a product or
@@ -391,22 +453,12 @@ fn smallest_eigenvector(alpha: &[f64], beta: &[f64]) -> Vec<f64> {
             false => lo = mid,
         }
     }
-    // A start with no symmetry of its own (all ones is orthogonal to the
-    // eigenvector of many small symmetric matrices, as (1, −1) of
-    // [[2, 1], [1, 2]]).
-    let mut y: Vec<f64> = (1..=m)
-        .map(|j| 0.5 + (j as f64 * 0.754_877_666).fract())
-        .collect();
+    let mut y = unsymmetric_start(m);
     for _ in 0..3 {
         solve_shifted(alpha, beta, lo - shift, &mut y);
-        // By the largest entry first, so the norm cannot overflow.
-        let largest = y.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        if !(largest.is_finite() && largest > 0.0) {
+        if !normalise(&mut y) {
             return vec![1.0; m];
         }
-        y.iter_mut().for_each(|v| *v /= largest);
-        let norm = dot(&y, &y).sqrt();
-        y.iter_mut().for_each(|v| *v /= norm);
     }
     y
 }
