@@ -53,8 +53,15 @@ __all__ = [
     "FitResult",
     "FormulaError",
     "OptimizeResult",
+    "OptimizeWarning",
     "METHODS",
 ]
+
+
+class OptimizeWarning(UserWarning):
+    """``curve_fit`` could not estimate the covariance (scipy's warning of
+    the same name): a parameter the data do not identify, or no degree of
+    freedom left."""
 
 
 class _Result(dict):
@@ -443,7 +450,10 @@ def curve_fit(
     bounds raises ``ValueError``, as scipy's does). ``full_output=True``
     returns ``(popt, pcov, result)`` with the :class:`FitResult`.
 
-    A run that does not converge raises ``RuntimeError``, as scipy's does;
+    A covariance that cannot be estimated (a parameter the data do not
+    identify: NaN; no degree of freedom left: inf) warns with
+    :class:`slope.OptimizeWarning`, as scipy's does. A run that does not
+    converge raises ``RuntimeError``, as scipy's does;
     a predictor the model does not read (``"a*exp(-b*t)"`` with 1-D
     ``xdata`` and no ``names``) raises ``ValueError``.
 
@@ -474,6 +484,19 @@ def curve_fit(
         )
     if not result.converged:
         raise RuntimeError(f"Optimal parameters not found: {result.message}")
+    if not np.all(np.isfinite(result.covariance)):
+        import warnings
+
+        why = (
+            "no degree of freedom is left"
+            if result.dof == 0
+            else f"the Jacobian has rank {result.rank} of {len(result.params)}"
+        )
+        warnings.warn(
+            f"Covariance of the parameters could not be estimated: {why}",
+            OptimizeWarning,
+            stacklevel=2,
+        )
     if full_output:
         return result.x, result.covariance, result
     return result.x, result.covariance

@@ -219,13 +219,15 @@ pub struct Fit {
     pub f: f64,
     /// The residual sum of squares Σ((yᵢ − mᵢ)/σᵢ)².
     pub rss: f64,
-    /// Residuals minus parameters.
+    /// Residuals minus the parameters the data determine (minus
+    /// [`Fit::rank`]: the number of parameters when the Jacobian has full
+    /// rank). With none left, σ not absolute, every variance is infinite.
     pub dof: usize,
     /// The number of data rows.
     pub rows: usize,
     /// Residuals per row: 1 for `y ~ MODEL`, the number of squared
     /// families for a sum of squares. There are `rows·residuals_per_row`
-    /// residuals, and as many less the parameters degrees of freedom.
+    /// residuals, and as many less the rank degrees of freedom.
     pub residuals_per_row: usize,
     /// √(RSS/dof).
     pub residual_std_error: f64,
@@ -293,12 +295,13 @@ impl Fit {
     }
 
     /// The parameters the data do not identify: those whose standard error
-    /// is not finite.
+    /// is NaN (an infinite one is a variance not estimated: no degree of
+    /// freedom left).
     pub fn unidentified(&self) -> Vec<&str> {
         self.params
             .iter()
             .zip(&self.stderr)
-            .filter(|(_, s)| !s.is_finite())
+            .filter(|(_, s)| s.is_nan())
             .map(|(p, _)| p.as_str())
             .collect()
     }
@@ -550,13 +553,27 @@ impl Model {
         };
         let objective = stop.at.cost2;
         let (unscaled, rank) = stats::unscaled_covariance(&stop.at.r(), m, p);
-        let dof = m - p;
-        let s2 = match options.absolute_sigma {
-            true => 1.0,
-            false => objective / dof as f64,
+        // The residuals less the parameters the data determine: a
+        // parameter that moves with another adds no fit (R's `lm` counts
+        // so; scipy's curve_fit takes m − p whatever the rank).
+        let dof = m - rank;
+        // With no degree of freedom left, the residual variance is not
+        // estimated: every variance is infinite (scipy's curve_fit fills
+        // pcov with inf), not 0/0.
+        let s2 = match (options.absolute_sigma, dof) {
+            (true, _) => 1.0,
+            (false, 0) => f64::INFINITY,
+            (false, _) => objective / dof as f64,
         };
-        // Column-major and symmetric: the same row-major.
-        let covariance: Vec<f64> = unscaled.iter().map(|c| c * s2).collect();
+        // Column-major and symmetric: the same row-major. (NaN stays NaN:
+        // a parameter not identified.)
+        let covariance: Vec<f64> = unscaled
+            .iter()
+            .map(|&c| match s2.is_infinite() && !c.is_nan() {
+                true => f64::INFINITY,
+                false => c * s2,
+            })
+            .collect();
         let table = stats::table(&x, &covariance, dof);
         // rᵢ/σᵢ was fed: the residuals without σ, family by family (one
         // family: in the order fed; σ = 1: as fed).

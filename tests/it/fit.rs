@@ -354,13 +354,32 @@ fn parameters_the_data_cannot_tell_apart_are_named() {
         "{warning}"
     );
     assert!(r.stderr.contains("warning: the Jacobian has rank 3 of 4"));
-    let nulls = j["stderr"]
+    // Both b and k, which only their sum fits, have no error bar (only
+    // the one pivoted out had none, and the other a finite one); a and c,
+    // which the null space does not move, keep theirs; the degrees of
+    // freedom count the rank, not the parameters.
+    let params: Vec<&str> = j["params"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let nulls: Vec<&str> = j["stderr"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|v| v.is_null())
-        .count();
-    assert_eq!(nulls, 1, "null where not identified: {}", j["stderr"]);
+        .zip(&params)
+        .filter(|(v, _)| v.is_null())
+        .map(|(_, p)| *p)
+        .collect();
+    assert_eq!(
+        nulls,
+        ["b", "k"],
+        "null where not identified: {}",
+        j["stderr"]
+    );
+    assert!(warning.contains("do not identify 'b' and 'k'"), "{warning}");
+    assert_eq!(j["dof"], j["rows"].as_u64().unwrap() - 3);
 }
 
 #[test]
@@ -534,4 +553,29 @@ fn the_library_refuses_bad_bounds_and_data_by_name() {
     .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Name);
     assert!(e.message.starts_with("the column 'e' has a reserved name"));
+}
+
+/// Two points and a line: no degree of freedom left. The variances are
+/// infinite, as scipy's curve_fit gives them (they were 0/0, NaN), and a
+/// warning says why.
+#[test]
+fn no_degree_of_freedom_leaves_infinite_errors() {
+    let two = csv("two-points", "x,y\n1,2\n2,3.9\n");
+    let (j, r) = command_json("fit", &["y ~ a*x + b", "--data", &two]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(j["dof"], 0);
+    // JSON has no infinity: null, as for NaN; the table shows which.
+    assert_eq!(j["stderr"], serde_json::json!([null, null]));
+    let r = command("fit", &["y ~ a*x + b", "--data", &two]);
+    assert!(
+        r.stdout
+            .contains("a               1.9        inf        0  -inf .. inf"),
+        "{}",
+        r.stdout
+    );
+    let warning = j["warnings"][0].as_str().unwrap();
+    assert!(
+        warning.starts_with("no degree of freedom is left (2 residuals, rank 2)"),
+        "{warning}"
+    );
 }

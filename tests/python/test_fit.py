@@ -143,3 +143,28 @@ def test_running_out_of_passes_names_max_nfev():
     assert r.message == "the run used its 2 passes over the data (raise max_nfev)"
     with pytest.raises(RuntimeError, match="max_nfev"):
         slope.curve_fit("a*exp(-b*x)+c", x, y, max_nfev=2)
+
+
+def test_rank_deficient_and_exact_fits_report_what_they_cannot_estimate():
+    x = np.arange(1.0, 11.0)
+    y = 6 * x + 0.1 * np.sin(x)
+    # Only a*b is fitted: neither a nor b has an error bar (b had one), c
+    # keeps its own, and the degrees of freedom count the rank.
+    r = slope.fit("y ~ a*b*x + c", {"x": x, "y": y}, p0=[2, 2, 0])
+    assert r.rank == 2 and r.dof == 8
+    assert np.isnan(r.stderr[0]) and np.isnan(r.stderr[1]) and np.isfinite(r.stderr[2])
+    with pytest.warns(slope.OptimizeWarning, match="rank 2 of 3"):
+        slope.curve_fit("a*b*x + c", x, y, p0=[2, 2, 0])
+    # Two points, two parameters: scipy gives pcov of inf, and warns.
+    so = pytest.importorskip("scipy.optimize")
+    with pytest.warns(slope.OptimizeWarning, match="no degree of freedom"):
+        popt, pcov = slope.curve_fit("a*x + b", [1.0, 2.0], [2.0, 3.9])
+    with pytest.warns(so.OptimizeWarning):
+        ref, refcov = so.curve_fit(lambda x, a, b: a * x + b, [1.0, 2.0], [2.0, 3.9])
+    np.testing.assert_allclose(popt, ref)
+    assert np.all(np.isposinf(pcov)) and np.all(np.isposinf(refcov))
+    # A well-posed fit does not warn.
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        slope.curve_fit("a*x + b", x, y)

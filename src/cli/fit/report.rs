@@ -57,9 +57,17 @@ fn warnings(context: &Context, fit: &Fit) -> Vec<String> {
     if fit.rank < p {
         out.push(format!(
             "the Jacobian has rank {} of {p} at the solution: the data do not identify {} \
-             (no standard error; the others are computed with them held)",
+             (no standard error: they move together without changing the fit)",
             fit.rank,
             slope::quoted_list(&fit.unidentified())
+        ));
+    }
+    if fit.dof == 0 && !context.args.absolute_sigma {
+        out.push(format!(
+            "no degree of freedom is left ({} residuals, rank {}): the residual variance is \
+             not estimated, and the standard errors are infinite",
+            fit.rows * fit.residuals_per_row,
+            fit.rank
         ));
     }
     for (i, name) in fit.params.iter().enumerate() {
