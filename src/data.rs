@@ -7,8 +7,14 @@
 //!
 //! The CSV dialect: a header row of names, comma-separated cells, blank
 //! lines and lines starting with `#` skipped, spaces around cells ignored.
-//! Every cell must be a number (`1`, `-2.5e3`, `inf`, `nan`); a missing,
-//! empty or textual cell is an error, never a silent zero.
+//! Every cell must be a finite number (`1`, `-2.5e3`); a missing, empty,
+//! textual or non-finite cell (`nan`, `inf`, `1e309`) is an error, never
+//! a silent zero or a silent NaN: data are constants of a formula, and a
+//! NaN among them would surface far away as a NaN result. A name the
+//! language reserves (`e`, `pi`, `exp`, `sum`, …) cannot name a column:
+//! a formula reads such a name as the constant, function or keyword, so
+//! the column could never be read (and `y ~ a*e` would silently fit the
+//! constant e).
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::lower::quoted_list;
@@ -31,8 +37,8 @@ pub struct Columns {
 }
 
 impl Columns {
-    /// Columns from names and values: the names distinct, the columns of
-    /// one length. `origin` names the data in errors (a file name).
+    /// Columns from names and values: the names distinct and not reserved
+    /// by the language, the columns of one length. `origin` names the data in errors (a file name).
     pub fn new(names: Vec<String>, values: Vec<Vec<f64>>, origin: &str) -> Result<Columns> {
         if names.len() != values.len() {
             return Err(Error::new(
@@ -45,6 +51,10 @@ impl Columns {
             ));
         }
         for (i, name) in names.iter().enumerate() {
+            if let Some(e) = reserved_column(name) {
+                return Err(Error::new(e.kind, format!("{origin}: {}", e.message))
+                    .with_hint(e.hint.unwrap_or_default()));
+            }
             if names[..i].contains(name) {
                 return Err(Error::new(
                     ErrorKind::Usage,
@@ -77,23 +87,33 @@ impl Columns {
     /// dialect). `origin` names the text in errors, which give the line and
     /// the column of a bad cell.
     pub fn parse_csv(text: &str, origin: &str) -> Result<Columns> {
+        // Comment lines are blanked here, not skipped by the reader, and
+        // lines are counted in the text from a record's byte offset: the
+        // reader's own count leaves out comment and blank lines, which put
+        // every error after one a line too early.
+        let blanked: String = text
+            .split_inclusive('\n')
+            .map(|line| match line.starts_with('#') {
+                true => &line[line.trim_end_matches(['\n', '\r']).len()..],
+                false => line,
+            })
+            .collect();
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .trim(csv::Trim::All)
-            .comment(Some(b'#'))
             .flexible(true)
-            .from_reader(text.as_bytes());
+            .from_reader(blanked.as_bytes());
         let mut names: Option<Vec<String>> = None;
         let mut values: Vec<Vec<f64>> = Vec::new();
         let mut record = csv::StringRecord::new();
         loop {
             let more = reader
                 .read_record(&mut record)
-                .map_err(|e| csv_error(origin, &e))?;
+                .map_err(|e| csv_error(origin, &blanked, &e))?;
             if !more {
                 break;
             }
-            let line = record.position().map_or(0, |p| p.line());
+            let line = record.position().map_or(0, |p| line_at(&blanked, p));
             if record.iter().all(str::is_empty) {
                 continue;
             }
@@ -102,6 +122,13 @@ impl Columns {
                 for (j, name) in header.iter().enumerate() {
                     if name.is_empty() {
                         return Err(at(origin, line, j + 1, "the header names no column"));
+                    }
+                    if let Some(e) = reserved_column(name) {
+                        return Err(Error::new(
+                            e.kind,
+                            format!("{origin}:{line}:{}: {}", j + 1, e.message),
+                        )
+                        .with_hint(e.hint.unwrap_or_default()));
                     }
                     if header[..j].contains(name) {
                         return Err(at(
@@ -129,17 +156,20 @@ impl Columns {
                 ));
             }
             for (j, cell) in record.iter().enumerate() {
-                let value = parse_number(cell).ok_or_else(|| {
-                    let what = match cell.is_empty() {
-                        true => "an empty cell".to_string(),
-                        false => format!("'{cell}' is not a number"),
-                    };
-                    at(
+                let value = parse_number(cell).map_err(|what| {
+                    let e = at(
                         origin,
                         line,
                         j + 1,
                         &format!("{what} (column '{}')", header[j]),
-                    )
+                    );
+                    match what {
+                        Unreadable::NotFinite(_) => e.with_hint(
+                            "every cell must be a finite number: drop the rows with missing \
+                             values, or fill them",
+                        ),
+                        _ => e,
+                    }
                 })?;
                 values[j].push(value);
             }
@@ -196,13 +226,63 @@ impl Columns {
     }
 }
 
-/// A number as a cell holds it: Rust's float syntax (which takes `inf` and
-/// `nan` in any case), nothing else.
-fn parse_number(cell: &str) -> Option<f64> {
-    if cell.is_empty() {
-        return None;
+/// Why a cell is not a value of the data.
+enum Unreadable<'a> {
+    Empty,
+    NotANumber(&'a str),
+    /// Read as NaN or ±∞: written so (`nan`, `inf`), or beyond the range of
+    /// a double (`1e309`).
+    NotFinite(&'a str),
+}
+
+impl std::fmt::Display for Unreadable<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unreadable::Empty => write!(f, "an empty cell"),
+            Unreadable::NotANumber(cell) => write!(f, "'{cell}' is not a number"),
+            Unreadable::NotFinite(cell) => match cell.parse::<f64>() {
+                Ok(v) if v.is_nan() => write!(f, "'{cell}' is NaN, not a finite number"),
+                _ if cell.trim_start_matches(['+', '-']).starts_with(['i', 'I']) => {
+                    write!(f, "'{cell}' is infinite, not a finite number")
+                }
+                _ => write!(f, "'{cell}' is beyond the range of a double"),
+            },
+        }
     }
-    cell.parse().ok()
+}
+
+/// A number as a cell holds it: Rust's float syntax, finite.
+fn parse_number(cell: &str) -> std::result::Result<f64, Unreadable<'_>> {
+    if cell.is_empty() {
+        return Err(Unreadable::Empty);
+    }
+    match cell.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(_) => Err(Unreadable::NotFinite(cell)),
+        Err(_) => Err(Unreadable::NotANumber(cell)),
+    }
+}
+
+/// The error for a column named `name`, if the language reserves the name
+/// (a constant, a function or a keyword): no formula could read the
+/// column, and `y ~ a*e` would read the constant. Shared by the CSV
+/// reader, which places it in the header, and by the fit, which takes
+/// columns from any caller.
+pub(crate) fn reserved_column(name: &str) -> Option<Error> {
+    let what = crate::lower::reserved(name)?;
+    let meaning = match crate::builtins::constant(name) {
+        Some(_) => format!("a formula reads '{name}' as the constant {name}"),
+        None => format!("a formula reads '{name}' as {what}"),
+    };
+    Some(
+        Error::new(
+            ErrorKind::Name,
+            format!("the column '{name}' has a reserved name: {meaning}, never as the column"),
+        )
+        .with_hint(format!(
+            "rename the column, e.g. to '{name}_', and write that name in the formula"
+        )),
+    )
 }
 
 fn at(origin: &str, line: u64, column: usize, message: &str) -> Error {
@@ -212,8 +292,20 @@ fn at(origin: &str, line: u64, column: usize, message: &str) -> Error {
     )
 }
 
-fn csv_error(origin: &str, e: &csv::Error) -> Error {
-    let line = e.position().map_or(0, |p| p.line());
+/// The line of `text` where the record at `position` starts: the reader
+/// places a record where it began to read it, before the blank lines it
+/// skipped, so those are skipped here too.
+fn line_at(text: &str, position: &csv::Position) -> u64 {
+    let bytes = text.as_bytes();
+    let mut byte = (position.byte() as usize).min(bytes.len());
+    while byte < bytes.len() && matches!(bytes[byte], b'\n' | b'\r') {
+        byte += 1;
+    }
+    1 + bytes[..byte].iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+fn csv_error(origin: &str, text: &str, e: &csv::Error) -> Error {
+    let line = e.position().map_or(0, |p| line_at(text, p));
     let message = match e.kind() {
         csv::ErrorKind::Utf8 { .. } => "the file is not UTF-8 text".to_string(),
         _ => format!("cannot read the CSV: {e}"),
@@ -230,6 +322,15 @@ mod tests {
         let c = Columns::parse_csv("# a comment\n t , y\n\n1, 2\n 3 ,4e1\n", "d.csv").unwrap();
         assert_eq!(c.names(), ["t", "y"]);
         assert_eq!(c.get("y").unwrap(), [2.0, 40.0]);
+    }
+
+    /// Lines are counted in the text, comment lines included.
+    #[test]
+    fn lines_after_comments_are_counted() {
+        let e = Columns::parse_csv("# c\n# d\nt,y\n\n1,x\n", "d.csv").unwrap_err();
+        assert_eq!(e.message, "d.csv:5:2: 'x' is not a number (column 'y')");
+        let e = Columns::parse_csv("t,y\n# c\n1,2\n\"3,4\n", "d.csv").unwrap_err();
+        assert!(e.message.starts_with("d.csv:4:"), "{}", e.message);
     }
 
     #[test]
@@ -249,6 +350,59 @@ mod tests {
             "d.csv:1:2: the column 't' appears twice in the header"
         );
         assert!(Columns::parse_csv("", "d.csv").is_err());
+    }
+
+    /// NaN, infinities and numbers beyond the range of a double are
+    /// refused where they stand, not read as values.
+    #[test]
+    fn non_finite_cells_name_line_and_column() {
+        for (cell, what) in [
+            ("NaN", "'NaN' is NaN, not a finite number"),
+            ("nan", "'nan' is NaN, not a finite number"),
+            ("-inf", "'-inf' is infinite, not a finite number"),
+            ("Infinity", "'Infinity' is infinite, not a finite number"),
+            ("1e309", "'1e309' is beyond the range of a double"),
+            ("-2e400", "'-2e400' is beyond the range of a double"),
+        ] {
+            let e = Columns::parse_csv(&format!("t,y\n1,2\n2,{cell}\n"), "d.csv").unwrap_err();
+            assert_eq!(e.message, format!("d.csv:3:2: {what} (column 'y')"));
+            assert_eq!(e.kind, ErrorKind::Usage);
+            assert!(e.hint.unwrap().contains("finite number"));
+        }
+        // The largest double and the smallest subnormal are values.
+        let c = Columns::parse_csv("t\n1.7976931348623157e308\n5e-324\n", "d.csv").unwrap();
+        assert_eq!(c.get("t").unwrap(), [f64::MAX, 5e-324]);
+    }
+
+    /// A column named as a constant, a function or a keyword is refused
+    /// at its place in the header: `y ~ a*e` would fit the constant e.
+    #[test]
+    fn reserved_names_cannot_name_columns() {
+        for (header, col, what) in [
+            ("e,y", 1, "a formula reads 'e' as the constant e"),
+            ("y,pi", 2, "a formula reads 'pi' as the constant pi"),
+            ("t,exp", 2, "a formula reads 'exp' as a function"),
+            ("sum,y", 1, "a formula reads 'sum' as a keyword"),
+        ] {
+            let e = Columns::parse_csv(&format!("# data\n{header}\n1,2\n"), "d.csv").unwrap_err();
+            let name = header.split(',').nth(col - 1).unwrap();
+            assert_eq!(
+                e.message,
+                format!(
+                    "d.csv:2:{col}: the column '{name}' has a reserved name: {what}, never as \
+                     the column"
+                )
+            );
+            assert_eq!(e.kind, ErrorKind::Name);
+            assert!(e.hint.unwrap().starts_with("rename the column"));
+        }
+        let e = Columns::new(vec!["e".into()], vec![vec![1.0]], "<data>").unwrap_err();
+        assert!(
+            e.message
+                .starts_with("<data>: the column 'e' has a reserved name")
+        );
+        // Names that merely contain one are fine.
+        assert!(Columns::parse_csv("e1,pi_,expo\n1,2,3\n", "d.csv").is_ok());
     }
 
     #[test]

@@ -466,7 +466,7 @@ fn check_shape(ast: &Ast) -> Result<AstId> {
     ))
 }
 
-fn reserved(name: &str) -> Option<&'static str> {
+pub(crate) fn reserved(name: &str) -> Option<&'static str> {
     if matches!(
         name,
         "let" | "param" | "var" | "data" | "sum" | "prod" | "in" | "subject" | "to"

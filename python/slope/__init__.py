@@ -53,8 +53,15 @@ __all__ = [
     "FitResult",
     "FormulaError",
     "OptimizeResult",
+    "OptimizeWarning",
     "METHODS",
 ]
+
+
+class OptimizeWarning(UserWarning):
+    """``curve_fit`` could not estimate the covariance (scipy's warning of
+    the same name): a parameter the data do not identify, or no degree of
+    freedom left."""
 
 
 class _Result(dict):
@@ -325,6 +332,7 @@ def _run_fit(
     loss: str,
     f_scale: float,
     max_nfev: Optional[int],
+    feasible_start: bool = False,
 ) -> dict:
     import numpy as np
 
@@ -348,7 +356,17 @@ def _run_fit(
     if bounds is not None:
         # The parameters' number, for scalar bounds: a first look at the model.
         probe = _fit(text, columns, start, None, sigma, absolute_sigma, loss, f_scale, 1)
-        bounds = _fit_bounds(bounds, len(probe["params"]))
+        params = probe["params"]
+        bounds = _fit_bounds(bounds, len(params))
+        if feasible_start and bounds is not None and start is not None:
+            # scipy's least_squares refuses such a start ("x0 is
+            # infeasible") rather than moving it.
+            for name, v, (lo, hi) in zip(params, start, bounds):
+                if not lo <= v <= hi:
+                    raise ValueError(
+                        f"p0 is infeasible: the start of '{name}' is {v}, outside its "
+                        f"bounds [{lo}, {hi}]"
+                    )
     return _fit(text, columns, start, bounds, sigma, absolute_sigma, loss, f_scale, max_nfev)
 
 
@@ -383,9 +401,12 @@ def fit(
     the data.
 
     A model that does not read raises :class:`slope.FormulaError`; a
-    missing column, columns of different lengths, fewer rows than
-    parameters or a start where the model is not finite raise
-    ``ValueError``. A run that does not converge is not an error: see
+    missing column, a column named as a constant or function (``e``,
+    ``pi``, ``exp``: the model would read the constant), a value of the
+    data that is NaN or infinite, columns of different lengths, fewer rows
+    than parameters, bounds that are not intervals (``low > high`` or NaN)
+    or a start where the model is not finite raise ``ValueError``. A start
+    outside the bounds is moved to the nearest point inside them. A run that does not converge is not an error: see
     ``converged`` and ``reason``.
 
     >>> r = slope.fit("y ~ a*exp(-b*t)", {"t": [0, 1, 2], "y": [2.0, 1.0, 0.5]})
@@ -425,10 +446,14 @@ def curve_fit(
     other name in the model is a parameter, in order of appearance: the
     order of ``p0``, ``popt`` and ``pcov`` (``slope.fit`` gives the
     names). ``sigma`` (one per row or a scalar; not a covariance matrix),
-    ``absolute_sigma`` and ``bounds`` as scipy's. ``full_output=True``
+    ``absolute_sigma`` and ``bounds`` as scipy's (a ``p0`` outside the
+    bounds raises ``ValueError``, as scipy's does). ``full_output=True``
     returns ``(popt, pcov, result)`` with the :class:`FitResult`.
 
-    A run that does not converge raises ``RuntimeError``, as scipy's does;
+    A covariance that cannot be estimated (a parameter the data do not
+    identify: NaN; no degree of freedom left: inf) warns with
+    :class:`slope.OptimizeWarning`, as scipy's does. A run that does not
+    converge raises ``RuntimeError``, as scipy's does;
     a predictor the model does not read (``"a*exp(-b*t)"`` with 1-D
     ``xdata`` and no ``names``) raises ``ValueError``.
 
@@ -445,7 +470,10 @@ def curve_fit(
         raise ValueError(f"the response '{response}' is also the name of a predictor")
     columns[response] = np.asarray(ydata, dtype=float)
     result = FitResult(
-        _run_fit(text, columns, p0, sigma, absolute_sigma, bounds, loss, f_scale, max_nfev)
+        _run_fit(
+            text, columns, p0, sigma, absolute_sigma, bounds, loss, f_scale, max_nfev,
+            feasible_start=True,
+        )
     )
     unread = [name for name in columns if name != response and name not in result.predictors]
     if unread:
@@ -456,6 +484,19 @@ def curve_fit(
         )
     if not result.converged:
         raise RuntimeError(f"Optimal parameters not found: {result.message}")
+    if not np.all(np.isfinite(result.covariance)):
+        import warnings
+
+        why = (
+            "no degree of freedom is left"
+            if result.dof == 0
+            else f"the Jacobian has rank {result.rank} of {len(result.params)}"
+        )
+        warnings.warn(
+            f"Covariance of the parameters could not be estimated: {why}",
+            OptimizeWarning,
+            stacklevel=2,
+        )
     if full_output:
         return result.x, result.covariance, result
     return result.x, result.covariance

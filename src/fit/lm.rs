@@ -111,8 +111,8 @@ fn gradient(at: &Accumulator, n: usize) -> Vec<f64> {
 
 /// Minimises the cost of `problem`'s residuals from `x0` inside
 /// `bounds` (`x0` must lie inside), then polishes a converged point with
-/// Gauss–Newton steps ([`polish`]). An `Err` only if the residuals are not
-/// finite at `x0`.
+/// Gauss–Newton steps ([`polish`]). An `Err` only if the residuals, or
+/// the sum of their squares, are not finite at `x0`.
 ///
 /// Every pass goes into one of two accumulators, the one at the current
 /// point and the one at the trial point, swapped when a step is taken: the
@@ -225,7 +225,8 @@ const POLISH_STEPS: usize = 40;
 
 /// MINPACK's loop: the trust region and its three tests.
 /// `at` and `trial` are the accumulators of the passes (`at` is moved
-/// into the [`Stop`]); an `Err` if the residuals are not finite at `x0`.
+/// into the [`Stop`]); an `Err` if the residuals or their sum of squares
+/// are not finite at `x0`.
 fn trust_region(
     problem: &mut dyn Residuals,
     x0: &[f64],
@@ -238,7 +239,10 @@ fn trust_region(
     let eps = f64::EPSILON;
     let mut x = x0.to_vec();
     let mut evaluations = 1;
-    if !pass(problem, &x, &mut at) {
+    // Finite residuals whose sum of squares overflows fail too: with an
+    // infinite cost every cosine of the gradient test is 0, and the start
+    // was reported converged.
+    if !(pass(problem, &x, &mut at) && at.cost2.is_finite() && at.ft_squares.is_finite()) {
         return Err(Reason::Diverged);
     }
     let mut rounding = problem.rounding();

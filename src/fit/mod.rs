@@ -41,7 +41,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind, Result, Span};
 use crate::formula::{Formula, Options as FormulaOptions};
-use crate::graph::NodeId;
+use crate::graph::{Node, NodeId};
 use crate::jit::RowCode;
 use crate::lower::{Lowered, is_identifier, quoted_list};
 use crate::optim::{Bound, Reason};
@@ -219,13 +219,15 @@ pub struct Fit {
     pub f: f64,
     /// The residual sum of squares Σ((yᵢ − mᵢ)/σᵢ)².
     pub rss: f64,
-    /// Residuals minus parameters.
+    /// Residuals minus the parameters the data determine (minus
+    /// [`Fit::rank`]: the number of parameters when the Jacobian has full
+    /// rank). With none left, σ not absolute, every variance is infinite.
     pub dof: usize,
     /// The number of data rows.
     pub rows: usize,
     /// Residuals per row: 1 for `y ~ MODEL`, the number of squared
     /// families for a sum of squares. There are `rows·residuals_per_row`
-    /// residuals, and as many less the parameters degrees of freedom.
+    /// residuals, and as many less the rank degrees of freedom.
     pub residuals_per_row: usize,
     /// √(RSS/dof).
     pub residual_std_error: f64,
@@ -262,6 +264,24 @@ impl Fit {
         self.reason.converged()
     }
 
+    /// What [`Fit::reason`] means for a fit, in a sentence: its limit is
+    /// on passes over the data, not iterations, and `raise` says how the
+    /// caller raises it (`"raise --max-evaluations"`, `"raise max_nfev"`).
+    pub fn explanation(&self, raise: &str) -> String {
+        match self.reason {
+            Reason::MaxIter => format!(
+                "the run used its {} passes over the data ({raise})",
+                self.evaluations
+            ),
+            Reason::Ftol => "the last iteration reduced the sum by at most ftol, relative".into(),
+            Reason::Xtol => "the trust region shrank to xtol of the scaled estimates".into(),
+            Reason::Gtol => {
+                "the residuals are orthogonal to the Jacobian's columns within gtol".into()
+            }
+            other => other.explanation().into(),
+        }
+    }
+
     /// The correlation matrix, row-major p×p.
     pub fn correlation(&self) -> Vec<f64> {
         let n = self.x.len();
@@ -275,12 +295,13 @@ impl Fit {
     }
 
     /// The parameters the data do not identify: those whose standard error
-    /// is not finite.
+    /// is NaN (an infinite one is a variance not estimated: no degree of
+    /// freedom left).
     pub fn unidentified(&self) -> Vec<&str> {
         self.params
             .iter()
             .zip(&self.stderr)
-            .filter(|(_, s)| !s.is_finite())
+            .filter(|(_, s)| s.is_nan())
             .map(|(p, _)| p.as_str())
             .collect()
     }
@@ -452,6 +473,19 @@ impl Model {
             };
             return Err(Error::new(ErrorKind::Usage, what));
         }
+        let names = self.column_names(&options.sigma);
+        for (name, column) in names.iter().zip(&columns) {
+            if let Some(i) = column.iter().position(|v| !v.is_finite()) {
+                return Err(Error::new(
+                    ErrorKind::Usage,
+                    format!("the column '{name}' is {} in row {}", column[i], i + 1),
+                )
+                .with_hint(
+                    "every value the fit reads must be finite: drop the rows with missing \
+                     values, or fill them",
+                ));
+            }
+        }
         let sigma_column = match options.sigma {
             Sigma::Column(_) => columns.last().copied(),
             _ => None,
@@ -460,6 +494,7 @@ impl Model {
         let bounds = match &options.bounds {
             Some(b) => {
                 crate::objective::check_len("the bounds", b.len(), p)?;
+                self.check_bounds(b)?;
                 b.clone()
             }
             None => vec![(f64::NEG_INFINITY, f64::INFINITY); p],
@@ -471,14 +506,20 @@ impl Model {
             }
             None => vec![1.0; p],
         };
+        if let Some(i) = start.iter().position(|v| !v.is_finite()) {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!(
+                    "the start of '{}' is {}, not finite",
+                    self.params[i], start[i]
+                ),
+            ));
+        }
         let start: Vec<f64> = start
             .iter()
             .zip(&bounds)
             .map(|(&v, &(lo, hi))| v.clamp(lo, hi))
             .collect();
-        if start.iter().any(|v| !v.is_finite()) {
-            return Err(Error::new(ErrorKind::Usage, "the start is not finite"));
-        }
         if !(options.f_scale > 0.0 && options.f_scale.is_finite()) {
             return Err(Error::new(
                 ErrorKind::Usage,
@@ -512,13 +553,27 @@ impl Model {
         };
         let objective = stop.at.cost2;
         let (unscaled, rank) = stats::unscaled_covariance(&stop.at.r(), m, p);
-        let dof = m - p;
-        let s2 = match options.absolute_sigma {
-            true => 1.0,
-            false => objective / dof as f64,
+        // The residuals less the parameters the data determine: a
+        // parameter that moves with another adds no fit (R's `lm` counts
+        // so; scipy's curve_fit takes m − p whatever the rank).
+        let dof = m - rank;
+        // With no degree of freedom left, the residual variance is not
+        // estimated: every variance is infinite (scipy's curve_fit fills
+        // pcov with inf), not 0/0.
+        let s2 = match (options.absolute_sigma, dof) {
+            (true, _) => 1.0,
+            (false, 0) => f64::INFINITY,
+            (false, _) => objective / dof as f64,
         };
-        // Column-major and symmetric: the same row-major.
-        let covariance: Vec<f64> = unscaled.iter().map(|c| c * s2).collect();
+        // Column-major and symmetric: the same row-major. (NaN stays NaN:
+        // a parameter not identified.)
+        let covariance: Vec<f64> = unscaled
+            .iter()
+            .map(|&c| match s2.is_infinite() && !c.is_nan() {
+                true => f64::INFINITY,
+                false => c * s2,
+            })
+            .collect();
         let table = stats::table(&x, &covariance, dof);
         // rᵢ/σᵢ was fed: the residuals without σ, family by family (one
         // family: in the order fed; σ = 1: as fed).
@@ -607,29 +662,77 @@ impl Model {
             .sum()
     }
 
-    /// Why the residuals (or their gradients) are not finite at `start`:
-    /// the first row where they are not, and the operation that went
-    /// wrong there.
+    /// An error unless every parameter's bounds are an interval that holds
+    /// a finite value: `lo ≤ hi`, neither NaN, `lo` not +∞ and `hi` not −∞
+    /// (the check `slope.minimize` makes, naming the parameter).
+    fn check_bounds(&self, bounds: &[(f64, f64)]) -> Result<()> {
+        for (name, &(lo, hi)) in self.params.iter().zip(bounds) {
+            if lo.is_nan() || hi.is_nan() || lo > hi {
+                return Err(Error::new(
+                    ErrorKind::Usage,
+                    format!("the bounds of '{name}' are not an interval: low {lo}, high {hi}"),
+                )
+                .with_hint("the low end must not be above the high end, and neither NaN"));
+            }
+            if lo == f64::INFINITY || hi == f64::NEG_INFINITY {
+                return Err(Error::new(
+                    ErrorKind::Usage,
+                    format!("the bounds of '{name}' hold no finite value: low {lo}, high {hi}"),
+                )
+                .with_hint("give a finite end, or -inf and inf for no bound"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Why the first pass at `start` failed: a square's weight negative in
+    /// some row (its root is NaN), the first row where a residual or a
+    /// derivative is not finite and the operation that went wrong there,
+    /// or, every value finite, a sum of squares beyond the range of a
+    /// double. The data are finite (checked before).
     fn not_finite_at(&self, start: &[f64], problem: &Rows) -> Error {
         let predictors = &problem.eval.predictors;
         let mut point = start.to_vec();
         point.extend(std::iter::repeat_n(0.0, predictors.len()));
         let k = problem.scales.len();
+        // Each square's weights, with where the square is written.
+        let weights: Vec<(Option<Span>, NodeId)> = match &self.form {
+            Form::Response(_) => Vec::new(),
+            Form::Squares(families) => families
+                .iter()
+                .flat_map(|family| family.weights.iter().map(|&w| (family.span, w)))
+                .collect(),
+        };
+        let mut nodes = self.outputs.clone();
+        nodes.extend(weights.iter().map(|&(_, w)| w));
+        // The largest residual, and its row, for a sum that overflows.
+        let mut largest = (0.0_f64, 0);
         for i in 0..problem.eval.rows {
             for (c, column) in predictors.iter().enumerate() {
                 point[start.len() + c] = column[i];
             }
-            let values = self.formula.eval_nodes(&self.outputs, &point);
-            let y = problem.y.map_or(0.0, |y| y[i]);
-            if values.iter().all(|v| v.is_finite()) && y.is_finite() {
+            let values = self.formula.eval_nodes(&nodes, &point);
+            let row = i + 1;
+            let weight_values = &values[self.outputs.len()..];
+            if let Some(at) = weight_values.iter().position(|&w| w < 0.0) {
+                return self.negative_weight(weights[at], weight_values[at], row);
+            }
+            let values = &values[..self.outputs.len()];
+            if values.iter().all(|v| v.is_finite()) {
+                let sigma = problem.w.map_or(1.0, |w| w[i]);
+                for f in 0..k {
+                    let r = match problem.y {
+                        Some(y) => y[i] - values[0],
+                        None => values[f] * problem.scales[f],
+                    };
+                    if (r * sigma).abs() > largest.0 {
+                        largest = ((r * sigma).abs(), row);
+                    }
+                }
                 continue;
             }
-            let row = i + 1;
             let bad_value = values[..k].iter().position(|v| !v.is_finite());
             let what = match (&self.form, bad_value) {
-                (Form::Response(_), _) if !y.is_finite() => {
-                    format!("the response is {y} in row {row}")
-                }
                 (Form::Response(_), Some(_)) => {
                     format!("the model is {} at the start in row {row}", values[0])
                 }
@@ -656,11 +759,50 @@ impl Model {
             return Error::new(ErrorKind::NotFinite, format!("{what}{cause}"))
                 .with_hint("start from values where the model is defined in every row");
         }
+        let (size, row) = largest;
         Error::new(
             ErrorKind::NotFinite,
-            "a residual is not finite at the start",
+            format!(
+                "the sum of squared residuals overflows at the start: the residual of row \
+                 {row} is {size:e}, and the sum of squares leaves the range of a double \
+                 (about 1.8e308)"
+            ),
         )
-        .with_hint("check the weights and the data for infinities")
+        .with_hint(
+            "scale the data: divide the response (and the model) by a power of ten, so that \
+             the residuals are well below 1e150",
+        )
+    }
+
+    /// "A square's weight is negative": `weight` is where the square is
+    /// written and the node of the weight, named by its column if it is
+    /// one.
+    fn negative_weight(&self, weight: (Option<Span>, NodeId), value: f64, row: usize) -> Error {
+        let (span, node) = weight;
+        let p = self.params.len();
+        let name = match self.formula.graph().node(node) {
+            Node::Var(v) if *v as usize >= p => {
+                format!(" '{}'", self.predictors[*v as usize - p])
+            }
+            _ => String::new(),
+        };
+        let place = match span {
+            Some(span) => {
+                let (line, col) = span.line_col(self.formula.source());
+                format!(" of the square at {line}:{col}")
+            }
+            None => String::new(),
+        };
+        Error::new(
+            ErrorKind::Usage,
+            format!(
+                "the weight{name}{place} is {value} in row {row}: a weight must not be negative"
+            ),
+        )
+        .with_hint(
+            "a weight multiplies a squared residual, w*(y - m)^2 with w = 1/sigma^2: \
+             fix or drop the row",
+        )
     }
 
     /// The columns `names` of `data`, and their common length.

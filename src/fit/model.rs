@@ -35,8 +35,16 @@ impl Model {
     }
 
     /// [`Model::new`] within size limits.
+    ///
+    /// A column named as the language's constants, functions or keywords
+    /// is an error (see [`crate::data`]): names that are columns are data,
+    /// but a formula reads `e` as the constant, so `y ~ a*e` would fit
+    /// the constant without a word.
     pub fn with_limits<S: AsRef<str>>(text: &str, columns: &[S], limits: &Limits) -> Result<Model> {
         let columns: Vec<&str> = columns.iter().map(AsRef::as_ref).collect();
+        if let Some(e) = columns.iter().find_map(|c| crate::data::reserved_column(c)) {
+            return Err(e);
+        }
         match tilde(text) {
             Some(tilde) => Model::response_form(text, tilde, &columns, limits),
             None => Model::squares_form(text, &columns, limits),

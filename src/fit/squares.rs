@@ -33,6 +33,12 @@ pub(crate) struct Family {
     /// For a residual `w*(y - m)`, with `y` a column read bare and `w` free
     /// of parameters: the column (among the predictors) and `w`, for R².
     pub response: Option<(usize, NodeId)>,
+    /// The square's factors free of parameters, `w` of `w*(y - m)^2`, as
+    /// written (the residual takes √w): a negative one in some row is
+    /// named as such, not as the NaN of its root.
+    pub weights: Vec<NodeId>,
+    /// Where the square is written.
+    pub span: Option<Span>,
 }
 
 /// The residual families of a formula, over a new graph whose variables
@@ -318,8 +324,10 @@ struct Copy<'a> {
 impl Copy<'_> {
     fn family(&mut self, s: &Square) -> Result<Family> {
         let mut factors = Vec::new();
+        let mut weights = Vec::new();
         for &w in &s.weights {
             let w = self.node(w)?;
+            weights.push(w);
             factors.push(self.to.powc(w, 0.5));
         }
         let mut bases = Vec::new();
@@ -340,6 +348,8 @@ impl Copy<'_> {
             scale: s.scale,
             magnitude,
             response,
+            weights,
+            span: s.span,
         })
     }
 

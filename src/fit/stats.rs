@@ -8,19 +8,23 @@ use super::student::t_quantile;
 
 /// `(JᵀJ)⁻¹` for an m×n Jacobian J given by its n×n factor R
 /// (column-major, J = QR), and the numerical rank of J. Rows and columns of
-/// parameters outside the identifiable set (the columns past the rank, in
-/// pivot order) are NaN; the others are the inverse over the identifiable
-/// set alone, as if the rest were held.
+/// parameters the data do not identify are NaN: those past the rank in
+/// pivot order, and those the null space of J moves with them
+/// ([`unidentified`]). The others are the inverse over the columns before
+/// the rank, as if the rest were held: for a parameter outside the null
+/// space that is its variance whatever the held values (a generalised
+/// inverse of JᵀJ, and the parameter an estimable function).
 pub(crate) fn unscaled_covariance(r: &[f64], m: usize, n: usize) -> (Vec<f64>, usize) {
     let mut f = vec![0.0; n];
     let mut a = r.to_vec();
     let qr = qrfac(&mut a, n, n, &mut f);
     let rank = qr.rank(m.max(n));
     let rinv = inverse_upper(&qr, rank);
+    let lost = unidentified(&qr, &rinv, rank);
     // (R Pᵀ)⁻¹ (R Pᵀ)⁻ᵀ = P R⁻¹ R⁻ᵀ Pᵀ, over the leading `rank` block.
     let mut cov = vec![f64::NAN; n * n];
-    for a in 0..rank {
-        for b in 0..rank {
+    for a in (0..rank).filter(|&a| !lost[a]) {
+        for b in (0..rank).filter(|&b| !lost[b]) {
             let sum: f64 = (a.max(b)..rank)
                 .map(|k| rinv[a + k * rank] * rinv[b + k * rank])
                 .sum();
@@ -28,6 +32,37 @@ pub(crate) fn unscaled_covariance(r: &[f64], m: usize, n: usize) -> (Vec<f64>, u
         }
     }
     (cov, rank)
+}
+
+/// Which pivot positions of `qr` the data do not identify: those past
+/// `rank`, and those with a part in a vector of J's null space. Each
+/// position k past the rank gives one, `v = P (−R₁₁⁻¹R₁₂eₖ; eₖ)`; a
+/// parameter is moved by it if its share of `J`'s change, `|vᵢ|·‖Jᵢ‖`, is
+/// above √ε of the largest share (scale-free: the column norms carry the
+/// units). For `y ~ a*b*x`, with `b` past the rank, `a` moves with it and
+/// is no better identified; before, `a` was given an error bar.
+fn unidentified(qr: &Qr, rinv: &[f64], rank: usize) -> Vec<bool> {
+    let n = qr.n;
+    let mut lost: Vec<bool> = (0..n).map(|i| i >= rank).collect();
+    let tol = f64::EPSILON.sqrt();
+    for k in rank..n {
+        // z = R₁₁⁻¹ R₁₂ eₖ; the null vector is (−z, 1) in pivot order.
+        let share: Vec<f64> = (0..rank)
+            .map(|i| {
+                let z: f64 = (i..rank).map(|l| rinv[i + l * rank] * qr.at(l, k)).sum();
+                z.abs() * qr.col_norms[qr.perm[i]]
+            })
+            .collect();
+        let largest = share
+            .iter()
+            .fold(qr.col_norms[qr.perm[k]], |a, &b| a.max(b));
+        for (i, s) in share.iter().enumerate() {
+            if *s > tol * largest || s.is_nan() {
+                lost[i] = true;
+            }
+        }
+    }
+    lost
 }
 
 /// The inverse of the leading `k`×`k` block of R, column-major.
@@ -58,10 +93,15 @@ pub(crate) fn table(x: &[f64], covariance: &[f64], dof: usize) -> Table {
     let q = interval_quantile(dof);
     let stderr: Vec<f64> = (0..n).map(|j| covariance[j + j * n].sqrt()).collect();
     let t_values = x.iter().zip(&stderr).map(|(v, s)| v / s).collect();
+    // An infinite error (no degree of freedom left) spans the line, whatever
+    // the quantile (which is not finite at 0 degrees of freedom).
     let intervals = x
         .iter()
         .zip(&stderr)
-        .map(|(v, s)| (v - q * s, v + q * s))
+        .map(|(v, s)| match *s == f64::INFINITY {
+            true => (f64::NEG_INFINITY, f64::INFINITY),
+            false => (v - q * s, v + q * s),
+        })
         .collect();
     Table {
         stderr,
@@ -143,10 +183,41 @@ mod tests {
         for (c, w) in cov.iter().zip(want) {
             assert!((c - w).abs() < 1e-14, "{cov:?}");
         }
-        // Two equal columns: rank 1, one parameter not identifiable.
+        // Two equal columns: rank 1, and neither parameter identifiable
+        // (their sum is; each alone is not).
         let jac = vec![1.0, 2.0, 3.0, 4.0, 1.0, 2.0, 3.0, 4.0];
         let (cov, rank) = unscaled_covariance(&r_of(&jac, m, n), m, n);
         assert_eq!(rank, 1);
-        assert_eq!(cov.iter().filter(|c| c.is_nan()).count(), 3);
+        assert!(cov.iter().all(|c| c.is_nan()), "{cov:?}");
+    }
+
+    /// Columns a, b proportional (as for `y ~ a*b*x`, J = (b·x, a·x)) and
+    /// a third independent one: a and b get no error bar, whichever the
+    /// pivoting kept; c keeps the one it has with a and b merged into one
+    /// column, which the null space leaves alone.
+    #[test]
+    fn parameters_moved_by_the_null_space_are_not_identified() {
+        let m = 6;
+        let x: Vec<f64> = (0..m).map(|i| 1.0 + i as f64).collect();
+        let c: Vec<f64> = x.iter().map(|v| (0.7 * v).sin()).collect();
+        let (a, b) = (2.0, 3.0);
+        let mut jac: Vec<f64> = x.iter().map(|v| b * v).collect();
+        jac.extend(x.iter().map(|v| a * v));
+        jac.extend(&c);
+        let (cov, rank) = unscaled_covariance(&r_of(&jac, m, 3), m, 3);
+        assert_eq!(rank, 2);
+        for i in 0..3 {
+            for j in 0..3 {
+                assert_eq!(cov[i + 3 * j].is_nan(), i < 2 || j < 2, "{cov:?}");
+            }
+        }
+        // c's variance: that of the full-rank fit on the columns (x, c).
+        let mut two: Vec<f64> = x.clone();
+        two.extend(&c);
+        let (reference, _) = unscaled_covariance(&r_of(&two, m, 2), m, 2);
+        assert!(
+            (cov[8] - reference[3]).abs() < 1e-12 * reference[3],
+            "{cov:?}"
+        );
     }
 }

@@ -10,6 +10,7 @@ use pyo3::types::PyDict;
 
 use super::function::read_column;
 use super::{formula_error, to_py};
+use crate::error::ErrorKind;
 use crate::fit::{Loss, Model, Options, Sigma};
 use crate::optim::Bound as AtBound;
 
@@ -67,9 +68,15 @@ pub fn fit<'py>(
         .iter()
         .map(|(n, c)| (n.as_str(), c.as_slice()))
         .collect();
+    // A start where the model is not finite, or a sum that overflows, is
+    // a ValueError here (as the docstring says, and as scipy raises for
+    // such input), not the FloatingPointError of a NaN result.
     let fit = py
         .detach(|| model.fit(&rows, &options))
-        .map_err(|e| to_py(&e))?;
+        .map_err(|e| match e.kind {
+            ErrorKind::NotFinite => PyValueError::new_err(e.to_string()),
+            _ => to_py(&e),
+        })?;
     let p = fit.params.len();
     let matrix = |values: Vec<f64>| PyArray1::from_vec(py, values).reshape([p, p]);
     let d = PyDict::new(py);
@@ -108,6 +115,6 @@ pub fn fit<'py>(
     d.set_item("evaluations", fit.evaluations)?;
     d.set_item("converged", fit.converged())?;
     d.set_item("reason", fit.reason.name())?;
-    d.set_item("message", fit.reason.explanation())?;
+    d.set_item("message", fit.explanation("raise max_nfev"))?;
     Ok(d)
 }

@@ -354,13 +354,32 @@ fn parameters_the_data_cannot_tell_apart_are_named() {
         "{warning}"
     );
     assert!(r.stderr.contains("warning: the Jacobian has rank 3 of 4"));
-    let nulls = j["stderr"]
+    // Both b and k, which only their sum fits, have no error bar (only
+    // the one pivoted out had none, and the other a finite one); a and c,
+    // which the null space does not move, keep theirs; the degrees of
+    // freedom count the rank, not the parameters.
+    let params: Vec<&str> = j["params"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let nulls: Vec<&str> = j["stderr"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|v| v.is_null())
-        .count();
-    assert_eq!(nulls, 1, "null where not identified: {}", j["stderr"]);
+        .zip(&params)
+        .filter(|(v, _)| v.is_null())
+        .map(|(_, p)| *p)
+        .collect();
+    assert_eq!(
+        nulls,
+        ["b", "k"],
+        "null where not identified: {}",
+        j["stderr"]
+    );
+    assert!(warning.contains("do not identify 'b' and 'k'"), "{warning}");
+    assert_eq!(j["dof"], j["rows"].as_u64().unwrap() - 3);
 }
 
 #[test]
@@ -375,4 +394,188 @@ fn the_picture_is_written() {
     let r = command("fit", &[MODEL, "--data", DECAY, "--plot", "/tmp/x.gif"]);
     assert_eq!(r.status, 2);
     assert!(r.stderr.contains("neither .svg nor .png"), "{}", r.stderr);
+}
+
+/// Data the fit cannot read are input errors at their place in the file:
+/// a column named as a constant (which `y ~ a*e` fitted as the constant
+/// e, exit 0), NaN, infinite and overflowing cells (`1e309` was read as
+/// inf; a NaN surfaced as "the response is NaN" with a hint about the
+/// start, exit 1).
+#[test]
+fn unreadable_data_are_refused_where_they_stand() {
+    let ecol = csv("e-column", "e,y\n1,2\n2,4.1\n3,5.9\n");
+    let r = command("fit", &["y ~ a*e", "--data", &ecol]);
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            ":1:1: the column 'e' has a reserved name: a formula reads 'e' as the constant e"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("hint: rename the column"), "{}", r.stderr);
+    assert!(r.stdout.is_empty());
+    let pi = csv("pi-column", "# measured\nt,pi\n1,2\n");
+    let r = command("fit", &["pi ~ a*t", "--data", &pi]);
+    assert_eq!(r.status, 2);
+    assert!(
+        r.stderr
+            .contains(":2:2: the column 'pi' has a reserved name"),
+        "{}",
+        r.stderr
+    );
+    for (cell, what) in [
+        ("NaN", "'NaN' is NaN, not a finite number (column 'y')"),
+        (
+            "-inf",
+            "'-inf' is infinite, not a finite number (column 'y')",
+        ),
+        (
+            "1e309",
+            "'1e309' is beyond the range of a double (column 'y')",
+        ),
+    ] {
+        let path = csv("non-finite", &format!("t,y\n1,2\n\n2,{cell}\n3,6\n"));
+        let r = command("fit", &["y ~ a*t", "--data", &path]);
+        assert_eq!(r.status, 2, "{cell}: {}", r.stderr);
+        assert!(r.stderr.contains(&format!(":4:2: {what}")), "{}", r.stderr);
+        assert!(
+            r.stderr
+                .contains("hint: every cell must be a finite number")
+        );
+        assert!(!r.stderr.contains("start from values"), "{}", r.stderr);
+    }
+}
+
+/// Residuals near 1e200 are finite, but their squares are not: the fit
+/// used to report its start "gtol (converged)" with an infinite sum and
+/// exit 0. Now it refuses, says why and how to scale.
+#[test]
+fn a_sum_of_squares_that_overflows_is_not_converged() {
+    let mut text = String::from("t,y\n");
+    for i in 1..=20 {
+        let t = i as f64 * 1e150;
+        text.push_str(&format!("{t:e},{:e}\n", 3e150 * i as f64 + 1e200));
+    }
+    let big = csv("overflow", &text);
+    let r = command(
+        "fit",
+        &["y ~ a*t + b", "--data", &big, "--start", "a=1,b=1"],
+    );
+    assert_eq!(r.status, 1, "{}{}", r.stdout, r.stderr);
+    assert!(!r.stdout.contains("converged"), "{}", r.stdout);
+    assert!(
+        r.stderr
+            .contains("the sum of squared residuals overflows at the start"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("hint: scale the data"), "{}", r.stderr);
+}
+
+/// A negative weight of a square, `w[i]*(y[i] - a*t[i])^2` with w = -1,
+/// is named with its row, not reported as the NaN of its square root.
+#[test]
+fn a_negative_weight_is_named_with_its_row() {
+    let data = csv("negative-weight", "t,y,w\n1,2,1\n2,4,-1\n3,6,1\n");
+    let r = command(
+        "fit",
+        &[
+            "data t, y, w\nsum(i in 1..rows, w[i]*(y[i] - a*t[i])^2)",
+            "--data",
+            &data,
+        ],
+    );
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "the weight 'w' of the square at 2:19 is -1 in row 2: a weight must not be negative"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("sqrt"), "{}", r.stderr);
+}
+
+/// The library's own checks, which every caller (Python's above all)
+/// reaches: bounds that are no interval panicked in the start's clamp
+/// (`min > max, or either was NaN`); a NaN in the data was reported as
+/// a NaN result of the start; a column named `e` was the constant.
+#[test]
+fn the_library_refuses_bad_bounds_and_data_by_name() {
+    use slope::ErrorKind;
+    use slope::fit::{Model, Options, fit};
+    let x = [0.0, 1.0, 2.0, 3.0, 4.0];
+    let y = [2.5, 1.2, 0.8, 0.6, 0.55];
+    let data = [("x", &x[..]), ("y", &y[..])];
+    let model = Model::new("y ~ a*exp(-b*x) + c", &["x", "y"]).unwrap();
+    let inf = f64::INFINITY;
+    for (bounds, message) in [
+        (
+            [(0.0, -1.0), (0.0, 1.0), (0.0, 1.0)],
+            "the bounds of 'a' are not an interval: low 0, high -1",
+        ),
+        (
+            [(0.0, 1.0), (f64::NAN, 1.0), (0.0, 1.0)],
+            "the bounds of 'b' are not an interval: low NaN, high 1",
+        ),
+        (
+            [(0.0, 1.0), (0.0, 1.0), (inf, inf)],
+            "the bounds of 'c' hold no finite value: low inf, high inf",
+        ),
+    ] {
+        let options = Options {
+            bounds: Some(bounds.to_vec()),
+            ..Options::default()
+        };
+        let e = model.fit(&data, &options).unwrap_err();
+        assert_eq!((e.kind, e.message.as_str()), (ErrorKind::Usage, message));
+    }
+    let options = Options {
+        start: Some(vec![1.0, f64::NAN, 0.0]),
+        ..Options::default()
+    };
+    let e = model.fit(&data, &options).unwrap_err();
+    assert_eq!(e.message, "the start of 'b' is NaN, not finite");
+    let bad = [2.5, f64::NAN, 0.8, 0.6, 0.55];
+    let e = model
+        .fit(&[("x", &x[..]), ("y", &bad[..])], &Options::default())
+        .unwrap_err();
+    assert_eq!(
+        (e.kind, e.message.as_str()),
+        (ErrorKind::Usage, "the column 'y' is NaN in row 2")
+    );
+    let e = fit(
+        "y ~ a*e",
+        &[("e", &x[..]), ("y", &y[..])],
+        &Options::default(),
+    )
+    .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Name);
+    assert!(e.message.starts_with("the column 'e' has a reserved name"));
+}
+
+/// Two points and a line: no degree of freedom left. The variances are
+/// infinite, as scipy's curve_fit gives them (they were 0/0, NaN), and a
+/// warning says why.
+#[test]
+fn no_degree_of_freedom_leaves_infinite_errors() {
+    let two = csv("two-points", "x,y\n1,2\n2,3.9\n");
+    let (j, r) = command_json("fit", &["y ~ a*x + b", "--data", &two]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(j["dof"], 0);
+    // JSON has no infinity: null, as for NaN; the table shows which.
+    assert_eq!(j["stderr"], serde_json::json!([null, null]));
+    let r = command("fit", &["y ~ a*x + b", "--data", &two]);
+    assert!(
+        r.stdout
+            .contains("a               1.9        inf        0  -inf .. inf"),
+        "{}",
+        r.stdout
+    );
+    let warning = j["warnings"][0].as_str().unwrap();
+    assert!(
+        warning.starts_with("no degree of freedom is left (2 residuals, rank 2)"),
+        "{warning}"
+    );
 }

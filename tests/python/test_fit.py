@@ -85,3 +85,86 @@ def test_fit_errors():
         slope.curve_fit("a*exp(-b*t)", [0, 1, 2], [2.0, 1.0, 0.5])
     with pytest.raises(ValueError, match="loss"):
         slope.fit("y ~ a*t", {"t": [1.0, 2.0], "y": [1.0, 2.0]}, loss="nope")
+
+
+def test_a_column_named_as_a_constant_is_refused_not_replaced():
+    # y ~ a*e read the constant e, and fitted it without a word.
+    for name in ("e", "pi", "exp"):
+        with pytest.raises(ValueError, match=f"the column '{name}' has a reserved name"):
+            slope.fit(f"y ~ a*{name}_", {name: [1.0, 2.0, 3.0], "y": [2.0, 4.1, 5.9]})
+    with pytest.raises(ValueError, match="reserved name"):
+        slope.curve_fit("a*e", [1.0, 2.0, 3.0], [2.0, 4.1, 5.9], names=["e"])
+
+
+def test_bad_bounds_are_a_value_error_naming_the_parameter():
+    x = np.linspace(0, 4, 20)
+    y = 2 * np.exp(-x) + 0.5
+    # These panicked in Rust (PanicException: min > max, or either was NaN).
+    with pytest.raises(ValueError, match="the bounds of 'a' are not an interval: low 0, high -1"):
+        slope.curve_fit("a*exp(-b*x)+c", x, y, bounds=([0, 0, 0], [-1, 1, 1]))
+    with pytest.raises(ValueError, match="the bounds of 'b' are not an interval"):
+        slope.fit("y ~ a*exp(-b*x)+c", {"x": x, "y": y}, bounds=([0, np.nan, 0], [9, 9, 9]))
+    with pytest.raises(ValueError, match="the bounds of 'a' hold no finite value"):
+        slope.curve_fit("a*exp(-b*x)+c", x, y, bounds=([np.inf] * 3, [np.inf] * 3))
+
+
+def test_nan_data_and_undefined_starts_are_value_errors():
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    y = np.array([2.0, np.nan, 6.0, 8.0])
+    with pytest.raises(ValueError, match="the column 'y' is NaN in row 2") as info:
+        slope.fit("y ~ a*x", {"x": x, "y": y})
+    assert "start from values" not in str(info.value)
+    with pytest.raises(ValueError, match="the column 'x' is inf in row 1"):
+        slope.curve_fit("a*x", [np.inf, 1.0, 2.0], [1.0, 2.0, 3.0])
+    # The model undefined at the start: the data are fine, the start is not.
+    with pytest.raises(ValueError, match="the model is NaN at the start in row 1"):
+        slope.fit("y ~ a*ln(x - b)", {"x": x, "y": [1.0, 2.0, 3.0, 4.0]}, p0=[1, 5])
+
+
+def test_curve_fit_refuses_a_start_outside_the_bounds_as_scipy_does():
+    x = np.linspace(0, 4, 20)
+    y = 2 * np.exp(-x) + 0.5
+    with pytest.raises(ValueError, match="p0 is infeasible: the start of 'c' is 2.0"):
+        slope.curve_fit("a*exp(-b*x)+c", x, y, p0=[1, 1, 2], bounds=([0, 0, 0], [5, 5, 1]))
+    so = pytest.importorskip("scipy.optimize")
+    with pytest.raises(ValueError):
+        so.curve_fit(lambda x, a, b, c: a * np.exp(-b * x) + c, x, y, p0=[1, 1, 2],
+                     bounds=([0, 0, 0], [5, 5, 1]))
+    # slope.fit moves such a start inside, as documented.
+    r = slope.fit("y ~ a*exp(-b*x)+c", {"x": x, "y": y}, p0=[1, 1, 2], bounds=([0, 0, 0], [5, 5, 1]))
+    assert r.converged
+
+
+def test_running_out_of_passes_names_max_nfev():
+    x = np.linspace(0, 4, 20)
+    y = 2 * np.exp(-1.3 * x) + 0.5
+    r = slope.fit("y ~ a*exp(-b*x)+c", {"x": x, "y": y}, max_nfev=2)
+    assert not r.converged
+    assert r.message == "the run used its 2 passes over the data (raise max_nfev)"
+    with pytest.raises(RuntimeError, match="max_nfev"):
+        slope.curve_fit("a*exp(-b*x)+c", x, y, max_nfev=2)
+
+
+def test_rank_deficient_and_exact_fits_report_what_they_cannot_estimate():
+    x = np.arange(1.0, 11.0)
+    y = 6 * x + 0.1 * np.sin(x)
+    # Only a*b is fitted: neither a nor b has an error bar (b had one), c
+    # keeps its own, and the degrees of freedom count the rank.
+    r = slope.fit("y ~ a*b*x + c", {"x": x, "y": y}, p0=[2, 2, 0])
+    assert r.rank == 2 and r.dof == 8
+    assert np.isnan(r.stderr[0]) and np.isnan(r.stderr[1]) and np.isfinite(r.stderr[2])
+    with pytest.warns(slope.OptimizeWarning, match="rank 2 of 3"):
+        slope.curve_fit("a*b*x + c", x, y, p0=[2, 2, 0])
+    # Two points, two parameters: scipy gives pcov of inf, and warns.
+    so = pytest.importorskip("scipy.optimize")
+    with pytest.warns(slope.OptimizeWarning, match="no degree of freedom"):
+        popt, pcov = slope.curve_fit("a*x + b", [1.0, 2.0], [2.0, 3.9])
+    with pytest.warns(so.OptimizeWarning):
+        ref, refcov = so.curve_fit(lambda x, a, b: a * x + b, [1.0, 2.0], [2.0, 3.9])
+    np.testing.assert_allclose(popt, ref)
+    assert np.all(np.isposinf(pcov)) and np.all(np.isposinf(refcov))
+    # A well-posed fit does not warn.
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        slope.curve_fit("a*x + b", x, y)

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use super::super::{Failure, format_value, json_number, pad};
 use super::Context;
 use slope::fit::Fit;
-use slope::optim::{Bound, Reason};
+use slope::optim::Bound;
 
 /// Writes the report of `fit` and returns the exit status: 0 converged, 1
 /// not.
@@ -40,30 +40,15 @@ pub(super) fn report(
             err,
             "note: the fit did not converge ({}: {}); the estimates are where it stopped",
             fit.reason.name(),
-            explanation(context, fit)
+            fit.explanation(RAISE)
         )?;
         return Ok(1);
     }
     Ok(0)
 }
 
-/// What the reason means for a fit, whose limit is on passes over the
-/// data rather than on iterations.
-fn explanation(context: &Context, fit: &Fit) -> String {
-    match fit.reason {
-        Reason::MaxIter => format!(
-            "the run used its {} passes over the data (raise --max-evaluations)",
-            context
-                .args
-                .max_evaluations
-                .unwrap_or(slope::fit::max_evaluations(fit.params.len()))
-        ),
-        Reason::Ftol => "the last iteration reduced the sum by at most ftol, relative".into(),
-        Reason::Xtol => "the trust region shrank to xtol of the scaled estimates".into(),
-        Reason::Gtol => "the residuals are orthogonal to the Jacobian's columns within gtol".into(),
-        other => other.explanation().into(),
-    }
-}
+/// How the command line raises the fit's limit, for [`Fit::explanation`].
+const RAISE: &str = "raise --max-evaluations";
 
 /// Rank deficiency and parameters on a bound, one sentence each.
 fn warnings(context: &Context, fit: &Fit) -> Vec<String> {
@@ -72,9 +57,17 @@ fn warnings(context: &Context, fit: &Fit) -> Vec<String> {
     if fit.rank < p {
         out.push(format!(
             "the Jacobian has rank {} of {p} at the solution: the data do not identify {} \
-             (no standard error; the others are computed with them held)",
+             (no standard error: they move together without changing the fit)",
             fit.rank,
             slope::quoted_list(&fit.unidentified())
+        ));
+    }
+    if fit.dof == 0 && !context.args.absolute_sigma {
+        out.push(format!(
+            "no degree of freedom is left ({} residuals, rank {}): the residual variance is \
+             not estimated, and the standard errors are infinite",
+            fit.rows * fit.residuals_per_row,
+            fit.rank
         ));
     }
     for (i, name) in fit.params.iter().enumerate() {
@@ -310,7 +303,7 @@ fn to_json(context: &Context, fit: &Fit, warnings: &[String]) -> Map<String, Val
     obj.insert("evaluations".into(), json!(fit.evaluations));
     obj.insert("converged".into(), json!(fit.converged()));
     obj.insert("reason".into(), json!(fit.reason.name()));
-    obj.insert("message".into(), json!(explanation(context, fit)));
+    obj.insert("message".into(), json!(fit.explanation(RAISE)));
     obj.insert("method".into(), json!("lm"));
     obj.insert("seconds".into(), json_number(context.seconds));
     let params: Map<String, Value> = fit
