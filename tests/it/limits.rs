@@ -398,3 +398,26 @@ fn overflowing_constants_print_back_to_the_same_value() {
         "d/dx is {a} at 0, printed as {printed}, which is {b}"
     );
 }
+
+/// The error `text` is refused with, in one line: kind, message, where.
+fn refusal(text: &str) -> String {
+    let e = Formula::parse(text).err().expect("refused");
+    let span = e.span.map(|s| &text[s.range()]).unwrap_or("");
+    format!("{:?}: {} at {span:?}", e.kind, e.message)
+}
+
+#[test]
+fn one_name_is_not_both_a_variable_and_an_array() {
+    assert_eq!(
+        refusal("x + sum(i in 1..3, x[i])"),
+        "Name: 'x' is used both as a variable and as an array at \"x\""
+    );
+    let e = Formula::parse("x[1] + y + x").err().unwrap();
+    assert_eq!(e.span.map(|s| s.start), Some(11));
+    assert_eq!(
+        e.hint.as_deref(),
+        Some("it is an array at 1:1: give the scalar and the array different names")
+    );
+    let e = Formula::parse("var x\nx[2]").err().unwrap();
+    assert_eq!(e.span.map(|s| s.start), Some(6));
+}
