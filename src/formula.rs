@@ -96,9 +96,11 @@ impl Formula {
     }
 
     /// Binds `options`' parameters and data (a scalar formula has none to
-    /// bind, and refuses any given).
+    /// bind, and refuses any given). A formula whose only loops run over
+    /// numbers (`sum(i in 1..1e12, x)`) is bound too: binding is what
+    /// holds its loops to [`bind::MAX_ITERATIONS`].
     pub(crate) fn bind_options(&mut self, options: &Options) -> Result<()> {
-        if !self.indexed.is_empty() {
+        if self.is_indexed() {
             self.bind(&options.params, &options.data)
         } else if let Some((name, _)) = options.params.first() {
             self.bind(&[(name.clone(), 0.0)], &[])
