@@ -55,6 +55,26 @@ impl Placement {
     }
 }
 
+/// `n` copies of `value`, one per variable, or an error if memory cannot
+/// hold them: the count comes from the formula's parameters and indices,
+/// and a variable limit raised past the machine's memory must be refused,
+/// not abort the process.
+pub(crate) fn per_variable<T: Clone>(n: usize, value: T) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    if v.try_reserve_exact(n).is_err() {
+        let bytes = n as f64 * std::mem::size_of::<T>() as f64;
+        return Err(Error::new(
+            ErrorKind::Limit,
+            format!(
+                "{n} variables need {bytes:.3e} bytes, more memory than the system can allocate"
+            ),
+        )
+        .with_hint("give the parameters or the indices smaller values"));
+    }
+    v.resize(n, value);
+    Ok(v)
+}
+
 /// Values of a formula's inputs other than its variables.
 #[derive(Clone, Debug, Default)]
 pub struct Frame {

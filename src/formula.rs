@@ -515,9 +515,9 @@ impl Formula {
     /// (`x = 0, x[1] = 1`); the same scalar or element named twice is an
     /// error, as a likely slip.
     pub fn point(&self, assignments: &[(String, f64)]) -> Result<Vec<f64>> {
-        let mut x = vec![f64::NAN; self.vars.len()];
-        let mut given = vec![false; self.vars.len()];
-        let mut named = vec![false; self.vars.len()];
+        let mut x = bind::per_variable(self.vars.len(), f64::NAN)?;
+        let mut given = bind::per_variable(self.vars.len(), false)?;
+        let mut named = bind::per_variable(self.vars.len(), false)?;
         let names = self.elements();
         for (name, value) in assignments {
             let range = names.resolve(name)?;

@@ -489,6 +489,23 @@ fn writing_out_a_loop_past_the_node_limit_is_refused_before_it_starts() {
     );
 }
 
+/// A point for more variables than memory can hold is an error, not an
+/// abort: the variable limit raised past the machine.
+#[test]
+fn a_point_larger_than_memory_is_refused() {
+    let limits = Limits {
+        max_vars: usize::MAX,
+        ..Limits::default()
+    };
+    let f = Formula::parse_with("x[1125899906842624]", &with_limits(limits)).unwrap();
+    let e = f.point(&[("x".to_string(), 1.0)]).err().unwrap();
+    assert_eq!(e.kind, ErrorKind::Limit);
+    assert_eq!(
+        e.message,
+        "1125899906842624 variables need 9.007e15 bytes, more memory than the system can allocate"
+    );
+}
+
 #[test]
 fn one_name_is_not_both_a_variable_and_an_array() {
     assert_eq!(
