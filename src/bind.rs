@@ -530,10 +530,16 @@ impl Walk<'_> {
                         self.intervals[r.level as usize + k] = (lo, hi);
                     }
                     if count > MAX_ITERATIONS {
-                        let nest = if runs > 1.0 {
-                            " with the loops around it"
+                        let (nest, hint) = if runs > 1.0 {
+                            (
+                                " with the loops around it",
+                                "nested loops multiply: give the ranges, or the parameters in them, smaller values",
+                            )
                         } else {
-                            ""
+                            (
+                                "",
+                                "give the range, or the parameters in it, smaller values",
+                            )
                         };
                         let message = format!(
                             "this {} runs up to {count:.3e} iterations{nest}, over the limit of {MAX_ITERATIONS:.0e} per evaluation",
@@ -543,9 +549,7 @@ impl Walk<'_> {
                             Some(o) => Error::at(ErrorKind::Limit, o.span, message),
                             None => Error::new(ErrorKind::Limit, message),
                         };
-                        return Err(err.with_hint(
-                            "nested loops multiply: give the ranges, or the parameters in them, smaller values",
-                        ));
+                        return Err(err.with_hint(hint));
                     }
                     if !empty {
                         let inner = bound | r.own_levels();

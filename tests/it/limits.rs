@@ -427,6 +427,16 @@ fn the_iteration_limit_bounds_each_nest_of_loops_whatever_its_ranges_are_written
         "Limit: this sum runs up to 1.000e12 iterations with the loops around it, \
          over the limit of 1e10 per evaluation at \"sum(j in 1..n, x*i*j)\""
     );
+    let e = Formula::parse(nested).err().unwrap();
+    assert_eq!(
+        e.hint.as_deref(),
+        Some("nested loops multiply: give the ranges, or the parameters in them, smaller values")
+    );
+    let e = Formula::parse("sum(i in 1..1e12, x)").err().unwrap();
+    assert_eq!(
+        e.hint.as_deref(),
+        Some("give the range, or the parameters in it, smaller values")
+    );
     let triangle = |n: u64| format!("param n = {n}\nsum(i in 1..n, sum(j in i+1..n, x*i*j))");
     assert_eq!(
         Formula::parse(&triangle(100_001)).err().unwrap().kind,
