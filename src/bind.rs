@@ -55,6 +55,26 @@ impl Placement {
     }
 }
 
+/// `n` copies of `value`, one per variable, or an error if memory cannot
+/// hold them: the count comes from the formula's parameters and indices,
+/// and a variable limit raised past the machine's memory must be refused,
+/// not abort the process.
+pub(crate) fn per_variable<T: Clone>(n: usize, value: T) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    if v.try_reserve_exact(n).is_err() {
+        let bytes = n as f64 * std::mem::size_of::<T>() as f64;
+        return Err(Error::new(
+            ErrorKind::Limit,
+            format!(
+                "{n} variables need {bytes:.3e} bytes, more memory than the system can allocate"
+            ),
+        )
+        .with_hint("give the parameters or the indices smaller values"));
+    }
+    v.resize(n, value);
+    Ok(v)
+}
+
 /// Values of a formula's inputs other than its variables.
 #[derive(Clone, Debug, Default)]
 pub struct Frame {
@@ -122,8 +142,10 @@ impl Frame {
     }
 }
 
-/// Most iterations of one loop per evaluation: past it a formula is
-/// refused when its parameters are bound, instead of running for hours.
+/// Most iterations of one nest of loops per evaluation (the product of
+/// its ranges, an upper bound for triangular ones such as `j in i+1..n`):
+/// past it a formula is refused when its parameters are bound, instead of
+/// running for hours. Ranges written with numbers are bound too.
 pub const MAX_ITERATIONS: f64 = 1e10;
 
 /// Binds parameters and data to a lowered formula: the [`Frame`] every
@@ -221,7 +243,7 @@ pub fn bind(
         intervals: [(0, 0); MAX_LEVELS],
     };
     walk.check_params()?;
-    walk.region(&crate::graph::reachable(graph, outputs), 0)?;
+    walk.region(&crate::graph::reachable(graph, outputs), 0, 1.0)?;
     let reads = std::mem::take(&mut walk.reads);
     // Arrays: declared extents, or 1.. the largest index read.
     let mut offset = scalars.len();
@@ -459,8 +481,9 @@ impl Walk<'_> {
     }
 
     /// Checks the nodes of one region (all outside loops, or one loop's
-    /// body), entering the loops inside it.
-    fn region(&mut self, nodes: &[NodeId], bound: u64) -> Result<()> {
+    /// body, which runs `runs` times per evaluation), entering the loops
+    /// inside it.
+    fn region(&mut self, nodes: &[NodeId], bound: u64, runs: f64) -> Result<()> {
         for &id in nodes {
             let levels = self.graph.meta(id).levels;
             if levels & !bound != 0 {
@@ -494,7 +517,8 @@ impl Walk<'_> {
                 }
                 Node::Reduce(r, [body]) if levels & !bound == 0 => {
                     let saved = self.intervals;
-                    let mut count = 1.0f64;
+                    // Each run of this region runs the loop in full.
+                    let mut count = runs;
                     let mut empty = false;
                     for (k, g) in r.ranges.iter().enumerate() {
                         let ((lo, _), _) = self.extremes(&g.lo);
@@ -506,19 +530,31 @@ impl Walk<'_> {
                         self.intervals[r.level as usize + k] = (lo, hi);
                     }
                     if count > MAX_ITERATIONS {
+                        let (nest, hint) = if runs > 1.0 {
+                            (
+                                " with the loops around it",
+                                "nested loops multiply: give the ranges, or the parameters in them, smaller values",
+                            )
+                        } else {
+                            (
+                                "",
+                                "give the range, or the parameters in it, smaller values",
+                            )
+                        };
                         let message = format!(
-                            "this {} runs up to {count:.3e} iterations, over the limit of {MAX_ITERATIONS:.0e}",
+                            "this {} runs up to {count:.3e} iterations{nest}, over the limit of {MAX_ITERATIONS:.0e} per evaluation",
                             r.op.name()
                         );
-                        return Err(match self.graph.origin(id) {
+                        let err = match self.graph.origin(id) {
                             Some(o) => Error::at(ErrorKind::Limit, o.span, message),
                             None => Error::new(ErrorKind::Limit, message),
-                        });
+                        };
+                        return Err(err.with_hint(hint));
                     }
                     if !empty {
                         let inner = bound | r.own_levels();
                         let list = crate::eval::loop_body(self.graph, *body, r.own_levels(), inner);
-                        self.region(&list, inner)?;
+                        self.region(&list, inner, count)?;
                     }
                     self.intervals = saved;
                 }

@@ -213,13 +213,14 @@ impl Error {
         let pad = " ".repeat(num.len());
         let end = (span.end as usize).clamp(start, line_end);
         let width = source[start..end].chars().count().max(1);
+        let (shown, caret) = window(text, col - 1, width);
         out.push_str(&format!("{pad}--> {origin}:{line}:{col}\n"));
         out.push_str(&format!("{pad} |\n"));
-        out.push_str(&format!("{num} | {}\n", printable(text)));
+        out.push_str(&format!("{num} | {shown}\n"));
         out.push_str(&format!(
             "{pad} | {}{}",
-            " ".repeat(col - 1),
-            "^".repeat(width)
+            " ".repeat(caret.0),
+            "^".repeat(caret.1)
         ));
         if let Some(hint) = &self.hint {
             out.push(' ');
@@ -228,6 +229,35 @@ impl Error {
         out.push('\n');
         out
     }
+}
+
+/// Most characters of a source line shown under an error: a longer line
+/// (a 16 MiB formula on one line) is cut to a window around the caret.
+const SHOWN: usize = 100;
+
+/// The part of `line` shown, and the caret's column and width in it, for
+/// a caret at character `col` (0-based) `width` characters wide: all of
+/// the line up to [`SHOWN`] characters, else [`SHOWN`] of them from a
+/// little before the caret, with `...` where the line goes on.
+fn window(line: &str, col: usize, width: usize) -> (String, (usize, usize)) {
+    let len = line.chars().count();
+    if len <= SHOWN {
+        return (printable(line), (col, width));
+    }
+    let from = col.saturating_sub(SHOWN / 3).min(len.saturating_sub(SHOWN));
+    let to = (from + SHOWN).min(len);
+    let mut shown = String::new();
+    if from > 0 {
+        shown.push_str("...");
+    }
+    shown.push_str(&printable(
+        &line.chars().skip(from).take(to - from).collect::<String>(),
+    ));
+    if to < len {
+        shown.push_str("...");
+    }
+    let caret = col - from + if from > 0 { 3 } else { 0 };
+    (shown, (caret, width.min(to.saturating_sub(col)).max(1)))
 }
 
 /// Tabs and control characters would misalign the caret: show them as spaces.
@@ -260,6 +290,29 @@ mod tests {
         assert_eq!(Span::new(10, 13).line_col(src), (2, 1));
         let y = src.rfind('y').unwrap();
         assert_eq!(Span::new(y, y + 1).line_col(src), (3, 7));
+    }
+
+    #[test]
+    fn a_long_line_is_shown_around_the_caret() {
+        let line = format!("{}x{}", "(".repeat(10_000), ")".repeat(10_000));
+        let e = Error::at(ErrorKind::Syntax, Span::new(10_000, 10_001), "deep");
+        let shown = format!("...{}x{}...", "(".repeat(33), ")".repeat(66));
+        let caret = format!("{}^", " ".repeat(36));
+        assert_eq!(
+            e.render(&line, "<arg>"),
+            format!("error: deep\n --> <arg>:1:10001\n  |\n1 | {shown}\n  | {caret}\n")
+        );
+        // The end of a long line: the window ends there.
+        let e = Error::at(ErrorKind::Syntax, Span::new(20_000, 20_001), "end");
+        let rendered = e.render(&line, "<arg>");
+        assert!(
+            rendered.ends_with(&format!(
+                "| ...{}\n  | {}^\n",
+                ")".repeat(100),
+                " ".repeat(102)
+            )),
+            "{rendered}"
+        );
     }
 
     #[test]

@@ -96,9 +96,11 @@ impl Formula {
     }
 
     /// Binds `options`' parameters and data (a scalar formula has none to
-    /// bind, and refuses any given).
+    /// bind, and refuses any given). A formula whose only loops run over
+    /// numbers (`sum(i in 1..1e12, x)`) is bound too: binding is what
+    /// holds its loops to [`bind::MAX_ITERATIONS`].
     pub(crate) fn bind_options(&mut self, options: &Options) -> Result<()> {
-        if !self.indexed.is_empty() {
+        if self.is_indexed() {
             self.bind(&options.params, &options.data)
         } else if let Some((name, _)) = options.params.first() {
             self.bind(&[(name.clone(), 0.0)], &[])
@@ -513,9 +515,9 @@ impl Formula {
     /// (`x = 0, x[1] = 1`); the same scalar or element named twice is an
     /// error, as a likely slip.
     pub fn point(&self, assignments: &[(String, f64)]) -> Result<Vec<f64>> {
-        let mut x = vec![f64::NAN; self.vars.len()];
-        let mut given = vec![false; self.vars.len()];
-        let mut named = vec![false; self.vars.len()];
+        let mut x = bind::per_variable(self.vars.len(), f64::NAN)?;
+        let mut given = bind::per_variable(self.vars.len(), false)?;
+        let mut named = bind::per_variable(self.vars.len(), false)?;
         let names = self.elements();
         for (name, value) in assignments {
             let range = names.resolve(name)?;

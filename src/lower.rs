@@ -66,6 +66,7 @@ pub fn lower(ast: &Ast, text: &str, var_order: Option<&[String]>) -> Result<Lowe
     let mut indexed = declarations(ast, text)?;
     let vars = variables(ast, &definitions, &statement_of, var_order, &indexed)?;
     implicit_arrays(ast, &definitions, &mut indexed)?;
+    scalar_and_array(ast, text, &vars, &indexed)?;
     let var_nodes: Vec<NodeId> = (0..vars.len() as u32).map(|i| graph.var(i)).collect();
     let var_index = VarIndex::of(&vars);
     let (value, constraints) = build(
@@ -479,6 +480,48 @@ pub(crate) fn reserved(name: &str) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// Refuses a name used both as a scalar variable and as an array read
+/// without a declaration (`x + sum(i in 1..3, x[i])`): the point could
+/// never give both a value. The caret is on the later of the two uses.
+fn scalar_and_array(ast: &Ast, text: &str, vars: &[String], indexed: &Indexed) -> Result<()> {
+    for array in &indexed.arrays {
+        if !vars.contains(&array.name) {
+            continue;
+        }
+        let name = array.name.as_str();
+        let declared = ast.statements.iter().flat_map(|s| match s {
+            Statement::Var(list) => list
+                .iter()
+                .filter(|d| d.name == name)
+                .map(|d| d.span)
+                .collect(),
+            _ => Vec::new(),
+        });
+        let used = ast.nodes.iter().filter_map(|n| match &n.kind {
+            AstKind::Name(n_name) if n_name == name => Some(n.span),
+            _ => None,
+        });
+        let Some(scalar) = declared.chain(used).min_by_key(|s| s.start) else {
+            continue;
+        };
+        let (first, second, first_is) = if scalar.start < array.span.start {
+            (scalar, array.span, "a variable")
+        } else {
+            (array.span, scalar, "an array")
+        };
+        let (line, col) = first.line_col(text);
+        return Err(Error::at(
+            ErrorKind::Name,
+            second,
+            format!("'{name}' is used both as a variable and as an array"),
+        )
+        .with_hint(format!(
+            "it is {first_is} at {line}:{col}: give the scalar and the array different names"
+        )));
+    }
+    Ok(())
 }
 
 /// The variables: every name that is not a definition or a constant, in

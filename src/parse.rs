@@ -446,6 +446,8 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Error {
     let (message, width) = match found {
         None => ("unexpected end of the formula".to_string(), 0),
         Some('\n') => ("unexpected end of the line".to_string(), 0),
+        // A control character (a NUL byte, an escape) shows as its escape.
+        Some(c) if c.is_control() => (format!("unexpected '{}'", c.escape_debug()), c.len_utf8()),
         Some(c) => (format!("unexpected '{c}'"), c.len_utf8()),
     };
     let mut expected: Vec<&str> = Vec::new();
@@ -473,7 +475,13 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Error {
         }
     }
     let mut err = Error::at(ErrorKind::Syntax, Span::new(pos, pos + width), message);
-    if found == Some('=') && text[pos..].starts_with("==") {
+    if found.is_some_and(|c| !c.is_ascii()) {
+        // Outside comments a formula is ASCII; `café`, `x₁` or an emoji
+        // is most often a name written with a letter it cannot have.
+        err = err.with_hint(
+            "names are ASCII letters, digits and '_'; other characters may appear only in comments",
+        );
+    } else if found == Some('=') && text[pos..].starts_with("==") {
         err = err.with_hint("a comparison is only allowed in a constraint: subject to ...");
     } else if found == Some('=') {
         err = err.with_hint("a definition is written: let name = expression");

@@ -138,6 +138,16 @@ impl Unroller<'_> {
                     stack.push(Task::Build(id, levels));
                     match self.from.node(id) {
                         Node::Reduce(r, [body]) => {
+                            // One task per term is pushed below: refuse a
+                            // sum whose terms alone outgrow the node limit
+                            // before they fill memory.
+                            let terms = terms_bound(&r.ranges, r.level, self.frame, &levels);
+                            if terms > self.max_nodes as f64 {
+                                return Err(diff::too_many_nodes(self.max_nodes).with_hint(format!(
+                                    "written out term by term, a {} here has up to {terms:.3e} terms: give the parameters smaller values",
+                                    r.op.name()
+                                )));
+                            }
                             let mut at = levels;
                             each_tuple(&r.ranges, r.level, self.frame, &mut at, |l| {
                                 stack.push(Task::Visit(*body, *l));
@@ -251,4 +261,55 @@ impl Unroller<'_> {
             ))
         }
     }
+}
+
+/// An upper bound on the number of index tuples of the loop `ranges`
+/// (their first at `level`) with the enclosing loops at `levels`: each
+/// range's bounds over the intervals of the indices before it, so that
+/// counting costs one step per range, not one per tuple.
+fn terms_bound(ranges: &[crate::graph::Range], level: u32, frame: &Frame, levels: &Levels) -> f64 {
+    let mut intervals: Vec<(i64, i64)> = Vec::with_capacity(ranges.len());
+    let mut count = 1.0f64;
+    for g in ranges {
+        let (lo, _) = interval(&g.lo, level, &intervals, frame, levels);
+        let (_, hi) = interval(&g.hi, level, &intervals, frame, levels);
+        count *= hi.saturating_sub(lo).saturating_add(1).max(0) as f64;
+        intervals.push((lo, hi));
+    }
+    count
+}
+
+/// The smallest and largest value of `a` when the loop indices from
+/// `level` on range over `own`, and those before it are at `levels`.
+fn interval(
+    a: &crate::graph::Affine,
+    level: u32,
+    own: &[(i64, i64)],
+    frame: &Frame,
+    levels: &Levels,
+) -> (i64, i64) {
+    let (mut lo, mut hi) = (a.constant, a.constant);
+    for (s, k) in a.terms.iter() {
+        let (small, large) = match *s {
+            crate::graph::Symbol::Level(l) if l >= level => {
+                own.get((l - level) as usize).copied().unwrap_or((0, 0))
+            }
+            crate::graph::Symbol::Level(l) => {
+                let v = levels.get(l as usize).copied().unwrap_or(0);
+                (v, v)
+            }
+            crate::graph::Symbol::Param(p) => {
+                let v = frame.int_params.get(p as usize).copied().unwrap_or(0);
+                (v, v)
+            }
+        };
+        let (small, large) = if *k >= 0 {
+            (small, large)
+        } else {
+            (large, small)
+        };
+        lo = lo.saturating_add(k.saturating_mul(small));
+        hi = hi.saturating_add(k.saturating_mul(large));
+    }
+    (lo, hi)
 }

@@ -1,5 +1,6 @@
 //! Index expressions: `i+1`, `2*i-1`, `n+1-i`, lowered to [`Affine`] forms
-//! in loop indices and parameters. Anything else in an index is refused
+//! in loop indices and parameters; a power of integers (`10^6`) is the
+//! integer it is. Anything else in an index is refused
 //! with a caret under it: indices must be affine, so that every read's
 //! range is known before a loop runs.
 
@@ -28,7 +29,7 @@ pub(super) fn affine(ast: &Ast, first: usize, root: AstId, scope: &dyn Scope) ->
         let out = match &node.kind {
             AstKind::Merged => continue,
             AstKind::Number(c) => {
-                if c.fract() != 0.0 || c.abs() > (1u64 << 53) as f64 {
+                if c.fract() != 0.0 {
                     return Err(Error::at(
                         ErrorKind::Index,
                         node.span,
@@ -36,7 +37,27 @@ pub(super) fn affine(ast: &Ast, first: usize, root: AstId, scope: &dyn Scope) ->
                     )
                     .with_hint("indices are integers"));
                 }
+                if c.abs() > MAX_INDEX as f64 {
+                    return Err(Error::at(
+                        ErrorKind::Index,
+                        node.span,
+                        format!("the index {c:e} is out of the range of indices"),
+                    )
+                    .with_hint(format!(
+                        "an index is an integer of at most 2^53 = {MAX_INDEX} in size"
+                    )));
+                }
                 Affine::constant(*c as i64)
+            }
+            AstKind::Pow(base, exponent) => {
+                let (b, e) = (get(base)?.as_constant(), get(exponent)?.as_constant());
+                let (Some(b), Some(e)) = (b, e) else {
+                    return Err(not_affine(node.span));
+                };
+                let e = u32::try_from(e).map_err(|_| {
+                    not_affine(node.span).with_hint("a power in an index needs an exponent of 0 or more")
+                })?;
+                Affine::constant(b.checked_pow(e).ok_or_else(|| overflow(node.span))?)
             }
             AstKind::Name(name) => scope.index_symbol(name).ok_or_else(|| {
                 Error::at(
@@ -88,6 +109,9 @@ pub(super) fn affine(ast: &Ast, first: usize, root: AstId, scope: &dyn Scope) ->
         .flatten()
         .ok_or_else(|| not_affine(ast.node(root).span))
 }
+
+/// The largest index in size: every integer up to it is a double.
+const MAX_INDEX: i64 = 1 << 53;
 
 fn not_affine(span: Span) -> Error {
     Error::at(

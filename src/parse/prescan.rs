@@ -4,7 +4,10 @@
 //! - **Depth.** pest and the Pratt parser recurse once per level of
 //!   nesting, so the depth is measured, and bounded by
 //!   [`Limits::max_depth`], before they run; [`parse`](super::parse) runs
-//!   deep formulas on a thread with a stack sized for them. A level is an
+//!   deep formulas on a thread with a stack sized for them. The pass stops
+//!   at the first token past the limit, and costs constant time per token,
+//!   so refusing a 16 MiB nest takes no longer than reading its first
+//!   levels. A level is an
 //!   open parenthesis (a call's included) or a right-recursive operator
 //!   pending at its level: `^`, `**` or a sign; a binary `+ - * /` or a
 //!   comma ends the chain of its level.
@@ -36,26 +39,24 @@ pub(super) fn scan(text: &str, limits: &Limits) -> Result<Depth> {
             ),
         ));
     }
-    let depth = tokens(text)?;
-    if depth.levels > limits.max_depth {
-        return Err(Error::over_limit(
-            Limit::Depth,
-            limits.max_depth,
-            format!(
-                "the formula nests {} levels deep, over the limit of {}",
-                depth.levels, limits.max_depth
-            ),
-        )
-        .with_span(depth.span));
-    }
-    Ok(depth)
+    tokens(text, limits.max_depth)
 }
 
-/// How deep the formula nests, and where it is deepest.
+/// The error for nesting deeper than `max_depth`, at the token that went
+/// one level past it.
+fn too_deep(max_depth: usize, span: Span) -> Error {
+    Error::over_limit(
+        Limit::Depth,
+        max_depth,
+        format!("the formula nests deeper than the limit of {max_depth} levels"),
+    )
+    .with_span(span)
+}
+
+/// How deep the formula nests.
 #[derive(Copy, Clone, Debug)]
 pub(super) struct Depth {
     pub(super) levels: usize,
-    pub(super) span: Span,
 }
 
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
@@ -75,12 +76,17 @@ enum Token {
 }
 
 /// One pass over the tokens, as the module docs describe. Returns the
-/// nesting depth.
-fn tokens(text: &str) -> Result<Depth> {
+/// nesting depth, or stops at the first token that nests deeper than
+/// `max_depth`: the pass is linear in the text, and its stacks never grow
+/// past the limit.
+fn tokens(text: &str, max_depth: usize) -> Result<Depth> {
     let bytes = text.as_bytes();
     // Per open parenthesis: the number of right-recursive operators (`^`,
     // signs) pending at that level; the Pratt parser recurses once for each.
     let mut chains: Vec<usize> = vec![0];
+    // The sum of `chains`, kept as they change: summing them per token made
+    // the pass quadratic in the depth.
+    let mut pending = 0usize;
     // Where each open parenthesis is, for "unclosed '('".
     let mut opens: Vec<usize> = Vec::new();
     // The nesting of the open `(` of a family of constraints, `subject to
@@ -88,10 +94,7 @@ fn tokens(text: &str) -> Result<Depth> {
     let mut family: Option<usize> = None;
     // After `let`: 1 while a name is due, 2 while `=` is due.
     let mut let_state = 0;
-    let mut depth = Depth {
-        levels: 0,
-        span: Span::default(),
-    };
+    let mut depth = Depth { levels: 0 };
     let mut prev = Token::Start;
     let mut prev_span = Span::default();
     let mut i = 0;
@@ -205,7 +208,7 @@ fn tokens(text: &str) -> Result<Depth> {
             Token::Close if c == b')' && family.is_some_and(|f| f + 1 == opens.len()) => {
                 family = None;
                 opens.pop();
-                chains.pop();
+                pending -= chains.pop().unwrap_or(0);
                 prev = Token::Start;
                 prev_span = span;
                 continue;
@@ -270,7 +273,7 @@ fn tokens(text: &str) -> Result<Depth> {
                     )
                     .with_hint(format!("write '{}' here", expected as char)));
                 }
-                chains.pop();
+                pending -= chains.pop().unwrap_or(0);
             }
             Token::Operator => {
                 let unary = matches!(
@@ -281,19 +284,23 @@ fn tokens(text: &str) -> Result<Depth> {
                 let level = chains.len() - 1;
                 if unary || op == "^" || op == "**" {
                     chains[level] += 1;
+                    pending += 1;
                 } else {
-                    chains[level] = 0;
+                    pending -= std::mem::take(&mut chains[level]);
                 }
             }
             Token::Comma => {
                 let level = chains.len() - 1;
-                chains[level] = 0;
+                pending -= std::mem::take(&mut chains[level]);
             }
             _ => {}
         }
-        let levels = chains.len() - 1 + chains.iter().sum::<usize>();
+        let levels = chains.len() - 1 + pending;
         if levels > depth.levels {
-            depth = Depth { levels, span };
+            if levels > max_depth {
+                return Err(too_deep(max_depth, span));
+            }
+            depth = Depth { levels };
         }
         prev = token;
         prev_span = span;
@@ -439,11 +446,11 @@ mod tests {
     use super::*;
     use crate::error::Detail;
 
-    /// The scan's verdict in one line: `depth N at a..b` (where it is
-    /// deepest), or `kind: message at a..b; hint`.
+    /// The scan's verdict in one line: `depth N`, or `kind: message at
+    /// a..b; hint`.
     fn scanned(text: &str, limits: &Limits) -> String {
         match scan(text, limits) {
-            Ok(d) => format!("depth {} at {}..{}", d.levels, d.span.start, d.span.end),
+            Ok(d) => format!("depth {}", d.levels),
             Err(e) => {
                 let mut line = format!("{:?}: {}", e.kind, e.message);
                 if let Some(s) = e.span {
@@ -466,19 +473,19 @@ mod tests {
 
     #[test]
     fn depth_counts_parentheses_and_pending_right_recursive_operators() {
-        check("x", "depth 0 at 0..0");
-        check("(x)", "depth 1 at 0..1");
-        check("((x))", "depth 2 at 1..2");
-        check("sin(x)", "depth 1 at 3..4");
-        check("x^y^z", "depth 2 at 3..4");
-        check("x**2", "depth 1 at 1..3");
-        check("--x", "depth 2 at 1..2");
+        check("x", "depth 0");
+        check("(x)", "depth 1");
+        check("((x))", "depth 2");
+        check("sin(x)", "depth 1");
+        check("x^y^z", "depth 2");
+        check("x**2", "depth 1");
+        check("--x", "depth 2");
         // A binary operator or a comma ends the chain of its level.
-        check("x + y^2", "depth 1 at 5..6");
-        check("2^x + 3^y", "depth 1 at 1..2");
-        check("f(x^2, y^2)", "depth 2 at 3..4");
-        check("f(x, y^2)", "depth 2 at 6..7");
-        check("# a comment\n(x)", "depth 1 at 12..13");
+        check("x + y^2", "depth 1");
+        check("2^x + 3^y", "depth 1");
+        check("f(x^2, y^2)", "depth 2");
+        check("f(x, y^2)", "depth 2");
+        check("# a comment\n(x)", "depth 1");
     }
 
     #[test]
@@ -552,10 +559,10 @@ mod tests {
 
     #[test]
     fn what_pest_explains_well_is_left_to_it() {
-        check("sin(x) + 2*x", "depth 1 at 3..4");
-        check("x $ y", "depth 0 at 0..0");
-        check("x +", "depth 0 at 0..0");
-        check("let x = 2\nx", "depth 0 at 0..0");
+        check("sin(x) + 2*x", "depth 1");
+        check("x $ y", "depth 0");
+        check("x +", "depth 0");
+        check("let x = 2\nx", "depth 0");
     }
 
     #[test]
@@ -567,13 +574,50 @@ mod tests {
     }
 
     #[test]
+    fn nesting_past_the_limit_is_refused_where_it_goes_past() {
+        // 16 MiB of '(' (the default byte limit): refused at the first
+        // level past the depth limit, before the rest is read.
+        let text = "(".repeat(16 << 20);
+        assert_eq!(
+            scanned(&text, &Limits::default()),
+            "Limit: the formula nests deeper than the limit of 10000 levels \
+             at 10000..10001; over Depth = 10000"
+        );
+        let signs = format!("{}x", "-".repeat(2_000_000));
+        assert_eq!(
+            scanned(&signs, &Limits::default()),
+            "Limit: the formula nests deeper than the limit of 10000 levels \
+             at 10000..10001; over Depth = 10000"
+        );
+    }
+
+    /// With the depth limit out of the way, a million levels of calls,
+    /// signs, `^` chains and sums of parentheses are scanned in one linear
+    /// pass (summing the pending chains per token made it quadratic: hours
+    /// at this size).
+    #[test]
+    fn deep_nesting_is_scanned_in_linear_time() {
+        let limits = Limits {
+            max_depth: usize::MAX,
+            ..Limits::default()
+        };
+        let n = 250_000;
+        let open = "sin(-x^-(x+(";
+        let text = format!("{}x{}", open.repeat(n), ")))".repeat(n));
+        // Per repeat, six levels: three parentheses, and the sign, `^` and
+        // sign pending inside the call; `x+` ends its level's chain.
+        let depth = scan(&text, &limits).expect("scans");
+        assert_eq!(depth.levels, 6 * n);
+    }
+
+    #[test]
     fn limits_hold_at_the_boundary_and_refuse_just_past_it() {
         let limits = |max_bytes, max_depth| Limits {
             max_bytes,
             max_depth,
             ..Limits::default()
         };
-        assert_eq!(scanned("((x))", &limits(5, 2)), "depth 2 at 1..2");
+        assert_eq!(scanned("((x))", &limits(5, 2)), "depth 2");
         assert_eq!(
             scanned("((x))", &limits(4, 2)),
             "Limit: the formula is 5 bytes long, over the limit of 4 bytes; \
@@ -581,7 +625,7 @@ mod tests {
         );
         assert_eq!(
             scanned("((x))", &limits(5, 1)),
-            "Limit: the formula nests 2 levels deep, over the limit of 1 at 1..2; \
+            "Limit: the formula nests deeper than the limit of 1 levels at 1..2; \
              over Depth = 1"
         );
         // The byte limit is checked first, before any scanning.

@@ -161,6 +161,10 @@ impl Fixtures {
         write("deep_pow.txt", vec!["x"; 20_000].join("^").as_bytes());
         write("deep_ok.txt", nest("(", "x", ")", 9_000).as_bytes());
         write("unclosed_deep.txt", "(".repeat(50_000).as_bytes());
+        // 16 MiB, the default byte limit, of calls nested 4 Mi deep: refused
+        // at the depth limit as fast as a shallow formula (it took hours
+        // when the pre-scan was quadratic in the depth).
+        write("deep_16mb.txt", "sin(".repeat(1 << 22).as_bytes());
         write(
             "long_name.txt",
             format!("{} + 1", "v".repeat(1 << 20)).as_bytes(),

@@ -872,6 +872,9 @@ fn malformed_expressions() {
     check_error(t, "x @ y", Syntax, (1, 3), "unexpected '@'", operator);
     check_error(t, "x % 2", Syntax, (1, 3), "unexpected '%'", operator);
     check_error(t, "x!", Syntax, (1, 2), "unexpected '!'", operator);
+    // A control character shows as its escape, not as a blank.
+    check_error(t, "x\0 + 1", Syntax, (1, 2), "unexpected '\\0'", operator);
+    check_error(t, "x + \u{1b}", Syntax, (1, 5), "unexpected '\\u{1b}'", operand);
     check_error(t, "let a = x\n\nlet b = a +* 2\nb", Syntax, (3, 12), "unexpected '*'", operand);
     let too_large = Some("the largest double is about 1.8e308");
     check_error(t, "1e999", Syntax, (1, 1), "the number 1e999 is too large for a double", too_large);
@@ -892,6 +895,11 @@ fn typeset_symbols() {
     check_error(t, "√x", Syntax, (1, 1), "unexpected character '√'", Some("write sqrt(...)"));
     // Columns count characters, not bytes.
     check_error(t, "# é\né + x²", Syntax, (2, 6), "unexpected character '²'", Some("write ^2 for a square"));
+    // Other characters beyond ASCII: a name cannot have them.
+    let ascii = Some("names are ASCII letters, digits and '_'; other characters may appear only in comments");
+    check_error(t, "café + 1", Syntax, (1, 4), "unexpected 'é'", ascii);
+    check_error(t, "x + 😀", Syntax, (1, 5), "unexpected '😀'", ascii);
+    check_error(t, "# é is fine here\nx₁ + 1", Syntax, (2, 2), "unexpected '₁'", ascii);
 }
 
 #[rustfmt::skip]

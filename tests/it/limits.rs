@@ -398,3 +398,136 @@ fn overflowing_constants_print_back_to_the_same_value() {
         "d/dx is {a} at 0, printed as {printed}, which is {b}"
     );
 }
+
+/// The error `text` is refused with, in one line: kind, message, where.
+fn refusal(text: &str) -> String {
+    let e = Formula::parse(text).err().expect("refused");
+    let span = e.span.map(|s| &text[s.range()]).unwrap_or("");
+    format!("{:?}: {} at {span:?}", e.kind, e.message)
+}
+
+#[test]
+fn the_iteration_limit_bounds_each_nest_of_loops_whatever_its_ranges_are_written_with() {
+    // A range of numbers is held to the limit as one of parameters is.
+    assert_eq!(
+        refusal("sum(i in 1..1e12, x)"),
+        "Limit: this sum runs up to 1.000e12 iterations, over the limit of 1e10 \
+         per evaluation at \"sum(i in 1..1e12, x)\""
+    );
+    assert_eq!(
+        refusal("param n = 1e11\nprod(i in 1..n, x)"),
+        "Limit: this prod runs up to 1.000e11 iterations, over the limit of 1e10 \
+         per evaluation at \"prod(i in 1..n, x)\""
+    );
+    // Nested loops multiply: 10^6 inside 10^6 is 10^12, refused at the
+    // inner loop, and a triangle is bounded by its rectangle.
+    let nested = "param n = 1000000\nsum(i in 1..n, sum(j in 1..n, x*i*j))";
+    assert_eq!(
+        refusal(nested),
+        "Limit: this sum runs up to 1.000e12 iterations with the loops around it, \
+         over the limit of 1e10 per evaluation at \"sum(j in 1..n, x*i*j)\""
+    );
+    let e = Formula::parse(nested).err().unwrap();
+    assert_eq!(
+        e.hint.as_deref(),
+        Some("nested loops multiply: give the ranges, or the parameters in them, smaller values")
+    );
+    let e = Formula::parse("sum(i in 1..1e12, x)").err().unwrap();
+    assert_eq!(
+        e.hint.as_deref(),
+        Some("give the range, or the parameters in it, smaller values")
+    );
+    let triangle = |n: u64| format!("param n = {n}\nsum(i in 1..n, sum(j in i+1..n, x*i*j))");
+    assert_eq!(
+        Formula::parse(&triangle(100_001)).err().unwrap().kind,
+        ErrorKind::Limit
+    );
+    assert!(Formula::parse(&triangle(100_000)).is_ok());
+    // At the limit and one past it.
+    assert!(Formula::parse("sum(i in 1..1e10, x)").is_ok());
+    assert!(Formula::parse("sum(i in 1..1e5, j in 1..1e5, x)").is_ok());
+    assert_eq!(
+        Formula::parse("sum(i in 1..1e10+1, x)").err().unwrap().kind,
+        ErrorKind::Limit
+    );
+    // Rebinding with a larger parameter is refused alike.
+    let mut f = Formula::parse("param n = 10\nsum(i in 1..n, sum(j in 1..n, i*j*x))").unwrap();
+    let e = f.bind(&[("n".to_string(), 1e6)], &[]).err().unwrap();
+    assert_eq!(e.kind, ErrorKind::Limit);
+    // Numbers in a bound may be a power; too large a one is out of range.
+    assert_eq!(
+        refusal("sum(i in 1..10^12, x)"),
+        "Limit: this sum runs up to 1.000e12 iterations, over the limit of 1e10 \
+         per evaluation at \"sum(i in 1..10^12, x)\""
+    );
+    let f = Formula::parse("sum(i in 1..10^3, x)").unwrap();
+    assert_eq!(f.eval_nodes(&[f.value()], &[2.0]), [2000.0]);
+    assert_eq!(
+        refusal("sum(i in 1..9223372036854775807, x)"),
+        "Index: the index 9.223372036854776e18 is out of the range of indices \
+         at \"9223372036854775807\""
+    );
+}
+
+/// Written out term by term, a sum of more terms than the node limit is
+/// refused before its terms are listed (one task per term of 500 bytes
+/// took 10 GB for 2*10^7 terms).
+#[test]
+fn writing_out_a_loop_past_the_node_limit_is_refused_before_it_starts() {
+    let limits = Limits {
+        max_nodes: 1000,
+        ..Limits::default()
+    };
+    let f = Formula::parse_with("sum(i in 1..1e9, i*x)", &with_limits(limits)).unwrap();
+    let e = f.unrolled().err().unwrap();
+    assert_eq!(
+        e.detail,
+        Some(Detail::Limit {
+            limit: Limit::Nodes,
+            max: 1000
+        })
+    );
+    assert!(
+        e.hint.as_deref().unwrap().contains("up to 1.000e9 terms"),
+        "{e:?}"
+    );
+    let f =
+        Formula::parse_with("sum(i in 1..10, j in i..10, i*j*x)", &with_limits(limits)).unwrap();
+    assert_eq!(
+        f.unrolled().unwrap().partial("x").unwrap().to_string(),
+        "1705"
+    );
+}
+
+/// A point for more variables than memory can hold is an error, not an
+/// abort: the variable limit raised past the machine.
+#[test]
+fn a_point_larger_than_memory_is_refused() {
+    let limits = Limits {
+        max_vars: usize::MAX,
+        ..Limits::default()
+    };
+    let f = Formula::parse_with("x[1125899906842624]", &with_limits(limits)).unwrap();
+    let e = f.point(&[("x".to_string(), 1.0)]).err().unwrap();
+    assert_eq!(e.kind, ErrorKind::Limit);
+    assert_eq!(
+        e.message,
+        "1125899906842624 variables need 9.007e15 bytes, more memory than the system can allocate"
+    );
+}
+
+#[test]
+fn one_name_is_not_both_a_variable_and_an_array() {
+    assert_eq!(
+        refusal("x + sum(i in 1..3, x[i])"),
+        "Name: 'x' is used both as a variable and as an array at \"x\""
+    );
+    let e = Formula::parse("x[1] + y + x").err().unwrap();
+    assert_eq!(e.span.map(|s| s.start), Some(11));
+    assert_eq!(
+        e.hint.as_deref(),
+        Some("it is an array at 1:1: give the scalar and the array different names")
+    );
+    let e = Formula::parse("var x\nx[2]").err().unwrap();
+    assert_eq!(e.span.map(|s| s.start), Some(6));
+}
