@@ -33,8 +33,11 @@
 //! a third). A proof therefore holds exactly, for the graph's constants as
 //! they are, wherever both sides are defined: a cancelled common factor
 //! (`x/x = 1`, as in the canonical forms) or a root identity may hide a
-//! removable point where a denominator vanishes or a root of a negative
-//! base is NaN.
+//! point where a denominator vanishes, or a whole region where a root of a
+//! negative base is NaN (`sqrt(x)^2` is `x` here). So
+//! [`check::compare_derivative`](crate::check::compare_derivative) takes a
+//! proof only where the hand formula is finite at random points wherever
+//! the exact one is.
 //!
 //! `false` means "not proved", never "different". What is not proved is
 //! left to the numeric comparison of

@@ -1,5 +1,12 @@
 //! Hand-written derivatives against the exact ones: proved equal by
 //! [`symbolic`], else compared at random points.
+//!
+//! A proof holds where both sides are defined: the normaliser, like the
+//! canonical forms, cancels `x/x` and takes `sqrt(x)^2` for `x`. So a
+//! proof is reported only if the hand formula is also finite at each of
+//! [`NUMERIC_POINTS`] random points where the exact derivative is: `2*sqrt(x)^2`
+//! for the derivative of `x^2` on `x` in [-2, -1] is NaN at every point
+//! there, which is a difference, not an equality.
 
 use crate::graph::{Graph, NodeId, reachable};
 use crate::symbolic;
@@ -21,7 +28,9 @@ const AGREEMENT: f64 = 1e-6;
 /// What became of a hand-written derivative.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Verdict {
-    /// The difference from the exact derivative simplifies to zero.
+    /// The difference from the exact derivative simplifies to zero, and
+    /// the hand formula is finite at each of [`NUMERIC_POINTS`] random
+    /// points where the exact one is.
     Proved,
     /// Equal within the rounding of both evaluations (a bound computed at
     /// each point) at `points` random points, but not proved.
@@ -98,21 +107,38 @@ fn compare_at((exact, exact_error): (f64, f64), (yours, yours_error): (f64, f64)
 
 /// Compares the hand-written `yours` with `exact` (both nodes of `graph`):
 /// symbolically, then at up to [`NUMERIC_POINTS`] points from `draw(k)`.
+/// A proof stands only where the hand formula is finite wherever the
+/// exact one is, at the first [`NUMERIC_POINTS`] points drawn.
 pub fn compare_derivative(
     graph: &Graph,
     exact: NodeId,
     yours: NodeId,
     draw: &mut dyn FnMut(usize) -> Vec<f64>,
 ) -> Verdict {
-    if symbolic::proved_equal(graph, exact, yours) {
-        return Verdict::Proved;
-    }
     let outputs = [exact, yours];
     let order = reachable(graph, &outputs);
     let at = |x: &[f64]| {
         let v = eval_bounded(graph, &order, &outputs, x);
         compare_at(v[0], v[1])
     };
+    if symbolic::proved_equal(graph, exact, yours) {
+        let undefined = |x: &[f64]| {
+            let v = eval_bounded(graph, &order, &outputs, x);
+            match (v[0].0, v[1].0) {
+                (exact, yours) if exact.is_finite() && !yours.is_finite() => {
+                    Point::Differ { yours, exact }
+                }
+                _ => Point::Agree,
+            }
+        };
+        for k in 0..NUMERIC_POINTS {
+            let x = draw(k);
+            if let Point::Differ { yours, exact } = undefined(&x) {
+                return roundest(x, yours, exact, &undefined);
+            }
+        }
+        return Verdict::Proved;
+    }
     let mut agreed = 0;
     let draws = NUMERIC_POINTS * DRAWS_PER_POINT;
     for k in 0..draws {
@@ -120,21 +146,7 @@ pub fn compare_derivative(
         match at(&x) {
             Point::Undecided => continue,
             Point::Agree => agreed += 1,
-            Point::Differ { yours, exact } => {
-                // Report the roundest nearby point where they differ too.
-                for digits in 0..4 {
-                    let p = 10f64.powi(digits);
-                    let rounded: Vec<f64> = x.iter().map(|v| (v * p).round() / p).collect();
-                    if let Point::Differ { yours, exact } = at(&rounded) {
-                        return Verdict::Differs {
-                            x: rounded,
-                            yours,
-                            exact,
-                        };
-                    }
-                }
-                return Verdict::Differs { x, yours, exact };
-            }
+            Point::Differ { yours, exact } => return roundest(x, yours, exact, &at),
         }
         if agreed == NUMERIC_POINTS {
             break;
@@ -147,6 +159,23 @@ pub fn compare_derivative(
     }
 }
 
+/// The difference found at `x`, reported at the roundest nearby point
+/// where `at` finds one too.
+fn roundest(x: Vec<f64>, yours: f64, exact: f64, at: &dyn Fn(&[f64]) -> Point) -> Verdict {
+    for digits in 0..4 {
+        let p = 10f64.powi(digits);
+        let rounded: Vec<f64> = x.iter().map(|v| (v * p).round() / p).collect();
+        if let Point::Differ { yours, exact } = at(&rounded) {
+            return Verdict::Differs {
+                x: rounded,
+                yours,
+                exact,
+            };
+        }
+    }
+    Verdict::Differs { x, yours, exact }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,11 +183,42 @@ mod tests {
     use crate::formula::Formula;
 
     fn verdict(formula: &str, var: &str, hand: &str) -> Verdict {
+        verdict_in(formula, var, hand, (-2.0, 2.0))
+    }
+
+    fn verdict_in(formula: &str, var: &str, hand: &str, bounds: (f64, f64)) -> Verdict {
         let mut f = Formula::parse(formula).unwrap();
         let exact = f.partial(var).unwrap().id();
         let yours = f.parse_into(hand, &Default::default()).unwrap();
-        let bounds = vec![(-2.0, 2.0); f.n_vars()];
+        let bounds = vec![bounds; f.n_vars()];
         compare_derivative(f.graph(), exact, yours, &mut |k| sample(&bounds, 7, k))
+    }
+
+    #[test]
+    fn a_proof_stands_only_where_the_hand_formula_is_defined() {
+        // sqrt(x)^2 is x where it is defined, which on [-2, -1] is nowhere.
+        let v = verdict_in("x^2", "x", "2*sqrt(x)^2", (-2.0, -1.0));
+        assert!(
+            matches!(&v, Verdict::Differs { x, yours, exact }
+                if yours.is_nan() && *exact == 2.0 * x[0] && x[0] == x[0].round()),
+            "{v:?}"
+        );
+        assert_eq!(
+            verdict_in("x^2", "x", "2*sqrt(x)^2", (1.0, 2.0)),
+            Verdict::Proved
+        );
+        // x^0.5*x^0.5/x is 1 only for x > 0; sign(x) + sqrt(x)^2 - x is
+        // sign(x) only for x >= 0.
+        assert!(matches!(
+            verdict("x", "x", "x^0.5*x^0.5/x"),
+            Verdict::Differs { .. }
+        ));
+        assert!(matches!(
+            verdict("abs(x)", "x", "sign(x) + sqrt(x)^2 - x"),
+            Verdict::Differs { .. }
+        ));
+        // Undefined where the exact derivative is too: proved.
+        assert_eq!(verdict("sqrt(x)", "x", "0.5/sqrt(x)"), Verdict::Proved);
     }
 
     #[test]

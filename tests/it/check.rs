@@ -463,6 +463,37 @@ fn small_terms_beside_large_ones_are_not_proved_away() {
 }
 
 #[test]
+fn a_proof_that_needs_the_hand_formula_outside_its_domain_is_a_difference() {
+    // Each hand formula equals the exact derivative where it is defined,
+    // which is nowhere in the box (the first) or not where x < 0.
+    let cases = [
+        ("x^2", "x=-2:-1", "x=2*sqrt(x)^2", "2*x"),
+        ("x", "x=-2:2", "x=x^0.5*x^0.5/x", "1"),
+        ("abs(x)", "x=-2:2", "x=sign(x) + sqrt(x)^2 - x", "sign(x)"),
+    ];
+    let t = Table::new();
+    for (f, bounds, grad, exact) in cases {
+        t.row(grad, || {
+            let (v, r) = run_json(&[f, "--bounds", bounds, "--grad", grad]);
+            let h = hand(&v, "x");
+            assert_eq!(
+                (h["status"].as_str(), r.status),
+                (Some("differs"), 1),
+                "{h}"
+            );
+            assert_eq!(h["exact"], exact, "{h}");
+            assert!(h["counterexample"]["x"][0].as_f64().unwrap() < 0.0, "{h}");
+        });
+    }
+    // Where it is defined in the whole box, the proof stands.
+    let (v, r) = run_json(&["x^2", "--bounds", "x=1:2", "--grad", "x=2*sqrt(x)^2"]);
+    assert_eq!(
+        (hand(&v, "x")["status"].as_str(), r.status),
+        (Some("proved"), 0)
+    );
+}
+
+#[test]
 fn counterexamples_are_round_points() {
     let r = run(&["x^2*y", "--at", "x=1,y=1", "--seed", "3", "--grad", "x=2*x"]);
     assert_eq!(r.status, 1);
