@@ -177,6 +177,9 @@ fn propagate(
             if let Some(out) = product::others_partials(graph, id, adjoint, &region.loops) {
                 return Ok(out);
             }
+            if let Some(out) = negative_power(graph, id, adjoint) {
+                return Ok(out);
+            }
             let mut out = local_derivatives(graph, id);
             out.retain(|(child, _)| varies(graph, *child));
             for (_, local) in &mut out {
@@ -189,6 +192,25 @@ fn propagate(
             Ok(out)
         }
     }
+}
+
+/// What a negative power `id = b^c` contributes to its base:
+/// `c*((adjoint*b^c)/b)`, not `adjoint*c*b^(c-1)`. The two are equal, but
+/// `b^(c-1)` overflows or underflows before the product does: the partial
+/// of `x/y` in `y` is `-(x/y)/y`, which at `x = y = 1e160` is `-1e-160`,
+/// where `-x/y^2` is `-x*0` (`y^2` is infinite).
+fn negative_power(graph: &mut Graph, id: NodeId, adjoint: NodeId) -> Option<Vec<(NodeId, NodeId)>> {
+    let Node::Pow([b, e]) = *graph.node(id) else {
+        return None;
+    };
+    let c = graph.as_const(e).filter(|&c| c < 0.0)?;
+    if !varies(graph, b) {
+        return Some(Vec::new());
+    }
+    let scaled = graph.mul(adjoint, id);
+    let inverse = graph.powc(b, -1.0);
+    let quotient = graph.chain_product(scaled, inverse);
+    Some(vec![(b, graph.scale(c, quotient))])
 }
 
 /// Sweeps the body of the reduction `r` from `seed`, the adjoint of one
@@ -559,5 +581,18 @@ mod tests {
         let x = 1.0 - 2f64.powi(-40);
         let want = 1.0 / ((1.0 - x) * (1.0 + x));
         assert_eq!(partial(call(Func::Atanh), 0, [x, 0.0]), want);
+    }
+
+    #[test]
+    fn quotient_derivatives_do_not_overflow_on_the_way() {
+        let div = |g: &mut Graph, x, y| g.div(x, y);
+        // d(x/y)/dy = -x/y^2, where y^2 overflows or is subnormal.
+        assert_eq!(partial(div, 1, [1e160, 1e160]), -1e-160);
+        assert_eq!(partial(div, 1, [1e-160, 1e-160]), -1e160);
+        assert_eq!(partial(div, 1, [3.0, 2.0]), -0.75);
+        let inv_sq = |g: &mut Graph, x, _| g.powc(x, -2.0);
+        assert_eq!(partial(inv_sq, 0, [0.5, 0.0]), -16.0);
+        let d = partial(inv_sq, 0, [1e-100, 0.0]);
+        assert!((d / -2e300 - 1.0).abs() < 1e-15, "{d:e}");
     }
 }
