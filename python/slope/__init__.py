@@ -94,9 +94,13 @@ except ImportError:  # scipy is optional
 def _adapt(callback: Optional[Callable[..., Any]]) -> Optional[Callable[..., Any]]:
     """The callback as the Rust loop calls it, ``cb(x, fun)``, from scipy's
     two conventions: ``callback(xk)``, or ``callback(intermediate_result)``
-    with an ``OptimizeResult`` holding ``x`` and ``fun``."""
+    with an ``OptimizeResult`` holding ``x`` and ``fun``. One that cannot be
+    called is a ``TypeError`` here, before the run, not at its first
+    iteration."""
     if callback is None:
         return None
+    if not callable(callback):
+        raise TypeError(f"callback must be callable, not {type(callback).__name__}")
     try:
         params = inspect.signature(callback).parameters
     except (TypeError, ValueError):  # builtins without a signature

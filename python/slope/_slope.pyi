@@ -88,15 +88,25 @@ class Function:
         """f at each row of ``X`` (shape ``(m, n)``): shape ``(m,)``, on all
         cores with the GIL released; written into ``out`` (a writable
         C-contiguous float64 array of ``m`` values) when given, and
-        ``out`` returned."""
+        ``out`` returned. An ``out`` sharing memory with ``X`` gets the
+        values of a copy of ``X``; an ``X`` or ``out`` that a batch in
+        another thread is writing (or, for ``out``, reading) meanwhile is a
+        ``ValueError``."""
     def batch_grad(self, X: ArrayLike) -> npt.NDArray[np.float64]:
         """The gradient at each row of ``X``: shape ``(m, n)``."""
     def batch_value_and_grad(
         self, X: ArrayLike
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """Values ``(m,)`` and gradients ``(m, n)`` at each row of ``X``."""
-    def diff(self) -> dict[str, str]:
-        """The partial derivatives in slope syntax, ``{name: text}`` in the order of ``vars``."""
+    def diff(self) -> dict[str, Union[str, list[tuple[str, Optional[str]]]]]:
+        """The partial derivatives in slope syntax, as ``slope diff`` prints
+        them: ``{name: text}`` for each scalar variable in the order of
+        ``vars``, then for each array of variables ``x`` the key ``"x[k]"``
+        (``m`` for ``k`` where the formula uses ``k``) with the terms of
+        ``df/dx[k]`` as ``(text, where)`` pairs: ``where`` is the range of
+        ``k`` the term holds on (``"k in 1..n-1"``, ``"k = 2"``), or the
+        loop that adds it to other elements. An element's partial is the
+        sum of the terms whose range holds it."""
     def latex(self) -> str:
         """The formula in LaTeX."""
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]: ...

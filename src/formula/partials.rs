@@ -20,18 +20,7 @@ impl Formula {
         let k_level = crate::bind::MAX_LEVELS as u32;
         let mut levels = self.indexed.levels.clone();
         levels.resize(k_level as usize + 1, String::new());
-        let taken = |name: &str| {
-            self.indexed.levels.iter().any(|l| l == name)
-                || self.vars.scalars().iter().any(|v| v == name)
-                || self.param_names.iter().any(|p| p == name)
-                || self.array_names.iter().any(|a| a == name)
-                || self.data_names.iter().any(|d| d == name)
-        };
-        let k = ["k", "m", "kk"]
-            .into_iter()
-            .find(|n| !taken(n))
-            .unwrap_or("k_")
-            .to_string();
+        let k = self.partial_index();
         levels[k_level as usize] = k.clone();
         let syntax = if latex {
             print::Syntax::Latex
@@ -125,6 +114,26 @@ impl Formula {
             out[a as usize].1.push(term);
         }
         Ok(out)
+    }
+}
+
+impl Formula {
+    /// The name [`Formula::array_partials`] gives the index of an array's
+    /// element, `df/dx[k]`: `k`, or the first of `m`, `kk`, `k_` that the
+    /// formula does not use for something else.
+    pub fn partial_index(&self) -> String {
+        let taken = |name: &str| {
+            self.indexed.levels.iter().any(|l| l == name)
+                || self.vars.scalars().iter().any(|v| v == name)
+                || self.param_names.iter().any(|p| p == name)
+                || self.array_names.iter().any(|a| a == name)
+                || self.data_names.iter().any(|d| d == name)
+        };
+        ["k", "m", "kk"]
+            .into_iter()
+            .find(|n| !taken(n))
+            .unwrap_or("k_")
+            .to_string()
     }
 }
 

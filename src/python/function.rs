@@ -15,7 +15,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use rayon::prelude::*;
 
-use super::{float_array, formula_error, read_point, shape_text, to_py};
+use super::{
+    float_array, formula_error, pool, read_borrow, read_point, read_values, shape_text, to_py,
+    write_borrow,
+};
 
 use crate::{CompiledFormula, ErrorKind, Formula, Options, SparseHessian};
 
@@ -97,7 +100,11 @@ pub(super) fn read_column(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Vec<
             shape_text(array.shape())
         )));
     }
-    Ok(array.readonly().as_array().iter().copied().collect())
+    Ok(read_borrow(&array, &format!("the column '{name}'"))?
+        .as_array()
+        .iter()
+        .copied()
+        .collect())
 }
 
 /// `old` with the entries of `new` put over it, by name.
@@ -211,10 +218,13 @@ impl Function {
     }
 
     /// Fills `values` (one per row of `xs`) and, if given, `grads` (one
-    /// row of one value per variable for each), on all cores without the
-    /// GIL: each task hands its rows to the compiled code at once, which
-    /// loops over them natively (see `CompiledFormula::values_of_rows`)
-    /// and writes straight into the arrays Python gets.
+    /// row of one value per variable for each), without the GIL: each task
+    /// hands its rows to the compiled code at once, which loops over them
+    /// natively (see `CompiledFormula::values_of_rows`) and writes straight
+    /// into the arrays Python gets. A batch of more than one task's rows
+    /// runs on slope's own pool (see `pool.rs`: rayon's global pool hangs
+    /// in a forked child); a smaller one on the calling thread, which
+    /// spares it the hand-over to a worker.
     fn par_rows(
         &self,
         py: Python<'_>,
@@ -226,20 +236,28 @@ impl Function {
         let f = &self.compiled;
         let rows_of =
             |t: usize, len: usize| &xs[t * ROWS_PER_TASK * n..(t * ROWS_PER_TASK + len) * n];
-        py.detach(|| match grads {
+        // No variables: no gradients to split the rows by.
+        let inline = values.len() <= ROWS_PER_TASK || (grads.is_some() && n == 0);
+        let run = || match grads {
+            None if inline => f.values_of_rows(xs, values),
             None => values
                 .par_chunks_mut(ROWS_PER_TASK)
                 .enumerate()
                 .try_for_each(|(t, v)| f.values_of_rows(rows_of(t, v.len()), v)),
-            // No variables: no gradients to split the rows by.
-            Some(grads) if n == 0 => f.values_grads_of_rows(xs, values, grads),
+            Some(grads) if inline => f.values_grads_of_rows(xs, values, grads),
             Some(grads) => values
                 .par_chunks_mut(ROWS_PER_TASK)
                 .zip(grads.par_chunks_mut(ROWS_PER_TASK * n))
                 .enumerate()
                 .try_for_each(|(t, (v, g))| f.values_grads_of_rows(rows_of(t, v.len()), v, g)),
-        })
-        .map_err(|e| to_py(&e))
+        };
+        let result = if inline {
+            py.detach(run)
+        } else {
+            let pool = pool::pool(py)?;
+            py.detach(|| pool.install(run))
+        };
+        result.map_err(|e| to_py(&e))
     }
 }
 
@@ -371,13 +389,15 @@ impl Function {
         let n = point.len();
         if !sparse.unwrap_or_else(|| self.formula.has_arrays()) {
             let h = self.compiled.hessian(&point).map_err(|e| {
-                let err = to_py(&e);
+                // The library's hint names its Rust API.
                 if e.kind == ErrorKind::Limit {
                     PyValueError::new_err(format!(
-                        "{err}\nfrom Python: f.hess(x, sparse=True) or the products f.hessp(x, p)"
+                        "{} (take it sparse, f.hess(x, sparse=True), or as products, \
+                         f.hessp(x, p))",
+                        e.message
                     ))
                 } else {
-                    err
+                    to_py(&e)
                 }
             })?;
             return Ok(PyArray1::from_vec(py, h).reshape([n, n])?.into_any());
@@ -415,14 +435,7 @@ impl Function {
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let py = x.py();
         let point = read_point(x)?;
-        let p = float_array(p, "p")?;
-        if p.ndim() != 1 {
-            return Err(PyValueError::new_err(format!(
-                "p must be a 1-D array with one value per variable, not one of shape {}",
-                shape_text(p.shape())
-            )));
-        }
-        let direction: Vec<f64> = p.readonly().as_array().iter().copied().collect();
+        let direction = read_values(p, "p")?;
         let hv = self
             .compiled
             .hessian_times(&point, &direction)
@@ -431,11 +444,13 @@ impl Function {
     }
 
     /// f at each row of ``X`` (shape ``(m, n)``) as a 1-D array of ``m``
-    /// values, on all cores with the GIL released. ``X`` must not be
-    /// written by another thread meanwhile. ``out``, a writable
+    /// values, on all cores with the GIL released. ``out``, a writable
     /// C-contiguous float64 array of ``m`` values, receives them instead of
     /// a new array (NumPy's ``out=``: a loop over many batches then
-    /// allocates nothing) and is returned.
+    /// allocates nothing) and is returned; an ``out`` sharing memory with
+    /// ``X`` gets the values of a copy of ``X``, as NumPy's ufuncs do. An
+    /// ``X`` another thread's batch writes meanwhile (as its ``out``), or
+    /// an ``out`` another thread's batch uses, is a ``ValueError``.
     #[pyo3(name = "batch", signature = (x, out=None))]
     fn batch<'py>(
         &self,
@@ -444,20 +459,27 @@ impl Function {
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let py = x.py();
         let rows = self.rows(x)?;
-        let values = match out {
-            Some(out) => out_array(out, rows.shape()[0])?,
+        let Some(out) = out else {
             // Unfilled, as `numpy.empty`: `zeros` takes fresh pages for a
             // large array, each a fault when first written (10⁶ values of
             // Rosenbrock: 0.46 ms into `zeros`, 0.28 into `empty`).
             // SAFETY: `par_rows` writes every element before the array is
             // returned; on an error the array is dropped unread.
-            None => unsafe { PyArray1::new(py, rows.shape()[0], false) },
+            let values = unsafe { PyArray1::new(py, rows.shape()[0], false) };
+            self.rows_into(py, &rows, &values)?;
+            return Ok(values);
         };
-        {
-            let xs = rows.readonly();
-            let mut out = values.readwrite();
-            self.par_rows(py, xs.as_slice()?, out.as_slice_mut()?, None)?;
-        }
+        let values = out_array(out, rows.shape()[0])?;
+        // `out` over `X`'s own memory: the rows are read from a copy, as
+        // NumPy's ufuncs do, since the values would overwrite rows not yet
+        // read (and the borrows of one array as both would conflict).
+        let rows = if overlap(&rows, &values) {
+            rows.call_method0("copy")?
+                .cast_into::<numpy::PyArrayDyn<f64>>()?
+        } else {
+            rows
+        };
+        self.rows_into(py, &rows, &values)?;
         Ok(values)
     }
 
@@ -474,13 +496,32 @@ impl Function {
         self.batch_value_grad(x)
     }
 
-    /// The partial derivatives in slope syntax: ``{name: text}`` in the
-    /// order of ``vars``.
+    /// The partial derivatives in slope syntax, as ``slope diff`` prints
+    /// them: ``{name: text}`` for each scalar variable, in the order of
+    /// ``vars``, then for each array of variables ``x`` the key
+    /// ``"x[k]"`` (the index ``k``, or ``m`` where the formula uses ``k``)
+    /// with the terms of ``df/dx[k]`` as a list of ``(text, where)``
+    /// pairs: ``where`` is the range of ``k`` the term holds on (``"k in
+    /// 1..n-1"``, ``"k = 2"``), or for a term added by a loop to other
+    /// elements, that loop (``"the element x[2*i], for i in 1..n"``).
+    /// The partial of an element is the sum of the terms whose range holds
+    /// it; an array the formula does not vary by has an empty list.
+    ///
+    /// >>> slope.compile("param n = 3\nvar x[1..n]\nsum(i in 1..n-1, (x[i+1] - x[i])^2)").diff()
+    /// {'x[k]': [('-2*(x[k+1] - x[k])', 'k in 1..n-1'), ('2*(x[k] - x[k-1])', 'k in 2..n')]}
     fn diff<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let out = PyDict::new(py);
         for (name, &d) in self.formula.vars().iter().zip(self.formula.gradient()) {
             let text = self.formula.to_slope(d).map_err(|e| to_py(&e))?;
             out.set_item(name, text)?;
+        }
+        if self.formula.has_arrays() {
+            let k = self.formula.partial_index();
+            for (array, terms) in self.formula.array_partials(false).map_err(|e| to_py(&e))? {
+                let terms: Vec<(String, Option<String>)> =
+                    terms.into_iter().map(|t| (t.text, t.range)).collect();
+                out.set_item(format!("{array}[{k}]"), terms)?;
+            }
         }
         Ok(out)
     }
@@ -589,6 +630,20 @@ impl Function {
         self.compiled.value_grad(&x).map_err(|e| to_py(&e))
     }
 
+    /// The values at the rows of `rows` into `values`, both borrowed for
+    /// the batch's time: a `ValueError` if another thread's batch writes
+    /// the rows or uses `values`.
+    fn rows_into(
+        &self,
+        py: Python<'_>,
+        rows: &Bound<'_, numpy::PyArrayDyn<f64>>,
+        values: &Bound<'_, PyArray1<f64>>,
+    ) -> PyResult<()> {
+        let xs = read_borrow(rows, "X")?;
+        let mut out = write_borrow(values)?;
+        self.par_rows(py, xs.as_slice()?, out.as_slice_mut()?, None)
+    }
+
     fn batch_value_grad<'py>(&self, x: &Bound<'py, PyAny>) -> PyResult<ValuesAndGrads<'py>> {
         let py = x.py();
         let rows = self.rows(x)?;
@@ -603,7 +658,7 @@ impl Function {
             )
         };
         {
-            let xs = rows.readonly();
+            let xs = read_borrow(&rows, "X")?;
             let (mut v, mut g) = (values.readwrite(), grads.readwrite());
             self.par_rows(
                 py,
@@ -616,8 +671,21 @@ impl Function {
     }
 }
 
-/// `out` as the array a batch of `m` values is written into: a writable,
-/// C-contiguous, aligned 1-D float64 array of length `m`; anything else
+/// Whether two arrays share memory: their spans of bytes meet. Both are
+/// C-contiguous here, so a span is all of an array's elements.
+fn overlap(a: &Bound<'_, numpy::PyArrayDyn<f64>>, b: &Bound<'_, PyArray1<f64>>) -> bool {
+    let span = |start: *mut f64, len: usize| {
+        let start = start as usize;
+        (start, start + len * std::mem::size_of::<f64>())
+    };
+    let (a0, a1) = span(a.data(), a.len());
+    let (b0, b1) = span(b.data(), b.len());
+    a0 < b1 && b0 < a1
+}
+
+/// `out` as the array a batch of `m` values is written into: a
+/// C-contiguous, aligned 1-D float64 array of length `m` (whether it can
+/// be written is asked when it is borrowed, `write_borrow`); anything else
 /// is a `ValueError` (a `TypeError` for what is not a float64 array)
 /// naming what is wrong, since a converted copy would not be the caller's
 /// array.
@@ -633,9 +701,9 @@ fn out_array<'py>(out: Bound<'py, PyAny>, m: usize) -> PyResult<Bound<'py, PyArr
             array.len()
         )));
     }
-    if !array.is_contiguous() || !array.is_aligned() || array.try_readwrite().is_err() {
+    if !array.is_contiguous() || !array.is_aligned() {
         return Err(PyValueError::new_err(
-            "out must be a writable, C-contiguous array; pass a new array or out.copy()",
+            "out must be a C-contiguous, aligned array; pass a new array or out.copy()",
         ));
     }
     Ok(array)

@@ -3,7 +3,7 @@
 //! callback and wraps the dict returned here in scipy's `OptimizeResult`.
 
 use numpy::PyArray1;
-use pyo3::exceptions::{PyStopIteration, PyValueError};
+use pyo3::exceptions::{PyStopIteration, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -176,6 +176,14 @@ pub fn minimize<'py>(
     callback: Option<Bound<'py, PyAny>>,
     options: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyDict>> {
+    if let Some(callback) = &callback
+        && !callback.is_callable()
+    {
+        return Err(PyTypeError::new_err(format!(
+            "callback must be callable, not {}",
+            callback.get_type().name()?
+        )));
+    }
     let start = read_point(x0)?;
     let settings = settings(method, bounds, options)?;
     let mut objective = f.get().compiled().clone();

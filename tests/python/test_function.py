@@ -47,6 +47,21 @@ def test_diff_prints_each_partial_in_order(rosen):
     assert slope.compile("3*x^2 + 2*x + 1").diff() == {"x": "6*x + 2"}
 
 
+def test_diff_gives_arrays_their_indexed_partials_as_slope_diff_does():
+    chain = "param n = 3\nvar x[1..n]\nsum(i in 1..n-1, 100*(x[i+1]-x[i]^2)^2)"
+    assert slope.compile(chain).diff() == {
+        "x[k]": [("-400*x[k]*(x[k+1] - x[k]^2)", "k in 1..n-1"),
+                 ("200*(x[k] - x[k-1]^2)", "k in 2..n")],
+    }
+    assert slope.compile("x[1]^2 + x[2]*y").diff() == {
+        "y": "x[2]",
+        "x[k]": [("y", "k = 2"), ("2*x[1]", "k = 1")],
+    }
+    # `k` names a variable here: the index is `m`; `z` has no partials.
+    d = slope.compile("param n = 3\nvar x[1..n]\nvar z[1..2]\nvar k\nsum(i in 1..n, x[i]*k)").diff()
+    assert d == {"k": "sum(i in 1..n, x[i])", "x[m]": [("k", "m in 1..n")], "z[m]": []}
+
+
 def test_latex():
     assert slope.compile("3*x^2 + 2*x + 1").latex() == "3 x^{2} + 2 x + 1"
 
@@ -128,6 +143,40 @@ def test_shape_errors_are_value_errors(rosen, call, message):
 def test_a_point_that_is_not_numbers_is_a_type_error(rosen):
     with pytest.raises(TypeError, match="the point is not an array of numbers"):
         rosen(["a", "b"])
+    with pytest.raises(TypeError, match="the point is None"):
+        rosen(None)
+    with pytest.raises(TypeError, match="the batch is None"):
+        rosen.batch(None)
+
+
+def test_a_batch_of_one_number_names_its_own_shape(rosen):
+    with pytest.raises(ValueError, match=r"not one of shape \(\)$"):
+        rosen.batch(np.array(1.0))
+    with pytest.raises(ValueError, match=r"the column 't' must be a 1-D array, not one of shape \(\)"):
+        slope.compile("data t\nsum(i in 1..rows, t[i]*a)", data={"t": 2.0})
+
+
+def test_a_formula_error_made_by_hand_has_the_attributes_unset():
+    e = slope.FormulaError("mine")
+    assert str(e) == "mine"
+    assert (e.line, e.column, e.kind, e.hint, e.message) == (None,) * 5
+
+
+def test_hints_spell_options_as_python_does():
+    with pytest.raises(slope.FormulaError) as e:
+        slope.compile("var x[1..n]\nsum(i in 1..n, x[i])")
+    assert e.value.hint == "a parameter is declared first, as `param n = 10`; params={'n': …} then overrides it"
+    assert "--set" not in str(e.value)
+
+
+def test_a_dense_hessian_over_the_limit_names_the_python_ways_around():
+    f = slope.compile("param n = 3\nvar x[1..n]\nsum(i in 1..n, x[i]^2)", params={"n": 4000})
+    with pytest.raises(ValueError) as e:
+        f.hess(np.ones(4000), sparse=False)
+    text = str(e.value)
+    assert text.startswith("the dense Hessian of 4000 variables has 16000000 entries")
+    assert "ValueError" not in text and "::" not in text
+    assert "f.hess(x, sparse=True)" in text and "f.hessp(x, p)" in text
 
 
 @pytest.mark.parametrize(

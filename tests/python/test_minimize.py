@@ -122,6 +122,15 @@ def test_an_exception_in_the_callback_is_raised_again():
         slope.minimize(ROSENBROCK, [-1.2, 1.0], callback=callback)
 
 
+@pytest.mark.parametrize("callback", ["print", 3])
+def test_a_callback_that_cannot_be_called_is_refused_before_the_run(callback):
+    with pytest.raises(TypeError, match="callback must be callable"):
+        slope.minimize(ROSENBROCK, [-1.2, 1.0], callback=callback)
+    f = slope.compile(ROSENBROCK)
+    with pytest.raises(TypeError, match="callback must be callable"):
+        slope._slope._minimize(f, [-1.2, 1.0], "lbfgs", None, callback, None)
+
+
 def test_scipy_minimize_takes_value_and_grad_and_hess():
     so = pytest.importorskip("scipy.optimize")
     f = slope.compile(ROSENBROCK)
