@@ -482,7 +482,8 @@ fn a_proof_that_needs_the_hand_formula_outside_its_domain_is_a_difference() {
                 "{h}"
             );
             assert_eq!(h["exact"], exact, "{h}");
-            assert!(h["counterexample"]["x"][0].as_f64().unwrap() < 0.0, "{h}");
+            // x < 0, or 0 itself where yours divides 0 by 0.
+            assert!(h["counterexample"]["x"][0].as_f64().unwrap() <= 0.0, "{h}");
         });
     }
     // Where it is defined in the whole box, the proof stands.
