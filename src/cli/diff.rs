@@ -277,8 +277,9 @@ fn array_partials(
     for (name, &d) in f.vars()[..n_scalars].iter().zip(f.gradient()) {
         writeln!(out, "df/d{name} = {}", print(d)?)?;
     }
+    let k = f.partial_index();
     for (array, terms) in &arrays {
-        let head = format!("df/d{array}[k] = ");
+        let head = format!("df/d{array}[{k}] = ");
         if terms.is_empty() {
             writeln!(out, "{head}0")?;
         }
