@@ -8,10 +8,14 @@
 //!
 //! Symbolic conventions: `a/a` and `a^0` are 1 and `0*a` is 0 even where `a`
 //! would be 0, infinite or NaN, as in every computer algebra system; the
-//! graph describes the function away from such removable points. No other
+//! graph describes the function away from such removable points. So is
+//! cancelling a common factor of powers of one base (`x^2/x` is `x`,
+//! `x/x^3` is `x^-2`, `x^0.5/x^0.5` is 1: defined at `x = 0`, and for the
+//! root at `x = -1`, where the written quotient is NaN). No other
 //! rewrite changes where a formula is defined: `(b^p)^q` becomes `b^(pq)`
-//! and powers of one base collect only where the result is undefined
-//! wherever the written form is (`sqrt(x)^2` is not `x`), and an integer
+//! and powers of one base collect only where the result, but for a
+//! cancelled factor, is undefined wherever the written form is
+//! (`sqrt(x)^2` is not `x`), and an integer
 //! power of a product is distributed only over its constant (and over
 //! everything for the power -1), so that `(x/y)^2` does not overflow where
 //! `x^2/y^2` would.
@@ -20,8 +24,12 @@
 //! language cannot write). An operation on constants whose result would be
 //! NaN or infinite (`ln(-1)`, `1/0`) stays an operation, so evaluation can
 //! report where it went wrong. Constants in a product multiply without
-//! overflowing on the way; if their product is too large for a double it
-//! stays as `m*2^1023*...`, after the other factors.
+//! overflowing or underflowing on the way, and fold into one only if a
+//! double holds their product without loss; if it is too large it stays as
+//! `m*2^1023*...`, if too small as `m*2^-1022*...`, after the other
+//! factors. So `x/1e200/1e200` is not 0 at `x = 1e300`: a folded constant
+//! is the exact product rounded once, and `c*x` is the text's value (up to
+//! rounding) wherever the text's own steps are normal.
 //!
 //! The forms are chosen so that printing is a fixed point of print-then-parse
 //! (checked by `tests/it/properties.rs` and the `roundtrip` fuzz target).
@@ -250,14 +258,17 @@ impl Graph {
         // does, or into a power of another base, is collected once more.
         // Each round removes a level of nesting; deeper ones stay apart.
         for _round in 0..COLLECT_ROUNDS {
-            let mut coefficient = 1.0;
+            // The constants, multiplied without overflow or underflow: they
+            // fold into one only if a double holds their product without
+            // loss (see `Scaled::value`).
+            let mut constants = Scaled::ONE;
             let mut powers = Collector::default();
             // Non-integer exponents of each base, apart: see `fractions`.
             let mut fractions = Collector::default();
             let mut parts: Vec<(NodeId, f64)> = Vec::new();
             for &f in &flat {
                 match *self.node(f) {
-                    Node::Const(c) => coefficient *= c,
+                    Node::Const(c) => constants = constants.times(c),
                     Node::Pow([b, e]) if self.as_const(e).is_some_and(|e| e.fract() != 0.0) => {
                         let e = self.as_const(e).unwrap_or(0.5);
                         fractions.add(b, e);
@@ -286,9 +297,9 @@ impl Graph {
                     powers.items.extend(kept);
                 }
             }
-            if !coefficient.is_finite() {
+            let Some(mut coefficient) = constants.value() else {
                 return self.overflowing_product(flat);
-            }
+            };
             // 0*a is 0, unless `a` is an operation on constants that is not
             // finite (`0/0`): that stays, so that evaluation reports it.
             // It takes the form a sum gives `a - a` (`0*a`, coefficient
@@ -314,7 +325,7 @@ impl Graph {
             for &(base, e) in &powers.items {
                 let f = self.powc(base, e);
                 match self.node(f) {
-                    Node::Const(c) => coefficient *= c,
+                    Node::Const(c) => constants = constants.times(*c),
                     Node::Product(fs) if f != base && !self.is_chain(f) => {
                         out.extend_from_slice(fs);
                         spliced = true;
@@ -331,8 +342,9 @@ impl Graph {
                     _ => out.push(f),
                 }
             }
-            if !coefficient.is_finite() {
-                return self.overflowing_product(flat);
+            match constants.value() {
+                Some(c) => coefficient = c,
+                None => return self.overflowing_product(flat),
             }
             if spliced {
                 let c = self.constant(coefficient);
@@ -583,13 +595,15 @@ impl Graph {
         }
     }
 
-    /// A product whose constant factors multiply beyond the largest double.
+    /// A product whose constant factors multiply beyond the largest double,
+    /// or below what a double holds without loss.
     ///
     /// Multiplied in another order they may not: `1e300*1e300*1e-300` folds
     /// to `1e300`. If they do, the other factors are collected as usual and
-    /// the constants follow them, as `m*2^1023*...*2^1023` (their exact
-    /// product but for one rounding): a form that reads back as itself, and
-    /// that evaluates to 0 rather than NaN (inf*0) where another factor is 0.
+    /// the constants follow them, as `m*2^1023*...*2^1023` (or
+    /// `m*2^-1022*...`: their exact product but for one rounding): a form
+    /// that reads back as itself, that evaluates to 0 rather than NaN
+    /// (inf*0) where another factor is 0, and to `x*1e-400` rather than 0.
     fn overflowing_product(&mut self, flat: Vec<NodeId>) -> NodeId {
         let (constants, mut others): (Vec<NodeId>, Vec<NodeId>) =
             flat.iter().partition(|&&f| self.as_const(f).is_some());
@@ -734,6 +748,35 @@ mod tests {
         let small = g.constant(1e-300);
         let p = g.product(&[big, big, small, x]);
         assert_eq!(g.split_coefficient(p), (1.0000000000000002e300, Some(x)));
+    }
+
+    /// The value of `id` at `x = at` (one variable).
+    fn value_at(g: &Graph, id: NodeId, at: f64) -> f64 {
+        crate::eval::Interpreter::new(g, &[id]).eval(&[at, 0.0])[0]
+    }
+
+    #[test]
+    fn constants_that_underflow_stay_apart() {
+        let (mut g, x, _) = xy();
+        // x/1e200/1e200 at x = 1e300 is 1e-100, not 0.
+        let big = g.constant(1e200);
+        let q = g.div(x, big);
+        let q = g.div(q, big);
+        assert!(g.as_const(q).is_none());
+        assert_eq!(value_at(&g, q, 1e300), 1e300 / 1e200 / 1e200);
+        let tiny = g.constant(1e-200);
+        let p = g.product(&[tiny, x, tiny]);
+        assert_eq!(p, q);
+        assert_eq!(g.product(&[p]), p);
+        let d = crate::diff::gradient(&mut g, p, &[x])[0];
+        assert!(g.as_const(d).is_none(), "d/dx is 1e-400, not 0");
+        // They cancel, and fold with a constant that brings them back.
+        let zero = g.sub(p, q);
+        assert_eq!(g.as_const(zero), Some(0.0));
+        let scaled = g.scale(1e300, p);
+        let (c, rest) = g.split_coefficient(scaled);
+        assert_eq!(rest, Some(x));
+        assert!((c / 1e-100 - 1.0).abs() <= 2.0 * f64::EPSILON, "{c:e}");
     }
 
     #[test]

@@ -86,7 +86,8 @@
 //!   reads (which nodes an output needs, denominators); `canon.rs` holds
 //!   the canonicalising constructors, the only way nodes are made, with
 //!   the structural order of terms and factors (`canon/order.rs`) and
-//!   constant products that do not overflow (`canon/scaled.rs`).
+//!   constant products that neither overflow nor underflow
+//!   (`canon/scaled.rs`).
 //!   `graph/indexed.rs` holds the indexed part: affine indices, reads of
 //!   array elements, and reductions, whose loop indices are numbered by
 //!   nesting level so that equal bodies are one node.

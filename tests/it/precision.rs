@@ -346,6 +346,15 @@ fn the_edge_cases_of_issue_19_have_their_true_values() {
         3.0 * 2f64.powi(1030)
     );
     assert_eq!(value_and_partials("(x/y)^2", &[1e200, 1e200])[0], 1.0);
+    // Constants whose product underflows are not folded to 0: x/1e200/1e200
+    // at 1e300 is 1e-100, as the text gives.
+    for text in ["x/1e200/1e200", "x*1e-200*1e-200", "1e-200*x*1e-200"] {
+        let v = value_and_partials(text, &[1e300]);
+        assert!(ulps(v[0], 1e-100) <= 2, "{text}: {v:?}");
+        assert_eq!(v[1], 0.0, "{text}: 1e-400 is 0 as a double");
+        let f = Formula::parse(text).unwrap();
+        assert_ne!(f.expr(f.gradient()[0]).to_slope().unwrap(), "0", "{text}");
+    }
     let v = value_and_partials("x^y", &[2.0, 3.0]);
     assert_eq!(v[..2], [8.0, 12.0]);
     assert!((v[2] - 8.0 * 2f64.ln()).abs() < 1e-15 * v[2]);
