@@ -645,6 +645,15 @@ fn array_partials_print_as_indexed_closed_forms() {
         "df/dx[k] = -400*x[k]*(x[k+1] - x[k]^2) - 2*(1 - x[k])   for k in 1..n-1\n\
         \x20        + 200*(x[k] - x[k-1]^2)                        for k in 2..n\n"
     );
+    // Where k is a variable, the index is another letter, in the heading too.
+    let out = run(&[
+        "diff",
+        "param n = 3\nvar k\nvar x[1..n]\nsum(i in 1..n, k*x[i])",
+    ]);
+    assert_eq!(
+        out.stdout,
+        "df/dk = sum(i in 1..n, x[i])\ndf/dx[m] = k   for m in 1..n\n"
+    );
 }
 
 #[test]
