@@ -238,8 +238,10 @@
 //!   at a fixed address, so that no dynamic linker runs at start-up.
 //! - `python/` (feature `python`, built by maturin from `pyproject.toml`):
 //!   the `slope._slope` extension module, a thin layer that turns Python
-//!   arguments into library calls and outcomes into scipy's shapes; the
-//!   Python side lives in `python/slope/` at the top of the repository.
+//!   arguments into library calls and outcomes into scipy's shapes
+//!   (`pool.rs`: the batches' threads, a pool made again in a forked
+//!   child, where rayon's global one would wait for ever); the Python
+//!   side lives in `python/slope/` at the top of the repository.
 //!
 //! # Invariants
 //!
