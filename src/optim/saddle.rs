@@ -65,8 +65,10 @@ const DIFFERENCED_TOLERANCE: f64 = 1e-5;
 /// are reproducible.
 const START_SEED: u64 = 0x5add1e;
 
-/// Whether the stationary point `x` (gradient `grad`) is a saddle: the
-/// Hessian over the variables no bound holds has a negative eigenvalue.
+/// Whether the stationary point `x` (value `f`, gradient `grad`) is a
+/// saddle: the Hessian over the variables no bound holds has a negative
+/// eigenvalue, or its smallest is zero within the tolerance and f falls
+/// along that direction (see the module's doc).
 pub(super) fn saddle(ctx: &mut Context<'_>, x: &[f64], f: f64, grad: &[f64]) -> bool {
     let n = x.len();
     // Variables held by a bound they are pushed against are left out.
