@@ -553,6 +553,17 @@ fn projection_keeps_every_iterate_in_the_box() {
 }
 
 #[test]
+fn a_maximum_without_bound_is_said_to_rise() {
+    // The run minimises -f; its note speaks of f.
+    let r = run(&["x^2", "--start", "x=1", "--maximize"]);
+    assert_eq!(r.status, 1);
+    assert!(r.stdout.starts_with("highest seen"), "{}", r.stdout);
+    assert!(r.stderr.contains("f kept rising"), "{}", r.stderr);
+    assert!(r.stderr.contains("no upper bound"), "{}", r.stderr);
+    assert!(!r.stderr.contains("lower bound"), "{}", r.stderr);
+}
+
+#[test]
 fn the_command_line_says_minimum_only_when_it_is_one() {
     // (formula, start, reason, heading of the text summary, exit status)
     let cases = [

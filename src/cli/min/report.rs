@@ -10,7 +10,7 @@ const MAX_SHOWN: usize = 20;
 
 use serde_json::{Map, Value, json};
 
-use super::super::{Failure, Source, format_value, json_number};
+use super::super::{Failure, format_value, json_number};
 use super::Context;
 use super::args::{GradientArg, TraceFormat};
 use super::runs::{Mode, Run, Runs};
@@ -49,7 +49,7 @@ fn single(
         write_summary(out, context, run, value, runs.seed, run.seconds)?;
         context.pictures.write_summary(out)?;
     }
-    report_trouble(err, f, context.source, outcome)
+    report_trouble(err, f, context, outcome)
 }
 
 /// The best run and the distinct minima found.
@@ -196,7 +196,7 @@ fn compare(
         ..
     } in &runs.runs
     {
-        if let Some(hint) = note(o) {
+        if let Some(hint) = note(o, context.args.maximize) {
             writeln!(
                 err,
                 "note: {} stopped by {}: {hint}",
@@ -253,10 +253,29 @@ fn run_json(context: &Context, run: &Run, seed: Option<u64>) -> Map<String, Valu
     if let Some(seed) = seed {
         obj.insert("seed".into(), json!(seed));
     }
-    if let Some(note) = note(outcome) {
+    if let Some(note) = note(outcome, context.args.maximize) {
         obj.insert("hint".into(), json!(note));
     }
     obj
+}
+
+/// The library's words about `-f` (which a maximising run minimises) as
+/// words about f: `--maximize` on `x^2` rises without bound, it does not
+/// fall.
+fn of_maximum(message: &str) -> String {
+    const TURNED: [(&str, &str); 5] = [
+        ("kept falling", "kept rising"),
+        ("fell to -∞", "rose to +∞"),
+        ("no lower bound", "no upper bound"),
+        ("lowers f", "raises f"),
+        (
+            "falls a little way down the gradient",
+            "rises a little way up the gradient",
+        ),
+    ];
+    TURNED
+        .iter()
+        .fold(message.to_string(), |m, (from, to)| m.replace(from, to))
 }
 
 /// Whether a run went wrong (exit status 1): it diverged or oscillated, f
@@ -444,10 +463,11 @@ pub(super) fn format_seconds(s: f64) -> String {
 fn report_trouble(
     err: &mut dyn Write,
     f: &Formula,
-    source: &Source,
+    context: &Context,
     outcome: &Outcome,
 ) -> Result<u8, Failure> {
-    let Some(hint) = note(outcome) else {
+    let source = context.source;
+    let Some(hint) = note(outcome, context.args.maximize) else {
         return Ok(0);
     };
     writeln!(err, "note: stopped by {}: {hint}", outcome.reason)?;
@@ -462,13 +482,16 @@ fn report_trouble(
 }
 
 /// What the command line says of a run that did not converge: the
-/// library's diagnosis with its advice in terms of flags.
-fn note(outcome: &Outcome) -> Option<String> {
+/// library's diagnosis with its advice in terms of flags (and, when
+/// maximising, in terms of the formula rather than of `-f`, which the run
+/// minimised).
+fn note(outcome: &Outcome, maximize: bool) -> Option<String> {
     if outcome.converged() {
         return None;
     }
     let number = slope::print::format_number;
     Some(match outcome.advice {
+        None if maximize => of_maximum(&outcome.message),
         None => outcome.message.clone(),
         Some(advice) => {
             let advice = match advice {
