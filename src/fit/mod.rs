@@ -36,17 +36,20 @@
 //! stored; the solver is Levenberg–Marquardt after MINPACK (`lm.rs`,
 //! `lmpar.rs`, `qr.rs`), with bounds and robust losses (`loss.rs`), and the
 //! statistics come from the R at the solution (`stats.rs`, `student.rs`).
+//! A start where the first pass fails is diagnosed row by row
+//! (`diagnose.rs`).
 
 use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind, Result, Span};
 use crate::formula::{Formula, Options as FormulaOptions};
-use crate::graph::{Node, NodeId};
+use crate::graph::NodeId;
 use crate::jit::RowCode;
 use crate::lower::{Lowered, is_identifier, quoted_list};
-use crate::optim::{Bound, Reason};
+use crate::optim::{Bound, Reason, check_interval};
 use crate::parse::Limits;
 
+mod diagnose;
 mod gram;
 mod lm;
 mod lmpar;
@@ -663,17 +666,11 @@ impl Model {
     }
 
     /// An error unless every parameter's bounds are an interval that holds
-    /// a finite value: `lo ≤ hi`, neither NaN, `lo` not +∞ and `hi` not −∞
-    /// (the check `slope.minimize` makes, naming the parameter).
+    /// a finite value: `lo ≤ hi`, neither NaN (the minimisers' check), `lo`
+    /// not +∞ and `hi` not −∞.
     fn check_bounds(&self, bounds: &[(f64, f64)]) -> Result<()> {
         for (name, &(lo, hi)) in self.params.iter().zip(bounds) {
-            if lo.is_nan() || hi.is_nan() || lo > hi {
-                return Err(Error::new(
-                    ErrorKind::Usage,
-                    format!("the bounds of '{name}' are not an interval: low {lo}, high {hi}"),
-                )
-                .with_hint("the low end must not be above the high end, and neither NaN"));
-            }
+            check_interval(&format!("'{name}'"), lo, hi)?;
             if lo == f64::INFINITY || hi == f64::NEG_INFINITY {
                 return Err(Error::new(
                     ErrorKind::Usage,
@@ -683,126 +680,6 @@ impl Model {
             }
         }
         Ok(())
-    }
-
-    /// Why the first pass at `start` failed: a square's weight negative in
-    /// some row (its root is NaN), the first row where a residual or a
-    /// derivative is not finite and the operation that went wrong there,
-    /// or, every value finite, a sum of squares beyond the range of a
-    /// double. The data are finite (checked before).
-    fn not_finite_at(&self, start: &[f64], problem: &Rows) -> Error {
-        let predictors = &problem.eval.predictors;
-        let mut point = start.to_vec();
-        point.extend(std::iter::repeat_n(0.0, predictors.len()));
-        let k = problem.scales.len();
-        // Each square's weights, with where the square is written.
-        let weights: Vec<(Option<Span>, NodeId)> = match &self.form {
-            Form::Response(_) => Vec::new(),
-            Form::Squares(families) => families
-                .iter()
-                .flat_map(|family| family.weights.iter().map(|&w| (family.span, w)))
-                .collect(),
-        };
-        let mut nodes = self.outputs.clone();
-        nodes.extend(weights.iter().map(|&(_, w)| w));
-        // The largest residual, and its row, for a sum that overflows.
-        let mut largest = (0.0_f64, 0);
-        for i in 0..problem.eval.rows {
-            for (c, column) in predictors.iter().enumerate() {
-                point[start.len() + c] = column[i];
-            }
-            let values = self.formula.eval_nodes(&nodes, &point);
-            let row = i + 1;
-            let weight_values = &values[self.outputs.len()..];
-            if let Some(at) = weight_values.iter().position(|&w| w < 0.0) {
-                return self.negative_weight(weights[at], weight_values[at], row);
-            }
-            let values = &values[..self.outputs.len()];
-            if values.iter().all(|v| v.is_finite()) {
-                let sigma = problem.w.map_or(1.0, |w| w[i]);
-                for f in 0..k {
-                    let r = match problem.y {
-                        Some(y) => y[i] - values[0],
-                        None => values[f] * problem.scales[f],
-                    };
-                    if (r * sigma).abs() > largest.0 {
-                        largest = ((r * sigma).abs(), row);
-                    }
-                }
-                continue;
-            }
-            let bad_value = values[..k].iter().position(|v| !v.is_finite());
-            let what = match (&self.form, bad_value) {
-                (Form::Response(_), Some(_)) => {
-                    format!("the model is {} at the start in row {row}", values[0])
-                }
-                (Form::Response(_), None) => {
-                    format!("the model's derivative is not finite at the start in row {row}")
-                }
-                (Form::Squares(_), Some(f)) if k == 1 => {
-                    format!("the residual is {} at the start in row {row}", values[f])
-                }
-                (Form::Squares(_), Some(f)) => format!(
-                    "residual {} of {k} is {} at the start in row {row}",
-                    f + 1,
-                    values[f]
-                ),
-                (Form::Squares(_), None) => {
-                    format!("a residual's derivative is not finite at the start in row {row}")
-                }
-            };
-            let cause = self
-                .formula
-                .diagnose(&self.outputs, &point)
-                .map(|e| format!(": {}", e.message))
-                .unwrap_or_default();
-            return Error::new(ErrorKind::NotFinite, format!("{what}{cause}"))
-                .with_hint("start from values where the model is defined in every row");
-        }
-        let (size, row) = largest;
-        Error::new(
-            ErrorKind::NotFinite,
-            format!(
-                "the sum of squared residuals overflows at the start: the residual of row \
-                 {row} is {size:e}, and the sum of squares leaves the range of a double \
-                 (about 1.8e308)"
-            ),
-        )
-        .with_hint(
-            "scale the data: divide the response (and the model) by a power of ten, so that \
-             the residuals are well below 1e150",
-        )
-    }
-
-    /// "A square's weight is negative": `weight` is where the square is
-    /// written and the node of the weight, named by its column if it is
-    /// one.
-    fn negative_weight(&self, weight: (Option<Span>, NodeId), value: f64, row: usize) -> Error {
-        let (span, node) = weight;
-        let p = self.params.len();
-        let name = match self.formula.graph().node(node) {
-            Node::Var(v) if *v as usize >= p => {
-                format!(" '{}'", self.predictors[*v as usize - p])
-            }
-            _ => String::new(),
-        };
-        let place = match span {
-            Some(span) => {
-                let (line, col) = span.line_col(self.formula.source());
-                format!(" of the square at {line}:{col}")
-            }
-            None => String::new(),
-        };
-        Error::new(
-            ErrorKind::Usage,
-            format!(
-                "the weight{name}{place} is {value} in row {row}: a weight must not be negative"
-            ),
-        )
-        .with_hint(
-            "a weight multiplies a squared residual, w*(y - m)^2 with w = 1/sigma^2: \
-             fix or drop the row",
-        )
     }
 
     /// The columns `names` of `data`, and their common length.

@@ -302,19 +302,24 @@ pub(crate) fn check_input(n: usize, start: &[f64], settings: &Settings) -> Resul
     check_len("the start point", start.len(), n)?;
     if let Some(bounds) = &settings.bounds {
         check_len("the bounds", bounds.len(), n)?;
-        if let Some((i, (lo, hi))) = bounds
-            .iter()
-            .enumerate()
-            .find(|(_, (lo, hi))| lo.is_nan() || hi.is_nan() || lo > hi)
-        {
-            return Err(Error::new(
-                ErrorKind::Usage,
-                format!("the bounds of variable {i} are not an interval: low {lo}, high {hi}"),
-            )
-            .with_hint("the low end must not be above the high end"));
+        for (i, &(lo, hi)) in bounds.iter().enumerate() {
+            check_interval(&format!("variable {i}"), lo, hi)?;
         }
     }
     settings.method.validate()
+}
+
+/// An error unless `lo..=hi`, the bounds of `what`, is an interval: neither
+/// end NaN, the low end not above the high one.
+pub(crate) fn check_interval(what: &str, lo: f64, hi: f64) -> Result<()> {
+    if lo.is_nan() || hi.is_nan() || lo > hi {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!("the bounds of {what} are not an interval: low {lo}, high {hi}"),
+        )
+        .with_hint("the low end must not be above the high end, and neither NaN"));
+    }
+    Ok(())
 }
 
 /// The start clamped into the bounds that constrain the run, and the

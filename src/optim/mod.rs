@@ -45,5 +45,5 @@ pub use outcome::{Advice, Bound, Control, Iterate, Outcome, Reason};
 pub use saddle::SADDLE_PRODUCTS;
 pub use sqp::{SQP_MAX_SIZE, Sqp, minimize_sqp, minimize_sqp_or_auglag};
 
-pub(crate) use minimize::{Context, Step, StepResult};
+pub(crate) use minimize::{Context, Step, StepResult, check_interval};
 pub(crate) use vector::dot;
