@@ -390,13 +390,12 @@ impl<'x> Lanczos<'x> {
             .all(|((x, d), &(lo, hi))| (lo..=hi).contains(&(x + h * d)))
     }
 
-    /// The gradient at `x + h·direction` into `moved_grad`; returns the
-    /// value there.
-    fn gradient_at(&mut self, ctx: &mut Context<'_>, h: f64) -> f64 {
+    /// The gradient at `x + h·direction` into `moved_grad`.
+    fn gradient_at(&mut self, ctx: &mut Context<'_>, h: f64) {
         for ((p, x), d) in self.point.iter_mut().zip(self.x).zip(&self.direction) {
             *p = x + h * d;
         }
-        ctx.value_grad(&self.point, &mut self.moved_grad)
+        ctx.value_grad(&self.point, &mut self.moved_grad);
     }
 }
 
