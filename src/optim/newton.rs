@@ -9,7 +9,10 @@
 //! Where the Hessian had to be shifted, the shift also keeps the step
 //! within a radius that doubles after each step taken whole, so that steps
 //! along negative or zero curvature grow (and a run along a direction of
-//! unbounded decrease gets somewhere).
+//! unbounded decrease gets somewhere). A singular Hessian whose model
+//! still has a minimum (the gradient in its range, as in a least-squares
+//! problem of deficient rank) gets Newton's own step instead, through a
+//! shift too small to change it.
 //!
 //! The Hessian is the dense `n × n` matrix ([`Dense`]) or, for an
 //! objective with a sparse one whose envelope is narrow (a band, as in
@@ -220,22 +223,32 @@ impl<H: Factorable> Step for Newton<H> {
         let Some(diagonal) = self.hessian.load(ctx, x, &self.free) else {
             return StepResult::Failed;
         };
-        // Where the Hessian is not positive definite, the model has no
-        // minimum along some direction, and the step's length is set by a
-        // radius instead (as in a trust region): the shift is |g| / radius
-        // when that makes the matrix positive definite (a singular Hessian
-        // needs only a little), else the smallest shift that does, found
-        // by doubling from a scale set by the diagonal (so within a
-        // factor 2). The radius's shift is tried first, which saves the
-        // doubling whenever it serves.
+        // Held variables move down their gradient, which the projection
+        // turns into staying on their bound.
+        for (d, g) in self.direction.iter_mut().zip(grad.iter()) {
+            *d = -g;
+        }
         let mut shift = 0.0;
-        if !self.hessian.factor(0.0) {
+        if self.hessian.factor(0.0) {
+            self.hessian.solve(grad, &mut self.direction);
+        } else if self.consistent_singular_step(grad, diagonal) {
+            // Newton's step of a singular model with a minimum: as if
+            // unshifted, it leaves the radius alone.
+        } else {
+            // Otherwise the model has no minimum along some direction, and
+            // the step's length is set by a radius instead (as in a trust
+            // region): the shift is |g| / radius when that makes the
+            // matrix positive definite (a singular Hessian needs only a
+            // little), else the smallest shift that does, found by
+            // doubling from a scale set by the diagonal (so within a
+            // factor 2). The radius's shift is tried first, which saves
+            // the doubling whenever it serves.
             let g_norm = self.free.iter().map(|&i| grad[i] * grad[i]).sum::<f64>();
             let wanted = g_norm.sqrt() / self.radius;
             if wanted > 0.0 && wanted.is_finite() && self.hessian.factor(wanted) {
                 shift = wanted;
             } else {
-                shift = 1e-8 * diagonal.max(1e-12);
+                shift = SINGULAR_SHIFT * diagonal.max(1e-12);
                 while !self.hessian.factor(shift) {
                     shift *= 2.0;
                     if !shift.is_finite() || shift > 1e300 {
@@ -243,13 +256,8 @@ impl<H: Factorable> Step for Newton<H> {
                     }
                 }
             }
+            self.hessian.solve(grad, &mut self.direction);
         }
-        // Held variables move down their gradient, which the projection
-        // turns into staying on their bound.
-        for (d, g) in self.direction.iter_mut().zip(grad.iter()) {
-            *d = -g;
-        }
-        self.hessian.solve(grad, &mut self.direction);
         let mut t = ctx.settings.method.lr();
         let moved = backtrack(
             ctx,
@@ -273,6 +281,44 @@ impl<H: Factorable> Step for Newton<H> {
         moved
     }
 }
+
+impl<H: Factorable> Newton<H> {
+    /// Whether the Hessian over the free variables is singular but
+    /// positive semidefinite with the gradient in its range (a least-squares
+    /// problem of deficient rank, such as a linear one of rank 1): its model
+    /// then has a minimum, and Newton's step goes there. A shift of
+    /// [`SINGULAR_SHIFT`] of the largest diagonal entry makes such a matrix
+    /// factorable, and the step it gives, `(H + σI) d = -g`, solves `H d =
+    /// -g` to a residual `σ|d|`: where that is at most
+    /// [`CONSISTENT_RESIDUAL`] of `|g|`, the step (left in `direction`) is
+    /// Newton's, and the radius, which would have shortened it to a
+    /// fraction of the way (many iterations on a quadratic), is not needed.
+    /// A gradient with a part along the null space (a model with no
+    /// minimum) makes `σ|d|` at least that part, and the radius decides.
+    fn consistent_singular_step(&mut self, grad: &[f64], diagonal: f64) -> bool {
+        let shift = SINGULAR_SHIFT * diagonal;
+        if !(shift > 0.0 && self.hessian.factor(shift)) {
+            return false;
+        }
+        self.hessian.solve(grad, &mut self.direction);
+        let free = || self.free.iter();
+        let step = free()
+            .map(|&i| self.direction[i].powi(2))
+            .sum::<f64>()
+            .sqrt();
+        let g_norm = free().map(|&i| grad[i].powi(2)).sum::<f64>().sqrt();
+        shift * step <= CONSISTENT_RESIDUAL * g_norm
+    }
+}
+
+/// The shift, relative to the largest diagonal entry, that makes a
+/// singular positive semidefinite Hessian factorable: above the rounding of
+/// a factorisation, far below any curvature Newton's step should heed.
+const SINGULAR_SHIFT: f64 = 1e-8;
+
+/// How small, relative to `|g|`, the residual of Newton's equations must be
+/// for a step of the shifted singular Hessian to count as Newton's.
+const CONSISTENT_RESIDUAL: f64 = 1e-6;
 
 /// Chooses the free variables into `free`: those not within `epsilon` of
 /// a bound that the gradient pushes them against. Newton's dense and CG

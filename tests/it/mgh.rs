@@ -88,6 +88,26 @@ fn newton_reaches_a_listed_minimum() {
     every_problem_reaches_a_minimum(Method::newton(), &[]);
 }
 
+/// The linear least-squares problems of rank 1 have a singular Hessian
+/// with the gradient in its range: Newton's step (a tiny shift, the
+/// equations solved to a residual of 1e-6 of |g|) reaches the minimum at
+/// once, where a step shortened by a trust radius took seven iterations.
+/// (In their boxes a bound becomes active after the first step: three.)
+#[test]
+fn newton_steps_to_the_minimum_of_a_singular_quadratic() {
+    let unboxed = |p: &&Problem| p.name.starts_with("mgh33_") || p.name.starts_with("mgh34_");
+    for p in problems().iter().filter(unboxed) {
+        let out = solve(p, Method::newton());
+        assert!(p.reaches(out.f) && out.converged(), "{}: {out:?}", p.name);
+        assert!(
+            out.iterations <= 2,
+            "{}: {} iterations",
+            p.name,
+            out.iterations
+        );
+    }
+}
+
 /// Newton-CG (on products of the compiled Hessian) against dense Newton:
 /// both must reach the same listed minimum, except where named below.
 #[test]
