@@ -128,19 +128,90 @@ impl<'g> Interpreter<'g> {
     }
 
     /// Why an output is not finite at `x`: the first operation (children
-    /// before parents) whose inputs were finite and whose result was not.
-    pub fn diagnose(&self, x: &[f64]) -> Option<Error> {
-        let values = self.values(x);
-        let id = self.order.iter().copied().find(|&id| {
-            !values[id.index()].is_finite()
-                && self
-                    .graph
-                    .node(id)
-                    .children()
-                    .iter()
-                    .all(|c| values[c.index()].is_finite())
-        })?;
-        Some(describe(self.graph, id, &values))
+    /// before parents) whose inputs were finite and whose result was not;
+    /// inside a `sum` or `prod`, the first such operation of its body at
+    /// the first index tuple where there is one, with the indices' values
+    /// (named by `names.levels`, as [`crate::print`] names them).
+    pub fn diagnose(&self, x: &[f64], names: &IndexNames<'_>) -> Option<Error> {
+        let mut values = vec![f64::NAN; self.graph.len()];
+        let mut levels = [0; MAX_LEVELS];
+        for &id in &self.order {
+            values[id.index()] = self.node(id, &mut values, x, &mut levels);
+            if !values[id.index()].is_finite() {
+                return Some(self.cause(id, &mut values, x, &mut levels, 0, names));
+            }
+        }
+        None
+    }
+
+    /// Why `id` is not finite, its inputs being finite (they come first),
+    /// with the `bound` loop levels around it at the values in `levels`.
+    fn cause(
+        &self,
+        id: NodeId,
+        values: &mut [f64],
+        x: &[f64],
+        levels: &mut Levels,
+        bound: usize,
+        names: &IndexNames<'_>,
+    ) -> Error {
+        if let Node::Reduce(r, _) = self.graph.node(id) {
+            let list = self.bodies.get(&id).map_or(&[][..], |b| b);
+            let inner = r.level as usize + r.ranges.len();
+            let mut found = None;
+            each_tuple(&r.ranges, r.level, self.frame, levels, |levels| {
+                if found.is_some() {
+                    return;
+                }
+                for &n in list {
+                    values[n.index()] = self.node(n, values, x, levels);
+                    if !values[n.index()].is_finite() {
+                        found = Some(self.cause(n, values, x, levels, inner, names));
+                        return;
+                    }
+                }
+            });
+            if let Some(e) = found {
+                return e;
+            }
+            // Every term finite and the sum or product not: it overflowed.
+        }
+        describe(self.graph, id, values, &names.at(&levels[..bound]))
+    }
+}
+
+/// The names the loop levels' indices print as, for messages.
+#[derive(Clone, Copy, Default)]
+pub struct IndexNames<'a> {
+    /// One a level.
+    pub levels: &'a [String],
+    /// The levels whose index has more than one name in the text, as a
+    /// bit set: named by depth instead.
+    pub renamed: u64,
+}
+
+impl IndexNames<'_> {
+    /// `" when i = 2, j = 1"` for the index values `values` of the
+    /// outermost levels (`" at loop indices 2, 1"` where a level has no
+    /// one name); empty outside loops.
+    fn at(&self, values: &[i64]) -> String {
+        let named: Option<Vec<String>> = (values.iter().enumerate())
+            .map(|(l, v)| {
+                let name = self.levels.get(l).filter(|n| !n.is_empty());
+                name.filter(|_| self.renamed & (1 << l) == 0)
+                    .map(|name| format!("{name} = {v}"))
+            })
+            .collect();
+        let numbers = || values.iter().map(i64::to_string).collect::<Vec<_>>();
+        match (values.len(), named) {
+            (0, _) => String::new(),
+            (_, Some(named)) => format!(" when {}", named.join(", ")),
+            (1, None) => format!(" at loop index {}", values[0]),
+            (_, None) => format!(
+                " at loop indices {} (outermost first)",
+                numbers().join(", ")
+            ),
+        }
     }
 }
 
@@ -467,8 +538,9 @@ pub(crate) fn eval_node(
     }
 }
 
-/// A plain-words account of a non-finite result whose inputs were finite.
-fn describe(graph: &Graph, id: NodeId, values: &[f64]) -> Error {
+/// A plain-words account of a non-finite result whose inputs were finite,
+/// `at` the loop indices' values (see [`IndexNames::at`]).
+fn describe(graph: &Graph, id: NodeId, values: &[f64], at: &str) -> Error {
     let v = |n: NodeId| values[n.index()];
     let what = match graph.node(id) {
         Node::Call1(f @ (Func::Ln | Func::Log2 | Func::Log10), [a]) if v(*a) <= 0.0 => {
@@ -527,9 +599,9 @@ fn describe(graph: &Graph, id: NodeId, values: &[f64]) -> Error {
                 origin.span,
                 format!("{what}{context}"),
             )
-            .with_hint(format!("gives {result} here"))
+            .with_hint(format!("gives {result} here{at}"))
         }
-        None => Error::new(ErrorKind::NotFinite, format!("{what} (gives {result})")),
+        None => Error::new(ErrorKind::NotFinite, format!("{what} (gives {result}{at})")),
     }
 }
 

@@ -7,7 +7,7 @@ use crate::bind::{self, Frame, VarNames};
 use crate::constraint::{self, Constraint};
 use crate::diff::{self, Scatter};
 use crate::error::{Error, ErrorKind, Limit, Result};
-use crate::eval::{GradientInterpreter, Interpreter};
+use crate::eval::{GradientInterpreter, IndexNames, Interpreter};
 use crate::graph::{Graph, NodeId};
 use crate::jit::{InputBuffers, LoopCode, Outputs};
 use crate::lower::{self, Indexed, Lowered, quoted_list};
@@ -505,7 +505,11 @@ impl Formula {
         if interpreter.eval(x).iter().all(|v| v.is_finite()) {
             return None;
         }
-        interpreter.diagnose(x)
+        let names = IndexNames {
+            levels: &self.indexed.levels,
+            renamed: self.indexed.renamed,
+        };
+        interpreter.diagnose(x, &names)
     }
 
     /// A point from `name = value` pairs, every variable given a value:

@@ -14,6 +14,10 @@ pub struct Indexed {
     pub data: Vec<(String, Span)>,
     /// The name each loop level's index prints as.
     pub levels: Vec<String>,
+    /// The levels whose indices have more than one name in the text
+    /// (`sum(i in ...) + sum(j in ...)`), as a bit set: a message that
+    /// names an index value there cannot tell which name the user sees.
+    pub renamed: u64,
 }
 
 impl Indexed {

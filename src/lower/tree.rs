@@ -361,8 +361,11 @@ impl<'a> Lowerer<'a> {
             if self.indexed.levels.len() <= l as usize {
                 self.indexed.levels.resize(l as usize + 1, String::new());
             }
-            if self.indexed.levels[l as usize].is_empty() {
-                self.indexed.levels[l as usize] = b.name.clone();
+            let name = &mut self.indexed.levels[l as usize];
+            if name.is_empty() {
+                *name = b.name.clone();
+            } else if *name != b.name {
+                self.indexed.renamed |= 1 << l;
             }
         }
         inner.depth = level + bindings.len() as u32;

@@ -589,6 +589,40 @@ fn not_finite_results() {
     );
 }
 
+/// Inside a `sum`, the diagnosis names the first index where the body is
+/// not finite (it used to find nothing: f = NaN, exit 0), by the name the
+/// text gives it, or by position where one level has two names.
+#[test]
+fn not_finite_in_a_loop_names_the_index() {
+    let cases: [(&str, &str, &str); 4] = [
+        (
+            "var x[1..3]\nsum(i in 1..3, ln(x[i]))",
+            "x=1,x[2]=-1",
+            "error: ln of a negative number\n --> <arg>:2:16\n  |\n2 | sum(i in 1..3, ln(x[i]))\n  |                ^^^^^^^^ gives NaN here when i = 2\n",
+        ),
+        (
+            "var x[1..3]\nsum(i in 1..3, j in 1..i, x[j]/(x[i]-x[j]))",
+            "x=1",
+            "gives infinity here when i = 1, j = 1\n",
+        ),
+        (
+            "var x[1..3]\nsum(i in 1..3, x[i]^2)",
+            "x=1,x[3]=1e200",
+            "error: a power overflowed\n",
+        ),
+        (
+            "var x[1..3]\nsum(i in 1..3, ln(x[i])) + sum(j in 1..3, sqrt(x[j]-2))",
+            "x=1",
+            "gives NaN here at loop index 1\n",
+        ),
+    ];
+    for (text, at, message) in cases {
+        let r = slope(&["eval", text, "--at", at], None);
+        assert_eq!(r.status, 1, "{text}: {}", r.stdout);
+        assert!(r.stderr.contains(message), "{text}:\n{}", r.stderr);
+    }
+}
+
 #[test]
 fn usage_errors() {
     let t = &Table::new();
