@@ -238,7 +238,11 @@ impl Graph {
     pub fn product(&mut self, factors: &[NodeId]) -> NodeId {
         let mut flat = Vec::with_capacity(factors.len());
         for &f in factors {
+            // A product of the other factors of a `prod`, in a graph made
+            // for printing, prints as the products it is (`print.rs`).
+            let marked = self.flatten_all && self.product_of_others(f).is_some();
             match self.node(f) {
+                _ if marked => flat.push(f),
                 Node::Product(fs)
                     if self.flatten_all || (fs.len() <= FLATTEN_PRODUCT && !self.is_chain(f)) =>
                 {
@@ -466,7 +470,9 @@ impl Graph {
     /// reads back as. `None` if `id` is already in that form, which it is
     /// unless it holds products nested in products (the prefix and suffix
     /// products of the reverse sweep, large products kept whole) or an
-    /// `xlogy`, which reads back as `a*ln(b)`.
+    /// `xlogy`, which reads back as `a*ln(b)`. A product of the other
+    /// factors of a `prod` keeps its mark and stays whole: it prints as the
+    /// products before and after the factor (`print.rs`).
     pub(crate) fn flattened(&self, id: NodeId) -> Option<(Graph, NodeId)> {
         let nodes = crate::graph::reachable(self, &[id]);
         let rewritten = |n: NodeId| matches!(self.node(n), Node::Call2(Func::Xlogy, _));
@@ -495,6 +501,9 @@ impl Graph {
                 Node::Param(_) | Node::Index(_) | Node::Read(_) => g.leaf(self.node(n).clone()),
                 Node::Reduce(r, [body]) => g.reduce(r.as_ref().clone(), m(body)),
             };
+            if let Some((r, body)) = self.product_of_others(n) {
+                g.mark_product_of_others(new, r.clone(), m(body));
+            }
             map[n.index()] = Some(new);
         }
         Some((g, map[id.index()].unwrap_or(id)))

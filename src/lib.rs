@@ -106,7 +106,9 @@
 //!   (non-zero factors, count of zeros), never 0/0 at a zero factor; that
 //!   node is marked in the graph, and the second sweep differentiates it
 //!   by its own rule (four more loops), which never forms the terms that
-//!   cancel near a zero factor. `diff/hess_vec.rs` builds
+//!   cancel near a zero factor; `print` writes it as the products before
+//!   and after the factor (`prod(i in 1..k-1, x[i])*prod(i in k+1..n,
+//!   x[i])`). `diff/hess_vec.rs` builds
 //!   the Hessian-vector product by reverse over reverse: the gradient of
 //!   `∇f·v`, with the direction `v` read where the variables are (a
 //!   `Source::Direction` read, a constant of differentiation), so the

@@ -12,7 +12,8 @@
 //! off by 0.18 in entries of 2,790), and at a zero factor they are
 //! `0·0⁻¹`, NaN. So the gradient marks `O_j` in the graph, and the sweep
 //! gives it the rule of [`others_partials`], which never forms a `k = j`
-//! term.
+//! term; the printer, reading the same mark, writes it as a person would,
+//! `prod(i in 1..k-1, x[i])*prod(i in k+1..n, x[i])` (`print.rs`).
 
 use crate::ast::ReduceOp;
 use crate::builtins::Func;

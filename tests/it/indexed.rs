@@ -656,6 +656,75 @@ fn array_partials_print_as_indexed_closed_forms() {
     );
 }
 
+/// The partial of a `prod` is the product of the other factors, printed
+/// as a person writes it: the products before and after the factor, not
+/// the guarded quotient the gradient computes it by (`(1 - sign(...))*
+/// x[k]^-sign(x[k])^2*prod(i in 1..3, x[i]^sign(x[i])^2)` before).
+#[test]
+fn a_products_partials_print_as_the_products_before_and_after_the_factor() {
+    let cases = [
+        (
+            "var x[1..3]\nprod(i in 1..3, x[i])",
+            "df/dx[k] = prod(i in 1..k-1, x[i])*prod(i in k+1..3, x[i])   for k in 1..3\n",
+        ),
+        (
+            "param n = 4\nvar x[1..n]\nprod(i in 1..n, 1 + x[i]^2)",
+            "df/dx[k] = 2*x[k]*prod(i in 1..k-1, x[i]^2 + 1)*prod(i in k+1..n, x[i]^2 + 1)   \
+             for k in 1..n\n",
+        ),
+        (
+            "param n = 4\nvar x[1..n]\nprod(i in 1..n, sin(x[i]))",
+            "df/dx[k] = prod(i in 1..k-1, sin(x[i]))*prod(i in k+1..n, sin(x[i]))*cos(x[k])   \
+             for k in 1..n\n",
+        ),
+        // Printed inside the loop over i, the index of the products is
+        // another name; with two indices, two products each.
+        (
+            "param n = 3\nvar x[1..n, 1..2]\nprod(i in 1..n, j in 1..2, x[i,j])",
+            "df/dx[k] = prod(i2 in 1..i-1, j2 in 1..2, x[i2,j2])*prod(j2 in 1..j-1, x[i,j2])\
+             *prod(j2 in j+1..2, x[i,j2])*prod(i2 in i+1..n, j2 in 1..2, x[i2,j2])   \
+             for the element x[i,j], for i in 1..n, j in 1..2\n",
+        ),
+        // A factor that does not use the index: m - 1 copies of it.
+        (
+            "var x[1..3]\nprod(i in 1..3, y)",
+            "df/dy = sum(i in 1..3, prod(i in 2..3, y))\ndf/dx[k] = 0\n",
+        ),
+        // A scalar product is no indexed one, and prints as before.
+        ("x*y*z", "df/dx = y*z\ndf/dy = x*z\ndf/dz = x*y\n"),
+    ];
+    for (text, want) in cases {
+        let out = run(&["diff", text]);
+        assert_eq!(out.status, 0, "{}", out.stderr);
+        assert_eq!(out.stdout, want, "{text}");
+    }
+    // The 2-D form reads back as the product of the other elements.
+    let x = [0.5, -1.5, 2.0, 0.25, 3.0, 0.75];
+    for (i, j) in [(1, 1), (2, 2), (3, 1)] {
+        let term = format!(
+            "param i = {i}\nparam j = {j}\nparam n = 3\nvar x[1..n, 1..2]\n\
+             prod(i2 in 1..i-1, j2 in 1..2, x[i2,j2])*prod(j2 in 1..j-1, x[i,j2])\
+             *prod(j2 in j+1..2, x[i,j2])*prod(i2 in i+1..n, j2 in 1..2, x[i2,j2])"
+        );
+        let at = 2 * (i - 1) + j - 1;
+        let want: f64 = (0..6).filter(|&e| e != at).map(|e| x[e]).product();
+        assert_eq!(parse(&term).eval(&x), want, "x[{i},{j}]");
+    }
+    let powers = parse("sum(i in 1..3, prod(i in 2..3, y))");
+    assert_eq!(powers.eval(&[1.5]), 3.0 * 1.5 * 1.5);
+    let latex = run(&[
+        "diff",
+        "--latex",
+        "param n = 4\nvar x[1..n]\nprod(i in 1..n, sin(x[i]))",
+    ]);
+    assert_eq!(
+        latex.stdout,
+        "df/dx[k] = \\prod_{i=1}^{k-1} \\left(\\sin\\left(x_{i}\\right)\\right) \
+         \\prod_{i=k+1}^{n} \\left(\\sin\\left(x_{i}\\right)\\right) \
+         \\cos\\left(x_{k}\\right)   for k in 1..n\n"
+    );
+}
+
 #[test]
 fn partials_of_a_double_sum_name_the_element_as_k_in_both_loops() {
     let pairs =
@@ -695,11 +764,32 @@ fn printed_array_partials_evaluate_to_the_gradient() {
         "param n = 4\nvar x[1..n]\nsum(i in 1..n, exp(prod(j in 1..i, x[j])))",
         "param n = 4\nvar x[1..n]\nsum(i in 1..n, x[i]*sum(j in 1..n, x[j]^i))",
         "param n = 5\nvar x[1..n]\nsum(i in 1..n, (x[i] - 1 - sum(j in 1..i-1, x[j]))^2)",
+        // Products: the product of the other factors prints as the
+        // products before and after the factor (`prod(i in 1..k-1, x[i])*
+        // prod(i in k+1..n, x[i])`), with the index renamed where it is
+        // printed by name, and two products per index of several.
+        "param n = 5\nvar x[1..n]\nprod(i in 1..n, x[i])",
+        "param n = 5\nvar x[1..n]\nprod(i in 1..n, 1 + x[i]^2)",
+        "param n = 5\nvar x[1..n]\nprod(i in 1..n, sin(x[i]))",
+        "param n = 4\nvar x[1..n+1]\nprod(i in 1..n, x[i+1]*x[i])",
+        "param n = 3\nvar x[1..2*n]\nprod(i in 1..n, x[2*i])",
+        "param n = 4\nvar x[1..n]\nprod(i in 1..n, j in i..n, 1 + x[i]*x[j])",
+        "param n = 4\nvar x[1..n]\nsum(i in 1..n, prod(j in 1..i, i + x[j]))",
     ];
-    for text in texts {
+    for (text, zero) in texts.iter().flat_map(|t| [(*t, false), (*t, true)]) {
         let f = parse(text);
         let n = f.vars().len();
-        let x: Vec<f64> = (0..n).map(|k| 0.2 + 0.3 * k as f64).collect();
+        // Also with a factor of every product 0 (x[2] = 0), where the
+        // gradient must give the product of the other factors exactly.
+        let x: Vec<f64> = (0..n)
+            .map(|k| {
+                if zero && k == 1 {
+                    0.0
+                } else {
+                    0.2 + 0.3 * k as f64
+                }
+            })
+            .collect();
         let (_, g) = f.value_grad(&x);
         let (decl, body) = text.split_at(text.rfind('\n').unwrap());
         let mut from_terms = vec![0.0; n];
