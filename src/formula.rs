@@ -443,6 +443,14 @@ impl Formula {
     /// # Ok::<(), slope::Error>(())
     /// ```
     pub fn parse_into(&mut self, text: &str, limits: &Limits) -> Result<NodeId> {
+        Ok(self.parse_written(text, limits)?.node)
+    }
+
+    /// [`Formula::parse_into`], with the node of each operation the text
+    /// writes, before the canonical form folded any: `sqrt(x)/sqrt(x)` is
+    /// the node 1 with the step `sqrt(x)`, so whether what was written is
+    /// defined at a point can still be asked (`slope check`).
+    pub fn parse_written(&mut self, text: &str, limits: &Limits) -> Result<Written> {
         let ast = parse::parse(text, limits)?;
         let before = self.graph.len();
         // Elements are read as `x[i]`, never by name: the scalars suffice.
@@ -454,9 +462,9 @@ impl Formula {
             (vars.scalars(), vars.scalar_index()),
             &self.var_nodes,
         )
-        .and_then(|id| match self.graph.len() > limits.max_nodes {
+        .and_then(|(node, steps)| match self.graph.len() > limits.max_nodes {
             true => Err(diff::too_many_nodes(limits.max_nodes)),
-            false => Ok(id),
+            false => Ok(Written { node, steps }),
         });
         if lowered.is_err() {
             self.graph.truncate(before);
@@ -579,6 +587,15 @@ pub fn quoted_list_capped(n: usize, name: impl Fn(usize) -> String) -> String {
     } else {
         quoted_list(&names)
     }
+}
+
+/// A text lowered into a formula's graph by [`Formula::parse_written`].
+#[derive(Clone, Debug)]
+pub struct Written {
+    /// The text's node (in canonical form).
+    pub node: NodeId,
+    /// The node of each operation the text writes, children first.
+    pub steps: Vec<NodeId>,
 }
 
 /// One expression of a [`Formula`] (its value, a partial derivative, a

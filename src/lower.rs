@@ -69,7 +69,9 @@ pub fn lower(ast: &Ast, text: &str, var_order: Option<&[String]>) -> Result<Lowe
     scalar_and_array(ast, text, &vars, &indexed)?;
     let var_nodes: Vec<NodeId> = (0..vars.len() as u32).map(|i| graph.var(i)).collect();
     let var_index = VarIndex::of(&vars);
-    let (value, constraints) = build(
+    let Built {
+        value, constraints, ..
+    } = build(
         ast,
         text,
         &mut graph,
@@ -92,14 +94,15 @@ pub fn lower(ast: &Ast, text: &str, var_order: Option<&[String]>) -> Result<Lowe
 /// graph of a first one, over its variables `vars` (nodes `var_nodes`), so
 /// that equal subexpressions of the two are equal nodes. A name that is not
 /// one of `vars` is an error at its span in `text`; nodes added carry spans
-/// into `text`.
+/// into `text`. Returns the text's node and the node of each operation it
+/// writes (see [`Lowerer::steps`]).
 pub fn lower_into(
     ast: &Ast,
     text: &str,
     graph: &mut Graph,
     vars: (&[String], &VarIndex),
     var_nodes: &[NodeId],
-) -> Result<NodeId> {
+) -> Result<(NodeId, Vec<NodeId>)> {
     if let Some(span) = ast.statements.iter().find_map(constraint_span) {
         return Err(Error::at(
             ErrorKind::Syntax,
@@ -108,7 +111,7 @@ pub fn lower_into(
         )
         .with_hint("leave out the 'subject to' statement"));
     }
-    Ok(build(
+    let built = build(
         ast,
         text,
         graph,
@@ -116,8 +119,8 @@ pub fn lower_into(
         var_nodes,
         true,
         &mut Indexed::default(),
-    )?
-    .0)
+    )?;
+    Ok((built.value, built.steps))
 }
 
 /// Each variable's position by name. A formula keeps the one it was
@@ -191,7 +194,7 @@ fn build(
     var_nodes: &[NodeId],
     fixed: bool,
     indexed: &mut Indexed,
-) -> Result<(NodeId, Vec<LoweredConstraint>)> {
+) -> Result<Built> {
     let statements = &ast.statements;
     let definitions = definitions(statements, text)?;
     let value_root = check_shape(ast)?;
@@ -244,6 +247,7 @@ fn build(
         indexed,
         statement_of: &statement_of,
         expansions: 0,
+        steps: Vec::new(),
     };
     let mut value = None;
     let mut constraints = Vec::new();
@@ -299,7 +303,19 @@ fn build(
     lowerer.graph.set_origin(None);
     debug_assert!(value.is_some() || value_root.index() == usize::MAX);
     let value = value.ok_or_else(|| internal(Span::default()))?;
-    Ok((value, constraints))
+    Ok(Built {
+        value,
+        constraints,
+        steps: lowerer.steps,
+    })
+}
+
+/// What [`build`] lowered.
+pub(super) struct Built {
+    pub(super) value: NodeId,
+    constraints: Vec<LoweredConstraint>,
+    /// See [`Lowerer::steps`].
+    steps: Vec<NodeId>,
 }
 
 fn constraint_span(s: &Statement) -> Option<Span> {

@@ -6,8 +6,14 @@
 //! proof is reported only if the hand formula is also finite at each of
 //! [`NUMERIC_POINTS`] random points where the exact derivative is: `2*sqrt(x)^2`
 //! for the derivative of `x^2` on `x` in [-2, -1] is NaN at every point
-//! there, which is a difference, not an equality.
+//! there, which is a difference, not an equality. "Finite" is asked of
+//! what was written, step by step, not of its canonical form, which has
+//! already cancelled `sqrt(x)/sqrt(x)` to 1 and `ln(x) - ln(x)` to 0: a
+//! step that is NaN makes the hand formula NaN there, at any point and in
+//! the numeric comparison too.
 
+use crate::eval::Interpreter;
+use crate::formula::Written;
 use crate::graph::{Graph, NodeId, reachable};
 use crate::symbolic;
 
@@ -108,22 +114,37 @@ fn compare_at((exact, exact_error): (f64, f64), (yours, yours_error): (f64, f64)
 /// Compares the hand-written `yours` with `exact` (both nodes of `graph`):
 /// symbolically, then at up to [`NUMERIC_POINTS`] points from `draw(k)`.
 /// A proof stands only where the hand formula is finite wherever the
-/// exact one is, at the first [`NUMERIC_POINTS`] points drawn.
+/// exact one is, at the first [`NUMERIC_POINTS`] points drawn. `yours`
+/// is the hand formula as [`Formula::parse_written`](crate::Formula::parse_written)
+/// lowered it: its node and its steps, each of which must be defined
+/// where it is said to be.
 pub fn compare_derivative(
     graph: &Graph,
     exact: NodeId,
-    yours: NodeId,
+    yours: &Written,
     draw: &mut dyn FnMut(usize) -> Vec<f64>,
 ) -> Verdict {
-    let outputs = [exact, yours];
+    let outputs = [exact, yours.node];
     let order = reachable(graph, &outputs);
+    // The steps outside loops (a scalar hand formula's are all).
+    let steps: Vec<NodeId> = (yours.steps.iter().copied())
+        .filter(|&s| graph.meta(s).levels == 0)
+        .collect();
+    let written = Interpreter::new(graph, &steps);
+    let eval = |x: &[f64]| {
+        let mut v = eval_bounded(graph, &order, &outputs, x);
+        if written.eval(x).iter().any(|s| s.is_nan()) {
+            v[1].0 = f64::NAN;
+        }
+        v
+    };
     let at = |x: &[f64]| {
-        let v = eval_bounded(graph, &order, &outputs, x);
+        let v = eval(x);
         compare_at(v[0], v[1])
     };
-    if symbolic::proved_equal(graph, exact, yours) {
+    if symbolic::proved_equal(graph, exact, yours.node) {
         let undefined = |x: &[f64]| {
-            let v = eval_bounded(graph, &order, &outputs, x);
+            let v = eval(x);
             match (v[0].0, v[1].0) {
                 (exact, yours) if exact.is_finite() && !yours.is_finite() => {
                     Point::Differ { yours, exact }
@@ -189,9 +210,9 @@ mod tests {
     fn verdict_in(formula: &str, var: &str, hand: &str, bounds: (f64, f64)) -> Verdict {
         let mut f = Formula::parse(formula).unwrap();
         let exact = f.partial(var).unwrap().id();
-        let yours = f.parse_into(hand, &Default::default()).unwrap();
+        let yours = f.parse_written(hand, &Default::default()).unwrap();
         let bounds = vec![bounds; f.n_vars()];
-        compare_derivative(f.graph(), exact, yours, &mut |k| sample(&bounds, 7, k))
+        compare_derivative(f.graph(), exact, &yours, &mut |k| sample(&bounds, 7, k))
     }
 
     #[test]
@@ -219,6 +240,21 @@ mod tests {
         ));
         // Undefined where the exact derivative is too: proved.
         assert_eq!(verdict("sqrt(x)", "x", "0.5/sqrt(x)"), Verdict::Proved);
+        // Written with a step that is NaN on the whole box, though the
+        // canonical form cancelled it: a difference (a user probe).
+        for hand in ["sqrt(x)/sqrt(x)", "ln(x) - ln(x) + 1", "0*ln(x) + 1"] {
+            let v = verdict_in("x", "x", hand, (-2.0, -1.0));
+            assert!(
+                matches!(&v, Verdict::Differs { yours, exact, .. } if yours.is_nan() && *exact == 1.0),
+                "{hand}: {v:?}"
+            );
+            assert_eq!(verdict_in("x", "x", hand, (1.0, 2.0)), Verdict::Proved);
+        }
+        // Not proved, compared at points: NaN steps count there too.
+        assert!(matches!(
+            verdict_in("x^2", "x", "2*x*ln(x)/ln(x) + 0*cbrt(x)", (-2.0, -1.0)),
+            Verdict::Differs { .. }
+        ));
     }
 
     #[test]

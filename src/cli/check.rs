@@ -11,10 +11,10 @@ use super::{
     At, Failure, Input, Source, format_value, fresh_seed, json_number, load, pad, parse_bounds,
     read_file, usage,
 };
-use slope::Formula;
 use slope::check::{self, Comparison, PointCheck, Verdict};
 use slope::graph::NodeId;
 use slope::{Error, ErrorKind};
+use slope::{Formula, Written};
 
 /// Points drawn when neither `--at` nor `--points` says.
 const DEFAULT_POINTS: usize = 10;
@@ -165,10 +165,10 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
     // it was compiled.
     let exact_nodes: Vec<NodeId> = f.gradient().to_vec();
     let mut hand_f = f.clone();
-    let mut parsed: Vec<Option<(NodeId, String)>> = vec![None; n];
+    let mut parsed: Vec<Option<(Written, String)>> = vec![None; n];
     for g in &given {
-        let node = hand_f
-            .parse_into(&g.text, &args.input.limits())
+        let written = hand_f
+            .parse_written(&g.text, &args.input.limits())
             .map_err(|e| {
                 let source = Source {
                     text: g.text.clone(),
@@ -176,7 +176,7 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
                 };
                 Failure::in_source(e, &source)
             })?;
-        parsed[g.var] = Some((node, g.text.trim().to_string()));
+        parsed[g.var] = Some((written, g.text.trim().to_string()));
     }
     // A seed apart from the gradient points', so the two sets differ.
     let hand_seed = seed ^ 0x6a09_e667_f3bc_c909;
@@ -188,9 +188,9 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
                 .to_slope(exact)
                 .unwrap_or_else(|e| format!("({})", e.message));
             let (given_text, verdict) = match &parsed[i] {
-                Some((node, text)) => {
+                Some((written, text)) => {
                     let verdict =
-                        check::compare_derivative(hand_f.graph(), exact, *node, &mut |k| {
+                        check::compare_derivative(hand_f.graph(), exact, written, &mut |k| {
                             check::sample(&hand_box, hand_seed, k)
                         });
                     hand_random |= verdict != Verdict::Proved;

@@ -161,7 +161,7 @@ fn tree_constant(ast: &Ast, root: AstId) -> Result<f64> {
         }
     }
     let mut scratch = Graph::new();
-    let (id, _) = build(
+    let id = build(
         &sub,
         "",
         &mut scratch,
@@ -169,7 +169,8 @@ fn tree_constant(ast: &Ast, root: AstId) -> Result<f64> {
         &[],
         true,
         &mut Indexed::default(),
-    )?;
+    )?
+    .value;
     scratch.as_const(id).ok_or_else(|| {
         Error::at(
             ErrorKind::Index,

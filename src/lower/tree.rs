@@ -38,6 +38,10 @@ pub(super) struct Lowerer<'a> {
     pub(super) statement_of: &'a dyn Fn(AstId) -> usize,
     /// Uses of indexed definitions lowered so far (each costs its size).
     pub(super) expansions: usize,
+    /// The node of every operation lowered, in order: what the text
+    /// writes step by step, before the canonical form folded any of it
+    /// (`sqrt(x)/sqrt(x)` folds to 1, but its step `sqrt(x)` is here).
+    pub(super) steps: Vec<NodeId>,
 }
 
 /// Most uses of indexed definitions, lowered afresh each: bounds the work
@@ -148,6 +152,7 @@ impl<'a> Lowerer<'a> {
                 }
             };
             values[k - first] = Some(out);
+            self.steps.push(out);
         }
         values
             .pop()
