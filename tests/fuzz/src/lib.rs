@@ -495,12 +495,12 @@ pub fn check_hand(u: &mut Unstructured) -> Result<()> {
         hand = format!("({hand}){by}");
     }
     let mut within = f.clone();
-    let Ok(yours) = within.parse_into(&hand, &slope::Limits::default()) else {
+    let Ok(yours) = within.parse_written(&hand, &slope::Limits::default()) else {
         return Ok(());
     };
     let box_ = vec![(-2.0, 2.0); n];
     let verdict =
-        slope::check::compare_derivative(within.graph(), exact, yours, &mut |k| {
+        slope::check::compare_derivative(within.graph(), exact, &yours, &mut |k| {
             slope::check::sample(&box_, 11, k)
         });
     if verdict != slope::check::Verdict::Proved {
@@ -513,12 +513,12 @@ pub fn check_hand(u: &mut Unstructured) -> Result<()> {
         points.push(slope::check::sample(&wide, 29, k));
     }
     for x in &points {
-        let v = within.eval_nodes(&[exact, yours], x);
+        let v = within.eval_nodes(&[exact, yours.node], x);
         let (a, b) = (v[0], v[1]);
         if !a.is_finite() || !b.is_finite() {
             continue;
         }
-        let bound = rounding_bound(&within, exact, x) + rounding_bound(&within, yours, x);
+        let bound = rounding_bound(&within, exact, x) + rounding_bound(&within, yours.node, x);
         assert!(
             (a - b).abs() <= 4.0 * bound + 4.0 * f64::EPSILON * a.abs().max(b.abs()),
             "{:?}: d/d{} = {printed:?} was proved equal to {hand:?}, \
