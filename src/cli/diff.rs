@@ -252,34 +252,89 @@ fn array_partials(
     };
     let n_scalars = f.gradient().len();
     let arrays = f.array_partials(args.latex).map_err(fail)?;
+    let mut constraints = Vec::with_capacity(f.constraints().len());
+    for k in 0..f.constraints().len() {
+        constraints.push(f.constraint_array_partials(k, args.latex).map_err(fail)?);
+    }
     if args.json {
-        let mut partials = Map::new();
-        for (name, &d) in f.vars()[..n_scalars].iter().zip(f.gradient()) {
-            partials.insert(name.clone(), json!(print(d)?));
-        }
-        let mut indexed = Map::new();
-        for (array, terms) in &arrays {
-            let terms: Vec<Value> = terms
-                .iter()
-                .map(|t| json!({"term": t.text, "for": t.range}))
-                .collect();
-            indexed.insert(array.clone(), Value::Array(terms));
-        }
-        let obj = json!({
+        let scalar_partials = |gradient: &[NodeId]| -> Result<Map<String, Value>, Failure> {
+            let mut partials = Map::new();
+            for (name, &d) in f.vars()[..n_scalars].iter().zip(gradient) {
+                partials.insert(name.clone(), json!(print(d)?));
+            }
+            Ok(partials)
+        };
+        let mut obj = json!({
             "vars": &f.vars()[..n_scalars],
             "arrays": arrays.iter().map(|a| &a.0).collect::<Vec<_>>(),
-            "partials": partials,
-            "array_partials": indexed,
+            "partials": scalar_partials(f.gradient())?,
+            "array_partials": terms_json(&arrays),
         });
+        if !constraints.is_empty() {
+            let mut list = Vec::new();
+            for (k, (c, arrays)) in f.constraints().iter().zip(&constraints).enumerate() {
+                list.push(json!({
+                    "text": constraint_text(f, k),
+                    "g": print(c.value)?,
+                    "relation": c.kind.relation(),
+                    "partials": scalar_partials(&c.gradient)?,
+                    "array_partials": terms_json(arrays),
+                }));
+            }
+            obj["constraints"] = Value::Array(list);
+        }
         writeln!(out, "{obj}")?;
         return Ok(0);
     }
     for (name, &d) in f.vars()[..n_scalars].iter().zip(f.gradient()) {
         writeln!(out, "df/d{name} = {}", print(d)?)?;
     }
+    write_terms(out, "df", f, &arrays, args.latex)?;
+    // Each constraint in standard form, then its partial derivatives.
+    for (k, (c, arrays)) in f.constraints().iter().zip(&constraints).enumerate() {
+        let comment = if args.latex { "%" } else { "#" };
+        writeln!(
+            out,
+            "{comment} subject to {}: g{} = {} {} 0",
+            constraint_text(f, k),
+            k + 1,
+            print(c.value)?,
+            c.kind.relation()
+        )?;
+        let dg = format!("dg{}", k + 1);
+        for (name, &d) in f.vars()[..n_scalars].iter().zip(&c.gradient) {
+            writeln!(out, "{dg}/d{name} = {}", print(d)?)?;
+        }
+        write_terms(out, &dg, f, arrays, args.latex)?;
+    }
+    Ok(0)
+}
+
+/// Each array's partials as JSON: `{"x": [{"term", "for"}, ...]}`.
+fn terms_json(arrays: &[(String, Vec<slope::ArrayTerm>)]) -> Value {
+    let mut indexed = Map::new();
+    for (array, terms) in arrays {
+        let terms: Vec<Value> = terms
+            .iter()
+            .map(|t| json!({"term": t.text, "for": t.range}))
+            .collect();
+        indexed.insert(array.clone(), Value::Array(terms));
+    }
+    Value::Object(indexed)
+}
+
+/// Each array's partials of `of` (`df`, `dg1`), one term a line, the
+/// ranges aligned: `df/dx[k] = ... for k in 1..n-1`.
+fn write_terms(
+    out: &mut dyn Write,
+    of: &str,
+    f: &Formula,
+    arrays: &[(String, Vec<slope::ArrayTerm>)],
+    latex: bool,
+) -> std::io::Result<()> {
     let k = f.partial_index();
-    for (array, terms) in &arrays {
-        let head = format!("df/d{array}[{k}] = ");
+    for (array, terms) in arrays {
+        let head = format!("{of}/d{array}[{k}] = ");
         if terms.is_empty() {
             writeln!(out, "{head}0")?;
         }
@@ -287,7 +342,7 @@ fn array_partials(
         for (i, t) in terms.iter().enumerate() {
             // `+ -2*x` reads better as `- 2*x`.
             let (sign, text) = match t.text.strip_prefix('-') {
-                Some(rest) if i > 0 && !args.latex => ("- ", rest),
+                Some(rest) if i > 0 && !latex => ("- ", rest),
                 _ => ("+ ", t.text.as_str()),
             };
             let lead = if i == 0 {
@@ -302,7 +357,7 @@ fn array_partials(
             writeln!(out, "{lead}{}{range}", super::pad(text, width, true))?;
         }
     }
-    Ok(0)
+    Ok(())
 }
 
 type Printer<'a> = &'a dyn Fn(&Formula, NodeId) -> slope::Result<String>;

@@ -12,6 +12,25 @@ impl Formula {
     /// A term whose element is not `k` plus a constant, in one loop, is
     /// given as the loop that adds it (`for i in 1..n: x[2*i] += ...`).
     pub fn array_partials(&self, latex: bool) -> Result<Vec<(String, Vec<ArrayTerm>)>> {
+        self.partials_of(&self.scatters, latex)
+    }
+
+    /// [`Formula::array_partials`] of the constraint numbered `c` (in
+    /// [`Formula::constraints`]); a family's partials are its row's, in
+    /// the family's index (`dg/dx[k] = 1 for k = i`).
+    pub fn constraint_array_partials(
+        &self,
+        c: usize,
+        latex: bool,
+    ) -> Result<Vec<(String, Vec<ArrayTerm>)>> {
+        self.partials_of(&self.constraints[c].scatters, latex)
+    }
+
+    fn partials_of(
+        &self,
+        scatters: &[Scatter],
+        latex: bool,
+    ) -> Result<Vec<(String, Vec<ArrayTerm>)>> {
         let mut out: Vec<(String, Vec<ArrayTerm>)> = self
             .array_names
             .iter()
@@ -27,7 +46,7 @@ impl Formula {
         } else {
             print::Syntax::Slope
         };
-        for s in &self.scatters {
+        for s in scatters {
             let Source::Var(a) = s.target.source else {
                 continue;
             };
@@ -100,14 +119,21 @@ impl Formula {
                         .iter()
                         .map(|i| print::affine_text(names, syntax, i))
                         .collect();
+                    let element = format!(
+                        "the element {}[{}]",
+                        self.array_names[a as usize],
+                        index.join(",")
+                    );
+                    // A family's row reads its elements outside any loop,
+                    // at indices in the family's (`k = i+1`).
+                    let range = match (loops.is_empty(), &index[..]) {
+                        (true, [one]) => format!("{k} = {one}"),
+                        (true, _) => element,
+                        (false, _) => format!("{element}, for {}", loops.join(", ")),
+                    };
                     ArrayTerm {
                         text: value,
-                        range: Some(format!(
-                            "the element {}[{}], for {}",
-                            self.array_names[a as usize],
-                            index.join(","),
-                            loops.join(", ")
-                        )),
+                        range: Some(range),
                     }
                 }
             };

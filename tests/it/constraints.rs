@@ -662,6 +662,36 @@ fn eval_reports_constraint_values_and_diff_their_derivatives() {
     assert_eq!(v["constraints"][0]["partials"]["y"], "-1");
 }
 
+/// With arrays of variables, `diff` prints each constraint and its
+/// partials as indexed closed forms, a family's in its own index (it
+/// printed the objective's alone, dropping every constraint: a user
+/// probe).
+#[test]
+fn diff_prints_the_constraints_of_a_formula_with_arrays() {
+    let text = "param n = 4\nvar x[1..n]\nsum(i in 1..n, x[i]^2)\n\
+                subject to sum(i in 1..n, x[i]) == 1\nsubject to x[1] >= 0.5\n\
+                subject to (i in 1..n-1) x[i] <= x[i+1] + y";
+    let r = crate::run::ok(&["diff", text]);
+    assert_eq!(
+        r.stdout,
+        "df/dy = 0\ndf/dx[k] = 2*x[k]   for k in 1..n\n\
+         # subject to sum(i in 1..n, x[i]) == 1: g1 = sum(i in 1..n, x[i]) - 1 == 0\n\
+         dg1/dy = 0\ndg1/dx[k] = 1   for k in 1..n\n\
+         # subject to x[1] >= 0.5: g2 = 0.5 - x[1] <= 0\n\
+         dg2/dy = 0\ndg2/dx[k] = -1   for k = 1\n\
+         # subject to (i in 1..n-1) x[i] <= x[i+1] + y: g3 = x[i] - y - x[i+1] <= 0\n\
+         dg3/dy = -1\ndg3/dx[k] = -1   for k = i+1\n          + 1    for k = i\n"
+    );
+    let (v, _) = crate::run::json(&["diff", text, "--json"]);
+    let family = &v["constraints"][2];
+    assert_eq!(family["relation"], "<=");
+    assert_eq!(family["partials"]["y"], "-1");
+    assert_eq!(
+        family["array_partials"]["x"],
+        serde_json::json!([{"term": "-1", "for": "k = i+1"}, {"term": "1", "for": "k = i"}])
+    );
+}
+
 #[test]
 fn the_json_of_a_constrained_run_has_the_shared_vocabulary_and_more() {
     let (v, _) = min_json(
