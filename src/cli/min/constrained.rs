@@ -160,7 +160,10 @@ fn refuse_unsupported(args: &Args, constrained: bool) -> slope::Result<()> {
     }
     for (flag, v) in [("--ctol", args.ctol), ("--kkt-tol", args.kkt_tol)] {
         if !(v.is_finite() && v > 0.0) {
-            return Err(usage(&format!("{flag} must be a positive number, not {v}")));
+            return Err(usage(&format!(
+                "{flag} must be a positive number, not {}",
+                format_value(v)
+            )));
         }
     }
     Ok(())

@@ -407,7 +407,7 @@ fn write_summary(
         "{:<11} {}{search}, lr {}{gradient}",
         "method",
         method.name(),
-        method.lr()
+        format_value(method.lr())
     )?;
     write_run_end(out, f, outcome, seed, seconds)
 }
