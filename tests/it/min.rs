@@ -634,6 +634,47 @@ fn bounds_beside_a_start_may_be_open_and_partial() {
     );
 }
 
+/// A variable whose bounds are equal is fixed, not at one of its bounds:
+/// in the text and in the JSON, with constraints too.
+#[test]
+fn equal_bounds_report_the_variable_fixed() {
+    let args = [
+        "(x-3)^2 + y^2",
+        "--start",
+        "x=0,y=1",
+        "--bounds",
+        "x=1:1,y=0:5",
+    ];
+    let (v, r) = run_json(&args);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(point(&v), [1.0, 0.0]);
+    assert_eq!(
+        v["active_bounds"],
+        serde_json::json!({"x": "fixed", "y": "lower"})
+    );
+    let r = run(&args);
+    assert!(
+        r.stdout
+            .contains("\nbounds      x fixed, y at its lower bound\n"),
+        "{}",
+        r.stdout
+    );
+    let constrained = [
+        "(x-3)^2 + y^2; subject to x + y <= 5",
+        "--start",
+        "x=0,y=1",
+        "--bounds",
+        "x=1:1,y=0:5",
+        "--method",
+        "auglag",
+    ];
+    let (v, r) = run_json(&constrained);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(v["active_bounds"]["x"], "fixed", "{v}");
+    let r = run(&constrained);
+    assert!(r.stdout.contains("\nbounds      x fixed"), "{}", r.stdout);
+}
+
 // ---------------------------------------------------------------- reproducibility
 
 #[test]
