@@ -5,7 +5,8 @@ use std::io::Write;
 use serde_json::{Map, Value, json};
 
 use super::{
-    At, Failure, Input, constraint_row_text, constraint_text, format_value, json_number, load, pad,
+    At, Failure, Input, constraint_row_text, constraint_text, error_json, format_value,
+    json_number, load, pad,
 };
 use slope::graph::NodeId;
 use slope::jit::Compiled;
@@ -23,7 +24,7 @@ pub struct Args {
     /// Also evaluate the Hessian
     #[arg(long)]
     hessian: bool,
-    /// One JSON object: {"vars", "value", "gradient"?, "hessian"?, "constraints"?, "violations"?, "constraint_gradients"?}; with arrays of variables, over 20 variables, "hessian" is sparse: {"format": "coo-lower", "rows", "cols", "values"}, the lower triangle's entries by their 0-based positions in "vars"
+    /// One JSON object: {"vars", "value", "gradient"?, "hessian"?, "constraints"?, "violations"?, "constraint_gradients"?, "not_finite"?}; a value that is not finite is null, and "not_finite" says why as an error does ({"kind", "message", "line", "column", "hint"}: the operation that first gave NaN or infinity); with arrays of variables, over 20 variables, "hessian" is sparse: {"format": "coo-lower", "rows", "cols", "values"}, the lower triangle's entries by their 0-based positions in "vars"
     #[arg(long)]
     pub(super) json: bool,
     /// Evaluate with the interpreter instead of compiling to native code
@@ -111,10 +112,17 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
         .map(|(kind, &g)| kind.violation(g))
         .collect();
 
+    // The first operation to give NaN or infinity, if any.
+    let not_finite = f.diagnose(&nodes, &x);
     if args.json {
         let mut obj = Map::new();
         obj.insert("vars".into(), json!(f.vars()));
         obj.insert("value".into(), json_number(value));
+        if let Some(e) = &not_finite {
+            // The fields of an error's JSON, for what made a number null.
+            let described = error_json(e, &source.text)["error"].take();
+            obj.insert("not_finite".into(), described);
+        }
         if args.grad {
             obj.insert(
                 "gradient".into(),
@@ -184,7 +192,7 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
         }
     }
 
-    match f.diagnose(&nodes, &x) {
+    match not_finite {
         None => Ok(0),
         Some(e) => {
             err.write_all(e.render(&source.text, &source.origin).as_bytes())?;

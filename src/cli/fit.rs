@@ -13,7 +13,9 @@ use std::time::Instant;
 
 use clap::ValueEnum;
 
-use super::{Failure, Input, Source, parse_assignments, parse_box_over, read_file, usage};
+use super::{
+    Failure, Input, Source, format_value, parse_assignments, parse_box_over, read_file, usage,
+};
 use slope::data::Columns;
 use slope::fit::{Fit, Loss, Model, Options, Sigma};
 use slope::parse::Limits;
@@ -243,7 +245,10 @@ fn options(args: &Args, model: &Model) -> Result<(Options, Vec<String>)> {
         ("--gtol", args.gtol),
     ] {
         if !(v >= 0.0 && v.is_finite()) {
-            return Err(usage(&format!("{flag}: {v} is not a finite number ≥ 0")));
+            return Err(usage(&format!(
+                "{flag}: {} is not a finite number ≥ 0",
+                format_value(v)
+            )));
         }
     }
     if args.max_evaluations == Some(0) {

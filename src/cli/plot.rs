@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{Failure, Input, load, parse_assignments, parse_bounds, usage};
+use super::{Failure, Input, format_value, load, parse_assignments, parse_bounds, usage};
 use slope::Formula;
 use slope::objective::CompiledFormula;
 use slope::plot::{self, Axes, Canvas, FunctionPlot};
@@ -74,7 +74,11 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, Failure> {
         at,
         paths: &[],
     };
-    let bytes = plot::render_function(&mut objective, &picture, canvas).map_err(Failure::plain)?;
+    let bytes =
+        plot::render_function(&mut objective, &picture, canvas).map_err(|e| match e.kind {
+            ErrorKind::Usage => Failure::plain(why_blank(e, &f, &picture)),
+            _ => Failure::plain(e),
+        })?;
     write_picture(&args.output, &bytes)?;
     writeln!(
         out,
@@ -84,6 +88,37 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, Failure> {
         canvas.height
     )?;
     Ok(0)
+}
+
+/// A picture that would be blank, with the reason at the middle of the
+/// range drawn (the operation that first gave NaN or infinity there) and
+/// the flag that moves it.
+fn why_blank(e: Error, f: &Formula, picture: &FunctionPlot) -> Error {
+    let mut middle = picture.at.clone();
+    for (&i, (lo, hi)) in axis_vars(picture.axes).iter().zip(&picture.ranges) {
+        middle[i] = 0.5 * (lo + hi);
+    }
+    let point: Vec<String> = (f.var_names().iter().zip(&middle))
+        .map(|(name, v)| format!("{name} = {}", format_value(*v)))
+        .collect();
+    let why = match f.diagnose(&[f.value()], &middle) {
+        Some(d) => {
+            let place = d.span.map_or(String::new(), |span| {
+                let (line, column) = span.line_col(f.source());
+                format!(" ({line}:{column})")
+            });
+            format!("{}{place}", d.message)
+        }
+        None => "f is not finite".to_string(),
+    };
+    let hint = format!(
+        "at the middle, {}: {why}; give --bounds where f is defined",
+        point.join(", ")
+    );
+    Error {
+        hint: Some(hint),
+        ..e
+    }
 }
 
 /// The variables on the axes: `--plot-axes x1,x3` (or one name, for a

@@ -40,11 +40,28 @@ const MAX_GROWTH: f64 = 100.0;
 /// Most trial steps a search makes before giving up.
 const MAX_TRIALS: usize = 60;
 
+/// How many times longer than the step that moves x by its own size (or
+/// by 1, if that is smaller) a failed trial must be before the search
+/// stops halving it (or taking tenths) and bisects the exponent between
+/// the two instead, when f there is not finite or absurdly high
+/// ([`far_above`]); see [`absurd_shrink`]. A first step of 1e308 on x^2
+/// overflows f at every step down to 1e154, and lands 1e146 past the
+/// minimum where f is finite: halving takes 500 trials to come back, tenths
+/// 146, bisecting the exponent a dozen, and 20 more halvings at most
+/// below this ratio.
+const ABSURD: f64 = 1e6;
+
+/// How many times higher than `|f|` (or 1, if that is larger) f must be
+/// at a failed trial for the trial to count as absurd ([`far_above`]).
+const ABSURD_RISE: f64 = 1e12;
+
 /// Halves the step from `t0` until `f(x + t d) <= f + c1 t ∇f·d` (with
 /// bounds: until `f(P(x + t d)) <= f + c1 ∇f·(P(x + t d) - x)`); the
 /// accepted step is left in `t0` (so a caller can start the next search
-/// near it). Fails at once when the trial point no longer differs from `x`:
-/// no step lowers f.
+/// near it). A step absurdly too long (f not finite, or far above its
+/// value at `x`) shrinks faster ([`absurd_shrink`]).
+/// Fails at once when the trial point no longer differs from `x`: no step
+/// lowers f.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn backtrack(
     ctx: &mut Context<'_>,
@@ -89,7 +106,9 @@ pub(crate) fn backtrack(
             *t0 = t;
             return StepResult::Moved;
         }
-        t *= 0.5;
+        let absurd = !ft.is_finite() || far_above(ft, *f);
+        let shorter = absurd.then(|| absurd_shrink(t, x, d)).flatten();
+        t = shorter.unwrap_or(0.5 * t);
     }
     StepResult::Failed
 }
@@ -180,9 +199,14 @@ pub(crate) fn strong_wolfe(
         return Found::Nothing;
     };
     // Zoom: shrink the bracket, always keeping `lo` the best point so far
-    // that satisfies sufficient decrease.
+    // that satisfies sufficient decrease; an upper end absurdly far beyond
+    // it is brought in by its exponent.
     for _ in 0..MAX_TRIALS {
-        let t = interpolate(lo, f_lo, slope_lo, hi, f_hi);
+        // Until a step passes the sufficient-decrease test, `lo` is 0; once
+        // one has, the bracket shrinks as it always did.
+        let absurd = lo == 0.0 && hi > 0.0 && (!f_hi.is_finite() || far_above(f_hi, f_lo));
+        let t = absurd.then(|| absurd_shrink(hi, x, d)).flatten();
+        let t = t.unwrap_or_else(|| interpolate(lo, f_lo, slope_lo, hi, f_hi));
         let (ft, slope) = eval(ctx, t, trial, trial_grad);
         if !ft.is_finite() || ft > f0 + c1 * t * slope0 || ft >= f_lo {
             (hi, f_hi) = (t, ft);
@@ -225,6 +249,30 @@ fn extrapolate(t_prev: f64, slope_prev: f64, t: f64, slope: f64) -> f64 {
         return 2.0 * t;
     }
     zero.clamp(2.0 * t, MAX_GROWTH * t)
+}
+
+/// The next trial after an absurd step `t` (f not finite there, or far
+/// above its value at the start) that failed before any step passed:
+/// the geometric mean of `t` and the step that moves x by its own size
+/// (or by 1), when `t` is more than [`ABSURD`] times that; `None` for the
+/// usual rules. Each such trial halves the exponent between the two, as
+/// bisection halves a bracket, and none goes below the step that moves x
+/// by its size: a backtracking search takes the first step that lowers f
+/// enough, and one far too short would crawl (Newton-CG's steps along
+/// negative curvature on Osborne's function, which overflow f, took 1e-8
+/// steps for 180,000 evaluations when the floor was the step at which x
+/// stops moving).
+fn absurd_shrink(t: f64, x: &[f64], d: &[f64]) -> Option<f64> {
+    let largest = |v: &[f64]| v.iter().fold(0.0f64, |m, e| m.max(e.abs()));
+    let sized = largest(x).max(1.0) / largest(d);
+    // Square roots first: the product of the two may overflow.
+    (t > ABSURD * sized).then(|| sized.sqrt() * t.sqrt())
+}
+
+/// Whether `ft` is absurdly far above `f`: by more than [`ABSURD_RISE`]
+/// times `|f|` (or 1, if larger).
+fn far_above(ft: f64, f: f64) -> bool {
+    ft - f > ABSURD_RISE * f.abs().max(1.0)
 }
 
 /// The minimiser of the quadratic with value `f_lo` and slope `slope_lo` at
@@ -285,5 +333,23 @@ mod tests {
         assert_eq!(extrapolate(1.0, -1.0, 2.0, -3.0), 2.0 * MAX_GROWTH);
         // Slopes that are not numbers: doubling.
         assert_eq!(extrapolate(1.0, f64::NAN, 2.0, -1.0), 4.0);
+    }
+
+    #[test]
+    fn an_absurdly_long_step_is_brought_in_by_its_exponent() {
+        let near = |t: Option<f64>, want: f64| t.is_some_and(|t| (t / want - 1.0).abs() < 1e-12);
+        // From x = 1 along d = -2 the step 0.5 moves x by its size: a
+        // step of 1e308 comes back halfway in exponent.
+        assert!(near(
+            absurd_shrink(1e308, &[1.0], &[-2.0]),
+            0.5f64.sqrt() * 1e154
+        ));
+        // x's size, or 1 where it is smaller.
+        assert!(near(absurd_shrink(1e12, &[1e4, 0.0], &[-1.0, 1.0]), 1e8));
+        assert!(near(absurd_shrink(1e12, &[1e-4], &[-1.0]), 1e6));
+        // Within ABSURD of that step: the usual rules.
+        assert_eq!(absurd_shrink(4e5, &[1.0], &[-2.0]), None);
+        assert!(!far_above(1e12, 1.0) && far_above(1e13, 0.5) && !far_above(-1e300, 1.0));
+        assert!(far_above(f64::INFINITY, 1.0) && !far_above(f64::NAN, 1.0));
     }
 }

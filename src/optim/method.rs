@@ -239,17 +239,22 @@ impl Method {
 
     /// An error naming the first parameter out of its range.
     pub(crate) fn validate(&self) -> Result<()> {
+        // Numbers as the reports print them: 1e308, not its 309 digits.
+        let number = crate::print::format_number;
         let lr = self.lr();
         if !(lr.is_finite() && lr > 0.0) {
-            return Err(bad(format!("the step lr must be positive, not {lr}")));
+            return Err(bad(format!(
+                "the step lr must be positive, not {}",
+                number(lr)
+            )));
         }
         let unit = |name: &str, v: f64| match (0.0..1.0).contains(&v) {
             true => Ok(()),
-            false => Err(bad(format!("{name} must be in [0, 1), not {v}"))),
+            false => Err(bad(format!("{name} must be in [0, 1), not {}", number(v)))),
         };
         let positive = |name: &str, v: f64| match v.is_finite() && v > 0.0 {
             true => Ok(()),
-            false => Err(bad(format!("{name} must be positive, not {v}"))),
+            false => Err(bad(format!("{name} must be positive, not {}", number(v)))),
         };
         match *self {
             Method::Gd { .. } | Method::Newton { .. } => Ok(()),

@@ -100,6 +100,9 @@ pub(crate) struct Context<'a> {
     /// (a trial of a line search that then failed, say): f has no lower
     /// bound there.
     fell_to_minus_infinity: bool,
+    /// Whether an evaluation since the last iteration began gave f = NaN:
+    /// a trial left the formula's domain (overflow gives ±∞, not NaN).
+    left_the_domain: bool,
 }
 
 impl<'a> Context<'a> {
@@ -111,6 +114,9 @@ impl<'a> Context<'a> {
         };
         if f == f64::NEG_INFINITY {
             self.fell_to_minus_infinity = true;
+        }
+        if f.is_nan() {
+            self.left_the_domain = true;
         }
         f
     }
@@ -369,6 +375,7 @@ fn run(
         gradient_evaluations: 0,
         hessian_evaluations: 0,
         fell_to_minus_infinity: false,
+        left_the_domain: false,
     };
     let mut stepper = match settings.method {
         Method::Lbfgs { memory, .. } => Stepper::Lbfgs(Box::new(lbfgs::Lbfgs::new(
@@ -513,6 +520,7 @@ fn run(
         } else {
             path.last_f = path.f;
             ctx.fell_to_minus_infinity = false;
+            ctx.left_the_domain = false;
             let (moved, measured) = match &mut stepper {
                 Stepper::Lbfgs(lbfgs) => lbfgs.iterate(&mut ctx, &mut path),
                 Stepper::InPlace(step) => {
@@ -533,15 +541,31 @@ fn run(
                             .to_string(),
                     );
                 }
-                let message = if lower {
-                    "no acceptable step was found, though f still falls a little way down \
-                     the gradient: the point may be at the edge of the formula's domain \
-                     (f not finite beyond it), where f may have no lower bound"
-                } else {
-                    "no step along the search direction lowers f: the point is as good as \
-                     floating-point precision allows, or the gradient is wrong"
+                // The domain's edge only where a trial gave NaN: f = x^2
+                // has none, though its trials may overflow.
+                break match (lower, ctx.left_the_domain) {
+                    (true, true) => Stop::new(
+                        Reason::Stalled,
+                        "no acceptable step was found, though f still falls a little way down \
+                         the gradient: the point may be at the edge of the formula's domain \
+                         (f not finite beyond it), where f may have no lower bound"
+                            .to_string(),
+                    ),
+                    (true, false) => Stop::new(
+                        Reason::Stalled,
+                        "no acceptable step was found, though f still falls a little way down \
+                         the gradient: along the line search's trials (none of them NaN) f never \
+                         fell by the fraction of what the gradient promised that a step needs, \
+                         so the gradient may be wrong, or f rough at this scale"
+                            .to_string(),
+                    ),
+                    (false, _) => Stop::new(
+                        Reason::Stalled,
+                        "no step along the search direction lowers f: the point is as good as \
+                         floating-point precision allows, or the gradient is wrong"
+                            .to_string(),
+                    ),
                 };
-                break Stop::new(Reason::Stalled, message.to_string());
             }
             if let StepResult::Unbounded = moved {
                 path.iterations += 1;

@@ -5,9 +5,16 @@ use super::{Outcome, Settings, minimize};
 use crate::error::Result;
 use crate::objective::Objective;
 
-/// Runs `minimize` from every start, in parallel on all cores; `objective`
-/// makes each run's own objective (they share compiled code, not buffers).
-/// An error, before any run, if a start does not fit the objective.
+/// Runs `minimize` from every start, in parallel; `objective` makes each
+/// run's own objective (they share compiled code, not buffers). An error,
+/// before any run, if a start does not fit the objective.
+///
+/// The runs go to the rayon pool the caller is in: rayon's global one (a
+/// thread per core), or one the caller chose with `ThreadPool::install`.
+/// A caller that may run in a forked child must choose one made in that
+/// process: `fork` copies only the calling thread, so the global pool a
+/// child inherits has no workers and the runs would wait for ever (the
+/// Python module's `pool.rs` makes such a pool).
 pub fn multi_start<O, F>(
     objective: F,
     starts: &[Vec<f64>],
@@ -59,4 +66,52 @@ pub fn distinct_minima(outcomes: &[Outcome]) -> Vec<Minimum> {
         }
     }
     minima
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::objective::FnObjective;
+    use crate::optim::Method;
+
+    /// Every run happens on a worker of the pool the caller installed,
+    /// none on rayon's global pool: what makes the search safe in a
+    /// forked child whose caller brings a pool made there.
+    #[test]
+    fn runs_on_the_pool_the_caller_installed() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .thread_name(|i| format!("installed-{i}"))
+            .build()
+            .unwrap();
+        let threads = std::sync::Mutex::new(Vec::new());
+        let starts: Vec<Vec<f64>> = (0..16).map(|k| vec![f64::from(k) - 8.0]).collect();
+        let settings = Settings::new(Method::default());
+        let outcomes = pool
+            .install(|| {
+                multi_start(
+                    || {
+                        let name = std::thread::current().name().map(str::to_owned);
+                        threads.lock().unwrap().push(name);
+                        FnObjective::new(1, |x: &[f64], g: &mut [f64]| {
+                            g[0] = 2.0 * (x[0] - 3.0);
+                            (x[0] - 3.0).powi(2)
+                        })
+                    },
+                    &starts,
+                    &settings,
+                )
+            })
+            .unwrap();
+        assert_eq!(outcomes.len(), starts.len());
+        assert!(outcomes.iter().all(|o| (o.x[0] - 3.0).abs() < 1e-8));
+        let threads = threads.into_inner().unwrap();
+        assert_eq!(threads.len(), starts.len());
+        assert!(
+            threads
+                .iter()
+                .all(|t| t.as_deref().is_some_and(|t| t.starts_with("installed-"))),
+            "{threads:?}"
+        );
+    }
 }

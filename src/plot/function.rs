@@ -13,7 +13,7 @@ use super::paths::{
     Path, Pen, Rect, draw_markers, draw_path, legend, legend_entry, path_colour, quiet_corner,
 };
 use super::{Canvas, Drawer, FONT, Format, drawn, encode, label, titled};
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::objective::Objective;
 
 /// The variables on the picture's axes, by index.
@@ -51,6 +51,8 @@ const LINE_SAMPLES: usize = 300;
 const BAR_WIDTH: u32 = 120;
 
 /// Draws the function and the paths over it; returns the encoded picture.
+/// A `Usage` error where f is finite at none of the samples and there are
+/// no paths: the picture would be blank (a box outside f's domain).
 pub fn render_function(
     objective: &mut dyn Objective,
     plot: &FunctionPlot,
@@ -136,6 +138,9 @@ impl FunctionDrawer<'_, '_> {
                     .map(|(_, v)| *v)
             }))
             .filter(|v| v.is_finite());
+        if plot.paths.is_empty() && ys.clone().next().is_none() {
+            return Err(blank(samples.len()));
+        }
         let (ylo, yhi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
             (lo.min(v), hi.max(v))
         });
@@ -256,6 +261,9 @@ impl FunctionDrawer<'_, '_> {
             }
         }
         let scale = Scale::fit(&values, BANDS);
+        if scale.is_none() && plot.paths.is_empty() {
+            return Err(blank(values.len()));
+        }
         let cells = chart.plotting_area().strip_coord_spec();
         if let Some(scale) = &scale {
             let bands: Vec<Option<usize>> = values.iter().map(|&v| scale.band(v)).collect();
@@ -317,6 +325,19 @@ impl FunctionDrawer<'_, '_> {
             ph as i32,
         )
     }
+}
+
+/// The error of a picture that would be blank: f finite at none of its
+/// `samples`.
+fn blank(samples: usize) -> Error {
+    Error::new(
+        ErrorKind::Usage,
+        format!(
+            "f is not finite anywhere in the range drawn (at none of {samples} points): \
+             the picture would be blank"
+        ),
+    )
+    .with_hint("draw a range where f is defined")
 }
 
 /// A tick label: rounding noise next to zero (`-5.6e-17` for a tick

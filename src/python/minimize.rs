@@ -105,19 +105,14 @@ fn settings(
             _ => s.xtol = value.extract()?,
         }
     }
-    if let Some(bounds) = bounds {
-        let mut pairs = Vec::with_capacity(bounds.len());
-        for (i, (lo, hi)) in bounds.into_iter().enumerate() {
-            let (lo, hi) = (lo.unwrap_or(f64::NEG_INFINITY), hi.unwrap_or(f64::INFINITY));
-            if lo.is_nan() || hi.is_nan() || lo > hi {
-                return Err(PyValueError::new_err(format!(
-                    "bound {i} is ({lo}, {hi}); it needs low <= high"
-                )));
-            }
-            pairs.push((lo, hi));
-        }
-        s.bounds = Some(pairs);
-    }
+    // Each minimiser checks that the pairs are intervals before it runs
+    // (`optim::check_interval`), so Python's error is the library's.
+    s.bounds = bounds.map(|bounds| {
+        let open = |(lo, hi): (Option<f64>, Option<f64>)| {
+            (lo.unwrap_or(f64::NEG_INFINITY), hi.unwrap_or(f64::INFINITY))
+        };
+        bounds.into_iter().map(open).collect()
+    });
     Ok(s)
 }
 

@@ -561,9 +561,15 @@ fn not_finite_results() {
         &["error: division by zero in the derivative of the operation\n --> <arg>:1:1\n"],
         1,
     );
-    // JSON: non-finite numbers are null, never a bare NaN.
+    // JSON: non-finite numbers are null, never a bare NaN, and
+    // "not_finite" says why, with an error's fields.
     let r = slope(&["eval", "ln(x)", "--at", "x=-1", "--json"], None);
-    assert_eq!(r.stdout, "{\"vars\":[\"x\"],\"value\":null}\n");
+    assert_eq!(
+        r.stdout,
+        "{\"vars\":[\"x\"],\"value\":null,\"not_finite\":{\"kind\":\"not_finite\",\
+         \"message\":\"ln of a negative number\",\"line\":1,\"column\":1,\
+         \"hint\":\"gives NaN here\"}}\n"
+    );
     assert!(r.stderr.contains("ln of a negative number"), "{}", r.stderr);
     assert_eq!(r.status, 1);
     let (v, Run { status, .. }) = json(&[
@@ -578,14 +584,22 @@ fn not_finite_results() {
     assert_eq!(
         (v, status),
         (
-            json!({"vars": ["x"], "value": null, "gradient": [-1.0], "hessian": [[-1.0]]}),
+            json!({"vars": ["x"], "value": null, "gradient": [-1.0], "hessian": [[-1.0]],
+                "not_finite": {"kind": "not_finite", "message": "ln of a negative number",
+                    "line": 1, "column": 1, "hint": "gives NaN here"}}),
             1
         )
     );
     let (v, Run { status, .. }) = json(&["eval", "sqrt(x)", "--at", "x=0", "--grad", "--json"]);
     assert_eq!(
         (v, status),
-        (json!({"vars": ["x"], "value": 0.0, "gradient": [null]}), 1)
+        (
+            json!({"vars": ["x"], "value": 0.0, "gradient": [null],
+                "not_finite": {"kind": "not_finite",
+                    "message": "division by zero in the derivative of the operation",
+                    "line": 1, "column": 1, "hint": "gives infinity here"}}),
+            1
+        )
     );
 }
 

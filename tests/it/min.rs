@@ -634,6 +634,47 @@ fn bounds_beside_a_start_may_be_open_and_partial() {
     );
 }
 
+/// A variable whose bounds are equal is fixed, not at one of its bounds:
+/// in the text and in the JSON, with constraints too.
+#[test]
+fn equal_bounds_report_the_variable_fixed() {
+    let args = [
+        "(x-3)^2 + y^2",
+        "--start",
+        "x=0,y=1",
+        "--bounds",
+        "x=1:1,y=0:5",
+    ];
+    let (v, r) = run_json(&args);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(point(&v), [1.0, 0.0]);
+    assert_eq!(
+        v["active_bounds"],
+        serde_json::json!({"x": "fixed", "y": "lower"})
+    );
+    let r = run(&args);
+    assert!(
+        r.stdout
+            .contains("\nbounds      x fixed, y at its lower bound\n"),
+        "{}",
+        r.stdout
+    );
+    let constrained = [
+        "(x-3)^2 + y^2; subject to x + y <= 5",
+        "--start",
+        "x=0,y=1",
+        "--bounds",
+        "x=1:1,y=0:5",
+        "--method",
+        "auglag",
+    ];
+    let (v, r) = run_json(&constrained);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(v["active_bounds"]["x"], "fixed", "{v}");
+    let r = run(&constrained);
+    assert!(r.stdout.contains("\nbounds      x fixed"), "{}", r.stdout);
+}
+
 // ---------------------------------------------------------------- reproducibility
 
 #[test]
@@ -894,6 +935,76 @@ fn leaving_the_domain_diverges_and_names_the_operation() {
         r.stderr.contains("error: ln of a negative number"),
         "{}",
         r.stderr
+    );
+}
+
+/// A first step of 1e308 overflows x^2 at every step down to about 1e154
+/// and, where f is finite, lands 1e146 past the minimum: each line search
+/// brings it in by its exponent and finds the minimum (it halved 60 times
+/// and stalled, blaming the edge of a domain x^2 does not have), and the
+/// heading prints the step as the report prints numbers.
+#[test]
+fn an_absurdly_long_first_step_still_finds_the_minimum() {
+    for method in [&["lbfgs"][..], &["gd", "--line-search"], &["newton"]] {
+        let mut args = vec!["x^2", "--start", "x=1", "--lr", "1e308", "--method"];
+        args.extend_from_slice(method);
+        let r = run(&args);
+        assert_eq!(
+            (r.status, r.stderr.as_str()),
+            (0, ""),
+            "{args:?}\n{}",
+            r.stdout
+        );
+        assert!(
+            r.stdout.contains("\nstopped     gtol after"),
+            "{args:?}\n{}",
+            r.stdout
+        );
+        let method = r.stdout.lines().find(|l| l.starts_with("method"));
+        assert!(
+            method.is_some_and(|l| l.ends_with(", lr 1e308")),
+            "{args:?}\n{}",
+            r.stdout
+        );
+        let (v, _) = run_json(&args);
+        assert!(point(&v)[0].abs() < 1e-8, "{args:?}: {v}");
+        assert_eq!(v["lr"], 1e308);
+    }
+    // The same search on x^4 and on cosh: the quadratic model is no
+    // longer exact, and the search still gets in.
+    for formula in ["x^4", "exp(x) + exp(-x)"] {
+        let (v, r) = run_json(&[formula, "--start", "x=1", "--lr", "1e308"]);
+        assert_eq!(
+            (r.status, v["converged"].as_bool()),
+            (0, Some(true)),
+            "{formula}: {v}"
+        );
+    }
+}
+
+/// A line search whose every trial f rejects, without a NaN among them,
+/// does not blame the edge of a domain: f = x^2 with a gradient 10^6 times
+/// too steep never falls by the 10^-4 of the promised decrease that a
+/// step needs, though a short step down the gradient lowers it.
+#[test]
+fn a_stall_without_nan_does_not_blame_a_domain() {
+    let mut steep = FnObjective::new(1, |x: &[f64], g: &mut [f64]| {
+        g[0] = 2e6 * x[0];
+        x[0] * x[0]
+    });
+    let o = minimize(&mut steep, &[1.0], &Settings::default()).unwrap();
+    assert_eq!(o.reason, Reason::Stalled, "{}", o.message);
+    assert!(
+        o.message.starts_with(
+            "no acceptable step was found, though f still falls a little way down the \
+             gradient: along the line search's trials (none of them NaN)"
+        ),
+        "{}",
+        o.message
+    );
+    assert!(
+        o.message
+            .ends_with("the gradient may be wrong, or f rough at this scale")
     );
 }
 

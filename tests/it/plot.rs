@@ -338,15 +338,50 @@ fn values_outside_the_domain_are_left_blank() {
     assert!(x1 - x0 > 200);
     let blank = x0 - (x1 - x0) / 2;
     assert_eq!(png.at(blank, y), (255, 255, 255), "x < 0 is blank");
-    // A function finite nowhere still draws (an empty map), without failing.
-    ok(&[
-        "plot",
-        "ln(-1 - x^2) + y",
-        "--bounds",
-        "x=-1:1,y=-1:1",
-        "-o",
-        path_str(&out),
-    ]);
+}
+
+/// A range where f is finite nowhere would draw a blank picture: it is
+/// refused (status 2, no file), with what goes wrong at its middle.
+#[test]
+fn a_range_where_f_is_finite_nowhere_is_refused() {
+    let dir = scratch("nowhere");
+    for (formula, bounds, file, samples, middle) in [
+        (
+            "ln(x)+ln(y)",
+            "x=-2:-1,y=-2:-1",
+            "map.svg",
+            "44265",
+            "x = -1.5, y = -1.5",
+        ),
+        (
+            "ln(x)+ln(y)",
+            "x=-2:-1,y=-2:-1",
+            "map.png",
+            "",
+            "x = -1.5, y = -1.5",
+        ),
+        ("ln(x)", "x=-2:-1", "line.svg", "301", "x = -1.5"),
+    ] {
+        let out = dir.join(file);
+        let r = run(&["plot", formula, "--bounds", bounds, "-o", path_str(&out)]);
+        assert_eq!(r.status, 2, "{formula}: {}", r.stderr);
+        assert!(!out.exists(), "{file} was written");
+        assert!(
+            r.stderr.starts_with(&format!(
+                "error: f is not finite anywhere in the range drawn (at none of {samples}"
+            )),
+            "{}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains(&format!(
+                "hint: at the middle, {middle}: ln of a negative number (1:1); \
+                 give --bounds where f is defined"
+            )),
+            "{}",
+            r.stderr
+        );
+    }
 }
 
 // ---------------------------------------------------------------- min --plot

@@ -120,3 +120,19 @@ def test_two_threads_writing_one_out_is_a_value_error():
     assert refused, "no call met the writer: the test proves nothing"
     for o in refused:
         assert o.startswith("ValueError: out is in use"), o
+
+
+def _minimum_from(start):
+    return slope.minimize("(1-x)^2 + 100*(y-x^2)^2", start).x
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="fork is POSIX")
+def test_a_fork_pool_minimizes_from_many_starts_after_the_parent_ran_a_batch():
+    # Python's many starts are many calls of slope.minimize, mapped over
+    # processes; none may wait on a pool the fork left without threads.
+    f = slope.compile("(1-x)^2 + 100*(y-x^2)^2")
+    f.batch(np.random.default_rng(6).uniform(-2, 2, size=(ROWS, 2)))
+    starts = [[-1.2, 1.0], [2.0, -1.0], [0.0, 0.0], [-2.0, 3.0]]
+    with mp.get_context("fork").Pool(2) as pool:
+        minima = pool.map_async(_minimum_from, starts).get(timeout=60)
+    np.testing.assert_allclose(minima, [[1.0, 1.0]] * len(starts), atol=1e-8)

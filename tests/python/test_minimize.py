@@ -55,7 +55,11 @@ def test_options_reach_the_method():
         ({"method": "bfgs"}, "unknown method 'bfgs'; slope has gd, momentum"),
         ({"options": {"momentum": 0.9}}, "unknown option 'momentum' for 'lbfgs'; it takes maxiter, gtol, ftol, xtol, memory, first_step"),
         ({"method": "adam", "options": {"beta1": 1.5}}, "beta1 must be in [0, 1), not 1.5"),
-        ({"method": "gd", "bounds": [(2, 0), (0, 2)]}, "bound 0 is (2, 0); it needs low <= high"),
+        # The minimisers' own check, in their words (optim::check_interval).
+        ({"method": "gd", "bounds": [(2, 0), (0, 2)]}, "the bounds of variable 0 are not an interval: low 2, high 0 (the low end must not be above the high end, and neither NaN)"),
+        ({"bounds": [(0, 2), (float("nan"), None)]}, "the bounds of variable 1 are not an interval: low NaN, high inf"),
+        ({"constraints": "x + y <= 1", "bounds": [(2, 0), (0, 2)]}, "the bounds of variable 0 are not an interval: low 2, high 0"),
+        ({"constraints": "x + y <= 1", "method": "auglag", "bounds": [(2, 0), (0, 2)]}, "the bounds of variable 0 are not an interval: low 2, high 0"),
         ({"method": "gd", "bounds": [(0, 2)]}, "the bounds has 1 values, but the formula has 2 variables"),
         ({"x0": [1.0]}, "the start point has 1 values, but the formula has 2 variables"),
     ],

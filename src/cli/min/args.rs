@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 
-use super::super::{Input, fresh_seed, parse_assignments, parse_box, usage};
+use super::super::{Input, format_value, fresh_seed, parse_assignments, parse_box, usage};
 use slope::Formula;
 use slope::Result;
 use slope::optim::{self, Method, Settings};
@@ -391,7 +391,10 @@ fn positive(flag: &str, v: f64) -> Result<f64> {
     if v.is_finite() && v > 0.0 {
         Ok(v)
     } else {
-        Err(usage(&format!("{flag} must be a positive number, not {v}")))
+        Err(usage(&format!(
+            "{flag} must be a positive number, not {}",
+            format_value(v)
+        )))
     }
 }
 
@@ -399,7 +402,10 @@ fn non_negative(flag: &str, v: f64) -> Result<f64> {
     if v.is_finite() && v >= 0.0 {
         Ok(v)
     } else {
-        Err(usage(&format!("{flag} must be zero or positive, not {v}")))
+        Err(usage(&format!(
+            "{flag} must be zero or positive, not {}",
+            format_value(v)
+        )))
     }
 }
 
@@ -408,7 +414,8 @@ fn fraction(flag: &str, v: f64) -> Result<f64> {
         Ok(v)
     } else {
         Err(usage(&format!(
-            "{flag} must be at least 0 and below 1, not {v}"
+            "{flag} must be at least 0 and below 1, not {}",
+            format_value(v)
         )))
     }
 }

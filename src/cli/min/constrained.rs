@@ -106,13 +106,14 @@ pub(super) fn run(
     let texts: Vec<String> = rows.iter().map(|r| constraint_row_text(f, r)).collect();
     let active = run.active(&kinds, ACTIVE_TOL);
     if args.json {
-        let obj = run_json(f, &run, how, &active, &texts, seed);
+        let obj = run_json(f, &run, how, &active, &texts, seed, settings.constraints());
         writeln!(out, "{}", Value::Object(obj))?;
     } else {
         let rows = Rows {
             kinds: &kinds,
             texts: &texts,
             active: &active,
+            bounds: settings.constraints(),
         };
         write_summary(out, f, &run, how, &rows, seed, args.ctol)?;
     }
@@ -160,7 +161,10 @@ fn refuse_unsupported(args: &Args, constrained: bool) -> slope::Result<()> {
     }
     for (flag, v) in [("--ctol", args.ctol), ("--kkt-tol", args.kkt_tol)] {
         if !(v.is_finite() && v > 0.0) {
-            return Err(usage(&format!("{flag} must be a positive number, not {v}")));
+            return Err(usage(&format!(
+                "{flag} must be a positive number, not {}",
+                format_value(v)
+            )));
         }
     }
     Ok(())
@@ -187,6 +191,9 @@ struct Rows<'a> {
     kinds: &'a [ConstraintKind],
     texts: &'a [String],
     active: &'a [bool],
+    /// The box the run held, if any: a variable with equal bounds is
+    /// reported as fixed.
+    bounds: Option<&'a [(f64, f64)]>,
 }
 
 fn run_json(
@@ -196,6 +203,7 @@ fn run_json(
     active: &[bool],
     texts: &[String],
     seed: Option<u64>,
+    bounds: Option<&[(f64, f64)]>,
 ) -> Map<String, Value> {
     let outcome = &run.outcome;
     let numbers = |v: &[f64]| -> Value { v.iter().map(|&v| json_number(v)).collect() };
@@ -231,7 +239,7 @@ fn run_json(
     };
     obj.insert("method".into(), json!(method));
     obj.insert("seconds".into(), json_number(outcome.seconds));
-    let at: Map<String, Value> = super::report::active_bounds(f, &run.outcome)
+    let at: Map<String, Value> = super::report::active_bounds(f, &run.outcome, bounds)
         .map(|(name, side)| (name.to_string(), json!(side)))
         .collect();
     if !at.is_empty() {
@@ -334,5 +342,5 @@ fn write_summary(
             format_value(run.penalty)
         )?,
     }
-    super::report::write_run_end(out, f, outcome, seed, outcome.seconds)
+    super::report::write_run_end(out, f, outcome, rows.bounds, seed, outcome.seconds)
 }

@@ -240,7 +240,7 @@ fn run_json(context: &Context, run: &Run, seed: Option<u64>) -> Map<String, Valu
     obj.insert("lr".into(), json_number(run.settings.method.lr()));
     obj.insert("seconds".into(), json_number(run.seconds));
     if run.settings.constraints().is_some() {
-        let at: Map<String, Value> = active_bounds(context.f, outcome)
+        let at: Map<String, Value> = active_bounds(context.f, outcome, run.settings.constraints())
             .map(|(name, side)| (name.to_string(), json!(side)))
             .collect();
         obj.insert("active_bounds".into(), Value::Object(at));
@@ -287,20 +287,37 @@ fn failed(outcome: &Outcome) -> bool {
 }
 
 /// The variables a run ended on a bound of, with the side ("lower" or
-/// "upper"), in order.
+/// "upper"), or "fixed" for a variable whose `bounds` are equal (at both
+/// at once, it never moved), in order.
 pub(super) fn active_bounds<'f>(
     f: &'f Formula,
     outcome: &'f Outcome,
+    bounds: Option<&'f [(f64, f64)]>,
 ) -> impl Iterator<Item = (Cow<'f, str>, &'static str)> {
     // Only the variables on a bound are named.
-    outcome.active.iter().enumerate().filter_map(|(k, side)| {
-        let side = match side {
-            optim::Bound::Free => return None,
-            optim::Bound::Lower => "lower",
-            optim::Bound::Upper => "upper",
-        };
-        Some((f.var_names().name(k), side))
-    })
+    outcome
+        .active
+        .iter()
+        .enumerate()
+        .filter_map(move |(k, side)| {
+            let fixed = bounds.is_some_and(|b| b[k].0 == b[k].1);
+            let side = match side {
+                optim::Bound::Free => return None,
+                _ if fixed => "fixed",
+                optim::Bound::Lower => "lower",
+                optim::Bound::Upper => "upper",
+            };
+            Some((f.var_names().name(k), side))
+        })
+}
+
+/// How the text report says where a variable ended: "x fixed", "x at its
+/// lower bound".
+pub(super) fn bound_phrase(name: &str, side: &str) -> String {
+    match side {
+        "fixed" => format!("{name} fixed"),
+        _ => format!("{name} at its {side} bound"),
+    }
 }
 
 pub(super) fn write_trace(
@@ -407,9 +424,9 @@ fn write_summary(
         "{:<11} {}{search}, lr {}{gradient}",
         "method",
         method.name(),
-        method.lr()
+        format_value(method.lr())
     )?;
-    write_run_end(out, f, outcome, seed, seconds)
+    write_run_end(out, f, outcome, settings.constraints(), seed, seconds)
 }
 
 /// The lines every text report ends with, constrained or not: how the
@@ -418,6 +435,7 @@ pub(super) fn write_run_end(
     out: &mut dyn Write,
     f: &Formula,
     outcome: &Outcome,
+    bounds: Option<&[(f64, f64)]>,
     seed: Option<u64>,
     seconds: f64,
 ) -> std::io::Result<()> {
@@ -431,8 +449,8 @@ pub(super) fn write_run_end(
             "start"
         )?;
     }
-    let active: Vec<String> = active_bounds(f, outcome)
-        .map(|(name, side)| format!("{name} at its {side} bound"))
+    let active: Vec<String> = active_bounds(f, outcome, bounds)
+        .map(|(name, side)| bound_phrase(&name, side))
         .collect();
     if !active.is_empty() {
         writeln!(out, "{:<11} {}", "bounds", active.join(", "))?;
