@@ -53,7 +53,13 @@
 //! [`Auglag::max_penalty`] or, with the penalty at least 1e4, the point is
 //! stationary for the violation itself (the gradient of `½‖g⁺‖²`, where
 //! no bound blocks it, below 1e-3 of its largest term, with the violation not halved in
-//! the last outer iteration): no nearby point is less infeasible. An inner
+//! the last outer iteration): no nearby point is less infeasible. A
+//! violation below 1e-4 there is [`Reason::Stalled`] (a feasible set with
+//! no interior ends so), and a run that met the constraints at some outer
+//! iteration is never called infeasible: it reports the feasible iterate
+//! of lowest f as [`Reason::Stalled`], naming the active rows whose
+//! gradients are dependent there. Violations are measured in each row's
+//! unit (`optim/feasibility.rs`). An inner
 //! run that finds `L` unbounded ends the run as unbounded; a point where
 //! f, a constraint or a gradient is not finite ends it as diverged.
 //! [`Reason::MaxIter`] after [`Auglag::max_outer`] outer iterations.
@@ -84,8 +90,9 @@ use measure::{
 #[derive(Clone, Debug, PartialEq)]
 pub struct Auglag {
     /// The largest violation accepted: `max(g_i, 0)` for inequalities,
-    /// `|g_i|` for equalities (default 1e-8); also the largest
-    /// complementarity `min(λ_i, −g_i)`.
+    /// `|g_i|` for equalities, each in its row's unit
+    /// ([`ConstrainedOutcome::units`]) (default 1e-8); also the largest
+    /// complementarity `min(λ_i, −g_i)`, in the same units.
     pub feasibility_tol: f64,
     /// The largest KKT residual accepted, relative to `max(1, ‖∇f‖∞)` at
     /// the point (default 1e-6).

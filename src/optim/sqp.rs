@@ -56,7 +56,12 @@
 //! such test);
 //! [`Reason::Unbounded`] when f falls below -1e20 or x grows past it;
 //! [`Reason::Diverged`] at a point where a value is not finite;
-//! [`Reason::MaxIter`] after [`Sqp::max_iter`] iterations.
+//! [`Reason::MaxIter`] after [`Sqp::max_iter`] iterations. A stall or the
+//! end of the iterations at a point that meets the constraints says so,
+//! and, where the active rows' gradients are dependent there (no
+//! multipliers may exist: the constraint qualification fails), names them
+//! and stops as [`Reason::Stalled`]. Violations are measured in each
+//! row's unit (`feasibility.rs`).
 
 use std::time::Instant;
 
@@ -78,7 +83,8 @@ use subproblem::{Subproblem, bfgs_update, convexify};
 /// The SQP method's parameters.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sqp {
-    /// The largest violation (and complementarity) accepted (default 1e-8).
+    /// The largest violation (and complementarity) accepted, in each
+    /// row's unit ([`ConstrainedOutcome::units`]) (default 1e-8).
     pub feasibility_tol: f64,
     /// The largest KKT residual accepted, relative to `max(1, ‖∇f‖∞)`
     /// (default 1e-6).
