@@ -93,15 +93,50 @@ fn nodes_over(graph: &Graph, outputs: &[NodeId], own: u64, bound: u64) -> Vec<No
     list
 }
 
+/// How many rows `c` has with the parameters of `frame`, counted without
+/// visiting them: the loops outside the innermost range run and the
+/// innermost range adds its length, so `(i in 1..n, j in 1..n)` costs n
+/// steps for its n² rows. Saturates at `u64::MAX`.
+fn row_count(c: &Constraint, frame: &Frame) -> u64 {
+    let Some((last, outer)) = c.family.split_last() else {
+        return 1;
+    };
+    let length = |levels: &Levels| -> u64 {
+        let (lo, hi) = (frame.index(&last.lo, levels), frame.index(&last.hi, levels));
+        u64::try_from(hi.saturating_sub(lo).saturating_add(1)).unwrap_or(0)
+    };
+    let mut levels = [0; MAX_LEVELS];
+    if outer.is_empty() {
+        return length(&levels);
+    }
+    let mut total = 0u64;
+    each_tuple(outer, 0, frame, &mut levels, |levels| {
+        total = total.saturating_add(length(levels));
+    });
+    total
+}
+
 impl Rows {
     /// The rows of `constraints` with the parameters of `frame`, refused
-    /// once the Jacobian's entries would pass `max_entries`.
+    /// at once if there would be more than `max_entries` rows (counted
+    /// before any is made: a row is stored and evaluated, whatever its
+    /// entries), and once the Jacobian's entries would pass `max_entries`.
     pub fn new(
         graph: &Graph,
         constraints: &[Constraint],
         frame: &Frame,
         max_entries: usize,
     ) -> Result<Rows> {
+        let count = (constraints.iter()).fold(0u64, |a, c| a.saturating_add(row_count(c, frame)));
+        if count > max_entries as u64 {
+            return Err(Error::over_limit(
+                Limit::Nodes,
+                max_entries,
+                format!(
+                    "the constraints would have {count} rows, over {max_entries} (the node limit)"
+                ),
+            ));
+        }
         let mut rows = Rows {
             rows: Vec::new(),
             starts: vec![0],

@@ -53,7 +53,13 @@
 //! [`Auglag::max_penalty`] or, with the penalty at least 1e4, the point is
 //! stationary for the violation itself (the gradient of `½‖g⁺‖²`, where
 //! no bound blocks it, below 1e-3 of its largest term, with the violation not halved in
-//! the last outer iteration): no nearby point is less infeasible. An inner
+//! the last outer iteration): no nearby point is less infeasible. A
+//! violation below 1e-4 there is [`Reason::Stalled`] (a feasible set with
+//! no interior ends so), and a run that met the constraints at some outer
+//! iteration is never called infeasible: it reports the feasible iterate
+//! of lowest f as [`Reason::Stalled`], naming the active rows whose
+//! gradients are dependent there. Violations are measured in each row's
+//! unit (`optim/feasibility.rs`). An inner
 //! run that finds `L` unbounded ends the run as unbounded; a point where
 //! f, a constraint or a gradient is not finite ends it as diverged.
 //! [`Reason::MaxIter`] after [`Auglag::max_outer`] outer iterations.
@@ -75,8 +81,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::objective::{Objective, check_len};
 use crate::problem::ConstrainedObjective;
 use measure::{
-    Counts, converged, infeasibility_stationary, least_squares_multipliers, less_violated_nearby,
-    measure, remeasure, scale,
+    Counts, Measured, converged, infeasibility_stationary, least_squares_multipliers,
+    less_violated_nearby, measure, remeasure, scale,
 };
 
 /// The augmented-Lagrangian method's own parameters (the inner solver's
@@ -84,8 +90,9 @@ use measure::{
 #[derive(Clone, Debug, PartialEq)]
 pub struct Auglag {
     /// The largest violation accepted: `max(g_i, 0)` for inequalities,
-    /// `|g_i|` for equalities (default 1e-8); also the largest
-    /// complementarity `min(λ_i, −g_i)`.
+    /// `|g_i|` for equalities, each in its row's unit
+    /// ([`ConstrainedOutcome::units`]) (default 1e-8); also the largest
+    /// complementarity `min(λ_i, −g_i)`, in the same units.
     pub feasibility_tol: f64,
     /// The largest KKT residual accepted, relative to `max(1, ‖∇f‖∞)` at
     /// the point (default 1e-6).
@@ -128,8 +135,14 @@ pub struct ConstrainedOutcome {
     /// The Lagrange multipliers: `∇f + Σ λ_i ∇g_i` vanishes (within the
     /// bounds) at a solution; inequalities' are never negative.
     pub multipliers: Vec<f64>,
-    /// The largest violation at `x`.
+    /// The largest violation at `x`, in the constraints' own units
+    /// (`max(g_i, 0)` or `|g_i|`).
     pub max_violation: f64,
+    /// Each constraint's unit of violation at `x`: the size of its
+    /// gradient where that is below 1, else 1 (`optim/feasibility.rs`).
+    /// The feasibility tolerance bounds each violation divided by its
+    /// unit, so that `1e-12*x <= 1e-12` is held to `x <= 1`'s accuracy.
+    pub units: Vec<f64>,
     /// `‖P(x − ∇f − Jᵀλ) − x‖∞`: the projected gradient of the Lagrangian.
     pub kkt_residual: f64,
     /// Outer iterations done.
@@ -145,13 +158,20 @@ impl ConstrainedOutcome {
     }
 
     /// Whether constraint `i` is active at `x`: an equality always, an
-    /// inequality when `g_i` is within `tol` of 0 or above it.
+    /// inequality when `g_i`, divided by its unit ([`Self::units`]), is
+    /// within `tol` of 0 or above it.
     pub fn active(&self, kinds: &[ConstraintKind], tol: f64) -> Vec<bool> {
-        kinds
-            .iter()
-            .zip(&self.constraints)
-            .map(|(k, &g)| *k == ConstraintKind::Equality || g >= -tol)
+        (kinds.iter().zip(&self.constraints).zip(&self.units))
+            .map(|((k, &g), &u)| *k == ConstraintKind::Equality || g / u >= -tol)
             .collect()
+    }
+
+    /// Whether constraint `i` is violated by more than `tol` in its unit
+    /// ([`Self::units`]), or its value is NaN: the test the runs apply
+    /// with their feasibility tolerance.
+    pub fn violated(&self, kind: ConstraintKind, i: usize, tol: f64) -> bool {
+        let v = super::feasibility::violation(kind, self.constraints[i], self.units[i]);
+        v > tol || v.is_nan()
     }
 }
 
@@ -288,6 +308,8 @@ struct Augmented<'p> {
     /// Lagrangian, fixed at the start (see [`gradient_scale`]).
     fscale: f64,
     cscale: Vec<f64>,
+    /// Each row's size at the start (`optim/feasibility.rs`).
+    start_sizes: Vec<f64>,
     /// Buffers for one evaluation: constraints, Jacobian, weights `ρ·s_i`,
     /// and a gradient for `value`.
     c: Vec<f64>,
@@ -381,6 +403,7 @@ fn run(
         rho: 1.0,
         fscale: 1.0,
         cscale: vec![1.0; m],
+        start_sizes: vec![0.0; m],
         c: vec![0.0; m],
         jac: vec![0.0; 0],
         weights: vec![0.0; m],
@@ -393,6 +416,15 @@ fn run(
     for (k, &(i, _)) in aug.pattern.iter().enumerate() {
         aug.cscale[i] = aug.cscale[i].min(gradient_scale(aug.jac[k].abs()));
     }
+    // A row with a small gradient at the start is scaled up to a gradient
+    // of 1 (`optim/feasibility.rs`), and measured in that unit from now on.
+    aug.start_sizes = (super::feasibility::row_norms(m, &aug.pattern, &aug.jac).into_iter())
+        .map(|norm| super::feasibility::size(norm, &x))
+        .collect();
+    for (scale, &size) in aug.cscale.iter_mut().zip(&aug.start_sizes) {
+        *scale /= super::feasibility::unit(size, 0.0);
+    }
+    now = remeasure(&aug, &x, bounds, now);
     let mut inner_settings = Settings {
         gtol: 1e-2 * scale(&now.grad) * aug.fscale,
         // The relative-reduction test would end an inner run long before
@@ -417,6 +449,9 @@ fn run(
     });
     let mut progress = f64::INFINITY;
     let mut history = Vec::new();
+    // The feasible outer iterate of lowest f, the answer where the run
+    // would otherwise call the constraints infeasible.
+    let mut best_feasible = None;
     let mut outer = 0;
     let (reason, message) = loop {
         let finite = now.f.is_finite()
@@ -443,7 +478,7 @@ fn run(
         // constraints pin the point down (a vertex): the point is right
         // but the multipliers lag. Least-squares multipliers there settle
         // it at once.
-        if outer > 0 && now.max_violation <= auglag.feasibility_tol {
+        if outer > 0 && now.scaled_violation <= auglag.feasibility_tol {
             let old = std::mem::take(&mut aug.lambda);
             if let Some(lambda) = least_squares_multipliers(&aug, &old, &x, bounds, &now.grad) {
                 aug.lambda = lambda;
@@ -503,12 +538,25 @@ fn run(
             v = v.max(vi);
         }
         now = remeasure(&aug, &x, bounds, now);
-        if now.max_violation > auglag.feasibility_tol {
+        if now.scaled_violation <= auglag.feasibility_tol
+            && best_feasible
+                .as_ref()
+                .is_none_or(|b: &Feasible| now.f < b.now.f)
+        {
+            best_feasible = Some(Feasible {
+                x: x.clone(),
+                now: now.clone(),
+                c: aug.c.clone(),
+                jac: aug.jac.clone(),
+                lambda: aug.lambda.clone(),
+            });
+        }
+        if now.scaled_violation > auglag.feasibility_tol {
             if aug.rho >= auglag.max_penalty {
                 let by = crate::print::format_number(now.max_violation);
                 // Nearly met is not infeasible: the run stalled short of
                 // the tolerance (badly scaled problems end so).
-                if now.max_violation <= NEARLY_MET {
+                if now.scaled_violation <= NEARLY_MET {
                     break (
                         Reason::Stalled,
                         format!(
@@ -535,6 +583,31 @@ fn run(
                     progress = f64::INFINITY;
                     continue;
                 }
+                // Nearly met is not infeasible, as at the penalty's limit:
+                // where the active gradients are dependent (a feasible set
+                // with no interior) the violation's gradient vanishes as
+                // the point nears the set, and the run stalls short of it.
+                if now.scaled_violation <= NEARLY_MET {
+                    let (active, dependent) = degenerate_rows(&aug, &now, auglag.feasibility_tol);
+                    let rows: Vec<String> = active.iter().map(|i| (i + 1).to_string()).collect();
+                    let why = match dependent {
+                        true => format!(
+                            ": the gradients of the active constraints (rows {}) are dependent \
+                             here, so the set they leave may have no interior (the constraint \
+                             qualification fails)",
+                            rows.join(", ")
+                        ),
+                        false => String::new(),
+                    };
+                    break (
+                        Reason::Stalled,
+                        format!(
+                            "the constraints are violated by {}, nearly met, but no nearby \
+                             point violates them less{why}",
+                            crate::print::format_number(now.max_violation)
+                        ),
+                    );
+                }
                 break (
                     Reason::Infeasible,
                     format!(
@@ -551,6 +624,22 @@ fn run(
         progress = v;
         let floor = 0.5 * auglag.optimality_tol * scale(&now.grad) * aug.fscale;
         inner_settings.gtol = (0.1 * inner_settings.gtol).max(floor);
+    };
+    // A point within the tolerance was found: the constraints are not
+    // infeasible, whatever the run's last point (at a degenerate point the
+    // violation's gradient vanishes and the last iterates wander).
+    let (reason, message) = match (reason, best_feasible) {
+        (Reason::Infeasible, Some(best)) => {
+            x = best.x;
+            now = best.now;
+            aug.c = best.c;
+            aug.jac = best.jac;
+            aug.lambda = best.lambda;
+            let (active, dependent) = degenerate_rows(&aug, &now, auglag.feasibility_tol);
+            let said = super::feasibility::degenerate_message(&active, dependent);
+            (Reason::Stalled, format!("{message}; but {said}"))
+        }
+        (reason, _) => (reason, message),
     };
     let (lambda, c, rho) = (aug.lambda, aug.c, aug.rho);
     let active = match bounds {
@@ -580,10 +669,41 @@ fn run(
         constraints: c,
         multipliers: lambda,
         max_violation: now.max_violation,
+        units: now.units,
         kkt_residual: now.kkt,
         outer_iterations: outer,
         penalty: rho,
     }
+}
+
+/// A feasible outer iterate kept by the run.
+struct Feasible {
+    x: Vec<f64>,
+    now: Measured,
+    c: Vec<f64>,
+    jac: Vec<f64>,
+    lambda: Vec<f64>,
+}
+
+/// The rows active at the point whose values are in `aug`'s buffers
+/// (equalities, and inequalities within `tol` of 0 in their unit), and
+/// whether their gradients are dependent there.
+fn degenerate_rows(aug: &Augmented<'_>, now: &Measured, tol: f64) -> (Vec<usize>, bool) {
+    let n = aug.grad.len();
+    let active: Vec<usize> = (0..aug.kinds.len())
+        .filter(|&i| aug.kinds[i] == ConstraintKind::Equality || aug.c[i] / now.units[i] >= -tol)
+        .collect();
+    if active.len() > super::feasibility::MAX_DEPENDENCE_TEST {
+        return (active, false);
+    }
+    let mut rows = vec![vec![0.0; n]; active.len()];
+    for (k, &(i, j)) in aug.pattern.iter().enumerate() {
+        if let Ok(r) = active.binary_search(&i) {
+            rows[r][j] += aug.jac[k];
+        }
+    }
+    let dependent = !rows.is_empty() && super::feasibility::dependent(&rows);
+    (active, dependent)
 }
 
 #[cfg(test)]
@@ -608,6 +728,7 @@ mod tests {
             rho: 3.0,
             fscale: 0.5,
             cscale: vec![1.0, 0.25, 2.0],
+            start_sizes: vec![1.0; 3],
             c: vec![0.0; 3],
             weights: vec![0.0; 3],
             grad: vec![0.0; 2],
@@ -645,6 +766,7 @@ mod tests {
             rho: 10.0,
             fscale: 1.0,
             cscale: vec![1.0, 1.0],
+            start_sizes: vec![1.0; 2],
             c: vec![0.0; 2],
             weights: vec![0.0; 2],
             grad: vec![0.0; 1],

@@ -15,6 +15,7 @@
 mod auglag;
 mod dense;
 mod diagnose;
+mod feasibility;
 mod first_order;
 mod lbfgs;
 mod lbfgsb;

@@ -56,7 +56,12 @@
 //! such test);
 //! [`Reason::Unbounded`] when f falls below -1e20 or x grows past it;
 //! [`Reason::Diverged`] at a point where a value is not finite;
-//! [`Reason::MaxIter`] after [`Sqp::max_iter`] iterations.
+//! [`Reason::MaxIter`] after [`Sqp::max_iter`] iterations. A stall or the
+//! end of the iterations at a point that meets the constraints says so,
+//! and, where the active rows' gradients are dependent there (no
+//! multipliers may exist: the constraint qualification fails), names them
+//! and stops as [`Reason::Stalled`]. Violations are measured in each
+//! row's unit (`feasibility.rs`).
 
 use std::time::Instant;
 
@@ -64,6 +69,7 @@ use super::ConstrainedOutcome;
 use super::Settings;
 use super::auglag::{check_pattern, gradient_scale, positive};
 use super::dense;
+use super::feasibility;
 use super::minimize::{check_input, start_in_box};
 use super::outcome::{Bound, Outcome, Reason};
 use super::qp::{self, QpStatus};
@@ -77,7 +83,8 @@ use subproblem::{Subproblem, bfgs_update, convexify};
 /// The SQP method's parameters.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sqp {
-    /// The largest violation (and complementarity) accepted (default 1e-8).
+    /// The largest violation (and complementarity) accepted, in each
+    /// row's unit ([`ConstrainedOutcome::units`]) (default 1e-8).
     pub feasibility_tol: f64,
     /// The largest KKT residual accepted, relative to `max(1, ‖∇f‖∞)`
     /// (default 1e-6).
@@ -197,6 +204,8 @@ struct Scaled<'p> {
     n: usize,
     fscale: f64,
     cscale: Vec<f64>,
+    /// Each row's size at the start (`feasibility.rs`).
+    start_sizes: Vec<f64>,
     sparse: Vec<f64>,
     evaluations: usize,
 }
@@ -236,9 +245,13 @@ impl Scaled<'_> {
     }
 }
 
-/// What the stopping test measures at a point, in the problem's units.
+/// What the stopping test measures at a point: the violation in the
+/// problem's units and in each row's unit (`feasibility.rs`), which the
+/// tests use.
 struct Measured {
     max_violation: f64,
+    scaled_violation: f64,
+    units: Vec<f64>,
     kkt: f64,
     complementarity: f64,
 }
@@ -263,16 +276,29 @@ fn measure(s: &Scaled<'_>, p: &Point, lambda: &[f64], bounds: Option<&[(f64, f64
         kkt = if step.is_nan() { step } else { kkt.max(step) };
     }
     let mut max_violation = 0.0f64;
+    let mut scaled_violation = 0.0f64;
     let mut complementarity = 0.0f64;
+    let norms = feasibility::dense_row_norms(s.kinds.len(), n, &p.jac);
+    let units: Vec<f64> = (s.start_sizes.iter().zip(&norms))
+        .map(|(&a, &b)| feasibility::unit(a, feasibility::size(b, &p.x)))
+        .collect();
     for (i, kind) in s.kinds.iter().enumerate() {
         let v = kind.violation(p.c[i]);
         max_violation = if v.is_nan() { v } else { max_violation.max(v) };
+        let v = v / units[i];
+        scaled_violation = if v.is_nan() {
+            v
+        } else {
+            scaled_violation.max(v)
+        };
         if *kind == ConstraintKind::Inequality && p.c[i] < 0.0 {
-            complementarity = complementarity.max(lambda[i].min(-p.c[i]));
+            complementarity = complementarity.max((lambda[i] * units[i]).min(-p.c[i] / units[i]));
         }
     }
     Measured {
         max_violation,
+        scaled_violation,
+        units,
         kkt,
         complementarity,
     }
@@ -280,7 +306,7 @@ fn measure(s: &Scaled<'_>, p: &Point, lambda: &[f64], bounds: Option<&[(f64, f64
 
 fn converged(m: &Measured, p: &Point, sqp: &Sqp) -> bool {
     let scale = p.grad.iter().fold(1.0f64, |a, g| a.max(g.abs()));
-    m.max_violation <= sqp.feasibility_tol
+    m.scaled_violation <= sqp.feasibility_tol
         && m.kkt <= sqp.optimality_tol * scale
         && m.complementarity <= sqp.feasibility_tol
 }
@@ -387,15 +413,21 @@ fn run(
         n,
         fscale: 1.0,
         cscale: vec![1.0; m],
+        start_sizes: Vec::new(),
         evaluations: 0,
     };
     let mut point = s.eval(&x);
     s.fscale = gradient_scale(point.grad.iter().fold(0.0, |a, g| a.max(g.abs())));
+    s.start_sizes = (feasibility::dense_row_norms(m, n, &point.jac).into_iter())
+        .map(|norm| feasibility::size(norm, &point.x))
+        .collect();
     for i in 0..m {
         let largest = point.jac[i * n..(i + 1) * n]
             .iter()
             .fold(0.0f64, |a, v| a.max(v.abs()));
-        s.cscale[i] = gradient_scale(largest);
+        // Down to a gradient of 100 (Ipopt's rule), or up to a gradient
+        // of 1 where it is smaller (`feasibility.rs`).
+        s.cscale[i] = gradient_scale(largest) / feasibility::unit(s.start_sizes[i], 0.0);
     }
     // Multipliers in the problem's units; `to_scaled[i]` turns one into
     // the scaled problem's.
@@ -555,7 +587,7 @@ fn run(
                 }
             }
             let by = crate::print::format_number(now.max_violation);
-            if now.max_violation <= NEARLY_MET {
+            if now.scaled_violation <= NEARLY_MET {
                 break (
                     Reason::Stalled,
                     format!(
@@ -659,15 +691,27 @@ fn run(
     };
     // The interior-point multipliers of inequalities that hold with room
     // are near 1e-13, not 0: reported as 0.
+    let now = measure(&s, &point, &lambda, bounds);
     for (i, kind) in kinds.iter().enumerate() {
         if *kind == ConstraintKind::Inequality
-            && point.c[i] < -sqp.feasibility_tol
-            && lambda[i].abs() <= sqp.feasibility_tol
+            && point.c[i] / now.units[i] < -sqp.feasibility_tol
+            && (lambda[i] * now.units[i]).abs() <= sqp.feasibility_tol
         {
             lambda[i] = 0.0;
         }
     }
     let now = measure(&s, &point, &lambda, bounds);
+    // A feasible point where the run could go no further: say whether the
+    // active constraints are degenerate there.
+    let (reason, message) = match reason {
+        Reason::Stalled | Reason::MaxIter if now.scaled_violation <= sqp.feasibility_tol => {
+            let (active, dependent) = degenerate_rows(&s, &point, &now, sqp.feasibility_tol);
+            let reason = if dependent { Reason::Stalled } else { reason };
+            let said = feasibility::degenerate_message(&active, dependent);
+            (reason, format!("{message}; {said}"))
+        }
+        _ => (reason, message),
+    };
     let active = match bounds {
         Some(b) => point
             .x
@@ -702,11 +746,26 @@ fn run(
         constraints: point.c,
         multipliers: lambda,
         max_violation: now.max_violation,
+        units: now.units,
         kkt_residual: now.kkt,
         outer_iterations: iterations,
         penalty: nu / fscale,
     };
     (out, escape.map(|(_, d)| d))
+}
+
+/// The rows active at `point` (equalities, and inequalities within `tol`
+/// of 0 in their unit), and whether their gradients are dependent there.
+fn degenerate_rows(s: &Scaled<'_>, point: &Point, now: &Measured, tol: f64) -> (Vec<usize>, bool) {
+    let n = s.n;
+    let active: Vec<usize> = (0..s.kinds.len())
+        .filter(|&i| s.kinds[i] == ConstraintKind::Equality || point.c[i] / now.units[i] >= -tol)
+        .collect();
+    let rows: Vec<Vec<f64>> = (active.iter())
+        .map(|&i| point.jac[i * n..(i + 1) * n].to_vec())
+        .collect();
+    let dependent = !rows.is_empty() && feasibility::dependent(&rows);
+    (active, dependent)
 }
 
 /// The second-order test at a point that passed the KKT test, on the

@@ -771,3 +771,106 @@ fn a_start_outside_a_constraint_s_domain_diverges() {
         "{v}"
     );
 }
+
+/// A constraint written with small coefficients (SI units) holds the run
+/// as it is written with large ones: `1e-12*x <= 1e-12` is `x <= 1`, and a
+/// point that breaks it threefold (x = 3, g = 2e-12, below an absolute
+/// 1e-8) is neither a minimum nor shown with the constraint "active".
+#[test]
+fn a_constraint_with_small_coefficients_is_measured_in_its_own_unit() {
+    for method in [&[][..], &["--method", "sqp"], &["--method", "auglag"]] {
+        let (v, status) = min_json("(x-3)^2\nsubject to 1e-12*x <= 1e-12", "x=0", method);
+        assert_eq!((status, v["reason"].as_str()), (0, Some("kkt")), "{v}");
+        assert!(close(&v["x"][0], 1.0, 1e-6), "{method:?} {v}");
+        assert!(close(&v["f"], 4.0, 1e-5), "{method:?} {v}");
+        // The multiplier of g = 1e-12*(x - 1): 2(3 - x) / 1e-12.
+        assert!(close(&v["multipliers"][0], 4e12, 4e6), "{method:?} {v}");
+    }
+    let (v, status) = min_json(
+        "(x-3)^2 + (y-3)^2\nsubject to 1e-12*(x + y) <= 1e-12",
+        "x=0,y=0",
+        &[],
+    );
+    assert_eq!(status, 0, "{v}");
+    assert!(
+        close(&v["x"][0], 0.5, 1e-6) && close(&v["x"][1], 0.5, 1e-6),
+        "{v}"
+    );
+    // The text report calls a point that breaks it violated.
+    let f = Formula::parse("(x-3)^2\nsubject to 1e-12*x <= 1e-12").unwrap();
+    let mut p = f.compile_problem().unwrap();
+    let sqp = Sqp {
+        max_iter: 0,
+        ..Sqp::default()
+    };
+    let out = minimize_sqp(&mut p, &[3.0], &Settings::default(), &sqp).unwrap();
+    assert_eq!(out.outcome.reason, Reason::MaxIter);
+    assert!(out.violated(slope::ConstraintKind::Inequality, 0, 1e-8));
+    let r = crate::run::run(&[
+        "min",
+        "(x-3)^2\nsubject to 1e-12*x <= 1e-12",
+        "--start",
+        "x=0",
+    ]);
+    assert_eq!(r.status, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("1e-12*x <= 1e-12  active"),
+        "{}",
+        r.stdout
+    );
+}
+
+/// Feasible sets with no interior, where the constraints' gradients are
+/// dependent at the only feasible point and no multipliers exist: the run
+/// keeps the feasible point and says why it is no KKT point, never
+/// `infeasible` (SLSQP solves the first two to (0, 0)).
+#[test]
+fn a_feasible_point_where_no_multipliers_exist_is_not_called_infeasible() {
+    let cases: &[(&str, &str, [f64; 2])] = &[
+        (
+            "x\nsubject to y >= x^2\nsubject to y <= 0",
+            "x=1,y=1",
+            [0.0, 0.0],
+        ),
+        (
+            "y\nsubject to (x-1)^2+y^2<=1\nsubject to (x+1)^2+y^2<=1",
+            "x=0.5,y=0.5",
+            [0.0, 0.0],
+        ),
+        (
+            "x - y\nsubject to x^2+y^2==1\nsubject to x+y==sqrt(2)",
+            "x=0,y=0",
+            [std::f64::consts::FRAC_1_SQRT_2; 2],
+        ),
+    ];
+    for (formula, start, want) in cases {
+        for method in [&[][..], &["--method", "sqp"], &["--method", "auglag"]] {
+            let (v, status) = min_json(formula, start, method);
+            assert_ne!(v["reason"], "infeasible", "{formula} {method:?} {v}");
+            // The augmented Lagrangian alone may stall short of the set,
+            // and says so.
+            let reached = if method.contains(&"auglag") {
+                1e-4
+            } else {
+                1e-8
+            };
+            assert!(
+                v["max_violation"].as_f64().is_some_and(|m| m <= reached),
+                "{formula} {method:?} {v}"
+            );
+            let (x, y) = (v["x"][0].as_f64().unwrap(), v["x"][1].as_f64().unwrap());
+            assert!(
+                (x - want[0]).abs() < 1e-3 && (y - want[1]).abs() < 1e-3,
+                "{formula} {method:?} {v}"
+            );
+            if status != 0 {
+                let message = v["message"].as_str().unwrap();
+                assert!(
+                    message.contains("(rows 1, 2) are dependent")
+                        && message.contains("constraint qualification fails"),
+                    "{formula} {method:?} {v}"
+                );
+            }
+        }
+    }
+}

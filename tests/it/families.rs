@@ -282,3 +282,22 @@ fn an_empty_family_is_no_constraint() {
     let x = floats(&v["x"]);
     assert!((x[0] - x[1] - 10.0).abs() < 1e-6, "{x:?}");
 }
+
+/// A family of more rows than the node limit is refused from its ranges,
+/// before any row is made (n² = 1e10 rows here: visiting them took 51 s
+/// in a release build, to stop at the Jacobian's entries).
+#[test]
+fn a_family_of_too_many_rows_is_refused_from_its_ranges() {
+    let f = parse(
+        "param n = 4\nvar x[1..n]\nsum(i in 1..n, x[i]^2)\nsubject to (i in 1..n, j in i..n) x[i] <= x[j] + 1\nsubject to (i in 1..n, j in 1..n) x[i] <= x[j] + 1",
+        100000.0,
+    );
+    let e = f.constraint_rows().unwrap_err();
+    // 5000050000 triangular rows and 1e10 square ones.
+    assert_eq!(
+        e.message,
+        "the constraints would have 15000050000 rows, over 10000000 (the node limit)"
+    );
+    assert_eq!(e.kind, slope::ErrorKind::Limit);
+    assert_eq!(parse(ORDERED, 4.0).constraint_rows().unwrap().len(), 3);
+}

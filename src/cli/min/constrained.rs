@@ -170,10 +170,16 @@ fn refuse_unsupported(args: &Args, constrained: bool) -> slope::Result<()> {
     Ok(())
 }
 
-/// Each constraint's status: "active", "inactive" or "violated".
-fn status(kind: ConstraintKind, g: f64, active: bool, ctol: f64) -> &'static str {
-    let violation = kind.violation(g);
-    if violation > ctol || violation.is_nan() {
+/// Each constraint's status: "active", "inactive" or "violated" (by more
+/// than `ctol` in the row's unit, as the runs test it: never "active").
+fn status(
+    run: &ConstrainedOutcome,
+    kind: ConstraintKind,
+    i: usize,
+    active: bool,
+    ctol: f64,
+) -> &'static str {
+    if run.violated(kind, i, ctol) {
         "violated"
     } else if active {
         "active"
@@ -288,7 +294,7 @@ fn write_summary(
     for (i, text) in rows.texts[..listed].iter().enumerate() {
         let g = run.constraints[i];
         let label = if i == 0 { "subject to" } else { "" };
-        let state = status(rows.kinds[i], g, rows.active[i], ctol);
+        let state = status(run, rows.kinds[i], i, rows.active[i], ctol);
         writeln!(
             out,
             "{label:<11} {text:<width$}  {state:<8}  g = {}, multiplier {}",
@@ -300,9 +306,7 @@ fn write_summary(
         let rest = listed..rows.texts.len();
         let count = |state: &str| {
             rest.clone()
-                .filter(|&i| {
-                    status(rows.kinds[i], run.constraints[i], rows.active[i], ctol) == state
-                })
+                .filter(|&i| status(run, rows.kinds[i], i, rows.active[i], ctol) == state)
                 .count()
         };
         writeln!(

@@ -14,6 +14,10 @@ pub(super) struct Measured {
     pub(super) f: f64,
     pub(super) grad: Vec<f64>,
     pub(super) max_violation: f64,
+    /// The largest violation in each row's unit, which the tests use.
+    pub(super) scaled_violation: f64,
+    /// Each row's unit (`optim/feasibility.rs`).
+    pub(super) units: Vec<f64>,
     pub(super) kkt: f64,
     pub(super) complementarity: f64,
 }
@@ -52,6 +56,8 @@ pub(super) fn measure(
         f,
         grad,
         max_violation: 0.0,
+        scaled_violation: 0.0,
+        units: Vec::new(),
         kkt: 0.0,
         complementarity: 0.0,
     };
@@ -72,17 +78,30 @@ pub(super) fn remeasure(
     }
     now.kkt = projected_step(x, &lagrangian, bounds);
     now.max_violation = 0.0;
+    now.scaled_violation = 0.0;
     now.complementarity = 0.0;
+    let norms = crate::optim::feasibility::row_norms(aug.kinds.len(), &aug.pattern, &aug.jac);
+    now.units = (aug.start_sizes.iter().zip(&norms))
+        .map(|(&a, &b)| crate::optim::feasibility::unit(a, crate::optim::feasibility::size(b, x)))
+        .collect();
     for (i, kind) in aug.kinds.iter().enumerate() {
-        let g = aug.c[i];
+        let (g, unit) = (aug.c[i], now.units[i]);
         let v = kind.violation(g);
         now.max_violation = if v.is_nan() {
             v
         } else {
             now.max_violation.max(v)
         };
+        let v = v / unit;
+        now.scaled_violation = if v.is_nan() {
+            v
+        } else {
+            now.scaled_violation.max(v)
+        };
         if *kind == ConstraintKind::Inequality && g < 0.0 {
-            now.complementarity = now.complementarity.max(aug.lambda[i].min(-g));
+            now.complementarity = now
+                .complementarity
+                .max((aug.lambda[i] * unit).min(-g / unit));
         }
     }
     now
@@ -90,7 +109,7 @@ pub(super) fn remeasure(
 
 /// Whether `now` meets the tolerances of [`Reason::Kkt`].
 pub(super) fn converged(now: &Measured, auglag: &Auglag) -> bool {
-    now.max_violation <= auglag.feasibility_tol
+    now.scaled_violation <= auglag.feasibility_tol
         && now.kkt <= auglag.optimality_tol * scale(&now.grad)
         && now.complementarity <= auglag.feasibility_tol
 }

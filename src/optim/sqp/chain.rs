@@ -24,7 +24,10 @@ pub const SQP_MAX_SIZE: usize = 200;
 /// which probes less than the augmented Lagrangian's, fired) the augmented
 /// Lagrangian ([`minimize_constrained`](crate::minimize_constrained)) from
 /// where the last SQP run began: the default of `slope min` for small
-/// problems. The outcome is the last run's, with every run's evaluations,
+/// problems. Where SQP's point met the constraints (within the
+/// feasibility tolerance, in each row's unit) and the augmented Lagrangian
+/// does not converge either, the outcome is SQP's: a feasible point is
+/// never dropped for an `infeasible` verdict. The outcome is otherwise the last run's, with every run's evaluations,
 /// iterations and Hessians counted; `settings.method` must be L-BFGS (the
 /// augmented Lagrangian's inner solver).
 ///
@@ -68,6 +71,15 @@ pub fn minimize_sqp_or_auglag(
         return Ok((last, false));
     }
     let mut second = crate::optim::minimize_constrained(problem, &began, settings, auglag)?;
+    // SQP's point met the constraints: a later run that did not converge
+    // cannot make them infeasible, and its point is no better.
+    let kinds = problem.kinds();
+    let feasible = (0..kinds.len()).all(|i| !last.violated(kinds[i], i, sqp.feasibility_tol));
+    if !second.converged() && feasible {
+        let mut first = last;
+        first.outcome.add_counts(&second.outcome);
+        return Ok((first, false));
+    }
     second.outcome.add_counts(&last.outcome);
     second.outcome.moved_start = last.outcome.moved_start;
     Ok((second, true))
