@@ -175,7 +175,9 @@
 //! - [`optim`]: the minimisation loop (`optim/minimize.rs`: stopping
 //!   tests, the box, verdicts of divergence, oscillation, unboundedness
 //!   and saddles, the last by `optim/saddle.rs`: Lanczos on a few
-//!   Hessian-vector products, or the dense Hessian where one is ready)
+//!   Hessian-vector products, or the dense Hessian where one is ready;
+//!   where that curvature cannot vouch for a minimum, a walk that asks
+//!   whether f keeps falling as the point runs off)
 //!   and one step per method: `first_order.rs`, `lbfgs.rs` (with
 //!   `lbfgsb.rs`, the Cauchy point and subspace step of L-BFGS-B),
 //!   `newton.rs` (the Hessian factorised, dense or, where the sparse
@@ -193,7 +195,8 @@
 //!   `problem/lagrangian.rs`, ℓ1-elastic subproblems (`sqp/subproblem.rs`)
 //!   solved by the dense interior-point QP of `qp.rs`, ℓ1 merit with
 //!   second-order correction, and a second-order test at the KKT point
-//!   that reports a saddle (`second_order.rs`, which the augmented
+//!   that reports a saddle, asking the Lagrangian where the Hessian is
+//!   flat (`second_order.rs`, which the augmented
 //!   Lagrangian's answers pass too, in `auglag/saddle.rs`, which runs
 //!   again from a step off a saddle); the default chain,
 //!   SQP, a step off a saddle and the augmented Lagrangian where SQP

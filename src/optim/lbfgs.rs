@@ -288,7 +288,13 @@ impl Lbfgs {
                 trial,
                 trial_grad,
             ) {
-                Found::Step(ft) => {
+                Found::Step(ft, t) => {
+                    // Without curvature information the full step is the
+                    // one that moves x by 1 (`t0` at lr 1).
+                    ctx.step_fraction = match self.len {
+                        0 => t * dot(&self.direction, &self.direction).sqrt().max(1.0),
+                        _ => t,
+                    };
                     self.take(path, ft);
                     let measured = self.form_pair(path, ctx.settings);
                     self.remember();

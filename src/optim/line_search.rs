@@ -120,8 +120,8 @@ pub(crate) fn backtrack(
 /// rather than keep a copy of the old one.
 pub(crate) enum Found {
     /// A step satisfying the conditions (or ending on a bound), with its
-    /// value.
-    Step(f64),
+    /// value and its length `t` along the direction.
+    Step(f64, f64),
     /// A lower point, with its value, where f kept falling as far as the
     /// search looked.
     Unbounded(f64),
@@ -171,7 +171,7 @@ pub(crate) fn strong_wolfe(
             break;
         }
         if slope.abs() <= -c2 * slope0 {
-            return Found::Step(ft);
+            return Found::Step(ft, t);
         }
         if slope >= 0.0 {
             bracket = Some((t, ft, slope, t_prev, f_prev));
@@ -179,7 +179,7 @@ pub(crate) fn strong_wolfe(
         }
         // Still falling at the edge of the box: stop on the bound.
         if t >= t_max {
-            return Found::Step(ft);
+            return Found::Step(ft, t);
         }
         let next = match i < DOUBLINGS {
             true => 2.0 * t,
@@ -212,7 +212,7 @@ pub(crate) fn strong_wolfe(
             (hi, f_hi) = (t, ft);
         } else {
             if slope.abs() <= -c2 * slope0 {
-                return Found::Step(ft);
+                return Found::Step(ft, t);
             }
             if slope * (hi - lo) >= 0.0 {
                 (hi, f_hi) = (lo, f_lo);
@@ -226,7 +226,7 @@ pub(crate) fn strong_wolfe(
     // The bracket collapsed: take the best point if it lowers f at all.
     if lo > 0.0 && f_lo < f0 {
         let (ft, _) = eval(ctx, lo, trial, trial_grad);
-        return Found::Step(ft);
+        return Found::Step(ft, lo);
     }
     Found::Nothing
 }

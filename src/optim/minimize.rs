@@ -24,7 +24,15 @@
 //! 5. f lowered by at most `ftol` (or a step of length 0): `ftol`;
 //! 6. f lowered by at most `ftol_rel` relative to `|f|` in each of the
 //!    last two iterations, neither a restart ([`StepResult::Restarted`]):
-//!    `ftol-rel`;
+//!    `ftol-rel`. Where the user's `lr` below 1 shortened the step
+//!    (Newton's backtracking starts from it, L-BFGS's search too), the
+//!    decrease is divided by the step taken, a fraction `t` of the
+//!    method's full step ([`Context::step_fraction`]): a quadratic along
+//!    the line, lowest at `t = 1`, falls by `(2t − t²)·D` at `t`, so the
+//!    quotient is the full step's decrease `D` within a factor 2. Counted
+//!    as it fell, Newton with `lr` 0.01 on Rosenbrock's function plus 1
+//!    stopped "converged" with a gradient of 4e-4, each step lowering f by
+//!    a hundredth of what a full one would;
 //! 7. no component of the (projected) gradient above `gtol`: `gtol`;
 //! 8. `max_iter` iterations: `max-iter`.
 //!
@@ -32,7 +40,15 @@
 //! run as `unbounded`; one that finds no lower point, as `stalled`. A run
 //! that stops by 4–7 is checked for negative curvature over the variables
 //! no bound holds (`saddle.rs`: the objective's dense Hessian if it has
-//! one ready, else a few Hessian-vector products): `saddle`.
+//! one ready, else a few Hessian-vector products): `saddle`. Where that
+//! curvature cannot vouch for a minimum (flat, or small beside the
+//! gradient: [`Verdict::Doubtful`]), f is asked whether it keeps falling
+//! down the gradient as the point runs off: a walk from the point doubles
+//! its step while f does not rise, and a walk that passes
+//! [`UNBOUNDED_X`] so, or reaches f = −∞, makes the run `unbounded`
+//! (`exp(-x)` stopped by `gtol` at x = 18.9, `x³` by Newton at 3e-5):
+//! no minimum is attained. Where f rises at the first probe, as beside a
+//! minimum, the walk costs one evaluation.
 //!
 //! The native descent loop (`jit/descent.rs`) performs tests 1 and 3–8
 //! except 6 in the same order; a change here must be made there too, and
@@ -45,7 +61,7 @@ use super::native::Fused;
 use super::newton::Curvature;
 use super::newton_cg::NewtonCg;
 use super::outcome::{Bound, Control, Iterate, Outcome, Reason};
-use super::saddle::saddle;
+use super::saddle::{Downhill, Verdict, saddle};
 use super::vector::{Measure, is_finite, largest, measure, projected_norm};
 use super::{Method, Settings, first_order, lbfgs, newton};
 use crate::error::{Error, ErrorKind, Result};
@@ -103,6 +119,10 @@ pub(crate) struct Context<'a> {
     /// Whether an evaluation since the last iteration began gave f = NaN:
     /// a trial left the formula's domain (overflow gives ±∞, not NaN).
     left_the_domain: bool,
+    /// The step the last iteration took as a fraction of its method's
+    /// full step: Newton's and L-BFGS's line searches set it, 1 otherwise
+    /// (the relative-reduction test reads it where `lr` is below 1).
+    pub step_fraction: f64,
 }
 
 impl<'a> Context<'a> {
@@ -376,6 +396,7 @@ fn run(
         hessian_evaluations: 0,
         fell_to_minus_infinity: false,
         left_the_domain: false,
+        step_fraction: 1.0,
     };
     let mut stepper = match settings.method {
         Method::Lbfgs { memory, .. } => Stepper::Lbfgs(Box::new(lbfgs::Lbfgs::new(
@@ -487,10 +508,16 @@ fn run(
                 break Stop::converged(Reason::Ftol);
             }
             let size = path.last_f.abs().max(path.f.abs());
+            // Per unit of the full step where the user's lr shortened it
+            // (the module's doc, test 6).
+            let full = match lr < 1.0 && ctx.step_fraction < 1.0 {
+                true => decrease / ctx.step_fraction,
+                false => decrease,
+            };
             let small = !restarted
                 && settings
                     .ftol_rel
-                    .is_some_and(|tol| decrease >= 0.0 && decrease <= tol * size);
+                    .is_some_and(|tol| decrease >= 0.0 && full <= tol * size);
             // Twice in a row: a single short step (a line search that found
             // little along a poor direction) is not convergence, nor is a
             // restart's step along the gradient, however little it found.
@@ -521,6 +548,7 @@ fn run(
             path.last_f = path.f;
             ctx.fell_to_minus_infinity = false;
             ctx.left_the_domain = false;
+            ctx.step_fraction = 1.0;
             let (moved, measured) = match &mut stepper {
                 Stepper::Lbfgs(lbfgs) => lbfgs.iterate(&mut ctx, &mut path),
                 Stepper::InPlace(step) => {
@@ -603,10 +631,22 @@ fn run(
         true => (path.last_x, path.last_f),
         false => (path.x, path.f),
     };
-    let stop = match check_saddle && stop.reason.converged() && saddle(&mut ctx, &x, f, &path.grad)
-    {
-        true => Stop::converged(Reason::Saddle),
-        false => stop,
+    let verdict = match check_saddle && stop.reason.converged() {
+        true => saddle(&mut ctx, &x, f, &path.grad),
+        false => Verdict::Minimum,
+    };
+    let stop = match verdict {
+        Verdict::Saddle => Stop::converged(Reason::Saddle),
+        Verdict::Doubtful(downhill) if runs_off(&mut ctx, &x, f, &path.grad, downhill.as_ref()) => {
+            Stop::new(
+                Reason::Unbounded,
+                "the gradient is small here, but f kept falling, never rising, along a walk \
+                 downhill that grew its step tenfold until the point passed 1e20: no minimum \
+                 is attained (f has no lower bound, or nears one it never reaches)"
+                    .to_string(),
+            )
+        }
+        _ => stop,
     };
     let active = match settings.constraints() {
         Some(bounds) => x
@@ -660,30 +700,147 @@ fn in_place(method: Method, n: usize, curvature: Option<Curvature>) -> Box<dyn S
 /// f stays level (rounding's steps, as `ln(exp(x) + exp(y))` near
 /// x = y = −744, where `exp` is subnormal), the walk doubles its step while
 /// f stays level, at most 64 times, so that an f falling to −∞ further on
-/// is seen (in [`Context::value_grad`]). Points are kept in the box.
+/// is seen (in [`Context::value_grad`]).
 fn falls_down_the_gradient(ctx: &mut Context<'_>, x: &[f64], f: f64, grad: &[f64]) -> bool {
     let g = grad.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     let size = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    if !(g > 0.0 && g.is_finite() && size.is_finite()) {
-        return false;
+    let down: Vec<f64> = grad.iter().map(|v| -v).collect();
+    let first = 1e-6 * size.max(f64::MIN_POSITIVE) / g;
+    walk(ctx, x, f, &down, (first, 2.0, 64), &[], |_, value, _| {
+        value == f
+    })
+    .is_some_and(|(value, _)| value.is_finite() && value < f)
+}
+
+/// Whether f keeps falling as the point runs off to infinity from the
+/// converged point `x` (value `f`), where the curvature could not vouch for
+/// a minimum: a walk from `x` grows its step tenfold while f neither rises
+/// nor stays level at `f`, and f either reaches −∞ or is still lower than
+/// at `x` where the walk passes [`UNBOUNDED_X`] (the growth test's bound).
+/// It goes first along the flattest direction downhill, from the saddle
+/// test's probes there (`exp(-x) + y²` runs off along x alone: down the
+/// gradient, whose y part is 6e-11 of its x part, y² rises again at
+/// x = 1e10); where f stays level along it (the valley of `exp(-x-y)`,
+/// along x − y), down the gradient, from a thousandth of `max(1, ‖x‖∞)`.
+/// Beside a minimum f rises once a walk passes it: at the first probe
+/// where the curvature is what the saddle test calls small (the probe is
+/// at least twice as far as the model's minimum), at the flat probe's own
+/// points or one more beside a flat one (`x⁴` at 1.3e-3: one more).
+fn runs_off(
+    ctx: &mut Context<'_>,
+    x: &[f64],
+    f: f64,
+    grad: &[f64],
+    downhill: Option<&Downhill>,
+) -> bool {
+    let along = downhill.map(|d| walk_off(ctx, x, f, &d.direction, 1e-3, &d.known));
+    if along.is_some_and(|ended| ended != Ended::Level) {
+        return along == Some(Ended::Runaway);
     }
-    let mut t = 1e-6 * size.max(f64::MIN_POSITIVE) / g;
+    let g = grad.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let size = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let down: Vec<f64> = grad.iter().map(|v| -v).collect();
+    walk_off(ctx, x, f, &down, 1e-3 * size.max(1.0) / g, &[]) == Ended::Runaway
+}
+
+/// How a walk of [`runs_off`] ended.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+enum Ended {
+    /// f fell to −∞, or fell, never rising, until the point passed
+    /// [`UNBOUNDED_X`].
+    Runaway,
+    /// f rose (or was not a number), or the box stopped the walk.
+    Rose,
+    /// f stayed level at its value at the start.
+    Level,
+}
+
+/// A walk of [`runs_off`] from `x` along `direction`, from step `first`
+/// (f's values at the first probes `known` where given).
+fn walk_off(
+    ctx: &mut Context<'_>,
+    x: &[f64],
+    f: f64,
+    direction: &[f64],
+    first: f64,
+    known: &[f64],
+) -> Ended {
+    let (mut rose, mut level) = (false, false);
+    // From 1e-3 to past 1e20 takes 23 probes; a walk held by a bound
+    // stops where its probe no longer moves.
+    let walked = walk(
+        ctx,
+        x,
+        f,
+        direction,
+        (first, 10.0, 30),
+        known,
+        |last, value, reach| {
+            rose = value > last || value.is_nan();
+            level = value == f;
+            !rose && !level && value > f64::NEG_INFINITY && reach <= UNBOUNDED_X
+        },
+    );
+    match walked {
+        Some((value, _)) if value == f64::NEG_INFINITY => Ended::Runaway,
+        Some((value, reach)) if !rose && !level && value < f && reach > UNBOUNDED_X => {
+            Ended::Runaway
+        }
+        _ if level => Ended::Level,
+        _ => Ended::Rose,
+    }
+}
+
+/// Walks from `x` (value `f`) along `direction`: probes `x + t·direction`
+/// (kept in the box) for `t` from `first`, growing by `growth`, while
+/// `go_on(last value, value, largest |coordinate|)` holds (the last value
+/// is `f` for the first probe), for at most `probes` probes, or until the
+/// box stops the probe moving. The first probes' values are `known` where
+/// given. The last probe's value and largest |coordinate|; `None` where
+/// the walk cannot start (a step not finite and positive). The stalled
+/// diagnosis and the runaway test walk so.
+fn walk(
+    ctx: &mut Context<'_>,
+    x: &[f64],
+    f: f64,
+    direction: &[f64],
+    (first, growth, probes): (f64, f64, usize),
+    known: &[f64],
+    mut go_on: impl FnMut(f64, f64, f64) -> bool,
+) -> Option<(f64, f64)> {
+    if !(first > 0.0 && first.is_finite()) {
+        return None;
+    }
+    let mut t = first;
     let mut probe = vec![0.0; x.len()];
+    let mut before = x.to_vec();
     let mut scratch = vec![0.0; x.len()];
-    for _ in 0..64 {
+    let mut last = f;
+    let mut walked = None;
+    for k in 0..probes {
         for (i, p) in probe.iter_mut().enumerate() {
-            *p = x[i] - t * grad[i];
+            *p = x[i] + t * direction[i];
             if let Some(bounds) = ctx.bounds() {
                 *p = p.clamp(bounds[i].0, bounds[i].1);
             }
         }
-        let ft = ctx.value_grad(&probe, &mut scratch);
-        if ft != f {
-            return ft.is_finite() && ft < f;
+        if k > 0 && probe == before {
+            break;
         }
-        t *= 2.0;
+        let value = match known.get(k) {
+            Some(&value) => value,
+            None => ctx.value_grad(&probe, &mut scratch),
+        };
+        let reach = probe.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        walked = Some((value, reach));
+        if !go_on(last, value, reach) {
+            break;
+        }
+        last = value;
+        before.copy_from_slice(&probe);
+        t *= growth;
     }
-    false
+    walked
 }
 
 /// The observer's view of the current iterate.

@@ -269,6 +269,7 @@ impl<H: Factorable> Step for Newton<H> {
             &mut self.trial,
             &mut self.trial_grad,
         );
+        ctx.step_fraction = t;
         // A shifted step that was taken whole may be twice as long next
         // time; one cut back sets the radius to what was taken.
         if shift > 0.0 {

@@ -212,7 +212,7 @@ impl Step for NewtonCg {
             };
         }
         let mut t = ctx.settings.method.lr();
-        backtrack(
+        let moved = backtrack(
             ctx,
             x,
             f,
@@ -221,6 +221,8 @@ impl Step for NewtonCg {
             &mut t,
             &mut self.trial,
             &mut self.trial_grad,
-        )
+        );
+        ctx.step_fraction = t;
+        moved
     }
 }

@@ -29,9 +29,14 @@ pub enum Reason {
     Stalled,
     /// The observer asked the run to stop.
     Interrupted,
-    /// f decreases without bound: it reached -∞, the iterates grew past
-    /// [`UNBOUNDED_X`](crate::optim::UNBOUNDED_X), or a line search found f
-    /// still falling at the longest step it tries.
+    /// f decreases without bound, or keeps falling as the point runs off
+    /// to infinity, so that no minimum is attained: it reached -∞, the
+    /// iterates grew past [`UNBOUNDED_X`](crate::optim::UNBOUNDED_X), a
+    /// line search found f still falling at the longest step it tries, or,
+    /// at a point where the run converged with curvature too flat or too
+    /// small to vouch for a minimum, a walk down the gradient found f
+    /// falling, never rising, out past `UNBOUNDED_X` (`exp(-x)`, whose
+    /// floor of 0 is never reached).
     Unbounded,
     /// The point is stationary, but the Hessian there (over the variables
     /// no bound holds) has a negative eigenvalue: a saddle or a maximum,
@@ -92,7 +97,10 @@ impl Reason {
             Reason::Oscillating => "the iterates bounce back and forth without lowering f",
             Reason::Stalled => "no step along the search direction lowers f",
             Reason::Interrupted => "the observer stopped the run",
-            Reason::Unbounded => "f decreases without bound",
+            Reason::Unbounded => {
+                "f decreases without bound, or keeps falling as the point runs off to infinity: \
+                 no minimum is attained"
+            }
             Reason::Saddle => {
                 "the gradient vanishes but the Hessian has a negative eigenvalue: a saddle, \
                  not a minimum"

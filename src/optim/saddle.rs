@@ -39,6 +39,26 @@
 //! 30 times as far at the longer step, as a fall of second or higher
 //! order does (100, 1000, 10000 times) and rounding error does not. At
 //! most four evaluations; none when the curvature decides.
+//!
+//! Nor does a flat direction along which f does not fall vouch for a
+//! minimum: `exp(-x)` at x = 18.9, where gradient and curvature are both
+//! 6e-9, is flat without being a minimum, for f falls on towards 0 at
+//! every x. And positive curvature that is small beside the gradient does
+//! not vouch either: Newton on `x³` from 0.5 halves x at each step and
+//! stops by `gtol` at x = 3e-5 with curvature 1.8e-4, positive, though
+//! the inflection at 0 lies a model step further on. The quadratic model
+//! puts its minimum `r = ‖g‖/λ` away (`λ` the smallest curvature of `D H
+//! D`, `g` the gradient `D g`); a curvature of that size can vanish within
+//! a distance `λ / f'''`, which, for a third derivative as large as the
+//! largest curvature `M` (floored at 1, as the flat band is), is `λ / M`.
+//! Where `r` is at least a hundredth of it, `λ² <= DOUBT · ‖g‖ · max(1,
+//! M)` with `DOUBT` = 100, the curvature cannot vouch for the point: x³
+//! has `λ² = 12‖g‖` wherever it stops (so `a·x³` is seen for `a` up to
+//! 8), x⁴ `λ² = 36 |x| ‖g‖`, a well-conditioned minimum found to `gtol =
+//! 1e-8` about `λ² = 10⁸ ‖g‖`. Both kinds of point are
+//! [`Verdict::Doubtful`]: the loop then walks from it to see whether f
+//! keeps falling (`minimize.rs`), which costs one evaluation where f rises
+//! at once.
 
 use super::Context;
 use super::dense::{cholesky, has_negative_eigenvalue, solve_cholesky};
@@ -61,15 +81,51 @@ pub const SADDLE_PRODUCTS: usize = 20;
 const EXACT_TOLERANCE: f64 = 1e-8;
 const DIFFERENCED_TOLERANCE: f64 = 1e-5;
 
+/// Curvature `λ` at most `√(DOUBT · ‖g‖ · max(1, M))` (scaled by `D`;
+/// `M` the largest curvature) does not vouch for a minimum (see the
+/// module's doc): the model's step to its minimum is at least 10⁻² of the
+/// distance over which that curvature could vanish. Gradient descent
+/// stopped by a loose `ftol` on a parabola (`λ² = 2400‖g‖`, `M` = 6) is
+/// not asked; at 10⁴ it was, for two evaluations.
+const DOUBT: f64 = 100.0;
+
 /// The seed of the Lanczos start vector: fixed, so that a run's counts
 /// are reproducible.
 const START_SEED: u64 = 0x5add1e;
 
-/// Whether the stationary point `x` (value `f`, gradient `grad`) is a
-/// saddle: the Hessian over the variables no bound holds has a negative
-/// eigenvalue, or its smallest is zero within the tolerance and f falls
-/// along that direction (see the module's doc).
-pub(super) fn saddle(ctx: &mut Context<'_>, x: &[f64], f: f64, grad: &[f64]) -> bool {
+/// What the curvature at a converged run's point says of it.
+#[derive(Clone, PartialEq, Debug)]
+pub(super) enum Verdict {
+    /// Curvature that vouches for a minimum.
+    Minimum,
+    /// A negative eigenvalue, or a flat direction along which f falls at
+    /// second or higher order.
+    Saddle,
+    /// Curvature that cannot vouch: flat, with no fall found along the
+    /// flattest direction (which the walk then follows), or positive but
+    /// small beside the gradient (see the module's doc). The caller asks f
+    /// whether it keeps falling.
+    Doubtful(Option<Downhill>),
+}
+
+/// The way a walk that asks whether f keeps falling goes from a flat
+/// point: the flattest direction, in the sense the gradient descends.
+#[derive(Clone, PartialEq, Debug)]
+pub(super) struct Downhill {
+    /// The step of `t = 1`, scaled by `D`: the walk probes `x +
+    /// t·direction` for `t` = 10⁻³, 10⁻², ..., the first two where the flat
+    /// probe looked.
+    pub direction: Vec<f64>,
+    /// f at those first probes, as far as the flat probe took them.
+    pub known: Vec<f64>,
+}
+
+/// What the curvature says of the stationary point `x` (value `f`,
+/// gradient `grad`): a saddle where the Hessian over the variables no
+/// bound holds has a negative eigenvalue, or its smallest is zero within
+/// the tolerance and f falls along that direction; doubtful where it is
+/// flat otherwise or small beside the gradient (see the module's doc).
+pub(super) fn saddle(ctx: &mut Context<'_>, x: &[f64], f: f64, grad: &[f64]) -> Verdict {
     let n = x.len();
     // Variables held by a bound they are pushed against are left out.
     let free: Vec<usize> = match ctx.bounds() {
@@ -79,26 +135,40 @@ pub(super) fn saddle(ctx: &mut Context<'_>, x: &[f64], f: f64, grad: &[f64]) -> 
             .collect(),
     };
     if free.is_empty() {
-        return false;
+        return Verdict::Minimum;
     }
     if n <= DENSE_NEWTON_MAX_VARS
-        && let Some(curvature) = dense(ctx, x, &free)
+        && let Some(curvature) = dense(ctx, x, grad, &free)
     {
         return match curvature {
-            Curvature::Negative => true,
-            Curvature::Positive => false,
+            Curvature::Negative => Verdict::Saddle,
+            Curvature::Positive => Verdict::Minimum,
+            Curvature::Small(direction) => {
+                Verdict::Doubtful(Some(downhill(grad, direction, Vec::new())))
+            }
             Curvature::Flat(direction) => falls_along(ctx, x, f, grad, &direction),
         };
     }
-    Lanczos::new(ctx, x, grad, &free).has_negative_curvature(ctx, f)
+    Lanczos::new(ctx, x, grad, &free).verdict(ctx, f)
+}
+
+/// The curvature below which it does not vouch for a minimum, for a
+/// scaled gradient whose largest component is `gradient` and a largest
+/// curvature `largest` (see [`DOUBT`]).
+fn doubtful_below(gradient: f64, largest: f64) -> f64 {
+    (DOUBT * gradient * largest.max(1.0)).sqrt()
 }
 
 /// What the dense Hessian says.
 enum Curvature {
     /// An eigenvalue below `-tolerance · scale`.
     Negative,
-    /// Every eigenvalue above `tolerance · scale`.
+    /// Every eigenvalue above `tolerance · scale`, and those of `D H D`
+    /// above [`doubtful_below`].
     Positive,
+    /// Every eigenvalue above `tolerance · scale`, but the smallest of `D H
+    /// D` not above [`doubtful_below`], with its eigenvector (as `Flat`'s).
+    Small(Vec<f64>),
     /// The smallest eigenvalue within `tolerance · scale` of zero, with
     /// its eigenvector (of `D H D`, as a step: `D v`, over all variables).
     Flat(Vec<f64>),
@@ -106,7 +176,7 @@ enum Curvature {
 
 /// The test on the objective's dense Hessian, if it has one ready: `None`
 /// if it has none.
-fn dense(ctx: &mut Context<'_>, x: &[f64], free: &[usize]) -> Option<Curvature> {
+fn dense(ctx: &mut Context<'_>, x: &[f64], grad: &[f64], free: &[usize]) -> Option<Curvature> {
     let (n, k) = (x.len(), free.len());
     let mut hessian = vec![0.0; n * n];
     if !ctx.hessian(x, &mut hessian) {
@@ -125,16 +195,26 @@ fn dense(ctx: &mut Context<'_>, x: &[f64], free: &[usize]) -> Option<Curvature> 
     let scale = reduced.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     let band = EXACT_TOLERANCE * scale.max(1.0);
     let mut factor = vec![0.0; k * k];
-    if cholesky(&reduced, k, -band, &mut factor) {
-        return Some(Curvature::Positive);
-    }
-    // The flattest direction of `D H D` by inverse iteration below its
-    // smallest eigenvalue (at least −band, as the first test showed).
     let d: Vec<f64> = free.iter().map(|&i| x[i].abs().max(1.0)).collect();
     let scaled: Vec<f64> = (0..k * k)
         .map(|ab| d[ab / k] * reduced[ab] * d[ab % k])
         .collect();
-    let shift = 2.0 * EXACT_TOLERANCE * scaled.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+    let small = cholesky(&reduced, k, -band, &mut factor);
+    if small {
+        let gradient =
+            (free.iter().zip(&d)).fold(0.0f64, |m, (&i, di)| m.max((di * grad[i]).abs()));
+        let largest = scaled.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        if cholesky(&scaled, k, -doubtful_below(gradient, largest), &mut factor) {
+            return Some(Curvature::Positive);
+        }
+    }
+    // The flattest direction of `D H D` by inverse iteration below its
+    // smallest eigenvalue (at least −band, as the first test showed; above
+    // it where the curvature is small, positive).
+    let shift = match small {
+        true => 0.0,
+        false => 2.0 * EXACT_TOLERANCE * scaled.iter().fold(1.0f64, |m, v| m.max(v.abs())),
+    };
     if !cholesky(&scaled, k, shift, &mut factor) {
         return Some(Curvature::Positive);
     }
@@ -152,16 +232,31 @@ fn dense(ctx: &mut Context<'_>, x: &[f64], free: &[usize]) -> Option<Curvature> 
     for (a, &i) in free.iter().enumerate() {
         direction[i] = d[a] * v[a];
     }
-    Some(Curvature::Flat(direction))
+    Some(match small {
+        true => Curvature::Small(direction),
+        false => Curvature::Flat(direction),
+    })
 }
 
 /// Whether `f` (the value at `x`, where the gradient is `grad`) falls at
 /// second or higher order along `direction` (see the module's doc): at
-/// most four evaluations.
-fn falls_along(ctx: &mut Context<'_>, x: &[f64], f: f64, grad: &[f64], direction: &[f64]) -> bool {
+/// most four evaluations. If not, the point is doubtful, and the walk that
+/// asks whether f keeps falling goes along `direction` in the sense the
+/// gradient descends, starting from the probes taken in that sense.
+fn falls_along(
+    ctx: &mut Context<'_>,
+    x: &[f64],
+    f: f64,
+    grad: &[f64],
+    direction: &[f64],
+) -> Verdict {
     let slope = dot(grad, direction);
+    let downhill = if slope > 0.0 { -1.0 } else { 1.0 };
+    let mut known = Vec::new();
     let (mut point, mut scratch) = (vec![0.0; x.len()], vec![0.0; x.len()]);
-    let mut fall = |h: f64| -> Option<f64> {
+    // f at `x + h·direction` (`None` outside the box), and whether it is
+    // below its linear prediction by more than rounding could make.
+    let mut fall = |h: f64| -> Option<(f64, Option<f64>)> {
         for ((p, xi), di) in point.iter_mut().zip(x).zip(direction) {
             *p = xi + h * di;
         }
@@ -172,16 +267,53 @@ fn falls_along(ctx: &mut Context<'_>, x: &[f64], f: f64, grad: &[f64], direction
         }
         let f_h = ctx.value_grad(&point, &mut scratch);
         let remainder = f_h - f - h * slope;
-        // Below what rounding of the two values could make.
         let noise = 16.0 * f64::EPSILON * (f.abs() + f_h.abs());
-        (remainder.is_finite() && remainder < -noise).then_some(remainder)
+        Some((
+            f_h,
+            (remainder.is_finite() && remainder < -noise).then_some(remainder),
+        ))
     };
-    [1.0, -1.0].into_iter().any(|sign| {
-        let Some(short) = fall(sign * 1e-3) else {
-            return false;
+    for sign in [1.0, -1.0] {
+        let Some((value, short)) = fall(sign * 1e-3) else {
+            continue;
         };
-        fall(sign * 1e-2).is_some_and(|long| long <= 30.0 * short)
-    })
+        if sign == downhill {
+            known.push(value);
+        }
+        let Some(short) = short else {
+            continue;
+        };
+        let Some((value, long)) = fall(sign * 1e-2) else {
+            continue;
+        };
+        if sign == downhill {
+            known.push(value);
+        }
+        if long.is_some_and(|long| long <= 30.0 * short) {
+            return Verdict::Saddle;
+        }
+    }
+    Verdict::Doubtful(Some(self::downhill(grad, direction.to_vec(), known)))
+}
+
+/// `direction` in the sense the gradient `grad` descends, with f's values
+/// `known` at its first probes (see [`Downhill`]). Entries below 10⁻⁸ of
+/// the largest are set to zero: they are what inverse iteration leaves of
+/// the other eigenvectors, or rounding, and a walk out to 1e20 along the
+/// x axis of `exp(-x) + y²` would otherwise move y by 1e-4 (y² rises).
+fn downhill(grad: &[f64], mut direction: Vec<f64>, known: Vec<f64>) -> Downhill {
+    let sign = match dot(grad, &direction) > 0.0 {
+        true => -1.0,
+        false => 1.0,
+    };
+    let largest = direction.iter().fold(0.0f64, |m, d| m.max(d.abs()));
+    for d in &mut direction {
+        *d = match d.abs() < 1e-8 * largest {
+            true => 0.0,
+            false => sign * *d,
+        };
+    }
+    Downhill { direction, known }
 }
 
 /// A start vector for inverse iteration with no symmetry of its own (all
@@ -264,9 +396,11 @@ impl<'x> Lanczos<'x> {
         }
     }
 
-    /// Whether `D H D` has curvature below the tolerance, or curvature
-    /// within it of zero along which `f` (the value at `x`) falls.
-    fn has_negative_curvature(mut self, ctx: &mut Context<'_>, f: f64) -> bool {
+    /// What `D H D` says: a saddle where it has curvature below the
+    /// tolerance, or curvature within it of zero along which `f` (the
+    /// value at `x`) falls; doubtful where it is flat otherwise, or its
+    /// smallest Ritz value is not above [`doubtful_below`].
+    fn verdict(mut self, ctx: &mut Context<'_>, f: f64) -> Verdict {
         let k = self.free.len();
         let mut q = random_start(&vec![(-1.0, 1.0); k], START_SEED);
         let norm = dot(&q, &q).sqrt();
@@ -275,7 +409,7 @@ impl<'x> Lanczos<'x> {
         let mut flat = 0.0;
         for _ in 0..SADDLE_PRODUCTS.min(k) {
             let Some(mut w) = self.multiply(ctx, &q) else {
-                return false;
+                return Verdict::Minimum;
             };
             let alpha = dot(&q, &w);
             self.basis.push(q);
@@ -300,10 +434,10 @@ impl<'x> Lanczos<'x> {
             // at 0, whose differences are pure error, counts as flat).
             flat = tolerance * largest.max(1.0);
             if !(alpha.is_finite() && beta.is_finite()) {
-                return false;
+                return Verdict::Minimum;
             }
             if has_eigenvalue_below(&self.alpha, &self.beta, -threshold) {
-                return true;
+                return Verdict::Saddle;
             }
             // An (almost) invariant subspace: its Ritz values are the
             // Hessian's eigenvalues within `threshold`.
@@ -316,12 +450,31 @@ impl<'x> Lanczos<'x> {
         }
         let m = self.alpha.len();
         let beta = &self.beta[..m.saturating_sub(1)];
-        m > 0 && has_eigenvalue_below(&self.alpha, beta, flat) && self.falls_along_flattest(ctx, f)
+        let gradient = (self.free.iter().zip(&self.scale))
+            .fold(0.0f64, |g, (&i, s)| g.max((s * self.grad[i]).abs()));
+        if m == 0 {
+            Verdict::Minimum
+        } else if has_eigenvalue_below(&self.alpha, beta, flat) {
+            self.falls_along_flattest(ctx, f)
+        } else if has_eigenvalue_below(&self.alpha, beta, doubtful_below(gradient, largest)) {
+            self.flattest();
+            let direction = self.direction.clone();
+            Verdict::Doubtful(Some(downhill(self.grad, direction, Vec::new())))
+        } else {
+            Verdict::Minimum
+        }
     }
 
     /// Whether `f` falls at second or higher order along the Ritz vector
     /// of the smallest Ritz value (see the module's doc).
-    fn falls_along_flattest(&mut self, ctx: &mut Context<'_>, f: f64) -> bool {
+    fn falls_along_flattest(&mut self, ctx: &mut Context<'_>, f: f64) -> Verdict {
+        self.flattest();
+        falls_along(ctx, self.x, f, self.grad, &self.direction)
+    }
+
+    /// The Ritz vector of the smallest Ritz value, scaled by `D`, into
+    /// `direction`.
+    fn flattest(&mut self) {
         let m = self.alpha.len();
         let beta = self.beta[..m - 1].to_vec();
         let y = smallest_eigenvector(&self.alpha, &beta);
@@ -330,7 +483,6 @@ impl<'x> Lanczos<'x> {
             let v: f64 = self.basis.iter().zip(&y).map(|(b, yj)| b[a] * yj).sum();
             self.direction[i] = self.scale[a] * v;
         }
-        falls_along(ctx, self.x, f, self.grad, &self.direction)
     }
 
     /// `D H D q` over the free variables; `None` where a product or

@@ -42,9 +42,22 @@
 //! copositivity question (NP-hard in general); this test answers "saddle"
 //! only with a direction in hand, so it can miss a saddle but never calls
 //! a minimum one.
+//!
+//! Where the smallest eigenvalue on that null space is zero within the
+//! tolerance (relative to `max(1, max|Hᵢⱼ|)`, as the unconstrained test's
+//! flat band, so that a Hessian that vanishes counts), the Hessian cannot
+//! tell a flat bottom from a fall of third or higher order: `x³` with the
+//! inactive constraint `x >= -1` is a KKT point at 0, where the Hessian is
+//! 0, and its minimum is at -1. There the Lagrangian itself is asked along
+//! the flat eigenvector ([`flat_fall`]), by the unconstrained test's rule
+//! (`saddle.rs`): it falls below its linear prediction at steps of 10⁻³
+//! and 10⁻² (scaled by `max(1, |xᵢ|)`), 30 or more times as far at the
+//! longer, in a sense the weakly active constraints allow and with the
+//! probes inside the bounds. At most four evaluations, and none where the
+//! curvature decides; the direction found is left as a saddle's is.
 
 use super::ConstrainedOutcome;
-use super::dense::has_negative_eigenvalue;
+use super::dense::{cholesky, has_negative_eigenvalue};
 use super::outcome::Reason;
 use crate::constraint::ConstraintKind;
 use crate::optim::vector::dot;
@@ -88,6 +101,37 @@ pub(super) struct KktPoint<'a> {
 /// finds none.
 pub(super) fn negative_curvature(p: &KktPoint<'_>, hessian: &[f64]) -> Option<(f64, Vec<f64>)> {
     let n = p.x.len();
+    let (mut strong, weakly, _) = active_rows(p);
+    let (curvature, v) = smallest_on_null_space(hessian, n, &strong)?;
+    if allowed(&weakly, &v) {
+        return Some((curvature, v));
+    }
+    let minus: Vec<f64> = v.iter().map(|x| -x).collect();
+    if allowed(&weakly, &minus) {
+        return Some((curvature, minus));
+    }
+    if weakly.is_empty() {
+        return None;
+    }
+    // Keeping the weakly active rows too: both signs are feasible.
+    strong.extend(weakly);
+    smallest_on_null_space(hessian, n, &strong)
+}
+
+/// Whether `d` leaves every weakly active constraint (row `a`, `a·d <= 0`
+/// feasible) on its feasible side.
+fn allowed(weakly: &[Vec<f64>], d: &[f64]) -> bool {
+    weakly.iter().all(|a| {
+        let size = a.iter().fold(0.0f64, |s, v| s.max(v.abs()));
+        dot(a, d) <= 1e-8 * size
+    })
+}
+
+/// The strongly active rows (kept by a direction), the weakly active ones
+/// (with the sign `a·d <= 0` a direction must respect), and the gradient
+/// of the Lagrangian (see the module docs).
+fn active_rows(p: &KktPoint<'_>) -> (Vec<Vec<f64>>, Vec<Vec<f64>>, Vec<f64>) {
+    let n = p.x.len();
     let scale = p.grad.iter().fold(1.0f64, |a, g| a.max(g.abs()));
     let weak = WEAK_MULTIPLIER * scale;
     // The gradient of the Lagrangian: on a bound, its component is the
@@ -98,8 +142,6 @@ pub(super) fn negative_curvature(p: &KktPoint<'_>, hessian: &[f64]) -> Option<(f
             *g += l * a;
         }
     }
-    // Strongly active rows (kept), and weakly active ones with the sign
-    // `a·d <= 0` a direction must respect.
     let mut strong: Vec<Vec<f64>> = Vec::new();
     let mut weakly: Vec<Vec<f64>> = Vec::new();
     for (i, kind) in p.kinds.iter().enumerate() {
@@ -142,26 +184,85 @@ pub(super) fn negative_curvature(p: &KktPoint<'_>, hessian: &[f64]) -> Option<(f
             }
         }
     }
-    let (curvature, v) = smallest_on_null_space(hessian, n, &strong)?;
-    let allowed = |d: &[f64]| {
-        weakly.iter().all(|a| {
-            let size = a.iter().fold(0.0f64, |s, v| s.max(v.abs()));
-            dot(a, d) <= 1e-8 * size
-        })
+    (strong, weakly, grad_l)
+}
+
+/// Where [`negative_curvature`] found none: if the Hessian of the
+/// Lagrangian is flat (within the tolerance) along a direction the
+/// strongly active constraints keep, whether the Lagrangian falls along
+/// it at second or higher order (see the module docs); `lagrangian` gives
+/// its value at a point (`None` where it cannot be had). The flat unit
+/// direction, in the sense it falls, if so.
+pub(super) fn flat_fall(
+    p: &KktPoint<'_>,
+    hessian: &[f64],
+    mut lagrangian: impl FnMut(&[f64]) -> Option<f64>,
+) -> Option<Vec<f64>> {
+    let n = p.x.len();
+    let (strong, weakly, grad_l) = active_rows(p);
+    let v = flattest_on_null_space(hessian, n, &strong)?;
+    let l0 = lagrangian(p.x)?;
+    let d: Vec<f64> = (0..n).map(|j| p.x[j].abs().max(1.0) * v[j]).collect();
+    let slope = dot(&grad_l, &d);
+    let mut point = vec![0.0; n];
+    let mut fall = |h: f64| -> Option<f64> {
+        for j in 0..n {
+            point[j] = p.x[j] + h * d[j];
+        }
+        if let Some(bounds) = p.bounds
+            && !(point.iter().zip(bounds)).all(|(x, &(lo, hi))| (lo..=hi).contains(x))
+        {
+            return None;
+        }
+        let l_h = lagrangian(&point)?;
+        let remainder = l_h - l0 - h * slope;
+        let noise = 16.0 * f64::EPSILON * (l0.abs() + l_h.abs());
+        (remainder.is_finite() && remainder < -noise).then_some(remainder)
     };
-    if allowed(&v) {
-        return Some((curvature, v));
+    for sign in [1.0, -1.0] {
+        let signed: Vec<f64> = v.iter().map(|x| sign * x).collect();
+        if !allowed(&weakly, &signed) {
+            continue;
+        }
+        let Some(short) = fall(sign * 1e-3) else {
+            continue;
+        };
+        if fall(sign * 1e-2).is_some_and(|long| long <= 30.0 * short) {
+            return Some(signed);
+        }
     }
-    let minus: Vec<f64> = v.iter().map(|x| -x).collect();
-    if allowed(&minus) {
-        return Some((curvature, minus));
+    None
+}
+
+/// The unit eigenvector of the smallest eigenvalue of `hessian` on the
+/// null space of `rows`, if that eigenvalue is within the flat band,
+/// `NEGATIVE · max(1, max|Hᵢⱼ|)`, of zero (one Cholesky factorisation
+/// says whether; Jacobi's method finds it only then).
+fn flattest_on_null_space(hessian: &[f64], n: usize, rows: &[Vec<f64>]) -> Option<Vec<f64>> {
+    let (mut hp, basis) = projected(hessian, n, rows)?;
+    let size = hp.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+    let band = NEGATIVE * size.max(1.0);
+    // The rows' own space lifted above the band, out of the way.
+    let lift = 2.0 * band + size;
+    for b in &basis {
+        for i in 0..n {
+            for j in 0..n {
+                hp[i * n + j] += lift * b[i] * b[j];
+            }
+        }
     }
-    if weakly.is_empty() {
+    let mut factor = vec![0.0; n * n];
+    if cholesky(&hp, n, -band, &mut factor) {
         return None;
     }
-    // Keeping the weakly active rows too: both signs are feasible.
-    strong.extend(weakly);
-    smallest_on_null_space(hessian, n, &strong)
+    let (_, mut v) = smallest_eigenpair(&hp, n);
+    project_out(&basis, &mut v);
+    let norm = dot(&v, &v).sqrt();
+    if norm == 0.0 || !norm.is_finite() {
+        return None;
+    }
+    v.iter_mut().for_each(|x| *x /= norm);
+    Some(v)
 }
 
 /// How many times a method leaves a saddle (and runs again from a step
@@ -220,9 +321,18 @@ pub(super) fn escape_saddles<E>(
 
 /// The verdict at a point that passed the KKT test: `kkt`, or `saddle`
 /// with the curvature the second-order test found.
+/// A curvature of exactly 0 marks a flat direction along which the
+/// Lagrangian falls at higher order ([`flat_fall`]).
 pub(super) fn kkt_or_saddle(saddle: Option<&(f64, Vec<f64>)>) -> (Reason, String) {
     match saddle {
         None => (Reason::Kkt, Reason::Kkt.explanation().to_string()),
+        Some((curvature, _)) if *curvature == 0.0 => (
+            Reason::Saddle,
+            "the KKT conditions hold, and the Hessian of the Lagrangian is flat along a \
+             direction the active constraints allow, but the Lagrangian falls along it at \
+             higher order: not a minimum"
+                .to_string(),
+        ),
         Some((curvature, _)) => (
             Reason::Saddle,
             // Six digits: the curvature is only as exact as the KKT point.
@@ -240,6 +350,37 @@ pub(super) fn kkt_or_saddle(saddle: Option<&(f64, Vec<f64>)>) -> (Reason, String
 /// The smallest eigenvalue of `hessian` on the null space of `rows`, with
 /// its unit eigenvector, if it is below the tolerance; `None` if not.
 fn smallest_on_null_space(hessian: &[f64], n: usize, rows: &[Vec<f64>]) -> Option<(f64, Vec<f64>)> {
+    let (hp, basis) = projected(hessian, n, rows)?;
+    if !has_negative_eigenvalue(&hp, n, NEGATIVE) {
+        return None;
+    }
+    let size = hp.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+    let (value, mut v) = smallest_eigenpair(&hp, n);
+    if value >= -NEGATIVE * size {
+        return None;
+    }
+    // In the null space up to rounding; projected once more.
+    project_out(&basis, &mut v);
+    let norm = dot(&v, &v).sqrt();
+    if norm == 0.0 || !norm.is_finite() {
+        return None;
+    }
+    v.iter_mut().for_each(|x| *x /= norm);
+    Some((value, v))
+}
+
+/// Removes from `v` its components along the orthonormal `basis`.
+fn project_out(basis: &[Vec<f64>], v: &mut [f64]) {
+    for b in basis {
+        let c = dot(b, v);
+        v.iter_mut().zip(b).for_each(|(x, y)| *x -= c * y);
+    }
+}
+
+/// `P H P`, `P = I - QQᵀ` the projection on the null space of `rows` (`Q`
+/// an orthonormal basis of them), with `Q`; `None` where the rows leave no
+/// direction or the matrix is not finite.
+fn projected(hessian: &[f64], n: usize, rows: &[Vec<f64>]) -> Option<(Vec<f64>, Vec<Vec<f64>>)> {
     // An orthonormal basis of the rows (Gram–Schmidt, twice), dependent
     // rows dropped.
     let mut basis: Vec<Vec<f64>> = Vec::new();
@@ -250,10 +391,7 @@ fn smallest_on_null_space(hessian: &[f64], n: usize, rows: &[Vec<f64>]) -> Optio
         }
         let mut q = row.clone();
         for _ in 0..2 {
-            for b in &basis {
-                let c = dot(b, &q);
-                q.iter_mut().zip(b).for_each(|(x, y)| *x -= c * y);
-            }
+            project_out(&basis, &mut q);
         }
         let left = dot(&q, &q).sqrt();
         if left > 1e-10 * norm {
@@ -264,16 +402,9 @@ fn smallest_on_null_space(hessian: &[f64], n: usize, rows: &[Vec<f64>]) -> Optio
     if basis.len() >= n {
         return None;
     }
-    // P H P with P = I - QQᵀ: first H P (rows of H projected), then P (H P).
-    let project = |v: &mut [f64]| {
-        for b in &basis {
-            let c = dot(b, v);
-            v.iter_mut().zip(b).for_each(|(x, y)| *x -= c * y);
-        }
-    };
     let mut hp = hessian.to_vec();
     for i in 0..n {
-        project(&mut hp[i * n..(i + 1) * n]);
+        project_out(&basis, &mut hp[i * n..(i + 1) * n]);
     }
     // Row i of H P is P applied to row i of H (P is symmetric); column j
     // of P (H P) is P applied to column j of H P.
@@ -282,7 +413,7 @@ fn smallest_on_null_space(hessian: &[f64], n: usize, rows: &[Vec<f64>]) -> Optio
         for i in 0..n {
             column[i] = hp[i * n + j];
         }
-        project(&mut column);
+        project_out(&basis, &mut column);
         for i in 0..n {
             hp[i * n + j] = column[i];
         }
@@ -295,22 +426,7 @@ fn smallest_on_null_space(hessian: &[f64], n: usize, rows: &[Vec<f64>]) -> Optio
             hp[j * n + i] = v;
         }
     }
-    if hp.iter().any(|v| !v.is_finite()) || !has_negative_eigenvalue(&hp, n, NEGATIVE) {
-        return None;
-    }
-    let size = hp.iter().fold(0.0f64, |a, v| a.max(v.abs()));
-    let (value, mut v) = smallest_eigenpair(&hp, n);
-    if value >= -NEGATIVE * size {
-        return None;
-    }
-    // In the null space up to rounding; projected once more.
-    project(&mut v);
-    let norm = dot(&v, &v).sqrt();
-    if norm == 0.0 || !norm.is_finite() {
-        return None;
-    }
-    v.iter_mut().for_each(|x| *x /= norm);
-    Some((value, v))
+    hp.iter().all(|v| v.is_finite()).then_some((hp, basis))
 }
 
 /// The smallest eigenvalue of the symmetric `a` (`n × n`) and a unit

@@ -73,7 +73,7 @@ use super::feasibility;
 use super::minimize::{check_input, start_in_box};
 use super::outcome::{Bound, Outcome, Reason};
 use super::qp::{self, QpStatus};
-use super::second_order::{KktPoint, kkt_or_saddle, negative_curvature};
+use super::second_order::{KktPoint, flat_fall, kkt_or_saddle, negative_curvature};
 use crate::constraint::ConstraintKind;
 use crate::error::Result;
 use crate::problem::ConstrainedObjective;
@@ -770,7 +770,10 @@ fn degenerate_rows(s: &Scaled<'_>, point: &Point, now: &Measured, tol: f64) -> (
 
 /// The second-order test at a point that passed the KKT test, on the
 /// exact Hessian of the Lagrangian (one more Hessian): the curvature and
-/// direction of a saddle, `None` where the test finds none.
+/// direction of a saddle, `None` where the test finds none. Where the
+/// Hessian is flat along a direction the constraints allow, the
+/// Lagrangian is evaluated along it (at most four evaluations, counted):
+/// a fall there is a saddle with curvature 0 ([`kkt_or_saddle`]).
 fn second_order(
     s: &mut Scaled<'_>,
     point: &Point,
@@ -787,16 +790,30 @@ fn second_order(
     if hessian.iter().any(|v| !v.is_finite()) {
         return None;
     }
+    let kinds = s.kinds.clone();
     let at = KktPoint {
         x: &point.x,
         grad: &point.grad,
         c: &point.c,
         jac: &point.jac,
         lambda,
-        kinds: &s.kinds,
+        kinds: &kinds,
         bounds,
     };
-    negative_curvature(&at, &hessian)
+    if let Some(found) = negative_curvature(&at, &hessian) {
+        return Some(found);
+    }
+    let lagrangian = |x: &[f64]| {
+        let q = s.eval(x);
+        let l = q.f + (lambda.iter().zip(&q.c)).map(|(l, c)| l * c).sum::<f64>();
+        // An inequality with no multiplier, which the Lagrangian does not
+        // see, that the probe would violate makes the fall no way on.
+        let feasible = (0..kinds.len())
+            .filter(|&i| kinds[i] == ConstraintKind::Inequality && lambda[i] == 0.0)
+            .all(|i| q.c[i] <= point.c[i].max(0.0) + 1e-8 * point.c[i].abs().max(1.0));
+        (l.is_finite() && feasible).then_some(l)
+    };
+    flat_fall(&at, &hessian, lagrangian).map(|d| (0.0, d))
 }
 
 mod chain;

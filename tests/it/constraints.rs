@@ -874,3 +874,37 @@ fn a_feasible_point_where_no_multipliers_exist_is_not_called_infeasible() {
         }
     }
 }
+
+#[test]
+fn a_flat_kkt_point_where_f_falls_at_third_order_is_left() {
+    // x³ with x >= -1 inactive: at the start 0 the gradient and the
+    // Hessian vanish, so the KKT test passes and the curvature is flat;
+    // f falls at third order towards the minimum -1 at x = -1. SQP alone
+    // reports the saddle; the default leaves it and finds the minimum.
+    let formula = "x^3\nsubject to x >= -1";
+    let (v, status) = min_json(formula, "x=0", &["--method", "sqp"]);
+    assert_eq!((status, v["reason"].as_str()), (1, Some("saddle")), "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("flat along a direction"),
+        "{v}"
+    );
+    let (v, status) = min_json(formula, "x=0", &[]);
+    assert_eq!((status, v["reason"].as_str()), (0, Some("kkt")), "{v}");
+    assert!(
+        close(&v["x"][0], -1.0, 1e-8) && close(&v["f"], -1.0, 1e-8),
+        "{v}"
+    );
+    // Where the constraint holds at 0 the fall is infeasible: a minimum.
+    let (v, status) = min_json("x^3\nsubject to x >= 0", "x=0", &["--method", "sqp"]);
+    assert_eq!((status, v["reason"].as_str()), (0, Some("kkt")), "{v}");
+    // A flat bottom is a minimum: x⁴ + y² with an inactive constraint.
+    let (v, status) = min_json(
+        "x^4 + y^2\nsubject to x + y >= -1",
+        "x=0,y=0",
+        &["--method", "sqp"],
+    );
+    assert_eq!((status, v["reason"].as_str()), (0, Some("kkt")), "{v}");
+}

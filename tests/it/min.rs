@@ -585,6 +585,8 @@ fn the_command_line_says_minimum_only_when_it_is_one() {
         ("x^3", "x=0", "saddle", "saddle", 1),
         ("x^2 - y^4", "x=0,y=0", "saddle", "saddle", 1),
         ("x^4 + y^2", "x=1,y=1", "gtol", "minimum", 0),
+        // A gradient that vanishes as x runs off: no minimum is attained.
+        ("exp(-x)", "x=0", "unbounded", "lowest seen", 1),
     ];
     let t = Table::new();
     for (formula, start, reason, heading, status) in cases {
@@ -1476,5 +1478,41 @@ fn restarts_need_bounds_and_no_trace() {
                 "{args:?}"
             );
         });
+    }
+}
+
+#[test]
+fn a_maximum_that_is_not_attained_is_said_so() {
+    // ln(x) passes gtol at x = 1e8; it rises on without bound.
+    let r = run(&["ln(x)", "--start", "x=1", "--maximize"]);
+    assert_eq!(r.status, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.starts_with("highest seen"), "{}", r.stdout);
+    assert!(r.stderr.contains("no maximum is attained"), "{}", r.stderr);
+    assert!(r.stderr.contains("walk uphill"), "{}", r.stderr);
+    assert!(!r.stderr.contains("minimum"), "{}", r.stderr);
+}
+
+#[test]
+fn steps_shortened_by_lr_do_not_stop_the_run_by_relative_reduction_early() {
+    // Rosenbrock plus 1 (so that relative reduction is measured against
+    // |f| = 1): with lr below 1 each step lowers f by that fraction of a
+    // full step. Counted as they fell, Newton stopped by ftol-rel at
+    // f - 1 = 1.1e-7 (lr 0.01) and 7.5e-9 (lr 0.1); measured per full
+    // step, within the test's 2.2e-9 of |f|, as at lr 1.
+    for method in ["newton", "lbfgs"] {
+        for lr in ["0.01", "0.1"] {
+            let (v, r) = run_json(&[
+                "(1-x)^2 + 100*(y-x^2)^2 + 1",
+                "--start",
+                "x=-1.2,y=1",
+                "--method",
+                method,
+                "--lr",
+                lr,
+            ]);
+            assert_eq!(r.status, 0, "{v}");
+            let f = v["f"].as_f64().unwrap();
+            assert!(f - 1.0 < 5e-9, "{method} lr {lr}: {v}");
+        }
     }
 }

@@ -155,3 +155,44 @@ fn where_the_curvature_is_flat_the_function_decides() {
         }
     }
 }
+
+#[test]
+fn where_no_minimum_is_attained_the_run_says_unbounded() {
+    // Gradients that vanish as the point runs off (exp(-x) below its floor
+    // of 0, -ln(x) without one, 1/(1 + x²)), passing gtol with curvature
+    // too flat or too small to vouch; Newton on x³ from 0.5, which halves
+    // x and stops at 3e-5 with positive curvature 1.8e-4; exp(-x) + y²,
+    // whose infimum is approached along x alone.
+    let runaways: [(&str, &[f64]); 6] = [
+        ("exp(-x)", &[0.0]),
+        ("-ln(x)", &[1.0]),
+        ("1/(1 + x^2)", &[1.0]),
+        ("x^3", &[0.5]),
+        ("exp(-x) + y^2", &[0.0, 1.0]),
+        ("exp(-x - y)", &[0.0, 0.0]),
+    ];
+    for (text, start) in runaways {
+        for o in [lbfgs(text, start), newton(text, start)] {
+            assert_eq!(o.reason, Reason::Unbounded, "{text}: {o:?}");
+            // (L-BFGS's own search sees x³ fall without bound.)
+            let walked = o.message.contains("no minimum is attained");
+            assert!(walked || o.message.contains("grew past"), "{text}: {o:?}");
+        }
+    }
+    // Minima with flat or small curvature keep their verdict.
+    let minima: [(&str, &[f64]); 5] = [
+        ("x^4", &[0.3]),
+        ("(x - y)^2", &[0.3, 2.0]),
+        ("(x*y - 1)^2", &[0.3, 2.0]),
+        ("x^4 + y^2", &[1.0, 1.0]),
+        (
+            "(a + 10*b)^2 + 5*(c - d)^2 + (b - 2*c)^4 + 10*(a - d)^4",
+            &[3.0, -1.0, 0.0, 1.0],
+        ),
+    ];
+    for (text, start) in minima {
+        for o in [lbfgs(text, start), newton(text, start)] {
+            assert!(o.converged(), "{text}: {o:?}");
+        }
+    }
+}

@@ -263,7 +263,7 @@ fn run_json(context: &Context, run: &Run, seed: Option<u64>) -> Map<String, Valu
 /// words about f: `--maximize` on `x^2` rises without bound, it does not
 /// fall.
 fn of_maximum(message: &str) -> String {
-    const TURNED: [(&str, &str); 5] = [
+    const TURNED: [(&str, &str); 8] = [
         ("kept falling", "kept rising"),
         ("fell to -∞", "rose to +∞"),
         ("no lower bound", "no upper bound"),
@@ -272,6 +272,9 @@ fn of_maximum(message: &str) -> String {
             "falls a little way down the gradient",
             "rises a little way up the gradient",
         ),
+        ("never rising", "never falling"),
+        ("walk downhill", "walk uphill"),
+        ("no minimum is attained", "no maximum is attained"),
     ];
     TURNED
         .iter()

@@ -24,15 +24,19 @@
 //! the step leaves. Every run's evaluations, iterations and Hessians count
 //! in the one outcome.
 //!
+//! Where the Hessian is flat along a direction the constraints allow,
+//! the Lagrangian is asked along it, as SQP's test does (`flat_fall`).
+//!
 //! There is no test where no Hessian is compiled (an indexed formula's
 //! constraints, which are interpreted row by row, or a node limit) or past
 //! [`DENSE_TEST_MAX_VARS`] variables; the verdict stays `kkt`.
 
 use super::{Auglag, ConstrainedOutcome, run};
+use crate::constraint::ConstraintKind;
 use crate::optim::Settings;
 use crate::optim::outcome::Reason;
 use crate::optim::second_order::{
-    DENSE_TEST_MAX_VARS, KktPoint, escape_saddles, kkt_or_saddle, negative_curvature,
+    DENSE_TEST_MAX_VARS, KktPoint, escape_saddles, flat_fall, kkt_or_saddle, negative_curvature,
 };
 use crate::problem::ConstrainedObjective;
 
@@ -101,14 +105,34 @@ fn negative_curvature_at(
     if (hessian.iter().chain(&jac).chain(&grad)).any(|v| !v.is_finite()) {
         return None;
     }
+    let kinds = problem.kinds().to_vec();
+    let lambda = out.multipliers.clone();
+    let x = x.clone();
     let at = KktPoint {
-        x,
+        x: &x,
         grad: &grad,
         c: &c,
         jac: &jac,
-        lambda: &out.multipliers,
-        kinds: problem.kinds(),
+        lambda: &lambda,
+        kinds: &kinds,
         bounds: settings.constraints(),
     };
-    negative_curvature(&at, &hessian)
+    if let Some(found) = negative_curvature(&at, &hessian) {
+        return Some(found);
+    }
+    // Flat: the Lagrangian along the flat direction, as SQP asks it
+    // (`sqp.rs`), each evaluation counted.
+    let (mut g, mut q, mut e) = (vec![0.0; n], vec![0.0; m], vec![0.0; pattern.len()]);
+    let outcome = &mut out.outcome;
+    let lagrangian = |p: &[f64]| {
+        let f = problem.eval(p, &mut g, &mut q, &mut e);
+        outcome.evaluations += 1;
+        outcome.gradient_evaluations += 1;
+        let l = f + (lambda.iter().zip(&q)).map(|(l, c)| l * c).sum::<f64>();
+        let feasible = (0..kinds.len())
+            .filter(|&i| kinds[i] == ConstraintKind::Inequality && lambda[i] == 0.0)
+            .all(|i| q[i] <= c[i].max(0.0) + 1e-8 * c[i].abs().max(1.0));
+        (l.is_finite() && feasible).then_some(l)
+    };
+    flat_fall(&at, &hessian, lagrangian).map(|d| (0.0, d))
 }
