@@ -28,8 +28,8 @@
 //!   curvature along J's null space, so that a stationary point of the
 //!   sum that is no minimum (`y ~ a*b` from a = b = 0) is not reported
 //!   converged.
-//! - A stop on ftol or xtol where a Gauss–Newton step still promises a
-//!   hundredth of the sum is not taken as converged: the trust region
+//! - A stop on ftol or xtol where a Gauss–Newton step still promises more
+//!   than 10⁻⁴ of the sum is not taken as converged: the trust region
 //!   starts again there (see [`OFFSET`]).
 //! - A residual that is not finite at a trial point rejects the step (Δ
 //!   shrinks) instead of poisoning the run.

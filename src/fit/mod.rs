@@ -289,7 +289,7 @@ impl Fit {
                 "the residuals are orthogonal to the Jacobian's columns within gtol".into()
             }
             Reason::Stalled => "the trust region collapsed where a Gauss-Newton step still \
-                                promised to lower the sum by a hundredth or more, and \
+                                promised to lower the sum by more than 1e-4 of it, and \
                                 starting it again there did not help: not a minimum"
                 .into(),
             Reason::Saddle => "the gradient of the sum of squares vanishes, but it falls \
@@ -565,7 +565,7 @@ impl Model {
         };
         // The statistics, from the last pass at the solution.
         let x = stop.x;
-        if let Some(error) = underflow(&stop.at.kept, weights.as_deref(), rows) {
+        if let Some(error) = underflow(&stop.at.kept) {
             return Err(error);
         }
         // The last pass's residuals, taken: the fit hands them back.
@@ -779,14 +779,10 @@ pub fn max_evaluations(p: usize) -> usize {
 /// the normal range of a double: below `MIN_POSITIVE/ε` (about 1e-292)
 /// a square has lost digits or is 0, and the tests of the trust region,
 /// which read the sum, read rounding (data of size 1e-200 "converged" at
-/// the start with a sum of 0). `kept` are the residuals fed (σ applied
-/// as `w`, 1/σ per row, family by family).
-fn underflow(kept: &[f64], w: Option<&[f64]>, rows: usize) -> Option<Error> {
-    let largest = kept
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r * w.map_or(1.0, |w| w[i % rows.max(1)])).abs())
-        .fold(0.0_f64, f64::max);
+/// the start with a sum of 0). `kept` are the residuals fed, weighted by
+/// 1/σ already.
+fn underflow(kept: &[f64]) -> Option<Error> {
+    let largest = kept.iter().fold(0.0_f64, |m, r| m.max(r.abs()));
     if largest == 0.0 || largest * largest >= f64::MIN_POSITIVE / f64::EPSILON {
         return None;
     }
