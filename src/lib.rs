@@ -218,7 +218,8 @@
 //!   pass folds its rows into in `fit/stream.rs`, or the normal
 //!   equations in double-double and their Cholesky factor in `fit/gram.rs`,
 //!   the pivoted QR and the damped solve in `fit/qr.rs`, the losses in
-//!   `fit/loss.rs`), and the statistics from R at the solution
+//!   `fit/loss.rs`; the saddle test of a converged point in
+//!   `fit/saddle.rs`), and the statistics from R at the solution
 //!   (`fit/stats.rs`; Student's t in `fit/student.rs`); a start the first
 //!   pass fails at is diagnosed row by row in `fit/diagnose.rs`.
 //! - [`data`]: named columns of numbers, read from CSV text with errors

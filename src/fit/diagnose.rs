@@ -83,18 +83,33 @@ impl Model {
                 .with_hint("start from values where the model is defined in every row");
         }
         let (size, row) = largest;
-        Error::new(
+        let error = Error::new(
             ErrorKind::NotFinite,
             format!(
                 "the sum of squared residuals overflows at the start: the residual of row \
                  {row} is {size:e}, and the sum of squares leaves the range of a double \
                  (about 1.8e308)"
             ),
-        )
-        .with_hint(
-            "scale the data: divide the response (and the model) by a power of ten, so that \
-             the residuals are well below 1e150",
-        )
+        );
+        // Whose fault: the data's, if the response is that large too; the
+        // start's, if the model's value dwarfs the response (`exp(a*t)`
+        // from a = 80 against y ≈ 3).
+        let response = problem.y.map(|y| {
+            y.iter()
+                .enumerate()
+                .map(|(i, v)| (v * problem.w.map_or(1.0, |w| w[i])).abs())
+                .fold(0.0_f64, f64::max)
+        });
+        match response {
+            Some(largest_y) if size > 1e6 * largest_y => error.with_hint(format!(
+                "the start is far off: the residuals reach {size:.3e} where the \
+                 response is at most {largest_y:.3e}; start nearer the data"
+            )),
+            _ => error.with_hint(
+                "scale the data: divide the response (and the model) by a power of ten, so \
+                 that the residuals are well below 1e150",
+            ),
+        }
     }
 
     /// "A square's weight is negative": `weight` is where the square is

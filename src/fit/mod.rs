@@ -34,7 +34,8 @@
 //! `rₖ(rowᵢ)/σᵢ` in turn) and the rows of the Jacobian into a running QR
 //! (`stream.rs`) while the block is in the cache, so the Jacobian is never
 //! stored; the solver is Levenberg–Marquardt after MINPACK (`lm.rs`,
-//! `lmpar.rs`, `qr.rs`), with bounds and robust losses (`loss.rs`), and the
+//! `lmpar.rs`, `qr.rs`), with bounds and robust losses (`loss.rs`), a
+//! saddle test at a converged point (`saddle.rs`), and the
 //! statistics come from the R at the solution (`stats.rs`, `student.rs`).
 //! A start where the first pass fails is diagnosed row by row
 //! (`diagnose.rs`).
@@ -57,6 +58,7 @@ mod loss;
 mod model;
 mod qr;
 mod rows;
+mod saddle;
 mod squares;
 mod stats;
 mod stream;
@@ -241,9 +243,14 @@ pub struct Fit {
     pub r2: f64,
     /// R² adjusted for the number of parameters.
     pub adjusted_r2: f64,
-    /// The numerical rank of the Jacobian at the solution: below the
-    /// number of parameters, some are not identifiable.
+    /// The numerical rank of the Jacobian at the solution, over the
+    /// parameters estimated (not [`Fit::fixed`]), decided on its columns
+    /// scaled to unit norm: below their number, some are not identifiable.
     pub rank: usize,
+    /// Which parameters their bounds fix (low = high): not estimated, with
+    /// NaN for their standard error and covariance, and no degree of
+    /// freedom taken.
+    pub fixed: Vec<bool>,
     /// Where each estimate sits relative to its bounds.
     pub at_bound: Vec<Bound>,
     /// The model's value at each row, at the estimates (empty for a sum
@@ -281,6 +288,13 @@ impl Fit {
             Reason::Gtol => {
                 "the residuals are orthogonal to the Jacobian's columns within gtol".into()
             }
+            Reason::Stalled => "the trust region collapsed where a Gauss-Newton step still \
+                                promised to lower the sum by more than 1e-4 of it, and \
+                                starting it again there did not help: not a minimum"
+                .into(),
+            Reason::Saddle => "the gradient of the sum of squares vanishes, but it falls \
+                               along a direction: a saddle or a maximum, not a minimum"
+                .into(),
             other => other.explanation().into(),
         }
     }
@@ -297,15 +311,21 @@ impl Fit {
         c
     }
 
-    /// The parameters the data do not identify: those whose standard error
-    /// is NaN (an infinite one is a variance not estimated: no degree of
-    /// freedom left).
+    /// The parameters the data do not identify: those not fixed whose
+    /// standard error is NaN (an infinite one is a variance not estimated:
+    /// no degree of freedom left).
     pub fn unidentified(&self) -> Vec<&str> {
-        self.params
-            .iter()
-            .zip(&self.stderr)
-            .filter(|(_, s)| s.is_nan())
-            .map(|(p, _)| p.as_str())
+        (0..self.params.len())
+            .filter(|&i| self.stderr[i].is_nan() && !self.fixed[i])
+            .map(|i| self.params[i].as_str())
+            .collect()
+    }
+
+    /// The parameters whose bounds fix them, not estimated.
+    pub fn fixed_params(&self) -> Vec<&str> {
+        (0..self.params.len())
+            .filter(|&i| self.fixed[i])
+            .map(|i| self.params[i].as_str())
             .collect()
     }
 }
@@ -545,6 +565,9 @@ impl Model {
         };
         // The statistics, from the last pass at the solution.
         let x = stop.x;
+        if let Some(error) = underflow(&stop.at.kept) {
+            return Err(error);
+        }
         // The last pass's residuals, taken: the fit hands them back.
         let kept = std::mem::take(&mut stop.at.kept);
         let f = &kept;
@@ -555,7 +578,24 @@ impl Model {
             _ => f.iter().map(|r| r * r).sum(),
         };
         let objective = stop.at.cost2;
-        let (unscaled, rank) = stats::unscaled_covariance(&stop.at.r(), m, p);
+        // A parameter its bounds fix (low = high) is not estimated: its
+        // column leaves J, it has no variance, and it takes no degree of
+        // freedom.
+        let fixed: Vec<bool> = bounds.iter().map(|&(lo, hi)| lo == hi).collect();
+        let estimated: Vec<usize> = (0..p).filter(|&j| !fixed[j]).collect();
+        let k = estimated.len();
+        let all = stop.at.r();
+        let columns: Vec<f64> = estimated
+            .iter()
+            .flat_map(|&j| all[j * p..(j + 1) * p].iter().copied())
+            .collect();
+        let (within, rank) = stats::unscaled_covariance(&columns, p, m, k);
+        let mut unscaled = vec![f64::NAN; p * p];
+        for (a, &i) in estimated.iter().enumerate() {
+            for (b, &j) in estimated.iter().enumerate() {
+                unscaled[i + j * p] = within[a + b * k];
+            }
+        }
         // The residuals less the parameters the data determine: a
         // parameter that moves with another adds no fit (R's `lm` counts
         // so; scipy's curve_fit takes m − p whatever the rank).
@@ -620,6 +660,7 @@ impl Model {
             r2,
             adjusted_r2,
             rank,
+            fixed,
             at_bound,
             fitted,
             residuals,
@@ -732,6 +773,34 @@ pub fn fit(text: &str, data: &[(&str, &[f64])], options: &Options) -> Result<Fit
 /// residuals and the Jacobian.
 pub fn max_evaluations(p: usize) -> usize {
     200 * (p + 1)
+}
+
+/// An error if the squares of the (weighted) residuals at the end leave
+/// the normal range of a double: below `MIN_POSITIVE/ε` (about 1e-292)
+/// a square has lost digits or is 0, and the tests of the trust region,
+/// which read the sum, read rounding (data of size 1e-200 "converged" at
+/// the start with a sum of 0). `kept` are the residuals fed, weighted by
+/// 1/σ already.
+fn underflow(kept: &[f64]) -> Option<Error> {
+    let largest = kept.iter().fold(0.0_f64, |m, r| m.max(r.abs()));
+    if largest == 0.0 || largest * largest >= f64::MIN_POSITIVE / f64::EPSILON {
+        return None;
+    }
+    Some(
+        Error::new(
+            ErrorKind::NotFinite,
+            format!(
+                "the sum of squared residuals underflows: the largest residual is {largest:e}, \
+                 and its square is below the normal range of a double (about 2.2e-308 at the \
+                 least, with digits lost below 1e-292), so the fit cannot tell one point \
+                 from another"
+            ),
+        )
+        .with_hint(
+            "scale the data: multiply the response (and the model) by a power of ten, so \
+             that the residuals are well above 1e-140",
+        ),
+    )
 }
 
 /// 1/σ for each row; `None` for σ = 1 (a pass then multiplies by

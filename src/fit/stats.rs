@@ -3,7 +3,7 @@
 //! itself, whose condition number is the square of J's), standard errors,
 //! t-values, confidence intervals and the goodness of fit.
 
-use super::qr::{Qr, qrfac};
+use super::qr::{Qr, norm, qrfac};
 use super::student::t_quantile;
 
 /// `(JᵀJ)⁻¹` for an m×n Jacobian J given by its n×n factor R
@@ -14,10 +14,27 @@ use super::student::t_quantile;
 /// the rank, as if the rest were held: for a parameter outside the null
 /// space that is its variance whatever the held values (a generalised
 /// inverse of JᵀJ, and the parameter an estimable function).
-pub(crate) fn unscaled_covariance(r: &[f64], m: usize, n: usize) -> (Vec<f64>, usize) {
-    let mut f = vec![0.0; n];
+///
+/// The rank is decided on J with each column scaled to unit norm (a
+/// parameter's units, or the data's, change no column's direction), with
+/// the relative tolerance of [`Qr::rank`]: unscaled, a fit to data of
+/// size 10⁻³⁰ or 10²⁰ lost rank whose scaled Jacobian had condition 4.6.
+/// A zero column is past the rank.
+///
+/// `r` may be some of R's columns (`rows`×n, rows ≥ n, column-major): those
+/// of the parameters estimated, as `J[:, S] = Q R[:, S]`.
+pub(crate) fn unscaled_covariance(r: &[f64], rows: usize, m: usize, n: usize) -> (Vec<f64>, usize) {
+    let mut f = vec![0.0; rows];
     let mut a = r.to_vec();
-    let qr = qrfac(&mut a, n, n, &mut f);
+    let norms: Vec<f64> = (0..n).map(|j| norm(&a[j * rows..(j + 1) * rows])).collect();
+    for (j, &s) in norms.iter().enumerate() {
+        if s > 0.0 {
+            for v in &mut a[j * rows..(j + 1) * rows] {
+                *v /= s;
+            }
+        }
+    }
+    let qr = qrfac(&mut a, rows, n, &mut f);
     let rank = qr.rank(m.max(n));
     let rinv = inverse_upper(&qr, rank);
     let lost = unidentified(&qr, &rinv, rank);
@@ -28,7 +45,8 @@ pub(crate) fn unscaled_covariance(r: &[f64], m: usize, n: usize) -> (Vec<f64>, u
             let sum: f64 = (a.max(b)..rank)
                 .map(|k| rinv[a + k * rank] * rinv[b + k * rank])
                 .sum();
-            cov[qr.perm[a] + qr.perm[b] * n] = sum;
+            let (i, j) = (qr.perm[a], qr.perm[b]);
+            cov[i + j * n] = sum / (norms[i] * norms[j]);
         }
     }
     (cov, rank)
@@ -177,7 +195,7 @@ mod tests {
         let (m, n) = (4, 2);
         // J = [[1,0],[1,1],[1,2],[1,3]]: JᵀJ = [[4,6],[6,14]], det 20.
         let jac = vec![1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 2.0, 3.0];
-        let (cov, rank) = unscaled_covariance(&r_of(&jac, m, n), m, n);
+        let (cov, rank) = unscaled_covariance(&r_of(&jac, m, n), n, m, n);
         assert_eq!(rank, 2);
         let want = [14.0 / 20.0, -6.0 / 20.0, -6.0 / 20.0, 4.0 / 20.0];
         for (c, w) in cov.iter().zip(want) {
@@ -186,7 +204,7 @@ mod tests {
         // Two equal columns: rank 1, and neither parameter identifiable
         // (their sum is; each alone is not).
         let jac = vec![1.0, 2.0, 3.0, 4.0, 1.0, 2.0, 3.0, 4.0];
-        let (cov, rank) = unscaled_covariance(&r_of(&jac, m, n), m, n);
+        let (cov, rank) = unscaled_covariance(&r_of(&jac, m, n), n, m, n);
         assert_eq!(rank, 1);
         assert!(cov.iter().all(|c| c.is_nan()), "{cov:?}");
     }
@@ -204,7 +222,7 @@ mod tests {
         let mut jac: Vec<f64> = x.iter().map(|v| b * v).collect();
         jac.extend(x.iter().map(|v| a * v));
         jac.extend(&c);
-        let (cov, rank) = unscaled_covariance(&r_of(&jac, m, 3), m, 3);
+        let (cov, rank) = unscaled_covariance(&r_of(&jac, m, 3), 3, m, 3);
         assert_eq!(rank, 2);
         for i in 0..3 {
             for j in 0..3 {
@@ -214,7 +232,7 @@ mod tests {
         // c's variance: that of the full-rank fit on the columns (x, c).
         let mut two: Vec<f64> = x.clone();
         two.extend(&c);
-        let (reference, _) = unscaled_covariance(&r_of(&two, m, 2), m, 2);
+        let (reference, _) = unscaled_covariance(&r_of(&two, m, 2), 2, m, 2);
         assert!(
             (cov[8] - reference[3]).abs() < 1e-12 * reference[3],
             "{cov:?}"

@@ -53,7 +53,19 @@ const RAISE: &str = "raise --max-evaluations";
 /// Rank deficiency and parameters on a bound, one sentence each.
 fn warnings(context: &Context, fit: &Fit) -> Vec<String> {
     let mut out = Vec::new();
-    let p = fit.params.len();
+    let fixed = fit.fixed_params();
+    let p = fit.params.len() - fixed.len();
+    if !fixed.is_empty() {
+        out.push(format!(
+            "{} fixed by {} bounds: not estimated (no standard error), and no degree of \
+             freedom taken",
+            slope::quoted_list(&fixed),
+            match fixed.len() {
+                1 => "its",
+                _ => "their",
+            }
+        ));
+    }
     if fit.rank < p {
         out.push(format!(
             "the Jacobian has rank {} of {p} at the solution: the data do not identify {} \
@@ -183,7 +195,10 @@ fn table(out: &mut dyn Write, context: &Context, fit: &Fit) -> Result<(), Failur
             [
                 name.clone(),
                 num(fit.x[i]),
-                num(fit.stderr[i]),
+                match fit.fixed[i] {
+                    true => "fixed".to_string(),
+                    false => num(fit.stderr[i]),
+                },
                 num(fit.t_values[i]),
                 format!("{} .. {}", num(lo), num(hi)),
             ]
@@ -314,6 +329,26 @@ fn to_json(context: &Context, fit: &Fit, warnings: &[String]) -> Map<String, Val
         .collect();
     obj.insert("params".into(), Value::Object(params));
     obj.insert("stderr".into(), numbers(&fit.stderr));
+    // JSON has no NaN or infinity: both are null in `stderr`, and this
+    // says which, per parameter.
+    let unidentified = fit.unidentified();
+    obj.insert(
+        "stderr_status".into(),
+        (0..fit.params.len())
+            .map(|i| {
+                let s = fit.stderr[i];
+                json!(if fit.fixed[i] {
+                    "fixed"
+                } else if unidentified.contains(&fit.params[i].as_str()) {
+                    "unidentified"
+                } else if s.is_infinite() {
+                    "infinite"
+                } else {
+                    "estimated"
+                })
+            })
+            .collect(),
+    );
     obj.insert("t_values".into(), numbers(&fit.t_values));
     obj.insert(
         "intervals".into(),
