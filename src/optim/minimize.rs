@@ -466,9 +466,18 @@ fn run(
         }
         if !now.finite {
             break if path.iterations == 0 {
+                // NaN is a domain's edge; ±∞ (overflow, or a pole) is not.
+                let nan = path.f.is_nan() || path.grad.iter().any(|g| g.is_nan());
                 Stop::new(
                     Reason::Diverged,
-                    "the start point is outside the formula's domain".to_string(),
+                    match nan {
+                        true => "the start point is outside the formula's domain",
+                        false => {
+                            "f or its gradient is infinite at the start point: too large for \
+                             a double there (an overflow), or a pole"
+                        }
+                    }
+                    .to_string(),
                 )
             } else {
                 Stop {

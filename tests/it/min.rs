@@ -938,6 +938,21 @@ fn leaving_the_domain_diverges_and_names_the_operation() {
         "{}",
         r.stderr
     );
+    // An overflow at the start is not outside the domain, and its f is
+    // not "last finite" (a user probe).
+    let r = crate::run::slope(&["min", "x^2", "--start", "x=1e300"], None);
+    assert_eq!(r.status, 1);
+    assert!(
+        r.stdout.starts_with("not finite  f = inf\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stderr.contains("infinite at the start point")
+            && r.stderr.contains("error: a power overflowed"),
+        "{}",
+        r.stderr
+    );
 }
 
 /// A first step of 1e308 overflows x^2 at every step down to about 1e154

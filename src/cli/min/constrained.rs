@@ -276,7 +276,8 @@ fn write_summary(
     let what = match outcome.reason {
         Reason::Kkt => "minimum",
         Reason::Infeasible => "infeasible",
-        Reason::Diverged => "last finite",
+        Reason::Diverged if outcome.f.is_finite() => "last finite",
+        Reason::Diverged => "not finite",
         Reason::Unbounded => "lowest seen",
         Reason::Saddle => "saddle",
         _ => "last",

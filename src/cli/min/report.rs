@@ -381,7 +381,8 @@ fn write_summary(
     // "minimum" only when the run can vouch for it.
     use slope::optim::Reason;
     let what = match (outcome.reason, args.maximize) {
-        (Reason::Diverged, _) => "last finite",
+        (Reason::Diverged, _) if value.is_finite() => "last finite",
+        (Reason::Diverged, _) => "not finite",
         (Reason::Saddle, _) => "saddle",
         (Reason::Unbounded, false) => "lowest seen",
         (Reason::Unbounded, true) => "highest seen",
