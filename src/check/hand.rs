@@ -112,7 +112,8 @@ fn compare_at((exact, exact_error): (f64, f64), (yours, yours_error): (f64, f64)
 }
 
 /// Compares the hand-written `yours` with `exact` (both nodes of `graph`):
-/// symbolically, then at up to [`NUMERIC_POINTS`] points from `draw(k)`.
+/// symbolically, then at up to [`NUMERIC_POINTS`] random points of the
+/// box `bounds` (drawn by [`sample`](super::sample) from `seed`).
 /// A proof stands only where the hand formula is finite wherever the
 /// exact one is, at the first [`NUMERIC_POINTS`] points drawn. `yours`
 /// is the hand formula as [`Formula::parse_written`](crate::Formula::parse_written)
@@ -122,8 +123,10 @@ pub fn compare_derivative(
     graph: &Graph,
     exact: NodeId,
     yours: &Written,
-    draw: &mut dyn FnMut(usize) -> Vec<f64>,
+    bounds: &[(f64, f64)],
+    seed: u64,
 ) -> Verdict {
+    let draw = |k| super::sample(bounds, seed, k);
     let outputs = [exact, yours.node];
     let order = reachable(graph, &outputs);
     // The steps outside loops (a scalar hand formula's are all).
@@ -155,7 +158,7 @@ pub fn compare_derivative(
         for k in 0..NUMERIC_POINTS {
             let x = draw(k);
             if let Point::Differ { yours, exact } = undefined(&x) {
-                return roundest(x, yours, exact, &undefined);
+                return roundest(x, yours, exact, bounds, &undefined);
             }
         }
         return Verdict::Proved;
@@ -167,7 +170,7 @@ pub fn compare_derivative(
         match at(&x) {
             Point::Undecided => continue,
             Point::Agree => agreed += 1,
-            Point::Differ { yours, exact } => return roundest(x, yours, exact, &at),
+            Point::Differ { yours, exact } => return roundest(x, yours, exact, bounds, &at),
         }
         if agreed == NUMERIC_POINTS {
             break;
@@ -180,12 +183,22 @@ pub fn compare_derivative(
     }
 }
 
-/// The difference found at `x`, reported at the roundest nearby point
-/// where `at` finds one too.
-fn roundest(x: Vec<f64>, yours: f64, exact: f64, at: &dyn Fn(&[f64]) -> Point) -> Verdict {
+/// The difference found at `x`, reported at the roundest nearby point of
+/// the box `bounds` where `at` finds one too.
+fn roundest(
+    x: Vec<f64>,
+    yours: f64,
+    exact: f64,
+    bounds: &[(f64, f64)],
+    at: &dyn Fn(&[f64]) -> Point,
+) -> Verdict {
     for digits in 0..4 {
         let p = 10f64.powi(digits);
         let rounded: Vec<f64> = x.iter().map(|v| (v * p).round() / p).collect();
+        let inside = (rounded.iter().zip(bounds)).all(|(v, &(lo, hi))| (lo..=hi).contains(v));
+        if !inside {
+            continue;
+        }
         if let Point::Differ { yours, exact } = at(&rounded) {
             return Verdict::Differs {
                 x: rounded,
@@ -200,7 +213,6 @@ fn roundest(x: Vec<f64>, yours: f64, exact: f64, at: &dyn Fn(&[f64]) -> Point) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::sample;
     use crate::formula::Formula;
 
     fn verdict(formula: &str, var: &str, hand: &str) -> Verdict {
@@ -212,7 +224,7 @@ mod tests {
         let exact = f.partial(var).unwrap().id();
         let yours = f.parse_written(hand, &Default::default()).unwrap();
         let bounds = vec![bounds; f.n_vars()];
-        compare_derivative(f.graph(), exact, &yours, &mut |k| sample(&bounds, 7, k))
+        compare_derivative(f.graph(), exact, &yours, &bounds, 7)
     }
 
     #[test]

@@ -189,10 +189,13 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
                 .unwrap_or_else(|e| format!("({})", e.message));
             let (given_text, verdict) = match &parsed[i] {
                 Some((written, text)) => {
-                    let verdict =
-                        check::compare_derivative(hand_f.graph(), exact, written, &mut |k| {
-                            check::sample(&hand_box, hand_seed, k)
-                        });
+                    let verdict = check::compare_derivative(
+                        hand_f.graph(),
+                        exact,
+                        written,
+                        &hand_box,
+                        hand_seed,
+                    );
                     hand_random |= verdict != Verdict::Proved;
                     (Some(text.clone()), Some(verdict))
                 }

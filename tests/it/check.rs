@@ -650,6 +650,23 @@ fn bad_input_exits_2_with_a_hint() {
     assert!(r.stderr.contains("its variables are 'x'"), "{}", r.stderr);
 }
 
+/// The counterexample is rounded only as far as it stays in the box: for
+/// x in [1.1, 1.9] it was reported at x = 2 (a user probe), outside.
+#[test]
+fn a_counterexample_lies_in_the_box() {
+    for (bounds, lo, hi) in [("x=1.1:1.9", 1.1, 1.9), ("x=0.1:1.9", 0.1, 1.9)] {
+        let (v, r) = run_json(&["floor(x)*x", "--bounds", bounds, "--grad", "x=0"]);
+        let h = hand(&v, "x");
+        assert_eq!(
+            (h["status"].as_str(), r.status),
+            (Some("differs"), 1),
+            "{h}"
+        );
+        let x = h["counterexample"]["x"][0].as_f64().unwrap();
+        assert!((lo..=hi).contains(&x), "{bounds}: {h}");
+    }
+}
+
 // ---------------------------------------------------------------- library
 
 #[test]
@@ -659,13 +676,12 @@ fn the_library_verdicts() {
     let right = f.parse_written("3*y*x*x", &Default::default()).unwrap();
     let wrong = f.parse_written("3*x^2", &Default::default()).unwrap();
     let bounds = [(-1.0, 1.0), (-1.0, 1.0)];
-    let mut draw = |k| check::sample(&bounds, 1, k);
     assert_eq!(
-        check::compare_derivative(f.graph(), dx, &right, &mut draw),
+        check::compare_derivative(f.graph(), dx, &right, &bounds, 1),
         Verdict::Proved
     );
     let Verdict::Differs { x, yours, exact } =
-        check::compare_derivative(f.graph(), dx, &wrong, &mut draw)
+        check::compare_derivative(f.graph(), dx, &wrong, &bounds, 1)
     else {
         panic!("not caught")
     };
