@@ -195,7 +195,10 @@ pub(crate) fn check_len(what: &str, len: usize, want: usize) -> Result<()> {
     }
     Err(Error::new(
         ErrorKind::Shape,
-        format!("{what} has {len} values, but the formula has {want} variables"),
+        format!(
+            "{what} has {len} value{}, but the formula has {want} variables",
+            if len == 1 { "" } else { "s" }
+        ),
     ))
 }
 

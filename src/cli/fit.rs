@@ -59,13 +59,28 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     plot: Option<PathBuf>,
     /// Stop when an iteration reduces the sum of squares by at most this fraction
-    #[arg(long, value_name = "E", default_value = "1e-15")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "E",
+        default_value = "1e-15"
+    )]
     ftol: f64,
     /// Stop when the trust region is at most this fraction of the scaled estimates
-    #[arg(long, value_name = "E", default_value = "1e-15")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "E",
+        default_value = "1e-15"
+    )]
     xtol: f64,
     /// Stop when the residuals are this close to orthogonal to every column of the Jacobian
-    #[arg(long, value_name = "E", default_value = "1e-15")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "E",
+        default_value = "1e-15"
+    )]
     gtol: f64,
     /// Most passes over the data [default: 200 per parameter, plus 200]
     #[arg(long, value_name = "N")]

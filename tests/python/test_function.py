@@ -124,10 +124,10 @@ def test_a_formula_without_variables():
     "call, message",
     [
         (lambda f: f([1.0, 2.0, 3.0]), "the point has 3 values, but the formula has 2 variables"),
-        (lambda f: f.grad([1.0]), "the point has 1 values, but the formula has 2 variables"),
+        (lambda f: f.grad([1.0]), "the point has 1 value, but the formula has 2 variables"),
         (lambda f: f.hess([[1.0, 2.0]]), "the point must be a 1-D array, not one of shape (1, 2)"),
         # NumPy reads a scalar as a point of one value.
-        (lambda f: f(np.float64(1.0)), "the point has 1 values, but the formula has 2 variables"),
+        (lambda f: f(np.float64(1.0)), "the point has 1 value, but the formula has 2 variables"),
         (lambda f: f.batch([1.0, 2.0]), "not one of shape (2,)"),
         (lambda f: f.batch(np.zeros((4, 3))), "2 columns (one per variable), not one of shape (4, 3)"),
         (lambda f: f.batch_grad(np.zeros((2, 2, 2))), "not one of shape (2, 2, 2)"),
