@@ -106,7 +106,7 @@
 //!   (non-zero factors, count of zeros), never 0/0 at a zero factor; that
 //!   node is marked in the graph, and the second sweep differentiates it
 //!   by its own rule (four more loops), which never forms the terms that
-//!   cancel near a zero factor; `print` writes it as the products before
+//!   cancel near a zero factor; `print/others.rs` writes it as the products before
 //!   and after the factor (`prod(i in 1..k-1, x[i])*prod(i in k+1..n,
 //!   x[i])`). `diff/hess_vec.rs` builds
 //!   the Hessian-vector product by reverse over reverse: the gradient of
@@ -176,8 +176,9 @@
 //!   tests, the box, verdicts of divergence, oscillation, unboundedness
 //!   and saddles, the last by `optim/saddle.rs`: Lanczos on a few
 //!   Hessian-vector products, or the dense Hessian where one is ready;
-//!   where that curvature cannot vouch for a minimum, a walk that asks
-//!   whether f keeps falling as the point runs off)
+//!   where that curvature cannot vouch for a minimum, a walk, in
+//!   `optim/walk.rs`, that asks whether f keeps falling as the point
+//!   runs off)
 //!   and one step per method: `first_order.rs`, `lbfgs.rs` (with
 //!   `lbfgsb.rs`, the Cauchy point and subspace step of L-BFGS-B),
 //!   `newton.rs` (the Hessian factorised, dense or, where the sparse

@@ -43,8 +43,8 @@
 //! one ready, else a few Hessian-vector products): `saddle`. Where that
 //! curvature cannot vouch for a minimum (flat, or small beside the
 //! gradient: [`Verdict::Doubtful`]), f is asked whether it keeps falling
-//! down the gradient as the point runs off: a walk from the point doubles
-//! its step while f does not rise, and a walk that passes
+//! as the point runs off (`walk.rs`): a walk from the point grows its
+//! step tenfold while f does not rise, and a walk that passes
 //! [`UNBOUNDED_X`] so, or reaches f = −∞, makes the run `unbounded`
 //! (`exp(-x)` stopped by `gtol` at x = 18.9, `x³` by Newton at 3e-5):
 //! no minimum is attained. Where f rises at the first probe, as beside a
@@ -61,8 +61,9 @@ use super::native::Fused;
 use super::newton::Curvature;
 use super::newton_cg::NewtonCg;
 use super::outcome::{Bound, Control, Iterate, Outcome, Reason};
-use super::saddle::{Downhill, Verdict, saddle};
+use super::saddle::{Verdict, saddle};
 use super::vector::{Measure, is_finite, largest, measure, projected_norm};
+use super::walk::{falls_down_the_gradient, runs_off};
 use super::{Method, Settings, first_order, lbfgs, newton};
 use crate::error::{Error, ErrorKind, Result};
 use crate::objective::{Direct, Objective, check_len};
@@ -132,11 +133,10 @@ impl<'a> Context<'a> {
             Some(direct) => direct.value_grad(x, grad),
             None => self.objective.value_grad(x, grad),
         };
-        if f == f64::NEG_INFINITY {
-            self.fell_to_minus_infinity = true;
-        }
-        if f.is_nan() {
-            self.left_the_domain = true;
+        // One test on the hot path; the two flags only where f is not finite.
+        if !f.is_finite() {
+            self.fell_to_minus_infinity |= f == f64::NEG_INFINITY;
+            self.left_the_domain |= f.is_nan();
         }
         f
     }
@@ -701,155 +701,6 @@ fn in_place(method: Method, n: usize, curvature: Option<Curvature>) -> Box<dyn S
         },
         m => Box::new(first_order::FirstOrder::new(m, n)),
     }
-}
-
-/// Whether f is lower a short way down the gradient from `x` (from a
-/// millionth of the point's size): then a stalled search did not stop for
-/// lack of descent, and its message should not blame the gradient. Where
-/// f stays level (rounding's steps, as `ln(exp(x) + exp(y))` near
-/// x = y = −744, where `exp` is subnormal), the walk doubles its step while
-/// f stays level, at most 64 times, so that an f falling to −∞ further on
-/// is seen (in [`Context::value_grad`]).
-fn falls_down_the_gradient(ctx: &mut Context<'_>, x: &[f64], f: f64, grad: &[f64]) -> bool {
-    let g = grad.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    let size = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    let down: Vec<f64> = grad.iter().map(|v| -v).collect();
-    let first = 1e-6 * size.max(f64::MIN_POSITIVE) / g;
-    walk(ctx, x, f, &down, (first, 2.0, 64), &[], |_, value, _| {
-        value == f
-    })
-    .is_some_and(|(value, _)| value.is_finite() && value < f)
-}
-
-/// Whether f keeps falling as the point runs off to infinity from the
-/// converged point `x` (value `f`), where the curvature could not vouch for
-/// a minimum: a walk from `x` grows its step tenfold while f neither rises
-/// nor stays level at `f`, and f either reaches −∞ or is still lower than
-/// at `x` where the walk passes [`UNBOUNDED_X`] (the growth test's bound).
-/// It goes first along the flattest direction downhill, from the saddle
-/// test's probes there (`exp(-x) + y²` runs off along x alone: down the
-/// gradient, whose y part is 6e-11 of its x part, y² rises again at
-/// x = 1e10); where f stays level along it (the valley of `exp(-x-y)`,
-/// along x − y), down the gradient, from a thousandth of `max(1, ‖x‖∞)`.
-/// Beside a minimum f rises once a walk passes it: at the first probe
-/// where the curvature is what the saddle test calls small (the probe is
-/// at least twice as far as the model's minimum), at the flat probe's own
-/// points or one more beside a flat one (`x⁴` at 1.3e-3: one more).
-fn runs_off(
-    ctx: &mut Context<'_>,
-    x: &[f64],
-    f: f64,
-    grad: &[f64],
-    downhill: Option<&Downhill>,
-) -> bool {
-    let along = downhill.map(|d| walk_off(ctx, x, f, &d.direction, 1e-3, &d.known));
-    if along.is_some_and(|ended| ended != Ended::Level) {
-        return along == Some(Ended::Runaway);
-    }
-    let g = grad.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    let size = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    let down: Vec<f64> = grad.iter().map(|v| -v).collect();
-    walk_off(ctx, x, f, &down, 1e-3 * size.max(1.0) / g, &[]) == Ended::Runaway
-}
-
-/// How a walk of [`runs_off`] ended.
-#[derive(Copy, Clone, PartialEq, Eq, Debug)]
-enum Ended {
-    /// f fell to −∞, or fell, never rising, until the point passed
-    /// [`UNBOUNDED_X`].
-    Runaway,
-    /// f rose (or was not a number), or the box stopped the walk.
-    Rose,
-    /// f stayed level at its value at the start.
-    Level,
-}
-
-/// A walk of [`runs_off`] from `x` along `direction`, from step `first`
-/// (f's values at the first probes `known` where given).
-fn walk_off(
-    ctx: &mut Context<'_>,
-    x: &[f64],
-    f: f64,
-    direction: &[f64],
-    first: f64,
-    known: &[f64],
-) -> Ended {
-    let (mut rose, mut level) = (false, false);
-    // From 1e-3 to past 1e20 takes 23 probes; a walk held by a bound
-    // stops where its probe no longer moves.
-    let walked = walk(
-        ctx,
-        x,
-        f,
-        direction,
-        (first, 10.0, 30),
-        known,
-        |last, value, reach| {
-            rose = value > last || value.is_nan();
-            level = value == f;
-            !rose && !level && value > f64::NEG_INFINITY && reach <= UNBOUNDED_X
-        },
-    );
-    match walked {
-        Some((value, _)) if value == f64::NEG_INFINITY => Ended::Runaway,
-        Some((value, reach)) if !rose && !level && value < f && reach > UNBOUNDED_X => {
-            Ended::Runaway
-        }
-        _ if level => Ended::Level,
-        _ => Ended::Rose,
-    }
-}
-
-/// Walks from `x` (value `f`) along `direction`: probes `x + t·direction`
-/// (kept in the box) for `t` from `first`, growing by `growth`, while
-/// `go_on(last value, value, largest |coordinate|)` holds (the last value
-/// is `f` for the first probe), for at most `probes` probes, or until the
-/// box stops the probe moving. The first probes' values are `known` where
-/// given. The last probe's value and largest |coordinate|; `None` where
-/// the walk cannot start (a step not finite and positive). The stalled
-/// diagnosis and the runaway test walk so.
-fn walk(
-    ctx: &mut Context<'_>,
-    x: &[f64],
-    f: f64,
-    direction: &[f64],
-    (first, growth, probes): (f64, f64, usize),
-    known: &[f64],
-    mut go_on: impl FnMut(f64, f64, f64) -> bool,
-) -> Option<(f64, f64)> {
-    if !(first > 0.0 && first.is_finite()) {
-        return None;
-    }
-    let mut t = first;
-    let mut probe = vec![0.0; x.len()];
-    let mut before = x.to_vec();
-    let mut scratch = vec![0.0; x.len()];
-    let mut last = f;
-    let mut walked = None;
-    for k in 0..probes {
-        for (i, p) in probe.iter_mut().enumerate() {
-            *p = x[i] + t * direction[i];
-            if let Some(bounds) = ctx.bounds() {
-                *p = p.clamp(bounds[i].0, bounds[i].1);
-            }
-        }
-        if k > 0 && probe == before {
-            break;
-        }
-        let value = match known.get(k) {
-            Some(&value) => value,
-            None => ctx.value_grad(&probe, &mut scratch),
-        };
-        let reach = probe.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        walked = Some((value, reach));
-        if !go_on(last, value, reach) {
-            break;
-        }
-        last = value;
-        before.copy_from_slice(&probe);
-        t *= growth;
-    }
-    walked
 }
 
 /// The observer's view of the current iterate.

@@ -35,6 +35,7 @@ mod sqp;
 #[cfg(test)]
 mod tests;
 mod vector;
+mod walk;
 
 pub use crate::random::{random_start, start_of_run};
 pub use auglag::{Auglag, ConstrainedOutcome, minimize_constrained};
