@@ -450,6 +450,15 @@ fn pad(text: &str, width: usize, left: bool) -> String {
     }
 }
 
+/// `n` and `noun`, the noun plural unless `n` is 1: "1 iteration",
+/// "0 iterations", "2 Hessians".
+fn counted(n: usize, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        _ => format!("{n} {noun}s"),
+    }
+}
+
 /// A JSON number, or null where it is not finite.
 fn json_number(v: f64) -> serde_json::Value {
     serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, serde_json::Value::Number)

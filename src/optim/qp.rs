@@ -46,6 +46,19 @@ pub(super) struct QpSolution {
     pub(super) status: QpStatus,
 }
 
+impl QpSolution {
+    /// The solution with the multipliers held at the iteration's floor
+    /// (`FLOOR`, which keeps the iterates interior) returned as 0: a row
+    /// with no weight, not one of weight 1e-300.
+    fn new(z: Vec<f64>, mut y: Vec<f64>, status: QpStatus) -> QpSolution {
+        y.iter_mut().filter(|v| **v <= FLOOR).for_each(|v| *v = 0.0);
+        QpSolution { z, y, status }
+    }
+}
+
+/// The least a slack or a multiplier is kept at between iterations.
+const FLOOR: f64 = 1e-300;
+
 /// The most interior-point iterations; a well-posed subproblem takes 10–30.
 const MAX_ITER: usize = 200;
 
@@ -155,7 +168,7 @@ pub(super) fn solve(q: &[f64], c: &[f64], g: &[f64], h: &[f64]) -> QpSolution {
         while !dense::cholesky(&m, n, shift, &mut factor) {
             shift *= 100.0;
             if !shift.is_finite() || shift > 1e-2 * diagonal {
-                return QpSolution { z, y, status };
+                return QpSolution::new(z, y, status);
             }
         }
         // The affine (predictor) step, then the corrected one.
@@ -198,20 +211,20 @@ pub(super) fn solve(q: &[f64], c: &[f64], g: &[f64], h: &[f64]) -> QpSolution {
         newton(&rc, &mut dz, &mut ds, &mut dy);
         let alpha = (0.99 * boundary(&s, &ds).min(boundary(&y, &dy))).min(1.0);
         if dz.iter().chain(&ds).chain(&dy).any(|v| !v.is_finite()) {
-            return QpSolution { z, y, status };
+            return QpSolution::new(z, y, status);
         }
         for j in 0..n {
             z[j] += alpha * dz[j];
         }
         for i in 0..p {
-            s[i] = (s[i] + alpha * ds[i]).max(1e-300);
-            y[i] = (y[i] + alpha * dy[i]).max(1e-300);
+            s[i] = (s[i] + alpha * ds[i]).max(FLOOR);
+            y[i] = (y[i] + alpha * dy[i]).max(FLOOR);
         }
         if z.iter().chain(&y).any(|v| !v.is_finite()) {
             break;
         }
     }
-    QpSolution { z, y, status }
+    QpSolution::new(z, y, status)
 }
 
 /// The starting point of CVXOPT's `coneqp`: the least-squares point of
@@ -265,8 +278,14 @@ fn start(
         let least = v.iter().fold(f64::INFINITY, |a, &b| a.min(b));
         if least <= 0.0 || !least.is_finite() {
             let by = if least.is_finite() { 1.0 - least } else { 1.0 };
-            v.iter_mut()
-                .for_each(|x| *x = if x.is_finite() { *x + by } else { 1.0 });
+            // At least 1 after rounding too: −6.7e16 + (1 + 6.7e16) is 0.
+            v.iter_mut().for_each(|x| {
+                *x = if x.is_finite() {
+                    (*x + by).max(1.0)
+                } else {
+                    1.0
+                }
+            });
         }
     }
     (z, s, y)
@@ -333,6 +352,16 @@ mod tests {
 
     fn close(a: &[f64], b: &[f64], tol: f64) -> bool {
         a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tol)
+    }
+
+    #[test]
+    fn an_answer_far_beyond_the_data_scale() {
+        // min z² + 0.3z s.t. z >= 1.23e17: the start's slack, shifted
+        // to be at least 1, rounded to 0 and the iteration never moved.
+        let s = solve(&[2.0], &[0.3], &[-1.0], &[-1.2345678912e17]);
+        assert_eq!(s.status, QpStatus::Solved, "{s:?}");
+        assert!((s.z[0] / 1.2345678912e17 - 1.0).abs() <= 1e-9, "{s:?}");
+        assert!((s.y[0] / 2.4691357824e17 - 1.0).abs() <= 1e-9, "{s:?}");
     }
 
     #[test]

@@ -908,3 +908,37 @@ fn a_flat_kkt_point_where_f_falls_at_third_order_is_left() {
     );
     assert_eq!((status, v["reason"].as_str()), (0, Some("kkt")), "{v}");
 }
+
+/// A constraint far beyond the data's scale (`x >= 1e17` from 0): the QP's
+/// start rounded its slack to 0 (−6.7e16 + (1 + 6.7e16)) and SQP stalled,
+/// so the default said `infeasible` (user probe). The augmented Lagrangian
+/// alone still cannot reach it (its penalty swamps the inner solver), and
+/// past 1e20 a run is called unbounded.
+#[test]
+fn a_constraint_far_beyond_the_data_scale_is_met() {
+    for bound in [1e17, 1e19] {
+        let text = format!("x^2\nsubject to x >= {bound:e}");
+        for method in [&[][..], &["--method", "sqp"]] {
+            let (v, status) = min_json(&text, "x=0", method);
+            assert_eq!((status, v["reason"].as_str()), (0, Some("kkt")), "{v}");
+            assert!(close(&v["x"][0], bound, 1e-9 * bound), "{method:?} {v}");
+            assert!(
+                close(&v["multipliers"][0], 2.0 * bound, 1e-8 * bound),
+                "{v}"
+            );
+        }
+    }
+}
+
+/// An active row with no weight reports multiplier 0, not the interior
+/// point's floor of 1e-300 (x fixed at 1, the best y = 2 meets x + y >= 3).
+#[test]
+fn a_row_without_weight_has_multiplier_zero() {
+    let (v, status) = min_json(
+        "x^2 + (y-2)^2\nsubject to x + y >= 3",
+        "x=1,y=0",
+        &["--bounds", "x=1:1"],
+    );
+    assert_eq!(status, 0, "{v}");
+    assert_eq!(v["multipliers"][0].as_f64(), Some(0.0), "{v}");
+}

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use serde_json::{Map, Value, json};
 
-use super::super::{Failure, format_value, json_number, pad};
+use super::super::{Failure, counted, format_value, json_number, pad};
 use super::Context;
 use slope::fit::Fit;
 use slope::optim::Bound;
@@ -170,11 +170,11 @@ fn table(out: &mut dyn Write, context: &Context, fit: &Fit) -> Result<(), Failur
     };
     writeln!(
         out,
-        "{:<19} {} ({verdict}) after {} iterations, {} evaluations, {}",
+        "{:<19} {} ({verdict}) after {}, {}, {}",
         "stopped",
         fit.reason.name(),
-        fit.iterations,
-        fit.evaluations,
+        counted(fit.iterations, "iteration"),
+        counted(fit.evaluations, "evaluation"),
         seconds(context.seconds)
     )?;
     writeln!(out)?;

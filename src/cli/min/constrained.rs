@@ -12,7 +12,9 @@ use std::io::Write;
 
 use serde_json::{Map, Value, json};
 
-use super::super::{Failure, Source, constraint_row_text, format_value, json_number, usage};
+use super::super::{
+    Failure, Source, constraint_row_text, counted, format_value, json_number, usage,
+};
 use super::args::{self, Args, GradientArg, MethodArg};
 use slope::optim::{
     Auglag, ConstrainedOutcome, Reason, SQP_MAX_SIZE, Sqp, minimize_constrained, minimize_sqp,
@@ -329,21 +331,21 @@ fn write_summary(
     match how {
         Run::Auglag => writeln!(
             out,
-            "{:<11} auglag (L-BFGS-B inside), {} outer iterations, penalty {}",
+            "{:<11} auglag (L-BFGS-B inside), {}, penalty {}",
             "method",
-            run.outer_iterations,
+            counted(run.outer_iterations, "outer iteration"),
             format_value(run.penalty)
         )?,
         Run::Sqp { exact } => writeln!(
             out,
-            "{:<11} sqp ({}), {} Hessians, merit penalty {}",
+            "{:<11} sqp ({}), {}, merit penalty {}",
             "method",
             if exact {
                 "exact Hessian of the Lagrangian"
             } else {
                 "damped BFGS"
             },
-            outcome.hessian_evaluations,
+            counted(outcome.hessian_evaluations, "Hessian"),
             format_value(run.penalty)
         )?,
     }

@@ -10,7 +10,7 @@ const MAX_SHOWN: usize = 20;
 
 use serde_json::{Map, Value, json};
 
-use super::super::{Failure, format_value, json_number};
+use super::super::{Failure, counted, format_value, json_number};
 use super::Context;
 use super::args::{GradientArg, TraceFormat};
 use super::runs::{Mode, Run, Runs};
@@ -461,11 +461,11 @@ pub(super) fn write_run_end(
     }
     writeln!(
         out,
-        "{:<11} {} after {} iterations ({} evaluations) in {}",
+        "{:<11} {} after {} ({}) in {}",
         "stopped",
         outcome.reason,
-        outcome.iterations,
-        outcome.evaluations,
+        counted(outcome.iterations, "iteration"),
+        counted(outcome.evaluations, "evaluation"),
         format_seconds(seconds)
     )
 }
