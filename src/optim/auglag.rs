@@ -203,7 +203,9 @@ impl ConstrainedOutcome {
 /// for the violation `½‖g⁺‖²` itself where no probe a step of 1e-2 along
 /// a coordinate violates the constraints less (a probe that does, at a
 /// maximum or saddle of the violation, is where the run goes on from); with [`Reason::Unbounded`] when an
-/// inner run finds the Lagrangian unbounded, [`Reason::Diverged`] at a
+/// inner run finds the Lagrangian unbounded where the constraints are
+/// (nearly) met ([`Reason::Stalled`] at the point before it where they
+/// are not: f outgrows the penalty there), [`Reason::Diverged`] at a
 /// point where f, a constraint or a gradient is not finite, and
 /// [`Reason::MaxIter`] after [`Auglag::max_outer`] outer iterations.
 ///
@@ -502,14 +504,29 @@ fn run(
         outer += 1;
         let inner = minimize_inner(&mut aug, &x, &inner_settings);
         counts.add(&inner);
-        x.copy_from_slice(&inner.x);
+        let before = std::mem::replace(&mut x, inner.x.clone());
         history.extend(inner.history.iter().cloned());
         let reason = inner.reason;
         if reason == Reason::Unbounded {
+            let after = measure(&mut aug, &x, bounds, &mut counts);
+            if after.scaled_violation <= NEARLY_MET {
+                now = after;
+                break (
+                    Reason::Unbounded,
+                    "f decreases without bound where the constraints are (nearly) met".to_string(),
+                );
+            }
+            // Unbounded far from the constraints says nothing of f on
+            // them: f outgrows the quadratic penalty there (x³ beside
+            // x² for x >= -1). The run stays at the point it had.
+            x = before;
             now = measure(&mut aug, &x, bounds, &mut counts);
             break (
-                Reason::Unbounded,
-                "f decreases without bound where the constraints are (nearly) met".to_string(),
+                Reason::Stalled,
+                "the augmented Lagrangian is unbounded below away from the constraints \
+                 (f falls faster than the penalty grows): it cannot solve this problem, \
+                 SQP may"
+                    .to_string(),
             );
         }
         let violation_before = now.max_violation;

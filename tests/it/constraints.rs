@@ -942,3 +942,22 @@ fn a_row_without_weight_has_multiplier_zero() {
     assert_eq!(status, 0, "{v}");
     assert_eq!(v["multipliers"][0].as_f64(), Some(0.0), "{v}");
 }
+
+/// `x^3` subject to `x >= -1`: the augmented Lagrangian is unbounded
+/// below for every penalty (x³ outgrows it), which says nothing of f on
+/// the constraint. The augmented Lagrangian alone said `unbounded` "where
+/// the constraints are (nearly) met" at x = -5.6e102; it now stalls where
+/// it was and says why, and the default (SQP first) finds x = -1.
+#[test]
+fn an_augmented_lagrangian_unbounded_off_the_constraints_is_no_unbounded_verdict() {
+    let text = "x^3\nsubject to x >= -1";
+    for start in ["x=-0.1", "x=0"] {
+        let (v, status) = min_json(text, start, &["--method", "auglag"]);
+        assert_eq!((status, v["reason"].as_str()), (1, Some("stalled")), "{v}");
+        assert!(v["max_violation"].as_f64() == Some(0.0), "{v}");
+        assert!(v["message"].as_str().unwrap().contains("SQP may"), "{v}");
+        let (v, status) = min_json(text, start, &[]);
+        assert_eq!(status, 0, "{v}");
+        assert!(close(&v["x"][0], -1.0, 1e-8), "{v}");
+    }
+}
