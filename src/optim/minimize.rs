@@ -441,6 +441,9 @@ fn run(
     let mut small_before = false;
     // Whether the last step was a restart ([`StepResult::Restarted`]).
     let mut restarted = false;
+    // Where the steps began to alternate without lowering f, and the step
+    // length then.
+    let mut alternating_since: Option<(usize, f64)> = None;
     let stop = loop {
         if !now.finite && path.f == f64::NEG_INFINITY {
             break Stop {
@@ -499,8 +502,23 @@ fn run(
                 format!("f kept falling while x grew past {UNBOUNDED_X:e}: it has no lower bound"),
             );
         }
+        // Alternating steps that shrink converge (gd on a curvature
+        // between 1/lr and 2/lr), even where f has reached its rounding
+        // and stopped falling: the verdict waits a window to see whether
+        // the step at least halves.
         if path.recent.oscillating() {
-            break Stop::diagnosed(Reason::Oscillating, diagnose::oscillating(lr));
+            match alternating_since {
+                None => alternating_since = Some((path.iterations, now.step)),
+                Some((at, step)) if path.iterations >= at + diagnose::WINDOW => {
+                    if now.step > 0.5 * step {
+                        break Stop::diagnosed(Reason::Oscillating, diagnose::oscillating(lr));
+                    }
+                    alternating_since = Some((path.iterations, now.step));
+                }
+                Some(_) => {}
+            }
+        } else {
+            alternating_since = None;
         }
         if path.iterations > 0 {
             if settings.xtol.is_some_and(|xtol| now.step <= xtol) {
@@ -551,7 +569,10 @@ fn run(
             );
         }
 
-        if let Some(measured) = fused.as_mut().and_then(|f| f.batch(&mut ctx, &mut path)) {
+        // While alternation is watched, every iteration here (the native
+        // loop would run past the iterations the watch reads).
+        let native = fused.as_mut().filter(|_| alternating_since.is_none());
+        if let Some(measured) = native.and_then(|f| f.batch(&mut ctx, &mut path)) {
             now = measured;
         } else {
             path.last_f = path.f;
