@@ -33,6 +33,23 @@
 //! and again with `h/2, h/4`. The last two differ by about the error of the
 //! first (its `h⁴` term shrinks 16-fold), which is how a check can bound
 //! that error without knowing f's fifth derivative.
+//!
+//! `max(1, |xᵢ|)` is a guess at the length on which f varies, and a wrong
+//! one where f varies faster: `sqrt(x^2 + 1e-20)` at `x = 1e-12` bends on
+//! a length of `1e-10`, and every step above is far longer, so all three
+//! estimates are equally wrong and agree with each other.
+//! [`along_at_scale`] takes the length instead; the derivative check
+//! (`check/ladder.rs`) tries shorter ones when the usual one decides
+//! nothing.
+
+/// `ε^(1/2)`, `ε^(1/3)` and `ε^(1/5)`, correctly rounded. Written out, not
+/// computed with `powf`: its last bit differs between builds (a test build
+/// and `cargo build` were seen to give `ε^(1/5)` one ulp apart), and with
+/// it every difference at a small `xᵢ`, where `xᵢ + h` keeps every bit of
+/// `h`.
+const SQRT_EPS: f64 = 1.490_116_119_384_765_6e-8;
+const CBRT_EPS: f64 = 6.055_454_452_393_343e-6;
+const FIFTH_ROOT_EPS: f64 = 7.400_959_797_414_05e-4;
 
 /// A finite-difference scheme.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
@@ -68,12 +85,19 @@ impl Scheme {
 
     /// The step for a coordinate of value `x`.
     pub fn step(self, x: f64) -> f64 {
-        let exponent = match self {
-            Scheme::Forward | Scheme::Backward => 1.0 / 2.0,
-            Scheme::Central => 1.0 / 3.0,
-            Scheme::Richardson => 1.0 / 5.0,
+        self.step_at_scale(x, x.abs().max(1.0))
+    }
+
+    /// The step for a coordinate of value `x` when f varies on the length
+    /// `scale` (the table's `max(1, |xᵢ|)`): a derivative check that finds
+    /// the usual step too coarse tries smaller scales.
+    pub fn step_at_scale(self, x: f64, scale: f64) -> f64 {
+        let root = match self {
+            Scheme::Forward | Scheme::Backward => SQRT_EPS,
+            Scheme::Central => CBRT_EPS,
+            Scheme::Richardson => FIFTH_ROOT_EPS,
         };
-        let h = f64::EPSILON.powf(exponent) * x.abs().max(1.0);
+        let h = root * scale;
         // Make x + h exact, so that the step taken is the step divided by.
         (x + h) - x
     }
@@ -169,9 +193,22 @@ pub fn along(
     i: usize,
     n_out: usize,
 ) -> Along {
+    let scale = x[i].abs().max(1.0);
+    along_at_scale(f, x, i, n_out, scale)
+}
+
+/// [`along`] with the steps of [`Scheme::step_at_scale`]: for a function
+/// that varies on a length shorter than `max(1, |xᵢ|)`.
+pub fn along_at_scale(
+    f: &mut dyn FnMut(&[f64], &mut [f64]),
+    x: &mut [f64],
+    i: usize,
+    n_out: usize,
+    scale: f64,
+) -> Along {
     let xi = x[i];
-    let hc = Scheme::Central.step(xi);
-    let hr = Scheme::Richardson.step(xi);
+    let hc = Scheme::Central.step_at_scale(xi, scale);
+    let hr = Scheme::Richardson.step_at_scale(xi, scale);
     let offsets = [hc, -hc, hr, -hr, hr / 2.0, -hr / 2.0, hr / 4.0, -hr / 4.0];
     let mut values = vec![0.0; offsets.len() * n_out];
     for (k, offset) in offsets.iter().enumerate() {
@@ -228,6 +265,16 @@ mod tests {
         assert!(err(Scheme::Central) < 1e-9);
         assert!(err(Scheme::Richardson) < 1e-11);
         assert!(err(Scheme::Central) < err(Scheme::Forward));
+    }
+
+    #[test]
+    fn the_roots_of_epsilon_are_the_powers_they_stand_for() {
+        // Within the last bit of powf, whichever libm computes it.
+        for (root, power) in [(SQRT_EPS, 2.0), (CBRT_EPS, 3.0), (FIFTH_ROOT_EPS, 5.0)] {
+            let back = root.powf(power);
+            assert!((back / f64::EPSILON - 1.0).abs() < 1e-14, "{root}");
+        }
+        assert_eq!(SQRT_EPS, 2f64.powi(-26));
     }
 
     #[test]

@@ -150,7 +150,9 @@
 //! - [`fd`]: finite-difference gradients (forward, backward, central,
 //!   Richardson), the estimates exact gradients are measured against.
 //! - [`check`]: exact gradient and Hessian against finite differences
-//!   (skipping kinks, `check/kinks.rs`), an indexed formula's gradient
+//!   (skipping kinks, `check/kinks.rs`; shorter steps where the usual
+//!   ones decide nothing, and "undecided" where none does,
+//!   `check/ladder.rs`), an indexed formula's gradient
 //!   element by element on a bounded subset (`check/elements.rs`),
 //!   hand-written derivatives against exact ones.
 //! - `symbolic`: the bounded normaliser behind `check`'s proofs:

@@ -18,7 +18,8 @@ use crate::formula::Formula;
 use crate::graph::{Node, reachable};
 
 use super::kinks::Kinks;
-use super::points::{Checked, Comparison, PointCheck, Skip, Trouble};
+use super::ladder::{Exact, compare_along};
+use super::points::{Checked, PointCheck, Skip, Trouble};
 
 /// Up to this many variables, every one is compared.
 pub const ALL_UP_TO: usize = 20;
@@ -113,37 +114,58 @@ pub fn check_elements(
             continue;
         }
         let center = branches(&x);
+        let siblings = gradient.iter().fold(0.0f64, |m, g| m.max(g.abs()));
         let mut checked = Checked {
             gradient: Vec::with_capacity(vars.len()),
             hessian: Vec::new(),
         };
         let mut skip = None;
         for &i in vars {
-            let mut trouble: Option<Trouble> = None;
-            let mut f = |x: &[f64], out: &mut [f64]| {
-                out[0] = compiled.value(x).unwrap_or(f64::NAN);
-                if trouble.is_some() {
-                    return;
-                }
-                if let Some(k) = kinks
-                    .as_ref()
-                    .and_then(|k| k.crossed(&branches(x), &center))
-                {
-                    trouble = Some(Trouble::Kink(k));
-                } else if !out[0].is_finite() {
-                    trouble = Some(Trouble::NotFinite(x.to_vec()));
+            // The compiled loops' rounding is not bounded here.
+            let exact = Exact {
+                value: gradient[i],
+                rounding: 0.0,
+                siblings,
+                terms: 0.0,
+            };
+            let mut first_trouble: Option<Trouble> = None;
+            let mut estimate = |length: f64| {
+                let mut trouble: Option<Trouble> = None;
+                let mut f = |x: &[f64], out: &mut [f64]| {
+                    out[0] = compiled.value(x).unwrap_or(f64::NAN);
+                    if trouble.is_some() {
+                        return;
+                    }
+                    if let Some(k) = kinks
+                        .as_ref()
+                        .and_then(|k| k.crossed(&branches(x), &center))
+                    {
+                        trouble = Some(Trouble::Kink(k));
+                    } else if !out[0].is_finite() {
+                        trouble = Some(Trouble::NotFinite(x.to_vec()));
+                    }
+                };
+                let along = fd::along_at_scale(&mut f, &mut x, i, 1, length);
+                match trouble {
+                    Some(t) => {
+                        first_trouble.get_or_insert(t);
+                        None
+                    }
+                    None => Some(along),
                 }
             };
-            let along = fd::along(&mut f, &mut x, i, 1);
-            match trouble {
+            if let Some(mut c) = compare_along(point[i], &[exact], &mut estimate) {
+                checked.gradient.push(c.remove(0));
+                continue;
+            }
+            skip = match first_trouble {
                 Some(Trouble::Kink(k)) => {
                     let (func, span) = kinks.as_ref().map(|ks| ks.describe(k)).unzip();
-                    skip = func.map(|func| Skip::Kink {
+                    func.map(|func| Skip::Kink {
                         func,
                         span: span.flatten(),
                         var: i,
-                    });
-                    break;
+                    })
                 }
                 Some(Trouble::NotFinite(at)) => {
                     let error = formula
@@ -151,25 +173,14 @@ pub fn check_elements(
                         .unwrap_or_else(|| {
                             Error::new(ErrorKind::NotFinite, "the value is not finite")
                         });
-                    skip = Some(Skip::NotFinite {
+                    Some(Skip::NotFinite {
                         error,
                         var: Some(i),
-                    });
-                    break;
+                    })
                 }
-                None => {}
-            }
-            checked.gradient.push(Comparison::new(
-                gradient[i],
-                [
-                    along.central[0],
-                    along.richardson[0],
-                    along.richardson_half[0],
-                ],
-                along.scale[0],
-                along.h_richardson,
-                along.h_central,
-            ));
+                None => None,
+            };
+            break;
         }
         results.push(PointCheck {
             x,

@@ -4,16 +4,17 @@
 
 use crate::builtins::Func;
 use crate::error::{Error, ErrorKind, Result, Span};
-use crate::eval::Interpreter;
 use crate::fd;
 use crate::formula::Formula;
-use crate::graph::NodeId;
+use crate::graph::{NodeId, reachable};
 use crate::jit::Compiled;
 
 use super::kinks::Kinks;
-use super::sum_terms;
+use super::ladder::{DECISIVE, Exact, compare_along};
+use super::rounding::eval_bounded;
 
-/// One exact derivative compared with its finite-difference estimate.
+/// One exact derivative compared with its finite-difference estimate, at
+/// the steps that decided (see `check/ladder.rs`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Comparison {
     /// The exact derivative.
@@ -30,34 +31,139 @@ pub struct Comparison {
     pub abs_error: f64,
     /// `abs_error / max(|exact|, |estimate|)` (0 when both are 0).
     pub rel_error: f64,
-    /// The error expected of the estimate (see the docs of
-    /// [`check`](crate::check)).
+    /// The error expected of the estimate, and of the exact value's
+    /// rounding (see the docs of [`check`](crate::check)).
     pub tolerance: f64,
-    /// `abs_error <= tolerance`.
+    /// The bound on the exact value's rounding error within `tolerance`
+    /// (0 where none is known).
+    pub exact_rounding: f64,
+    /// The Richardson step `h` (its stencil also uses `h/2` and `h/4`).
+    pub step: f64,
+    /// Whether the step is the usual one, [`fd::Scheme::step`], not one
+    /// of the shorter ones tried when it decides nothing.
+    pub usual_step: bool,
+    /// The verdict.
+    pub status: Status,
+    /// `status == Status::Agrees`.
     pub ok: bool,
 }
 
+/// What a comparison says of an exact derivative.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Within a tolerance small beside the values.
+    Agrees,
+    /// Outside a tolerance small beside the values, at two steps.
+    Differs,
+    /// The tolerance is too large beside the values to tell.
+    Undecided(Undecided),
+}
+
+/// What made a tolerance too large to decide.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Undecided {
+    /// The rounding of the exact value: its formula cancels there.
+    Rounding,
+    /// The estimate's own error, at every step tried.
+    Estimate,
+}
+
+impl Status {
+    /// `"agrees"`, `"differs"` or `"undecided"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Agrees => "agrees",
+            Status::Differs => "differs",
+            Status::Undecided(_) => "undecided",
+        }
+    }
+}
+
+impl Undecided {
+    /// `"rounding"` or `"estimate"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Undecided::Rounding => "rounding",
+            Undecided::Estimate => "estimate",
+        }
+    }
+}
+
 impl Comparison {
+    /// The comparison of `exact` with output `j` of the differences
+    /// `along`, and what it says at these steps alone: the tolerance is
+    /// derived in the docs of [`check`](crate::check), the verdict in
+    /// `check/ladder.rs`.
+    pub(super) fn at_rung(exact: &Exact, along: &fd::Along, j: usize) -> Comparison {
+        let (h, h_c) = (along.h_richardson, along.h_central);
+        let estimates = [
+            along.central[j],
+            along.richardson[j],
+            along.richardson_half[j],
+        ];
+        let scale = along.scale[j].max(exact.terms);
+        Comparison::new(exact, estimates, scale, h, h_c)
+    }
+
     /// `estimates` are central, Richardson and Richardson with half steps;
-    /// `h` is the Richardson step, `h_c` the central one.
-    pub(super) fn new(exact: f64, estimates: [f64; 3], scale: f64, h: f64, h_c: f64) -> Comparison {
+    /// `h` is the Richardson step, `h_c` the central one; `scale` the size
+    /// at which the differenced values round.
+    pub(super) fn new(
+        exact: &Exact,
+        estimates: [f64; 3],
+        scale: f64,
+        h: f64,
+        h_c: f64,
+    ) -> Comparison {
         let [central, estimate, finer] = estimates;
         let eps = f64::EPSILON;
-        let abs_error = (exact - estimate).abs();
-        let size = exact.abs().max(estimate.abs());
-        let measured = (estimate - central).abs().max((estimate - finer).abs());
-        let tolerance =
-            2.0 * measured + 4.0 * eps * scale / h_c + 32.0 * eps * scale / h + 16.0 * eps * size;
+        let value = exact.value;
+        let abs_error = (value - estimate).abs();
+        let size = value.abs().max(estimate.abs());
+        // C rounds 120 times as much as R (its step is that much shorter):
+        // only its distance beyond its own rounding measures R's error.
+        let central_rounding = 4.0 * eps * scale / h_c;
+        let beyond = ((estimate - central).abs() - central_rounding).max(0.0);
+        let measured = beyond.max((estimate - finer).abs());
+        let differences = 2.0 * measured + 32.0 * eps * scale / h;
+        let rounding = 2.0 * exact.rounding;
+        let tolerance = differences + rounding + 16.0 * eps * size;
+        let decisive = tolerance <= DECISIVE * size.max(exact.siblings);
+        // Equal to the bit, and the exact value computed without rounding
+        // (else 0 may be what is left of cancelled terms, and the
+        // differences 0 for values that round alike): a derivative that
+        // vanishes by symmetry (x^2 at 0), or a constant one's, where no
+        // tolerance is small beside 0.
+        let exactly_equal = value == estimate && exact.rounding == 0.0;
+        let status = if abs_error > tolerance && decisive {
+            Status::Differs
+        } else if abs_error <= tolerance && (decisive || exactly_equal) {
+            Status::Agrees
+        } else if rounding >= differences {
+            Status::Undecided(Undecided::Rounding)
+        } else {
+            Status::Undecided(Undecided::Estimate)
+        };
         Comparison {
-            exact,
+            exact: value,
             estimate,
             central,
             estimate_half_step: finer,
             abs_error,
             rel_error: if size > 0.0 { abs_error / size } else { 0.0 },
             tolerance,
-            ok: abs_error <= tolerance,
+            exact_rounding: exact.rounding,
+            step: h,
+            usual_step: true,
+            status,
+            ok: status == Status::Agrees,
         }
+    }
+
+    /// Sets the verdict (the ladder's, over the steps tried).
+    pub(super) fn set_status(&mut self, status: Status) {
+        self.status = status;
+        self.ok = status == Status::Agrees;
     }
 }
 
@@ -127,12 +233,18 @@ pub struct Checked {
 }
 
 impl Checked {
-    /// Whether every comparison was within its tolerance.
+    /// Whether every comparison agrees.
     pub fn ok(&self) -> bool {
-        self.gradient
-            .iter()
-            .chain(self.hessian.iter().flatten())
-            .all(|c| c.ok)
+        self.comparisons().all(|c| c.ok)
+    }
+
+    /// Whether any comparison differs.
+    pub fn differs(&self) -> bool {
+        self.comparisons().any(|c| c.status == Status::Differs)
+    }
+
+    fn comparisons(&self) -> impl Iterator<Item = &Comparison> {
+        self.gradient.iter().chain(self.hessian.iter().flatten())
     }
 }
 
@@ -190,16 +302,9 @@ pub fn check_points(
     // What decides each kink's branch, evaluated by one interpreter.
     let kinks = Kinks::new(graph, &outputs);
     let branches = |x: &[f64]| kinks.branches(x);
-    // The terms of the sums, whose size sets the rounding of a difference.
-    let value_terms = Interpreter::new(graph, &sum_terms(graph, &outputs[..1]));
-    let gradient_terms = Interpreter::new(graph, &sum_terms(graph, &gradient));
-    let largest = |interp: &Interpreter, x: &[f64]| {
-        interp
-            .eval(x)
-            .iter()
-            .filter(|v| v.is_finite())
-            .fold(0.0f64, |m, v| m.max(v.abs()))
-    };
+    // Every output's rounding, bounded along its graph: the exact
+    // derivatives', and that of the values differenced.
+    let order = reachable(graph, &outputs);
 
     let mut results = Vec::with_capacity(points.len());
     let mut all = vec![0.0; outputs.len()];
@@ -220,78 +325,88 @@ pub fn check_points(
             continue;
         }
         let center_branches = branches(&x);
-        let scale_f = largest(&value_terms, &x);
-        let scale_g = if hessian {
-            largest(&gradient_terms, &x)
-        } else {
-            0.0
-        };
+        // A bound that is not finite (a loop's) is not known: 0.
+        let rounding: Vec<f64> = eval_bounded(graph, &order, &outputs, &x)
+            .into_iter()
+            .map(|(_, e)| if e.is_finite() { e } else { 0.0 })
+            .collect();
+        // The size at which the differenced values round, as Exact::terms
+        // has it: for f and, along each row of the Hessian, for each
+        // entry of the gradient.
+        let terms = |k: usize| rounding[k] / f64::EPSILON;
+        let largest_of = |v: &[f64]| v.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let gradient_size = largest_of(&at_center[1..1 + n]);
+        let hessian_size = largest_of(&at_center[1 + n..]);
         let mut checked = Checked {
             gradient: Vec::with_capacity(n),
             hessian: Vec::new(),
         };
         let mut skip = None;
         for i in 0..n {
-            // The first trouble met in the stencil along x_i.
-            let mut trouble: Option<Trouble> = None;
-            let mut f = |x: &[f64], out: &mut [f64]| {
-                stencil.call(x, out);
-                if trouble.is_some() {
-                    return;
-                }
-                if let Some(k) = kinks.crossed(&branches(x), &center_branches) {
-                    trouble = Some(Trouble::Kink(k));
-                } else if out.iter().any(|v| !v.is_finite()) {
-                    trouble = Some(Trouble::NotFinite(x.to_vec()));
-                }
-            };
-            let along = fd::along(&mut f, &mut x, i, n_fd);
-            match trouble {
-                Some(Trouble::Kink(k)) => {
-                    let (func, span) = kinks.describe(k);
-                    skip = Some(Skip::Kink { func, span, var: i });
-                    break;
-                }
-                Some(Trouble::NotFinite(at)) => {
-                    let error = formula
-                        .diagnose(&outputs[..n_fd], &at)
-                        .unwrap_or_else(|| not_finite_without_cause(&at));
-                    skip = Some(Skip::NotFinite {
-                        error,
-                        var: Some(i),
-                    });
-                    break;
-                }
-                None => {}
-            }
-            let (h, h_c) = (along.h_richardson, along.h_central);
-            let estimates = |k: usize| {
-                [
-                    along.central[k],
-                    along.richardson[k],
-                    along.richardson_half[k],
-                ]
-            };
-            checked.gradient.push(Comparison::new(
-                at_center[1 + i],
-                estimates(0),
-                along.scale[0].max(scale_f),
-                h,
-                h_c,
-            ));
+            // The exact derivatives compared along x_i: ∂f/∂xᵢ with the
+            // differences of f, and row i of the Hessian with those of the
+            // gradient.
+            let mut exact = vec![Exact {
+                value: at_center[1 + i],
+                rounding: rounding[1 + i],
+                siblings: gradient_size,
+                terms: terms(0),
+            }];
             if hessian {
-                let row = (0..n)
-                    .map(|j| {
-                        Comparison::new(
-                            at_center[1 + n + i * n + j],
-                            estimates(1 + j),
-                            along.scale[1 + j].max(scale_g),
-                            h,
-                            h_c,
-                        )
-                    })
-                    .collect();
-                checked.hessian.push(row);
+                exact.extend((0..n).map(|j| Exact {
+                    value: at_center[1 + n + i * n + j],
+                    rounding: rounding[1 + n + i * n + j],
+                    siblings: hessian_size,
+                    terms: terms(1 + j),
+                }));
+            }
+            // The first trouble met in a stencil along x_i.
+            let mut first_trouble: Option<Trouble> = None;
+            let mut estimate = |length: f64| {
+                let mut trouble: Option<Trouble> = None;
+                let mut f = |x: &[f64], out: &mut [f64]| {
+                    stencil.call(x, out);
+                    if trouble.is_some() {
+                        return;
+                    }
+                    if let Some(k) = kinks.crossed(&branches(x), &center_branches) {
+                        trouble = Some(Trouble::Kink(k));
+                    } else if out.iter().any(|v| !v.is_finite()) {
+                        trouble = Some(Trouble::NotFinite(x.to_vec()));
+                    }
+                };
+                let along = fd::along_at_scale(&mut f, &mut x, i, n_fd, length);
+                match trouble {
+                    Some(t) => {
+                        first_trouble.get_or_insert(t);
+                        None
+                    }
+                    None => Some(along),
+                }
+            };
+            let compared = compare_along(point[i], &exact, &mut estimate);
+            let Some(mut compared) = compared else {
+                skip = match first_trouble {
+                    Some(Trouble::Kink(k)) => {
+                        let (func, span) = kinks.describe(k);
+                        Some(Skip::Kink { func, span, var: i })
+                    }
+                    Some(Trouble::NotFinite(at)) => {
+                        let error = formula
+                            .diagnose(&outputs[..n_fd], &at)
+                            .unwrap_or_else(|| not_finite_without_cause(&at));
+                        Some(Skip::NotFinite {
+                            error,
+                            var: Some(i),
+                        })
+                    }
+                    None => None,
+                };
+                break;
+            };
+            checked.gradient.push(compared.remove(0));
+            if hessian {
+                checked.hessian.push(compared);
             }
         }
         results.push(PointCheck {
@@ -379,14 +494,27 @@ mod tests {
 
     #[test]
     fn a_wrong_gradient_fails_the_check() {
-        // Comparison itself: an exact value off by 1e-6 relative fails.
-        let c = Comparison::new(1.000001, [1.0; 3], 1.0, 7e-4, 6e-6);
+        let compare = |exact: f64, estimates: [f64; 3]| {
+            let exact = Exact {
+                value: exact,
+                rounding: 0.0,
+                siblings: 0.0,
+                terms: 0.0,
+            };
+            Comparison::new(&exact, estimates, 1.0, 7e-4, 6e-6)
+        };
+        // Comparison itself: an exact value off by 1e-6 relative differs.
+        let c = compare(1.000001, [1.0; 3]);
+        assert_eq!(c.status, Status::Differs);
         assert!(!c.ok);
-        let c = Comparison::new(1.0 + 1e-13, [1.0 + 1e-11, 1.0, 1.0], 1.0, 7e-4, 6e-6);
+        let c = compare(1.0 + 1e-13, [1.0 + 1e-11, 1.0, 1.0]);
         assert!(c.ok, "{c:?}");
         // Central and Richardson agreeing by chance do not make the
         // tolerance tight when the finer Richardson estimate moves.
-        let c = Comparison::new(1.0 + 1e-8, [1.0, 1.0, 1.0 + 1e-8], 1.0, 7e-4, 6e-6);
+        let c = compare(1.0 + 1e-8, [1.0, 1.0, 1.0 + 1e-8]);
         assert!(c.ok, "{c:?}");
+        // A tolerance as large as the values decides nothing.
+        let c = compare(1.0, [0.5, 0.4, 0.3]);
+        assert_eq!(c.status, Status::Undecided(Undecided::Estimate), "{c:?}");
     }
 }

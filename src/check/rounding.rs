@@ -8,7 +8,11 @@
 //! `1e15*x*(y+1) - 1e15*x*y - 1e15*x + x` rounds by about 0.5 near
 //! `x = y = 1`, while its true value differs from `0` by `x`. With a bound
 //! per evaluation, a difference larger than both bounds is a difference,
-//! and a point whose bounds swamp the values decides nothing.
+//! and a point whose bounds swamp the values decides nothing. The
+//! comparison of an exact derivative with finite differences needs it for
+//! the same reason: the derivative of `sin(x)/x`, `cos(x)/x - sin(x)/x^2`,
+//! is 0 at `x = 1e-9` in doubles (two terms of 1e9 cancel), against a true
+//! `-x/3`, and only a bound of about 1e-7 says that 0 is no verdict.
 //!
 //! The bounds are first order (products of two error terms are left out)
 //! and assume each elementary operation rounds once and each library

@@ -11,7 +11,7 @@ use super::{
     At, Failure, Input, Source, format_value, fresh_seed, json_number, load, pad, parse_bounds,
     read_file, usage,
 };
-use slope::check::{self, Comparison, PointCheck, Verdict};
+use slope::check::{self, Comparison, PointCheck, Status, Verdict};
 use slope::graph::NodeId;
 use slope::{Error, ErrorKind};
 use slope::{Formula, Written};
@@ -69,7 +69,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     grad_file: Option<PathBuf>,
     /// One JSON object: {"vars", "seed"?, "points", "checked", "skipped",
-    /// "failed", "hand", "ok"}
+    /// "failed", "undecided", "hand", "ok"}
     #[arg(long)]
     pub(super) json: bool,
 }
@@ -213,8 +213,14 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
     let checked = checks.iter().filter(|c| c.outcome.is_ok()).count();
     let failed = checks
         .iter()
-        .filter(|c| c.outcome.as_ref().is_ok_and(|c| !c.ok()))
+        .filter(|c| c.outcome.as_ref().is_ok_and(|c| c.differs()))
         .count();
+    // Neither agreeing nor differing: a tolerance too large to tell.
+    let undecided = checks
+        .iter()
+        .filter(|c| c.outcome.as_ref().is_ok_and(|c| !c.ok() && !c.differs()))
+        .count();
+    let agreed = checked - failed - undecided;
     let skipped = checks.len() - checked;
     // A hand derivative that differs fails, and so does one that could not
     // be compared anywhere (never finite beside the exact one).
@@ -227,7 +233,7 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
     // A check that compared nothing fails: it vouches for nothing.
     let hand_checked = hand.iter().any(|h| h.verdict.is_some());
     let nothing_checked = checked == 0 && !checks.is_empty() && !hand_checked;
-    let ok = failed == 0 && !hand_failed && !nothing_checked;
+    let ok = failed == 0 && undecided == 0 && !hand_failed && !nothing_checked;
     let show_seed = (random || hand_random || subset).then_some(seed);
 
     if args.json {
@@ -252,6 +258,7 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
         obj.insert("checked".into(), json!(checked));
         obj.insert("skipped".into(), json!(skipped));
         obj.insert("failed".into(), json!(failed));
+        obj.insert("undecided".into(), json!(undecided));
         obj.insert("hand".into(), report.hand_json());
         obj.insert("ok".into(), json!(ok));
         writeln!(out, "{}", Value::Object(obj))?;
@@ -272,13 +279,15 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
         let plural = |k: usize| if k == 1 { "point" } else { "points" };
         write!(
             out,
-            "{what}: {} {} agree{} with finite differences",
-            checked - failed,
-            plural(checked - failed),
-            if checked - failed == 1 { "s" } else { "" }
+            "{what}: {agreed} {} agree{} with finite differences",
+            plural(agreed),
+            if agreed == 1 { "s" } else { "" }
         )?;
         if failed > 0 {
             write!(out, ", {failed} {} differ", plural(failed))?;
+        }
+        if undecided > 0 {
+            write!(out, ", {undecided} undecided")?;
         }
         if skipped > 0 {
             write!(out, ", {skipped} skipped")?;
@@ -300,6 +309,13 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
         writeln!(
             err,
             "note: no point could be checked against finite differences: every one was skipped"
+        )?;
+    }
+    if undecided > 0 {
+        writeln!(
+            err,
+            "note: undecided: at every step tried, the estimate's error or the exact value's \
+             rounding (its formula cancels there) is too large beside the values to tell"
         )?;
     }
     Ok(if ok { 0 } else { 1 })
@@ -436,6 +452,13 @@ impl Report<'_> {
                         }
                     }
                     write_table(out, &rows)?;
+                    for (name, c) in rows.iter().filter(|(_, c)| !c.usual_step) {
+                        writeln!(
+                            out,
+                            "  {name}: estimated with a step of {:.1e}, shorter than the usual one, which decided nothing",
+                            c.step
+                        )?;
+                    }
                 }
             }
         }
@@ -483,7 +506,7 @@ impl Report<'_> {
 
     fn points_json(&self) -> Value {
         let comparison = |c: &Comparison| {
-            json!({
+            let mut row = json!({
                 "exact": json_number(c.exact),
                 "estimate": json_number(c.estimate),
                 "central": json_number(c.central),
@@ -491,8 +514,15 @@ impl Report<'_> {
                 "abs_error": json_number(c.abs_error),
                 "rel_error": json_number(c.rel_error),
                 "tolerance": json_number(c.tolerance),
+                "exact_rounding": json_number(c.exact_rounding),
+                "step": json_number(c.step),
+                "status": c.status.name(),
                 "ok": c.ok,
-            })
+            });
+            if let Status::Undecided(why) = c.status {
+                row["undecided"] = json!(why.name());
+            }
+            row
         };
         self.checks
             .iter()
@@ -592,7 +622,11 @@ fn write_table(out: &mut dyn Write, rows: &[(String, &Comparison)]) -> std::io::
                 format!("{:.1e}", c.abs_error),
                 format!("{:.1e}", c.rel_error),
                 format!("{:.1e}", c.tolerance),
-                if c.ok { "ok" } else { "DIFFERS" }.to_string(),
+                match c.status {
+                    Status::Agrees => "ok".to_string(),
+                    Status::Differs => "DIFFERS".to_string(),
+                    Status::Undecided(why) => format!("undecided ({})", why.name()),
+                },
             ]
         })
         .collect();

@@ -10,6 +10,10 @@ use super::*;
 pub(super) struct Env {
     pub(super) indices: Vec<(String, Affine)>,
     pub(super) depth: u32,
+    /// Within an indexed definition, its outermost use (`r[i+1]`): the
+    /// place its array reads are reported at, since the index that leaves
+    /// an extent is the use's, in the loops around the use.
+    pub(super) use_site: Option<Span>,
 }
 
 impl Env {
@@ -272,6 +276,7 @@ impl<'a> Lowerer<'a> {
                     .zip(index)
                     .collect(),
                 depth: env.depth,
+                use_site: env.use_site.or(Some(span)),
             };
             return self.tree(t_value, None, &inner);
         }
@@ -294,10 +299,21 @@ impl<'a> Lowerer<'a> {
             )
             .with_hint("arrays are declared with var or data, or defined with let r[i] = ..."));
         };
-        Ok(self.graph.leaf(Node::Read(Box::new(Read {
+        if let Some(site) = env.use_site {
+            self.graph.set_origin(Some(Origin {
+                span: site,
+                in_derivative: false,
+            }));
+        }
+        let read = self.graph.leaf(Node::Read(Box::new(Read {
             source,
             index: index.into(),
-        }))))
+        })));
+        self.graph.set_origin(Some(Origin {
+            span,
+            in_derivative: false,
+        }));
+        Ok(read)
     }
 
     fn reduce(

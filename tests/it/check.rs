@@ -291,6 +291,135 @@ fn points_where_values_are_not_finite_are_skipped() {
     }
 }
 
+// ---------------------------------------------------------------- verdicts
+
+/// The one gradient row of `slope check FORMULA --at AT --json`, and the
+/// run.
+fn only_row(formula: &str, at: &str) -> (Value, Value, Run) {
+    let (v, r) = run_json(&[formula, "--at", at]);
+    let row = v["points"][0]["gradient"][0].clone();
+    assert!(row.is_object(), "{formula} at {at}: {v}");
+    (v, row, r)
+}
+
+#[test]
+fn right_derivatives_of_functions_that_bend_within_the_usual_step_agree() {
+    // User probe: each said DIFFERS (sqrt, cbrt) or "ok" with a tolerance
+    // above the values (tanh), from steps of 7e-4 far longer than the
+    // length f bends on. Exact values by hand.
+    let cases = [
+        (
+            "sqrt(x^2+1e-20)",
+            "x=1e-12",
+            1e-12 / (1e-24f64 + 1e-20).sqrt(),
+        ),
+        ("cbrt(x)", "x=1e-7", 1.0 / (3.0 * 1e-14f64.cbrt())),
+        ("sqrt(x^2)", "x=1e-7", 1.0),
+        ("tanh(1e4*x)", "x=0", 1e4),
+    ];
+    let t = Table::new();
+    for (formula, at, exact) in cases {
+        t.row(format!("{formula} at {at}"), || {
+            let (v, row, r) = only_row(formula, at);
+            assert_eq!((r.status, &v["failed"]), (0, &0.into()), "{v}");
+            assert_eq!(row["status"], "agrees", "{row}");
+            let exact_reported = row["exact"].as_f64().unwrap();
+            assert!((exact_reported - exact).abs() <= 1e-12 * exact, "{row}");
+            // The estimate is close, and the tolerance small beside it.
+            let estimate = row["estimate"].as_f64().unwrap();
+            assert!((estimate - exact).abs() <= 1e-5 * exact, "{row}");
+            assert!(row["tolerance"].as_f64().unwrap() <= 1e-4 * exact, "{row}");
+            // From a step shorter than the usual one, and the text says so.
+            assert!(row["step"].as_f64().unwrap() < 1e-5, "{row}");
+            let text = run(&[formula, "--at", at]);
+            assert!(
+                text.stdout.contains("shorter than the usual one"),
+                "{}",
+                text.stdout
+            );
+        });
+    }
+}
+
+#[test]
+fn a_right_derivative_whose_formula_cancels_is_undecided_not_different() {
+    // User probe: cos(x)/x - sin(x)/x^2 at 1e-9 cancels two terms of 1e9
+    // to 0 (the truth is -x/3); the derivative of (exp(x)-1)/x at 1e-7
+    // cancels to 0.5057 (the truth is 0.5). Both said DIFFERS.
+    for (formula, at) in [("sin(x)/x", "x=1e-9"), ("(exp(x)-1)/x", "x=1e-7")] {
+        let (v, row, r) = only_row(formula, at);
+        assert_eq!(
+            (row["status"].as_str(), row["undecided"].as_str()),
+            (Some("undecided"), Some("rounding")),
+            "{row}"
+        );
+        assert_eq!(
+            (&v["failed"], &v["undecided"]),
+            (&0.into(), &1.into()),
+            "{v}"
+        );
+        // The exact value's rounding bound covers the difference.
+        let (exact, estimate) = (
+            row["exact"].as_f64().unwrap(),
+            row["estimate"].as_f64().unwrap(),
+        );
+        assert!(
+            (exact - estimate).abs() <= 2.0 * row["exact_rounding"].as_f64().unwrap(),
+            "{row}"
+        );
+        // Nothing was vouched for: exit 1, and the text says why.
+        assert_eq!(r.status, 1);
+        let text = run(&[formula, "--at", at]);
+        assert!(
+            text.stdout.contains("undecided (rounding)"),
+            "{}",
+            text.stdout
+        );
+        assert!(
+            text.stdout
+                .ends_with("gradient: 0 points agree with finite differences, 1 undecided\n"),
+            "{}",
+            text.stdout
+        );
+        assert!(text.stderr.contains("note: undecided"), "{}", text.stderr);
+    }
+}
+
+#[test]
+fn an_estimate_whose_error_is_as_large_as_the_values_decides_nothing() {
+    // tanh(1e9*x) bends on a length of 1e-9: no step tried (down to a
+    // millionth of the usual) resolves it, so there is no verdict: not
+    // "ok" (the probe's tanh(1e4*x) was, with a tolerance of 1.4e4 beside
+    // 1e4), and not DIFFERS.
+    let (v, row, r) = only_row("tanh(1e9*x)", "x=0");
+    assert_eq!(row["status"], "undecided", "{row}");
+    assert_eq!(row["undecided"], "estimate", "{row}");
+    assert_eq!(row["ok"], false);
+    assert!(
+        row["tolerance"].as_f64().unwrap() > check::DECISIVE * 1e9,
+        "{row}"
+    );
+    assert_eq!(
+        (&v["failed"], &v["undecided"], &v["ok"]),
+        (&0.into(), &1.into(), &false.into())
+    );
+    assert_eq!(r.status, 1);
+}
+
+#[test]
+fn a_derivative_that_vanishes_by_symmetry_agrees_without_a_relative_tolerance() {
+    // At 0 the differences of x^2 and cos(x) are 0 at every step, and so
+    // is the derivative: equal to the bit, with no tolerance small beside 0.
+    for formula in ["x^2", "cos(x)", "x^3"] {
+        let (v, row, r) = only_row(formula, "x=0");
+        assert_eq!(
+            (r.status, &row["status"]),
+            (0, &"agrees".into()),
+            "{formula}: {v}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------- by hand
 
 #[test]
@@ -796,7 +925,7 @@ fn the_readme_shows_what_slope_check_prints() {
             examples += 1;
         }
     }
-    assert_eq!(examples, 6);
+    assert_eq!(examples, 8);
 }
 
 #[test]

@@ -426,6 +426,27 @@ fn bad_indices_are_errors_with_a_caret() {
             "i/2",
             None,
         ),
+        // Through an indexed let, the read is shown where the let is used,
+        // with the use's loop indices (user probe: the caret was under the
+        // let's x[i], "when i = 3", which is the sum's i, not the let's).
+        (
+            "var x[1..3]\nlet r[i] = 2*x[i]\nsum(i in 1..3, r[i+1])",
+            "this reads x[4], outside its extent 1..3",
+            "r[i+1]",
+            Some("when i = 3"),
+        ),
+        (
+            "var x[1..3]\nlet r[i] = 2*x[i]\nr[2] + r[4]",
+            "this reads x[4], outside its extent 1..3",
+            "r[4]",
+            None,
+        ),
+        (
+            "var x[1..3]\nlet r[i] = 2*x[i]\nlet q[j] = r[j] + 1\nsum(i in 1..3, q[i+1])",
+            "this reads x[4], outside its extent 1..3",
+            "q[i+1]",
+            Some("when i = 3"),
+        ),
     ];
     for (text, message, underlined, hint) in cases {
         let e = Formula::parse(text).err().unwrap();
