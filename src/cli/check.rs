@@ -105,6 +105,12 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
             ),
         ));
     }
+    if f.is_indexed() && !arrays {
+        // Sums over fixed ranges, parameters or data, but scalar variables:
+        // written out, the scalar formula is checked (the Hessian and hand
+        // derivatives too), and its derivatives print with the values.
+        f = f.unrolled().map_err(Failure::plain)?;
+    }
     let m = f.constraints().len();
     if m > 0 {
         let (s, are) = if m == 1 { ("", "is") } else { ("s", "are") };

@@ -951,3 +951,32 @@ fn a_deep_power_tower_is_checked_in_bounded_time() {
     assert_eq!(r.status, 1, "{}", r.stderr);
     assert_eq!(hand(&v, "x")["status"], "differs", "{v}");
 }
+
+/// Scalar variables with sums, parameters or data were refused ("only
+/// value and gradient are compiled yet"): written out, they are checked
+/// as any scalar formula, Hessian and hand derivatives included.
+#[test]
+fn sums_and_parameters_over_scalar_variables_are_checked() {
+    let (v, r) = run_json(&[
+        "sum(i in 1..3, i*x^i) + y",
+        "--at",
+        "x=0.5,y=1",
+        "--hessian",
+    ]);
+    assert_eq!(
+        (r.status, &v["ok"]),
+        (0, &Value::Bool(true)),
+        "{}",
+        r.stderr
+    );
+    let exact: Vec<&Value> = (v["points"][0]["gradient"].as_array().unwrap().iter())
+        .map(|g| &g["exact"])
+        .collect();
+    assert_eq!(exact, [5.25, 1.0], "{v}");
+    let (v, r) = run_json(&["param a = 2\n(x-a)^2", "--grad", "x=2*(x-2)"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(hand(&v, "x")["status"], "proved", "{v}");
+    let (v, r) = run_json(&["param a = 2\n(x-a)^2", "--grad", "x=2*(x+2)"]);
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    assert_eq!(hand(&v, "x")["status"], "differs", "{v}");
+}
