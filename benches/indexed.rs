@@ -4,7 +4,9 @@
 //! Each case is measured in one group (`indexed/rosenbrock/1000/...`): the
 //! compiled value+gradient, the compiled value, the compiled
 //! Hessian-vector product (the goal: at most 3× value+gradient), and the
-//! hand-written fused loop. The group `indexed_compile` times parse + differentiate + bind +
+//! hand-written fused loop (for `product/n`, the gradient of a `prod` is
+//! the product of the other factors: by hand, a backward and a forward
+//! pass). The group `indexed_compile` times parse + differentiate + bind +
 //! codegen of the indexed Rosenbrock at each n (`rosenbrock/n`: the code
 //! does not grow with n, so neither should the time), and beside it the
 //! same with every variable's name made (`rosenbrock_and_names/n`, to 10⁶; what
@@ -38,6 +40,13 @@ sum(i in 1..rows, (y[i] - a*exp(-b*t[i]) - c)^2)";
 const PAIRS: &str = "param n = 100
 var x[1..n]
 sum(i in 1..n-1, j in i+1..n, 1/(1 + (x[i] - x[j])^2))";
+
+/// A product whose factors stay near 1 at any `n` (its value is about
+/// `e^0.5` at the benchmark's point): the gradient is the product of the
+/// other factors (`diff/product.rs`).
+const PRODUCT: &str = "param n = 1000
+var x[1..n]
+prod(i in 1..n, 1 + x[i]/n)";
 
 type Hand = fn(&[f64], &[f64], &[f64], &mut [f64]);
 
@@ -78,6 +87,28 @@ fn pairs_hand(x: &[f64], _t: &[f64], _y: &[f64], out: &mut [f64]) {
     value[0] = f;
 }
 
+/// The product and its gradient, the product of the other factors, as
+/// the products before and after each factor: the products after are
+/// stored in the gradient first (a backward pass), then multiplied by the
+/// products before (a forward one). No division, so no 0/0 at a zero
+/// factor, and no overflow where the product of the others is finite.
+fn product_hand(x: &[f64], _t: &[f64], _y: &[f64], out: &mut [f64]) {
+    let n = x.len();
+    let scale = 1.0 / n as f64;
+    let (value, grad) = out.split_at_mut(1);
+    let mut after = 1.0;
+    for i in (0..n).rev() {
+        grad[i] = after;
+        after *= 1.0 + x[i] * scale;
+    }
+    let mut before = 1.0;
+    for i in 0..n {
+        grad[i] *= before * scale;
+        before *= 1.0 + x[i] * scale;
+    }
+    value[0] = before;
+}
+
 struct Case {
     name: String,
     text: &'static str,
@@ -116,6 +147,19 @@ fn cases() -> Vec<Case> {
             hand: decay_hand,
             data: (t, y),
             large: rows >= 1_000_000,
+        });
+    }
+    for n in [1_000usize, 100_000] {
+        v.push(Case {
+            name: format!("product/{n}"),
+            text: PRODUCT,
+            options: Options {
+                params: vec![("n".into(), n as f64)],
+                ..max_vars_for(n)
+            },
+            hand: product_hand,
+            data: (Vec::new(), Vec::new()),
+            large: n >= 100_000,
         });
     }
     for n in [100usize, 1_000] {

@@ -10,9 +10,17 @@
 //!   right, and divides once at the end (`x/y` is a true division);
 //! - `b^e` is [`builtins::pow`]: exponents -1 to 4 by binary powering,
 //!   `^0.5` as `sqrt`, otherwise `powf`;
-//! - functions are Rust's `f64` methods, `min`/`max` propagate NaN.
+//! - functions are Rust's `f64` methods, `min`/`max` propagate NaN;
+//! - in a loop over a `prod`'s own indices, the product of its other
+//!   factors (a factor's partial) is the products before and after the
+//!   factor, by the exclusive scan of `eval/scan.rs`.
 
 use rustc_hash::FxHashMap;
+
+mod scan;
+
+use scan::scans;
+pub(crate) use scan::{Scan, scanned};
 
 use crate::ast::ReduceOp;
 use crate::bind::{Frame, MAX_LEVELS, SCALAR};
@@ -20,7 +28,8 @@ use crate::builtins::{self, Func};
 use crate::diff::Scatter;
 use crate::error::{Error, ErrorKind};
 use crate::graph::{
-    Graph, Node, NodeId, Range, Source, SumStep, denominator_exponent, reachable, sum_pairwise,
+    Graph, Node, NodeId, Range, Reduce, Source, SumStep, denominator_exponent, reachable,
+    sum_pairwise,
 };
 
 /// Evaluates chosen outputs of a graph at points.
@@ -31,6 +40,10 @@ pub struct Interpreter<'g> {
     order: Vec<NodeId>,
     /// For each reduction, the nodes its loop computes per index tuple.
     bodies: FxHashMap<NodeId, Vec<NodeId>>,
+    /// For the body of each `prod` whose product of the other factors
+    /// the outputs need, the nodes that compute it per index tuple (a
+    /// scan's first pass, `eval/scan.rs`).
+    factors: FxHashMap<NodeId, Vec<NodeId>>,
     outputs: Vec<NodeId>,
 }
 
@@ -47,10 +60,15 @@ impl<'g> Interpreter<'g> {
     pub fn with_frame(graph: &'g Graph, outputs: &[NodeId], frame: &'g Frame) -> Interpreter<'g> {
         let all = reachable(graph, outputs);
         let mut bodies = FxHashMap::default();
+        let mut factors = FxHashMap::default();
         for &id in &all {
             if let Node::Reduce(r, [body]) = graph.node(id) {
                 let bound = graph.meta(id).levels | r.own_levels();
-                bodies.insert(id, evaluated_body(graph, *body, r.own_levels(), bound));
+                bodies.insert(id, reduction_body(graph, r, *body, bound));
+            }
+            if let Some((r, body)) = graph.product_of_others(id) {
+                let bound = graph.meta(*body).levels | r.own_levels();
+                factors.insert(*body, evaluated_body(graph, *body, r.own_levels(), bound));
             }
         }
         Interpreter {
@@ -61,7 +79,64 @@ impl<'g> Interpreter<'g> {
                 .filter(|&id| graph.meta(id).levels == 0)
                 .collect(),
             bodies,
+            factors,
             outputs: outputs.to_vec(),
+        }
+    }
+
+    /// The scans of the nodes of `list` that a loop over `r` evaluates by
+    /// the exclusive scan (`eval/scan.rs`), their factors computed (its
+    /// first pass, which leaves `levels` and the values of the nodes it
+    /// computes as it found them: a loop around it over the same levels
+    /// may hold them).
+    fn start_scans(
+        &self,
+        list: &[NodeId],
+        r: &Reduce,
+        values: &mut [f64],
+        x: &[f64],
+        levels: &mut Levels,
+    ) -> Vec<Scan> {
+        let scanned = scanned(self.graph, list, r);
+        if scanned.is_empty() {
+            return Vec::new();
+        }
+        let saved = *levels;
+        let scans = scanned
+            .into_iter()
+            .map(|(id, body)| {
+                let nodes = self.factors.get(&body).map_or(&[][..], |b| b);
+                let held: Vec<f64> = nodes.iter().map(|n| values[n.index()]).collect();
+                let mut factors = Vec::new();
+                each_tuple(&r.ranges, r.level, self.frame, levels, |levels| {
+                    for &n in nodes {
+                        values[n.index()] = self.node(n, values, x, levels);
+                    }
+                    factors.push(values[body.index()]);
+                });
+                for (n, v) in nodes.iter().zip(held) {
+                    values[n.index()] = v;
+                }
+                Scan::new(id, &factors)
+            })
+            .collect();
+        *levels = saved;
+        scans
+    }
+
+    /// The value of `id`, a node of a loop's body at the current tuple:
+    /// the next step of its scan if it has one.
+    fn in_loop(
+        &self,
+        id: NodeId,
+        scans: &mut [Scan],
+        values: &mut [f64],
+        x: &[f64],
+        levels: &mut Levels,
+    ) -> f64 {
+        match scans.iter_mut().find(|s| s.id == id) {
+            Some(scan) => scan.step(),
+            None => self.node(id, values, x, levels),
         }
     }
 
@@ -110,9 +185,10 @@ impl<'g> Interpreter<'g> {
         } else {
             Vec::new()
         };
+        let mut scans = self.start_scans(list, r, values, x, levels);
         each_tuple(&r.ranges, r.level, self.frame, levels, |levels| {
             for &n in list {
-                values[n.index()] = self.node(n, values, x, levels);
+                values[n.index()] = self.in_loop(n, &mut scans, values, x, levels);
             }
             let v = values[body.index()];
             match r.op {
@@ -159,12 +235,13 @@ impl<'g> Interpreter<'g> {
             let list = self.bodies.get(&id).map_or(&[][..], |b| b);
             let inner = r.level as usize + r.ranges.len();
             let mut found = None;
+            let mut scans = self.start_scans(list, r, values, x, levels);
             each_tuple(&r.ranges, r.level, self.frame, levels, |levels| {
                 if found.is_some() {
                     return;
                 }
                 for &n in list {
-                    values[n.index()] = self.node(n, values, x, levels);
+                    values[n.index()] = self.in_loop(n, &mut scans, values, x, levels);
                     if !values[n.index()].is_finite() {
                         found = Some(self.cause(n, values, x, levels, inner, names));
                         return;
@@ -260,22 +337,22 @@ pub fn scatter_groups(graph: &Graph, top: &[NodeId], scatters: &[Scatter]) -> Ve
     for g in &mut groups {
         let loops = &scatters[g.members[0]].loops;
         let own = loops.iter().fold(0, |a, r| a | r.own_levels());
+        // A product of the other factors that the loop of its stage
+        // scans needs none of its operands.
+        let scanned = |n: NodeId| {
+            stage_of(loops, graph.meta(n).levels).is_some_and(|d| scans(graph, n, &loops[d]))
+        };
         let mut list: Vec<NodeId> = g
             .members
             .iter()
-            .flat_map(|&m| evaluated_body(graph, scatters[m].value, own, own))
+            .flat_map(|&m| body_nodes(graph, scatters[m].value, own, own, true, &scanned))
             .collect();
         list.sort_unstable();
         list.dedup();
         g.stages = vec![Vec::new(); loops.len()];
         for &n in &list {
-            let levels = graph.meta(n).levels;
-            let mut bound = 0;
             // Every node of the list uses only the loops' levels.
-            if let Some(stage) = loops.iter().position(|r| {
-                bound |= r.own_levels();
-                levels & !bound == 0
-            }) {
+            if let Some(stage) = stage_of(loops, graph.meta(n).levels) {
                 g.stages[stage].push(n);
             }
         }
@@ -308,6 +385,17 @@ pub fn scatter_groups(graph: &Graph, top: &[NodeId], scatters: &[Scatter]) -> Ve
     };
     groups.sort_by_key(position);
     groups
+}
+
+/// The first of `loops` (outermost first) inside which a node that uses
+/// `levels` can be computed: the one after which every level it uses is
+/// bound.
+fn stage_of(loops: &[Reduce], levels: u64) -> Option<usize> {
+    let mut bound = 0;
+    loops.iter().position(|r| {
+        bound |= r.own_levels();
+        levels & !bound == 0
+    })
 }
 
 /// Value and gradient of a formula with loops: the scalar partials are
@@ -352,11 +440,14 @@ impl<'g> GradientInterpreter<'g> {
         grad[self.n_scalars..].fill(0.0);
         let mut levels = [0; MAX_LEVELS];
         for group in &self.groups {
-            self.group(group, 0, &mut values, x, &mut levels, grad);
+            self.group(group, 0, &mut values, x, &mut levels, grad, &mut []);
         }
         values[outputs[0].index()]
     }
 
+    /// The loops of `group` from `depth` on; `scans` are those of the
+    /// loop around (`depth - 1`), whose stage this call computes first.
+    #[allow(clippy::too_many_arguments)]
     fn group(
         &self,
         group: &ScatterGroup,
@@ -365,12 +456,13 @@ impl<'g> GradientInterpreter<'g> {
         x: &[f64],
         levels: &mut Levels,
         grad: &mut [f64],
+        scans: &mut [Scan],
     ) {
         let it = &self.interpreter;
         let loops = &self.scatters[group.members[0]].loops;
         if let Some(stage) = depth.checked_sub(1).and_then(|d| group.stages.get(d)) {
             for &n in stage {
-                values[n.index()] = it.node(n, values, x, levels);
+                values[n.index()] = it.in_loop(n, scans, values, x, levels);
             }
         }
         let Some(r) = loops.get(depth) else {
@@ -388,8 +480,10 @@ impl<'g> GradientInterpreter<'g> {
             }
             return;
         };
+        let stage = group.stages.get(depth).map_or(&[][..], |s| s);
+        let mut inner = it.start_scans(stage, r, values, x, levels);
         each_tuple(&r.ranges, r.level, it.frame, levels, |levels| {
-            self.group(group, depth + 1, values, x, levels, grad);
+            self.group(group, depth + 1, values, x, levels, grad, &mut inner);
         });
     }
 }
@@ -403,7 +497,7 @@ impl<'g> GradientInterpreter<'g> {
 /// gradient's scatter over i and j, the body of a `prod(j in 1..i, ...)`
 /// that the scatter's value needs).
 pub(crate) fn loop_body(graph: &Graph, body: NodeId, own: u64, bound: u64) -> Vec<NodeId> {
-    body_nodes(graph, body, own, bound, false)
+    body_nodes(graph, body, own, bound, false, &|_| false)
 }
 
 /// [`loop_body`] as evaluation needs it: a product raises the base of a
@@ -417,32 +511,71 @@ pub(crate) fn loop_body(graph: &Graph, body: NodeId, own: u64, bound: u64) -> Ve
 /// Differentiation sweeps every node ([`loop_body`]): the product's
 /// derivative goes through the factor.
 pub(crate) fn evaluated_body(graph: &Graph, body: NodeId, own: u64, bound: u64) -> Vec<NodeId> {
-    body_nodes(graph, body, own, bound, true)
+    body_nodes(graph, body, own, bound, true, &|_| false)
 }
 
-fn body_nodes(graph: &Graph, body: NodeId, own: u64, bound: u64, evaluated: bool) -> Vec<NodeId> {
-    // Each node with the levels bound by reductions on the way to it.
+/// [`evaluated_body`] for the loop of the reduction `r`: a product of
+/// the other factors that the loop computes by its scan (`eval/scan.rs`)
+/// is in the list without its operands (the whole product, the factor's
+/// inverse, the count of zeros), which it does not read.
+pub(crate) fn reduction_body(graph: &Graph, r: &Reduce, body: NodeId, bound: u64) -> Vec<NodeId> {
+    let scanned = |n: NodeId| scans(graph, n, r);
+    body_nodes(graph, body, r.own_levels(), bound, true, &scanned)
+}
+
+/// The nodes of a loop body. A node for which `scanned` holds, a product
+/// of the other factors that the loop computes by its scan, reads only
+/// the factor, and that at the loop's own indices in the scan's first
+/// pass: what the factor uses from outer loops is in the list, the rest
+/// is not, nor are the node's operands (unless something else reads
+/// them).
+fn body_nodes(
+    graph: &Graph,
+    body: NodeId,
+    own: u64,
+    bound: u64,
+    evaluated: bool,
+    scanned: &dyn Fn(NodeId) -> bool,
+) -> Vec<NodeId> {
+    // Each node with the levels bound by reductions on the way to it, and
+    // the innermost of those reductions.
     let mut seen = rustc_hash::FxHashSet::default();
-    let mut stack = vec![(body, 0u64)];
+    let mut stack: Vec<(NodeId, u64, Option<NodeId>)> = vec![(body, 0u64, None)];
     let mut list = Vec::new();
-    while let Some((id, rebound)) = stack.pop() {
+    while let Some((id, rebound, inner)) = stack.pop() {
         let levels = graph.meta(id).levels;
-        if levels & own == 0 || !seen.insert((id, rebound)) {
+        if levels & own == 0 || !seen.insert((id, rebound, inner)) {
             continue;
         }
         if levels & !bound == 0 && levels & rebound == 0 {
             list.push(id);
         }
-        let rebound = match graph.node(id) {
-            Node::Reduce(r, _) => rebound | (r.own_levels() & bound),
-            _ => rebound,
+        // A scanned node reads its factor, and at the loop's own indices
+        // only in its scan's first pass: as a reduction over them does.
+        // Whether it is scanned is the loop's that computes it: this one,
+        // or the reduction inside it that binds its indices.
+        let scanned_where_computed = if levels & rebound == 0 {
+            scanned(id)
+        } else {
+            inner.is_some_and(|r| match graph.node(r) {
+                Node::Reduce(r, _) => levels & r.own_levels() != 0 && scans(graph, id, r),
+                _ => false,
+            })
+        };
+        if scanned_where_computed && let Some((r, factor)) = graph.product_of_others(id) {
+            stack.push((*factor, rebound | (r.own_levels() & bound), inner));
+            continue;
+        }
+        let (rebound, inner) = match graph.node(id) {
+            Node::Reduce(r, _) => (rebound | (r.own_levels() & bound), Some(id)),
+            _ => (rebound, inner),
         };
         let node = graph.node(id);
         let read = |c: NodeId| match node {
             Node::Product(_) if evaluated => denominator_exponent(graph, c).map_or(c, |(b, _)| b),
             _ => c,
         };
-        stack.extend(node.children().iter().map(|&c| (read(c), rebound)));
+        stack.extend(node.children().iter().map(|&c| (read(c), rebound, inner)));
     }
     list.sort_unstable();
     list.dedup();

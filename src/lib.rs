@@ -102,9 +102,13 @@
 //!   adding into the gradient), contributions to nodes outside the loop
 //!   sums over its range; an inner reduction is swept inside the outer's
 //!   region, so its scatters loop over both. `diff/product.rs`: a
-//!   product's factor gets the product of the others from two more loops
-//!   (non-zero factors, count of zeros), never 0/0 at a zero factor; that
-//!   node is marked in the graph, and the second sweep differentiates it
+//!   product's factor gets the product of the others, a node marked in
+//!   the graph; a loop over the product's own indices computes it by an
+//!   exclusive scan (`eval/scan.rs`: the products before and after the
+//!   factor, stored per tuple, no division, no overflow the product of
+//!   the others does not have), elsewhere it is the product of the non-zero
+//!   factors divided by this one (never 0/0 at a zero factor), and the
+//!   second sweep differentiates it
 //!   by its own rule (four more loops), which never forms the terms that
 //!   cancel near a zero factor; `print/others.rs` writes it as the products before
 //!   and after the factor (`prod(i in 1..k-1, x[i])*prod(i in k+1..n,
@@ -123,6 +127,11 @@
 //!   compiled code shares). A reduction run inside a loop over its own
 //!   levels (a scatter over i and j needing `prod(j in 1..i, ...)`) puts
 //!   back the indices and body values it moved, in both evaluators.
+//!   `eval/scan.rs`: the exclusive scan of a `prod`'s product of the
+//!   other factors, in the order both evaluators follow; compiled loops
+//!   keep its per-tuple numbers in a buffer of the thread's
+//!   (`jit/loops/scan.rs`), and leave out the loops only its other form
+//!   needs.
 //! - `print`: graph to slope syntax or LaTeX.
 //! - `jit`: chosen graph outputs to one native function through
 //!   Cranelift (lowering to scalar instructions in the interpreter's exact

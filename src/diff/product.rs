@@ -4,8 +4,14 @@
 //!
 //! For `F = Π b` (one factor `b_j` per index tuple `j`), `∂F/∂b_j` is
 //! `O_j = Π_{i≠j} b_i` and `∂O_j/∂b_k` is `Π_{i≠j,k} b_i` for `k ≠ j`, 0
-//! for `k = j`. The gradient builds `O_j` from `Q`, the product of the
-//! non-zero factors, divided by `b_j` ([`product_of_others`]). Swept again
+//! for `k = j`. The gradient builds `O_j` as a node marked in the graph
+//! ([`product_of_others`]): in a loop over the `prod`'s own indices, where
+//! the gradient uses it, the evaluators compute it by an exclusive scan,
+//! the products of the factors before and after `j` (`eval/scan.rs`),
+//! which overflow only where the product of the others does; its operands,
+//! `Q`, the product of the non-zero factors, divided by `b_j`, are its
+//! value elsewhere and the form its second derivative is built from, and
+//! a loop that scans it does not compute them. Swept again
 //! as an ordinary product, that form's derivative is the difference of
 //! two terms `±Q·b_j'²/b_j²` that are equal in exact arithmetic: near a
 //! zero factor they are huge and their rounding is the answer (a Hessian
@@ -20,10 +26,12 @@ use crate::builtins::Func;
 use crate::graph::{Graph, NodeId, Reduce};
 
 /// `∂(Π b)/∂b`, the product of the other factors of the product `r` of
-/// `body`, per index tuple, in O(size of the body) nodes and two more
-/// loops over the range, without dividing by a factor that is 0 (`Π/b`
-/// is NaN there). With `s = sign(b)^2`, 1 at a non-zero factor and 0 at a
-/// zero one:
+/// `body`, per index tuple, in O(size of the body) nodes. In a loop over
+/// `r`'s indices it is computed by the scan of `eval/scan.rs` (the
+/// products before and after the tuple), which needs none of the nodes
+/// below; elsewhere it is their value, two more loops over the range,
+/// without dividing by a factor that is 0 (`Π/b` is NaN there). With
+/// `s = sign(b)^2`, 1 at a non-zero factor and 0 at a zero one:
 ///
 /// - `Q = Π b^s`, the product of the non-zero factors (`b^1` is `b` to
 ///   the bit, `0^0` is 1);

@@ -58,6 +58,10 @@ fn symbol(name: &str) -> Option<*const u8> {
         ])
         .filter_map(wrapper)
         .chain(floor_ceil)
+        .chain([(
+            super::loops::SCRATCH_SYMBOL,
+            super::loops::slope_scratch as extern "C" fn(i64, i64) -> *mut f64 as *const u8,
+        )])
         .find_map(|(n, ptr)| (n == name).then_some(ptr))
 }
 

@@ -35,11 +35,14 @@ mod inputs;
 mod invariant;
 mod nodes;
 mod rows;
+mod scan;
 
 pub use inputs::InputBuffers;
 use inputs::{Inputs, array_blocks};
 use invariant::Held;
 pub use rows::RowCode;
+use scan::LoopScan;
+pub(super) use scan::{SCRATCH_SYMBOL, slope_scratch};
 
 use super::codegen_error;
 use super::libm::declare;
@@ -50,7 +53,7 @@ use crate::bind::MAX_LEVELS;
 use crate::builtins::{Func, small_integer};
 use crate::diff::Scatter;
 use crate::error::Result;
-use crate::eval::{ScatterGroup, evaluated_body, scatter_groups};
+use crate::eval::{ScatterGroup, evaluated_body, reduction_body, scatter_groups};
 use crate::graph::{
     Affine, Graph, Node, NodeId, Range, Read, Reduce, Source, SumStep, Symbol, reachable,
     sum_pairwise,
@@ -190,6 +193,9 @@ impl LoopCode {
         // code of a Hessian-vector product makes),
         // because binding checked each read's range against the extents
         // recorded in `ints`; `abi`'s buffers live until the call returns.
+        // A scan (`scan.rs`) writes and reads only the pairs of its own
+        // buffer, which `slope_scratch` made as long as the code asked:
+        // two numbers for each tuple it counted, over the same ranges.
         unsafe {
             let entry = std::mem::transmute::<*const u8, Entry>(self.code.entry());
             entry(x.as_ptr(), value, grad.as_mut_ptr(), &abi);
@@ -262,6 +268,9 @@ fn generate(
             reload: false,
             spilled: HashMap::new(),
             prefixes: HashMap::new(),
+            factors: HashMap::new(),
+            scans: HashMap::new(),
+            scans_made: 0,
         };
         for (a, &block) in blocks.iter().enumerate() {
             let layout = e.array_layout(block, ranks[a]);
@@ -336,6 +345,15 @@ struct Emitter<'a, 'b> {
     /// Products in a loop body whose first factors are computed before
     /// the loop: how many, and their product (see `invariant.rs`).
     prefixes: HashMap<NodeId, (usize, Held)>,
+    /// For the body of each `prod` whose product of the other factors
+    /// the outputs need, the nodes that compute it per index tuple (a
+    /// scan's first pass, `scan.rs`).
+    factors: HashMap<NodeId, Vec<NodeId>>,
+    /// The products of the other factors that the loops being emitted
+    /// evaluate by the scan (`scan.rs`).
+    scans: HashMap<NodeId, LoopScan>,
+    /// How many scans the function has started: each has its buffer.
+    scans_made: usize,
 }
 
 /// A product's factors with its one constant factor left out (`None` in
@@ -399,7 +417,12 @@ impl Emitter<'_, '_> {
             if let Node::Reduce(r, [body]) = self.graph.node(id) {
                 let bound = self.graph.meta(id).levels | r.own_levels();
                 self.bodies
-                    .insert(id, evaluated_body(self.graph, *body, r.own_levels(), bound));
+                    .insert(id, reduction_body(self.graph, r, *body, bound));
+            }
+            if let Some((r, body)) = self.graph.product_of_others(id) {
+                let bound = self.graph.meta(*body).levels | r.own_levels();
+                let nodes = evaluated_body(self.graph, *body, r.own_levels(), bound);
+                self.factors.insert(*body, nodes);
             }
         }
         let top: Vec<NodeId> = all
@@ -504,7 +527,10 @@ impl Emitter<'_, '_> {
             None => self.add_members(g)?,
             Some(r) => {
                 let r = r.clone();
+                let inner = g.stages.get(depth).cloned().unwrap_or_default();
+                let started = self.start_scans(&inner, &r)?;
                 self.ranges(&r.ranges, r.level, &mut |e| e.group(g, loops, depth + 1))?;
+                self.end_scans(started);
             }
         }
         for n in stage.into_iter().flatten() {

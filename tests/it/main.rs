@@ -29,6 +29,7 @@ mod plot;
 mod precision;
 #[path = "../shared/problem_file.rs"]
 mod problem_file;
+mod product_gradient;
 mod product_hessian;
 mod properties;
 #[path = "../shared/range.rs"]

@@ -117,6 +117,10 @@ impl Emitter<'_, '_> {
             let Node::Product(factors) = g.node(n) else {
                 continue;
             };
+            // The scan computes it (`scan.rs`).
+            if self.scans.contains_key(&n) {
+                continue;
+            }
             let k = factors
                 .iter()
                 .take_while(|&&f| available(self, f) && denominator_exponent(g, f).is_none())

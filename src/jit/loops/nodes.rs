@@ -201,6 +201,11 @@ impl Emitter<'_, '_> {
             return Ok(v);
         }
         let g = self.graph;
+        if let Some(&scan) = self.scans.get(&id) {
+            let value = self.scan_step(scan);
+            self.values.insert(id, value);
+            return Ok(value);
+        }
         if let Node::Product(factors) = g.node(id)
             && let Some(value) = self.mirrored(id, factors)
         {
@@ -367,6 +372,7 @@ impl Emitter<'_, '_> {
                     self.b.def_var(acc, start);
                     accs.push((acc, op));
                 }
+                let started = self.start_scans(&list, &r)?;
                 let saved = self.enter_loop(&list)?;
                 self.ranges(&r.ranges, r.level, &mut |e| {
                     for &n in &list {
@@ -394,6 +400,7 @@ impl Emitter<'_, '_> {
                     Ok(())
                 })?;
                 self.leave_loop(saved);
+                self.end_scans(started);
                 for (var, v) in saved_levels {
                     self.b.def_var(var, v);
                 }

@@ -214,6 +214,9 @@ fn generate(
             reload: false,
             spilled: HashMap::new(),
             prefixes: HashMap::new(),
+            factors: HashMap::new(),
+            scans: HashMap::new(),
+            scans_made: 0,
         };
         // What depends on no column is computed once, before the loop.
         let mut per_row = vec![false; graph.len()];
