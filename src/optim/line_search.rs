@@ -362,6 +362,29 @@ mod tests {
         assert_eq!(extrapolate(1.0, f64::NAN, 2.0, -1.0), 4.0);
     }
 
+    /// f = 1 + 1e6 (x - 1)² from x = 1 + 1e-11: the best step lowers f by
+    /// 1e-16, below its rounding at 1, so every trial of the search on
+    /// the gradient fails, and from t = 5e-12 on, x + t d is x itself. The
+    /// search stops there rather than halving on to its last trial.
+    #[test]
+    fn a_search_stops_once_its_trials_are_the_point_itself() {
+        let mut points = Vec::new();
+        let mut obj = crate::FnObjective::new(1, |x: &[f64], g: &mut [f64]| {
+            points.push(x[0]);
+            g[0] = 2e6 * (x[0] - 1.0);
+            1.0 + 1e6 * (x[0] - 1.0).powi(2)
+        });
+        let start = 1.0 + 1e-11;
+        let out = crate::minimize(&mut obj, &[start], &crate::Settings::default()).unwrap();
+        assert_eq!(out.reason, crate::Reason::Stalled);
+        let at_start = points[1..].iter().filter(|&&x| x == start).count();
+        assert!(
+            at_start <= 1,
+            "{at_start} evaluations at the start: {points:?}"
+        );
+        assert!(out.evaluations < 40, "{}", out.evaluations);
+    }
+
     #[test]
     fn an_absurdly_long_step_is_brought_in_by_its_exponent() {
         let near = |t: Option<f64>, want: f64| t.is_some_and(|t| (t / want - 1.0).abs() < 1e-12);
