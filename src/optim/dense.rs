@@ -1,6 +1,7 @@
 //! Small dense linear algebra on row-major `Vec<f64>` matrices: Cholesky
-//! for Newton's steps and the saddle test, and Gaussian elimination for
-//! the 2m × 2m systems of L-BFGS-B's compact representation.
+//! for Newton's steps, the saddle test and L-BFGS-B's compact
+//! representation (by blocks, `lbfgsb.rs`), and Gaussian elimination for
+//! the augmented Lagrangian's small normal equations.
 
 /// The Cholesky factor of `a + shift·I` (`n × n`, only the lower triangle
 /// read) into `factor`; `false` if that matrix is not (numerically)

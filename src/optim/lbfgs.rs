@@ -336,6 +336,56 @@ mod tests {
         l.remember();
     }
 
+    /// L-BFGS-B where no bound is near proposes the two-loop recursion's
+    /// step: the same model, minimised over every variable. Pairs of a
+    /// badly scaled quadratic (curvatures 1e10 to 1e-3, steps 10 to 1e-8
+    /// long, as on Meyer's function) made Gaussian elimination of the
+    /// compact form's 2m × 2m matrix call it singular or miss the step by
+    /// up to 100%.
+    #[test]
+    fn far_from_its_bounds_lbfgsb_steps_as_lbfgs() {
+        let n = 3;
+        // A = R diag(1e10, 1, 1e-3) Rᵀ, R a rotation mixing all three.
+        let (c, s) = (0.6f64, 0.8f64);
+        let r = [[c, -s, 0.0], [s * c, c * c, -s], [s * s, c * s, c]];
+        let eig = [1e10, 1.0, 1e-3];
+        let gradient = |x: &[f64]| -> Vec<f64> {
+            (0..n)
+                .map(|i| {
+                    (0..n)
+                        .map(|j| (0..n).map(|k| r[i][k] * eig[k] * r[j][k]).sum::<f64>() * x[j])
+                        .sum()
+                })
+                .collect()
+        };
+        let mut free = Lbfgs::new(n, 5, false);
+        let mut boxed = Lbfgs::new(n, 5, true);
+        let mut x = vec![1.0, -2.0, 0.5];
+        let lengths = [10.0, 1e-8, 1.0, 1e-5, 0.3, 1e-7, 2.0];
+        for (k, len) in lengths.iter().enumerate() {
+            let dir = [(k as f64 + 1.0).sin(), (2.0 * k as f64 + 0.5).cos(), 0.7];
+            let next: Vec<f64> = x.iter().zip(dir).map(|(xi, d)| xi + len * d).collect();
+            for l in [&mut free, &mut boxed] {
+                let mut path = Path::new(x.clone(), 0.0, gradient(&x));
+                l.trial.copy_from_slice(&next);
+                l.trial_grad.copy_from_slice(&gradient(&next));
+                l.take(&mut path, 0.0);
+                l.form_pair(&path, &crate::Settings::default());
+                l.remember();
+            }
+            x = next;
+        }
+        assert_eq!((free.len, boxed.len), (5, 5));
+        let g = gradient(&x);
+        free.compute_direction(&g);
+        let bounds = vec![(f64::NEG_INFINITY, f64::INFINITY); n];
+        assert!(boxed.bounded_direction(&x, &g, &bounds).is_some());
+        let (a, b) = (&free.direction, &boxed.direction);
+        let diff = a.iter().zip(b).map(|(p, q)| (p - q).powi(2)).sum::<f64>();
+        let size = a.iter().map(|p| p * p).sum::<f64>();
+        assert!(diff.sqrt() <= 1e-6 * size.sqrt(), "{a:?} {b:?}");
+    }
+
     #[test]
     fn a_rejected_pair_leaves_a_full_memory_alone() {
         let mut l = Lbfgs::new(1, 2, false);

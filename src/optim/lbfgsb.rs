@@ -18,7 +18,7 @@
 //! and returns the direction from `x` to the point found, for a line search
 //! kept inside the box.
 
-use super::dense::solve;
+use super::dense::cholesky;
 
 /// The corrections as the compact form reads them: pair `a` (oldest
 /// first) is in slot `order[a]` of the ring.
@@ -57,8 +57,12 @@ pub(super) struct Scratch {
     du: Vec<f64>,
     /// `M` (2m × 2m), and scratch matrices of that size.
     m: Vec<f64>,
-    a: Vec<f64>,
-    n_mat: Vec<f64>,
+    /// The blocks of the matrix whose inverse is `M` (or of the subspace
+    /// step's matrix), m × m each, and its factors.
+    p_block: Vec<f64>,
+    q_block: Vec<f64>,
+    t_block: Vec<f64>,
+    factors: Factors,
     b: Vec<f64>,
     p: Vec<f64>,
     c: Vec<f64>,
@@ -79,8 +83,10 @@ impl Scratch {
             free: Vec::with_capacity(n),
             du: vec![0.0; n],
             m: vec![0.0; k * k],
-            a: vec![0.0; k * k],
-            n_mat: vec![0.0; k * k],
+            p_block: vec![0.0; memory * memory],
+            q_block: vec![0.0; memory * memory],
+            t_block: vec![0.0; memory * memory],
+            factors: Factors::new(memory),
             b: vec![0.0; k],
             p: vec![0.0; k],
             c: vec![0.0; k],
@@ -132,35 +138,130 @@ fn dot_k(a: &[f64], b: &[f64], k: usize) -> f64 {
     (0..k).map(|i| a[i] * b[i]).sum()
 }
 
-/// `M = [[-D, Lᵀ], [L, θ SᵀS]]⁻¹` into `sc.m`, column by column.
+/// `M = [[-D, Lᵀ], [L, θ SᵀS]]⁻¹` into `sc.m`, column by column, from
+/// the block factors of the matrix inverted ([`Factors`]), as Byrd, Lu,
+/// Nocedal and Zhu factor it (their `formt`): `-D` is negative definite
+/// and its Schur complement `θ SᵀS + L D⁻¹ Lᵀ` positive definite, so each
+/// block has a Cholesky factor. `false` if one has none numerically.
 fn middle_matrix(pairs: &Pairs<'_>, theta: f64, sc: &mut Scratch) -> bool {
     let len = pairs.len();
     let k = 2 * len;
-    let fill = |a: &mut [f64]| {
-        for r in 0..len {
-            for q in 0..len {
-                a[r * k + q] = if r == q { -pairs.sy(r, r) } else { 0.0 };
-                // Lᵀ[r][q] = L[q][r] = s_q·y_r for q > r.
-                a[r * k + len + q] = if q > r { pairs.sy(q, r) } else { 0.0 };
-                a[(len + r) * k + q] = if r > q { pairs.sy(r, q) } else { 0.0 };
-                a[(len + r) * k + len + q] = theta * pairs.ss(r, q);
-            }
+    for r in 0..len {
+        for q in 0..len {
+            sc.p_block[r * len + q] = if r == q { pairs.sy(r, r) } else { 0.0 };
+            // L[r][q] = s_r·y_q for r > q.
+            sc.q_block[r * len + q] = if r > q { pairs.sy(r, q) } else { 0.0 };
+            sc.t_block[r * len + q] = theta * pairs.ss(r, q);
         }
-    };
+    }
+    if !sc
+        .factors
+        .factor(&sc.p_block, &sc.q_block, &sc.t_block, len)
+    {
+        return false;
+    }
     for col in 0..k {
-        fill(&mut sc.a[..k * k]);
         let e = &mut sc.b[..k];
         e.iter_mut()
             .enumerate()
             .for_each(|(i, v)| *v = f64::from(i == col));
-        if !solve(&mut sc.a[..k * k], k, e) {
-            return false;
-        }
+        sc.factors.solve(len, e);
         for (r, &v) in e.iter().enumerate() {
             sc.m[r * k + col] = v;
         }
     }
     true
+}
+
+/// The factors of a symmetric `2len × 2len` matrix `[[-P, Qᵀ], [Q, T]]`
+/// whose block `P` and Schur complement `T + Q P⁻¹ Qᵀ` are positive
+/// definite: `P = L₁L₁ᵀ`, `G = L₁⁻¹Qᵀ`, `T + GᵀG = L₂L₂ᵀ`. Both of
+/// L-BFGS-B's matrices have that form, and Cholesky factors are as
+/// accurate however differently their rows are scaled, which the pairs of
+/// a badly scaled problem make them (a step of 1e-8 beside one of 10):
+/// Gaussian elimination of the whole matrix, with a threshold relative to
+/// its largest entry, called such matrices singular or lost the step's
+/// direction (Meyer's function in its box, where no bound was active:
+/// directions off the two-loop recursion's by up to 100%, one uphill).
+struct Factors {
+    l1: Vec<f64>,
+    g: Vec<f64>,
+    l2: Vec<f64>,
+    schur: Vec<f64>,
+    w: Vec<f64>,
+}
+
+impl Factors {
+    fn new(memory: usize) -> Factors {
+        Factors {
+            l1: vec![0.0; memory * memory],
+            g: vec![0.0; memory * memory],
+            l2: vec![0.0; memory * memory],
+            schur: vec![0.0; memory * memory],
+            w: vec![0.0; memory],
+        }
+    }
+
+    /// Factors `[[-P, Qᵀ], [Q, T]]` (`len × len` blocks, row-major);
+    /// `false` if `P` or the Schur complement is not numerically positive
+    /// definite.
+    fn factor(&mut self, p: &[f64], q: &[f64], t: &[f64], len: usize) -> bool {
+        let nn = len * len;
+        if !cholesky(&p[..nn], len, 0.0, &mut self.l1[..nn]) {
+            return false;
+        }
+        // Column j of G solves L₁ x = (row j of Q).
+        for j in 0..len {
+            let x = &mut self.w[..len];
+            x.copy_from_slice(&q[j * len..(j + 1) * len]);
+            forward(&self.l1, len, x);
+            for (i, &v) in x.iter().enumerate() {
+                self.g[i * len + j] = v;
+            }
+        }
+        for i in 0..len {
+            for j in 0..len {
+                let gg: f64 = (0..len)
+                    .map(|r| self.g[r * len + i] * self.g[r * len + j])
+                    .sum();
+                self.schur[i * len + j] = t[i * len + j] + gg;
+            }
+        }
+        cholesky(&self.schur[..nn], len, 0.0, &mut self.l2[..nn])
+    }
+
+    /// Solves the factored system for `(u, v)` (the two halves of `x`, of
+    /// `len` each) in place.
+    fn solve(&mut self, len: usize, x: &mut [f64]) {
+        let (u, v) = x.split_at_mut(len);
+        // w = L₁⁻¹u; b = (L₂L₂ᵀ)⁻¹(v + Gᵀw); a = L₁⁻ᵀ(G b - w).
+        forward(&self.l1, len, u);
+        for (i, vi) in v.iter_mut().enumerate() {
+            *vi += (0..len).map(|r| self.g[r * len + i] * u[r]).sum::<f64>();
+        }
+        forward(&self.l2, len, v);
+        backward(&self.l2, len, v);
+        for (i, ui) in u.iter_mut().enumerate() {
+            *ui = (0..len).map(|j| self.g[i * len + j] * v[j]).sum::<f64>() - *ui;
+        }
+        backward(&self.l1, len, u);
+    }
+}
+
+/// `x = L⁻¹x`, `L` lower triangular (`n × n`, row-major).
+fn forward(l: &[f64], n: usize, x: &mut [f64]) {
+    for i in 0..n {
+        let sum: f64 = (0..i).map(|k| l[i * n + k] * x[k]).sum();
+        x[i] = (x[i] - sum) / l[i * n + i];
+    }
+}
+
+/// `x = L⁻ᵀx`, `L` lower triangular (`n × n`, row-major).
+fn backward(l: &[f64], n: usize, x: &mut [f64]) {
+    for i in (0..n).rev() {
+        let sum: f64 = (i + 1..n).map(|k| l[k * n + i] * x[k]).sum();
+        x[i] = (x[i] - sum) / l[i * n + i];
+    }
 }
 
 /// The generalised Cauchy point into `sc.xcp`, the variables it fixes at
@@ -295,49 +396,34 @@ fn subspace_step(
         return;
     }
     // Reduced gradient of the model at the Cauchy point:
-    // r = Zᵀ(g + θ(xcp - x) - W M c).
+    // r = Zᵀ(g + θ(xcp - x) - W M c), and v = WᵀZ r.
     times_m(&sc.m, k, &sc.c, &mut sc.mc);
     sc.v[..k].fill(0.0);
-    sc.a[..k * k].fill(0.0);
     for &i in &sc.free {
         w_row(pairs, theta, i, &mut sc.w);
         let r = g[i] + theta * (sc.xcp[i] - x[i]) - dot_k(&sc.w, &sc.mc, k);
         sc.du[i] = r;
         for q in 0..k {
             sc.v[q] += sc.w[q] * r;
-            for s in 0..k {
-                sc.a[q * k + s] += sc.w[q] * sc.w[s];
-            }
         }
     }
-    if k > 0 {
-        // du = -r/θ - (1/θ²) Zᵀ W (I - (1/θ) M WᵀZZᵀW)⁻¹ M WᵀZ r.
-        times_m(&sc.m, k, &sc.v, &mut sc.b);
-        // N = I - (1/θ) M A, into `a` (by columns through `mw`).
-        let n_mat = &mut sc.n_mat;
-        for col in 0..k {
-            for q in 0..k {
-                sc.w[q] = sc.a[q * k + col];
-            }
-            times_m(&sc.m, k, &sc.w, &mut sc.mw);
-            for r in 0..k {
-                n_mat[r * k + col] = f64::from(r == col) - sc.mw[r] / theta;
-            }
+    // du = -(ZᵀBZ)⁻¹r = -r/θ - (1/θ²) ZᵀW K⁻¹ WᵀZ r (Sherman–Morrison–
+    // Woodbury), K = M⁻¹ - (1/θ) WᵀZZᵀW: with P = D + YᵀZZᵀY/θ,
+    // Q = L - SᵀZZᵀY and T = θ SᵀAAᵀS (A the fixed variables, Z the free),
+    // K = [[-P, Qᵀ], [Q, T]], factored as M⁻¹ is ([`Factors`]; Byrd, Lu,
+    // Nocedal and Zhu's `formk`). Each block is summed over the variables
+    // it runs over, not as a difference of sums, so that none cancels.
+    let solved = k > 0 && reduced_matrix(pairs, theta, sc);
+    if solved {
+        sc.factors.solve(k / 2, &mut sc.v[..k]);
+    }
+    for &i in &sc.free {
+        let mut correction = 0.0;
+        if solved {
+            w_row(pairs, theta, i, &mut sc.w);
+            correction = dot_k(&sc.w, &sc.v, k) / (theta * theta);
         }
-        sc.a[..k * k].copy_from_slice(&n_mat[..k * k]);
-        let solved = solve(&mut sc.a[..k * k], k, &mut sc.b[..k]);
-        for &i in &sc.free {
-            let mut correction = 0.0;
-            if solved {
-                w_row(pairs, theta, i, &mut sc.w);
-                correction = dot_k(&sc.w, &sc.b, k) / (theta * theta);
-            }
-            sc.du[i] = -sc.du[i] / theta - correction;
-        }
-    } else {
-        for &i in &sc.free {
-            sc.du[i] = -sc.du[i] / theta;
-        }
+        sc.du[i] = -sc.du[i] / theta - correction;
     }
     // Morales–Nocedal: project the subspace minimiser onto the box, and
     // keep it if the way there from x is downhill.
@@ -373,4 +459,45 @@ fn subspace_step(
     for &i in &sc.free {
         sc.xcp[i] = (sc.xcp[i] + alpha * sc.du[i]).clamp(bounds[i].0, bounds[i].1);
     }
+}
+
+/// Factors the subspace step's matrix `K = [[-P, Qᵀ], [Q, T]]` (see
+/// [`subspace_step`]) into `sc.factors`; `false` if it could not be.
+fn reduced_matrix(pairs: &Pairs<'_>, theta: f64, sc: &mut Scratch) -> bool {
+    let len = pairs.len();
+    let nn = len * len;
+    sc.p_block[..nn].fill(0.0);
+    sc.q_block[..nn].fill(0.0);
+    sc.t_block[..nn].fill(0.0);
+    for (i, &fixed) in sc.fixed.iter().enumerate() {
+        for a in 0..len {
+            let (sa, ya) = (pairs.s[pairs.order[a]][i], pairs.y[pairs.order[a]][i]);
+            for b in 0..len {
+                let (sb, yb) = (pairs.s[pairs.order[b]][i], pairs.y[pairs.order[b]][i]);
+                if fixed {
+                    // SᵀAAᵀY and SᵀAAᵀS.
+                    sc.q_block[a * len + b] += sa * yb;
+                    sc.t_block[a * len + b] += sa * sb;
+                } else {
+                    sc.p_block[a * len + b] += ya * yb;
+                }
+            }
+        }
+    }
+    for a in 0..len {
+        for b in 0..len {
+            let ab = a * len + b;
+            sc.p_block[ab] /= theta;
+            if a == b {
+                sc.p_block[ab] += pairs.sy(a, a);
+            }
+            // L - SᵀY + SᵀAAᵀY: -s_a·y_b on and above the diagonal.
+            if a <= b {
+                sc.q_block[ab] -= pairs.sy(a, b);
+            }
+            sc.t_block[ab] *= theta;
+        }
+    }
+    sc.factors
+        .factor(&sc.p_block, &sc.q_block, &sc.t_block, len)
 }

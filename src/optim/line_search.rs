@@ -37,6 +37,10 @@ const DOUBLINGS: usize = 8;
 /// Brown's function in its box took 134 or 101 evaluations; with 100, 16.
 const MAX_GROWTH: f64 = 100.0;
 
+/// How close, relative to |f|, two values of f must be to count as
+/// equal to rounding: a few units in the last place.
+const ROUNDING: f64 = 4.0 * f64::EPSILON;
+
 /// Most trial steps a search makes before giving up.
 const MAX_TRIALS: usize = 60;
 
@@ -207,8 +211,26 @@ pub(crate) fn strong_wolfe(
         let absurd = lo == 0.0 && hi > 0.0 && (!f_hi.is_finite() || far_above(f_hi, f_lo));
         let t = absurd.then(|| absurd_shrink(hi, x, d)).flatten();
         let t = t.unwrap_or_else(|| interpolate(lo, f_lo, slope_lo, hi, f_hi));
+        // The bracket has shrunk to one representable point: the trial
+        // would be lo's again (x itself while lo = 0, where halving on
+        // took 50 evaluations of x's own value in an inner run of the
+        // augmented Lagrangian, HS65, whose steepest-descent step lowers
+        // f by less than its rounding).
+        if same_point(x, d, t, lo) {
+            break;
+        }
         let (ft, slope) = eval(ctx, t, trial, trial_grad);
         if !ft.is_finite() || ft > f0 + c1 * t * slope0 || ft >= f_lo {
+            // Once a step has passed (lo > 0), a trial within rounding of
+            // f at lo says f is flat across the bracket at its precision:
+            // zooming on would read rounding noise, for up to MAX_TRIALS
+            // evaluations (Brown's almost-linear function in its box, at
+            // its minimum: 47 trials whose values differed in the last
+            // digit or not at all). Take lo, as a collapsed bracket does.
+            if lo > 0.0 && (ft - f_lo).abs() <= ROUNDING * f_lo.abs() {
+                let (ft, _) = eval(ctx, lo, trial, trial_grad);
+                return Found::Step(ft, lo);
+            }
             (hi, f_hi) = (t, ft);
         } else {
             if slope.abs() <= -c2 * slope0 {
@@ -296,6 +318,11 @@ fn interpolate(lo: f64, f_lo: f64, slope_lo: f64, hi: f64, f_hi: f64) -> f64 {
     }
 }
 
+/// Whether `x + t d` and `x + u d` are the same point to the bit.
+fn same_point(x: &[f64], d: &[f64], t: f64, u: f64) -> bool {
+    x.iter().zip(d).all(|(xi, di)| xi + t * di == xi + u * di)
+}
+
 /// `trial = x + t d`.
 fn move_to(trial: &mut [f64], x: &[f64], d: &[f64], t: f64) {
     for ((p, xi), di) in trial.iter_mut().zip(x).zip(d) {
@@ -333,6 +360,29 @@ mod tests {
         assert_eq!(extrapolate(1.0, -1.0, 2.0, -3.0), 2.0 * MAX_GROWTH);
         // Slopes that are not numbers: doubling.
         assert_eq!(extrapolate(1.0, f64::NAN, 2.0, -1.0), 4.0);
+    }
+
+    /// f = 1 + 1e6 (x - 1)² from x = 1 + 1e-11: the best step lowers f by
+    /// 1e-16, below its rounding at 1, so every trial of the search on
+    /// the gradient fails, and from t = 5e-12 on, x + t d is x itself. The
+    /// search stops there rather than halving on to its last trial.
+    #[test]
+    fn a_search_stops_once_its_trials_are_the_point_itself() {
+        let mut points = Vec::new();
+        let mut obj = crate::FnObjective::new(1, |x: &[f64], g: &mut [f64]| {
+            points.push(x[0]);
+            g[0] = 2e6 * (x[0] - 1.0);
+            1.0 + 1e6 * (x[0] - 1.0).powi(2)
+        });
+        let start = 1.0 + 1e-11;
+        let out = crate::minimize(&mut obj, &[start], &crate::Settings::default()).unwrap();
+        assert_eq!(out.reason, crate::Reason::Stalled);
+        let at_start = points[1..].iter().filter(|&&x| x == start).count();
+        assert!(
+            at_start <= 1,
+            "{at_start} evaluations at the start: {points:?}"
+        );
+        assert!(out.evaluations < 40, "{}", out.evaluations);
     }
 
     #[test]

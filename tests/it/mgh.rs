@@ -76,9 +76,12 @@ fn lbfgs_reaches_a_listed_minimum() {
         Method::lbfgs(),
         &[(
             "mgh10b_meyer",
-            "badly scaled (x1 = 0.0056 beside x2 = 6181): stops by ftol-rel at f = 1.12e5 \
-                 (the box's minimum is 3.12e4), as scipy's L-BFGS-B does; without the box \
-                 (mgh10) it reaches 87.9, in 572 evaluations",
+            "badly scaled (x1 = 0.0056 beside x2 = 6181): no bound is active on the way, \
+                 and L-BFGS-B follows L-BFGS's path (mgh10) to f = 1.12e5, where both creep \
+                 along a curved valley, the pairs of steps 1e-8 long; there mgh10 happens to \
+                 find a longer step and goes on to 87.9 (617 evaluations), mgh10b meets \
+                 ftol-rel twice and stops (the box's minimum is 3.12e4), as scipy's L-BFGS-B \
+                 does",
         )],
     );
 }
