@@ -12,14 +12,15 @@ use slope::Node;
 /// is NaN (inf*0) if `c*c` overflows, while `x*c*c` is 0; at y = 1e300,
 /// `1e-300*x^104*y` is 0 or not depending on which product comes first.
 ///
-/// Also `xlogy(0, b)` for `b <= 0`: it is 0 where the form it prints as,
-/// `0*ln(b)`, takes `ln(b)` outside the doubles' range (−∞ or NaN).
+/// Also `xlogy(0, b)` for `b <= 0` or `b = ∞` (`0^y` at y < 0): it is 0
+/// where the form it prints as, `0*ln(b)`, takes `ln(b)` outside the
+/// doubles' range (−∞, ∞ or NaN).
 pub fn left_range(node: &Node, value: f64, operands: &[f64]) -> bool {
+    if let Node::Call2(slope::builtins::Func::Xlogy, _) = node {
+        return operands[0] == 0.0 && !operands[1].ln().is_finite();
+    }
     if !operands.iter().all(|o| o.is_finite()) {
         return false;
-    }
-    if let Node::Call2(slope::builtins::Func::Xlogy, _) = node {
-        return !operands[1].ln().is_finite();
     }
     let underflowed = value.abs() < f64::MIN_POSITIVE && operands.iter().all(|&o| o != 0.0);
     match node {
