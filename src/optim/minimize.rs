@@ -19,7 +19,9 @@
 //!    falling: `unbounded` (not for fixed-step `gd`, whose native loop
 //!    does not make this test; its unbounded runs end at f = -∞);
 //! 3. iterates that turn back at nearly every step without lowering f over
-//!    [`WINDOW`](super::diagnose::WINDOW) iterations: `oscillating`;
+//!    [`WINDOW`](super::diagnose::WINDOW) iterations, and whose step has
+//!    not halved a window later (shrinking alternation converges, and is
+//!    watched iteration by iteration here): `oscillating`;
 //! 4. a step at most `xtol` long: `xtol`;
 //! 5. f lowered by at most `ftol` (or a step of length 0): `ftol`;
 //! 6. f lowered by at most `ftol_rel` relative to `|f|` in each of the
