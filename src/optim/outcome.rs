@@ -102,8 +102,8 @@ impl Reason {
                  no minimum is attained"
             }
             Reason::Saddle => {
-                "the gradient vanishes but the Hessian has a negative eigenvalue: a saddle, \
-                 not a minimum"
+                "the gradient vanishes but the Hessian has a negative eigenvalue: a saddle \
+                 or a maximum, not a minimum"
             }
             Reason::Kkt => {
                 "the constraints hold and the KKT conditions are met within their tolerances"

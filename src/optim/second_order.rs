@@ -338,7 +338,7 @@ pub(super) fn kkt_or_saddle(saddle: Option<&(f64, Vec<f64>)>) -> (Reason, String
             // Six digits: the curvature is only as exact as the KKT point.
             format!(
                 "the KKT conditions hold, but the Hessian of the Lagrangian is {} along a \
-                 direction the active constraints allow: a saddle, not a minimum",
+                 direction the active constraints allow: a saddle or a maximum, not a minimum",
                 crate::print::format_number(
                     format!("{curvature:.5e}").parse().unwrap_or(*curvature)
                 )
