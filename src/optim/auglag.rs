@@ -504,8 +504,8 @@ fn run(
         outer += 1;
         let inner = minimize_inner(&mut aug, &x, &inner_settings);
         counts.add(&inner);
-        let before = std::mem::replace(&mut x, inner.x.clone());
-        history.extend(inner.history.iter().cloned());
+        let before = std::mem::replace(&mut x, inner.x);
+        history.extend(inner.history);
         let reason = inner.reason;
         if reason == Reason::Unbounded {
             let after = measure(&mut aug, &x, bounds, &mut counts);
