@@ -52,6 +52,12 @@
 //! no minimum is attained. Where f rises at the first probe, as beside a
 //! minimum, the walk costs one evaluation.
 //!
+//! The lowest point those tests evaluated ([`Context::probe`]) can show
+//! that the stop came short of the minimum ([`stopped_short`]): then the
+//! run goes on from it as from a new start (L-BFGS's memory cleared), at
+//! most [`MAX_RESUMES`] times, and the tests that compare a step with the
+//! last one, and the gradient test, wait for a step of the new leg.
+//!
 //! The native descent loop (`jit/descent.rs`) performs tests 1 and 3–8
 //! except 6 in the same order; a change here must be made there too, and
 //! the native branch is not taken while `ftol_rel` is on (`native.rs`).
@@ -126,6 +132,16 @@ pub(crate) struct Context<'a> {
     /// full step: Newton's and L-BFGS's line searches set it, 1 otherwise
     /// (the relative-reduction test reads it where `lr` is below 1).
     pub step_fraction: f64,
+    /// The lowest point the end-of-run tests' probes evaluated
+    /// ([`Context::probe`]), where a run may go on from.
+    lowest_probe: Option<Probe>,
+}
+
+/// A point an end-of-run test evaluated: where, f and the gradient there.
+pub(super) struct Probe {
+    pub x: Vec<f64>,
+    pub f: f64,
+    pub grad: Vec<f64>,
 }
 
 impl<'a> Context<'a> {
@@ -139,6 +155,21 @@ impl<'a> Context<'a> {
         if !f.is_finite() {
             self.fell_to_minus_infinity |= f == f64::NEG_INFINITY;
             self.left_the_domain |= f.is_nan();
+        }
+        f
+    }
+
+    /// f and its gradient at a point an end-of-run test probes, as
+    /// [`Context::value_grad`]; the lowest such point is kept, for a run
+    /// stopped short of the minimum to go on from (see [`run`]).
+    pub fn probe(&mut self, x: &[f64], grad: &mut [f64]) -> f64 {
+        let f = self.value_grad(x, grad);
+        if f < self.lowest_probe.as_ref().map_or(f64::INFINITY, |p| p.f) {
+            self.lowest_probe = Some(Probe {
+                x: x.to_vec(),
+                f,
+                grad: grad.to_vec(),
+            });
         }
         f
     }
@@ -399,6 +430,7 @@ fn run(
         fell_to_minus_infinity: false,
         left_the_domain: false,
         step_fraction: 1.0,
+        lowest_probe: None,
     };
     let mut stepper = match settings.method {
         Method::Lbfgs { memory, .. } => Stepper::Lbfgs(Box::new(lbfgs::Lbfgs::new(
@@ -422,12 +454,7 @@ fn run(
         history.push((path.x.clone(), path.f));
     }
     // What the stopping tests read, measured in one pass after each step.
-    let mut now = Measure {
-        step: 0.0,
-        grad_norm: projected_norm(settings, &path.x, &path.grad),
-        largest_x: largest(&path.x),
-        finite: is_finite(path.f, &path.grad),
-    };
+    let mut now = at_start(settings, &path);
     let lr = settings.method.lr();
     let mut fused = Fused::new(settings);
     // Fixed-step gd leaves the growth test out, as its native loop does.
@@ -446,239 +473,310 @@ fn run(
     // Where the steps began to alternate without lowering f, and the step
     // length then.
     let mut alternating_since: Option<(usize, f64)> = None;
-    let stop = loop {
-        if !now.finite && path.f == f64::NEG_INFINITY {
-            break Stop {
-                back_to_last: path.iterations > 0,
-                ..Stop::new(
-                    Reason::Unbounded,
-                    "f fell to -∞: it has no lower bound near the last point".to_string(),
-                )
-            };
-        }
-        // A lower point where f is finite and its gradient is not: a kink
-        // or the edge of the domain, as the minimum of hypot(x, y) at the
-        // origin or of sqrt(x) at 0. Not a divergence, and the point is
-        // kept; but no gradient says what is beyond it.
-        if !now.finite && path.iterations > 0 && path.f.is_finite() && path.f < path.last_f {
-            break Stop::new(
-                Reason::Stalled,
-                "the step reached a lower point where f is finite but its gradient is not \
+    // How often the run went on from a lower point the end-of-run tests
+    // found, and the iteration it last did so: the tests that compare a
+    // step with the last one wait for a step of the new leg, and so does
+    // the gradient test (a lower point found far off, where the gradient
+    // is already below `gtol`, is reached by stepping, not by stopping).
+    let (mut resumes, mut resumed_at) = (0, None);
+    let stop = 'run: loop {
+        let stop = loop {
+            if !now.finite && path.f == f64::NEG_INFINITY {
+                break Stop {
+                    back_to_last: path.iterations > 0,
+                    ..Stop::new(
+                        Reason::Unbounded,
+                        "f fell to -∞: it has no lower bound near the last point".to_string(),
+                    )
+                };
+            }
+            // A lower point where f is finite and its gradient is not: a kink
+            // or the edge of the domain, as the minimum of hypot(x, y) at the
+            // origin or of sqrt(x) at 0. Not a divergence, and the point is
+            // kept; but no gradient says what is beyond it.
+            if !now.finite && path.iterations > 0 && path.f.is_finite() && path.f < path.last_f {
+                break Stop::new(
+                    Reason::Stalled,
+                    "the step reached a lower point where f is finite but its gradient is not \
                  (a kink, or the edge of the formula's domain): a gradient method cannot go \
                  on from it, and it may be the minimum"
-                    .to_string(),
-            );
-        }
-        if !now.finite {
-            break if path.iterations == 0 {
-                // NaN is a domain's edge; ±∞ (overflow, or a pole) is not.
-                let nan = path.f.is_nan() || path.grad.iter().any(|g| g.is_nan());
-                Stop::new(
-                    Reason::Diverged,
-                    match nan {
-                        true => "the start point is outside the formula's domain",
-                        false => {
-                            "f or its gradient is infinite at the start point: too large for \
-                             a double there (an overflow), or a pole"
-                        }
-                    }
-                    .to_string(),
-                )
-            } else {
-                Stop {
-                    back_to_last: true,
-                    ..Stop::diagnosed(
+                        .to_string(),
+                );
+            }
+            if !now.finite {
+                break if path.iterations == 0 {
+                    // NaN is a domain's edge; ±∞ (overflow, or a pole) is not.
+                    let nan = path.f.is_nan() || path.grad.iter().any(|g| g.is_nan());
+                    Stop::new(
                         Reason::Diverged,
-                        diagnose::diverged(&path.recent, path.last_f, lr),
+                        match nan {
+                            true => "the start point is outside the formula's domain",
+                            false => {
+                                "f or its gradient is infinite at the start point: too large for \
+                             a double there (an overflow), or a pole"
+                            }
+                        }
+                        .to_string(),
                     )
-                }
-            };
-        }
-        if watch_growth
-            && path.iterations > 0
-            && path.f < path.last_f
-            && now.largest_x > UNBOUNDED_X
-        {
-            break Stop::new(
-                Reason::Unbounded,
-                format!("f kept falling while x grew past {UNBOUNDED_X:e}: it has no lower bound"),
-            );
-        }
-        // Alternating steps that shrink converge (gd on a curvature
-        // between 1/lr and 2/lr), even where f has reached its rounding
-        // and stopped falling: the verdict waits a window to see whether
-        // the step at least halves.
-        if path.recent.oscillating() {
-            match alternating_since {
-                None => alternating_since = Some((path.iterations, now.step)),
-                Some((at, step)) if path.iterations >= at + diagnose::WINDOW => {
-                    if now.step > 0.5 * step {
-                        break Stop::diagnosed(Reason::Oscillating, diagnose::oscillating(lr));
+                } else {
+                    Stop {
+                        back_to_last: true,
+                        ..Stop::diagnosed(
+                            Reason::Diverged,
+                            diagnose::diverged(&path.recent, path.last_f, lr),
+                        )
                     }
-                    alternating_since = Some((path.iterations, now.step));
-                }
-                Some(_) => {}
+                };
             }
-        } else {
-            alternating_since = None;
-        }
-        if path.iterations > 0 {
-            if settings.xtol.is_some_and(|xtol| now.step <= xtol) {
-                break Stop::converged(Reason::Xtol);
-            }
-            // A change in f counts as convergence when f went down (or the
-            // point stayed put): a step to the mirror image of the last
-            // point changes f by nothing and has not converged.
-            let decrease = path.last_f - path.f;
-            if settings
-                .ftol
-                .is_some_and(|ftol| (decrease > 0.0 && decrease <= ftol) || now.step == 0.0)
+            if watch_growth
+                && path.iterations > 0
+                && path.f < path.last_f
+                && now.largest_x > UNBOUNDED_X
             {
-                break Stop::converged(Reason::Ftol);
+                break Stop::new(
+                    Reason::Unbounded,
+                    format!(
+                        "f kept falling while x grew past {UNBOUNDED_X:e}: it has no lower bound"
+                    ),
+                );
             }
-            let size = path.last_f.abs().max(path.f.abs());
-            // Per unit of the full step where the user's lr shortened it
-            // (the module's doc, test 6).
-            let full = match lr < 1.0 && ctx.step_fraction < 1.0 {
-                true => decrease / ctx.step_fraction,
-                false => decrease,
-            };
-            let small = !restarted
-                && settings
-                    .ftol_rel
-                    .is_some_and(|tol| decrease >= 0.0 && full <= tol * size);
-            // Twice in a row: a single short step (a line search that found
-            // little along a poor direction) is not convergence, nor is a
-            // restart's step along the gradient, however little it found.
-            if small && small_before {
-                break Stop::converged(Reason::FtolRel);
+            // Alternating steps that shrink converge (gd on a curvature
+            // between 1/lr and 2/lr), even where f has reached its rounding
+            // and stopped falling: the verdict waits a window to see whether
+            // the step at least halves.
+            if path.recent.oscillating() {
+                match alternating_since {
+                    None => alternating_since = Some((path.iterations, now.step)),
+                    Some((at, step)) if path.iterations >= at + diagnose::WINDOW => {
+                        if now.step > 0.5 * step {
+                            break Stop::diagnosed(Reason::Oscillating, diagnose::oscillating(lr));
+                        }
+                        alternating_since = Some((path.iterations, now.step));
+                    }
+                    Some(_) => {}
+                }
+            } else {
+                alternating_since = None;
             }
-            small_before = small;
-        }
-        if now.grad_norm <= settings.gtol {
-            break Stop::converged(Reason::Gtol);
-        }
-        if path.iterations == settings.max_iter {
-            let fixed_step = (!settings.method.has_line_search()).then_some(lr);
-            let diagnosis =
-                diagnose::out_of_iterations(&path.recent, fixed_step, settings.max_iter);
-            break Stop::diagnosed(Reason::MaxIter, diagnosis);
-        }
-        if control == Control::Stop {
-            break Stop::new(
-                Reason::Interrupted,
-                Reason::Interrupted.explanation().to_string(),
-            );
-        }
+            if path.iterations > resumed_at.unwrap_or(0) {
+                if settings.xtol.is_some_and(|xtol| now.step <= xtol) {
+                    break Stop::converged(Reason::Xtol);
+                }
+                // A change in f counts as convergence when f went down (or the
+                // point stayed put): a step to the mirror image of the last
+                // point changes f by nothing and has not converged.
+                let decrease = path.last_f - path.f;
+                if settings
+                    .ftol
+                    .is_some_and(|ftol| (decrease > 0.0 && decrease <= ftol) || now.step == 0.0)
+                {
+                    break Stop::converged(Reason::Ftol);
+                }
+                let size = path.last_f.abs().max(path.f.abs());
+                // Per unit of the full step where the user's lr shortened it
+                // (the module's doc, test 6).
+                let full = match lr < 1.0 && ctx.step_fraction < 1.0 {
+                    true => decrease / ctx.step_fraction,
+                    false => decrease,
+                };
+                let small = !restarted
+                    && settings
+                        .ftol_rel
+                        .is_some_and(|tol| decrease >= 0.0 && full <= tol * size);
+                // Twice in a row: a single short step (a line search that found
+                // little along a poor direction) is not convergence, nor is a
+                // restart's step along the gradient, however little it found.
+                if small && small_before {
+                    break Stop::converged(Reason::FtolRel);
+                }
+                small_before = small;
+            }
+            if now.grad_norm <= settings.gtol && resumed_at.is_none_or(|at| path.iterations > at) {
+                break Stop::converged(Reason::Gtol);
+            }
+            if path.iterations == settings.max_iter {
+                let fixed_step = (!settings.method.has_line_search()).then_some(lr);
+                let diagnosis =
+                    diagnose::out_of_iterations(&path.recent, fixed_step, settings.max_iter);
+                break Stop::diagnosed(Reason::MaxIter, diagnosis);
+            }
+            if control == Control::Stop {
+                break Stop::new(
+                    Reason::Interrupted,
+                    Reason::Interrupted.explanation().to_string(),
+                );
+            }
 
-        // While alternation is watched, every iteration here (the native
-        // loop would run past the iterations the watch reads).
-        let native = fused.as_mut().filter(|_| alternating_since.is_none());
-        if let Some(measured) = native.and_then(|f| f.batch(&mut ctx, &mut path)) {
-            now = measured;
-        } else {
-            path.last_f = path.f;
-            ctx.fell_to_minus_infinity = false;
-            ctx.left_the_domain = false;
-            ctx.step_fraction = 1.0;
-            let (moved, measured) = match &mut stepper {
-                Stepper::Lbfgs(lbfgs) => lbfgs.iterate(&mut ctx, &mut path),
-                Stepper::InPlace(step) => {
-                    path.last_x.copy_from_slice(&path.x);
-                    let moved = step.step(&mut ctx, &mut path.x, &mut path.f, &mut path.grad);
-                    (moved, None)
+            // While alternation is watched, every iteration here (the native
+            // loop would run past the iterations the watch reads).
+            let native = fused.as_mut().filter(|_| alternating_since.is_none());
+            if let Some(measured) = native.and_then(|f| f.batch(&mut ctx, &mut path)) {
+                now = measured;
+            } else {
+                path.last_f = path.f;
+                ctx.fell_to_minus_infinity = false;
+                ctx.left_the_domain = false;
+                ctx.step_fraction = 1.0;
+                let (moved, measured) = match &mut stepper {
+                    Stepper::Lbfgs(lbfgs) => lbfgs.iterate(&mut ctx, &mut path),
+                    Stepper::InPlace(step) => {
+                        path.last_x.copy_from_slice(&path.x);
+                        let moved = step.step(&mut ctx, &mut path.x, &mut path.f, &mut path.grad);
+                        (moved, None)
+                    }
+                };
+                restarted = matches!(moved, StepResult::Restarted);
+                // A leg begun at a lower point the end-of-run tests found, where
+                // the gradient already met `gtol`, ends so if it cannot step.
+                if let StepResult::Failed = moved
+                    && resumed_at == Some(path.iterations)
+                    && now.grad_norm <= settings.gtol
+                {
+                    break Stop::converged(Reason::Gtol);
                 }
-            };
-            restarted = matches!(moved, StepResult::Restarted);
-            if let StepResult::Failed = moved {
-                let lower = falls_down_the_gradient(&mut ctx, &path.x, path.f, &path.grad);
-                // A trial of the search, or of that walk, gave f = −∞.
-                if ctx.fell_to_minus_infinity {
-                    break Stop::new(
-                        Reason::Unbounded,
-                        "f fell to -∞ a step from here: it has no lower bound near the last \
+                if let StepResult::Failed = moved {
+                    let lower = falls_down_the_gradient(&mut ctx, &path.x, path.f, &path.grad);
+                    // A trial of the search, or of that walk, gave f = −∞.
+                    if ctx.fell_to_minus_infinity {
+                        break Stop::new(
+                            Reason::Unbounded,
+                            "f fell to -∞ a step from here: it has no lower bound near the last \
                          point"
-                            .to_string(),
-                    );
-                }
-                // The domain's edge only where a trial gave NaN: f = x^2
-                // has none, though its trials may overflow.
-                break match (lower, ctx.left_the_domain) {
-                    (true, true) => Stop::new(
-                        Reason::Stalled,
-                        "no acceptable step was found, though f still falls a little way down \
+                                .to_string(),
+                        );
+                    }
+                    // The domain's edge only where a trial gave NaN: f = x^2
+                    // has none, though its trials may overflow.
+                    break match (lower, ctx.left_the_domain) {
+                        (true, true) => Stop::new(
+                            Reason::Stalled,
+                            "no acceptable step was found, though f still falls a little way down \
                          the gradient: the point may be at the edge of the formula's domain \
                          (f not finite beyond it), where f may have no lower bound"
-                            .to_string(),
-                    ),
-                    (true, false) => Stop::new(
-                        Reason::Stalled,
-                        "no acceptable step was found, though f still falls a little way down \
+                                .to_string(),
+                        ),
+                        (true, false) => Stop::new(
+                            Reason::Stalled,
+                            "no acceptable step was found, though f still falls a little way down \
                          the gradient: along the line search's trials (none of them NaN) f never \
                          fell by the fraction of what the gradient promised that a step needs, \
                          so the gradient may be wrong, or f rough at this scale"
-                            .to_string(),
-                    ),
-                    (false, _) => Stop::new(
-                        Reason::Stalled,
-                        "no step along the search direction lowers f: the point is as good as \
+                                .to_string(),
+                        ),
+                        (false, _) => Stop::new(
+                            Reason::Stalled,
+                            "no step along the search direction lowers f: the point is as good as \
                          floating-point precision allows, or the gradient is wrong"
+                                .to_string(),
+                        ),
+                    };
+                }
+                if let StepResult::Unbounded = moved {
+                    path.iterations += 1;
+                    if settings.keep_history {
+                        history.push((path.x.clone(), path.f));
+                    }
+                    break Stop::new(
+                        Reason::Unbounded,
+                        "f kept falling along the search direction as far as the line search \
+                     looked: it has no lower bound"
                             .to_string(),
-                    ),
-                };
-            }
-            if let StepResult::Unbounded = moved {
+                    );
+                }
                 path.iterations += 1;
                 if settings.keep_history {
                     history.push((path.x.clone(), path.f));
                 }
-                break Stop::new(
+                let reversed;
+                (now, reversed) = measured.unwrap_or_else(|| {
+                    measure(
+                        settings,
+                        &path.x,
+                        &path.last_x,
+                        path.f,
+                        &path.grad,
+                        &mut path.previous_step,
+                    )
+                });
+                path.recent.push(path.f, reversed);
+            }
+            control = observe(&iterate(&path, &now));
+        };
+        let (x, f) = match stop.back_to_last {
+            true => (&path.last_x, path.last_f),
+            false => (&path.x, path.f),
+        };
+        ctx.lowest_probe = None;
+        let verdict = match check_saddle && stop.reason.converged() {
+            true => saddle(&mut ctx, x, f, &path.grad),
+            false => Verdict::Minimum,
+        };
+        let stop = match verdict {
+            Verdict::Saddle => Stop::converged(Reason::Saddle),
+            Verdict::Doubtful(downhill)
+                if runs_off(&mut ctx, x, f, &path.grad, downhill.as_ref()) =>
+            {
+                Stop::new(
                     Reason::Unbounded,
-                    "f kept falling along the search direction as far as the line search \
-                     looked: it has no lower bound"
+                    "the gradient is small here, but f kept falling, never rising, along a walk \
+                 downhill that grew its step tenfold until the point passed 1e20: no minimum \
+                 is attained (f has no lower bound, or nears one it never reaches)"
                         .to_string(),
-                );
-            }
-            path.iterations += 1;
-            if settings.keep_history {
-                history.push((path.x.clone(), path.f));
-            }
-            let reversed;
-            (now, reversed) = measured.unwrap_or_else(|| {
-                measure(
-                    settings,
-                    &path.x,
-                    &path.last_x,
-                    path.f,
-                    &path.grad,
-                    &mut path.previous_step,
                 )
-            });
-            path.recent.push(path.f, reversed);
+            }
+            _ => stop,
+        };
+        let Some(lower) = stopped_short(&stop, x, f, ctx.lowest_probe.take(), settings) else {
+            break 'run stop;
+        };
+        // The run goes on from the lower point, as from a new start
+        // (L-BFGS's pairs describe the curvature where it stopped): the
+        // move there counts as an iteration, and is one the limit must
+        // leave room for.
+        if path.iterations == settings.max_iter {
+            break Stop::new(
+                Reason::MaxIter,
+                format!(
+                    "the run stopped by {} short of the minimum: its last tests found f lower \
+                     nearby, and no iterations were left to go on from there",
+                    stop.reason.name()
+                ),
+            );
         }
+        let iterations = path.iterations + 1;
+        path = Path::new(lower.x, lower.f, lower.grad);
+        path.iterations = iterations;
+        if settings.keep_history {
+            history.push((path.x.clone(), path.f));
+        }
+        now = at_start(settings, &path);
         control = observe(&iterate(&path, &now));
+        if resumes == MAX_RESUMES {
+            break Stop::new(
+                Reason::Stalled,
+                format!(
+                    "the stopping tests ended the run short of the minimum {MAX_RESUMES} times \
+                     (each time its last tests found f lower, and it went on from there), and \
+                     they still find it lower: f may fall without bound towards a pole or the \
+                     edge of its domain, or be too flat for the stopping tests; the lowest point \
+                     found is reported"
+                ),
+            );
+        }
+        resumes += 1;
+        resumed_at = Some(iterations);
+        match (&mut stepper, settings.method) {
+            (Stepper::Lbfgs(lbfgs), Method::Lbfgs { memory, .. }) => {
+                **lbfgs = lbfgs::Lbfgs::new(n, memory, settings.constraints().is_some());
+            }
+            _ => path.previous_step = vec![0.0; n],
+        }
+        (small_before, restarted, alternating_since) = (false, false, None);
     };
     let bad_point = (stop.reason == Reason::Diverged).then(|| path.x.clone());
     let (x, f) = match stop.back_to_last {
         true => (path.last_x, path.last_f),
         false => (path.x, path.f),
-    };
-    let verdict = match check_saddle && stop.reason.converged() {
-        true => saddle(&mut ctx, &x, f, &path.grad),
-        false => Verdict::Minimum,
-    };
-    let stop = match verdict {
-        Verdict::Saddle => Stop::converged(Reason::Saddle),
-        Verdict::Doubtful(downhill) if runs_off(&mut ctx, &x, f, &path.grad, downhill.as_ref()) => {
-            Stop::new(
-                Reason::Unbounded,
-                "the gradient is small here, but f kept falling, never rising, along a walk \
-                 downhill that grew its step tenfold until the point passed 1e20: no minimum \
-                 is attained (f has no lower bound, or nears one it never reaches)"
-                    .to_string(),
-            )
-        }
-        _ => stop,
     };
     let active = match settings.constraints() {
         Some(bounds) => x
@@ -707,6 +805,62 @@ fn run(
         seconds: clock.elapsed().as_secs_f64(),
     }
 }
+
+/// What the stopping tests read at a run's start, before any step.
+fn at_start(settings: &Settings, path: &Path) -> Measure {
+    Measure {
+        step: 0.0,
+        grad_norm: projected_norm(settings, &path.x, &path.grad),
+        largest_x: largest(&path.x),
+        finite: is_finite(path.f, &path.grad),
+    }
+}
+
+/// The most times a run goes on from a lower point its end-of-run tests
+/// found ([`stopped_short`]).
+const MAX_RESUMES: usize = 10;
+
+/// The lowest point the end-of-run tests probed, where it shows that the
+/// run stopped short of the minimum; the run then goes on from there.
+/// Where the run stopped for lack of progress (`ftol`, `ftol-rel`), a
+/// point lower by more than the stop counted as small shows it: Meyer's
+/// function in its box stopped by `ftol-rel` at f = 112123 (where scipy's
+/// L-BFGS-B stops too), while the saddle test's walk along its flattest
+/// direction found 111690; the minimum there is 31190. Where it stopped
+/// for a small gradient or step (`gtol`, `xtol`), a lower point at least
+/// [`FAR`] away, scaled by `max(1, |xᵢ|)`, shows it: `exp(x)` in `x ≥
+/// -30` stopped by `gtol` at x = -18.9 (gradient 6e-9), while the walk
+/// found f lower at the bound. Nearer points do not: `x⁴` stopped by
+/// `gtol` at 1.3e-3 is lower 1e-3 further on, as close as that test asks.
+fn stopped_short(
+    stop: &Stop,
+    x: &[f64],
+    f: f64,
+    lowest: Option<Probe>,
+    settings: &Settings,
+) -> Option<Probe> {
+    let lowest = lowest?;
+    let size = f.abs().max(lowest.f.abs());
+    let small = match stop.reason {
+        Reason::FtolRel => settings.ftol_rel? * size,
+        Reason::Ftol => settings.ftol?,
+        Reason::Gtol | Reason::Xtol => {
+            let far =
+                (x.iter().zip(&lowest.x)).any(|(a, b)| (a - b).abs() > FAR * a.abs().max(1.0));
+            if !far {
+                return None;
+            }
+            Settings::FTOL_REL * size
+        }
+        _ => return None,
+    };
+    (is_finite(lowest.f, &lowest.grad) && f - lowest.f > small).then_some(lowest)
+}
+
+/// How far (scaled by `max(1, |xᵢ|)`) a lower point must be from where a
+/// run stopped for a small gradient or step to show that it stopped short
+/// ([`stopped_short`]): beyond the end-of-run walk's second probe (10⁻²).
+const FAR: f64 = 0.02;
 
 /// The step of a method other than L-BFGS; Newton reads the Hessian as
 /// `curvature` says (dense if `None`).

@@ -245,7 +245,9 @@ pub struct Outcome {
     /// The largest gradient component at `x` (leaving out those held by a
     /// bound when projecting).
     pub grad_norm: f64,
-    /// Iterations done.
+    /// Iterations done: each a method's step, or a move to a lower point
+    /// the end-of-run tests found where a stop came short of the minimum
+    /// (the run goes on from there).
     pub iterations: usize,
     /// Evaluations of the function: a value+gradient counts once, or as
     /// many function values as finite differences spent; a Hessian once.

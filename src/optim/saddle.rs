@@ -265,7 +265,7 @@ fn falls_along(
         {
             return None;
         }
-        let f_h = ctx.value_grad(&point, &mut scratch);
+        let f_h = ctx.probe(&point, &mut scratch);
         let remainder = f_h - f - h * slope;
         let noise = 16.0 * f64::EPSILON * (f.abs() + f_h.abs());
         Some((
@@ -547,7 +547,7 @@ impl<'x> Lanczos<'x> {
         for ((p, x), d) in self.point.iter_mut().zip(self.x).zip(&self.direction) {
             *p = x + h * d;
         }
-        ctx.value_grad(&self.point, &mut self.moved_grad);
+        ctx.probe(&self.point, &mut self.moved_grad);
     }
 }
 

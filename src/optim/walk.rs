@@ -151,7 +151,7 @@ fn walk(
         }
         let value = match known.get(k) {
             Some(&value) => value,
-            None => ctx.value_grad(&probe, &mut scratch),
+            None => ctx.probe(&probe, &mut scratch),
         };
         let reach = probe.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         walked = Some((value, reach));

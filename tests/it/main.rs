@@ -38,4 +38,5 @@ mod range;
 mod rounding;
 mod run;
 mod saddle;
+mod stopped_short;
 mod table;

@@ -72,18 +72,10 @@ fn every_problem_reaches_a_minimum(method: Method, known: &[(&str, &str)]) {
 
 #[test]
 fn lbfgs_reaches_a_listed_minimum() {
-    every_problem_reaches_a_minimum(
-        Method::lbfgs(),
-        &[(
-            "mgh10b_meyer",
-            "badly scaled (x1 = 0.0056 beside x2 = 6181): no bound is active on the way, \
-                 and L-BFGS-B follows L-BFGS's path (mgh10) to f = 1.12e5, where both creep \
-                 along a curved valley, the pairs of steps 1e-8 long; there mgh10 happens to \
-                 find a longer step and goes on to 87.9 (617 evaluations), mgh10b meets \
-                 ftol-rel twice and stops (the box's minimum is 3.12e4), as scipy's L-BFGS-B \
-                 does",
-        )],
-    );
+    // mgh10b_meyer stopped by ftol-rel at f = 1.12e5 (where scipy's
+    // L-BFGS-B stops too; the box's minimum is 3.12e4) until the run went
+    // on from the lower point its end-of-run walk found.
+    every_problem_reaches_a_minimum(Method::lbfgs(), &[]);
 }
 
 #[test]

@@ -124,14 +124,30 @@ fn seed_parabola_stops_by_ftol_near_minus_one_third() {
 fn ftol_rel_stops_after_two_small_decreases_in_a_row() {
     // gd with step 0.01 on x^2 multiplies x by 0.98 per step, so each step
     // lowers f by 1 - 0.98^2 = 3.96% of it. Under ftol_rel 5% every
-    // decrease is small, and the run stops at the second, not the first.
+    // decrease is small, and the run stops at the second, not the first,
+    // at x = 0.98² = 0.9604.
     let gd = Method::gd().with_lr(0.01);
     let settings = Settings {
         ftol_rel: Some(0.05),
+        keep_history: true,
         ..Settings::new(gd)
     };
     let o = minimize_text("x^2", &[1.0], &settings);
-    assert_eq!((o.reason, o.iterations), (Reason::FtolRel, 2), "{o:?}");
+    assert!((o.history[2].0[0] - 0.9604).abs() < 1e-12, "{o:?}");
+    // There the end-of-run walk finds f lower by far more than 5% of it,
+    // so that stop came short of the minimum: the run moves to the lower
+    // point (its third iteration) and goes on from there, to near 0.
+    assert!(o.history[3].0[0].abs() < 0.5, "{o:?}");
+    assert_eq!(o.reason, Reason::FtolRel, "{o:?}");
+    assert!(o.f < 1e-3, "{o:?}");
+    // Where the limit leaves no iteration for that move, the run says so.
+    let settings = Settings {
+        max_iter: 2,
+        ..settings
+    };
+    let o = minimize_text("x^2", &[1.0], &settings);
+    assert_eq!((o.reason, o.iterations), (Reason::MaxIter, 2), "{o:?}");
+    assert!(o.message.contains("short of the minimum"), "{o:?}");
     // Under 3.9% none is: the run goes on to max_iter.
     let settings = Settings {
         ftol_rel: Some(0.039),

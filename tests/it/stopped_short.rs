@@ -1,0 +1,51 @@
+//! Runs that a stopping test ended short of the minimum, where the
+//! end-of-run tests (the saddle test's probes and the walk) found a lower
+//! point that shows it: the run goes on from there (`minimize.rs`,
+//! `stopped_short`). Before, each was reported as a minimum where it
+//! stopped. (Meyer's function in its box, stopped by `ftol-rel` at
+//! 1.12e5, is in `mgh.rs`.)
+
+use crate::run::json;
+
+/// `slope min TEXT ARGS --json`: the point, f and the reason.
+fn min(text: &str, args: &[&str]) -> (Vec<f64>, f64, String) {
+    let mut all = vec!["min", text];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let (v, r) = json(&all);
+    assert_eq!(r.status, 0, "{text} {args:?}: {}", r.stdout);
+    let x = v["x"].as_array().unwrap();
+    let x = x.iter().map(|v| v.as_f64().unwrap()).collect();
+    (x, v["f"].as_f64().unwrap(), v["reason"].to_string())
+}
+
+#[test]
+fn a_bound_beyond_a_flat_stretch_is_reached() {
+    // exp(x) met gtol at x = -18.9 (gradient 6e-9), inside a box whose
+    // minimum is its bound at -30; the walk found f lower there.
+    for method in ["lbfgs", "newton"] {
+        let (x, _, reason) = min(
+            "exp(x)",
+            &["--start", "x=0", "--bounds", "x=-30:5", "--method", method],
+        );
+        assert_eq!((x[0], reason.as_str()), (-30.0, "\"gtol\""), "{method}");
+    }
+}
+
+#[test]
+fn a_minimum_of_a_formula_at_a_small_scale_is_reached() {
+    // The gradient met the absolute gtol (1e-8) at the start, 0
+    // iterations in: f = 1e-150 at x = 1 and 1e-10 at x = 0.
+    let (x, f, _) = min("1e-150*x^2", &["--start", "x=1"]);
+    assert_eq!((x[0], f), (0.0, 0.0));
+    let (x, f, _) = min("1e-10*(x-1)^2", &["--start", "x=0"]);
+    assert!((x[0] - 1.0).abs() < 1e-6 && f < 1e-20, "{x:?} {f}");
+    let (x, f, _) = min(
+        "1e-9*((x-3)^2 + (y+1)^2)",
+        &["--start", "x=0,y=0", "--method", "newton"],
+    );
+    assert!(
+        (x[0] - 3.0).abs() < 1e-6 && (x[1] + 1.0).abs() < 1e-6,
+        "{x:?} {f}"
+    );
+}
