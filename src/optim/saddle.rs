@@ -21,6 +21,16 @@
 //! distinct eigenvalues); on more, a negative eigenvalue that twenty
 //! Lanczos steps do not reach is missed.
 //!
+//! In a box, a variable that f pushes against its bound, or that its
+//! bounds fix, is left out. One on a bound that f does not push against
+//! (its gradient zero) may move only into the box, so negative curvature
+//! over the free variables makes a saddle only if f falls at second order
+//! (as below) along its direction, or the opposite one, with the
+//! components that would leave the box set to zero (`x·y` on [0, 1]² at
+//! its corner, where the Hessian's negative direction (1, −1) leaves the
+//! box, is a minimum; with `y` in [−1, 1] it is a saddle). Where it does
+//! not, the test is made again with those variables held.
+//!
 //! The products are taken with the Hessian scaled as `D H D`, `D =
 //! diag(max(1, |xᵢ|))`: by Sylvester's law of inertia it has negative
 //! eigenvalues exactly when `H` has, and a difference along `D q` steps
@@ -127,18 +137,65 @@ pub(super) struct Downhill {
 /// flat otherwise or small beside the gradient (see the module's doc).
 pub(super) fn saddle(ctx: &mut Context<'_>, x: &[f64], f: f64, grad: &[f64]) -> Verdict {
     let n = x.len();
-    // Variables held by a bound they are pushed against are left out.
-    let free: Vec<usize> = match ctx.bounds() {
-        None => (0..n).collect(),
-        Some(bounds) => (0..n)
-            .filter(|&i| !held(x[i], grad[i], bounds[i], 0.0))
-            .collect(),
+    let Some(bounds) = ctx.bounds() else {
+        return over(ctx, x, f, grad, &(0..n).collect::<Vec<_>>());
     };
+    // Variables held by a bound they are pushed against, or fixed by
+    // their bounds, are left out.
+    let free: Vec<usize> = (0..n)
+        .filter(|&i| bounds[i].0 < bounds[i].1 && !held(x[i], grad[i], bounds[i], 0.0))
+        .collect();
+    let verdict = over(ctx, x, f, grad, &free);
+    // A variable on a bound that f does not push against may move only
+    // into the box: negative curvature along a direction that would take
+    // it out makes no saddle (`x·y` on [0, 1]² at its corner, a minimum).
+    let on_bound = |i: &usize| x[*i] <= bounds[*i].0 || x[*i] >= bounds[*i].1;
+    if verdict != Verdict::Saddle || !free.iter().any(on_bound) {
+        return verdict;
+    }
+    let negative = Lanczos::new(ctx, x, grad, &free).negative_direction(ctx);
+    if negative.is_some_and(|d| falls_into_the_box(ctx, x, f, grad, bounds, d)) {
+        return Verdict::Saddle;
+    }
+    // Else what the curvature says with those variables held.
+    let inside: Vec<usize> = free.into_iter().filter(|i| !on_bound(i)).collect();
+    over(ctx, x, f, grad, &inside)
+}
+
+/// Whether f falls at second or higher order (as [`falls_along`] asks)
+/// along the direction of negative curvature `d` or its opposite, each
+/// with its components that would take a variable on a bound out of the
+/// box set to zero.
+fn falls_into_the_box(
+    ctx: &mut Context<'_>,
+    x: &[f64],
+    f: f64,
+    grad: &[f64],
+    bounds: &[(f64, f64)],
+    d: Vec<f64>,
+) -> bool {
+    [1.0, -1.0].into_iter().any(|sign| {
+        let inward: Vec<f64> = (d.iter().zip(x).zip(bounds))
+            .map(|((di, xi), &(lo, hi))| {
+                let step = sign * di;
+                match (*xi <= lo && step < 0.0) || (*xi >= hi && step > 0.0) {
+                    true => 0.0,
+                    false => step,
+                }
+            })
+            .collect();
+        inward.iter().any(|v| *v != 0.0) && falls_along(ctx, x, f, grad, &inward) == Verdict::Saddle
+    })
+}
+
+/// [`saddle`]'s test over the variables `free`.
+fn over(ctx: &mut Context<'_>, x: &[f64], f: f64, grad: &[f64], free: &[usize]) -> Verdict {
+    let n = x.len();
     if free.is_empty() {
         return Verdict::Minimum;
     }
     if n <= DENSE_NEWTON_MAX_VARS
-        && let Some(curvature) = dense(ctx, x, grad, &free)
+        && let Some(curvature) = dense(ctx, x, grad, free)
     {
         return match curvature {
             Curvature::Negative => Verdict::Saddle,
@@ -149,7 +206,7 @@ pub(super) fn saddle(ctx: &mut Context<'_>, x: &[f64], f: f64, grad: &[f64]) -> 
             Curvature::Flat(direction) => falls_along(ctx, x, f, grad, &direction),
         };
     }
-    Lanczos::new(ctx, x, grad, &free).verdict(ctx, f)
+    Lanczos::new(ctx, x, grad, free).verdict(ctx, f)
 }
 
 /// The curvature below which it does not vouch for a minimum, for a
@@ -373,6 +430,17 @@ struct Lanczos<'x> {
     moved_grad: Vec<f64>,
 }
 
+/// How Lanczos' iteration ended.
+enum Iteration {
+    /// A Ritz value below the negative tolerance.
+    Negative,
+    /// A product or a Lanczos coefficient not finite.
+    NotFinite,
+    /// None negative, with the largest curvature seen and the band within
+    /// which curvature counts as flat.
+    Ended { largest: f64, flat: f64 },
+}
+
 impl<'x> Lanczos<'x> {
     fn new(ctx: &Context<'_>, x: &'x [f64], grad: &'x [f64], free: &'x [usize]) -> Lanczos<'x> {
         let n = x.len();
@@ -401,6 +469,42 @@ impl<'x> Lanczos<'x> {
     /// value at `x`) falls; doubtful where it is flat otherwise, or its
     /// smallest Ritz value is not above [`doubtful_below`].
     fn verdict(mut self, ctx: &mut Context<'_>, f: f64) -> Verdict {
+        let (largest, flat) = match self.iterate(ctx) {
+            Iteration::Negative => return Verdict::Saddle,
+            Iteration::NotFinite => return Verdict::Minimum,
+            Iteration::Ended { largest, flat } => (largest, flat),
+        };
+        let m = self.alpha.len();
+        let beta = &self.beta[..m.saturating_sub(1)];
+        let gradient = (self.free.iter().zip(&self.scale))
+            .fold(0.0f64, |g, (&i, s)| g.max((s * self.grad[i]).abs()));
+        if m == 0 {
+            Verdict::Minimum
+        } else if has_eigenvalue_below(&self.alpha, beta, flat) {
+            self.falls_along_flattest(ctx, f)
+        } else if has_eigenvalue_below(&self.alpha, beta, doubtful_below(gradient, largest)) {
+            self.flattest();
+            let direction = self.direction.clone();
+            Verdict::Doubtful(Some(downhill(self.grad, direction, Vec::new())))
+        } else {
+            Verdict::Minimum
+        }
+    }
+
+    /// A direction of negative curvature (the Ritz vector of a negative
+    /// Ritz value, scaled by `D`), if the iteration finds one.
+    fn negative_direction(mut self, ctx: &mut Context<'_>) -> Option<Vec<f64>> {
+        if !matches!(self.iterate(ctx), Iteration::Negative) {
+            return None;
+        }
+        self.flattest();
+        Some(self.direction)
+    }
+
+    /// Lanczos' iteration, until a Ritz value is negative beyond the
+    /// tolerance, the Krylov space is exhausted, or [`SADDLE_PRODUCTS`]
+    /// products.
+    fn iterate(&mut self, ctx: &mut Context<'_>) -> Iteration {
         let k = self.free.len();
         let mut q = random_start(&vec![(-1.0, 1.0); k], START_SEED);
         let norm = dot(&q, &q).sqrt();
@@ -409,7 +513,7 @@ impl<'x> Lanczos<'x> {
         let mut flat = 0.0;
         for _ in 0..SADDLE_PRODUCTS.min(k) {
             let Some(mut w) = self.multiply(ctx, &q) else {
-                return Verdict::Minimum;
+                return Iteration::NotFinite;
             };
             let alpha = dot(&q, &w);
             self.basis.push(q);
@@ -434,10 +538,10 @@ impl<'x> Lanczos<'x> {
             // at 0, whose differences are pure error, counts as flat).
             flat = tolerance * largest.max(1.0);
             if !(alpha.is_finite() && beta.is_finite()) {
-                return Verdict::Minimum;
+                return Iteration::NotFinite;
             }
             if has_eigenvalue_below(&self.alpha, &self.beta, -threshold) {
-                return Verdict::Saddle;
+                return Iteration::Negative;
             }
             // An (almost) invariant subspace: its Ritz values are the
             // Hessian's eigenvalues within `threshold`.
@@ -448,21 +552,7 @@ impl<'x> Lanczos<'x> {
             w.iter_mut().for_each(|v| *v /= beta);
             q = w;
         }
-        let m = self.alpha.len();
-        let beta = &self.beta[..m.saturating_sub(1)];
-        let gradient = (self.free.iter().zip(&self.scale))
-            .fold(0.0f64, |g, (&i, s)| g.max((s * self.grad[i]).abs()));
-        if m == 0 {
-            Verdict::Minimum
-        } else if has_eigenvalue_below(&self.alpha, beta, flat) {
-            self.falls_along_flattest(ctx, f)
-        } else if has_eigenvalue_below(&self.alpha, beta, doubtful_below(gradient, largest)) {
-            self.flattest();
-            let direction = self.direction.clone();
-            Verdict::Doubtful(Some(downhill(self.grad, direction, Vec::new())))
-        } else {
-            Verdict::Minimum
-        }
+        Iteration::Ended { largest, flat }
     }
 
     /// Whether `f` falls at second or higher order along the Ritz vector

@@ -196,3 +196,31 @@ fn where_no_minimum_is_attained_the_run_says_unbounded() {
         }
     }
 }
+
+/// `slope min TEXT --start START --bounds BOX --method METHOD --json`: its
+/// reason.
+fn reason_in_box(text: &str, start: &str, bounds: &str, method: &str) -> String {
+    let args = ["min", text, "--start", start, "--bounds", bounds];
+    let (v, _) = crate::run::json(&[&args[..], &["--method", method, "--json"]].concat());
+    v["reason"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn negative_curvature_out_of_the_box_makes_no_saddle() {
+    for method in ["lbfgs", "newton"] {
+        // x·y ≥ 0 on [0, 1]²: its corner is a minimum, though the Hessian
+        // has the eigenvalue -1 along (1, -1), which leaves the box.
+        let corner = reason_in_box("x*y", "x=0,y=0", "x=0:1,y=0:1", method);
+        assert_eq!(corner, "gtol", "{method}");
+        // With y free to go below 0, f = -t² along (t, -t): a saddle.
+        let edge = reason_in_box("x*y", "x=0,y=0", "x=0:1,y=-1:1", method);
+        assert_eq!(edge, "saddle", "{method}");
+        // A variable its bounds fix does not move: with y fixed, x² - y²
+        // is x², whose minimum is x = 0.
+        let fixed = reason_in_box("x^2 - y^2", "x=0.5,y=0", "y=0:0", method);
+        assert_eq!(fixed, "gtol", "{method}");
+    }
+    // Negative curvature inside the box beside the corner: a saddle.
+    let inside = reason_in_box("x*y - 0.001*z^2", "x=0,y=0,z=0", "x=0:1,y=0:1", "lbfgs");
+    assert_eq!(inside, "saddle");
+}
