@@ -107,10 +107,18 @@ fn known(text: &str, k: usize, x: &[f64], got: f64, want: f64) -> Option<&'stati
         // `-2*x/hypot(1, x)^4` at x = ±f64::MAX: -2*x overflows before it
         // is divided; the true value is 0.
         "atan(x)" if second && x[0].abs() == f64::MAX && got.is_nan() => Some("-2*x overflows"),
-        // `-2*y*x/hypot(y, x)^4`: y*x overflows where the true value is 0
-        // (|x|, |y| >= 1e154), or hypot^4 underflows where it is infinite.
-        "atan2(y, x)" if second && got.is_nan() && (want == 0.0 || want.is_infinite()) => {
-            Some("x*y or hypot^4 leaves the range")
+        // `-2*y*x/hypot(y, x)^4` and its kin: the sweep collects `2*x` (or
+        // `2*y`), which overflows for |x| > f64::MAX/2, where the true value
+        // is 0; or hypot^4 underflows (|x|, |y| < 1e-77), where the true
+        // value is infinite, or 0 as the difference of two infinite terms.
+        "atan2(y, x)"
+            if second
+                && got.is_nan()
+                && (want.is_infinite()
+                    || x.iter().any(|v| v.abs() > f64::MAX / 2.0)
+                    || x.iter().all(|v| v.abs() < 1e-77)) =>
+        {
+            Some("2*x overflows, or hypot^4 underflows")
         }
         "hypot(x, y)" if x == [5e-324, 5e-324] && (k == 1 || got.is_nan()) => {
             Some("hypot of subnormals rounds to 5e-324")
