@@ -604,6 +604,46 @@ mod tests {
     }
 
     #[test]
+    fn negative_powers_of_cosh_differentiate_through_tanh() {
+        // d/dx cosh(x)^c = c*cosh(x)^c*tanh(x): finite past cosh's overflow
+        // at 710, where cosh(x)^(c-1)*sinh(x) is 0*inf.
+        let sech = |g: &mut Graph, x, _| {
+            let c = g.call1(Func::Cosh, x);
+            g.powc(c, -1.0)
+        };
+        assert_eq!(partial(sech, 0, [800.0, 0.0]), 0.0);
+        assert_eq!(partial(sech, 0, [-800.0, 0.0]), 0.0);
+        let want = -(1f64.tanh() / 1f64.cosh());
+        assert!((partial(sech, 0, [1.0, 0.0]) / want - 1.0).abs() < 1e-15);
+        // tanh' = cosh^-2 and tanh'' = -2*tanh*cosh^-2, at 19 (where
+        // 1 - tanh^2 is 77% off) and at 1000.
+        let tanh = |g: &mut Graph, x, _| g.call1(Func::Tanh, x);
+        let mut g = Graph::new();
+        let x = g.var(0);
+        let f = g.call1(Func::Tanh, x);
+        let d = gradient(&mut g, f, &[x])[0];
+        let dd = gradient(&mut g, d, &[x])[0];
+        let at = |x: f64| Interpreter::new(&g, &[d, dd]).eval(&[x]);
+        let sech2 = 1.0 / 19f64.cosh().powi(2);
+        assert!((partial(tanh, 0, [19.0, 0.0]) / sech2 - 1.0).abs() < 1e-15);
+        assert!((at(19.0)[1] / (-2.0 * sech2) - 1.0).abs() < 1e-15);
+        assert_eq!(at(1000.0), [0.0, 0.0]);
+    }
+
+    #[test]
+    fn atan2_partials_divide_by_hypot_twice() {
+        let atan2 = |g: &mut Graph, y, x| g.call2(Func::Atan2, y, x);
+        // x^2 + y^2 underflows (1e-400) or overflows (1e400).
+        let d = partial(atan2, 0, [1e-200, 1e-200]);
+        assert!((d / 5e199 - 1.0).abs() < 1e-15, "{d:e}");
+        assert_eq!(partial(atan2, 1, [1e300, 1e-300]), -1e-300);
+        let d = partial(atan2, 0, [1e200, 1e200]);
+        assert!((d / 5e-201 - 1.0).abs() < 1e-15, "{d:e}");
+        assert_eq!(partial(atan2, 0, [3.0, -4.0]), -0.16);
+        assert_eq!(partial(atan2, 1, [3.0, -4.0]), -0.12);
+    }
+
+    #[test]
     fn quotient_derivatives_do_not_overflow_on_the_way() {
         let div = |g: &mut Graph, x, y| g.div(x, y);
         // d(x/y)/dy = -x/y^2, where y^2 overflows or is subnormal.
