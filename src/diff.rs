@@ -180,6 +180,9 @@ fn propagate(
             if let Some(out) = negative_power(graph, id, adjoint) {
                 return Ok(out);
             }
+            if let Some(out) = hypot_quotient(graph, id, adjoint) {
+                return Ok(out);
+            }
             let mut out = local_derivatives(graph, id);
             out.retain(|(child, _)| varies(graph, *child));
             for (_, local) in &mut out {
@@ -221,6 +224,62 @@ fn negative_power(graph: &mut Graph, id: NodeId, adjoint: NodeId) -> Option<Vec<
     let inverse = graph.powc(b, -1.0);
     let quotient = graph.chain_product(scaled, inverse);
     Some(vec![(b, graph.scale(c, quotient))])
+}
+
+/// What `id = c*a/hypot(a, b)` (or `hypot(b, a)`; `c` a constant, if
+/// any) passes straight to `a` and `b`: `c*adjoint*(b/h)^2/h` and
+/// `-c*adjoint*((a/h)*(b/h))/h`, `h` the hypot. Through the product rule
+/// `a` would get `1/h` and, through `h`, `-a^2/h^3`, whose sum cancels
+/// where |a| ≫ |b|: the second derivative of `hypot(x, y)` in `x`, `y^2/h^3`,
+/// was 0 at (1, 1e-8) for 1e-16. The quotients are at most 1, so neither
+/// form overflows before it divides.
+fn hypot_quotient(graph: &mut Graph, id: NodeId, adjoint: NodeId) -> Option<Vec<(NodeId, NodeId)>> {
+    let Node::Product(fs) = graph.node(id) else {
+        return None;
+    };
+    let (c, rest) = match fs.split_first() {
+        Some((&c, rest)) if graph.as_const(c).is_some() => (graph.as_const(c), rest),
+        _ => (None, &fs[..]),
+    };
+    let &[f, g] = rest else {
+        return None;
+    };
+    let hypot_of = |inverse: NodeId| match *graph.node(inverse) {
+        Node::Pow([h, e]) if graph.as_const(e) == Some(-1.0) => match *graph.node(h) {
+            Node::Call2(Func::Hypot, [p, q]) => Some((inverse, h, p, q)),
+            _ => None,
+        },
+        _ => None,
+    };
+    let (a, (inverse, h, p, q)) = match (hypot_of(f), hypot_of(g)) {
+        (_, Some(found)) => (f, found),
+        (Some(found), _) => (g, found),
+        _ => return None,
+    };
+    let b = if a == p {
+        q
+    } else if a == q {
+        p
+    } else {
+        return None;
+    };
+    let c = c.unwrap_or(1.0);
+    let mut out = Vec::with_capacity(2);
+    let ub = graph.div(b, h);
+    if varies(graph, a) {
+        let square = graph.powc(ub, 2.0);
+        let scaled = graph.mul(adjoint, square);
+        let d = graph.chain_product(scaled, inverse);
+        out.push((a, graph.scale(c, d)));
+    }
+    if varies(graph, b) {
+        let ua = graph.div(a, h);
+        let both = graph.chain_product(ua, ub);
+        let over_h = graph.chain_product(both, inverse);
+        let d = graph.mul(adjoint, over_h);
+        out.push((b, graph.scale(-c, d)));
+    }
+    Some(out)
 }
 
 /// Sweeps the body of the reduction `r` from `seed`, the adjoint of one
@@ -550,6 +609,12 @@ fn binary_derivatives(g: &mut Graph, f: Func, a: NodeId, b: NodeId, y: NodeId) -
         // they divide twice. `a^2 + b^2` would overflow or underflow where
         // the partials are doubles (inf at a = b = 1e-200, where they are
         // ±5e199); `hypot` scales by the larger of |a|, |b| and never does.
+        // atan2(u, u) is constant (π/4 or -3π/4): its partials cancel, and
+        // the chains below would not (0/0 at u = 0, where the text is 0).
+        Func::Atan2 if a == b => {
+            let zero = g.constant(0.0);
+            (zero, zero)
+        }
         Func::Atan2 => {
             let r = g.call2(Func::Hypot, a, b);
             let inverse = g.powc(r, -1.0);
@@ -641,6 +706,29 @@ mod tests {
         assert!((d / 5e-201 - 1.0).abs() < 1e-15, "{d:e}");
         assert_eq!(partial(atan2, 0, [3.0, -4.0]), -0.16);
         assert_eq!(partial(atan2, 1, [3.0, -4.0]), -0.12);
+    }
+
+    #[test]
+    fn quotients_by_hypot_do_not_cancel() {
+        // d/dx x/hypot(x, y) = y^2/h^3, where 1/h - x^2/h^3 is 0 at (1, 1e-8).
+        let unit = |g: &mut Graph, x, y| {
+            let h = g.call2(Func::Hypot, x, y);
+            g.div(x, h)
+        };
+        let d = partial(unit, 0, [1.0, 1e-8]);
+        assert!((d / 1e-16 - 1.0).abs() < 1e-15, "{d:e}");
+        assert_eq!(partial(unit, 1, [1.0, 1e-8]), -1e-8);
+        // Also with a coefficient and the base second: 3*y/hypot(x, y) in x.
+        let scaled = |g: &mut Graph, x, y| {
+            let h = g.call2(Func::Hypot, x, y);
+            let q = g.div(y, h);
+            g.scale(3.0, q)
+        };
+        let d = partial(scaled, 1, [1e-8, 1.0]);
+        assert!((d / 3e-16 - 1.0).abs() < 1e-15, "{d:e}");
+        // atan2(u, u) is constant.
+        let same = |g: &mut Graph, x, _| g.call2(Func::Atan2, x, x);
+        assert_eq!(partial(same, 0, [0.0, 0.0]), 0.0);
     }
 
     #[test]

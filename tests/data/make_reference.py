@@ -112,7 +112,7 @@ CASES += one("cos(x)", [1e-300, 0.5, 1.5707963267948966, 1e22, 1e300], mp.cos,
 
 PAIRS = [(1e-200, 1e-200), (1e300, 1e-300), (1e-300, 1e300), (1e200, 1e200), (1.0, 1.0), (3.0, -4.0),
          (-2.0, -1e-300), (1e154, 1e154), (1e-160, 1e-160), (TINY, TINY), (1e308, 1e308),
-         (-1e-200, 3e-200), (2e-300, -1e-300)]
+         (-1e-200, 3e-200), (2e-300, -1e-300), (1.0, 1e-8), (1e-8, -1.0), (1e100, 3e90)]
 
 
 def two(text, f, d1, d2):
@@ -128,6 +128,16 @@ hyp = lambda x, y: mp.sqrt(x * x + y * y)
 CASES += two("hypot(x, y)", hyp,
              lambda x, y: [x / hyp(x, y), y / hyp(x, y)],
              lambda x, y: [y * y / hyp(x, y) ** 3, -x * y / hyp(x, y) ** 3, x * x / hyp(x, y) ** 3])
+
+# x^y with a variable exponent: powf, and its partials y*x^(y-1), x^y*ln(x).
+POWERS = [(1e-300, 0.5), (1e300, 0.5), (2.0, 1000.0), (2.0, -1074.0), (0.5, 1074.5), (1e-10, 2.5),
+          (1 - 2.0**-53, 1e16), (10.0, 308.0), (1e-300, -1.0), (7.0, 1e-300), (5e-324, 0.5), (1.5, 2.0)]
+CASES += [("x^y", [a, b], lambda v: [v[0] ** v[1]],
+           lambda v: [v[1] * v[0] ** (v[1] - 1), v[0] ** v[1] * mp.log(v[0])],
+           lambda v: [v[1] * (v[1] - 1) * v[0] ** (v[1] - 2),
+                      v[0] ** (v[1] - 1) * (1 + v[1] * mp.log(v[0])),
+                      v[0] ** v[1] * mp.log(v[0]) ** 2])
+          for a, b in POWERS]
 
 
 def main():
