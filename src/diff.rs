@@ -609,9 +609,10 @@ fn binary_derivatives(g: &mut Graph, f: Func, a: NodeId, b: NodeId, y: NodeId) -
         // they divide twice. `a^2 + b^2` would overflow or underflow where
         // the partials are doubles (inf at a = b = 1e-200, where they are
         // ±5e199); `hypot` scales by the larger of |a|, |b| and never does.
-        // atan2(u, u) is constant (π/4 or -3π/4): its partials cancel, and
-        // the chains below would not (0/0 at u = 0, where the text is 0).
-        Func::Atan2 if a == b => {
+        // atan2(c*u, u) is constant on each side of u = 0 (π/4 or -3π/4
+        // for c = 1): its partials cancel as they print, and the chains
+        // below would not (0/0 at u = 0, where the printed 0 is 0).
+        Func::Atan2 if proportional(g, a, b) => {
             let zero = g.constant(0.0);
             (zero, zero)
         }
@@ -632,6 +633,19 @@ fn binary_derivatives(g: &mut Graph, f: Func, a: NodeId, b: NodeId, y: NodeId) -
             (zero, zero)
         }
     }
+}
+
+/// Whether `a` is a constant times `b`, or `b` a constant times `a`, in
+/// canonical form (`2*x` and `x`, `-x*y` and `x*y`, a node and itself).
+fn proportional(g: &Graph, a: NodeId, b: NodeId) -> bool {
+    let scaled = |p: NodeId, q: NodeId| match g.node(p) {
+        Node::Product(fs) if g.as_const(fs[0]).is_some() => match &fs[1..] {
+            [f] => *f == q,
+            rest => matches!(g.node(q), Node::Product(gs) if gs[..] == *rest),
+        },
+        _ => false,
+    };
+    a == b || scaled(a, b) || scaled(b, a)
 }
 
 #[cfg(test)]
@@ -726,9 +740,21 @@ mod tests {
         };
         let d = partial(scaled, 1, [1e-8, 1.0]);
         assert!((d / 3e-16 - 1.0).abs() < 1e-15, "{d:e}");
-        // atan2(u, u) is constant.
+        // atan2(c*u, u) is constant on each side of 0.
         let same = |g: &mut Graph, x, _| g.call2(Func::Atan2, x, x);
         assert_eq!(partial(same, 0, [0.0, 0.0]), 0.0);
+        let twice = |g: &mut Graph, x, y| {
+            let u = g.mul(x, y);
+            let a = g.scale(2.0, u);
+            g.call2(Func::Atan2, a, u)
+        };
+        assert_eq!(partial(twice, 0, [0.0, 1.0]), 0.0);
+        assert_eq!(partial(twice, 1, [1.0, 0.0]), 0.0);
+        let opposite = |g: &mut Graph, x, _| {
+            let a = g.neg(x);
+            g.call2(Func::Atan2, x, a)
+        };
+        assert_eq!(partial(opposite, 0, [0.0, 0.0]), 0.0);
     }
 
     #[test]
