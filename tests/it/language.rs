@@ -350,8 +350,8 @@ fn one_argument_functions() {
     check_function(t, "atan(x)", x, x.atan(), expect!["x: 1/hypot(1, x)^2"], 1.0 / (x * x + 1.0));
     check_function(t, "sinh(x)", x, x.sinh(), expect![["x: cosh(x)"]], x.cosh());
     check_function(t, "cosh(x)", x, x.cosh(), expect![["x: sinh(x)"]], x.sinh());
-    let tanh = 1.0 - x.tanh().powi(2);
-    check_function(t, "tanh(x)", x, x.tanh(), expect![["x: 1 - tanh(x)^2"]], tanh);
+    let tanh = 1.0 / x.cosh().powi(2);
+    check_function(t, "tanh(x)", x, x.tanh(), expect!["x: 1/cosh(x)^2"], tanh);
     let asinh = 1.0 / (x * x + 1.0).sqrt();
     check_function(t, "asinh(x)", x, x.asinh(), expect!["x: 1/hypot(1, x)"], asinh);
     let y = 1.7_f64;
@@ -418,8 +418,8 @@ fn two_argument_functions() {
         [a, b],
         a.atan2(b),
         expect![[r#"
-            y: x/(y^2 + x^2)
-            x: -y/(y^2 + x^2)"#]],
+            y: x/hypot(y, x)^2
+            x: -y/hypot(y, x)^2"#]],
         [b / r2, -a / r2],
     );
     check_function2(

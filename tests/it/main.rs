@@ -34,6 +34,7 @@ mod product_hessian;
 mod properties;
 #[path = "../shared/range.rs"]
 mod range;
+mod reference;
 #[path = "../shared/rounding.rs"]
 mod rounding;
 mod run;

@@ -162,7 +162,7 @@ impl Xd {
 }
 
 /// How many doubles apart `got` is from `want` (0 for equal infinities).
-fn ulps(got: f64, want: f64) -> u64 {
+pub(crate) fn ulps(got: f64, want: f64) -> u64 {
     if got == want {
         return 0;
     }
@@ -174,7 +174,7 @@ fn ulps(got: f64, want: f64) -> u64 {
 
 /// The value of `text` and each partial at `x`, interpreted and compiled,
 /// which must agree to the bit.
-fn value_and_partials(text: &str, x: &[f64]) -> Vec<f64> {
+pub(crate) fn value_and_partials(text: &str, x: &[f64]) -> Vec<f64> {
     let f = Formula::parse(text).unwrap();
     let mut outputs = vec![f.value()];
     outputs.extend_from_slice(f.gradient());
