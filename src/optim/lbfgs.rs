@@ -45,6 +45,12 @@ pub(crate) struct Lbfgs {
     /// With bounds: the Gram matrices `s_i·s_j` and `s_i·y_j` by slot, the
     /// slots oldest first, and the compact form's buffers.
     bounded: Option<Bounded>,
+    /// How far the first step moves x at most, times `--lr`: 1 from a
+    /// start; from a lower point the end-of-run tests found (`minimize.rs`)
+    /// the length of the move there, the scale they found f falling over
+    /// (from x = 2e19 on `(x - 1e20)^2` a step of 1 changes f = 6.4e39 by
+    /// less than its rounding).
+    pub first_move: f64,
 }
 
 struct Bounded {
@@ -71,6 +77,7 @@ impl Lbfgs {
             rho: vec![0.0; m],
             yy: vec![0.0; m],
             alpha: vec![0.0; m],
+            first_move: 1.0,
             start: 0,
             len: 0,
             direction: vec![0.0; n],
@@ -269,10 +276,10 @@ impl Lbfgs {
                 }
             };
             // Without curvature information, the first step is scaled so
-            // that it moves x by about --lr.
+            // that it moves x by at most --lr times `first_move`.
             let t0 = if self.len == 0 {
                 let norm = dot(&self.direction, &self.direction).sqrt();
-                ctx.settings.method.lr() / norm.max(1.0)
+                ctx.settings.method.lr() * self.first_move / norm.max(self.first_move)
             } else {
                 ctx.settings.method.lr()
             };
@@ -292,7 +299,10 @@ impl Lbfgs {
                     // Without curvature information the full step is the
                     // one that moves x by 1 (`t0` at lr 1).
                     ctx.step_fraction = match self.len {
-                        0 => t * dot(&self.direction, &self.direction).sqrt().max(1.0),
+                        0 => {
+                            let norm = dot(&self.direction, &self.direction).sqrt();
+                            t * norm.max(self.first_move) / self.first_move
+                        }
                         _ => t,
                     };
                     self.take(path, ft);

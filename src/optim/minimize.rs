@@ -744,6 +744,7 @@ fn run(
             );
         }
         let iterations = path.iterations + 1;
+        let jump = (x.iter().zip(&lower.x)).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
         path = Path::new(lower.x, lower.f, lower.grad);
         path.iterations = iterations;
         if settings.keep_history {
@@ -768,6 +769,7 @@ fn run(
         match (&mut stepper, settings.method) {
             (Stepper::Lbfgs(lbfgs), Method::Lbfgs { memory, .. }) => {
                 **lbfgs = lbfgs::Lbfgs::new(n, memory, settings.constraints().is_some());
+                lbfgs.first_move = jump.max(1.0);
             }
             _ => path.previous_step = vec![0.0; n],
         }

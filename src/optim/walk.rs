@@ -7,7 +7,7 @@
 
 use super::minimize::{Context, UNBOUNDED_X};
 use super::saddle::Downhill;
-use super::vector::largest;
+use super::vector::{dot, largest};
 
 /// Whether f is lower a short way down the gradient from `x` (from a
 /// millionth of the point's size): then a stalled search did not stop for
@@ -32,7 +32,8 @@ pub(super) fn falls_down_the_gradient(
 /// Whether f keeps falling as the point runs off to infinity from the
 /// converged point `x` (value `f`), where the curvature could not vouch for
 /// a minimum: a walk from `x` grows its step tenfold while f neither rises
-/// nor stays level at `f`, and f either reaches −∞ or is still lower than
+/// nor stays level at `f` (level where the gradient promises a fall too
+/// small to show beside f's rounding counts as falling), and f either reaches −∞ or is still lower than
 /// at `x` where the walk passes [`UNBOUNDED_X`] (the growth test's bound).
 /// It goes first along the flattest direction downhill, from the saddle
 /// test's probes there (`exp(-x) + y²` runs off along x alone: down the
@@ -50,12 +51,16 @@ pub(super) fn runs_off(
     grad: &[f64],
     downhill: Option<&Downhill>,
 ) -> bool {
-    let along = downhill.map(|d| walk_off(ctx, x, f, &d.direction, 1e-3, &d.known));
+    let along = downhill.map(|d| {
+        let slope = dot(grad, &d.direction);
+        walk_off(ctx, x, f, (&d.direction, slope), 1e-3, &d.known)
+    });
     if along.is_some_and(|ended| ended != Ended::Level) {
         return along == Some(Ended::Runaway);
     }
     let (down, first) = down_the_gradient(grad, 1e-3 * largest(x).max(1.0));
-    walk_off(ctx, x, f, &down, first, &[]) == Ended::Runaway
+    let slope = dot(grad, &down);
+    walk_off(ctx, x, f, (&down, slope), first, &[]) == Ended::Runaway
 }
 
 /// The direction down the gradient, and the step along it that moves the
@@ -83,13 +88,18 @@ fn walk_off(
     ctx: &mut Context<'_>,
     x: &[f64],
     f: f64,
-    direction: &[f64],
+    (direction, slope): (&[f64], f64),
     first: f64,
     known: &[f64],
 ) -> Ended {
     let (mut rose, mut level) = (false, false);
+    let mut t = first;
     // From 1e-3 to past 1e20 takes 23 probes; a walk held by a bound
-    // stops where its probe no longer moves.
+    // stops where its probe no longer moves. f level at a probe where the
+    // gradient promises a fall (`slope`, f's derivative along the
+    // direction) too small to show beside f's rounding is no level
+    // stretch: the walk goes on (`(x - 1e20)^2` at x = 2, where f = 1e40
+    // stays 1e40 out to a step of 1e4).
     let walked = walk(
         ctx,
         x,
@@ -98,8 +108,10 @@ fn walk_off(
         (first, 10.0, 30),
         known,
         |last, value, reach| {
+            let unseen = slope < 0.0 && -slope * t < 4.0 * f64::EPSILON * f.abs();
+            t *= 10.0;
             rose = value > last || value.is_nan();
-            level = value == f;
+            level = value == f && !unseen;
             !rose && !level && value > f64::NEG_INFINITY && reach <= UNBOUNDED_X
         },
     );

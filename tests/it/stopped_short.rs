@@ -49,3 +49,16 @@ fn a_minimum_of_a_formula_at_a_small_scale_is_reached() {
         "{x:?} {f}"
     );
 }
+
+#[test]
+fn a_minimum_far_beyond_unit_steps_is_reached() {
+    // From 0, L-BFGS's first steps (x moves by 1) change f = 1e40 by less
+    // than its rounding, so ftol-rel stopped it at x = 2, "minimum". The
+    // walk now goes on through such level stretches where the gradient
+    // promises a fall, and the next leg's first step is as long as the
+    // move to the lower point the walk found.
+    let (x, f, _) = min("(x-1e20)^2", &["--start", "x=0"]);
+    assert_eq!((x[0], f), (1e20, 0.0));
+    let (x, f, _) = min("(x-1e20)^2 + (y-1e20)^2", &["--start", "x=0,y=0"]);
+    assert_eq!((x[0], x[1], f), (1e20, 1e20, 0.0));
+}
