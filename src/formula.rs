@@ -19,7 +19,7 @@ mod hess_vec;
 mod partials;
 mod unroll;
 
-pub use elements::Elements;
+pub use elements::{Elements, Entries};
 use hess_vec::HessVec;
 pub use partials::ArrayTerm;
 
@@ -522,28 +522,18 @@ impl Formula {
 
     /// A point from `name = value` pairs, every variable given a value:
     /// `y = 1` for a scalar, `x = 1` for every element of an array,
-    /// `x[3] = 1` for one element (see [`Formula::elements`]). Pairs are
-    /// applied in order, so a later one overrides an earlier one
-    /// (`x = 0, x[1] = 1`); the same scalar or element named twice is an
-    /// error, as a likely slip.
+    /// `x[3] = 1` for one element (see [`Formula::elements`]). An element's
+    /// pair overrides its array's, in either order (`x = 0, x[1] = 1`); the
+    /// same scalar, array or element named twice is an error, as a likely
+    /// slip (see [`Entries`]).
     pub fn point(&self, assignments: &[(String, f64)]) -> Result<Vec<f64>> {
-        let mut x = bind::per_variable(self.vars.len(), f64::NAN)?;
-        let mut given = bind::per_variable(self.vars.len(), false)?;
-        let mut named = bind::per_variable(self.vars.len(), false)?;
+        let mut x = bind::per_variable(self.vars.len(), None)?;
+        let mut entries = Entries::new(self.vars.len())?;
         let names = self.elements();
         for (name, value) in assignments {
-            let range = names.resolve(name)?;
-            let whole_array = self.array_names.iter().any(|a| a == name.trim());
-            if !whole_array && std::mem::replace(&mut named[range.start], true) {
-                return Err(Error::new(
-                    ErrorKind::Usage,
-                    format!("'{}' is given twice", name.trim()),
-                ));
-            }
-            x[range.clone()].fill(*value);
-            given[range].fill(true);
+            entries.set(&mut x, name, names.resolve(name)?, Some(*value))?;
         }
-        let missing: Vec<usize> = (0..given.len()).filter(|&k| !given[k]).collect();
+        let missing: Vec<usize> = (0..x.len()).filter(|&k| x[k].is_none()).collect();
         if !missing.is_empty() {
             let shown = quoted_list_capped(missing.len(), |k| self.vars.name(missing[k]).into());
             return Err(
@@ -551,7 +541,7 @@ impl Formula {
                     .with_hint(format!("the formula's variables are {}", self.var_list())),
             );
         }
-        Ok(x)
+        Ok(x.into_iter().flatten().collect())
     }
 
     fn var_list(&self) -> String {

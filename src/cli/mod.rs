@@ -493,8 +493,9 @@ fn parse_bounds(f: &Formula, text: &str) -> Result<Vec<(f64, f64)>> {
 }
 
 /// Parses `x=-1:1,y=0:2` into bounds for every variable, in order. An
-/// array's name bounds each of its elements, `x[3]=0:1` one element; a
-/// later item overrides an earlier one. When `open`, as constraints on a
+/// array's name bounds each of its elements, `x[3]=0:1` one element, which
+/// overrides the array's box in either order; a name given twice is an
+/// error ([`slope::Entries`]). When `open`, as constraints on a
 /// run: an end may be infinite (`x=0:inf`), a range may be one point
 /// (`x=2:2` holds x fixed), and a variable left out is free.
 fn parse_box(f: &Formula, text: &str, open: bool) -> Result<Vec<(f64, f64)>> {
@@ -514,6 +515,7 @@ fn parse_box_over(
 ) -> Result<Vec<(f64, f64)>> {
     let text = option_text("--bounds", text, "x=-1:1,y=0:2")?;
     let mut bounds: Vec<Option<(f64, f64)>> = vec![None; n];
+    let mut entries = slope::Entries::new(n)?;
     for part in split_top(&text).map(str::trim).filter(|p| !p.is_empty()) {
         let parsed = part.split_once('=').and_then(|(name, range)| {
             let (lo, hi) = range.split_once(':')?;
@@ -558,7 +560,12 @@ fn parse_box_over(
                 format_value(hi)
             )));
         }
-        bounds[positions].fill(Some((lo, hi)));
+        entries
+            .set(&mut bounds, name, positions, Some((lo, hi)))
+            .map_err(|e| Error {
+                message: format!("--bounds: {}", e.message),
+                ..e
+            })?;
     }
     if open {
         let free = (f64::NEG_INFINITY, f64::INFINITY);
