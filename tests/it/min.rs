@@ -636,6 +636,53 @@ fn bounds_beside_a_start_may_be_open_and_partial() {
     );
 }
 
+/// sqp's interior point ends a hair inside the bounds it holds (x = 1 -
+/// 2e-15, y = 6e-13): it names them as every other method does, in the
+/// text and the JSON.
+#[test]
+fn sqp_names_the_bounds_it_ends_on() {
+    for method in ["lbfgs", "newton", "auglag", "sqp"] {
+        let args = [
+            "(x-3)^2 + (y+1)^2",
+            "--start",
+            "x=0,y=0",
+            "--bounds",
+            "x=0:1,y=0:inf",
+            "--method",
+            method,
+        ];
+        let (v, r) = run_json(&args);
+        assert_eq!(r.status, 0, "{method}: {}", r.stderr);
+        assert_eq!(
+            v["active_bounds"],
+            serde_json::json!({"x": "upper", "y": "lower"}),
+            "{method}: {v}"
+        );
+        let r = run(&args);
+        assert!(
+            r.stdout
+                .contains("\nbounds      x at its upper bound, y at its lower bound\n"),
+            "{method}: {}",
+            r.stdout
+        );
+        // A bound the run does not end on is not named, and the JSON
+        // still says which are active: none.
+        let inside = [
+            "(x-0.5)^2",
+            "--start",
+            "x=0",
+            "--bounds",
+            "x=0:1",
+            "--method",
+            method,
+        ];
+        let (v, r) = run_json(&inside);
+        assert_eq!(r.status, 0, "{method}: {}", r.stderr);
+        assert_eq!(v["active_bounds"], serde_json::json!({}), "{method}: {v}");
+        assert!(!run(&inside).stdout.contains("\nbounds "), "{method}");
+    }
+}
+
 /// A variable whose bounds are equal is fixed, not at one of its bounds:
 /// in the text and in the JSON, with constraints too.
 #[test]

@@ -247,10 +247,11 @@ fn run_json(
     };
     obj.insert("method".into(), json!(method));
     obj.insert("seconds".into(), json_number(outcome.seconds));
-    let at: Map<String, Value> = super::report::active_bounds(f, &run.outcome, bounds)
-        .map(|(name, side)| (name.to_string(), json!(side)))
-        .collect();
-    if !at.is_empty() {
+    // As an unconstrained run's: present whenever there are bounds.
+    if bounds.is_some() {
+        let at: Map<String, Value> = super::report::active_bounds(f, &run.outcome, bounds)
+            .map(|(name, side)| (name.to_string(), json!(side)))
+            .collect();
         obj.insert("active_bounds".into(), Value::Object(at));
     }
     if !outcome.moved_start.is_empty() {
