@@ -304,6 +304,12 @@ impl Formula {
         self.vars.all()
     }
 
+    /// The names its `data` statements declare, in order: the columns
+    /// [`Formula::bind`] reads (it ignores others, as a CSV file's).
+    pub fn data_names(&self) -> &[String] {
+        &self.data_names
+    }
+
     /// The number of variables, `vars().len()` without making the names.
     pub fn n_vars(&self) -> usize {
         self.vars.len()

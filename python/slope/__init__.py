@@ -155,8 +155,10 @@ def minimize(
 
     ``fun`` is a compiled :class:`Function` or formula text (compiled here).
     ``method`` is one of ``slope.METHODS`` (``"lbfgs"`` by default;
-    ``"newton"`` uses the exact Hessian), or with constraints one of
-    ``"sqp"`` and ``"auglag"``. ``bounds`` (pairs ``(low, high)``,
+    ``"newton"`` uses the exact Hessian), or ``"sqp"`` or ``"auglag"``,
+    the methods for constraints, which also run a problem with bounds
+    alone (as ``slope min --method sqp`` does; the result is then shaped as
+    a constrained run's). ``bounds`` (pairs ``(low, high)``,
     ``None`` for an open side, or a ``scipy.optimize.Bounds``) hold in every
     method: ``"lbfgs"`` becomes L-BFGS-B, ``"newton"`` a projected Newton
     method, and the fixed-step methods project each iterate.
@@ -186,10 +188,12 @@ def minimize(
     conditions hold to tolerance (``reason`` ``"kkt"``), ``status`` 8 when
     the constraints cannot be met.
 
-    ``options``: ``maxiter`` (15,000), ``gtol`` (1e-8, on the largest gradient
-    component), ``ftol`` and ``xtol`` (off), and the method's own
-    parameters (``lr``, ``momentum``, ``beta1``, ``beta2``, ``epsilon``,
-    ``rho``, ``line_search``, ``memory``, ``first_step``); with
+    ``options``: ``maxiter`` (15,000; at least 1), ``gtol`` (1e-8, on the
+    largest gradient component), ``ftol`` and ``xtol`` (off; each zero or
+    positive), and the method's own parameters (``lr``, ``momentum``,
+    ``beta1``, ``beta2``, ``epsilon``, ``rho``, ``line_search``,
+    ``memory``, ``first_step``; for ``"lbfgs"`` and ``"newton"``, ``lr`` is
+    the line search's first trial step, ``first_step``, as ``--lr`` is); with
     constraints also ``feasibility_tol`` (1e-8), ``optimality_tol``
     (1e-6), ``max_outer`` (100), ``initial_penalty``, ``max_penalty``
     (1e12) and ``max_multiplier`` (``maxiter`` also caps SQP's
@@ -214,9 +218,12 @@ def minimize(
     elif lines:
         fun = compile("\n".join([fun.text, *lines]), fun.params, fun.data, vars=fun.given_vars)
     pairs = _pairs(bounds, len(fun.vars))
-    if fun.n_constraints > 0:
+    # sqp and auglag take bounds alone too, as `slope min --method sqp` does.
+    if fun.n_constraints > 0 or method in ("sqp", "auglag"):
         if callback is not None:
-            raise ValueError("slope.minimize takes no callback with constraints")
+            raise ValueError(
+                "slope.minimize takes no callback with constraints or with method 'sqp' or 'auglag'"
+            )
         return OptimizeResult(_minimize_constrained(fun, x0, method or "auto", pairs, options))
     return OptimizeResult(_minimize(fun, x0, method or "lbfgs", pairs, _adapt(callback), options))
 
