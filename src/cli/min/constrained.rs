@@ -158,8 +158,21 @@ fn refuse_unsupported(args: &Args, constrained: bool) -> slope::Result<()> {
         } else {
             format!("--method {}", args::method_name(method))
         };
-        return Err(usage(&format!("{flag} is not available with {with}"))
-            .with_hint(format!("leave out {flag}")));
+        // Leaving out --maximize would minimise instead: say what gives
+        // the maximum.
+        let hint = match (*flag, constrained) {
+            ("--maximize", true) => "minimise -(f) instead: write the objective negated, \
+                                     -(...), keep the constraints, and turn the sign of the f \
+                                     reported"
+                .to_string(),
+            ("--maximize", false) => format!(
+                "leave out --method {} (the methods for unconstrained problems take \
+                 --maximize), or minimise -(f)",
+                args::method_name(method)
+            ),
+            _ => format!("leave out {flag}"),
+        };
+        return Err(usage(&format!("{flag} is not available with {with}")).with_hint(hint));
     }
     for (flag, v) in [("--ctol", args.ctol), ("--kkt-tol", args.kkt_tol)] {
         if !(v.is_finite() && v > 0.0) {
