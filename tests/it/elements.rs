@@ -336,6 +336,40 @@ fn wrong_elements_are_clear_errors() {
     );
 }
 
+/// The bounds line lists twenty names, as the coordinates do, and how
+/// many more; the JSON names every one. It once wrote every name: 29.9 MB
+/// on one line at a million.
+#[test]
+fn the_bounds_line_lists_twenty_names() {
+    let formula = "param n = 30\nvar x[1..n]\nsum(i in 1..n, (x[i] - 1)^2)";
+    let args = ["min", formula, "--start", "x=0", "--bounds", "x=0:0.5"];
+    let r = crate::run::ok(&args);
+    let line = r.stdout.lines().find(|l| l.starts_with("bounds")).unwrap();
+    let names: Vec<String> = (1..=20)
+        .map(|i| format!("x[{i}] at its upper bound"))
+        .collect();
+    assert_eq!(
+        line,
+        format!(
+            "bounds      {} and 10 more (--json gives every one)",
+            names.join(", ")
+        )
+    );
+    let mut with_json = args.to_vec();
+    with_json.push("--json");
+    let (v, _) = json(&with_json);
+    assert_eq!(v["active_bounds"].as_object().unwrap().len(), 30, "{v}");
+    // Twenty exactly are listed without a tail.
+    let r = crate::run::ok(&[
+        "min", formula, "--set", "n=20", "--start", "x=0", "--bounds", "x=0:0.5",
+    ]);
+    assert!(
+        r.stdout.contains("x[20] at its upper bound\nstopped"),
+        "{}",
+        r.stdout
+    );
+}
+
 /// At a million elements, names are made only where they are shown: the
 /// run names its first coordinates, a point missing values names ten,
 /// and an element past the end is refused, as at four.

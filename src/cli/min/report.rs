@@ -453,11 +453,21 @@ pub(super) fn write_run_end(
             "start"
         )?;
     }
+    // As the coordinates: the first twenty of possibly a million, each
+    // name made only when shown, and how many more.
     let active: Vec<String> = active_bounds(f, outcome, bounds)
+        .take(MAX_SHOWN)
         .map(|(name, side)| bound_phrase(&name, side))
         .collect();
     if !active.is_empty() {
-        writeln!(out, "{:<11} {}", "bounds", active.join(", "))?;
+        let all = (outcome.active.iter())
+            .filter(|&&side| side != optim::Bound::Free)
+            .count();
+        let more = match all - active.len() {
+            0 => String::new(),
+            n => format!(" and {n} more (--json gives every one)"),
+        };
+        writeln!(out, "{:<11} {}{more}", "bounds", active.join(", "))?;
     }
     writeln!(
         out,
