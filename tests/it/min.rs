@@ -1515,6 +1515,60 @@ fn restarts_find_all_four_minima_of_himmelblau() {
     assert_eq!(timeless(run_json(&args).0), timeless(v));
 }
 
+/// Under --maximize the list heads "maxima", and one run is "1 run".
+#[test]
+fn restarts_name_maxima_and_count_runs_in_words() {
+    let args = |k: &'static str| {
+        [
+            "-(x^2 - 4)^2",
+            "--bounds",
+            "x=-3:3",
+            "--seed",
+            "1",
+            "--restarts",
+            k,
+            "--maximize",
+        ]
+    };
+    let r = run(&args("1"));
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let tail: Vec<&str> = r
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("maxima"))
+        .collect();
+    assert_eq!(tail.len(), 2, "{}", r.stdout);
+    assert!(
+        tail[0].starts_with("maxima      1 distinct from 1 of 1 run converging ("),
+        "{}",
+        r.stdout
+    );
+    assert!(tail[1].ends_with("  (1 run)"), "{}", r.stdout);
+    let r = run(&args("4"));
+    assert!(
+        r.stdout
+            .contains("\nmaxima      2 distinct from 4 of 4 runs converging ("),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("  (2 runs)\n"), "{}", r.stdout);
+    let r = run(&[
+        "x^2",
+        "--bounds",
+        "x=-1:1",
+        "--seed",
+        "1",
+        "--restarts",
+        "2",
+    ]);
+    assert!(
+        r.stdout
+            .contains("\nminima      1 distinct from 2 of 2 runs"),
+        "{}",
+        r.stdout
+    );
+}
+
 #[test]
 fn restarts_need_bounds_and_no_trace() {
     let t = Table::new();

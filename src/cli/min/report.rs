@@ -89,11 +89,13 @@ fn restarts(
     } else {
         write_summary(out, context, best, value, runs.seed, runs.seconds)?;
         let converged = minima.iter().map(|m| m.runs.len()).sum::<usize>();
+        // `--maximize` finds maxima (the JSON keeps its key, "minima").
+        let heading = if args.maximize { "maxima" } else { "minima" };
         writeln!(
             out,
-            "{:<11} {} distinct from {converged} of {k} runs converging ({evaluations} evaluations in all)",
-            "minima",
-            minima.len()
+            "{heading:<11} {} distinct from {converged} of {} converging ({evaluations} evaluations in all)",
+            minima.len(),
+            counted(k, "run"),
         )?;
         for m in minima {
             let o = outcome_of(m.best);
@@ -103,11 +105,11 @@ fn restarts(
                 .collect();
             writeln!(
                 out,
-                "{:<11} f = {} at {}  ({} runs)",
+                "{:<11} f = {} at {}  ({})",
                 "",
                 format_value(sign * o.f + 0.0),
                 at.join(", "),
-                m.runs.len()
+                counted(m.runs.len(), "run")
             )?;
         }
         context.pictures.write_summary(out)?;
