@@ -356,6 +356,16 @@ def _run_fit(
                 "sigma must be a number or a 1-D array of one sigma per row; "
                 "slope does not take a covariance matrix"
             )
+        # The column below has an internal name: its errors are said here,
+        # of sigma, before the fit would name that column.
+        bad = np.flatnonzero(~(np.isfinite(s) & (s > 0)))
+        if bad.size:
+            raise ValueError(
+                f"sigma[{bad[0]}] is {s[bad[0]]}: sigma must be positive and finite in every row"
+            )
+        rows = np.shape(columns.get(_response_name(text), s))[0]
+        if s.shape[0] != rows:
+            raise ValueError(f"sigma has {s.shape[0]} values, but the data have {rows} rows")
         sigma_name = "sigma_"
         while sigma_name in columns:
             sigma_name += "_"
@@ -459,7 +469,11 @@ def curve_fit(
     names). ``sigma`` (one per row or a scalar; not a covariance matrix),
     ``absolute_sigma`` and ``bounds`` as scipy's (a ``p0`` outside the
     bounds raises ``ValueError``, as scipy's does). ``full_output=True``
-    returns ``(popt, pcov, result)`` with the :class:`FitResult`.
+    returns scipy's five items, ``(popt, pcov, infodict, mesg, ier)``:
+    ``infodict`` holds ``nfev`` (passes over the data), ``fvec`` (the
+    residuals as scipy defines them, ``(model - y)/sigma``) and slope's
+    ``result``, the :class:`FitResult`; ``mesg`` says why the run stopped;
+    ``ier`` is MINPACK's flag (1 ftol, 2 xtol, 4 gtol).
 
     A covariance that cannot be estimated (a parameter the data do not
     identify: NaN; no degree of freedom left: inf) warns with
@@ -509,5 +523,19 @@ def curve_fit(
             stacklevel=2,
         )
     if full_output:
-        return result.x, result.covariance, result
+        # scipy's (popt, pcov, infodict, mesg, ier); its fvec is
+        # (model - y)/sigma, and slope's residuals are y - model.
+        if sigma is None:
+            scale = 1.0
+        elif isinstance(sigma, str):
+            scale = np.asarray(columns[sigma], dtype=float)
+        else:
+            scale = np.asarray(sigma, dtype=float)
+        infodict = {
+            "nfev": result.evaluations,
+            "fvec": -np.asarray(result.residuals) / scale,
+            "result": result,
+        }
+        ier = {"ftol": 1, "xtol": 2, "gtol": 4}.get(result.reason, 1)
+        return result.x, result.covariance, infodict, result.message, ier
     return result.x, result.covariance
