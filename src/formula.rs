@@ -533,13 +533,17 @@ impl Formula {
     /// same scalar, array or element named twice is an error, as a likely
     /// slip (see [`Entries`]).
     pub fn point(&self, assignments: &[(String, f64)]) -> Result<Vec<f64>> {
-        let mut x = bind::per_variable(self.vars.len(), None)?;
+        let mut x = bind::per_variable(self.vars.len(), f64::NAN)?;
+        let mut given = bind::per_variable(self.vars.len(), false)?;
         let mut entries = Entries::new(self.vars.len())?;
         let names = self.elements();
         for (name, value) in assignments {
-            entries.set(&mut x, name, names.resolve(name)?, Some(*value))?;
+            entries.set(name, names.resolve(name)?, |k| {
+                x[k] = *value;
+                given[k] = true;
+            })?;
         }
-        let missing: Vec<usize> = (0..x.len()).filter(|&k| x[k].is_none()).collect();
+        let missing: Vec<usize> = (0..given.len()).filter(|&k| !given[k]).collect();
         if !missing.is_empty() {
             let shown = quoted_list_capped(missing.len(), |k| self.vars.name(missing[k]).into());
             return Err(
@@ -547,7 +551,7 @@ impl Formula {
                     .with_hint(format!("the formula's variables are {}", self.var_list())),
             );
         }
-        Ok(x.into_iter().flatten().collect())
+        Ok(x)
     }
 
     fn var_list(&self) -> String {

@@ -595,7 +595,7 @@ fn parse_box_over(
             )));
         }
         entries
-            .set(&mut bounds, name, positions, Some((lo, hi)))
+            .set(name, positions, |k| bounds[k] = Some((lo, hi)))
             .map_err(|e| Error {
                 message: format!("--bounds: {}", e.message),
                 ..e

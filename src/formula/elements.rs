@@ -118,12 +118,12 @@ fn parse_index(name: &str, rest: &str) -> Result<Vec<i64>> {
 /// let f = slope::Formula::parse("var x[1..3]\nsum(i in 1..3, x[i]^2) + y")?;
 /// let names = f.elements();
 /// let mut entries = slope::Entries::new(f.n_vars())?;
-/// let mut x = vec![None; f.n_vars()];
+/// let mut x = vec![f64::NAN; f.n_vars()];
 /// for (name, value) in [("x[2]", 5.0), ("x", 1.0), ("y", 0.0)] {
-///     entries.set(&mut x, name, names.resolve(name)?, Some(value))?;
+///     entries.set(name, names.resolve(name)?, |k| x[k] = value)?;
 /// }
-/// assert_eq!(x, [Some(0.0), Some(1.0), Some(5.0), Some(1.0)]);
-/// let twice = entries.set(&mut x, " x ", names.resolve("x")?, Some(2.0));
+/// assert_eq!(x, [0.0, 1.0, 5.0, 1.0]);
+/// let twice = entries.set(" x ", names.resolve("x")?, |k| x[k] = 2.0);
 /// assert_eq!(twice.unwrap_err().message, "'x' is given twice");
 /// # Ok::<(), slope::Error>(())
 /// ```
@@ -143,17 +143,16 @@ impl Entries {
         })
     }
 
-    /// Writes `value` into `out` where the entry `name`, standing for the
-    /// positions `range`, sets it: every position for an element or a
-    /// scalar, and for an array's name those that no element's entry has
-    /// set. An element is written with its indices (`x[2]`); an entry
-    /// given a second time is an error naming it.
-    pub fn set<T: Clone>(
+    /// Calls `write` with each position the entry `name`, standing for
+    /// the positions `range`, sets: every one for an element or a scalar,
+    /// and for an array's name those that no element's entry has set. An
+    /// element is written with its indices (`x[2]`); an entry given a
+    /// second time is an error naming it.
+    pub fn set(
         &mut self,
-        out: &mut [T],
         name: &str,
         range: Range<usize>,
-        value: T,
+        mut write: impl FnMut(usize),
     ) -> Result<()> {
         let name = name.trim();
         let twice = || Error::new(ErrorKind::Usage, format!("'{name}' is given twice"));
@@ -162,15 +161,13 @@ impl Entries {
                 if std::mem::replace(&mut self.by_element[k], true) {
                     return Err(twice());
                 }
-                out[k] = value.clone();
+                write(k);
             }
         } else {
             if !self.whole.insert(name.to_string()) {
                 return Err(twice());
             }
-            for k in range.filter(|&k| !self.by_element[k]) {
-                out[k] = value.clone();
-            }
+            range.filter(|&k| !self.by_element[k]).for_each(write);
         }
         Ok(())
     }
