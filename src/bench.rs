@@ -50,10 +50,11 @@ pub struct NsPerCall {
     /// Value and gradient by the interpreter.
     pub interp_value_grad: f64,
     /// The gradient by forward differences of the compiled value (past
-    /// [`FD_ALL_VARS`] variables, scaled from [`Report::fd_vars`] of them).
+    /// [`FD_ALL_VARS`] variables, scaled from [`Report::fd_vars`] of them;
+    /// 0 for a constant, which has no partials to difference).
     pub fd_forward: f64,
     /// The gradient by central differences of the compiled value (scaled
-    /// alike).
+    /// alike; 0 for a constant).
     pub fd_central: f64,
 }
 
@@ -154,6 +155,11 @@ pub fn run(
         scheme.evaluations(vars) + usize::from(scheme == Scheme::Forward)
     };
     let mut fd_time = |scheme: Scheme, estimate: &mut [f64]| {
+        // A constant has no partials: no values to compute, and the
+        // scaling below would divide 0 by 0 for central differences.
+        if n == 0 {
+            return 0.0;
+        }
         let sampled = ns_per_call(|| {
             let fx = value_at(&xs);
             fd::partials(

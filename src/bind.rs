@@ -195,6 +195,23 @@ pub fn bind(
             }
             _ => rows = Some(column.len()),
         }
+        // As `--data` refuses a CSV cell: a NaN or infinite value would
+        // make f NaN at every point without a word.
+        if let Some(row) = column.iter().position(|v| !v.is_finite()) {
+            return Err(Error::at(
+                ErrorKind::Usage,
+                *span,
+                format!(
+                    "'{name}' is {} in row {}, not a finite number",
+                    crate::print::format_number(column[row]),
+                    row + 1
+                ),
+            )
+            .with_hint(
+                "every value of the data must be a finite number: drop the rows with missing \
+                 values, or fill them",
+            ));
+        }
         frame.data.push(column.clone());
     }
     for (name, _) in settings {

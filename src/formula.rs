@@ -19,7 +19,7 @@ mod hess_vec;
 mod partials;
 mod unroll;
 
-pub use elements::Elements;
+pub use elements::{Elements, Entries};
 use hess_vec::HessVec;
 pub use partials::ArrayTerm;
 
@@ -304,6 +304,12 @@ impl Formula {
         self.vars.all()
     }
 
+    /// The names its `data` statements declare, in order: the columns
+    /// [`Formula::bind`] reads (it ignores others, as a CSV file's).
+    pub fn data_names(&self) -> &[String] {
+        &self.data_names
+    }
+
     /// The number of variables, `vars().len()` without making the names.
     pub fn n_vars(&self) -> usize {
         self.vars.len()
@@ -522,26 +528,20 @@ impl Formula {
 
     /// A point from `name = value` pairs, every variable given a value:
     /// `y = 1` for a scalar, `x = 1` for every element of an array,
-    /// `x[3] = 1` for one element (see [`Formula::elements`]). Pairs are
-    /// applied in order, so a later one overrides an earlier one
-    /// (`x = 0, x[1] = 1`); the same scalar or element named twice is an
-    /// error, as a likely slip.
+    /// `x[3] = 1` for one element (see [`Formula::elements`]). An element's
+    /// pair overrides its array's, in either order (`x = 0, x[1] = 1`); the
+    /// same scalar, array or element named twice is an error, as a likely
+    /// slip (see [`Entries`]).
     pub fn point(&self, assignments: &[(String, f64)]) -> Result<Vec<f64>> {
         let mut x = bind::per_variable(self.vars.len(), f64::NAN)?;
         let mut given = bind::per_variable(self.vars.len(), false)?;
-        let mut named = bind::per_variable(self.vars.len(), false)?;
+        let mut entries = Entries::new(self.vars.len())?;
         let names = self.elements();
         for (name, value) in assignments {
-            let range = names.resolve(name)?;
-            let whole_array = self.array_names.iter().any(|a| a == name.trim());
-            if !whole_array && std::mem::replace(&mut named[range.start], true) {
-                return Err(Error::new(
-                    ErrorKind::Usage,
-                    format!("'{}' is given twice", name.trim()),
-                ));
-            }
-            x[range.clone()].fill(*value);
-            given[range].fill(true);
+            entries.set(name, names.resolve(name)?, |k| {
+                x[k] = *value;
+                given[k] = true;
+            })?;
         }
         let missing: Vec<usize> = (0..given.len()).filter(|&k| !given[k]).collect();
         if !missing.is_empty() {

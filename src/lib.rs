@@ -310,7 +310,7 @@ extern crate alloc;
 pub use bind::VarNames;
 pub use constraint::{Constraint, ConstraintKind, ConstraintRow, ConstraintValues};
 pub use error::{Detail, Error, ErrorKind, Limit, Result, Span};
-pub use formula::{ArrayTerm, Elements, Expr, Formula, Options, Written};
+pub use formula::{ArrayTerm, Elements, Entries, Expr, Formula, Options, Written};
 pub use graph::NodeId;
 pub use objective::{
     CompiledFormula, FiniteDifferences, FnObjective, HessVecFn, InterpretedObjective, Negated,

@@ -155,8 +155,10 @@ def minimize(
 
     ``fun`` is a compiled :class:`Function` or formula text (compiled here).
     ``method`` is one of ``slope.METHODS`` (``"lbfgs"`` by default;
-    ``"newton"`` uses the exact Hessian), or with constraints one of
-    ``"sqp"`` and ``"auglag"``. ``bounds`` (pairs ``(low, high)``,
+    ``"newton"`` uses the exact Hessian), or ``"sqp"`` or ``"auglag"``,
+    the methods for constraints, which also run a problem with bounds
+    alone (as ``slope min --method sqp`` does; the result is then shaped as
+    a constrained run's). ``bounds`` (pairs ``(low, high)``,
     ``None`` for an open side, or a ``scipy.optimize.Bounds``) hold in every
     method: ``"lbfgs"`` becomes L-BFGS-B, ``"newton"`` a projected Newton
     method, and the fixed-step methods project each iterate.
@@ -186,10 +188,12 @@ def minimize(
     conditions hold to tolerance (``reason`` ``"kkt"``), ``status`` 8 when
     the constraints cannot be met.
 
-    ``options``: ``maxiter`` (15,000), ``gtol`` (1e-8, on the largest gradient
-    component), ``ftol`` and ``xtol`` (off), and the method's own
-    parameters (``lr``, ``momentum``, ``beta1``, ``beta2``, ``epsilon``,
-    ``rho``, ``line_search``, ``memory``, ``first_step``); with
+    ``options``: ``maxiter`` (15,000; at least 1), ``gtol`` (1e-8, on the
+    largest gradient component), ``ftol`` and ``xtol`` (off; each zero or
+    positive), and the method's own parameters (``lr``, ``momentum``,
+    ``beta1``, ``beta2``, ``epsilon``, ``rho``, ``line_search``,
+    ``memory``, ``first_step``; for ``"lbfgs"`` and ``"newton"``, ``lr`` is
+    the line search's first trial step, ``first_step``, as ``--lr`` is); with
     constraints also ``feasibility_tol`` (1e-8), ``optimality_tol``
     (1e-6), ``max_outer`` (100), ``initial_penalty``, ``max_penalty``
     (1e12) and ``max_multiplier`` (``maxiter`` also caps SQP's
@@ -214,9 +218,12 @@ def minimize(
     elif lines:
         fun = compile("\n".join([fun.text, *lines]), fun.params, fun.data, vars=fun.given_vars)
     pairs = _pairs(bounds, len(fun.vars))
-    if fun.n_constraints > 0:
+    # sqp and auglag take bounds alone too, as `slope min --method sqp` does.
+    if fun.n_constraints > 0 or method in ("sqp", "auglag"):
         if callback is not None:
-            raise ValueError("slope.minimize takes no callback with constraints")
+            raise ValueError(
+                "slope.minimize takes no callback with constraints or with method 'sqp' or 'auglag'"
+            )
         return OptimizeResult(_minimize_constrained(fun, x0, method or "auto", pairs, options))
     return OptimizeResult(_minimize(fun, x0, method or "lbfgs", pairs, _adapt(callback), options))
 
@@ -349,6 +356,16 @@ def _run_fit(
                 "sigma must be a number or a 1-D array of one sigma per row; "
                 "slope does not take a covariance matrix"
             )
+        # The column below has an internal name: its errors are said here,
+        # of sigma, before the fit would name that column.
+        bad = np.flatnonzero(~(np.isfinite(s) & (s > 0)))
+        if bad.size:
+            raise ValueError(
+                f"sigma[{bad[0]}] is {s[bad[0]]}: sigma must be positive and finite in every row"
+            )
+        rows = np.shape(columns.get(_response_name(text), s))[0]
+        if s.shape[0] != rows:
+            raise ValueError(f"sigma has {s.shape[0]} values, but the data have {rows} rows")
         sigma_name = "sigma_"
         while sigma_name in columns:
             sigma_name += "_"
@@ -452,7 +469,11 @@ def curve_fit(
     names). ``sigma`` (one per row or a scalar; not a covariance matrix),
     ``absolute_sigma`` and ``bounds`` as scipy's (a ``p0`` outside the
     bounds raises ``ValueError``, as scipy's does). ``full_output=True``
-    returns ``(popt, pcov, result)`` with the :class:`FitResult`.
+    returns scipy's five items, ``(popt, pcov, infodict, mesg, ier)``:
+    ``infodict`` holds ``nfev`` (passes over the data), ``fvec`` (the
+    residuals as scipy defines them, ``(model - y)/sigma``) and slope's
+    ``result``, the :class:`FitResult`; ``mesg`` says why the run stopped;
+    ``ier`` is MINPACK's flag (1 ftol, 2 xtol, 4 gtol).
 
     A covariance that cannot be estimated (a parameter the data do not
     identify: NaN; no degree of freedom left: inf) warns with
@@ -502,5 +523,19 @@ def curve_fit(
             stacklevel=2,
         )
     if full_output:
-        return result.x, result.covariance, result
+        # scipy's (popt, pcov, infodict, mesg, ier); its fvec is
+        # (model - y)/sigma, and slope's residuals are y - model.
+        if sigma is None:
+            scale = 1.0
+        elif isinstance(sigma, str):
+            scale = np.asarray(columns[sigma], dtype=float)
+        else:
+            scale = np.asarray(sigma, dtype=float)
+        infodict = {
+            "nfev": result.evaluations,
+            "fvec": -np.asarray(result.residuals) / scale,
+            "result": result,
+        }
+        ier = {"ftol": 1, "xtol": 2, "gtol": 4}.get(result.reason, 1)
+        return result.x, result.covariance, infodict, result.message, ier
     return result.x, result.covariance

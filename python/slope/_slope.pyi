@@ -60,7 +60,9 @@ class Function:
     ) -> Function:
         """A new function from the same formula (not parsed or
         differentiated again) with ``params`` and ``data`` put over those
-        bound now; ``vars`` follows the new sizes. Errors as :func:`compile`'s."""
+        bound now; ``vars`` follows the new sizes. Errors as :func:`compile`'s,
+        and a ``data`` name the formula's ``data`` statements do not declare
+        raises ``ValueError``."""
     def __call__(self, x: ArrayLike) -> float:
         """f(x)."""
     def grad(self, x: ArrayLike) -> npt.NDArray[np.float64]:

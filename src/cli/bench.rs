@@ -83,7 +83,10 @@ fn write_table(out: &mut dyn Write, r: &Report) -> std::io::Result<()> {
             format!("  ({} values{sampled})", 2 * n),
         ),
     ];
-    for (name, ns, note) in rows {
+    // A constant has no partials to difference: no rows of 0 ns.
+    let shown = if n == 0 { &rows[..3] } else { &rows[..] };
+    for (name, ns, note) in shown {
+        let (ns, note) = (*ns, note);
         writeln!(
             out,
             "  {name:<26} {:>10}  {:>7.1}{note}",
@@ -91,7 +94,16 @@ fn write_table(out: &mut dyn Write, r: &Report) -> std::io::Result<()> {
             ns / t.value
         )?;
     }
+    if n == 0 {
+        writeln!(
+            out,
+            "  finite differences         none: a constant has no partials"
+        )?;
+    }
     writeln!(out, "gradient / value {:.2}", r.grad_over_value)?;
+    if n == 0 {
+        return Ok(());
+    }
     let over = match r.fd_vars < n {
         true => format!(" (over the {} partials differenced)", r.fd_vars),
         false => String::new(),

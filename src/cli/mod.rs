@@ -67,8 +67,43 @@ pub enum Command {
         /// The shell
         shell: clap_complete::Shell,
     },
-    /// Print the manual page, e.g. `slope man > ~/.local/share/man/man1/slope.1`
-    Man,
+    /// Print the manual page, or a subcommand's with its options, e.g. `slope man > ~/.local/share/man/man1/slope.1`, `slope man min > ~/.local/share/man/man1/slope-min.1`
+    Man {
+        /// The subcommand whose page to print (the page slope(1) names as slope-SUBCOMMAND(1))
+        #[arg(value_parser = MAN_PAGES)]
+        subcommand: Option<String>,
+    },
+}
+
+/// The subcommands with a manual page of their own, `slope-NAME(1)`: all
+/// but clap's `help`, which the pages leave out.
+const MAN_PAGES: [&str; 9] = [
+    "diff",
+    "eval",
+    "min",
+    "fit",
+    "bench",
+    "plot",
+    "check",
+    "completions",
+    "man",
+];
+
+/// The manual page of `slope`, or of one subcommand: `slope-min(1)`, with
+/// its options, as the `SUBCOMMANDS` section of `slope(1)` names it. The
+/// whole tree is built first, so that the deferred subcommands have their
+/// flags, and their display names (`slope-min`) and usage (`slope min`).
+fn man_page(subcommand: Option<&str>, out: &mut dyn Write) -> std::io::Result<()> {
+    // clap's `help` subcommand has no page of its own to name.
+    let mut cli = Cli::command().disable_help_subcommand(true);
+    cli.build();
+    let page = match subcommand.and_then(|name| cli.find_subcommand(name)) {
+        Some(sub) => sub.clone(),
+        None => cli,
+    };
+    // The package, not the subcommand, is the page's source.
+    let source = format!("slope {}", env!("CARGO_PKG_VERSION"));
+    clap_mangen::Man::new(page).source(source).render(out)
 }
 
 /// Parses the command line, or exits as clap does (help, version, or a
@@ -321,8 +356,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
             clap_complete::generate(shell, &mut Cli::command(), "slope", out);
             Ok(0)
         }
-        Command::Man => clap_mangen::Man::new(Cli::command())
-            .render(out)
+        Command::Man { subcommand } => man_page(subcommand.as_deref(), out)
             .map(|()| 0)
             .map_err(Failure::from),
     };
@@ -349,7 +383,7 @@ impl Command {
             Command::Min(args) => args.json,
             Command::Fit(args) => args.json,
             Command::Bench(args) => args.json,
-            Command::Plot(_) | Command::Completions { .. } | Command::Man => false,
+            Command::Plot(_) | Command::Completions { .. } | Command::Man { .. } => false,
             Command::Check(args) => args.json,
         }
     }
@@ -493,8 +527,9 @@ fn parse_bounds(f: &Formula, text: &str) -> Result<Vec<(f64, f64)>> {
 }
 
 /// Parses `x=-1:1,y=0:2` into bounds for every variable, in order. An
-/// array's name bounds each of its elements, `x[3]=0:1` one element; a
-/// later item overrides an earlier one. When `open`, as constraints on a
+/// array's name bounds each of its elements, `x[3]=0:1` one element, which
+/// overrides the array's box in either order; a name given twice is an
+/// error ([`slope::Entries`]). When `open`, as constraints on a
 /// run: an end may be infinite (`x=0:inf`), a range may be one point
 /// (`x=2:2` holds x fixed), and a variable left out is free.
 fn parse_box(f: &Formula, text: &str, open: bool) -> Result<Vec<(f64, f64)>> {
@@ -514,6 +549,7 @@ fn parse_box_over(
 ) -> Result<Vec<(f64, f64)>> {
     let text = option_text("--bounds", text, "x=-1:1,y=0:2")?;
     let mut bounds: Vec<Option<(f64, f64)>> = vec![None; n];
+    let mut entries = slope::Entries::new(n)?;
     for part in split_top(&text).map(str::trim).filter(|p| !p.is_empty()) {
         let parsed = part.split_once('=').and_then(|(name, range)| {
             let (lo, hi) = range.split_once(':')?;
@@ -558,7 +594,12 @@ fn parse_box_over(
                 format_value(hi)
             )));
         }
-        bounds[positions].fill(Some((lo, hi)));
+        entries
+            .set(name, positions, |k| bounds[k] = Some((lo, hi)))
+            .map_err(|e| Error {
+                message: format!("--bounds: {}", e.message),
+                ..e
+            })?;
     }
     if open {
         let free = (f64::NEG_INFINITY, f64::INFINITY);
@@ -634,6 +675,15 @@ mod tests {
         assert_eq!(format_value(-3.0), "-3");
         assert_eq!(format_value(0.1), "0.1");
         assert_eq!(format_value(1e20), "1e20");
+    }
+
+    /// Each subcommand slope(1) names has its page, and no other does.
+    #[test]
+    fn the_manual_pages_are_the_subcommands() {
+        use clap::CommandFactory;
+        let cli = super::Cli::command().disable_help_subcommand(true);
+        let names: Vec<&str> = cli.get_subcommands().map(|s| s.get_name()).collect();
+        assert_eq!(names, super::MAN_PAGES);
     }
 
     /// Clap checks a command's definition when it builds it, and a

@@ -50,6 +50,9 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<u8, Failure> {
         let size = plot::parse_size("--size", &args.size)?;
         let axes = parse_axes(&f, "--axes", args.axes.as_deref())?;
         let bounds = parse_bounds(&f, &args.bounds)?;
+        for &i in &axis_vars(axes) {
+            wide_enough(&f.var_names().name(i), bounds[i])?;
+        }
         let mut at: Vec<f64> = bounds.iter().map(|(lo, hi)| 0.5 * (lo + hi)).collect();
         if let Some(text) = &args.at {
             for (name, value) in parse_assignments("--at", text)? {
@@ -160,6 +163,37 @@ pub(super) fn parse_axes(f: &Formula, flag: &str, text: Option<&str>) -> Result<
 }
 
 /// The variables on the axes, in order.
+/// The fewest doubles an axis's range must hold: the line's 301 samples
+/// and the tick labels need distinct values to be drawn and read.
+const MIN_DOUBLES: u64 = 1000;
+
+/// An error unless the range `(lo, hi)` (finite, `lo < hi`) of the axis
+/// variable `name` holds [`MIN_DOUBLES`] doubles: `x=1e16:1.0000000000000002e16`
+/// holds two, and every tick of its picture read "1e16".
+fn wide_enough(name: &str, (lo, hi): (f64, f64)) -> Result<()> {
+    // Doubles in order as integers: the count between is a difference.
+    let ordered = |x: f64| {
+        let bits = x.to_bits() as i64;
+        if bits < 0 { -(bits & i64::MAX) } else { bits }
+    };
+    let doubles = ordered(hi).abs_diff(ordered(lo)) + 1;
+    if doubles >= MIN_DOUBLES {
+        return Ok(());
+    }
+    // The spacing of doubles near the larger end, within a factor of 2.
+    let spacing = (lo.abs().max(hi.abs()) * f64::EPSILON).max(f64::from_bits(1));
+    Err(usage(&format!(
+        "--bounds: {name}={}:{} is too narrow to draw: it holds {doubles} doubles, and a \
+         picture needs {MIN_DOUBLES} to tell its points and ticks apart",
+        format_value(lo),
+        format_value(hi),
+    ))
+    .with_hint(format!(
+        "widen it to about {:.1e} or more",
+        MIN_DOUBLES as f64 * spacing
+    )))
+}
+
 pub(super) fn axis_vars(axes: Axes) -> Vec<usize> {
     match axes {
         Axes::One(i) => vec![i],

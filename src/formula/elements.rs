@@ -4,6 +4,7 @@
 //! from each array's placement, so that naming one element of a million
 //! needs no table of a million names.
 
+use std::collections::HashSet;
 use std::ops::Range;
 
 use super::*;
@@ -104,6 +105,72 @@ fn parse_index(name: &str, rest: &str) -> Result<Vec<i64>> {
         .split(',')
         .map(|k| k.trim().parse::<i64>().map_err(|_| malformed()))
         .collect()
+}
+
+/// The one rule for a list of written entries that name a variable more
+/// than once (`--at`, `--start`, `--bounds`): an element's entry (`x[2]`)
+/// overrides its array's (`x`) whichever is written first, as the more
+/// particular of the two; the same scalar, array or element written twice
+/// is refused as a likely slip. Letting the later entry win instead made
+/// `x[2]=0:1,x=0:2` drop the bound on `x[2]` without a word.
+///
+/// ```
+/// let f = slope::Formula::parse("var x[1..3]\nsum(i in 1..3, x[i]^2) + y")?;
+/// let names = f.elements();
+/// let mut entries = slope::Entries::new(f.n_vars())?;
+/// let mut x = vec![f64::NAN; f.n_vars()];
+/// for (name, value) in [("x[2]", 5.0), ("x", 1.0), ("y", 0.0)] {
+///     entries.set(name, names.resolve(name)?, |k| x[k] = value)?;
+/// }
+/// assert_eq!(x, [0.0, 1.0, 5.0, 1.0]);
+/// let twice = entries.set(" x ", names.resolve("x")?, |k| x[k] = 2.0);
+/// assert_eq!(twice.unwrap_err().message, "'x' is given twice");
+/// # Ok::<(), slope::Error>(())
+/// ```
+pub struct Entries {
+    /// Whether an element's own entry has set each position.
+    by_element: Vec<bool>,
+    /// The names of the scalars and whole arrays given so far.
+    whole: HashSet<String>,
+}
+
+impl Entries {
+    /// The rule's record for a point of `n` variables, none given yet.
+    pub fn new(n: usize) -> Result<Entries> {
+        Ok(Entries {
+            by_element: crate::bind::per_variable(n, false)?,
+            whole: HashSet::new(),
+        })
+    }
+
+    /// Calls `write` with each position the entry `name`, standing for
+    /// the positions `range`, sets: every one for an element or a scalar,
+    /// and for an array's name those that no element's entry has set. An
+    /// element is written with its indices (`x[2]`); an entry given a
+    /// second time is an error naming it.
+    pub fn set(
+        &mut self,
+        name: &str,
+        range: Range<usize>,
+        mut write: impl FnMut(usize),
+    ) -> Result<()> {
+        let name = name.trim();
+        let twice = || Error::new(ErrorKind::Usage, format!("'{name}' is given twice"));
+        if name.contains('[') {
+            for k in range {
+                if std::mem::replace(&mut self.by_element[k], true) {
+                    return Err(twice());
+                }
+                write(k);
+            }
+        } else {
+            if !self.whole.insert(name.to_string()) {
+                return Err(twice());
+            }
+            range.filter(|&k| !self.by_element[k]).for_each(write);
+        }
+        Ok(())
+    }
 }
 
 /// The position of `array[index]` in the point, or an error naming the

@@ -12,7 +12,7 @@ use super::colour::{LINE, Scale};
 use super::paths::{
     Path, Pen, Rect, draw_markers, draw_path, legend, legend_entry, path_colour, quiet_corner,
 };
-use super::{Canvas, Drawer, FONT, Format, drawn, encode, label, titled};
+use super::{Canvas, Drawer, FONT, Format, drawn, encode, label, tick_label, titled};
 use crate::error::{Error, ErrorKind, Result};
 use crate::objective::Objective;
 
@@ -76,10 +76,21 @@ impl Drawer for FunctionDrawer<'_, '_> {
         root: &DrawingArea<DB, Shift>,
         canvas: Canvas,
     ) -> Result<()> {
-        let area = titled(root, &self.plot.title, &self.slice_note())?;
         match self.plot.axes {
-            Axes::One(i) => self.draw_line(&area, canvas, i),
-            Axes::Two(i, j) => self.draw_map(&area, canvas, i, j),
+            Axes::One(i) => {
+                // The line's samples first: where f is not finite, the
+                // note under the title says so.
+                let samples = self.line_samples(i);
+                let mut notes = vec![self.slice_note()];
+                notes.extend(not_finite_note(&samples, &self.plot.vars[i]));
+                notes.retain(|n| !n.is_empty());
+                let area = titled(root, &self.plot.title, &notes.join("; "))?;
+                self.draw_line(&area, canvas, i, samples)
+            }
+            Axes::Two(i, j) => {
+                let area = titled(root, &self.plot.title, &self.slice_note())?;
+                self.draw_map(&area, canvas, i, j)
+            }
         }
     }
 }
@@ -110,22 +121,28 @@ impl FunctionDrawer<'_, '_> {
         note
     }
 
-    fn draw_line<DB: DrawingBackend>(
-        &self,
-        area: &DrawingArea<DB, Shift>,
-        canvas: Canvas,
-        i: usize,
-    ) -> Result<()> {
-        let plot = self.plot;
-        let (xlo, xhi) = plot.ranges[0];
-        let mut point = plot.at.clone();
-        let samples: Vec<(f64, f64)> = (0..=LINE_SAMPLES)
+    /// f along the line's axis variable `i`, at evenly spaced points.
+    fn line_samples(&self, i: usize) -> Vec<(f64, f64)> {
+        let (xlo, xhi) = self.plot.ranges[0];
+        let mut point = self.plot.at.clone();
+        (0..=LINE_SAMPLES)
             .map(|k| {
                 let x = xlo + (xhi - xlo) * k as f64 / LINE_SAMPLES as f64;
                 point[i] = x;
                 (x, self.value(&mut point))
             })
-            .collect();
+            .collect()
+    }
+
+    fn draw_line<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        canvas: Canvas,
+        i: usize,
+        samples: Vec<(f64, f64)>,
+    ) -> Result<()> {
+        let plot = self.plot;
+        let (xlo, xhi) = plot.ranges[0];
         // The vertical range covers the line and the path's values.
         let ys = samples
             .iter()
@@ -164,9 +181,12 @@ impl FunctionDrawer<'_, '_> {
                 .y_label_area_size(80)
                 .build_cartesian_2d(xlo..xhi, ylo..yhi),
         )?;
+        let (x_labels, y_labels) = label_counts(chart.plotting_area(), (xlo, xhi));
         drawn(
             chart
                 .configure_mesh()
+                .x_labels(x_labels)
+                .y_labels(y_labels)
                 .light_line_style(RGBColor(246, 246, 246))
                 .bold_line_style(RGBColor(215, 215, 215))
                 .x_label_formatter(&|v| tick(*v, xhi - xlo))
@@ -278,10 +298,13 @@ impl FunctionDrawer<'_, '_> {
                 )))?;
             }
         }
+        let (x_labels, y_labels) = label_counts(chart.plotting_area(), (xlo, xhi));
         drawn(
             chart
                 .configure_mesh()
                 .disable_mesh()
+                .x_labels(x_labels)
+                .y_labels(y_labels)
                 .x_label_formatter(&|v| tick(*v, xhi - xlo))
                 .y_label_formatter(&|v| tick(*v, yhi - ylo))
                 .x_desc(plot.vars[i].as_str())
@@ -340,10 +363,64 @@ fn blank(samples: usize) -> Error {
     .with_hint("draw a range where f is defined")
 }
 
-/// A tick label: rounding noise next to zero (`-5.6e-17` for a tick
-/// computed as a sum of steps) reads as 0.
+/// A tick label on an axis `span` long: rounding noise next to zero
+/// (`-5.6e-17` for a tick computed as a sum of steps) reads as 0, and a
+/// narrow range far from zero gets the digits that tell its ticks apart
+/// (eleven ticks at most, so never closer than a fiftieth of the span).
 fn tick(v: f64, span: f64) -> String {
-    label(if v.abs() < 1e-9 * span { 0.0 } else { v })
+    tick_label(if v.abs() < 1e-9 * span { 0.0 } else { v }, span / 50.0)
+}
+
+/// How many tick labels the axes of `area` hold without running
+/// together, at most plotters' default of eleven: on the horizontal axis each needs
+/// about its characters' width in the 16-pixel font (9 pixels each) and a
+/// gap, so `--size 450x350` draws fewer than eleven ("-0.80.60.40.2"
+/// otherwise); on the vertical one a line's height and a gap each.
+fn label_counts<DB: DrawingBackend, X, Y>(
+    area: &DrawingArea<DB, plotters::coord::cartesian::Cartesian2d<X, Y>>,
+    (xlo, xhi): (f64, f64),
+) -> (usize, usize)
+where
+    X: plotters::coord::ranged1d::Ranged,
+    Y: plotters::coord::ranged1d::Ranged,
+{
+    let (width, height) = area.dim_in_pixel();
+    let span = xhi - xlo;
+    let widest = [xlo, xhi, xlo + 0.45 * span]
+        .iter()
+        .map(|&v| tick(v, span).chars().count())
+        .max()
+        .unwrap_or(1);
+    let x = width as usize / (9 * widest + 16);
+    let y = height as usize / 28;
+    (x.clamp(2, 11), y.clamp(2, 11))
+}
+
+/// The note for a line where f is not finite at some of its `samples`
+/// (`exp(x)` past 709.8): the line just ends there, which reads as the
+/// range's end unless said. None where f is finite at every sample.
+fn not_finite_note(samples: &[(f64, f64)], var: &str) -> Option<String> {
+    let bad: Vec<&(f64, f64)> = samples.iter().filter(|s| !s.1.is_finite()).collect();
+    let (first, last) = (bad.first()?, bad.last()?);
+    let what = if bad.iter().all(|s| s.1.is_nan()) {
+        "undefined (NaN)"
+    } else if bad.iter().all(|s| s.1.is_infinite()) {
+        "infinite"
+    } else {
+        "not finite"
+    };
+    let extent = if bad.len() == 1 {
+        format!("at {var} = {}", label(first.0))
+    } else {
+        format!(
+            "at {} of the {} points from {var} = {} to {}",
+            bad.len(),
+            samples.len(),
+            label(first.0),
+            label(last.0)
+        )
+    };
+    Some(format!("f is {what} {extent}: not drawn"))
 }
 
 /// The colour bar: each band with the value at its lower edge.

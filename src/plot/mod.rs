@@ -303,6 +303,34 @@ pub(crate) fn label(v: f64) -> String {
     }
 }
 
+/// An axis label for a tick among ticks about `step` apart: [`label`]'s
+/// three digits, or as many more as it takes for neighbouring ticks to
+/// read differently. On `x=1000.001:1000.002` three digits make every
+/// tick "1000", and on `1e16:1.0000001e16` every tick "1e16".
+pub(crate) fn tick_label(v: f64, step: f64) -> String {
+    if v == 0.0 || !(step.is_finite() && step > 0.0) {
+        return label(v);
+    }
+    let a = v.abs();
+    // Decimal exponents of the value's leading digit and of the step.
+    let (lead, fine) = (a.log10().floor() as i32, step.log10().floor() as i32);
+    if !(1e-3..1e5).contains(&a) {
+        // A double has 17 significant digits at most.
+        let decimals = (lead - fine).clamp(1, 16) as usize;
+        let s = format!("{v:.decimals$e}");
+        let (mantissa, exponent) = s.split_once('e').unwrap_or((&s, "0"));
+        let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+        return format!("{mantissa}e{exponent}");
+    }
+    let decimals = (2 - lead).clamp(0, 4).max((-fine).clamp(0, 16 - lead)) as usize;
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
 /// The title (and a smaller note under it) at the top; returns the rest.
 pub(super) fn titled<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
@@ -416,5 +444,24 @@ mod tests {
         assert_eq!(label(-1.25), "-1.25");
         assert_eq!(label(1.5e-7), "1.5e-7");
         assert_eq!(label(3e6), "3e6");
+    }
+
+    #[test]
+    fn tick_labels_tell_neighbouring_ticks_apart() {
+        // Ordinary ranges read as label's three digits.
+        assert_eq!(tick_label(-1.5, 0.08), "-1.5");
+        assert_eq!(tick_label(250.0, 20.0), "250");
+        assert_eq!(tick_label(2e5, 2e4), "2e5");
+        assert_eq!(tick_label(1e-4, 2e-5), "1e-4");
+        // Narrow ones get the digits that differ.
+        assert_eq!(tick_label(1000.0012, 2e-5), "1000.0012");
+        assert_eq!(tick_label(1000.0014, 2e-5), "1000.0014");
+        assert_eq!(tick_label(1.00000004e16, 4e7), "1.00000004e16");
+        assert_eq!(tick_label(1.00000006e16, 4e7), "1.00000006e16");
+        assert_eq!(tick_label(1e16, 4e7), "1e16");
+        assert_eq!(tick_label(-2.5e-7, 1e-12), "-2.5e-7");
+        assert_eq!(tick_label(-2.500001e-7, 1e-13), "-2.500001e-7");
+        // Past a double's digits, no more are made up.
+        assert_eq!(tick_label(1e16 + 2.0, 0.01), "1.0000000000000002e16");
     }
 }

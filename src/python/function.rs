@@ -306,7 +306,9 @@ impl Function {
     /// ``data`` are put over those bound now (by name), and ``vars``
     /// follows the new sizes. This object is left as it was (functions
     /// are immutable, so threads may share them). Errors as
-    /// :func:`compile`'s.
+    /// :func:`compile`'s, and a ``data`` name the formula's ``data``
+    /// statements do not declare raises ``ValueError`` (the old column
+    /// would stay in use).
     ///
     /// >>> f = slope.compile("data t, y\nsum(i in 1..rows, (y[i] - a*t[i])^2)", data={"t": [1, 2], "y": [2, 4]})
     /// >>> f.bind(data={"y": [3, 6]}).grad([0.0])
@@ -319,7 +321,22 @@ impl Function {
         data: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Function> {
         let params = merge(&self.params, read_params(params)?);
-        let data = merge(&self.data, read_data(data)?);
+        let new_data = read_data(data)?;
+        // The merge keeps every column not given again, so a misspelled
+        // name (`T` for `t`) would leave the old column in use unsaid: a
+        // name the formula does not read is refused, as an unknown
+        // parameter is.
+        let declared = self.formula.data_names();
+        if let Some((name, _)) = new_data.iter().find(|(n, _)| !declared.contains(n)) {
+            let have = match declared.is_empty() {
+                true => "it has no data statement".to_string(),
+                false => format!("its data are {}", crate::quoted_list(declared)),
+            };
+            return Err(PyValueError::new_err(format!(
+                "the formula reads no data column '{name}'; {have}"
+            )));
+        }
+        let data = merge(&self.data, new_data);
         let text = self.formula.source();
         let mut formula = self.formula.clone();
         py.detach(|| formula.bind(&params, &data))

@@ -23,8 +23,8 @@ fn param_names(method: &Method) -> &'static [&'static str] {
         Method::Adagrad { .. } => &["lr", "epsilon"],
         Method::Rmsprop { .. } => &["lr", "rho", "epsilon"],
         Method::Adam { .. } => &["lr", "beta1", "beta2", "epsilon"],
-        Method::Lbfgs { .. } => &["memory", "first_step"],
-        Method::Newton { .. } => &["first_step"],
+        Method::Lbfgs { .. } => &["memory", "lr", "first_step"],
+        Method::Newton { .. } => &["lr", "first_step"],
     }
 }
 
@@ -61,7 +61,8 @@ fn set_param(method: &mut Method, key: &str, value: &Bound<'_, PyAny>) -> PyResu
         (Method::Rmsprop { rho, .. }, "rho") => rho,
         (Method::Adam { beta1, .. }, "beta1") => beta1,
         (Method::Adam { beta2, .. }, "beta2") => beta2,
-        (Method::Lbfgs { first_step, .. } | Method::Newton { first_step }, "first_step") => {
+        // `lr` is the line search's first trial step, as `--lr` is.
+        (Method::Lbfgs { first_step, .. } | Method::Newton { first_step }, "first_step" | "lr") => {
             first_step
         }
         _ => return Ok(false),
@@ -79,7 +80,8 @@ fn settings(
 ) -> PyResult<Settings> {
     let Some(mut m) = Method::by_name(method) else {
         return Err(PyValueError::new_err(format!(
-            "unknown method '{method}'; slope has {}",
+            "unknown method '{method}'; slope has {}, and sqp and auglag (for constraints, \
+             and bounds alone)",
             Method::NAMES.join(", ")
         )));
     };
@@ -105,6 +107,7 @@ fn settings(
             _ => s.xtol = value.extract()?,
         }
     }
+    check_stops(&s)?;
     // Each minimiser checks that the pairs are intervals before it runs
     // (`optim::check_interval`), so Python's error is the library's.
     s.bounds = bounds.map(|bounds| {
@@ -114,6 +117,52 @@ fn settings(
         bounds.into_iter().map(open).collect()
     });
     Ok(s)
+}
+
+/// An error for the stopping tests `slope min` refuses (`--max-iter 0`,
+/// `--gtol -1`): the library runs them (a negative tolerance that no run
+/// can meet, no iteration at all), so Python must refuse them itself.
+fn check_stops(s: &Settings) -> PyResult<()> {
+    let number = crate::print::format_number;
+    if s.max_iter == 0 {
+        return Err(PyValueError::new_err("maxiter must be at least 1, not 0"));
+    }
+    let tolerances = [("gtol", Some(s.gtol)), ("ftol", s.ftol), ("xtol", s.xtol)];
+    for (name, v) in tolerances {
+        if let Some(v) = v
+            && !(v.is_finite() && v >= 0.0)
+        {
+            return Err(PyValueError::new_err(format!(
+                "{name} must be zero or positive, not {}",
+                number(v)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// An error for a pair of `bounds` (as the run takes them, an open side
+/// infinite) that holds no number, `(inf, inf)` or `(-inf, -inf)`: `slope
+/// min --bounds` refuses `x=inf:inf`, while the library's minimisers check
+/// only that the ends are ordered and not NaN (`optim::check_interval`,
+/// whose words this uses), so such a pair ran and ended as `diverged`.
+fn check_bounds(bounds: Option<&[(f64, f64)]>) -> PyResult<()> {
+    let empty = bounds
+        .unwrap_or_default()
+        .iter()
+        .position(|&(lo, hi)| lo == f64::INFINITY || hi == f64::NEG_INFINITY);
+    match empty {
+        Some(k) => {
+            let (lo, hi) = bounds.unwrap_or_default()[k];
+            let e = crate::Error::new(
+                crate::ErrorKind::Usage,
+                format!("the bounds of variable {k} are not an interval: low {lo}, high {hi}"),
+            )
+            .with_hint("an end may be infinite only on its own side: a low end below inf, a high end above -inf");
+            Err(to_py(&e))
+        }
+        None => Ok(()),
+    }
 }
 
 /// scipy's `status`: 0 for a run that converged, then one number per way
@@ -181,6 +230,7 @@ pub fn minimize<'py>(
     }
     let start = read_point(x0)?;
     let settings = settings(method, bounds, options)?;
+    check_bounds(settings.bounds.as_deref())?;
     let mut objective = f.get().compiled().clone();
     let out = match callback {
         None => py.detach(|| crate::minimize(&mut objective, &start, &settings)),
@@ -278,6 +328,7 @@ pub fn minimize_constrained<'py>(
     let options = options.map(|d| d.copy()).transpose()?;
     let auglag = auglag(options.as_ref())?;
     let settings = settings("lbfgs", bounds, options.as_ref())?;
+    check_bounds(settings.bounds.as_deref())?;
     let sqp = Sqp {
         feasibility_tol: auglag.feasibility_tol,
         optimality_tol: auglag.optimality_tol,

@@ -340,6 +340,67 @@ fn completions_and_a_manual_page() {
     assert!(r.stdout.contains(".TH slope 1"), "{}", r.stdout);
 }
 
+/// slope(1) names a page slope-NAME(1) for each subcommand: each can be
+/// printed, by `slope man NAME`, and holds the subcommand's options (it
+/// once named pages that could not be produced, and none listed options).
+#[test]
+fn every_page_the_manual_names_can_be_printed() {
+    let r = slope(&["man"], None);
+    let named: Vec<&str> = (r.stdout.lines())
+        .filter_map(|l| l.strip_prefix("slope\\-")?.strip_suffix("(1)"))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            "diff",
+            "eval",
+            "min",
+            "fit",
+            "bench",
+            "plot",
+            "check",
+            "completions",
+            "man"
+        ],
+        "{}",
+        r.stdout
+    );
+    for name in named {
+        let page = slope(&["man", name], None);
+        assert_eq!(page.status, 0, "{name}: {}", page.stderr);
+        assert!(
+            page.stdout
+                .contains(&format!(".TH slope-{name} 1  \"slope ")),
+            "{name}: {}",
+            page.stdout
+        );
+        assert!(
+            page.stdout.contains(&format!("\\fBslope {name}\\fR")),
+            "{name}: {}",
+            page.stdout
+        );
+        // Every long flag `--help` lists is described on the page (its
+        // aliases, `[alias: --plot]`, are not).
+        let help = slope(&[name, "--help"], None).stdout;
+        let words: Vec<&str> = help.split_whitespace().collect();
+        let flags = (words.iter().enumerate())
+            .filter(|&(k, _)| k == 0 || words[k - 1] != "[alias:")
+            .map(|(_, w)| *w)
+            .filter(|w| w.starts_with("--") && w.len() > 2)
+            .map(|w| w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric()))
+            .filter(|w| !["--help", "--version"].contains(w));
+        for flag in flags {
+            let roff = format!("\\fB{}\\fR", flag.replace('-', "\\-"));
+            assert!(
+                page.stdout.contains(&roff),
+                "{name}: {flag} not on its page"
+            );
+        }
+    }
+    let r = slope(&["man", "help"], None);
+    assert_eq!(r.status, 2, "{}", r.stdout);
+}
+
 #[test]
 fn limit_flags_come_last_under_their_own_heading() {
     let r = slope(&["min", "--help"], None);

@@ -559,6 +559,40 @@ fn methods_that_cannot_take_constraints_are_usage_errors() {
             r.stderr
         );
     }
+    // Leaving out --maximize would minimise: the hint says what maximises.
+    let t = crate::table::Table::new();
+    crate::run::check_failure(
+        &t,
+        &[
+            "min",
+            "x+y; subject to x^2+y^2<=1",
+            "--maximize",
+            "--start",
+            "x=0,y=0",
+        ],
+        expect_test::expect![[r#"
+            error: --maximize is not available with constraints (methods sqp and auglag)
+              = hint: minimise -(f) instead: write the objective negated, -(...), keep the constraints, and turn the sign of the f reported
+        "#]],
+        2,
+    );
+    crate::run::check_failure(
+        &t,
+        &[
+            "min",
+            "x^2",
+            "--maximize",
+            "--start",
+            "x=0",
+            "--method",
+            "sqp",
+        ],
+        expect_test::expect![[r#"
+            error: --maximize is not available with --method sqp
+              = hint: leave out --method sqp (the methods for unconstrained problems take --maximize), or minimise -(f)
+        "#]],
+        2,
+    );
     // --method auglag and sqp are accepted, with or without constraints.
     for method in ["auglag", "sqp"] {
         let (v, status) = min_json("(x - 3)^2", "x=0", &["--method", method]);

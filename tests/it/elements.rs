@@ -1,7 +1,8 @@
 //! Arrays on the command line: `--at`, `--start` and `--bounds` name every
 //! element of an array (`x=-2:2`), one element (`x[3]=0:1`, `p[2,1]=0`)
-//! or read the same text from a file (`@FILE`); a later item overrides an
-//! earlier one, and a wrong name, index or rank is a clear error.
+//! or read the same text from a file (`@FILE`); an element's item
+//! overrides its array's in either order, a name given twice is refused,
+//! and a wrong name, index or rank is a clear error.
 
 use expect_test::expect;
 use serde_json::Value;
@@ -63,8 +64,9 @@ fn bounds_on_an_array_draw_restarts_and_hold_every_element() {
     let x = floats(&v["x"]);
     assert_eq!(x[1], 0.5, "{}", v["x"]);
     assert!(x.iter().all(|xi| (-2.0..=2.0).contains(xi)), "{x:?}");
-    // The array's box given last overrides the element's.
-    let (v, _) = json(&[
+    // Given before the array's, the element's box still holds: a later
+    // item once won, and this bound was dropped without a word.
+    let (w, r) = json(&[
         "min",
         ROSEN,
         "--set",
@@ -75,8 +77,29 @@ fn bounds_on_an_array_draw_restarts_and_hold_every_element() {
         "1",
         "--json",
     ]);
-    for xi in floats(&v["x"]) {
-        assert!((xi - 1.0).abs() < 1e-4, "{}", v["x"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(w["x"], v["x"]);
+    assert_eq!(w["active_bounds"], v["active_bounds"]);
+    assert_eq!(w["active_bounds"]["x[2]"], "upper", "{w}");
+}
+
+/// The probe's case: each x[i] wants i, and x[2] <= 1 holds whichever
+/// order the two items come in.
+#[test]
+fn an_element_overrides_its_array_in_either_order() {
+    let formula = "var x[1..3]\nsum(i in 1..3, (x[i] - i)^2)";
+    for bounds in ["x[2]=0:1,x=0:2", "x=0:2,x[2]=0:1"] {
+        let (v, r) = json(&[
+            "min", formula, "--start", "x=0", "--bounds", bounds, "--json",
+        ]);
+        assert_eq!(r.status, 0, "{bounds}: {}", r.stderr);
+        assert_eq!(floats(&v["x"]), [1.0, 1.0, 2.0], "{bounds}: {v}");
+        assert_eq!(v["f"].as_f64(), Some(2.0), "{bounds}: {v}");
+    }
+    for at in ["x[2]=5,x=0", "x=0,x[2]=5"] {
+        let (v, r) = json(&["eval", formula, "--at", at, "--json"]);
+        assert_eq!(r.status, 0, "{at}: {}", r.stderr);
+        assert_eq!(v["value"].as_f64(), Some(1.0 + 9.0 + 9.0), "{at}: {v}");
     }
 }
 
@@ -224,6 +247,46 @@ fn wrong_elements_are_clear_errors() {
     );
     check_failure(
         &t,
+        &at("x=0,x=1"),
+        expect![[r#"
+            error: 'x' is given twice
+        "#]],
+        2,
+    );
+    let bounds = |text: &'static str| ["min", ROSEN, "--set", "n=4", "--bounds", text];
+    check_failure(
+        &t,
+        &bounds("x=0:1,x=2:3"),
+        expect![[r#"
+            error: --bounds: 'x' is given twice
+        "#]],
+        2,
+    );
+    check_failure(
+        &t,
+        &bounds("x=0:1,x[3]=0:1,x[ 3 ]=2:3"),
+        expect![[r#"
+            error: --bounds: 'x[ 3 ]' is given twice
+        "#]],
+        2,
+    );
+    check_failure(
+        &t,
+        &[
+            "min",
+            "x^2 + y^2",
+            "--start",
+            "x=1,y=1",
+            "--bounds",
+            "y=0:1,x=0:1,y=2:3",
+        ],
+        expect![[r#"
+            error: --bounds: 'y' is given twice
+        "#]],
+        2,
+    );
+    check_failure(
+        &t,
         &at("x[1]=0"),
         expect![[r#"
             error: no value for 'x[2]', 'x[3]' and 'x[4]'
@@ -270,6 +333,40 @@ fn wrong_elements_are_clear_errors() {
               = hint: write --at @FILE with FILE holding x=1,y=2
         "#]],
         2,
+    );
+}
+
+/// The bounds line lists twenty names, as the coordinates do, and how
+/// many more; the JSON names every one. It once wrote every name: 29.9 MB
+/// on one line at a million.
+#[test]
+fn the_bounds_line_lists_twenty_names() {
+    let formula = "param n = 30\nvar x[1..n]\nsum(i in 1..n, (x[i] - 1)^2)";
+    let args = ["min", formula, "--start", "x=0", "--bounds", "x=0:0.5"];
+    let r = crate::run::ok(&args);
+    let line = r.stdout.lines().find(|l| l.starts_with("bounds")).unwrap();
+    let names: Vec<String> = (1..=20)
+        .map(|i| format!("x[{i}] at its upper bound"))
+        .collect();
+    assert_eq!(
+        line,
+        format!(
+            "bounds      {} and 10 more (--json gives every one)",
+            names.join(", ")
+        )
+    );
+    let mut with_json = args.to_vec();
+    with_json.push("--json");
+    let (v, _) = json(&with_json);
+    assert_eq!(v["active_bounds"].as_object().unwrap().len(), 30, "{v}");
+    // Twenty exactly are listed without a tail.
+    let r = crate::run::ok(&[
+        "min", formula, "--set", "n=20", "--start", "x=0", "--bounds", "x=0:0.5",
+    ]);
+    assert!(
+        r.stdout.contains("x[20] at its upper bound\nstopped"),
+        "{}",
+        r.stdout
     );
 }
 

@@ -652,6 +652,53 @@ fn bounds_beside_a_start_may_be_open_and_partial() {
     );
 }
 
+/// sqp's interior point ends a hair inside the bounds it holds (x = 1 -
+/// 2e-15, y = 6e-13): it names them as every other method does, in the
+/// text and the JSON.
+#[test]
+fn sqp_names_the_bounds_it_ends_on() {
+    for method in ["lbfgs", "newton", "auglag", "sqp"] {
+        let args = [
+            "(x-3)^2 + (y+1)^2",
+            "--start",
+            "x=0,y=0",
+            "--bounds",
+            "x=0:1,y=0:inf",
+            "--method",
+            method,
+        ];
+        let (v, r) = run_json(&args);
+        assert_eq!(r.status, 0, "{method}: {}", r.stderr);
+        assert_eq!(
+            v["active_bounds"],
+            serde_json::json!({"x": "upper", "y": "lower"}),
+            "{method}: {v}"
+        );
+        let r = run(&args);
+        assert!(
+            r.stdout
+                .contains("\nbounds      x at its upper bound, y at its lower bound\n"),
+            "{method}: {}",
+            r.stdout
+        );
+        // A bound the run does not end on is not named, and the JSON
+        // still says which are active: none.
+        let inside = [
+            "(x-0.5)^2",
+            "--start",
+            "x=0",
+            "--bounds",
+            "x=0:1",
+            "--method",
+            method,
+        ];
+        let (v, r) = run_json(&inside);
+        assert_eq!(r.status, 0, "{method}: {}", r.stderr);
+        assert_eq!(v["active_bounds"], serde_json::json!({}), "{method}: {v}");
+        assert!(!run(&inside).stdout.contains("\nbounds "), "{method}");
+    }
+}
+
 /// A variable whose bounds are equal is fixed, not at one of its bounds:
 /// in the text and in the JSON, with constraints too.
 #[test]
@@ -1482,6 +1529,60 @@ fn restarts_find_all_four_minima_of_himmelblau() {
         v
     };
     assert_eq!(timeless(run_json(&args).0), timeless(v));
+}
+
+/// Under --maximize the list heads "maxima", and one run is "1 run".
+#[test]
+fn restarts_name_maxima_and_count_runs_in_words() {
+    let args = |k: &'static str| {
+        [
+            "-(x^2 - 4)^2",
+            "--bounds",
+            "x=-3:3",
+            "--seed",
+            "1",
+            "--restarts",
+            k,
+            "--maximize",
+        ]
+    };
+    let r = run(&args("1"));
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let tail: Vec<&str> = r
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("maxima"))
+        .collect();
+    assert_eq!(tail.len(), 2, "{}", r.stdout);
+    assert!(
+        tail[0].starts_with("maxima      1 distinct from 1 of 1 run converging ("),
+        "{}",
+        r.stdout
+    );
+    assert!(tail[1].ends_with("  (1 run)"), "{}", r.stdout);
+    let r = run(&args("4"));
+    assert!(
+        r.stdout
+            .contains("\nmaxima      2 distinct from 4 of 4 runs converging ("),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("  (2 runs)\n"), "{}", r.stdout);
+    let r = run(&[
+        "x^2",
+        "--bounds",
+        "x=-1:1",
+        "--seed",
+        "1",
+        "--restarts",
+        "2",
+    ]);
+    assert!(
+        r.stdout
+            .contains("\nminima      1 distinct from 2 of 2 runs"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]

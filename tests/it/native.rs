@@ -177,3 +177,31 @@ fn bench_explains_a_point_outside_the_domain() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("ln of a negative number"), "{stderr}");
 }
+
+/// A constant has no partials: bench says so instead of timing 0 values
+/// ("central differences NaN NaN (0 values)"), and its JSON holds 0, not
+/// null, for the differences.
+#[test]
+fn bench_of_a_constant_has_no_differences() {
+    let r = crate::run::ok(&["bench", "5"]);
+    assert!(!r.stdout.contains("NaN"), "{}", r.stdout);
+    for row in [
+        "forward differences",
+        "central differences",
+        "finite-difference max",
+    ] {
+        assert!(!r.stdout.contains(row), "{row}: {}", r.stdout);
+    }
+    assert!(
+        r.stdout
+            .contains("\n  finite differences         none: a constant has no partials\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.starts_with("variables        0\n"), "{}", r.stdout);
+    let (v, r) = crate::run::json(&["bench", "5", "--json"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(v["ns_per_call"]["fd_central"].as_f64(), Some(0.0), "{v}");
+    assert_eq!(v["ns_per_call"]["fd_forward"].as_f64(), Some(0.0), "{v}");
+    assert_eq!(v["fd_vars"], 0, "{v}");
+}

@@ -384,6 +384,142 @@ fn a_range_where_f_is_finite_nowhere_is_refused() {
     }
 }
 
+/// The x axis's tick labels, left to right: the texts on the row of the
+/// lowest number labels under the frame.
+fn x_ticks(svg_text: &str) -> Vec<(String, f64)> {
+    let placed = placed_texts(svg_text);
+    let numeric = |t: &str| t.parse::<f64>().is_ok();
+    let row = (placed.iter())
+        .filter(|(t, _, _)| numeric(t))
+        .map(|(_, _, y)| *y)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let mut ticks: Vec<(String, f64)> = (placed.into_iter())
+        .filter(|(t, _, y)| numeric(t) && *y == row)
+        .map(|(t, x, _)| (t, x))
+        .collect();
+    ticks.sort_by(|a, b| a.1.total_cmp(&b.1));
+    ticks
+}
+
+/// On a narrow range far from zero the ticks get the digits that tell
+/// them apart (three digits made every one "1000"), and a range too
+/// narrow to hold the picture's points is refused.
+#[test]
+fn ticks_on_a_narrow_range_read_differently() {
+    let dir = scratch("narrow");
+    let out = dir.join("narrow.svg");
+    ok(&[
+        "plot",
+        "x^2",
+        "--bounds",
+        "x=1000.001:1000.002",
+        "-o",
+        path_str(&out),
+    ]);
+    let ticks = x_ticks(&svg(&out));
+    assert!(ticks.len() >= 3, "{ticks:?}");
+    for pair in ticks.windows(2) {
+        let (a, b) = (&pair[0].0, &pair[1].0);
+        assert!(
+            a.parse::<f64>().unwrap() < b.parse::<f64>().unwrap(),
+            "{ticks:?}"
+        );
+        assert!(a.starts_with("1000.00"), "{ticks:?}");
+    }
+    let r = run(&[
+        "plot",
+        "x^2",
+        "--bounds",
+        "x=1e16:1.0000000000000002e16",
+        "-o",
+        path_str(&out),
+    ]);
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    assert_eq!(
+        r.stderr,
+        "error: --bounds: x=1e16:1.0000000000000002e16 is too narrow to draw: it holds 2 \
+         doubles, and a picture needs 1000 to tell its points and ticks apart\n  = hint: widen \
+         it to about 2.2e3 or more\n"
+    );
+}
+
+/// At a small size fewer ticks are labelled, so that the labels do not
+/// run together ("-0.80.60.40.2" at 450x350); the default size keeps ten.
+#[test]
+fn tick_labels_do_not_run_together_at_small_sizes() {
+    let dir = scratch("small");
+    for (size, formula, bounds) in [
+        ("450x350", "x^2", "x=-1:1"),
+        ("450x350", "x^2 + y^2", "x=-1:1,y=-1:1"),
+        ("400x300", "x^2", "x=-123.25:-100.5"),
+    ] {
+        let out = dir.join("small.svg");
+        ok(&[
+            "plot",
+            formula,
+            "--bounds",
+            bounds,
+            "--size",
+            size,
+            "-o",
+            path_str(&out),
+        ]);
+        let ticks = x_ticks(&svg(&out));
+        assert!(ticks.len() >= 2, "{ticks:?}");
+        // Centred labels: neighbours are at least the sum of their half
+        // widths (9 pixels a character in the 16-pixel font) apart.
+        for pair in ticks.windows(2) {
+            let ((a, xa), (b, xb)) = (&pair[0], &pair[1]);
+            let room = 4.5 * (a.chars().count() + b.chars().count()) as f64;
+            assert!(xb - xa >= room, "{size} {formula}: {ticks:?}");
+        }
+    }
+    let out = dir.join("large.svg");
+    ok(&["plot", "x^2", "--bounds", "x=-1:1", "-o", path_str(&out)]);
+    assert_eq!(x_ticks(&svg(&out)).len(), 11);
+}
+
+/// Where f is not finite the line ends: the note under the title says
+/// where, so that the end does not read as the range's.
+#[test]
+fn a_line_says_where_f_is_not_finite() {
+    let dir = scratch("overflow");
+    let out = dir.join("exp.svg");
+    ok(&[
+        "plot",
+        "exp(x)",
+        "--bounds",
+        "x=0:1000",
+        "-o",
+        path_str(&out),
+    ]);
+    let labels = texts(&svg(&out));
+    assert!(
+        labels.contains(
+            &"f is infinite at 88 of the 301 points from x = 710 to 1000: not drawn".to_string()
+        ),
+        "{labels:?}"
+    );
+    ok(&[
+        "plot",
+        "sqrt(x)",
+        "--bounds",
+        "x=-1:1",
+        "-o",
+        path_str(&out),
+    ]);
+    let labels = texts(&svg(&out));
+    assert!(
+        labels.contains(
+            &"f is undefined (NaN) at 150 of the 301 points from x = -1 to -0.0067: not drawn"
+                .to_string()
+        ),
+        "{labels:?}"
+    );
+    ok(&["plot", "x^2", "--bounds", "x=-1:1", "-o", path_str(&out)]);
+    assert!(!svg(&out).contains("not drawn"));
+}
+
 // ---------------------------------------------------------------- min --plot
 
 #[test]

@@ -42,6 +42,36 @@ def test_curve_fit_with_sigma_and_bounds_agrees_with_scipys(decay):
     assert popt[2] == pytest.approx(0.4)
 
 
+def test_full_output_gives_scipys_five_items(decay):
+    so = pytest.importorskip("scipy.optimize")
+    x, y = decay
+    sigma = 0.01 + 0.01 * x
+    model = lambda x, a, b, c: a * np.exp(-b * x) + c  # noqa: E731
+    ref = so.curve_fit(model, x, y, p0=[1, 1, 0], sigma=sigma, full_output=True,
+                       xtol=1e-15, ftol=1e-15, gtol=1e-15)
+    out = slope.curve_fit("a*exp(-b*x) + c", x, y, p0=[1, 1, 0], sigma=sigma, full_output=True)
+    assert len(out) == len(ref) == 5
+    popt, pcov, infodict, mesg, ier = out
+    np.testing.assert_allclose(popt, ref[0], rtol=1e-6)
+    # scipy's fvec is (model - y)/sigma at the estimates.
+    np.testing.assert_allclose(infodict["fvec"], ref[2]["fvec"], atol=1e-6)
+    assert infodict["nfev"] == infodict["result"].evaluations > 0
+    assert mesg == infodict["result"].message and ier in (1, 2, 3, 4)
+
+
+def test_a_bad_sigma_is_named_sigma(decay):
+    x, y = decay
+    for bad, message in [(0.0, r"sigma\[7\] is 0.0"), (np.nan, r"sigma\[7\] is nan"), (-1.0, r"sigma\[7\] is -1.0")]:
+        sigma = np.ones_like(x)
+        sigma[7] = bad
+        with pytest.raises(ValueError, match=message + ": sigma must be positive and finite in every row"):
+            slope.curve_fit("a*exp(-b*x) + c", x, y, p0=[1, 1, 0], sigma=sigma)
+    with pytest.raises(ValueError, match="sigma has 3 values, but the data have 50 rows"):
+        slope.curve_fit("a*exp(-b*x) + c", x, y, p0=[1, 1, 0], sigma=[1.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match="sigma\\[0\\] is 0.0"):
+        slope.fit("y ~ a*exp(-b*t) + c", {"t": x, "y": y}, p0=[1, 1, 0], sigma=np.zeros_like(x))
+
+
 def test_several_predictors_are_rows_x1_x2_or_named_columns():
     rng = np.random.default_rng(1)
     X = rng.uniform(0, 1, (2, 40))

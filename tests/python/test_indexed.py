@@ -64,6 +64,28 @@ def test_bind_rebinds_without_changing_the_original():
         f.bind(data={"y": Y[:2]})
 
 
+def test_data_that_are_not_finite_are_refused_as_on_the_command_line():
+    # --data refuses a NaN cell; a NaN column made f NaN everywhere.
+    bad = np.array([1.0, np.nan, 2.0, 3.0, 4.0])
+    with pytest.raises(slope.FormulaError, match="'y' is NaN in row 2, not a finite number"):
+        slope.compile(DECAY, data={"t": T, "y": bad})
+    f = slope.compile(DECAY, data={"t": T, "y": Y})
+    with pytest.raises(slope.FormulaError, match="'t' is -inf in row 5, not a finite number"):
+        f.bind(data={"t": np.array([0.0, 1.0, 2.0, 3.0, -np.inf])})
+
+
+def test_bind_refuses_a_column_the_formula_does_not_read():
+    # The merge keeps t, so a misspelled T would leave the old t in use.
+    f = slope.compile(DECAY, data={"t": T, "y": Y})
+    with pytest.raises(ValueError, match="the formula reads no data column 'T'; its data are 't' and 'y'"):
+        f.bind(data={"T": 2 * T, "y": Y})
+    g = slope.compile(SQUARES)
+    with pytest.raises(ValueError, match="no data column 't'; it has no data statement"):
+        g.bind(data={"t": T})
+    # compile still takes extra columns, as --data takes a CSV file's.
+    assert slope.compile(DECAY, data={"t": T, "y": Y, "z": T}).vars == ["a", "b"]
+
+
 def test_pickling_keeps_params_and_data():
     f = slope.compile(DECAY, data={"t": T, "y": Y})
     g = pickle.loads(pickle.dumps(f))

@@ -53,7 +53,15 @@ def test_options_reach_the_method():
     "kwargs, message",
     [
         ({"method": "bfgs"}, "unknown method 'bfgs'; slope has gd, momentum"),
-        ({"options": {"momentum": 0.9}}, "unknown option 'momentum' for 'lbfgs'; it takes maxiter, gtol, ftol, xtol, memory, first_step"),
+        ({"options": {"momentum": 0.9}}, "unknown option 'momentum' for 'lbfgs'; it takes maxiter, gtol, ftol, xtol, memory, lr, first_step"),
+        # What slope min refuses (--gtol -1, --max-iter 0, --bounds x=inf:inf).
+        ({"options": {"gtol": -1}}, "gtol must be zero or positive, not -1"),
+        ({"options": {"ftol": float("nan")}}, "ftol must be zero or positive, not NaN"),
+        ({"method": "newton", "options": {"xtol": -1e-3}}, "xtol must be zero or positive, not -0.001"),
+        ({"options": {"maxiter": 0}}, "maxiter must be at least 1, not 0"),
+        ({"constraints": "x + y <= 1", "options": {"maxiter": 0}}, "maxiter must be at least 1, not 0"),
+        ({"bounds": [(0, 1), (float("inf"), float("inf"))]}, "the bounds of variable 1 are not an interval: low inf, high inf"),
+        ({"method": "sqp", "bounds": [(None, float("-inf")), (0, 1)]}, "the bounds of variable 0 are not an interval: low -inf, high -inf"),
         ({"method": "adam", "options": {"beta1": 1.5}}, "beta1 must be in [0, 1), not 1.5"),
         # The minimisers' own check, in their words (optim::check_interval).
         ({"method": "gd", "bounds": [(2, 0), (0, 2)]}, "the bounds of variable 0 are not an interval: low 2, high 0 (the low end must not be above the high end, and neither NaN)"),
@@ -69,6 +77,26 @@ def test_bad_arguments_are_value_errors(kwargs, message):
     with pytest.raises(ValueError) as e:
         slope.minimize(ROSENBROCK, **kwargs)
     assert message in str(e.value)
+
+
+def test_lr_is_the_line_searchs_first_step_as_on_the_command_line():
+    for method in ["lbfgs", "newton"]:
+        by_lr = slope.minimize(ROSENBROCK, [-1.2, 1.0], method=method, options={"lr": 0.25})
+        by_name = slope.minimize(ROSENBROCK, [-1.2, 1.0], method=method, options={"first_step": 0.25})
+        default = slope.minimize(ROSENBROCK, [-1.2, 1.0], method=method)
+        assert by_lr.success and by_lr.nfev == by_name.nfev and by_lr.nfev != default.nfev
+        np.testing.assert_array_equal(by_lr.x, by_name.x)
+
+
+@pytest.mark.parametrize("method", ["sqp", "auglag"])
+def test_the_constrained_methods_run_with_bounds_alone(method):
+    # As slope min --method sqp does: x ends on its upper bound, y on its lower.
+    res = slope.minimize("(x-3)^2 + (y+1)^2", [0.0, 0.0], method=method, bounds=[(0, 1), (0, None)])
+    assert res.success and res.reason == "kkt" and res.method == method
+    np.testing.assert_allclose(res.x, [1.0, 0.0], atol=1e-8)
+    assert len(res.multipliers) == 0
+    with pytest.raises(ValueError, match="no callback with constraints or with method 'sqp' or 'auglag'"):
+        slope.minimize("(x-3)^2", [0.0], method=method, callback=lambda x: None)
 
 
 def test_a_formula_error_reaches_the_caller():

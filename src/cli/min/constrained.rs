@@ -158,8 +158,21 @@ fn refuse_unsupported(args: &Args, constrained: bool) -> slope::Result<()> {
         } else {
             format!("--method {}", args::method_name(method))
         };
-        return Err(usage(&format!("{flag} is not available with {with}"))
-            .with_hint(format!("leave out {flag}")));
+        // Leaving out --maximize would minimise instead: say what gives
+        // the maximum.
+        let hint = match (*flag, constrained) {
+            ("--maximize", true) => "minimise -(f) instead: write the objective negated, \
+                                     -(...), keep the constraints, and turn the sign of the f \
+                                     reported"
+                .to_string(),
+            ("--maximize", false) => format!(
+                "leave out --method {} (the methods for unconstrained problems take \
+                 --maximize), or minimise -(f)",
+                args::method_name(method)
+            ),
+            _ => format!("leave out {flag}"),
+        };
+        return Err(usage(&format!("{flag} is not available with {with}")).with_hint(hint));
     }
     for (flag, v) in [("--ctol", args.ctol), ("--kkt-tol", args.kkt_tol)] {
         if !(v.is_finite() && v > 0.0) {
@@ -247,10 +260,11 @@ fn run_json(
     };
     obj.insert("method".into(), json!(method));
     obj.insert("seconds".into(), json_number(outcome.seconds));
-    let at: Map<String, Value> = super::report::active_bounds(f, &run.outcome, bounds)
-        .map(|(name, side)| (name.to_string(), json!(side)))
-        .collect();
-    if !at.is_empty() {
+    // As an unconstrained run's: present whenever there are bounds.
+    if bounds.is_some() {
+        let at: Map<String, Value> = super::report::active_bounds(f, &run.outcome, bounds)
+            .map(|(name, side)| (name.to_string(), json!(side)))
+            .collect();
         obj.insert("active_bounds".into(), Value::Object(at));
     }
     if !outcome.moved_start.is_empty() {

@@ -89,11 +89,13 @@ fn restarts(
     } else {
         write_summary(out, context, best, value, runs.seed, runs.seconds)?;
         let converged = minima.iter().map(|m| m.runs.len()).sum::<usize>();
+        // `--maximize` finds maxima (the JSON keeps its key, "minima").
+        let heading = if args.maximize { "maxima" } else { "minima" };
         writeln!(
             out,
-            "{:<11} {} distinct from {converged} of {k} runs converging ({evaluations} evaluations in all)",
-            "minima",
-            minima.len()
+            "{heading:<11} {} distinct from {converged} of {} converging ({evaluations} evaluations in all)",
+            minima.len(),
+            counted(k, "run"),
         )?;
         for m in minima {
             let o = outcome_of(m.best);
@@ -103,11 +105,11 @@ fn restarts(
                 .collect();
             writeln!(
                 out,
-                "{:<11} f = {} at {}  ({} runs)",
+                "{:<11} f = {} at {}  ({})",
                 "",
                 format_value(sign * o.f + 0.0),
                 at.join(", "),
-                m.runs.len()
+                counted(m.runs.len(), "run")
             )?;
         }
         context.pictures.write_summary(out)?;
@@ -453,11 +455,21 @@ pub(super) fn write_run_end(
             "start"
         )?;
     }
+    // As the coordinates: the first twenty of possibly a million, each
+    // name made only when shown, and how many more.
     let active: Vec<String> = active_bounds(f, outcome, bounds)
+        .take(MAX_SHOWN)
         .map(|(name, side)| bound_phrase(&name, side))
         .collect();
     if !active.is_empty() {
-        writeln!(out, "{:<11} {}", "bounds", active.join(", "))?;
+        let all = (outcome.active.iter())
+            .filter(|&&side| side != optim::Bound::Free)
+            .count();
+        let more = match all - active.len() {
+            0 => String::new(),
+            n => format!(" and {n} more (--json gives every one)"),
+        };
+        writeln!(out, "{:<11} {}{more}", "bounds", active.join(", "))?;
     }
     writeln!(
         out,
