@@ -707,18 +707,10 @@ impl Model {
     }
 
     /// An error unless every parameter's bounds are an interval that holds
-    /// a finite value: `lo ≤ hi`, neither NaN (the minimisers' check), `lo`
-    /// not +∞ and `hi` not −∞.
+    /// a finite value (the minimisers' check).
     fn check_bounds(&self, bounds: &[(f64, f64)]) -> Result<()> {
         for (name, &(lo, hi)) in self.params.iter().zip(bounds) {
             check_interval(&format!("'{name}'"), lo, hi)?;
-            if lo == f64::INFINITY || hi == f64::NEG_INFINITY {
-                return Err(Error::new(
-                    ErrorKind::Usage,
-                    format!("the bounds of '{name}' hold no finite value: low {lo}, high {hi}"),
-                )
-                .with_hint("give a finite end, or -inf and inf for no bound"));
-            }
         }
         Ok(())
     }

@@ -363,6 +363,28 @@ impl Settings {
     /// (`factr = 1e7` times the machine epsilon).
     pub const FTOL_REL: f64 = 1e7 * f64::EPSILON;
 
+    /// An error where the method's parameters, a tolerance (negative or
+    /// NaN) or `max_iter` (0) is out of range: what `slope min` refuses,
+    /// refused by the library too.
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.max_iter == 0 {
+            return Err(bad("max_iter must be at least 1".to_string()));
+        }
+        let tolerances = [
+            ("gtol", Some(self.gtol)),
+            ("ftol", self.ftol),
+            ("ftol_rel", self.ftol_rel),
+            ("xtol", self.xtol),
+        ];
+        for (name, tol) in tolerances {
+            if let Some(v) = tol.filter(|v| v.is_nan() || *v < 0.0) {
+                let v = crate::print::format_number(v);
+                return Err(bad(format!("{name} must be zero or positive, not {v}")));
+            }
+        }
+        self.method.validate()
+    }
+
     /// The default stopping tests for `method`: at most 15,000 iterations,
     /// gradient components at most 1e-8, relative reduction at most
     /// [`Settings::FTOL_REL`] for L-BFGS and Newton; `ftol` and `xtol` off.

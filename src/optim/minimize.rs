@@ -331,7 +331,6 @@ pub fn minimize_with<R: Into<Control>>(
     mut observe: impl FnMut(&Iterate) -> R,
 ) -> Result<Outcome> {
     check_input(objective.n_vars(), start, settings)?;
-    settings.method.validate()?;
     let m = objective.n_constraints();
     if m > 0 {
         let s = if m == 1 { "" } else { "s" };
@@ -355,8 +354,8 @@ pub fn minimize_with<R: Into<Control>>(
     ))
 }
 
-/// An error unless `start` and the bounds have `n` values and the bounds
-/// are intervals.
+/// An error unless `start` and the bounds have `n` values, the bounds are
+/// intervals, and the settings are in range ([`Settings::validate`]).
 pub(crate) fn check_input(n: usize, start: &[f64], settings: &Settings) -> Result<()> {
     check_len("the start point", start.len(), n)?;
     if let Some(bounds) = &settings.bounds {
@@ -365,11 +364,12 @@ pub(crate) fn check_input(n: usize, start: &[f64], settings: &Settings) -> Resul
             check_interval(&format!("variable {i}"), lo, hi)?;
         }
     }
-    settings.method.validate()
+    settings.validate()
 }
 
-/// An error unless `lo..=hi`, the bounds of `what`, is an interval: neither
-/// end NaN, the low end not above the high one.
+/// An error unless `lo..=hi`, the bounds of `what`, is an interval that
+/// holds a finite value: neither end NaN, the low end not above the high
+/// one, `lo` not +∞ and `hi` not −∞.
 pub(crate) fn check_interval(what: &str, lo: f64, hi: f64) -> Result<()> {
     if lo.is_nan() || hi.is_nan() || lo > hi {
         return Err(Error::new(
@@ -377,6 +377,13 @@ pub(crate) fn check_interval(what: &str, lo: f64, hi: f64) -> Result<()> {
             format!("the bounds of {what} are not an interval: low {lo}, high {hi}"),
         )
         .with_hint("the low end must not be above the high end, and neither NaN"));
+    }
+    if lo == f64::INFINITY || hi == f64::NEG_INFINITY {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!("the bounds of {what} hold no finite value: low {lo}, high {hi}"),
+        )
+        .with_hint("give a finite end, or -inf and inf for no bound"));
     }
     Ok(())
 }

@@ -120,8 +120,8 @@ fn settings(
 }
 
 /// An error for the stopping tests `slope min` refuses (`--max-iter 0`,
-/// `--gtol -1`): the library runs them (a negative tolerance that no run
-/// can meet, no iteration at all), so Python must refuse them itself.
+/// `--gtol -1`), in the names of scipy's options (`maxiter`): the library
+/// refuses them too ([`Settings`]' check), in its own names.
 fn check_stops(s: &Settings) -> PyResult<()> {
     let number = crate::print::format_number;
     if s.max_iter == 0 {
@@ -139,30 +139,6 @@ fn check_stops(s: &Settings) -> PyResult<()> {
         }
     }
     Ok(())
-}
-
-/// An error for a pair of `bounds` (as the run takes them, an open side
-/// infinite) that holds no number, `(inf, inf)` or `(-inf, -inf)`: `slope
-/// min --bounds` refuses `x=inf:inf`, while the library's minimisers check
-/// only that the ends are ordered and not NaN (`optim::check_interval`,
-/// whose words this uses), so such a pair ran and ended as `diverged`.
-fn check_bounds(bounds: Option<&[(f64, f64)]>) -> PyResult<()> {
-    let empty = bounds
-        .unwrap_or_default()
-        .iter()
-        .position(|&(lo, hi)| lo == f64::INFINITY || hi == f64::NEG_INFINITY);
-    match empty {
-        Some(k) => {
-            let (lo, hi) = bounds.unwrap_or_default()[k];
-            let e = crate::Error::new(
-                crate::ErrorKind::Usage,
-                format!("the bounds of variable {k} are not an interval: low {lo}, high {hi}"),
-            )
-            .with_hint("an end may be infinite only on its own side: a low end below inf, a high end above -inf");
-            Err(to_py(&e))
-        }
-        None => Ok(()),
-    }
 }
 
 /// scipy's `status`: 0 for a run that converged, then one number per way
@@ -230,7 +206,6 @@ pub fn minimize<'py>(
     }
     let start = read_point(x0)?;
     let settings = settings(method, bounds, options)?;
-    check_bounds(settings.bounds.as_deref())?;
     let mut objective = f.get().compiled().clone();
     let out = match callback {
         None => py.detach(|| crate::minimize(&mut objective, &start, &settings)),
@@ -328,7 +303,6 @@ pub fn minimize_constrained<'py>(
     let options = options.map(|d| d.copy()).transpose()?;
     let auglag = auglag(options.as_ref())?;
     let settings = settings("lbfgs", bounds, options.as_ref())?;
-    check_bounds(settings.bounds.as_deref())?;
     let sqp = Sqp {
         feasibility_tol: auglag.feasibility_tol,
         optimality_tol: auglag.optimality_tol,

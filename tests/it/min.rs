@@ -1648,3 +1648,57 @@ fn steps_shortened_by_lr_do_not_stop_the_run_by_relative_reduction_early() {
         }
     }
 }
+
+#[test]
+fn the_library_refuses_the_settings_slope_min_refuses() {
+    // max_iter 0, a negative or NaN tolerance, and bounds with no number
+    // between them are errors before any evaluation, as on the command
+    // line (and in Python), not runs that stall or diverge.
+    let f = Formula::parse("x^2").unwrap();
+    let mut objective = CompiledFormula::new(&f, false).unwrap();
+    let refused = |settings: Settings| {
+        let e = minimize(&mut objective.clone(), &[1.0], &settings).unwrap_err();
+        e.to_string()
+    };
+    let cases = [
+        Settings {
+            max_iter: 0,
+            ..Settings::default()
+        },
+        Settings {
+            gtol: -1.0,
+            ..Settings::default()
+        },
+        Settings {
+            gtol: f64::NAN,
+            ..Settings::default()
+        },
+        Settings {
+            ftol: Some(-1e-9),
+            ..Settings::default()
+        },
+        Settings {
+            xtol: Some(f64::NAN),
+            ..Settings::default()
+        },
+        Settings {
+            bounds: Some(vec![(f64::INFINITY, f64::INFINITY)]),
+            ..Settings::default()
+        },
+        Settings {
+            bounds: Some(vec![(f64::NEG_INFINITY, f64::NEG_INFINITY)]),
+            ..Settings::default()
+        },
+    ];
+    let messages: Vec<String> = cases.into_iter().map(refused).collect();
+    assert!(
+        messages[0].contains("max_iter must be at least 1"),
+        "{messages:?}"
+    );
+    assert!(
+        messages[1].contains("gtol must be zero or positive, not -1"),
+        "{messages:?}"
+    );
+    assert!(messages[5].contains("hold no finite value"), "{messages:?}");
+    assert!(minimize(&mut objective, &[1.0], &Settings::default()).is_ok());
+}

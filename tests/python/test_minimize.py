@@ -60,8 +60,8 @@ def test_options_reach_the_method():
         ({"method": "newton", "options": {"xtol": -1e-3}}, "xtol must be zero or positive, not -0.001"),
         ({"options": {"maxiter": 0}}, "maxiter must be at least 1, not 0"),
         ({"constraints": "x + y <= 1", "options": {"maxiter": 0}}, "maxiter must be at least 1, not 0"),
-        ({"bounds": [(0, 1), (float("inf"), float("inf"))]}, "the bounds of variable 1 are not an interval: low inf, high inf"),
-        ({"method": "sqp", "bounds": [(None, float("-inf")), (0, 1)]}, "the bounds of variable 0 are not an interval: low -inf, high -inf"),
+        ({"bounds": [(0, 1), (float("inf"), float("inf"))]}, "the bounds of variable 1 hold no finite value: low inf, high inf"),
+        ({"method": "sqp", "bounds": [(None, float("-inf")), (0, 1)]}, "the bounds of variable 0 hold no finite value: low -inf, high -inf"),
         ({"method": "adam", "options": {"beta1": 1.5}}, "beta1 must be in [0, 1), not 1.5"),
         # The minimisers' own check, in their words (optim::check_interval).
         ({"method": "gd", "bounds": [(2, 0), (0, 2)]}, "the bounds of variable 0 are not an interval: low 2, high 0 (the low end must not be above the high end, and neither NaN)"),
