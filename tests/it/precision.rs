@@ -15,8 +15,8 @@ use std::cell::Cell;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use slope::Formula;
 use slope::jit::Compiled;
+use slope::{Formula, NodeId};
 
 /// `(hi + lo) * 2^exp`, with `|hi|` in [0.5, 1) (or `hi = lo = 0`).
 #[derive(Clone, Copy, Debug)]
@@ -178,8 +178,19 @@ pub(crate) fn value_and_partials(text: &str, x: &[f64]) -> Vec<f64> {
     let f = Formula::parse(text).unwrap();
     let mut outputs = vec![f.value()];
     outputs.extend_from_slice(f.gradient());
-    let interpreted = f.eval_nodes(&outputs, x);
-    let compiled = Compiled::compile(f.graph(), &outputs, x.len()).unwrap();
+    interpreted_as_compiled(text, &f, &outputs, x)
+}
+
+/// The nodes `outputs` of `f` (parsed from `text`) at `x`, interpreted,
+/// after checking that the compiled code gives the same to the bit.
+pub(crate) fn interpreted_as_compiled(
+    text: &str,
+    f: &Formula,
+    outputs: &[NodeId],
+    x: &[f64],
+) -> Vec<f64> {
+    let interpreted = f.eval_nodes(outputs, x);
+    let compiled = Compiled::compile(f.graph(), outputs, x.len()).unwrap();
     let mut out = vec![0.0; outputs.len()];
     compiled.call(x, &mut out);
     for (c, i) in out.iter().zip(&interpreted) {

@@ -6,9 +6,8 @@
 //! Compiled code gives the interpreter's values to the bit.
 
 use slope::Formula;
-use slope::jit::Compiled;
 
-use crate::precision::{ulps, value_and_partials};
+use crate::precision::{interpreted_as_compiled, ulps, value_and_partials};
 
 /// One line of the reference file.
 struct Case {
@@ -53,17 +52,7 @@ fn second_derivatives(text: &str, x: &[f64]) -> Vec<f64> {
     let nodes: Vec<_> = (0..rows.len())
         .flat_map(|i| rows[i][i..].to_vec())
         .collect();
-    let interpreted = f.eval_nodes(&nodes, x);
-    let compiled = Compiled::compile(f.graph(), &nodes, x.len()).unwrap();
-    let mut out = vec![0.0; nodes.len()];
-    compiled.call(x, &mut out);
-    for (c, i) in out.iter().zip(&interpreted) {
-        assert!(
-            c.to_bits() == i.to_bits() || (c.is_nan() && i.is_nan()),
-            "{text} at {x:?}: compiled {c}, interpreted {i}"
-        );
-    }
-    interpreted
+    interpreted_as_compiled(text, &f, &nodes, x)
 }
 
 /// How far `got` is from `want`: ulps, 0 for two NaNs.
