@@ -189,7 +189,8 @@
 //!   Hessian-vector products, or the dense Hessian where one is ready;
 //!   where that curvature cannot vouch for a minimum, a walk, in
 //!   `optim/walk.rs`, that asks whether f keeps falling as the point
-//!   runs off)
+//!   runs off; where the lowest point these probed shows that the stop
+//!   came short, `optim/stopped_short.rs`, the run goes on from it)
 //!   and one step per method: `first_order.rs`, `lbfgs.rs` (with
 //!   `lbfgsb.rs`, the Cauchy point and subspace step of L-BFGS-B),
 //!   `newton.rs` (the Hessian factorised, dense or, where the sparse

@@ -53,12 +53,12 @@
 //! minimum, the walk costs one evaluation.
 //!
 //! The lowest point those tests evaluated ([`Context::probe`]) can show
-//! that the stop came short of the minimum ([`stopped_short`]): then the
+//! that the stop came short of the minimum (`stopped_short.rs`): then the
 //! run goes on from it as from a new start (L-BFGS's memory cleared), at
 //! most [`MAX_RESUMES`] times, and the tests that compare a step with the
 //! last one, and the gradient test, wait for a step of the new leg. A
 //! stop by 5 or 6 that no lower point shows short, but where the gradient
-//! is steep ([`relative_slope`] above [`STEEP`]), ends `stalled`: f
+//! is steep (`stopped_short.rs`), ends `stalled`: f
 //! stopped falling where its gradient says it should fall fast (beside a
 //! pole), and that is no minimum.
 //!
@@ -74,7 +74,8 @@ use super::newton::Curvature;
 use super::newton_cg::NewtonCg;
 use super::outcome::{Bound, Control, Iterate, Outcome, Reason};
 use super::saddle::{Verdict, saddle};
-use super::vector::{Measure, held, is_finite, largest, measure, projected_norm};
+use super::stopped_short::{Probe, steep, stopped_short};
+use super::vector::{Measure, is_finite, largest, measure, projected_norm};
 use super::walk::{falls_down_the_gradient, runs_off};
 use super::{Method, Settings, first_order, lbfgs, newton};
 use crate::error::{Error, ErrorKind, Result};
@@ -139,13 +140,6 @@ pub(crate) struct Context<'a> {
     /// The lowest point the end-of-run tests' probes evaluated
     /// ([`Context::probe`]), where a run may go on from.
     lowest_probe: Option<Probe>,
-}
-
-/// A point an end-of-run test evaluated: where, f and the gradient there.
-pub(super) struct Probe {
-    pub x: Vec<f64>,
-    pub f: f64,
-    pub grad: Vec<f64>,
 }
 
 impl<'a> Context<'a> {
@@ -737,27 +731,22 @@ fn run(
             }
             _ => stop,
         };
-        let Some(lower) = stopped_short(&stop, x, f, ctx.lowest_probe.take(), settings) else {
+        let Some(lower) = stopped_short(stop.reason, x, f, ctx.lowest_probe.take(), settings)
+        else {
             // A stop for lack of progress where the gradient says f should
             // fall fast is no convergence.
-            break 'run match stop.reason {
-                Reason::Ftol | Reason::FtolRel => {
-                    let steep = relative_slope(settings, x, f, &path.grad);
-                    match steep > STEEP {
-                        true => Stop::new(
-                            Reason::Stalled,
-                            format!(
-                                "f stopped falling ({} met), though its gradient says a step of \
-                                 max(1, |x|) in one variable would change it by {} times |f|: f is \
-                                 rough or singular here (a pole, say), and this is no minimum",
-                                stop.reason.name(),
-                                crate::print::format_number(steep),
-                            ),
-                        ),
-                        false => stop,
-                    }
-                }
-                _ => stop,
+            break 'run match steep(stop.reason, settings, x, f, &path.grad) {
+                Some(steep) => Stop::new(
+                    Reason::Stalled,
+                    format!(
+                        "f stopped falling ({} met), though its gradient says a step of \
+                         max(1, |x|) in one variable would change it by {} times |f|: f is \
+                         rough or singular here (a pole, say), and this is no minimum",
+                        stop.reason.name(),
+                        crate::print::format_number(steep),
+                    ),
+                ),
+                None => stop,
             };
         };
         // The run goes on from the lower point, as from a new start
@@ -849,70 +838,9 @@ fn at_start(settings: &Settings, path: &Path) -> Measure {
     }
 }
 
-/// The largest `|gᵢ|·max(1, |xᵢ|)` over the variables no bound holds,
-/// relative to `max(1, |f|)`: how much f would change, relative to its
-/// size, at first order, by a step of `max(1, |xᵢ|)` in one variable.
-fn relative_slope(settings: &Settings, x: &[f64], f: f64, grad: &[f64]) -> f64 {
-    let bounds = settings.constraints();
-    let free = |i: &usize| bounds.is_none_or(|b| !held(x[*i], grad[*i], b[*i], 0.0));
-    let largest = (0..x.len())
-        .filter(free)
-        .fold(0.0f64, |m, i| m.max(grad[i].abs() * x[i].abs().max(1.0)));
-    largest / f.abs().max(1.0)
-}
-
-/// [`relative_slope`] above which a stop for lack of progress (`ftol`,
-/// `ftol-rel`) is no convergence: on the MGH sets and their boxes such
-/// stops at a minimum have at most 2e-3; Meyer's in its box stopped at
-/// f = 1.12e5 with 5.1 (the run goes on from there: [`stopped_short`]);
-/// `-1/x^2` near its pole at x = -7.5e-65, where f = -1.8e128, with 2.7e64.
-const STEEP: f64 = 1.0;
-
 /// The most times a run goes on from a lower point its end-of-run tests
 /// found ([`stopped_short`]).
 const MAX_RESUMES: usize = 10;
-
-/// The lowest point the end-of-run tests probed, where it shows that the
-/// run stopped short of the minimum; the run then goes on from there.
-/// Where the run stopped for lack of progress (`ftol`, `ftol-rel`), a
-/// point lower by more than the stop counted as small shows it: Meyer's
-/// function in its box stopped by `ftol-rel` at f = 112123 (where scipy's
-/// L-BFGS-B stops too), while the saddle test's walk along its flattest
-/// direction found 111690; the minimum there is 31190. Where it stopped
-/// for a small gradient or step (`gtol`, `xtol`), a lower point at least
-/// [`FAR`] away, scaled by `max(1, |xᵢ|)`, shows it: `exp(x)` in `x ≥
-/// -30` stopped by `gtol` at x = -18.9 (gradient 6e-9), while the walk
-/// found f lower at the bound. Nearer points do not: `x⁴` stopped by
-/// `gtol` at 1.3e-3 is lower 1e-3 further on, as close as that test asks.
-fn stopped_short(
-    stop: &Stop,
-    x: &[f64],
-    f: f64,
-    lowest: Option<Probe>,
-    settings: &Settings,
-) -> Option<Probe> {
-    let lowest = lowest?;
-    let size = f.abs().max(lowest.f.abs());
-    let small = match stop.reason {
-        Reason::FtolRel => settings.ftol_rel? * size,
-        Reason::Ftol => settings.ftol?,
-        Reason::Gtol | Reason::Xtol => {
-            let far =
-                (x.iter().zip(&lowest.x)).any(|(a, b)| (a - b).abs() > FAR * a.abs().max(1.0));
-            if !far {
-                return None;
-            }
-            Settings::FTOL_REL * size
-        }
-        _ => return None,
-    };
-    (is_finite(lowest.f, &lowest.grad) && f - lowest.f > small).then_some(lowest)
-}
-
-/// How far (scaled by `max(1, |xᵢ|)`) a lower point must be from where a
-/// run stopped for a small gradient or step to show that it stopped short
-/// ([`stopped_short`]): beyond the end-of-run walk's second probe (10⁻²).
-const FAR: f64 = 0.02;
 
 /// The step of a method other than L-BFGS; Newton reads the Hessian as
 /// `curvature` says (dense if `None`).

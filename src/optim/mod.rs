@@ -32,6 +32,7 @@ mod qp;
 mod saddle;
 mod second_order;
 mod sqp;
+mod stopped_short;
 #[cfg(test)]
 mod tests;
 mod vector;
