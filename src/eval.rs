@@ -8,7 +8,7 @@
 //! - a product multiplies its numerator factors left to right, its
 //!   denominator factors (`b^e` with a constant `e < 0`) as `b^-e` left to
 //!   right, and divides once at the end (`x/y` is a true division);
-//! - `b^e` is [`builtins::pow`]: exponents -1 to 4 by binary powering,
+//! - `b^e` is [`builtins::pow`]: exponents -3 to 4 by binary powering,
 //!   `^0.5` as `sqrt`, otherwise `powf`;
 //! - functions are Rust's `f64` methods, `min`/`max` propagate NaN;
 //! - in a loop over a `prod`'s own indices, the product of its other

@@ -32,7 +32,7 @@ use crate::graph::{Graph, Node, NodeId};
 const U: f64 = f64::EPSILON / 2.0;
 
 /// The error of `pow` and the libm functions, in ulps of the result:
-/// `powi` for exponents -1 to 4 is within 3.
+/// `powi` for exponents -3 to 4 is within 3.
 const LIBRARY_ULPS: f64 = 4.0;
 
 /// Each output's value and rounding-error bound at `x`. `order` is the

@@ -9,7 +9,7 @@
 //! divides once by its denominator, a reduction accumulates from 0 (or 1)
 //! over its index tuples with the last index fastest, and the gradient of
 //! an array is zeroed and then added to by each scatter in order. Powers
-//! with exponents -1 to 4 repeat [`builtins::powi`]'s multiplications,
+//! with exponents -3 to 4 repeat [`builtins::powi`]'s multiplications,
 //! `^0.5` is `sqrt`, and other powers and the transcendental functions call
 //! the same Rust functions the interpreter calls (`libm.rs`). What a body
 //! uses from outside its loop is placed before the loop (`invariant.rs`)

@@ -7,7 +7,7 @@
 //! ([`sum_pairwise`](crate::graph::sum_pairwise)); a
 //! product multiplies its numerator left to right, its denominator powers
 //! (`b^e`, constant `e < 0`, computed as `b^-e`) left to right and divides
-//! once; a constant integer power from -1 to 4 is the multiplication sequence
+//! once; a constant integer power from -3 to 4 is the multiplication sequence
 //! of [`builtins::powi`]; `^0.5` is `sqrt`, `^-0.5` is `1/sqrt`, other constant
 //! exponents call `powf`, and variable exponents call [`builtins::pow`]. So
 //! compiled and interpreted results agree to the bit (NaN payloads aside).
@@ -225,7 +225,10 @@ impl Lowering {
     /// The multiplications of [`builtins::powi`], one for one.
     fn powi(&mut self, x: Operand, n: i64) -> Result<Operand, Error> {
         let mut k = n.unsigned_abs();
-        let mut base = x;
+        let mut base = match n < 0 {
+            true => self.bin(Op::Div, Operand::constant(1.0), x)?,
+            false => x,
+        };
         let mut acc: Option<Operand> = None;
         while k > 0 {
             if k & 1 == 1 {
@@ -239,12 +242,7 @@ impl Lowering {
                 base = self.bin(Op::Mul, base, base)?;
             }
         }
-        let p = acc.unwrap_or(Operand::constant(1.0));
-        if n < 0 {
-            self.bin(Op::Div, Operand::constant(1.0), p)
-        } else {
-            Ok(p)
-        }
+        Ok(acc.unwrap_or(Operand::constant(1.0)))
     }
 }
 

@@ -46,7 +46,13 @@ impl Emitter<'_, '_> {
             // `builtins::powi`'s binary powering, multiplication by
             // multiplication.
             let mut k = n.unsigned_abs();
-            let mut base = b;
+            let mut base = match n < 0 {
+                true => {
+                    let one = self.b.ins().f64const(1.0);
+                    self.b.ins().fdiv(one, b)
+                }
+                false => b,
+            };
             let mut acc: Option<Value> = None;
             while k > 0 {
                 if k & 1 == 1 {
@@ -60,15 +66,9 @@ impl Emitter<'_, '_> {
                     base = self.b.ins().fmul(base, base);
                 }
             }
-            let p = match acc {
+            return Ok(match acc {
                 Some(p) => p,
                 None => self.b.ins().f64const(1.0),
-            };
-            return Ok(if n < 0 {
-                let one = self.b.ins().f64const(1.0);
-                self.b.ins().fdiv(one, p)
-            } else {
-                p
             });
         }
         if e == 0.5 {
