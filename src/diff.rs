@@ -234,14 +234,8 @@ fn negative_power(graph: &mut Graph, id: NodeId, adjoint: NodeId) -> Option<Vec<
 /// was 0 at (1, 1e-8) for 1e-16. The quotients are at most 1, so neither
 /// form overflows before it divides.
 fn hypot_quotient(graph: &mut Graph, id: NodeId, adjoint: NodeId) -> Option<Vec<(NodeId, NodeId)>> {
-    let Node::Product(fs) = graph.node(id) else {
-        return None;
-    };
-    let (c, rest) = match fs.split_first() {
-        Some((&c, rest)) if graph.as_const(c).is_some() => (graph.as_const(c), rest),
-        _ => (None, &fs[..]),
-    };
-    let &[f, g] = rest else {
+    let (c, rest) = graph.coefficient(id);
+    let &[f, g] = &rest[..] else {
         return None;
     };
     let hypot_of = |inverse: NodeId| match *graph.node(inverse) {
@@ -263,7 +257,6 @@ fn hypot_quotient(graph: &mut Graph, id: NodeId, adjoint: NodeId) -> Option<Vec<
     } else {
         return None;
     };
-    let c = c.unwrap_or(1.0);
     let mut out = Vec::with_capacity(2);
     let ub = graph.div(b, h);
     if varies(graph, a) {
@@ -544,8 +537,9 @@ fn unary_derivative(g: &mut Graph, f: Func, a: NodeId, y: NodeId) -> Option<Node
         Func::Cosh => g.call1(Func::Sinh, a),
         // cosh(a)^-2, not 1 - tanh(a)^2, which cancels: 77% wrong at a = 19
         // and 0 from 20 on, where the derivative is a double up to |a| ≈ 370.
-        // `powf` forms no cosh^2 to overflow; past cosh's own overflow at
-        // |a| ≈ 710 the derivative is 0, which it also is as a double.
+        // A negative power squares 1/cosh(a) (`builtins::powi`), forming no
+        // cosh^2 to overflow; past cosh's own overflow at |a| ≈ 710 the
+        // derivative is 0, which it also is as a double.
         Func::Tanh => {
             let c = g.call1(Func::Cosh, a);
             g.powc(c, -2.0)
@@ -635,17 +629,10 @@ fn binary_derivatives(g: &mut Graph, f: Func, a: NodeId, b: NodeId, y: NodeId) -
     }
 }
 
-/// Whether `a` is a constant times `b`, or `b` a constant times `a`, in
-/// canonical form (`2*x` and `x`, `-x*y` and `x*y`, a node and itself).
+/// Whether `a` is a constant times `b` in canonical form (`2*x` and `x`,
+/// `-x*y` and `x*y`, a node and itself): their other factors are the same.
 fn proportional(g: &Graph, a: NodeId, b: NodeId) -> bool {
-    let scaled = |p: NodeId, q: NodeId| match g.node(p) {
-        Node::Product(fs) if g.as_const(fs[0]).is_some() => match &fs[1..] {
-            [f] => *f == q,
-            rest => matches!(g.node(q), Node::Product(gs) if gs[..] == *rest),
-        },
-        _ => false,
-    };
-    a == b || scaled(a, b) || scaled(b, a)
+    g.coefficient(a).1 == g.coefficient(b).1
 }
 
 #[cfg(test)]

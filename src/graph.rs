@@ -205,6 +205,22 @@ impl Graph {
         self.node(id).as_const()
     }
 
+    /// A node's constant coefficient and its other factors, in canonical
+    /// form a product's leading constant: `(c, [f, g])` for `c*f*g`, `(1,
+    /// [f, g])` for `f*g`, `(c, [])` for a constant, `(1, [id])` for
+    /// anything else. Two nodes are proportional where their other factors
+    /// are the same.
+    pub fn coefficient(&self, id: NodeId) -> (f64, Vec<NodeId>) {
+        match self.node(id) {
+            Node::Product(fs) => match self.as_const(fs[0]) {
+                Some(c) => (c, fs[1..].to_vec()),
+                None => (1.0, fs.to_vec()),
+            },
+            Node::Const(c) => (*c, Vec::new()),
+            _ => (1.0, vec![id]),
+        }
+    }
+
     pub fn ids(&self) -> impl DoubleEndedIterator<Item = NodeId> + use<> {
         (0..self.nodes.len() as u32).map(NodeId)
     }

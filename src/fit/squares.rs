@@ -125,7 +125,7 @@ pub(crate) fn recognise(lowered: &Lowered, text: &str, columns: &[&str]) -> Resu
         _ => vec![lowered.value],
     };
     for t in terms {
-        let (c, factors) = coefficient(g, t);
+        let (c, factors) = g.coefficient(t);
         let reduce = match factors.as_slice() {
             [one] => match g.node(*one) {
                 Node::Reduce(r, [body]) if r.op == ReduceOp::Sum => Some((r, *body)),
@@ -239,7 +239,7 @@ impl Square {
 }
 
 fn square(g: &Graph, term: NodeId, outer: f64, text: &str) -> Result<Square> {
-    let (c, factors) = coefficient(g, term);
+    let (c, factors) = g.coefficient(term);
     let c = c * outer;
     let mut weights = Vec::new();
     let mut bases = Vec::new();
@@ -279,19 +279,6 @@ fn square(g: &Graph, term: NodeId, outer: f64, text: &str) -> Result<Square> {
         bases,
         span: span_of(g, term),
     })
-}
-
-/// A product's constant coefficient and its other factors (1 and the node
-/// itself for anything else).
-fn coefficient(g: &Graph, id: NodeId) -> (f64, Vec<NodeId>) {
-    match g.node(id) {
-        Node::Product(fs) => match g.as_const(fs[0]) {
-            Some(c) => (c, fs[1..].to_vec()),
-            None => (1.0, fs.to_vec()),
-        },
-        Node::Const(c) => (*c, Vec::new()),
-        _ => (1.0, vec![id]),
-    }
 }
 
 fn span_of(g: &Graph, id: NodeId) -> Option<Span> {
