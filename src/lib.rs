@@ -183,7 +183,8 @@
 //!   takes, and [`CompiledProblem`]: f, its gradient, the constraints and
 //!   the Jacobian's nonzero entries compiled as one native function (for
 //!   an indexed formula: the objective compiled, the rows interpreted).
-//! - [`optim`]: the minimisation loop (`optim/minimize.rs`: stopping
+//! - [`optim`]: the minimisation loop (`optim/minimize.rs`, each step
+//!   calling the objective through `optim/context.rs`, which counts: stopping
 //!   tests, the box, verdicts of divergence, oscillation, unboundedness
 //!   and saddles, the last by `optim/saddle.rs`: Lanczos on a few
 //!   Hessian-vector products, or the dense Hessian where one is ready;

@@ -13,6 +13,7 @@
 //! (`multistart.rs`).
 
 mod auglag;
+mod context;
 mod dense;
 mod diagnose;
 mod feasibility;
@@ -48,5 +49,6 @@ pub use outcome::{Advice, Bound, Control, Iterate, Outcome, Reason};
 pub use saddle::SADDLE_PRODUCTS;
 pub use sqp::{SQP_MAX_SIZE, Sqp, minimize_sqp, minimize_sqp_or_auglag};
 
-pub(crate) use minimize::{Context, Step, StepResult, check_interval};
+pub(crate) use context::Context;
+pub(crate) use minimize::{Step, StepResult, check_interval};
 pub(crate) use vector::dot;

@@ -6,8 +6,9 @@
 //! iteration had been done here: the iterates, counts and reasons are the
 //! same to the bit (the tests in `optim/tests.rs` check it).
 
+use super::context::Context;
 use super::diagnose::WINDOW;
-use super::minimize::{Context, Path};
+use super::minimize::Path;
 use super::vector::{Measure, distance, is_finite, largest, projected_norm};
 use super::{Method, Settings};
 use crate::jit::{DescentState, Variant};

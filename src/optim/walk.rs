@@ -5,7 +5,8 @@
 //! (`unbounded`: no minimum is attained). Both probe `x + t·d` with a
 //! growing `t` ([`walk`]).
 
-use super::minimize::{Context, UNBOUNDED_X};
+use super::context::Context;
+use super::minimize::UNBOUNDED_X;
 use super::saddle::Downhill;
 use super::vector::{dot, largest};
 
