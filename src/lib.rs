@@ -191,7 +191,10 @@
 //!   where that curvature cannot vouch for a minimum, a walk, in
 //!   `optim/walk.rs`, that asks whether f keeps falling as the point
 //!   runs off; where the lowest point these probed shows that the stop
-//!   came short, `optim/stopped_short.rs`, the run goes on from it)
+//!   came short, `optim/stopped_short.rs`, the run goes on from it;
+//!   where a run stopped for lack of progress at a steep point, a walk
+//!   away from it, in `optim/pole.rs`, that asks whether f falls without
+//!   bound towards a pole beside it)
 //!   and one step per method: `first_order.rs`, `lbfgs.rs` (with
 //!   `lbfgsb.rs`, the Cauchy point and subspace step of L-BFGS-B),
 //!   `newton.rs` (the Hessian factorised, dense or, where the sparse

@@ -39,7 +39,10 @@
 //! 8. `max_iter` iterations: `max-iter`.
 //!
 //! A step that finds f falling as far as its line search looks ends the
-//! run as `unbounded`; one that finds no lower point, as `stalled`. A run
+//! run as `unbounded`; one that finds no lower point, as `stalled`, or as
+//! `unbounded` where the gradient is steep and f falls without bound
+//! towards a pole beside the point (`pole.rs`: `1/(x-1)` stops at the
+//! last double before its pole). A run
 //! that stops by 4–7 is checked for negative curvature over the variables
 //! no bound holds (`saddle.rs`: the objective's dense Hessian if it has
 //! one ready, else a few Hessian-vector products): `saddle`. Where that
@@ -58,9 +61,9 @@
 //! most [`MAX_RESUMES`] times, and the tests that compare a step with the
 //! last one, and the gradient test, wait for a step of the new leg. A
 //! stop by 5 or 6 that no lower point shows short, but where the gradient
-//! is steep (`stopped_short.rs`), ends `stalled`: f
-//! stopped falling where its gradient says it should fall fast (beside a
-//! pole), and that is no minimum.
+//! is steep (`stopped_short.rs`), ends `unbounded` beside a pole
+//! (`pole.rs`), else `stalled`: f stopped falling where its gradient says
+//! it should fall fast, and that is no minimum.
 //!
 //! The native descent loop (`jit/descent.rs`) performs tests 1 and 3–8
 //! except 6 in the same order; a change here must be made there too, and
@@ -74,6 +77,7 @@ use super::native::Fused;
 use super::newton::Curvature;
 use super::newton_cg::NewtonCg;
 use super::outcome::{Bound, Control, Iterate, Outcome, Reason};
+use super::pole::unbounded_beside_a_pole;
 use super::saddle::{Verdict, saddle};
 use super::stopped_short::{steep, stopped_short};
 use super::vector::{Measure, is_finite, largest, measure, projected_norm};
@@ -517,6 +521,11 @@ fn run(
                                 .to_string(),
                         );
                     }
+                    if let Some(why) =
+                        unbounded_beside_a_pole(&mut ctx, &path.x, path.f, &path.grad)
+                    {
+                        break Stop::new(Reason::Unbounded, why);
+                    }
                     // The domain's edge only where a trial gave NaN: f = x^2
                     // has none, though its trials may overflow.
                     break match (lower, ctx.left_the_domain) {
@@ -602,7 +611,13 @@ fn run(
         else {
             // A stop for lack of progress where the gradient says f should
             // fall fast is no convergence.
-            break 'run match steep(stop.reason, settings, x, f, &path.grad) {
+            if !matches!(stop.reason, Reason::Ftol | Reason::FtolRel) {
+                break 'run stop;
+            }
+            if let Some(why) = unbounded_beside_a_pole(&mut ctx, x, f, &path.grad) {
+                break 'run Stop::new(Reason::Unbounded, why);
+            }
+            break 'run match steep(settings, x, f, &path.grad) {
                 Some(steep) => Stop::new(
                     Reason::Stalled,
                     format!(

@@ -28,6 +28,7 @@ mod native;
 mod newton;
 mod newton_cg;
 mod outcome;
+mod pole;
 mod profile;
 mod qp;
 mod saddle;

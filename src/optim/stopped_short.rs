@@ -15,15 +15,21 @@ pub(super) struct Probe {
     pub grad: Vec<f64>,
 }
 
+/// The gradient over the variables no bound holds, zero where one does.
+pub(super) fn free_gradient(settings: &Settings, x: &[f64], grad: &[f64]) -> Vec<f64> {
+    let bounds = settings.constraints();
+    let free = |i: usize| bounds.is_none_or(|b| !held(x[i], grad[i], b[i], 0.0));
+    (0..x.len())
+        .map(|i| if free(i) { grad[i] } else { 0.0 })
+        .collect()
+}
+
 /// The largest `|gᵢ|·max(1, |xᵢ|)` over the variables no bound holds,
 /// relative to `max(1, |f|)`: how much f would change, relative to its
 /// size, at first order, by a step of `max(1, |xᵢ|)` in one variable.
 fn relative_slope(settings: &Settings, x: &[f64], f: f64, grad: &[f64]) -> f64 {
-    let bounds = settings.constraints();
-    let free = |i: &usize| bounds.is_none_or(|b| !held(x[*i], grad[*i], b[*i], 0.0));
-    let largest = (0..x.len())
-        .filter(free)
-        .fold(0.0f64, |m, i| m.max(grad[i].abs() * x[i].abs().max(1.0)));
+    let free = free_gradient(settings, x, grad);
+    let largest = (x.iter().zip(&free)).fold(0.0f64, |m, (x, g)| m.max(g.abs() * x.abs().max(1.0)));
     largest / f.abs().max(1.0)
 }
 
@@ -31,21 +37,14 @@ fn relative_slope(settings: &Settings, x: &[f64], f: f64, grad: &[f64]) -> f64 {
 /// `ftol-rel`) is no convergence: on the MGH sets and their boxes such
 /// stops at a minimum have at most 2e-3; Meyer's in its box stopped at
 /// f = 1.12e5 with 5.1 (the run goes on from there: [`stopped_short`]);
-/// `-1/x^2` near its pole at x = -7.5e-65, where f = -1.8e128, with 2.7e64.
+/// `-1/x^2` near its pole at x = -7.5e-65, where f = -1.8e128, with 2.7e64
+/// (that run is now `unbounded`: `pole.rs`).
 const STEEP: f64 = 1.0;
 
-/// The [`relative_slope`] at a stop for lack of progress (`ftol`,
-/// `ftol-rel`) where it is above [`STEEP`]: no convergence.
-pub(super) fn steep(
-    reason: Reason,
-    settings: &Settings,
-    x: &[f64],
-    f: f64,
-    grad: &[f64],
-) -> Option<f64> {
-    if !matches!(reason, Reason::Ftol | Reason::FtolRel) {
-        return None;
-    }
+/// The [`relative_slope`] at a point where a run stopped for lack of
+/// progress (`ftol`, `ftol-rel`, or a failed search), where it is above
+/// [`STEEP`]: no convergence.
+pub(super) fn steep(settings: &Settings, x: &[f64], f: f64, grad: &[f64]) -> Option<f64> {
     Some(relative_slope(settings, x, f, grad)).filter(|&s| s > STEEP)
 }
 

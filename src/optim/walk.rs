@@ -134,7 +134,7 @@ fn walk_off(
 /// given. The last probe's value and largest |coordinate|; `None` where
 /// the walk cannot start (a step not finite and positive). The stalled
 /// diagnosis and the runaway test walk so.
-fn walk(
+pub(super) fn walk(
     ctx: &mut Context<'_>,
     x: &[f64],
     f: f64,

@@ -603,6 +603,21 @@ fn the_command_line_says_minimum_only_when_it_is_one() {
         ("x^4 + y^2", "x=1,y=1", "gtol", "minimum", 0),
         // A gradient that vanishes as x runs off: no minimum is attained.
         ("exp(-x)", "x=0", "unbounded", "lowest seen", 1),
+        // Beside a pole or a logarithm's singularity no step goes on (the
+        // next double is the pole, or past it): these ended `stalled`,
+        // blaming rounding or the gradient, and -1/x^2 `ftol-rel`.
+        ("1/(x-1)", "x=0.5", "unbounded", "lowest seen", 1),
+        ("tan(x)", "x=0.5", "unbounded", "lowest seen", 1),
+        ("-1/x^2", "x=1", "unbounded", "lowest seen", 1),
+        (
+            "ln(abs(x)) + y^2",
+            "x=0.5,y=1",
+            "unbounded",
+            "lowest seen",
+            1,
+        ),
+        // A kink at the minimum is none of those.
+        ("1e3*abs(x-1) + x^2", "x=0", "stalled", "last", 0),
     ];
     let t = Table::new();
     for (formula, start, reason, heading, status) in cases {
