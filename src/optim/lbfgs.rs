@@ -225,6 +225,17 @@ impl Lbfgs {
         if !lbfgsb::propose(&pairs, theta, x, grad, bounds, &mut b.scratch) {
             return None;
         }
+        // Without curvature information the Cauchy point is a gradient
+        // step, which may not move x at all (`x` from 1e25, gradient 1):
+        // then one as long as `first_move`, the scale of the move that
+        // resumed the run.
+        let lost = |xcp: &[f64]| xcp.iter().zip(x).all(|(p, x)| p == x);
+        if self.len == 0 && self.first_move > 1.0 && lost(&b.scratch.xcp) {
+            let theta = 1.0 / self.first_move;
+            if !lbfgsb::propose(&pairs, theta, x, grad, bounds, &mut b.scratch) {
+                return None;
+            }
+        }
         let mut t_max = f64::INFINITY;
         for (i, (d, (p, xi))) in self
             .direction
@@ -276,10 +287,15 @@ impl Lbfgs {
                 }
             };
             // Without curvature information, the first step is scaled so
-            // that it moves x by at most --lr times `first_move`.
+            // that it moves x by at most --lr times `first_move`, or by
+            // that much where a shorter step would not move x at all (`x`
+            // from 1e25, gradient 1, resumed after a move of 1e19).
             let t0 = if self.len == 0 {
                 let norm = dot(&self.direction, &self.direction).sqrt();
-                ctx.settings.method.lr() * self.first_move / norm.max(self.first_move)
+                let lr = ctx.settings.method.lr();
+                let t = lr * self.first_move / norm.max(self.first_move);
+                let lost = (path.x.iter().zip(&self.direction)).all(|(x, d)| x + t * d == *x);
+                if lost { lr * self.first_move / norm } else { t }
             } else {
                 ctx.settings.method.lr()
             };

@@ -79,7 +79,7 @@ use super::newton_cg::NewtonCg;
 use super::outcome::{Bound, Control, Iterate, Outcome, Reason};
 use super::pole::unbounded_beside_a_pole;
 use super::saddle::{Verdict, saddle};
-use super::stopped_short::{steep, stopped_short};
+use super::stopped_short::{Probe, steep, stopped_short};
 use super::vector::{Measure, is_finite, largest, measure, projected_norm};
 use super::walk::{falls_down_the_gradient, runs_off};
 use super::{Method, Settings, first_order, lbfgs, newton};
@@ -115,6 +115,11 @@ pub(crate) trait Step {
         f: &mut f64,
         grad: &mut [f64],
     ) -> StepResult;
+
+    /// The run goes on from a lower point `jump` away (in its largest
+    /// coordinate), as from a new start: a method whose steps are scaled
+    /// by what it has seen may take the jump as that scale.
+    fn resumed(&mut self, _jump: f64) {}
 }
 
 /// Where a run is: the current and the last point, and the record of
@@ -356,7 +361,7 @@ fn run(
     // is already below `gtol`, is reached by stepping, not by stopping).
     let (mut resumes, mut resumed_at) = (0, None);
     let stop = 'run: loop {
-        let stop = loop {
+        let mut stop = loop {
             if !now.finite && path.f == f64::NEG_INFINITY {
                 break Stop {
                     back_to_last: path.iterations > 0,
@@ -408,6 +413,8 @@ fn run(
                 && path.iterations > 0
                 && path.f < path.last_f
                 && now.largest_x > UNBOUNDED_X
+                // Growing: from x = 1e25 towards a bound at 0 is no runaway.
+                && now.largest_x > largest(&path.last_x)
             {
                 break Stop::new(
                     Reason::Unbounded,
@@ -536,14 +543,20 @@ fn run(
                          (f not finite beyond it), where f may have no lower bound"
                                 .to_string(),
                         ),
-                        (true, false) => Stop::new(
-                            Reason::Stalled,
-                            "no acceptable step was found, though f still falls a little way down \
-                         the gradient: along the line search's trials (none of them NaN) f never \
-                         fell by the fraction of what the gradient promised that a step needs, \
-                         so the gradient may be wrong, or f rough at this scale"
-                                .to_string(),
-                        ),
+                        // The run goes on from the walk's lower point
+                        // (`x` from 1e25: a unit step is lost to rounding).
+                        (true, false) => Stop {
+                            lower: ctx.lowest_probe.take(),
+                            ..Stop::new(
+                                Reason::Stalled,
+                                "no acceptable step was found, though f still falls a little way \
+                                 down the gradient: along the line search's trials (none of them \
+                                 NaN) f never fell by the fraction of what the gradient promised \
+                                 that a step needs, so the gradient may be wrong, or f rough at \
+                                 this scale"
+                                    .to_string(),
+                            )
+                        },
                         (false, _) => Stop::new(
                             Reason::Stalled,
                             "no step along the search direction lowers f: the point is as good as \
@@ -587,7 +600,7 @@ fn run(
             true => (&path.last_x, path.last_f),
             false => (&path.x, path.f),
         };
-        ctx.lowest_probe = None;
+        ctx.lowest_probe = stop.lower.take();
         let verdict = match check_saddle && stop.reason.converged() {
             true => saddle(&mut ctx, x, f, &path.grad),
             false => Verdict::Minimum,
@@ -654,6 +667,11 @@ fn run(
         }
         now = at_start(settings, &path);
         control = observe(&iterate(&path, &now));
+        // A search that keeps failing where f falls a little way down the
+        // gradient keeps its own diagnosis (a wrong gradient, say).
+        if resumes == MAX_RESUMES && stop.reason == Reason::Stalled {
+            break 'run stop;
+        }
         if resumes == MAX_RESUMES {
             break 'run Stop::new(
                 Reason::Stalled,
@@ -672,6 +690,10 @@ fn run(
             (Stepper::Lbfgs(lbfgs), Method::Lbfgs { memory, .. }) => {
                 **lbfgs = lbfgs::Lbfgs::new(n, memory, settings.constraints().is_some());
                 lbfgs.first_move = jump.max(1.0);
+            }
+            (Stepper::InPlace(step), _) => {
+                step.resumed(jump);
+                path.previous_step = vec![0.0; n];
             }
             _ => path.previous_step = vec![0.0; n],
         }
@@ -761,6 +783,9 @@ struct Stop {
     advice: Option<super::Advice>,
     /// Report the last finite iterate rather than the current point.
     back_to_last: bool,
+    /// A lower point the stop's own diagnosis found, for the run to go on
+    /// from (`stopped_short`).
+    lower: Option<Probe>,
 }
 
 impl Stop {
@@ -770,6 +795,7 @@ impl Stop {
             message,
             advice: None,
             back_to_last: false,
+            lower: None,
         }
     }
 

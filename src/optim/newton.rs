@@ -281,6 +281,12 @@ impl<H: Factorable> Step for Newton<H> {
         }
         moved
     }
+
+    /// A shifted step as long as the move that resumed the run: from
+    /// x = 1e25 on `x` (Hessian 0) a radius of 1 is lost to rounding.
+    fn resumed(&mut self, jump: f64) {
+        self.radius = self.radius.max(jump);
+    }
 }
 
 impl<H: Factorable> Newton<H> {

@@ -80,6 +80,8 @@ pub(super) fn stopped_short(
             }
             Settings::FTOL_REL * size
         }
+        // A failed search whose walk down the gradient found f lower.
+        Reason::Stalled => 0.0,
         _ => return None,
     };
     (is_finite(lowest.f, &lowest.grad) && f - lowest.f > small).then_some(lowest)

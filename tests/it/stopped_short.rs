@@ -62,3 +62,34 @@ fn a_minimum_far_beyond_unit_steps_is_reached() {
     let (x, f, _) = min("(x-1e20)^2 + (y-1e20)^2", &["--start", "x=0,y=0"]);
     assert_eq!((x[0], x[1], f), (1e20, 1e20, 0.0));
 }
+
+#[test]
+fn a_gradient_step_lost_to_rounding_goes_on_at_the_scale_of_the_point() {
+    // f = x from 1e25: a unit step (gradient 1) does not move x, so the
+    // search failed and the run ended `stalled` at the start, blaming the
+    // gradient, though the walk down it found f lower. The run now goes
+    // on from there, its first step as long as the move.
+    for method in ["lbfgs", "newton"] {
+        let (v, r) = json(&[
+            "min", "x", "--start", "x=1e25", "--method", method, "--json",
+        ]);
+        assert_eq!(
+            (v["reason"].as_str(), r.status),
+            (Some("unbounded"), 1),
+            "{v}"
+        );
+        // In a box the run reaches the bound (not `unbounded` on the way:
+        // x shrinks from 1e25, it does not grow past 1e20).
+        let (x, f, reason) = min(
+            "x",
+            &[
+                "--start", "x=1e25", "--bounds", "x=0:inf", "--method", method,
+            ],
+        );
+        assert_eq!(
+            (x[0], f, reason.as_str()),
+            (0.0, 0.0, "\"gtol\""),
+            "{method}"
+        );
+    }
+}
