@@ -1600,6 +1600,39 @@ fn restarts_name_maxima_and_count_runs_in_words() {
     );
 }
 
+/// Ackley's global minimum is a kink (the square root of x² + y² at the
+/// origin): runs that reach it end `stalled`, and the best converged run
+/// (f = 2.58, a local minimum) was reported as the best while half the
+/// runs had found f = 0.
+#[test]
+fn restarts_show_a_run_that_ended_lower_than_every_converged_one() {
+    let ackley = "-20*exp(-0.2*sqrt(0.5*(x^2+y^2))) \
+                  - exp(0.5*(cos(2*pi*x)+cos(2*pi*y))) + e + 20";
+    let args = [
+        ackley,
+        "--bounds",
+        "x=-1:1,y=-1:1",
+        "--seed",
+        "5",
+        "--restarts",
+        "20",
+    ];
+    let (v, r) = run_json(&args);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(v["reason"], "stalled", "{v}");
+    assert!(v["f"].as_f64().unwrap() < 1e-12, "{v}");
+    let converged_best = v["minima"][0]["f"].as_f64().unwrap();
+    assert!(converged_best > 2.5, "{v}");
+    let r = run(&args);
+    assert!(r.stdout.starts_with("last "), "{}", r.stdout);
+    assert!(
+        r.stderr
+            .contains("shown as the best, ended lower than every converged run"),
+        "{}",
+        r.stderr
+    );
+}
+
 #[test]
 fn restarts_need_bounds_and_no_trace() {
     let t = Table::new();

@@ -121,6 +121,19 @@ fn restarts(
         )?;
         return Ok(1);
     }
+    if !best.outcome.reason.converged() {
+        let message = match args.maximize {
+            true => of_maximum(&best.outcome.message),
+            false => best.outcome.message.clone(),
+        };
+        writeln!(
+            err,
+            "note: {}, shown as the best, ended lower than every converged run, stopped by {}: \
+             {message}",
+            best.label,
+            best.outcome.reason.name(),
+        )?;
+    }
     Ok(0)
 }
 

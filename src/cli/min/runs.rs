@@ -154,7 +154,9 @@ pub(super) fn single(
 }
 
 /// `k` runs from random starts in the bounds, in parallel; the best is
-/// the best converged run, or the best of all if none converged.
+/// the run that ended lowest, converged or not (a run may stop `stalled`
+/// at a kink that is the global minimum: Ackley's at the origin), the
+/// converged one among equals.
 pub(super) fn restarts(
     context: &Context,
     settings: &Settings,
@@ -172,11 +174,16 @@ pub(super) fn restarts(
     let outcomes = optim::multi_start(make_objective, &starts, settings).map_err(Failure::plain)?;
     let seconds = started.elapsed().as_secs_f64();
     let minima = optim::distinct_minima(&outcomes);
-    let best = minima.first().map(|m| m.best).unwrap_or_else(|| {
-        (0..k)
-            .min_by(|&a, &b| outcomes[a].f.total_cmp(&outcomes[b].f))
-            .unwrap_or(0)
-    });
+    let best = (0..k)
+        .min_by(|&a, &b| {
+            let (a, b) = (&outcomes[a], &outcomes[b]);
+            let key = |o: &optim::Outcome| (!o.f.is_nan(), o.reason.converged());
+            // NaN last; lower first; converged first among equals.
+            (key(b).0.cmp(&key(a).0))
+                .then(a.f.total_cmp(&b.f))
+                .then(key(b).1.cmp(&key(a).1))
+        })
+        .unwrap_or(0);
     let runs = outcomes
         .into_iter()
         .enumerate()
