@@ -706,10 +706,15 @@ fn a_products_partials_print_as_the_products_before_and_after_the_factor() {
              *prod(j2 in j+1..2, x[i,j2])*prod(i2 in i+1..n, j2 in 1..2, x[i2,j2])   \
              for the element x[i,j], for i in 1..n, j in 1..2\n",
         ),
-        // A factor that does not use the index: m - 1 copies of it.
+        // A factor that does not use the index: m - 1 copies of it (over
+        // a range of fixed numbers, the product is folded to a power).
+        (
+            "param m = 3\nvar x[1..3]\nprod(i in 1..m, y)",
+            "df/dy = sum(i in 1..m, prod(i in 2..m, y))\ndf/dx[k] = 0\n",
+        ),
         (
             "var x[1..3]\nprod(i in 1..3, y)",
-            "df/dy = sum(i in 1..3, prod(i in 2..3, y))\ndf/dx[k] = 0\n",
+            "df/dy = 3*y^2\ndf/dx[k] = 0\n",
         ),
         // A scalar product is no indexed one, and prints as before.
         ("x*y*z", "df/dx = y*z\ndf/dy = x*z\ndf/dz = x*y\n"),
