@@ -1,7 +1,16 @@
-//! Messages that name the real cause of a refusal: a parameter too large
-//! for an index.
+//! Messages that name the real cause: a parameter too large for an
+//! index, a model name that differs from a column only by case or a typo.
+
+use std::path::PathBuf;
 
 use crate::run::command;
+
+/// A CSV file in the temporary directory, named for the test.
+fn csv(name: &str, text: &str) -> String {
+    let path: PathBuf = std::env::temp_dir().join(format!("slope-it-data-{name}.csv"));
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
 
 /// An integer parameter above 2^53 is too large for an index, not "not an
 /// integer"; the value is printed short, and a caret marks the definition.
@@ -43,4 +52,30 @@ fn a_parameter_too_large_for_an_index_says_so() {
         "{}",
         r.stderr
     );
+}
+
+/// A parameter named like a column in another case, or with a typo, is
+/// fitted (names are case-sensitive), with a note naming the column.
+#[test]
+fn a_parameter_named_like_a_column_gets_a_note() {
+    let data = csv("lookalike", "time,y\n0,1\n1,3.1\n2,4.9\n3,7.2\n");
+    let r = command("fit", &["y ~ a + b*TIME", "--data", &data]);
+    assert!(
+        r.stderr
+            .contains("note: 'TIME' is fitted as a parameter: did you mean the column 'time'?"),
+        "{}",
+        r.stderr
+    );
+    let r = command("fit", &["y ~ a + b*tme", "--data", &data]);
+    assert!(
+        r.stderr
+            .contains("note: 'tme' is fitted as a parameter: did you mean the column 'time'?"),
+        "{}",
+        r.stderr
+    );
+    // The model that reads the column has no such note, and neither do
+    // short names unlike any column.
+    let r = command("fit", &["y ~ a + b*time", "--data", &data]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("did you mean"), "{}", r.stderr);
 }
