@@ -5,8 +5,9 @@
 //! reads it with a byte limit) and hands the text here, with the name to
 //! use in errors. Errors name that origin, the line and the column.
 //!
-//! The CSV dialect: a header row of names, comma-separated cells, blank
-//! lines and lines starting with `#` skipped, spaces around cells ignored.
+//! The CSV dialect: a header row of names, then at least one row,
+//! comma-separated cells, blank lines and lines starting with `#`
+//! skipped, spaces around cells ignored.
 //! Every cell must be a finite number (`1`, `-2.5e3`); a missing, empty,
 //! textual or non-finite cell (`nan`, `inf`, `1e309`) is an error, never
 //! a silent zero or a silent NaN: data are constants of a formula, and a
@@ -152,7 +153,7 @@ impl Columns {
                 continue;
             };
             if record.len() != header.len() {
-                return Err(at(
+                let e = at(
                     origin,
                     line,
                     record.len().min(header.len()) + 1,
@@ -161,7 +162,8 @@ impl Columns {
                         record.len(),
                         header.len()
                     ),
-                ));
+                );
+                return Err(with_separator_hint(e, header));
             }
             for (j, cell) in record.iter().enumerate() {
                 let value = parse_number(cell).map_err(|what| {
@@ -176,7 +178,7 @@ impl Columns {
                             "every cell must be a finite number: drop the rows with missing \
                              values, or fill them",
                         ),
-                        _ => e,
+                        _ => with_separator_hint(e, header),
                     }
                 })?;
                 values[j].push(value);
@@ -189,6 +191,13 @@ impl Columns {
             )
             .with_hint("the first line names the columns, e.g. t,y"));
         };
+        if values.first().is_some_and(Vec::is_empty) {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!("{origin}: no data rows: the file has only its header"),
+            )
+            .with_hint("each line after the header is one row of numbers, e.g. 0,1.5"));
+        }
         Columns::new(names, values, origin)
     }
 
@@ -291,6 +300,27 @@ pub(crate) fn reserved_column(name: &str) -> Option<Error> {
             "rename the column, e.g. to '{name}_', and write that name in the formula"
         )),
     )
+}
+
+/// `e` with a hint that cells are separated by commas, if a header name
+/// holds a ';' or a tab: then the file is written with another separator,
+/// and each line reads as one cell (`'1;2' is not a number`).
+fn with_separator_hint(e: Error, header: &[String]) -> Error {
+    let other = header.iter().find_map(|name| {
+        name.chars()
+            .find(|c| matches!(c, ';' | '\t'))
+            .map(|c| (name, c))
+    });
+    match other {
+        Some((name, c)) => {
+            let c = if c == '\t' { "a tab" } else { "';'" };
+            e.with_hint(format!(
+                "cells are separated by ',', and the header's '{name}' holds {c}: write the \
+                 file with commas"
+            ))
+        }
+        None => e,
+    }
 }
 
 fn at(origin: &str, line: u64, column: usize, message: &str) -> Error {
@@ -466,6 +496,31 @@ mod tests {
         );
         // Names that merely contain one are fine.
         assert!(Columns::parse_csv("e1,pi_,expo\n1,2,3\n", "d.csv").is_ok());
+    }
+
+    /// A file written with ';' or tabs fails on its first row, with a
+    /// hint that names the separator; a header alone is no data.
+    #[test]
+    fn separators_and_empty_files_are_named() {
+        let e = Columns::parse_csv("t;y\n1;2\n", "d.csv").unwrap_err();
+        assert_eq!(e.message, "d.csv:2:1: '1;2' is not a number (column 't;y')");
+        assert_eq!(
+            e.hint.as_deref(),
+            Some(
+                "cells are separated by ',', and the header's 't;y' holds ';': write the file with commas"
+            )
+        );
+        let e = Columns::parse_csv("t\ty\n1\t2\n", "d.csv").unwrap_err();
+        assert!(e.hint.unwrap().contains("holds a tab"));
+        // A header with a comma has no such hint.
+        let e = Columns::parse_csv("t,y\n1,x\n", "d.csv").unwrap_err();
+        assert_eq!(e.hint, None);
+        let e = Columns::parse_csv("t,y\n\n# later\n", "d.csv").unwrap_err();
+        assert_eq!(
+            e.message,
+            "d.csv: no data rows: the file has only its header"
+        );
+        assert_eq!(e.kind, ErrorKind::Usage);
     }
 
     #[test]

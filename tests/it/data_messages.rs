@@ -1,5 +1,6 @@
 //! Messages that name the real cause: a parameter too large for an
-//! index, a model name that differs from a column only by case or a typo.
+//! index, a model name that differs from a column only by case or a typo,
+//! a file written with ';' or tabs, and a file with a header but no rows.
 
 use std::path::PathBuf;
 
@@ -78,4 +79,55 @@ fn a_parameter_named_like_a_column_gets_a_note() {
     let r = command("fit", &["y ~ a + b*time", "--data", &data]);
     assert_eq!(r.status, 0, "{}", r.stderr);
     assert!(!r.stderr.contains("did you mean"), "{}", r.stderr);
+}
+
+/// A file written with ';' or tabs reads as one column per line: the
+/// error says the separator is ','.
+#[test]
+fn another_separator_is_named() {
+    for (name, text, cell, sep) in [
+        ("semicolon", "t;y\n1;2\n", "'1;2'", "';'"),
+        ("tab", "t\ty\n1\t2\n", "'1\t2'", "a tab"),
+    ] {
+        let data = csv(name, text);
+        let r = command("fit", &["y ~ a*t", "--data", &data]);
+        assert_eq!(r.status, 2, "{}", r.stderr);
+        assert!(r.stderr.contains(&format!(":2:1: {cell} is not a number")));
+        assert!(
+            r.stderr.contains(&format!(
+                "cells are separated by ',', and the header's 't{}y' holds {sep}",
+                if name == "tab" { "\t" } else { ";" }
+            )),
+            "{}",
+            r.stderr
+        );
+    }
+    // Decimal commas with ';' between cells: too many cells, same hint.
+    let data = csv("decimal-comma", "t;y\n1,5;2,5\n");
+    let r = command("fit", &["y ~ a*t", "--data", &data]);
+    assert_eq!(r.status, 2);
+    assert!(
+        r.stderr
+            .contains(":2:2: 3 cells in a row, but the header names 1 columns")
+            && r.stderr.contains("holds ';'"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// A header without rows is refused by name, for fit and for an indexed
+/// formula's data alike.
+#[test]
+fn a_file_without_rows_is_named() {
+    let data = csv("header-only", "# no rows yet\nt,y\n\n");
+    let message = format!("error: {data}: no data rows: the file has only its header");
+    let r = command("fit", &["y ~ a + b*t", "--data", &data]);
+    assert_eq!(r.status, 2);
+    assert!(r.stderr.starts_with(&message), "{}", r.stderr);
+    let r = command(
+        "eval",
+        &["data y\nsum(i in 1..rows, y[i])", "--data", &data],
+    );
+    assert_eq!(r.status, 2);
+    assert!(r.stderr.starts_with(&message), "{}", r.stderr);
 }
