@@ -18,6 +18,10 @@ fn params_of(a: &Affine) -> impl Iterator<Item = u32> + '_ {
     })
 }
 
+/// The largest size of a parameter used in an index, as the literal
+/// indices' limit: 2^53, beyond which a double skips integers.
+const MAX_PARAM_INDEX: f64 = (1u64 << 53) as f64;
+
 /// Most nesting levels of loop indices (they are bits of a `u64`).
 pub const MAX_LEVELS: usize = 63;
 
@@ -452,15 +456,34 @@ impl Walk<'_> {
         }
         for p in used {
             let v = self.frame.params[p as usize];
-            if v.fract() != 0.0 || v.abs() > (1u64 << 53) as f64 {
-                let name = &self.decls.params[p as usize].name;
-                return Err(Error::new(
+            let decl = &self.decls.params[p as usize];
+            let name = &decl.name;
+            // An integer too large for an index is said so, in the short
+            // form: `--set n=1e300` printed a 301-digit "integer".
+            let err = if v.abs() > MAX_PARAM_INDEX {
+                Error::new(
+                    ErrorKind::Index,
+                    format!("the parameter '{name}' is {v:e}, too large for an index or a range"),
+                )
+                .with_hint(format!(
+                    "an index is an integer of at most 2^53 = {} in size",
+                    1u64 << 53
+                ))
+            } else if v.fract() != 0.0 {
+                Error::new(
                     ErrorKind::Index,
                     format!(
                         "the parameter '{name}' is {v}, but it is used in an index or a range, which need integers"
                     ),
-                ));
-            }
+                )
+            } else {
+                continue;
+            };
+            // `rows` has no definition in the text to point at.
+            return Err(match decl.default {
+                Some(_) => err.with_span(decl.span),
+                None => err,
+            });
         }
         Ok(())
     }

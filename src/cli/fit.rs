@@ -159,6 +159,9 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
         Failure::plain(e)
     })?;
     let data = Columns::parse_csv(&text, &path.display().to_string()).map_err(Failure::plain)?;
+    // The text is as large as the file (up to --max-data-bytes): freed
+    // before the fit, which needs only the columns.
+    drop(text);
     let limits: Limits = args.input.limits();
     let model = Model::with_limits(&source.text, data.names(), &limits)
         .map_err(|e| Failure::in_source(e, &source))?;

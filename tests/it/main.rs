@@ -8,6 +8,7 @@ mod cli;
 mod cli_conventions;
 mod clusters;
 mod constraints;
+mod data_messages;
 mod elements;
 mod expanded;
 mod families;

@@ -26,6 +26,12 @@ pub(super) fn report(
             slope::quoted_list(&context.defaulted)
         )?;
     }
+    for (param, column) in lookalikes(context.model.params(), context.data.names()) {
+        writeln!(
+            err,
+            "note: '{param}' is fitted as a parameter: did you mean the column '{column}'?"
+        )?;
+    }
     let warnings = warnings(context, fit);
     if args.json {
         writeln!(out, "{}", Value::Object(to_json(context, fit, &warnings)))?;
@@ -45,6 +51,27 @@ pub(super) fn report(
         return Ok(1);
     }
     Ok(0)
+}
+
+/// Each parameter named like a column, with that column: the same name
+/// in another case (`T` for `t`), or a likely typo of it. Names are
+/// case-sensitive and a parameter may be named so, so this is a note: a
+/// model that meant the column fits a constant instead, and says so only
+/// by a parameter the data do not identify.
+fn lookalikes<'a>(params: &'a [String], columns: &'a [String]) -> Vec<(&'a str, &'a str)> {
+    let lowered: Vec<String> = columns.iter().map(|c| c.to_lowercase()).collect();
+    params
+        .iter()
+        .filter_map(|p| {
+            let same = columns.iter().find(|c| c.eq_ignore_ascii_case(p));
+            let near = || {
+                let s = slope::builtins::suggest(p, lowered.iter().map(String::as_str))?;
+                let i = lowered.iter().position(|c| c == s)?;
+                Some(&columns[i])
+            };
+            Some((p.as_str(), same.or_else(near)?.as_str()))
+        })
+        .collect()
 }
 
 /// How the command line raises the fit's limit, for [`Fit::explanation`].
