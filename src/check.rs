@@ -15,11 +15,13 @@
 //! high-frequency functions such as Ackley's do show); plus the rounding
 //! of `R`'s differences, `32·ε·S/h`, where `S` is the scale of the values
 //! differenced: the largest |f| over the stencil, or `b_f/ε` if larger,
-//! where `b_f` bounds the rounding of f at the point along its graph
+//! where `b_f` bounds the rounding of f near the point along its graph
 //! (`check/rounding.rs`: a sum rounds at the size of its terms, a
 //! cancellation inside a power less). The exact value rounds too, by up
-//! to a bound `b` from the same place (a formula such as the derivative
-//! of `sin(x)/x` near 0 cancels large terms). The tolerance is
+//! to a bound `b` from the same place, for this one evaluation (a formula
+//! such as the derivative of `sin(x)/x` near 0 cancels large terms; an
+//! addition or multiplication whose result is exact adds nothing, so
+//! `max`'s `(1 + sign(x))/2` has `b = 0`). The tolerance is
 //! `2·max(|R − C| − r_C, |R − R'|) + 32·ε·S/h + 2·b + 16·ε·max(|exact|, |R|)`.
 //!
 //! A tolerance decides only when it is small beside the values compared

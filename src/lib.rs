@@ -223,7 +223,8 @@
 //!   like `x <= 1`) and never call a problem infeasible after a point
 //!   within the tolerance was found;
 //!   the native branch for plain gd (`native.rs`); many runs from random starts
-//!   (`multistart.rs`).
+//!   (`multistart.rs`); a start that is not finite refused where every
+//!   entry meets (`start.rs`).
 //! - [`fit`]: models fitted to data, `y ~ MODEL` or a formula that is a
 //!   sum over the rows of squared residuals (its families recognised in
 //!   the lowered graph and rewritten over one row in `fit/squares.rs`):

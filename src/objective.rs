@@ -189,6 +189,8 @@ impl Native<'_> {
 }
 
 /// An error unless an array the caller passed has the length required.
+/// `what` names it, and a name ending in `s` is plural: "the bounds have",
+/// "the start point has".
 pub(crate) fn check_len(what: &str, len: usize, want: usize) -> Result<()> {
     if len == want {
         return Ok(());
@@ -196,7 +198,8 @@ pub(crate) fn check_len(what: &str, len: usize, want: usize) -> Result<()> {
     Err(Error::new(
         ErrorKind::Shape,
         format!(
-            "{what} has {len} value{}, but the formula has {want} variables",
+            "{what} {} {len} value{}, but the formula has {want} variables",
+            if what.ends_with('s') { "have" } else { "has" },
             if len == 1 { "" } else { "s" }
         ),
     ))
@@ -549,6 +552,27 @@ mod tests {
             assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits));
         }
         assert!(Direct::of(&negated).unwrap().value_grad(&x, &mut [0.0; 2]) < 0.0);
+    }
+
+    #[test]
+    fn a_wrong_length_is_said_in_agreement_with_its_subject() {
+        // User probe: "the bounds has 1 value".
+        let f = Formula::parse("x^2 + y^2").unwrap();
+        let settings = crate::Settings {
+            bounds: Some(vec![(0.0, 1.0)]),
+            ..crate::Settings::default()
+        };
+        let err = crate::minimize(&mut f.compile().unwrap(), &[0.5, 0.5], &settings).unwrap_err();
+        assert_eq!(
+            err.message,
+            "the bounds have 1 value, but the formula has 2 variables"
+        );
+        let err = crate::minimize(&mut f.compile().unwrap(), &[0.5; 3], &Default::default());
+        let message = err.unwrap_err().message;
+        assert_eq!(
+            message,
+            "the start point has 3 values, but the formula has 2 variables"
+        );
     }
 
     #[test]

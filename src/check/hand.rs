@@ -135,7 +135,10 @@ pub fn compare_derivative(
         .collect();
     let written = Interpreter::new(graph, &steps);
     let eval = |x: &[f64]| {
-        let mut v = eval_bounded(graph, &order, &outputs, x);
+        let mut v: Vec<(f64, f64)> = eval_bounded(graph, &order, &outputs, x)
+            .into_iter()
+            .map(|b| (b.value, b.rounding))
+            .collect();
         if written.eval(x).iter().any(|s| s.is_nan()) {
             v[1].0 = f64::NAN;
         }

@@ -326,14 +326,14 @@ pub fn check_points(
         }
         let center_branches = branches(&x);
         // A bound that is not finite (a loop's) is not known: 0.
-        let rounding: Vec<f64> = eval_bounded(graph, &order, &outputs, &x)
-            .into_iter()
-            .map(|(_, e)| if e.is_finite() { e } else { 0.0 })
-            .collect();
+        let known = |e: f64| if e.is_finite() { e } else { 0.0 };
+        let bounded = eval_bounded(graph, &order, &outputs, &x);
+        let rounding: Vec<f64> = bounded.iter().map(|b| known(b.rounding)).collect();
         // The size at which the differenced values round, as Exact::terms
         // has it: for f and, along each row of the Hessian, for each
-        // entry of the gradient.
-        let terms = |k: usize| rounding[k] / f64::EPSILON;
+        // entry of the gradient. The stencil's points are not the center,
+        // so the bound is the one for evaluations nearby.
+        let terms = |k: usize| known(bounded[k].nearby) / f64::EPSILON;
         let largest_of = |v: &[f64]| v.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         let gradient_size = largest_of(&at_center[1..1 + n]);
         let hessian_size = largest_of(&at_center[1 + n..]);

@@ -79,6 +79,7 @@ use super::newton_cg::NewtonCg;
 use super::outcome::{Bound, Control, Iterate, Outcome, Reason};
 use super::pole::unbounded_beside_a_pole;
 use super::saddle::{Verdict, saddle};
+use super::start::check_start_finite;
 use super::stopped_short::{Probe, steep, stopped_short};
 use super::vector::{Measure, is_finite, largest, measure, projected_norm};
 use super::walk::{falls_down_the_gradient, runs_off};
@@ -240,10 +241,12 @@ pub fn minimize_with<R: Into<Control>>(
     ))
 }
 
-/// An error unless `start` and the bounds have `n` values, the bounds are
-/// intervals, and the settings are in range ([`Settings::validate`]).
+/// An error unless `start` and the bounds have `n` values, the start is
+/// finite (`start.rs`), the bounds are intervals, and the settings are in
+/// range ([`Settings::validate`]).
 pub(crate) fn check_input(n: usize, start: &[f64], settings: &Settings) -> Result<()> {
     check_len("the start point", start.len(), n)?;
+    check_start_finite(start, |i| format!("variable {i}"))?;
     if let Some(bounds) = &settings.bounds {
         check_len("the bounds", bounds.len(), n)?;
         for (i, &(lo, hi)) in bounds.iter().enumerate() {

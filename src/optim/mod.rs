@@ -7,7 +7,8 @@
 //! Hessian-vector products, with the line searches in `line_search.rs`).
 //! Around the loop: what a run is asked ([`Method`] with its parameters,
 //! [`Settings`]) and what it reports ([`Outcome`], in `outcome.rs`); the
-//! diagnosis of runs that go wrong (`diagnose.rs`); the vector work of each
+//! diagnosis of runs that go wrong (`diagnose.rs`); what a start must be
+//! (`start.rs`, checked where every entry meets); the vector work of each
 //! iteration (`vector.rs`); the native branch that hands plain `gd` to a
 //! compiled loop (`native.rs`); and many runs from random starts
 //! (`multistart.rs`).
@@ -34,6 +35,7 @@ mod qp;
 mod saddle;
 mod second_order;
 mod sqp;
+mod start;
 mod stopped_short;
 #[cfg(test)]
 mod tests;
@@ -52,4 +54,6 @@ pub use sqp::{SQP_MAX_SIZE, Sqp, minimize_sqp, minimize_sqp_or_auglag};
 
 pub(crate) use context::Context;
 pub(crate) use minimize::{Step, StepResult, check_interval};
+#[cfg(feature = "python")]
+pub(crate) use start::check_start_finite;
 pub(crate) use vector::dot;

@@ -9,7 +9,7 @@ use pyo3::types::PyDict;
 
 use super::function::Function;
 use super::{read_point, to_py};
-use crate::optim::{SQP_MAX_SIZE, Sqp, minimize_sqp, minimize_sqp_or_auglag};
+use crate::optim::{SQP_MAX_SIZE, Sqp, check_start_finite, minimize_sqp, minimize_sqp_or_auglag};
 use crate::{Auglag, ConstrainedObjective, Control, Iterate, Method, Outcome, Reason, Settings};
 
 /// The options every method takes, besides its own parameters.
@@ -205,6 +205,7 @@ pub fn minimize<'py>(
         )));
     }
     let start = read_point(x0)?;
+    check_start(f, &start)?;
     let settings = settings(method, bounds, options)?;
     let mut objective = f.get().compiled().clone();
     let out = match callback {
@@ -234,6 +235,17 @@ pub fn minimize<'py>(
         }
     };
     outcome_dict(py, out.map_err(|e| to_py(&e))?)
+}
+
+/// A `ValueError` unless `start` is finite, naming the variable as the
+/// formula does (`'x'`); the library checks it too, naming it by index.
+fn check_start(f: &Bound<'_, Function>, start: &[f64]) -> PyResult<()> {
+    let vars = f.get().formula().vars();
+    let name = |i: usize| match vars.get(i) {
+        Some(v) => format!("'{v}'"),
+        None => format!("variable {i}"),
+    };
+    check_start_finite(start, name).map_err(|e| to_py(&e))
 }
 
 /// The augmented-Lagrangian parameters from `options`' keys
@@ -300,6 +312,7 @@ pub fn minimize_constrained<'py>(
         )));
     }
     let start = read_point(x0)?;
+    check_start(f, &start)?;
     let options = options.map(|d| d.copy()).transpose()?;
     let auglag = auglag(options.as_ref())?;
     let settings = settings("lbfgs", bounds, options.as_ref())?;

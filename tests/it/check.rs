@@ -420,6 +420,35 @@ fn a_derivative_that_vanishes_by_symmetry_agrees_without_a_relative_tolerance() 
     }
 }
 
+#[test]
+fn an_exact_zero_of_a_kink_function_agrees_with_an_equal_estimate() {
+    // User probe: max's derivative (1 + sign(x))/2 is exactly 0 at x < 0,
+    // and so are the differences, but its rounding bound was 5.6e-16
+    // (sign's library error, 1 + (-1)'s rounding): "undecided (rounding)",
+    // exit 1, for a correct ReLU gradient.
+    for (formula, at) in [
+        ("max(x,0)", "x=-0.5"),
+        ("min(x,0)", "x=0.5"),
+        ("max(x,0)*y", "x=-0.5,y=1"),
+    ] {
+        let (v, row, r) = only_row(formula, at);
+        assert_eq!(
+            (row["exact"].as_f64(), row["estimate"].as_f64()),
+            (Some(0.0), Some(0.0))
+        );
+        assert_eq!(row["exact_rounding"], 0.0, "{formula}: {row}");
+        assert_eq!(
+            (r.status, &row["status"]),
+            (0, &"agrees".into()),
+            "{formula}: {v}"
+        );
+    }
+    // Random points of a box that holds the kink: every point off it is ok.
+    let r = run(&["max(x,0)", "--bounds", "x=-1:1", "--seed", "637160"]);
+    assert_eq!(r.status, 0, "{}{}", r.stdout, r.stderr);
+    assert!(!r.stdout.contains("undecided"), "{}", r.stdout);
+}
+
 // ---------------------------------------------------------------- by hand
 
 #[test]
@@ -563,18 +592,30 @@ fn small_terms_beside_large_ones_are_not_proved_away() {
         "x=2*x*y + 1e15*x*(y+1) - 1e15*x*y - 1e15*x + x",
         "x=2*x*y + 1e15*(x^(1e-13) - 1)",
     ];
-    // Nor do the points agree: the first hand derivative's large terms
-    // round by more than the x it differs by (a bound computed at each
-    // point says so), so no point decides and the check fails; the second
-    // differs by more than its rounding.
+    // Nor do the points agree. The first hand derivative's large terms
+    // round at most points by more than the x it differs by (a bound
+    // computed at each point says so), but not where every operation is
+    // exact, as at (1, 1): the bound of that evaluation is 0, and 3 is
+    // not 2. The second differs by more than its rounding.
     let t = Table::new();
-    for (grad, status) in cases.into_iter().zip(["untested", "differs"]) {
+    for grad in cases {
         t.row(grad, || {
             let (v, r) = run_json(&["x^2*y", "--at", "x=1,y=1", "--grad", grad]);
             let h = hand(&v, "x");
-            assert_eq!((h["status"].as_str(), r.status), (Some(status), 1), "{h}");
+            assert_eq!(
+                (h["status"].as_str(), r.status),
+                (Some("differs"), 1),
+                "{h}"
+            );
         });
     }
+    let (v, _) = run_json(&["x^2*y", "--at", "x=1,y=1", "--grad", cases[0]]);
+    let c = &hand(&v, "x")["counterexample"];
+    assert_eq!(
+        (&c["yours"], &c["exact"]),
+        (&3.0.into(), &2.0.into()),
+        "{c}"
+    );
     // A hand derivative that is infinite where the exact one is finite
     // differs, with the point.
     let (v, r) = run_json(&["x^2", "--at", "x=1", "--grad", "x=1/0"]);

@@ -68,8 +68,15 @@ def test_options_reach_the_method():
         ({"bounds": [(0, 2), (float("nan"), None)]}, "the bounds of variable 1 are not an interval: low NaN, high inf"),
         ({"constraints": "x + y <= 1", "bounds": [(2, 0), (0, 2)]}, "the bounds of variable 0 are not an interval: low 2, high 0"),
         ({"constraints": "x + y <= 1", "method": "auglag", "bounds": [(2, 0), (0, 2)]}, "the bounds of variable 0 are not an interval: low 2, high 0"),
-        ({"method": "gd", "bounds": [(0, 2)]}, "the bounds has 1 value, but the formula has 2 variables"),
+        ({"method": "gd", "bounds": [(0, 2)]}, "the bounds have 1 value, but the formula has 2 variables"),
         ({"x0": [1.0]}, "the start point has 1 value, but the formula has 2 variables"),
+        # A start that is not finite is no start (it ran to "diverged", or
+        # was said to lie outside the bounds): every method refuses it.
+        ({"x0": [float("nan"), 0.0]}, "the start of 'x' is NaN, not finite"),
+        ({"x0": np.array([0.0, np.inf])}, "the start of 'y' is inf, not finite"),
+        ({"x0": [float("nan"), 0.0], "bounds": [(0, 1), (0, 1)]}, "the start of 'x' is NaN, not finite"),
+        ({"x0": [float("nan"), 0.0], "method": "sqp"}, "the start of 'x' is NaN, not finite"),
+        ({"x0": [float("nan"), 0.0], "constraints": "x + y <= 1"}, "the start of 'x' is NaN, not finite"),
     ],
 )
 def test_bad_arguments_are_value_errors(kwargs, message):
