@@ -55,19 +55,28 @@ pub(super) fn affine(ast: &Ast, first: usize, root: AstId, scope: &dyn Scope) ->
                     return Err(not_affine(node.span));
                 };
                 let e = u32::try_from(e).map_err(|_| {
-                    not_affine(node.span).with_hint("a power in an index needs an exponent of 0 or more")
+                    not_affine(node.span)
+                        .with_hint("a power in an index needs an exponent of 0 or more")
                 })?;
                 Affine::constant(b.checked_pow(e).ok_or_else(|| overflow(node.span))?)
             }
             AstKind::Name(name) => scope.index_symbol(name).ok_or_else(|| {
+                let hint = match name.as_str() {
+                    // `rows` exists once data columns are declared.
+                    "rows" => "`rows` is the number of rows of the data, which a `data` line \
+                               declares first, as `data t, y`"
+                        .to_string(),
+                    _ => format!(
+                        "a parameter is declared first, as `param {name} = 10`; --set {name}=… \
+                         then overrides it"
+                    ),
+                };
                 Error::at(
                     ErrorKind::Index,
                     node.span,
                     format!("'{name}' in an index is neither a loop index nor a parameter"),
                 )
-                .with_hint(format!(
-                    "a parameter is declared first, as `param {name} = 10`; --set {name}=… then overrides it"
-                ))
+                .with_hint(hint)
             })?,
             AstKind::Neg(a) => get(a)?
                 .combine(-1, &Affine::default(), 0)

@@ -421,6 +421,16 @@ fn bad_indices_are_errors_with_a_caret() {
             Some("a parameter is declared first, as `param n = 10`; --set n=… then overrides it"),
         ),
         (
+            // With --data but no `data` line, `rows` is not yet defined.
+            "sum(i in 1..rows, y[i])",
+            "'rows' in an index is neither a loop index nor a parameter",
+            "rows",
+            Some(
+                "`rows` is the number of rows of the data, which a `data` line declares \
+                 first, as `data t, y`",
+            ),
+        ),
+        (
             "sum(i in 1..3, x[i/2])",
             "an index must be affine: a sum of integer multiples of loop indices and parameters",
             "i/2",
