@@ -188,19 +188,33 @@ impl Native<'_> {
     }
 }
 
-/// An error unless an array the caller passed has the length required.
-/// `what` names it, and a name ending in `s` is plural: "the bounds have",
-/// "the start point has".
+/// An error unless an array the caller passed has the length required,
+/// one value per variable. `what` names it, and a name ending in `s` is
+/// plural: "the bounds have", "the start point has".
 pub(crate) fn check_len(what: &str, len: usize, want: usize) -> Result<()> {
+    check_count(what, len, want, "the formula has", "variable")
+}
+
+/// As [`check_len`], one value per `unit` of `owner` ("the model has",
+/// "parameter"): a fit's start has one value per parameter.
+pub(crate) fn check_count(
+    what: &str,
+    len: usize,
+    want: usize,
+    owner: &str,
+    unit: &str,
+) -> Result<()> {
     if len == want {
         return Ok(());
     }
+    let plural = |k: usize| if k == 1 { "" } else { "s" };
     Err(Error::new(
         ErrorKind::Shape,
         format!(
-            "{what} {} {len} value{}, but the formula has {want} variables",
+            "{what} {} {len} value{}, but {owner} {want} {unit}{}",
             if what.ends_with('s') { "have" } else { "has" },
-            if len == 1 { "" } else { "s" }
+            plural(len),
+            plural(want),
         ),
     ))
 }
@@ -572,6 +586,21 @@ mod tests {
         assert_eq!(
             message,
             "the start point has 3 values, but the formula has 2 variables"
+        );
+    }
+
+    #[test]
+    fn a_fits_wrong_length_counts_the_models_parameters() {
+        // A fit's start has one value per parameter, not per variable.
+        let (t, y) = ([1.0, 2.0, 3.0], [2.0, 4.1, 5.9]);
+        let options = crate::fit::Options {
+            start: Some(vec![1.0]),
+            ..Default::default()
+        };
+        let err = crate::fit::fit("y ~ a + b*t", &[("t", &t), ("y", &y)], &options).unwrap_err();
+        assert_eq!(
+            err.message,
+            "the start has 1 value, but the model has 2 parameters"
         );
     }
 

@@ -377,7 +377,13 @@ impl Model {
             )
             .with_hint("write it as y ~ MODEL to predict the response"));
         }
-        crate::objective::check_len("the parameters", params.len(), self.params.len())?;
+        crate::objective::check_count(
+            "the parameters",
+            params.len(),
+            self.params.len(),
+            "the model has",
+            "parameter",
+        )?;
         let (columns, rows) = self.columns(data, &self.predictors)?;
         let mut eval = RowEval::new(self, &columns, rows);
         let mut values = Vec::with_capacity(rows);
@@ -437,7 +443,13 @@ impl Model {
         jacobian: &mut [f64],
     ) -> Result<bool> {
         let p = self.params.len();
-        crate::objective::check_len("the parameters", params.len(), p)?;
+        crate::objective::check_count(
+            "the parameters",
+            params.len(),
+            p,
+            "the model has",
+            "parameter",
+        )?;
         let (columns, rows) = self.columns(data, &self.column_names(&Sigma::None))?;
         let m = rows * self.residuals_per_row();
         if residuals.len() != m || jacobian.len() != m * p {
@@ -516,7 +528,13 @@ impl Model {
         let weights = weights(&options.sigma, sigma_column, rows)?;
         let bounds = match &options.bounds {
             Some(b) => {
-                crate::objective::check_len("the bounds", b.len(), p)?;
+                crate::objective::check_count(
+                    "the bounds",
+                    b.len(),
+                    p,
+                    "the model has",
+                    "parameter",
+                )?;
                 self.check_bounds(b)?;
                 b.clone()
             }
@@ -524,7 +542,13 @@ impl Model {
         };
         let start: Vec<f64> = match &options.start {
             Some(s) => {
-                crate::objective::check_len("the start", s.len(), p)?;
+                crate::objective::check_count(
+                    "the start",
+                    s.len(),
+                    p,
+                    "the model has",
+                    "parameter",
+                )?;
                 s.clone()
             }
             None => vec![1.0; p],

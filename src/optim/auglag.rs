@@ -78,7 +78,7 @@ use super::outcome::{Bound, Outcome, Reason};
 use super::{Method, Settings};
 use crate::constraint::ConstraintKind;
 use crate::error::{Error, ErrorKind, Result};
-use crate::objective::{Objective, check_len};
+use crate::objective::{Objective, check_count};
 use crate::problem::ConstrainedObjective;
 use measure::{
     Counts, Measured, converged, infeasibility_stationary, least_squares_multipliers,
@@ -292,7 +292,13 @@ pub(super) fn check_pattern(problem: &dyn ConstrainedObjective) -> Result<()> {
     }
     let m = problem.kinds().len();
     if let Some(&(i, _)) = problem.jacobian_pattern().iter().find(|(i, _)| *i >= m) {
-        check_len("the Jacobian's pattern", i + 1, m)?;
+        check_count(
+            "the Jacobian's pattern",
+            i + 1,
+            m,
+            "the problem has",
+            "constraint",
+        )?;
     }
     Ok(())
 }
