@@ -92,8 +92,9 @@ impl Graph {
     }
 
     /// A reduction of `body`. Over ranges of fixed numbers, a body that
-    /// uses none of its indices is folded: the sum is the count of index
-    /// tuples times the body, the product the body to that power
+    /// uses none of its indices (and is not a constant) is folded: the sum
+    /// is the count of index tuples times the body, the product the body
+    /// to that power
     /// (`sum(i in 1..10^10, x)` took 10¹⁰ additions per evaluation, and
     /// rounded each). Ranges with parameters stay loops, since their
     /// length is known only when parameters are bound.
@@ -104,7 +105,11 @@ impl Graph {
         if self.as_const(body) == Some(1.0) && reduce.op == ReduceOp::Prod {
             return body;
         }
+        // A constant body stays a loop: its sum or product, rounded term by
+        // term, is the unrolled formula's constant to the bit, and
+        // `count*c` or `c^count` need not be.
         if self.meta(body).levels & reduce.own_levels() == 0
+            && self.as_const(body).is_none()
             && let Some(count) = fixed_count(&reduce)
         {
             return match reduce.op {
