@@ -193,6 +193,17 @@ impl Graph {
         &self.nodes[id.index()]
     }
 
+    /// Whether a node calls a function with kinks or steps (`abs`, `sign`,
+    /// `floor`, `ceil`, `min`, `max`, `atan2`'s cut: [`Func::kink`]).
+    ///
+    /// [`Func::kink`]: crate::builtins::Func::kink
+    pub fn has_kinks(&self) -> bool {
+        self.nodes.iter().any(|node| match node {
+            Node::Call1(f, _) | Node::Call2(f, _) => f.kink().is_some(),
+            _ => false,
+        })
+    }
+
     pub fn meta(&self, id: NodeId) -> &Meta {
         &self.meta[id.index()]
     }

@@ -194,7 +194,8 @@
 //!   came short, `optim/stopped_short.rs`, the run goes on from it;
 //!   where a run stopped for lack of progress at a steep point, a walk
 //!   away from it, in `optim/pole.rs`, that asks whether f falls without
-//!   bound towards a pole beside it)
+//!   bound towards a pole beside it; where f has kinks or steps, a look
+//!   either side of a converged point, in `optim/beside.rs`)
 //!   and one step per method: `first_order.rs`, `lbfgs.rs` (with
 //!   `lbfgsb.rs`, the Cauchy point and subspace step of L-BFGS-B),
 //!   `newton.rs` (the Hessian factorised, dense or, where the sparse

@@ -94,6 +94,13 @@ pub trait Objective {
         0
     }
 
+    /// Whether f has kinks or steps (`abs`, `max`, `floor`, ...), where
+    /// the gradient and curvature at a point say nothing of f beside it:
+    /// the end of a run then looks there (`optim/beside.rs`).
+    fn has_kinks(&self) -> bool {
+        false
+    }
+
     /// The compiled code behind this objective, if any, so that plain
     /// gradient descent can run as one native loop and the optimisers can
     /// call the code without going through this trait ([`Direct`]).
@@ -244,6 +251,10 @@ impl InterpretedObjective {
 }
 
 impl Objective for InterpretedObjective {
+    fn has_kinks(&self) -> bool {
+        self.graph.has_kinks()
+    }
+
     fn n_vars(&self) -> usize {
         self.n
     }
@@ -286,6 +297,10 @@ impl<O: Objective> FiniteDifferences<O> {
 }
 
 impl<O: Objective> Objective for FiniteDifferences<O> {
+    fn has_kinks(&self) -> bool {
+        self.inner.has_kinks()
+    }
+
     fn n_vars(&self) -> usize {
         self.inner.n_vars()
     }
@@ -433,6 +448,10 @@ where
 pub struct Negated<O>(pub O);
 
 impl<O: Objective> Objective for Negated<O> {
+    fn has_kinks(&self) -> bool {
+        self.0.has_kinks()
+    }
+
     fn n_vars(&self) -> usize {
         self.0.n_vars()
     }
@@ -495,6 +514,10 @@ impl<O: Objective> Objective for Negated<O> {
 }
 
 impl<O: Objective + ?Sized> Objective for Box<O> {
+    fn has_kinks(&self) -> bool {
+        (**self).has_kinks()
+    }
+
     fn n_vars(&self) -> usize {
         (**self).n_vars()
     }

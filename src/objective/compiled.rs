@@ -33,6 +33,8 @@ pub struct CompiledFormula {
     n_constraints: usize,
     /// The [`Formula`] id the code was compiled from.
     formula_id: u64,
+    /// Whether the formula has kinks or steps ([`Graph::has_kinks`]).
+    kinked: bool,
     /// Scratch for the products behind the sparse Hessian: a direction
     /// and its product, one value per variable each (empty until used).
     products: Vec<f64>,
@@ -121,6 +123,7 @@ impl Formula {
             hessian: LazyHessian::new(self),
             n_constraints: self.constraints().len(),
             formula_id: self.id(),
+            kinked: self.graph().has_kinks(),
             products: Vec::new(),
         })
     }
@@ -156,6 +159,7 @@ impl CompiledFormula {
                 hessian: LazyHessian::new(formula),
                 n_constraints: formula.constraints().len(),
                 formula_id: formula.id(),
+                kinked: self.kinked,
                 products: Vec::new(),
             }),
             _ => formula.compile(),
@@ -465,6 +469,10 @@ impl Objective for CompiledFormula {
 
     fn n_constraints(&self) -> usize {
         self.n_constraints
+    }
+
+    fn has_kinks(&self) -> bool {
+        self.kinked
     }
 
     fn hessian(&mut self, x: &[f64], hessian: &mut [f64]) -> bool {

@@ -55,6 +55,11 @@
 //! no minimum is attained. Where f rises at the first probe, as beside a
 //! minimum, the walk costs one evaluation.
 //!
+//! Where f has kinks or steps, a converged point is also looked at either
+//! side along each variable (`beside.rs`): f lower there than the
+//! gradient allows for is a step no gradient sees, and the run goes on
+//! from it as below.
+//!
 //! The lowest point those tests evaluated ([`Context::probe`]) can show
 //! that the stop came short of the minimum (`stopped_short.rs`): then the
 //! run goes on from it as from a new start (L-BFGS's memory cleared), at
@@ -71,6 +76,7 @@
 
 use std::time::Instant;
 
+use super::beside::lower_beside;
 use super::context::Context;
 use super::diagnose::{self, Recent};
 use super::native::Fused;
@@ -623,8 +629,16 @@ fn run(
             }
             _ => stop,
         };
-        let Some(lower) = stopped_short(stop.reason, x, f, ctx.lowest_probe.take(), settings)
-        else {
+        // f lower right beside a converged point of an f with kinks or
+        // steps (a step the gradient cannot see), else lower where the
+        // end-of-run tests probed.
+        let beside = match stop.reason.converged() && stop.reason != Reason::Saddle {
+            true => lower_beside(&mut ctx, x, f, &path.grad),
+            false => None,
+        };
+        let lower =
+            beside.or_else(|| stopped_short(stop.reason, x, f, ctx.lowest_probe.take(), settings));
+        let Some(lower) = lower else {
             // A stop for lack of progress where the gradient says f should
             // fall fast is no convergence.
             if !matches!(stop.reason, Reason::Ftol | Reason::FtolRel) {

@@ -14,6 +14,7 @@
 //! (`multistart.rs`).
 
 mod auglag;
+mod beside;
 mod context;
 mod dense;
 mod diagnose;

@@ -568,6 +568,35 @@ fn projection_keeps_every_iterate_in_the_box() {
     }
 }
 
+/// At a step or kink the gradient and curvature say nothing of f beside
+/// the point: `floor(x) + x^2` and `sign(x)` converged at 0 as "minimum
+/// f = 0", where f is -1 just left of it, and `max(0,x)^2 - max(0,-x)^3`
+/// at 0, where f falls as x^3 to the left without bound. Where f has such
+/// functions, the end of a converged run looks either side of the point.
+#[test]
+fn a_step_beside_a_converged_point_is_seen() {
+    for (formula, want) in [
+        ("floor(x) + x^2", -1.0),
+        ("sign(x)", -1.0),
+        ("floor(x)", -1.0),
+    ] {
+        let (v, r) = run_json(&[formula, "--start", "x=0"]);
+        assert_eq!((r.status, v["converged"].as_bool()), (0, Some(true)), "{v}");
+        let (x, f) = (point(&v)[0], v["f"].as_f64().unwrap());
+        assert!(x < 0.0 && (f - want).abs() < 1e-12, "{formula}: {v}");
+    }
+    let (v, r) = run_json(&["max(0,x)^2 - max(0,-x)^3", "--start", "x=1"]);
+    assert_eq!(
+        (v["reason"].as_str(), r.status),
+        (Some("unbounded"), 1),
+        "{v}"
+    );
+    // A kink at the minimum is one.
+    let (v, r) = run_json(&["abs(x-1) + abs(y+2)", "--start", "x=0,y=0"]);
+    assert_eq!(r.status, 0, "{v}");
+    assert_eq!(point(&v), [1.0, -2.0]);
+}
+
 #[test]
 fn a_maximum_without_bound_is_said_to_rise() {
     // The run minimises -f; its note speaks of f.
