@@ -16,12 +16,13 @@
 //!
 //! Each node gets two bounds. [`Bounded::rounding`] is this evaluation's:
 //! an addition or a multiplication whose result is exact (`1 + sign(x)` is
-//! 0, 1 or 2, and half of it too) adds no error, so a derivative computed without rounding, such as `max`'s
-//! `(1 + sign(x))/2`, has a bound of 0 and can be called equal to an
-//! estimate it matches to the bit. [`Bounded::nearby`] is what evaluations
-//! near the point may suffer, where `(x + 1e10)*y - 1e10` is exact at
-//! `x = 0.5, y = 1` and rounds by 1e-6 a step away: the finite-difference check
-//! scales the rounding of the values it differences by it.
+//! 0, 1 or 2, and half of it too) adds no error, so a derivative computed
+//! without rounding, such as `max`'s `(1 + sign(x))/2`, has a bound of 0
+//! and can be called equal to an estimate it matches to the bit.
+//! [`Bounded::nearby`] is what evaluations near the point may suffer,
+//! where `(x + 1e10)*y - 1e10` is exact at `x = 0.5, y = 1` and rounds by
+//! 1e-6 a step away: the finite-difference check scales the rounding of
+//! the values it differences by it.
 //!
 //! The bounds are first order (products of two error terms are left out)
 //! and assume each elementary operation rounds once and each library
