@@ -185,8 +185,10 @@
 //!   an indexed formula: the objective compiled, the rows interpreted).
 //! - [`optim`]: the minimisation loop (`optim/minimize.rs`, each step
 //!   calling the objective through `optim/context.rs`, which counts: stopping
-//!   tests, the box, verdicts of divergence, oscillation, unboundedness
-//!   and saddles, the last by `optim/saddle.rs`: Lanczos on a few
+//!   tests, the box, verdicts of divergence and oscillation; what a
+//!   stop is told to be, in `optim/verdict.rs`: a failed search's
+//!   diagnosis, unboundedness and saddles, the last by
+//!   `optim/saddle.rs`: Lanczos on a few
 //!   Hessian-vector products, or the dense Hessian where one is ready;
 //!   where that curvature cannot vouch for a minimum, a walk, in
 //!   `optim/walk.rs`, that asks whether f keeps falling as the point

@@ -38,6 +38,8 @@
 //! 7. no component of the (projected) gradient above `gtol`: `gtol`;
 //! 8. `max_iter` iterations: `max-iter`.
 //!
+//! What follows is told in `verdict.rs` (a failed search, and the end of
+//! a run, [`judge`]'s), from the tests its files hold.
 //! A step that finds f falling as far as its line search looks ends the
 //! run as `unbounded`; one that finds no lower point, as `stalled`, or as
 //! `unbounded` where the gradient is steep and f falls without bound
@@ -76,19 +78,15 @@
 
 use std::time::Instant;
 
-use super::beside::lower_beside;
 use super::context::Context;
 use super::diagnose::{self, Recent};
 use super::native::Fused;
 use super::newton::Curvature;
 use super::newton_cg::NewtonCg;
 use super::outcome::{Bound, Control, Iterate, Outcome, Reason};
-use super::pole::unbounded_beside_a_pole;
-use super::saddle::{Verdict, saddle};
 use super::start::check_start_finite;
-use super::stopped_short::{Probe, steep, stopped_short};
 use super::vector::{Measure, is_finite, largest, measure, projected_norm};
-use super::walk::{falls_down_the_gradient, runs_off};
+use super::verdict::{Stop, failed_search, judge};
 use super::{Method, Settings, first_order, lbfgs, newton};
 use crate::error::{Error, ErrorKind, Result};
 use crate::objective::{Objective, check_len};
@@ -370,7 +368,7 @@ fn run(
     // is already below `gtol`, is reached by stepping, not by stopping).
     let (mut resumes, mut resumed_at) = (0, None);
     let stop = 'run: loop {
-        let mut stop = loop {
+        let stop = loop {
             if !now.finite && path.f == f64::NEG_INFINITY {
                 break Stop {
                     back_to_last: path.iterations > 0,
@@ -527,52 +525,7 @@ fn run(
                     break Stop::converged(Reason::Gtol);
                 }
                 if let StepResult::Failed = moved {
-                    let lower = falls_down_the_gradient(&mut ctx, &path.x, path.f, &path.grad);
-                    // A trial of the search, or of that walk, gave f = −∞.
-                    if ctx.fell_to_minus_infinity {
-                        break Stop::new(
-                            Reason::Unbounded,
-                            "f fell to -∞ a step from here: it has no lower bound near the last \
-                         point"
-                                .to_string(),
-                        );
-                    }
-                    if let Some(why) =
-                        unbounded_beside_a_pole(&mut ctx, &path.x, path.f, &path.grad)
-                    {
-                        break Stop::new(Reason::Unbounded, why);
-                    }
-                    // The domain's edge only where a trial gave NaN: f = x^2
-                    // has none, though its trials may overflow.
-                    break match (lower, ctx.left_the_domain) {
-                        (true, true) => Stop::new(
-                            Reason::Stalled,
-                            "no acceptable step was found, though f still falls a little way down \
-                         the gradient: the point may be at the edge of the formula's domain \
-                         (f not finite beyond it), where f may have no lower bound"
-                                .to_string(),
-                        ),
-                        // The run goes on from the walk's lower point
-                        // (`x` from 1e25: a unit step is lost to rounding).
-                        (true, false) => Stop {
-                            lower: ctx.lowest_probe.take(),
-                            ..Stop::new(
-                                Reason::Stalled,
-                                "no acceptable step was found, though f still falls a little way \
-                                 down the gradient: along the line search's trials (none of them \
-                                 NaN) f never fell by the fraction of what the gradient promised \
-                                 that a step needs, so the gradient may be wrong, or f rough at \
-                                 this scale"
-                                    .to_string(),
-                            )
-                        },
-                        (false, _) => Stop::new(
-                            Reason::Stalled,
-                            "no step along the search direction lowers f: the point is as good as \
-                         floating-point precision allows, or the gradient is wrong"
-                                .to_string(),
-                        ),
-                    };
+                    break failed_search(&mut ctx, &path.x, path.f, &path.grad);
                 }
                 if let StepResult::Unbounded = moved {
                     path.iterations += 1;
@@ -609,57 +562,9 @@ fn run(
             true => (&path.last_x, path.last_f),
             false => (&path.x, path.f),
         };
-        ctx.lowest_probe = stop.lower.take();
-        let verdict = match check_saddle && stop.reason.converged() {
-            true => saddle(&mut ctx, x, f, &path.grad),
-            false => Verdict::Minimum,
-        };
-        let stop = match verdict {
-            Verdict::Saddle => Stop::converged(Reason::Saddle),
-            Verdict::Doubtful(downhill)
-                if runs_off(&mut ctx, x, f, &path.grad, downhill.as_ref()) =>
-            {
-                Stop::new(
-                    Reason::Unbounded,
-                    "the gradient is small here, but f kept falling, never rising, along a walk \
-                 downhill that grew its step tenfold until the point passed 1e20: no minimum \
-                 is attained (f has no lower bound, or nears one it never reaches)"
-                        .to_string(),
-                )
-            }
-            _ => stop,
-        };
-        // f lower right beside a converged point of an f with kinks or
-        // steps (a step the gradient cannot see), else lower where the
-        // end-of-run tests probed.
-        let beside = match stop.reason.converged() && stop.reason != Reason::Saddle {
-            true => lower_beside(&mut ctx, x, f, &path.grad),
-            false => None,
-        };
-        let lower =
-            beside.or_else(|| stopped_short(stop.reason, x, f, ctx.lowest_probe.take(), settings));
+        let (stop, lower) = judge(&mut ctx, stop, (x, f), &path.grad, check_saddle);
         let Some(lower) = lower else {
-            // A stop for lack of progress where the gradient says f should
-            // fall fast is no convergence.
-            if !matches!(stop.reason, Reason::Ftol | Reason::FtolRel) {
-                break 'run stop;
-            }
-            if let Some(why) = unbounded_beside_a_pole(&mut ctx, x, f, &path.grad) {
-                break 'run Stop::new(Reason::Unbounded, why);
-            }
-            break 'run match steep(settings, x, f, &path.grad) {
-                Some(steep) => Stop::new(
-                    Reason::Stalled,
-                    format!(
-                        "f stopped falling ({} met), though its gradient says a step of \
-                         max(1, |x|) in one variable would change it by {} times |f|: f is \
-                         rough or singular here (a pole, say), and this is no minimum",
-                        stop.reason.name(),
-                        crate::print::format_number(steep),
-                    ),
-                ),
-                None => stop,
-            };
+            break 'run stop;
         };
         // The run goes on from the lower point, as from a new start
         // (L-BFGS's pairs describe the curvature where it stopped): the
@@ -684,22 +589,22 @@ fn run(
         }
         now = at_start(settings, &path);
         control = observe(&iterate(&path, &now));
-        // A search that keeps failing where f falls a little way down the
-        // gradient keeps its own diagnosis (a wrong gradient, say).
-        if resumes == MAX_RESUMES && stop.reason == Reason::Stalled {
-            break 'run stop;
-        }
         if resumes == MAX_RESUMES {
-            break 'run Stop::new(
-                Reason::Stalled,
-                format!(
-                    "the stopping tests ended the run short of the minimum {MAX_RESUMES} times \
-                     (each time its last tests found f lower, and it went on from there), and \
-                     they still find it lower: f may fall without bound towards a pole or the \
-                     edge of its domain, or be too flat for the stopping tests; the lowest point \
-                     found is reported"
+            break 'run match stop.reason {
+                // A search that keeps failing where f falls a little way down
+                // the gradient keeps its own diagnosis (a wrong gradient, say).
+                Reason::Stalled => stop,
+                _ => Stop::new(
+                    Reason::Stalled,
+                    format!(
+                        "the stopping tests ended the run short of the minimum {MAX_RESUMES} \
+                         times (each time its last tests found f lower, and it went on from \
+                         there), and they still find it lower: f may fall without bound towards \
+                         a pole or the edge of its domain, or be too flat for the stopping tests; \
+                         the lowest point found is reported"
+                    ),
                 ),
-            );
+            };
         }
         resumes += 1;
         resumed_at = Some(iterations);
@@ -790,40 +695,5 @@ fn iterate<'p>(path: &'p Path, now: &Measure) -> Iterate<'p> {
         grad: &path.grad,
         grad_norm: now.grad_norm,
         step: now.step,
-    }
-}
-
-/// How a run ended.
-struct Stop {
-    reason: Reason,
-    message: String,
-    advice: Option<super::Advice>,
-    /// Report the last finite iterate rather than the current point.
-    back_to_last: bool,
-    /// A lower point the stop's own diagnosis found, for the run to go on
-    /// from (`stopped_short`).
-    lower: Option<Probe>,
-}
-
-impl Stop {
-    fn new(reason: Reason, message: String) -> Stop {
-        Stop {
-            reason,
-            message,
-            advice: None,
-            back_to_last: false,
-            lower: None,
-        }
-    }
-
-    fn converged(reason: Reason) -> Stop {
-        Stop::new(reason, reason.explanation().to_string())
-    }
-
-    fn diagnosed(reason: Reason, (message, advice): (String, Option<super::Advice>)) -> Stop {
-        Stop {
-            advice,
-            ..Stop::new(reason, message)
-        }
     }
 }

@@ -1,8 +1,9 @@
 //! Minimisation: one loop, many methods.
 //!
 //! [`minimize`] (in `minimize.rs`) runs the loop and owns the stopping
-//! tests and the diagnoses, with the saddle test at the end of a run
-//! (`saddle.rs`); a method is one small step (`first_order.rs`,
+//! tests and the diagnoses; what a stop is told to be, a failed search's
+//! verdict and the end of a run's tests (the saddle test in `saddle.rs`,
+//! and the others `verdict.rs` names), is in `verdict.rs`; a method is one small step (`first_order.rs`,
 //! `lbfgs.rs`, `newton.rs` on the dense Hessian, `newton_cg.rs` on
 //! Hessian-vector products, with the line searches in `line_search.rs`).
 //! Around the loop: what a run is asked ([`Method`] with its parameters,
@@ -41,6 +42,7 @@ mod stopped_short;
 #[cfg(test)]
 mod tests;
 mod vector;
+mod verdict;
 mod walk;
 
 pub use crate::random::{random_start, start_of_run};

@@ -15,7 +15,7 @@
 //! would otherwise stop at a steep point.
 
 use super::context::Context;
-use super::stopped_short::{free_gradient, steep};
+use super::stopped_short::free_gradient;
 use super::vector::largest;
 use super::walk::walk;
 
@@ -35,16 +35,15 @@ const ROUNDED: usize = 2;
 const SAME: f64 = 0.99;
 
 /// Why a run that stopped for lack of progress at `x` (value `f`,
-/// gradient `grad`) is `unbounded`, where the gradient there is steep (as
-/// [`steep`] measures) and f falls without bound towards a singular point
-/// beside it ([`towards_a_pole`]).
+/// gradient `grad`), where the gradient is steep (its caller asks
+/// `stopped_short::steep`), is `unbounded`: f falls without bound towards
+/// a singular point beside it ([`towards_a_pole`]).
 pub(super) fn unbounded_beside_a_pole(
     ctx: &mut Context<'_>,
     x: &[f64],
     f: f64,
     grad: &[f64],
 ) -> Option<String> {
-    steep(ctx.settings, x, f, grad)?;
     let pole = towards_a_pole(ctx, x, f, grad)?;
     // Rises equal within rounding: a logarithm, whose order is 0.
     let like = match pole.order {
