@@ -377,13 +377,7 @@ impl Model {
             )
             .with_hint("write it as y ~ MODEL to predict the response"));
         }
-        crate::objective::check_count(
-            "the parameters",
-            params.len(),
-            self.params.len(),
-            "the model has",
-            "parameter",
-        )?;
+        check_per_parameter("the parameters", params.len(), self.params.len())?;
         let (columns, rows) = self.columns(data, &self.predictors)?;
         let mut eval = RowEval::new(self, &columns, rows);
         let mut values = Vec::with_capacity(rows);
@@ -443,13 +437,7 @@ impl Model {
         jacobian: &mut [f64],
     ) -> Result<bool> {
         let p = self.params.len();
-        crate::objective::check_count(
-            "the parameters",
-            params.len(),
-            p,
-            "the model has",
-            "parameter",
-        )?;
+        check_per_parameter("the parameters", params.len(), p)?;
         let (columns, rows) = self.columns(data, &self.column_names(&Sigma::None))?;
         let m = rows * self.residuals_per_row();
         if residuals.len() != m || jacobian.len() != m * p {
@@ -528,13 +516,7 @@ impl Model {
         let weights = weights(&options.sigma, sigma_column, rows)?;
         let bounds = match &options.bounds {
             Some(b) => {
-                crate::objective::check_count(
-                    "the bounds",
-                    b.len(),
-                    p,
-                    "the model has",
-                    "parameter",
-                )?;
+                check_per_parameter("the bounds", b.len(), p)?;
                 self.check_bounds(b)?;
                 b.clone()
             }
@@ -542,13 +524,7 @@ impl Model {
         };
         let start: Vec<f64> = match &options.start {
             Some(s) => {
-                crate::objective::check_count(
-                    "the start",
-                    s.len(),
-                    p,
-                    "the model has",
-                    "parameter",
-                )?;
+                check_per_parameter("the start", s.len(), p)?;
                 s.clone()
             }
             None => vec![1.0; p],
@@ -845,4 +821,10 @@ fn weights(sigma: &Sigma, column: Option<&[f64]>, rows: usize) -> Result<Option<
             format!("the column '{name}' was not looked up"),
         )),
     }
+}
+
+/// An error unless an array of the caller's has one value per parameter
+/// of the model: "the start has 1 value, but the model has 2 parameters".
+fn check_per_parameter(what: &str, len: usize, parameters: usize) -> Result<()> {
+    crate::objective::check_count(what, len, parameters, "the model has", "parameter")
 }
