@@ -67,6 +67,9 @@
 //! run goes on from it as from a new start (L-BFGS's memory cleared), at
 //! most [`MAX_RESUMES`] times, and the tests that compare a step with the
 //! last one, and the gradient test, wait for a step of the new leg. A
+//! `gtol` stop so shown says f's gradients are smaller than `gtol`
+//! assumes: the legs after it ask that the gradient fall by the factor
+//! `gtol` from the start's, where that is below 1. A
 //! stop by 5 or 6 that no lower point shows short, but where the gradient
 //! is steep (`stopped_short.rs`), ends `unbounded` beside a pole
 //! (`pole.rs`), else `stalled`: f stopped falling where its gradient says
@@ -367,6 +370,14 @@ fn run(
     // the gradient test (a lower point found far off, where the gradient
     // is already below `gtol`, is reached by stepping, not by stopping).
     let (mut resumes, mut resumed_at) = (0, None);
+    // The gradient test's threshold: `gtol`, until the end-of-run tests
+    // show that a stop by it came short of the minimum (f lower far off).
+    // Then f's gradients are on a smaller scale than `gtol` assumes
+    // (`1e-9*((x-3)^2 + (y+1)^2)` has 6e-9 at the origin, and stopped by
+    // `gtol` at x = 2.76), and the test asks instead that the gradient
+    // have fallen by the factor `gtol` from where the run began.
+    let mut gtol = settings.gtol;
+    let start_grad_norm = now.grad_norm;
     let stop = 'run: loop {
         let stop = loop {
             if !now.finite && path.f == f64::NEG_INFINITY {
@@ -481,7 +492,7 @@ fn run(
                 }
                 small_before = small;
             }
-            if now.grad_norm <= settings.gtol && resumed_at.is_none_or(|at| path.iterations > at) {
+            if now.grad_norm <= gtol && resumed_at.is_none_or(|at| path.iterations > at) {
                 break Stop::converged(Reason::Gtol);
             }
             if path.iterations == settings.max_iter {
@@ -517,9 +528,11 @@ fn run(
                 };
                 restarted = matches!(moved, StepResult::Restarted);
                 // A leg begun at a lower point the end-of-run tests found, where
-                // the gradient already met `gtol`, ends so if it cannot step.
+                // the gradient already met `gtol`, ends so if it cannot step;
+                // so does one whose test was tightened, at a point that meets
+                // the user's.
                 if let StepResult::Failed = moved
-                    && resumed_at == Some(path.iterations)
+                    && (resumed_at == Some(path.iterations) || gtol < settings.gtol)
                     && now.grad_norm <= settings.gtol
                 {
                     break Stop::converged(Reason::Gtol);
@@ -608,6 +621,11 @@ fn run(
         }
         resumes += 1;
         resumed_at = Some(iterations);
+        if stop.reason == Reason::Gtol && start_grad_norm < 1.0 {
+            gtol = gtol.min(settings.gtol * start_grad_norm);
+            // The native loop tests the settings' `gtol`.
+            fused = None;
+        }
         match (&mut stepper, settings.method) {
             (Stepper::Lbfgs(lbfgs), Method::Lbfgs { memory, .. }) => {
                 **lbfgs = lbfgs::Lbfgs::new(n, memory, settings.constraints().is_some());
