@@ -73,20 +73,37 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
             .collect();
         nodes.extend(rows);
     }
-    // Indexed formulas are evaluated by the interpreter here; their
-    // loops are compiled for `min` and the library.
-    let mut values = if args.interp || f.is_indexed() {
-        f.eval_nodes(&nodes, &x)
+    // The value and gradient's nodes; with arrays, the gradient's values
+    // are one per element, not one per node.
+    let head = 1 + if args.grad { f.gradient().len() } else { 0 };
+    let values = if args.interp {
+        let mut values = f.eval_nodes(&nodes, &x);
+        if args.grad && f.has_arrays() {
+            let (_, g) = f.value_grad(&x);
+            values.splice(1..head, g);
+        }
+        values
+    } else if f.is_indexed() {
+        // An indexed formula's value and gradient by its compiled loops,
+        // the rest (scalar constraints, a scalar Hessian) by the
+        // interpreter: a 3000 × 3000 double sum took the interpreter
+        // 0.85 s, its loops 8.5 ms.
+        let code = f.compile().map_err(Failure::plain)?;
+        let mut values = match args.grad {
+            true => {
+                let (v, g) = code.value_grad(&x).map_err(Failure::plain)?;
+                std::iter::once(v).chain(g).collect()
+            }
+            false => vec![code.value(&x).map_err(Failure::plain)?],
+        };
+        values.extend(f.eval_nodes(&nodes[head..], &x));
+        values
     } else {
         let compiled = Compiled::compile(f.graph(), &nodes, n).map_err(Failure::plain)?;
         let mut values = vec![0.0; nodes.len()];
         compiled.call(&x, &mut values);
         values
     };
-    if args.grad && f.has_arrays() {
-        let (_, g) = f.value_grad(&x);
-        values.splice(1..1 + f.gradient().len(), g);
-    }
     let value = values[0];
     let gradient = if args.grad {
         &values[1..1 + n]
@@ -113,7 +130,10 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
         .collect();
 
     // The first operation to give NaN or infinity, if any.
-    let not_finite = f.diagnose(&nodes, &x);
+    let not_finite = match values.iter().all(|v| v.is_finite()) {
+        true => None,
+        false => f.diagnose(&nodes, &x),
+    };
     if args.json {
         let mut obj = Map::new();
         obj.insert("vars".into(), json!(f.vars()));
