@@ -470,3 +470,25 @@ fn every_output_names_elements_alike() {
         serde_json::json!({"y": "upper", "p[2,1]": "upper"})
     );
 }
+
+/// A constrained run's report lists its point as an unconstrained one's
+/// does: past twenty elements, nineteen and a count (it printed all 300).
+#[test]
+fn a_constrained_report_lists_twenty_lines_of_the_point() {
+    let formula = "param n = 300
+var x[1..n]
+sum(i in 1..n, x[i]^2)
+subject to (i in 1..n-1) x[i] <= x[i+1] - 1";
+    let r = crate::run::run(&["min", formula, "--start", "x=0"]);
+    let point = (r.stdout.lines())
+        .skip(1)
+        .take_while(|l| !l.starts_with("subject to"));
+    let at = point.filter(|l| l.contains(" = ")).count();
+    assert_eq!(at, 19, "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("... and 281 more (--json gives every one)"),
+        "{}",
+        r.stdout
+    );
+}

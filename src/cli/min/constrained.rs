@@ -299,10 +299,7 @@ fn write_summary(
         _ => "last",
     };
     writeln!(out, "{what:<11} f = {}", format_value(outcome.f))?;
-    for (i, (name, v)) in f.var_names().iter().zip(&outcome.x).enumerate() {
-        let label = if i == 0 { "at" } else { "" };
-        writeln!(out, "{label:<11} {name} = {}", format_value(*v))?;
-    }
+    super::report::write_point(out, f, &outcome.x)?;
     let listed = rows.texts.len().min(LISTED_ROWS);
     let width = (rows.texts[..listed].iter())
         .map(|t| t.chars().count())

@@ -406,26 +406,7 @@ fn write_summary(
         (_, false) => "minimum",
     };
     writeln!(out, "{what:<11} f = {}", format_value(value))?;
-    // A million coordinates are data, not a report: the first few, and
-    // where to find the rest.
-    let shown = if f.n_vars() > MAX_SHOWN {
-        MAX_SHOWN - 1
-    } else {
-        MAX_SHOWN
-    };
-    let names = f.var_names().iter();
-    for (i, (name, v)) in names.zip(&outcome.x).take(shown).enumerate() {
-        let label = if i == 0 { "at" } else { "" };
-        writeln!(out, "{label:<11} {name} = {}", format_value(*v))?;
-    }
-    if f.n_vars() > shown {
-        writeln!(
-            out,
-            "{:<11} ... and {} more (--json gives every one)",
-            "",
-            f.n_vars() - shown
-        )?;
-    }
+    write_point(out, f, &outcome.x)?;
     let gradient = match args.gradient {
         GradientArg::Exact => String::new(),
         GradientArg::FdForward => ", forward differences".to_string(),
@@ -493,6 +474,31 @@ pub(super) fn write_run_end(
         counted(outcome.evaluations, "evaluation"),
         format_seconds(seconds)
     )
+}
+
+/// The `at` lines of a report: a million coordinates are data, not a
+/// report, so at most [`MAX_SHOWN`] lines, the last saying how many more
+/// there are and where to find them.
+pub(super) fn write_point(out: &mut dyn Write, f: &Formula, x: &[f64]) -> std::io::Result<()> {
+    let shown = if f.n_vars() > MAX_SHOWN {
+        MAX_SHOWN - 1
+    } else {
+        MAX_SHOWN
+    };
+    let names = f.var_names().iter();
+    for (i, (name, v)) in names.zip(x).take(shown).enumerate() {
+        let label = if i == 0 { "at" } else { "" };
+        writeln!(out, "{label:<11} {name} = {}", format_value(*v))?;
+    }
+    if f.n_vars() > shown {
+        let more = f.n_vars() - shown;
+        writeln!(
+            out,
+            "{:<11} ... and {more} more (--json gives every one)",
+            ""
+        )?;
+    }
+    Ok(())
 }
 
 pub(super) fn format_seconds(s: f64) -> String {
