@@ -218,7 +218,9 @@
 //!   that reports a saddle, asking the Lagrangian where the Hessian is
 //!   flat (`second_order.rs`, which the augmented
 //!   Lagrangian's answers pass too, in `auglag/saddle.rs`, which runs
-//!   again from a step off a saddle); the default chain,
+//!   again from a step off a saddle; where no Hessian is compiled, an
+//!   indexed formula's, one from differences of the Lagrangian's gradient,
+//!   `second_order/differences.rs`); the default chain,
 //!   SQP, a step off a saddle and the augmented Lagrangian where SQP
 //!   fails, in `sqp/chain.rs`, [`minimize_sqp_or_auglag`]); both measure
 //!   each constraint's violation in its own unit (`feasibility.rs`: the

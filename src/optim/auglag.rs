@@ -65,7 +65,8 @@
 //! [`Reason::MaxIter`] after [`Auglag::max_outer`] outer iterations.
 //!
 //! A run that ends as `kkt` is then tested for a saddle on the compiled
-//! Hessian of the Lagrangian, and run again from a step off one
+//! Hessian of the Lagrangian (or, where none is compiled, one from
+//! differences of its gradient), and run again from a step off one
 //! (`auglag/saddle.rs`); [`Reason::Saddle`] if the runs keep finding one.
 
 use std::time::Instant;
