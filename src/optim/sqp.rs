@@ -161,7 +161,7 @@ pub fn minimize_sqp(
 
 /// [`minimize_sqp`] with the direction of negative curvature of a run
 /// that ends at a saddle.
-fn checked_run(
+pub(super) fn checked_run(
     problem: &mut dyn ConstrainedObjective,
     start: &[f64],
     settings: &Settings,
