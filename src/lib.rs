@@ -218,9 +218,13 @@
 //!   that reports a saddle, asking the Lagrangian where the Hessian is
 //!   flat (`second_order.rs`, which the augmented
 //!   Lagrangian's answers pass too, in `auglag/saddle.rs`, which runs
-//!   again from a step off a saddle); the default chain,
+//!   again from a step off a saddle; where no Hessian is compiled, an
+//!   indexed formula's, one from differences of the Lagrangian's gradient,
+//!   `second_order/differences.rs`); the default chain,
 //!   SQP, a step off a saddle and the augmented Lagrangian where SQP
-//!   fails, in `sqp/chain.rs`, [`minimize_sqp_or_auglag`]); both measure
+//!   fails, in `sqp/chain.rs`, [`minimize_sqp_or_auglag`]; for a small
+//!   indexed problem the other way round, in `auglag/or_sqp.rs`,
+//!   [`minimize_auglag_or_sqp`]); both measure
 //!   each constraint's violation in its own unit (`feasibility.rs`: the
 //!   gradient's size where it is small, so `1e-12*x <= 1e-12` is held
 //!   like `x <= 1`) and never call a problem infeasible after a point
@@ -327,7 +331,8 @@ pub use objective::{
 };
 pub use optim::{
     Advice, Auglag, ConstrainedOutcome, Control, Iterate, Method, Outcome, Reason, Settings, Sqp,
-    minimize, minimize_constrained, minimize_sqp, minimize_sqp_or_auglag, minimize_with,
+    minimize, minimize_auglag_or_sqp, minimize_constrained, minimize_sqp, minimize_sqp_or_auglag,
+    minimize_with,
 };
 pub use parse::Limits;
 pub use problem::{CompiledProblem, ConstrainedObjective};

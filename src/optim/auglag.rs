@@ -65,13 +65,19 @@
 //! [`Reason::MaxIter`] after [`Auglag::max_outer`] outer iterations.
 //!
 //! A run that ends as `kkt` is then tested for a saddle on the compiled
-//! Hessian of the Lagrangian, and run again from a step off one
+//! Hessian of the Lagrangian (or, where none is compiled, one from
+//! differences of its gradient), and run again from a step off one
 //! (`auglag/saddle.rs`); [`Reason::Saddle`] if the runs keep finding one.
+//! For a small problem without a compiled Hessian, the default hands a
+//! failed run to SQP (`auglag/or_sqp.rs`).
 
 use std::time::Instant;
 
 mod measure;
+mod or_sqp;
 mod saddle;
+
+pub use or_sqp::minimize_auglag_or_sqp;
 
 use super::minimize::{check_input, minimize_inner, start_in_box};
 use super::outcome::{Bound, Outcome, Reason};

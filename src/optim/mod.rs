@@ -46,7 +46,7 @@ mod verdict;
 mod walk;
 
 pub use crate::random::{random_start, start_of_run};
-pub use auglag::{Auglag, ConstrainedOutcome, minimize_constrained};
+pub use auglag::{Auglag, ConstrainedOutcome, minimize_auglag_or_sqp, minimize_constrained};
 pub use method::{Method, Settings};
 pub use minimize::{UNBOUNDED_X, minimize, minimize_with};
 pub use multistart::{Minimum, distinct_minima, multi_start};

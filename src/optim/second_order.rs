@@ -16,7 +16,11 @@
 //! along the sphere off the bound (to the minimum -4.5858 at
 //! (0, √2, √2)).
 //!
-//! The test works on the dense `n × n` Hessian (SQP's sizes: n + m at most
+//! The test works on the dense `n × n` Hessian, the compiled one or,
+//! where none is compiled (an indexed formula), one from differences of
+//! the Lagrangian's exact gradient ([`lagrangian_hessian_by_differences`],
+//! `2n` evaluations), so that a `param` line or an array of variables
+//! loses no verdict (SQP's sizes: n + m at most
 //! [`SQP_MAX_SIZE`](super::SQP_MAX_SIZE) by default; the augmented
 //! Lagrangian tests runs on at most [`DENSE_TEST_MAX_VARS`] variables). The constraints
 //! split three ways:
@@ -55,6 +59,10 @@
 //! longer, in a sense the weakly active constraints allow and with the
 //! probes inside the bounds. At most four evaluations, and none where the
 //! curvature decides; the direction found is left as a saddle's is.
+
+mod differences;
+
+pub(super) use differences::lagrangian_hessian_by_differences;
 
 use super::ConstrainedOutcome;
 use super::dense::{cholesky, has_negative_eigenvalue};

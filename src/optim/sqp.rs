@@ -52,8 +52,9 @@
 //! [`Reason::Stalled`] when no step along the direction lowers the merit;
 //! [`Reason::Saddle`] when the KKT test passes but the exact Hessian of
 //! the Lagrangian is negative along a direction the active constraints
-//! allow (`second_order.rs`, shared with the augmented Lagrangian; without a compiled Hessian there is no
-//! such test);
+//! allow (`second_order.rs`, shared with the augmented Lagrangian;
+//! without a compiled Hessian, on one from differences of the
+//! Lagrangian's exact gradient at the end of the run);
 //! [`Reason::Unbounded`] when f falls below -1e20 or x grows past it;
 //! [`Reason::Diverged`] at a point where a value is not finite;
 //! [`Reason::MaxIter`] after [`Sqp::max_iter`] iterations. A stall or the
@@ -73,7 +74,9 @@ use super::feasibility;
 use super::minimize::{check_input, start_in_box};
 use super::outcome::{Bound, Outcome, Reason};
 use super::qp::{self, QpStatus};
-use super::second_order::{KktPoint, flat_fall, kkt_or_saddle, negative_curvature};
+use super::second_order::{
+    KktPoint, flat_fall, kkt_or_saddle, lagrangian_hessian_by_differences, negative_curvature,
+};
 use crate::constraint::ConstraintKind;
 use crate::error::Result;
 use crate::problem::ConstrainedObjective;
@@ -158,7 +161,7 @@ pub fn minimize_sqp(
 
 /// [`minimize_sqp`] with the direction of negative curvature of a run
 /// that ends at a saddle.
-fn checked_run(
+pub(super) fn checked_run(
     problem: &mut dyn ConstrainedObjective,
     start: &[f64],
     settings: &Settings,
@@ -462,9 +465,14 @@ fn run(
         }
         let now = measure(&s, &point, &lambda, bounds);
         if converged(&now, &point, sqp) {
-            escape = exact
-                .then(|| second_order(&mut s, &point, &lambda, bounds, &mut hessian_evaluations))
-                .flatten();
+            escape = second_order(
+                &mut s,
+                &point,
+                &lambda,
+                bounds,
+                exact,
+                &mut hessian_evaluations,
+            );
             break kkt_or_saddle(escape.as_ref());
         }
         if point.f < -UNBOUNDED || point.x.iter().any(|v| v.abs() > UNBOUNDED) {
@@ -568,9 +576,14 @@ fn run(
         let with_new = measure(&s, &point, &new_lambda, bounds);
         if converged(&with_new, &point, sqp) {
             lambda = new_lambda;
-            escape = exact
-                .then(|| second_order(&mut s, &point, &lambda, bounds, &mut hessian_evaluations))
-                .flatten();
+            escape = second_order(
+                &mut s,
+                &point,
+                &lambda,
+                bounds,
+                exact,
+                &mut hessian_evaluations,
+            );
             break kkt_or_saddle(escape.as_ref());
         }
         let linear = sub.linear_violation(&scaled_c, &step.d);
@@ -777,27 +790,22 @@ fn degenerate_rows(s: &Scaled<'_>, point: &Point, now: &Measured, tol: f64) -> (
 }
 
 /// The second-order test at a point that passed the KKT test, on the
-/// exact Hessian of the Lagrangian (one more Hessian): the curvature and
-/// direction of a saddle, `None` where the test finds none. Where the
-/// Hessian is flat along a direction the constraints allow, the
-/// Lagrangian is evaluated along it (at most four evaluations, counted):
-/// a fall there is a saddle with curvature 0 ([`kkt_or_saddle`]).
+/// exact Hessian of the Lagrangian (one more Hessian) where `exact`, else
+/// on one from differences of its gradient (`n` more evaluations,
+/// `second_order/differences.rs`): the curvature and direction of a
+/// saddle, `None` where the test finds none. Where the Hessian is flat
+/// along a direction the constraints allow, the Lagrangian is evaluated
+/// along it (at most four evaluations, counted): a fall there is a saddle
+/// with curvature 0 ([`kkt_or_saddle`]).
 fn second_order(
     s: &mut Scaled<'_>,
     point: &Point,
     lambda: &[f64],
     bounds: Option<&[(f64, f64)]>,
+    exact: bool,
     hessian_evaluations: &mut usize,
 ) -> Option<(f64, Vec<f64>)> {
     let n = s.n;
-    let mut hessian = vec![0.0; n * n];
-    if !s.problem.lagrangian_hessian(&point.x, lambda, &mut hessian) {
-        return None;
-    }
-    *hessian_evaluations += 1;
-    if hessian.iter().any(|v| !v.is_finite()) {
-        return None;
-    }
     let kinds = s.kinds.clone();
     let at = KktPoint {
         x: &point.x,
@@ -808,6 +816,22 @@ fn second_order(
         kinds: &kinds,
         bounds,
     };
+    let hessian = if exact {
+        let mut hessian = vec![0.0; n * n];
+        if !s.problem.lagrangian_hessian(&point.x, lambda, &mut hessian) {
+            return None;
+        }
+        *hessian_evaluations += 1;
+        hessian
+    } else {
+        lagrangian_hessian_by_differences(&at, |x| {
+            let q = s.eval(x);
+            (q.grad, q.jac)
+        })?
+    };
+    if hessian.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
     if let Some(found) = negative_curvature(&at, &hessian) {
         return Some(found);
     }

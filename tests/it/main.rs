@@ -17,6 +17,7 @@ mod fit_squares;
 mod indexed;
 mod indexed_commands;
 mod indexed_props;
+mod indexed_saddles;
 mod language;
 mod limits;
 mod mgh;

@@ -4,8 +4,10 @@
 //! the compiled Hessian of the Lagrangian for a problem of at most
 //! [`SQP_MAX_SIZE`] variables and constraint rows whose Hessian compiles;
 //! the augmented Lagrangian for an indexed or larger one (SQP's dense
-//! subproblems cost (n + m)³ per step). Exit status 0 only for a run that
-//! converged (`kkt`); 1 for `infeasible` and every other way of stopping.
+//! subproblems cost (n + m)³ per step), and for an indexed one of at most
+//! that size SQP (damped BFGS) where the augmented Lagrangian fails. Exit
+//! status 0 only for a run that converged (`kkt`); 1 for `infeasible` and
+//! every other way of stopping.
 
 use std::borrow::Cow;
 use std::io::Write;
@@ -17,8 +19,8 @@ use super::super::{
 };
 use super::args::{self, Args, GradientArg, MethodArg};
 use slope::optim::{
-    Auglag, ConstrainedOutcome, Reason, SQP_MAX_SIZE, Sqp, minimize_constrained, minimize_sqp,
-    minimize_sqp_or_auglag,
+    Auglag, ConstrainedOutcome, Reason, SQP_MAX_SIZE, Sqp, minimize_auglag_or_sqp,
+    minimize_constrained, minimize_sqp, minimize_sqp_or_auglag,
 };
 use slope::{ConstrainedObjective, ConstraintKind, Formula};
 
@@ -61,6 +63,12 @@ pub(super) fn run(
         }
         None => Run::Auglag,
     };
+    let sqp = Sqp {
+        feasibility_tol: args.ctol,
+        optimality_tol: args.kkt_tol,
+        max_iter: args.max_iter.unwrap_or(Sqp::default().max_iter),
+        ..Sqp::default()
+    };
     let run = match how {
         Run::Auglag => {
             let auglag = Auglag {
@@ -68,15 +76,22 @@ pub(super) fn run(
                 optimality_tol: args.kkt_tol,
                 ..Auglag::default()
             };
-            minimize_constrained(&mut problem, &start, &settings, &auglag)
+            if args.method.is_none() && size <= SQP_MAX_SIZE {
+                // The default hands a failed run to SQP (damped BFGS),
+                // from the start.
+                minimize_auglag_or_sqp(&mut problem, &start, &settings, &auglag, &sqp).map(
+                    |(run, handed)| {
+                        if handed {
+                            how = Run::Sqp { exact: false };
+                        }
+                        run
+                    },
+                )
+            } else {
+                minimize_constrained(&mut problem, &start, &settings, &auglag)
+            }
         }
         Run::Sqp { .. } => {
-            let sqp = Sqp {
-                feasibility_tol: args.ctol,
-                optimality_tol: args.kkt_tol,
-                max_iter: args.max_iter.unwrap_or(Sqp::default().max_iter),
-                ..Sqp::default()
-            };
             if args.method.is_none() {
                 // The default hands a stalled SQP run to the augmented
                 // Lagrangian, from the start.

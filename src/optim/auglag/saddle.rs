@@ -27,16 +27,20 @@
 //! Where the Hessian is flat along a direction the constraints allow,
 //! the Lagrangian is asked along it, as SQP's test does (`flat_fall`).
 //!
-//! There is no test where no Hessian is compiled (an indexed formula's
-//! constraints, which are interpreted row by row, or a node limit) or past
-//! [`DENSE_TEST_MAX_VARS`] variables; the verdict stays `kkt`.
+//! Where no Hessian is compiled (an indexed formula's constraints, which
+//! are interpreted row by row, or a node limit), the Hessian of the
+//! Lagrangian comes from differences of its exact gradient
+//! (`second_order/differences.rs`, `2n` evaluations, counted), and the
+//! test is the same. There is no test past [`DENSE_TEST_MAX_VARS`]
+//! variables; the verdict stays `kkt`.
 
 use super::{Auglag, ConstrainedOutcome, run};
 use crate::constraint::ConstraintKind;
 use crate::optim::Settings;
-use crate::optim::outcome::Reason;
+use crate::optim::outcome::{Outcome, Reason};
 use crate::optim::second_order::{
-    DENSE_TEST_MAX_VARS, KktPoint, escape_saddles, flat_fall, kkt_or_saddle, negative_curvature,
+    DENSE_TEST_MAX_VARS, KktPoint, escape_saddles, flat_fall, kkt_or_saddle,
+    lagrangian_hessian_by_differences, negative_curvature,
 };
 use crate::problem::ConstrainedObjective;
 
@@ -72,42 +76,30 @@ pub(super) fn run_off_saddles(
 /// The second-order test at the end of `out` (see the module docs): a
 /// unit direction the active constraints allow along which the Hessian of
 /// the Lagrangian is negative, with its curvature; `None` where there is
-/// none or no test. The Jacobian's evaluation and the Hessian are counted
-/// in `out`.
+/// none or no test. The evaluations (the Jacobian's, the differences')
+/// and the Hessian are counted in `out`.
 fn negative_curvature_at(
     problem: &mut dyn ConstrainedObjective,
     out: &mut ConstrainedOutcome,
     settings: &Settings,
 ) -> Option<(f64, Vec<f64>)> {
     let n = out.outcome.x.len();
+    if n > DENSE_TEST_MAX_VARS {
+        return None;
+    }
     // A Hessian that cannot be built (a node limit) is no error here: the
-    // run's answer stands untested.
-    if n > DENSE_TEST_MAX_VARS || !problem.prepare_lagrangian_hessian().unwrap_or(false) {
-        return None;
-    }
+    // Hessian comes from differences of the gradient instead.
+    let exact = problem.prepare_lagrangian_hessian().unwrap_or(false);
     let m = out.constraints.len();
-    let x = &out.outcome.x;
-    // The dense Jacobian, from one more evaluation.
-    let pattern = problem.jacobian_pattern().to_vec();
-    let (mut grad, mut c, mut entries) = (vec![0.0; n], vec![0.0; m], vec![0.0; pattern.len()]);
-    problem.eval(x, &mut grad, &mut c, &mut entries);
-    out.outcome.evaluations += 1;
-    out.outcome.gradient_evaluations += 1;
-    let mut jac = vec![0.0; m * n];
-    for (&(i, j), &v) in pattern.iter().zip(&entries) {
-        jac[i * n + j] += v;
-    }
-    let mut hessian = vec![0.0; n * n];
-    if !problem.lagrangian_hessian(x, &out.multipliers, &mut hessian) {
-        return None;
-    }
-    out.outcome.hessian_evaluations += 1;
-    if (hessian.iter().chain(&jac).chain(&grad)).any(|v| !v.is_finite()) {
-        return None;
-    }
-    let kinds = problem.kinds().to_vec();
+    let x = out.outcome.x.clone();
     let lambda = out.multipliers.clone();
-    let x = x.clone();
+    let kinds = problem.kinds().to_vec();
+    // The dense Jacobian, from one more evaluation.
+    let (mut grad, mut c) = (vec![0.0; n], vec![0.0; m]);
+    let (_, jac) = dense_eval(problem, &x, &mut grad, &mut c, &mut out.outcome);
+    if (jac.iter().chain(&grad)).any(|v| !v.is_finite()) {
+        return None;
+    }
     let at = KktPoint {
         x: &x,
         grad: &grad,
@@ -117,17 +109,30 @@ fn negative_curvature_at(
         kinds: &kinds,
         bounds: settings.constraints(),
     };
+    let (mut g, mut q) = (vec![0.0; n], vec![0.0; m]);
+    let hessian = if exact {
+        let mut hessian = vec![0.0; n * n];
+        if !problem.lagrangian_hessian(&x, &lambda, &mut hessian) {
+            return None;
+        }
+        out.outcome.hessian_evaluations += 1;
+        hessian
+    } else {
+        lagrangian_hessian_by_differences(&at, |p| {
+            let (_, jac) = dense_eval(problem, p, &mut g, &mut q, &mut out.outcome);
+            (g.clone(), jac)
+        })?
+    };
+    if hessian.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
     if let Some(found) = negative_curvature(&at, &hessian) {
         return Some(found);
     }
     // Flat: the Lagrangian along the flat direction, as SQP asks it
     // (`sqp.rs`), each evaluation counted.
-    let (mut g, mut q, mut e) = (vec![0.0; n], vec![0.0; m], vec![0.0; pattern.len()]);
-    let outcome = &mut out.outcome;
     let lagrangian = |p: &[f64]| {
-        let f = problem.eval(p, &mut g, &mut q, &mut e);
-        outcome.evaluations += 1;
-        outcome.gradient_evaluations += 1;
+        let (f, _) = dense_eval(problem, p, &mut g, &mut q, &mut out.outcome);
         let l = f + (lambda.iter().zip(&q)).map(|(l, c)| l * c).sum::<f64>();
         let feasible = (0..kinds.len())
             .filter(|&i| kinds[i] == ConstraintKind::Inequality && lambda[i] == 0.0)
@@ -135,4 +140,27 @@ fn negative_curvature_at(
         (l.is_finite() && feasible).then_some(l)
     };
     flat_fall(&at, &hessian, lagrangian).map(|d| (0.0, d))
+}
+
+/// One evaluation at `p`, counted in `outcome`: f, with `∇f` written to
+/// `grad` and the constraints' values to `c`, and the dense Jacobian
+/// (`m × n`).
+fn dense_eval(
+    problem: &mut dyn ConstrainedObjective,
+    p: &[f64],
+    grad: &mut [f64],
+    c: &mut [f64],
+    outcome: &mut Outcome,
+) -> (f64, Vec<f64>) {
+    let n = p.len();
+    let pattern = problem.jacobian_pattern().to_vec();
+    let mut entries = vec![0.0; pattern.len()];
+    let f = problem.eval(p, grad, c, &mut entries);
+    outcome.evaluations += 1;
+    outcome.gradient_evaluations += 1;
+    let mut jac = vec![0.0; c.len() * n];
+    for (&(i, j), &v) in pattern.iter().zip(&entries) {
+        jac[i * n + j] += v;
+    }
+    (f, jac)
 }
