@@ -995,3 +995,40 @@ fn an_augmented_lagrangian_unbounded_off_the_constraints_is_no_unbounded_verdict
         assert!(close(&v["x"][0], -1.0, 1e-8), "{v}");
     }
 }
+
+/// When SQP runs out of iterations and hands over, the default reports
+/// the better verdict of the two runs. It printed SQP's `max-iter` point
+/// ("the point is the best feasible one found", x = 2000001 for `-x`
+/// with `x >= 0`) although the augmented Lagrangian it ran next had found
+/// f unbounded on the feasible set; and on `x*y <= 1e14` SQP's
+/// f = 1.9992e16 although the augmented Lagrangian had reached a lower
+/// feasible point.
+#[test]
+fn after_the_hand_over_the_better_verdict_is_reported() {
+    let unbounded = [
+        ("-x; subject to x >= 0", "x=1"),
+        ("x; subject to x <= 1", "x=0"),
+        ("x + y; subject to x^2 + y^2 >= 1", "x=0.1,y=0.1"),
+        ("-x-y; subject to x - y == 0", "x=0,y=0"),
+    ];
+    for (text, start) in unbounded {
+        let (alone, _) = min_json(text, start, &["--method", "sqp"]);
+        let (v, status) = min_json(text, start, &[]);
+        assert_eq!(
+            (status, v["reason"].as_str()),
+            (1, Some("unbounded")),
+            "{v}"
+        );
+        assert_eq!(v["method"].as_str(), Some("auglag"), "{v}");
+        // Both runs' evaluations are counted.
+        let count = |v: &serde_json::Value| v["evaluations"].as_u64().unwrap();
+        assert!(count(&v) > count(&alone), "{v}\n{alone}");
+    }
+    let text = "(x-1e8)^2 + (y-1e8)^2; subject to x*y <= 1e14";
+    let (sqp, _) = min_json(text, "x=1,y=1", &["--method", "sqp"]);
+    let (v, status) = min_json(text, "x=1,y=1", &[]);
+    assert_eq!(status, 1, "{v}");
+    assert_eq!(v["max_violation"].as_f64(), Some(0.0), "{v}");
+    let f = |v: &serde_json::Value| v["f"].as_f64().unwrap();
+    assert!(f(&v) < 0.9 * f(&sqp), "{v}\n{sqp}");
+}
