@@ -426,9 +426,8 @@ fn run(
     }
     // A row with a small gradient at the start is scaled up to a gradient
     // of 1 (`optim/feasibility.rs`), and measured in that unit from now on.
-    aug.start_sizes = (super::feasibility::row_norms(m, &aug.pattern, &aug.jac).into_iter())
-        .map(|norm| super::feasibility::size(norm, &x))
-        .collect();
+    aug.start_sizes =
+        super::feasibility::sizes(super::feasibility::row_norms(m, &aug.pattern, &aug.jac), &x);
     for (scale, &size) in aug.cscale.iter_mut().zip(&aug.start_sizes) {
         *scale /= super::feasibility::unit(size, 0.0);
     }

@@ -279,9 +279,7 @@ fn measure(s: &Scaled<'_>, p: &Point, lambda: &[f64], bounds: Option<&[(f64, f64
     let mut scaled_violation = 0.0f64;
     let mut complementarity = 0.0f64;
     let norms = feasibility::dense_row_norms(s.kinds.len(), n, &p.jac);
-    let units: Vec<f64> = (s.start_sizes.iter().zip(&norms))
-        .map(|(&a, &b)| feasibility::unit(a, feasibility::size(b, &p.x)))
-        .collect();
+    let units = feasibility::units(&s.start_sizes, norms, &p.x);
     for (i, kind) in s.kinds.iter().enumerate() {
         let v = kind.violation(p.c[i]);
         max_violation = if v.is_nan() { v } else { max_violation.max(v) };
@@ -418,9 +416,7 @@ fn run(
     };
     let mut point = s.eval(&x);
     s.fscale = gradient_scale(point.grad.iter().fold(0.0, |a, g| a.max(g.abs())));
-    s.start_sizes = (feasibility::dense_row_norms(m, n, &point.jac).into_iter())
-        .map(|norm| feasibility::size(norm, &point.x))
-        .collect();
+    s.start_sizes = feasibility::sizes(feasibility::dense_row_norms(m, n, &point.jac), &point.x);
     for i in 0..m {
         let largest = point.jac[i * n..(i + 1) * n]
             .iter()
