@@ -316,6 +316,13 @@ fn contradictory_constraints_are_infeasible_with_exit_status_1() {
     assert_eq!(v["reason"], "infeasible");
     assert_eq!(v["converged"], false);
     assert!(close(&v["max_violation"], 0.5, 1e-6), "{v}");
+    // Both rows are violated, which the text says: neither is active (the
+    // JSON said `[true, true]`).
+    assert_eq!(
+        v["active_constraints"],
+        serde_json::json!([false, false]),
+        "{v}"
+    );
     let (v, status) = min_json(
         "x^2\nsubject to x >= 1\nsubject to x <= 0",
         "x=3",
