@@ -206,7 +206,8 @@ impl ConstrainedOutcome {
 /// inner run finds the Lagrangian unbounded where the constraints are
 /// (nearly) met ([`Reason::Stalled`] at the point before it where they
 /// are not: f outgrows the penalty there), [`Reason::Diverged`] at a
-/// point where f, a constraint or a gradient is not finite, and
+/// point where f or a constraint is not finite ([`Reason::Stalled`] where
+/// only a gradient is: a kink or the edge of a constraint's domain), and
 /// [`Reason::MaxIter`] after [`Auglag::max_outer`] outer iterations.
 ///
 /// Where the run ends as `kkt` on at most 200 variables and the problem
@@ -470,13 +471,8 @@ fn run(
             } else {
                 "the point reached"
             };
-            break (
-                Reason::Diverged,
-                format!(
-                    "the objective, a constraint or a gradient is not finite at {place}: \
-                     outside the formula's domain"
-                ),
-            );
+            let values = now.f.is_finite() && aug.c.iter().all(|g| g.is_finite());
+            break super::feasibility::not_finite(place, values);
         }
         if outer > 0 && converged(&now, auglag) {
             break (Reason::Kkt, Reason::Kkt.explanation().to_string());

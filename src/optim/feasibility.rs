@@ -26,6 +26,7 @@
 //! subproblem and to the penalty).
 
 use crate::constraint::ConstraintKind;
+use crate::optim::outcome::Reason;
 
 /// The smallest unit: a row whose gradient is smaller (or zero) is
 /// measured as if its gradient were this size, or 1 when it is zero.
@@ -136,6 +137,35 @@ pub(crate) fn degenerate_message(active: &[usize], dependent: bool) -> String {
         "the constraints hold within the feasibility tolerance, but the KKT test could not be \
          met; the point is the best feasible one found"
             .to_string()
+    }
+}
+
+/// The stop of a constrained run at `place` ("the start" or "the point
+/// reached") where a value or a gradient is not finite. Where f or a
+/// constraint is not, the point is outside the formula's domain:
+/// `diverged`. Where only a gradient is, the point is in the domain, at a
+/// kink or at the edge of a constraint's domain (`sqrt(1 - x) >= 0` at
+/// x = 1, which is feasible and the minimum of `-x`): no multiplier can
+/// be measured there and no step taken from it, and it may be the
+/// solution, so `stalled`, as the unconstrained runs say at such a point.
+pub(crate) fn not_finite(place: &str, values_finite: bool) -> (Reason, String) {
+    if values_finite {
+        (
+            Reason::Stalled,
+            format!(
+                "the objective and the constraints are finite at {place}, but a gradient is not \
+                 (a kink, or the edge of a constraint's domain): no multipliers can be measured \
+                 there and a gradient method cannot go on from it, and it may be the solution"
+            ),
+        )
+    } else {
+        (
+            Reason::Diverged,
+            format!(
+                "the objective or a constraint is not finite at {place}: outside the formula's \
+                 domain"
+            ),
+        )
     }
 }
 

@@ -55,7 +55,9 @@
 //! allow (`second_order.rs`, shared with the augmented Lagrangian; without a compiled Hessian there is no
 //! such test);
 //! [`Reason::Unbounded`] when f falls below -1e20 or x grows past it;
-//! [`Reason::Diverged`] at a point where a value is not finite;
+//! [`Reason::Diverged`] at a point where a value is not finite
+//! ([`Reason::Stalled`] where only a gradient is: the edge of a
+//! constraint's domain, `optim/feasibility.rs`);
 //! [`Reason::MaxIter`] after [`Sqp::max_iter`] iterations. A stall or the
 //! end of the iterations at a point that meets the constraints says so,
 //! and, where the active rows' gradients are dependent there (no
@@ -441,6 +443,9 @@ fn run(
     let mut iterations = 0;
     // The direction of negative curvature at a saddle.
     let mut escape = None;
+    // Whether the run stopped where only a gradient is not finite: its
+    // message says why no multipliers are measured there.
+    let mut at_an_edge = false;
     let (reason, message) = loop {
         if !point.finite() {
             let place = if iterations == 0 {
@@ -448,13 +453,8 @@ fn run(
             } else {
                 "the point reached"
             };
-            break (
-                Reason::Diverged,
-                format!(
-                    "the objective, a constraint or a gradient is not finite at {place}: \
-                     outside the formula's domain"
-                ),
-            );
+            at_an_edge = point.f.is_finite() && point.c.iter().all(|g| g.is_finite());
+            break feasibility::not_finite(place, at_an_edge);
         }
         let now = measure(&s, &point, &lambda, bounds);
         if converged(&now, &point, sqp) {
@@ -700,7 +700,9 @@ fn run(
     // A feasible point where the run could go no further: say whether the
     // active constraints are degenerate there.
     let (reason, message) = match reason {
-        Reason::Stalled | Reason::MaxIter if now.scaled_violation <= sqp.feasibility_tol => {
+        Reason::Stalled | Reason::MaxIter
+            if !at_an_edge && now.scaled_violation <= sqp.feasibility_tol =>
+        {
             let (active, dependent) = degenerate_rows(&s, &point, &now, sqp.feasibility_tol);
             let reason = if dependent { Reason::Stalled } else { reason };
             let said = feasibility::degenerate_message(&active, dependent);

@@ -813,6 +813,22 @@ fn a_start_outside_a_constraint_s_domain_diverges() {
     );
 }
 
+/// A start on the edge of a constraint's domain is in the domain: only
+/// the constraint's gradient is not finite there (`sqrt(1 - x)` at
+/// x = 1, feasible and the minimum of `-x`). It was "diverged", the
+/// start "outside the formula's domain"; it is `stalled`, saying why.
+#[test]
+fn a_start_on_the_edge_of_a_constraint_s_domain_is_not_outside_it() {
+    for method in [&[][..], &["--method", "sqp"], &["--method", "auglag"]] {
+        let (v, status) = min_json("-x; subject to sqrt(1-x) >= 0", "x=1", method);
+        assert_eq!((status, v["reason"].as_str()), (1, Some("stalled")), "{v}");
+        let message = v["message"].as_str().unwrap();
+        assert!(message.contains("the edge of a constraint's domain"), "{v}");
+        assert!(!message.contains("outside"), "{v}");
+        assert_eq!(v["x"][0].as_f64(), Some(1.0), "{v}");
+    }
+}
+
 /// A constraint written with small coefficients (SI units) holds the run
 /// as it is written with large ones: `1e-12*x <= 1e-12` is `x <= 1`, and a
 /// point that breaks it threefold (x = 3, g = 2e-12, below an absolute
