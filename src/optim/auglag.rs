@@ -585,7 +585,12 @@ fn run(
                 }
                 break (
                     Reason::Infeasible,
-                    format!("the constraints stay violated by {by} with the penalty at its limit"),
+                    format!(
+                        "the constraints stay violated by {by} with the penalty at its limit: \
+                         the run found no point that violates them less, but it searched \
+                         locally; they may still hold elsewhere (a run from another start may \
+                         find such a point)"
+                    ),
                 );
             }
             if aug.rho >= 1e4
@@ -630,7 +635,8 @@ fn run(
                     Reason::Infeasible,
                     format!(
                         "the constraints stay violated by {}, and no nearby point violates \
-                         them less: they may have no common point",
+                         them less: they may have no common point, or still hold elsewhere (a \
+                         run from another start may find such a point)",
                         crate::print::format_number(now.max_violation)
                     ),
                 );

@@ -596,7 +596,8 @@ fn run(
                 Reason::Infeasible,
                 format!(
                     "the constraints stay violated by {by}, and their linearisation has no \
-                     point that violates them less: they may have no common point"
+                     point that violates them less: they may have no common point, or still \
+                     hold elsewhere (a run from another start may find such a point)"
                 ),
             );
         }

@@ -785,6 +785,40 @@ fn the_unconstrained_entry_point_refuses_a_formula_with_constraints() {
     assert!(slope::minimize(&mut plain, &[3.0], &Settings::default()).is_ok());
 }
 
+/// `infeasible` is a local verdict: the augmented Lagrangian from x = 2
+/// stops at x = 1.347, a local minimum of the violation of
+/// `x^4 - 4*x^2 + x + 4 <= 0`, which holds on [-1.86, -1]. The note said
+/// the constraints "stay violated ... with the penalty at its limit" as if
+/// no point met them; it says they may still hold elsewhere.
+#[test]
+fn an_infeasible_verdict_says_the_constraints_may_hold_elsewhere() {
+    let text = "x^2; subject to x^4 - 4*x^2 + x + 4 <= 0";
+    let (v, status) = min_json(text, "x=2", &["--method", "auglag"]);
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (1, Some("infeasible")),
+        "{v}"
+    );
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("may still hold elsewhere"),
+        "{v}"
+    );
+    let (v, status) = min_json(text, "x=2", &[]);
+    assert_eq!((status, v["reason"].as_str()), (0, Some("kkt")), "{v}");
+    assert!(close(&v["x"][0], -1.0, 1e-6), "{v}");
+    let (v, _) = min_json("x^2\nsubject to x >= 1\nsubject to x <= 0", "x=3", &[]);
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("still hold elsewhere"),
+        "{v}"
+    );
+}
+
 #[test]
 fn a_start_where_the_violation_is_stationary_but_not_least_is_left() {
     // At the origin the violation of x^2 + y^2 == 1 is at a maximum, its
