@@ -222,12 +222,13 @@
 //!   indexed formula's, one from differences of the Lagrangian's gradient,
 //!   `second_order/differences.rs`); the default chain,
 //!   SQP, a step off a saddle and the augmented Lagrangian where SQP
-//!   fails, in `sqp/chain.rs`, [`minimize_sqp_or_auglag`]; for a small
-//!   indexed problem the other way round, in `auglag/or_sqp.rs`,
-//!   [`minimize_auglag_or_sqp`]); both measure
+//!   fails, the better verdict of the two reported, in `sqp/chain.rs`,
+//!   [`minimize_sqp_or_auglag`]; for a small indexed problem the other
+//!   way round, in `auglag/or_sqp.rs`, [`minimize_auglag_or_sqp`]); both measure
 //!   each constraint's violation in its own unit (`feasibility.rs`: the
 //!   gradient's size where it is small, so `1e-12*x <= 1e-12` is held
-//!   like `x <= 1`) and never call a problem infeasible after a point
+//!   like `x <= 1`; and the stop where a value or only a gradient is not
+//!   finite) and never call a problem infeasible after a point
 //!   within the tolerance was found;
 //!   the native branch for plain gd (`native.rs`); many runs from random starts
 //!   (`multistart.rs`); a start that is not finite refused where every

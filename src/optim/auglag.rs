@@ -212,7 +212,8 @@ impl ConstrainedOutcome {
 /// inner run finds the Lagrangian unbounded where the constraints are
 /// (nearly) met ([`Reason::Stalled`] at the point before it where they
 /// are not: f outgrows the penalty there), [`Reason::Diverged`] at a
-/// point where f, a constraint or a gradient is not finite, and
+/// point where f or a constraint is not finite ([`Reason::Stalled`] where
+/// only a gradient is: a kink or the edge of a constraint's domain), and
 /// [`Reason::MaxIter`] after [`Auglag::max_outer`] outer iterations.
 ///
 /// Where the run ends as `kkt` on at most 200 variables and the problem
@@ -432,9 +433,8 @@ fn run(
     }
     // A row with a small gradient at the start is scaled up to a gradient
     // of 1 (`optim/feasibility.rs`), and measured in that unit from now on.
-    aug.start_sizes = (super::feasibility::row_norms(m, &aug.pattern, &aug.jac).into_iter())
-        .map(|norm| super::feasibility::size(norm, &x))
-        .collect();
+    aug.start_sizes =
+        super::feasibility::sizes(super::feasibility::row_norms(m, &aug.pattern, &aug.jac), &x);
     for (scale, &size) in aug.cscale.iter_mut().zip(&aug.start_sizes) {
         *scale /= super::feasibility::unit(size, 0.0);
     }
@@ -477,13 +477,8 @@ fn run(
             } else {
                 "the point reached"
             };
-            break (
-                Reason::Diverged,
-                format!(
-                    "the objective, a constraint or a gradient is not finite at {place}: \
-                     outside the formula's domain"
-                ),
-            );
+            let values = now.f.is_finite() && aug.c.iter().all(|g| g.is_finite());
+            break super::feasibility::not_finite(place, values);
         }
         if outer > 0 && converged(&now, auglag) {
             break (Reason::Kkt, Reason::Kkt.explanation().to_string());
@@ -596,7 +591,12 @@ fn run(
                 }
                 break (
                     Reason::Infeasible,
-                    format!("the constraints stay violated by {by} with the penalty at its limit"),
+                    format!(
+                        "the constraints stay violated by {by} with the penalty at its limit: \
+                         the run found no point that violates them less, but it searched \
+                         locally; they may still hold elsewhere (a run from another start may \
+                         find such a point)"
+                    ),
                 );
             }
             if aug.rho >= 1e4
@@ -641,7 +641,8 @@ fn run(
                     Reason::Infeasible,
                     format!(
                         "the constraints stay violated by {}, and no nearby point violates \
-                         them less: they may have no common point",
+                         them less: they may have no common point, or still hold elsewhere (a \
+                         run from another start may find such a point)",
                         crate::print::format_number(now.max_violation)
                     ),
                 );

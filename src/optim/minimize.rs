@@ -385,7 +385,14 @@ fn run(
                     back_to_last: path.iterations > 0,
                     ..Stop::new(
                         Reason::Unbounded,
-                        "f fell to -∞: it has no lower bound near the last point".to_string(),
+                        match path.iterations {
+                            0 => "f fell to -∞: it has no lower bound near the last point",
+                            _ => {
+                                "f fell to -∞ a step from here: it has no lower bound near the \
+                                 last point"
+                            }
+                        }
+                        .to_string(),
                     )
                 };
             }
@@ -640,9 +647,17 @@ fn run(
         (small_before, restarted, alternating_since) = (false, false, None);
     };
     let bad_point = (stop.reason == Reason::Diverged).then(|| path.x.clone());
-    let (x, f) = match stop.back_to_last {
-        true => (path.last_x, path.last_f),
-        false => (path.x, path.f),
+    // The point reported is the last one's, and so is its gradient, one
+    // more evaluation: `path.grad` belongs to the point beyond it, where f
+    // or the gradient stopped being finite (`ln(x)` on `0:1` reported the
+    // start's f beside the gradient, null, of x = 0).
+    let (x, f, gradient) = match stop.back_to_last {
+        true => {
+            let mut grad = vec![0.0; n];
+            ctx.value_grad(&path.last_x, &mut grad);
+            (path.last_x, path.last_f, grad)
+        }
+        false => (path.x, path.f, path.grad),
     };
     let active = match settings.constraints() {
         Some(bounds) => x
@@ -653,10 +668,10 @@ fn run(
         None => vec![Bound::Free; n],
     };
     Outcome {
-        grad_norm: projected_norm(settings, &x, &path.grad),
+        grad_norm: projected_norm(settings, &x, &gradient),
         x,
         f,
-        gradient: path.grad,
+        gradient,
         iterations: path.iterations,
         evaluations: ctx.evaluations,
         gradient_evaluations: ctx.gradient_evaluations,

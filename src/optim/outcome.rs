@@ -50,7 +50,8 @@ pub enum Reason {
     /// A constrained run could not drive the violation of the constraints
     /// down: the penalty grew to its limit, or the point found is
     /// stationary for the violation itself, with the constraints still
-    /// violated. They may have no common point (at least near the run).
+    /// violated. A local verdict: they may have no common point, or hold
+    /// only away from where the run searched.
     Infeasible,
 }
 

@@ -56,7 +56,9 @@
 //! without a compiled Hessian, on one from differences of the
 //! Lagrangian's exact gradient at the end of the run);
 //! [`Reason::Unbounded`] when f falls below -1e20 or x grows past it;
-//! [`Reason::Diverged`] at a point where a value is not finite;
+//! [`Reason::Diverged`] at a point where a value is not finite
+//! ([`Reason::Stalled`] where only a gradient is: the edge of a
+//! constraint's domain, `optim/feasibility.rs`);
 //! [`Reason::MaxIter`] after [`Sqp::max_iter`] iterations. A stall or the
 //! end of the iterations at a point that meets the constraints says so,
 //! and, where the active rows' gradients are dependent there (no
@@ -282,9 +284,7 @@ fn measure(s: &Scaled<'_>, p: &Point, lambda: &[f64], bounds: Option<&[(f64, f64
     let mut scaled_violation = 0.0f64;
     let mut complementarity = 0.0f64;
     let norms = feasibility::dense_row_norms(s.kinds.len(), n, &p.jac);
-    let units: Vec<f64> = (s.start_sizes.iter().zip(&norms))
-        .map(|(&a, &b)| feasibility::unit(a, feasibility::size(b, &p.x)))
-        .collect();
+    let units = feasibility::units(&s.start_sizes, norms, &p.x);
     for (i, kind) in s.kinds.iter().enumerate() {
         let v = kind.violation(p.c[i]);
         max_violation = if v.is_nan() { v } else { max_violation.max(v) };
@@ -421,9 +421,7 @@ fn run(
     };
     let mut point = s.eval(&x);
     s.fscale = gradient_scale(point.grad.iter().fold(0.0, |a, g| a.max(g.abs())));
-    s.start_sizes = (feasibility::dense_row_norms(m, n, &point.jac).into_iter())
-        .map(|norm| feasibility::size(norm, &point.x))
-        .collect();
+    s.start_sizes = feasibility::sizes(feasibility::dense_row_norms(m, n, &point.jac), &point.x);
     for i in 0..m {
         let largest = point.jac[i * n..(i + 1) * n]
             .iter()
@@ -448,6 +446,9 @@ fn run(
     let mut iterations = 0;
     // The direction of negative curvature at a saddle.
     let mut escape = None;
+    // Whether the run stopped where only a gradient is not finite: its
+    // message says why no multipliers are measured there.
+    let mut at_an_edge = false;
     let (reason, message) = loop {
         if !point.finite() {
             let place = if iterations == 0 {
@@ -455,13 +456,8 @@ fn run(
             } else {
                 "the point reached"
             };
-            break (
-                Reason::Diverged,
-                format!(
-                    "the objective, a constraint or a gradient is not finite at {place}: \
-                     outside the formula's domain"
-                ),
-            );
+            at_an_edge = point.f.is_finite() && point.c.iter().all(|g| g.is_finite());
+            break feasibility::not_finite(place, at_an_edge);
         }
         let now = measure(&s, &point, &lambda, bounds);
         if converged(&now, &point, sqp) {
@@ -613,7 +609,8 @@ fn run(
                 Reason::Infeasible,
                 format!(
                     "the constraints stay violated by {by}, and their linearisation has no \
-                     point that violates them less: they may have no common point"
+                     point that violates them less: they may have no common point, or still \
+                     hold elsewhere (a run from another start may find such a point)"
                 ),
             );
         }
@@ -717,7 +714,9 @@ fn run(
     // A feasible point where the run could go no further: say whether the
     // active constraints are degenerate there.
     let (reason, message) = match reason {
-        Reason::Stalled | Reason::MaxIter if now.scaled_violation <= sqp.feasibility_tol => {
+        Reason::Stalled | Reason::MaxIter
+            if !at_an_edge && now.scaled_violation <= sqp.feasibility_tol =>
+        {
             let (active, dependent) = degenerate_rows(&s, &point, &now, sqp.feasibility_tol);
             let reason = if dependent { Reason::Stalled } else { reason };
             let said = feasibility::degenerate_message(&active, dependent);

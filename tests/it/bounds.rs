@@ -359,3 +359,27 @@ fn a_search_stopped_at_the_edge_of_the_domain_does_not_blame_the_gradient() {
             .contains("as good as floating-point precision allows")
     );
 }
+
+/// Where a step reaches f = -∞ (ln(x) at its bound 0) the run reports the
+/// last finite point with that point's own gradient. Newton's projected
+/// step from 0.5 lands on 0: the run reported f and x of 0.5 beside the
+/// gradient of 0 (NaN, `null` in JSON), and a message that did not say
+/// the -∞ lay a step beyond the point.
+#[test]
+fn a_fall_to_minus_infinity_reports_the_last_point_with_its_own_gradient() {
+    for method in [Method::newton(), Method::lbfgs()] {
+        let o = run("ln(x)", &[0.5], method, Some(vec![(0.0, 1.0)]));
+        let name = method.name();
+        assert_eq!(o.reason, Reason::Unbounded, "{name}: {o:?}");
+        assert!(o.f.is_finite() && o.x[0] > 0.0, "{name}: {o:?}");
+        assert_eq!(o.f, o.x[0].ln(), "{name}: {o:?}");
+        let own = 1.0 / o.x[0];
+        assert!((o.gradient[0] - own).abs() <= 1e-12 * own, "{name}: {o:?}");
+    }
+    let o = run("ln(x)", &[0.5], Method::newton(), Some(vec![(0.0, 1.0)]));
+    assert!(
+        o.message.contains("fell to -∞ a step from here"),
+        "{}",
+        o.message
+    );
+}

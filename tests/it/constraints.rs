@@ -316,6 +316,13 @@ fn contradictory_constraints_are_infeasible_with_exit_status_1() {
     assert_eq!(v["reason"], "infeasible");
     assert_eq!(v["converged"], false);
     assert!(close(&v["max_violation"], 0.5, 1e-6), "{v}");
+    // Both rows are violated, which the text says: neither is active (the
+    // JSON said `[true, true]`).
+    assert_eq!(
+        v["active_constraints"],
+        serde_json::json!([false, false]),
+        "{v}"
+    );
     let (v, status) = min_json(
         "x^2\nsubject to x >= 1\nsubject to x <= 0",
         "x=3",
@@ -778,6 +785,40 @@ fn the_unconstrained_entry_point_refuses_a_formula_with_constraints() {
     assert!(slope::minimize(&mut plain, &[3.0], &Settings::default()).is_ok());
 }
 
+/// `infeasible` is a local verdict: the augmented Lagrangian from x = 2
+/// stops at x = 1.347, a local minimum of the violation of
+/// `x^4 - 4*x^2 + x + 4 <= 0`, which holds on [-1.86, -1]. The note said
+/// the constraints "stay violated ... with the penalty at its limit" as if
+/// no point met them; it says they may still hold elsewhere.
+#[test]
+fn an_infeasible_verdict_says_the_constraints_may_hold_elsewhere() {
+    let text = "x^2; subject to x^4 - 4*x^2 + x + 4 <= 0";
+    let (v, status) = min_json(text, "x=2", &["--method", "auglag"]);
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (1, Some("infeasible")),
+        "{v}"
+    );
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("may still hold elsewhere"),
+        "{v}"
+    );
+    let (v, status) = min_json(text, "x=2", &[]);
+    assert_eq!((status, v["reason"].as_str()), (0, Some("kkt")), "{v}");
+    assert!(close(&v["x"][0], -1.0, 1e-6), "{v}");
+    let (v, _) = min_json("x^2\nsubject to x >= 1\nsubject to x <= 0", "x=3", &[]);
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("still hold elsewhere"),
+        "{v}"
+    );
+}
+
 #[test]
 fn a_start_where_the_violation_is_stationary_but_not_least_is_left() {
     // At the origin the violation of x^2 + y^2 == 1 is at a maximum, its
@@ -804,6 +845,22 @@ fn a_start_outside_a_constraint_s_domain_diverges() {
         v["message"].as_str().unwrap().contains("at the start"),
         "{v}"
     );
+}
+
+/// A start on the edge of a constraint's domain is in the domain: only
+/// the constraint's gradient is not finite there (`sqrt(1 - x)` at
+/// x = 1, feasible and the minimum of `-x`). It was "diverged", the
+/// start "outside the formula's domain"; it is `stalled`, saying why.
+#[test]
+fn a_start_on_the_edge_of_a_constraint_s_domain_is_not_outside_it() {
+    for method in [&[][..], &["--method", "sqp"], &["--method", "auglag"]] {
+        let (v, status) = min_json("-x; subject to sqrt(1-x) >= 0", "x=1", method);
+        assert_eq!((status, v["reason"].as_str()), (1, Some("stalled")), "{v}");
+        let message = v["message"].as_str().unwrap();
+        assert!(message.contains("the edge of a constraint's domain"), "{v}");
+        assert!(!message.contains("outside"), "{v}");
+        assert_eq!(v["x"][0].as_f64(), Some(1.0), "{v}");
+    }
 }
 
 /// A constraint written with small coefficients (SI units) holds the run
@@ -994,4 +1051,41 @@ fn an_augmented_lagrangian_unbounded_off_the_constraints_is_no_unbounded_verdict
         assert_eq!(status, 0, "{v}");
         assert!(close(&v["x"][0], -1.0, 1e-8), "{v}");
     }
+}
+
+/// When SQP runs out of iterations and hands over, the default reports
+/// the better verdict of the two runs. It printed SQP's `max-iter` point
+/// ("the point is the best feasible one found", x = 2000001 for `-x`
+/// with `x >= 0`) although the augmented Lagrangian it ran next had found
+/// f unbounded on the feasible set; and on `x*y <= 1e14` SQP's
+/// f = 1.9992e16 although the augmented Lagrangian had reached a lower
+/// feasible point.
+#[test]
+fn after_the_hand_over_the_better_verdict_is_reported() {
+    let unbounded = [
+        ("-x; subject to x >= 0", "x=1"),
+        ("x; subject to x <= 1", "x=0"),
+        ("x + y; subject to x^2 + y^2 >= 1", "x=0.1,y=0.1"),
+        ("-x-y; subject to x - y == 0", "x=0,y=0"),
+    ];
+    for (text, start) in unbounded {
+        let (alone, _) = min_json(text, start, &["--method", "sqp"]);
+        let (v, status) = min_json(text, start, &[]);
+        assert_eq!(
+            (status, v["reason"].as_str()),
+            (1, Some("unbounded")),
+            "{v}"
+        );
+        assert_eq!(v["method"].as_str(), Some("auglag"), "{v}");
+        // Both runs' evaluations are counted.
+        let count = |v: &serde_json::Value| v["evaluations"].as_u64().unwrap();
+        assert!(count(&v) > count(&alone), "{v}\n{alone}");
+    }
+    let text = "(x-1e8)^2 + (y-1e8)^2; subject to x*y <= 1e14";
+    let (sqp, _) = min_json(text, "x=1,y=1", &["--method", "sqp"]);
+    let (v, status) = min_json(text, "x=1,y=1", &[]);
+    assert_eq!(status, 1, "{v}");
+    assert_eq!(v["max_violation"].as_f64(), Some(0.0), "{v}");
+    let f = |v: &serde_json::Value| v["f"].as_f64().unwrap();
+    assert!(f(&v) < 0.9 * f(&sqp), "{v}\n{sqp}");
 }

@@ -121,7 +121,10 @@ pub(super) fn run(
         .map(|r| f.constraints()[r.statement].kind)
         .collect();
     let texts: Vec<String> = rows.iter().map(|r| constraint_row_text(f, r)).collect();
-    let active = run.active(&kinds, ACTIVE_TOL);
+    // A violated row is never active, in the JSON as in the text.
+    let active: Vec<bool> = (run.active(&kinds, ACTIVE_TOL).into_iter().enumerate())
+        .map(|(i, active)| active && !run.violated(kinds[i], i, args.ctol))
+        .collect();
     if args.json {
         let obj = run_json(f, &run, how, &active, &texts, seed, settings.constraints());
         writeln!(out, "{}", Value::Object(obj))?;
@@ -201,7 +204,8 @@ fn refuse_unsupported(args: &Args, constrained: bool) -> slope::Result<()> {
 }
 
 /// Each constraint's status: "active", "inactive" or "violated" (by more
-/// than `ctol` in the row's unit, as the runs test it: never "active").
+/// than `ctol` in the row's unit, as the runs test it; such a row's
+/// `active` is false).
 fn status(
     run: &ConstrainedOutcome,
     kind: ConstraintKind,

@@ -81,9 +81,7 @@ pub(super) fn remeasure(
     now.scaled_violation = 0.0;
     now.complementarity = 0.0;
     let norms = crate::optim::feasibility::row_norms(aug.kinds.len(), &aug.pattern, &aug.jac);
-    now.units = (aug.start_sizes.iter().zip(&norms))
-        .map(|(&a, &b)| crate::optim::feasibility::unit(a, crate::optim::feasibility::size(b, x)))
-        .collect();
+    now.units = crate::optim::feasibility::units(&aug.start_sizes, norms, x);
     for (i, kind) in aug.kinds.iter().enumerate() {
         let (g, unit) = (aug.c[i], now.units[i]);
         let v = kind.violation(g);

@@ -3,6 +3,7 @@
 //! itself fails, with every run's work counted in the one outcome.
 
 use super::checked_run;
+use crate::constraint::ConstraintKind;
 use crate::error::Result;
 use crate::optim::outcome::Reason;
 use crate::optim::second_order::escape_saddles;
@@ -24,11 +25,14 @@ pub const SQP_MAX_SIZE: usize = 200;
 /// which probes less than the augmented Lagrangian's, fired) the augmented
 /// Lagrangian ([`minimize_constrained`](crate::minimize_constrained)) from
 /// where the last SQP run began: the default of `slope min` for small
-/// problems. Where SQP's point met the constraints (within the
-/// feasibility tolerance, in each row's unit) and the augmented Lagrangian
-/// does not converge either, the outcome is SQP's: a feasible point is
-/// never dropped for an `infeasible` verdict. The outcome is otherwise the last run's, with every run's evaluations,
-/// iterations and Hessians counted; `settings.method` must be L-BFGS (the
+/// problems. Of SQP's run and the augmented Lagrangian's, the outcome is
+/// the better verdict: the augmented Lagrangian's where it converged or
+/// found f unbounded on the feasible set; else a point that meets the
+/// constraints (within the feasibility tolerance, in each row's unit)
+/// before one that does not — a feasible point is never dropped for an
+/// `infeasible` verdict — and of two such points the lower; where neither
+/// meets them, the augmented Lagrangian's. Every run's evaluations,
+/// iterations and Hessians are counted in it; `settings.method` must be L-BFGS (the
 /// augmented Lagrangian's inner solver).
 ///
 /// ```
@@ -71,11 +75,14 @@ pub fn minimize_sqp_or_auglag(
         return Ok((last, false));
     }
     let mut second = crate::optim::minimize_constrained(problem, &began, settings, auglag)?;
-    // SQP's point met the constraints: a later run that did not converge
-    // cannot make them infeasible, and its point is no better.
     let kinds = problem.kinds();
-    let feasible = (0..kinds.len()).all(|i| !last.violated(kinds[i], i, sqp.feasibility_tol));
-    if !second.converged() && feasible {
+    if keeps_first(
+        &last,
+        &second,
+        kinds,
+        sqp.feasibility_tol,
+        auglag.feasibility_tol,
+    ) {
         let mut first = last;
         first.outcome.add_counts(&second.outcome);
         return Ok((first, false));
@@ -83,4 +90,34 @@ pub fn minimize_sqp_or_auglag(
     second.outcome.add_counts(&last.outcome);
     second.outcome.moved_start = last.outcome.moved_start;
     Ok((second, true))
+}
+
+/// Whether the hand-over reports SQP's run (`first`) rather than the
+/// augmented Lagrangian's (`second`), both having ended short of a
+/// verified minimum on SQP's side: the better verdict of the two.
+/// `second`'s is kept when it converged or found f unbounded where the
+/// constraints are (nearly) met — SQP's iteration limit or stalled step
+/// says nothing against either — and otherwise feasibility comes first,
+/// then f: SQP's point is kept when it met the constraints (within the
+/// feasibility tolerance, in each row's unit) and `second`'s did not, or
+/// `second`'s is no lower. Where neither point is feasible, `second`'s
+/// verdict stands: its infeasibility test probes further than SQP's.
+fn keeps_first(
+    first: &ConstrainedOutcome,
+    second: &ConstrainedOutcome,
+    kinds: &[ConstraintKind],
+    first_tol: f64,
+    second_tol: f64,
+) -> bool {
+    if second.converged() || second.outcome.reason == Reason::Unbounded {
+        return false;
+    }
+    let feasible = |run: &ConstrainedOutcome, tol: f64| {
+        (0..kinds.len()).all(|i| !run.violated(kinds[i], i, tol))
+    };
+    if !feasible(first, first_tol) {
+        return false;
+    }
+    // Not `>=`: a NaN f in `second` keeps SQP's point.
+    !(feasible(second, second_tol) && second.outcome.f < first.outcome.f)
 }
