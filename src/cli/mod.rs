@@ -103,7 +103,8 @@ fn man_page(subcommand: Option<&str>, out: &mut dyn Write) -> std::io::Result<()
     };
     // The package, not the subcommand, is the page's source.
     let source = format!("slope {}", env!("CARGO_PKG_VERSION"));
-    clap_mangen::Man::new(page).source(source).render(out)
+    clap_mangen::Man::new(page).source(source).render(out)?;
+    out.flush()
 }
 
 /// Parses the command line, or exits as clap does (help, version, or a
@@ -353,8 +354,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         Command::Plot(args) => plot::run(&args, out),
         Command::Check(args) => check::run(&args, out, err),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "slope", out);
-            Ok(0)
+            completions(shell, out).map(|()| 0).map_err(Failure::from)
         }
         Command::Man { subcommand } => man_page(subcommand.as_deref(), out)
             .map(|()| 0)
@@ -372,6 +372,16 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
             failure.status
         }
     }
+}
+
+/// The completion script for `shell`. clap_complete panics when its
+/// writer fails, so the script is made in memory and written here, where
+/// a full disk is the usual "cannot write output" (exit status 1).
+fn completions(shell: clap_complete::Shell, out: &mut dyn Write) -> std::io::Result<()> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "slope", &mut script);
+    out.write_all(&script)?;
+    out.flush()
 }
 
 impl Command {
