@@ -59,6 +59,9 @@ pub enum Command {
     /// Time the compiled gradient against the interpreter and finite differences
     Bench(bench::Args),
     /// Draw the function: a line, a filled contour map, or a slice through a point
+    // clap's usage line after an error lists every flag given as if it
+    // were required (`--output <FILE>`, which defaults to plot.svg).
+    #[command(override_usage = "slope plot [OPTIONS] --bounds <BOX> [FORMULA]")]
     Plot(plot::Args),
     /// Check derivatives: exact against finite differences, hand-written against exact
     Check(check::Args),
