@@ -822,6 +822,22 @@ fn equal_bounds_report_the_variable_fixed() {
     assert!(r.stdout.contains("\nbounds      x fixed"), "{}", r.stdout);
 }
 
+/// A random start draws a fixed variable's one point: `x=1:1` without
+/// --start was refused ("x=1:1 is not an interval", exit status 2).
+#[test]
+fn equal_bounds_fix_a_variable_for_random_starts_too() {
+    for extra in [&["--seed", "1"][..], &["--restarts", "3", "--seed", "2"]] {
+        let mut args = vec!["(x-3)^2+y^2", "--bounds", "x=1:1,y=-1:1"];
+        args.extend_from_slice(extra);
+        let (v, r) = run_json(&args);
+        assert_eq!(r.status, 0, "{extra:?}: {}", r.stderr);
+        let x = point(&v);
+        assert_eq!(x[0], 1.0, "{v}");
+        assert!(x[1].abs() < 1e-6, "{v}");
+        assert_eq!(v["active_bounds"]["x"], "fixed", "{v}");
+    }
+}
+
 // ---------------------------------------------------------------- reproducibility
 
 #[test]
