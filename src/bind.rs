@@ -582,7 +582,7 @@ impl Walk<'_> {
                             )
                         };
                         let message = format!(
-                            "this {} runs up to {count:.3e} iterations{nest}, over the limit of {MAX_ITERATIONS:.0e} per evaluation",
+                            "this {} runs up to {count:e} iterations{nest}, over the limit of {MAX_ITERATIONS:.0e} per evaluation",
                             r.op.name()
                         );
                         let err = match self.graph.origin(id) {

@@ -489,17 +489,36 @@ impl Graph {
     /// `xlogy`, which reads back as `a*ln(b)`. A product of the other
     /// factors of a `prod` keeps its mark and stays whole: it prints as the
     /// products before and after the factor (`print.rs`).
-    pub(crate) fn flattened(&self, id: NodeId) -> Option<(Graph, NodeId)> {
+    ///
+    /// Flattening a chain of `n` nested products makes `n` products of up
+    /// to `n` factors each, quadratic in `n` (a 10,000-deep `x^x^…^x` took
+    /// 945 MB and 13 s before the printer refused the text). So the
+    /// rebuild stops with `Err(())` once the text is sure to be longer than
+    /// `max_bytes`: when a node made would print longer ([`printed_at_least`],
+    /// counting each use of a shared node), or the factors and terms of the
+    /// sums and products made number more (each prints at least once).
+    /// Both take the node made to be printed, as it is unless constructors
+    /// cancel it away (`a - b` where `a` and `b` flatten alike), which a
+    /// printed derivative does not meet.
+    pub(crate) fn flattened(
+        &self,
+        id: NodeId,
+        max_bytes: usize,
+    ) -> std::result::Result<Option<(Graph, NodeId)>, ()> {
         let nodes = crate::graph::reachable(self, &[id]);
         let rewritten = |n: NodeId| matches!(self.node(n), Node::Call2(Func::Xlogy, _));
         if !nodes.iter().any(|&n| self.is_chain(n) || rewritten(n)) {
-            return None;
+            return Ok(None);
         }
+        let mut entries = 0usize;
+        // By node of `g`, the least its text can be.
+        let mut sizes: Vec<u64> = Vec::new();
         let mut g = Graph::new();
         g.flatten_all = true;
         let mut map: Vec<Option<NodeId>> = vec![None; id.index() + 1];
         for &n in &nodes {
             let m = |c: &NodeId| map[c.index()].unwrap_or(*c);
+            let made_before = g.len();
             let new = match self.node(n) {
                 Node::Const(c) => g.constant(*c),
                 Node::Var(v) => g.var(*v),
@@ -521,8 +540,48 @@ impl Graph {
                 g.mark_product_of_others(new, r.clone(), m(body));
             }
             map[n.index()] = Some(new);
+            // A node met again (interned before) is counted once.
+            if let (true, Node::Sum(list) | Node::Product(list)) =
+                (new.index() >= made_before, g.node(new))
+            {
+                entries += list.len();
+            }
+            // Children come before parents, so each size is of sizes known.
+            for k in sizes.len()..g.len() {
+                sizes.push(g.printed_at_least(NodeId(k as u32), &sizes));
+            }
+            if entries > max_bytes || sizes[new.index()] > max_bytes as u64 {
+                return Err(());
+            }
         }
-        Some((g, map[id.index()].unwrap_or(id)))
+        Ok(Some((g, map[id.index()].unwrap_or(id))))
+    }
+
+    /// The fewest bytes the printer can write for `id` (in either syntax),
+    /// `sizes` holding its children's: each use of a child prints it
+    /// whole. A name is at least a byte, a call its name and parentheses
+    /// (`e^{}` in LaTeX), a sum one operator between terms, a product one
+    /// between its factors that are not numbers; a number may not print at
+    /// all (a coefficient of -1, a power's -1 or 0.5), nor may the product
+    /// of the other factors of a `prod`, printed another way, count its
+    /// factors.
+    fn printed_at_least(&self, id: NodeId, sizes: &[u64]) -> u64 {
+        let of = |c: &NodeId| sizes[c.index()];
+        let add = |cs: &[NodeId]| cs.iter().map(of).fold(0u64, u64::saturating_add);
+        match self.node(id) {
+            Node::Const(_) => 0,
+            _ if self.product_of_others(id).is_some() => 1,
+            Node::Var(_) | Node::Param(_) | Node::Index(_) | Node::Read(_) => 1,
+            Node::Sum(ts) => add(ts).saturating_add(ts.len().saturating_sub(1) as u64),
+            Node::Product(fs) => {
+                let names = fs.iter().filter(|f| self.as_const(**f).is_none()).count();
+                add(fs).saturating_add(names.saturating_sub(1) as u64)
+            }
+            Node::Pow(be) => add(be),
+            Node::Call1(_, a) => add(a).saturating_add(4),
+            Node::Call2(_, ab) => add(ab).saturating_add(4),
+            Node::Reduce(_, body) => add(body).saturating_add(4),
+        }
     }
 
     /// Whether `id` is nowhere negative where it is defined: a power with a

@@ -211,10 +211,44 @@ impl<'g> Interpreter<'g> {
     pub fn diagnose(&self, x: &[f64], names: &IndexNames<'_>) -> Option<Error> {
         let mut values = vec![f64::NAN; self.graph.len()];
         let mut levels = [0; MAX_LEVELS];
-        for &id in &self.order {
+        for (k, &id) in self.order.iter().enumerate() {
             values[id.index()] = self.node(id, &mut values, x, &mut levels);
             if !values[id.index()].is_finite() {
+                let id = self
+                    .zero_over_zero(id, &self.order[k + 1..], &mut values, x, &mut levels)
+                    .unwrap_or(id);
                 return Some(self.cause(id, &mut values, x, &mut levels, 0, names));
+            }
+        }
+        None
+    }
+
+    /// The quotient that gives NaN, if `id` is the infinite reciprocal of
+    /// a zero (`y^-1` at y = 0) and the first product of the nodes `after`
+    /// it that divides by it has a zero numerator: `x/y` at x = y = 0 is
+    /// 0/0, NaN, and a note that blamed `y^-1` said "gives infinity" below
+    /// the `f = NaN` it explained.
+    fn zero_over_zero(
+        &self,
+        id: NodeId,
+        after: &[NodeId],
+        values: &mut [f64],
+        x: &[f64],
+        levels: &mut Levels,
+    ) -> Option<NodeId> {
+        let g = self.graph;
+        let Node::Pow([b, _]) = g.node(id) else {
+            return None;
+        };
+        if values[b.index()] != 0.0 {
+            return None;
+        }
+        for &n in after {
+            values[n.index()] = self.node(n, values, x, levels);
+            if let Node::Product(fs) = g.node(n)
+                && fs.contains(&id)
+            {
+                return values[n.index()].is_nan().then_some(n);
             }
         }
         None
@@ -706,7 +740,10 @@ fn describe(graph: &Graph, id: NodeId, values: &[f64], at: &str) -> Error {
             let divides_by_zero = fs.iter().any(|&f| {
                 denominator_exponent(graph, f).is_some_and(|(b, e)| builtins::pow(v(b), e) == 0.0)
             });
-            if divides_by_zero {
+            // Its factors are finite: NaN is a zero numerator over zero.
+            if divides_by_zero && v(id).is_nan() {
+                "zero divided by zero".to_string()
+            } else if divides_by_zero {
                 "division by zero".to_string()
             } else {
                 "a product overflowed".to_string()

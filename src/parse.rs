@@ -431,6 +431,50 @@ fn ast_text(pair: &Pair<'_, Rule>, span: Span) -> String {
     }
 }
 
+/// The error for a comparison where the grammar has none, at byte `pos`
+/// of `text`: inside a definition or a call (`let a = x <= 1`, `sin(x >=
+/// 1)`), which the statement-level [`stray_comparison`] does not see; a
+/// strict `<` or `>`; a second comparison in a constraint (`0 <= x <=
+/// 1`); and `=` in a constraint. `None` where `pos` holds none of them.
+fn misplaced_comparison(text: &str, pos: usize) -> Option<Error> {
+    let rest = &text[pos..];
+    let op = ["<=", ">=", "==", "<", ">", "="]
+        .into_iter()
+        .find(|op| rest.starts_with(op))?;
+    // The statement so far: from the last separator (a `;` or a new line).
+    let statement = text[..pos].rsplit([';', '\n']).next().unwrap_or_default();
+    let in_constraint = statement
+        .trim_start()
+        .strip_prefix("subject")
+        .is_some_and(|r| r.trim_start().starts_with("to"));
+    let span = Span::new(pos, pos + op.len());
+    let (message, hint) = match op {
+        "=" if !in_constraint => return None,
+        "=" => (
+            "a constraint compares with ==, not =".to_string(),
+            "did you mean ==? an equality constraint is written: subject to lhs == rhs".to_string(),
+        ),
+        "<" | ">" => (
+            format!("strict comparisons ('{op}') are not supported"),
+            match in_constraint {
+                true => format!("write {op}= (a constraint holds on its boundary)"),
+                false => format!("write {op}= in a constraint: subject to ..."),
+            },
+        ),
+        _ if in_constraint && ["<=", ">=", "=="].iter().any(|c| statement.contains(c)) => (
+            "chained comparisons are not supported".to_string(),
+            "write two constraints ('subject to 0 <= x; subject to x <= 1'), or for a \
+             variable's range give it bounds"
+                .to_string(),
+        ),
+        _ => (
+            "a comparison is only allowed in a constraint".to_string(),
+            format!("a constraint is a statement of its own: subject to lhs {op} rhs"),
+        ),
+    };
+    Some(Error::at(ErrorKind::Syntax, span, message).with_hint(hint))
+}
+
 fn span_of(pair: &Pair<'_, Rule>) -> Span {
     let s = pair.as_span();
     Span::new(s.start(), s.end())
@@ -481,8 +525,8 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Error {
         err = err.with_hint(
             "names are ASCII letters, digits and '_'; other characters may appear only in comments",
         );
-    } else if found == Some('=') && text[pos..].starts_with("==") {
-        err = err.with_hint("a comparison is only allowed in a constraint: subject to ...");
+    } else if let Some(comparison) = misplaced_comparison(text, pos) {
+        err = comparison;
     } else if found == Some('=') {
         err = err.with_hint("a definition is written: let name = expression");
     } else if !expected.is_empty() {

@@ -7,7 +7,8 @@
 //! The printer walks the graph with an explicit stack of tasks rather than
 //! recursion, so arbitrarily deep formulas print. A shared subexpression is
 //! printed each time it is used; output longer than a limit is refused
-//! rather than grown without bound.
+//! rather than grown without bound, and the flattening before it stops as
+//! soon as the text is sure to pass the limit (`Graph::flattened`).
 
 use std::f64::consts::{E, PI};
 
@@ -98,7 +99,7 @@ pub fn to_latex(graph: &Graph, id: NodeId, names: &[String]) -> Result<String> {
 /// Prints the form the text reads back as, so that printing is a fixed point
 /// of print-then-parse, even for derivatives built with nested products.
 pub fn print(graph: &Graph, id: NodeId, names: Names<'_>, syntax: Syntax) -> Result<String> {
-    let flat = graph.flattened(id);
+    let flat = graph.flattened(id, MAX_PRINTED).map_err(|()| too_large())?;
     let (graph, id) = match &flat {
         Some((g, id)) => (g, *id),
         None => (graph, id),
@@ -109,6 +110,15 @@ pub fn print(graph: &Graph, id: NodeId, names: Names<'_>, syntax: Syntax) -> Res
         syntax,
     }
     .print(id)
+}
+
+/// The refusal of a text longer than [`MAX_PRINTED`].
+fn too_large() -> Error {
+    Error::new(
+        ErrorKind::Limit,
+        format!("the expression is too large to print (over {MAX_PRINTED} bytes)"),
+    )
+    .with_hint("evaluate it instead of printing it")
 }
 
 struct Printer<'a> {
@@ -130,11 +140,7 @@ impl Printer<'_> {
                 Task::Magnitude(id) => self.magnitude(id, &mut stack),
             }
             if out.len() > MAX_PRINTED {
-                return Err(Error::new(
-                    ErrorKind::Limit,
-                    format!("the expression is too large to print (over {MAX_PRINTED} bytes)"),
-                )
-                .with_hint("evaluate it instead of printing it"));
+                return Err(too_large());
             }
         }
         Ok(out)

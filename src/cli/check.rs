@@ -236,9 +236,18 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
             Some(Verdict::Differs { .. } | Verdict::Untested { .. })
         )
     });
-    // A check that compared nothing fails: it vouches for nothing.
-    let hand_checked = hand.iter().any(|h| h.verdict.is_some());
-    let nothing_checked = checked == 0 && !checks.is_empty() && !hand_checked;
+    // A check that compared nothing at a point fails: it vouches for
+    // nothing. A hand derivative compared at its own points counts; a
+    // proof alone does not, as it holds only where both sides are
+    // defined (`sqrt(x)` on x=-2:-1 has `1/(2*sqrt(x))` proved, and
+    // neither is finite anywhere in the box: that exited 0).
+    let hand_compared = hand
+        .iter()
+        .any(|h| matches!(h.verdict, Some(Verdict::Agrees { .. })));
+    let hand_proved = hand
+        .iter()
+        .any(|h| matches!(h.verdict, Some(Verdict::Proved)));
+    let nothing_checked = checked == 0 && !checks.is_empty() && !hand_compared;
     let ok = failed == 0 && undecided == 0 && !hand_failed && !nothing_checked;
     let show_seed = (random || hand_random || subset).then_some(seed);
 
@@ -314,7 +323,11 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, 
     if nothing_checked {
         writeln!(
             err,
-            "note: no point could be checked against finite differences: every one was skipped"
+            "note: no point could be checked against finite differences: every one was skipped{}",
+            match hand_proved {
+                true => " (a proof holds where both sides are defined: it checks no point)",
+                false => "",
+            }
         )?;
     }
     if undecided > 0 {

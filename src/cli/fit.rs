@@ -14,7 +14,8 @@ use std::time::Instant;
 use clap::ValueEnum;
 
 use super::{
-    Failure, Input, Source, format_value, parse_assignments, parse_box_over, read_file, usage,
+    BoxKind, Failure, Input, Source, format_value, parse_assignments, parse_box_over, read_file,
+    usage,
 };
 use slope::data::Columns;
 use slope::fit::{Fit, Loss, Model, Options, Sigma};
@@ -213,17 +214,6 @@ fn options(args: &Args, model: &Model) -> Result<(Options, Vec<String>)> {
             start[i] = value;
         }
     }
-    let defaulted: Vec<String> = params
-        .iter()
-        .zip(&start)
-        .filter(|(_, v)| v.is_nan())
-        .map(|(p, _)| p.clone())
-        .collect();
-    for v in &mut start {
-        if v.is_nan() {
-            *v = 1.0;
-        }
-    }
     let bounds = match &args.bounds {
         Some(text) => {
             let resolve = |name: &str| match params.iter().position(|p| p == name) {
@@ -232,10 +222,21 @@ fn options(args: &Args, model: &Model) -> Result<(Options, Vec<String>)> {
                     .with_hint(format!("its parameters are {}", slope::quoted_list(params)))),
             };
             let name = |k: usize| params[k].clone();
-            parse_box_over((params.len(), &name), &resolve, text, true)?
+            parse_box_over((params.len(), &name), &resolve, text, BoxKind::Open)?
         }
         None => vec![(f64::NEG_INFINITY, f64::INFINITY); params.len()],
     };
+    // A parameter its bounds fix (`c=0.71:0.71`) starts nowhere else: no
+    // note says it starts at 1.
+    let defaulted: Vec<String> = (params.iter().zip(&start).zip(&bounds))
+        .filter(|((_, v), (lo, hi))| v.is_nan() && lo < hi)
+        .map(|((p, _), _)| p.clone())
+        .collect();
+    for v in &mut start {
+        if v.is_nan() {
+            *v = 1.0;
+        }
+    }
     let sigma = match &args.sigma {
         None => Sigma::None,
         Some(text) => match text.trim().parse::<f64>() {

@@ -59,6 +59,9 @@ pub enum Command {
     /// Time the compiled gradient against the interpreter and finite differences
     Bench(bench::Args),
     /// Draw the function: a line, a filled contour map, or a slice through a point
+    // clap's usage line after an error lists every flag given as if it
+    // were required (`--output <FILE>`, which defaults to plot.svg).
+    #[command(override_usage = "slope plot [OPTIONS] --bounds <BOX> [FORMULA]")]
     Plot(plot::Args),
     /// Check derivatives: exact against finite differences, hand-written against exact
     Check(check::Args),
@@ -103,7 +106,8 @@ fn man_page(subcommand: Option<&str>, out: &mut dyn Write) -> std::io::Result<()
     };
     // The package, not the subcommand, is the page's source.
     let source = format!("slope {}", env!("CARGO_PKG_VERSION"));
-    clap_mangen::Man::new(page).source(source).render(out)
+    clap_mangen::Man::new(page).source(source).render(out)?;
+    out.flush()
 }
 
 /// Parses the command line, or exits as clap does (help, version, or a
@@ -353,8 +357,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         Command::Plot(args) => plot::run(&args, out),
         Command::Check(args) => check::run(&args, out, err),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "slope", out);
-            Ok(0)
+            completions(shell, out).map(|()| 0).map_err(Failure::from)
         }
         Command::Man { subcommand } => man_page(subcommand.as_deref(), out)
             .map(|()| 0)
@@ -372,6 +375,16 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
             failure.status
         }
     }
+}
+
+/// The completion script for `shell`. clap_complete panics when its
+/// writer fails, so the script is made in memory and written here, where
+/// a full disk is the usual "cannot write output" (exit status 1).
+fn completions(shell: clap_complete::Shell, out: &mut dyn Write) -> std::io::Result<()> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "slope", &mut script);
+    out.write_all(&script)?;
+    out.flush()
 }
 
 impl Command {
@@ -523,19 +536,34 @@ fn wrt_indices(formula: &Formula, wrt: &Option<Vec<String>>) -> Result<Vec<usize
 /// Parses `x=-1:1,y=0:2` into bounds for every variable, in order: a
 /// finite range for each, as drawing points and pictures need.
 fn parse_bounds(f: &Formula, text: &str) -> Result<Vec<(f64, f64)>> {
-    parse_box(f, text, false)
+    parse_box(f, text, BoxKind::Spanned)
+}
+
+/// What a `--bounds` box is for, which decides the ranges it takes.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+enum BoxKind {
+    /// Constraints on a run (beside `--start`, or a fit's): an end may be
+    /// infinite, a range one point, and a variable left out is free.
+    Open,
+    /// Where random starts are drawn from: finite ranges for every
+    /// variable, one point allowed (`x=1:1` draws 1, the variable fixed as
+    /// with `--start`).
+    Drawn,
+    /// Points to check, a picture's axes: finite ranges of positive width.
+    Spanned,
 }
 
 /// Parses `x=-1:1,y=0:2` into bounds for every variable, in order. An
 /// array's name bounds each of its elements, `x[3]=0:1` one element, which
 /// overrides the array's box in either order; a name given twice is an
-/// error ([`slope::Entries`]). When `open`, as constraints on a
-/// run: an end may be infinite (`x=0:inf`), a range may be one point
-/// (`x=2:2` holds x fixed), and a variable left out is free.
-fn parse_box(f: &Formula, text: &str, open: bool) -> Result<Vec<(f64, f64)>> {
+/// error ([`slope::Entries`]). `kind` says which ranges it takes
+/// ([`BoxKind`]): as constraints on a run an end may be infinite
+/// (`x=0:inf`), a range may be one point (`x=2:2` holds x fixed), and a
+/// variable left out is free.
+fn parse_box(f: &Formula, text: &str, kind: BoxKind) -> Result<Vec<(f64, f64)>> {
     let names = f.elements();
     let name = |k: usize| f.var_names().name(k).into_owned();
-    parse_box_over((f.n_vars(), &name), &|name| names.resolve(name), text, open)
+    parse_box_over((f.n_vars(), &name), &|name| names.resolve(name), text, kind)
 }
 
 /// [`parse_box`] over `n` variables named by `name` (a formula's
@@ -545,8 +573,9 @@ fn parse_box_over(
     (n, name): (usize, &dyn Fn(usize) -> String),
     resolve: &dyn Fn(&str) -> Result<std::ops::Range<usize>>,
     text: &str,
-    open: bool,
+    kind: BoxKind,
 ) -> Result<Vec<(f64, f64)>> {
+    let open = kind == BoxKind::Open;
     let text = option_text("--bounds", text, "x=-1:1,y=0:2")?;
     let mut bounds: Vec<Option<(f64, f64)>> = vec![None; n];
     let mut entries = slope::Entries::new(n)?;
@@ -583,9 +612,10 @@ fn parse_box_over(
             ))
             .with_hint("give a box whose width (high - low) is at most 1.7e308"));
         }
-        let interval = match open {
-            true => lo <= hi && lo < f64::INFINITY && hi > f64::NEG_INFINITY,
-            false => lo.is_finite() && hi.is_finite() && lo < hi,
+        let interval = match kind {
+            BoxKind::Open => lo <= hi && lo < f64::INFINITY && hi > f64::NEG_INFINITY,
+            BoxKind::Drawn => lo.is_finite() && hi.is_finite() && lo <= hi,
+            BoxKind::Spanned => lo.is_finite() && hi.is_finite() && lo < hi,
         };
         if !interval {
             return Err(usage(&format!(

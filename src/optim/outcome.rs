@@ -39,8 +39,9 @@ pub enum Reason {
     /// floor of 0 is never reached).
     Unbounded,
     /// The point is stationary, but the Hessian there (over the variables
-    /// no bound holds) has a negative eigenvalue: a saddle or a maximum,
-    /// not a minimum.
+    /// no bound holds) has a negative eigenvalue, or is flat along a
+    /// direction along which f falls at higher order: a saddle or a
+    /// maximum, not a minimum. (The outcome's message says which.)
     Saddle,
     /// A constrained run ([`minimize_constrained`](crate::minimize_constrained))
     /// found a point where the constraints hold within the feasibility

@@ -108,9 +108,9 @@ const START_SEED: u64 = 0x5add1e;
 pub(super) enum Verdict {
     /// Curvature that vouches for a minimum.
     Minimum,
-    /// A negative eigenvalue, or a flat direction along which f falls at
-    /// second or higher order.
-    Saddle,
+    /// A negative eigenvalue, or (`flat`) a flat direction along which f
+    /// falls at higher order: the note says which.
+    Saddle { flat: bool },
     /// Curvature that cannot vouch: flat, with no fall found along the
     /// flattest direction (which the walk then follows), or positive but
     /// small beside the gradient (see the module's doc). The caller asks f
@@ -150,12 +150,12 @@ pub(super) fn saddle(ctx: &mut Context<'_>, x: &[f64], f: f64, grad: &[f64]) -> 
     // into the box: negative curvature along a direction that would take
     // it out makes no saddle (`x·y` on [0, 1]² at its corner, a minimum).
     let on_bound = |i: &usize| x[*i] <= bounds[*i].0 || x[*i] >= bounds[*i].1;
-    if verdict != Verdict::Saddle || !free.iter().any(on_bound) {
+    if !matches!(verdict, Verdict::Saddle { .. }) || !free.iter().any(on_bound) {
         return verdict;
     }
     let negative = Lanczos::new(ctx, x, grad, &free).negative_direction(ctx);
     if negative.is_some_and(|d| falls_into_the_box(ctx, x, f, grad, bounds, d)) {
-        return Verdict::Saddle;
+        return Verdict::Saddle { flat: false };
     }
     // Else what the curvature says with those variables held.
     let inside: Vec<usize> = free.into_iter().filter(|i| !on_bound(i)).collect();
@@ -184,7 +184,11 @@ fn falls_into_the_box(
                 }
             })
             .collect();
-        inward.iter().any(|v| *v != 0.0) && falls_along(ctx, x, f, grad, &inward) == Verdict::Saddle
+        inward.iter().any(|v| *v != 0.0)
+            && matches!(
+                falls_along(ctx, x, f, grad, &inward),
+                Verdict::Saddle { .. }
+            )
     })
 }
 
@@ -198,7 +202,7 @@ fn over(ctx: &mut Context<'_>, x: &[f64], f: f64, grad: &[f64], free: &[usize]) 
         && let Some(curvature) = dense(ctx, x, grad, free)
     {
         return match curvature {
-            Curvature::Negative => Verdict::Saddle,
+            Curvature::Negative => Verdict::Saddle { flat: false },
             Curvature::Positive => Verdict::Minimum,
             Curvature::Small(direction) => {
                 Verdict::Doubtful(Some(downhill(grad, direction, Vec::new())))
@@ -347,7 +351,7 @@ fn falls_along(
             known.push(value);
         }
         if long.is_some_and(|long| long <= 30.0 * short) {
-            return Verdict::Saddle;
+            return Verdict::Saddle { flat: true };
         }
     }
     Verdict::Doubtful(Some(self::downhill(grad, direction.to_vec(), known)))
@@ -470,7 +474,7 @@ impl<'x> Lanczos<'x> {
     /// smallest Ritz value is not above [`doubtful_below`].
     fn verdict(mut self, ctx: &mut Context<'_>, f: f64) -> Verdict {
         let (largest, flat) = match self.iterate(ctx) {
-            Iteration::Negative => return Verdict::Saddle,
+            Iteration::Negative => return Verdict::Saddle { flat: false },
             Iteration::NotFinite => return Verdict::Minimum,
             Iteration::Ended { largest, flat } => (largest, flat),
         };

@@ -116,7 +116,14 @@ pub(super) fn judge(
         false => Verdict::Minimum,
     };
     let stop = match verdict {
-        Verdict::Saddle => Stop::converged(Reason::Saddle),
+        Verdict::Saddle { flat: false } => Stop::converged(Reason::Saddle),
+        // No negative eigenvalue: `x^3` or `x^2 - y^4` at the origin.
+        Verdict::Saddle { flat: true } => Stop::new(
+            Reason::Saddle,
+            "the gradient vanishes and the Hessian is flat along a direction, but f falls \
+             along it at higher order: a saddle or a maximum, not a minimum"
+                .to_string(),
+        ),
         Verdict::Doubtful(downhill) if runs_off(ctx, x, f, grad, downhill.as_ref()) => Stop::new(
             Reason::Unbounded,
             "the gradient is small here, but f kept falling, never rising, along a walk downhill \

@@ -400,7 +400,21 @@ fn missing_operator(
                 .next()
         })
         .filter(|name| crate::builtins::callee(name).is_some());
-    let (message, hint) = if let (Some(name), true, Token::Name) = (qualified, adjacent, prev) {
+    // `x <= 1 subject to y >= 0`: a constraint on the line of the
+    // statement before it.
+    let constraint_follows = next == Token::Name
+        && b == "subject"
+        && text[span.end as usize..]
+            .trim_start()
+            .strip_prefix("to")
+            .is_some_and(|r| !r.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_'));
+    let (message, hint) = if constraint_follows {
+        (
+            "a statement separator is missing before 'subject to'".to_string(),
+            "a constraint is a statement of its own: end the one before with ';' or a new line"
+                .to_string(),
+        )
+    } else if let (Some(name), true, Token::Name) = (qualified, adjacent, prev) {
         (
             format!("'{a}.{name}' is not a function slope knows"),
             format!("write {name}(...): slope's functions need no module prefix"),
@@ -501,6 +515,11 @@ mod tests {
         check(
             "x y",
             "Syntax: missing operator between 'x' and 'y' at 0..3; write x*y to multiply",
+        );
+        check(
+            "x <= 1 subject to y >= 0",
+            "Syntax: a statement separator is missing before 'subject to' at 5..14; a \
+             constraint is a statement of its own: end the one before with ';' or a new line",
         );
         check(
             "(a)(b)",

@@ -251,6 +251,47 @@ fn points_on_kinks_are_skipped_with_the_reason() {
     assert_eq!(v["checked"], 1);
 }
 
+/// A hand derivative proved equal is no checked point: on x=-2:-1,
+/// where neither sqrt(x) nor its derivative is finite, the proof stands
+/// but nothing was checked (it exited 0, `"ok": true`, with no note).
+#[test]
+fn a_proof_alone_is_no_checked_point() {
+    let args = [
+        "sqrt(x)",
+        "--bounds",
+        "x=-2:-1",
+        "--seed",
+        "1",
+        "--grad",
+        "x=1/(2*sqrt(x))",
+    ];
+    let r = run(&args);
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    assert!(r.stdout.contains("df/dx: proved equal"), "{}", r.stdout);
+    assert!(
+        r.stderr.contains("no point could be checked"),
+        "{}",
+        r.stderr
+    );
+    let (v, _) = run_json(&args);
+    assert_eq!(
+        (v["checked"].clone(), v["ok"].clone()),
+        (0.into(), false.into())
+    );
+    assert_eq!(v["hand"][0]["status"], "proved", "{v}");
+    // Where points are checked, the proof goes with them.
+    let r = run(&[
+        "sqrt(x)",
+        "--bounds",
+        "x=1:2",
+        "--seed",
+        "1",
+        "--grad",
+        "x=1/(2*sqrt(x))",
+    ]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+}
+
 #[test]
 fn points_where_values_are_not_finite_are_skipped() {
     let r = run(&["ln(x)", "--at", "x=0"]);

@@ -561,6 +561,29 @@ fn not_finite_results() {
         &["error: division by zero in the derivative of the operation\n --> <arg>:1:1\n"],
         1,
     );
+    // 0/0 is NaN, as f says; the note blamed the reciprocal, "division by
+    // zero ... gives infinity here". A nonzero numerator still does.
+    check_cli(
+        t,
+        &["eval", "x/y", "--at", "x=0,y=0"],
+        expect![["f = NaN\n"]],
+        &["error: zero divided by zero\n --> <arg>:1:1\n  |\n1 | x/y\n  | ^^^ gives NaN here\n"],
+        1,
+    );
+    check_cli(
+        t,
+        &["eval", "min(x, 0/0)", "--at", "x=1"],
+        expect![["f = NaN\n"]],
+        &["error: zero divided by zero\n", "gives NaN here\n"],
+        1,
+    );
+    check_cli(
+        t,
+        &["eval", "x/y", "--at", "x=1,y=0"],
+        expect![["f = inf\n"]],
+        &["error: division by zero\n", "gives infinity here\n"],
+        1,
+    );
     // JSON: non-finite numbers are null, never a bare NaN, and
     // "not_finite" says why, with an error's fields.
     let r = slope(&["eval", "ln(x)", "--at", "x=-1", "--json"], None);

@@ -91,6 +91,41 @@ fn a_closed_pipe_ends_quietly_with_status_0() {
     assert_eq!(stderr, "");
 }
 
+/// A full disk (`/dev/full`) is "cannot write output", exit status 1, for
+/// every command, the generated ones too: `completions` used to panic
+/// (status 101) inside clap_complete, which unwraps its write.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_is_cannot_write_output_with_status_1() {
+    use std::process::{Command, Stdio};
+    let cases: &[&[&str]] = &[
+        &["completions", "bash"],
+        &["completions", "zsh"],
+        &["completions", "fish"],
+        &["man"],
+        &["man", "min"],
+        &["diff", "x^2"],
+    ];
+    for args in cases {
+        let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+            return;
+        };
+        let out = Command::new(env!("CARGO_BIN_EXE_slope"))
+            .args(*args)
+            .stdin(Stdio::null())
+            .stdout(full)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: cannot write output: "),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
 #[test]
 fn options_without_effect_are_refused() {
     let cases: &[(&[&str], &str)] = &[

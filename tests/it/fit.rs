@@ -767,6 +767,26 @@ fn a_parameter_fixed_by_its_bounds_is_not_estimated() {
         r.stdout
     );
     assert!(r.stderr.contains("'c' fixed by its bounds"), "{}", r.stderr);
+    // Without a start for it, it still starts (and stays) at its bound:
+    // the note said "no --start for 'c': starting at 1".
+    let args = [
+        MODEL,
+        "--data",
+        &data,
+        "--start",
+        "a=1,b=0.1",
+        "--bounds",
+        "c=0.71:0.71",
+    ];
+    let r = command("fit", &args);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("starting at"), "{}", r.stderr);
+    assert!(r.stderr.contains("'c' fixed by its bounds"), "{}", r.stderr);
+    assert!(
+        r.stdout.contains("c              0.71      fixed"),
+        "{}",
+        r.stdout
+    );
 }
 
 /// JSON tells an infinite standard error (no degree of freedom left) from

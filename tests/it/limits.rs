@@ -411,12 +411,12 @@ fn the_iteration_limit_bounds_each_nest_of_loops_whatever_its_ranges_are_written
     // A range of numbers is held to the limit as one of parameters is.
     assert_eq!(
         refusal("sum(i in 1..1e12, x*i)"),
-        "Limit: this sum runs up to 1.000e12 iterations, over the limit of 1e10 \
+        "Limit: this sum runs up to 1e12 iterations, over the limit of 1e10 \
          per evaluation at \"sum(i in 1..1e12, x*i)\""
     );
     assert_eq!(
         refusal("param n = 1e11\nprod(i in 1..n, x)"),
-        "Limit: this prod runs up to 1.000e11 iterations, over the limit of 1e10 \
+        "Limit: this prod runs up to 1e11 iterations, over the limit of 1e10 \
          per evaluation at \"prod(i in 1..n, x)\""
     );
     // Nested loops multiply: 10^6 inside 10^6 is 10^12, refused at the
@@ -424,7 +424,7 @@ fn the_iteration_limit_bounds_each_nest_of_loops_whatever_its_ranges_are_written
     let nested = "param n = 1000000\nsum(i in 1..n, sum(j in 1..n, x*i*j))";
     assert_eq!(
         refusal(nested),
-        "Limit: this sum runs up to 1.000e12 iterations with the loops around it, \
+        "Limit: this sum runs up to 1e12 iterations with the loops around it, \
          over the limit of 1e10 per evaluation at \"sum(j in 1..n, x*i*j)\""
     );
     let e = Formula::parse(nested).err().unwrap();
@@ -453,6 +453,12 @@ fn the_iteration_limit_bounds_each_nest_of_loops_whatever_its_ranges_are_written
             .kind,
         ErrorKind::Limit
     );
+    // A count just over the limit shows as over it (it read "1.000e10").
+    assert_eq!(
+        refusal("sum(i in 1..100001, j in 1..100000, x*i*j)"),
+        "Limit: this sum runs up to 1.00001e10 iterations, over the limit of 1e10 \
+         per evaluation at \"sum(i in 1..100001, j in 1..100000, x*i*j)\""
+    );
     // Rebinding with a larger parameter is refused alike.
     let mut f = Formula::parse("param n = 10\nsum(i in 1..n, sum(j in 1..n, i*j*x))").unwrap();
     let e = f.bind(&[("n".to_string(), 1e6)], &[]).err().unwrap();
@@ -460,7 +466,7 @@ fn the_iteration_limit_bounds_each_nest_of_loops_whatever_its_ranges_are_written
     // Numbers in a bound may be a power; too large a one is out of range.
     assert_eq!(
         refusal("sum(i in 1..10^12, x*i)"),
-        "Limit: this sum runs up to 1.000e12 iterations, over the limit of 1e10 \
+        "Limit: this sum runs up to 1e12 iterations, over the limit of 1e10 \
          per evaluation at \"sum(i in 1..10^12, x*i)\""
     );
     let f = Formula::parse("sum(i in 1..10^3, x*i)").unwrap();

@@ -609,6 +609,44 @@ fn a_maximum_without_bound_is_said_to_rise() {
 }
 
 #[test]
+fn a_saddle_note_says_which_test_found_it_and_turns_when_maximising() {
+    // (formula, start, --maximize, the note's reason). The flat cases
+    // have no negative eigenvalue: the note said they had, and under
+    // --maximize it gave the minimiser's reason (x^2 at 0 "has a
+    // negative eigenvalue ... not a minimum").
+    let negative = "the Hessian has a negative eigenvalue: a saddle or a maximum, not a minimum";
+    let flat = "the Hessian is flat along a direction, but f falls along it at higher order: \
+                a saddle or a maximum, not a minimum";
+    let positive = "the Hessian has a positive eigenvalue: a saddle or a minimum, not a maximum";
+    let rising = "the Hessian is flat along a direction, but f rises along it at higher order: \
+                  a saddle or a minimum, not a maximum";
+    let cases = [
+        ("x^2 - y^2", "x=0,y=0", false, negative),
+        ("x^3", "x=0", false, flat),
+        ("x^2 - y^4", "x=0,y=0", false, flat),
+        ("x^2", "x=0", true, positive),
+        ("x^2 - y^2", "x=0,y=0", true, positive),
+        ("y^4 - x^2", "x=0,y=0", true, rising),
+    ];
+    let t = Table::new();
+    for (formula, start, maximize, reason) in cases {
+        t.row(format!("{formula} maximize={maximize}"), || {
+            let mut args = vec![formula, "--start", start];
+            if maximize {
+                args.push("--maximize");
+            }
+            let r = run(&args);
+            assert_eq!(r.status, 1, "{}", r.stderr);
+            assert!(r.stderr.contains(reason), "{}", r.stderr);
+            let (v, _) = run_json(&args);
+            assert_eq!(v["reason"], "saddle", "{v}");
+            let message = v["message"].as_str().unwrap();
+            assert!(message.contains(reason), "{message}");
+        });
+    }
+}
+
+#[test]
 fn the_command_line_says_minimum_only_when_it_is_one() {
     // (formula, start, reason, heading of the text summary, exit status)
     let cases = [
@@ -782,6 +820,22 @@ fn equal_bounds_report_the_variable_fixed() {
     assert_eq!(v["active_bounds"]["x"], "fixed", "{v}");
     let r = run(&constrained);
     assert!(r.stdout.contains("\nbounds      x fixed"), "{}", r.stdout);
+}
+
+/// A random start draws a fixed variable's one point: `x=1:1` without
+/// --start was refused ("x=1:1 is not an interval", exit status 2).
+#[test]
+fn equal_bounds_fix_a_variable_for_random_starts_too() {
+    for extra in [&["--seed", "1"][..], &["--restarts", "3", "--seed", "2"]] {
+        let mut args = vec!["(x-3)^2+y^2", "--bounds", "x=1:1,y=-1:1"];
+        args.extend_from_slice(extra);
+        let (v, r) = run_json(&args);
+        assert_eq!(r.status, 0, "{extra:?}: {}", r.stderr);
+        let x = point(&v);
+        assert_eq!(x[0], 1.0, "{v}");
+        assert!(x[1].abs() < 1e-6, "{v}");
+        assert_eq!(v["active_bounds"]["x"], "fixed", "{v}");
+    }
 }
 
 // ---------------------------------------------------------------- reproducibility

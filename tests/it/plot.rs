@@ -1234,3 +1234,20 @@ fn elements_of_an_array_are_axes_and_held_values() {
     };
     assert_ne!(ticks(&near), ticks(&far));
 }
+
+/// The usage line after a mistake shows `--output` as the option it is
+/// (it defaults to plot.svg): clap listed every flag given as required,
+/// `Usage: slope plot --bounds <BOX> --output <FILE> <FORMULA>`.
+#[test]
+fn the_usage_line_does_not_make_output_required() {
+    let r = crate::run::command("plot", &["x^2", "-o", "never.svg"]);
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--bounds <BOX>"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("Usage: slope plot [OPTIONS] --bounds <BOX> [FORMULA]"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("--output <FILE>"), "{}", r.stderr);
+}

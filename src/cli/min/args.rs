@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 
-use super::super::{Input, format_value, fresh_seed, parse_assignments, parse_box, usage};
+use super::super::{BoxKind, Input, format_value, fresh_seed, parse_assignments, parse_box, usage};
 use slope::Formula;
 use slope::Result;
 use slope::optim::{self, Method, Settings};
@@ -211,7 +211,13 @@ pub(super) fn settings(
     let bounds = args
         .bounds
         .as_deref()
-        .map(|b| parse_box(f, b, args.start.is_some()))
+        .map(|b| {
+            let kind = match args.start {
+                Some(_) => BoxKind::Open,
+                None => BoxKind::Drawn,
+            };
+            parse_box(f, b, kind)
+        })
         .transpose()?;
     if args.project && bounds.is_none() {
         return Err(usage("--project needs --bounds")

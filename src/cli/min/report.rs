@@ -250,7 +250,12 @@ fn run_json(context: &Context, run: &Run, seed: Option<u64>) -> Map<String, Valu
     );
     obj.insert("converged".into(), json!(outcome.reason.converged()));
     obj.insert("reason".into(), json!(outcome.reason.name()));
-    obj.insert("message".into(), json!(outcome.message));
+    // The text's words: about f, not the -f a maximising run minimised.
+    let message = match context.args.maximize {
+        true => of_maximum(&outcome.message),
+        false => outcome.message.clone(),
+    };
+    obj.insert("message".into(), json!(message));
     obj.insert("method".into(), json!(run.settings.method.name()));
     obj.insert("lr".into(), json_number(run.settings.method.lr()));
     obj.insert("seconds".into(), json_number(run.seconds));
@@ -278,7 +283,16 @@ fn run_json(context: &Context, run: &Run, seed: Option<u64>) -> Map<String, Valu
 /// words about f: `--maximize` on `x^2` rises without bound, it does not
 /// fall.
 fn of_maximum(message: &str) -> String {
-    const TURNED: [(&str, &str); 8] = [
+    const TURNED: [(&str, &str); 10] = [
+        // The saddle test's two cases (the Hessian is -f's).
+        (
+            "has a negative eigenvalue: a saddle or a maximum, not a minimum",
+            "has a positive eigenvalue: a saddle or a minimum, not a maximum",
+        ),
+        (
+            "f falls along it at higher order: a saddle or a maximum, not a minimum",
+            "f rises along it at higher order: a saddle or a minimum, not a maximum",
+        ),
         ("kept falling", "kept rising"),
         ("fell to -∞", "rose to +∞"),
         ("no lower bound", "no upper bound"),
