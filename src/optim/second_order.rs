@@ -427,13 +427,7 @@ fn projected(hessian: &[f64], n: usize, rows: &[Vec<f64>]) -> Option<(Vec<f64>, 
         }
     }
     // Symmetric up to rounding: averaged.
-    for i in 0..n {
-        for j in 0..i {
-            let v = 0.5 * (hp[i * n + j] + hp[j * n + i]);
-            hp[i * n + j] = v;
-            hp[j * n + i] = v;
-        }
-    }
+    symmetrize(&mut hp, n);
     hp.iter().all(|v| v.is_finite()).then_some((hp, basis))
 }
 
@@ -489,6 +483,18 @@ fn smallest_eigenpair(a: &[f64], n: usize) -> (f64, Vec<f64>) {
         .unwrap_or(0);
     let vector = (0..n).map(|k| v[k * n + smallest]).collect();
     (a[smallest * n + smallest], vector)
+}
+
+/// `h` (`n × n`, row-major) made symmetric: each pair of entries
+/// across the diagonal replaced by their mean.
+pub(super) fn symmetrize(h: &mut [f64], n: usize) {
+    for i in 0..n {
+        for j in 0..i {
+            let v = 0.5 * (h[i * n + j] + h[j * n + i]);
+            h[i * n + j] = v;
+            h[j * n + i] = v;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -197,14 +197,14 @@ fn table(which: Which, failures: &[(&str, &str)]) {
 
 /// `slope min FORMULA --start START [EXTRA..] --json`: the JSON and the
 /// exit status.
-fn min_json(formula: &str, start: &str, extra: &[&str]) -> (serde_json::Value, i32) {
+pub(crate) fn min_json(formula: &str, start: &str, extra: &[&str]) -> (serde_json::Value, i32) {
     let mut args = vec!["min", formula, "--start", start, "--json"];
     args.extend_from_slice(extra);
     let (v, r) = crate::run::json(&args);
     (v, r.status)
 }
 
-fn close(v: &serde_json::Value, want: f64, tol: f64) -> bool {
+pub(crate) fn close(v: &serde_json::Value, want: f64, tol: f64) -> bool {
     v.as_f64().is_some_and(|x| (x - want).abs() <= tol)
 }
 

@@ -4,18 +4,7 @@
 //! reported (or left) as the same problem with scalar variables is, never
 //! called a minimum.
 
-/// `slope min FORMULA --start START [EXTRA..] --json`: the JSON and the
-/// exit status.
-fn min_json(formula: &str, start: &str, extra: &[&str]) -> (serde_json::Value, i32) {
-    let mut args = vec!["min", formula, "--start", start, "--json"];
-    args.extend_from_slice(extra);
-    let (v, r) = crate::run::json(&args);
-    (v, r.status)
-}
-
-fn close(v: &serde_json::Value, want: f64, tol: f64) -> bool {
-    v.as_f64().is_some_and(|x| (x - want).abs() <= tol)
-}
+use crate::constraints::{close, min_json};
 
 /// The run's reason, with its exit status.
 fn verdict(v: &serde_json::Value, status: i32) -> (i32, &str) {

@@ -87,13 +87,7 @@ pub(in crate::optim) fn lagrangian_hessian_by_differences(
             hessian[i * n + j] = column[i];
         }
     }
-    for i in 0..n {
-        for j in 0..i {
-            let v = 0.5 * (hessian[i * n + j] + hessian[j * n + i]);
-            hessian[i * n + j] = v;
-            hessian[j * n + i] = v;
-        }
-    }
+    super::symmetrize(&mut hessian, n);
     hessian.iter().all(|v| v.is_finite()).then_some(hessian)
 }
 
