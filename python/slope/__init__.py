@@ -174,11 +174,12 @@ def minimize(
     constrained too. A constrained problem runs as ``slope min`` runs it:
     by default SQP on the exact Hessian of the Lagrangian when variables
     plus constraint rows number at most 200, handing a run that stalls to
-    the augmented Lagrangian with L-BFGS-B inside, and the augmented
-    Lagrangian for larger problems; ``method="sqp"`` runs SQP alone and
-    ``"auglag"`` (or ``"lbfgs"``) the augmented Lagrangian alone
-    (``bounds`` hold; no ``callback``; not yet for indexed formulas, whose
-    constrained problems the library does not compile: ``ValueError``).
+    the augmented Lagrangian with L-BFGS-B inside (for an indexed formula
+    of that size, whose Hessian of the Lagrangian is not compiled, the
+    augmented Lagrangian first, handing a failed run to SQP on a damped
+    BFGS model), and the augmented Lagrangian for larger problems;
+    ``method="sqp"`` runs SQP alone and ``"auglag"`` (or ``"lbfgs"``) the
+    augmented Lagrangian alone (``bounds`` hold; no ``callback``).
     Its result also has ``method`` (the one whose outcome it is: ``"sqp"``
     or ``"auglag"``), ``constraints`` (each
     ``g_i(x)`` in standard form, ``g <= 0`` or ``g == 0``),

@@ -9,7 +9,10 @@ use pyo3::types::PyDict;
 
 use super::function::Function;
 use super::{read_point, to_py};
-use crate::optim::{SQP_MAX_SIZE, Sqp, check_start_finite, minimize_sqp, minimize_sqp_or_auglag};
+use crate::optim::{
+    SQP_MAX_SIZE, Sqp, check_start_finite, minimize_auglag_or_sqp, minimize_sqp,
+    minimize_sqp_or_auglag,
+};
 use crate::{Auglag, ConstrainedObjective, Control, Iterate, Method, Outcome, Reason, Settings};
 
 /// The options every method takes, besides its own parameters.
@@ -288,7 +291,9 @@ const AUGLAG: [&str; 6] = [
 /// statements; see ``slope.minimize``. ``method`` is ``"auto"`` (what
 /// ``slope min`` does: SQP on the exact Hessian of the Lagrangian for at
 /// most [`SQP_MAX_SIZE`] variables and constraint rows, handing a stalled
-/// run to the augmented Lagrangian; the augmented Lagrangian for larger
+/// run to the augmented Lagrangian; where that Hessian is not compiled (an
+/// indexed formula), the augmented Lagrangian, handing a failed run to
+/// SQP on damped BFGS; the augmented Lagrangian alone for larger
 /// problems), ``"sqp"`` (SQP alone) or ``"auglag"``/``"lbfgs"`` (the
 /// augmented Lagrangian with L-BFGS-B inside). The dict holds scipy's
 /// fields and the constrained run's: ``method`` (the one whose outcome
@@ -341,6 +346,10 @@ pub fn minimize_constrained<'py>(
             _ if size <= SQP_MAX_SIZE && problem.prepare_lagrangian_hessian().unwrap_or(false) => {
                 minimize_sqp_or_auglag(&mut problem, &start, &settings, &sqp, &auglag)
                     .map(|(out, handed)| (out, if handed { "auglag" } else { "sqp" }))
+            }
+            _ if size <= SQP_MAX_SIZE => {
+                minimize_auglag_or_sqp(&mut problem, &start, &settings, &auglag, &sqp)
+                    .map(|(out, handed)| (out, if handed { "sqp" } else { "auglag" }))
             }
             _ => crate::minimize_constrained(&mut problem, &start, &settings, &auglag)
                 .map(|out| (out, "auglag")),

@@ -104,3 +104,14 @@ def test_sqp_uses_fewer_evaluations_than_the_augmented_lagrangian():
 def test_sqp_alone_reports_infeasible_constraints():
     res = slope.minimize("x^2", [3.0], method="sqp", constraints=["x >= 1", "x <= 0"])
     assert not res.success and res.status == 8 and res.method == "sqp"
+
+
+def test_the_default_hands_a_failed_indexed_run_to_sqp_as_slope_min_does():
+    # sum x[i]^3 with x[i] >= -1: x^3 falls faster than the augmented
+    # Lagrangian's penalty grows, so it stalls alone; SQP then finds the
+    # minimum -3 at x = -1 (it was the stall, "auglag", by default).
+    f = "param n = 3\nvar x[1..n]\nsum(i in 1..n, x[i]^3)\nsubject to (i in 1..n) x[i] >= -1"
+    res = slope.minimize(f, np.full(3, -0.5))
+    assert res.success and res.reason == "kkt" and res.method == "sqp"
+    np.testing.assert_allclose(res.x, [-1.0, -1.0, -1.0], atol=1e-8)
+    np.testing.assert_allclose(res.fun, -3.0, atol=1e-8)
