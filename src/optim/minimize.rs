@@ -69,7 +69,7 @@
 //! last one, and the gradient test, wait for a step of the new leg. A
 //! `gtol` stop so shown says f's gradients are smaller than `gtol`
 //! assumes: the legs after it ask that the gradient fall by the factor
-//! `gtol` from the start's, where that is below 1. A
+//! `gtol` from the start's, where that is below 1 (and not 0). A
 //! stop by 5 or 6 that no lower point shows short, but where the gradient
 //! is steep (`stopped_short.rs`), ends `unbounded` beside a pole
 //! (`pole.rs`), else `stalled`: f stopped falling where its gradient says
@@ -375,7 +375,9 @@ fn run(
     // Then f's gradients are on a smaller scale than `gtol` assumes
     // (`1e-9*((x-3)^2 + (y+1)^2)` has 6e-9 at the origin, and stopped by
     // `gtol` at x = 2.76), and the test asks instead that the gradient
-    // have fallen by the factor `gtol` from where the run began.
+    // have fallen by the factor `gtol` from where the run began (where
+    // that was below 1 and not 0: a start with no gradient gives no
+    // scale).
     let mut gtol = settings.gtol;
     let start_grad_norm = now.grad_norm;
     let stop = 'run: loop {
@@ -628,7 +630,7 @@ fn run(
         }
         resumes += 1;
         resumed_at = Some(iterations);
-        if stop.reason == Reason::Gtol && start_grad_norm < 1.0 {
+        if stop.reason == Reason::Gtol && start_grad_norm > 0.0 && start_grad_norm < 1.0 {
             gtol = gtol.min(settings.gtol * start_grad_norm);
             // The native loop tests the settings' `gtol`.
             fused = None;
