@@ -122,7 +122,8 @@
 //!   scatter loops (the elements each iteration's value reads, beside its
 //!   target) and fills it from a few such products along groups of
 //!   columns that share no row ([`SparseHessian`]).
-//! - `eval`: the interpreter, and the diagnosis of NaN and infinity; it
+//! - `eval`: the interpreter, and the diagnosis of NaN and infinity
+//!   (`eval/diagnose.rs`, which names the first operation at fault); it
 //!   runs loops and scatters (grouped by `scatter_groups`, whose order the
 //!   compiled code shares). A reduction run inside a loop over its own
 //!   levels (a scatter over i and j needing `prod(j in 1..i, ...)`) puts
