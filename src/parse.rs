@@ -443,10 +443,7 @@ fn misplaced_comparison(text: &str, pos: usize) -> Option<Error> {
         .find(|op| rest.starts_with(op))?;
     // The statement so far: from the last separator (a `;` or a new line).
     let statement = text[..pos].rsplit([';', '\n']).next().unwrap_or_default();
-    let in_constraint = statement
-        .trim_start()
-        .strip_prefix("subject")
-        .is_some_and(|r| r.trim_start().starts_with("to"));
+    let in_constraint = prescan::opens_constraint(statement);
     let span = Span::new(pos, pos + op.len());
     let (message, hint) = match op {
         "=" if !in_constraint => return None,

@@ -402,12 +402,7 @@ fn missing_operator(
         .filter(|name| crate::builtins::callee(name).is_some());
     // `x <= 1 subject to y >= 0`: a constraint on the line of the
     // statement before it.
-    let constraint_follows = next == Token::Name
-        && b == "subject"
-        && text[span.end as usize..]
-            .trim_start()
-            .strip_prefix("to")
-            .is_some_and(|r| !r.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_'));
+    let constraint_follows = next == Token::Name && opens_constraint(&text[span.start as usize..]);
     let (message, hint) = if constraint_follows {
         (
             "a statement separator is missing before 'subject to'".to_string(),
@@ -453,6 +448,16 @@ fn foreign_symbol_hint(c: char) -> Option<&'static str> {
         '≥' => "write >= (in a constraint: subject to ...)",
         _ => return None,
     })
+}
+
+/// Whether `text` begins (after white space) with the words `subject
+/// to`: a constraint statement.
+pub(super) fn opens_constraint(text: &str) -> bool {
+    let word_ends = |r: &str| !r.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+    let Some(rest) = text.trim_start().strip_prefix("subject") else {
+        return false;
+    };
+    word_ends(rest) && rest.trim_start().strip_prefix("to").is_some_and(word_ends)
 }
 
 #[cfg(test)]
